@@ -1,0 +1,147 @@
+"""Typed results returned by the runtime. All of them serialise with ``to_dict()``/``to_json()``."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+#: Names of BlazeFace's 6 keypoints, in model output order (image left/right as MediaPipe names
+#: them from the subject's point of view: "right_eye" appears on the image's left).
+KEYPOINT_NAMES: Tuple[str, ...] = (
+    "right_eye",
+    "left_eye",
+    "nose_tip",
+    "mouth_center",
+    "right_ear_tragion",
+    "left_ear_tragion",
+)
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """Axis-aligned box in pixels of the input image (x, y = top-left corner)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    @property
+    def area(self) -> float:
+        return max(self.width, 0.0) * max(self.height, 0.0)
+
+    def as_xyxy(self) -> Tuple[float, float, float, float]:
+        return (self.x, self.y, self.x + self.width, self.y + self.height)
+
+    def iou(self, other: "BoundingBox") -> float:
+        ax0, ay0, ax1, ay1 = self.as_xyxy()
+        bx0, by0, bx1, by1 = other.as_xyxy()
+        iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
+        ih = max(0.0, min(ay1, by1) - max(ay0, by0))
+        inter = iw * ih
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face found by :class:`edgekit.FaceDetector`.
+
+    ``keypoints`` holds 6 (x, y) pixel coordinates in :data:`KEYPOINT_NAMES` order.
+    """
+
+    box: BoundingBox
+    keypoints: Tuple[Tuple[float, float], ...]
+    score: float
+
+    def keypoint(self, name: str) -> Tuple[float, float]:
+        return self.keypoints[KEYPOINT_NAMES.index(name)]
+
+    def to_dict(self) -> dict:
+        return {
+            "box": asdict(self.box),
+            "keypoints": {n: [float(x), float(y)] for n, (x, y) in zip(KEYPOINT_NAMES, self.keypoints)},
+            "score": float(self.score),
+        }
+
+
+@dataclass(frozen=True)
+class EmotionResult:
+    """Emotion of one face: top ``label``, its probability ``score`` and all ``probs``."""
+
+    label: str
+    score: float
+    probs: Dict[str, float]
+
+    @classmethod
+    def from_probs(cls, labels: Tuple[str, ...], probs: np.ndarray) -> "EmotionResult":
+        probs = np.asarray(probs, dtype=np.float64).reshape(-1)
+        top = int(np.argmax(probs))
+        return cls(label=labels[top], score=float(probs[top]), probs={l: float(p) for l, p in zip(labels, probs)})
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "score": self.score, "probs": dict(self.probs)}
+
+
+@dataclass
+class StageTimings:
+    """Milliseconds spent per pipeline stage for one frame (align/classify summed over faces)."""
+
+    decode_ms: float = 0.0
+    detect_ms: float = 0.0
+    align_ms: float = 0.0
+    classify_ms: float = 0.0
+    track_ms: float = 0.0
+    total_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {k: round(v, 4) for k, v in asdict(self).items()}
+
+
+@dataclass
+class FaceResult:
+    """Everything the pipeline knows about one face in one frame."""
+
+    detection: Detection
+    emotion: Optional[EmotionResult]
+    track_id: Optional[int] = None
+    #: Emotion before temporal smoothing (video mode only; equals ``emotion`` in image mode).
+    raw_emotion: Optional[EmotionResult] = None
+
+    @property
+    def box(self) -> BoundingBox:
+        return self.detection.box
+
+    def to_dict(self) -> dict:
+        out = {"track_id": self.track_id, **self.detection.to_dict()}
+        out["emotion"] = self.emotion.to_dict() if self.emotion else None
+        if self.raw_emotion is not None and self.raw_emotion is not self.emotion:
+            out["raw_emotion"] = self.raw_emotion.to_dict()
+        return out
+
+
+@dataclass
+class FrameResult:
+    """Result of one image or video frame."""
+
+    faces: List[FaceResult]
+    timings: StageTimings = field(default_factory=StageTimings)
+    source: Optional[str] = None
+    frame_index: Optional[int] = None
+    timestamp_ms: Optional[float] = None
+    image_size: Optional[Tuple[int, int]] = None  # (width, height)
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "frame_index": self.frame_index,
+            "timestamp_ms": self.timestamp_ms,
+            "image_size": list(self.image_size) if self.image_size else None,
+            "faces": [f.to_dict() for f in self.faces],
+            "timings_ms": self.timings.to_dict(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
