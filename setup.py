@@ -39,7 +39,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9,<3.13",
     packages=find_packages(include=["edgekit", "edgekit.*"]),
-    package_data={"edgekit": ["models/*.tflite", "models/*.json", "models/*.txt", "assets/*"]},
+    package_data={"edgekit": ["models/*.tflite", "models/*.json", "models/*.txt", "assets/*", "assets/captions/*"]},
     include_package_data=True,
     install_requires=RUNTIME,
     extras_require={"train": TRAIN, "test": TEST, "all": TRAIN + TEST},

@@ -37,3 +37,15 @@ def astronaut_path() -> Path:
     if not path.is_file():
         pytest.skip(f"{path} missing from the installed scikit-image")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_emotion_model(tmp_path_factory) -> Path:
+    """A small real INT8 emotion .tflite with label metadata (``tests/tinymodels.py``), built once
+    per session (needs TensorFlow; the trained model is not needed)."""
+    import tinymodels
+
+    _, tflite = tinymodels.int8_model()
+    path = tmp_path_factory.mktemp("models") / "tiny_emotion.tflite"
+    path.write_bytes(tinymodels.with_label_metadata(tflite, tinymodels.LABELS))
+    return path

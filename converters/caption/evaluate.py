@@ -1,0 +1,125 @@
+"""Measure the caption models through the runtime (LiteRT only) and collect the report's numbers."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from edgekit.captioning import Captioner
+from edgekit.captioning.decoder import KVCacheDecoder
+from edgekit.captioning.library import Entry
+from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES
+from edgekit.captioning.tokenizer import EOS, CaptionTokenizer
+
+from .data import PROMPT_LEN
+from .scorer import NaiveBayesScorer
+
+
+def heldout_perplexity(model_path: Path, tok: CaptionTokenizer, held: Sequence[Entry]) -> float:
+    """exp(mean NLL) of the held-out captions (+<eos>), one token per invoke through the KV cache."""
+    dec = KVCacheDecoder(model_path, 1)
+    nll, count = 0.0, 0
+    for e in held:
+        lp = dec.score(tok.prompt(e.lang, e.emotion, e.style, e.scene) + tok.encode(e.text) + [EOS], PROMPT_LEN)
+        nll -= sum(lp)
+        count += len(lp)
+    return math.exp(nll / count)
+
+
+def distinct_2(texts: Sequence[str], tok: CaptionTokenizer) -> float:
+    """Unique token bigrams / all token bigrams over ``texts``."""
+    grams = [tuple(ids[i:i + 2]) for ids in (tok.encode(t) for t in texts) for i in range(len(ids) - 1)]
+    return len(set(grams)) / max(1, len(grams))
+
+
+def generation_metrics(cap: Captioner, scorer: NaiveBayesScorer, library_texts: frozenset, per_cell: int, seed: int) -> Dict:
+    """Sample ``per_cell`` captions per (lang, emotion, style) with a random scene and score them."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for lang in LANGS:
+        for emotion in EMOTIONS:
+            for style in STYLES:
+                for _ in range(per_cell):
+                    scene = SCENES[int(rng.integers(len(SCENES)))]
+                    c = cap.generate(emotion, style=style, scene=scene, lang=lang, seed=int(rng.integers(2**31)))[0]
+                    rows.append(c)
+    model_rows = [c for c in rows if c.source == "model"]
+    reasons: Dict[str, int] = {}
+    for c in rows:
+        if c.fallback_reason:
+            reasons[c.fallback_reason] = reasons.get(c.fallback_reason, 0) + 1
+    return {
+        "captions": len(rows),
+        "fallback_rate": 1 - len(model_rows) / len(rows),
+        "fallback_reasons": reasons,
+        "emotion_consistency_model_outputs": float(np.mean([scorer.predict(c.text) == c.emotion for c in model_rows])),
+        "emotion_consistency_all_outputs": float(np.mean([scorer.predict(c.text) == c.emotion for c in rows])),
+        "novelty": float(np.mean([c.text not in library_texts for c in model_rows])),
+        "distinct_2": {lang: distinct_2([c.text for c in model_rows if c.lang == lang], cap.tokenizer) for lang in LANGS},
+        "examples": [c.to_dict() for c in rows[:: max(1, len(rows) // 24)]],
+    }
+
+
+def style_batches(cap: Captioner, trials: int, seed: int) -> Dict:
+    """``caption_styles`` on random requests: share with 5 distinct texts in 5 distinct styles."""
+    rng = np.random.default_rng(seed)
+    ok, examples = 0, []
+    for i in range(trials):
+        emotion, lang = EMOTIONS[int(rng.integers(8))], LANGS[i % 2]
+        batch = cap.caption_styles(emotion, scene=SCENES[int(rng.integers(len(SCENES)))], lang=lang)
+        ok += len(batch) == 5 and len({c.text for c in batch}) == 5 and len({c.style for c in batch}) == 5
+        if i < 2:
+            examples.append([c.to_dict() for c in batch])
+    return {"trials": trials, "all_distinct_share": ok / trials, "examples": examples}
+
+
+def restyle_check(cap: Captioner, scorer: NaiveBayesScorer, held: Sequence[Entry], trials: int, seed: int) -> Dict:
+    """``restyle`` held-out captions into all 8 styles: distinctness and kept emotion (per the scorer)."""
+    rng = np.random.default_rng(seed)
+    picks = [held[int(i)] for i in rng.choice(len(held), trials, replace=False)]
+    distinct, kept, total, examples = 0, 0, 0, []
+    for e in picks:
+        out = cap.restyle(e.text)
+        distinct += len({c.text for c in out}) == len(STYLES) and e.text not in {c.text for c in out}
+        kept += sum(scorer.predict(c.text) == e.emotion for c in out)
+        total += len(out)
+        if len(examples) < 2:
+            examples.append({"source": e.text, "outputs": {c.style: c.text for c in out}})
+    return {"trials": trials, "all_distinct_share": distinct / trials, "emotion_kept_share": kept / total, "examples": examples}
+
+
+def latency(model_path: Path, tokenizer_path: Path, calls: int, seed: int) -> Dict:
+    """Wall time of ``Captioner.generate`` (<= 24 new tokens, 1 thread) and of one decode invoke."""
+    cap = Captioner(model_path, tokenizer_path, num_threads=1, seed=seed, max_new_tokens=24)
+    rng = np.random.default_rng(seed)
+    cap.generate("happiness", lang="zh")  # warm-up
+    times: List[float] = []
+    for i in range(calls):
+        t0 = time.perf_counter()
+        cap.generate(EMOTIONS[int(rng.integers(8))], style=STYLES[int(rng.integers(8))], lang=LANGS[i % 2])
+        times.append((time.perf_counter() - t0) * 1e3)
+    dec = cap.decoder
+    dec.reset()
+    step_times = []
+    for t in range(dec.n_ctx):
+        t0 = time.perf_counter()
+        dec.step(5)
+        step_times.append((time.perf_counter() - t0) * 1e3)
+    return {"calls": calls, "max_new_tokens": 24, "threads": 1,
+            "caption_ms_p50": float(np.percentile(times, 50)), "caption_ms_p95": float(np.percentile(times, 95)),
+            "caption_ms_mean": float(np.mean(times)), "invoke_ms_p50": float(np.percentile(step_times, 50))}
+
+
+def train_scorer(held: Sequence[Entry], train: Sequence[Entry], seed: int, per_cell: int = 6) -> Dict:
+    """Fit the scorer on the held-out split + fresh grammar captions absent from the library;
+    report its accuracy on the training split (which it never saw)."""
+    from .corpus import generate
+
+    library = {e.text for e in list(held) + list(train)}
+    fresh = [e for e in generate(per_cell=per_cell, seed=seed) if e.text not in library]
+    scorer = NaiveBayesScorer().fit([(e.text, e.emotion) for e in list(held) + fresh])
+    return {"scorer": scorer, "trained_on": f"held-out split ({len(held)} captions) + {len(fresh)} fresh grammar captions "
+            f"(seed {seed}) not in the library", "accuracy_on_training_split": scorer.accuracy([(e.text, e.emotion) for e in train])}

@@ -1,0 +1,16 @@
+"""Where the caption toolchain reads and writes (repo-relative)."""
+from pathlib import Path
+
+from edgekit.captioning.library import BLOCKLIST_PATH, LIBRARY_PATH
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / "build" / "caption"
+MODELS = ROOT / "edgekit" / "models"
+TOKENIZER = MODELS / "caption_tokenizer.json"
+SHIPPED_MODEL = MODELS / "caption_gpt2_int8.tflite"
+REPORT_DIR = ROOT / "reports" / "caption"
+FLOAT_CKPT = WORK / "float"
+PRUNED_CKPT = WORK / "pruned"
+
+__all__ = ["ROOT", "WORK", "MODELS", "TOKENIZER", "SHIPPED_MODEL", "REPORT_DIR", "FLOAT_CKPT", "PRUNED_CKPT",
+           "LIBRARY_PATH", "BLOCKLIST_PATH"]

@@ -1,0 +1,174 @@
+"""Write reports/caption/{report.json, README.md, training.png} from measured numbers."""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Dict
+
+from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES
+
+
+def host_info(root: Path) -> Dict:
+    def version(pkg: str) -> str:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return "absent"
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip() or None
+    except OSError:
+        sha = None
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    import os
+
+    return {"git_sha": sha, "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
+            "cpu_count": os.cpu_count(), "load_avg_at_report": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "versions": {p: version(p) for p in ("numpy", "tensorflow", "tf-keras", "ai-edge-litert", "edgekit")}}
+
+
+def plot_training(train: Dict, prune: Dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    for name, hist in (("float (dense)", train["history"]), ("pruned fine-tune", prune["history"])):
+        ax[0].plot([h["step"] for h in hist], [h["loss"] for h in hist], label=name)
+        ev = [h for h in hist if "heldout_ppl" in h]
+        ax[1].plot([h["step"] for h in ev], [h["heldout_ppl"] for h in ev], marker="o", label=name)
+    ax[0].set(xlabel="step", ylabel="train loss (nats/token)", title="training loss")
+    ax[1].set(xlabel="step", ylabel="held-out perplexity", title="held-out perplexity", yscale="log")
+    for a in ax:
+        a.legend()
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def markdown(r: Dict) -> str:
+    ppl, gen, sizes, lat, pr = r["perplexity"], r["generation"], r["files"], r["latency"], r["pruning"]
+    ship = gen["pruned_int8"]
+    t = r["targets"]
+    lines = [
+        "# Caption generator: evaluation report",
+        "",
+        f"Written by `{r['produced_by']}` (git {r['host']['git_sha']}, {r['host']['cpu']}, "
+        f"{r['host']['cpu_count']} cores, load average {r['host']['load_avg_at_report']}). Every number below is "
+        "measured by `converters/caption/evaluate.py` through the runtime (`edgekit.captioning`, LiteRT only).",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | pass |",
+        "|---|---|---|",
+        f"| INT8 model <= 6 MB | {sizes['caption_pruned_int8.tflite'] / 1e6:.2f} MB | {t['int8_size_ok']} |",
+        f"| caption p50 <= 20 ms, 1 thread (<= 24 tokens) | {lat['caption_ms_p50']:.2f} ms | {t['latency_ok']} |",
+        f"| emotion consistency >= 90% | {_pct(ship['emotion_consistency_model_outputs'])} | {t['consistency_ok']} |",
+        f"| novelty >= 30% | {_pct(ship['novelty'])} | {t['novelty_ok']} |",
+        f"| 5-style batch always 5 distinct | {_pct(r['style_batches']['all_distinct_share'])} of {r['style_batches']['trials']} | {t['style_batch_ok']} |",
+        "",
+        "## Model",
+        "",
+        f"GPT-2 architecture (pre-LayerNorm, learned positions, GELU, tied embeddings), trained from scratch: "
+        f"{len(r['train']['config']['heads'])} layers, d_model {r['train']['config']['d_model']}, "
+        f"{r['train']['config']['heads'][0]} heads x {r['train']['config']['head_dim']}, MLP {r['train']['config']['mlp'][0]}, "
+        f"context {r['train']['config']['n_ctx']}, vocabulary {r['train']['config']['vocab_size']} "
+        f"({r['tokenizer']['atoms']} kaomoji atoms, {r['tokenizer']['words']} Latin words, {r['tokenizer']['chars']} characters, "
+        f"{r['tokenizer']['controls']} special/control tokens). Conditioning: control tokens "
+        "`<lang> <emo> <sty> <scn>` then `<bos>`; the scene token is replaced by `<scn:any>` in 25% of training rows so "
+        f"scene=None works. {r['train']['params']:,} parameters; trained {r['train']['history'][-1]['step']} steps "
+        f"(batch {r['train']['train']['batch']}) in {r['train']['wall_s'] / 60:.1f} min on 1 TF thread. "
+        f"Held-out split: {r['corpus']['heldout']} captions (10% of every emotion/style/language cell), never trained on.",
+        "",
+        "## Pruning, INT8 and perplexity",
+        "",
+        f"Structured pruning removed {pr['heads_before'] - pr['heads_after']} of {pr['heads_before']} attention heads "
+        f"(ranked by the loss increase when masked alone; kept per layer: {pr['config_after']['heads']}) and "
+        f"{pr['mlp_units_before'] - pr['mlp_units_after']} of {pr['mlp_units_before']} MLP hidden units "
+        f"(lowest |w1|*|w2| per layer), i.e. {_pct(1 - pr['block_params_after'] / pr['block_params_before'])} of the "
+        f"transformer-block parameters ({pr['params_before']:,} -> {pr['params_after']:,} parameters in total), "
+        f"then fine-tuned {pr['history'][-1]['step']} steps. INT8: **dynamic-range** quantization (int8 weights, float "
+        "activations; TFLite `Optimize.DEFAULT` without a representative dataset).",
+        "",
+        "| model | held-out perplexity (LiteRT, KV cache) | delta vs float | consistency | novelty | fallback |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, name in (("float", "float, dense"), ("pruned_float", "pruned 30% + fine-tune, float"), ("pruned_int8", "pruned + INT8 (shipped)")):
+        g = gen[key]
+        lines.append(f"| {name} | {ppl[key]:.3f} | {ppl[key] - ppl['float']:+.3f} | {_pct(g['emotion_consistency_model_outputs'])} | "
+                     f"{_pct(g['novelty'])} | {_pct(g['fallback_rate'])} |")
+    lines += [
+        "",
+        f"Pruned model before fine-tuning (TF): perplexity {pr['heldout_ppl_pruned_before_finetune']:.3f} "
+        f"(dense TF {pr['heldout_ppl_dense']:.3f}, after fine-tune {pr['heldout_ppl_pruned_after_finetune']:.3f}).",
+        "",
+        "![training](training.png)",
+        "",
+        "## Generation quality (shipped model)",
+        "",
+        f"{ship['captions']} captions ({r['per_cell']} per emotion x style x language, random scene, default sampling: "
+        f"temperature {r['sampling']['temperature']}, top-k {r['sampling']['top_k']}, top-p {r['sampling']['top_p']}, "
+        f"repetition penalty {r['sampling']['repetition_penalty']}).",
+        "",
+        f"- Emotion consistency: {_pct(ship['emotion_consistency_model_outputs'])} of model outputs "
+        f"({_pct(ship['emotion_consistency_all_outputs'])} counting library fallbacks). Scorer: {r['scorer']['description']}; "
+        f"its accuracy on the training split (which it never saw) is {_pct(r['scorer']['accuracy_on_training_split'])}.",
+        f"- Novelty (model outputs not verbatim in the library): {_pct(ship['novelty'])}.",
+        f"- Distinct-2 (token bigrams): zh {ship['distinct_2']['zh']:.3f}, en {ship['distinct_2']['en']:.3f}.",
+        f"- Fallback to the library: {_pct(ship['fallback_rate'])} (reasons: {ship['fallback_reasons'] or 'none'}).",
+        f"- `caption_styles`: {_pct(r['style_batches']['all_distinct_share'])} of {r['style_batches']['trials']} batches had 5 distinct captions in 5 styles.",
+        f"- `restyle` ({r['restyle']['trials']} held-out captions x 8 styles): {_pct(r['restyle']['all_distinct_share'])} all distinct "
+        f"and different from the source; emotion kept (scorer) in {_pct(r['restyle']['emotion_kept_share'])}.",
+        "",
+        f"Latency (`Captioner.generate`, <= 24 new tokens, 1 thread, {lat['calls']} calls, incl. prompt prefill, checks and retries): "
+        f"p50 {lat['caption_ms_p50']:.2f} ms, p95 {lat['caption_ms_p95']:.2f} ms; one decode invoke p50 {lat['invoke_ms_p50']:.3f} ms. "
+        "Measured while other training jobs shared the 2 cores.",
+        "",
+        "### Examples (shipped model, from the runs above)",
+        "",
+        "| lang | emotion | style | scene | source | caption |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in ship["examples"]:
+        lines.append(f"| {c['lang']} | {c['emotion']} | {c['style']} | {c['scene']} | {c['source']} | {c['text'].replace('|', '&#124;')} |")
+    lines += ["", "Restyle:", ""]
+    for ex in r["restyle"]["examples"]:
+        lines.append(f"- source: {ex['source']}")
+        lines += [f"  - {s}: {txt}" for s, txt in ex["outputs"].items()]
+    lines += ["", "## Files", "", "| file | bytes | sha256 |", "|---|---|---|"]
+    for name, size in sizes.items():
+        lines.append(f"| {name} | {size:,} | {r['sha256'].get(name, '')} |")
+    lines += [
+        "",
+        f"Shipped: `edgekit/models/caption_gpt2_int8.tflite` (= caption_pruned_int8.tflite), `edgekit/models/caption_tokenizer.json`, "
+        f"`edgekit/assets/captions/library.tsv`. Reproduce everything with `{r['produced_by']}`.",
+        "",
+        "## Caption library",
+        "",
+        f"{r['corpus']['total']} unique captions authored from the project's slot grammars "
+        "(`converters/caption/grammar/`), validated by `converters/caption/validate.py` (tags, duplicates, length, "
+        f"blocklist, language): {r['corpus']['problems']} problems. {len(r['corpus']['scenes'])} scenes: {', '.join(r['corpus']['scenes'])}.",
+        "",
+        "Captions per (emotion, style, language) cell (train + held-out):",
+        "",
+        "| emotion | " + " | ".join(f"{s} {l}" for s in STYLES for l in LANGS) + " |",
+        "|---|" + "---|" * (len(STYLES) * len(LANGS)),
+    ]
+    for e in EMOTIONS:
+        lines.append(f"| {e} | " + " | ".join(str(r["corpus"]["cells"][f"{e}/{s}/{l}"]) for s in STYLES for l in LANGS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write(report: Dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    (out_dir / "README.md").write_text(markdown(report), encoding="utf-8")

@@ -1,0 +1,196 @@
+"""The build stages of the caption model; each reads the previous stage's files from ``build/caption``."""
+from __future__ import annotations
+
+import json
+import time
+from typing import List, Tuple
+
+import numpy as np
+
+from edgekit.captioning.library import Entry, read_blocklist, read_library, write_library
+from edgekit.captioning.tokenizer import CaptionTokenizer
+
+from . import paths
+
+SEED = 0
+MODEL_SHAPE = dict(n_ctx=36, d_model=160, head_dim=40, heads=(4, 4, 4, 4), mlp=(640, 640, 640, 640), dropout=0.1)
+TRAIN = dict(steps=3000, batch=64, lr=2e-3, warmup=100, time_budget_s=13 * 60)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _write_json(name: str, data: dict) -> None:
+    paths.WORK.mkdir(parents=True, exist_ok=True)
+    (paths.WORK / name).write_text(json.dumps(data, indent=1, ensure_ascii=False))
+
+
+def load_split() -> Tuple[CaptionTokenizer, List[Entry], List[Entry]]:
+    entries = read_library(paths.LIBRARY_PATH)
+    tok = CaptionTokenizer.load(paths.TOKENIZER)
+    return tok, [e for e in entries if e.split == "train"], [e for e in entries if e.split == "heldout"]
+
+
+def corpus(per_cell: int = 6) -> None:
+    """Generate + validate the library, write it, and train the tokenizer on its training split."""
+    from .corpus import generate
+    from .tokenizer_train import train_tokenizer
+    from .validate import validate
+
+    entries = generate(per_cell=per_cell, seed=SEED)
+    problems = validate(entries, read_blocklist(paths.BLOCKLIST_PATH))
+    if problems:
+        raise SystemExit("caption library invalid:\n" + "\n".join(problems[:50]))
+    write_library(paths.LIBRARY_PATH, entries)
+    tok = train_tokenizer([e.text for e in entries if e.split == "train"])
+    tok.save(paths.TOKENIZER)
+    log(f"library: {len(entries)} captions -> {paths.LIBRARY_PATH}; tokenizer: {tok.vocab_size} pieces")
+
+
+def train(threads: int = 1) -> None:
+    """Train the dense float model from scratch; checkpoint to build/caption/float.*"""
+    from .data import encode_entries
+    from .model import GPT, GPTConfig, init_weights, n_params, save_checkpoint
+    from .train import limit_threads, perplexity, train as fit
+
+    limit_threads(threads)
+    tok, tr, held = load_split()
+    cfg = GPTConfig(vocab_size=tok.vocab_size, **MODEL_SHAPE)
+    model = GPT(cfg, init_weights(cfg, SEED))
+    rows, held_rows = encode_entries(tok, tr, cfg.n_ctx), encode_entries(tok, held, cfg.n_ctx)
+    log(f"training {n_params(model.numpy_weights())} params on {len(rows)} captions, {threads} thread(s)")
+    t0 = time.time()
+    history = fit(model, tok, rows, seed=SEED, log=log, eval_rows=held_rows, **TRAIN)
+    save_checkpoint(paths.FLOAT_CKPT, cfg, model.numpy_weights())
+    _write_json("train.json", {"config": cfg.to_dict(), "train": TRAIN, "params": n_params(model.numpy_weights()),
+                               "history": history, "wall_s": time.time() - t0,
+                               "heldout_ppl": perplexity(model, held_rows)})
+    log("float checkpoint saved")
+
+
+PRUNE_FRACTION = 0.30
+FINETUNE = dict(steps=400, batch=64, lr=5e-4, warmup=20, time_budget_s=150)
+TFLITE = {"float": "caption_float.tflite", "pruned_float": "caption_pruned_float.tflite", "pruned_int8": "caption_pruned_int8.tflite"}
+
+
+def prune(threads: int = 1) -> None:
+    """Remove 30% of heads and MLP units, fine-tune, checkpoint to build/caption/pruned.*"""
+    from . import prune as pr
+    from .data import encode_entries
+    from .model import GPT, load_checkpoint, n_params, save_checkpoint
+    from .train import limit_threads, perplexity, train as fit
+
+    limit_threads(threads)
+    tok, tr, held = load_split()
+    cfg, weights = load_checkpoint(paths.FLOAT_CKPT)
+    rows, held_rows = encode_entries(tok, tr, cfg.n_ctx), encode_entries(tok, held, cfg.n_ctx)
+    calib = rows[np.random.default_rng(SEED).permutation(len(rows))[:512]]
+    dense = GPT(cfg, weights)
+    importance = pr.head_importance(dense, calib)
+    keep_heads, keep_units = pr.plan(cfg, weights, importance, PRUNE_FRACTION)
+    new_cfg, new_w = pr.apply(cfg, weights, keep_heads, keep_units)
+    model = GPT(new_cfg, new_w)
+    ppl_before_ft = perplexity(model, held_rows)
+    log(f"pruned to heads={new_cfg.heads} mlp={new_cfg.mlp}; held-out ppl before fine-tune {ppl_before_ft:.3f}")
+    history = fit(model, tok, rows, seed=SEED + 1, log=log, eval_rows=held_rows, **FINETUNE)
+    save_checkpoint(paths.PRUNED_CKPT, new_cfg, model.numpy_weights())
+    block = lambda w: sum(v.size for k, v in w.items() if k.startswith("h"))  # noqa: E731
+    _write_json("prune.json", {
+        "fraction": PRUNE_FRACTION, "finetune": FINETUNE, "history": history,
+        "head_importance": [d.tolist() for d in importance], "kept_heads": [h.tolist() for h in keep_heads],
+        "config_before": cfg.to_dict(), "config_after": new_cfg.to_dict(),
+        "heads_before": sum(cfg.heads), "heads_after": sum(new_cfg.heads),
+        "mlp_units_before": sum(cfg.mlp), "mlp_units_after": sum(new_cfg.mlp),
+        "params_before": n_params(weights), "params_after": n_params(new_w),
+        "block_params_before": block(weights), "block_params_after": block(new_w),
+        "heldout_ppl_dense": perplexity(dense, held_rows), "heldout_ppl_pruned_before_finetune": ppl_before_ft,
+        "heldout_ppl_pruned_after_finetune": perplexity(model, held_rows)})
+    log("pruned checkpoint saved")
+
+
+def export() -> None:
+    """Export float, pruned float and pruned INT8 .tflite; ship the INT8 one and register it."""
+    import shutil
+
+    from .export import export_tflite
+    from .model import load_checkpoint
+
+    for key, ckpt in (("float", paths.FLOAT_CKPT), ("pruned_float", paths.PRUNED_CKPT), ("pruned_int8", paths.PRUNED_CKPT)):
+        cfg, weights = load_checkpoint(ckpt)
+        out = export_tflite(cfg, weights, paths.WORK / TFLITE[key], int8=key.endswith("int8"))
+        log(f"exported {out} ({out.stat().st_size} bytes)")
+    shutil.copyfile(paths.WORK / TFLITE["pruned_int8"], paths.SHIPPED_MODEL)
+    register()
+
+
+def register() -> None:
+    """Write the ``caption`` manifest entry (model + tokenizer sha256)."""
+    from edgekit import registry
+
+    registry.register_model(
+        "caption", paths.SHIPPED_MODEL, task="caption", input=None, labels=[],
+        tokenizer={"file": paths.TOKENIZER.name, "sha256": registry.sha256_file(paths.TOKENIZER),
+                   "bytes": paths.TOKENIZER.stat().st_size},
+        produced_by="python -m converters.caption all", report="reports/caption/README.md",
+        description="Tiny GPT-2 meme caption generator (pruned 30%, dynamic-range INT8), decode signature "
+                    "with a fixed-size KV cache; tokenizer caption_tokenizer.json")
+
+
+def evaluate(threads: int = 1) -> None:
+    """Measure perplexity, generation quality, latency and sizes; write reports/caption/."""
+    from edgekit import registry
+    from edgekit.captioning import Captioner
+    from edgekit.captioning.library import Library
+
+    from . import evaluate as ev
+    from . import report as rp
+    from .validate import cell_counts, validate
+
+    tok, tr, held = load_split()
+    entries = tr + held
+    library = Library(entries)
+    scorer_info = ev.train_scorer(held, tr, seed=SEED + 1000)
+    scorer = scorer_info.pop("scorer")
+    models = {key: paths.WORK / name for key, name in TFLITE.items()}
+    ppl, gen = {}, {}
+    per_cell = 3
+    for key, path in models.items():
+        ppl[key] = ev.heldout_perplexity(path, tok, held)
+        cap = Captioner(path, paths.TOKENIZER, seed=SEED, num_threads=1)
+        gen[key] = ev.generation_metrics(cap, scorer, library.texts, per_cell, seed=SEED)
+        log(f"{key}: ppl {ppl[key]:.3f}, consistency {gen[key]['emotion_consistency_model_outputs']:.3f}, "
+            f"novelty {gen[key]['novelty']:.3f}, fallback {gen[key]['fallback_rate']:.3f}")
+    shipped = Captioner(paths.SHIPPED_MODEL, paths.TOKENIZER, seed=SEED, num_threads=1)
+    styles = ev.style_batches(shipped, 60, SEED)
+    restyle = ev.restyle_check(shipped, scorer, held, 12, SEED)
+    lat = ev.latency(paths.SHIPPED_MODEL, paths.TOKENIZER, 200, SEED)
+    files = {**{p.name: p for p in models.values()}, paths.SHIPPED_MODEL.name: paths.SHIPPED_MODEL,
+             paths.TOKENIZER.name: paths.TOKENIZER, paths.LIBRARY_PATH.name: paths.LIBRARY_PATH}
+    train = json.loads((paths.WORK / "train.json").read_text())
+    prune = json.loads((paths.WORK / "prune.json").read_text())
+    report = {
+        "produced_by": "python -m converters.caption all",
+        "host": rp.host_info(paths.ROOT),
+        "train": train, "pruning": prune, "perplexity": ppl, "generation": gen, "per_cell": per_cell,
+        "sampling": shipped.options.__dict__, "style_batches": styles, "restyle": restyle, "latency": lat,
+        "scorer": {**scorer_info, "description": "character 1-4-gram multinomial naive Bayes trained on "
+                   "captions the generator never saw: " + scorer_info["trained_on"]},
+        "files": {name: p.stat().st_size for name, p in files.items()},
+        "sha256": {name: registry.sha256_file(p) for name, p in files.items()},
+        "tokenizer": {"atoms": len(tok.atoms), "words": len(tok.words), "chars": len(tok.chars), "controls": tok.n_controls},
+        "corpus": {"total": len(entries), "train": len(tr), "heldout": len(held),
+                   "problems": len(validate(entries, shipped.blocklist)),
+                   "scenes": sorted({e.scene for e in entries}),
+                   "cells": {f"{e}/{s}/{l}": n for (e, s, l), n in cell_counts(entries).items()}},
+    }
+    report["targets"] = {
+        "int8_size_ok": report["files"][paths.SHIPPED_MODEL.name] <= 6e6,
+        "latency_ok": lat["caption_ms_p50"] <= 20.0,
+        "consistency_ok": gen["pruned_int8"]["emotion_consistency_model_outputs"] >= 0.90,
+        "novelty_ok": gen["pruned_int8"]["novelty"] >= 0.30,
+        "style_batch_ok": styles["all_distinct_share"] == 1.0,
+    }
+    rp.plot_training(train, prune, paths.REPORT_DIR / "training.png")
+    rp.write(report, paths.REPORT_DIR)
+    log(f"report written: {paths.REPORT_DIR / 'README.md'}; targets {report['targets']}")

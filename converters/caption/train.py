@@ -1,0 +1,93 @@
+"""Train (and fine-tune) the caption GPT with a masked next-token loss; held-out perplexity."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+from converters.tfenv import keras, tf
+from edgekit.captioning.tokenizer import CaptionTokenizer
+
+from .data import drop_scene, split_xy
+from .model import GPT
+
+
+def limit_threads(n: int = 1) -> None:
+    """Pin TensorFlow to ``n`` intra-op and inter-op threads (must run before any op)."""
+    tf.config.threading.set_intra_op_parallelism_threads(n)
+    tf.config.threading.set_inter_op_parallelism_threads(n)
+
+
+def _loss(model: GPT, x, y, m, training: bool, head_mask=None):
+    logits = model(x, training=training, head_mask=head_mask)
+    nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+    return tf.reduce_sum(nll * m), tf.reduce_sum(m)
+
+
+def mean_nll(model: GPT, rows: np.ndarray, batch: int = 512, head_mask=None) -> float:
+    """Mean negative log-likelihood per caption token (nats) over ``rows``."""
+    x, y, m = split_xy(rows)
+    total, count = 0.0, 0.0
+    for i in range(0, len(x), batch):
+        s, c = _loss(model, x[i:i + batch], y[i:i + batch], m[i:i + batch], False, head_mask)
+        total, count = total + float(s), count + float(c)
+    return total / max(count, 1.0)
+
+
+def perplexity(model: GPT, rows: np.ndarray) -> float:
+    return math.exp(mean_nll(model, rows))
+
+
+def train(model: GPT, tok: CaptionTokenizer, rows: np.ndarray, steps: int, batch: int = 64, lr: float = 2e-3,
+          warmup: int = 100, seed: int = 0, scene_dropout: float = 0.25, log: Optional[Callable[[str], None]] = None,
+          eval_rows: Optional[np.ndarray] = None, eval_every: int = 500,
+          time_budget_s: Optional[float] = None) -> List[Dict[str, float]]:
+    """Adam with warmup + cosine decay and gradient clipping; returns the loss history.
+
+    With ``time_budget_s`` the step count is re-planned every 20 steps from the measured step
+    time (the machine is shared) so the cosine schedule ends within the budget. Batches are trimmed to their longest row.
+    """
+    rng = np.random.default_rng(seed)
+    x_all, y_all, m_all = split_xy(rows)
+    lengths = (rows != 0).sum(axis=1)
+    opt = keras.optimizers.Adam(learning_rate=lr, clipnorm=1.0)
+    variables = model.variables_list
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y, m):
+        with tf.GradientTape() as tape:
+            s, c = _loss(model, x, y, m, True)
+            loss = s / c
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    history, order, cursor, t0, run = [], rng.permutation(len(x_all)), 0, time.time(), []
+    i, max_steps = 0, steps
+    while i < steps:
+        i += 1
+        if time_budget_s and i > 30 and i % 20 == 11:  # re-plan from the last 20 steps' speed
+            per_step = (time.time() - t_plan) / 20
+            steps = max(i, min(max_steps, int(i + (time_budget_s - (time.time() - t0)) / per_step)))
+            if log and i % 100 == 11:
+                log(f"planned {steps} steps at {per_step:.2f} s/step")
+        if i % 20 == 11:
+            t_plan = time.time()
+        if cursor + batch > len(order):
+            order, cursor = rng.permutation(len(x_all)), 0
+        idx = order[cursor:cursor + batch]
+        cursor += batch
+        T = int(lengths[idx].max()) - 1
+        frac = min(1.0, i / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0, i - warmup) / max(1, steps - warmup))))
+        opt.learning_rate.assign(lr * max(frac, 0.02))
+        run.append(float(step(drop_scene(x_all[idx, :T], tok, rng, scene_dropout), y_all[idx, :T], m_all[idx, :T])))
+        if i % 50 == 0 or i == steps:
+            rec = {"step": i, "loss": float(np.mean(run)), "elapsed_s": round(time.time() - t0, 1)}
+            run = []
+            if eval_rows is not None and (i % eval_every == 0 or i == steps):
+                rec["heldout_ppl"] = perplexity(model, eval_rows)
+            history.append(rec)
+            if log:
+                log(str(rec))
+    return history

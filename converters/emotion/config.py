@@ -1,0 +1,94 @@
+"""Training configuration: one JSON file, validated, written next to every artifact."""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Optional
+
+from edgekit.errors import ConfigError
+
+from converters.emotion.augment import AugmentConfig
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (paths are recorded as given)."""
+
+    data: str = ""  # FER+ root, fer2013.csv or class-folder tree
+    val: Optional[str] = None  # validation set (FER+ split folder / class-folder tree); default per layout
+    votes_csv: Optional[str] = None  # FER+ fer2013new.csv to join with fer2013.csv
+    out: str = "runs/emotion/float"
+    variant: str = "small"
+    alpha: float = 1.0
+    input_size: int = 64
+    dropout: float = 0.2
+    label_mode: str = "soft"  # "soft" (vote distribution) or "majority"
+    class_weight_power: float = 0.3  # 0 = no class weighting
+    label_smoothing: float = 0.0
+    epochs: int = 60
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 0.02  # AdamW decoupled decay
+    warmup_epochs: float = 2.0
+    budget_minutes: float = 0.0  # > 0: cosine schedule runs on wall-clock progress and ends at the budget
+    seed: int = 0
+    strategy: str = "default"  # default | mirrored | multiworker | tpu
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    init_from: Optional[str] = None  # start from this saved Keras model (fine-tuning)
+    qat: bool = False  # quantization-aware training (wrap the model with tfmot before fitting)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "variant": self.variant in ("small", "large"),
+            "label_mode": self.label_mode in ("soft", "majority"),
+            "strategy": self.strategy in ("default", "mirrored", "multiworker", "tpu"),
+            "alpha": self.alpha > 0,
+            "input_size": self.input_size >= 32,
+            "epochs": self.epochs >= 1,
+            "batch_size": self.batch_size >= 1,
+            "lr": self.lr > 0,
+            "budget_minutes": self.budget_minutes >= 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"invalid value {getattr(self, name)!r}", f"config field {name!r}",
+                                  "see converters/emotion/config.py TrainConfig for allowed values")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "TrainConfig":
+        data = dict(data)
+        _reject_unknown(data, {f.name for f in fields(cls)}, source)
+        aug = data.pop("augment", None) or {}
+        if isinstance(aug, dict):
+            _reject_unknown(aug, {f.name for f in fields(AugmentConfig)}, f"{source} [augment]")
+            if "erase_area" in aug:
+                aug["erase_area"] = tuple(aug["erase_area"])
+            aug = AugmentConfig(**aug)
+        return cls(**data, augment=aug)
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError("does not exist", path, "pass a JSON file written by `python -m converters.emotion train`")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"is not valid JSON ({exc})", path, "fix the syntax") from None
+        return cls.from_dict(data, str(path))
+
+
+def _reject_unknown(data: dict, known: set, source: str) -> None:
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
+            raise ConfigError(f"unknown key {key!r}", source, hint)

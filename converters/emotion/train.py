@@ -1,0 +1,239 @@
+"""Training loop: soft-label / majority targets, class weighting, wall-clock cosine schedule,
+TensorBoard logs, resumable checkpoints and a ``tf.distribute`` strategy switch.
+
+Output folder layout (``cfg.out``)::
+
+    config.json        the TrainConfig of the run
+    model.keras        final Keras model (float, or QAT-wrapped when cfg.qat)
+    history.json       per-epoch metrics + wall-clock seconds
+    ckpt/              tf.train checkpoints (model + optimizer), resumed automatically
+    tb/                TensorBoard logs
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+from converters.emotion import data as data_mod
+from converters.emotion.augment import make_dataset
+from converters.emotion.config import TrainConfig
+from converters.emotion.model import build_model, custom_objects, mobilenet_v3_spec
+from converters.tfenv import keras, tf
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    """Arrays ready for :func:`make_dataset` plus what the report needs."""
+
+    train_images: np.ndarray
+    train_targets: np.ndarray
+    train_weights: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray  # majority labels of the kept validation rows
+    class_weights: np.ndarray
+    train_counts: np.ndarray
+    dropped_train: int
+    dropped_val: int
+
+
+def prepare_data(cfg: TrainConfig, train: data_mod.FaceSet, val: data_mod.FaceSet) -> PreparedData:
+    """Targets and sample weights per ``cfg.label_mode`` / ``cfg.class_weight_power``.
+
+    Training keeps rows whose majority label exists (soft mode: rows whose 10-column argmax is
+    an emotion, the FER+ probability protocol); validation always uses the majority protocol.
+    """
+    majority = train.majority()
+    soft = train.soft_targets()
+    if cfg.label_mode == "soft":
+        keep = (train.votes.argmax(axis=1) < len(data_mod.EMOTIONS)) & (soft.sum(axis=1) > 0)
+        targets = soft[keep]
+    else:
+        keep = majority >= 0
+        targets = np.eye(len(data_mod.EMOTIONS), dtype=np.float32)[majority[keep]]
+    counts = np.bincount(targets.argmax(axis=1), minlength=len(data_mod.EMOTIONS))
+    empty = [data_mod.EMOTIONS[i] for i, c in enumerate(counts) if c == 0]
+    if empty:
+        log.warning("%s: no training images for class(es) %s", train.source, ", ".join(empty))
+    if not keep.any():
+        from edgekit.errors import InputError
+
+        raise InputError("no usable training rows (all unknown/not-a-face/tied)", train.source, "check the vote columns")
+    if cfg.class_weight_power > 0:
+        weights_per_class = data_mod.class_weights(counts, cfg.class_weight_power)
+    else:
+        weights_per_class = np.ones(len(data_mod.EMOTIONS), np.float32)
+    sample_w = targets @ weights_per_class
+    vmaj = val.majority()
+    vkeep = vmaj >= 0
+    return PreparedData(train.images[keep], targets, sample_w.astype(np.float32), val.images[vkeep], vmaj[vkeep],
+                        weights_per_class, counts, int((~keep).sum()), int((~vkeep).sum()))
+
+
+def make_strategy(name: str) -> "tf.distribute.Strategy":
+    """TensorFlow's own distribution: default (one device), mirrored (all local GPUs),
+    multiworker (TF_CONFIG cluster), tpu."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    return tf.distribute.get_strategy()
+
+
+class WallClockCosine(keras.callbacks.Callback):
+    """Linear warm-up then cosine decay on progress = max(step fraction, wall-clock fraction).
+
+    With a budget the schedule anneals to zero exactly when the budget is spent, however busy
+    the machine is, and training stops there. ``elapsed_offset`` carries time across resumes.
+    """
+
+    def __init__(self, peak_lr: float, total_steps: int, warmup_steps: int, budget_s: float = 0.0,
+                 start_step: int = 0, elapsed_offset: float = 0.0, final_fraction: float = 0.0) -> None:
+        super().__init__()
+        self.peak_lr, self.total_steps, self.warmup_steps = peak_lr, max(total_steps, 1), warmup_steps
+        self.budget_s, self.step, self.elapsed_offset = budget_s, start_step, elapsed_offset
+        self.final_fraction = final_fraction
+        self._t0 = time.monotonic()
+
+    def elapsed(self) -> float:
+        return self.elapsed_offset + time.monotonic() - self._t0
+
+    def progress(self) -> float:
+        p = self.step / self.total_steps
+        if self.budget_s > 0:
+            p = max(p, self.elapsed() / self.budget_s)
+        return min(p, 1.0)
+
+    def lr(self) -> float:
+        if self.step < self.warmup_steps:
+            return self.peak_lr * (self.step + 1) / self.warmup_steps
+        cos = 0.5 * (1.0 + math.cos(math.pi * self.progress()))
+        return self.peak_lr * (self.final_fraction + (1.0 - self.final_fraction) * cos)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        keras.backend.set_value(self.model.optimizer.learning_rate, self.lr())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.progress() >= 1.0:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = self.lr()
+            logs["elapsed_s"] = self.elapsed()
+
+
+class CheckpointEveryEpoch(keras.callbacks.Callback):
+    """Saves model + optimizer + schedule state after every epoch (resumed by :func:`train`)."""
+
+    def __init__(self, out: Path, schedule: WallClockCosine, history: list) -> None:
+        super().__init__()
+        self.out, self.schedule, self.history = out, schedule, history
+        self.manager: Optional[tf.train.CheckpointManager] = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.manager is None:
+            ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer)
+            self.manager = tf.train.CheckpointManager(ckpt, str(self.out / "ckpt"), max_to_keep=2)
+        self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+        self.manager.save(checkpoint_number=epoch + 1)
+        state = {"epoch": epoch + 1, "step": self.schedule.step, "elapsed_s": self.schedule.elapsed(),
+                 "history": self.history}
+        (self.out / "state.json").write_text(json.dumps(state, indent=1))
+
+
+def _load_model(path: str) -> keras.Model:
+    from converters.emotion.quantize import quantize_scope
+
+    with quantize_scope():
+        return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+
+
+def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.FaceSet]] = None,
+          model_fn: Optional[Callable[[], keras.Model]] = None, verbose: Optional[int] = None) -> keras.Model:
+    """Train per ``cfg`` and save everything under ``cfg.out``; returns the trained Keras model.
+
+    ``data`` (train, val) skips loading ``cfg.data``; ``model_fn`` overrides the model (e.g. a pruned
+    model to fine-tune). A run whose ``cfg.out`` holds checkpoints resumes from the last one.
+    """
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(out / "config.json")
+    keras.utils.set_random_seed(cfg.seed)
+    train_set, val_set = data or data_mod.load_splits(Path(cfg.data), val_path=cfg.val and Path(cfg.val),
+                                                      votes_csv=cfg.votes_csv and Path(cfg.votes_csv), seed=cfg.seed)
+    prep = prepare_data(cfg, train_set, val_set)
+    log.info("train %d images (dropped %d), val %d (dropped %d); class counts %s; class weights %s",
+             len(prep.train_targets), prep.dropped_train, len(prep.val_labels), prep.dropped_val,
+             prep.train_counts.tolist(), np.round(prep.class_weights, 3).tolist())
+    strategy = make_strategy(cfg.strategy)
+    batch = min(cfg.batch_size, len(prep.train_targets))
+    steps = max(1, len(prep.train_targets) // batch)
+    state_file = out / "state.json"
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {"epoch": 0, "step": 0, "elapsed_s": 0.0, "history": []}
+    with strategy.scope():
+        if model_fn is not None:
+            model = model_fn()
+        elif cfg.init_from:
+            model = _load_model(cfg.init_from)
+        else:
+            model = build_model(mobilenet_v3_spec(cfg.variant, cfg.alpha, cfg.input_size, dropout=cfg.dropout))
+        if cfg.qat:
+            from converters.emotion.quantize import qat_model
+
+            model = qat_model(model)
+        optimizer = keras.optimizers.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay)
+        model.compile(optimizer=optimizer,
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                      metrics=[keras.metrics.CategoricalAccuracy(name="acc")], weighted_metrics=[])
+    if state["epoch"] > 0:
+        ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        latest = tf.train.latest_checkpoint(str(out / "ckpt"))
+        if latest:
+            ckpt.restore(latest).expect_partial()
+            log.info("resumed from %s (epoch %d, %.0f s spent)", latest, state["epoch"], state["elapsed_s"])
+    schedule = WallClockCosine(cfg.lr, cfg.epochs * steps, int(cfg.warmup_epochs * steps), cfg.budget_minutes * 60.0,
+                               start_step=state["step"], elapsed_offset=state["elapsed_s"])
+    history: list = list(state.get("history", []))
+    train_ds = make_dataset(prep.train_images, prep.train_targets, prep.train_weights, cfg.input_size, batch,
+                            training=True, seed=cfg.seed, augment=cfg.augment, start_batch=state["step"])
+    val_targets = np.eye(len(data_mod.EMOTIONS), dtype=np.float32)[prep.val_labels]
+    val_ds = make_dataset(prep.val_images, val_targets, None, cfg.input_size, 256, training=False)
+    callbacks = [schedule, CheckpointEveryEpoch(out, schedule, history),
+                 keras.callbacks.TensorBoard(str(out / "tb"), update_freq="epoch", profile_batch=0)]
+    if state["epoch"] < cfg.epochs and schedule.progress() < 1.0:
+        model.fit(train_ds, epochs=cfg.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
+                  validation_data=val_ds, callbacks=callbacks,
+                  verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2))
+    save_model(model, out / "model.keras")
+    (out / "history.json").write_text(json.dumps({"history": history, "elapsed_s": schedule.elapsed(),
+                                                  "class_weights": prep.class_weights.tolist(),
+                                                  "train_counts": prep.train_counts.tolist()}, indent=1))
+    return model
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    from converters.emotion.quantize import quantize_scope
+
+    with quantize_scope():
+        model.save(str(path))
+
+
+def load_model(path: Path) -> keras.Model:
+    """Load a model saved by :func:`train` (float, pruned or QAT)."""
+    return _load_model(str(path))

@@ -1,0 +1,85 @@
+"""edgekit: on-device facial emotion analysis (MediaPipe BlazeFace + an INT8 emotion classifier
+on LiteRT), without TensorFlow at run time.
+
+>>> import edgekit
+>>> faces = edgekit.analyze("photo.jpg")            # list[FaceResult], [] when no face
+>>> faces[0].emotion.label, faces[0].box
+
+Importing edgekit has no side effects and is cheap: the public names below are imported on
+first use (PEP 562), so ``edgekit --version`` or ``import edgekit.errors`` do not load numpy,
+OpenCV or LiteRT. Nothing here ever imports TensorFlow or MediaPipe.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
+
+from ._version import __version__
+from .errors import (
+    ConfigError,
+    EdgekitError,
+    ImageReadError,
+    InputError,
+    ModelError,
+    ModelIntegrityError,
+    NoFaceError,
+    VideoReadError,
+)
+
+#: Public name -> submodule defining it, imported on first attribute access.
+_LAZY: Dict[str, str] = {
+    "analyze": "pipeline",
+    "Pipeline": "pipeline",
+    "PipelineOptions": "pipeline",
+    "FaceDetector": "detection",
+    "FaceDetectorOptions": "detection",
+    "FaceAligner": "alignment",
+    "EmotionClassifier": "emotion",
+    "load_image": "imageio",
+    "BoundingBox": "results",
+    "Detection": "results",
+    "EmotionResult": "results",
+    "FaceResult": "results",
+    "FrameResult": "results",
+    "StageTimings": "results",
+    "Captioner": "captioning",
+    "Caption": "captioning",
+    "caption": "captioning",
+    "caption_styles": "captioning",
+    "restyle": "captioning",
+}
+
+__all__ = [
+    "__version__",
+    *_LAZY,
+    "EdgekitError",
+    "InputError",
+    "ImageReadError",
+    "VideoReadError",
+    "ConfigError",
+    "ModelError",
+    "ModelIntegrityError",
+    "NoFaceError",
+]
+
+if TYPE_CHECKING:  # static tools see the real names
+    from .alignment import FaceAligner
+    from .captioning import Caption, Captioner, caption, caption_styles, restyle
+    from .detection import FaceDetector, FaceDetectorOptions
+    from .emotion import EmotionClassifier
+    from .imageio import load_image
+    from .pipeline import Pipeline, PipelineOptions, analyze
+    from .results import BoundingBox, Detection, EmotionResult, FaceResult, FrameResult, StageTimings
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'edgekit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,102 @@
+"""The caption library (TSV, one tagged caption per line) and the blocklist, read without TensorFlow.
+
+Format of ``library.tsv``: a header ``lang emotion style scene split text`` (tab separated), then
+one caption per line. ``split`` is ``train`` (seen by the generator) or ``heldout`` (10%, never
+seen in training: used for perplexity and to train the evaluation scorer).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import ModelError
+
+COLUMNS: Tuple[str, ...] = ("lang", "emotion", "style", "scene", "split", "text")
+ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "captions"
+LIBRARY_PATH = ASSET_DIR / "library.tsv"
+BLOCKLIST_PATH = ASSET_DIR / "blocklist.txt"
+#: Longest caption (characters) per language, for the library and for model output.
+MAX_CHARS: Dict[str, int] = {"zh": 40, "en": 110}
+
+
+class Entry(NamedTuple):
+    """One caption of the library with its tags."""
+
+    lang: str
+    emotion: str
+    style: str
+    scene: str
+    split: str
+    text: str
+
+
+def read_library(path: Path = LIBRARY_PATH) -> List[Entry]:
+    """Read ``library.tsv``; raise ModelError when the file or its header is wrong."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ModelError(f"cannot read the caption library ({exc})", subject=path, hint="Reinstall edgekit or rebuild it with `python -m converters.caption corpus`") from exc
+    if not lines or tuple(lines[0].split("\t")) != COLUMNS:
+        raise ModelError(f"bad header, expected {'|'.join(COLUMNS)}", subject=path)
+    entries = []
+    for number, line in enumerate(lines[1:], start=2):
+        parts = line.split("\t")
+        if len(parts) != len(COLUMNS):
+            raise ModelError(f"line {number} has {len(parts)} columns, expected {len(COLUMNS)}", subject=path)
+        entries.append(Entry(*parts))
+    return entries
+
+
+def write_library(path: Path, entries: Iterable[Entry]) -> None:
+    """Write entries as TSV (sorted by the caller; tabs/newlines inside text are rejected)."""
+    rows = ["\t".join(COLUMNS)]
+    for e in entries:
+        if any(c in e.text for c in "\t\r\n"):
+            raise ValueError(f"caption contains a tab or newline: {e.text!r}")
+        rows.append("\t".join(e))
+    Path(path).write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def read_blocklist(path: Path = BLOCKLIST_PATH) -> Tuple[str, ...]:
+    """Blocklist entries (lower case), comments and blank lines skipped."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return tuple(l.strip().lower() for l in lines if l.strip() and not l.lstrip().startswith("#"))
+
+
+def blocked_term(text: str, blocklist: Sequence[str]) -> Optional[str]:
+    """The first blocklist entry found in ``text`` (case-insensitive), or None."""
+    low = text.lower()
+    return next((term for term in blocklist if term in low), None)
+
+
+class Library:
+    """Tagged captions indexed for fallback lookups."""
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self.entries = list(entries)
+        self.texts = frozenset(e.text for e in self.entries)
+        self._index: Dict[Tuple[str, str, str, str], List[str]] = {}
+        for e in self.entries:
+            for key in ((e.lang, e.emotion, e.style, e.scene), (e.lang, e.emotion, e.style, "*"), (e.lang, e.emotion, "*", "*")):
+                self._index.setdefault(key, []).append(e.text)
+
+    @classmethod
+    def load(cls, path: Path = LIBRARY_PATH) -> "Library":
+        return cls(read_library(path))
+
+    def candidates(self, lang: str, emotion: str, style: Optional[str], scene: Optional[str]) -> List[str]:
+        """Captions for the most specific tag combination that has any (scene, then style relaxed)."""
+        for key in ((lang, emotion, style or "*", scene or "*"), (lang, emotion, style or "*", "*"), (lang, emotion, "*", "*")):
+            if self._index.get(key):
+                return self._index[key]
+        return []
+
+    def pick(self, rng: np.random.Generator, lang: str, emotion: str, style: Optional[str], scene: Optional[str],
+             exclude: Iterable[str] = ()) -> Optional[str]:
+        """A random caption for the tags that is not in ``exclude`` (None when all are excluded)."""
+        excluded = set(exclude)
+        pool = [t for t in self.candidates(lang, emotion, style, scene) if t not in excluded]
+        return pool[int(rng.integers(len(pool)))] if pool else None

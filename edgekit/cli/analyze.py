@@ -1,0 +1,231 @@
+"""Detect faces and classify their emotions in images, folders, videos or a camera.
+
+Writes one JSON object per image or video frame (JSON Lines) to stdout or --out. Images are
+processed first (in the order given; folders recursively, sorted), then videos, then the camera.
+A failing input prints one "edgekit: error: <path>: <reason>" line to stderr and the other
+inputs still run; the exit code is then 1.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Callable, ContextManager, Iterable, List, Optional, Set, Tuple, Union
+
+from ..errors import ConfigError, EdgekitError, InputError
+from ._common import add_pipeline_options, input_failure, pipeline_options, positive_int, progress_enabled
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
+    from ..results import FrameResult
+
+#: Extensions of the image files picked up when a folder is given.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input: ``path`` as the user named it, ``kind`` ("image"/"video"), and ``name``, its
+    relative path under an ``--annotate`` folder."""
+
+    path: Path
+    kind: str
+    name: Path
+
+
+def register(subparsers: "argparse._SubParsersAction") -> None:
+    p = subparsers.add_parser(
+        "analyze", help="detect faces and classify their emotions (JSON Lines output)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="*", metavar="PATH",
+                   help="image files, folders (searched recursively for images) or video files")
+    p.add_argument("--camera", type=int, metavar="N", help="also analyse camera N (stop with Ctrl-C or --max-frames)")
+    p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop each video/camera after N frames")
+    p.add_argument("--out", metavar="FILE", help="write the JSON Lines to FILE instead of stdout")
+    p.add_argument("--annotate", metavar="OUT",
+                   help="write annotated copies: OUT is the output image/video file for a single input, "
+                        "a folder when there are several inputs or a folder among them")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars on stderr (default: only when stderr is a terminal)")
+    add_pipeline_options(p, video=True)
+    p.set_defaults(func=run, parser=p)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.inputs and args.camera is None:
+        args.parser.error("nothing to analyse: pass image/video/folder paths or --camera N")
+    from ..pipeline import Pipeline
+
+    items, failed = collect(args.inputs)
+    camera = Item(Path(f"camera:{args.camera}"), "video", Path(f"camera{args.camera}.mp4")) \
+        if args.camera is not None else None
+    annotations = None
+    if args.annotate:
+        folder = len(items) + (camera is not None) > 1 or any(Path(t).is_dir() for t in args.inputs)
+        annotations = Annotations(args.annotate, folder)
+        for item in ([] if annotations.folder else [it for it in (*items, camera) if it][:1]):
+            annotations.target(item)  # a bad single output path fails now, before any work
+    for path, exc in failed:
+        _report(path, exc)
+    show = progress_enabled(args.progress)
+    with _open_sink(args.out) as sink, Pipeline(pipeline_options(args)) as pipe:
+        emit = _emitter(sink)
+        images = [it for it in items if it.kind == "image"]
+        failures = len(failed) + _analyze_images(pipe, images, emit, annotations, show)
+        for item in (it for it in items if it.kind == "video"):
+            failures += not _analyze_video(pipe, item, emit, annotations, show, args.max_frames)
+        if camera is not None:
+            failures += not _analyze_video(pipe, camera, emit, annotations, show, args.max_frames, args.camera)
+    return 1 if failures else 0
+
+
+def collect(inputs: Iterable[str]) -> Tuple[List[Item], List[Tuple[str, EdgekitError]]]:
+    """Expand folders (recursively, image extensions, hidden files skipped) into items."""
+    from ..video import is_video_path
+
+    items: List[Item] = []
+    failed: List[Tuple[str, EdgekitError]] = []
+    for text in inputs:
+        path = Path(text)
+        if not path.is_dir():
+            items.append(Item(path, "video" if is_video_path(path) else "image", Path(path.name)))
+            continue
+        found = sorted(f for f in path.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()
+                       and not any(part.startswith(".") for part in f.relative_to(path).parts))
+        if not found:
+            failed.append((text, InputError(f"folder contains no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})",
+                                            path, "pass a folder with images, or image/video files")))
+        prefix = Path(path.resolve().name)
+        items.extend(Item(f, "image", prefix / f.relative_to(path)) for f in found)
+    return items, failed
+
+
+class Annotations:
+    """Where ``--annotate`` writes each input's annotated copy.
+
+    ``folder=False`` (one input): ``root`` is the output file itself, unless it is an existing
+    folder. Otherwise outputs go under ``root`` at each item's ``name``; images keep their
+    extension when OpenCV can write it (else ``.png``), videos become ``.mp4``.
+    """
+
+    def __init__(self, root: str, folder: bool) -> None:
+        self.root = Path(root)
+        self.folder = folder or self.root.is_dir() or root.endswith(("/", os.sep))
+        if self.folder and self.root.exists() and not self.root.is_dir():
+            raise InputError("is a file, but several inputs need an output folder", f"--annotate {root}",
+                             "pass a folder path")
+        self._used: Set[Path] = set()
+
+    def target(self, item: Item) -> Path:
+        from ..annotate import IMAGE_WRITE_EXTENSIONS
+        from ..video import WRITER_FOURCC
+
+        allowed = IMAGE_WRITE_EXTENSIONS if item.kind == "image" else WRITER_FOURCC
+        if not self.folder:
+            if self.root.suffix.lower() not in allowed:
+                raise ConfigError(f"unsupported {item.kind} extension {self.root.suffix!r}", f"--annotate {self.root}",
+                                  f"use one of {', '.join(sorted(allowed))}")
+            out = self.root
+        else:
+            suffix = item.name.suffix if item.name.suffix.lower() in allowed else (".png" if item.kind == "image" else ".mp4")
+            out = self._unique(self.root / item.name.with_suffix(suffix))
+        if item.path.exists() and out.resolve() == item.path.resolve():
+            raise InputError("annotated output would overwrite the input", out, "pass another --annotate path")
+        return out
+
+    def _unique(self, path: Path) -> Path:
+        candidate, n = path, 1
+        while candidate in self._used:
+            n += 1
+            candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
+        self._used.add(candidate)
+        return candidate
+
+
+def _analyze_images(pipe: "Pipeline", images: List[Item], emit: Callable[["FrameResult"], None],
+                    annotations: Optional[Annotations], show: bool) -> int:
+    """Analyse every image; returns the number that failed."""
+    from tqdm import tqdm
+
+    from ..annotate import draw_faces, save_image
+    from ..imageio import load_image
+
+    failures = 0
+    for item in tqdm(images, unit="image", file=sys.stderr, disable=not show or len(images) < 2):
+        try:
+            result = pipe.process(item.path)
+            emit(result)
+            if annotations is not None:
+                target = annotations.target(item)
+                save_image(target, draw_faces(load_image(item.path), result.faces))
+        except EdgekitError as exc:
+            _report(item.path, exc)
+            failures += 1
+    return failures
+
+
+def _analyze_video(pipe: "Pipeline", item: Item, emit: Callable[["FrameResult"], None],
+                   annotations: Optional[Annotations], show: bool, max_frames: Optional[int],
+                   camera: Optional[int] = None) -> bool:
+    """Analyse one video file or camera frame by frame; returns False when it failed."""
+    from tqdm import tqdm
+
+    from ..annotate import draw_faces
+    from ..video import VideoReader, VideoWriter
+
+    writer = None
+    try:
+        with VideoReader(item.path if camera is None else camera, max_frames=max_frames) as reader:
+            if annotations is not None:
+                writer = VideoWriter(annotations.target(item), reader.fps or 30.0, reader.size)
+            with tqdm(total=reader.total, unit="frame", desc=reader.name, file=sys.stderr, disable=not show) as bar:
+                try:
+                    for frame, result in pipe.stream_video(reader):
+                        emit(result)
+                        if writer is not None:
+                            writer.write(draw_faces(frame.image, result.faces, inplace=True))
+                        bar.update()
+                except KeyboardInterrupt:
+                    if camera is None:
+                        raise  # a camera is stopped with Ctrl-C; a file is not
+    except EdgekitError as exc:
+        _report(item.path, exc)
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
+    return True
+
+
+def _open_sink(out: Optional[str]) -> ContextManager[IO[str]]:
+    """``--out`` file (JSON Lines, UTF-8), or stdout (left open)."""
+    if out is None:
+        return contextlib.nullcontext(sys.stdout)  # type: ignore[return-value]
+    path = Path(out)
+    if path.is_dir():
+        raise InputError("is a directory, not a file", f"--out {out}", "pass a file path for the JSON Lines")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot be written ({exc.strerror or exc})", f"--out {out}", "check the path") from None
+
+
+def _emitter(sink: IO[str]) -> Callable[["FrameResult"], None]:
+    """Writes one JSON line per result (through tqdm so a progress bar on the terminal stays intact)."""
+    from tqdm import tqdm
+
+    def emit(result: "FrameResult") -> None:
+        tqdm.write(result.to_json(), file=sink)
+        sink.flush()
+
+    return emit
+
+
+def _report(path: Union[str, Path], exc: EdgekitError) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"edgekit: error: {input_failure(path, exc)}", file=sys.stderr)

@@ -1,0 +1,186 @@
+"""``EmotionClassifier``: the INT8 emotion ``.tflite`` on LiteRT.
+
+Model contract (docs/ARCHITECTURE.md): one input ``[1, H, W, 3]`` of raw RGB pixel values 0..255
+(uint8; int8 and float32 also accepted, ``[1, H, W, 1]`` means gray), one output of
+``len(labels)`` probabilities. Shapes, dtypes and quantization parameters are read from the
+model; nothing about them is hard-coded here.
+
+Labels come from, in order: the label file packed in the model's TFLite metadata (a ``.tflite``
+with metadata is also a zip archive), a sidecar ``<model stem>.labels.txt``, the manifest entry.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Optional, Tuple, Union
+
+import cv2
+import numpy as np
+
+from . import litert, registry
+from .errors import ConfigError, InputError, ModelError, describe
+from .imageio import ImageSource, load_image
+from .registry import InputSpec, ModelInfo
+from .results import EmotionResult
+
+DEFAULT_MODEL = "emotion"
+PRODUCE_HINT = (
+    "train and export one with the toolchain (`python -m converters.emotion --help`; it registers the "
+    "model in edgekit/models/manifest.json), or pass the path of an emotion .tflite"
+)
+_INPUT_DTYPES = (np.uint8, np.int8, np.float32)
+
+
+class EmotionClassifier:
+    """Classifies the facial expression of one face crop into ``labels``.
+
+    Args:
+        model: a manifest name (default ``"emotion"``, sha256-checked) or a ``.tflite`` path.
+        num_threads: LiteRT CPU threads.
+
+    Attributes:
+        labels: class names in output order.
+        input_spec: input height/width/channels/color/dtype/range (read from the model).
+        input_size: ``(width, height)`` of the model input.
+        model_path: the loaded file.
+
+    Not thread-safe: use one classifier per thread.
+    """
+
+    def __init__(self, model: Union[str, os.PathLike] = DEFAULT_MODEL, num_threads: int = 1) -> None:
+        start = time.perf_counter()
+        self.model_path, info = _resolve(model)
+        self._interpreter = litert.make_interpreter(self.model_path, num_threads)
+        inputs, outputs = litert.input_specs(self._interpreter), litert.output_specs(self._interpreter)
+        self._input = _check_input(inputs, self.model_path)
+        self._output = _check_output(outputs, self.model_path)
+        num_classes = int(np.prod(self._output.shape))
+        self.labels: Tuple[str, ...] = _labels(self.model_path, info, num_classes)
+        _, height, width, channels = self._input.shape
+        color = "gray" if channels == 1 else (info.input.color if info and info.input and info.input.channels == 3 else "rgb")
+        value_range = info.input.range if info and info.input else (0.0, 255.0)
+        self.input_spec = InputSpec(height, width, channels, color, self._input.dtype.name, tuple(value_range))
+        #: Seconds spent verifying and loading the model.
+        self.load_seconds = time.perf_counter() - start
+
+    @property
+    def input_size(self) -> Tuple[int, int]:
+        """Model input ``(width, height)``."""
+        return self.input_spec.width, self.input_spec.height
+
+    def predict(self, face_image: ImageSource) -> EmotionResult:
+        """Classify an already-cropped face of any size (BGR/gray array or path, see
+        :func:`edgekit.imageio.load_image`); it is converted to the model's color order and
+        resized to :attr:`input_size`."""
+        bgr = load_image(face_image, name=None if isinstance(face_image, (str, os.PathLike)) else f"face image {describe(face_image)}")
+        pixels = _convert_color(bgr, self.input_spec.color)
+        width, height = self.input_size
+        if pixels.shape[:2] != (height, width):
+            shrink = pixels.shape[0] > height or pixels.shape[1] > width
+            pixels = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return self._run(pixels)
+
+    def predict_aligned(self, crop: np.ndarray) -> EmotionResult:
+        """Classify a crop already in the model's format (e.g. from :class:`edgekit.FaceAligner`):
+        uint8, ``input_spec`` color order, exactly ``H x W`` (x channels). Nothing is resized."""
+        spec = self.input_spec
+        expected = (spec.height, spec.width, spec.channels)
+        ok_shape = isinstance(crop, np.ndarray) and (crop.shape == expected or (spec.channels == 1 and crop.shape == expected[:2]))
+        if not ok_shape or crop.dtype != np.uint8:
+            raise InputError(
+                f"aligned crop must be uint8 with shape {expected} ({spec.color})",
+                subject=describe(crop),
+                hint="use FaceAligner.for_classifier(classifier), or predict() for crops of any size",
+            )
+        return self._run(crop)
+
+    def predict_probs(self, pixels: np.ndarray) -> np.ndarray:
+        """Probabilities (float32, ``len(labels)``) for a crop in the model's format."""
+        spec = self.input_spec
+        x = pixels.reshape(1, spec.height, spec.width, spec.channels).astype(np.float32)
+        lo, hi = spec.range
+        if (lo, hi) != (0.0, 255.0):
+            x = x * np.float32((hi - lo) / 255.0) + np.float32(lo)
+        self._interpreter.set_tensor(self._input.index, litert.quantize(x, self._input))
+        self._interpreter.invoke()
+        out = self._interpreter.get_tensor(self._output.index)
+        return litert.dequantize(out, self._output).reshape(-1).copy()
+
+    def _run(self, pixels: np.ndarray) -> EmotionResult:
+        return EmotionResult.from_probs(self.labels, self.predict_probs(pixels))
+
+    def __repr__(self) -> str:
+        return f"EmotionClassifier({str(self.model_path)!r}, input={self.input_spec}, labels={list(self.labels)})"
+
+
+def _convert_color(bgr: np.ndarray, color: str) -> np.ndarray:
+    if color == "gray":
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    if color == "rgb":
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return bgr
+
+
+def _is_path(model: Union[str, os.PathLike]) -> bool:
+    if isinstance(model, os.PathLike):
+        return True
+    return model.endswith(".tflite") or os.sep in model or "/" in model or Path(model).is_file()
+
+
+def _resolve(model: Union[str, os.PathLike]) -> Tuple[Path, Optional[ModelInfo]]:
+    """Model path and its manifest entry (by name, or by sha256 for a path), if any."""
+    if not isinstance(model, (str, os.PathLike)):
+        raise ConfigError(f"model must be a manifest name or a .tflite path, got {describe(model)}", hint=PRODUCE_HINT)
+    if _is_path(model):
+        path = litert.check_tflite_file(model)
+        sha = registry.sha256_file(path)
+        return path, next((info for info in registry.list_models() if info.sha256 == sha), None)
+    known = registry.list_models()
+    if not known:
+        raise ModelError(f"no bundled model named {model!r}: the model manifest lists no model yet", subject=registry.MANIFEST_PATH, hint=PRODUCE_HINT)
+    return registry.model_path(str(model)), registry.model_info(str(model))
+
+
+def _check_input(inputs: list, path: Path) -> litert.TensorSpec:
+    if len(inputs) != 1:
+        raise ModelError(f"model has {len(inputs)} inputs, expected 1 image input", subject=path, hint=PRODUCE_HINT)
+    spec = inputs[0]
+    if len(spec.shape) != 4 or spec.shape[0] != 1 or spec.shape[3] not in (1, 3) or min(spec.shape) < 1:
+        raise ModelError(f"input shape {list(spec.shape)} is not [1, H, W, 1|3]", subject=path, hint="export the model with one NHWC image input")
+    if spec.dtype not in _INPUT_DTYPES:
+        raise ModelError(f"input dtype {spec.dtype} is not uint8, int8 or float32", subject=path, hint=PRODUCE_HINT)
+    return spec
+
+
+def _check_output(outputs: list, path: Path) -> litert.TensorSpec:
+    if len(outputs) != 1:
+        raise ModelError(f"model has {len(outputs)} outputs, expected 1 probability vector", subject=path, hint=PRODUCE_HINT)
+    spec = outputs[0]
+    if int(np.prod(spec.shape)) != spec.shape[-1]:
+        raise ModelError(f"output shape {list(spec.shape)} is not [1, num_classes]", subject=path, hint=PRODUCE_HINT)
+    return spec
+
+
+def _labels(path: Path, info: Optional[ModelInfo], count: int) -> Tuple[str, ...]:
+    sidecar = path.with_name(path.stem + ".labels.txt")
+    sources: list[Tuple[str, Any]] = [
+        ("its TFLite metadata", lambda: litert.find_labels(path, count) or litert.find_labels(path)),
+        (str(sidecar), lambda: litert.read_label_lines(sidecar.read_bytes()) if sidecar.is_file() else None),
+        ("the model manifest", lambda: list(info.labels) if info and info.labels else None),
+    ]
+    for source, read in sources:
+        labels = read()
+        if labels:
+            if len(labels) != count:
+                raise ModelError(
+                    f"output has {count} values but the labels from {source} have {len(labels)}",
+                    subject=path,
+                    hint="re-export the model with one label per output",
+                )
+            return tuple(labels)
+    raise ModelError(
+        "no labels found (no label file in its metadata, no sidecar, no manifest entry)",
+        subject=path,
+        hint=f"export it with TFLite metadata or write one label per line to {sidecar}",
+    )

@@ -1,0 +1,175 @@
+"""Thin layer over the LiteRT interpreter: loading with clear errors, tensor specs, (de)quantization.
+
+The interpreter comes from ``ai_edge_litert`` (the LiteRT wheel); ``tflite_runtime`` is used when
+only that is installed (older Jetson/ARM images). TensorFlow is never imported.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from .errors import ConfigError, ModelError
+
+#: Bytes 4..8 of every TFLite flatbuffer (its file identifier).
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+def _interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+        except ImportError:
+            raise ModelError(
+                "no LiteRT interpreter is installed",
+                hint="pip install ai-edge-litert (or tflite-runtime on platforms without it)",
+            ) from None
+    return Interpreter
+
+
+def check_tflite_file(model_path: Union[str, os.PathLike]) -> Path:
+    """Return ``model_path`` as a Path after checking it exists and looks like a .tflite file.
+
+    Raises:
+        ModelError: missing, a directory, empty, or without the ``TFL3`` flatbuffer identifier.
+    """
+    path = Path(model_path)
+    if not path.exists():
+        raise ModelError("model file not found", subject=path, hint="check the path, or list bundled models with `edgekit models`")
+    if not path.is_file():
+        raise ModelError("is not a file", subject=path, hint="pass the path of a .tflite file")
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if len(head) < 8 or head[4:8] != TFLITE_IDENTIFIER:
+        raise ModelError(
+            "not a TFLite model (missing the TFL3 flatbuffer identifier)",
+            subject=path,
+            hint="pass a .tflite file produced by the TFLite/LiteRT converter",
+        )
+    return path
+
+
+def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) -> Any:
+    """Load ``model_path`` into a LiteRT ``Interpreter`` with tensors allocated.
+
+    Args:
+        model_path: path of a ``.tflite`` file.
+        num_threads: CPU threads the interpreter may use (>= 1).
+
+    Raises:
+        ConfigError: ``num_threads`` is not a positive integer.
+        ModelError: the file is missing, truncated or not a TFLite model.
+    """
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ConfigError(f"num_threads must be an integer >= 1, got {num_threads!r}", hint="use 1 for lowest latency jitter")
+    path = check_tflite_file(model_path)
+    interpreter_cls = _interpreter_class()
+    try:
+        interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(
+            f"LiteRT cannot load this model ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})",
+            subject=path,
+            hint="the file is truncated or corrupt: re-export or re-install it",
+        ) from None
+    return interpreter
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape, dtype and per-tensor quantization of one interpreter tensor.
+
+    ``scale == 0`` means the tensor is not quantized (float).
+    """
+
+    name: str
+    index: int
+    shape: Tuple[int, ...]
+    dtype: np.dtype
+    scale: float
+    zero_point: int
+
+    @classmethod
+    def from_detail(cls, detail: Dict[str, Any]) -> "TensorSpec":
+        scale, zero_point = detail.get("quantization", (0.0, 0))
+        return cls(
+            name=str(detail["name"]),
+            index=int(detail["index"]),
+            shape=tuple(int(d) for d in detail["shape"]),
+            dtype=np.dtype(detail["dtype"]),
+            scale=float(scale),
+            zero_point=int(zero_point),
+        )
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale != 0.0 and self.dtype.kind in "iu"
+
+
+def input_specs(interpreter: Any) -> List[TensorSpec]:
+    return [TensorSpec.from_detail(d) for d in interpreter.get_input_details()]
+
+
+def output_specs(interpreter: Any) -> List[TensorSpec]:
+    return [TensorSpec.from_detail(d) for d in interpreter.get_output_details()]
+
+
+def quantize(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """Real values -> ``spec.dtype`` with the tensor's own scale/zero point (identity cast if float)."""
+    values = np.asarray(values)
+    if not spec.quantized:
+        return values.astype(spec.dtype, copy=False)
+    info = np.iinfo(spec.dtype)
+    q = np.rint(values.astype(np.float32) / spec.scale + spec.zero_point)
+    return np.clip(q, info.min, info.max).astype(spec.dtype)
+
+
+def dequantize(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """``spec.dtype`` values -> float32 real values with the tensor's own scale/zero point."""
+    values = np.asarray(values)
+    if not spec.quantized:
+        return values.astype(np.float32, copy=False)
+    return (values.astype(np.float32) - spec.zero_point) * np.float32(spec.scale)
+
+
+def associated_files(model_path: Union[str, os.PathLike]) -> Dict[str, bytes]:
+    """Files packed into a ``.tflite`` by the TFLite metadata writer (name -> content).
+
+    A model with metadata is the flatbuffer followed by a zip archive of its associated files
+    (label files, vocabularies), so ``zipfile`` reads them without the metadata schema. Returns
+    an empty dict for models without associated files.
+    """
+    data = Path(model_path).read_bytes()
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, OSError, KeyError) as exc:
+        raise ModelError(f"associated files are unreadable ({exc})", subject=model_path, hint="re-export the model with its metadata") from None
+
+
+def read_label_lines(content: bytes) -> List[str]:
+    """Non-empty, stripped lines of a label file (UTF-8)."""
+    return [line.strip() for line in content.decode("utf-8").splitlines() if line.strip()]
+
+
+def find_labels(model_path: Union[str, os.PathLike], count: Optional[int] = None) -> Optional[List[str]]:
+    """Labels from the model's associated label file, or None when it has none.
+
+    Picks the associated ``.txt`` file whose name mentions "label" (else the only ``.txt``);
+    when ``count`` is given only files with exactly that many lines qualify.
+    """
+    texts = {name: read_label_lines(content) for name, content in associated_files(model_path).items() if name.lower().endswith(".txt")}
+    if count is not None:
+        texts = {name: lines for name, lines in texts.items() if len(lines) == count}
+    preferred = [name for name in sorted(texts) if "label" in name.lower()] or sorted(texts)
+    return texts[preferred[0]] if preferred else None

@@ -1,0 +1,304 @@
+"""Model registry: ``edgekit/models/manifest.json`` is the single list of models edgekit can load.
+
+- ``"models"``: files bundled in ``edgekit/models/`` (the emotion classifier). Every load checks the
+  file's sha256 against its entry. Entries are written only by :func:`register_model` (the
+  training toolchain calls it after exporting), so there is one writer of the format.
+- ``"external"``: MediaPipe's BlazeFace / face-mesh ``.tflite`` files, used in place inside the
+  installed ``mediapipe`` wheel. They are located with ``importlib.util.find_spec`` which does not
+  execute ``mediapipe/__init__.py`` (that would import TensorFlow), and are sha256-checked too.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from .errors import ConfigError, ModelError, ModelIntegrityError
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+MANIFEST_PATH = MODELS_DIR / "manifest.json"
+SCHEMA = 1
+
+PathLike = Union[str, os.PathLike]
+
+_sha_cache: Dict[Tuple[str, int, int], str] = {}
+_write_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model's input tensor expects: size, channels, color order, dtype and value range."""
+
+    height: int
+    width: int
+    channels: int = 3
+    color: str = "rgb"  # "rgb", "bgr" or "gray"
+    dtype: str = "uint8"
+    range: Tuple[float, float] = (0.0, 255.0)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "InputSpec":
+        return cls(
+            height=int(d["height"]),
+            width=int(d["width"]),
+            channels=int(d.get("channels", 3)),
+            color=str(d.get("color", "rgb" if int(d.get("channels", 3)) == 3 else "gray")),
+            dtype=str(d.get("dtype", "uint8")),
+            range=tuple(float(v) for v in d.get("range", (0, 255))),  # type: ignore[arg-type]
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "height": self.height,
+            "width": self.width,
+            "channels": self.channels,
+            "color": self.color,
+            "dtype": self.dtype,
+            "range": [_num(v) for v in self.range],
+        }
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One ``"models"`` entry of the manifest, with its resolved ``path``."""
+
+    name: str
+    file: str
+    path: Path
+    bytes: int
+    sha256: str
+    task: str
+    input: Optional[InputSpec]
+    labels: Tuple[str, ...]
+    produced_by: str
+    report: str
+    description: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.file,
+            "path": str(self.path),
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "task": self.task,
+            "input": self.input.to_dict() if self.input else None,
+            "labels": list(self.labels),
+            "produced_by": self.produced_by,
+            "report": self.report,
+            "description": self.description,
+        }
+
+
+def _num(v: float) -> Union[int, float]:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+# ------------------------------------------------------------------------------------ manifest
+
+
+def load_manifest(manifest_path: Optional[PathLike] = None) -> Dict[str, Any]:
+    """Parsed manifest (``{"schema", "models", "external"}``); a missing file reads as empty."""
+    path = Path(manifest_path) if manifest_path else MANIFEST_PATH
+    if not path.is_file():
+        return {"schema": SCHEMA, "models": {}, "external": {}}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"model manifest is unreadable ({exc})", subject=path, hint="restore it from git") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ModelError(f"unsupported manifest schema {data.get('schema') if isinstance(data, dict) else None!r}",
+                         subject=path, hint=f"this edgekit reads schema {SCHEMA}; restore the file from git")
+    data.setdefault("models", {})
+    data.setdefault("external", {})
+    return data
+
+
+def sha256_file(path: PathLike) -> str:
+    """Hex sha256 of a file (cached per path, size and modification time)."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _sha_cache:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        _sha_cache[key] = digest.hexdigest()
+    return _sha_cache[key]
+
+
+def _verify(path: Path, expected: str, fix: str) -> Path:
+    if not path.is_file():
+        raise ModelError("model file not found", subject=path, hint=fix)
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"sha256 mismatch: manifest expects {expected}, file has {actual}",
+            subject=path,
+            hint=fix,
+        )
+    return path
+
+
+def _entry_info(name: str, entry: Dict[str, Any], base: Path) -> ModelInfo:
+    return ModelInfo(
+        name=name,
+        file=str(entry["file"]),
+        path=base / entry["file"],
+        bytes=int(entry.get("bytes", 0)),
+        sha256=str(entry["sha256"]),
+        task=str(entry.get("task", "")),
+        input=InputSpec.from_dict(entry["input"]) if entry.get("input") else None,
+        labels=tuple(entry.get("labels", ())),
+        produced_by=str(entry.get("produced_by", "")),
+        report=str(entry.get("report", "")),
+        description=str(entry.get("description", "")),
+    )
+
+
+def list_models(manifest_path: Optional[PathLike] = None) -> List[ModelInfo]:
+    """Every bundled model of the manifest (not verified: use :func:`model_path` to load one)."""
+    path = Path(manifest_path) if manifest_path else MANIFEST_PATH
+    models = load_manifest(path)["models"]
+    return [_entry_info(name, entry, path.parent) for name, entry in sorted(models.items())]
+
+
+def model_info(name: str, manifest_path: Optional[PathLike] = None) -> ModelInfo:
+    """Manifest entry of bundled model ``name``; unknown names raise :class:`ConfigError`."""
+    infos = {info.name: info for info in list_models(manifest_path)}
+    if name not in infos:
+        valid = ", ".join(sorted(infos)) or "none: no model is registered yet"
+        raise ConfigError(f"unknown model name {name!r} (valid names: {valid})", hint="pass a registered name or a .tflite path")
+    return infos[name]
+
+
+def model_path(name: str, manifest_path: Optional[PathLike] = None) -> Path:
+    """Path of bundled model ``name`` after checking its sha256 against the manifest.
+
+    Raises:
+        ConfigError: ``name`` is not in the manifest (the message lists valid names).
+        ModelError: the file is missing.
+        ModelIntegrityError: the file's sha256 differs from the manifest's.
+    """
+    info = model_info(name, manifest_path)
+    fix = f"reinstall edgekit, or regenerate it with `{info.produced_by}`" if info.produced_by else "reinstall edgekit"
+    return _verify(info.path, info.sha256, fix)
+
+
+def register_model(name: str, tflite_path: PathLike, *, manifest_path: Optional[PathLike] = None, **fields: Any) -> ModelInfo:
+    """Write or update the manifest entry of ``name`` for ``tflite_path`` (no file is copied).
+
+    ``tflite_path`` must already lie in the manifest's directory (``edgekit/models/``) so it
+    ships in the wheel. ``sha256``, ``bytes`` and ``file`` are computed here; other ``fields``
+    (``task``, ``input`` as a dict or :class:`InputSpec`, ``labels``, ``produced_by``, ``report``,
+    ``description``, ...) replace the entry's previous values. The manifest is rewritten
+    atomically (temporary file + ``os.replace``).
+    """
+    manifest_file = Path(manifest_path) if manifest_path else MANIFEST_PATH
+    model_file = Path(tflite_path).resolve()
+    base = manifest_file.parent.resolve()
+    if model_file.parent != base:
+        raise ConfigError(
+            f"model file is not in the manifest directory {base}",
+            subject=tflite_path,
+            hint="write the exported .tflite into edgekit/models/ first, then register it",
+        )
+    for key in ("sha256", "bytes", "file"):
+        if key in fields:
+            raise ConfigError(f"register_model computes {key!r} itself", subject=key, hint="do not pass it")
+    if fields.get("input", "inspect") is not None:  # input=None: a non-image model (e.g. the caption GPT)
+        spec, labels = inspect_model(model_file)
+        fields.setdefault("input", spec)
+        if labels and "labels" not in fields:
+            fields["labels"] = labels
+    if isinstance(fields.get("input"), InputSpec):
+        fields["input"] = fields["input"].to_dict()
+    if "labels" in fields:
+        fields["labels"] = [str(label) for label in fields["labels"]]
+    with _write_lock:
+        manifest = load_manifest(manifest_file)
+        entry = dict(manifest["models"].get(name, {}))
+        entry.update(file=model_file.name, sha256=sha256_file(model_file), bytes=model_file.stat().st_size)
+        entry.update(fields)
+        manifest["models"][name] = entry
+        write_manifest(manifest, manifest_file)
+    return _entry_info(name, entry, base)
+
+
+def inspect_model(tflite_path: PathLike) -> Tuple[InputSpec, List[str]]:
+    """Input spec and metadata labels read from a ``.tflite`` (image models [1, H, W, C] only).
+
+    ``color`` is "rgb" for 3 channels (the emotion model contract) and "gray" for 1.
+    """
+    from . import litert  # local import: only writers and loaders of new models need LiteRT
+
+    interpreter = litert.make_interpreter(tflite_path)
+    inp = litert.input_specs(interpreter)[0]
+    out = litert.output_specs(interpreter)[0]
+    if len(inp.shape) != 4 or inp.shape[0] != 1 or inp.shape[3] not in (1, 3):
+        raise ModelError(f"input tensor shape {list(inp.shape)} is not [1, H, W, 1|3]", subject=tflite_path,
+                         hint="export the model with one NHWC image input")
+    channels = inp.shape[3]
+    spec = InputSpec(height=inp.shape[1], width=inp.shape[2], channels=channels, color="rgb" if channels == 3 else "gray",
+                     dtype=inp.dtype.name, range=(0.0, 255.0))
+    labels = litert.find_labels(tflite_path, count=int(out.shape[-1])) or []
+    return spec, labels
+
+
+def write_manifest(manifest: Dict[str, Any], manifest_path: Optional[PathLike] = None) -> None:
+    """Atomically replace the manifest file with ``manifest`` (sorted keys, 2-space indent)."""
+    path = Path(manifest_path) if manifest_path else MANIFEST_PATH
+    data = copy.deepcopy(manifest)
+    data["schema"] = SCHEMA
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------------------ mediapipe files
+
+
+def mediapipe_root() -> Path:
+    """Directory holding the installed ``mediapipe`` package (found without importing it)."""
+    try:
+        spec = importlib.util.find_spec("mediapipe")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "the mediapipe package is not installed; edgekit uses the BlazeFace models its wheel ships",
+            hint="pip install mediapipe==0.10.21",
+        )
+    return Path(list(spec.submodule_search_locations)[0]).parent
+
+
+def mediapipe_model_path(key: str, manifest_path: Optional[PathLike] = None) -> Path:
+    """Path of MediaPipe model ``key`` (manifest ``"external"`` section) after a sha256 check.
+
+    Raises:
+        ConfigError: unknown ``key`` (the message lists valid keys).
+        ModelError: mediapipe is not installed or lacks the file.
+        ModelIntegrityError: the file differs from the one the manifest was written for.
+    """
+    external = load_manifest(manifest_path)["external"]
+    if key not in external:
+        raise ConfigError(f"unknown MediaPipe model {key!r} (valid: {', '.join(sorted(external))})", hint="use one of the valid names")
+    entry = external[key]
+    fix = f"install the mediapipe version the manifest was written for: pip install {entry.get('package', 'mediapipe')}"
+    return _verify(mediapipe_root() / entry["path"], entry["sha256"], fix)

@@ -1,0 +1,191 @@
+"""Runtime captioning with the bundled model: API, sampling, fallback, bad input, CLI (no TensorFlow)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from edgekit.captioning import MAX_N, Captioner, caption, caption_styles, restyle
+from edgekit.captioning.library import MAX_CHARS, Library
+from edgekit.captioning.taxonomy import EMOTIONS, SCENES, STYLES, has_cjk, resolve_scene
+from edgekit.cli import main
+from edgekit.errors import ConfigError, InputError
+
+PROBS = {"neutral": 0.05, "happiness": 0.8, "surprise": 0.1, "sadness": 0.05}
+
+
+@pytest.fixture(scope="module")
+def cap():
+    return Captioner(seed=0)
+
+
+def _check(c, lang, emotion, style):
+    assert c.lang == lang and c.emotion == emotion and c.style == style
+    assert 2 <= len(c.text) <= MAX_CHARS[lang] and has_cjk(c.text) == (lang == "zh")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_generate_returns_n_distinct_tagged_captions(cap, lang):
+    out = cap.generate("happiness", style="anime", scene="friends' party", lang=lang, n=5)
+    assert len(out) == 5 and len({c.text for c in out}) == 5
+    for c in out:
+        _check(c, lang, "happiness", "anime")
+        assert c.scene == "party" and c.source in ("model", "library")
+
+
+def test_probability_dict_uses_top_emotion(cap):
+    assert cap.generate(PROBS, lang="en")[0].emotion == "happiness"
+
+
+def test_same_seed_same_captions():
+    a = Captioner(seed=7).generate("sadness", style="poetic", scene="rain", n=3)
+    b = Captioner(seed=7).generate("sadness", style="poetic", scene="rain", n=3)
+    c = Captioner(seed=8).generate("sadness", style="poetic", scene="rain", n=3)
+    assert [x.text for x in a] == [x.text for x in b]
+    assert [x.text for x in a] != [x.text for x in c]
+
+
+def test_per_call_seed_is_deterministic():
+    texts = [Captioner().generate("anger", lang="en", seed=3)[0].text for _ in range(2)]
+    assert texts[0] == texts[1]
+
+
+def test_recent_outputs_are_not_repeated():
+    cap = Captioner(seed=1, temperature=0.0)  # greedy: the model alone would repeat itself
+    out = cap.generate("fear", style="plain", scene="exam", n=4)
+    assert len({c.text for c in out}) == 4
+    assert out[0].source == "model" and all(c.source == "library" and c.fallback_reason == "duplicate" for c in out[1:])
+
+
+def test_fallback_when_output_is_too_long():
+    cap = Captioner(seed=0, max_new_tokens=1)  # no caption ends within one token
+    c = cap.generate("disgust", style="slang", scene="food", lang="zh")[0]
+    assert c.source == "library" and c.fallback_reason == "too long"
+    assert c.text in Library.load().candidates("zh", "disgust", "slang", "food")
+
+
+def test_fallback_when_output_is_blocked(tmp_path):
+    block = tmp_path / "block.txt"
+    block.write_text("# everything with a comma, full stop or exclamation mark\n，\n。\n！\n.\n!\n,\n:\n", encoding="utf-8")
+    cap = Captioner(seed=0, blocklist_path=block)
+    out = cap.generate("happiness", lang="zh", n=3)
+    assert any(c.fallback_reason == "blocked" for c in out)
+
+
+def test_style_batch_is_five_distinct_captions_in_five_styles(cap):
+    for lang in ("zh", "en"):
+        out = cap.caption_styles(PROBS, scene="生日派对", lang=lang)
+        assert len(out) == 5 and len({c.text for c in out}) == 5 and len({c.style for c in out}) == 5
+    out = cap.caption_styles("anger", styles=["二次元", "毒舌", "poetic"])
+    assert [c.style for c in out] == ["anime", "sarcastic", "poetic"]
+
+
+@pytest.mark.parametrize("text, lang", [("这波快乐直接拉满！(≧∇≦)ノ", "zh"), ("Exam week: my knees are shaking.", "en")])
+def test_restyle_into_all_styles(cap, text, lang):
+    out = cap.restyle(text)
+    assert [c.style for c in out] == list(STYLES)
+    assert len({c.text for c in out}) == 8 and text not in {c.text for c in out}
+    assert all(c.lang == lang for c in out)
+    one = cap.restyle(text, style="dramatic")
+    assert len(one) == 1 and one[0].style == "dramatic"
+
+
+def test_tags_of_infers_emotion_and_scene(cap):
+    assert cap.tags_of("考试周，吓得腿都软了", "zh") == ("fear", "exam")
+    assert cap.tags_of("My cat: grinning ear to ear.", "en") == ("happiness", "pet")
+
+
+def test_module_functions():
+    assert len(caption("surprise", n=2, seed=1)) == 2
+    assert len(caption_styles("neutral", lang="en", seed=1)) == 5
+    assert len(restyle("周末，心情平平无奇。", style="slang", seed=1)) == 1
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("kwargs, valid", [
+    ({"emotion": "joyful"}, "neutral, happiness"),
+    ({"emotion": "happiness", "style": "gothic"}, "plain, anime"),
+    ({"emotion": "happiness", "scene": "on the moon"}, "party, work"),
+    ({"emotion": "happiness", "lang": "fr"}, "zh, en"),
+    ({"emotion": "happiness", "scene": "🌕" * 10000}, "party, work"),
+    ({"emotion": "happiness", "n": MAX_N + 1}, f"[1, {MAX_N}]"),
+    ({"emotion": "happiness", "n": 0}, f"[1, {MAX_N}]"),
+    ({"emotion": "happiness", "style": 3}, "plain, anime"),
+])
+def test_unknown_values_raise_config_error_listing_valid_ones(cap, kwargs, valid):
+    with pytest.raises(ConfigError) as err:
+        cap.generate(**kwargs)
+    assert valid in str(err.value) and len(str(err.value)) < 400
+
+
+@pytest.mark.parametrize("emotion, message", [
+    ({"happiness": 0.5, "sadness": 0.2}, "sum to 0.7000"),
+    ({"happiness": 0.9, "joy": 0.1}, "unknown emotion keys ['joy']"),
+    ({"happiness": 1.2, "sadness": -0.2}, "expected a finite number >= 0"),
+    ({"happiness": float("nan")}, "finite"),
+    ({}, "empty probability dict"),
+    (["happiness"], "label or a {label: probability} dict"),
+    (None, "label or a {label: probability} dict"),
+])
+def test_bad_probability_dicts_raise_input_error(cap, emotion, message):
+    with pytest.raises(InputError) as err:
+        cap.generate(emotion)
+    assert message in str(err.value)
+
+
+def test_long_odd_unicode_scene_text_is_sanitised():
+    text = "\u200b\u202e" + "朋友聚会" + "\x00\ud800🎉" * 5000
+    assert resolve_scene(text) == "party"
+    assert resolve_scene("  Ｐａｒｔｙ\twith friends ") == "party"  # NFKC folds full-width letters
+    with pytest.raises(ConfigError):  # truncated at 64 characters, so the keyword is cut off
+        resolve_scene("x" * 70 + " party")
+
+
+def test_restyle_bad_text(cap):
+    with pytest.raises(InputError):
+        cap.restyle("\u200b \n\t")
+    with pytest.raises(InputError):
+        cap.restyle(42)
+    assert len(cap.restyle("太开心了" * 500, style="plain")) == 1  # long text is truncated
+
+
+def test_bad_sampling_options():
+    for kwargs in ({"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"repetition_penalty": 0.5}, {"max_new_tokens": 0}):
+        with pytest.raises(ConfigError):
+            Captioner(**kwargs)
+    with pytest.raises(ConfigError):
+        Captioner(model_path="x.tflite")
+
+
+# ------------------------------------------------------------------ CLI and isolation
+def test_cli_caption(capsys):
+    assert main(["caption", "--emotion", "happiness", "--style", "anime", "--scene", "party", "--lang", "zh", "-n", "5", "--seed", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5 and len(set(lines)) == 5 and all(has_cjk(l) for l in lines)
+    assert main(["caption", "--emotion", json.dumps(PROBS), "--styles", "--lang", "en", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data) == 5 and {d["emotion"] for d in data} == {"happiness"}
+    assert main(["caption", "--restyle", "雨夜，心里下了一场雨。"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 8
+
+
+def test_cli_caption_errors(capsys):
+    assert main(["caption", "--emotion", "joyful"]) == 2
+    assert "Valid emotions: neutral" in capsys.readouterr().err
+    assert main(["caption", "--emotion", '{"happiness": 0.3}']) == 1
+    assert "sum to" in capsys.readouterr().err
+    assert main(["caption", "--emotion", "happiness", "-n", "50"]) == 2
+    assert main(["caption"]) == 2
+
+
+def test_runtime_does_not_import_tensorflow():
+    code = ("import sys; from edgekit.captioning import Captioner; Captioner(seed=0).generate('fear', lang='en'); "
+            "bad = [m for m in ('tensorflow', 'tf_keras', 'mediapipe', 'converters') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_taxonomy_lists():
+    assert len(EMOTIONS) == 8 and len(STYLES) == 8 and len(SCENES) >= 12
