@@ -211,7 +211,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     hard_iou = [r["iou_mean"] for r in agreement if r["nms"] == "hard" and r["iou_mean"] is not None]
     jitter_text = ", ".join(f"{m} {j['weighted']} (weighted) vs {j['hard']} (hard) px" for m, j in jitters.items())
     decision = (
-        f"mean IoU with MediaPipe {np.mean(weighted_iou):.4f} (weighted) vs {np.mean(hard_iou):.4f} (hard); jitter {jitter_text}."
+        f"FaceDetector defaults to nms='weighted' (MediaPipe's algorithm): mean IoU with MediaPipe "
+        f"{np.mean(weighted_iou):.4f} (weighted) vs {np.mean(hard_iou):.4f} (hard, cv2.dnn.NMSBoxes); jitter {jitter_text}."
         if weighted_iou and hard_iou else "no agreement data (shared data missing)"
     )
     report = {

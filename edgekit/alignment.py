@@ -46,7 +46,7 @@ class AlignmentTemplate:
 
 #: Mean BlazeFace eye positions in FER+ 48x48 training crops, from
 #: reports/alignment/calibration.json ("template"; written by converters/calibrate_alignment.py).
-DEFAULT_TEMPLATE = AlignmentTemplate(image_left_eye=(0.0, 0.0), image_right_eye=(1.0, 0.0))
+DEFAULT_TEMPLATE = AlignmentTemplate(image_left_eye=(0.3183, 0.389), image_right_eye=(0.6832, 0.389))
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,10 @@ class AlignedFace:
     matrix: np.ndarray
 
     @property
-    def angle_deg(self) -> float:
-        """Rotation applied to the frame (degrees, counter-clockwise positive in image axes)."""
-        return math.degrees(math.atan2(self.matrix[1, 0], self.matrix[0, 0]))
+    def roll_deg(self) -> float:
+        """In-plane angle of the eye line in the frame that the alignment removed (degrees, image
+        axes with y down: positive when the image-right eye is lower)."""
+        return -math.degrees(math.atan2(self.matrix[1, 0], self.matrix[0, 0]))
 
     @property
     def scale(self) -> float:

@@ -5,8 +5,11 @@ only that is installed (older Jetson/ARM images). TensorFlow is never imported.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import sys
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +76,8 @@ def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) 
     interpreter_cls = _interpreter_class()
     try:
         interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads)
-        interpreter.allocate_tensors()
+        with _quiet_first_delegate_log():
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelError(
             f"LiteRT cannot load this model ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})",
@@ -81,6 +85,43 @@ def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) 
             hint="the file is truncated or corrupt: re-export or re-install it",
         ) from None
     return interpreter
+
+
+_delegate_log_lock = threading.Lock()
+_delegate_log_done = False
+
+
+@contextlib.contextmanager
+def _quiet_first_delegate_log():
+    """Keep LiteRT's once-per-process ``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.``
+    off stderr (no environment variable silences it). It is printed by native code during the
+    first ``allocate_tensors`` of the process, so only that call runs with file descriptor 2
+    pointed at /dev/null; every later call, and every other error path, is untouched."""
+    global _delegate_log_done
+    if _delegate_log_done:
+        yield
+        return
+    with _delegate_log_lock:
+        if _delegate_log_done:
+            yield
+            return
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable fd 2 (embedded interpreters): nothing to hide
+            _delegate_log_done = True
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as devnull:
+                os.dup2(devnull.fileno(), 2)
+                try:
+                    yield
+                finally:
+                    os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+            _delegate_log_done = True
 
 
 @dataclass(frozen=True)

@@ -265,6 +265,7 @@ def write_manifest(manifest: Dict[str, Any], manifest_path: Optional[PathLike] =
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the manifest is package data everyone reads
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

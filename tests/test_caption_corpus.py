@@ -45,6 +45,8 @@ def test_shipped_library_matches_the_generator(library):
     (Entry("en", "happiness", "plain", "party", "train", "What the fuck a party"), "blocklisted term 'fuck'"),
     (Entry("en", "happiness", "plain", "party", "train", "聚会真开心"), "does not look like lang=en"),
     (Entry("zh", "happiness", "plain", "party", "train", "party time!"), "does not look like lang=zh"),
+    (Entry("zh", "happiness", "plain", "party", "train", "以快乐】聚会，开战！"), "unbalanced 【】"),
+    (Entry("en", "happiness", "plain", "party", "train", "Party (with cake: happy."), "unbalanced ()"),
 ])
 def test_validator_flags_each_problem(library, bad, expected):
     problems = validate(list(library) + [bad], BLOCK)
@@ -97,3 +99,43 @@ def test_tokenizer_file_round_trip_and_errors(tokenizer, tmp_path):
 
 def test_taxonomy_sizes():
     assert len(EMOTIONS) == 8 and len(STYLES) == 8 and LANGS == ("zh", "en")
+
+
+def test_training_augmentation_keeps_the_label_dominant(library, tokenizer):
+    import numpy as np
+
+    from converters.caption.data import SCENE_POS, augment, conditions, encode_entries
+    from edgekit.captioning.conditioning import COND_DIM
+
+    entries = library[:400]
+    rows, cond = encode_entries(tokenizer, entries, 36), conditions(entries)
+    assert cond.shape == (400, COND_DIM) and np.allclose(cond.sum(axis=1), 4)  # emotion, style, scene, lang
+    x, c = augment(rows[:, :-1], cond, tokenizer, np.random.default_rng(0), scene_p=0.5, soft_p=1.0)
+    labels = np.array([EMOTIONS.index(e.emotion) for e in entries])
+    assert (c[:, :8].argmax(axis=1) == labels).all() and (c[np.arange(400), labels] >= 0.55).all()
+    np.testing.assert_allclose(c[:, :8].sum(axis=1), 1, atol=1e-6)
+    dropped = x[:, SCENE_POS] == tokenizer.ids["<scn:any>"]
+    assert 100 < dropped.sum() < 300 and (c[dropped, COND_DIM - 3] == 1).all() and (c[dropped, 16:COND_DIM - 3] == 0).all()
+    assert (rows[:, :-1] == x)[:, [i for i in range(35) if i != SCENE_POS]].all()
+
+
+def test_scene_keywords_find_every_grammar_scene_phrase_and_nothing_else():
+    import re
+
+    from converters.caption.grammar import GRAMMARS
+    from edgekit.captioning.taxonomy import resolve_scene
+    from edgekit.errors import ConfigError
+
+    def scene_of(text):
+        try:
+            return resolve_scene(text)
+        except ConfigError:
+            return None
+
+    for g in GRAMMARS.values():
+        for scene, phrases in g.SCENE_PHRASES.items():
+            assert all(scene_of(p) == scene for p in phrases), scene
+        others = [p for slots in g.EMOTION_SLOTS.values() for ps in slots.values() for p in ps]
+        others += [t.replace("{", "").replace("}", "") for ts in g.STYLE_TEMPLATES.values() for t in ts]
+        # Only a scene's own name ("rain" in "my thoughts fall like rain") may match outside scene phrases.
+        assert [p for p in others if scene_of(p) and not re.search(rf"\b{scene_of(p)}\b", p.lower())] == []

@@ -8,12 +8,13 @@ tf = pytest.importorskip("converters.tfenv", reason="needs the [train] extra (Te
 
 from converters.caption import prune as pr  # noqa: E402
 from converters.caption.corpus import generate  # noqa: E402
-from converters.caption.data import encode_entries  # noqa: E402
+from converters.caption.data import conditions, encode_entries  # noqa: E402
 from converters.caption.export import export_tflite  # noqa: E402
 from converters.caption.model import GPT, GPTConfig, init_weights  # noqa: E402
 from converters.caption.tokenizer_train import train_tokenizer  # noqa: E402
 from converters.caption.train import mean_nll, train  # noqa: E402
 from edgekit.captioning import Captioner  # noqa: E402
+from edgekit.captioning.conditioning import COND_DIM, condition  # noqa: E402
 from edgekit.captioning.decoder import KVCacheDecoder  # noqa: E402
 from edgekit.captioning.tokenizer import EOS  # noqa: E402
 
@@ -23,24 +24,25 @@ def tiny(tmp_path_factory):
     """A tiny model (2 layers with 2 and 3 heads) trained for 5 steps, exported float and INT8."""
     entries = generate(per_cell=1)
     tok = train_tokenizer([e.text for e in entries])
-    cfg = GPTConfig(vocab_size=tok.vocab_size, n_ctx=36, d_model=32, head_dim=8, heads=(2, 3), mlp=(48, 32), dropout=0.0)
+    cfg = GPTConfig(vocab_size=tok.vocab_size, n_ctx=36, d_model=32, head_dim=8, heads=(2, 3), mlp=(48, 32), dropout=0.0,
+                    n_cond=COND_DIM)
     model = GPT(cfg, init_weights(cfg, seed=1))
-    rows = encode_entries(tok, entries[::10], cfg.n_ctx)
-    history = train(model, tok, rows, steps=5, batch=16, lr=1e-2, warmup=1)
+    rows, cond = encode_entries(tok, entries[::10], cfg.n_ctx), conditions(entries[::10])
+    history = train(model, tok, rows, cond, steps=5, batch=16, lr=1e-2, warmup=1)
     out = tmp_path_factory.mktemp("tiny")
     tok.save(out / "tok.json")
     weights = model.numpy_weights()
-    return {"tok": tok, "cfg": cfg, "model": model, "rows": rows, "history": history, "dir": out,
+    return {"tok": tok, "cfg": cfg, "model": model, "rows": rows, "cond": cond, "history": history, "dir": out,
             "float": export_tflite(cfg, weights, out / "float.tflite", int8=False),
             "int8": export_tflite(cfg, weights, out / "int8.tflite", int8=True)}
 
 
-def _tf_greedy(model: GPT, prompt, banned, steps: int):
+def _tf_greedy(model: GPT, prompt, cond, banned, steps: int):
     """Greedy decode re-running the full prefix through the TF model at every step."""
     ids = list(prompt)
     out = []
     for _ in range(steps):
-        logits = model(np.array([ids], np.int32)).numpy()[0, -1].astype(np.float64)
+        logits = model(np.array([ids], np.int32), cond).numpy()[0, -1].astype(np.float64)
         logits[banned if out else banned | (np.arange(logits.size) == EOS)] = -np.inf
         t = int(np.argmax(logits))
         if t == EOS:
@@ -58,27 +60,29 @@ def test_training_reduces_loss(tiny):
 def test_kv_cache_runtime_matches_full_prefix_tf(tiny):
     cap = Captioner(tiny["float"], tiny["dir"] / "tok.json", temperature=0.0, repetition_penalty=1.0, max_new_tokens=20)
     for lang, emotion, style, scene in (("zh", "happiness", "anime", "party"), ("en", "fear", "retro", None)):
-        prompt = cap.tokenizer.prompt(lang, emotion, style, scene)
-        runtime, _ = cap._sample(np.random.default_rng(0), prompt, None)
-        reference = _tf_greedy(tiny["model"], prompt, cap._banned, 20)
+        prompt, cond = cap.tokenizer.prompt(lang, emotion, style, scene), condition(lang, emotion, style, scene)
+        runtime, _ = cap._sample(np.random.default_rng(0), prompt, cond, None)
+        reference = _tf_greedy(tiny["model"], prompt, cond, cap._banned, 20)
         assert runtime == reference and len(runtime) > 0
 
 
 def test_kv_cache_logits_match_tf_and_int8_is_close(tiny):
     tok, model = tiny["tok"], tiny["model"]
     seq = tok.prompt("zh", "sadness", "poetic", "rain") + tok.encode("下雨天，心里下了一场雨。")
-    full = model(np.array([seq], np.int32)).numpy()[0]
+    cond = condition("zh", {"sadness": 0.7, "fear": 0.3}, "poetic", "rain")
+    full = model(np.array([seq], np.int32), cond).numpy()[0]
     for key, atol in (("float", 1e-4), ("int8", 0.15)):
         dec = KVCacheDecoder(tiny[key])
-        assert dec.n_ctx == 36 and dec.cache_shapes == [(1, 2, 36, 8), (1, 3, 36, 8)]
+        assert dec.n_ctx == 36 and dec.cache_shapes == [(1, 2, 36, 8), (1, 3, 36, 8)] and dec.cond_dim == COND_DIM
+        dec.reset(cond)
         got = np.stack([dec.step(t) for t in seq])
         np.testing.assert_allclose(got, full, atol=atol)
 
 
 def test_pruning_really_removes_structure_and_equals_masking(tiny):
-    cfg, model, rows = tiny["cfg"], tiny["model"], tiny["rows"][:32]
+    cfg, model, rows, cond = tiny["cfg"], tiny["model"], tiny["rows"][:32], tiny["cond"][:32]
     weights = model.numpy_weights()
-    importance = pr.head_importance(model, rows)
+    importance = pr.head_importance(model, rows, cond)
     assert [len(d) for d in importance] == [2, 3]
     keep_heads, keep_units = pr.plan(cfg, weights, importance, 0.3)
     assert sum(len(h) for h in keep_heads) == 5 - 2 and all(len(h) >= 1 for h in keep_heads)
@@ -91,5 +95,5 @@ def test_pruning_really_removes_structure_and_equals_masking(tiny):
         mask[units] = 1
         zeroed[f"h{l}_w2"] = weights[f"h{l}_w2"] * mask[:, None]
     head_mask = [np.isin(np.arange(h), keep).astype(np.float32) for h, keep in zip(cfg.heads, keep_heads)]
-    dense = mean_nll(GPT(cfg, zeroed), rows, head_mask=head_mask)
-    assert abs(mean_nll(GPT(new_cfg, new_w), rows) - dense) < 1e-4
+    dense = mean_nll(GPT(cfg, zeroed), rows, cond, head_mask=head_mask)
+    assert abs(mean_nll(GPT(new_cfg, new_w), rows, cond) - dense) < 1e-4

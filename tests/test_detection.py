@@ -58,11 +58,8 @@ def _expanded_graph(model: str):
 
 
 def _node_options(config, calculator: str):
-    node = next(n for n in config.node if n.calculator == calculator)
-    if node.node_options:
-        name = node.node_options[0].type_url.split("/")[-1].split(".")[-1]
-        return node.node_options[0], name
-    return node.options, None
+    """The packed (``google.protobuf.Any``) options of the graph node running ``calculator``."""
+    return next(n for n in config.node if n.calculator == calculator).node_options[0]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -76,9 +73,8 @@ def test_constants_match_mediapipe_graph(model):
     config, cfg = _expanded_graph(model), CONFIGS[model]
 
     def unpack(calculator, cls):
-        any_msg, _ = _node_options(config, calculator)
         msg = cls()
-        any_msg.Unpack(msg)
+        assert _node_options(config, calculator).Unpack(msg)
         return msg
 
     tensor = unpack("ImageToTensorCalculator", itt.ImageToTensorCalculatorOptions)
@@ -218,6 +214,15 @@ def test_max_faces_and_score_order(astronaut):
     one = FaceDetector(FaceDetectorOptions(max_faces=1)).detect(pair)
     assert len(one) == 1 and one[0] == faces[0]
     assert FaceDetector.create_from_options(FaceDetectorOptions(min_confidence=0.999)).detect(pair) == []
+
+
+def test_context_manager_closes(astronaut):
+    from edgekit.errors import ModelError
+
+    with FaceDetector() as det:
+        assert len(det.detect(astronaut)) == 1 and det.load_seconds > 0
+    with pytest.raises(ModelError, match="closed"):
+        det.detect(astronaut)
 
 
 def test_hard_nms_variant_finds_the_face(astronaut):

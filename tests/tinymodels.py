@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from typing import Iterable, Sequence, Tuple
 
 import numpy as np
@@ -82,7 +83,9 @@ def to_int8_tflite(model, representative: Iterable[np.ndarray], io_dtype: str = 
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = getattr(tf, io_dtype)
     converter.inference_output_type = getattr(tf, io_dtype)
-    return converter.convert()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()
 
 
 def with_label_metadata(tflite: bytes, labels: Sequence[str]) -> bytes:

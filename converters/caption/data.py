@@ -5,7 +5,9 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
+from edgekit.captioning.conditioning import COND_DIM, condition
 from edgekit.captioning.library import Entry
+from edgekit.captioning.taxonomy import EMOTIONS
 from edgekit.captioning.tokenizer import ANY_SCENE, EOS, PAD, CaptionTokenizer
 
 PROMPT_LEN = 5  # lang, emotion, style, scene, <bos>
@@ -30,8 +32,28 @@ def split_xy(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, y, mask.astype(np.float32)
 
 
-def drop_scene(x: np.ndarray, tok: CaptionTokenizer, rng: np.random.Generator, p: float) -> np.ndarray:
-    """Copy of ``x`` with the scene token replaced by ``<scn:any>`` in a fraction ``p`` of rows."""
-    x = x.copy()
-    x[rng.random(len(x)) < p, SCENE_POS] = tok.ids[f"<scn:{ANY_SCENE}>"]
-    return x
+def conditions(entries: Sequence[Entry]) -> np.ndarray:
+    """``[N, COND_DIM]`` condition vectors (one-hot emotion) of the entries."""
+    if not entries:
+        return np.zeros((0, COND_DIM), np.float32)
+    return np.concatenate([condition(e.lang, e.emotion, e.style, e.scene) for e in entries])
+
+
+def augment(x: np.ndarray, cond: np.ndarray, tok: CaptionTokenizer, rng: np.random.Generator,
+            scene_p: float = 0.25, soft_p: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
+    """Training-time copies of ``x``/``cond``: in a fraction ``scene_p`` of rows the scene becomes
+    ``any`` (token and vector); in a fraction ``soft_p`` the one-hot emotion becomes a probability
+    vector keeping >= 55% on the true label (the rest spread at random), like a classifier's output."""
+    x, cond = x.copy(), cond.copy()
+    n, k = len(x), len(EMOTIONS)
+    drop = rng.random(n) < scene_p
+    x[drop, SCENE_POS] = tok.ids[f"<scn:{ANY_SCENE}>"]
+    scene_cols = slice(2 * k, COND_DIM - 2)
+    cond[drop, scene_cols] = 0.0
+    cond[drop, COND_DIM - 3] = 1.0  # the "any" scene slot
+    soft = rng.random(n) < soft_p
+    eps = rng.uniform(0.0, 0.45, n)[:, None]
+    noise = rng.dirichlet(np.ones(k), n) * (1 - cond[:, :k])
+    noise /= noise.sum(axis=1, keepdims=True)
+    cond[soft, :k] = ((1 - eps) * cond[:, :k] + eps * noise)[soft]
+    return x, cond

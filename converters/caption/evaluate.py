@@ -9,6 +9,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from edgekit.captioning import Captioner
+from edgekit.captioning.conditioning import condition
 from edgekit.captioning.decoder import KVCacheDecoder
 from edgekit.captioning.library import Entry
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES
@@ -23,7 +24,8 @@ def heldout_perplexity(model_path: Path, tok: CaptionTokenizer, held: Sequence[E
     dec = KVCacheDecoder(model_path, 1)
     nll, count = 0.0, 0
     for e in held:
-        lp = dec.score(tok.prompt(e.lang, e.emotion, e.style, e.scene) + tok.encode(e.text) + [EOS], PROMPT_LEN)
+        lp = dec.score(tok.prompt(e.lang, e.emotion, e.style, e.scene) + tok.encode(e.text) + [EOS], PROMPT_LEN,
+                       condition(e.lang, e.emotion, e.style, e.scene))
         nll -= sum(lp)
         count += len(lp)
     return math.exp(nll / count)

@@ -1,6 +1,7 @@
 """Export the caption GPT as a LiteRT model with one ``decode`` signature over a fixed-size KV cache.
 
-Signature ``decode``: inputs ``token`` [1] int32, ``pos`` [1] int32 and, per layer l,
+Signature ``decode``: inputs ``token`` [1] int32, ``pos`` [1] int32, ``cond`` [1, n_cond] float32
+(the condition vector of :mod:`edgekit.captioning.conditioning`) and, per layer l,
 ``k_cache_l``/``v_cache_l`` [1, H_l, n_ctx, head_dim] float32; outputs ``logits`` [1, V] and the
 new key/value rows ``k_l``/``v_l`` [1, H_l, head_dim] that the runtime writes at ``pos``.
 One token per invoke; the prefix is never re-run.
@@ -22,14 +23,15 @@ SIGNATURE = "decode"
 
 def _decode_fn(model: GPT):
     cfg = model.cfg
-    specs = [tf.TensorSpec([1], tf.int32, name="token"), tf.TensorSpec([1], tf.int32, name="pos")]
+    specs = [tf.TensorSpec([1], tf.int32, name="token"), tf.TensorSpec([1], tf.int32, name="pos"),
+             tf.TensorSpec([1, cfg.n_cond], tf.float32, name="cond")]
     for l, H in enumerate(cfg.heads):
         for kv in "kv":
             specs.append(tf.TensorSpec([1, H, cfg.n_ctx, cfg.head_dim], tf.float32, name=f"{kv}_cache_{l}"))
 
     @tf.function(input_signature=specs)
-    def decode(token, pos, *caches):
-        return model.decode_step(token, pos, caches)
+    def decode(token, pos, cond, *caches):
+        return model.decode_step(token, pos, cond, caches)
 
     return decode
 

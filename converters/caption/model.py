@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -26,6 +26,7 @@ class GPTConfig:
     heads: Tuple[int, ...] = (4, 4, 4, 4)
     mlp: Tuple[int, ...] = (768, 768, 768, 768)
     dropout: float = 0.1
+    n_cond: int = 0  # size of the condition vector added to every position (0 = tokens only)
 
     def __post_init__(self) -> None:
         self.heads, self.mlp = tuple(self.heads), tuple(self.mlp)
@@ -48,6 +49,8 @@ def init_weights(cfg: GPTConfig, seed: int = 0) -> Dict[str, np.ndarray]:
     normal = lambda shape, s=std: rng.normal(0.0, s, shape).astype(np.float32)  # noqa: E731
     w = {"wte": normal((cfg.vocab_size, d)), "wpe": normal((cfg.n_ctx, d), 0.01),
          "lnf_g": np.ones(d, np.float32), "lnf_b": np.zeros(d, np.float32)}
+    if cfg.n_cond:
+        w["wc"] = normal((cfg.n_cond, d))
     for l, (h, m) in enumerate(zip(cfg.heads, cfg.mlp)):
         p = f"h{l}_"
         for n in ("q", "k", "v"):
@@ -92,11 +95,16 @@ class GPT(tf.Module):
     def _drop(self, x, training: bool):
         return tf.nn.dropout(x, self.cfg.dropout) if training and self.cfg.dropout > 0 else x
 
-    def __call__(self, ids, training: bool = False, head_mask: Optional[Sequence] = None):
-        """Logits ``[B, T, V]`` for ids ``[B, T]``; ``head_mask[l]`` (``[H_l]``) scales head outputs."""
+    def _embed_cond(self, cond):
+        return tf.matmul(cond, self.w["wc"]) if self.cfg.n_cond else 0.0
+
+    def __call__(self, ids, cond=None, training: bool = False, head_mask: Optional[Sequence] = None):
+        """Logits ``[B, T, V]`` for ids ``[B, T]`` and condition vectors ``cond`` ``[B, n_cond]``;
+        ``head_mask[l]`` (``[H_l]``) scales head outputs."""
         cfg, w = self.cfg, self.w
         B, T = tf.shape(ids)[0], tf.shape(ids)[1]
-        x = self._drop(tf.gather(w["wte"], ids) + w["wpe"][:T], training)
+        c = tf.expand_dims(self._embed_cond(cond), 1) if cfg.n_cond else 0.0
+        x = self._drop(tf.gather(w["wte"], ids) + w["wpe"][:T] + c, training)
         causal = tf.linalg.band_part(tf.ones([T, T]), -1, 0)
         bias = (1.0 - causal) * -1e9
         for l, H in enumerate(cfg.heads):
@@ -114,8 +122,9 @@ class GPT(tf.Module):
         x = _ln(x, w["lnf_g"], w["lnf_b"])
         return tf.matmul(x, w["wte"], transpose_b=True)
 
-    def decode_step(self, token, pos, caches: Sequence):
-        """One token (``token`` ``[1]`` int32 at position ``pos`` ``[1]``) over fixed-size caches.
+    def decode_step(self, token, pos, cond, caches: Sequence):
+        """One token (``token`` ``[1]`` int32 at position ``pos`` ``[1]``, condition ``cond``
+        ``[1, n_cond]``) over fixed-size caches.
 
         ``caches`` = ``[k_0, v_0, k_1, v_1, ...]``, each ``[1, H_l, n_ctx, head_dim]``, holding the
         keys/values of positions ``< pos`` (the rest is ignored). Returns ``{"logits": [1, V],
@@ -123,7 +132,7 @@ class GPT(tf.Module):
         """
         cfg, w = self.cfg, self.w
         T, hd = cfg.n_ctx, cfg.head_dim
-        x = tf.gather(w["wte"], token) + tf.gather(w["wpe"], pos)  # [1, d]
+        x = tf.gather(w["wte"], token) + tf.gather(w["wpe"], pos) + self._embed_cond(cond)  # [1, d]
         onehot = tf.reshape(tf.one_hot(pos, T), [1, 1, T, 1])
         visible = tf.cast(tf.range(T) <= pos[0], tf.float32)
         bias = tf.reshape((1.0 - visible) * -1e9, [1, 1, 1, T])

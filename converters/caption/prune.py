@@ -13,18 +13,18 @@ from .model import GPT, GPTConfig
 from .train import mean_nll
 
 
-def head_importance(model: GPT, rows: np.ndarray) -> List[np.ndarray]:
+def head_importance(model: GPT, rows: np.ndarray, cond: np.ndarray) -> List[np.ndarray]:
     """Per layer, the loss increase (nats/token) when each head is masked alone."""
     cfg = model.cfg
     full = [np.ones(h, np.float32) for h in cfg.heads]
-    base = mean_nll(model, rows, head_mask=full)
+    base = mean_nll(model, rows, cond, head_mask=full)
     out = []
     for l, H in enumerate(cfg.heads):
         deltas = np.zeros(H)
         for h in range(H):
             mask = [m.copy() for m in full]
             mask[l][h] = 0.0
-            deltas[h] = mean_nll(model, rows, head_mask=mask) - base
+            deltas[h] = mean_nll(model, rows, cond, head_mask=mask) - base
         out.append(deltas)
     return out
 

@@ -7,14 +7,15 @@ from typing import List, Tuple
 
 import numpy as np
 
+from edgekit.captioning.conditioning import COND_DIM
 from edgekit.captioning.library import Entry, read_blocklist, read_library, write_library
 from edgekit.captioning.tokenizer import CaptionTokenizer
 
 from . import paths
 
 SEED = 0
-MODEL_SHAPE = dict(n_ctx=36, d_model=160, head_dim=40, heads=(4, 4, 4, 4), mlp=(640, 640, 640, 640), dropout=0.1)
-TRAIN = dict(steps=3000, batch=64, lr=2e-3, warmup=100, time_budget_s=13 * 60)
+MODEL_SHAPE = dict(n_cond=COND_DIM, n_ctx=36, d_model=160, head_dim=40, heads=(4, 4, 4, 4), mlp=(640, 640, 640, 640), dropout=0.1)
+TRAIN = dict(steps=3000, batch=64, lr=2e-3, warmup=100, time_budget_s=14 * 60, eval_every=200)
 
 
 def log(msg: str) -> None:
@@ -50,7 +51,7 @@ def corpus(per_cell: int = 6) -> None:
 
 def train(threads: int = 1) -> None:
     """Train the dense float model from scratch; checkpoint to build/caption/float.*"""
-    from .data import encode_entries
+    from .data import conditions, encode_entries
     from .model import GPT, GPTConfig, init_weights, n_params, save_checkpoint
     from .train import limit_threads, perplexity, train as fit
 
@@ -58,42 +59,43 @@ def train(threads: int = 1) -> None:
     tok, tr, held = load_split()
     cfg = GPTConfig(vocab_size=tok.vocab_size, **MODEL_SHAPE)
     model = GPT(cfg, init_weights(cfg, SEED))
-    rows, held_rows = encode_entries(tok, tr, cfg.n_ctx), encode_entries(tok, held, cfg.n_ctx)
+    rows, held_rows = encode_entries(tok, tr, cfg.n_ctx), (encode_entries(tok, held, cfg.n_ctx), conditions(held))
     log(f"training {n_params(model.numpy_weights())} params on {len(rows)} captions, {threads} thread(s)")
     t0 = time.time()
-    history = fit(model, tok, rows, seed=SEED, log=log, eval_rows=held_rows, **TRAIN)
+    history = fit(model, tok, rows, conditions(tr), seed=SEED, log=log, eval_rows=held_rows, **TRAIN)
     save_checkpoint(paths.FLOAT_CKPT, cfg, model.numpy_weights())
     _write_json("train.json", {"config": cfg.to_dict(), "train": TRAIN, "params": n_params(model.numpy_weights()),
                                "history": history, "wall_s": time.time() - t0,
-                               "heldout_ppl": perplexity(model, held_rows)})
+                               "heldout_ppl": perplexity(model, *held_rows)})
     log("float checkpoint saved")
 
 
 PRUNE_FRACTION = 0.30
-FINETUNE = dict(steps=400, batch=64, lr=5e-4, warmup=20, time_budget_s=150)
+FINETUNE = dict(steps=400, batch=64, lr=5e-4, warmup=20, time_budget_s=150, eval_every=100)
 TFLITE = {"float": "caption_float.tflite", "pruned_float": "caption_pruned_float.tflite", "pruned_int8": "caption_pruned_int8.tflite"}
 
 
 def prune(threads: int = 1) -> None:
     """Remove 30% of heads and MLP units, fine-tune, checkpoint to build/caption/pruned.*"""
     from . import prune as pr
-    from .data import encode_entries
+    from .data import conditions, encode_entries
     from .model import GPT, load_checkpoint, n_params, save_checkpoint
     from .train import limit_threads, perplexity, train as fit
 
     limit_threads(threads)
     tok, tr, held = load_split()
     cfg, weights = load_checkpoint(paths.FLOAT_CKPT)
-    rows, held_rows = encode_entries(tok, tr, cfg.n_ctx), encode_entries(tok, held, cfg.n_ctx)
-    calib = rows[np.random.default_rng(SEED).permutation(len(rows))[:512]]
+    rows, cond = encode_entries(tok, tr, cfg.n_ctx), conditions(tr)
+    held_rows = (encode_entries(tok, held, cfg.n_ctx), conditions(held))
+    pick = np.random.default_rng(SEED).permutation(len(rows))[:512]
     dense = GPT(cfg, weights)
-    importance = pr.head_importance(dense, calib)
+    importance = pr.head_importance(dense, rows[pick], cond[pick])
     keep_heads, keep_units = pr.plan(cfg, weights, importance, PRUNE_FRACTION)
     new_cfg, new_w = pr.apply(cfg, weights, keep_heads, keep_units)
     model = GPT(new_cfg, new_w)
-    ppl_before_ft = perplexity(model, held_rows)
+    ppl_before_ft = perplexity(model, *held_rows)
     log(f"pruned to heads={new_cfg.heads} mlp={new_cfg.mlp}; held-out ppl before fine-tune {ppl_before_ft:.3f}")
-    history = fit(model, tok, rows, seed=SEED + 1, log=log, eval_rows=held_rows, **FINETUNE)
+    history = fit(model, tok, rows, cond, seed=SEED + 1, log=log, eval_rows=held_rows, **FINETUNE)
     save_checkpoint(paths.PRUNED_CKPT, new_cfg, model.numpy_weights())
     block = lambda w: sum(v.size for k, v in w.items() if k.startswith("h"))  # noqa: E731
     _write_json("prune.json", {
@@ -104,8 +106,8 @@ def prune(threads: int = 1) -> None:
         "mlp_units_before": sum(cfg.mlp), "mlp_units_after": sum(new_cfg.mlp),
         "params_before": n_params(weights), "params_after": n_params(new_w),
         "block_params_before": block(weights), "block_params_after": block(new_w),
-        "heldout_ppl_dense": perplexity(dense, held_rows), "heldout_ppl_pruned_before_finetune": ppl_before_ft,
-        "heldout_ppl_pruned_after_finetune": perplexity(model, held_rows)})
+        "heldout_ppl_dense": perplexity(dense, *held_rows), "heldout_ppl_pruned_before_finetune": ppl_before_ft,
+        "heldout_ppl_pruned_after_finetune": perplexity(model, *held_rows)})
     log("pruned checkpoint saved")
 
 

@@ -3,46 +3,47 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from converters.tfenv import keras, tf
 from edgekit.captioning.tokenizer import CaptionTokenizer
 
-from .data import drop_scene, split_xy
+from .data import augment, split_xy
 from .model import GPT
 
 
-def limit_threads(n: int = 1) -> None:
-    """Pin TensorFlow to ``n`` intra-op and inter-op threads (must run before any op)."""
+def limit_threads(n: int = 1, seed: int = 0) -> None:
+    """Pin TensorFlow to ``n`` intra-op and inter-op threads (must run before any op) and seed its RNG."""
     tf.config.threading.set_intra_op_parallelism_threads(n)
     tf.config.threading.set_inter_op_parallelism_threads(n)
+    tf.random.set_seed(seed)
 
 
-def _loss(model: GPT, x, y, m, training: bool, head_mask=None):
-    logits = model(x, training=training, head_mask=head_mask)
+def _loss(model: GPT, x, c, y, m, training: bool, head_mask=None):
+    logits = model(x, c, training=training, head_mask=head_mask)
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
     return tf.reduce_sum(nll * m), tf.reduce_sum(m)
 
 
-def mean_nll(model: GPT, rows: np.ndarray, batch: int = 512, head_mask=None) -> float:
-    """Mean negative log-likelihood per caption token (nats) over ``rows``."""
+def mean_nll(model: GPT, rows: np.ndarray, cond: np.ndarray, batch: int = 512, head_mask=None) -> float:
+    """Mean negative log-likelihood per caption token (nats) over ``rows`` with conditions ``cond``."""
     x, y, m = split_xy(rows)
     total, count = 0.0, 0.0
     for i in range(0, len(x), batch):
-        s, c = _loss(model, x[i:i + batch], y[i:i + batch], m[i:i + batch], False, head_mask)
-        total, count = total + float(s), count + float(c)
+        s, n = _loss(model, x[i:i + batch], cond[i:i + batch], y[i:i + batch], m[i:i + batch], False, head_mask)
+        total, count = total + float(s), count + float(n)
     return total / max(count, 1.0)
 
 
-def perplexity(model: GPT, rows: np.ndarray) -> float:
-    return math.exp(mean_nll(model, rows))
+def perplexity(model: GPT, rows: np.ndarray, cond: np.ndarray) -> float:
+    return math.exp(mean_nll(model, rows, cond))
 
 
-def train(model: GPT, tok: CaptionTokenizer, rows: np.ndarray, steps: int, batch: int = 64, lr: float = 2e-3,
+def train(model: GPT, tok: CaptionTokenizer, rows: np.ndarray, cond: np.ndarray, steps: int, batch: int = 64, lr: float = 2e-3,
           warmup: int = 100, seed: int = 0, scene_dropout: float = 0.25, log: Optional[Callable[[str], None]] = None,
-          eval_rows: Optional[np.ndarray] = None, eval_every: int = 500,
+          eval_rows: Optional[Tuple[np.ndarray, np.ndarray]] = None, eval_every: int = 500,
           time_budget_s: Optional[float] = None) -> List[Dict[str, float]]:
     """Adam with warmup + cosine decay and gradient clipping; returns the loss history.
 
@@ -56,10 +57,10 @@ def train(model: GPT, tok: CaptionTokenizer, rows: np.ndarray, steps: int, batch
     variables = model.variables_list
 
     @tf.function(reduce_retracing=True)
-    def step(x, y, m):
+    def step(x, c, y, m):
         with tf.GradientTape() as tape:
-            s, c = _loss(model, x, y, m, True)
-            loss = s / c
+            s, n = _loss(model, x, c, y, m, True)
+            loss = s / n
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
@@ -81,12 +82,13 @@ def train(model: GPT, tok: CaptionTokenizer, rows: np.ndarray, steps: int, batch
         T = int(lengths[idx].max()) - 1
         frac = min(1.0, i / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0, i - warmup) / max(1, steps - warmup))))
         opt.learning_rate.assign(lr * max(frac, 0.02))
-        run.append(float(step(drop_scene(x_all[idx, :T], tok, rng, scene_dropout), y_all[idx, :T], m_all[idx, :T])))
+        x, c = augment(x_all[idx, :T], cond[idx], tok, rng, scene_dropout)
+        run.append(float(step(x, c, y_all[idx, :T], m_all[idx, :T])))
         if i % 50 == 0 or i == steps:
             rec = {"step": i, "loss": float(np.mean(run)), "elapsed_s": round(time.time() - t0, 1)}
             run = []
             if eval_rows is not None and (i % eval_every == 0 or i == steps):
-                rec["heldout_ppl"] = perplexity(model, eval_rows)
+                rec["heldout_ppl"] = perplexity(model, *eval_rows)
             history.append(rec)
             if log:
                 log(str(rec))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Dict, List, Sequence, Tuple
 
-from edgekit.captioning.library import MAX_CHARS, Entry, blocked_term
+from edgekit.captioning.library import MAX_CHARS, Entry, blocked_term, unbalanced_bracket
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES, has_cjk
 
 MIN_CHARS = 4
@@ -38,6 +38,9 @@ def validate(entries: Sequence[Entry], blocklist: Sequence[str]) -> List[str]:
         term = blocked_term(e.text, blocklist)
         if term:
             problems.append(f"line {i}: blocklisted term {term!r} in {e.text!r}")
+        pair = unbalanced_bracket(e.text)
+        if pair:
+            problems.append(f"line {i}: unbalanced {pair} in {e.text!r}")
         if e.lang in LANGS and has_cjk(e.text) != (e.lang == "zh"):
             problems.append(f"line {i}: text does not look like lang={e.lang}: {e.text!r}")
     if len(entries) < MIN_TOTAL:

@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from edgekit.errors import EdgekitError
+from edgekit.errors import ConfigError, EdgekitError
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -20,6 +20,39 @@ def _train(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
     cfg = TrainConfig.from_dict({**base, **overrides}, source=args.config or "command line")
     train(cfg)
+
+
+def _all(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from converters.emotion.config import TrainConfig, _reject_unknown
+    from converters.emotion.pipeline import PipelineConfig, run_all
+
+    from dataclasses import fields
+
+    raw = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError("does not exist", path, "pass a pipeline JSON (see reports/emotion/configs/pipeline.json)")
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"is not valid JSON ({exc})", path, "fix the syntax") from None
+    _reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, args.config or "command line")
+    train = TrainConfig.from_dict({**raw.pop("train", {}), **({"data": args.data} if args.data else {}),
+                                   **({"budget_minutes": args.train_minutes} if args.train_minutes is not None else {})},
+                                  source=f"{args.config or 'command line'} [train]")
+    flags = {k: v for k, v in {"out": args.out, "finetune_minutes": args.finetune_minutes, "qat_minutes": args.qat_minutes,
+                               "prune_fraction": args.prune_fraction, "report_dir": args.report_dir}.items() if v is not None}
+    if args.no_ship:
+        flags["ship"] = False
+    cfg = PipelineConfig(**{**raw, **flags, "train": train})
+    if not cfg.train.data:
+        raise ConfigError("no data set given", "--data", "pass a FER+ root, fer2013.csv or a class-folder tree")
+    cfg.produced_by = "python -m converters.emotion " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+    run_all(cfg)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,12 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--strategy", choices=["default", "mirrored", "multiworker", "tpu"])
     t.add_argument("--seed", type=int)
     t.set_defaults(func=_train)
+    a = sub.add_parser("all", help="train -> prune 30%% + fine-tune -> QAT -> PTQ/convert -> evaluate -> ship -> report")
+    a.add_argument("--config", help="pipeline JSON (PipelineConfig fields; its 'train' holds TrainConfig fields)")
+    a.add_argument("--data", help="FER+ root, fer2013.csv or class-folder tree")
+    a.add_argument("--out", help="work folder (default runs/emotion)")
+    a.add_argument("--train-minutes", dest="train_minutes", type=float, help="float training wall-clock budget")
+    a.add_argument("--finetune-minutes", dest="finetune_minutes", type=float, help="fine-tuning after pruning")
+    a.add_argument("--qat-minutes", dest="qat_minutes", type=float, help="quantization-aware training")
+    a.add_argument("--prune-fraction", dest="prune_fraction", type=float, help="fraction of channels removed (0.3)")
+    a.add_argument("--report-dir", dest="report_dir", help="report folder (default reports/emotion)")
+    a.add_argument("--no-ship", dest="no_ship", action="store_true", help="do not copy into edgekit/models/")
+    a.set_defaults(func=_all)
     return parser
 
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         args.func(args)
     except EdgekitError as exc:

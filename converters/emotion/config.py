@@ -22,6 +22,7 @@ class TrainConfig:
     out: str = "runs/emotion/float"
     variant: str = "small"
     alpha: float = 1.0
+    depth: int = 0  # > 0: only the first `depth` inverted-residual blocks (tiny test models)
     input_size: int = 64
     dropout: float = 0.2
     label_mode: str = "soft"  # "soft" (vote distribution) or "majority"

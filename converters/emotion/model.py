@@ -86,12 +86,14 @@ _LARGE = [(3, 16, 16, False, "relu", 1), (3, 64, 24, False, "relu", 2), (3, 72, 
 
 
 def mobilenet_v3_spec(variant: str = "small", alpha: float = 1.0, input_size: int = 64, num_classes: int = 8,
-                      dropout: float = 0.2) -> NetSpec:
-    """Widths of MobileNetV3-Small/Large (Howard et al. 2019) at width multiplier ``alpha``."""
+                      dropout: float = 0.2, depth: int = 0) -> NetSpec:
+    """Widths of MobileNetV3-Small/Large (Howard et al. 2019) at width multiplier ``alpha``;
+    ``depth`` > 0 keeps only the first ``depth`` blocks (tiny test models)."""
     table = {"small": (_SMALL, 576, 1024), "large": (_LARGE, 960, 1280)}
     if variant not in table:
         raise ValueError(f"unknown MobileNetV3 variant {variant!r}; use 'small' or 'large'")
     rows, head, hidden = table[variant]
+    rows = rows[:depth] if depth > 0 else rows
     stem = _div8(16 * alpha)
     blocks, width = [], stem
     for k, exp, out, se, act, stride in rows:

@@ -4,7 +4,8 @@ TensorBoard logs, resumable checkpoints and a ``tf.distribute`` strategy switch.
 Output folder layout (``cfg.out``)::
 
     config.json        the TrainConfig of the run
-    model.keras        final Keras model (float, or QAT-wrapped when cfg.qat)
+    model.h5           final Keras model (float, or QAT-wrapped when cfg.qat; HDF5 because tfmot's
+                       QAT layers do not reload from the .keras format)
     history.json       per-epoch metrics + wall-clock seconds
     ckpt/              tf.train checkpoints (model + optimizer), resumed automatically
     tb/                TensorBoard logs
@@ -192,7 +193,7 @@ def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.Face
         elif cfg.init_from:
             model = _load_model(cfg.init_from)
         else:
-            model = build_model(mobilenet_v3_spec(cfg.variant, cfg.alpha, cfg.input_size, dropout=cfg.dropout))
+            model = build_model(mobilenet_v3_spec(cfg.variant, cfg.alpha, cfg.input_size, dropout=cfg.dropout, depth=cfg.depth))
         if cfg.qat:
             from converters.emotion.quantize import qat_model
 
@@ -220,7 +221,7 @@ def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.Face
         model.fit(train_ds, epochs=cfg.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
                   validation_data=val_ds, callbacks=callbacks,
                   verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2))
-    save_model(model, out / "model.keras")
+    save_model(model, out / "model.h5")
     (out / "history.json").write_text(json.dumps({"history": history, "elapsed_s": schedule.elapsed(),
                                                   "class_weights": prep.class_weights.tolist(),
                                                   "train_counts": prep.train_counts.tolist()}, indent=1))

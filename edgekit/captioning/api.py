@@ -1,4 +1,8 @@
-"""Module-level helpers over a shared default :class:`Captioner` (bundled model, 1 thread)."""
+"""Module-level helpers over a shared default :class:`Captioner` (bundled model, 1 thread).
+
+A Captioner owns one LiteRT interpreter and is not thread-safe; these helpers serialise calls
+with a lock, so they may be used from several threads.
+"""
 from __future__ import annotations
 
 import threading
@@ -7,7 +11,7 @@ from typing import List, Optional, Sequence
 from .captioner import Caption, Captioner
 
 _default: Optional[Captioner] = None
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def default_captioner() -> Captioner:
@@ -25,15 +29,18 @@ def caption(emotion: object, style: Optional[str] = None, scene: Optional[str] =
 
     >>> edgekit.caption("happiness", style="anime", scene="friends' party")[0].text  # doctest: +SKIP
     """
-    return default_captioner().generate(emotion, style=style, scene=scene, lang=lang, n=n, seed=seed)
+    with _lock:
+        return default_captioner().generate(emotion, style=style, scene=scene, lang=lang, n=n, seed=seed)
 
 
 def caption_styles(emotion: object, scene: Optional[str] = None, lang: str = "zh",
                    styles: Optional[Sequence[str]] = None, seed: Optional[int] = None) -> List[Caption]:
     """Five distinct captions in five different styles for one photo (or one per given style)."""
-    return default_captioner().caption_styles(emotion, scene=scene, lang=lang, styles=styles, seed=seed)
+    with _lock:
+        return default_captioner().caption_styles(emotion, scene=scene, lang=lang, styles=styles, seed=seed)
 
 
 def restyle(text: str, style: Optional[str] = None, lang: Optional[str] = None, seed: Optional[int] = None) -> List[Caption]:
     """Rewrite ``text`` in ``style`` (one caption) or in each of the 8 styles (``style=None``)."""
-    return default_captioner().restyle(text, style=style, lang=lang, seed=seed)
+    with _lock:
+        return default_captioner().restyle(text, style=style, lang=lang, seed=seed)

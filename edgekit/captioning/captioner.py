@@ -6,14 +6,15 @@ import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Deque, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Union
+from typing import Deque, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
 from ..errors import ConfigError, ModelError
+from .conditioning import condition
 from .decoder import KVCacheDecoder
 from .inputs import check_count, check_text, emotion_of
-from .library import BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Library, blocked_term, read_blocklist
+from .library import BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Library, blocked_term, read_blocklist, unbalanced_bracket
 from .sampling import SamplingOptions, next_token
 from .taxonomy import STYLES, language_of, resolve_lang, resolve_scene, resolve_style
 from .tokenizer import EOS, CaptionTokenizer
@@ -68,7 +69,9 @@ class Captioner:
             sha256-verified pair).
         library_path, blocklist_path: caption library TSV and blocklist (default: bundled).
         num_threads: LiteRT threads.
-        seed: seed of the sampler (same seed + same calls = same captions).
+        seed: seed of the sampler (same seed + same calls = same captions). Methods also take a
+            per-call ``seed``; recent outputs stay excluded, so call :meth:`reset_recent` to get
+            the very same captions again from one instance. Not thread-safe (one interpreter).
         temperature, top_k, top_p, repetition_penalty, max_new_tokens: see :class:`SamplingOptions`.
         recent: how many recent outputs a new caption must differ from.
         max_attempts: model samples tried per caption before the library fallback.
@@ -104,10 +107,11 @@ class Captioner:
         self._bigrams: Dict[str, List[Tuple[FrozenSet[str], int]]] = {}
 
     # ------------------------------------------------------------------ generation
-    def _sample(self, rng: np.random.Generator, prompt: Sequence[int], bias: Optional[np.ndarray]) -> Tuple[List[int], bool]:
+    def _sample(self, rng: np.random.Generator, prompt: Sequence[int], cond: np.ndarray,
+                bias: Optional[np.ndarray]) -> Tuple[List[int], bool]:
         """Token ids of one sample and whether it ended with <eos>."""
         dec, opts = self.decoder, self.options
-        logits = dec.prefill(prompt)
+        logits = dec.prefill(prompt, cond)
         out: List[int] = []
         for _ in range(opts.max_new_tokens):
             tok = next_token(logits, out, rng, opts, self._banned if out else self._banned_first, bias)
@@ -129,17 +133,23 @@ class Captioner:
             return "blocked"
         if language_of(text) != lang:
             return "wrong language"
+        if unbalanced_bracket(text):
+            return "unbalanced brackets"
         if text in exclude:
             return "duplicate"
         return None
 
-    def _one(self, rng: np.random.Generator, lang: str, emotion: str, style: str, scene: Optional[str],
-             exclude: Set[str], bias: Optional[np.ndarray] = None) -> Caption:
+    def _one(self, rng: np.random.Generator, lang: str, emotion: Union[str, Mapping[str, float]], style: str,
+             scene: Optional[str], exclude: Set[str], bias: Optional[np.ndarray] = None) -> Caption:
+        """One caption; ``emotion`` is a label or a probability dict (conditions the model as is)."""
         t0 = time.perf_counter()
+        cond = condition(lang, emotion, style, scene)
+        if isinstance(emotion, Mapping):
+            emotion = max(emotion, key=emotion.get)
         prompt = self.tokenizer.prompt(lang, emotion, style, scene)
         reason = None
         for _ in range(self.max_attempts):
-            ids, ended = self._sample(rng, prompt, bias)
+            ids, ended = self._sample(rng, prompt, cond, bias)
             text = self.tokenizer.decode(ids).strip()
             reason = self._problem(text, ended, lang, exclude)
             if reason is None:
@@ -166,22 +176,25 @@ class Captioner:
                  n: int = 1, seed: Optional[int] = None) -> List[Caption]:
         """``n`` distinct captions (``n`` <= :data:`~edgekit.captioning.inputs.MAX_N`).
 
-        ``emotion`` is a label or a probability dict (its top label is used); ``style`` defaults
+        ``emotion`` is a label or a probability dict (the dict conditions the model as a vector;
+        its top label is the caption's emotion and control token); ``style`` defaults
         to ``plain``; ``scene`` is a scene key or free text mentioning one (None = any scene).
         """
-        label, _ = emotion_of(emotion)
+        label, probs = emotion_of(emotion)
+        emo = probs or label
         style_key = resolve_style(style) if style is not None else "plain"
         scene_key = resolve_scene(scene) if scene is not None else None
         lang, n, rng = resolve_lang(lang), check_count(n), self._rng(seed)
         batch: List[Caption] = []
         for _ in range(n):
-            batch.append(self._one(rng, lang, label, style_key, scene_key, set(self._recent) | {c.text for c in batch}))
+            batch.append(self._one(rng, lang, emo, style_key, scene_key, set(self._recent) | {c.text for c in batch}))
         return self._remember(batch)
 
     def caption_styles(self, emotion: object, scene: Optional[str] = None, lang: str = "zh",
                        styles: Optional[Sequence[str]] = None, seed: Optional[int] = None) -> List[Caption]:
         """One caption per style, all texts distinct: 5 random styles by default, or ``styles``."""
-        label, _ = emotion_of(emotion)
+        label, probs = emotion_of(emotion)
+        emo = probs or label
         scene_key = resolve_scene(scene) if scene is not None else None
         lang, rng = resolve_lang(lang), self._rng(seed)
         if styles is None:
@@ -193,12 +206,13 @@ class Captioner:
                                   hint=f"Valid styles: {', '.join(STYLES)}")
         batch: List[Caption] = []
         for style in chosen:
-            batch.append(self._one(rng, lang, label, style, scene_key, set(self._recent) | {c.text for c in batch}))
+            batch.append(self._one(rng, lang, emo, style, scene_key, set(self._recent) | {c.text for c in batch}))
         return self._remember(batch)
 
     def tags_of(self, text: str, lang: str) -> Tuple[str, Optional[str]]:
-        """(emotion, scene) of a caption: scene keywords first, else the 5 nearest library
-        captions by character-bigram overlap vote."""
+        """(emotion, scene) of a caption: the emotion voted by the 5 nearest library captions
+        (character-bigram overlap); the scene from scene keywords, else the scene of at least 3 of
+        those 5 neighbours, else None (any scene)."""
         grams = frozenset(text[i:i + 2].lower() for i in range(len(text) - 1)) or frozenset(text.lower())
         if lang not in self._bigrams:
             self._bigrams[lang] = [(frozenset(e.text[i:i + 2].lower() for i in range(len(e.text) - 1)), k)
@@ -208,8 +222,9 @@ class Captioner:
         emotion = Counter(e.emotion for e in nearest).most_common(1)[0][0]
         try:
             scene: Optional[str] = resolve_scene(text)
-        except ConfigError:
-            scene = Counter(e.scene for e in nearest).most_common(1)[0][0]
+        except ConfigError:  # no scene keyword: a clear majority of the neighbours, else any scene
+            top, votes = Counter(e.scene for e in nearest).most_common(1)[0]
+            scene = top if votes >= 3 else None
         return emotion, scene
 
     def restyle(self, text: str, style: Optional[str] = None, lang: Optional[str] = None,

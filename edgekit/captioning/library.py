@@ -66,6 +66,15 @@ def read_blocklist(path: Path = BLOCKLIST_PATH) -> Tuple[str, ...]:
     return tuple(l.strip().lower() for l in lines if l.strip() and not l.lstrip().startswith("#"))
 
 
+#: Bracket pairs a caption must balance (kaomoji in the library balance them too).
+BRACKETS: Tuple[str, ...] = ("【】", "（）", "()", "[]", "「」")
+
+
+def unbalanced_bracket(text: str) -> Optional[str]:
+    """The first bracket pair whose opening and closing counts differ in ``text``, or None."""
+    return next((pair for pair in BRACKETS if text.count(pair[0]) != text.count(pair[1])), None)
+
+
 def blocked_term(text: str, blocklist: Sequence[str]) -> Optional[str]:
     """The first blocklist entry found in ``text`` (case-insensitive), or None."""
     low = text.lower()

@@ -37,27 +37,26 @@ STYLE_ALIASES: Dict[str, str] = {
     "中二": "dramatic", "chuunibyou": "dramatic", "网络热梗": "slang", "热梗": "slang", "meme": "slang",
     "internet-slang": "slang", "文艺": "poetic", "poem": "poetic",
 }
-#: Scene keywords: a scene text matches the first scene whose key or keyword it contains.
+#: Scene keywords, most specific scenes first: a scene text matches the first scene with a keyword
+#: in it (Latin keywords as whole words, CJK ones as substrings).
 SCENE_KEYWORDS: Dict[str, Tuple[str, ...]] = {
-    "party": ("party", "gathering", "friends", "hangout", "聚会", "派对", "朋友", "聚餐"),
-    "work": ("work", "office", "job", "meeting", "boss", "上班", "工作", "加班", "开会", "老板"),
-    "exam": ("exam", "test", "study", "school", "考试", "复习", "学习", "期末"),
-    "food": ("food", "dinner", "lunch", "eat", "meal", "hotpot", "美食", "吃", "火锅", "饭"),
-    "travel": ("travel", "trip", "vacation", "holiday", "旅行", "旅游", "出游", "度假"),
-    "weekend": ("weekend", "saturday", "sunday", "周末", "周六", "周日"),
-    "gaming": ("gaming", "game", "games", "游戏", "开黑", "打游戏"),
-    "date": ("date", "dating", "crush", "约会", "对象", "恋爱"),
-    "family": ("family", "mom", "dad", "parents", "home", "家人", "家里", "爸妈", "过年"),
-    "sports": ("sports", "sport", "gym", "run", "football", "basketball", "运动", "健身", "跑步", "球"),
-    "rain": ("rain", "rainy", "storm", "下雨", "雨天", "雨"),
-    "birthday": ("birthday", "bday", "cake", "生日", "蛋糕"),
-    "pet": ("pet", "cat", "dog", "puppy", "kitten", "宠物", "猫", "狗"),
-    "commute": ("commute", "subway", "bus", "traffic", "metro", "通勤", "地铁", "公交", "堵车"),
+    "birthday": ("birthday", "bday", "cake", "candles", "生日", "蛋糕", "蜡烛"),
+    "pet": ("pet", "cat", "dog", "puppy", "kitten", "vet", "zoomies", "宠物", "猫", "狗", "毛孩子"),
+    "date": ("date", "dating", "crush", "movie night", "约会", "对象", "恋爱", "见面", "看电影"),
+    "family": ("family", "mom", "dad", "parents", "holidays", "和家人", "家里", "家庭", "爸妈", "过年"),
+    "commute": ("commute", "subway", "bus", "traffic", "metro", "train", "通勤", "地铁", "公交", "堵车"),
+    "rain": ("rain", "rainy", "downpour", "umbrella", "下雨", "雨天", "大雨", "雨夜", "下着雨"),
+    "gaming": ("gaming", "game night", "games", "ranked", "final boss", "游戏", "开黑", "排位"),
+    "sports": ("sports", "sport", "gym", "the run", "running", "football", "basketball", "last minute", "运动", "健身", "跑步", "跑完步", "球赛", "打球"),
+    "exam": ("exam", "test", "study", "studying", "school", "grades", "考试", "复习", "学习", "期末", "成绩", "交卷"),
+    "work": ("work", "office", "job", "meeting", "boss", "overtime", "monday", "上班", "工作", "加班", "开会", "老板", "工位"),
+    "travel": ("travel", "trip", "vacation", "ocean", "airport", "旅行", "旅游", "出游", "度假", "旅途", "看到海", "机场"),
+    "weekend": ("weekend", "saturday", "sunday", "my day off", "周末", "周六", "周日", "休息日"),
+    "food": ("food", "dinner", "lunch", "eat", "meal", "hotpot", "snacks", "bubble tea", "delivery", "美食", "吃", "火锅",
+             "吃饭", "烧烤", "奶茶", "外卖", "这顿饭"),
+    "party": ("party", "gathering", "friends", "hangout", "get-together", "聚会", "派对", "朋友", "聚餐", "的局"),
 }
 LANG_ALIASES: Dict[str, str] = {"cn": "zh", "zh-cn": "zh", "zh_cn": "zh", "chinese": "zh", "中文": "zh", "english": "en", "en-us": "en"}
-
-_WORD = re.compile(r"[a-z]+|[^\sa-z]+")
-
 
 def _key(value: object) -> str:
     return str(value).strip().lower()
@@ -107,10 +106,9 @@ def resolve_scene(value: object) -> str:
     text = sanitize_text(value).lower()
     if text in SCENES:
         return text
-    words = set(_WORD.findall(text))
     for scene, keywords in SCENE_KEYWORDS.items():
         for kw in (scene,) + keywords:
-            if (kw.isascii() and kw in words) or (not kw.isascii() and kw in text):
+            if re.search(rf"(?<![a-z]){re.escape(kw)}(?![a-z])", text) if kw.isascii() else kw in text:
                 return scene
     raise ConfigError(
         "unknown scene (no scene keyword found)", subject=repr(text)[:80],

@@ -34,7 +34,8 @@ class FaceDetectorOptions:
     Attributes:
         model: ``"short_range"`` (faces within ~2 m of the camera, 128x128 input) or
             ``"full_range"`` (up to ~5 m, sparse 192x192 model; slower).
-        min_confidence: minimum face score in [0, 1].
+        min_confidence: minimum face score in [0, 1]. MediaPipe's own graphs use 0.5 for short
+            range and 0.6 for full range (its Python solution ignores min_detection_confidence).
         max_faces: keep at most this many faces (highest scores first); None keeps all.
         nms_iou: IoU above which overlapping boxes are merged (MediaPipe uses 0.3).
         num_threads: LiteRT CPU threads.
@@ -162,6 +163,8 @@ class FaceDetector:
 
     def detect_raw(self, image_bgr: np.ndarray) -> Tuple[RawDetections, Letterbox]:
         """Detections after NMS in model-input [0, 1] coordinates (before projection)."""
+        if self._interpreter is None:
+            raise ModelError("this FaceDetector was closed", subject=self.model_path, hint="create a new FaceDetector")
         tensor, box = self.preprocess(image_bgr)
         self._interpreter.set_tensor(self._input.index, litert.quantize(tensor, self._input))
         self._interpreter.invoke()

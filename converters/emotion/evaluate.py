@@ -1,0 +1,155 @@
+"""Accuracy, per-class recall, macro-F1, confusion matrices, size/MACs and LiteRT latency."""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from converters.emotion.data import EMOTIONS
+
+
+def classification_metrics(labels: np.ndarray, probs: np.ndarray, names: Sequence[str] = EMOTIONS) -> dict:
+    """Majority accuracy, per-class recall/precision, macro-F1 and the confusion matrix (rows = truth)."""
+    labels = np.asarray(labels)
+    pred = np.asarray(probs).argmax(axis=1)
+    k = len(names)
+    cm = np.zeros((k, k), np.int64)
+    np.add.at(cm, (labels, pred), 1)
+    support = cm.sum(axis=1)
+    predicted = cm.sum(axis=0)
+    tp = np.diag(cm)
+    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    present = support > 0
+    return {
+        "n": int(labels.size),
+        "accuracy": float((pred == labels).mean()),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "per_class_recall": {n: float(r) for n, r in zip(names, recall)},
+        "per_class_precision": {n: float(p) for n, p in zip(names, precision)},
+        "support": {n: int(s) for n, s in zip(names, support)},
+        "confusion": cm.tolist(),
+    }
+
+
+def predict_keras(model, images: np.ndarray, input_size: int, batch_size: int = 256) -> np.ndarray:
+    """Probabilities of a Keras model on ``[N, h, w]`` gray uint8 crops (same input path as training)."""
+    from converters.emotion.augment import make_dataset
+
+    ds = make_dataset(images, np.zeros((len(images), len(EMOTIONS)), np.float32), None, input_size, batch_size, training=False)
+    return np.concatenate([model(x, training=False).numpy() for x, _, _ in ds])
+
+
+class TFLiteRunner:
+    """One ``.tflite`` on LiteRT: float or quantized I/O handled with the tensors' own parameters."""
+
+    def __init__(self, model: Union[bytes, str, Path], num_threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        content = Path(model).read_bytes() if isinstance(model, (str, Path)) else model
+        self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.inp = self.interpreter.get_input_details()[0]
+        self.out = self.interpreter.get_output_details()[0]
+        self.size = int(self.inp["shape"][1])
+
+    def _quantize(self, x: np.ndarray) -> np.ndarray:
+        dtype = self.inp["dtype"]
+        if dtype == np.float32:
+            return x.astype(np.float32)
+        scale, zero = self.inp["quantization"]
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """Probabilities for one ``[S, S, 3]`` RGB 0..255 image."""
+        self.interpreter.set_tensor(self.inp["index"], self._quantize(rgb[None]))
+        self.interpreter.invoke()
+        y = self.interpreter.get_tensor(self.out["index"])[0]
+        if self.out["dtype"] != np.float32:
+            scale, zero = self.out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        return y
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities on ``[N, h, w]`` gray uint8 crops, resized exactly as in training."""
+        from converters.emotion.augment import to_model_input
+        from converters.tfenv import tf
+
+        out = []
+        for start in range(0, len(images), 512):
+            chunk = to_model_input(tf.constant(images[start:start + 512, :, :, None], tf.float32), self.size).numpy()
+            out += [self(np.round(x)) for x in chunk]
+        return np.stack(out)
+
+    def latency_ms(self, runs: int = 300, warmup: int = 30) -> Dict[str, float]:
+        """Median / p90 / mean ``invoke()`` time in milliseconds (random input of the right dtype)."""
+        x = np.random.default_rng(0).integers(0, 256, self.inp["shape"]).astype(np.float32)
+        self.interpreter.set_tensor(self.inp["index"], self._quantize(x))
+        for _ in range(warmup):
+            self.interpreter.invoke()
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            self.interpreter.invoke()
+            times.append((time.perf_counter() - t) * 1000.0)
+        return {"median_ms": statistics.median(times), "p90_ms": float(np.percentile(times, 90)),
+                "mean_ms": statistics.fmean(times), "runs": runs}
+
+
+def runtime_predict(model_path: Path, image_paths: Iterable[Path]) -> np.ndarray:
+    """Probabilities through the real runtime: ``edgekit.EmotionClassifier.predict`` on image files."""
+    from edgekit.emotion import EmotionClassifier
+
+    clf = EmotionClassifier(str(model_path), num_threads=1)
+    order = list(clf.labels)
+    if order != list(EMOTIONS):
+        raise ValueError(f"runtime labels {order} differ from FER+ order {list(EMOTIONS)}")
+    return np.stack([np.asarray([clf.predict(str(p)).probs[n] for n in order]) for p in image_paths])
+
+
+def plot_confusion(cm: Sequence[Sequence[int]], title: str, path: Path, names: Sequence[str] = EMOTIONS) -> None:
+    """Row-normalised confusion matrix PNG with counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm, np.float64)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("majority label")
+    ax.set_title(title, fontsize=10)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="recall fraction")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of rows whose top-1 class is the same."""
+    return float((np.asarray(a).argmax(axis=1) == np.asarray(b).argmax(axis=1)).mean())
+
+
+def model_stats(keras_model=None, tflite_path: Optional[Path] = None) -> dict:
+    """Params and MACs of a Keras model, file size of a ``.tflite``."""
+    from converters.emotion import pruning
+
+    out: dict = {}
+    if keras_model is not None:
+        out.update(params=pruning.count_params(keras_model), macs=pruning.count_macs(keras_model))
+    if tflite_path is not None:
+        out["file_bytes"] = Path(tflite_path).stat().st_size
+    return out

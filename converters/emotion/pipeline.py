@@ -1,0 +1,154 @@
+"""The full toolchain in stages: train -> prune + fine-tune -> QAT -> convert -> evaluate -> ship.
+
+Every stage writes into ``<out>/<stage>/`` with its config, and is skipped when its result
+exists, so an interrupted run resumes where it stopped (training stages resume mid-way from
+their checkpoints). ``python -m converters.emotion all`` runs :func:`run_all`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from converters.emotion import data as data_mod
+from converters.emotion.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineConfig:
+    """Stage settings; ``train`` is the float model's TrainConfig (its ``out`` is overridden)."""
+
+    out: str = "runs/emotion"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    prune_fraction: float = 0.3
+    prune_divisor: int = 4
+    finetune_minutes: float = 12.0
+    finetune_epochs: int = 12
+    finetune_lr: float = 1e-3
+    qat_minutes: float = 8.0
+    qat_epochs: int = 4
+    qat_lr: float = 2e-4
+    calibration_count: int = 500
+    io_dtype: str = "uint8"
+    ship: bool = True
+    ship_name: str = "emotion"
+    ship_file: str = "emotion_mnv3s_int8.tflite"
+    models_dir: str = "edgekit/models"  # holds manifest.json; the shipped file is copied here
+    report_dir: str = "reports/emotion"
+    produced_by: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _stage_train_config(cfg: PipelineConfig, stage: str, **changes) -> TrainConfig:
+    return replace(cfg.train, out=str(Path(cfg.out) / stage), **changes)
+
+
+def load_data(cfg: PipelineConfig) -> Tuple[data_mod.FaceSet, data_mod.FaceSet]:
+    t = cfg.train
+    return data_mod.load_splits(Path(t.data), val_path=t.val and Path(t.val), votes_csv=t.votes_csv and Path(t.votes_csv),
+                                seed=t.seed)
+
+
+def stage_train(cfg: PipelineConfig, data) -> Path:
+    from converters.emotion.train import train
+
+    tcfg = _stage_train_config(cfg, "float")
+    path = Path(tcfg.out) / "model.h5"
+    if not path.is_file():
+        train(tcfg, data=data)
+    return path
+
+
+def stage_prune(cfg: PipelineConfig, data, float_path: Path) -> Tuple[Path, dict]:
+    """Structured pruning of ``cfg.prune_fraction`` of the channels, then fine-tuning."""
+    from converters.emotion import pruning
+    from converters.emotion.model import custom_objects
+    from converters.emotion.train import load_model, train
+
+    tcfg = _stage_train_config(cfg, "pruned", lr=cfg.finetune_lr, epochs=cfg.finetune_epochs,
+                               budget_minutes=cfg.finetune_minutes, warmup_epochs=0.2)
+    out = Path(tcfg.out)
+    path, plan_file = out / "model.h5", out / "pruning_plan.json"
+    if path.is_file() and plan_file.is_file():
+        return path, json.loads(plan_file.read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {}
+
+    def make_thin():
+        original = load_model(float_path)
+        thin, plan = pruning.prune(original, cfg.prune_fraction, cfg.prune_divisor, custom_objects=custom_objects())
+        summary.update(plan.summary(), params_before=pruning.count_params(original), params_after=pruning.count_params(thin),
+                       macs_before=pruning.count_macs(original), macs_after=pruning.count_macs(thin))
+        plan_file.write_text(json.dumps(summary, indent=1))
+        log.info("pruned %.1f%% of %d prunable channels: params %d -> %d, MACs %d -> %d",
+                 100 * summary["removed_fraction"], summary["prunable_channels"], summary["params_before"],
+                 summary["params_after"], summary["macs_before"], summary["macs_after"])
+        thin.save(str(out / "pruned_before_finetune.h5"))
+        return thin
+
+    # On a resumed fine-tune the thin graph is rebuilt the same way and the checkpoint restores its weights.
+    train(tcfg, data=data, model_fn=make_thin)
+    return path, json.loads(plan_file.read_text())
+
+
+def stage_qat(cfg: PipelineConfig, data, pruned_path: Path) -> Path:
+    from converters.emotion.train import train
+
+    tcfg = _stage_train_config(cfg, "qat", lr=cfg.qat_lr, epochs=cfg.qat_epochs, budget_minutes=cfg.qat_minutes,
+                               warmup_epochs=0.0, init_from=str(pruned_path), qat=True, weight_decay=0.0)
+    path = Path(tcfg.out) / "model.h5"
+    if not path.is_file():
+        train(tcfg, data=data)
+    return path
+
+
+def stage_convert(cfg: PipelineConfig, data, models: Dict[str, Path]) -> Dict[str, Path]:
+    """``.tflite`` (with metadata) for every variant: float32 for float models, INT8 PTQ for
+    float models, INT8 from the QAT model."""
+    from converters.emotion import export, quantize
+    from converters.emotion.train import load_model
+
+    train_set = data[0]
+    out = Path(cfg.out) / "tflite"
+    out.mkdir(parents=True, exist_ok=True)
+    rep = quantize.representative_dataset(train_set.images, cfg.train.input_size, cfg.calibration_count, cfg.train.seed)
+    jobs = {
+        "float_fp32": (models["float"], False),
+        "float_int8_ptq": (models["float"], True),
+        "pruned_fp32": (models["pruned"], False),
+        "pruned_int8_ptq": (models["pruned"], True),
+        "pruned_int8_qat": (models["qat"], True),
+    }
+    paths = {}
+    for name, (keras_path, int8) in jobs.items():
+        path = out / f"{name}.tflite"
+        if not path.is_file():
+            log.info("converting %s -> %s", keras_path, path)
+            model = load_model(keras_path)
+            export.write_model(path, quantize.to_tflite(model, rep if int8 else None, int8=int8, io_dtype=cfg.io_dtype))
+        paths[name] = path
+    return paths
+
+
+def run_all(cfg: PipelineConfig) -> dict:
+    """Run every stage; returns the report dict (also written to ``cfg.report_dir``)."""
+    from converters.emotion import report
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pipeline_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    data = load_data(cfg)
+    float_path = stage_train(cfg, data)
+    pruned_path, plan = stage_prune(cfg, data, float_path)
+    qat_path = stage_qat(cfg, data, pruned_path)
+    models = {"float": float_path, "pruned": pruned_path, "qat": qat_path}
+    tflites = stage_convert(cfg, data, models)
+    return report.evaluate_and_report(cfg, data, models, tflites, plan)

@@ -1,0 +1,115 @@
+"""End to end on tiny generated data sets: train -> prune -> QAT/PTQ -> export -> evaluate -> ship."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow", reason="the toolchain needs the [train] extra")
+pytest.importorskip("tensorflow_model_optimization", reason="the toolchain needs the [train] extra")
+
+from converters.emotion import data, export, synthetic  # noqa: E402
+from converters.emotion.config import TrainConfig  # noqa: E402
+from converters.emotion.evaluate import TFLiteRunner, agreement  # noqa: E402
+from converters.emotion.pipeline import PipelineConfig, run_all  # noqa: E402
+
+
+def _tiny_config(tmp: Path, data_path: Path) -> PipelineConfig:
+    models = tmp / "models"
+    models.mkdir()
+    (models / "manifest.json").write_text(json.dumps({"schema": 1, "models": {}, "external": {}}))
+    train = TrainConfig(data=str(data_path), alpha=0.5, depth=4, input_size=32, epochs=2, batch_size=16, lr=3e-3,
+                        warmup_epochs=0.5)
+    return PipelineConfig(out=str(tmp / "runs"), train=train, finetune_epochs=1, qat_epochs=1, calibration_count=32,
+                          models_dir=str(models), report_dir=str(tmp / "report"), produced_by="pytest")
+
+
+@pytest.fixture(scope="module")
+def ferplus_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("emotion_e2e")
+    root = synthetic.write_ferplus(tmp / "ferplus", per_class=6)
+    cfg = _tiny_config(tmp, root)
+    return cfg, run_all(cfg)
+
+
+def test_end_to_end_report_and_ship(ferplus_run):
+    cfg, report = ferplus_run
+    results = report["results"]
+    for name in ("float_keras", "pruned_keras", "float_fp32", "float_int8_ptq", "pruned_fp32", "pruned_int8_ptq",
+                 "pruned_int8_qat"):
+        assert 0.0 <= results[name]["accuracy"] <= 1.0 and results[name]["n"] == 48
+    assert 0.25 <= report["pruning"]["removed_fraction"] <= 0.35
+    assert results["pruned_keras"]["params"] < results["float_keras"]["params"]
+    assert results["pruned_int8_ptq"]["file_bytes"] < results["pruned_fp32"]["file_bytes"]
+    # Shipped through the manifest, checked through the runtime and MediaPipe.
+    manifest = json.loads((Path(cfg.models_dir) / "manifest.json").read_text())
+    entry = manifest["models"]["emotion"]
+    assert entry["labels"] == list(data.EMOTIONS) and entry["produced_by"] == "pytest"
+    assert entry["input"]["dtype"] == "uint8" and entry["input"]["height"] == 32
+    shipped = report["shipped"]
+    assert shipped["runtime_path"]["top1_agreement_with_toolchain"] >= 0.9
+    # Same uint8 output through both stacks (a nearly untrained model has ties, so compare scores).
+    assert shipped["mediapipe_image_classifier"]["max_abs_prob_diff"] <= 2.0 / 256
+    report_dir = Path(cfg.report_dir)
+    assert (report_dir / "README.md").is_file() and (report_dir / "configs" / "float.json").is_file()
+    assert len(list(report_dir.glob("confusion_*.png"))) == 3
+    assert json.loads((report_dir / "report.json").read_text())["targets"]["file_bytes"]["met"] is True
+
+
+def test_int8_agrees_with_float_on_same_inputs():
+    """PTQ INT8 vs float32 .tflite of the same (non-trivial) network on the same faces."""
+    from converters.emotion import quantize
+    from converters.emotion.model import build_model, mobilenet_v3_spec
+    from converters.tfenv import keras
+
+    model = build_model(mobilenet_v3_spec("small", alpha=0.5, input_size=32, depth=4))
+    rng = np.random.default_rng(0)
+    faces = np.stack([synthetic.synthetic_face(i % 8, rng) for i in range(96)])
+    rgb = np.repeat(np.stack([cv2.resize(f, (32, 32), interpolation=cv2.INTER_LINEAR) for f in faces])[..., None], 3, -1)
+    rgb = rgb.astype(np.float32)
+    for layer in model.layers:  # BN statistics of real activations (momentum 0: one pass sets them)
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    model(rgb, training=True)
+    logits = model.get_layer("logits")
+    logits.set_weights([w * 8.0 for w in logits.get_weights()])
+    calib, test = faces[:64], faces[64:]
+    rep = quantize.representative_dataset(calib, 32, count=64)
+    fp32 = TFLiteRunner(quantize.to_tflite(model, int8=False)).predict(test)
+    int8 = TFLiteRunner(quantize.to_tflite(model, rep, int8=True)).predict(test)
+    keras_probs = model.predict(rgb[64:], verbose=0)
+    # float .tflite == Keras (inputs differ only by resize rounding, amplified by the x8 logits)
+    assert np.abs(fp32 - keras_probs).max() < 0.05 and agreement(fp32, keras_probs) >= 0.95
+    assert fp32.max(axis=1).mean() > 0.3  # outputs are not uniform, so agreement means something
+    assert np.abs(int8 - fp32).mean() < 0.03
+    assert agreement(int8, fp32) >= 0.8
+
+
+def test_metadata_round_trip(ferplus_run):
+    cfg, _ = ferplus_run
+    model = (Path(cfg.out) / "tflite" / "pruned_int8_qat.tflite").read_bytes()
+    assert export.read_labels(model) == list(data.EMOTIONS)
+    meta = json.loads((Path(cfg.out) / "tflite" / "pruned_int8_qat.metadata.json").read_text())
+    tensor = meta["subgraph_metadata"][0]["input_tensor_metadata"][0]
+    assert tensor["content"]["content_properties"]["color_space"] == "RGB"
+    runner = TFLiteRunner(model)
+    assert runner.inp["dtype"] == np.uint8 and tuple(runner.inp["quantization"]) == (1.0, 0)
+    assert runner.out["shape"].tolist() == [1, 8]
+
+
+def test_training_resumes_from_checkpoint(tmp_path):
+    from converters.emotion.train import train
+
+    root = synthetic.write_fer2013_csv(tmp_path / "fer2013.csv", per_class=4)
+    cfg = TrainConfig(data=str(root), out=str(tmp_path / "run"), alpha=0.5, depth=2, input_size=32, epochs=1, batch_size=8)
+    train(cfg, verbose=0)
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epoch"] == 1 and (tmp_path / "run" / "model.h5").is_file()
+    cfg.epochs = 2
+    train(cfg, verbose=0)
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
+    assert (tmp_path / "run" / "tb").is_dir()
