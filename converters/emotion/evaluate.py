@@ -86,6 +86,10 @@ class TFLiteRunner:
             out += [self(np.round(x)) for x in chunk]
         return np.stack(out)
 
+    def delegate_partitions(self) -> int:
+        """Number of subgraphs handed to a delegate (XNNPACK); 1 = the whole graph runs in XNNPACK."""
+        return sum(op["op_name"] == "DELEGATE" for op in self.interpreter._get_ops_details())
+
     def latency_ms(self, runs: int = 300, warmup: int = 30) -> Dict[str, float]:
         """Median / p90 / mean ``invoke()`` time in milliseconds (random input of the right dtype)."""
         x = np.random.default_rng(0).integers(0, 256, self.inp["shape"]).astype(np.float32)

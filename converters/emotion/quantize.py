@@ -100,6 +100,27 @@ def representative_dataset(images, input_size: int, count: int = 400, seed: int 
     return gen
 
 
+def pin_input_range(model: keras.Model, low: float = 0.0, high: float = 255.0) -> int:
+    """Set the QAT input quantizer's range to the raw pixel range (in place); returns how many were set.
+
+    QAT learns the input range as a moving average of batch min/max (e.g. 0..241), which would
+    give the exported uint8 input a scale other than 1 and break the contract that consumers feed
+    raw pixel values. Pinning it to 0..255 makes the input quantization scale 1, zero point 0.
+    """
+    count = 0
+    for layer in model.layers:
+        if type(layer).__name__ != "QuantizeLayer":
+            continue
+        for var in layer.weights:
+            leaf = var.name.split("/")[-1]
+            if leaf.endswith("min:0"):
+                var.assign(tf.fill(tf.shape(var), tf.cast(low, var.dtype)))
+                count += 1
+            elif leaf.endswith("max:0"):
+                var.assign(tf.fill(tf.shape(var), tf.cast(high, var.dtype)))
+    return count
+
+
 def to_tflite(model: keras.Model, representative=None, int8: bool = True, io_dtype: str = "uint8") -> bytes:
     """Convert to ``.tflite`` bytes: float32, or full-integer INT8 with ``io_dtype`` (uint8/int8) I/O.
 
@@ -107,6 +128,7 @@ def to_tflite(model: keras.Model, representative=None, int8: bool = True, io_dty
     models from :func:`qat_model` (their fake-quant ranges are used; ``representative`` covers
     any tensor QAT did not observe).
     """
+    pin_input_range(model)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
         if representative is None:
