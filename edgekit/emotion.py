@@ -61,6 +61,10 @@ class EmotionClassifier:
         color = "gray" if channels == 1 else (info.input.color if info and info.input and info.input.channels == 3 else "rgb")
         value_range = info.input.range if info and info.input else (0.0, 255.0)
         self.input_spec = InputSpec(height, width, channels, color, self._input.dtype.name, tuple(value_range))
+        # uint8 pixels go in unchanged when the input takes raw 0..255 uint8 with an identity
+        # quantization (the model contract): no per-call float round trip.
+        self._raw_uint8_input = (self._input.dtype == np.uint8 and tuple(value_range) == (0.0, 255.0)
+                                 and self._input.zero_point == 0 and self._input.scale in (0.0, 1.0))
         #: Seconds spent verifying and loading the model.
         self.load_seconds = time.perf_counter() - start
 
@@ -98,11 +102,14 @@ class EmotionClassifier:
     def predict_probs(self, pixels: np.ndarray) -> np.ndarray:
         """Probabilities (float32, ``len(labels)``) for a crop in the model's format."""
         spec = self.input_spec
-        x = pixels.reshape(1, spec.height, spec.width, spec.channels).astype(np.float32)
-        lo, hi = spec.range
-        if (lo, hi) != (0.0, 255.0):
-            x = x * np.float32((hi - lo) / 255.0) + np.float32(lo)
-        self._interpreter.set_tensor(self._input.index, litert.quantize(x, self._input))
+        x = pixels.reshape(1, spec.height, spec.width, spec.channels)
+        if not (self._raw_uint8_input and x.dtype == np.uint8):
+            x = x.astype(np.float32)
+            lo, hi = spec.range
+            if (lo, hi) != (0.0, 255.0):
+                x = x * np.float32((hi - lo) / 255.0) + np.float32(lo)
+            x = litert.quantize(x, self._input)
+        self._interpreter.set_tensor(self._input.index, np.ascontiguousarray(x))
         self._interpreter.invoke()
         out = self._interpreter.get_tensor(self._output.index)
         return litert.dequantize(out, self._output).reshape(-1).copy()

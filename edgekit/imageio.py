@@ -54,6 +54,8 @@ def load_image(src: ImageSource, *, name: Optional[str] = None) -> np.ndarray:
             what to do.
     """
     if isinstance(src, np.ndarray):
+        if type(src) is np.ndarray and src.dtype == np.uint8 and src.ndim == 3 and src.shape[2] == 3 and src.size and src.flags.c_contiguous:
+            return src  # already edgekit's format: the per-frame re-checks (detector, aligner) stay free
         return _from_array(src, name or describe(src))
     if isinstance(src, (str, os.PathLike)):
         return _from_path(Path(src))
