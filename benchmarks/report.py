@@ -80,20 +80,23 @@ class Target:
                 "passed": None if value is None else bool(value <= self.limit)}
 
 
-def host_device() -> Dict[str, Any]:
-    """This machine: OS, CPU model, logical cores (total and usable), load average."""
-    cpu_model = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo ("model name" / "Hardware"), else what ``platform`` knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.lower().startswith(("model name", "hardware")):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def host_device() -> Dict[str, Any]:
+    """This machine: OS, CPU model, logical cores (total and usable), load average."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return {"kind": "host", "name": platform.node(), "os": platform.platform(), "machine": platform.machine(),
-            "cpu_model": cpu_model, "cpu_count": os.cpu_count(), "cpu_usable": usable,
+            "cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "cpu_usable": usable,
             "load_avg_1_5_15": [round(v, 2) for v in load] if load else None,
             "python": platform.python_version()}
 
@@ -109,16 +112,22 @@ def package_versions(names: Sequence[str]) -> Dict[str, Optional[str]]:
     return out
 
 
+def _git(root: Path, *args: str) -> Optional[str]:
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def git_sha(root: Path = ROOT) -> Optional[str]:
+    """Short SHA of HEAD; None before the first commit or without git."""
+    return _git(root, "rev-parse", "--short", "HEAD") or None
+
+
 def git_info(root: Path = ROOT) -> Dict[str, Any]:
     """Short SHA of HEAD (None before the first commit) and whether the tree has changes."""
-    def git(*args: str) -> Optional[str]:
-        try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
-    status = git("status", "--porcelain")
-    return {"sha": git("rev-parse", "--short", "HEAD"), "dirty": bool(status) if status is not None else None}
+    status = _git(root, "status", "--porcelain")
+    return {"sha": git_sha(root), "dirty": bool(status) if status is not None else None}
 
 
 def build_report(harness: str, device: Dict[str, Any], versions: Dict[str, Any], config: Dict[str, Any],

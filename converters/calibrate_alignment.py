@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import importlib.metadata
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -123,21 +121,13 @@ def template_from(geometry: dict) -> dict:
 
 def environment(prog: str = "python -m converters.calibrate_alignment") -> dict:
     """Git SHA, date, host and package versions for a report header."""
-    def version(dist: str) -> Optional[str]:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+    from benchmarks.report import git_sha, package_versions
 
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        sha = None
     return {
-        "git_sha": sha,
+        "git_sha": git_sha(ROOT),
         "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "host": {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(), "python": platform.python_version()},
-        "versions": {d: version(d) for d in ("edgekit", "numpy", "opencv-contrib-python", "ai-edge-litert", "mediapipe")},
+        "versions": package_versions(("edgekit", "numpy", "opencv-contrib-python", "ai-edge-litert", "mediapipe")),
         "command": " ".join([prog, *sys.argv[1:]]),
     }
 

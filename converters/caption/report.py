@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
-import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Dict
 
@@ -12,22 +11,12 @@ from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES
 
 
 def host_info(root: Path) -> Dict:
-    def version(pkg: str) -> str:
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return "absent"
+    from benchmarks.report import cpu_model, git_sha, package_versions
 
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip() or None
-    except OSError:
-        sha = None
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    import os
-
-    return {"git_sha": sha, "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
+    versions = package_versions(("numpy", "tensorflow", "tf-keras", "ai-edge-litert", "edgekit"))
+    return {"git_sha": git_sha(root), "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_model(),
             "cpu_count": os.cpu_count(), "load_avg_at_report": os.getloadavg() if hasattr(os, "getloadavg") else None,
-            "versions": {p: version(p) for p in ("numpy", "tensorflow", "tf-keras", "ai-edge-litert", "edgekit")}}
+            "versions": {p: v or "absent" for p, v in versions.items()}}
 
 
 def plot_training(train: Dict, prune: Dict, out: Path) -> None:

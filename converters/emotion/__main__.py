@@ -23,23 +23,12 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _all(args: argparse.Namespace) -> None:
-    import json
-    from pathlib import Path
-
-    from converters.emotion.config import TrainConfig, _reject_unknown
-    from converters.emotion.pipeline import PipelineConfig, run_all
-
     from dataclasses import fields
 
-    raw = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise ConfigError("does not exist", path, "pass a pipeline JSON (see reports/emotion/configs/pipeline.json)")
-        try:
-            raw = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"is not valid JSON ({exc})", path, "fix the syntax") from None
+    from converters.emotion.config import TrainConfig, _reject_unknown, read_json
+    from converters.emotion.pipeline import PipelineConfig, run_all
+
+    raw = read_json(args.config, "pass a pipeline JSON (see reports/emotion/configs/pipeline.json)") if args.config else {}
     _reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, args.config or "command line")
     train = TrainConfig.from_dict({**raw.pop("train", {}), **({"data": args.data} if args.data else {}),
                                    **({"budget_minutes": args.train_minutes} if args.train_minutes is not None else {})},

@@ -77,14 +77,19 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError("does not exist", path, "pass a JSON file written by `python -m converters.emotion train`")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"is not valid JSON ({exc})", path, "fix the syntax") from None
+        data = read_json(path, "pass a JSON file written by `python -m converters.emotion train`")
         return cls.from_dict(data, str(path))
+
+
+def read_json(path: Path, missing_hint: str) -> dict:
+    """Parse the JSON config file ``path``; ConfigError when it is missing or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("does not exist", path, missing_hint)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"is not valid JSON ({exc})", path, "fix the syntax") from None
 
 
 def _reject_unknown(data: dict, known: set, source: str) -> None:

@@ -11,9 +11,8 @@ import logging
 import os
 import platform
 import shutil
-import subprocess
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 
@@ -39,22 +38,14 @@ def host_info() -> dict:
     import mediapipe  # noqa: F401  (version only; the toolchain may import it)
     import tensorflow_model_optimization as tfmot
 
+    from benchmarks.report import cpu_model, git_sha
     from converters.tfenv import tf
 
-    def git_sha() -> Optional[str]:
-        try:
-            return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                  check=True).stdout.strip() or None
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     from importlib.metadata import version
 
     return {
         "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "git_sha": git_sha(), "platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
+        "git_sha": git_sha(ROOT), "platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None, "python": platform.python_version(),
         "versions": {"tensorflow": tf.__version__, "tf_keras": version("tf-keras"), "tfmot": tfmot.__version__,
                      "mediapipe": version("mediapipe"), "ai_edge_litert": version("ai-edge-litert"),
