@@ -20,6 +20,7 @@ RUNTIME = [
     "ai-edge-litert>=2.0,<3",
     "Pillow>=10",
     "tqdm>=4.60",
+    "platformdirs>=3",  # the user data dir (caption feedback, identity gallery)
 ]
 TRAIN = [
     "tensorflow==2.19.*",  # newest TF that fits beside mediapipe's protobuf<5

@@ -88,3 +88,18 @@ def test_unknown_layers_are_barriers():
 def test_invalid_fraction(model):
     with pytest.raises(ValueError, match="fraction"):
         pruning.plan_pruning(model, 1.2)
+
+
+def test_all_relu_variant_has_no_hard_swish_and_prunes_exactly():
+    from converters.emotion.model import HardSwish
+
+    relu = _randomize_bn(build_model(mobilenet_v3_spec("small", alpha=0.5, input_size=48, depth=6, activation="relu")), 3)
+    assert not any(isinstance(layer, HardSwish) for layer in relu.layers)
+    assert any(isinstance(layer, keras.layers.ReLU) and layer.name.startswith("stem") for layer in relu.layers)
+    plan = pruning.plan_pruning(relu, 0.3)
+    thin = pruning.apply_pruning(relu, plan, custom_objects())
+    zeroed = pruning.zero_pruned_inputs(relu, plan, custom_objects())
+    x = np.random.default_rng(2).uniform(0, 255, (2, 48, 48, 3)).astype(np.float32)
+    np.testing.assert_allclose(thin(x).numpy(), zeroed(x).numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="activation"):
+        mobilenet_v3_spec(activation="gelu")

@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="output folder (default runs/emotion/float)")
     t.add_argument("--variant", choices=["small", "large"])
     t.add_argument("--alpha", type=float)
+    t.add_argument("--activation", choices=["hswish", "relu"])
     t.add_argument("--input-size", dest="input_size", type=int)
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", dest="batch_size", type=int)

@@ -22,6 +22,7 @@ class TrainConfig:
     out: str = "runs/emotion/float"
     variant: str = "small"
     alpha: float = 1.0
+    activation: str = "hswish"  # "hswish" (paper) or "relu" (all-ReLU: one XNNPACK partition in INT8)
     depth: int = 0  # > 0: only the first `depth` inverted-residual blocks (tiny test models)
     input_size: int = 64
     dropout: float = 0.2
@@ -46,6 +47,7 @@ class TrainConfig:
             "label_mode": self.label_mode in ("soft", "majority"),
             "strategy": self.strategy in ("default", "mirrored", "multiworker", "tpu"),
             "alpha": self.alpha > 0,
+            "activation": self.activation in ("hswish", "relu"),
             "input_size": self.input_size >= 32,
             "epochs": self.epochs >= 1,
             "batch_size": self.batch_size >= 1,

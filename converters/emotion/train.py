@@ -193,7 +193,8 @@ def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.Face
         elif cfg.init_from:
             model = _load_model(cfg.init_from)
         else:
-            model = build_model(mobilenet_v3_spec(cfg.variant, cfg.alpha, cfg.input_size, dropout=cfg.dropout, depth=cfg.depth))
+            model = build_model(mobilenet_v3_spec(cfg.variant, cfg.alpha, cfg.input_size, dropout=cfg.dropout, depth=cfg.depth,
+                                                  activation=cfg.activation))
         if cfg.qat:
             from converters.emotion.quantize import qat_model
 

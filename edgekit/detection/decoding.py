@@ -53,76 +53,80 @@ def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, o
     """Decode ``raw_boxes (N, num_coords)`` / ``raw_scores (N,)`` against ``anchors (N, 4)``.
 
     Keeps detections with ``score >= min_score`` and a non-negative width and height, like
-    MediaPipe.
+    MediaPipe. The score threshold is applied first (on the logits when scores go through a
+    sigmoid: the sigmoid is monotonic), so only the few candidate rows are decoded.
     """
-    raw = raw_boxes.reshape(opts.num_boxes, opts.num_coords).astype(np.float32, copy=False)
-    scores = raw_scores.reshape(opts.num_boxes).astype(np.float32, copy=False)
+    raw = raw_boxes.reshape(opts.num_boxes, opts.num_coords)
+    logits = raw_scores.reshape(opts.num_boxes)
     if opts.sigmoid_score:
-        scores = np.clip(scores, -opts.score_clipping_thresh, opts.score_clipping_thresh)
+        keep = np.flatnonzero(logits >= _logit(min_score) - 1e-3)  # margin: the exact test follows
+        clipped = np.clip(logits[keep].astype(np.float32), -opts.score_clipping_thresh, opts.score_clipping_thresh)
         with np.errstate(over="ignore"):  # exp(100) overflows float32 to inf: sigmoid -> 0, as wanted
-            scores = 1.0 / (1.0 + np.exp(-scores))
-    keep = np.flatnonzero(scores >= min_score)
-    raw, scores, anchors = raw[keep], scores[keep], anchors[keep]
-    ax, ay, aw, ah = (anchors[:, i] for i in range(4))
-
-    o = opts.box_coord_offset
-    if opts.reverse_output_order:
-        x, y, w, h = raw[:, o], raw[:, o + 1], raw[:, o + 2], raw[:, o + 3]
+            scores = 1.0 / (1.0 + np.exp(-clipped))
+        inside = scores >= min_score  # float32 rounding at the threshold, as MediaPipe compares
+        keep, scores = keep[inside], scores[inside]
     else:
-        y, x, h, w = raw[:, o], raw[:, o + 1], raw[:, o + 2], raw[:, o + 3]
-    cx = x / opts.x_scale * aw + ax
-    cy = y / opts.y_scale * ah + ay
-    if opts.apply_exponential_on_box_size:
-        w, h = np.exp(w / opts.w_scale) * aw, np.exp(h / opts.h_scale) * ah
-    else:
-        w, h = w / opts.w_scale * aw, h / opts.h_scale * ah
-    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-
-    k0, step = opts.keypoint_coord_offset, opts.num_values_per_keypoint
-    kx = raw[:, k0 : k0 + opts.num_keypoints * step : step]
-    ky = raw[:, k0 + 1 : k0 + 1 + opts.num_keypoints * step : step]
+        keep = np.flatnonzero(logits >= min_score)
+        scores = logits[keep].astype(np.float32)
+    anchors = anchors[keep]
+    o, k0, step = opts.box_coord_offset, opts.keypoint_coord_offset, opts.num_values_per_keypoint
+    # Every value is an (x, y) pair (box centre, box size, keypoints); flip pairs stored as (y, x).
+    pairs = np.concatenate([raw[keep, o : o + 4], raw[keep, k0 : k0 + opts.num_keypoints * step]], axis=1)
+    pairs = pairs.astype(np.float32).reshape(len(keep), 2 + opts.num_keypoints, 2)
     if not opts.reverse_output_order:
-        kx, ky = ky, kx
-    keypoints = np.stack([kx / opts.x_scale * aw[:, None] + ax[:, None], ky / opts.y_scale * ah[:, None] + ay[:, None]], axis=2)
+        pairs = pairs[:, :, ::-1]
+    anchor_xy, anchor_wh = anchors[:, None, 0:2], anchors[:, None, 2:4]
+    points = pairs / np.float32([opts.x_scale, opts.y_scale]) * anchor_wh + anchor_xy
+    size = pairs[:, 1] / np.float32([opts.w_scale, opts.h_scale])
+    size = (np.exp(size) if opts.apply_exponential_on_box_size else size) * anchor_wh[:, 0]
+    centre = points[:, 0]
+    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+    valid = (size >= 0).all(axis=1)
+    return RawDetections(boxes[valid], points[valid, 2:], scores[valid])
 
-    valid = (w >= 0) & (h >= 0)
-    return RawDetections(boxes[valid], keypoints[valid], scores[valid])
 
-
-def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of ``box (4,)`` with each of ``boxes (N, 4)`` (xyxy)."""
-    iw = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    ih = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = iw * ih
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+def _logit(p: float) -> float:
+    """Inverse sigmoid, with the ends of [0, 1] mapped to -/+inf."""
+    if p <= 0.0:
+        return -np.inf
+    if p >= 1.0:
+        return np.inf
+    return float(np.log(p / (1.0 - p)))
 
 
 def weighted_nms(dets: RawDetections, iou_threshold: float) -> RawDetections:
     """MediaPipe's weighted NMS: each kept box/keypoint set is the score-weighted mean of the
     boxes overlapping the top-scoring one by more than ``iou_threshold``; its score stays the
     top score. Output is sorted by score, descending."""
+    if len(dets) == 0:
+        return dets
     order = np.argsort(-dets.scores, kind="stable")
     boxes, kps, scores = dets.boxes[order], dets.keypoints[order], dets.scores[order]
+    overlaps = iou_matrix(boxes) > iou_threshold
     out_boxes, out_kps, out_scores = [], [], []
-    remaining = np.arange(len(scores))
-    while remaining.size:
-        top = remaining[0]
-        overlap = iou_one_to_many(boxes[top], boxes[remaining]) > iou_threshold
-        group = remaining[overlap]
-        if group.size == 0:  # a degenerate (zero-area) top box overlaps nothing, not even itself
-            group = remaining[:1]
-        weights = scores[group][:, None]
+    remaining = np.ones(len(scores), dtype=bool)
+    while remaining.any():
+        top = int(np.argmax(remaining))
+        group = overlaps[top] & remaining
+        if not group.any():  # a degenerate (zero-area) top box overlaps nothing, not even itself
+            group[top] = True
+        weights = scores[group]
         total = float(weights.sum())
-        out_boxes.append((boxes[group] * weights).sum(axis=0) / total)
-        out_kps.append((kps[group] * weights[:, :, None]).sum(axis=0) / total)
+        out_boxes.append(weights @ boxes[group] / total)
+        out_kps.append(np.tensordot(weights, kps[group], axes=1) / total)
         out_scores.append(scores[top])
-        remaining = remaining[~np.isin(remaining, group)]
-    if not out_scores:
-        return dets.take(np.zeros(0, dtype=np.int64))
+        remaining &= ~group
     return RawDetections(np.asarray(out_boxes, np.float32), np.asarray(out_kps, np.float32), np.asarray(out_scores, np.float32))
+
+
+def iou_matrix(boxes: np.ndarray) -> np.ndarray:
+    """Pairwise intersection over union of ``boxes (N, 4)`` (xyxy); 0 where the union is empty."""
+    lo = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    hi = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    union = areas[:, None] + areas[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def hard_nms(dets: RawDetections, iou_threshold: float) -> RawDetections:

@@ -155,6 +155,7 @@ class FaceDetector:
         """Letterboxed ``[1, H, W, 3]`` float32 RGB tensor in [-1, 1] and the letterbox used."""
         w, h = self.input_size
         box = Letterbox.fit(image_bgr.shape[1], image_bgr.shape[0], w, h)
+        # cv2.warpPerspective, as MediaPipe's OpenCV ImageToTensor converter: identical input pixels.
         warped = cv2.warpPerspective(image_bgr, box.matrix(w, h), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         rgb = cv2.cvtColor(warped, cv2.COLOR_BGR2RGB)
         lo, hi = self.config.float_range

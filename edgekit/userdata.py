@@ -1,0 +1,128 @@
+"""The user data directory and crash-safe storage of small versioned files in it.
+
+Everything edgekit keeps between runs (caption feedback, the identity gallery) lives in one
+folder: ``$EDGEKIT_DATA_DIR`` when set, else the platform's user data dir (``platformdirs``;
+``~/.local/share/edgekit`` on Linux). Files are written atomically (temp file in the same
+folder, fsync, ``os.replace``, fsync of the folder) with owner-only permissions, so a process
+killed mid-write leaves either the old or the new file, never a torn one.
+
+Versioned JSON documents carry ``{"kind": ..., "version": ...}``; :func:`load_document` refuses a
+document of another kind or a newer version with a :class:`~edgekit.errors.ConfigError`, and moves
+an unreadable one aside to ``<name>.corrupt-<UTC time>`` (reported, never silently dropped).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from .errors import ConfigError
+
+#: Environment variable that overrides the data directory (tests, sandboxed apps).
+ENV_VAR = "EDGEKIT_DATA_DIR"
+
+
+def data_dir(create: bool = True) -> Path:
+    """The edgekit user data directory (owner-only permissions when created)."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        path = Path(override).expanduser()
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_data_dir("edgekit", appauthor=False))
+    if create:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` atomically (readers see the old or the new file, whole)."""
+    path = Path(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_json(path: Path, document: Dict[str, Any], mode: int = 0o600) -> None:
+    """Write a JSON document atomically (UTF-8, sorted keys for reviewable diffs)."""
+    text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+@dataclass
+class LoadedDocument:
+    """What :func:`load_document` found: the document (None when absent or corrupt) and, when the
+    file was corrupt, where it was moved."""
+
+    document: Optional[Dict[str, Any]]
+    backup: Optional[Path] = None
+
+
+def load_document(path: Path, kind: str, version: int) -> LoadedDocument:
+    """Read a versioned JSON document written by :func:`atomic_write_json`.
+
+    Missing file -> ``document=None``. Unparseable file, or one without the ``kind`` field ->
+    moved aside to ``<name>.corrupt-<time>`` and ``backup`` set. Another ``kind`` or a newer
+    ``version`` -> ConfigError (the file is left as it is: it belongs to something else).
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return LoadedDocument(None)
+    try:
+        document = json.loads(raw.decode("utf-8"))
+        if not isinstance(document, dict) or "kind" not in document:
+            raise ValueError("not an edgekit document")
+    except (UnicodeDecodeError, ValueError):
+        return LoadedDocument(None, backup=move_aside(path))
+    if document.get("kind") != kind:
+        raise ConfigError(f"holds a {document.get('kind')!r} document, expected {kind!r}", path,
+                          "point edgekit at its own file or remove this one")
+    found = document.get("version")
+    if not isinstance(found, int) or found > version:
+        raise ConfigError(f"was written by a newer edgekit ({kind} version {found!r}, this one reads up to {version})",
+                          path, "upgrade edgekit, or move the file away to start afresh")
+    return LoadedDocument(document)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a corrupt file to ``<name>.corrupt-<UTC time>`` and return the new path."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    os.replace(path, target)
+    return target
+
+
+__all__ = ["ENV_VAR", "LoadedDocument", "atomic_write_bytes", "atomic_write_json", "data_dir", "load_document",
+           "move_aside"]
