@@ -1,10 +1,13 @@
-"""Run edgekit's main job on the embedded demo photo (or --image).
+"""Run edgekit's main job on the embedded demo photo (or --image): find the faces, classify their
+emotions, write a caption and render the meme.
 
-Writes the annotated photo and the JSON result to --out-dir and prints where they went.
+Writes the meme (<name>_meme.png), the annotated photo and the JSON result to --out-dir and
+prints where they went.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import List
 
@@ -16,6 +19,10 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir", default="out/demo", metavar="DIR", help="output folder (default: %(default)s)")
     p.add_argument("--image", metavar="PATH", help="photo to use instead of the embedded one")
+    p.add_argument("--lang", default="zh", help="caption language: zh or en (default: %(default)s)")
+    p.add_argument("--style", help="caption style (plain, anime, retro, sarcastic, wholesome, dramatic, slang, poetic)")
+    p.add_argument("--text", help="your own caption instead of a generated one")
+    p.add_argument("--seed", type=int, help="caption sampling seed")
     add_pipeline_options(p)
     p.set_defaults(func=run)
 
@@ -31,9 +38,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main_job(image: Path, out_dir: Path, args: argparse.Namespace) -> List[Path]:
-    """Analyse ``image``, print one line per face, write ``<stem>.json`` + ``<stem>_annotated.png``."""
+    """Analyse ``image``, print one line per face, write ``<stem>_meme.png`` (the largest face's
+    meme), ``<stem>.json`` and ``<stem>_annotated.png``."""
     from ..annotate import draw_faces, save_image
+    from ..errors import FontError, InputError
     from ..imageio import load_image
+    from ..meme import make_meme
     from ..pipeline import Pipeline
 
     bgr = load_image(image)
@@ -41,12 +51,25 @@ def main_job(image: Path, out_dir: Path, args: argparse.Namespace) -> List[Path]
         result = pipe.process(bgr)
     result.source = str(image)
     print(f"{image}: {len(result.faces)} face(s) in {result.timings.total_ms:.1f} ms")
-    for i, face in enumerate(result.faces, 1):
+    for i, face in enumerate(sorted(result.faces, key=lambda f: f.box.x + f.box.width / 2)):  # as `meme --face N`
         b = face.box
         emotion = f"{face.emotion.label} {face.emotion.score:.0%}" if face.emotion else "no emotion model"
         print(f"  face {i}: {emotion} (box x={b.x:.0f} y={b.y:.0f} w={b.width:.0f} h={b.height:.0f})")
-    out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / f"{image.stem}.json"
-    json_path.write_text(result.to_json() + "\n", encoding="utf-8")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(result.to_json() + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot be written ({exc.strerror or exc})", f"--out-dir {out_dir}",
+                         "pass a writable folder path") from None
     annotated = save_image(out_dir / f"{image.stem}_annotated.png", draw_faces(bgr, result.faces))
-    return [annotated, json_path]
+    meme_options = dict(faces=result.faces, text=args.text, style=args.style, seed=args.seed)
+    try:
+        meme = make_meme(bgr, lang=args.lang, **meme_options)
+    except FontError as exc:  # e.g. no CJK font yet: the demo still makes a meme, in English
+        if args.text is not None or args.lang == "en":
+            raise
+        print(f"note: {exc}; making an English meme instead", file=sys.stderr)
+        meme = make_meme(bgr, lang="en", **meme_options)
+    print(f"meme of the largest face ({meme.emotion or 'no face'}, style {meme.style or 'your text'}): {meme.caption}")
+    return [meme.save(out_dir / f"{image.stem}_meme.png"), annotated, json_path]

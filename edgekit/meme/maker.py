@@ -1,0 +1,260 @@
+"""The main job: photo -> faces -> emotion -> caption -> rendered meme.
+
+>>> meme = edgekit.make_meme("me.jpg", lang="en", style="sarcastic")   # doctest: +SKIP
+>>> meme.caption, meme.emotion, meme.save("meme.png")
+
+Faces are numbered left to right (``face=0`` is the leftmost); by default the largest face is
+used. A photo without a face needs ``text``: with it the caption is still rendered, without it
+:class:`~edgekit.errors.NoFaceError` says so.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ConfigError, InputError, NoFaceError
+from .canvas import Box, as_box, normalized, scale_box
+from .compose import Composition, check_caption, check_placement, chain_for, compose_around_faces
+
+if TYPE_CHECKING:
+    from ..captioning import Caption
+    from ..pipeline import PipelineOptions
+    from ..results import FaceResult
+
+#: Still formats :meth:`Meme.save` writes, by file suffix.
+STILL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+@dataclass
+class Meme:
+    """A rendered meme.
+
+    Attributes:
+        image: the meme (RGB Pillow image).
+        caption: the caption drawn on it.
+        face_index: the face the caption is about (index into ``faces``), None without a face.
+        face: that face (:class:`~edgekit.FaceResult`, in source-photo pixels), or None.
+        emotion: that face's emotion label, or None.
+        text_box: (x0, y0, x1, y1) of the caption's pixels (text, outline, shadow, bubble) in ``image``.
+        faces: every face found, left to right, in source-photo pixels.
+        caption_info: the generated :class:`~edgekit.captioning.Caption` (style, source...);
+            None when the caption was given as ``text``.
+        lang: caption language; placement: where the caption went (``bottom``, ``top``,
+            ``left``, ``right``, ``bubble-*``, ``band-*``); font_size: its size in pixels.
+        scale: source-photo pixels -> ``image`` pixels; photo_box: (x, y, w, h) of the photo in
+            ``image`` (a caption band may add room around it).
+        source: the photo's path when given one.
+    """
+
+    image: Image.Image
+    caption: str
+    face_index: Optional[int]
+    face: Optional["FaceResult"]
+    emotion: Optional[str]
+    text_box: Tuple[int, int, int, int]
+    faces: List["FaceResult"] = field(default_factory=list)
+    caption_info: Optional["Caption"] = None
+    lang: str = "zh"
+    placement: str = "auto"
+    font_size: int = 0
+    scale: float = 1.0
+    photo_box: Tuple[int, int, int, int] = (0, 0, 0, 0)
+    source: Optional[str] = None
+    composition: Optional[Composition] = field(default=None, repr=False)
+
+    @property
+    def style(self) -> Optional[str]:
+        return self.caption_info.style if self.caption_info is not None else None
+
+    def to_meme_pixels(self, box: Any) -> Box:
+        """A source-photo box (tuple, BoundingBox or FaceResult) in ``image`` pixels."""
+        return scale_box(as_box(box), self.scale, self.photo_box[0], self.photo_box[1])
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> Path:
+        """Write the meme as PNG, JPEG or WebP (by the suffix of ``path``); returns the path."""
+        path = Path(path)
+        fmt = STILL_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            hint = "use edgekit.make_gif(...) for an animated GIF" if path.suffix.lower() == ".gif" else ""
+            raise ConfigError(f"unsupported meme file type {path.suffix!r} (use {', '.join(STILL_FORMATS)})", path, hint)
+        options: Dict[str, Any] = {"JPEG": {"quality": 92}, "WEBP": {"quality": 90}}.get(fmt, {"optimize": True})
+        return write_file(path, lambda f: self.image.save(f, fmt, **options))
+
+    def to_dict(self) -> dict:
+        """JSON-friendly summary (no pixels)."""
+        info = self.caption_info
+        return {
+            "source": self.source, "caption": self.caption, "lang": self.lang, "style": self.style,
+            "scene": info.scene if info is not None else None, "caption_source": info.source if info is not None else "user",
+            "emotion": self.emotion, "emotion_score": self.face.emotion.score if self.face and self.face.emotion else None,
+            "face_index": self.face_index, "faces": len(self.faces),
+            "face_box": [round(v, 1) for v in self.to_meme_pixels(self.face)] if self.face is not None else None,
+            "text_box": list(self.text_box), "placement": self.placement, "font_size": self.font_size,
+            "size": list(self.image.size),
+        }
+
+
+def write_file(path: Path, writer: Any) -> Path:
+    """Create ``path``'s folder and run ``writer(path)``; OS errors become InputError naming the path."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer(path)
+    except OSError as exc:
+        raise InputError(f"cannot be written ({exc.strerror or exc})", path, "check the folder exists and is writable") from None
+    return path
+
+
+# ------------------------------------------------------------------------------ analysis
+
+
+@dataclass
+class PreparedPhoto:
+    """A photo ready for captioning: normalised RGB image, scale, faces left to right, chosen face."""
+
+    image: Image.Image
+    scale: float
+    faces: List["FaceResult"]
+    index: Optional[int]
+    source: Optional[str]
+
+    @property
+    def face(self) -> Optional["FaceResult"]:
+        return self.faces[self.index] if self.index is not None else None
+
+    def face_boxes(self) -> List[Box]:
+        return [scale_box(as_box(f), self.scale) for f in self.faces]
+
+
+def detect_faces(bgr: np.ndarray, options: Optional["PipelineOptions"] = None) -> List["FaceResult"]:
+    """Faces with emotions (``edgekit.analyze``, cached pipeline), sorted left to right."""
+    from ..pipeline import analyze
+
+    kwargs = {f.name: getattr(options, f.name) for f in fields(options)} if options is not None else {}
+    return sorted(analyze(bgr, **kwargs), key=lambda f: f.box.x + f.box.width / 2)
+
+
+def choose_face(faces: Sequence["FaceResult"], face: Optional[int]) -> Optional[int]:
+    """Index of the requested face (``face``, 0 = leftmost) or of the largest one."""
+    if face is None:
+        return max(range(len(faces)), key=lambda i: faces[i].box.area) if faces else None
+    if isinstance(face, bool) or not isinstance(face, (int, np.integer)):
+        raise ConfigError("face must be an integer index (0 = leftmost face)", f"face={face!r}")
+    if not 0 <= face < len(faces):
+        valid = f"0..{len(faces) - 1}" if faces else "none"
+        raise InputError(f"no face {face}: the photo has {len(faces)} face(s), numbered left to right ({valid})",
+                         f"face={face}", "pick another --face N, or leave it out to use the largest face")
+    return int(face)
+
+
+def prepare_photo(photo: Any, *, face: Optional[int] = None, faces: Optional[Sequence["FaceResult"]] = None,
+                  options: Optional["PipelineOptions"] = None) -> PreparedPhoto:
+    """Load ``photo``, find its faces (unless ``faces`` are given) and pick one."""
+    from ..imageio import load_image
+
+    bgr = load_image(photo)
+    found = sorted(faces, key=lambda f: f.box.x + f.box.width / 2) if faces is not None else detect_faces(bgr, options)
+    index = choose_face(found, face)
+    image, scale = normalized(bgr)
+    source = os.fspath(photo) if isinstance(photo, (str, os.PathLike)) else None
+    return PreparedPhoto(image, scale, list(found), index, source)
+
+
+def no_face_error(source: Optional[str]) -> NoFaceError:
+    return NoFaceError("no face found, so there is no emotion to caption", source or "photo",
+                       'pass your own caption with --text "..." (text=... in Python), or use a photo with a visible face')
+
+
+def emotion_of(face: Optional["FaceResult"]) -> Any:
+    """What the captioner is conditioned on: the face's probabilities (``neutral`` without a model)."""
+    return dict(face.emotion.probs) if face is not None and face.emotion is not None else "neutral"
+
+
+# ------------------------------------------------------------------------------ memes
+
+
+def render_meme(prepared: PreparedPhoto, text: str, *, lang: str = "zh", font: Any = None, placement: str = "auto",
+                caption_info: Optional["Caption"] = None) -> Meme:
+    """Render ``text`` on a prepared photo, away from its faces."""
+    text = check_caption(text)
+    comp = compose_around_faces(prepared.image, text, chain_for(text, lang, font), prepared.face_boxes(),
+                                prepared.index, placement)
+    face = prepared.face
+    return Meme(comp.image(), text, prepared.index, face, face.emotion.label if face and face.emotion else None,
+                comp.text_box, prepared.faces, caption_info, lang, comp.placement, comp.layout.size, prepared.scale,
+                comp.photo_box, prepared.source, comp)
+
+
+def _check_options(lang: str, style: Optional[str], scene: Optional[str], placement: str) -> str:
+    from ..captioning.taxonomy import resolve_lang, resolve_scene, resolve_style
+
+    if style is not None:
+        resolve_style(style)
+    if scene is not None:
+        resolve_scene(scene)
+    check_placement(placement)
+    return resolve_lang(lang)
+
+
+def make_meme(photo: Any, *, text: Optional[str] = None, style: Optional[str] = None, scene: Optional[str] = None,
+              lang: str = "zh", face: Optional[int] = None, seed: Optional[int] = None, font: Any = None,
+              placement: str = "auto", faces: Optional[Sequence["FaceResult"]] = None,
+              options: Optional["PipelineOptions"] = None) -> Meme:
+    """Make a captioned meme from a photo.
+
+    Args:
+        photo: image path or BGR array (see :func:`edgekit.load_image`).
+        text: your own caption (rendered as is); None generates one from the face's emotion.
+        style, scene, lang, seed: caption generation options (see :func:`edgekit.caption`).
+        face: which face (0 = leftmost); None = the largest.
+        font: a font file tried first for the caption.
+        placement: ``auto``, ``top``, ``bottom`` or ``bubble``.
+        faces: faces already found in ``photo`` (skips detection).
+        options: :class:`~edgekit.PipelineOptions` for face detection / emotion (default model).
+
+    Raises:
+        NoFaceError: no face and no ``text``. InputError: unreadable photo, bad ``face`` index,
+        empty/over-long text. FontError: no installed font covers the caption. ConfigError: bad
+        style, scene, lang or placement.
+    """
+    lang = _check_options(lang, style, scene, placement)
+    prepared = prepare_photo(photo, face=face, faces=faces, options=options)
+    info = None
+    if text is None:
+        if prepared.face is None:
+            raise no_face_error(prepared.source)
+        from ..captioning import caption
+
+        info = caption(emotion_of(prepared.face), style=style, scene=scene, lang=lang, n=1, seed=seed)[0]
+        text = info.text
+    return render_meme(prepared, text, lang=lang, font=font, placement=placement, caption_info=info)
+
+
+def meme_styles(photo: Any, n: int = 5, *, scene: Optional[str] = None, lang: str = "zh", face: Optional[int] = None,
+                seed: Optional[int] = None, font: Any = None, placement: str = "auto",
+                styles: Optional[Sequence[str]] = None, faces: Optional[Sequence["FaceResult"]] = None,
+                options: Optional["PipelineOptions"] = None) -> List[Meme]:
+    """``n`` memes of one photo, each captioned in a different style (``styles``, or ``n``
+    distinct styles drawn with ``seed``). Faces are detected once."""
+    from ..captioning import caption_styles
+    from ..captioning.taxonomy import STYLES
+
+    lang = _check_options(lang, None, scene, placement)
+    if styles is None:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(STYLES):
+            raise ConfigError(f"must be between 1 and {len(STYLES)} (one meme per style)", f"n={n!r}")
+        styles = random.Random(seed).sample(STYLES, n)
+    prepared = prepare_photo(photo, face=face, faces=faces, options=options)
+    if prepared.face is None:
+        raise no_face_error(prepared.source)
+    infos = caption_styles(emotion_of(prepared.face), scene=scene, lang=lang, styles=list(styles), seed=seed)
+    return [render_meme(prepared, info.text, lang=lang, font=font, placement=placement, caption_info=info) for info in infos]
+
+
+__all__ = ["Meme", "make_meme", "meme_styles", "prepare_photo", "render_meme", "choose_face", "detect_faces",
+           "PreparedPhoto", "STILL_FORMATS", "write_file"]

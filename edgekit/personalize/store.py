@@ -1,0 +1,350 @@
+"""``FeedbackStore``: caption feedback kept on this device, in ``<data dir>/feedback.json``.
+
+The file is a versioned document (``{"kind": "feedback", "version": 1, "events": [...],
+"folded": ...}``) written atomically (:func:`edgekit.userdata.atomic_write_json`) while holding
+an advisory lock (``feedback.json.lock``), after re-reading the file, so several processes can
+record at once and :meth:`FeedbackStore.record` returns only once its event is on disk.
+
+The newest ``max_events`` events are kept verbatim; older ones are folded into decayed tallies
+(:func:`~edgekit.personalize.preferences.fold`), which changes no preference. An unreadable file
+is moved aside to ``feedback.json.corrupt-<time>``, every event that can still be parsed out of
+it is recovered into a rebuilt store, and a :class:`FeedbackWarning` says so; a file written by a
+newer edgekit raises :class:`~edgekit.errors.ConfigError` and is left alone.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from ..errors import ConfigError, InputError
+from ..userdata import atomic_write_json, data_dir, load_document, move_aside
+from .events import ACTIONS, FeedbackEvent, make_event
+from .preferences import DEFAULT_HALF_LIFE_DAYS, Preferences, Score, accumulate, fold
+
+try:  # POSIX advisory locks; elsewhere writers in several processes at once are not serialised
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+PathLike = Union[str, "os.PathLike[str]"]
+FILE_NAME = "feedback.json"
+KIND = "feedback"
+VERSION = 1
+#: Events kept verbatim; older ones are folded into tallies.
+MAX_EVENTS = 2000
+Folded = Optional[Tuple[float, Preferences]]
+
+
+class FeedbackWarning(UserWarning):
+    """Something about the feedback store the user should know (e.g. a corrupt file was rebuilt)."""
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What the file holds: verbatim events (oldest first) and folded tallies ``(at, tallies)``."""
+
+    events: Tuple[FeedbackEvent, ...] = ()
+    folded: Folded = None
+
+    def to_document(self) -> Dict[str, Any]:
+        folded = None if self.folded is None else {"at": self.folded[0], **self.folded[1].to_json()}
+        return {"kind": KIND, "version": VERSION, "events": [e.to_dict() for e in self.events], "folded": folded}
+
+    @classmethod
+    def from_document(cls, doc: Dict[str, Any]) -> "StoreState":
+        """ValueError when the events or the folded tallies are malformed."""
+        events = doc.get("events", [])
+        if not isinstance(events, list):
+            raise ValueError("'events' is not a list")
+        return cls(tuple(FeedbackEvent.from_dict(e) for e in events), _folded(doc.get("folded")))
+
+    def merged(self, events: Sequence[FeedbackEvent]) -> "StoreState":
+        """This state plus the ``events`` it does not hold yet (by id), in time order."""
+        by_id = {e.id: e for e in self.events}
+        for event in events:
+            by_id.setdefault(event.id, event)
+        return StoreState(tuple(sorted(by_id.values(), key=lambda e: e.ts)), self.folded)
+
+
+def _folded(data: Any) -> Folded:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("at"), (int, float)) or not math.isfinite(data["at"]):
+        raise ValueError("'folded' is malformed")
+    return float(data["at"]), Preferences.from_json(data)
+
+
+def salvage(raw: bytes) -> StoreState:
+    """Every valid event (and the folded tallies, when intact) found in a damaged store file."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    objects: List[Any] = []
+    if isinstance(doc, dict):
+        objects = list(doc.get("events") or []) if isinstance(doc.get("events"), list) else []
+        objects.append(doc.get("folded"))
+    else:  # truncated or garbled JSON: try every object that still parses on its own
+        decoder = json.JSONDecoder()
+        for match in re.finditer(r"\{", text):
+            with contextlib.suppress(ValueError):
+                objects.append(decoder.raw_decode(text, match.start())[0])
+    events: List[FeedbackEvent] = []
+    folded: Folded = None
+    for obj in objects:
+        with contextlib.suppress(ValueError, TypeError):
+            if isinstance(obj, dict) and "at" in obj and "styles" in obj:
+                folded = folded or _folded(obj)
+            elif obj is not None:
+                events.append(FeedbackEvent.from_dict(obj))
+    return StoreState((), folded).merged(events)
+
+
+@dataclass(frozen=True)
+class RankedCaption:
+    """A candidate with its personal score (see :mod:`edgekit.personalize.preferences`)."""
+
+    caption: Any
+    text: str
+    style: Optional[str]
+    score: Score
+
+
+@dataclass
+class ResetResult:
+    """What :meth:`FeedbackStore.reset` removed."""
+
+    events: int
+    folded_events: int
+    files: List[Path] = field(default_factory=list)
+
+
+def _signature(path: Path) -> Optional[Tuple[int, int, int, int]]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
+
+
+class FeedbackStore:
+    """Like / dislike / used feedback on captions, and the preferences learnt from it.
+
+    Args:
+        path: the store file (default: ``edgekit.userdata.data_dir() / "feedback.json"``). Nothing
+            is created until the first :meth:`record`.
+        half_life_days: feedback loses half its weight after this many days.
+        max_events: events kept verbatim (older ones are folded into tallies).
+
+    Several store objects and processes may use one file: each call re-reads it when it changed.
+    """
+
+    def __init__(self, path: Optional[PathLike] = None, *, half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+                 max_events: int = MAX_EVENTS) -> None:
+        if not (isinstance(half_life_days, (int, float)) and math.isfinite(half_life_days) and half_life_days > 0):
+            raise ConfigError("half_life_days must be a positive number", subject=repr(half_life_days))
+        if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
+            raise ConfigError("max_events must be an integer >= 1", subject=repr(max_events))
+        self.path = Path(path) if path is not None else data_dir(create=False) / FILE_NAME
+        self.half_life_s = float(half_life_days) * 86400.0
+        self.max_events = max_events
+        #: Warnings issued by this object (also sent through :mod:`warnings` as FeedbackWarning).
+        self.warnings: List[str] = []
+        self._state = StoreState()
+        self._sig: Optional[Tuple[int, int, int, int]] = None
+        self._lock_depth = 0
+        self._thread_lock = threading.RLock()
+
+    # ------------------------------------------------------------------ file access
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the store's advisory file lock (re-entrant; threads of this object take turns)."""
+        with self._thread_lock:
+            if self._lock_depth or fcntl is None:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._lock_depth = 1
+                self._remove_stale_temp_files()
+                yield
+            finally:
+                self._lock_depth = 0
+                os.close(fd)  # releases the lock
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files of writers killed mid-write (every writer holds the lock, so none is live)."""
+        for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        warnings.warn(message, FeedbackWarning, stacklevel=4)
+
+    def _read(self) -> StoreState:
+        """The file's current state (cached until the file changes)."""
+        sig = _signature(self.path)
+        if sig is None:
+            self._state, self._sig = StoreState(), None
+            return self._state
+        if sig == self._sig:
+            return self._state
+        loaded = load_document(self.path, KIND, VERSION)  # ConfigError: newer version / other kind
+        if loaded.backup is not None:
+            return self._recover(loaded.backup, "not a readable JSON document")
+        if loaded.document is None:  # removed between stat and read
+            return self._read()
+        try:
+            state = StoreState.from_document(loaded.document)
+        except (ValueError, TypeError) as exc:
+            return self._recover(move_aside(self.path), str(exc))
+        self._state, self._sig = state, sig
+        return state
+
+    def _recover(self, backup: Path, reason: str) -> StoreState:
+        """Rebuild the store from what can be parsed out of the moved-aside ``backup``."""
+        found = salvage(backup.read_bytes())
+        with self._locked():
+            current = self._read()
+            state = current.merged(found.events)
+            if current.folded is None and found.folded is not None:
+                state = StoreState(state.events, found.folded)
+            self._write(state)
+        folded = f" and {found.folded[1].n_events} older folded events" if found.folded else ""
+        self._warn(f"{self.path}: feedback store was unreadable ({reason}); it was moved to {backup} and rebuilt "
+                   f"with the {len(found.events)} events{folded} recovered from it")
+        return self._state
+
+    def _write(self, state: StoreState) -> None:
+        atomic_write_json(self.path, state.to_document())
+        self._state, self._sig = state, _signature(self.path)
+
+    def _compact(self, state: StoreState) -> StoreState:
+        extra = len(state.events) - self.max_events
+        if extra <= 0:
+            return state
+        return StoreState(state.events[extra:], fold(list(state.events[:extra]), state.folded, self.half_life_s))
+
+    # ------------------------------------------------------------------ recording
+    def record(self, action: str, text: str, *, style: Optional[str] = None, scene: Optional[str] = None,
+               emotion: Optional[str] = None, lang: Optional[str] = None, ts: Optional[float] = None) -> FeedbackEvent:
+        """Record ``action`` (like, dislike, used) on caption ``text``; durable when this returns."""
+        event = make_event(action, text, style=style, scene=scene, emotion=emotion, lang=lang, ts=ts)
+        with self._locked():
+            state = self._read()
+            self._write(self._compact(state.merged([event])))
+        return event
+
+    def like(self, text: str, **tags: Any) -> FeedbackEvent:
+        return self.record("like", text, **tags)
+
+    def dislike(self, text: str, **tags: Any) -> FeedbackEvent:
+        return self.record("dislike", text, **tags)
+
+    def used(self, text: str, **tags: Any) -> FeedbackEvent:
+        return self.record("used", text, **tags)
+
+    # ------------------------------------------------------------------ reading
+    def events(self) -> List[FeedbackEvent]:
+        """The events kept verbatim, oldest first."""
+        return list(self._read().events)
+
+    def preferences(self, now: Optional[float] = None) -> Preferences:
+        """Style / phrase / caption preferences at ``now`` (default: the current time)."""
+        state = self._read()
+        return accumulate(state.events, state.folded, time.time() if now is None else now, self.half_life_s)
+
+    def rerank(self, candidates: Sequence[Any], now: Optional[float] = None) -> List[RankedCaption]:
+        """Candidates (strings, or objects with ``.text`` and ``.style`` such as
+        :class:`edgekit.Caption`) ordered by personal score, best first (ties keep their order)."""
+        prefs = self.preferences(now)
+        ranked = []
+        for cand in candidates:
+            text = cand if isinstance(cand, str) else cand.text
+            style = None if isinstance(cand, str) else getattr(cand, "style", None)
+            ranked.append(RankedCaption(cand, text, style, prefs.score(text, style)))
+        return sorted(ranked, key=lambda r: -r.score.total)
+
+    def backups(self) -> List[Path]:
+        """Corrupt store files moved aside, oldest first."""
+        return sorted(self.path.parent.glob(f"{self.path.name}.corrupt-*"))
+
+    def summary(self, now: Optional[float] = None, top: int = 5) -> Dict[str, Any]:
+        """What is stored and what was learnt, for ``edgekit feedback --show``."""
+        state, prefs = self._read(), self.preferences(now)
+        phrases = prefs.ranked_phrases()
+        return {
+            "path": str(self.path),
+            "events": len(state.events),
+            "folded_events": state.folded[1].n_events if state.folded else 0,
+            "by_action": {a: sum(e.action == a for e in state.events) for a in ACTIONS},
+            "styles": {k: round(v, 3) for k, v in prefs.ranked_styles()},
+            "liked_phrases": [(k, round(v, 3)) for k, v in phrases[:top] if v > 0],
+            "disliked_phrases": [(k, round(v, 3)) for k, v in reversed(phrases[-top:]) if v < 0],
+            "backups": [str(p) for p in self.backups()],
+        }
+
+    # ------------------------------------------------------------------ export / import / reset
+    def export(self, dest: PathLike) -> int:
+        """Write everything stored to ``dest`` (same format as the store; owner-only); returns the
+        number of verbatim events written."""
+        state = self._read()
+        atomic_write_json(Path(dest), state.to_document())
+        return len(state.events)
+
+    def import_file(self, src: PathLike) -> int:
+        """Merge an exported file into the store (events already present are skipped); returns
+        the number of events added. Folded tallies are adopted only by a store that has none."""
+        src = Path(src)
+        try:
+            doc = json.loads(src.read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            raise InputError("file not found", subject=src) from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(f"not a readable feedback export ({exc.__class__.__name__})", subject=src) from None
+        if not isinstance(doc, dict) or doc.get("kind") != KIND:
+            raise InputError("not an edgekit feedback export", subject=src, hint="use a file written by --export")
+        if not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
+            raise ConfigError(f"was written by a newer edgekit (feedback version {doc.get('version')!r})", subject=src,
+                              hint=f"this edgekit reads up to version {VERSION}; upgrade edgekit")
+        try:
+            incoming = StoreState.from_document(doc)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"invalid feedback export ({exc})", subject=src) from None
+        with self._locked():
+            state = self._read()
+            merged = state.merged(incoming.events)
+            if incoming.folded is not None:
+                if state.folded is None:
+                    merged = StoreState(merged.events, incoming.folded)
+                else:
+                    self._warn(f"{src}: its {incoming.folded[1].n_events} folded (older) events were not merged: "
+                               "this store already has folded events of its own")
+            self._write(self._compact(merged))
+        return len(merged.events) - len(state.events)
+
+    def reset(self) -> ResetResult:
+        """Delete everything stored: the store file and moved-aside corrupt copies of it."""
+        with self._locked():
+            state = self._read() if self.path.exists() else StoreState()
+            files = [p for p in [self.path, *self.backups()] if p.exists()]
+            for p in files:
+                p.unlink()
+            self._state, self._sig = StoreState(), None
+        return ResetResult(len(state.events), state.folded[1].n_events if state.folded else 0, files)

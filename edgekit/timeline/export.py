@@ -1,0 +1,67 @@
+"""Write a :class:`~edgekit.timeline.series.Timeline` to disk: JSON summary, CSV series, PNG plot."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Dict, Union
+
+import numpy as np
+
+from ..errors import InputError
+from .series import Timeline
+
+PathLike = Union[str, "os.PathLike[str]"]
+SUMMARY_NAME, SERIES_NAME, TRACKS_NAME, PLOT_NAME = "summary.json", "timeline.csv", "tracks.csv", "timeline.png"
+
+
+def _fmt(value: float) -> str:
+    return "" if not np.isfinite(value) else f"{value:.4f}"
+
+
+def write_series_csv(timeline: Timeline, path: Path) -> None:
+    """Aggregate series: ``frame, time_s, faces, <label>...`` (mean over the frame's faces; empty
+    cells when no face was seen)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["frame", "time_s", "faces", *timeline.labels])
+        for i, (ts, count, probs) in enumerate(zip(timeline.timestamps_ms, timeline.face_counts, timeline.mean_probs)):
+            writer.writerow([i, f"{ts / 1000.0:.3f}", int(count), *map(_fmt, probs)])
+
+
+def write_tracks_csv(timeline: Timeline, path: Path) -> None:
+    """Per-track series: ``track_id, frame, time_s, emotion, <label>...``."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["track_id", "frame", "time_s", "emotion", *timeline.labels])
+        for track in timeline.tracks or []:
+            for frame, ts, probs in zip(track.frame_indices, track.timestamps_ms, track.probs):
+                top = timeline.labels[int(np.argmax(probs))]
+                writer.writerow([track.track_id, int(frame), f"{ts / 1000.0:.3f}", top, *map(_fmt, probs)])
+
+
+def save_timeline(timeline: Timeline, out_dir: PathLike, *, plot: bool = True) -> Dict[str, Path]:
+    """Write ``summary.json`` and ``timeline.csv`` (plus ``tracks.csv`` for a per-track timeline and
+    ``timeline.png`` when ``plot``) into ``out_dir``; returns the written paths by kind.
+
+    The data files are written before the plot, so they exist even when plotting fails (e.g.
+    matplotlib is not installed: :class:`~edgekit.errors.ConfigError`)."""
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder ({exc.strerror})", folder, "pass a writable -o folder") from None
+    if not folder.is_dir():
+        raise InputError("is not a folder", folder, "pass a folder path with -o")
+    written = {"summary": folder / SUMMARY_NAME, "series": folder / SERIES_NAME}
+    written["summary"].write_text(json.dumps(timeline.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_series_csv(timeline, written["series"])
+    if timeline.per_track:
+        written["tracks"] = folder / TRACKS_NAME
+        write_tracks_csv(timeline, written["tracks"])
+    if plot:
+        from .plot import plot_timeline
+
+        written["plot"] = plot_timeline(timeline, folder / PLOT_NAME)
+    return written

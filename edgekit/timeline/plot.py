@@ -1,0 +1,75 @@
+"""PNG plot of a timeline: stacked emotion probabilities over time (aggregate, or one panel per
+face track), alert events shaded. matplotlib is optional (``pip install edgekit[plot]``) and is
+imported only inside :func:`plot_timeline`, with its object API (no pyplot, no global backend)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy as np
+
+from ..errors import ConfigError
+from .series import Timeline
+
+#: One colour per FER+ emotion (others cycle through the tab10 palette order).
+EMOTION_COLORS = {"neutral": "#9e9e9e", "happiness": "#f2c12e", "surprise": "#ff8c1a", "sadness": "#3b6fd1",
+                  "anger": "#d62728", "disgust": "#2ca02c", "fear": "#8c4fc1", "contempt": "#8c564b"}
+#: Panels drawn at most in a per-track plot (the tracks seen longest).
+MAX_TRACK_PANELS = 8
+
+
+def _figure_classes():
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ConfigError("matplotlib is not installed", "timeline plot",
+                          "pip install edgekit[plot] (or skip the plot: edgekit timeline --no-plot)") from None
+    return Figure, FigureCanvasAgg
+
+
+def _panels(timeline: Timeline) -> List[Tuple[str, np.ndarray, np.ndarray, object]]:
+    """(title, times in s, (N, labels) probabilities, track id or None) per panel."""
+    if not timeline.per_track:
+        probs = np.nan_to_num(timeline.mean_probs.astype(np.float64), nan=0.0)
+        return [("all faces (mean per frame; blank = no face)", timeline.timestamps_ms / 1000.0, probs, None)]
+    tracks = sorted(timeline.tracks or [], key=lambda t: -len(t.frame_indices))[:MAX_TRACK_PANELS]
+    return [(f"face track {t.track_id} (dominant: {t.summary.dominant})", t.timestamps_ms / 1000.0,
+             t.probs.astype(np.float64), t.track_id) for t in sorted(tracks, key=lambda t: t.track_id)]
+
+
+def plot_timeline(timeline: Timeline, path: Path) -> Path:
+    """Draw ``timeline`` into the PNG ``path``; returns ``path``.
+
+    Raises:
+        ConfigError: matplotlib is not installed.
+    """
+    Figure, FigureCanvasAgg = _figure_classes()
+    panels = _panels(timeline)
+    fig = Figure(figsize=(10, 1.0 + 2.2 * max(len(panels), 1)), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(max(len(panels), 1), 1, sharex=True, squeeze=False)[:, 0]
+    colors = [EMOTION_COLORS.get(label, f"C{i}") for i, label in enumerate(timeline.labels)]
+    end_s = max(timeline.duration_ms / 1000.0, 1e-3)
+    for ax, (title, times, probs, track_id) in zip(axes, panels):
+        if len(times):  # each sample holds until the next; the last one for one frame
+            times = np.append(times, times[-1] + timeline.frame_ms / 1000.0)
+            probs = np.vstack([probs, probs[-1:]])
+            ax.stackplot(times, probs.T, labels=timeline.labels, colors=colors, step="post", linewidth=0)
+        for event in timeline.events:
+            if track_id is None or event.track_id == track_id:
+                ax.axvspan(event.start_ms / 1000.0, event.end_ms / 1000.0, facecolor="none", edgecolor="black",
+                           hatch="//", linewidth=0.8)
+        ax.set_xlim(0, end_s)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("probability")
+        ax.set_title(title, fontsize=9, loc="left")
+    if not panels:
+        axes[0].set_title("no face found", fontsize=9, loc="left")
+    axes[-1].set_xlabel("time (s)")
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    fig.suptitle(f"Emotion timeline: {Path(timeline.source).name}" + ("  (hatched: alert events)"
+                                                                       if timeline.events else ""), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(str(path), format="png")
+    return path

@@ -1,0 +1,181 @@
+"""Accumulate per-frame pipeline results into emotion time series and summaries, as a stream.
+
+:class:`TimelineBuilder` takes one :class:`~edgekit.results.FrameResult` at a time and keeps
+only numbers: the aggregate series (per frame: faces seen and their mean probabilities), running
+summaries, alert segments, and, only when asked (``per_track=True``), one series per face track.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..results import FrameResult
+from .rules import AlertEvent, AlertMonitor, AlertRule
+
+
+@dataclass(frozen=True)
+class EmotionSummary:
+    """Emotions over a set of face observations (one face in one frame each).
+
+    ``shares``: fraction of observations whose top-1 emotion is each label (they sum to 1 when
+    there is at least one observation); ``dominant``: the label with the largest share (None
+    without observations); ``mean_probs``: mean probability of each label.
+    """
+
+    observations: int
+    shares: Dict[str, float]
+    mean_probs: Dict[str, float]
+    dominant: Optional[str]
+
+    def to_dict(self) -> dict:
+        return {"observations": self.observations, "dominant": self.dominant,
+                "shares": {k: round(v, 4) for k, v in self.shares.items()},
+                "mean_probs": {k: round(v, 4) for k, v in self.mean_probs.items()}}
+
+
+class _SummaryAccumulator:
+    def __init__(self, labels: Sequence[str]) -> None:
+        self.labels = tuple(labels)
+        self.top_counts = np.zeros(len(labels), np.int64)
+        self.prob_sums = np.zeros(len(labels), np.float64)
+
+    def add(self, probs: np.ndarray) -> None:
+        self.top_counts[int(np.argmax(probs))] += 1
+        self.prob_sums += probs
+
+    def result(self) -> EmotionSummary:
+        n = int(self.top_counts.sum())
+        shares = self.top_counts / n if n else np.zeros(len(self.labels))
+        means = self.prob_sums / n if n else np.zeros(len(self.labels))
+        dominant = self.labels[int(np.argmax(self.top_counts))] if n else None
+        return EmotionSummary(n, dict(zip(self.labels, map(float, shares))), dict(zip(self.labels, map(float, means))),
+                              dominant)
+
+
+@dataclass
+class TrackSeries:
+    """Emotion probabilities of one face track, frame by frame (``probs``: ``(N, labels)``)."""
+
+    track_id: int
+    frame_indices: np.ndarray
+    timestamps_ms: np.ndarray
+    probs: np.ndarray
+    summary: EmotionSummary
+
+    def to_dict(self) -> dict:
+        return {"track_id": self.track_id, "first_s": round(float(self.timestamps_ms[0]) / 1000.0, 3),
+                "last_s": round(float(self.timestamps_ms[-1]) / 1000.0, 3), "frames": int(len(self.frame_indices)),
+                "summary": self.summary.to_dict()}
+
+
+@dataclass
+class Timeline:
+    """Emotion timeline of one video (see :func:`edgekit.timeline.emotion_timeline`).
+
+    Aggregate data (always): ``summary`` over every face observation, per-frame
+    ``timestamps_ms`` / ``face_counts`` / ``mean_probs`` (mean over the faces in the frame, NaN
+    when there is none) and alert ``events`` (without track ids). Per-track data only when the
+    timeline was built with ``per_track=True``: ``tracks`` and track ids on the events.
+    """
+
+    source: str
+    labels: Tuple[str, ...]
+    fps: Optional[float]
+    frame_ms: float
+    timestamps_ms: np.ndarray
+    face_counts: np.ndarray
+    mean_probs: np.ndarray
+    summary: EmotionSummary
+    rules: List[AlertRule]
+    events: List[AlertEvent]
+    tracks: Optional[List[TrackSeries]] = None
+
+    @property
+    def frames(self) -> int:
+        return int(len(self.timestamps_ms))
+
+    @property
+    def duration_ms(self) -> float:
+        return float(self.timestamps_ms[-1] + self.frame_ms) if self.frames else 0.0
+
+    @property
+    def per_track(self) -> bool:
+        return self.tracks is not None
+
+    def to_dict(self) -> dict:
+        out = {"source": self.source, "labels": list(self.labels), "frames": self.frames,
+               "duration_s": round(self.duration_ms / 1000.0, 3), "fps": self.fps,
+               "frames_with_faces": int((self.face_counts > 0).sum()), "per_track": self.per_track,
+               "summary": self.summary.to_dict(), "rules": [r.to_dict() for r in self.rules],
+               "events": [e.to_dict(self.per_track) for e in self.events]}
+        if self.tracks is not None:
+            out["tracks"] = [t.to_dict() for t in self.tracks]
+        return out
+
+
+@dataclass
+class _TrackBuffer:
+    frames: List[int] = field(default_factory=list)
+    times: List[float] = field(default_factory=list)
+    probs: List[np.ndarray] = field(default_factory=list)
+
+
+class TimelineBuilder:
+    """Streaming accumulator: :meth:`add` each frame's result, then :meth:`finish`."""
+
+    def __init__(self, labels: Sequence[str], rules: Sequence[AlertRule] = (), *, per_track: bool = False,
+                 frame_ms: float = 1000.0 / 30.0, source: str = "", fps: Optional[float] = None) -> None:
+        self.labels = tuple(labels)
+        self.per_track = per_track
+        self.source, self.fps, self.frame_ms = source, fps, float(frame_ms)
+        self.rules = list(rules)
+        self._monitor = AlertMonitor(self.rules, self.frame_ms)
+        self._summary = _SummaryAccumulator(self.labels)
+        self._track_summaries: Dict[int, _SummaryAccumulator] = {}
+        self._tracks: Dict[int, _TrackBuffer] = {}
+        self._times: List[float] = []
+        self._counts: List[int] = []
+        self._means: List[np.ndarray] = []
+
+    def add(self, result: FrameResult) -> None:
+        """Account for one frame (video-mode results: faces carry track ids)."""
+        ts = float(result.timestamp_ms or 0.0)
+        frame = int(result.frame_index if result.frame_index is not None else len(self._times))
+        rows = []
+        for face in result.faces:
+            if face.emotion is None:
+                continue
+            probs = np.array([face.emotion.probs[label] for label in self.labels], np.float64)
+            rows.append(probs)
+            self._summary.add(probs)
+            track = face.track_id if face.track_id is not None else -1
+            self._monitor.observe(track, ts, face.emotion.probs)
+            if self.per_track:
+                self._track_summaries.setdefault(track, _SummaryAccumulator(self.labels)).add(probs)
+                buf = self._tracks.setdefault(track, _TrackBuffer())
+                buf.frames.append(frame)
+                buf.times.append(ts)
+                buf.probs.append(probs.astype(np.float32))
+        self._times.append(ts)
+        self._counts.append(len(rows))
+        self._means.append(np.mean(rows, axis=0).astype(np.float32) if rows
+                           else np.full(len(self.labels), np.nan, np.float32))
+
+    def finish(self) -> Timeline:
+        tracks = None
+        if self.per_track:
+            tracks = [TrackSeries(tid, np.asarray(buf.frames), np.asarray(buf.times), np.stack(buf.probs),
+                                  self._track_summaries[tid].result())
+                      for tid, buf in sorted(self._tracks.items())]
+        events = self._monitor.finish()
+        if not self.per_track:  # aggregate-only: events say when, not who
+            for event in events:
+                event.track_id = None
+        width = len(self.labels)
+        return Timeline(
+            source=self.source, labels=self.labels, fps=self.fps, frame_ms=self.frame_ms,
+            timestamps_ms=np.asarray(self._times, np.float64), face_counts=np.asarray(self._counts, np.int32),
+            mean_probs=np.stack(self._means) if self._means else np.zeros((0, width), np.float32),
+            summary=self._summary.result(), rules=self.rules, events=events, tracks=tracks)
