@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgekit.cli import main
-from edgekit.errors import ConfigError, NoFaceError
+from edgekit.errors import ConfigError, InputError, NoFaceError
 from edgekit.facemesh import LIPS_INNER, LIPS_OUTER
 from edgekit.transfer import ExpressionTransfer
 from edgekit.transfer.api import inner_mouth_area
@@ -158,8 +158,10 @@ def test_faceless_source_or_target_raise_no_face_error(engine, astronaut, tmp_pa
 
 
 def test_bad_options_raise_config_error(engine, astronaut):
-    with pytest.raises(ConfigError, match="face number 3 does not exist"):
+    with pytest.raises(InputError, match="no face 3: 1 face"):
         engine.transfer(astronaut, astronaut, target_face=3)
+    with pytest.raises(ConfigError, match="face number"):
+        engine.transfer(astronaut, astronaut, target_face=-1)
     for bad in (-0.5, 3.5, float("nan"), "2"):
         with pytest.raises(ConfigError, match="strength"):
             engine.transfer(astronaut, astronaut, strength=bad)

@@ -6,7 +6,7 @@ Examples:
   edgekit transfer --source surprised.jpg --target me.jpg --exaggerate 1.5 -o out.png
   edgekit transfer --target me.jpg --exaggerate 2 -o more_me.png
 
-Faces are numbered largest first (--source-face / --target-face, default 0: the largest).
+Faces are numbered left to right from 0 (--source-face / --target-face; default: the largest face).
 """
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--exaggerate", type=_factor, metavar="K", default=None,
                    help="scale the expression K times (0..3): with --source, the source's expression; "
                         "without it, the target's own (1 keeps it, 2 doubles it, 0 flattens it)")
-    p.add_argument("--source-face", type=_face_number, default=0, metavar="N", help="face number in --source (default: 0)")
-    p.add_argument("--target-face", type=_face_number, default=0, metavar="N", help="face number in --target (default: 0)")
+    p.add_argument("--source-face", type=_face_number, default=None, metavar="N", help="face number in --source, 0 = leftmost (default: the largest)")
+    p.add_argument("--target-face", type=_face_number, default=None, metavar="N", help="face number in --target, 0 = leftmost (default: the largest)")
     p.add_argument("--no-mouth-fill", action="store_true",
                    help="never copy the inside of an open mouth from the source (geometry only)")
     p.set_defaults(func=run, parser=p)

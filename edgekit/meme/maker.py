@@ -19,13 +19,14 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError, InputError, NoFaceError
+from ..faces import left_to_right, pick_face
 from .canvas import Box, as_box, normalized, scale_box
 from .compose import Composition, check_caption, check_placement, chain_for, compose_around_faces
 
 if TYPE_CHECKING:
     from ..captioning import Caption
     from ..pipeline import PipelineOptions
-    from ..results import FaceResult
+    from ..results import BoundingBox, FaceResult
 
 #: Still formats :meth:`Meme.save` writes, by file suffix.
 STILL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -136,20 +137,16 @@ def detect_faces(bgr: np.ndarray, options: Optional["PipelineOptions"] = None) -
     from ..pipeline import analyze
 
     kwargs = {f.name: getattr(options, f.name) for f in fields(options)} if options is not None else {}
-    return sorted(analyze(bgr, **kwargs), key=lambda f: f.box.x + f.box.width / 2)
+    return left_to_right(analyze(bgr, **kwargs), _box)
 
 
 def choose_face(faces: Sequence["FaceResult"], face: Optional[int]) -> Optional[int]:
-    """Index of the requested face (``face``, 0 = leftmost) or of the largest one."""
-    if face is None:
-        return max(range(len(faces)), key=lambda i: faces[i].box.area) if faces else None
-    if isinstance(face, bool) or not isinstance(face, (int, np.integer)):
-        raise ConfigError("face must be an integer index (0 = leftmost face)", f"face={face!r}")
-    if not 0 <= face < len(faces):
-        valid = f"0..{len(faces) - 1}" if faces else "none"
-        raise InputError(f"no face {face}: the photo has {len(faces)} face(s), numbered left to right ({valid})",
-                         f"face={face}", "pick another --face N, or leave it out to use the largest face")
-    return int(face)
+    """Index of the requested face (``face``, 0 = leftmost) or of the largest one (:mod:`edgekit.faces`)."""
+    return pick_face(faces, face, _box)
+
+
+def _box(face: "FaceResult") -> "BoundingBox":
+    return face.box
 
 
 def prepare_photo(photo: Any, *, face: Optional[int] = None, faces: Optional[Sequence["FaceResult"]] = None,
@@ -158,7 +155,7 @@ def prepare_photo(photo: Any, *, face: Optional[int] = None, faces: Optional[Seq
     from ..imageio import load_image
 
     bgr = load_image(photo)
-    found = sorted(faces, key=lambda f: f.box.x + f.box.width / 2) if faces is not None else detect_faces(bgr, options)
+    found = left_to_right(faces, _box) if faces is not None else detect_faces(bgr, options)
     index = choose_face(found, face)
     image, scale = normalized(bgr)
     source = os.fspath(photo) if isinstance(photo, (str, os.PathLike)) else None

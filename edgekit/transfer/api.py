@@ -23,8 +23,10 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from ..errors import ConfigError, NoFaceError
+from ..faces import left_to_right, pick_face
 from ..facemesh import FACE_OVAL, LIPS_INNER, FaceLandmarks, FaceMesh, FaceMeshOptions
 from ..imageio import ImageSource, load_image
+from ..results import BoundingBox
 from .color import lab_stats, match_colors
 from .geometry import expression_offsets, expression_weights, jaw_follow_weights, load_neutral_mesh, retarget
 from .warp import delaunay, piecewise_affine, poisson_blend, polygon_mask, to_pixel_centres
@@ -81,7 +83,8 @@ def inner_mouth_area(face: FaceLandmarks) -> float:
 class ExpressionTransfer:
     """Expression transfer and exaggeration on photos (see the module docstring).
 
-    Faces are numbered largest first (``face=0`` is the largest). Not thread-safe.
+    Faces are numbered left to right from 0; ``None`` (the default) is the largest face
+    (:mod:`edgekit.faces`). Not thread-safe.
     """
 
     def __init__(self, options: Optional[FaceMeshOptions] = None, **mesh_options: Any) -> None:
@@ -90,26 +93,24 @@ class ExpressionTransfer:
         self.weights = expression_weights()
         self.follow = jaw_follow_weights()
 
-    def find_face(self, image: ImageSource, index: int = 0, role: str = "target") -> Tuple[np.ndarray, FaceLandmarks]:
-        """The BGR image and the landmarks of its ``index``-th largest face.
+    def find_face(self, image: ImageSource, index: Optional[int] = None, role: str = "target") -> Tuple[np.ndarray, FaceLandmarks]:
+        """The BGR image and the landmarks of its face number ``index`` (left to right from 0;
+        None = the largest face).
 
         Raises:
             NoFaceError: no face in the image.
-            ConfigError: ``index`` is not an existing face number.
+            ConfigError / InputError: ``index`` is not a face number / not a face of this image.
         """
         bgr = load_image(image)
-        faces = self.mesh.process(bgr)
         subject = _describe_source(image, role)
+        faces = left_to_right(self.mesh.process(bgr), _mesh_box)
         if not faces:
             raise NoFaceError(f"no face found in the {role} image", subject,
                               "use a photo with a clearly visible face (frontal, at least ~60 px between the eyes works best)")
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(faces):
-            raise ConfigError(f"face number {index!r} does not exist ({len(faces)} face(s) found, numbered from 0, "
-                              "largest first)", subject, f"pass a number from 0 to {len(faces) - 1}")
-        return bgr, faces[index]
+        return bgr, faces[pick_face(faces, index, _mesh_box, subject)]
 
-    def transfer(self, source: ImageSource, target: ImageSource, *, strength: float = 1.0, source_face: int = 0,
-                 target_face: int = 0, mouth_fill: bool = True) -> TransferResult:
+    def transfer(self, source: ImageSource, target: ImageSource, *, strength: float = 1.0, source_face: Optional[int] = None,
+                 target_face: Optional[int] = None, mouth_fill: bool = True) -> TransferResult:
         """The target photo with the source face's expression (times ``strength``) on its face.
 
         ``mouth_fill=False`` never copies pixels from the source (the open mouth is then
@@ -119,7 +120,7 @@ class ExpressionTransfer:
         dst_bgr, dst = self.find_face(target, target_face, "target")
         return self._apply(src_bgr, src, dst_bgr, dst, strength, mouth_fill)
 
-    def exaggerate(self, image: ImageSource, factor: float = 2.0, *, face: int = 0) -> TransferResult:
+    def exaggerate(self, image: ImageSource, factor: float = 2.0, *, face: Optional[int] = None) -> TransferResult:
         """The photo with its face's own expression amplified ``factor`` times (0 < factor < 1
         tones it down, 0 flattens it to the neutral reference)."""
         factor = _check_strength("factor", factor)
@@ -189,16 +190,20 @@ def render(image: np.ndarray, old: np.ndarray, new: np.ndarray, mouth: Optional[
     return out
 
 
-def transfer_expression(source: ImageSource, target: ImageSource, *, strength: float = 1.0, source_face: int = 0,
-                        target_face: int = 0, mouth_fill: bool = True, **mesh_options: Any) -> TransferResult:
+def transfer_expression(source: ImageSource, target: ImageSource, *, strength: float = 1.0, source_face: Optional[int] = None,
+                        target_face: Optional[int] = None, mouth_fill: bool = True, **mesh_options: Any) -> TransferResult:
     """One-call :meth:`ExpressionTransfer.transfer` (loads the models each call)."""
     with ExpressionTransfer(**mesh_options) as engine:
         return engine.transfer(source, target, strength=strength, source_face=source_face, target_face=target_face,
                                mouth_fill=mouth_fill)
 
 
-def exaggerate_expression(image: ImageSource, factor: float = 2.0, *, face: int = 0,
+def exaggerate_expression(image: ImageSource, factor: float = 2.0, *, face: Optional[int] = None,
                           **mesh_options: Any) -> TransferResult:
     """One-call :meth:`ExpressionTransfer.exaggerate` (loads the models each call)."""
     with ExpressionTransfer(**mesh_options) as engine:
         return engine.exaggerate(image, factor, face=face)
+
+
+def _mesh_box(face: FaceLandmarks) -> BoundingBox:
+    return face.detection.box
