@@ -1,0 +1,82 @@
+"""``python -m converters.identity all``: LFW faces -> embedder -> prune 30% -> INT8 -> ship -> report.
+
+``python -m converters.identity sizes`` measures training and INT8 inference cost per input size.
+
+``--config`` takes a JSON file of :class:`converters.identity.pipeline.IdentityConfig` fields
+(``train``/``finetune``/``qat`` hold :class:`converters.identity.train.FitSettings` fields);
+flags override it. Errors in user input print one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from edgekit.errors import ConfigError, EdgekitError
+
+
+def _all(args: argparse.Namespace) -> None:
+    from converters.emotion.config import read_json
+    from converters.identity.pipeline import IdentityConfig, run_all
+
+    raw = read_json(args.config, "pass a JSON file of IdentityConfig fields") if args.config else {}
+    flags = {k: v for k, v in {"data": args.data, "out": args.out, "report_dir": args.report_dir,
+                               "input_size": args.input_size, "people_limit": args.people_limit}.items() if v is not None}
+    for stage, minutes in (("train", args.train_minutes), ("finetune", args.finetune_minutes), ("qat", args.qat_minutes)):
+        if minutes is not None:
+            raw[stage] = {**raw.get(stage, {}), "budget_minutes": minutes}
+    if args.no_ship:
+        flags["ship"] = False
+    cfg = IdentityConfig.from_dict({**raw, **flags}, source=args.config or "command line")
+    if not cfg.data:
+        raise ConfigError("no data set given", "--data", "pass the LFW root (images/Name/Name_0001.jpg, pairsDevTrain.txt)")
+    cfg.produced_by = "python -m converters.identity " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+    run_all(cfg)
+
+
+def _sizes(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from converters.identity.sizes import run
+
+    for row in run(args.sizes, Path(args.report_dir))["sizes"]:
+        print(json.dumps(row))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m converters.identity", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("all", help="data -> train -> prune 30%% + fine-tune -> [QAT] -> convert -> evaluate -> ship -> report")
+    a.add_argument("--config", help="JSON of IdentityConfig fields")
+    a.add_argument("--data", help="LFW root (images/, pairsDevTrain.txt)")
+    a.add_argument("--out", help="work folder (default runs/identity)")
+    a.add_argument("--input-size", dest="input_size", type=int, help="crop side in pixels (64)")
+    a.add_argument("--people-limit", dest="people_limit", type=int, help="only the first N people with >= 2 images (smoke tests)")
+    a.add_argument("--train-minutes", dest="train_minutes", type=float, help="float training wall-clock budget")
+    a.add_argument("--finetune-minutes", dest="finetune_minutes", type=float, help="fine-tuning after pruning")
+    a.add_argument("--qat-minutes", dest="qat_minutes", type=float, help="quantization-aware training (0: PTQ only)")
+    a.add_argument("--report-dir", dest="report_dir", help="report folder (default reports/identity)")
+    a.add_argument("--no-ship", dest="no_ship", action="store_true", help="do not copy into edgekit/models/")
+    a.set_defaults(func=_all)
+    z = sub.add_parser("sizes", help="training and INT8 inference cost of the embedder at several input sizes")
+    z.add_argument("--sizes", type=int, nargs="+", default=[64, 96])
+    z.add_argument("--report-dir", dest="report_dir", default="reports/identity")
+    z.set_defaults(func=_sizes)
+    return parser
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        args.func(args)
+    except EdgekitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""The identity toolchain in stages: data -> train -> prune 30% + fine-tune -> [QAT] -> convert -> report.
+
+Every stage writes into ``<out>/<stage>/`` and is skipped when its result exists, so an
+interrupted run resumes at the stage it stopped in. ``python -m converters.identity all`` runs
+:func:`run_all`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from converters.identity import data as data_mod
+from converters.identity.train import FitSettings
+
+log = logging.getLogger(__name__)
+
+
+def _finetune_defaults() -> FitSettings:
+    return FitSettings(budget_minutes=8.0, lr=1e-3, warmup_epochs=0.2, eval_every=0)
+
+
+def _qat_defaults() -> FitSettings:
+    return FitSettings(budget_minutes=0.0, lr=1e-4, warmup_epochs=0.0, weight_decay=0.0, eval_every=0)
+
+
+@dataclass
+class IdentityConfig:
+    """Everything that determines a toolchain run (recorded in ``<out>/config.json`` and the report)."""
+
+    data: str = ""  # LFW root (images/Name/Name_NNNN.jpg, pairsDevTrain.txt)
+    out: str = "runs/identity"
+    cache_dir: str = "runs/identity/cache"
+    people_limit: int = 0  # > 0: only the first N people (alphabetically) with >= 2 images (smoke tests)
+    input_size: int = 64
+    alpha: float = 1.0
+    last_stride: int = 1
+    embedding_dim: int = 128
+    depth: int = 0  # > 0: only the first backbone blocks (tiny test models)
+    heldout_fraction: float = 0.18
+    heldout_pairs: int = 1500  # matched pairs among held-out people (and as many mismatched)
+    seed: int = 0
+    train: FitSettings = field(default_factory=FitSettings)
+    prune_fraction: float = 0.3
+    prune_divisor: int = 4
+    finetune: FitSettings = field(default_factory=_finetune_defaults)
+    qat: FitSettings = field(default_factory=_qat_defaults)  # budget_minutes 0: skip QAT
+    calibration_count: int = 500
+    io_dtype: str = "uint8"
+    ship: bool = True
+    ship_name: str = "identity"
+    ship_file: str = "identity_mnv3s_int8.tflite"
+    models_dir: str = "edgekit/models"
+    report_dir: str = "reports/identity"
+    latency_runs: int = 300
+    threads: int = 2  # TensorFlow intra/inter-op threads (0: TensorFlow's default)
+    produced_by: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str = "config") -> "IdentityConfig":
+        from converters.emotion.augment import AugmentConfig
+        from converters.emotion.config import _reject_unknown
+
+        raw = dict(raw)
+        _reject_unknown(raw, {f.name for f in fields(cls)}, source)
+        for name in ("train", "finetune", "qat"):
+            if isinstance(raw.get(name), dict):
+                sub = dict(raw[name])
+                _reject_unknown(sub, {f.name for f in fields(FitSettings)}, f"{source} [{name}]")
+                if isinstance(sub.get("augment"), dict):
+                    aug = dict(sub["augment"])
+                    if "erase_area" in aug:
+                        aug["erase_area"] = tuple(aug["erase_area"])
+                    sub["augment"] = AugmentConfig(**aug)
+                base = getattr(cls(), name)
+                raw[name] = replace(base, **sub)
+        return cls(**raw)
+
+
+@dataclass
+class Prepared:
+    """Aligned faces, the person split, the pair lists and the training labels."""
+
+    faces: data_mod.FaceData
+    split: data_mod.Split
+    train_idx: np.ndarray
+    train_labels: np.ndarray
+    num_classes: int
+    heldout_pairs: np.ndarray
+    lfw_pairs: np.ndarray
+    lfw_pairs_missing: int
+
+    def summary(self) -> dict:
+        names = self.faces.names
+        held = set(self.split.heldout_people)
+        overlap = {str(names[i]) for i in np.unique(self.lfw_pairs[:, :2])} & set(self.split.train_people)
+        return {"images": int(len(names)), "detected_by_blazeface": int(self.faces.detected.sum()),
+                "train_images": int(len(self.train_idx)), "train_people": len(self.split.train_people),
+                "heldout_people": len(held), "heldout_images": int(sum(str(n) in held for n in names)),
+                "heldout_pairs": _pair_counts(self.heldout_pairs), "lfw_pairs": _pair_counts(self.lfw_pairs),
+                "lfw_pairs_missing": self.lfw_pairs_missing, "lfw_pair_people_in_training": len(overlap)}
+
+
+def _pair_counts(pairs: np.ndarray) -> dict:
+    return {"matched": int(pairs[:, 2].sum()), "mismatched": int((pairs[:, 2] == 0).sum())}
+
+
+def _limited_people(root: Path, limit: int) -> Optional[List[str]]:
+    if limit <= 0:
+        return None
+    people = sorted(p.name for p in (root / "images").iterdir() if p.is_dir() and len(list(p.glob("*.jpg"))) >= 2)
+    return people[:limit]
+
+
+def prepare(cfg: IdentityConfig) -> Prepared:
+    root = Path(cfg.data)
+    faces = data_mod.load_faces(root, cfg.input_size, Path(cfg.cache_dir), _limited_people(root, cfg.people_limit))
+    split = data_mod.split_people(faces.names, cfg.heldout_fraction, cfg.seed)
+    data_mod.save_split(Path(cfg.out) / "split.json", split)
+    train_people = {p: k for k, p in enumerate(split.train_people)}
+    train_idx = np.array([i for i, n in enumerate(faces.names) if str(n) in train_people], np.int64)
+    labels = np.array([train_people[str(faces.names[i])] for i in train_idx], np.int64)
+    held = data_mod.sample_pairs(faces.names, split.heldout_people, cfg.heldout_pairs, cfg.seed)
+    pairs_file = root / "pairsDevTrain.txt"
+    lfw, missing = data_mod.lfw_pairs(faces.index, pairs_file) if pairs_file.is_file() else (np.zeros((0, 3), np.int64), 0)
+    return Prepared(faces, split, train_idx, labels, len(train_people), held, lfw, missing)
+
+
+def heldout_evaluator(prep: Prepared):
+    """``evaluate(embedder) -> {"heldout_acc", "heldout_auc"}`` on the held-out pairs (float Keras)."""
+    from converters.identity.evaluate import pair_accuracy, subset_embeddings, keras_embeddings
+
+    def evaluate(embedder) -> dict:
+        emb, pairs = subset_embeddings(lambda x: keras_embeddings(embedder, x), prep.faces.images, prep.heldout_pairs)
+        return {f"heldout_{k}": v for k, v in pair_accuracy(emb, pairs).items()} if len(pairs) else {}
+
+    return evaluate
+
+
+def _train_stage(cfg: IdentityConfig, prep: Prepared, stage: str, settings: FitSettings, make_model, head_from=None) -> Path:
+    """Fit ``make_model()`` (with the class centres of ``head_from`` when given) into ``<out>/<stage>``."""
+    from converters.emotion.train import save_model
+    from converters.identity.model import CosFaceLogits
+    from converters.identity.train import fit
+
+    out = Path(cfg.out) / stage
+    path = out / "model.h5"
+    if path.is_file():
+        return path
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "settings.json").write_text(json.dumps(asdict(settings), indent=1))
+    embedder = make_model()
+    head = None
+    if head_from is not None:
+        centres = np.load(head_from)
+        head = CosFaceLogits(centres.shape[1], settings.scale, settings.margin, name="cosface")
+        head.build([(None, centres.shape[0]), (None,)])
+        head.set_weights([centres])
+    gray = prep.faces.gray()[prep.train_idx]
+    head = fit(embedder, gray, prep.train_labels, prep.num_classes, settings, head=head,
+               evaluate=heldout_evaluator(prep), history_path=out / "history.json", ckpt_dir=out / "ckpt")
+    np.save(out / "centres.npy", head.get_weights()[0])
+    save_model(embedder, path)
+    return path
+
+
+def stage_train(cfg: IdentityConfig, prep: Prepared) -> Path:
+    from converters.identity.model import EmbedderSpec, build_embedder
+
+    spec = EmbedderSpec(cfg.input_size, cfg.alpha, "relu", cfg.last_stride, cfg.embedding_dim, depth=cfg.depth)
+    return _train_stage(cfg, prep, "float", cfg.train, lambda: build_embedder(spec))
+
+
+def stage_prune(cfg: IdentityConfig, prep: Prepared, float_path: Path) -> tuple:
+    """Structured pruning with :mod:`converters.emotion.pruning`, then fine-tuning."""
+    from converters.emotion import pruning
+    from converters.emotion.train import load_model
+    from converters.identity.model import custom_objects
+
+    out = Path(cfg.out) / "pruned"
+    plan_file = out / "pruning_plan.json"
+
+    def make_thin():
+        original = load_model(float_path)
+        thin, plan = pruning.prune(original, cfg.prune_fraction, cfg.prune_divisor, custom_objects=custom_objects())
+        summary = {**plan.summary(), "params_before": pruning.count_params(original), "params_after": pruning.count_params(thin),
+                   "macs_before": pruning.count_macs(original), "macs_after": pruning.count_macs(thin)}
+        plan_file.write_text(json.dumps(summary, indent=1))
+        log.info("pruned %.1f%% of %d prunable channels: params %d -> %d, MACs %d -> %d", 100 * summary["removed_fraction"],
+                 summary["prunable_channels"], summary["params_before"], summary["params_after"],
+                 summary["macs_before"], summary["macs_after"])
+        thin.save(str(out / "pruned_before_finetune.h5"))
+        return thin
+
+    path = _train_stage(cfg, prep, "pruned", cfg.finetune, make_thin, head_from=float_path.parent / "centres.npy")
+    return path, json.loads(plan_file.read_text())
+
+
+def stage_qat(cfg: IdentityConfig, prep: Prepared, pruned_path: Path) -> Optional[Path]:
+    if cfg.qat.budget_minutes <= 0:
+        return None
+    from converters.emotion.quantize import qat_model
+    from converters.emotion.train import load_model
+
+    return _train_stage(cfg, prep, "qat", cfg.qat, lambda: qat_model(load_model(pruned_path)),
+                        head_from=pruned_path.parent / "centres.npy")
+
+
+def stage_convert(cfg: IdentityConfig, prep: Prepared, models: Dict[str, Optional[Path]]) -> Dict[str, Path]:
+    """``.tflite`` with metadata: float32 of the float and pruned models, INT8 PTQ of the pruned
+    model, INT8 of the QAT model (when trained)."""
+    from converters.emotion import quantize
+    from converters.emotion.train import load_model
+    from converters.identity import export
+
+    out = Path(cfg.out) / "tflite"
+    out.mkdir(parents=True, exist_ok=True)
+    calib = prep.faces.images[prep.train_idx]
+    rep = export.representative_dataset(calib, cfg.calibration_count, cfg.seed)
+    jobs = {"float_fp32": (models["float"], False), "pruned_fp32": (models["pruned"], False),
+            "pruned_int8_ptq": (models["pruned"], True)}
+    if models.get("qat"):
+        jobs["pruned_int8_qat"] = (models["qat"], True)
+    paths = {}
+    for name, (keras_path, int8) in jobs.items():
+        path = out / f"{name}.tflite"
+        if not path.is_file():
+            log.info("converting %s -> %s", keras_path, path)
+            tflite = quantize.to_tflite(load_model(keras_path), rep if int8 else None, int8=int8, io_dtype=cfg.io_dtype)
+            export.write_model(path, tflite, cfg.embedding_dim)
+        paths[name] = path
+    return paths
+
+
+def _limit_threads(threads: int) -> None:
+    """Cap TensorFlow's thread pools (the machine is shared; fewer threads, fewer failed thread creations)."""
+    if threads <= 0:
+        return
+    from converters.tfenv import tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already initialised in this process
+        log.warning("TensorFlow is already initialised; thread limits not applied")
+
+
+def run_all(cfg: IdentityConfig) -> dict:
+    """Run every stage; returns the report dict (also written to ``cfg.report_dir``)."""
+    from converters.identity import report
+
+    _limit_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    prep = prepare(cfg)
+    log.info("data: %s", prep.summary())
+    float_path = stage_train(cfg, prep)
+    pruned_path, plan = stage_prune(cfg, prep, float_path)
+    qat_path = stage_qat(cfg, prep, pruned_path)
+    models = {"float": float_path, "pruned": pruned_path, "qat": qat_path}
+    tflites = stage_convert(cfg, prep, models)
+    return report.evaluate_and_report(cfg, prep, models, tflites, plan)

@@ -1,0 +1,109 @@
+"""``FaceEmbedder``: the INT8 face-embedding ``.tflite`` on LiteRT (aligned crop -> unit vector).
+
+Model contract: one input ``[1, S, S, 3]`` raw RGB 0..255 (uint8; int8/float32 and 1-channel
+gray also accepted), one output ``[1, D]`` embedding. The manifest entry (``task: identity``)
+carries ``identity.threshold`` (cosine similarity at or above which two faces are the same
+person, chosen on held-out people by the toolchain) and ``identity.flip_average`` (average the
+embeddings of the crop and its mirror image, as the threshold was measured).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from .. import litert, registry
+from ..errors import ConfigError, InputError, ModelError, describe
+from ..registry import InputSpec
+
+DEFAULT_MODEL = "identity"
+PRODUCE_HINT = ("train and export one with `python -m converters.identity all --data ../shared/data/lfw` "
+                "(it registers the model in edgekit/models/manifest.json), or pass the path of an identity .tflite")
+
+
+def _manifest_entry(model: Union[str, os.PathLike]) -> Tuple[Path, str, Dict[str, Any]]:
+    """(verified path, sha256, raw manifest entry or {}) for a manifest name or a ``.tflite`` path."""
+    if not isinstance(model, (str, os.PathLike)):
+        raise ConfigError(f"model must be a manifest name or a .tflite path, got {describe(model)}", hint=PRODUCE_HINT)
+    entries = registry.load_manifest()["models"]
+    text = os.fspath(model)
+    if text.endswith(".tflite") or os.sep in text or "/" in text or Path(text).is_file():
+        path = litert.check_tflite_file(text)
+        sha = registry.sha256_file(path)
+        return path, sha, next((e for e in entries.values() if e.get("sha256") == sha), {})
+    if text not in entries:
+        raise ModelError(f"no bundled model named {text!r}", subject=registry.MANIFEST_PATH, hint=PRODUCE_HINT)
+    path = registry.model_path(text)
+    return path, registry.sha256_file(path), entries[text]
+
+
+class FaceEmbedder:
+    """Embeds aligned face crops into L2-normalised vectors.
+
+    Args:
+        model: manifest name (default ``"identity"``, sha256-checked) or a ``.tflite`` path.
+        num_threads: LiteRT CPU threads.
+        threshold: same-person cosine similarity threshold; default: the manifest's.
+
+    Not thread-safe: use one embedder per thread.
+    """
+
+    def __init__(self, model: Union[str, os.PathLike] = DEFAULT_MODEL, num_threads: int = 1,
+                 threshold: Optional[float] = None) -> None:
+        self.model_path, self.sha256, entry = _manifest_entry(model)
+        settings = entry.get("identity", {}) if entry.get("task") == "identity" else {}
+        self._interpreter = litert.make_interpreter(self.model_path, num_threads)
+        inputs, outputs = litert.input_specs(self._interpreter), litert.output_specs(self._interpreter)
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[0] != 1 or inputs[0].shape[3] not in (1, 3):
+            raise ModelError(f"inputs {[list(s.shape) for s in inputs]} are not one [1, S, S, 1|3] image", self.model_path, PRODUCE_HINT)
+        if len(outputs) != 1 or int(np.prod(outputs[0].shape)) != outputs[0].shape[-1]:
+            raise ModelError(f"outputs {[list(s.shape) for s in outputs]} are not one [1, D] embedding", self.model_path, PRODUCE_HINT)
+        self._input, self._output = inputs[0], outputs[0]
+        _, height, width, channels = self._input.shape
+        self.input_spec = InputSpec(height, width, channels, "rgb" if channels == 3 else "gray", self._input.dtype.name)
+        self.dim = int(self._output.shape[-1])
+        self.flip_average = bool(settings.get("flip_average", False))
+        chosen = threshold if threshold is not None else settings.get("threshold")
+        if chosen is None:
+            raise ConfigError("this model has no verification threshold in the manifest", f"model {os.fspath(model)}",
+                              "pass threshold=<cosine similarity>, or load the bundled 'identity' model")
+        if not isinstance(chosen, (int, float)) or isinstance(chosen, bool) or not -1.0 <= float(chosen) <= 1.0:
+            raise ConfigError(f"threshold must be a cosine similarity in [-1, 1], got {chosen!r}", hint="e.g. 0.35")
+        self.threshold = float(chosen)
+
+    def embed_aligned(self, crop: np.ndarray) -> np.ndarray:
+        """Unit-length float32 embedding of a crop in the model's format (``input_spec``)."""
+        spec = self.input_spec
+        expected = (spec.height, spec.width, spec.channels)
+        if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8 or not (
+                crop.shape == expected or (spec.channels == 1 and crop.shape == expected[:2])):
+            raise InputError(f"aligned crop must be uint8 with shape {expected} ({spec.color})", describe(crop),
+                             "align it with FaceAligner(identifier.input_spec, IDENTITY_TEMPLATE), or call FaceIdentifier.embed()")
+        crop = crop.reshape(expected)
+        vector = self._unit(self._run(crop))
+        if self.flip_average:  # mean direction of the crop's and its mirror image's embeddings
+            vector = self._unit(vector + self._unit(self._run(crop[:, ::-1])))
+        return vector.astype(np.float32)
+
+    def _unit(self, vector: np.ndarray) -> np.ndarray:
+        norm = float(np.linalg.norm(vector))
+        if not np.isfinite(norm) or norm < 1e-12:
+            raise ModelError("the model returned a zero or non-finite embedding", self.model_path, PRODUCE_HINT)
+        return vector / norm
+
+    def _run(self, crop: np.ndarray) -> np.ndarray:
+        x = crop[None]
+        if self._input.dtype != np.uint8 or self._input.scale not in (0.0, 1.0) or self._input.zero_point != 0:
+            x = litert.quantize(x.astype(np.float32), self._input)
+        self._interpreter.set_tensor(self._input.index, np.ascontiguousarray(x))
+        self._interpreter.invoke()
+        out = self._interpreter.get_tensor(self._output.index)
+        return litert.dequantize(out, self._output).reshape(-1).astype(np.float64)
+
+    def __repr__(self) -> str:
+        return f"FaceEmbedder({str(self.model_path)!r}, input={self.input_spec}, dim={self.dim}, threshold={self.threshold})"
+
+
+__all__ = ["DEFAULT_MODEL", "FaceEmbedder"]

@@ -1,0 +1,89 @@
+"""The identity toolchain: verification metrics, the person split, the embedder + pruning, and a
+tiny end-to-end ``run_all`` on a few LFW people (skipped without ../shared)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from converters.identity import data as data_mod
+from converters.identity import metrics
+
+
+def test_best_threshold_and_kfold_on_separable_scores():
+    same = np.array([True] * 50 + [False] * 50)
+    sims = np.where(same, 0.6, 0.1) + np.linspace(0, 0.2, 100)
+    t, acc = metrics.best_threshold(sims, same)
+    assert acc == 1.0 and 0.3 < t <= 0.6
+    assert metrics.kfold_accuracy(sims, same)["accuracy"] == 1.0
+
+
+def test_accuracy_counts_mistakes():
+    same = np.array([True, True, False, False])
+    sims = np.array([0.9, 0.2, 0.8, 0.1])  # one matched pair too low, one mismatched too high
+    assert metrics.accuracy_at(sims, same, 0.5) == 0.5
+    assert metrics.best_threshold(sims, same)[1] == 0.75
+
+
+def test_roc_and_tar_at_far():
+    rng = np.random.default_rng(0)
+    same = np.array([True] * 1000 + [False] * 1000)
+    sims = np.concatenate([rng.normal(0.6, 0.1, 1000), rng.normal(0.2, 0.1, 1000)])
+    curve = metrics.roc(sims, same)
+    assert curve.far[0] == 0 and curve.tar[0] == 0 and curve.far[-1] == 1 and curve.tar[-1] == 1
+    assert np.all(np.diff(curve.far) >= 0) and np.all(np.diff(curve.tar) >= 0)
+    assert 0.95 < curve.auc() < 1.0
+    t2, t3 = metrics.tar_at_far(curve, 1e-2), metrics.tar_at_far(curve, 1e-3)
+    assert 0 < t3 <= t2 < 1
+    report = metrics.verification_report(sims, same, 0.4)
+    assert report["far_0.001_resolvable"] and report["pairs"] == 2000
+
+
+def test_person_split_is_disjoint_and_seeded():
+    names = np.array([f"p{i // 3}" for i in range(300)])
+    a = data_mod.split_people(names, 0.2, seed=1)
+    b = data_mod.split_people(names, 0.2, seed=1)
+    assert a == b and len(a.heldout_people) == 20 and not set(a.heldout_people) & set(a.train_people)
+    pairs = data_mod.sample_pairs(names, a.heldout_people, count=1000, seed=0, max_per_person=2)
+    held = set(a.heldout_people)
+    assert all(names[i] in held and names[j] in held for i, j, _ in pairs)
+    matched, mismatched = pairs[pairs[:, 2] == 1], pairs[pairs[:, 2] == 0]
+    assert len(matched) == 40 == len(mismatched)  # 2 per person, balanced
+    assert all(names[i] == names[j] for i, j, _ in matched) and all(names[i] != names[j] for i, j, _ in mismatched)
+
+
+def test_embedder_shape_and_structured_pruning():
+    from converters.emotion import pruning
+    from converters.identity.model import EmbedderSpec, build_embedder, custom_objects
+
+    model = build_embedder(EmbedderSpec(input_size=32, depth=4, embedding_dim=16))
+    assert model.output_shape == (None, 16) and model.input_shape == (None, 32, 32, 3)
+    thin, plan = pruning.prune(model, 0.3, custom_objects=custom_objects())
+    assert 0.2 < plan.removed_fraction() < 0.4
+    assert thin.output_shape == (None, 16) and pruning.count_params(thin) < pruning.count_params(model)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    assert thin.predict(x, verbose=0).shape == (2, 16)
+
+
+def test_end_to_end_tiny_run(lfw_dir, tmp_path):
+    from converters.identity.pipeline import IdentityConfig, run_all
+    from converters.identity.train import FitSettings
+    from edgekit.identity import FaceEmbedder
+
+    fit = dict(budget_minutes=0.01, epochs=1, batch_size=16, eval_every=0)
+    cfg = IdentityConfig(data=str(lfw_dir), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), people_limit=12,
+                         input_size=32, depth=3, embedding_dim=16, heldout_fraction=0.3, train=FitSettings(**fit),
+                         finetune=FitSettings(**fit), qat=FitSettings(budget_minutes=0.0), calibration_count=16,
+                         ship=False, report_dir=str(tmp_path / "report"), latency_runs=5, produced_by="pytest")
+    report = run_all(cfg)
+    assert set(report["variants"]) == {"float_fp32", "pruned_fp32", "pruned_int8_ptq"}
+    assert report["shipped"]["variant"] == "pruned_int8_ptq" and report["shipped"]["file"] is None
+    assert 0.25 < report["pruning"]["removed_fraction"] < 0.35
+    assert report["data"]["heldout_people"] == 4 and report["data"]["train_people"] == 8
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert saved["shipped"]["threshold"] == pytest.approx(report["shipped"]["threshold"])
+    assert (tmp_path / "report" / "roc.png").stat().st_size > 1000
+    assert "pairsDevTrain" in (tmp_path / "report" / "README.md").read_text()
+    int8 = FaceEmbedder(tmp_path / "run" / "tflite" / "pruned_int8_ptq.tflite", threshold=report["shipped"]["threshold"])
+    assert int8.input_spec.dtype == "uint8" and int8.dim == 16
