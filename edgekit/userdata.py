@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 
 #: Environment variable that overrides the data directory (tests, sandboxed apps).
 ENV_VAR = "EDGEKIT_DATA_DIR"
@@ -43,8 +43,14 @@ def data_dir(create: bool = True) -> Path:
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` atomically (readers see the old or the new file, whole)."""
     path = Path(path)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if path.exists() and not path.is_file():
+            # os.replace would swap a device (/dev/null), FIFO or folder for a regular file.
+            raise InputError("is not a regular file", path, "write to a file path")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a parent is a file, name too long, read-only folder ...
+        raise _unwritable(path, exc) from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -52,10 +58,16 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # disk full, quota ...
+            raise _unwritable(path, exc) from None
         raise
     _fsync_dir(path.parent)
+
+
+def _unwritable(path: Path, exc: OSError) -> InputError:
+    return InputError(f"cannot be written ({exc.strerror or exc})", path, "check that its folder exists, is a folder and is writable")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -70,9 +82,16 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def atomic_write_json(path: Path, document: Dict[str, Any], mode: int = 0o600) -> None:
-    """Write a JSON document atomically (UTF-8, sorted keys for reviewable diffs)."""
+    """Write a JSON document atomically (UTF-8, sorted keys for reviewable diffs).
+
+    Strings that UTF-8 cannot encode (lone surrogates from broken user text) are written as JSON
+    ``\\uXXXX`` escapes instead, so the document still reads back exactly."""
     text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"), mode)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = (json.dumps(document, ensure_ascii=True, indent=1, sort_keys=True) + "\n").encode("ascii")
+    atomic_write_bytes(path, data, mode)
 
 
 @dataclass
@@ -96,17 +115,21 @@ def load_document(path: Path, kind: str, version: int) -> LoadedDocument:
         raw = path.read_bytes()
     except FileNotFoundError:
         return LoadedDocument(None)
+    except IsADirectoryError:
+        raise InputError(f"is a folder, not a {kind} file", path, "pass the path of a file (it is created when missing)") from None
+    except OSError as exc:  # permission denied, name too long, a parent is a file ...
+        raise InputError(f"cannot be read ({exc.strerror or exc})", path, "check the path and its permissions") from None
     try:
         document = json.loads(raw.decode("utf-8"))
         if not isinstance(document, dict) or "kind" not in document:
             raise ValueError("not an edgekit document")
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return LoadedDocument(None, backup=move_aside(path))
     if document.get("kind") != kind:
         raise ConfigError(f"holds a {document.get('kind')!r} document, expected {kind!r}", path,
                           "point edgekit at its own file or remove this one")
     found = document.get("version")
-    if not isinstance(found, int) or found > version:
+    if isinstance(found, bool) or not isinstance(found, int) or found > version:
         raise ConfigError(f"was written by a newer edgekit ({kind} version {found!r}, this one reads up to {version})",
                           path, "upgrade edgekit, or move the file away to start afresh")
     return LoadedDocument(document)

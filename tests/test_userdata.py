@@ -47,3 +47,15 @@ def test_other_kind_or_newer_version_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="newer edgekit"):
         userdata.load_document(target, "feedback", 2)
     assert target.exists()  # left alone
+
+
+def test_atomic_write_refuses_to_replace_a_non_regular_file(tmp_path):
+    from edgekit.errors import InputError
+
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    with pytest.raises(InputError, match="not a regular file"):
+        userdata.atomic_write_json(folder, {"kind": "k", "version": 1})
+    with pytest.raises(InputError, match="not a regular file"):
+        userdata.atomic_write_bytes("/dev/null", b"x")  # would swap the device for a file
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")

@@ -48,11 +48,21 @@ class TFLiteRunner:
     """One ``.tflite`` on LiteRT: float or quantized I/O handled with the tensors' own parameters."""
 
     def __init__(self, model: Union[bytes, str, Path], num_threads: int = 1) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         content = Path(model).read_bytes() if isinstance(model, (str, Path)) else model
+        #: False when XNNPACK refused the graph and the built-in kernels run it (reported as such).
+        self.xnnpack = True
         self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        try:
+            self.interpreter.allocate_tensors()
+        except RuntimeError as exc:
+            if "XNNPACK" not in str(exc):
+                raise
+            self.xnnpack = False
+            self.interpreter = Interpreter(model_content=content, num_threads=num_threads,
+                                           experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            self.interpreter.allocate_tensors()
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
         self.size = int(self.inp["shape"][1])

@@ -183,12 +183,16 @@ def check_targets(results: dict, shipped: str) -> dict:
     s, pf, ff = results[shipped], results["pruned_keras"], results["float_keras"]
     lat_pruned = results[shipped]["latency_1thread"]["median_ms"]
     lat_unpruned = results["float_int8_ptq"]["latency_1thread"]["median_ms"]
+    if results["float_int8_ptq"].get("xnnpack_partitions") == 0:
+        # XNNPACK refused the unpruned INT8 graph: compare like with like (float32, both in XNNPACK).
+        lat_pruned = results["pruned_fp32"]["latency_1thread"]["median_ms"]
+        lat_unpruned = results["float_fp32"]["latency_1thread"]["median_ms"]
     rows = {
         "accuracy": (s["accuracy"], ">=", TARGETS["accuracy_min"]),
         "int8_drop_points": (100 * (pf["accuracy"] - s["accuracy"]), "<=", TARGETS["int8_drop_max_points"]),
         "pruned_drop_points": (100 * (ff["accuracy"] - pf["accuracy"]), "<=", TARGETS["pruned_drop_max_points"]),
         "file_bytes": (s["file_bytes"], "<=", TARGETS["file_max_bytes"]),
-        "latency_ms_1thread": (lat_pruned, "<=", TARGETS["latency_max_ms"]),
+        "latency_ms_1thread": (results[shipped]["latency_1thread"]["median_ms"], "<=", TARGETS["latency_max_ms"]),
         "pruned_vs_unpruned_int8_latency_ratio": (lat_pruned / lat_unpruned, "<=", TARGETS["pruned_latency_ratio_max"]),
     }
     out = {}
@@ -261,7 +265,8 @@ def render_markdown(r: dict, report_dir: Path) -> str:
         lines.append(f"| {name} | {_pct(m['accuracy'])} | {m['macro_f1']:.3f} | {m.get('params', 0):,} | "
                      f"{m.get('macs', 0):,} | {size} | {speed} | {m.get('xnnpack_partitions', '-')} |")
     lines += ["", "XNNPACK partitions = delegated subgraphs; more than one means some ops (e.g. int8 HARD_SWISH) run "
-              "outside XNNPACK, which is why INT8 can be slower than float32 here.", "", "Per-class recall:", "", "| variant | " + " | ".join(EMOTIONS) + " |", "|---" * (len(EMOTIONS) + 1) + "|"]
+              "outside XNNPACK, which is why INT8 can be slower than float32 here; 0 means XNNPACK refused to "
+              "prepare the graph and LiteRT's built-in kernels ran it.", "", "Per-class recall:", "", "| variant | " + " | ".join(EMOTIONS) + " |", "|---" * (len(EMOTIONS) + 1) + "|"]
     for name in order:
         if name in res:
             lines.append(f"| {name} | " + " | ".join(f"{res[name]['per_class_recall'][e]:.2f}" for e in EMOTIONS) + " |")
@@ -292,6 +297,11 @@ def render_markdown(r: dict, report_dir: Path) -> str:
     for name, t in r["targets"].items():
         missed = "" if t["met"] else f"{t['miss_by']:.4g}"
         lines.append(f"| {name} | {t['measured']:.4g} | {t['target']} | {'yes' if t['met'] else 'NO'} | {missed} |")
+    if res.get("float_int8_ptq", {}).get("xnnpack_partitions") == 0:
+        ratio = res["pruned_fp32"]["latency_1thread"]["median_ms"] / res["float_fp32"]["latency_1thread"]["median_ms"]
+        lines += ["", "Note: XNNPACK refused to prepare the unpruned INT8 graph (`float_int8_ptq`), so it ran on the "
+                  "built-in kernels; the pruned/unpruned latency ratio target above is therefore measured on the float32 "
+                  f"models (both fully in XNNPACK): {ratio:.3f}."]
     lines += ["", "## Training", ""]
     for stage, s in r["training"].items():
         fin = s["final"] or {}
