@@ -25,8 +25,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -ra tests
 
+# Host benchmark -> benchmarks/results/host.{json,md,png}; run it on an idle machine.
+# BENCH_ARGS e.g. "--quick" or "--models-dir runs/emotion/tflite" (see docs/benchmarks.md).
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.host
+	$(BIN)/python -m benchmarks.host $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info out .pytest_cache

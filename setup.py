@@ -28,6 +28,7 @@ TRAIN = [
     "tensorflow-model-optimization==0.8.0",
     "matplotlib>=3.7",
 ]
+PLOT = ["matplotlib>=3.7"]  # edgekit timeline plots (imported lazily)
 TEST = ["pytest>=7", "scikit-image>=0.21", "hypothesis>=6", "matplotlib>=3.7"]
 
 setup(
@@ -40,10 +41,10 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9,<3.13",
     packages=find_packages(include=["edgekit", "edgekit.*"]),
-    package_data={"edgekit": ["models/*.tflite", "models/*.json", "models/*.txt", "assets/*", "assets/captions/*"]},
+    package_data={"edgekit": ["models/*.tflite", "models/*.json", "models/*.txt", "assets/*", "assets/captions/*", "assets/suggest/*"]},
     include_package_data=True,
     install_requires=RUNTIME,
-    extras_require={"train": TRAIN, "test": TEST, "all": TRAIN + TEST},
+    extras_require={"train": TRAIN, "test": TEST, "plot": PLOT, "all": TRAIN + TEST},
     entry_points={"console_scripts": ["edgekit=edgekit.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

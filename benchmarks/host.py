@@ -1,60 +1,79 @@
-"""Host benchmark of the edgekit runtime: ``python -m benchmarks.host [--model PATH]``.
+"""Host benchmark of edgekit: ``python -m benchmarks.host`` (``make bench``); ``--quick`` for a smoke run.
 
-Measures, on a 640x480 frame with one face (built from the embedded astronaut photo):
+On a 640x480 frame with one real face (the embedded astronaut photo), measures:
 
-- steady state, with 1 and 2 LiteRT threads: per-stage latency (detect, align, classify, their
-  sum per frame, and the whole ``Pipeline.process`` call) as p50/p95, and frames per second;
-- cold start, in fresh subprocesses: ``import edgekit`` + loading the models + the first frame
-  (decoded from a PNG file), median of ``--cold-runs`` runs, recording whether TensorFlow or
-  MediaPipe got imported (they must not be).
+- **whole pipeline** (detect + align + classify, ``Pipeline.process``) for every emotion model
+  found (shipped + the toolchain's float/pruned/INT8 variants) and 1/2/4 threads: per-stage
+  p50/p95, frames/s; PASS/FAIL against the 15 ms/frame budget (p95);
+- **each model separately** (BlazeFace short/full range, emotion variants, caption decoder
+  variants): one ``invoke()`` p50/p95 with 1/2/4 threads, XNNPACK on and off, load time, size;
+- **cold start** in fresh processes: pipeline (import + load + first frame, peak RSS) and each
+  model (import LiteRT + load + first invoke, peak RSS and the model's share of it);
+- **captions**: one ``Captioner.generate`` call per caption model variant;
+- **ratios** measured in the same run: pruned/unpruned and INT8/float (latency, size, pipeline).
 
-Writes ``benchmarks/results/host.json`` and ``host.md`` (schema: :mod:`benchmarks.report`) and
-prints PASS/FAIL for the targets. Not a test: numbers depend on the machine and its load.
+Writes ``benchmarks/results/<stem>.{json,md,png}`` (schema: :mod:`benchmarks.report`) with the
+machine described (CPU, cores, versions, git SHA, load average and the CPU share other
+processes used: a busy machine is flagged). Missing model variants are listed as skipped.
+Numbers depend on the machine and its load: this is a report, not a test.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
+import contextlib
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 import edgekit
 from edgekit.assets import demo_photo
-from edgekit.registry import sha256_file
 
-from .report import ROOT, Measurement, Target, build_report, host_device, package_versions, write_report
+from . import coldstart, invoke, models as model_files
+from .chart import write_chart
+from .collect import Collector, sigterm_as_interrupt
+from .machine import ContentionMonitor
+from .ratios import keep_computable, model_ratios
+from .report import (FRAME_BUDGET_MS, ROOT, Measurement, Ratio, Target, build_report, host_device, package_versions,
+                     write_report)
 
 FRAME_SIZE = (640, 480)
-TARGETS = [
-    Target("detect+align+classify p50, 1 thread", "pipeline.detect_align_classify", "p50", 3.0, {"threads": 1}),
-    Target("cold start (import + load + first frame), median", "cold_start.in_process", "p50", 0.5),
-    Target("no TensorFlow/MediaPipe import at run time", "cold_start.forbidden_modules_imported", "value", 0),
-]
-FORBIDDEN_MODULES = ("tensorflow", "tf_keras", "mediapipe")
+SHIPPED_EMOTION = "emotion/shipped"
+VERSIONS = ("edgekit", "numpy", "opencv-contrib-python", "ai-edge-litert", "tflite-runtime", "Pillow", "matplotlib")
 
-#: Runs in a fresh interpreter: argv = emotion model, frame path. Prints one JSON line.
-COLD_START_CHILD = f"""
-import json, sys, time
-t0 = time.perf_counter()
-import edgekit
-Pipeline = edgekit.Pipeline  # the lazy public names load here
-t_import = time.perf_counter()
-pipe = Pipeline(emotion_model=sys.argv[1], num_threads=1)
-t_load = time.perf_counter()
-result = pipe.process(sys.argv[2])
-t_first = time.perf_counter()
-print(json.dumps({{"import_s": t_import - t0, "load_s": t_load - t_import, "first_frame_s": t_first - t_load,
-                  "total_s": t_first - t0, "faces": len(result.faces),
-                  "forbidden_imported": sorted(m for m in sys.modules if m.split(".")[0] in {FORBIDDEN_MODULES!r})}}))
-"""
+
+@dataclass
+class HostConfig:
+    frames: int = 300
+    warmup: int = 30
+    model_runs: int = 200
+    model_warmup: int = 20
+    threads: List[int] = field(default_factory=lambda: [1, 2, 4])
+    xnnpack: List[bool] = field(default_factory=lambda: [True, False])
+    cold_runs: int = 5
+    caption_runs: int = 20
+    emotion_dir: Path = model_files.DEFAULT_EMOTION_DIR
+    caption_dirs: Tuple[Path, ...] = model_files.DEFAULT_CAPTION_DIRS
+    extra_models: List[Tuple[str, Path]] = field(default_factory=list)
+    toolchain_variants: bool = True
+    families: Tuple[str, ...] = model_files.FAMILIES
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> "HostConfig":
+        """A smoke run for tests: few frames/runs, 1 thread, one cold start, two captions."""
+        base = dict(frames=20, warmup=3, model_runs=20, model_warmup=3, threads=[1], cold_runs=1, caption_runs=2)
+        return cls(**{**base, **overrides})
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"frames": self.frames, "warmup": self.warmup, "model_runs": self.model_runs,
+                "model_warmup": self.model_warmup, "threads": self.threads,
+                "xnnpack": ["on" if x else "off" for x in self.xnnpack], "cold_runs": self.cold_runs,
+                "caption_runs": self.caption_runs}
 
 
 def make_frame() -> np.ndarray:
@@ -64,10 +83,11 @@ def make_frame() -> np.ndarray:
                                 [: FRAME_SIZE[1]])
 
 
-def steady_state(model: str, frame: np.ndarray, threads: int, frames: int, warmup: int) -> List[Measurement]:
+def steady_state(emotion: model_files.ModelFile, frame: np.ndarray, threads: int, frames: int,
+                 warmup: int) -> List[Measurement]:
     """Per-stage latencies and throughput of ``Pipeline.process`` on the same frame."""
     stages: Dict[str, List[float]] = {k: [] for k in ("detect", "align", "classify", "detect_align_classify", "process")}
-    with edgekit.Pipeline(emotion_model=model, num_threads=threads) as pipe:
+    with edgekit.Pipeline(emotion_model=str(emotion.path), num_threads=threads) as pipe:
         for _ in range(warmup):
             pipe.process(frame)
         start = time.perf_counter()
@@ -82,94 +102,244 @@ def steady_state(model: str, frame: np.ndarray, threads: int, frames: int, warmu
             stages["detect_align_classify"].append(t.detect_ms + t.align_ms + t.classify_ms)
             stages["process"].append(t.total_ms)
         elapsed = time.perf_counter() - start
-    out = [Measurement.from_samples(f"pipeline.{name}", "ms", v, threads=threads) for name, v in stages.items()]
-    out.append(Measurement.single("pipeline.throughput", "frames/s", frames / elapsed, threads=threads))
+    params = {"emotion": emotion.key, "threads": threads}
+    out = [Measurement.from_samples(f"pipeline.{name}", "ms", v, **params) for name, v in stages.items()]
+    out.append(Measurement.single("pipeline.throughput", "frames/s", frames / elapsed, **params))
     return out
 
 
-def cold_start(model: str, frame_path: Path, runs: int) -> List[Measurement]:
-    """Median over ``runs`` fresh interpreters of import + load + first frame."""
-    records, walls = [], []
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", COLD_START_CHILD, model, str(frame_path)], env=env,
-                              capture_output=True, text=True, check=True)
-        walls.append(time.perf_counter() - t0)
-        records.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    forbidden = sorted({m for r in records for m in r["forbidden_imported"]})
-    out = [Measurement.from_samples(f"cold_start.{key}", "s", [r[f"{key}_s"] for r in records])
-           for key in ("import", "load", "first_frame")]
-    out.append(Measurement.from_samples("cold_start.in_process", "s", [r["total_s"] for r in records]))
-    out.append(Measurement.from_samples("cold_start.process_wall", "s", walls))
-    out.append(Measurement.single("cold_start.forbidden_modules_imported", "modules", len(forbidden),
-                                  checked=",".join(FORBIDDEN_MODULES)))
-    return out
+def caption_generation(model: model_files.ModelFile, runs: int, threads: int = 1) -> List[Measurement]:
+    """Wall time of ``Captioner.generate(n=1)`` (sampling + checks, library fallback included)."""
+    from edgekit.captioning.captioner import Captioner, bundled_paths
+
+    captioner = Captioner(model.path, bundled_paths()[1], num_threads=threads, seed=0)
+    times, fallbacks = [], 0
+    emotions = ("happiness", "sadness", "surprise", "anger")
+    for i in range(runs):
+        start = time.perf_counter()
+        caption = captioner.generate(emotions[i % len(emotions)], lang="zh" if i % 2 else "en", n=1, seed=i)[0]
+        times.append((time.perf_counter() - start) * 1e3)
+        fallbacks += caption.fallback_reason is not None
+    params = {"model": model.key, "threads": threads}
+    return [Measurement.from_samples("caption.generate", "ms", times, **params),
+            Measurement.single("caption.library_fallback_share", "fraction", fallbacks / runs, **params)]
 
 
-def describe_model(model: str) -> Dict[str, Any]:
-    clf = edgekit.EmotionClassifier(model)
-    return {"emotion_model": str(clf.model_path), "emotion_model_sha256": sha256_file(clf.model_path),
-            "emotion_model_bundled": model == "emotion", "emotion_input": clf.input_spec.to_dict()}
+def _same_file_notes(config_models: Dict[str, Any]) -> List[str]:
+    notes = []
+    for family in ("emotion", "caption"):
+        shipped = config_models.get(f"{family}/shipped")
+        twins = [k for k, v in config_models.items() if shipped and k != f"{family}/shipped" and v["sha256"] == shipped["sha256"]]
+        if twins:
+            notes.append(f"{family}/shipped is the same file (sha256) as {', '.join(twins)}.")
+    return notes
 
 
-def run(model: str, frames: int, warmup: int, threads: Sequence[int], cold_runs: int, out_dir: Path) -> Dict[str, Any]:
+def run_benchmarks(cfg: HostConfig, collector: Collector, progress: bool = True) -> Dict[str, Any]:
+    """Run everything into ``collector`` (errors recorded per step); returns the run's config dict.
+
+    Raises KeyboardInterrupt after recording it (the caller writes the partial report).
+    """
+    from tqdm import tqdm
+
+    found = model_files.discover(cfg.emotion_dir, cfg.caption_dirs, cfg.extra_models, families=cfg.families,
+                                 include_toolchain=cfg.toolchain_variants)
+    collector.skipped += found.skipped
+    collector.errors += found.errors
     frame = make_frame()
     config: Dict[str, Any] = {"frame_size": list(FRAME_SIZE), "frame": "astronaut photo scaled to 640x640, top 640x480",
-                              "detector_model": "short_range", "frames": frames, "warmup": warmup,
-                              "threads": list(threads), "cold_start_runs": cold_runs, **describe_model(model)}
-    measurements: List[Measurement] = []
-    for n in threads:
-        measurements += steady_state(model, frame, n, frames, warmup)
-    with tempfile.TemporaryDirectory() as tmp:
-        frame_path = Path(tmp) / "frame.png"
-        cv2.imwrite(str(frame_path), frame)
-        measurements += cold_start(model, frame_path, cold_runs)
-    notes = ["Stage times come from edgekit.StageTimings; pipeline.process is the whole process() call "
-             "(includes input validation and result construction).",
-             "cold_start.in_process = import edgekit + Pipeline() (model sha256 check + load) + first frame "
-             "(PNG decode included), measured inside the child; cold_start.process_wall adds interpreter "
-             "start-up. cold_start.forbidden_modules_imported counts TensorFlow/tf_keras/MediaPipe modules "
-             "found in sys.modules after the first frame (over all runs)."]
-    if not config["emotion_model_bundled"]:
-        notes.append(f"Emotion model is {config['emotion_model']}, not the bundled 'emotion' model: "
-                     "classify timings depend on the model.")
-    device = host_device()
-    if device.get("load_avg_1_5_15") and device["load_avg_1_5_15"][0] > 0.5 * (device["cpu_usable"] or 1):
-        notes.append(f"The machine was busy during the run (1-min load average {device['load_avg_1_5_15'][0]} on "
-                     f"{device['cpu_usable']} usable cores): latencies are pessimistic.")
-    versions = package_versions(["edgekit", "numpy", "opencv-contrib-python", "ai-edge-litert", "Pillow"])
-    report = build_report("host", device, versions, config, measurements, TARGETS, notes)
-    json_path, md_path = write_report(report, out_dir, "host")
-    report["_paths"] = [str(json_path), str(md_path)]
+                              "detector_model": "short_range", **cfg.to_dict(), "models": model_files.inventory(found.models)}
+    collector.notes += _same_file_notes(config["models"])
+    emotions = found.family("emotion")
+    steps = (len(found.models) * len(cfg.threads) * len(cfg.xnnpack) + len(emotions) * (len(cfg.threads) + 1)
+             + len(found.models) + len(found.family("caption")))
+    bar = tqdm(total=steps, desc="benchmarks.host", unit="step", file=sys.stderr, disable=not progress)
+    maker = invoke.InputMaker(frame)
+    try:
+        for emotion in emotions:
+            for n in cfg.threads:
+                with collector.step(f"pipeline with {emotion.key}, {n} thread(s)"):
+                    collector.add(steady_state(emotion, frame, n, cfg.frames, cfg.warmup))
+                bar.update(1)
+        for model in found.models:
+            collector.add([invoke.size(model)])
+            for use_xnnpack in cfg.xnnpack:
+                for n in cfg.threads:
+                    with collector.step(f"{model.key} invoke, {n} thread(s), XNNPACK {'on' if use_xnnpack else 'off'}"):
+                        collector.add(invoke.bench_config(model, maker, n, use_xnnpack, cfg.model_warmup, cfg.model_runs))
+                    bar.update(1)
+        with tempfile.TemporaryDirectory() as tmp:
+            frame_path = Path(tmp) / "frame.png"
+            cv2.imwrite(str(frame_path), frame)
+            for emotion in emotions:
+                with collector.step(f"pipeline cold start with {emotion.key}"):
+                    collector.add(coldstart.pipeline_cold_start(str(emotion.path), frame_path, cfg.cold_runs,
+                                                                emotion=emotion.key))
+                bar.update(1)
+        for model in found.models:
+            with collector.step(f"{model.key} cold start"):
+                collector.add(coldstart.model_cold_start(model.key, model.path, cfg.cold_runs))
+            bar.update(1)
+        for model in found.family("caption"):
+            with collector.step(f"{model.key} caption generation"):
+                collector.add(caption_generation(model, cfg.caption_runs))
+            bar.update(1)
+    finally:
+        bar.close()
+    return config
+
+
+def targets(measurements: Sequence[Measurement]) -> List[Target]:
+    """The 15 ms/frame budget for every pipeline configuration measured, plus the runtime's own targets."""
+    out = []
+    for m in measurements:
+        if m.name == "pipeline.process":
+            e, n = m.params["emotion"], m.params["threads"]
+            out.append(Target(f"{FRAME_BUDGET_MS:g} ms/frame budget (p95): {e}, {n} thread{'s' if n > 1 else ''}",
+                              "pipeline.process", "p95", FRAME_BUDGET_MS, {"emotion": e, "threads": n}))
+    out += [
+        Target("detect+align+classify p50 <= 3 ms, 1 thread, shipped emotion model", "pipeline.detect_align_classify",
+               "p50", 3.0, {"threads": 1, "emotion": SHIPPED_EMOTION}),
+        Target("cold start (import + load + first frame), median, shipped emotion model", "cold_start.in_process", "p50",
+               0.5, {"emotion": SHIPPED_EMOTION}),
+        Target("no TensorFlow/MediaPipe import at run time", "cold_start.forbidden_modules_imported", "value", 0,
+               {"emotion": SHIPPED_EMOTION}),
+    ]
+    return out
+
+
+def ratios(threads: Sequence[int]) -> List[Ratio]:
+    first = min(threads)
+    specs = model_ratios("model.latency", "p50", {"threads": first, "xnnpack": True})
+    specs += model_ratios("model.latency", "p50", {"threads": first, "xnnpack": False})
+    specs += model_ratios("model.size", "value", {})
+    specs += model_ratios("pipeline.process", "p50", {"threads": first}, param="emotion")
+    specs += [Ratio(f"XNNPACK on / off: {key}", "model.latency", "p50", {"xnnpack": True}, {"xnnpack": False},
+                    {"model": key, "threads": first}) for key in ("detector/short_range_fp32", SHIPPED_EMOTION, "caption/shipped")]
+    return specs
+
+
+NOTES = [
+    "pipeline.* stage times come from edgekit.StageTimings; pipeline.process is the whole process() call (input "
+    "validation and result construction included). The frame budget is checked on its p95.",
+    "model.latency is one interpreter invoke() on realistic inputs (letterboxed frame, aligned face crop); "
+    "xnnpack=False loads the model with OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES.",
+    "cold_start.in_process = import edgekit + Pipeline() (sha256 check + load) + first frame (PNG decode included), "
+    "inside a fresh interpreter; cold_start.process_wall adds interpreter start-up. pipeline.peak_rss is that "
+    "process's peak RSS (VmHWM) after 31 frames. model.peak_rss / model.rss_delta: a fresh process that imports LiteRT, "
+    "loads one model and invokes it once; rss_delta = peak RSS minus RSS after the import.",
+    "Thread counts above the number of usable cores oversubscribe the CPU: expect them to be slower, not faster.",
+]
+
+
+def build(harness: str, device: Dict[str, Any], config: Dict[str, Any], collector: Collector, threads: Sequence[int],
+          chart_path: Optional[Path] = None) -> Dict[str, Any]:
+    """The report (ratios filtered to the computable ones), with the chart written when asked."""
+    versions = package_versions(list(VERSIONS))
+    report = build_report(harness, device, versions, config, collector.measurements,
+                          targets(collector.measurements), NOTES + collector.notes,
+                          ratios=ratios(threads), **collector.sections())
+    report["ratios"] = keep_computable(  # one n/a row per missing pair: the main quantity only
+        report["ratios"], lambda r: r["quantity"] == "model.latency p50" and r["common"].get("xnnpack") is True)
+    if chart_path is not None and write_chart(report, chart_path):
+        report["artifacts"]["chart"] = chart_path.name
     return report
+
+
+def print_summary(report: Dict[str, Any], paths: Sequence[Path]) -> None:
+    for t in report["targets"]:
+        verdict = "n/a " if t["passed"] is None else ("PASS" if t["passed"] else "FAIL")
+        print(f"{verdict}: {t['description']}: {t['value']} {t['unit'] or ''} (limit {t['limit']})")
+    for r in report["ratios"]:
+        if r["value"] is not None:
+            print(f"ratio {r['value']:.3f}: {r['description']} [{r['quantity']}, {r['common']}]")
+    for s in report["skipped"]:
+        print(f"skipped: {s['what']}: {s['reason']}")
+    for e in report["errors"]:
+        print(f"error: {e['what']}: {e['error']}", file=sys.stderr)
+    warning = (report["device"].get("contention") or {}).get("warning")
+    if warning:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    print(f"status: {report['status']}; wrote " + ", ".join(str(p) for p in paths))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared with the Jetson harness."""
+    p.add_argument("--quick", action="store_true", help="smoke run: few frames and runs, 1 thread, one cold start")
+    p.add_argument("--threads", type=int, nargs="+", help="thread counts (default: 1 2 4)")
+    p.add_argument("--xnnpack", choices=("on", "off", "both"), default="both", help="per-model XNNPACK setting(s) (default: both)")
+    p.add_argument("--frames", type=int, help="timed pipeline frames per configuration (default: 300)")
+    p.add_argument("--model-runs", type=int, help="timed invokes per model configuration (default: 200)")
+    p.add_argument("--cold-runs", type=int, help="fresh-process cold starts per model (default: 5)")
+    p.add_argument("--models-dir", type=Path, default=model_files.DEFAULT_EMOTION_DIR,
+                   help="folder with the emotion toolchain's <variant>.tflite files (default: runs/emotion/tflite)")
+    p.add_argument("--caption-dir", type=Path, action="append",
+                   help="folder with caption_{float,pruned_float,pruned_int8}.tflite (default: build/caption, runs/caption)")
+    p.add_argument("--model", action="append", default=[], metavar="KEY=PATH",
+                   help="add or replace a model, e.g. emotion/relu_pruned=/tmp/m.tflite (a KEY without family/ is emotion/KEY)")
+    p.add_argument("--no-variants", action="store_true", help="only shipped models and --model files (skip toolchain variants)")
+    p.add_argument("--families", nargs="+", choices=model_files.FAMILIES, default=list(model_files.FAMILIES),
+                   help="model families to benchmark (default: detector emotion caption); the pipeline needs emotion")
+    p.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results", help="output folder")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> HostConfig:
+    try:
+        extra = [model_files.parse_model_arg(text) for text in args.model]
+    except ValueError as exc:
+        raise SystemExit(f"error: --model: {exc}") from None
+    cfg = HostConfig.quick() if args.quick else HostConfig()
+    for name in ("threads", "frames", "model_runs", "cold_runs"):
+        if getattr(args, name) is not None:
+            setattr(cfg, name, getattr(args, name))
+    if any(n < 1 for n in cfg.threads) or min(cfg.frames, cfg.model_runs, cfg.cold_runs) < 1:
+        raise SystemExit("error: --threads, --frames, --model-runs and --cold-runs must be >= 1")
+    cfg.xnnpack = {"on": [True], "off": [False], "both": [True, False]}[args.xnnpack]
+    cfg.emotion_dir, cfg.extra_models, cfg.toolchain_variants = args.models_dir, extra, not args.no_variants
+    cfg.families = tuple(args.families)
+    if args.caption_dir:
+        cfg.caption_dirs = tuple(args.caption_dir)
+    return cfg
+
+
+def run_and_write(harness: str, args: argparse.Namespace, device_info: Optional[Callable[[], Dict[str, Any]]] = None,
+                  around: Optional[Callable[[Collector], ContextManager[Any]]] = None) -> int:
+    """Shared main body of the host and Jetson harnesses: run, build, write, print.
+
+    ``device_info()`` adds device fields; ``around(collector)`` is a context manager wrapped around
+    the run (e.g. the Jetson tegrastats sampler, which adds its measurements when it exits).
+    """
+    cfg = config_from_args(args)
+    sigterm_as_interrupt()
+    collector = Collector()
+    monitor = ContentionMonitor()
+    config: Dict[str, Any] = {}
+    try:
+        with around(collector) if around is not None else contextlib.nullcontext():
+            config = run_benchmarks(cfg, collector, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        collector.interrupted = True
+    device = host_device()
+    if device_info is not None:
+        device.update(device_info())
+    device["contention"] = monitor.summary()
+    stem = f"{harness}_quick" if args.quick else harness
+    report = build(harness, device, config, collector, cfg.threads, args.out_dir / f"{stem}.png")
+    paths = write_report(report, args.out_dir, stem)
+    print_summary(report, paths)
+    if collector.interrupted:
+        return 130
+    failed = args.strict and any(t["passed"] is False for t in report["targets"])
+    return 1 if failed or collector.errors else 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.host", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="emotion", help="emotion model: bundled name or .tflite path (default: emotion)")
-    p.add_argument("--frames", type=int, default=300, help="timed frames per thread setting (default: 300)")
-    p.add_argument("--warmup", type=int, default=30, help="untimed frames first (default: 30)")
-    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default: 1 2)")
-    p.add_argument("--cold-runs", type=int, default=7, help="fresh-process cold starts (default: 7)")
-    p.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results", help="output folder")
-    p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
-    args = p.parse_args(argv)
-    try:
-        report = run(args.model, args.frames, args.warmup, args.threads, args.cold_runs, args.out_dir)
-    except edgekit.EdgekitError as exc:  # e.g. the bundled emotion model is not there yet: use --model
-        print(f"benchmarks.host: error: {exc}", file=sys.stderr)
-        return 1
-    for m in report["measurements"]:
-        stats = m["stats"]
-        shown = f"p50 {stats['p50']:.3f} p95 {stats['p95']:.3f}" if "p50" in stats else f"{stats['value']:.1f}"
-        params = f" ({', '.join(f'{k}={v}' for k, v in m['params'].items())})" if m["params"] else ""
-        print(f"{m['name']}{params}: {shown} {m['unit']}")
-    for t in report["targets"]:
-        print(f"{'PASS' if t['passed'] else 'FAIL'}: {t['description']}: {t['value']} {t['unit']} (limit {t['limit']})")
-    print("wrote " + ", ".join(report["_paths"]))
-    return 1 if args.strict and not all(t["passed"] for t in report["targets"]) else 0
+    add_arguments(p)
+    return run_and_write("host", p.parse_args(argv))
 
 
 if __name__ == "__main__":

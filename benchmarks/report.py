@@ -1,25 +1,39 @@
-"""Benchmark result schema shared by every harness (host now; Android/Jetson later).
+"""Benchmark result schema shared by every harness: host, Android over ADB, Jetson.
 
-A report is one JSON document::
+A report is one JSON document per machine/device::
 
     {
-      "schema": "edgekit.benchmark/1",
-      "harness": "host",                       # which harness produced it
+      "schema": "edgekit.benchmark/2",
+      "harness": "host" | "adb" | "jetson",
+      "status": "complete" | "partial" | "interrupted" | "failed",
       "created": "2025-01-01T12:00:00+00:00",
       "git": {"sha": "abc1234", "dirty": false},
-      "device": {"kind": "host", "name": ..., "cpu_model": ..., "cpu_count": ..., ...},
+      "device": {"kind": "host"|"android"|"jetson", "name": ..., "cpu_model": ..., ...},
       "versions": {"edgekit": ..., "numpy": ..., ...},
       "config": {...},                          # what was run (models, frame size, counts)
       "measurements": [                         # every number, with its unit and parameters
-        {"name": "pipeline.detect_align_classify", "unit": "ms", "params": {"threads": 1},
+        {"name": "model.latency", "unit": "ms",
+         "params": {"model": "emotion/pruned_int8_qat", "threads": 1, "xnnpack": true},
          "stats": {"p50": ..., "p95": ..., "mean": ..., "min": ..., "max": ..., "n": 200}}
       ],
       "targets": [                              # pass/fail checks on measurements
-        {"description": ..., "measurement": ..., "params": {...}, "stat": "p50", "limit": 3.0,
+        {"description": ..., "measurement": ..., "params": {...}, "stat": "p95", "limit": 15.0,
          "unit": "ms", "value": ..., "passed": true}
       ],
+      "ratios": [                               # what pruning / INT8 bought, measured in this run
+        {"description": ..., "quantity": ..., "numerator": ..., "denominator": ..., "value": 0.62}
+      ],
+      "skipped": [{"what": ..., "reason": ...}],   # not run (e.g. a model variant not exported yet)
+      "errors": [{"what": ..., "error": ...}],     # run but failed (bad model, delegate rejected...)
+      "artifacts": {"chart": "host.png"},
       "notes": [...]
     }
+
+Measurement names used by all harnesses: ``model.latency`` (one invoke, ms; params ``model``,
+``threads``, and ``xnnpack`` or ``delegate``), ``model.init`` / ``model.cold_start``,
+``model.peak_rss`` / ``model.memory_*`` (MB), ``pipeline.<stage>`` (ms), ``pipeline.throughput``
+(frames/s); Jetson adds ``tegrastats.*``, ``trtexec.*``. Stats keys: ``p5 p50 p95 p99 mean std
+min max first n`` (samples) or ``value`` (one number).
 
 :func:`write_report` writes ``<stem>.json`` and a Markdown rendering ``<stem>.md``.
 """
@@ -37,8 +51,13 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-SCHEMA = "edgekit.benchmark/1"
+SCHEMA = "edgekit.benchmark/2"
 ROOT = Path(__file__).resolve().parents[1]
+HARNESSES = ("host", "adb", "jetson")
+STATUSES = ("complete", "partial", "interrupted", "failed")
+STAT_KEYS = ("p5", "p50", "p90", "p95", "p99", "mean", "std", "min", "max", "first", "n", "value")
+#: Per-frame latency budget of the whole pipeline (detect + align + classify), milliseconds.
+FRAME_BUDGET_MS = 15.0
 
 
 @dataclass
@@ -53,13 +72,30 @@ class Measurement:
     @classmethod
     def from_samples(cls, name: str, unit: str, samples: Sequence[float], **params: Any) -> "Measurement":
         x = np.asarray(samples, dtype=np.float64)
-        stats = {"p50": np.percentile(x, 50), "p95": np.percentile(x, 95), "mean": x.mean(), "min": x.min(),
-                 "max": x.max()}
+        stats = {"p50": np.percentile(x, 50), "p95": np.percentile(x, 95), "mean": x.mean(), "std": x.std(),
+                 "min": x.min(), "max": x.max()}
         return cls(name, unit, {k: round(float(v), 4) for k, v in stats.items()} | {"n": int(x.size)}, params)
+
+    @classmethod
+    def from_stats(cls, name: str, unit: str, stats: Dict[str, Optional[float]], **params: Any) -> "Measurement":
+        """Stats computed elsewhere (e.g. by benchmark_model); None values are dropped."""
+        clean = {k: (int(v) if k == "n" else round(float(v), 4)) for k, v in stats.items() if v is not None}
+        unknown = set(clean) - set(STAT_KEYS)
+        if unknown:
+            raise ValueError(f"unknown stat keys {sorted(unknown)} (known: {', '.join(STAT_KEYS)})")
+        return cls(name, unit, clean, params)
 
     @classmethod
     def single(cls, name: str, unit: str, value: float, **params: Any) -> "Measurement":
         return cls(name, unit, {"value": round(float(value), 4)}, params)
+
+    def matches(self, name: str, params: Dict[str, Any]) -> bool:
+        return self.name == name and all(self.params.get(k) == v for k, v in params.items())
+
+
+def find(measurements: Iterable[Measurement], name: str, **params: Any) -> Optional[Measurement]:
+    """First measurement called ``name`` whose params include ``params``."""
+    return next((m for m in measurements if m.matches(name, params)), None)
 
 
 @dataclass
@@ -73,11 +109,37 @@ class Target:
     params: Dict[str, Any] = field(default_factory=dict)
 
     def evaluate(self, measurements: Iterable[Measurement]) -> Dict[str, Any]:
-        match = next((m for m in measurements if m.name == self.measurement
-                      and all(m.params.get(k) == v for k, v in self.params.items())), None)
+        match = find(measurements, self.measurement, **self.params)
         value = match.stats.get(self.stat) if match else None
         return {**asdict(self), "unit": match.unit if match else None, "value": value,
                 "passed": None if value is None else bool(value <= self.limit)}
+
+
+@dataclass
+class Ratio:
+    """``stat`` of measurement ``name`` for ``numerator`` params divided by the same for ``denominator``.
+
+    E.g. pruned/unpruned: ``Ratio("emotion pruning (FP32)", "model.latency", "p50",
+    {"model": "emotion/pruned_fp32"}, {"model": "emotion/float_fp32"}, {"threads": 1, "xnnpack": True})``.
+    """
+
+    description: str
+    name: str
+    stat: str
+    numerator: Dict[str, Any]
+    denominator: Dict[str, Any]
+    common: Dict[str, Any] = field(default_factory=dict)
+
+    def evaluate(self, measurements: Sequence[Measurement]) -> Dict[str, Any]:
+        num = find(measurements, self.name, **self.numerator, **self.common)
+        den = find(measurements, self.name, **self.denominator, **self.common)
+        a, b = (num.stats.get(self.stat) if num else None), (den.stats.get(self.stat) if den else None)
+        missing = [label for label, m in (("numerator", a), ("denominator", b)) if m is None]
+        return {"description": self.description, "quantity": f"{self.name} {self.stat}", "common": self.common,
+                "numerator": self.numerator, "denominator": self.denominator,
+                "numerator_value": a, "denominator_value": b,
+                "value": round(a / b, 3) if not missing and b else None,
+                "missing": f"{' and '.join(missing)} not measured" if missing else None}
 
 
 def cpu_model() -> str:
@@ -131,10 +193,16 @@ def git_info(root: Path = ROOT) -> Dict[str, Any]:
 
 
 def build_report(harness: str, device: Dict[str, Any], versions: Dict[str, Any], config: Dict[str, Any],
-                 measurements: List[Measurement], targets: List[Target], notes: Sequence[str] = ()) -> Dict[str, Any]:
+                 measurements: List[Measurement], targets: List[Target], notes: Sequence[str] = (), *,
+                 ratios: Sequence[Ratio] = (), skipped: Sequence[Dict[str, str]] = (),
+                 errors: Sequence[Dict[str, str]] = (), status: str = "complete",
+                 artifacts: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
     return {
         "schema": SCHEMA,
         "harness": harness,
+        "status": status,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "git": git_info(),
         "device": device,
@@ -142,12 +210,61 @@ def build_report(harness: str, device: Dict[str, Any], versions: Dict[str, Any],
         "config": config,
         "measurements": [asdict(m) for m in measurements],
         "targets": [t.evaluate(measurements) for t in targets],
+        "ratios": [r.evaluate(measurements) for r in ratios],
+        "skipped": list(skipped),
+        "errors": list(errors),
+        "artifacts": dict(artifacts or {}),
         "notes": list(notes),
     }
 
 
+def validate_report(doc: Any) -> List[str]:
+    """Problems that make ``doc`` not a valid ``edgekit.benchmark/2`` report (empty list: valid)."""
+    if not isinstance(doc, dict):
+        return ["report is not a JSON object"]
+    problems = []
+    expect = {"schema": str, "harness": str, "status": str, "created": str, "git": dict, "device": dict, "versions": dict,
+              "config": dict, "measurements": list, "targets": list, "ratios": list, "skipped": list, "errors": list,
+              "artifacts": dict, "notes": list}
+    for key, kind in expect.items():
+        if not isinstance(doc.get(key), kind):
+            problems.append(f"{key}: missing or not a {kind.__name__}")
+    if problems:
+        return problems
+    if doc["schema"] != SCHEMA:
+        problems.append(f"schema: {doc['schema']!r} is not {SCHEMA!r}")
+    if doc["harness"] not in HARNESSES:
+        problems.append(f"harness: {doc['harness']!r} not in {HARNESSES}")
+    if doc["status"] not in STATUSES:
+        problems.append(f"status: {doc['status']!r} not in {STATUSES}")
+    if "kind" not in doc["device"]:
+        problems.append("device: no 'kind'")
+    for i, m in enumerate(doc["measurements"]):
+        if not (isinstance(m, dict) and isinstance(m.get("name"), str) and isinstance(m.get("unit"), str)
+                and isinstance(m.get("params"), dict) and isinstance(m.get("stats"), dict) and m["stats"]):
+            problems.append(f"measurements[{i}]: needs name, unit, params and non-empty stats")
+            continue
+        bad = [k for k, v in m["stats"].items() if k not in STAT_KEYS or not isinstance(v, (int, float))
+               or isinstance(v, bool) or not np.isfinite(v)]
+        if bad:
+            problems.append(f"measurements[{i}] ({m['name']}): bad stats {bad}")
+    for key, fields in (("targets", ("description", "measurement", "stat", "limit", "value", "passed")),
+                        ("ratios", ("description", "quantity", "value")), ("skipped", ("what", "reason")),
+                        ("errors", ("what", "error"))):
+        for i, item in enumerate(doc[key]):
+            if not isinstance(item, dict) or any(f not in item for f in fields):
+                problems.append(f"{key}[{i}]: needs {', '.join(fields)}")
+    return problems
+
+
 def write_report(report: Dict[str, Any], out_dir: Path, stem: str) -> Tuple[Path, Path]:
-    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir``; returns both paths."""
+    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir``; returns both paths.
+
+    Raises ValueError when the report does not follow the schema (a harness bug, never user input).
+    """
+    problems = validate_report(report)
+    if problems:
+        raise ValueError("benchmark report does not follow the schema: " + "; ".join(problems))
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -158,8 +275,14 @@ def write_report(report: Dict[str, Any], out_dir: Path, stem: str) -> Tuple[Path
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value) or "-"
     return str(value)
 
 
@@ -167,18 +290,84 @@ def _params(params: Dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items()) or "-"
 
 
+def _verdict(passed: Optional[bool]) -> str:
+    return "n/a" if passed is None else ("PASS" if passed else "**FAIL**")
+
+
+def _summary_rows(report: Dict[str, Any], name: str) -> List[Dict[str, Any]]:
+    """Measurements ``name`` that summarise a configuration (per-repeat ADB rows left out)."""
+    return [m for m in report["measurements"] if m["name"] == name and m["params"].get("repeat", "all") == "all"]
+
+
+def _budget_table(report: Dict[str, Any]) -> List[str]:
+    rows = [m for m in _summary_rows(report, "pipeline.process") if "p95" in m["stats"]]
+    if not rows:
+        return []
+    fps = {json.dumps(m["params"], sort_keys=True): m["stats"].get("value")
+           for m in _summary_rows(report, "pipeline.throughput")}
+    lines = [f"## Frame budget ({FRAME_BUDGET_MS:g} ms per frame, whole pipeline)", "",
+             "| configuration | p50 ms | p95 ms | frames/s | p95 within budget |", "|---|---|---|---|---|"]
+    for m in rows:
+        ok = m["stats"]["p95"] <= FRAME_BUDGET_MS
+        lines.append(f"| {_params(m['params'])} | {_fmt(m['stats']['p50'])} | {_fmt(m['stats']['p95'])} | "
+                     f"{_fmt(fps.get(json.dumps(m['params'], sort_keys=True)))} | {_verdict(ok)} |")
+    return lines + [""]
+
+
+def _pivot_table(report: Dict[str, Any], name: str, stat: str, title: str) -> List[str]:
+    """Rows: ``params["model"]``; columns: every other parameter combination."""
+    rows = [m for m in _summary_rows(report, name) if "model" in m["params"] and stat in m["stats"]]
+    if not rows:
+        return []
+
+    def column(m: Dict[str, Any]) -> str:
+        return _params({k: v for k, v in m["params"].items() if k not in ("model", "repeat", "repeats")})
+
+    columns = list(dict.fromkeys(column(m) for m in rows))
+    cells = {(m["params"]["model"], column(m)): m["stats"][stat] for m in rows}
+    models = list(dict.fromkeys(m["params"]["model"] for m in rows))
+    lines = [f"## {title}", "", "| model | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    lines += [f"| {key} | " + " | ".join(_fmt(cells.get((key, c))) for c in columns) + " |" for key in models]
+    return lines + [""]
+
+
+def _models_table(models: Dict[str, Any]) -> List[str]:
+    lines = ["| model | origin | file | MB | sha256 |", "|---|---|---|---|---|"]
+    for key, info in models.items():
+        lines.append(f"| {key} | {info.get('origin', '-')} | `{info.get('path', '-')}` | "
+                     f"{_fmt(info.get('bytes', 0) / 1e6)} | `{str(info.get('sha256', '-'))[:16]}` |")
+    return lines
+
+
+def _bullets(items: Dict[str, Any]) -> List[str]:
+    lines = []
+    for k, v in items.items():
+        if isinstance(v, dict) and v and all(not isinstance(x, dict) for x in v.values()):
+            lines.append(f"- {k}:")
+            lines += [f"  - {kk}: {_fmt(vv)}" for kk, vv in v.items()]
+        else:
+            lines.append(f"- {k}: {_fmt(v)}")
+    return lines
+
+
 def to_markdown(report: Dict[str, Any]) -> str:
     """Human-readable rendering of a report (generated, never edited by hand)."""
     dev, git = report["device"], report["git"]
-    lines = [
-        f"# edgekit benchmark: {report['harness']}",
-        "",
+    lines = [f"# edgekit benchmark: {report['harness']}", ""]
+    if report["status"] != "complete":
+        lines += [f"> **{report['status'].upper()} RUN**: results below are incomplete "
+                  f"({len(report['errors'])} error(s)); see Errors.", ""]
+    warning = (dev.get("contention") or {}).get("warning")
+    if warning:
+        lines += [f"> **Busy machine.** {warning}", ""]
+    config = {k: v for k, v in report["config"].items() if k != "models"}
+    lines += [
         f"Generated by `python -m benchmarks.{report['harness']}` on {report['created']} "
         f"(git {git.get('sha') or 'no commit'}{' + local changes' if git.get('dirty') else ''}).",
         "",
         "## Device",
         "",
-        *[f"- {k}: {_fmt(v) if not isinstance(v, list) else ', '.join(map(str, v))}" for k, v in dev.items()],
+        *_bullets(dev),
         "",
         "## Versions",
         "",
@@ -186,21 +375,37 @@ def to_markdown(report: Dict[str, Any]) -> str:
         "",
         "## Configuration",
         "",
-        *[f"- {k}: {v}" for k, v in report["config"].items()],
+        *_bullets(config),
         "",
     ]
+    if isinstance(report["config"].get("models"), dict):
+        lines += ["### Models", "", *_models_table(report["config"]["models"]), ""]
+    if report["artifacts"].get("chart"):
+        lines += [f"![benchmark chart]({report['artifacts']['chart']})", ""]
+    lines += _budget_table(report)
     if report["targets"]:
         lines += ["## Targets", "", "| target | measured | limit | result |", "|---|---|---|---|"]
         for t in report["targets"]:
-            verdict = "n/a" if t["passed"] is None else ("PASS" if t["passed"] else "FAIL")
-            lines.append(f"| {t['description']} | {_fmt(t['value'])} {t['unit'] or ''} | {t['limit']} | {verdict} |")
+            lines.append(f"| {t['description']} | {_fmt(t['value'])} {t['unit'] or ''} | {t['limit']} | {_verdict(t['passed'])} |")
         lines.append("")
-    stat_names = ["p50", "p95", "mean", "min", "max", "n", "value"]
-    used = [s for s in stat_names if any(s in m["stats"] for m in report["measurements"])]
-    lines += ["## Measurements", "", "| measurement | params | unit | " + " | ".join(used) + " |",
-              "|---|---|---|" + "---|" * len(used)]
+    lines += _pivot_table(report, "model.latency", "p50", "Per-model latency, one invoke (p50, ms)")
+    if report["ratios"]:
+        lines += ["## Ratios (same run)", "", "Below 1.0 means the first variant is smaller/faster.", "",
+                  "| what | quantity | conditions | numerator | denominator | ratio |", "|---|---|---|---|---|---|"]
+        for r in report["ratios"]:
+            value = _fmt(r["value"]) if r["value"] is not None else f"n/a ({r['missing']})"
+            lines.append(f"| {r['description']} | {r['quantity']} | {_params(r['common'])} | "
+                         f"{_params(r['numerator'])}: {_fmt(r['numerator_value'])} | "
+                         f"{_params(r['denominator'])}: {_fmt(r['denominator_value'])} | {value} |")
+        lines.append("")
+    for key, title, field_name in (("skipped", "Skipped", "reason"), ("errors", "Errors", "error")):
+        if report[key]:
+            lines += [f"## {title}", "", *[f"- {item['what']}: {item[field_name]}" for item in report[key]], ""]
+    stat_names = [s for s in STAT_KEYS if any(s in m["stats"] for m in report["measurements"])]
+    lines += ["## All measurements", "", "| measurement | params | unit | " + " | ".join(stat_names) + " |",
+              "|---|---|---|" + "---|" * len(stat_names)]
     for m in report["measurements"]:
-        cells = " | ".join(_fmt(m["stats"].get(s)) for s in used)
+        cells = " | ".join(_fmt(m["stats"].get(s)) for s in stat_names)
         lines.append(f"| {m['name']} | {_params(m['params'])} | {m['unit']} | {cells} |")
     if report["notes"]:
         lines += ["", "## Notes", "", *[f"- {n}" for n in report["notes"]]]

@@ -18,6 +18,7 @@ from ._version import __version__
 from .errors import (
     ConfigError,
     EdgekitError,
+    FontError,
     ImageReadError,
     InputError,
     ModelError,
@@ -47,6 +48,28 @@ _LAZY: Dict[str, str] = {
     "caption": "captioning",
     "caption_styles": "captioning",
     "restyle": "captioning",
+    "FaceMesh": "facemesh",
+    "FaceLandmarks": "facemesh",
+    "ExpressionTransfer": "transfer",
+    "TransferResult": "transfer",
+    "transfer_expression": "transfer",
+    "exaggerate_expression": "transfer",
+    "emotion_timeline": "timeline",
+    "save_timeline": "timeline",
+    "Timeline": "timeline",
+    "AlertRule": "timeline",
+    "make_meme": "meme",
+    "meme_styles": "meme",
+    "make_gif": "meme",
+    "make_memes": "meme",
+    "render_caption": "meme",
+    "Meme": "meme",
+    "AnimatedMeme": "meme",
+    "suggest": "suggestions",
+    "SuggestResult": "suggestions",
+    "FeedbackStore": "personalize",
+    "FaceIdentifier": "identity",
+    "IdentityResult": "results",
 }
 
 __all__ = [
@@ -60,16 +83,25 @@ __all__ = [
     "ModelError",
     "ModelIntegrityError",
     "NoFaceError",
+    "FontError",
 ]
 
 if TYPE_CHECKING:  # static tools see the real names
     from .alignment import FaceAligner
+    from .facemesh import FaceLandmarks, FaceMesh
+    from .timeline import AlertRule, Timeline, emotion_timeline, save_timeline
+    from .transfer import ExpressionTransfer, TransferResult, exaggerate_expression, transfer_expression
     from .captioning import Caption, Captioner, caption, caption_styles, restyle
+    from .meme import AnimatedMeme, Meme, make_gif, make_meme, make_memes, meme_styles, render_caption
+    from .personalize import FeedbackStore
+    from .suggestions import SuggestResult, suggest
     from .detection import FaceDetector, FaceDetectorOptions
     from .emotion import EmotionClassifier
     from .imageio import load_image
     from .pipeline import Pipeline, PipelineOptions, analyze
     from .results import BoundingBox, Detection, EmotionResult, FaceResult, FrameResult, StageTimings
+    from .identity import FaceIdentifier
+    from .results import IdentityResult
 
 
 def __getattr__(name: str) -> Any:

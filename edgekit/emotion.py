@@ -58,6 +58,7 @@ class EmotionClassifier:
         num_classes = int(np.prod(self._output.shape))
         self.labels: Tuple[str, ...] = _labels(self.model_path, info, num_classes)
         _, height, width, channels = self._input.shape
+        _check_manifest_input(info, (height, width, channels), self.model_path)
         color = "gray" if channels == 1 else (info.input.color if info and info.input and info.input.channels == 3 else "rgb")
         value_range = info.input.range if info and info.input else (0.0, 255.0)
         self.input_spec = InputSpec(height, width, channels, color, self._input.dtype.name, tuple(value_range))
@@ -88,20 +89,20 @@ class EmotionClassifier:
     def predict_aligned(self, crop: np.ndarray) -> EmotionResult:
         """Classify a crop already in the model's format (e.g. from :class:`edgekit.FaceAligner`):
         uint8, ``input_spec`` color order, exactly ``H x W`` (x channels). Nothing is resized."""
-        spec = self.input_spec
-        expected = (spec.height, spec.width, spec.channels)
-        ok_shape = isinstance(crop, np.ndarray) and (crop.shape == expected or (spec.channels == 1 and crop.shape == expected[:2]))
-        if not ok_shape or crop.dtype != np.uint8:
-            raise InputError(
-                f"aligned crop must be uint8 with shape {expected} ({spec.color})",
-                subject=describe(crop),
-                hint="use FaceAligner.for_classifier(classifier), or predict() for crops of any size",
-            )
         return self._run(crop)
 
     def predict_probs(self, pixels: np.ndarray) -> np.ndarray:
-        """Probabilities (float32, ``len(labels)``) for a crop in the model's format."""
+        """Probabilities (float32, ``len(labels)``) for a crop in the model's format (see
+        :meth:`predict_aligned`)."""
         spec = self.input_spec
+        expected = (spec.height, spec.width, spec.channels)
+        ok_shape = isinstance(pixels, np.ndarray) and (pixels.shape == expected or (spec.channels == 1 and pixels.shape == expected[:2]))
+        if not ok_shape or pixels.dtype != np.uint8:
+            raise InputError(
+                f"aligned crop must be uint8 with shape {expected} ({spec.color})",
+                subject=describe(pixels),
+                hint="use FaceAligner.for_classifier(classifier), or predict() for crops of any size",
+            )
         x = pixels.reshape(1, spec.height, spec.width, spec.channels)
         if not (self._raw_uint8_input and x.dtype == np.uint8):
             x = x.astype(np.float32)
@@ -132,7 +133,12 @@ def _convert_color(bgr: np.ndarray, color: str) -> np.ndarray:
 def _is_path(model: Union[str, os.PathLike]) -> bool:
     if isinstance(model, os.PathLike):
         return True
-    return model.endswith(".tflite") or os.sep in model or "/" in model or Path(model).is_file()
+    if model.endswith(".tflite") or os.sep in model or "/" in model:
+        return True
+    try:
+        return Path(model).is_file()
+    except (OSError, ValueError):  # not a usable path (too long, NUL): treat it as a model name
+        return False
 
 
 def _resolve(model: Union[str, os.PathLike]) -> Tuple[Path, Optional[ModelInfo]]:
@@ -158,6 +164,18 @@ def _check_input(inputs: list, path: Path) -> litert.TensorSpec:
     if spec.dtype not in _INPUT_DTYPES:
         raise ModelError(f"input dtype {spec.dtype} is not uint8, int8 or float32", subject=path, hint=PRODUCE_HINT)
     return spec
+
+
+def _check_manifest_input(info: Optional[ModelInfo], shape: Tuple[int, int, int], path: Path) -> None:
+    """The model's input (H, W, C) must be the one its manifest entry records."""
+    spec = info.input if info else None
+    if spec is not None and (spec.height, spec.width, spec.channels) != shape:
+        raise ModelError(
+            f"input shape {list(shape)} (HxWxC) differs from the manifest's "
+            f"[{spec.height}, {spec.width}, {spec.channels}] for {info.name!r}",
+            subject=path,
+            hint=f"restore the model file and manifest together (reinstall edgekit or run `{info.produced_by or PRODUCE_HINT}`)",
+        )
 
 
 def _check_output(outputs: list, path: Path) -> litert.TensorSpec:

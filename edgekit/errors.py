@@ -58,6 +58,16 @@ class NoFaceError(EdgekitError):
     """An operation that needs a face found none (``analyze`` returns an empty list instead)."""
 
 
+class FontError(EdgekitError):
+    """No usable font for a caption: a font file that cannot be loaded, or characters that no
+    installed font has glyphs for (listed in ``missing``)."""
+
+    def __init__(self, reason: str, subject: Union[str, PathLike, Any, None] = None, hint: str = "",
+                 missing: tuple = ()) -> None:
+        self.missing = tuple(missing)
+        super().__init__(reason, subject, hint)
+
+
 def describe(value: Optional[object]) -> str:
     """Short description of a value for error messages (arrays as shape/dtype, not contents)."""
     shape = getattr(value, "shape", None)

@@ -16,14 +16,16 @@ Accepted array inputs and how they are converted:
 Files are decoded with Pillow: EXIF orientation is applied, palette/CMYK/gray/16-bit/alpha modes
 are converted (alpha is dropped, not composited), multi-frame files give their first frame and
 truncated files raise instead of returning partially decoded pixels. Images with more than
-:data:`MAX_PIXELS` pixels are refused from their header, before any pixel is decoded.
+:data:`MAX_PIXELS` pixels, or a side longer than :data:`MAX_SIDE`, are refused from their header,
+before any pixel is decoded (arrays: before any conversion).
 """
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from pathlib import Path
-from typing import Optional, Union
+from typing import IO, Optional, Union
 
 import cv2
 import numpy as np
@@ -35,6 +37,11 @@ from .errors import ImageReadError, describe
 #: ~290 MB as BGR uint8). Larger files are refused from their header, which protects against
 #: decompression bombs. Change it at run time with ``edgekit.imageio.MAX_PIXELS = ...``.
 MAX_PIXELS: int = 100_000_000
+
+#: Longest image side (width or height) edgekit accepts: 32,766 pixels, the largest OpenCV's
+#: warps (face detection letterbox, face alignment) can read. Larger sides are refused from the
+#: file header, or from the array shape.
+MAX_SIDE: int = 32_766
 
 ImageSource = Union[str, os.PathLike, np.ndarray]
 
@@ -54,7 +61,8 @@ def load_image(src: ImageSource, *, name: Optional[str] = None) -> np.ndarray:
             what to do.
     """
     if isinstance(src, np.ndarray):
-        if type(src) is np.ndarray and src.dtype == np.uint8 and src.ndim == 3 and src.shape[2] == 3 and src.size and src.flags.c_contiguous:
+        if (type(src) is np.ndarray and src.dtype == np.uint8 and src.ndim == 3 and src.shape[2] == 3 and src.size
+                and src.flags.c_contiguous and src.shape[0] <= MAX_SIDE and src.shape[1] <= MAX_SIDE):
             return src  # already edgekit's format: the per-frame re-checks (detector, aligner) stay free
         return _from_array(src, name or describe(src))
     if isinstance(src, (str, os.PathLike)):
@@ -70,17 +78,37 @@ def load_image(src: ImageSource, *, name: Optional[str] = None) -> np.ndarray:
 
 
 def _from_path(path: Path) -> np.ndarray:
-    if not path.exists():
-        raise ImageReadError("no such file", subject=path, hint="check the path and the working directory")
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ImageReadError("no such file", subject=path, hint="check the path and the working directory") from None
+    except OSError as exc:  # permission denied on a parent, name too long, symlink loop ...
+        raise ImageReadError(f"cannot be read ({exc.strerror or exc})", subject=path,
+                             hint="check the path and its permissions") from None
+    except ValueError:  # a NUL character inside the path
+        raise ImageReadError("is not a valid path (contains a NUL character)", subject=repr(str(path)),
+                             hint="check how the path was built") from None
+    if stat.S_ISDIR(st.st_mode):
         raise ImageReadError("is a directory, not an image file", subject=path, hint="pass one image file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):  # FIFOs, sockets, devices: reading could block or never end
+        raise ImageReadError("is not a regular file", subject=path, hint="pass an image file")
+    if st.st_size == 0:
         raise ImageReadError("file is empty (0 bytes)", subject=path, hint="re-copy or re-export the image")
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ImageReadError(f"cannot be opened ({exc.strerror or exc})", subject=path,
+                             hint="check that the file is readable") from None
+    with handle:
+        return _decode(handle, path)
+
+
+def _decode(handle: IO[bytes], path: Path) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             # Our own MAX_PIXELS check below replaces Pillow's DecompressionBombWarning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(handle) as img:
                 _check_pixel_count(img.size, path)
                 rgb = _to_rgb_array(img, path)
     except ImageReadError:
@@ -117,6 +145,12 @@ def _check_pixel_count(size: tuple, subject: object) -> None:
             subject=subject,
             hint="downscale the image, or raise edgekit.imageio.MAX_PIXELS if you trust the file",
         )
+    if max(width, height) > MAX_SIDE:
+        raise ImageReadError(
+            f"image is {width}x{height} pixels, a side is longer than edgekit.imageio.MAX_SIDE = {MAX_SIDE:,}",
+            subject=subject,
+            hint="downscale or crop the image",
+        )
 
 
 def _to_rgb_array(img: Image.Image, path: Path) -> np.ndarray:
@@ -148,6 +182,9 @@ def _from_array(arr: np.ndarray, subject: str) -> np.ndarray:
             subject=subject,
             hint="pass HxW (gray), HxWx1, HxWx3 (BGR) or HxWx4 (BGRA); for a batch pass one frame at a time",
         )
+    if max(arr.shape[:2]) > MAX_SIDE:
+        raise ImageReadError(f"a side is longer than edgekit.imageio.MAX_SIDE = {MAX_SIDE:,} pixels",
+                             subject=subject, hint="downscale or crop the image")
     arr = _to_uint8(arr, subject)
     if arr.ndim == 2 or arr.shape[2] == 1:
         arr = cv2.cvtColor(arr.reshape(arr.shape[:2]), cv2.COLOR_GRAY2BGR)
@@ -160,7 +197,7 @@ def _to_uint8(arr: np.ndarray, subject: str) -> np.ndarray:
     kind = arr.dtype.kind
     if arr.dtype == np.uint8:
         return arr
-    if arr.dtype == np.uint16:
+    if kind == "u" and arr.dtype.itemsize == 2:  # uint16 in either byte order
         return _scale_16bit(arr)
     if kind in "iu":
         lo, hi = int(arr.min()), int(arr.max())

@@ -44,12 +44,17 @@ def check_tflite_file(model_path: Union[str, os.PathLike]) -> Path:
         ModelError: missing, a directory, empty, or without the ``TFL3`` flatbuffer identifier.
     """
     path = Path(model_path)
-    if not path.exists():
-        raise ModelError("model file not found", subject=path, hint="check the path, or list bundled models with `edgekit models`")
-    if not path.is_file():
-        raise ModelError("is not a file", subject=path, hint="pass the path of a .tflite file")
-    with path.open("rb") as fh:
-        head = fh.read(8)
+    try:
+        is_file = path.is_file()
+        if not is_file and not path.exists():
+            raise ModelError("model file not found", subject=path, hint="check the path, or list bundled models with `edgekit models`")
+        if not is_file:
+            raise ModelError("is not a file", subject=path, hint="pass the path of a .tflite file")
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except (OSError, ValueError) as exc:  # name too long, permission denied, NUL in the path ...
+        raise ModelError(f"model file cannot be read ({getattr(exc, 'strerror', None) or exc})", subject=repr(str(path))[:120],
+                         hint="check the path and its permissions") from None
     if len(head) < 8 or head[4:8] != TFLITE_IDENTIFIER:
         raise ModelError(
             "not a TFLite model (missing the TFL3 flatbuffer identifier)",
@@ -57,6 +62,19 @@ def check_tflite_file(model_path: Union[str, os.PathLike]) -> Path:
             hint="pass a .tflite file produced by the TFLite/LiteRT converter",
         )
     return path
+
+
+#: Most LiteRT CPU threads one interpreter may get: it starts a pool of that many threads, and an
+#: absurd count (say 10**6) hangs the process creating them.
+MAX_THREADS = 64
+
+
+def check_num_threads(num_threads: object) -> int:
+    """``num_threads`` if it is an integer in [1, :data:`MAX_THREADS`], else ConfigError."""
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS:
+        raise ConfigError(f"num_threads must be an integer in [1, {MAX_THREADS}], got {num_threads!r}",
+                          hint="use 1 for lowest latency jitter, at most the number of CPU cores")
+    return num_threads
 
 
 def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) -> Any:
@@ -67,11 +85,10 @@ def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) 
         num_threads: CPU threads the interpreter may use (>= 1).
 
     Raises:
-        ConfigError: ``num_threads`` is not a positive integer.
+        ConfigError: ``num_threads`` is not an integer in [1, MAX_THREADS].
         ModelError: the file is missing, truncated or not a TFLite model.
     """
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ConfigError(f"num_threads must be an integer >= 1, got {num_threads!r}", hint="use 1 for lowest latency jitter")
+    check_num_threads(num_threads)
     path = check_tflite_file(model_path)
     interpreter_cls = _interpreter_class()
     try:

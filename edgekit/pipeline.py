@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, fields, replace
-from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from .detection import FaceDetector, FaceDetectorOptions
 from .emotion import EmotionClassifier
 from .errors import ConfigError, InputError
 from .imageio import ImageSource, load_image
-from .results import Detection, EmotionResult, FaceResult, FrameResult, StageTimings
+from .results import Detection, EmotionResult, FaceResult, FrameResult, IdentityResult, StageTimings
 from .tracking import DEFAULT_FRAME_INTERVAL_MS, IouTracker
 from .video import VideoFrame, VideoReader, VideoSource
 
@@ -56,6 +56,12 @@ class PipelineOptions:
         max_missed_frames: a track whose face is not found for more consecutive frames expires.
         result_callback: live-stream mode only: called as ``callback(result, image, timestamp_ms)``
             from the worker thread.
+        identify: also tell who each face is (``FaceResult.identity``) with the gallery of
+            :class:`edgekit.FaceIdentifier`; off by default.
+        identity_model: identity model name or ``.tflite`` path (with ``identify``).
+        gallery_path: gallery file (default: the one in the user data dir).
+        identity_refresh_ms: video/live-stream: a tracked face is identified when its track
+            starts and again at most this often (identity rarely changes within a track).
     """
 
     running_mode: str = "image"
@@ -68,6 +74,10 @@ class PipelineOptions:
     tracker_iou: float = 0.3
     max_missed_frames: int = 5
     result_callback: Optional[ResultCallback] = None
+    identify: bool = False
+    identity_model: Union[str, "os.PathLike[str]"] = "identity"
+    gallery_path: Optional[Union[str, "os.PathLike[str]"]] = None
+    identity_refresh_ms: float = 1000.0
 
     def __post_init__(self) -> None:
         if self.running_mode not in RUNNING_MODES:
@@ -77,6 +87,14 @@ class PipelineOptions:
             raise ConfigError("result_callback must be set in live_stream mode and only there",
                               f"running_mode={self.running_mode!r}",
                               "pass result_callback=fn(result, image, timestamp_ms) with running_mode='live_stream'")
+        if self.result_callback is not None and not callable(self.result_callback):
+            raise ConfigError("result_callback must be callable", f"result_callback={self.result_callback!r}",
+                              "pass a function fn(result, image, timestamp_ms)")
+        if not isinstance(self.identify, bool):
+            raise ConfigError(f"identify must be True or False, got {self.identify!r}", hint="use identify=True")
+        refresh = self.identity_refresh_ms
+        if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not 0 <= refresh < float("inf"):
+            raise ConfigError(f"identity_refresh_ms must be a finite number >= 0, got {refresh!r}", hint="e.g. 1000")
 
     @classmethod
     def from_kwargs(cls, base: Optional["PipelineOptions"] = None, **kwargs: Any) -> "PipelineOptions":
@@ -111,6 +129,14 @@ class Pipeline:
         if opts.emotion_model is not None:
             self.classifier = EmotionClassifier(opts.emotion_model, num_threads=opts.num_threads)
             self.aligner = FaceAligner.for_classifier(self.classifier)
+        self.identifier = None
+        if opts.identify:
+            from .identity import FaceIdentifier
+
+            self.identifier = FaceIdentifier(opts.identity_model, gallery_path=opts.gallery_path, num_threads=opts.num_threads)
+        # Identity per track id of the tracker last seen (a new video brings a new tracker).
+        self._identity_tracker: Optional[IouTracker] = None
+        self._track_identities: Dict[Optional[int], Tuple[IdentityResult, float]] = {}
         self._lock = threading.Lock()
         self._tracker = self._new_tracker() if opts.running_mode != "image" else None
         self._last_ts: Optional[float] = None
@@ -188,6 +214,8 @@ class Pipeline:
         if self._live is not None:
             self._live.close()
         self.detector.close()
+        if self.identifier is not None:
+            self.identifier.close()
 
     def __enter__(self) -> "Pipeline":
         return self
@@ -209,9 +237,12 @@ class Pipeline:
         if timestamp_ms is None:
             ts = 0.0 if self._last_ts is None else self._last_ts + DEFAULT_FRAME_INTERVAL_MS
         else:
-            ts = float(timestamp_ms)
+            try:
+                ts = float(timestamp_ms)
+            except (TypeError, ValueError):
+                ts = float("nan")  # reported below like any other unusable timestamp
             if not np.isfinite(ts) or (self._last_ts is not None and ts <= self._last_ts):
-                raise InputError(f"must be finite and greater than the previous frame's ({self._last_ts})",
+                raise InputError(f"must be a finite number greater than the previous frame's ({self._last_ts})",
                                  f"timestamp_ms={timestamp_ms!r}",
                                  "pass increasing timestamps, or call reset() before a new video")
         self._last_ts = ts
@@ -232,6 +263,10 @@ class Pipeline:
             t3 = time.perf_counter()
             self._track(faces, tracker, timestamp_ms)
             timings.track_ms = (time.perf_counter() - t3) * 1e3
+        if self.identifier is not None:
+            t4 = time.perf_counter()
+            self._identify(bgr, faces, tracker, timestamp_ms)
+            timings.identify_ms = (time.perf_counter() - t4) * 1e3
         timings.total_ms = (time.perf_counter() - t0) * 1e3
         source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else None
         return FrameResult(faces, timings, source=source, timestamp_ms=timestamp_ms,
@@ -247,6 +282,29 @@ class Pipeline:
         timings.align_ms += (t1 - t0) * 1e3
         timings.classify_ms += (time.perf_counter() - t1) * 1e3
         return emotion
+
+    def _identify(self, bgr: np.ndarray, faces: List[FaceResult], tracker: Optional[IouTracker],
+                  timestamp_ms: Optional[float]) -> None:
+        """Identity of every face; tracked faces reuse their track's identity until it is
+        ``identity_refresh_ms`` old."""
+        identifier = self.identifier
+        if identifier is None:
+            return
+        if tracker is not self._identity_tracker:
+            self._identity_tracker, self._track_identities = tracker, {}
+        cache = self._track_identities if tracker is not None else None
+        now = float(timestamp_ms or 0.0)
+        for face in faces:
+            cached = cache.get(face.track_id) if cache is not None else None
+            if cached is not None and now - cached[1] < self.options.identity_refresh_ms:
+                face.identity = cached[0]
+                continue
+            face.identity = identifier.identify_embedding(identifier.embed_detection(bgr, face.detection))
+            if cache is not None:
+                cache[face.track_id] = (face.identity, now)
+        if cache is not None and len(cache) > 64:  # forget tracks not seen for a while
+            for track_id in [k for k, (_, ts) in cache.items() if now - ts > 10 * max(self.options.identity_refresh_ms, 1.0)]:
+                del cache[track_id]
 
     def _track(self, faces: List[FaceResult], tracker: IouTracker, timestamp_ms: float) -> None:
         tracks = tracker.update([f.detection for f in faces], timestamp_ms)
@@ -314,7 +372,7 @@ class _LiveStream:
 
 # ------------------------------------------------------------------------------------ analyze()
 
-_DEFAULT_PIPELINES: "OrderedDict[PipelineOptions, Pipeline]" = OrderedDict()
+_DEFAULT_PIPELINES: "OrderedDict[tuple, Pipeline]" = OrderedDict()
 _DEFAULT_LOCK = threading.Lock()
 _MAX_CACHED = 4
 
@@ -329,9 +387,17 @@ def analyze(image: ImageSource, **options: Any) -> List[FaceResult]:
         raise ConfigError("analyze() runs in image mode", f"running_mode={options['running_mode']!r}",
                           "use Pipeline(running_mode=...) for video or live streams")
     opts = PipelineOptions.from_kwargs(**options)
+    # Keyed by value *and* type: False == 0 and 1.0 == 1, but only the int is a valid option, so
+    # a cached pipeline must never stand in for options that Pipeline() would refuse.
+    key = tuple((f.name, type(getattr(opts, f.name)), getattr(opts, f.name)) for f in fields(opts))
+    try:
+        hash(key)
+    except TypeError:  # an option value such as a list cannot key the cache: Pipeline() reports it
+        with Pipeline(opts) as pipe:
+            return pipe.process(image).faces
     with _DEFAULT_LOCK:
-        pipe = _DEFAULT_PIPELINES.pop(opts, None) or Pipeline(opts)
-        _DEFAULT_PIPELINES[opts] = pipe  # most recently used last
+        pipe = _DEFAULT_PIPELINES.pop(key, None) or Pipeline(opts)
+        _DEFAULT_PIPELINES[key] = pipe  # most recently used last
         while len(_DEFAULT_PIPELINES) > _MAX_CACHED:  # evicted pipelines are freed once no call uses them
             _DEFAULT_PIPELINES.popitem(last=False)
     return pipe.process(image).faces

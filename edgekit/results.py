@@ -85,6 +85,24 @@ class EmotionResult:
         return {"label": self.label, "score": self.score, "probs": dict(self.probs)}
 
 
+@dataclass(frozen=True)
+class IdentityResult:
+    """Who a face is: the enrolled ``name`` whose similarity reached the threshold (``known``), or
+    ``"unknown"``; ``similarity`` is the cosine similarity to the closest enrolled person
+    (``nearest``; None for an empty gallery)."""
+
+    UNKNOWN = "unknown"
+
+    name: str
+    similarity: float
+    known: bool
+    nearest: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "similarity": round(float(self.similarity), 4), "known": self.known,
+                "nearest": self.nearest}
+
+
 @dataclass
 class StageTimings:
     """Milliseconds spent per pipeline stage for one frame (align/classify summed over faces)."""
@@ -94,6 +112,7 @@ class StageTimings:
     align_ms: float = 0.0
     classify_ms: float = 0.0
     track_ms: float = 0.0
+    identify_ms: float = 0.0
     total_ms: float = 0.0
 
     def to_dict(self) -> dict:
@@ -109,6 +128,8 @@ class FaceResult:
     track_id: Optional[int] = None
     #: Emotion before temporal smoothing (video mode only; equals ``emotion`` in image mode).
     raw_emotion: Optional[EmotionResult] = None
+    #: Who the face is (only with ``PipelineOptions(identify=True)``).
+    identity: Optional[IdentityResult] = None
 
     @property
     def box(self) -> BoundingBox:
@@ -119,6 +140,8 @@ class FaceResult:
         out["emotion"] = self.emotion.to_dict() if self.emotion else None
         if self.raw_emotion is not None and self.raw_emotion is not self.emotion:
             out["raw_emotion"] = self.raw_emotion.to_dict()
+        if self.identity is not None:
+            out["identity"] = self.identity.to_dict()
         return out
 
 

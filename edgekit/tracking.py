@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -33,7 +34,7 @@ class ProbabilityEma:
     """
 
     def __init__(self, time_constant_ms: float) -> None:
-        if not (time_constant_ms >= 0 and math.isfinite(time_constant_ms)):
+        if not (_is_number(time_constant_ms) and time_constant_ms >= 0 and math.isfinite(time_constant_ms)):
             raise ConfigError("must be a finite number >= 0", f"time_constant_ms={time_constant_ms!r}",
                               "use 0 to turn smoothing off")
         self.time_constant_ms = float(time_constant_ms)
@@ -109,12 +110,13 @@ class IouTracker:
     _next_id: int = field(default=1, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.iou_threshold <= 1.0:
+        if not (_is_number(self.iou_threshold) and 0.0 < self.iou_threshold <= 1.0):
             raise ConfigError("must be in (0, 1]", f"tracker_iou={self.iou_threshold!r}", "0.3 is a good default")
-        if int(self.max_missed_frames) != self.max_missed_frames or self.max_missed_frames < 0:
-            raise ConfigError("must be an integer >= 0", f"max_missed_frames={self.max_missed_frames!r}")
-        if not self.keypoint_gate >= 0:
-            raise ConfigError("must be >= 0", f"keypoint_gate={self.keypoint_gate!r}")
+        mmf = self.max_missed_frames
+        if not (_is_number(mmf) and math.isfinite(mmf) and int(mmf) == mmf and mmf >= 0):
+            raise ConfigError("must be an integer >= 0", f"max_missed_frames={mmf!r}", "5 is a good default")
+        if not (_is_number(self.keypoint_gate) and self.keypoint_gate >= 0):
+            raise ConfigError("must be a number >= 0", f"keypoint_gate={self.keypoint_gate!r}", "0 disables the fallback")
         ProbabilityEma(self.time_constant_ms)  # validates the time constant
 
     @property
@@ -162,6 +164,11 @@ class IouTracker:
         self._next_id += 1
         self._tracks.append(track)
         return track
+
+
+def _is_number(value: object) -> bool:
+    """A real number (int, float, numpy scalar), not a bool, string or None."""
+    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def _best_first(scores: np.ndarray, accept: Callable[[float], bool], descending: bool) -> Iterable[Tuple[int, int]]:

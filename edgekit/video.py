@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +88,15 @@ class VideoReader:
                                      "check that the camera is connected and not in use by another program")
             return cap
         path = Path(source)
-        if not path.exists():
-            raise VideoReadError("no such file", self.name, "check the path")
-        if path.is_dir():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise VideoReadError("no such file", self.name, "check the path") from None
+        except OSError as exc:  # permission denied on a parent, name too long ...
+            raise VideoReadError(f"cannot be read ({exc.strerror or exc})", self.name, "check the path and its permissions") from None
+        if stat.S_ISDIR(st.st_mode):
             raise VideoReadError("is a directory, not a video file", self.name, "pass a video file")
-        if path.stat().st_size == 0:
+        if st.st_size == 0 and stat.S_ISREG(st.st_mode):
             raise VideoReadError("is an empty (0-byte) file", self.name, _READ_HINT)
         cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not cap.isOpened():

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ConfigError, ModelError
 from .conditioning import condition
 from .decoder import KVCacheDecoder
-from .inputs import check_count, check_text, emotion_of
+from .inputs import check_count, check_seed, check_text, emotion_of
 from .library import BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Library, blocked_term, read_blocklist, unbalanced_bracket
 from .sampling import SamplingOptions, next_token
 from .taxonomy import STYLES, language_of, resolve_lang, resolve_scene, resolve_style
@@ -97,7 +97,7 @@ class Captioner:
         self.library = Library.load(Path(library_path))
         self.blocklist = read_blocklist(Path(blocklist_path))
         self.max_attempts = max_attempts
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(check_seed(seed))
         self._recent: Deque[str] = deque(maxlen=recent)
         self._banned = np.zeros(self.tokenizer.vocab_size, bool)
         self._banned[: self.tokenizer.n_controls] = True
@@ -165,6 +165,7 @@ class Captioner:
         return list(captions)
 
     def _rng(self, seed: Optional[int]) -> np.random.Generator:
+        seed = check_seed(seed)
         return self.rng if seed is None else np.random.default_rng(seed)
 
     def reset_recent(self) -> None:

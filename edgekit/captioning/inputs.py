@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 from typing import Mapping, Optional, Tuple
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, describe
 from .taxonomy import EMOTIONS, resolve_emotion, sanitize_text
 
 #: Most captions one call may ask for (``n``); larger requests raise ConfigError.
@@ -35,9 +35,10 @@ def emotion_of(value: object) -> Tuple[str, Optional[Mapping[str, float]]]:
                          hint=f"Valid keys: {', '.join(EMOTIONS)}")
     clean = {}
     for k, v in probs.items():
-        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)) or float(v) < 0:
-            raise InputError(f"probability of {k!r} is {v!r}, expected a finite number >= 0", subject="emotion probabilities")
-        clean[k] = float(v)
+        number = _finite_float(v)
+        if number is None or number < 0:
+            raise InputError(f"probability of {k!r} is {describe(v)}, expected a finite number >= 0", subject="emotion probabilities")
+        clean[k] = number
     total = sum(clean.values())
     if abs(total - 1.0) > PROB_SUM_TOL:
         raise InputError(f"probabilities sum to {total:.4f}, expected 1 (within {PROB_SUM_TOL})", subject="emotion probabilities",
@@ -45,12 +46,33 @@ def emotion_of(value: object) -> Tuple[str, Optional[Mapping[str, float]]]:
     return max(clean, key=clean.get), clean
 
 
+def _finite_float(value: object) -> Optional[float]:
+    """``value`` as a finite float, or None (bools, non-numbers, NaN/inf, ints too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return None
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def check_count(n: object, limit: int = MAX_N, what: str = "n") -> int:
-    """``n`` as an int in ``[1, limit]`` or ConfigError."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= limit:
-        raise ConfigError(f"{what} must be an integer in [1, {limit}]", subject=f"{what}={n!r}",
-                          hint=f"at most {limit} captions are produced per call")
-    return n
+    """``n`` (an int, numpy ints included) as an int in ``[1, limit]`` or ConfigError."""
+    if isinstance(n, bool) or not isinstance(n, Integral) or not 1 <= n <= limit:
+        hint = f"at most {limit} captions are produced per call" if what == "n" else ""
+        raise ConfigError(f"{what} must be an integer in [1, {limit}]", subject=f"{what}={describe(n)}", hint=hint)
+    return int(n)
+
+
+def check_seed(seed: object) -> Optional[int]:
+    """A sampling seed: None (fresh randomness) or an integer >= 0; anything else is a ConfigError."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ConfigError("seed must be None or an integer >= 0", subject=f"seed={describe(seed)}",
+                          hint="pass e.g. seed=42 for reproducible captions")
+    return int(seed)
 
 
 def check_text(text: object) -> str:

@@ -62,7 +62,11 @@ def write_library(path: Path, entries: Iterable[Entry]) -> None:
 
 def read_blocklist(path: Path = BLOCKLIST_PATH) -> Tuple[str, ...]:
     """Blocklist entries (lower case), comments and blank lines skipped."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read the caption blocklist ({exc})", subject=path,
+                         hint="reinstall edgekit, or pass a UTF-8 text file with one blocked term per line") from None
     return tuple(l.strip().lower() for l in lines if l.strip() and not l.lstrip().startswith("#"))
 
 

@@ -21,7 +21,8 @@ from .._version import __version__
 from ..errors import ConfigError, EdgekitError
 
 #: Sub-command modules, in ``--help`` order. Add a module name here to add a command.
-COMMANDS = ("analyze", "demo", "models", "caption")
+COMMANDS = ("analyze", "demo", "models", "caption", "suggest", "feedback", "meme", "enroll", "identify", "gallery",
+            "transfer", "timeline")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def error(message: str) -> None:
-    """Print one ``edgekit: error: ...`` line to stderr."""
-    print(f"edgekit: error: {message}", file=sys.stderr, flush=True)
+    """Print one ``edgekit: error: ...`` line to stderr (line breaks in it escaped)."""
+    from ._common import one_line
+
+    print(f"edgekit: error: {one_line(message)}", file=sys.stderr, flush=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, ContextManager, Iterable, List, Optional, Set, Tuple, Union
 
 from ..errors import ConfigError, EdgekitError, InputError
-from ._common import add_pipeline_options, input_failure, pipeline_options, positive_int, progress_enabled
+from ._common import (add_identity_options, add_pipeline_options, exists, input_failure, is_dir, pipeline_options,
+                      positive_int, progress_enabled, report_gallery_recovery)
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -51,6 +52,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars on stderr (default: only when stderr is a terminal)")
     add_pipeline_options(p, video=True)
+    add_identity_options(p, flag=True)
     p.set_defaults(func=run, parser=p)
 
 
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if args.camera is not None else None
     annotations = None
     if args.annotate:
-        folder = len(items) + (camera is not None) > 1 or any(Path(t).is_dir() for t in args.inputs)
+        folder = len(items) + (camera is not None) > 1 or any(is_dir(Path(t)) for t in args.inputs)
         annotations = Annotations(args.annotate, folder)
         for item in ([] if annotations.folder else [it for it in (*items, camera) if it][:1]):
             annotations.target(item)  # a bad single output path fails now, before any work
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         _report(path, exc)
     show = progress_enabled(args.progress)
     with _open_sink(args.out) as sink, Pipeline(pipeline_options(args)) as pipe:
+        if pipe.identifier is not None:
+            report_gallery_recovery(pipe.identifier)
         emit = _emitter(sink)
         images = [it for it in items if it.kind == "image"]
         failures = len(failed) + _analyze_images(pipe, images, emit, annotations, show)
@@ -90,7 +94,7 @@ def collect(inputs: Iterable[str]) -> Tuple[List[Item], List[Tuple[str, EdgekitE
     failed: List[Tuple[str, EdgekitError]] = []
     for text in inputs:
         path = Path(text)
-        if not path.is_dir():
+        if not is_dir(path):
             items.append(Item(path, "video" if is_video_path(path) else "image", Path(path.name)))
             continue
         found = sorted(f for f in path.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()
@@ -113,8 +117,8 @@ class Annotations:
 
     def __init__(self, root: str, folder: bool) -> None:
         self.root = Path(root)
-        self.folder = folder or self.root.is_dir() or root.endswith(("/", os.sep))
-        if self.folder and self.root.exists() and not self.root.is_dir():
+        self.folder = folder or is_dir(self.root) or root.endswith(("/", os.sep))
+        if self.folder and exists(self.root) and not is_dir(self.root):
             raise InputError("is a file, but several inputs need an output folder", f"--annotate {root}",
                              "pass a folder path")
         self._used: Set[Path] = set()
@@ -132,7 +136,7 @@ class Annotations:
         else:
             suffix = item.name.suffix if item.name.suffix.lower() in allowed else (".png" if item.kind == "image" else ".mp4")
             out = self._unique(self.root / item.name.with_suffix(suffix))
-        if item.path.exists() and out.resolve() == item.path.resolve():
+        if exists(item.path) and out.resolve() == item.path.resolve():
             raise InputError("annotated output would overwrite the input", out, "pass another --annotate path")
         return out
 
@@ -205,7 +209,7 @@ def _open_sink(out: Optional[str]) -> ContextManager[IO[str]]:
     if out is None:
         return contextlib.nullcontext(sys.stdout)  # type: ignore[return-value]
     path = Path(out)
-    if path.is_dir():
+    if is_dir(path):
         raise InputError("is a directory, not a file", f"--out {out}", "pass a file path for the JSON Lines")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -51,14 +51,13 @@ class FaceDetectorOptions:
     nms: str = "weighted"
 
     def __post_init__(self) -> None:
-        if self.model not in CONFIGS:
+        if not isinstance(self.model, str) or self.model not in CONFIGS:
             raise ConfigError(f"unknown face detector model {self.model!r} (valid: {', '.join(CONFIGS)})", hint="use short_range or full_range")
         _check_fraction("min_confidence", self.min_confidence, allow_zero=True)
         _check_fraction("nms_iou", self.nms_iou, allow_zero=False)
         if self.max_faces is not None and (isinstance(self.max_faces, bool) or not isinstance(self.max_faces, int) or self.max_faces < 1):
             raise ConfigError(f"max_faces must be None or an integer >= 1, got {self.max_faces!r}", hint="use None to keep every face")
-        if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1:
-            raise ConfigError(f"num_threads must be an integer >= 1, got {self.num_threads!r}", hint="use 1 for lowest latency jitter")
+        litert.check_num_threads(self.num_threads)
         if self.nms not in NMS_METHODS:
             raise ConfigError(f"unknown nms {self.nms!r} (valid: {', '.join(NMS_METHODS)})", hint="use weighted (MediaPipe's) or hard")
 

@@ -1,0 +1,106 @@
+"""PNG chart of a benchmark report (matplotlib, Agg backend; benchmarks only, never the runtime).
+
+Left: whole-pipeline latency per emotion model and thread count (p50 bar, p95 whisker) against
+the 15 ms/frame budget. Right: one ``invoke()`` per model (p50) for each CPU configuration
+(XNNPACK on/off on the host, delegates over ADB).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from .report import FRAME_BUDGET_MS
+
+
+def _rows(report: Dict[str, Any], name: str) -> List[Dict[str, Any]]:
+    return [m for m in report["measurements"] if m["name"] == name and "p50" in m["stats"] and m["params"].get("repeat", "all") == "all"]
+
+
+def write_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
+    """Write the chart; returns None (nothing written) when matplotlib is missing or nothing to plot."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    pipeline, models = _rows(report, "pipeline.process"), _rows(report, "model.latency")
+    frame_models = [m for m in report["measurements"] if m["name"] == "frame.models_latency"]
+    if not pipeline and not models and not frame_models:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [1, 1.3]})
+    if pipeline or not frame_models:
+        _pipeline_panel(axes[0], pipeline)
+    else:
+        _frame_models_panel(axes[0], frame_models)
+    _model_panel(axes[1], models)
+    dev = report["device"]
+    busy = " - BUSY MACHINE: numbers are pessimistic" if (dev.get("contention") or {}).get("busy") else ""
+    fig.suptitle(f"edgekit {report['harness']} benchmark - {dev.get('name') or dev.get('model')} "
+                 f"({dev.get('cpu_model') or dev.get('soc_model') or dev.get('board') or ''}), git {report['git'].get('sha')}{busy}", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _pipeline_panel(ax: Any, rows: List[Dict[str, Any]]) -> None:
+    ax.set_title("whole pipeline per frame (p50 bar, p95 whisker)", fontsize=9)
+    if not rows:
+        ax.text(0.5, 0.5, "no pipeline measurement", ha="center", va="center", transform=ax.transAxes)
+        return
+    emotions = list(dict.fromkeys(m["params"].get("emotion", "?") for m in rows))
+    threads = sorted({m["params"].get("threads", 1) for m in rows})
+    width = 0.8 / len(threads)
+    for j, n in enumerate(threads):
+        sel = {m["params"].get("emotion", "?"): m["stats"] for m in rows if m["params"].get("threads", 1) == n}
+        xs = [i + j * width for i, e in enumerate(emotions) if e in sel]
+        p50 = [sel[e]["p50"] for e in emotions if e in sel]
+        err = [[0] * len(p50), [sel[e]["p95"] - sel[e]["p50"] for e in emotions if e in sel]]
+        ax.bar(xs, p50, width, yerr=err, capsize=2, label=f"{n} thread{'s' if n > 1 else ''}")
+    ax.axhline(FRAME_BUDGET_MS, color="red", linestyle="--", linewidth=1, label=f"{FRAME_BUDGET_MS:g} ms budget")
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(emotions))])
+    ax.set_xticklabels(emotions, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("ms / frame")
+    ax.legend(fontsize=8)
+
+
+def _frame_models_panel(ax: Any, rows: List[Dict[str, Any]]) -> None:
+    """ADB: detector + emotion inference per configuration (no pipeline runs on the phone)."""
+    ax.set_title("detector + emotion inference, p50 (model only)", fontsize=9)
+    labels = [f"{m['params'].get('delegate')}\n{m['params'].get('threads')} thr" for m in rows]
+    ax.bar(range(len(rows)), [m["stats"]["value"] for m in rows])
+    ax.axhline(FRAME_BUDGET_MS, color="red", linestyle="--", linewidth=1, label=f"{FRAME_BUDGET_MS:g} ms budget")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("ms / frame")
+    ax.legend(fontsize=8)
+
+
+def _model_panel(ax: Any, rows: List[Dict[str, Any]]) -> None:
+    ax.set_title("one invoke per model (p50, fewest threads)", fontsize=9)
+    if not rows:
+        ax.text(0.5, 0.5, "no per-model measurement", ha="center", va="center", transform=ax.transAxes)
+        return
+    fewest = min(m["params"].get("threads", 1) for m in rows)
+    rows = [m for m in rows if m["params"].get("threads", 1) == fewest]
+
+    def config(m: Dict[str, Any]) -> str:
+        p = m["params"]
+        return p["delegate"] if "delegate" in p else ("XNNPACK" if p.get("xnnpack") else "no XNNPACK")
+
+    models = list(dict.fromkeys(m["params"]["model"] for m in rows))
+    configs = list(dict.fromkeys(config(m) for m in rows))
+    height = 0.8 / len(configs)
+    for j, c in enumerate(configs):
+        sel = {m["params"]["model"]: m["stats"]["p50"] for m in rows if config(m) == c}
+        ys = [i + j * height for i, key in enumerate(models) if key in sel]
+        ax.barh(ys, [sel[k] for k in models if k in sel], height, label=c)
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(models))])
+    ax.set_yticklabels(models, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel(f"ms per invoke ({fewest} thread{'s' if fewest > 1 else ''}, log scale)")
+    ax.legend(fontsize=8)

@@ -1,0 +1,216 @@
+"""Image targets: mutated image files (every format and mode, truncated, corrupt, bomb
+headers) and hostile arrays (dtypes, shapes, NaN/inf, non-contiguous layouts)."""
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Callable, Optional, Tuple
+
+import cv2
+import numpy as np
+from hypothesis import strategies as st
+
+from . import seeds
+from .checks import check_bgr, check_emotion, check_faces, check_frame, shared_classifier, shared_pipeline
+from .harness import attempt
+
+# ------------------------------------------------------------------------- image files target
+
+
+def _truncate(draw: Callable, data: bytearray) -> bytearray:
+    return data[: draw(st.integers(0, max(len(data) - 1, 0)))]
+
+
+def _flip(draw: Callable, data: bytearray) -> bytearray:
+    if data:
+        data[draw(st.integers(0, len(data) - 1))] ^= 1 << draw(st.integers(0, 7))
+    return data
+
+
+def _overwrite(draw: Callable, data: bytearray) -> bytearray:
+    if data:
+        at = draw(st.integers(0, len(data) - 1))
+        chunk = draw(st.one_of(st.binary(min_size=1, max_size=8),
+                               st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x7f\xff\xff\xff", b"\x80\x00"])))
+        data[at:at + len(chunk)] = chunk
+    return data
+
+
+def _insert(draw: Callable, data: bytearray) -> bytearray:
+    at = draw(st.integers(0, len(data)))
+    data[at:at] = draw(st.binary(min_size=1, max_size=32))
+    return data
+
+
+def _delete(draw: Callable, data: bytearray) -> bytearray:
+    if data:
+        at = draw(st.integers(0, len(data) - 1))
+        del data[at:at + draw(st.integers(1, 64))]
+    return data
+
+
+#: Header sizes: small, just past :data:`edgekit.imageio.MAX_SIDE`, or absurd (bombs).
+_DIMENSIONS = st.one_of(st.integers(0, 64), st.sampled_from([32_767, 40_000, 65_535, 200_000, 2**31 - 1]))
+
+
+def _resize_header(draw: Callable, data: bytearray) -> bytearray:
+    return bytearray(seeds.set_dims(bytes(data), draw(_DIMENSIONS), draw(_DIMENSIONS)))
+
+
+MUTATIONS = (_truncate, _flip, _overwrite, _insert, _delete, _resize_header)
+
+
+@st.composite
+def mutated_image_files(draw: Callable) -> Tuple[str, bytes]:
+    files = seeds.seed_files()
+    key = draw(st.sampled_from(sorted(files)))
+    data = bytearray(files[key])
+    for _ in range(draw(st.integers(0, 3))):
+        data = draw(st.sampled_from(MUTATIONS))(draw, data)
+    return key, bytes(data)
+
+
+def check_image_file(example: Tuple[str, bytes], workdir: Path) -> None:
+    """load_image + analyze on a (mutated) file: a BGR array and valid faces, or ImageReadError;
+    both agree; the unmutated seed files must decode."""
+    import edgekit
+
+    key, data = example
+    path = workdir / "input.img"  # no extension: Pillow identifies the content itself
+    path.write_bytes(data)
+    pristine = data == seeds.seed_files()[key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pillow's notes about the corrupt metadata it skipped
+        bgr = attempt(edgekit.load_image, path, must_succeed=pristine)
+        faces = attempt(edgekit.analyze, path)
+    assert (bgr is None) == (faces is None), "load_image and analyze disagree on the same file"
+    if bgr is not None:
+        check_bgr(bgr)
+        check_faces(faces)
+
+
+# ------------------------------------------------------------------------ image arrays target
+
+ARRAY_DTYPES = ("uint8", "uint16", ">u2", "int8", "int16", "int32", "int64", "float16", "float32", "float64", ">f8",
+                "bool", "complex64", "object")
+LAYOUTS = ("contiguous", "fortran", "flipped", "strided", "transposed", "readonly", "padded_view", "subclass")
+_FLOAT_SPECIALS = (math.nan, math.inf, -math.inf, -0.0, 1.0 + 1e-6, -1e-6, 256.0)
+
+
+def _content(draw: Callable, height: int, width: int, channels: Optional[int]) -> np.ndarray:
+    """Float values in [0, 1] of shape (H, W[, C]): a real face, noise or a constant."""
+    kind = draw(st.sampled_from(["face", "noise", "constant"]))
+    c = channels or 1
+    if kind == "face":
+        bgr = cv2.resize(seeds.face_rgb()[..., ::-1], (width, height), interpolation=cv2.INTER_AREA).astype(np.float64) / 255
+        base = np.concatenate([bgr, np.ones((height, width, 1))], axis=2)  # B, G, R, alpha
+        planes = [base[..., i % 4] for i in range(c)] if c != 1 else [bgr.mean(axis=2)]
+        values = np.stack(planes, axis=2)
+    elif kind == "noise":
+        values = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).random((height, width, c))
+    else:
+        values = np.full((height, width, c), draw(st.floats(0, 1)))
+    return values if channels is not None else values[..., 0]
+
+
+def _as_dtype(draw: Callable, values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` in [0, 1] converted to ``dtype``, in or (when drawn) outside its valid range."""
+    out_of_range = draw(st.sampled_from([False, False, False, True]))
+    if dtype.kind == "O":
+        return values.astype(object)
+    if dtype.kind == "b":
+        return values > 0.5
+    if dtype.kind in "fc":
+        arr = (values * (255.0 if out_of_range else 1.0)).astype(dtype)
+        flat = arr.reshape(-1)
+        for _ in range(draw(st.integers(0, 3))):
+            flat[draw(st.integers(0, flat.size - 1))] = draw(st.sampled_from(_FLOAT_SPECIALS))
+        return arr
+    info = np.iinfo(dtype)
+    top = 65535 if dtype.kind == "u" and dtype.itemsize == 2 else 255
+    arr = np.rint(values * top)
+    if out_of_range:
+        arr = arr + draw(st.sampled_from([-300, 300, int(info.min), int(info.max) - 255]))
+    return np.clip(arr, max(info.min, -(2**53)), min(info.max, 2**53)).astype(dtype)  # float-exact bounds
+
+
+class _ArraySubclass(np.ndarray):
+    """A numpy subclass (like np.matrix or masked arrays, callers may hold these)."""
+
+
+def _layout(draw: Callable, arr: np.ndarray) -> np.ndarray:
+    layout = draw(st.sampled_from(LAYOUTS))
+    if layout == "fortran":
+        return np.asfortranarray(arr)
+    if layout == "flipped":
+        return arr[::-1]
+    if layout == "strided":
+        return np.repeat(arr, 2, axis=1)[:, ::2]
+    if layout == "transposed":
+        return arr.swapaxes(0, 1)
+    if layout == "readonly":
+        arr = arr.copy()
+        arr.flags.writeable = False
+        return arr
+    if layout == "padded_view":
+        big = np.zeros((arr.shape[0] + 2, arr.shape[1] + 2) + arr.shape[2:], arr.dtype)
+        big[1:-1, 1:-1] = arr
+        return big[1:-1, 1:-1]
+    if layout == "subclass":
+        return arr.view(_ArraySubclass)
+    return np.ascontiguousarray(arr)
+
+
+@st.composite
+def image_arrays(draw: Callable) -> np.ndarray:
+    from edgekit.imageio import MAX_SIDE
+
+    dtype = np.dtype(draw(st.sampled_from(ARRAY_DTYPES)))
+    if draw(st.sampled_from([False] * 15 + [True])):  # a side past MAX_SIDE: refused, never warped
+        return np.zeros((1, MAX_SIDE + 1, 3), dtype)
+    height, width = draw(st.integers(0, 128)), draw(st.integers(1, 128))
+    channels = draw(st.sampled_from([None, 1, 2, 3, 4, 5]))
+    if height == 0:  # empty arrays
+        return np.zeros((0, width) + ((channels,) if channels else ()), dtype)
+    return _layout(draw, _as_dtype(draw, _content(draw, height, width, channels), dtype))
+
+
+def valid_image_array(arr: np.ndarray) -> bool:
+    """The documented contract of :func:`edgekit.load_image` for arrays."""
+    from edgekit.imageio import MAX_SIDE
+
+    if arr.size == 0 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+        return False
+    if max(arr.shape[:2]) > MAX_SIDE:
+        return False
+    kind = arr.dtype.kind
+    if kind == "u" and arr.dtype.itemsize in (1, 2):  # uint8, uint16 (either byte order)
+        return True
+    if kind in "iu":
+        return int(arr.min()) >= 0 and int(arr.max()) <= 255
+    if kind == "f":
+        return bool(np.isfinite(arr).all()) and float(arr.min()) >= 0 and float(arr.max()) <= 1
+    return False
+
+
+def check_image_array(arr: np.ndarray, workdir: Path) -> None:
+    """load_image, Pipeline.process and EmotionClassifier.predict on an array: valid arrays (by
+    the documented contract) succeed with valid results, others raise ImageReadError; the
+    caller's array is never modified."""
+    import edgekit
+
+    before = np.array(arr, copy=True)
+    valid = valid_image_array(arr)
+    bgr = attempt(edgekit.load_image, arr, must_succeed=valid)
+    assert valid == (bgr is not None), "an invalid array was accepted"
+    result = attempt(shared_pipeline().process, arr, must_succeed=valid)
+    emotion = attempt(shared_classifier().predict, arr, must_succeed=valid)
+    if valid:
+        check_bgr(bgr)
+        check_frame(result, bgr.shape)
+        check_emotion(emotion)
+        if arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3:
+            np.testing.assert_array_equal(bgr, arr)
+    if arr.dtype.kind != "O":
+        np.testing.assert_array_equal(arr, before, err_msg="the caller's array was modified")

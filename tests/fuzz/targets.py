@@ -1,0 +1,58 @@
+"""The fuzz targets: one :class:`~fuzz.harness.FuzzTarget` per public input surface, in
+:data:`TARGETS` (adding a target is one entry; ``requires`` names the modules it needs, and a
+target whose module is not built yet is skipped with that reason)."""
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+from .cli import check_cli_argv, cli_argvs
+from .features import (alert_rules, check_alert_rule, check_feedback_file, check_feedback_record, check_identity_gallery,
+                       check_meme, check_suggestion, check_tool_output, feedback_files, feedback_records, gallery_files, memes,
+                       suggestions, tool_outputs)
+from .harness import FuzzTarget, KnownBug, run_target
+from .images import check_image_array, check_image_file, image_arrays, mutated_image_files
+from .runtime import (caption_requests, check_caption_request, check_pipeline_options, check_restyle_request,
+                      check_stored_document, check_timestamps, pipeline_options, restyle_requests, stored_documents,
+                      timestamps)
+
+DEEP_JSON_SALVAGE = KnownBug(
+    "edgekit.personalize.store.salvage: RecursionError on a deeply nested (>= ~1000 levels) corrupt feedback.json",
+    lambda data: len(data) > 1000 and data.lstrip()[:1] in (b"[", b"{") and data.count(b"[") + data.count(b"{") > 900)
+IDENTITY_MODEL_NAME = KnownBug(
+    "edgekit.identity.embedder._manifest_entry: Path(name).is_file() raises OSError for a model name too long for a path",
+    lambda argv: any(a == "--identity-model" and len(b) > 255 for a, b in zip(argv, argv[1:])))
+SUGGEST_SEED = KnownBug("edgekit.suggestions.suggest: seed < 0 or not an int escapes as numpy ValueError/TypeError",
+                        lambda call: "seed" in call.broken and call.kwargs["seed"] is not None)
+
+TARGETS: Tuple[FuzzTarget, ...] = (
+    FuzzTarget("image_file", "load_image(path), analyze(path)", mutated_image_files, check_image_file, examples=60),
+    FuzzTarget("image_array", "load_image(array), Pipeline.process, EmotionClassifier.predict", image_arrays,
+               check_image_array, examples=60),
+    FuzzTarget("caption", "caption(emotion, style, scene, lang, n, seed)", caption_requests, check_caption_request),
+    FuzzTarget("restyle", "restyle(text, style, lang)", restyle_requests, check_restyle_request, examples=25),
+    FuzzTarget("pipeline_options", "Pipeline(**options), analyze(image, **options)", pipeline_options, check_pipeline_options, examples=30),
+    FuzzTarget("video_timestamps", "Pipeline(running_mode='video').process(frame, timestamp_ms)", timestamps,
+               check_timestamps, examples=30),
+    FuzzTarget("stored_document", "userdata.load_document", stored_documents, check_stored_document),
+    FuzzTarget("cli", "edgekit.cli.main(argv) for every command in COMMANDS", cli_argvs, check_cli_argv, examples=30,
+               known_bugs=(IDENTITY_MODEL_NAME,)),
+    FuzzTarget("feedback_file", "FeedbackStore(path) on any file content", feedback_files, check_feedback_file,
+               requires=("edgekit.personalize",), examples=30, known_bugs=(DEEP_JSON_SALVAGE,)),
+    FuzzTarget("feedback_record", "FeedbackStore.record(action, text, style, scene, emotion, lang, ts)", feedback_records,
+               check_feedback_record, requires=("edgekit.personalize",), examples=30),
+    FuzzTarget("meme", "make_meme(photo, text, style, scene, lang, face, placement, seed)", memes, check_meme,
+               requires=("edgekit.meme",), examples=15),
+    FuzzTarget("suggest", "suggest(chat, n, lang, scene, seed)", suggestions, check_suggestion, requires=("edgekit.suggestions",),
+               examples=15, known_bugs=(SUGGEST_SEED,)),
+    FuzzTarget("alert_rule", "timeline AlertRule.parse(text)", alert_rules, check_alert_rule, requires=("edgekit.timeline",)),
+    FuzzTarget("identity_gallery", "identity Gallery(path) on any file content", gallery_files, check_identity_gallery,
+               requires=("edgekit.identity.gallery",), examples=30),
+    FuzzTarget("tool_output", "benchmarks.parsers.* on recorded tool outputs, mutated", tool_outputs, check_tool_output,
+               requires=("benchmarks.parsers",)),
+)
+
+BY_NAME: Dict[str, FuzzTarget] = {t.name: t for t in TARGETS}
+
+
+
+__all__ = ["BY_NAME", "TARGETS", "FuzzTarget", "KnownBug", "run_target"]

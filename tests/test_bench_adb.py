@@ -1,0 +1,231 @@
+"""ADB harness end to end against a fake ``adb`` that replays recorded-format outputs.
+
+``tests/fixtures/bench/fake_adb.py`` is installed as ``adb`` first on PATH; each test writes the
+scenario (devices, getprop/thermal/cpufreq answers, which benchmark_model log each run returns)
+and checks the reports and messages the harness produces for success and for each failure.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import adb as adb_harness
+from benchmarks.report import validate_report
+from edgekit.registry import mediapipe_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "bench"
+S23, ONEPLUS = "R5CT1234ABC", "192.168.1.23:5555"
+DETECTOR = mediapipe_model_path("face_short_range")
+RUNS = [
+    {"match": ["--use_gpu=true"], "fixture": "gpu_partial.txt"},
+    {"match": ["--use_nnapi=true"], "fixture": "nnapi_rejected.txt", "status": 1},
+    {"match": ["--use_xnnpack=false"], "fixture": "cpu_old.txt"},
+    {"match": [], "fixture": "xnnpack_new.txt"},
+]
+
+
+def device(getprop="getprop_s23.txt", cpufreq="cpufreq_s23.txt", runs=RUNS, **extra):
+    return {"getprop": getprop, "thermal": "thermal_moderate.txt", "cpufreq": cpufreq, "runs": runs, **extra}
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """Installs the fake adb; returns a function writing the scenario and running the harness."""
+    bin_dir, root = tmp_path / "bin", tmp_path / "adbroot"
+    bin_dir.mkdir()
+    root.mkdir()
+    (bin_dir / "adb").write_text(f"#!/bin/sh\nexec {sys.executable} -S -E {FIXTURES / 'fake_adb.py'} \"$@\"\n")
+    (bin_dir / "adb").chmod(0o755)
+    binary = tmp_path / "benchmark_model"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(11) + (183).to_bytes(2, "little") + bytes(44))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    monkeypatch.setenv("FAKE_ADB_ROOT", str(root))
+    out_dir = tmp_path / "results"
+
+    class Fake:
+        def __init__(self):
+            self.root, self.out_dir, self.binary = root, out_dir, binary
+
+        def scenario(self, devices="devices_two.txt", **serials):
+            doc = {"devices": (FIXTURES / "adb" / devices).read_text(), "serials": serials}
+            (root / "scenario.json").write_text(json.dumps(doc))
+
+        def args(self, *extra):
+            # two models: the shipped emotion model and BlazeFace short range (as a --model file)
+            return ["--benchmark-binary", str(binary), "--out-dir", str(out_dir), "--no-variants", "--families", "emotion",
+                    "--model", f"detector/short_range_fp32={DETECTOR}", "--warmup-runs", "2", "--num-runs", "5", *extra]
+
+        def run(self, *extra):
+            return adb_harness.main(self.args(*extra))
+
+        def calls(self):
+            return [json.loads(line) for line in (root / "calls.log").read_text().splitlines()]
+
+        def report(self, serial):
+            return json.loads((out_dir / f"adb_{adb_harness._safe(serial)}.json").read_text())
+
+    return Fake()
+
+
+def latency(report, **params):
+    return [m for m in report["measurements"] if m["name"] == "model.latency"
+            and all(m["params"].get(k) == v for k, v in params.items())]
+
+
+def test_two_devices_full_run(fake, capsys):
+    fake.scenario(**{S23: device(), ONEPLUS: device("getprop_oneplus.txt", "cpufreq_oneplus.txt")})
+    code = fake.run("--threads", "1", "--repeats", "2", "--taskset", "big")
+    err = capsys.readouterr().err
+    assert code == 1  # the NNAPI rejection is an error entry
+    for serial, soc, platform, mask in ((S23, "SM8550", "kalama", "f8"), (ONEPLUS, "SM8475", "taro", "f0")):
+        report = fake.report(serial)
+        assert validate_report(report) == []
+        assert report["harness"] == "adb" and report["status"] == "partial"
+        dev = report["device"]
+        assert (dev["soc_model"], dev["board_platform"], dev["abi"], dev["big_core_mask"]) == (soc, platform, "arm64-v8a", mask)
+        assert dev["thermal_before"]["status_name"] == "moderate" and dev["thermal_after"]["status"] == 2
+        # xnnpack runs: per-repeat stats straight from the tool (us -> ms) and the repeats combined
+        rows = latency(report, model="emotion/shipped", delegate="xnnpack", threads=1)
+        assert sorted(str(m["params"]["repeat"]) for m in rows) == ["1", "2", "all"]
+        assert all(m["params"]["affinity"] == mask for m in rows)
+        first = next(m for m in rows if m["params"]["repeat"] == 1)["stats"]
+        assert (first["p50"], first["mean"], first["n"], first["p95"]) == (1.18, 1.1926, 837, 1.305)
+        assert next(m for m in rows if m["params"]["repeat"] == "all")["stats"]["n"] == 2 * 837
+        # old output form (no percentiles): p50 falls back to the average
+        cpu = latency(report, model="detector/short_range_fp32", delegate="cpu", threads=1, repeat="all")[0]["stats"]
+        assert cpu["p50"] == round(5107.85 / 1e3, 4) and "p95" not in cpu
+        memory = [m for m in report["measurements"] if m["name"] == "model.memory_overall"]
+        assert {m["params"]["form"] for m in memory} == {"footprint_delta", "peak_footprint"}
+        # partial GPU delegation is reported, with its numbers
+        gpu_nodes = [m for m in report["measurements"] if m["name"] == "model.delegated_nodes"
+                     and m["params"]["delegate"] == "gpu"]
+        assert gpu_nodes and all(m["stats"]["value"] == 4 and m["params"]["of_nodes"] == 31 for m in gpu_nodes)
+        assert any("partial delegation" in n and "4 of 31 nodes to TfLiteGpuDelegateV2" in n for n in report["notes"])
+        # NNAPI rejected: an error naming the delegate line, no NNAPI numbers, not repeated
+        nnapi = [e for e in report["errors"] if "nnapi" in e["what"]]
+        assert len(nnapi) == 2 and all("NNAPI delegate rejected the model: Failed to apply NNAPI delegate." in e["error"] for e in nnapi)
+        assert not latency(report, delegate="nnapi")
+        assert all(m["params"]["threads"] == 1 for m in latency(report, delegate="gpu"))
+        assert {t["params"]["delegate"] for t in report["targets"]} == {"xnnpack", "cpu", "gpu"}
+        assert Path(report["config"]["logs"]).is_dir() and (fake.out_dir / f"adb_{adb_harness._safe(serial)}.md").is_file()
+    calls = fake.calls()
+    shell = [c for c in calls if "shell" in c]
+    assert sum(1 for c in shell if "--use_nnapi=true" in c[-1]) == 2 * 2  # devices x models, once each
+    assert any(c[-1].startswith("taskset f8 ") for c in shell) and any(c[-1].startswith("taskset f0 ") for c in shell)
+    assert [c[1] for c in calls if c[-1] == "rm -rf /data/local/tmp/edgekit_bench"] == [S23, ONEPLUS]
+    assert not any((fake.root / "fs" / s / "data/local/tmp/edgekit_bench").exists() for s in (S23, ONEPLUS))
+    assert "NNAPI delegate rejected" in err
+
+
+def test_no_adb_on_path(fake, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert fake.run() == 1
+    assert "adb: adb not found (not on PATH). install Android SDK platform-tools" in capsys.readouterr().err
+
+
+def test_no_device(fake, capsys):
+    fake.scenario(devices="devices_none.txt")
+    assert fake.run() == 1
+    assert "no Android device connected" in capsys.readouterr().err
+
+
+def test_unauthorized_offline_devices_are_reported_and_others_run(fake, capsys):
+    fake.scenario(devices="devices_mixed.txt", **{S23: device(runs=RUNS[-1:])})
+    assert fake.run("--delegates", "xnnpack", "--threads", "1", "--repeats", "1") == 1
+    err = capsys.readouterr().err
+    assert "0123456789ABCDEF: device is unauthorized. unlock the phone and accept the 'Allow USB debugging?' prompt" in err
+    assert "emulator-5554: device is offline" in err and "ZY22FAKE01: device is no permissions" in err
+    assert fake.report(S23)["status"] == "complete"
+
+
+def test_only_unusable_devices(fake, capsys):
+    fake.scenario(devices="devices_mixed.txt")
+    assert fake.run("--serial", "0123456789ABCDEF") == 1
+    assert "no usable device: 0123456789ABCDEF: device is unauthorized" in capsys.readouterr().err
+    assert fake.run("--serial", "NOPE") == 1
+    assert "device(s) NOPE not connected" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fixture, expected", [("error_unauthorized.txt", "device is unauthorized"),
+                                               ("error_offline.txt", "device is offline")])
+def test_device_lost_after_listing(fake, fixture, expected):
+    fake.scenario(devices="devices_two.txt", **{S23: device(state_error=(FIXTURES / "adb" / fixture).read_text()),
+                                                ONEPLUS: device(runs=RUNS[-1:])})
+    assert fake.run("--delegates", "xnnpack", "--threads", "1", "--repeats", "1") == 1
+    report = fake.report(S23)
+    assert report["status"] == "failed" and expected in report["errors"][0]["error"]
+    assert fake.report(ONEPLUS)["status"] == "complete"  # the other device still ran
+
+
+def test_push_failure(fake):
+    fake.scenario(devices="devices_two.txt", **{S23: device(push_error=(FIXTURES / "adb" / "error_push.txt").read_text()),
+                                                ONEPLUS: device(runs=RUNS[-1:])})
+    assert fake.run("--serial", S23) == 1
+    report = fake.report(S23)
+    assert report["status"] == "failed"
+    assert "push failed: adb: error: failed to copy" in report["errors"][0]["error"]
+    assert "Read-only file system" in report["errors"][0]["error"]
+    assert ["-s", S23, "shell", "rm -rf /data/local/tmp/edgekit_bench"] in fake.calls()  # cleaned up anyway
+
+
+@pytest.mark.parametrize("fixture, status", [("not_executable.txt", 126), ("link_error.txt", 1)])
+def test_binary_cannot_execute_stops_the_device(fake, fixture, status):
+    fake.scenario(**{S23: device(runs=[{"fixture": fixture, "status": status}])})
+    assert fake.run("--serial", S23) == 1
+    report = fake.report(S23)
+    assert report["status"] == "failed" and len(report["errors"]) == 1
+    assert "benchmark_model cannot execute on this device" in report["errors"][0]["error"]
+    assert sum(1 for c in fake.calls() if "EDGEKIT_EXIT" in c[-1]) == 1  # no further runs
+
+
+def test_crash_and_malformed_output_fail_one_run_only(fake):
+    runs = [{"match": ["emotion__shipped", "--num_threads=2"], "fixture": "crash.txt", "status": 139},
+            {"match": ["detector__short_range"], "fixture": "malformed_stats.txt"}, {"fixture": "xnnpack_new.txt"}]
+    fake.scenario(**{S23: device(runs=runs)})
+    assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "2", "--repeats", "1") == 1
+    report = fake.report(S23)
+    errors = {e["what"]: e["error"] for e in report["errors"]}
+    assert "benchmark_model crashed (signal 11): Segmentation fault" in errors["emotion/shipped, xnnpack, 2 thread(s), repeat 1"]
+    malformed = errors["detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1"]
+    assert "detector__short_range_fp32_xnnpack_t1_r1.log:7: statistic curr is not a finite number" in malformed
+    assert latency(report, model="emotion/shipped", threads=1, repeat="all")  # the other runs are there
+    assert report["status"] == "partial"
+
+
+def test_bad_local_binary_and_bad_options(fake, tmp_path, capsys):
+    fake.scenario(**{S23: device()})
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\n")
+    assert adb_harness.main(["--benchmark-binary", str(script), "--out-dir", str(fake.out_dir)]) == 1
+    assert "is not an ELF executable" in capsys.readouterr().err
+    assert adb_harness.main(["--benchmark-binary", str(tmp_path / "missing")]) == 1
+    assert "benchmark_model binary not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        fake.run("--delegates", "hexagon")
+    assert exc.value.code == 2 and "unsupported delegate(s) hexagon" in capsys.readouterr().err
+    assert fake.run("--model", "emotion/x=/nonexistent.tflite", "--delegates", "xnnpack", "--threads", "1",
+                    "--repeats", "1", "--serial", S23) == 1
+    assert "model file not found" in fake.report(S23)["errors"][0]["error"]
+
+
+def test_interrupted_run_keeps_partial_results(fake):
+    fake.scenario(**{S23: device(runs=RUNS[-1:], interrupt_at_run=3)})
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.adb", *fake.args("--serial", S23, "--delegates", "xnnpack",
+                                                                              "--threads", "1", "2", "--repeats", "1")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    report = fake.report(S23)
+    assert validate_report(report) == [] and report["status"] == "interrupted"
+    assert len(latency(report, repeat=1)) == 2  # the two runs before Ctrl-C are kept
+    assert "interrupted" in report["errors"][-1]["error"]
+    calls = fake.calls()
+    assert sum(1 for c in calls if "EDGEKIT_EXIT" in c[-1]) == 3  # SIGINT arrived during the third run
+    assert ["-s", S23, "shell", "rm -rf /data/local/tmp/edgekit_bench"] in calls  # cleaned up anyway
+

@@ -1,0 +1,162 @@
+"""Host harness and the shared report schema: ``python -m benchmarks.host --quick`` end to end
+(shipped models + a toolchain folder with one real, one broken and several missing variants),
+an interrupted run, and the schema/ratio/Markdown helpers every harness uses."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks import host, invoke, models
+from benchmarks.collect import Collector
+from benchmarks.machine import ContentionMonitor
+from benchmarks.ratios import keep_computable, model_ratios
+from benchmarks.report import (FRAME_BUDGET_MS, Measurement, Ratio, Target, build_report, to_markdown, validate_report,
+                               write_report)
+from edgekit.registry import model_path
+
+QUICK = ["--quick", "--no-progress", "--xnnpack", "on"]
+
+
+@pytest.fixture
+def variants_dir(tmp_path) -> Path:
+    """A toolchain folder: pruned_int8_qat = the shipped model, float_fp32 = a broken file, the rest missing."""
+    folder = tmp_path / "tflite"
+    folder.mkdir()
+    shutil.copyfile(model_path("emotion"), folder / "pruned_int8_qat.tflite")
+    (folder / "float_fp32.tflite").write_bytes(b"\0\0\0\0TFL3" + b"\0" * 64)  # right identifier, truncated model
+    return folder
+
+
+def test_quick_host_run_end_to_end(tmp_path, variants_dir, capsys):
+    out = tmp_path / "results"
+    code = host.main([*QUICK, "--families", "emotion", "caption", "--models-dir", str(variants_dir),
+                      "--caption-dir", str(tmp_path / "no_captions"), "--out-dir", str(out)])
+    assert code == 1  # the broken float_fp32 is an error
+    report = json.loads((out / "host_quick.json").read_text())
+    assert validate_report(report) == [] and report["harness"] == "host" and report["status"] == "partial"
+    assert (out / "host_quick.md").is_file() and (out / "host_quick.png").stat().st_size > 10_000
+    assert report["artifacts"]["chart"] == "host_quick.png"
+    dev = report["device"]
+    assert dev["cpu_model"] and dev["cpu_count"] >= 1 and report["git"]["sha"] and report["versions"]["ai-edge-litert"]
+    assert set(dev["contention"]) >= {"load_avg_start_1_5_15", "other_processes_cpu_share", "busy"}
+    skipped = {s["what"] for s in report["skipped"]}
+    assert {"emotion/float_int8_ptq", "emotion/pruned_fp32", "emotion/pruned_int8_ptq", "caption/float_fp32"} <= skipped
+    assert any("emotion/float_fp32" in e["what"] and "LiteRT cannot load this model" in e["error"] for e in report["errors"])
+    assert any("emotion/shipped is the same file (sha256) as emotion/pruned_int8_qat" in n for n in report["notes"])
+    names = {(m["name"], m["params"].get("emotion") or m["params"].get("model")) for m in report["measurements"]}
+    for key in ("emotion/shipped", "emotion/pruned_int8_qat"):
+        assert {("pipeline.process", key), ("pipeline.throughput", key), ("model.latency", key), ("model.peak_rss", key),
+                ("model.cold_start", key), ("pipeline.peak_rss", key), ("cold_start.in_process", key)} <= names
+    assert ("caption.generate", "caption/shipped") in names
+    budget = [t for t in report["targets"] if t["measurement"] == "pipeline.process"]
+    assert len(budget) == 2 and all(t["limit"] == FRAME_BUDGET_MS and t["passed"] == (t["value"] <= FRAME_BUDGET_MS) for t in budget)
+    forbidden = next(t for t in report["targets"] if t["measurement"] == "cold_start.forbidden_modules_imported")
+    assert forbidden["passed"] is True
+    ratio = next(r for r in report["ratios"] if r["description"] == "emotion: INT8 QAT / FP32, pruned")
+    assert ratio["value"] is None and ratio["missing"]  # shown as n/a, not invented
+    qat = next(r for r in report["ratios"] if r["description"] == "emotion: pruned INT8 QAT / unpruned FP32"
+               and r["quantity"] == "model.latency p50")
+    assert qat["numerator_value"] is not None and qat["value"] is None
+    text = (out / "host_quick.md").read_text()
+    assert "## Frame budget (15 ms per frame" in text and "## Skipped" in text and "## Errors" in text
+    assert "status: partial" in capsys.readouterr().out
+
+
+def test_interrupted_host_run_keeps_partial_results(tmp_path, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(invoke, "bench_config", interrupt)
+    out = tmp_path / "results"
+    assert host.main([*QUICK, "--families", "detector", "emotion", "--no-variants", "--out-dir", str(out)]) == 130
+    report = json.loads((out / "host_quick.json").read_text())
+    assert validate_report(report) == [] and report["status"] == "interrupted"
+    assert any(m["name"] == "pipeline.process" for m in report["measurements"])  # measured before Ctrl-C
+    assert "interrupted" in report["errors"][-1]["error"]
+    assert report["errors"][-1]["what"] == "detector/short_range_fp32 invoke, 1 thread(s), XNNPACK on"
+    assert "> **INTERRUPTED RUN**" in (out / "host_quick.md").read_text()
+
+
+def test_bad_arguments():
+    with pytest.raises(SystemExit, match="--model: expected KEY=PATH"):
+        host.main([*QUICK, "--model", "nokey"])
+    with pytest.raises(SystemExit, match="must be >= 1"):
+        host.main([*QUICK, "--threads", "0"])
+    with pytest.raises(ValueError, match="family"):
+        models.parse_model_arg("vision/x=/tmp/a.tflite")
+    assert models.parse_model_arg("relu=/tmp/a.tflite")[0] == "emotion/relu"
+
+
+def test_discovery_reports_missing_and_unloadable(tmp_path, variants_dir):
+    (tmp_path / "notmodel.tflite").write_text("hello")
+    found = models.discover(variants_dir, [tmp_path], [("emotion/mine", tmp_path / "notmodel.tflite"),
+                                                       ("caption/x", tmp_path / "missing.tflite")])
+    keys = [m.key for m in found.models]
+    assert keys.index("detector/short_range_fp32") < keys.index("emotion/shipped") < keys.index("emotion/float_fp32") \
+        < keys.index("emotion/pruned_int8_qat") < keys.index("caption/shipped")
+    assert {e["what"] for e in found.errors} == {"emotion/mine", "caption/x"}
+    assert "not a TFLite model" in next(e["error"] for e in found.errors if e["what"] == "emotion/mine")
+    reasons = {s["what"]: s["reason"] for s in found.skipped}
+    assert "python -m converters.emotion all" in reasons["emotion/pruned_fp32"]
+    assert "python -m converters.caption all" in reasons["caption/pruned_int8"]
+
+
+def _report(measurements, **kwargs):
+    return build_report("host", {"kind": "host", "name": "t"}, {}, {}, measurements, kwargs.pop("targets", []), **kwargs)
+
+
+def test_schema_validation_and_markdown():
+    ms = [Measurement.from_samples("pipeline.process", "ms", [10, 12, 30], emotion="emotion/a", threads=1),
+          Measurement.single("pipeline.throughput", "frames/s", 60, emotion="emotion/a", threads=1),
+          Measurement.from_samples("model.latency", "ms", [1, 2], model="emotion/a", threads=1, xnnpack=True),
+          Measurement.from_samples("model.latency", "ms", [2, 4], model="emotion/b", threads=1, xnnpack=True)]
+    report = _report(ms, targets=[Target("budget", "pipeline.process", "p95", FRAME_BUDGET_MS, {"emotion": "emotion/a"})],
+                     ratios=[Ratio("a/b", "model.latency", "p50", {"model": "emotion/a"}, {"model": "emotion/b"}, {"threads": 1})],
+                     skipped=[{"what": "emotion/c", "reason": "not found"}], status="partial",
+                     errors=[{"what": "emotion/d", "error": "broken"}])
+    assert validate_report(report) == []
+    assert report["targets"][0]["passed"] is False and report["ratios"][0]["value"] == 0.5
+    report["device"]["contention"] = {"busy": True, "warning": "The machine was busy"}
+    md = to_markdown(report)
+    assert "> **PARTIAL RUN**" in md and "> **Busy machine.** The machine was busy" in md
+    assert "| emotion=emotion/a, threads=1 | 12.000 | 28.200 | 60.000 | **FAIL** |" in md
+    assert "| emotion/b | 3.000 |" in md and "- emotion/c: not found" in md
+    bad = json.loads(json.dumps(report))
+    bad["measurements"][0]["stats"]["p50"] = float("nan")
+    bad["harness"] = "phone"
+    del bad["status"]
+    assert validate_report(bad) == ["status: missing or not a str"]
+    bad["status"] = "done"
+    problems = validate_report(bad)
+    assert any("harness" in p for p in problems) and any("status" in p for p in problems) and any("bad stats" in p for p in problems)
+    with pytest.raises(ValueError, match="does not follow the schema"):
+        write_report(bad, Path("/nonexistent"), "x")
+    with pytest.raises(ValueError, match="unknown stat keys"):
+        Measurement.from_stats("x", "ms", {"median": 1.0})
+
+
+def test_ratio_helpers_and_collector():
+    specs = model_ratios("pipeline.process", "p50", {"threads": 1}, param="emotion")
+    assert specs and all(r.numerator["emotion"].startswith("emotion/") for r in specs)
+    rows = [r.evaluate([]) for r in model_ratios("model.latency", "p50", {"threads": 1})]
+    assert keep_computable(rows, lambda r: False) == [] and len(keep_computable(rows, lambda r: True)) == len(rows)
+    c = Collector()
+    assert c.status == "failed"
+    with c.step("ok"):
+        c.add([Measurement.single("x", "ms", 1)])
+    assert c.status == "complete"
+    with c.step("bad model"):
+        raise RuntimeError("boom")
+    assert c.status == "partial" and c.errors == [{"what": "bad model", "error": "RuntimeError: boom"}]
+    with pytest.raises(KeyboardInterrupt), c.step("stopped"):
+        raise KeyboardInterrupt
+    assert c.status == "interrupted"
+
+
+def test_contention_monitor_reports_load():
+    summary = ContentionMonitor().summary()
+    assert summary["load_avg_start_1_5_15"] and isinstance(summary["busy"], bool)
+    assert summary["other_processes_cpu_share"] is None or 0.0 <= summary["other_processes_cpu_share"] <= 1.0

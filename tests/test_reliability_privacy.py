@@ -1,0 +1,141 @@
+"""No network, no stray data: the public API, run in a fresh process with HOME, TMPDIR, the working
+directory and EDGEKIT_DATA_DIR pointed at empty folders, opens no socket, starts no process and
+changes nothing outside the output paths it was given and the user data dir
+(``tests/privacy_probe.py`` records it all with an audit hook)."""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import cv2
+import pytest
+
+from fuzz import seeds
+
+PROBE = Path(__file__).with_name("privacy_probe.py")
+ROOT = Path(__file__).resolve().parents[1]
+#: Local programs the runtime may start: fontconfig's font lister (the meme maker and the
+#: timeline plot's matplotlib find fonts with it). Nothing else.
+ALLOWED_PROGRAMS = ("fc-list", "/usr/bin/fc-list")
+
+
+@pytest.fixture
+def sandbox(tmp_path) -> Dict[str, Path]:
+    """Empty home/cwd/tmp/data/out folders and the probe's input files."""
+    dirs = {name: tmp_path / name for name in ("home", "cwd", "tmp", "data", "out", "inputs")}
+    for path in dirs.values():
+        path.mkdir()
+    face = seeds.face_rgb(192)[..., ::-1]
+    cv2.imwrite(str(dirs["inputs"] / "face.png"), face)
+    writer = cv2.VideoWriter(str(dirs["inputs"] / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (192, 192))
+    for shift in range(4):
+        writer.write(cv2.add(face, shift * 5))
+    writer.release()
+    return dirs
+
+
+def _snapshot(folder: Path) -> Dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run_probe(sandbox: Dict[str, Path], *scenarios: str) -> Dict[str, List[str]]:
+    """Run the probe in a clean environment; its report (raises with its stderr when it fails)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(sandbox["home"]), "TMPDIR": str(sandbox["tmp"]),
+           "EDGEKIT_DATA_DIR": str(sandbox["data"] / "edgekit"), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
+           "PYTHONPATH": str(ROOT)}
+    inputs_before = _snapshot(sandbox["inputs"])
+    proc = subprocess.run([sys.executable, str(PROBE), str(sandbox["inputs"]), str(sandbox["out"]), *scenarios],
+                          cwd=sandbox["cwd"], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("PROBE "))
+    assert _snapshot(sandbox["inputs"]) == inputs_before, "an input file was changed"
+    return json.loads(line[len("PROBE "):])
+
+
+def _under(path: str, roots: List[Path]) -> bool:
+    resolved = Path(path).resolve()
+    return path == os.devnull or any(resolved == r.resolve() or r.resolve() in resolved.parents for r in roots)
+
+
+def assert_private(report: Dict[str, List[str]], sandbox: Dict[str, Path], allowed: List[str]) -> None:
+    """No socket, no subprocess but :data:`ALLOWED_PROGRAMS`; every write under ``allowed``
+    sandbox folders; home, cwd and tmp left empty."""
+    assert report["socket"] == [] and report["socket_fds"] == [], report["socket"] + report["socket_fds"]
+    unexpected = [p for p in report["process"] if not any(f"'{exe}'" in p for exe in ALLOWED_PROGRAMS)]
+    assert unexpected == [], unexpected
+    roots = [sandbox[name] for name in allowed]
+    stray = [p for p in report["write"] if not _under(p, roots)]
+    assert stray == [], f"written outside {allowed}: {stray}"
+    for name in ("home", "cwd", "tmp", *({"data", "out"} - set(allowed))):
+        assert list(sandbox[name].rglob("*")) == [], f"{name} is not empty: {list(sandbox[name].rglob('*'))}"
+
+
+#: Module each scenario of ``tests/privacy_probe.py`` needs (features of later issues are
+#: covered as soon as they are built).
+NEEDS = {"runtime": "edgekit.pipeline", "cli": "edgekit.cli", "userdata": "edgekit.userdata", "meme": "edgekit.meme",
+         "feedback": "edgekit.personalize", "suggest": "edgekit.suggestions", "timeline": "edgekit.timeline",
+         "transfer": "edgekit.transfer", "identity": "edgekit.identity.identifier"}
+
+
+def available(*scenarios: str) -> List[str]:
+    """The scenarios whose module is importable here."""
+    found = []
+    for name in scenarios:
+        try:
+            importlib.import_module(NEEDS[name])
+        except ImportError:
+            continue
+        found.append(name)
+    return found
+
+
+def assert_private_run(sandbox: Dict[str, Path], scenarios: List[str], allowed: List[str]) -> Dict[str, List[str]]:
+    report = run_probe(sandbox, *scenarios)
+    assert report["scenarios"] == scenarios
+    assert_private(report, sandbox, allowed)
+    for path in (sandbox["data"] / "edgekit").rglob("*"):  # the data dir and all it holds: owner-only
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+    return report
+
+
+def test_analysis_captions_suggestions_and_transfer_store_nothing(sandbox):
+    """No socket, nothing written anywhere (no face, no photo, no cache) unless asked."""
+    report = assert_private_run(sandbox, available("runtime", "suggest", "transfer"), allowed=[])
+    assert set(report["write"]) <= {os.devnull}  # LiteRT's one-time log line is sent there
+
+
+def test_cli_and_memes_write_only_where_told(sandbox):
+    scenarios = available("cli", "meme")
+    assert_private_run(sandbox, scenarios, allowed=["out"])
+    written = {str(p.relative_to(sandbox["out"])) for p in sandbox["out"].rglob("*") if p.is_file()}
+    expected = {"annotated.png", "clip.jsonl", "faces.jsonl"} | ({"meme.png", "meme.gif"} if "meme" in scenarios else set())
+    assert expected | {"demo/astronaut.json"} <= written, written
+    assert all(name.startswith("demo/astronaut") for name in written - expected), written
+
+
+def test_user_data_feedback_and_identity_gallery_stay_in_the_owner_only_data_dir(sandbox):
+    scenarios = available("userdata", "feedback", "identity")
+    assert_private_run(sandbox, scenarios, allowed=["data"])
+    data_dir = sandbox["data"] / "edgekit"  # created by edgekit
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    names = {p.name for p in data_dir.rglob("*") if p.is_file()}
+    expected = {"probe.json"} | ({"feedback.json"} if "feedback" in scenarios else set()) \
+        | ({"identity_gallery.json"} if "identity" in scenarios else set())
+    assert expected <= names, names
+    if "identity" in scenarios:  # embeddings only: no image bytes in the gallery
+        gallery = (data_dir / "identity_gallery.json").read_bytes()
+        assert b"\x89PNG" not in gallery and b"\xff\xd8" not in gallery
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="known bug (timeline owner): the plot's matplotlib writes ~/.config/matplotlib and ~/.cache/matplotlib")
+def test_timeline_writes_only_where_told(sandbox):
+    pytest.importorskip("edgekit.timeline", reason="edgekit.timeline is not built yet")
+    assert_private_run(sandbox, ["timeline"], allowed=["out"])
