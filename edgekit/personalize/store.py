@@ -88,7 +88,7 @@ def salvage(raw: bytes) -> StoreState:
     text = raw.decode("utf-8", errors="replace")
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         doc = None
     objects: List[Any] = []
     if isinstance(doc, dict):
@@ -97,7 +97,7 @@ def salvage(raw: bytes) -> StoreState:
     else:  # truncated or garbled JSON: try every object that still parses on its own
         decoder = json.JSONDecoder()
         for match in re.finditer(r"\{", text):
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 objects.append(decoder.raw_decode(text, match.start())[0])
     events: List[FeedbackEvent] = []
     folded: Folded = None

@@ -15,9 +15,6 @@ from .runtime import (caption_requests, check_caption_request, check_pipeline_op
                       check_stored_document, check_timestamps, pipeline_options, restyle_requests, stored_documents,
                       timestamps)
 
-DEEP_JSON_SALVAGE = KnownBug(
-    "edgekit.personalize.store.salvage: RecursionError on a deeply nested (>= ~1000 levels) corrupt feedback.json",
-    lambda data: len(data) > 1000 and data.lstrip()[:1] in (b"[", b"{") and data.count(b"[") + data.count(b"{") > 900)
 IDENTITY_MODEL_NAME = KnownBug(
     "edgekit.identity.embedder._manifest_entry: Path(name).is_file() raises OSError for a model name too long for a path",
     lambda argv: any(a == "--identity-model" and len(b) > 255 for a, b in zip(argv, argv[1:])))
@@ -37,7 +34,7 @@ TARGETS: Tuple[FuzzTarget, ...] = (
     FuzzTarget("cli", "edgekit.cli.main(argv) for every command in COMMANDS", cli_argvs, check_cli_argv, examples=30,
                known_bugs=(IDENTITY_MODEL_NAME,)),
     FuzzTarget("feedback_file", "FeedbackStore(path) on any file content", feedback_files, check_feedback_file,
-               requires=("edgekit.personalize",), examples=30, known_bugs=(DEEP_JSON_SALVAGE,)),
+               requires=("edgekit.personalize",), examples=30),
     FuzzTarget("feedback_record", "FeedbackStore.record(action, text, style, scene, emotion, lang, ts)", feedback_records,
                check_feedback_record, requires=("edgekit.personalize",), examples=30),
     FuzzTarget("meme", "make_meme(photo, text, style, scene, lang, face, placement, seed)", memes, check_meme,
