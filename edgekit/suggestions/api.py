@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..captioning.captioner import Caption
-from ..captioning.inputs import check_count
+from ..captioning.inputs import check_count, check_seed
 from ..captioning.taxonomy import STYLES, resolve_scene
 from ..errors import ConfigError, EdgekitError
 from ..personalize import FeedbackStore, Preferences, Score, similarity
@@ -178,7 +178,7 @@ def suggest(chat: str, photo: Any = None, *, n: int = 5, lang: Optional[str] = N
         seed: same seed, same candidates (for a fresh captioner).
         captioner: a :class:`edgekit.Captioner` to use instead of the shared default one.
     """
-    n = check_count(n)
+    n, seed = check_count(n), check_seed(seed)
     if memes_dir is not None and photo is None:
         raise ConfigError("ready memes need a photo", subject="memes_dir", hint="pass photo= (CLI: --photo FILE)")
     analysis = analyze_text(chat, lang)

@@ -18,8 +18,7 @@ from .runtime import (caption_requests, check_caption_request, check_pipeline_op
 IDENTITY_MODEL_NAME = KnownBug(
     "edgekit.identity.embedder._manifest_entry: Path(name).is_file() raises OSError for a model name too long for a path",
     lambda argv: any(a == "--identity-model" and len(b) > 255 for a, b in zip(argv, argv[1:])))
-SUGGEST_SEED = KnownBug("edgekit.suggestions.suggest: seed < 0 or not an int escapes as numpy ValueError/TypeError",
-                        lambda call: "seed" in call.broken and call.kwargs["seed"] is not None)
+
 
 TARGETS: Tuple[FuzzTarget, ...] = (
     FuzzTarget("image_file", "load_image(path), analyze(path)", mutated_image_files, check_image_file, examples=60),
@@ -40,7 +39,7 @@ TARGETS: Tuple[FuzzTarget, ...] = (
     FuzzTarget("meme", "make_meme(photo, text, style, scene, lang, face, placement, seed)", memes, check_meme,
                requires=("edgekit.meme",), examples=15),
     FuzzTarget("suggest", "suggest(chat, n, lang, scene, seed)", suggestions, check_suggestion, requires=("edgekit.suggestions",),
-               examples=15, known_bugs=(SUGGEST_SEED,)),
+               examples=15),
     FuzzTarget("alert_rule", "timeline AlertRule.parse(text)", alert_rules, check_alert_rule, requires=("edgekit.timeline",)),
     FuzzTarget("identity_gallery", "identity Gallery(path) on any file content", gallery_files, check_identity_gallery,
                requires=("edgekit.identity.gallery",), examples=30),
