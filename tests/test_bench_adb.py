@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -219,7 +220,10 @@ def test_interrupted_run_keeps_partial_results(fake):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-m", "benchmarks.adb", *fake.args("--serial", S23, "--delegates", "xnnpack",
                                                                               "--threads", "1", "2", "--repeats", "1")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                          # A shell started in the background ignores SIGINT and children inherit
+                          # that; give the harness the default so Ctrl-C reaches it as in a terminal.
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.returncode == 130, proc.stderr
     report = fake.report(S23)
     assert validate_report(report) == [] and report["status"] == "interrupted"
