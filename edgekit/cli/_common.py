@@ -17,15 +17,25 @@ if TYPE_CHECKING:
     from ..pipeline import PipelineOptions
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def int_at_least(minimum: int, text: str) -> int:
+    """An integer >= ``minimum`` parsed from a command-line value (argparse type errors otherwise)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} is not >= {minimum}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return int_at_least(1, text)
+
+
+def face_number(text: str) -> int:
+    """argparse type for ``--face N``-style options: an integer >= 0 (faces left to right from 0)."""
+    return int_at_least(0, text)
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser, video: bool = False) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import face_number
 
 
 def _factor(text: str) -> float:
@@ -19,16 +20,6 @@ def _factor(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
-def _face_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 0")
-    return value
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -41,8 +32,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--exaggerate", type=_factor, metavar="K", default=None,
                    help="scale the expression K times (0..3): with --source, the source's expression; "
                         "without it, the target's own (1 keeps it, 2 doubles it, 0 flattens it)")
-    p.add_argument("--source-face", type=_face_number, default=None, metavar="N", help="face number in --source, 0 = leftmost (default: the largest)")
-    p.add_argument("--target-face", type=_face_number, default=None, metavar="N", help="face number in --target, 0 = leftmost (default: the largest)")
+    p.add_argument("--source-face", type=face_number, default=None, metavar="N", help="face number in --source, 0 = leftmost (default: the largest)")
+    p.add_argument("--target-face", type=face_number, default=None, metavar="N", help="face number in --target, 0 = leftmost (default: the largest)")
     p.add_argument("--no-mouth-fill", action="store_true",
                    help="never copy the inside of an open mouth from the source (geometry only)")
     p.set_defaults(func=run, parser=p)
