@@ -130,22 +130,11 @@ def _convert_color(bgr: np.ndarray, color: str) -> np.ndarray:
     return bgr
 
 
-def _is_path(model: Union[str, os.PathLike]) -> bool:
-    if isinstance(model, os.PathLike):
-        return True
-    if model.endswith(".tflite") or os.sep in model or "/" in model:
-        return True
-    try:
-        return Path(model).is_file()
-    except (OSError, ValueError):  # not a usable path (too long, NUL): treat it as a model name
-        return False
-
-
 def _resolve(model: Union[str, os.PathLike]) -> Tuple[Path, Optional[ModelInfo]]:
     """Model path and its manifest entry (by name, or by sha256 for a path), if any."""
     if not isinstance(model, (str, os.PathLike)):
         raise ConfigError(f"model must be a manifest name or a .tflite path, got {describe(model)}", hint=PRODUCE_HINT)
-    if _is_path(model):
+    if registry.is_model_path(model):
         path = litert.check_tflite_file(model)
         sha = registry.sha256_file(path)
         return path, next((info for info in registry.list_models() if info.sha256 == sha), None)

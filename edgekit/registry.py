@@ -104,6 +104,22 @@ def _num(v: float) -> Union[int, float]:
 # ------------------------------------------------------------------------------------ manifest
 
 
+def is_model_path(model: PathLike) -> bool:
+    """True when ``model`` names a ``.tflite`` file rather than a manifest entry.
+
+    A path object, a name ending in ``.tflite`` or containing a separator, or an existing file is
+    a path; anything else (including strings no file system accepts: too long, NUL) is a name.
+    """
+    if isinstance(model, os.PathLike):
+        return True
+    if model.endswith(".tflite") or os.sep in model or "/" in model:
+        return True
+    try:
+        return Path(model).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_manifest(manifest_path: Optional[PathLike] = None) -> Dict[str, Any]:
     """Parsed manifest (``{"schema", "models", "external"}``); a missing file reads as empty."""
     path = Path(manifest_path) if manifest_path else MANIFEST_PATH

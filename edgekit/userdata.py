@@ -36,7 +36,11 @@ def data_dir(create: bool = True) -> Path:
 
         path = Path(platformdirs.user_data_dir("edgekit", appauthor=False))
     if create:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:  # a parent is a file, read-only file system ...
+            raise InputError(f"data directory cannot be created ({exc.strerror or exc})", path,
+                             f"set {ENV_VAR} to a writable folder") from None
     return path
 
 
@@ -68,6 +72,11 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 def _unwritable(path: Path, exc: OSError) -> InputError:
     return InputError(f"cannot be written ({exc.strerror or exc})", path, "check that its folder exists, is a folder and is writable")
+
+
+def unreadable(path: Path, exc: OSError) -> InputError:
+    """The InputError for an OSError met reading or stat-ing ``path`` (too long, a parent is a file ...)."""
+    return InputError(f"cannot be read ({exc.strerror or exc})", path, "check the path and its permissions")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -118,7 +127,7 @@ def load_document(path: Path, kind: str, version: int) -> LoadedDocument:
     except IsADirectoryError:
         raise InputError(f"is a folder, not a {kind} file", path, "pass the path of a file (it is created when missing)") from None
     except OSError as exc:  # permission denied, name too long, a parent is a file ...
-        raise InputError(f"cannot be read ({exc.strerror or exc})", path, "check the path and its permissions") from None
+        raise unreadable(path, exc) from None
     try:
         document = json.loads(raw.decode("utf-8"))
         if not isinstance(document, dict) or "kind" not in document:

@@ -5,7 +5,9 @@ identical to a single-threaded run.
   pipeline's lock);
 - one ``Pipeline`` / ``EmotionClassifier`` / ``Captioner`` per thread: parallel and identical;
 - ``caption()`` / ``restyle()``: safe from any thread (module lock); the shared captioner never
-  repeats a recent caption, so concurrent callers still get distinct, valid captions.
+  repeats a recent caption, so concurrent callers still get distinct, valid captions;
+- one ``FaceIdentifier`` per thread on one gallery file, and a shared ``Pipeline(identify=True)``:
+  identical embeddings and names.
 """
 from __future__ import annotations
 
@@ -149,3 +151,46 @@ def test_make_meme_from_many_threads():
                                      for t in texts[i % 3:] + texts[:i % 3]])
     assert len(results) == THREADS * len(texts)
     assert all(image == reference[t] for t, image in results)
+
+
+@pytest.fixture(scope="module")
+def gallery_file(tmp_path_factory) -> str:
+    """A gallery with two 'people' (the test face and its darker copy), written once, then read-only."""
+    identity = pytest.importorskip("edgekit.identity", reason="edgekit.identity is not built yet")
+    path = str(tmp_path_factory.mktemp("gallery") / "gallery.json")
+    with identity.FaceIdentifier(gallery_path=path) as ident:
+        ident.enroll("face", FRAMES["face"])
+        ident.enroll("photo", FRAMES["photo"])
+    return path
+
+
+def identity_signature(ident, name: str) -> Tuple:
+    """Embedding bytes and identify() result of one input (faces only; noise has none)."""
+    frame = FRAMES[name]
+    if name == "noise":
+        return ()
+    embedding = ident.embed(frame)
+    return embedding.tobytes(), ident.identify(frame)
+
+
+def test_one_face_identifier_per_thread(gallery_file):
+    identity = pytest.importorskip("edgekit.identity")
+    with identity.FaceIdentifier(gallery_path=gallery_file) as single:
+        reference = {n: identity_signature(single, n) for n in FRAMES}
+    assert reference["face"][1].name == "face" and reference["photo"][1].name == "photo"
+
+    def work(index: int) -> List[Tuple[str, Tuple]]:
+        with identity.FaceIdentifier(gallery_path=gallery_file) as ident:
+            return [(n, identity_signature(ident, n)) for n in _orders(index)]
+
+    _assert_identical(run_threads(work), reference)
+
+
+def test_identifying_pipeline_shared_by_many_threads(gallery_file):
+    def names(faces) -> Tuple:
+        return signature(faces) + tuple(f.identity for f in faces)
+
+    with edgekit.Pipeline(identify=True, gallery_path=gallery_file) as pipe:
+        reference = {n: names(pipe.process(frame).faces) for n, frame in FRAMES.items()}
+        assert reference["face"][-1].name == "face"
+        _assert_identical(run_threads(lambda i: [(n, names(pipe.process(FRAMES[n]).faces)) for n in _orders(i)]), reference)

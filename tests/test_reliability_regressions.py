@@ -149,10 +149,8 @@ def test_documents_with_unencodable_text_round_trip(tmp_path):
     assert load_document(path, "feedback", 1).document["text"] == "broken \ud800 text 好"
 
 
-# --------------------------------------------------------------------------- known, not mine
-# Crashes the fuzzers found in modules owned by other issues (reported to their owners; the
-# fuzz targets skip these inputs meanwhile). strict: fixing the bug turns the xfail into a failure
-# that says "remove me and the KnownBug entry in tests/fuzz/targets.py".
+# --------------------------------------------------------------------------- feature modules
+# Crashes the fuzzers found in the personalization, suggestion and identity modules.
 
 
 def test_feedback_store_on_deeply_nested_file_is_rebuilt(tmp_path):
@@ -173,24 +171,21 @@ def test_suggest_bad_seed_is_a_config_error(seed):
         edgekit.suggest("明天考试，完全没复习", n=1, personalize=False, seed=seed)
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="identity embedder stats a model name too long for a path")
-def test_known_bug_identity_model_name_too_long():
+def test_identity_model_name_too_long_is_a_model_error():
+    """FaceIdentifier stat-ed a model name too long for a path and leaked OSError (found by the fuzzer)."""
     identity = pytest.importorskip("edgekit.identity")
-    try:
+    with pytest.raises(ModelError, match="no bundled model named"):
         identity.FaceIdentifier("a" * 1000)
-    except EdgekitError:
-        pass
-    pytest.fail("fixed: remove this test and IDENTITY_MODEL_NAME in tests/fuzz/targets.py", pytrace=False)
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="FeedbackStore stats/locks an odd store path without catching OSError")
 @pytest.mark.parametrize("kind", ["name_too_long", "parent_is_a_file"])
-def test_known_bug_feedback_store_on_odd_paths(kind, tmp_path):
+def test_feedback_store_on_odd_paths_is_an_input_error(kind, tmp_path):
+    """FeedbackStore stat-ed and locked an unusable store path and leaked OSError (found by the fuzzer)."""
     personalize = pytest.importorskip("edgekit.personalize")
     (tmp_path / "file.txt").write_text("x")
     path = tmp_path / ("a" * 300 if kind == "name_too_long" else "file.txt/feedback.json")
-    try:
-        personalize.FeedbackStore(path).like("hello")
-    except EdgekitError:
-        pass
-    pytest.fail("fixed: remove this test", pytrace=False)
+    store = personalize.FeedbackStore(path)
+    with pytest.raises(InputError, match="cannot be"):
+        store.like("hello")
+    with pytest.raises(InputError, match=path.name[:20]):
+        store.events()

@@ -29,7 +29,7 @@ def _manifest_entry(model: Union[str, os.PathLike]) -> Tuple[Path, str, Dict[str
         raise ConfigError(f"model must be a manifest name or a .tflite path, got {describe(model)}", hint=PRODUCE_HINT)
     entries = registry.load_manifest()["models"]
     text = os.fspath(model)
-    if text.endswith(".tflite") or os.sep in text or "/" in text or Path(text).is_file():
+    if registry.is_model_path(text):
         path = litert.check_tflite_file(text)
         sha = registry.sha256_file(path)
         return path, sha, next((e for e in entries.values() if e.get("sha256") == sha), {})

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError, InputError
-from ..userdata import atomic_write_json, data_dir, load_document, move_aside
+from ..userdata import atomic_write_json, data_dir, load_document, move_aside, unreadable
 from .events import ACTIONS, FeedbackEvent, make_event
 from .preferences import DEFAULT_HALF_LIFE_DAYS, Preferences, Score, accumulate, fold
 
@@ -134,6 +134,8 @@ def _signature(path: Path) -> Optional[Tuple[int, int, int, int]]:
         st = path.stat()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # name too long, a parent is a file, permission denied ...
+        raise unreadable(path, exc) from None
     return st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
 
 
@@ -177,8 +179,13 @@ class FeedbackStore:
                 finally:
                     self._lock_depth -= 1
                 return
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            lock_path = self.path.with_name(self.path.name + ".lock")
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:  # a parent is a file, name too long, read-only folder ...
+                raise InputError(f"cannot be locked for writing ({exc.strerror or exc})", lock_path,
+                                 "pass a store path in a writable folder") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._lock_depth = 1

@@ -1,14 +1,25 @@
 """PNG plot of a timeline: stacked emotion probabilities over time (aggregate, or one panel per
 face track), alert events shaded. matplotlib is optional (``pip install edgekit[plot]``) and is
-imported only inside :func:`plot_timeline`, with its object API (no pyplot, no global backend)."""
+imported only inside :func:`plot_timeline`, with its object API (no pyplot, no global backend).
+
+matplotlib keeps a font cache and config folder (``~/.cache/matplotlib``, ``~/.config/matplotlib``).
+When edgekit is the first to import it and ``MPLCONFIGDIR`` is not set, that folder is
+``<user data dir>/matplotlib`` instead (owner-only), so edgekit writes nowhere but the output
+path and its data dir. The environment is changed only for the duration of that import.
+"""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
 from pathlib import Path
 from typing import List, Tuple
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..userdata import data_dir
 from .series import Timeline
 
 #: One colour per FER+ emotion (others cycle through the tab10 palette order).
@@ -18,10 +29,33 @@ EMOTION_COLORS = {"neutral": "#9e9e9e", "happiness": "#f2c12e", "surprise": "#ff
 MAX_TRACK_PANELS = 8
 
 
+_IMPORT_LOCK = threading.Lock()
+MPL_ENV = "MPLCONFIGDIR"
+
+
+@contextlib.contextmanager
+def _matplotlib_dir_in_data_dir():
+    """First import of matplotlib: point its config/cache folder at the edgekit data dir."""
+    if "matplotlib" in sys.modules or os.environ.get(MPL_ENV):
+        yield  # the application chose already
+        return
+    folder = data_dir() / "matplotlib"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.environ[MPL_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        os.environ.pop(MPL_ENV, None)
+        for path in folder.iterdir():  # matplotlib writes its cache with the process umask
+            if path.is_file():
+                path.chmod(0o600)
+
+
 def _figure_classes():
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        with _IMPORT_LOCK, _matplotlib_dir_in_data_dir():
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
     except ImportError:
         raise ConfigError("matplotlib is not installed", "timeline plot",
                           "pip install edgekit[plot] (or skip the plot: edgekit timeline --no-plot)") from None
