@@ -6,10 +6,10 @@ override the file. Errors in user input print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from edgekit.errors import ConfigError, EdgekitError
+from converters.cli import run
+from edgekit.errors import ConfigError
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -80,15 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
-    args.argv = argv
-    try:
-        args.func(args)
-    except EdgekitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run(build_parser, argv)
 
 
 if __name__ == "__main__":

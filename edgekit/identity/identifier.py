@@ -19,6 +19,7 @@ import numpy as np
 
 from ..alignment import AlignedFace, FaceAligner
 from ..errors import InputError, NoFaceError, describe
+from ..faces import left_to_right
 from ..imageio import ImageSource, load_image
 from ..registry import InputSpec
 from ..results import Detection, IdentityResult
@@ -149,14 +150,17 @@ class FaceIdentifier:
         return self.embed(item, face)
 
     def _faces(self, bgr: np.ndarray) -> List[Detection]:
-        """Detected faces, left to right."""
+        """Detected faces, left to right (the SDK's face numbering, :mod:`edgekit.faces`)."""
         if self._detector is None:
             from ..detection import FaceDetector
 
             self._detector = FaceDetector(**self._detector_args)
-        return sorted(self._detector.detect(bgr), key=lambda d: d.box.x)
+        return left_to_right(self._detector.detect(bgr), lambda d: d.box)
 
     def _pick_face(self, bgr: np.ndarray, face: Optional[int], source: object) -> Detection:
+        """Face number ``face`` (left to right from 0, as everywhere); without one, the only face.
+        Unlike memes (largest face by default), several faces without ``face`` is an error: enrolling
+        or naming the wrong person silently would be worse than asking."""
         faces = self._faces(bgr)
         subject = os.fspath(source) if isinstance(source, (str, os.PathLike)) else describe(source)
         if not faces:
