@@ -160,11 +160,12 @@ def _analyze_images(pipe: "Pipeline", images: List[Item], emit: Callable[["Frame
     failures = 0
     for item in tqdm(images, unit="image", file=sys.stderr, disable=not show or len(images) < 2):
         try:
-            result = pipe.process(item.path)
+            image = load_image(item.path)  # decoded once, for the analysis and the annotated copy
+            result = pipe.process(image)
+            result.source = os.fspath(item.path)
             emit(result)
             if annotations is not None:
-                target = annotations.target(item)
-                save_image(target, draw_faces(load_image(item.path), result.faces))
+                save_image(annotations.target(item), draw_faces(image, result.faces))
         except EdgekitError as exc:
             _report(item.path, exc)
             failures += 1
