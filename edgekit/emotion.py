@@ -138,10 +138,12 @@ def _resolve(model: Union[str, os.PathLike]) -> Tuple[Path, Optional[ModelInfo]]
         path = litert.check_tflite_file(model)
         sha = registry.sha256_file(path)
         return path, next((info for info in registry.list_models() if info.sha256 == sha), None)
-    known = registry.list_models()
+    known = {info.name: info for info in registry.list_models()}  # one manifest read
     if not known:
         raise ModelError(f"no bundled model named {model!r}: the model manifest lists no model yet", subject=registry.MANIFEST_PATH, hint=PRODUCE_HINT)
-    return registry.model_path(str(model)), registry.model_info(str(model))
+    if model not in known:
+        registry.model_info(str(model))  # raises the ConfigError listing the valid names
+    return registry.verified_path(known[model]), known[model]
 
 
 def _check_input(inputs: list, path: Path) -> litert.TensorSpec:

@@ -204,7 +204,11 @@ def model_path(name: str, manifest_path: Optional[PathLike] = None) -> Path:
         ModelError: the file is missing.
         ModelIntegrityError: the file's sha256 differs from the manifest's.
     """
-    info = model_info(name, manifest_path)
+    return verified_path(model_info(name, manifest_path))
+
+
+def verified_path(info: ModelInfo) -> Path:
+    """``info.path`` after checking its sha256 against ``info`` (ModelError / ModelIntegrityError)."""
     fix = f"reinstall edgekit, or regenerate it with `{info.produced_by}`" if info.produced_by else "reinstall edgekit"
     return _verify(info.path, info.sha256, fix)
 
