@@ -113,3 +113,31 @@ def test_training_resumes_from_checkpoint(tmp_path):
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
     assert (tmp_path / "run" / "tb").is_dir()
+
+
+def test_dead_relu_layer_is_named_when_xnnpack_refuses_the_int8_graph():
+    """A conv whose ReLU never fires gets the converter's minimal output range; XNNPACK refuses the
+    INT8 graph (requantization scale >= 256) and the report's diagnostic names that conv."""
+    from converters.emotion import quantize
+    from converters.tfenv import keras
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="alive")(inputs)
+    x = keras.layers.Conv2D(4, 1, activation="relu", name="dead",  # pre-activation always < 0
+                            kernel_initializer=keras.initializers.Constant(0.01),
+                            bias_initializer=keras.initializers.Constant(-1000.0))(x)
+    x = keras.layers.Conv2D(8, 1, name="after", bias_initializer=keras.initializers.Constant(0.5))(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(8, activation="softmax")(x))
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (32, 16, 16)).astype(np.uint8)
+    tflite = quantize.to_tflite(model, quantize.representative_dataset(faces, 16, count=32), int8=True)
+
+    runner = TFLiteRunner(tflite)
+    assert not runner.xnnpack  # refused, and the built-in kernels run it instead
+    found = runner.xnnpack_requant_violations()
+    assert [v["output"].split("/")[-2] for v in found] == ["dead"], found
+    assert found[0]["requant_scale"] >= 256 and found[0]["output_range"] < 1e-5
+    assert runner.predict(faces[:2]).shape == (2, 8)
+    healthy = TFLiteRunner(tflite, xnnpack=False)
+    assert not healthy.xnnpack and healthy.predict(faces[:2]).shape == (2, 8)

@@ -4,11 +4,14 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
 from converters.emotion.data import EMOTIONS
+
+#: XNNPACK's limit on a quantized op's requantization scale (it refuses the graph above it).
+XNNPACK_MAX_REQUANT_SCALE = 256.0
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, names: Sequence[str] = EMOTIONS) -> dict:
@@ -47,21 +50,23 @@ def predict_keras(model, images: np.ndarray, input_size: int, batch_size: int = 
 class TFLiteRunner:
     """One ``.tflite`` on LiteRT: float or quantized I/O handled with the tensors' own parameters."""
 
-    def __init__(self, model: Union[bytes, str, Path], num_threads: int = 1) -> None:
+    def __init__(self, model: Union[bytes, str, Path], num_threads: int = 1, xnnpack: bool = True) -> None:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         content = Path(model).read_bytes() if isinstance(model, (str, Path)) else model
-        #: False when XNNPACK refused the graph and the built-in kernels run it (reported as such).
-        self.xnnpack = True
-        self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
+        #: False when the built-in kernels run the graph: asked for, or XNNPACK refused it (reported as such).
+        self.xnnpack = xnnpack
+        builtin = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        self.interpreter = Interpreter(model_content=content, num_threads=num_threads,
+                                       **({} if xnnpack else {"experimental_op_resolver_type": builtin}))
         try:
             self.interpreter.allocate_tensors()
         except RuntimeError as exc:
-            if "XNNPACK" not in str(exc):
+            if not xnnpack or "XNNPACK" not in str(exc):
                 raise
             self.xnnpack = False
             self.interpreter = Interpreter(model_content=content, num_threads=num_threads,
-                                           experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+                                           experimental_op_resolver_type=builtin)
             self.interpreter.allocate_tensors()
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
@@ -99,6 +104,26 @@ class TFLiteRunner:
     def delegate_partitions(self) -> int:
         """Number of subgraphs handed to a delegate (XNNPACK); 1 = the whole graph runs in XNNPACK."""
         return sum(op["op_name"] == "DELEGATE" for op in self.interpreter._get_ops_details())
+
+    def xnnpack_requant_violations(self) -> List[Dict[str, object]]:
+        """Quantized conv / fully-connected ops XNNPACK refuses: requantization scale
+        ``input_scale * weight_scale / output_scale`` must be below 256. A huge value means the
+        op's output is (almost) constant on the calibration set, e.g. a squeeze-excite layer whose
+        ReLU never fires, so the converter gave its output a minimal range."""
+        tensors = {t["index"]: t for t in self.interpreter.get_tensor_details()}
+        found = []
+        for op in self.interpreter._get_ops_details():
+            if op["op_name"] not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+                continue
+            scales = [tensors[i]["quantization_parameters"]["scales"] for i in (op["inputs"][0], op["inputs"][1], op["outputs"][0])]
+            if any(len(sc) == 0 for sc in scales):
+                continue  # float op
+            worst = float(np.max(scales[0][0] * scales[1] / scales[2][0]))
+            if worst >= XNNPACK_MAX_REQUANT_SCALE:
+                name = tensors[op["outputs"][0]]["name"].split(";")[0]
+                found.append({"op": int(op["index"]), "type": op["op_name"], "output": name, "requant_scale": worst,
+                              "output_range": float(scales[2][0] * 255.0)})
+        return found
 
     def latency_ms(self, runs: int = 300, warmup: int = 30) -> Dict[str, float]:
         """Median / p90 / mean ``invoke()`` time in milliseconds (random input of the right dtype)."""
