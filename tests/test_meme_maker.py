@@ -1,6 +1,7 @@
 """The main job on real photos: faces -> emotion -> caption -> rendered meme (bundled models)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -155,3 +156,32 @@ def test_bad_photos(tmp_path):
     for bad in (tmp_path / "missing.jpg", tmp_path / "empty.png", tmp_path):
         with pytest.raises(ImageReadError):
             make_meme(bad, text="x")
+
+
+def test_generated_caption_with_an_undrawable_glyph_is_replaced(photo, cjk_font, monkeypatch):
+    """The caption model can emit a glyph no installed font has (a kaomoji's ๑ without
+    fonts-noto-core): a generated caption is then replaced; the user's own text never is."""
+    import edgekit.captioning as captioning
+    from edgekit.errors import FontError
+    from edgekit.meme import maker
+
+    undrawable = "\U000F0000"  # Supplementary Private Use Area: no font has it
+    real = captioning.caption
+    calls = []
+
+    def caption(*args, **kwargs):
+        calls.append(kwargs.get("seed"))
+        out = real(*args, **kwargs)
+        if len(calls) < 3:
+            out[0] = dataclasses.replace(out[0], text=out[0].text + undrawable)
+        return out
+
+    monkeypatch.setattr(captioning, "caption", caption)
+    meme = make_meme(photo, seed=11, lang="en")
+    assert calls == [11, 12, 13] and undrawable not in meme.caption
+    calls.clear()
+    monkeypatch.setattr(maker, "CAPTION_ATTEMPTS", 2)
+    with pytest.raises(FontError, match="no installed font has glyphs"):
+        make_meme(photo, seed=11, lang="en")
+    with pytest.raises(FontError):
+        make_meme(photo, text="mine " + undrawable, lang="en")

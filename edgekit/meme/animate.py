@@ -295,9 +295,9 @@ def clip_to_gif(path: Any, *, text: Optional[str] = None, style: Optional[str] =
     if text is None:
         if track is None:
             raise no_face_error(os.fspath(path))
-        from ..captioning import caption
+        from .maker import drawable_caption
 
-        text = caption(emotion, style=style, scene=scene, lang=lang, n=1, seed=seed)[0].text
+        text = drawable_caption(emotion, style=style, scene=scene, lang=lang, seed=seed, font=font).text
     text = check_caption(text)
     per_track: Dict[int, List[Box]] = {}
     for f in frames:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 import numpy as np
 from PIL import Image
 
-from ..errors import ConfigError, InputError, NoFaceError
+from ..errors import ConfigError, FontError, InputError, NoFaceError
 from ..faces import left_to_right, pick_face
 from .canvas import Box, as_box, normalized, scale_box
 from .compose import Composition, check_caption, check_placement, chain_for, compose_around_faces
@@ -187,6 +187,39 @@ def render_meme(prepared: PreparedPhoto, text: str, *, lang: str = "zh", font: A
                 comp.photo_box, prepared.source, comp)
 
 
+#: Generated captions tried for one meme before a missing glyph becomes a FontError.
+CAPTION_ATTEMPTS = 4
+
+
+def drawable_caption(emotion: Any, *, style: Optional[str], scene: Optional[str], lang: str, seed: Optional[int],
+                     font: Any = None, first: Optional["Caption"] = None) -> "Caption":
+    """A generated caption whose every character an installed font can draw.
+
+    The caption model can emit a rare glyph (a kaomoji's ``๑``) that no installed font covers; a
+    generated caption is then replaced by another one (seed ``seed + attempt`` when seeded), up to
+    :data:`CAPTION_ATTEMPTS` in all. Text the user typed is never replaced (see :func:`render_meme`).
+
+    Raises:
+        FontError: none of the attempts is drawable (the first attempt's error, naming the glyphs).
+    """
+    from ..captioning import caption
+
+    error: Optional[FontError] = None
+    for attempt in range(CAPTION_ATTEMPTS):
+        if attempt == 0 and first is not None:
+            info = first
+        else:
+            info = caption(emotion, style=style, scene=scene, lang=lang, n=1,
+                           seed=None if seed is None else seed + attempt)[0]
+        try:
+            chain_for(info.text, lang, font).check(info.text)
+            return info
+        except FontError as exc:
+            error = error or exc
+    assert error is not None
+    raise error
+
+
 def _check_options(lang: str, style: Optional[str], scene: Optional[str], placement: str) -> str:
     from ..captioning.taxonomy import resolve_lang, resolve_scene, resolve_style
 
@@ -216,7 +249,8 @@ def make_meme(photo: Any, *, text: Optional[str] = None, style: Optional[str] = 
 
     Raises:
         NoFaceError: no face and no ``text``. InputError: unreadable photo, bad ``face`` index,
-        empty/over-long text. FontError: no installed font covers the caption. ConfigError: bad
+        empty/over-long text. FontError: no installed font covers your ``text`` (a generated
+        caption with an uncovered glyph is replaced, see :func:`drawable_caption`). ConfigError: bad
         style, scene, lang or placement.
     """
     lang = _check_options(lang, style, scene, placement)
@@ -225,9 +259,7 @@ def make_meme(photo: Any, *, text: Optional[str] = None, style: Optional[str] = 
     if text is None:
         if prepared.face is None:
             raise no_face_error(prepared.source)
-        from ..captioning import caption
-
-        info = caption(emotion_of(prepared.face), style=style, scene=scene, lang=lang, n=1, seed=seed)[0]
+        info = drawable_caption(emotion_of(prepared.face), style=style, scene=scene, lang=lang, seed=seed, font=font)
         text = info.text
     return render_meme(prepared, text, lang=lang, font=font, placement=placement, caption_info=info)
 
@@ -249,9 +281,11 @@ def meme_styles(photo: Any, n: int = 5, *, scene: Optional[str] = None, lang: st
     prepared = prepare_photo(photo, face=face, faces=faces, options=options)
     if prepared.face is None:
         raise no_face_error(prepared.source)
-    infos = caption_styles(emotion_of(prepared.face), scene=scene, lang=lang, styles=list(styles), seed=seed)
+    emotion = emotion_of(prepared.face)
+    infos = [drawable_caption(emotion, style=info.style, scene=scene, lang=lang, seed=seed, font=font, first=info)
+             for info in caption_styles(emotion, scene=scene, lang=lang, styles=list(styles), seed=seed)]
     return [render_meme(prepared, info.text, lang=lang, font=font, placement=placement, caption_info=info) for info in infos]
 
 
-__all__ = ["Meme", "make_meme", "meme_styles", "prepare_photo", "render_meme", "choose_face", "detect_faces",
+__all__ = ["Meme", "make_meme", "meme_styles", "drawable_caption", "prepare_photo", "render_meme", "choose_face", "detect_faces",
            "PreparedPhoto", "STILL_FORMATS", "write_file"]
