@@ -125,7 +125,7 @@ class TFLiteRunner:
                               "output_range": float(scales[2][0] * 255.0)})
         return found
 
-    def latency_ms(self, runs: int = 300, warmup: int = 30) -> Dict[str, float]:
+    def latency_ms(self, runs: int = 2000, warmup: int = 200) -> Dict[str, float]:
         """Median / p90 / mean ``invoke()`` time in milliseconds (random input of the right dtype)."""
         x = np.random.default_rng(0).integers(0, 256, self.inp["shape"]).astype(np.float32)
         self.interpreter.set_tensor(self.inp["index"], self._quantize(x))
