@@ -189,3 +189,13 @@ def test_feedback_store_on_odd_paths_is_an_input_error(kind, tmp_path):
         store.like("hello")
     with pytest.raises(InputError, match=path.name[:20]):
         store.events()
+
+
+@pytest.mark.parametrize("seed", ["", -1, 0.5])
+def test_make_meme_bad_seed_is_a_config_error(seed):
+    """drawable_caption added to a seed before caption() had checked it: TypeError (found by the fuzzer)."""
+    meme = pytest.importorskip("edgekit.meme")
+    from edgekit.assets import demo_photo
+
+    with pytest.raises(ConfigError, match="seed"):
+        meme.make_meme(demo_photo(), lang="en", seed=seed)

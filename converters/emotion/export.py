@@ -45,7 +45,11 @@ def read_labels(model: bytes) -> List[str]:
 
 def write_model(path: Path, tflite: bytes, labels: Sequence[str] = EMOTIONS) -> str:
     """Write ``tflite`` with metadata to ``path`` and its metadata JSON beside it; returns the JSON."""
-    model, meta_json = add_metadata(tflite, labels)
+    return save_with_metadata(path, *add_metadata(tflite, labels))
+
+
+def save_with_metadata(path: Path, model: bytes, meta_json: str) -> str:
+    """Write a ``.tflite`` that carries metadata, and that metadata as JSON beside it; returns the JSON."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(model)

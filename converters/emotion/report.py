@@ -206,10 +206,6 @@ def check_targets(results: dict, shipped: str) -> dict:
     return out
 
 
-def refused_any(res: dict) -> bool:
-    return any(r.get("xnnpack_refused_ops") for r in res.values())
-
-
 def _latency_notes(res: dict, shipped: str) -> List[str]:
     """Why the latency-ratio target is measured on the pair it is, and the INT8 pair on built-in kernels."""
     lines = []
@@ -227,9 +223,9 @@ def _latency_notes(res: dict, shipped: str) -> List[str]:
             if all(o["output_range"] < 1e-5 for o in refused):
                 lines[-1] += (" An output range this small is the converter's minimum: these outputs were zero on every "
                               "calibration face (ReLUs that never fire).")
-    pruned_int8 = [r for name, r in res.items() if name.startswith("pruned_int8")]
-    if refused_any(res) and pruned_int8 and all(r.get("xnnpack_partitions") == 1 for r in pruned_int8):
-        lines += ["", "The pruned (and fine-tuned) INT8 graphs have no such op: they run fully in XNNPACK."]
+            pruned_int8 = [r for name, r in res.items() if name.startswith("pruned_int8")]
+            if pruned_int8 and all(r.get("xnnpack_partitions") == 1 for r in pruned_int8):
+                lines += ["", "The pruned (and fine-tuned) INT8 graphs have no such op: they run fully in XNNPACK."]
     a, b = res.get(shipped, {}).get("latency_1thread_builtin"), unpruned.get("latency_1thread_builtin")
     if a and b:
         lines += ["", f"INT8 on LiteRT's built-in kernels (no XNNPACK) for both graphs: pruned {a['median_ms']:.3f} ms vs "

@@ -7,6 +7,8 @@ from typing import Tuple
 
 import numpy as np
 
+from converters.emotion.export import save_with_metadata
+
 MODEL_NAME = "edgekit face embedder"
 DESCRIPTION = ("Face identity embedding of one aligned face crop (eyes placed by edgekit's IDENTITY_TEMPLATE). "
                "Input: RGB crop, raw pixel values 0..255; gray conversion and scaling are inside the model. "
@@ -28,12 +30,7 @@ def add_metadata(tflite: bytes, embedding_dim: int) -> Tuple[bytes, str]:
 
 def write_model(path: Path, tflite: bytes, embedding_dim: int) -> str:
     """Write ``tflite`` with metadata to ``path`` and its metadata JSON beside it; returns the JSON."""
-    model, meta_json = add_metadata(tflite, embedding_dim)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(model)
-    path.with_suffix(".metadata.json").write_text(meta_json)
-    return meta_json
+    return save_with_metadata(path, *add_metadata(tflite, embedding_dim))
 
 
 def representative_dataset(images: np.ndarray, count: int = 500, seed: int = 0):

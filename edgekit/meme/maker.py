@@ -203,7 +203,9 @@ def drawable_caption(emotion: Any, *, style: Optional[str], scene: Optional[str]
         FontError: none of the attempts is drawable (the first attempt's error, naming the glyphs).
     """
     from ..captioning import caption
+    from ..captioning.inputs import check_seed
 
+    seed = check_seed(seed)
     error: Optional[FontError] = None
     for attempt in range(CAPTION_ATTEMPTS):
         if attempt == 0 and first is not None:
