@@ -15,7 +15,6 @@ import csv
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -24,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from converters.calibrate_alignment import environment, shared_dir
+from converters.timing import time_calls
 from edgekit.detection import FaceDetector
 from edgekit.detection.blazeface import CONFIGS
 from edgekit.results import BoundingBox
@@ -108,24 +108,12 @@ def jitter(detector: FaceDetector, images: List[np.ndarray], shifts: int = 8) ->
 
 
 def latency(detector: FaceDetector, image: np.ndarray, runs: int, warmup: int = 20) -> dict:
-    for _ in range(warmup):
-        detector.detect(image)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        detector.detect(image)
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
+    times = sorted(time_calls(lambda: detector.detect(image), runs, warmup))
     return {"runs": runs, "p50_ms": _f(statistics.median(times)), "p90_ms": _f(times[int(0.9 * (runs - 1))]), "min_ms": _f(times[0])}
 
 
 def load_time(model: str, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        FaceDetector(model=model)
-        times.append((time.perf_counter() - start) * 1000)
-    return _f(statistics.median(times))
+    return _f(statistics.median(time_calls(lambda: FaceDetector(model=model), repeats)))
 
 
 def _f(v) -> float:
@@ -196,13 +184,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(agreement[-1], flush=True)
             jitters[model][nms] = jitter(det, sets.get("lfw", [astronaut])[: args.jitter_images])
         det = FaceDetector(model=model, num_threads=1)
-        mp_times = []
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        for i in range(args.runs // 2 + 10):
-            start = time.perf_counter()
-            solution.process(rgb)
-            if i >= 10:
-                mp_times.append((time.perf_counter() - start) * 1000)
+        mp_times = time_calls(lambda: solution.process(rgb), args.runs // 2, warmup=10)
         timings[model] = {"load_ms": load_time(model), "detect": latency(det, frame, args.runs), "mediapipe_p50_ms": _f(statistics.median(mp_times))}
         print(model, timings[model], flush=True)
         solution.close()

@@ -141,3 +141,23 @@ def test_dead_relu_layer_is_named_when_xnnpack_refuses_the_int8_graph():
     assert runner.predict(faces[:2]).shape == (2, 8)
     healthy = TFLiteRunner(tflite, xnnpack=False)
     assert not healthy.xnnpack and healthy.predict(faces[:2]).shape == (2, 8)
+
+
+def test_interleaved_latency_alternates_models_and_pools_rounds():
+    """Every round times each model in turn, so a slow spell of the VM hits all of them."""
+    from converters.emotion.evaluate import interleaved_latency
+
+    calls = []
+
+    class FakeRunner:
+        def __init__(self, name, ms):
+            self.name, self.ms = name, ms
+
+        def invoke_times_ms(self, runs):
+            calls.append((self.name, runs))
+            return [self.ms] * runs
+
+    out = interleaved_latency({"a": FakeRunner("a", 1.0), "b": FakeRunner("b", 0.5)}, rounds=3, runs=7, warmup=2)
+    assert calls == [("a", 2), ("b", 2)] + [("a", 7), ("b", 7)] * 3
+    assert out["a"]["runs"] == 21 and out["a"]["rounds"] == 3
+    assert out["a"]["median_ms"] == 1.0 and out["b"]["median_ms"] == 0.5

@@ -65,7 +65,7 @@ def train(model: GPT, tok: CaptionTokenizer, rows: np.ndarray, cond: np.ndarray,
         return loss
 
     history, order, cursor, t0, run = [], rng.permutation(len(x_all)), 0, time.time(), []
-    i, max_steps = 0, steps
+    i, max_steps, t_plan = 0, steps, t0
     while i < steps:
         i += 1
         if time_budget_s and i > 30 and i % 20 == 11:  # re-plan from the last 20 steps' speed

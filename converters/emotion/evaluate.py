@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import statistics
-import time
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -125,19 +124,42 @@ class TFLiteRunner:
                               "output_range": float(scales[2][0] * 255.0)})
         return found
 
-    def latency_ms(self, runs: int = 2000, warmup: int = 200) -> Dict[str, float]:
-        """Median / p90 / mean ``invoke()`` time in milliseconds (random input of the right dtype)."""
+    def _ready_for_timing(self) -> None:
         x = np.random.default_rng(0).integers(0, 256, self.inp["shape"]).astype(np.float32)
         self.interpreter.set_tensor(self.inp["index"], self._quantize(x))
-        for _ in range(warmup):
-            self.interpreter.invoke()
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            self.interpreter.invoke()
-            times.append((time.perf_counter() - t) * 1000.0)
-        return {"median_ms": statistics.median(times), "p90_ms": float(np.percentile(times, 90)),
-                "mean_ms": statistics.fmean(times), "runs": runs}
+
+    def invoke_times_ms(self, runs: int) -> List[float]:
+        """``runs`` timed ``invoke()`` calls on a fixed random input of the right dtype."""
+        from converters.timing import time_calls
+
+        self._ready_for_timing()
+        return time_calls(self.interpreter.invoke, runs)
+
+    def latency_ms(self, runs: int = 2000, warmup: int = 200) -> Dict[str, float]:
+        """Median / p90 / mean ``invoke()`` time in milliseconds (random input of the right dtype)."""
+        self.invoke_times_ms(warmup)
+        return latency_summary(self.invoke_times_ms(runs))
+
+
+def latency_summary(times: Sequence[float]) -> Dict[str, float]:
+    """Median / p90 / mean of invoke times in milliseconds, and how many there were."""
+    return {"median_ms": statistics.median(times), "p90_ms": float(np.percentile(times, 90)),
+            "mean_ms": statistics.fmean(times), "runs": len(times)}
+
+
+def interleaved_latency(runners: Mapping[str, TFLiteRunner], rounds: int = 10, runs: int = 200,
+                        warmup: int = 100) -> Dict[str, Dict[str, float]]:
+    """Latency of several models measured in one run: ``rounds`` rounds, each timing ``runs``
+    invokes of every model in turn, pooled per model. A shared VM's speed drifts by tens of
+    percent within minutes; interleaving spreads that drift over all models alike, so the
+    ratios between them mean something."""
+    for runner in runners.values():
+        runner.invoke_times_ms(warmup)
+    pooled: Dict[str, List[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, runner in runners.items():
+            pooled[name] += runner.invoke_times_ms(runs)
+    return {name: {**latency_summary(times), "rounds": rounds} for name, times in pooled.items()}
 
 
 def runtime_predict(model_path: Path, image_paths: Iterable[Path]) -> np.ndarray:

@@ -10,9 +10,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Dict, Optional, Tuple
-
-import numpy as np
+from typing import Dict, Tuple
 
 from converters.emotion import data as data_mod
 from converters.emotion.config import TrainConfig
@@ -35,6 +33,7 @@ class PipelineConfig:
     qat_epochs: int = 4
     qat_lr: float = 2e-4
     calibration_count: int = 500
+    fold_gate_max_firing: float = 0.0  # fold squeeze-excite gates that fire on at most this share of training faces
     io_dtype: str = "uint8"
     ship: bool = True
     ship_name: str = "emotion"
@@ -110,9 +109,26 @@ def stage_qat(cfg: PipelineConfig, data, pruned_path: Path) -> Path:
     return path
 
 
+def fold_constant_gates(cfg: PipelineConfig, data, model, record: Path):
+    """``model`` with the squeeze-excite gates that are constant on (almost) every training face
+    folded away (see :mod:`converters.emotion.dead_gates`); what was folded goes to ``record``."""
+    from converters.emotion import dead_gates
+    from converters.emotion.model import custom_objects
+
+    if record.is_file():
+        dead = [dead_gates.DeadGate(**d) for d in json.loads(record.read_text())]
+    else:
+        dead = dead_gates.find_dead_gates(model, data[0].images, cfg.train.input_size, cfg.fold_gate_max_firing)
+        record.write_text(json.dumps([d.to_dict() for d in dead], indent=1) + "\n")
+    if dead:
+        log.info("folding constant squeeze-excite gates: %s", ", ".join(d.block for d in dead))
+    return dead_gates.fold_dead_gates(model, dead, custom_objects())
+
+
 def stage_convert(cfg: PipelineConfig, data, models: Dict[str, Path]) -> Dict[str, Path]:
     """``.tflite`` (with metadata) for every variant: float32 for float models, INT8 PTQ for
-    float models, INT8 from the QAT model."""
+    float models, INT8 from the QAT model. Float models are converted with their constant
+    squeeze-excite gates folded; the QAT model learned its own ranges for them and is kept whole."""
     from converters.emotion import export, quantize
     from converters.emotion.train import load_model
 
@@ -121,18 +137,20 @@ def stage_convert(cfg: PipelineConfig, data, models: Dict[str, Path]) -> Dict[st
     out.mkdir(parents=True, exist_ok=True)
     rep = quantize.representative_dataset(train_set.images, cfg.train.input_size, cfg.calibration_count, cfg.train.seed)
     jobs = {
-        "float_fp32": (models["float"], False),
-        "float_int8_ptq": (models["float"], True),
-        "pruned_fp32": (models["pruned"], False),
-        "pruned_int8_ptq": (models["pruned"], True),
-        "pruned_int8_qat": (models["qat"], True),
+        "float_fp32": ("float", False),
+        "float_int8_ptq": ("float", True),
+        "pruned_fp32": ("pruned", False),
+        "pruned_int8_ptq": ("pruned", True),
+        "pruned_int8_qat": ("qat", True),
     }
     paths = {}
-    for name, (keras_path, int8) in jobs.items():
+    for name, (stage, int8) in jobs.items():
         path = out / f"{name}.tflite"
         if not path.is_file():
-            log.info("converting %s -> %s", keras_path, path)
-            model = load_model(keras_path)
+            log.info("converting %s -> %s", models[stage], path)
+            model = load_model(models[stage])
+            if stage != "qat":
+                model = fold_constant_gates(cfg, data, model, out / f"{stage}_folded_gates.json")
             export.write_model(path, quantize.to_tflite(model, rep if int8 else None, int8=int8, io_dtype=cfg.io_dtype))
         paths[name] = path
     return paths

@@ -123,17 +123,21 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
         probs[f"{name}_keras"] = ev.predict_keras(model, images, size)
         results[f"{name}_keras"] = {**ev.classification_metrics(labels, probs[f"{name}_keras"]),
                                     "params": pruning.count_params(model), "macs": pruning.count_macs(model)}
+    timed: Dict[str, "ev.TFLiteRunner"] = {}
     for name, path in tflites.items():
-        runner = ev.TFLiteRunner(path, num_threads=1)
+        runner = timed[name] = ev.TFLiteRunner(path, num_threads=1)
         probs[name] = runner.predict(images)
         results[name] = {**ev.classification_metrics(labels, probs[name]), "file_bytes": path.stat().st_size,
-                         "sha256": _sha(path), "latency_1thread": runner.latency_ms(),
+                         "sha256": _sha(path),
                          "input": {"dtype": str(np.dtype(runner.inp["dtype"])), "quantization": list(runner.inp["quantization"])},
                          "xnnpack_partitions": runner.delegate_partitions()}
         if not runner.xnnpack:
             results[name]["xnnpack_refused_ops"] = runner.xnnpack_requant_violations()
         if "int8" in name:  # like-for-like INT8 comparison even when XNNPACK refuses one of the graphs
-            results[name]["latency_1thread_builtin"] = ev.TFLiteRunner(path, num_threads=1, xnnpack=False).latency_ms()
+            timed[f"{name}:builtin"] = ev.TFLiteRunner(path, num_threads=1, xnnpack=False)
+    for key, latency in ev.interleaved_latency(timed).items():
+        name, _, kernels = key.partition(":")
+        results[name]["latency_1thread_builtin" if kernels else "latency_1thread"] = latency
     for name in tflites:
         base = "pruned_keras" if name.startswith("pruned") else "float_keras"
         for key in ("params", "macs"):
@@ -163,11 +167,20 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
                                                 "n_dropped_no_majority": int((~keep).sum()),
                                                 "note": "FER2013Test is not available here: all numbers are on FER2013Valid, "
                                                         "which was also used to choose the shipped INT8 variant"},
-              "pruning": plan, "results": results, "shipped": shipped, "targets": targets, "configs": configs,
+              "pruning": plan, "folded_gates": _folded_gates(cfg), "results": results, "shipped": shipped, "targets": targets, "configs": configs,
               "training": _training_summaries(cfg), "reproduce": cfg.produced_by}
     (report_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (report_dir / "README.md").write_text(render_markdown(report, report_dir))
     return report
+
+
+def _folded_gates(cfg) -> Dict[str, list]:
+    found = {}
+    for stage in ("float", "pruned"):
+        record = Path(cfg.out) / "tflite" / f"{stage}_folded_gates.json"
+        if record.is_file():
+            found[stage] = json.loads(record.read_text())
+    return found
 
 
 def _rel(path: Path) -> str:
@@ -222,15 +235,36 @@ def _latency_notes(res: dict, shipped: str) -> List[str]:
                       f"(input x weight / output scale) above XNNPACK's limit of {ev.XNNPACK_MAX_REQUANT_SCALE:.0f}: {ops}."]
             if all(o["output_range"] < 1e-5 for o in refused):
                 lines[-1] += (" An output range this small is the converter's minimum: these outputs were zero on every "
-                              "calibration face (ReLUs that never fire).")
+                              "calibration face (ReLUs that did not fire on them).")
             pruned_int8 = [r for name, r in res.items() if name.startswith("pruned_int8")]
             if pruned_int8 and all(r.get("xnnpack_partitions") == 1 for r in pruned_int8):
                 lines += ["", "The pruned (and fine-tuned) INT8 graphs have no such op: they run fully in XNNPACK."]
+    elif all(res.get(n, {}).get("latency_1thread") for n in ("pruned_fp32", "float_fp32")):
+        fp32 = res["pruned_fp32"]["latency_1thread"]["median_ms"], res["float_fp32"]["latency_1thread"]["median_ms"]
+        lines += ["", f"The same pair in float32 (both in XNNPACK): pruned {fp32[0]:.3f} ms vs unpruned {fp32[1]:.3f} ms "
+                  f"median, ratio {fp32[0] / fp32[1]:.3f}. INT8 gains less from pruning than float32 here: its per-op "
+                  "costs (requantization, the RGB->gray and stem convolutions, which pruning leaves as they are) "
+                  "weigh more against its cheaper multiply-adds."]
     a, b = res.get(shipped, {}).get("latency_1thread_builtin"), unpruned.get("latency_1thread_builtin")
     if a and b:
         lines += ["", f"INT8 on LiteRT's built-in kernels (no XNNPACK) for both graphs: pruned {a['median_ms']:.3f} ms vs "
                   f"unpruned {b['median_ms']:.3f} ms median, ratio {a['median_ms'] / b['median_ms']:.3f}."]
     return lines
+
+
+def _folded_gate_lines(folded: Dict[str, list]) -> List[str]:
+    """Which squeeze-excite gates were constant on the training faces and folded before conversion."""
+    if not folded:
+        return []
+    lines = ["Constant squeeze-excite gates folded before conversion. A gate whose ReLU does not fire is a "
+             "per-channel constant, folded into the next 1x1 conv; left in, its always-zero INT8 tensor makes "
+             "XNNPACK refuse the whole graph. Exact on the faces where it never fired; the float32 and PTQ rows "
+             "above are measured on the folded graphs:", ""]
+    for stage, gates in folded.items():
+        found = ", ".join(f"`{g['block']}` (fired on {g.get('fired_on', 0)} of {g['faces']:,} training faces; largest "
+                          f"pre-activation {g['max_preactivation']:.3f})" for g in gates)
+        lines.append(f"- {stage}: {found or 'none'}")
+    return lines + ["", "The QAT model keeps its gates: QAT learned their ranges.", ""]
 
 
 def _copy_configs(cfg, report_dir: Path) -> dict:
@@ -295,6 +329,11 @@ def render_markdown(r: dict, report_dir: Path) -> str:
         speed = f"{lat['median_ms']:.3f} ms ({lat['p90_ms']:.3f})" if lat else "-"
         lines.append(f"| {name} | {_pct(m['accuracy'])} | {m['macro_f1']:.3f} | {m.get('params', 0):,} | "
                      f"{m.get('macs', 0):,} | {size} | {speed} | {m.get('xnnpack_partitions', '-')} |")
+    timing = next((m["latency_1thread"] for m in res.values() if "latency_1thread" in m), {})
+    if "rounds" in timing:
+        lines += ["", f"Latency: every model (and the INT8 ones again on the built-in kernels) timed in the same run, "
+                  f"{timing['rounds']} interleaved rounds of {timing['runs'] // timing['rounds']} invokes each, pooled; "
+                  "so a drift in this shared VM's speed hits all models alike and the ratios compare like with like."]
     lines += ["", "XNNPACK partitions = delegated subgraphs; more than one means some ops (e.g. int8 HARD_SWISH) run "
               "outside XNNPACK, which is why INT8 can be slower than float32 here; 0 means XNNPACK refused to "
               "prepare the graph and LiteRT's built-in kernels ran it.", "", "Per-class recall:", "", "| variant | " + " | ".join(EMOTIONS) + " |", "|---" * (len(EMOTIONS) + 1) + "|"]
@@ -313,6 +352,7 @@ def render_markdown(r: dict, report_dir: Path) -> str:
               f"{p['params_before']:,} -> {p['params_after']:,}, MACs {p['macs_before']:,} -> {p['macs_after']:,}. "
               "Channels ranked by BN scale |gamma|/sqrt(var+eps) (filter L2 norm where no BN follows), then the thin "
               "model was rebuilt and fine-tuned.", ""]
+    lines += _folded_gate_lines(r.get("folded_gates", {}))
     lines += ["## Shipped model", "", f"- variant: `{sh['variant']}` (of PTQ and QAT: more targets met, then higher "
               "validation accuracy)"]
     if "path" in sh:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import time
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from converters.identity import metrics
+from converters.timing import time_calls
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,13 +48,7 @@ def latency_ms(path: Path, size: int, runs: int) -> Dict[str, float]:
 
     embedder = FaceEmbedder(path, num_threads=1, threshold=0.0)
     crop = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    for _ in range(20):
-        embedder._run(crop)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        embedder._run(crop)
-        times.append((time.perf_counter() - t0) * 1e3)
+    times = time_calls(lambda: embedder._run(crop), runs, warmup=20)
     return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90)), "runs": runs}
 
 
