@@ -89,9 +89,10 @@ def fold_dead_gates(model: keras.Model, dead: List[DeadGate], custom_objects: Op
         bias = model.get_layer(f"{b}_se_expand").get_weights()[1]
         for entry in config["layers"]:
             if not entry["config"]["name"].startswith(f"{b}_se_"):
-                if _refers_to(entry["inbound_nodes"], f"{b}_se_mul"):
+                rewired = _replace_refs(entry["inbound_nodes"], f"{b}_se_mul", gated_ref)
+                if rewired != entry["inbound_nodes"]:  # this layer consumed the gated tensor
                     gates[entry["config"]["name"]] = np.clip(bias + 3.0, 0.0, 6.0) / 6.0
-                entry["inbound_nodes"] = _replace_refs(entry["inbound_nodes"], f"{b}_se_mul", gated_ref)
+                    entry["inbound_nodes"] = rewired
         config["layers"] = [e for e in config["layers"] if e["config"]["name"] not in {f"{b}_{p}" for p in SE_PARTS}]
     for name in gates:
         layer = model.get_layer(name)
@@ -105,10 +106,3 @@ def fold_dead_gates(model: keras.Model, dead: List[DeadGate], custom_objects: Op
         layer.set_weights(weights)
     return folded
 
-
-def _refers_to(node, name: str) -> bool:
-    if isinstance(node, list):
-        if len(node) >= 3 and node[0] == name and isinstance(node[1], int):
-            return True
-        return any(_refers_to(n, name) for n in node)
-    return False

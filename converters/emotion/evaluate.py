@@ -135,11 +135,6 @@ class TFLiteRunner:
         self._ready_for_timing()
         return time_calls(self.interpreter.invoke, runs)
 
-    def latency_ms(self, runs: int = 2000, warmup: int = 200) -> Dict[str, float]:
-        """Median / p90 / mean ``invoke()`` time in milliseconds (random input of the right dtype)."""
-        self.invoke_times_ms(warmup)
-        return latency_summary(self.invoke_times_ms(runs))
-
 
 def latency_summary(times: Sequence[float]) -> Dict[str, float]:
     """Median / p90 / mean of invoke times in milliseconds, and how many there were."""

@@ -167,7 +167,8 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
                                                 "n_dropped_no_majority": int((~keep).sum()),
                                                 "note": "FER2013Test is not available here: all numbers are on FER2013Valid, "
                                                         "which was also used to choose the shipped INT8 variant"},
-              "pruning": plan, "folded_gates": _folded_gates(cfg), "results": results, "shipped": shipped, "targets": targets, "configs": configs,
+              "pruning": plan, "folded_gates": _folded_gates(cfg), "results": results, "shipped": shipped,
+              "targets": targets, "configs": configs,
               "training": _training_summaries(cfg), "reproduce": cfg.produced_by}
     (report_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (report_dir / "README.md").write_text(render_markdown(report, report_dir))
