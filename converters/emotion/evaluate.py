@@ -8,6 +8,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from converters.emotion.data import EMOTIONS
+from converters.timing import time_calls
 
 #: XNNPACK's limit on a quantized op's requantization scale (it refuses the graph above it).
 XNNPACK_MAX_REQUANT_SCALE = 256.0
@@ -130,8 +131,6 @@ class TFLiteRunner:
 
     def invoke_times_ms(self, runs: int) -> List[float]:
         """``runs`` timed ``invoke()`` calls on a fixed random input of the right dtype."""
-        from converters.timing import time_calls
-
         self._ready_for_timing()
         return time_calls(self.interpreter.invoke, runs)
 

@@ -109,12 +109,19 @@ def stage_qat(cfg: PipelineConfig, data, pruned_path: Path) -> Path:
     return path
 
 
-def fold_constant_gates(cfg: PipelineConfig, data, model, record: Path):
+def folded_gates_record(cfg: PipelineConfig, stage: str) -> Path:
+    """JSON list of the squeeze-excite gates folded out of ``stage``'s model before conversion."""
+    return Path(cfg.out) / "tflite" / f"{stage}_folded_gates.json"
+
+
+def fold_constant_gates(cfg: PipelineConfig, data, model, stage: str):
     """``model`` with the squeeze-excite gates that are constant on (almost) every training face
-    folded away (see :mod:`converters.emotion.dead_gates`); what was folded goes to ``record``."""
+    folded away (see :mod:`converters.emotion.dead_gates`); what was folded is recorded in
+    :func:`folded_gates_record`, and read back from there on a resumed run."""
     from converters.emotion import dead_gates
     from converters.emotion.model import custom_objects
 
+    record = folded_gates_record(cfg, stage)
     if record.is_file():
         dead = [dead_gates.DeadGate(**d) for d in json.loads(record.read_text())]
     else:
@@ -143,15 +150,16 @@ def stage_convert(cfg: PipelineConfig, data, models: Dict[str, Path]) -> Dict[st
         "pruned_int8_ptq": ("pruned", True),
         "pruned_int8_qat": ("qat", True),
     }
-    paths = {}
+    paths, loaded = {}, {}
     for name, (stage, int8) in jobs.items():
         path = out / f"{name}.tflite"
         if not path.is_file():
             log.info("converting %s -> %s", models[stage], path)
-            model = load_model(models[stage])
-            if stage != "qat":
-                model = fold_constant_gates(cfg, data, model, out / f"{stage}_folded_gates.json")
-            export.write_model(path, quantize.to_tflite(model, rep if int8 else None, int8=int8, io_dtype=cfg.io_dtype))
+            if stage not in loaded:  # fp32 and PTQ share one loaded (and folded) model
+                model = load_model(models[stage])
+                loaded[stage] = model if stage == "qat" else fold_constant_gates(cfg, data, model, stage)
+            export.write_model(path, quantize.to_tflite(loaded[stage], rep if int8 else None, int8=int8,
+                                                        io_dtype=cfg.io_dtype))
         paths[name] = path
     return paths
 

@@ -176,9 +176,11 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
 
 
 def _folded_gates(cfg) -> Dict[str, list]:
+    from converters.emotion.pipeline import folded_gates_record
+
     found = {}
     for stage in ("float", "pruned"):
-        record = Path(cfg.out) / "tflite" / f"{stage}_folded_gates.json"
+        record = folded_gates_record(cfg, stage)
         if record.is_file():
             found[stage] = json.loads(record.read_text())
     return found
