@@ -97,3 +97,12 @@ def test_pruning_really_removes_structure_and_equals_masking(tiny):
     head_mask = [np.isin(np.arange(h), keep).astype(np.float32) for h, keep in zip(cfg.heads, keep_heads)]
     dense = mean_nll(GPT(cfg, zeroed), rows, cond, head_mask=head_mask)
     assert abs(mean_nll(GPT(new_cfg, new_w), rows, cond) - dense) < 1e-4
+
+
+def test_latency_times_every_caption_and_every_decode_step(tiny):
+    from converters.caption.evaluate import latency
+
+    tiny["tok"].save(tiny["dir"] / "tok.json")
+    got = latency(tiny["dir"] / "int8.tflite", tiny["dir"] / "tok.json", calls=3, seed=0)
+    assert got["calls"] == 3 and got["threads"] == 1
+    assert 0 < got["invoke_ms_p50"] <= got["caption_ms_p50"] <= got["caption_ms_p95"]

@@ -1,10 +1,10 @@
 """Measure the caption models through the runtime (LiteRT only) and collect the report's numbers."""
 from __future__ import annotations
 
+import itertools
 import math
-import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, Sequence
 
 import numpy as np
 
@@ -14,6 +14,8 @@ from edgekit.captioning.decoder import KVCacheDecoder
 from edgekit.captioning.library import Entry
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES
 from edgekit.captioning.tokenizer import EOS, CaptionTokenizer
+
+from converters.timing import time_calls
 
 from .data import PROMPT_LEN
 from .scorer import NaiveBayesScorer
@@ -97,19 +99,16 @@ def latency(model_path: Path, tokenizer_path: Path, calls: int, seed: int) -> Di
     """Wall time of ``Captioner.generate`` (<= 24 new tokens, 1 thread) and of one decode invoke."""
     cap = Captioner(model_path, tokenizer_path, num_threads=1, seed=seed, max_new_tokens=24)
     rng = np.random.default_rng(seed)
-    cap.generate("happiness", lang="zh")  # warm-up
-    times: List[float] = []
-    for i in range(calls):
-        t0 = time.perf_counter()
+    calls_made = itertools.count()
+
+    def one_caption() -> None:
+        i = next(calls_made)
         cap.generate(EMOTIONS[int(rng.integers(8))], style=STYLES[int(rng.integers(8))], lang=LANGS[i % 2])
-        times.append((time.perf_counter() - t0) * 1e3)
+
+    times = time_calls(one_caption, calls, warmup=1)
     dec = cap.decoder
     dec.reset()
-    step_times = []
-    for t in range(dec.n_ctx):
-        t0 = time.perf_counter()
-        dec.step(5)
-        step_times.append((time.perf_counter() - t0) * 1e3)
+    step_times = time_calls(lambda: dec.step(5), dec.n_ctx)
     return {"calls": calls, "max_new_tokens": 24, "threads": 1,
             "caption_ms_p50": float(np.percentile(times, 50)), "caption_ms_p95": float(np.percentile(times, 95)),
             "caption_ms_mean": float(np.mean(times)), "invoke_ms_p50": float(np.percentile(step_times, 50))}
