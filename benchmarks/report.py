@@ -174,7 +174,8 @@ def package_versions(names: Sequence[str]) -> Dict[str, Optional[str]]:
     return out
 
 
-def _git(root: Path, *args: str) -> Optional[str]:
+def run_git(root: Path, *args: str) -> Optional[str]:
+    """stdout of ``git <args>`` run in ``root`` (stripped); None without git or when the command fails."""
     try:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -183,12 +184,12 @@ def _git(root: Path, *args: str) -> Optional[str]:
 
 def git_sha(root: Path = ROOT) -> Optional[str]:
     """Short SHA of HEAD; None before the first commit or without git."""
-    return _git(root, "rev-parse", "--short", "HEAD") or None
+    return run_git(root, "rev-parse", "--short", "HEAD") or None
 
 
 def git_info(root: Path = ROOT) -> Dict[str, Any]:
     """Short SHA of HEAD (None before the first commit) and whether the tree has changes."""
-    status = _git(root, "status", "--porcelain")
+    status = run_git(root, "status", "--porcelain")
     return {"sha": git_sha(root), "dirty": bool(status) if status is not None else None}
 
 

@@ -170,9 +170,22 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
               "pruning": plan, "folded_gates": _folded_gates(cfg), "results": results, "shipped": shipped,
               "targets": targets, "configs": configs,
               "training": _training_summaries(cfg), "reproduce": cfg.produced_by}
+    report["history"] = _history(cfg, report, report_dir)
     (report_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (report_dir / "README.md").write_text(render_markdown(report, report_dir))
     return report
+
+
+def _history(cfg, report: dict, report_dir: Path) -> List[dict]:
+    """The committed earlier runs of this report and this one (see :mod:`converters.emotion.history`);
+    an earlier run that shipped the same model file is replaced by this re-measurement."""
+    from converters.emotion import history
+
+    float_cfg = report_dir / "configs" / "float.json"
+    configs = {"float": json.loads(float_cfg.read_text()) if float_cfg.is_file() else {}, "pipeline": cfg.to_dict()}
+    current = history.summarize(report, configs, "this run", report["host"]["date_utc"][:10])
+    runs = [r for r in history.past_runs(ROOT, report_dir) if r.shipped_sha256 != current.shipped_sha256]
+    return [r.to_dict() for r in runs + [current]]
 
 
 def _folded_gates(cfg) -> Dict[str, list]:
@@ -268,6 +281,19 @@ def _folded_gate_lines(folded: Dict[str, list]) -> List[str]:
                           f"pre-activation {g['max_preactivation']:.3f})" for g in gates)
         lines.append(f"- {stage}: {found or 'none'}")
     return lines + ["", "The QAT model keeps its gates: QAT learned their ranges.", ""]
+
+
+def _history_lines(runs: List[dict]) -> List[str]:
+    """The "what was tried" section: every committed run of this report, then this one."""
+    from converters.emotion import history
+
+    if len(runs) < 2:
+        return []
+    return ["", "## What was tried", "",
+            "Every earlier run of this pipeline whose report was committed (`git log -- reports/emotion/report.json`), "
+            "oldest first, each measured by the code of its commit, then this run. \"what changed\" lists the settings "
+            "that differ from the row above (training effort has its own column); ✗ marks a missed target.", "",
+            *history.render([history.Run(**run) for run in runs])]
 
 
 def _copy_configs(cfg, report_dir: Path) -> dict:
@@ -372,6 +398,7 @@ def render_markdown(r: dict, report_dir: Path) -> str:
         missed = "" if t["met"] else f"{t['miss_by']:.4g}"
         lines.append(f"| {name} | {t['measured']:.4g} | {t['target']} | {'yes' if t['met'] else 'NO'} | {missed} |")
     lines += _latency_notes(res, sh["variant"])
+    lines += _history_lines(r.get("history", []))
     lines += ["", "## Training", ""]
     for stage, s in r["training"].items():
         fin = s["final"] or {}
