@@ -107,6 +107,8 @@ def test_config_typos_and_bad_values(tmp_path):
         TrainConfig.from_dict({"augment": {"rotation": 5}})
     with pytest.raises(ConfigError, match="label_mode"):
         TrainConfig(label_mode="hard")
+    with pytest.raises(ConfigError, match="distill_weight"):
+        TrainConfig(distill_weight=1.5)
     path = tmp_path / "cfg.json"
     path.write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):

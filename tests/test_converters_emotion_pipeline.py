@@ -23,7 +23,7 @@ def _tiny_config(tmp: Path, data_path: Path) -> PipelineConfig:
     (models / "manifest.json").write_text(json.dumps({"schema": 1, "models": {}, "external": {}}))
     train = TrainConfig(data=str(data_path), alpha=0.5, depth=4, input_size=32, epochs=2, batch_size=16, lr=3e-3,
                         warmup_epochs=0.5)
-    return PipelineConfig(out=str(tmp / "runs"), train=train, finetune_epochs=1, qat_epochs=1, calibration_count=32,
+    return PipelineConfig(out=str(tmp / "runs"), train=train, finetune_epochs=1, finetune_distill=0.5, qat_epochs=1, calibration_count=32,
                           models_dir=str(models), report_dir=str(tmp / "report"), produced_by="pytest")
 
 
@@ -44,6 +44,8 @@ def test_end_to_end_report_and_ship(ferplus_run):
     assert 0.25 <= report["pruning"]["removed_fraction"] <= 0.35
     assert results["pruned_keras"]["params"] < results["float_keras"]["params"]
     assert results["pruned_int8_ptq"]["file_bytes"] < results["pruned_fp32"]["file_bytes"]
+    finetune = json.loads((Path(cfg.out) / "pruned" / "config.json").read_text())
+    assert finetune["distill_from"] == str(Path(cfg.out) / "float" / "model.h5") and finetune["distill_weight"] == 0.5
     # Shipped through the manifest, checked through the runtime and MediaPipe.
     manifest = json.loads((Path(cfg.models_dir) / "manifest.json").read_text())
     entry = manifest["models"]["emotion"]
@@ -113,6 +115,25 @@ def test_training_resumes_from_checkpoint(tmp_path):
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
     assert (tmp_path / "run" / "tb").is_dir()
+
+
+def test_distillation_mixes_the_teachers_probabilities_into_each_batch_target():
+    from converters.emotion.train import with_teacher_targets
+    from converters.tfenv import keras, tf
+
+    inp = keras.Input((4, 4, 3))
+    probs = keras.layers.Dense(8, activation="softmax")(keras.layers.Flatten()(inp))
+    teacher = keras.Model(inp, probs)
+    x = np.random.default_rng(0).uniform(0, 255, (6, 4, 4, 3)).astype(np.float32)
+    y = np.eye(8, dtype=np.float32)[[0, 1, 2, 3, 4, 5]]
+    w = np.arange(6, dtype=np.float32)
+    ds = with_teacher_targets(tf.data.Dataset.from_tensor_slices((x, y, w)).batch(3), teacher, 0.25)
+    got_x, got_y, got_w = (np.concatenate(parts) for parts in zip(*[[t.numpy() for t in b] for b in ds]))
+    np.testing.assert_array_equal(got_x, x)
+    np.testing.assert_array_equal(got_w, w)
+    np.testing.assert_allclose(got_y, 0.25 * teacher(x).numpy() + 0.75 * y, atol=1e-6)
+    np.testing.assert_allclose(got_y.sum(axis=1), 1.0, atol=1e-5)
+    assert not teacher.trainable
 
 
 def test_dead_relu_layer_is_named_when_xnnpack_refuses_the_int8_graph():

@@ -40,6 +40,8 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     init_from: Optional[str] = None  # start from this saved Keras model (fine-tuning)
     qat: bool = False  # quantization-aware training (wrap the model with tfmot before fitting)
+    distill_from: Optional[str] = None  # teacher Keras model: targets mix in its predictions on each augmented batch
+    distill_weight: float = 0.5  # share of the teacher's probabilities in the training target
 
     def __post_init__(self) -> None:
         checks = {
@@ -53,6 +55,7 @@ class TrainConfig:
             "batch_size": self.batch_size >= 1,
             "lr": self.lr > 0,
             "budget_minutes": self.budget_minutes >= 0,
+            "distill_weight": 0.0 <= self.distill_weight <= 1.0,
         }
         for name, ok in checks.items():
             if not ok:

@@ -29,6 +29,7 @@ class PipelineConfig:
     finetune_minutes: float = 12.0
     finetune_epochs: int = 12
     finetune_lr: float = 1e-3
+    finetune_distill: float = 0.0  # > 0: the fine-tune distils from the float model (its share of the target)
     qat_minutes: float = 8.0
     qat_epochs: int = 4
     qat_lr: float = 2e-4
@@ -72,8 +73,9 @@ def stage_prune(cfg: PipelineConfig, data, float_path: Path) -> Tuple[Path, dict
     from converters.emotion.model import custom_objects
     from converters.emotion.train import load_model, train
 
+    distill = {"distill_from": str(float_path), "distill_weight": cfg.finetune_distill} if cfg.finetune_distill > 0 else {}
     tcfg = _stage_train_config(cfg, "pruned", lr=cfg.finetune_lr, epochs=cfg.finetune_epochs,
-                               budget_minutes=cfg.finetune_minutes, warmup_epochs=0.2)
+                               budget_minutes=cfg.finetune_minutes, warmup_epochs=0.2, **distill)
     out = Path(tcfg.out)
     path, plan_file = out / "model.h5", out / "pruning_plan.json"
     if path.is_file() and plan_file.is_file():

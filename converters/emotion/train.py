@@ -158,6 +158,17 @@ class CheckpointEveryEpoch(keras.callbacks.Callback):
         (self.out / "state.json").write_text(json.dumps(state, indent=1))
 
 
+def with_teacher_targets(ds: "tf.data.Dataset", teacher: keras.Model, weight: float) -> "tf.data.Dataset":
+    """Knowledge distillation (temperature 1): each batch's target becomes ``weight`` x the
+    teacher's probabilities on the same augmented images + (1 - ``weight``) x the label target."""
+    teacher.trainable = False
+
+    def mix(x, y, w):
+        return x, weight * teacher(x, training=False) + (1.0 - weight) * y, w
+
+    return ds.map(mix, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
 def _load_model(path: str) -> keras.Model:
     from converters.emotion.quantize import quantize_scope
 
@@ -214,6 +225,9 @@ def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.Face
     history: list = list(state.get("history", []))
     train_ds = make_dataset(prep.train_images, prep.train_targets, prep.train_weights, cfg.input_size, batch,
                             training=True, seed=cfg.seed, augment=cfg.augment, start_batch=state["step"])
+    if cfg.distill_from:
+        log.info("distilling from %s (teacher share of the target %.2f)", cfg.distill_from, cfg.distill_weight)
+        train_ds = with_teacher_targets(train_ds, _load_model(cfg.distill_from), cfg.distill_weight)
     val_targets = np.eye(len(data_mod.EMOTIONS), dtype=np.float32)[prep.val_labels]
     val_ds = make_dataset(prep.val_images, val_targets, None, cfg.input_size, 256, training=False)
     callbacks = [schedule, CheckpointEveryEpoch(out, schedule, history),
