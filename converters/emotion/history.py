@@ -23,11 +23,12 @@ SETTINGS = [
     ("float", "dropout", "dropout"), ("float", "augment", "augmentation"),
     ("pipeline", "prune_fraction", "prune fraction"), ("pipeline", "prune_divisor", "channel multiple"),
     ("pipeline", "fold_gate_max_firing", "fold SE gates firing on at most"),
-    ("pipeline", "finetune_lr", "fine-tune lr"), ("pipeline", "qat_lr", "QAT lr"),
+    ("pipeline", "finetune_lr", "fine-tune lr"), ("pipeline", "finetune_distill", "fine-tune distillation from float"),
+    ("pipeline", "qat_lr", "QAT lr"),
     ("pipeline", "calibration_count", "calibration faces"),
 ]
 #: Values a setting had before the code knew it (older configs lack the key).
-DEFAULTS = {"activation": "hswish", "prune_divisor": 4, "fold_gate_max_firing": "off"}
+DEFAULTS = {"activation": "hswish", "prune_divisor": 4, "fold_gate_max_firing": "off", "finetune_distill": 0.0}
 #: Settings listed for the first run (later rows list only what changed).
 FIRST_RUN = ("MobileNetV3 variant", "width", "input px", "activation", "labels", "channel multiple")
 
