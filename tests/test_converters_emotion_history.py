@@ -82,3 +82,13 @@ def test_report_has_a_what_was_tried_section_only_with_earlier_runs(repo):
     assert "## What was tried" in lines
     assert sum(line.startswith("| ") for line in lines) == 3  # header and one row per run
     assert _history_lines(runs[-1:]) == []
+
+
+def test_current_replaces_a_re_measured_last_run_and_names_a_model_shipped_again(repo):
+    runs = history.past_runs(repo, repo / "reports" / "emotion")
+    remeasured = history.Run(**{**runs[-1].to_dict(), "commit": "this report"})
+    assert [r.commit for r in history.with_current(repo, repo / "reports" / "emotion", remeasured)] == [
+        runs[0].commit, "this report"]
+    back = history.Run(**{**runs[0].to_dict(), "commit": "this report"})
+    got = history.with_current(repo, repo / "reports" / "emotion", back)
+    assert len(got) == 3 and f"the model of {runs[0].commit} again" in history.render(got)[-1]

@@ -95,6 +95,15 @@ def past_runs(root: Path, report_dir: Path) -> List[Run]:
     return runs
 
 
+def with_current(root: Path, report_dir: Path, current: Run) -> List[Run]:
+    """:func:`past_runs` then ``current``; the last committed run is dropped when it shipped the
+    same model file as ``current`` (a re-measurement of it, not another run)."""
+    runs = past_runs(root, report_dir)
+    if runs and runs[-1].shipped_sha256 == current.shipped_sha256:
+        runs.pop()
+    return runs + [current]
+
+
 def changes(before: Optional[Run], after: Run) -> List[str]:
     """The settings ``after`` changed relative to ``before`` (all of them for the first run)."""
     if before is None:
@@ -118,10 +127,13 @@ def render(runs: List[Run]) -> List[str]:
              "| pruned drop | file | latency | pruned/unpruned INT8 latency | targets met |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     before = None
-    for run in runs:
+    for i, run in enumerate(runs):
         changed = changes(before, run)
         if before is not None and run.latency_method != before.latency_method:
             changed.append(f"latency measured {run.latency_method}")
+        same = [r.commit for r in runs[:i] if run.shipped_sha256 and r.shipped_sha256 == run.shipped_sha256]
+        if same:
+            changed.append(f"the model of {same[0]} again")
         effort = " / ".join(run.training.get(s, "-") for s in ("float", "pruned", "qat"))
         lines.append(
             f"| {run.commit} ({run.date}) | {'; '.join(changed) or 'same settings'} | {effort} | "

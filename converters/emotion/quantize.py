@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 
-from converters.emotion.model import HardSigmoid, HardSwish, custom_objects
+from converters.emotion.model import custom_objects
 from converters.tfenv import keras, tf
 
 

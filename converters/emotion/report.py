@@ -177,15 +177,13 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
 
 
 def _history(cfg, report: dict, report_dir: Path) -> List[dict]:
-    """The committed earlier runs of this report and this one (see :mod:`converters.emotion.history`);
-    an earlier run that shipped the same model file is replaced by this re-measurement."""
+    """The committed earlier runs of this report, then this one (see :mod:`converters.emotion.history`)."""
     from converters.emotion import history
 
     float_cfg = report_dir / "configs" / "float.json"
     configs = {"float": json.loads(float_cfg.read_text()) if float_cfg.is_file() else {}, "pipeline": cfg.to_dict()}
-    current = history.summarize(report, configs, "this run", report["host"]["date_utc"][:10])
-    runs = [r for r in history.past_runs(ROOT, report_dir) if r.shipped_sha256 != current.shipped_sha256]
-    return [r.to_dict() for r in runs + [current]]
+    current = history.summarize(report, configs, "this report", report["host"]["date_utc"][:10])
+    return [r.to_dict() for r in history.with_current(ROOT, report_dir, current)]
 
 
 def _folded_gates(cfg) -> Dict[str, list]:
@@ -291,7 +289,7 @@ def _history_lines(runs: List[dict]) -> List[str]:
         return []
     return ["", "## What was tried", "",
             "Every earlier run of this pipeline whose report was committed (`git log -- reports/emotion/report.json`), "
-            "oldest first, each measured by the code of its commit, then this run. \"what changed\" lists the settings "
+            "oldest first, each measured by the code of its commit, then this report. \"what changed\" lists the settings "
             "that differ from the row above (training effort has its own column); ✗ marks a missed target.", "",
             *history.render([history.Run(**run) for run in runs])]
 
