@@ -14,6 +14,9 @@ from typing import Any, Dict, List, Optional
 
 #: Share of the machine's CPU time used by other processes above which a run is "busy".
 BUSY_OTHER_CPU_SHARE = 0.10
+#: Shortest window whose CPU share is reported: /proc/stat counts in clock ticks (10 ms), so a
+#: shorter window's share is mostly rounding (a 2 ms window read 9.2, i.e. 920%).
+MIN_WINDOW_S = 1.0
 
 
 def _proc_stat_busy_seconds() -> Optional[float]:
@@ -58,9 +61,9 @@ class ContentionMonitor:
         busy1 = _proc_stat_busy_seconds()
         cores = os.cpu_count() or 1
         other: Optional[float] = None
-        if busy1 is not None and self._busy0 is not None and elapsed > 0:
+        if busy1 is not None and self._busy0 is not None and elapsed >= MIN_WINDOW_S:
             others_busy = (busy1 - self._busy0) - (_own_cpu_seconds() - self._own0)
-            other = round(max(0.0, others_busy) / (elapsed * cores), 3)
+            other = round(min(1.0, max(0.0, others_busy) / (elapsed * cores)), 3)
         out: Dict[str, Any] = {"load_avg_start_1_5_15": self.load_start, "load_avg_end_1_5_15": load_average(),
                                "other_processes_cpu_share": other, "wall_s": round(elapsed, 1)}
         busy = other is not None and other > BUSY_OTHER_CPU_SHARE
