@@ -76,6 +76,11 @@ class FaceSet:
         return np.bincount(labels[labels >= 0], minlength=len(EMOTIONS))
 
 
+def soft_label_rows(votes: np.ndarray) -> np.ndarray:
+    """Rows usable under the FER+ probability protocol: an emotion wins over unknown/NF and has votes."""
+    return (votes.argmax(axis=1) < len(EMOTIONS)) & (votes[:, : len(EMOTIONS)].sum(axis=1) > 0)
+
+
 def majority_labels(votes: np.ndarray) -> np.ndarray:
     """Majority label per row of ``[N, 10]`` votes, -1 where the row is unusable (see FaceSet.majority)."""
     votes = np.asarray(votes, dtype=np.float32)

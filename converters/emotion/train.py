@@ -56,7 +56,7 @@ def prepare_data(cfg: TrainConfig, train: data_mod.FaceSet, val: data_mod.FaceSe
     majority = train.majority()
     soft = train.soft_targets()
     if cfg.label_mode == "soft":
-        keep = (train.votes.argmax(axis=1) < len(data_mod.EMOTIONS)) & (soft.sum(axis=1) > 0)
+        keep = data_mod.soft_label_rows(train.votes)
         targets = soft[keep]
     else:
         keep = majority >= 0
