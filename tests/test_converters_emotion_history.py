@@ -92,3 +92,13 @@ def test_current_replaces_a_re_measured_last_run_and_names_a_model_shipped_again
     back = history.Run(**{**runs[0].to_dict(), "commit": "this report"})
     got = history.with_current(repo, repo / "reports" / "emotion", back)
     assert len(got) == 3 and f"the model of {runs[0].commit} again" in history.render(got)[-1]
+
+
+def test_teacher_labels_show_as_a_change_from_none(repo):
+    _commit(repo, _report(0.76, "ccc", 0.6, rounds=True), {"variant": "small", "input_size": 64, "activation": "relu"},
+            {"prune_divisor": 8, "teacher_labels": "reports/emotion_teacher/teacher_labels.npz", "teacher_weight": 0.5},
+            "third")
+    runs = history.past_runs(repo, repo / "reports" / "emotion")
+    assert runs[1].settings["fine-tune + QAT teacher labels"] == "none"
+    assert history.changes(runs[1], runs[2]) == [
+        "channel multiple 16 -> 8", "fine-tune + QAT teacher labels none -> reports/emotion_teacher/teacher_labels.npz"]

@@ -32,6 +32,10 @@ def ferplus_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("emotion_e2e")
     root = synthetic.write_ferplus(tmp / "ferplus", per_class=6)
     cfg = _tiny_config(tmp, root)
+    names = data.load_splits(root, progress=False)[0].names
+    probs = np.random.default_rng(0).dirichlet(np.ones(len(data.EMOTIONS)), len(names)).astype(np.float32)
+    np.savez(tmp / "teacher_labels.npz", names=np.array(names), probs=probs)
+    cfg.teacher_labels, cfg.teacher_weight = str(tmp / "teacher_labels.npz"), 0.3
     return cfg, run_all(cfg)
 
 
@@ -46,6 +50,11 @@ def test_end_to_end_report_and_ship(ferplus_run):
     assert results["pruned_int8_ptq"]["file_bytes"] < results["pruned_fp32"]["file_bytes"]
     finetune = json.loads((Path(cfg.out) / "pruned" / "config.json").read_text())
     assert finetune["distill_from"] == str(Path(cfg.out) / "float" / "model.h5") and finetune["distill_weight"] == 0.5
+    stages = {s: json.loads((Path(cfg.out) / s / "config.json").read_text()) for s in ("float", "pruned", "qat")}
+    assert stages["float"]["teacher_labels"] is None  # the teacher's labels only reach the stages after the float model
+    assert all(stages[s]["teacher_labels"] == cfg.teacher_labels and stages[s]["teacher_weight"] == 0.3
+               for s in ("pruned", "qat"))
+    assert report["teacher"]["weight"] == 0.3 and "out-of-fold probabilities" in (Path(cfg.report_dir) / "README.md").read_text()
     # Shipped through the manifest, checked through the runtime and MediaPipe.
     manifest = json.loads((Path(cfg.models_dir) / "manifest.json").read_text())
     entry = manifest["models"]["emotion"]

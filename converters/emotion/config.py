@@ -42,6 +42,8 @@ class TrainConfig:
     qat: bool = False  # quantization-aware training (wrap the model with tfmot before fitting)
     distill_from: Optional[str] = None  # teacher Keras model: targets mix in its predictions on each augmented batch
     distill_weight: float = 0.5  # share of the teacher's probabilities in the training target
+    teacher_labels: Optional[str] = None  # teacher_labels.npz (converters.emotion.teacher): mixed into the targets
+    teacher_weight: float = 0.5  # share of teacher_labels' probabilities in the training target
 
     def __post_init__(self) -> None:
         checks = {
@@ -56,6 +58,7 @@ class TrainConfig:
             "lr": self.lr > 0,
             "budget_minutes": self.budget_minutes >= 0,
             "distill_weight": 0.0 <= self.distill_weight <= 1.0,
+            "teacher_weight": 0.0 <= self.teacher_weight <= 1.0,
         }
         for name, ok in checks.items():
             if not ok:

@@ -24,11 +24,13 @@ SETTINGS = [
     ("pipeline", "prune_fraction", "prune fraction"), ("pipeline", "prune_divisor", "channel multiple"),
     ("pipeline", "fold_gate_max_firing", "fold SE gates firing on at most"),
     ("pipeline", "finetune_lr", "fine-tune lr"), ("pipeline", "finetune_distill", "fine-tune distillation from float"),
+    ("pipeline", "teacher_labels", "fine-tune + QAT teacher labels"), ("pipeline", "teacher_weight", "teacher share"),
     ("pipeline", "qat_lr", "QAT lr"),
     ("pipeline", "calibration_count", "calibration faces"),
 ]
 #: Values a setting had before the code knew it (older configs lack the key).
-DEFAULTS = {"activation": "hswish", "prune_divisor": 4, "fold_gate_max_firing": "off", "finetune_distill": 0.0}
+DEFAULTS = {"activation": "hswish", "prune_divisor": 4, "fold_gate_max_firing": "off", "finetune_distill": 0.0,
+            "teacher_labels": "", "teacher_weight": 0.5}
 #: Settings listed for the first run (later rows list only what changed).
 FIRST_RUN = ("MobileNetV3 variant", "width", "input px", "activation", "labels", "channel multiple")
 
@@ -56,6 +58,7 @@ class Run:
 def summarize(report: dict, configs: Dict[str, dict], commit: str, date: str) -> Run:
     """A :class:`Run` from one report dict and its ``{"float": ..., "pipeline": ...}`` configs."""
     settings = {label: configs.get(src, {}).get(key, DEFAULTS.get(key)) for src, key, label in SETTINGS}
+    settings = {label: "none" if value in ("", None) else value for label, value in settings.items()}
     training = {stage: f"{t['epochs']} ep in {t['wall_clock_s'] / 60:.0f} min"
                 for stage, t in report.get("training", {}).items() if t and t.get("wall_clock_s")}
     res, shipped = report["results"], report["shipped"]["variant"]

@@ -30,6 +30,8 @@ class PipelineConfig:
     finetune_epochs: int = 12
     finetune_lr: float = 1e-3
     finetune_distill: float = 0.0  # > 0: the fine-tune distils from the float model (its share of the target)
+    teacher_labels: str = ""  # teacher_labels.npz: the fine-tune and QAT targets mix in its probabilities
+    teacher_weight: float = 0.5  # the teacher's share of those targets
     qat_minutes: float = 8.0
     qat_epochs: int = 4
     qat_lr: float = 2e-4
@@ -48,6 +50,8 @@ class PipelineConfig:
 
 
 def _stage_train_config(cfg: PipelineConfig, stage: str, **changes) -> TrainConfig:
+    if stage != "float" and cfg.teacher_labels:
+        changes.update(teacher_labels=cfg.teacher_labels, teacher_weight=cfg.teacher_weight)
     return replace(cfg.train, out=str(Path(cfg.out) / stage), **changes)
 
 

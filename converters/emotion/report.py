@@ -12,7 +12,7 @@ import os
 import platform
 import shutil
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -170,6 +170,8 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
               "pruning": plan, "folded_gates": _folded_gates(cfg), "results": results, "shipped": shipped,
               "targets": targets, "configs": configs,
               "training": _training_summaries(cfg), "reproduce": cfg.produced_by}
+    if cfg.teacher_labels:
+        report["teacher"] = teacher_summary(cfg.teacher_labels, cfg.teacher_weight)
     report["history"] = _history(cfg, report, report_dir)
     (report_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (report_dir / "README.md").write_text(render_markdown(report, report_dir))
@@ -184,6 +186,32 @@ def _history(cfg, report: dict, report_dir: Path) -> List[dict]:
     configs = {"float": json.loads(float_cfg.read_text()) if float_cfg.is_file() else {}, "pipeline": cfg.to_dict()}
     current = history.summarize(report, configs, "this report", report["host"]["date_utc"][:10])
     return [r.to_dict() for r in history.with_current(ROOT, report_dir, current)]
+
+
+def teacher_summary(labels: str, weight: float) -> dict:
+    """The teacher labels the fine-tune and QAT learned from: file, sha256, share, and the
+    teacher's own validation accuracy from the report beside the file (when there is one)."""
+    path = Path(labels) if Path(labels).is_absolute() else ROOT / labels
+    summary = {"labels": labels, "weight": weight, "sha256": _sha(path)}
+    teacher_report = path.parent / "report.json"
+    if teacher_report.is_file():
+        t = json.loads(teacher_report.read_text())
+        summary.update(report=_rel(path.parent / "report.md"), val_accuracy=t.get("val_majority_accuracy_ensemble"),
+                       oof_train_accuracy=t.get("oof_majority_accuracy_train"))
+    return summary
+
+
+def _teacher_lines(t: Optional[dict], report_dir: Path) -> List[str]:
+    if not t:
+        return []
+    own = ""
+    if t.get("val_accuracy") is not None:
+        link = os.path.relpath(ROOT / t["report"], report_dir if Path(report_dir).is_absolute() else ROOT / report_dir)
+        own = f" (the teacher: {_pct(t['val_accuracy'])} on FER2013Valid, [its report]({link}))"
+    return [f"- fine-tune and QAT targets: {t['weight']:g} x a teacher's out-of-fold probabilities "
+            f"(`{t['labels']}`, sha256 `{t['sha256'][:16]}…`){own} + {1 - t['weight']:g} x the FER+ vote distribution. "
+            "The float model learned from the votes alone, so the pruned drop compares a distilled pruned model with an "
+            "undistilled float one."]
 
 
 def _folded_gates(cfg) -> Dict[str, list]:
@@ -402,6 +430,7 @@ def render_markdown(r: dict, report_dir: Path) -> str:
         fin = s["final"] or {}
         lines.append(f"- {stage}: {s['epochs']} epochs, {s['wall_clock_s'] / 60:.1f} min wall clock; last epoch "
                      f"val acc {fin.get('val_acc', float('nan')):.4f}")
+    lines += _teacher_lines(r.get("teacher"), report_dir)
     lines += ["", "Configs: " + ", ".join(f"[{k}]({v})" for k, v in r["configs"].items()), "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in host["versions"].items()), ""]
     return "\n".join(lines)

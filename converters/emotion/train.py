@@ -52,6 +52,7 @@ def prepare_data(cfg: TrainConfig, train: data_mod.FaceSet, val: data_mod.FaceSe
 
     Training keeps rows whose majority label exists (soft mode: rows whose 10-column argmax is
     an emotion, the FER+ probability protocol); validation always uses the majority protocol.
+    With ``cfg.teacher_labels`` the targets mix in a teacher's probabilities (offline distillation).
     """
     majority = train.majority()
     soft = train.soft_targets()
@@ -73,7 +74,12 @@ def prepare_data(cfg: TrainConfig, train: data_mod.FaceSet, val: data_mod.FaceSe
         weights_per_class = data_mod.class_weights(counts, cfg.class_weight_power)
     else:
         weights_per_class = np.ones(len(data_mod.EMOTIONS), np.float32)
-    sample_w = targets @ weights_per_class
+    sample_w = targets @ weights_per_class  # class weights follow the human labels
+    if cfg.teacher_labels:
+        from converters.emotion.teacher.labels import mix_targets, teacher_probabilities
+
+        kept_names = [n for n, k in zip(train.names, keep) if k]
+        targets = mix_targets(targets, teacher_probabilities(Path(cfg.teacher_labels), kept_names), cfg.teacher_weight)
     vmaj = val.majority()
     vkeep = vmaj >= 0
     return PreparedData(train.images[keep], targets, sample_w.astype(np.float32), val.images[vkeep], vmaj[vkeep],

@@ -3,6 +3,7 @@
     pack   FER+ root -> one .npz of lossless WebP faces + votes (runs where the data is)
     train  K-fold ResNet-18 teachers in parallel on one GPU (PyTorch) -> teacher_labels.npz,
            report.json, report.md, curves.png under --out
+    probe  several networks / inputs / targets trained side by side on all faces -> probe.json, probe.md
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from converters.cli import run
+from edgekit.errors import ConfigError
 
 
 def _pack(args: argparse.Namespace) -> None:
@@ -45,21 +47,64 @@ def _train(args: argparse.Namespace) -> None:
     cfg = _config(args)
     out, work = Path(args.out), Path(args.out) / "folds"
     work.mkdir(parents=True, exist_ok=True)
-    flags = [f"--{f.name.replace('_', '-')}={getattr(cfg, f.name)}" for f in fields(cfg)]
-    procs = [subprocess.Popen([sys.executable, "-m", "converters.emotion.teacher", "fold", f"--pack={args.pack}",
-                               f"--fold={k}", f"--work={work}", f"--device={args.device}", *flags],
-                              stdout=open(work / f"fold_{k}.log", "w"), stderr=subprocess.STDOUT, env=os.environ.copy())
-             for k in range(cfg.folds)]
-    failed = [k for k, p in enumerate(procs) if p.wait() != 0]
-    if failed:
-        for k in failed:
-            sys.stderr.write((work / f"fold_{k}.log").read_text()[-3000:])
-        raise SystemExit(f"teacher folds {failed} failed (logs in {work})")
+    _wait({f"fold {k}": (_spawn(args, cfg, k, work), work / f"fold_{k}.log") for k in range(cfg.folds)})
     result = merge(Path(args.pack), cfg, work, out / "teacher_labels.npz")
     result["produced_by"] = "python -m converters.emotion.teacher " + " ".join(sys.argv[1:])
     result["source_commit"] = args.source_commit
     report.write(result, out)
     print(json.dumps({k: result[k] for k in ("val_majority_accuracy_ensemble", "oof_majority_accuracy_train")}))
+
+
+def _spawn(args: argparse.Namespace, cfg, fold: int, work: Path) -> subprocess.Popen:
+    work.mkdir(parents=True, exist_ok=True)
+    flags = [f"--{f.name.replace('_', '-')}={getattr(cfg, f.name)}" for f in fields(cfg)]
+    return subprocess.Popen([sys.executable, "-m", "converters.emotion.teacher", "fold", f"--pack={args.pack}", f"--fold={fold}",
+                             f"--work={work}", f"--device={args.device}", *flags],
+                            stdout=open(work / f"fold_{fold}.log", "w"), stderr=subprocess.STDOUT, env=os.environ.copy())
+
+
+def _wait(procs: dict) -> None:
+    failed = {name: log for name, (p, log) in procs.items() if p.wait() != 0}
+    for log in failed.values():
+        sys.stderr.write(log.read_text()[-3000:])
+    if failed:
+        raise SystemExit(f"failed: {', '.join(map(str, failed))} (logs: {', '.join(map(str, failed.values()))})")
+
+
+def _read_variants(path: Path) -> dict:
+    """``{name: {TeacherConfig field: value}}`` from ``path``; ConfigError naming a bad file or field."""
+    from converters.emotion.teacher.train_torch import TeacherConfig
+
+    if not path.is_file():
+        raise ConfigError("does not exist", path, "pass a JSON object {name: {TeacherConfig fields}}")
+    try:
+        variants = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"is not valid JSON ({exc})", path, "fix the syntax") from None
+    known = {f.name for f in fields(TeacherConfig)}
+    for name, changes in variants.items():
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError(f"variant {name!r} has unknown field(s) {', '.join(unknown)}", path,
+                              f"known: {', '.join(sorted(known))}")
+    return variants
+
+
+def _probe(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from converters.emotion.teacher import report
+
+    base = _config(args)
+    variants = _read_variants(Path(args.variants))
+    out = Path(args.out)
+    procs = {name: (_spawn(args, replace(base, folds=1, **changes), 0, out / name), out / name / "fold_0.log")
+             for name, changes in variants.items()}
+    _wait(procs)
+    result = report.probe_result(variants, replace(base, folds=1), out)
+    result.update(produced_by="python -m converters.emotion.teacher " + " ".join(sys.argv[1:]), source_commit=args.source_commit)
+    report.write_probe(result, out)
+    print(report.probe_markdown(result))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,13 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=_pack)
     for name, func, text in (("train", _train, "train the K-fold teachers and write the labels and report"),
-                             ("fold", _fold, "train one fold (called by train)")):
+                             ("probe", _probe, "train several variants on all faces in parallel and compare them"),
+                             ("fold", _fold, "train one fold (called by train and probe)")):
         t = sub.add_parser(name, help=text)
         t.add_argument("--pack", required=True, help=".npz written by pack")
         t.add_argument("--device", default="cuda")
-        if name == "train":
-            t.add_argument("--out", required=True, help="folder for teacher_labels.npz and the report")
+        if name in ("train", "probe"):
+            t.add_argument("--out", required=True, help="folder for the labels / results and the report")
             t.add_argument("--source-commit", default="", help="git commit of this code (the GPU copy has no .git)")
+            if name == "probe":
+                t.add_argument("--variants", required=True, help="JSON {name: {TeacherConfig fields}}")
         else:
             t.add_argument("--fold", type=int, required=True)
             t.add_argument("--work", required=True)

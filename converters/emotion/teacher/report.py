@@ -65,3 +65,39 @@ def write(result: Dict, out: Path) -> None:
     plot(result, out / "curves.png")
     (out / "report.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "report.md").write_text(markdown(result))
+
+
+def probe_result(variants: Dict[str, dict], base, out: Path) -> Dict:
+    """Each probe variant's settings, effort and final validation accuracy (read from its fold record)."""
+    rows = {}
+    for name, changes in variants.items():
+        rec = json.loads((out / name / "fold_0.json").read_text())
+        scored = [h for h in rec["history"] if "val_acc" in h]
+        rows[name] = {"changes": changes, "params": rec["params"], "epochs": len(rec["history"]),
+                      "minutes": rec["elapsed_s"] / 60, "val_acc": scored[-1]["val_acc"] if scored else None,
+                      "val_curve": [(h["epoch"], h["val_acc"]) for h in scored]}
+    from dataclasses import asdict
+
+    return {"base": asdict(base), "variants": rows, "host": host()}
+
+
+def probe_markdown(result: Dict) -> str:
+    h = result["host"]
+    lines = ["# Emotion probe: networks trained side by side on all FER+ training faces (PyTorch)", "",
+             f"Produced by `{result['produced_by']}` at commit `{result['source_commit'] or 'unknown'}` on {h['gpu']} "
+             f"(torch {h['torch']}). Each variant trains on every training face for the same wall-clock budget, "
+             "sharing one GPU; accuracy is FER2013Valid majority accuracy with a mirrored second view.", "",
+             "| variant | settings (on top of the base) | params | epochs | minutes | validation accuracy |",
+             "|---|---|---|---|---|---|"]
+    for name, r in result["variants"].items():
+        changes = ", ".join(f"{k} {v}" for k, v in r["changes"].items()) or "base"
+        acc = f"{100 * r['val_acc']:.2f}%" if r["val_acc"] is not None else "-"
+        lines.append(f"| {name} | {changes} | {r['params']:,} | {r['epochs']} | {r['minutes']:.1f} | {acc} |")
+    lines += ["", "Base settings: " + ", ".join(f"{k} {v}" for k, v in result["base"].items()), ""]
+    return "\n".join(lines)
+
+
+def write_probe(result: Dict, out: Path) -> None:
+    """``probe.json`` and ``probe.md`` under ``out``."""
+    (out / "probe.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / "probe.md").write_text(probe_markdown(result))

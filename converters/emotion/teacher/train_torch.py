@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 class TeacherConfig:
     """One fold's training run."""
 
-    folds: int = 5
+    folds: int = 5  # 1: train on every face, no out-of-fold predictions (the probe command)
+    arch: str = "resnet18"  # resnet18 | mobilenet_v3_small | mobilenet_v3_large (torchvision, from scratch)
+    input_size: int = 48  # faces are resized to this after augmentation
     budget_minutes: float = 6.0
     max_epochs: int = 120
     batch_size: int = 256
@@ -45,6 +47,8 @@ class TeacherConfig:
     jitter: float = 0.3
     erase_p: float = 0.5
     seed: int = 0
+    teacher_labels: str = ""  # teacher_labels.npz: the targets mix in its probabilities
+    teacher_weight: float = 0.5
 
 
 def fold_of(n: int, folds: int, seed: int) -> np.ndarray:
@@ -55,14 +59,27 @@ def fold_of(n: int, folds: int, seed: int) -> np.ndarray:
     return fold
 
 
-def build_net(num_classes: int = len(EMOTIONS)):
+ARCHS = ("resnet18", "mobilenet_v3_small", "mobilenet_v3_large")
+
+
+def build_net(arch: str = "resnet18", num_classes: int = len(EMOTIONS)):
+    """A gray-input torchvision network: ResNet-18 with a 3x3 stride-1 stem and no max-pool (for
+    48x48 faces), or MobileNetV3 as published with a one-channel stem (for comparisons with the
+    shipped model's architecture)."""
     import torch.nn as nn
     import torchvision
 
-    net = torchvision.models.resnet18(num_classes=num_classes)
-    net.conv1 = nn.Conv2d(1, 64, 3, 1, 1, bias=False)
-    net.maxpool = nn.Identity()
-    return net
+    if arch == "resnet18":
+        net = torchvision.models.resnet18(num_classes=num_classes)
+        net.conv1 = nn.Conv2d(1, 64, 3, 1, 1, bias=False)
+        net.maxpool = nn.Identity()
+        return net
+    if arch in ("mobilenet_v3_small", "mobilenet_v3_large"):
+        net = getattr(torchvision.models, arch)(num_classes=num_classes)
+        stem = net.features[0][0]
+        net.features[0][0] = nn.Conv2d(1, stem.out_channels, 3, 2, 1, bias=False)
+        return net
+    raise ValueError(f"unknown teacher arch {arch!r}; choose one of {', '.join(ARCHS)}")
 
 
 def augment(x, cfg: TeacherConfig, gen):
@@ -99,11 +116,16 @@ def augment(x, cfg: TeacherConfig, gen):
     return torch.where(box.unsqueeze(1), noise, x).clamp(0, 1)
 
 
-def normalise(x):
+def normalise(x, size: int = 48):
+    """Zero-centred pixels at ``size`` x ``size``."""
+    import torch.nn.functional as F
+
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     return (x - 0.5) / 0.25
 
 
-def predict(net, images, batch: int = 1024) -> np.ndarray:
+def predict(net, images, size: int = 48, batch: int = 1024) -> np.ndarray:
     """Softmax probabilities averaged over the image and its mirror, ``[N, classes]``."""
     import torch
 
@@ -111,7 +133,7 @@ def predict(net, images, batch: int = 1024) -> np.ndarray:
     out = []
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=images.is_cuda):
         for i in range(0, len(images), batch):
-            x = normalise(images[i:i + batch])
+            x = normalise(images[i:i + batch], size)
             p = net(x).float().softmax(1) + net(x.flip(-1)).float().softmax(1)
             out.append((p / 2).cpu())
     net.train()
@@ -129,17 +151,22 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
     tr, va = data["train"], data["val"]
     folds = fold_of(len(tr["names"]), cfg.folds, cfg.seed)
     usable = soft_label_rows(tr["votes"])
-    rows = np.flatnonzero((folds != fold) & usable)
-    held = np.flatnonzero(folds == fold)
+    rows, held = np.flatnonzero((folds != fold) & usable), np.flatnonzero(folds == fold)
     emo = tr["votes"][:, :len(EMOTIONS)]
     targets = emo / np.maximum(emo.sum(1, keepdims=True), 1e-9)
+    if cfg.teacher_labels:
+        from converters.emotion.teacher.labels import mix_targets, teacher_probabilities
+
+        targets = mix_targets(targets, teacher_probabilities(Path(cfg.teacher_labels), list(tr["names"])), cfg.teacher_weight)
+    if cfg.folds == 1:
+        rows, held = np.flatnonzero(usable), np.zeros(0, np.int64)
 
     def to_dev(images):
         return torch.from_numpy(images).to(device).float().div_(255).unsqueeze(1)
 
     x_all, y = to_dev(tr["images"]), torch.from_numpy(targets.astype(np.float32)).to(device)
     x_val = to_dev(va["images"])
-    net = build_net().to(device).to(memory_format=torch.channels_last)
+    net = build_net(cfg.arch).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 100 + fold)
     steps_per_epoch = len(rows) // cfg.batch_size
@@ -160,7 +187,7 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
             for group in opt.param_groups:
                 group["lr"] = lr
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            x = normalise(augment(x_all[idx], cfg, gen)).contiguous(memory_format=torch.channels_last)
+            x = normalise(augment(x_all[idx], cfg, gen), cfg.input_size).contiguous(memory_format=torch.channels_last)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
                 logits = net(x)
             loss = -(y[idx] * logits.float().log_softmax(1)).sum(1).mean()
@@ -174,15 +201,17 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
                      "elapsed_s": time.monotonic() - t0}
             if (epoch + 1) % 10 == 0 or done:
                 keep = val_major >= 0
-                entry["val_acc"] = float((predict(net, x_val).argmax(1)[keep] == val_major[keep]).mean())
+                entry["val_acc"] = float((predict(net, x_val, cfg.input_size).argmax(1)[keep] == val_major[keep]).mean())
             history.append(entry)
             log.info("fold %d %s", fold, entry)
         if done:
             break
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / f"fold_{fold}.npz", held=held, held_probs=predict(net, x_all[torch.from_numpy(held).to(device)]),
-             val_probs=predict(net, x_val))
+    np.savez(out / f"fold_{fold}.npz", held=held,
+             held_probs=predict(net, x_all[torch.from_numpy(held).to(device)], cfg.input_size),
+             val_probs=predict(net, x_val, cfg.input_size))
     (out / f"fold_{fold}.json").write_text(json.dumps({"fold": fold, "train_rows": int(len(rows)), "steps": step,
+                                                       "params": sum(p.numel() for p in net.parameters()),
                                                        "elapsed_s": time.monotonic() - t0, "history": history}, indent=1))
     return out / f"fold_{fold}.npz"
 
