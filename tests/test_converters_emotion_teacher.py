@@ -139,3 +139,16 @@ def test_kfold_teacher_trains_and_scores_every_training_face(tmp_path):
         assert z["probs"].shape == (24, 8) and z["names"].tolist() == [f"fer{i:07d}.png" for i in range(24)]
     assert {"report.json", "report.md", "curves.png"} <= {p.name for p in tmp_path.iterdir()}
     assert 0.0 <= result["val_majority_accuracy_ensemble"] <= 1.0
+
+
+def test_probe_refuses_a_variant_with_an_unknown_field(tmp_path, capsys):
+    from converters.emotion.teacher.__main__ import main
+
+    bad = tmp_path / "probe_bad.json"
+    bad.write_text(json.dumps({"a": {"arch": "mobilenet_v3_small", "input_sise": 96}}))
+    args = ["probe", "--pack", str(tmp_path / "p.npz"), "--out", str(tmp_path), "--variants", str(bad)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "probe_bad.json" in err and "input_sise" in err and "input_size" in err
+    assert main(args[:-1] + [str(tmp_path / "missing.json")]) == 2
+    assert "missing.json: does not exist" in capsys.readouterr().err

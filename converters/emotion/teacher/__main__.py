@@ -45,8 +45,8 @@ def _train(args: argparse.Namespace) -> None:
     from converters.emotion.teacher.train_torch import merge
 
     cfg = _config(args)
-    out, work = Path(args.out), Path(args.out) / "folds"
-    work.mkdir(parents=True, exist_ok=True)
+    out, work = Path(args.out), Path(args.work) / "folds"
+    out.mkdir(parents=True, exist_ok=True)
     _wait({f"fold {k}": (_spawn(args, cfg, k, work), work / f"fold_{k}.log") for k in range(cfg.folds)})
     result = merge(Path(args.pack), cfg, work, out / "teacher_labels.npz")
     result["produced_by"] = "python -m converters.emotion.teacher " + " ".join(sys.argv[1:])
@@ -97,14 +97,14 @@ def _probe(args: argparse.Namespace) -> None:
 
     base = _config(args)
     variants = _read_variants(Path(args.variants))
-    out = Path(args.out)
-    procs = {name: (_spawn(args, replace(base, folds=1, **changes), 0, out / name), out / name / "fold_0.log")
+    work = Path(args.work) / "probe"
+    procs = {name: (_spawn(args, replace(base, folds=1, **changes), 0, work / name), work / name / "fold_0.log")
              for name, changes in variants.items()}
     _wait(procs)
-    result = report.probe_result(variants, replace(base, folds=1), out)
+    result = report.probe_result(variants, replace(base, folds=1), work)
     result.update(produced_by="python -m converters.emotion.teacher " + " ".join(sys.argv[1:]), source_commit=args.source_commit)
-    report.write_probe(result, out)
-    print(report.probe_markdown(result))
+    path = report.write_probe(result, Path(args.out), Path(args.variants).stem)
+    print(path.read_text())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,9 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--device", default="cuda")
         if name in ("train", "probe"):
             t.add_argument("--out", required=True, help="folder for the labels / results and the report")
+            t.add_argument("--work", default="runs/emotion_teacher", help="folder for each run's checkpoint-free records and logs")
             t.add_argument("--source-commit", default="", help="git commit of this code (the GPU copy has no .git)")
             if name == "probe":
-                t.add_argument("--variants", required=True, help="JSON {name: {TeacherConfig fields}}")
+                t.add_argument("--variants", required=True,
+                               help="JSON {name: {TeacherConfig fields}}; results go to <out>/<its stem>.json and .md")
         else:
             t.add_argument("--fold", type=int, required=True)
             t.add_argument("--work", required=True)

@@ -97,7 +97,9 @@ def probe_markdown(result: Dict) -> str:
     return "\n".join(lines)
 
 
-def write_probe(result: Dict, out: Path) -> None:
-    """``probe.json`` and ``probe.md`` under ``out``."""
-    (out / "probe.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / "probe.md").write_text(probe_markdown(result))
+def write_probe(result: Dict, out: Path, stem: str) -> Path:
+    """``<stem>.json`` and ``<stem>.md`` under ``out``; returns the Markdown path."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(probe_markdown(result))
+    return out / f"{stem}.md"
