@@ -123,3 +123,21 @@ def test_class_weights_upweight_rare_classes():
     w = data.class_weights([1000, 100, 10])
     assert w[0] < w[1] < w[2]
     np.testing.assert_allclose((w * [1000, 100, 10]).sum() / 1110, 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["shipped.json", "input96.json"])
+def test_committed_pipeline_configs_load_and_name_existing_teacher_labels(name):
+    from dataclasses import fields
+    from pathlib import Path
+
+    from converters.emotion.config import _reject_unknown, read_json
+    from converters.emotion.pipeline import PipelineConfig
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "converters" / "emotion" / "configs" / name
+    raw = read_json(path, "")
+    _reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, str(path))
+    cfg = PipelineConfig(**{**raw, "train": TrainConfig.from_dict(raw.get("train", {}), str(path))})
+    assert cfg.prune_fraction == 0.3
+    if cfg.teacher_labels:
+        assert (root / cfg.teacher_labels).is_file()
