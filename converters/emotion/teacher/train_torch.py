@@ -199,7 +199,7 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
         if losses:
             entry = {"epoch": epoch + 1, "loss": float(torch.stack(losses).mean()), "lr": lr,
                      "elapsed_s": time.monotonic() - t0}
-            if (epoch + 1) % 10 == 0 or done:
+            if (epoch + 1) % 10 == 0 or done or epoch + 1 == cfg.max_epochs:
                 keep = val_major >= 0
                 entry["val_acc"] = float((predict(net, x_val, cfg.input_size).argmax(1)[keep] == val_major[keep]).mean())
             history.append(entry)
