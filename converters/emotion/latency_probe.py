@@ -16,27 +16,27 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 from converters.cli import run
 
 REPORT_DIR = Path("reports/emotion_teacher")
 
 
-def build_pair(variant: str, size: int, fraction: float, divisor: int, images, workdir: Path) -> Dict[str, Path]:
-    """Unpruned and pruned INT8 ``.tflite`` files of MobileNetV3-``variant`` at ``size`` px."""
+def build_pair(variant: str, size: int, fraction: float, divisor: int, images, workdir: Path) -> Dict[str, Tuple[Path, int]]:
+    """``{"unpruned" | "pruned": (INT8 .tflite path, MACs)}`` of MobileNetV3-``variant`` at ``size`` px."""
     from converters.emotion import pruning, quantize
     from converters.emotion.model import build_model, custom_objects, mobilenet_v3_spec
 
     model = build_model(mobilenet_v3_spec(variant, 1.0, size, activation="relu"))
     thin, _ = pruning.prune(model, fraction, divisor, custom_objects=custom_objects())
     rep = quantize.representative_dataset(images, size, 200, 0)
-    paths = {}
+    built = {}
     for tag, m in (("unpruned", model), ("pruned", thin)):
-        path = paths[tag] = workdir / f"{variant}_{size}_{tag}.tflite"
+        path = workdir / f"{variant}_{size}_{tag}.tflite"
         path.write_bytes(quantize.to_tflite(m, rep, int8=True))
-        paths[f"{tag}_macs"] = pruning.count_macs(m)
-    return paths
+        built[tag] = (path, pruning.count_macs(m))
+    return built
 
 
 def measure(variants: Sequence[str], sizes: Sequence[int], images, fraction: float = 0.3, divisor: int = 8,
@@ -46,14 +46,15 @@ def measure(variants: Sequence[str], sizes: Sequence[int], images, fraction: flo
 
     with tempfile.TemporaryDirectory() as tmp:
         built = {(v, s): build_pair(v, s, fraction, divisor, images, Path(tmp)) for v in variants for s in sizes}
-        runners = {f"{v}_{s}_{tag}": TFLiteRunner(p[tag], num_threads=1)
-                   for (v, s), p in built.items() for tag in ("unpruned", "pruned")}
+        runners = {f"{v}_{s}_{tag}": TFLiteRunner(pair[tag][0], num_threads=1)
+                   for (v, s), pair in built.items() for tag in ("unpruned", "pruned")}
         latency = interleaved_latency(runners, rounds=rounds, runs=runs)
         rows = []
-        for (v, s), p in built.items():
+        for (v, s), pair in built.items():
             row = {"variant": v, "input_size": s, "prune_fraction": fraction, "prune_divisor": divisor}
             for tag in ("unpruned", "pruned"):
-                row[tag] = {"macs": p[f"{tag}_macs"], "file_bytes": p[tag].stat().st_size,
+                path, macs = pair[tag]
+                row[tag] = {"macs": macs, "file_bytes": path.stat().st_size,
                             "median_ms": latency[f"{v}_{s}_{tag}"]["median_ms"], "p90_ms": latency[f"{v}_{s}_{tag}"]["p90_ms"],
                             "xnnpack_partitions": runners[f"{v}_{s}_{tag}"].delegate_partitions()}
             row["pruned_vs_unpruned"] = row["pruned"]["median_ms"] / row["unpruned"]["median_ms"]
