@@ -191,7 +191,7 @@ def _history(cfg, report: dict, report_dir: Path) -> List[dict]:
 def teacher_summary(labels: str, weight: float) -> dict:
     """The teacher labels the fine-tune and QAT learned from: file, sha256, share, and the
     teacher's own validation accuracy from the report beside the file (when there is one)."""
-    path = Path(labels) if Path(labels).is_absolute() else ROOT / labels
+    path = ROOT / labels  # an absolute ``labels`` stays as it is
     summary = {"labels": labels, "weight": weight, "sha256": _sha(path)}
     teacher_report = path.parent / "report.json"
     if teacher_report.is_file():
@@ -206,7 +206,7 @@ def _teacher_lines(t: Optional[dict], report_dir: Path) -> List[str]:
         return []
     own = ""
     if t.get("val_accuracy") is not None:
-        link = os.path.relpath(ROOT / t["report"], report_dir if Path(report_dir).is_absolute() else ROOT / report_dir)
+        link = os.path.relpath(ROOT / t["report"], ROOT / report_dir)
         own = f" (the teacher: {_pct(t['val_accuracy'])} on FER2013Valid, [its report]({link}))"
     return [f"- fine-tune and QAT targets: {t['weight']:g} x a teacher's out-of-fold probabilities "
             f"(`{t['labels']}`, sha256 `{t['sha256'][:16]}…`){own} + {1 - t['weight']:g} x the FER+ vote distribution. "

@@ -50,8 +50,10 @@ def pack(sets: Dict[str, "object"], path: Path) -> Path:
     return path
 
 
-def unpack(path: Path) -> Dict[str, Dict[str, np.ndarray]]:
-    """``{split: {"images", "votes", "names"}}`` from a file written by :func:`pack`."""
+def unpack(path: Path, images: bool = True) -> Dict[str, Dict[str, np.ndarray]]:
+    """``{split: {"images", "votes", "names"}}`` from a file written by :func:`pack`
+    (without ``"images"`` when ``images`` is false: nothing is decoded)."""
     with np.load(path) as z:
-        return {split: {"images": decode(z[f"{split}_webp"], z[f"{split}_offsets"]), "votes": z[f"{split}_votes"],
-                        "names": z[f"{split}_names"]} for split in SPLITS}
+        return {split: {"votes": z[f"{split}_votes"], "names": z[f"{split}_names"],
+                        **({"images": decode(z[f"{split}_webp"], z[f"{split}_offsets"])} if images else {})}
+                for split in SPLITS}

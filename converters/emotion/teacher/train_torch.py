@@ -22,7 +22,7 @@ from typing import Dict
 
 import numpy as np
 
-from converters.emotion.data import EMOTIONS, majority_labels, soft_label_rows
+from converters.emotion.data import EMOTIONS, FaceSet, majority_labels, soft_label_rows
 from converters.emotion.teacher.pack import unpack
 
 log = logging.getLogger(__name__)
@@ -151,15 +151,15 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
     tr, va = data["train"], data["val"]
     folds = fold_of(len(tr["names"]), cfg.folds, cfg.seed)
     usable = soft_label_rows(tr["votes"])
-    rows, held = np.flatnonzero((folds != fold) & usable), np.flatnonzero(folds == fold)
-    emo = tr["votes"][:, :len(EMOTIONS)]
-    targets = emo / np.maximum(emo.sum(1, keepdims=True), 1e-9)
+    if cfg.folds == 1:
+        rows, held = np.flatnonzero(usable), np.zeros(0, np.int64)
+    else:
+        rows, held = np.flatnonzero((folds != fold) & usable), np.flatnonzero(folds == fold)
+    targets = FaceSet(tr["images"], tr["votes"], list(tr["names"]), str(pack_path)).soft_targets()
     if cfg.teacher_labels:
         from converters.emotion.teacher.labels import mix_targets, teacher_probabilities
 
         targets = mix_targets(targets, teacher_probabilities(Path(cfg.teacher_labels), list(tr["names"])), cfg.teacher_weight)
-    if cfg.folds == 1:
-        rows, held = np.flatnonzero(usable), np.zeros(0, np.int64)
 
     def to_dev(images):
         return torch.from_numpy(images).to(device).float().div_(255).unsqueeze(1)
@@ -218,7 +218,7 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
 
 def merge(pack_path: Path, cfg: TeacherConfig, work: Path, labels_path: Path) -> Dict:
     """Join the folds into ``labels_path`` (train names + out-of-fold probabilities) and return the report."""
-    data = unpack(pack_path)
+    data = unpack(pack_path, images=False)
     tr, va = data["train"], data["val"]
     probs = np.full((len(tr["names"]), len(EMOTIONS)), np.nan, np.float32)
     val_probs, folds = [], []
