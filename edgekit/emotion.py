@@ -79,12 +79,7 @@ class EmotionClassifier:
         :func:`edgekit.imageio.load_image`); it is converted to the model's color order and
         resized to :attr:`input_size`."""
         bgr = load_image(face_image, name=None if isinstance(face_image, (str, os.PathLike)) else f"face image {describe(face_image)}")
-        pixels = _convert_color(bgr, self.input_spec.color)
-        width, height = self.input_size
-        if pixels.shape[:2] != (height, width):
-            shrink = pixels.shape[0] > height or pixels.shape[1] > width
-            pixels = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        return self._run(pixels)
+        return self._run(fit_to_input(_convert_color(bgr, self.input_spec.color), *self.input_size))
 
     def predict_aligned(self, crop: np.ndarray) -> EmotionResult:
         """Classify a crop already in the model's format (e.g. from :class:`edgekit.FaceAligner`):
@@ -120,6 +115,16 @@ class EmotionClassifier:
 
     def __repr__(self) -> str:
         return f"EmotionClassifier({str(self.model_path)!r}, input={self.input_spec}, labels={list(self.labels)})"
+
+
+def fit_to_input(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The resize :meth:`EmotionClassifier.predict` applies to a face crop (uint8 in, uint8 out):
+    ``INTER_AREA`` when shrinking, ``INTER_LINEAR`` when enlarging, nothing when the size fits.
+    The toolchain evaluates its models on exactly these pixels."""
+    if pixels.shape[:2] == (height, width):
+        return pixels
+    shrink = pixels.shape[0] > height or pixels.shape[1] > width
+    return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 def _convert_color(bgr: np.ndarray, color: str) -> np.ndarray:

@@ -66,6 +66,15 @@ def test_render_lists_what_changed_and_marks_missed_targets(repo):
     assert "| 0.690 |" in lines[3] and "1 of 2" in lines[3]
 
 
+def test_a_change_in_how_faces_were_scored_is_listed(repo):
+    report = {**_report(0.74, "ccc", 0.69, rounds=True), "eval_inputs": "runtime pixels"}
+    _commit(repo, report, {"variant": "small", "input_size": 64, "activation": "relu"}, {"prune_divisor": 16}, "third")
+    runs = history.past_runs(repo, repo / "reports" / "emotion")
+    assert [r.eval_inputs for r in runs] == [history.OLD_EVAL_INPUTS] * 2 + ["runtime pixels"]
+    lines = history.render(runs)
+    assert "scored on" not in lines[3] and "| scored on runtime pixels |" in lines[4]
+
+
 def test_no_history_outside_the_repository_or_without_commits(tmp_path_factory, repo):
     outside = tmp_path_factory.mktemp("outside")
     assert history.past_runs(repo, outside / "reports" / "emotion") == []

@@ -5,6 +5,7 @@ import statistics
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+import cv2
 import numpy as np
 
 from converters.emotion.data import EMOTIONS
@@ -39,12 +40,20 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, names: Sequenc
     }
 
 
-def predict_keras(model, images: np.ndarray, input_size: int, batch_size: int = 256) -> np.ndarray:
-    """Probabilities of a Keras model on ``[N, h, w]`` gray uint8 crops (same input path as training)."""
-    from converters.emotion.augment import make_dataset
+def runtime_inputs(images: np.ndarray, size: int) -> np.ndarray:
+    """``[N, h, w]`` gray uint8 crops -> ``[N, size, size, 3]`` uint8 RGB, pixel for pixel what
+    ``edgekit.EmotionClassifier.predict`` feeds the model for the same crops saved as gray PNGs
+    (its own resize, then gray copied to three channels). Every model is evaluated on these
+    pixels, so the toolchain's numbers are the runtime's numbers."""
+    from edgekit.emotion import fit_to_input
 
-    ds = make_dataset(images, np.zeros((len(images), len(EMOTIONS)), np.float32), None, input_size, batch_size, training=False)
-    return np.concatenate([model(x, training=False).numpy() for x, _, _ in ds])
+    return np.stack([cv2.cvtColor(fit_to_input(image, size, size), cv2.COLOR_GRAY2RGB) for image in np.asarray(images, np.uint8)])
+
+
+def predict_keras(model, images: np.ndarray, input_size: int, batch_size: int = 256) -> np.ndarray:
+    """Probabilities of a Keras model on ``[N, h, w]`` gray uint8 crops (see :func:`runtime_inputs`)."""
+    x = runtime_inputs(images, input_size).astype(np.float32)
+    return np.concatenate([model(x[i:i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)])
 
 
 class TFLiteRunner:
@@ -91,15 +100,18 @@ class TFLiteRunner:
         return y
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities on ``[N, h, w]`` gray uint8 crops, resized exactly as in training."""
-        from converters.emotion.augment import to_model_input
-        from converters.tfenv import tf
+        """Probabilities on ``[N, h, w]`` gray uint8 crops (see :func:`runtime_inputs`)."""
+        return self.predict_pixels(runtime_inputs(images, self.size))
 
-        out = []
-        for start in range(0, len(images), 512):
-            chunk = to_model_input(tf.constant(images[start:start + 512, :, :, None], tf.float32), self.size).numpy()
-            out += [self(np.round(x)) for x in chunk]
-        return np.stack(out)
+    def predict_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Probabilities on ``[N, S, S, 3]`` RGB 0..255 model inputs."""
+        return np.stack([self(x.astype(np.float32)) for x in pixels])
+
+    def noise_flip_rate(self, pixels: np.ndarray, seed: int = 0) -> float:
+        """Share of inputs whose top-1 class changes when every pixel moves by a random -1, 0 or +1
+        (uint8 rounding differences between two resize implementations are of this size)."""
+        noisy = np.clip(pixels.astype(np.int16) + np.random.default_rng(seed).integers(-1, 2, pixels.shape), 0, 255)
+        return 1.0 - agreement(self.predict_pixels(pixels), self.predict_pixels(noisy))
 
     def delegate_partitions(self) -> int:
         """Number of subgraphs handed to a delegate (XNNPACK); 1 = the whole graph runs in XNNPACK."""

@@ -31,6 +31,8 @@ SETTINGS = [
 #: Values a setting had before the code knew it (older configs lack the key).
 DEFAULTS = {"activation": "hswish", "prune_divisor": 4, "fold_gate_max_firing": "off", "finetune_distill": 0.0,
             "teacher_labels": "", "teacher_weight": 0.5}
+#: How reports that do not say so prepared the validation faces for the models.
+OLD_EVAL_INPUTS = "TF float resize"
 #: Settings listed for the first run (later rows list only what changed).
 FIRST_RUN = ("MobileNetV3 variant", "width", "input px", "activation", "labels", "channel multiple")
 
@@ -44,6 +46,7 @@ class Run:
     settings: Dict[str, object] = field(default_factory=dict)
     training: Dict[str, str] = field(default_factory=dict)  # stage -> "68 ep in 66 min"
     latency_method: str = ""
+    eval_inputs: str = ""
     float_acc: float = 0.0
     shipped: str = ""
     shipped_acc: float = 0.0
@@ -66,6 +69,7 @@ def summarize(report: dict, configs: Dict[str, dict], commit: str, date: str) ->
     targets = report.get("targets", {})
     return Run(commit=commit, date=date, settings=settings, training=training,
                latency_method="interleaved" if "rounds" in latency else "back-to-back",
+               eval_inputs=report.get("eval_inputs", OLD_EVAL_INPUTS),
                float_acc=res["float_keras"]["accuracy"], shipped=shipped, shipped_acc=res[shipped]["accuracy"],
                shipped_sha256=report["shipped"].get("sha256", ""),
                measured={name: t["measured"] for name, t in targets.items()},
@@ -134,6 +138,8 @@ def render(runs: List[Run]) -> List[str]:
         changed = changes(before, run)
         if before is not None and run.latency_method != before.latency_method:
             changed.append(f"latency measured {run.latency_method}")
+        if before is not None and run.eval_inputs != before.eval_inputs:
+            changed.append(f"scored on {run.eval_inputs}")
         same = [r.commit for r in runs[:i] if run.shipped_sha256 and r.shipped_sha256 == run.shipped_sha256]
         if same:
             changed.append(f"the model of {same[0]} again")

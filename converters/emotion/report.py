@@ -21,6 +21,8 @@ from converters.emotion.data import EMOTIONS
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
+#: How every variant's validation faces are prepared (recorded so runs scored otherwise show as such).
+EVAL_INPUTS = "runtime pixels"
 
 #: Targets from the issue (shipped = pruned INT8).
 TARGETS = {
@@ -124,10 +126,12 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
         results[f"{name}_keras"] = {**ev.classification_metrics(labels, probs[f"{name}_keras"]),
                                     "params": pruning.count_params(model), "macs": pruning.count_macs(model)}
     timed: Dict[str, "ev.TFLiteRunner"] = {}
+    pixels = ev.runtime_inputs(images, size)
     for name, path in tflites.items():
         runner = timed[name] = ev.TFLiteRunner(path, num_threads=1)
-        probs[name] = runner.predict(images)
+        probs[name] = runner.predict_pixels(pixels)
         results[name] = {**ev.classification_metrics(labels, probs[name]), "file_bytes": path.stat().st_size,
+                         "noise_flip_rate": runner.noise_flip_rate(pixels),
                          "sha256": _sha(path),
                          "input": {"dtype": str(np.dtype(runner.inp["dtype"])), "quantization": list(runner.inp["quantization"])},
                          "xnnpack_partitions": runner.delegate_partitions()}
@@ -169,7 +173,8 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
                                                         "which was also used to choose the shipped INT8 variant"},
               "pruning": plan, "folded_gates": _folded_gates(cfg), "results": results, "shipped": shipped,
               "targets": targets, "configs": configs,
-              "training": _training_summaries(cfg), "reproduce": cfg.produced_by}
+              "training": _training_summaries(cfg), "reproduce": cfg.produced_by,
+              "eval_inputs": EVAL_INPUTS}
     if cfg.teacher_labels:
         report["teacher"] = teacher_summary(cfg.teacher_labels, cfg.teacher_weight)
     report["history"] = _history(cfg, report, report_dir)
@@ -372,8 +377,13 @@ def render_markdown(r: dict, report_dir: Path) -> str:
         "",
         "## Results",
         "",
-        "| variant | majority acc | macro-F1 | params | MACs | file | LiteRT 1-thread median (p90) | XNNPACK partitions |",
-        "|---|---|---|---|---|---|---|---|",
+        "Every variant is scored on the pixels `edgekit.EmotionClassifier.predict` feeds the model "
+        "(`converters.emotion.evaluate.runtime_inputs`: the runtime's own resize of the 48 px PNG). "
+        "\"±1 flips\" is the share of faces whose top-1 changes when each input pixel moves by a random "
+        "-1/0/+1, the size of a rounding difference between two resize implementations.",
+        "",
+        "| variant | majority acc | macro-F1 | params | MACs | file | LiteRT 1-thread median (p90) | XNNPACK partitions | ±1 flips |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in order:
         if name not in res:
@@ -383,7 +393,8 @@ def render_markdown(r: dict, report_dir: Path) -> str:
         size = f"{m['file_bytes'] / 1024:.0f} KiB" if "file_bytes" in m else "-"
         speed = f"{lat['median_ms']:.3f} ms ({lat['p90_ms']:.3f})" if lat else "-"
         lines.append(f"| {name} | {_pct(m['accuracy'])} | {m['macro_f1']:.3f} | {m.get('params', 0):,} | "
-                     f"{m.get('macs', 0):,} | {size} | {speed} | {m.get('xnnpack_partitions', '-')} |")
+                     f"{m.get('macs', 0):,} | {size} | {speed} | {m.get('xnnpack_partitions', '-')} | "
+                     f"{_pct(m['noise_flip_rate']) if 'noise_flip_rate' in m else '-'} |")
     timing = next((m["latency_1thread"] for m in res.values() if "latency_1thread" in m), {})
     if "rounds" in timing:
         lines += ["", f"Latency: every model (and the INT8 ones again on the built-in kernels) timed in the same run, "

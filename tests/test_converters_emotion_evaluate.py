@@ -1,0 +1,55 @@
+"""The toolchain evaluates its models on exactly the pixels the runtime feeds them."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from converters.emotion.evaluate import TFLiteRunner, runtime_inputs
+from edgekit import registry
+from edgekit.emotion import EmotionClassifier
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    try:
+        return EmotionClassifier(registry.model_path("emotion"))
+    except Exception as exc:  # noqa: BLE001 - any failure to resolve means nothing is shipped yet
+        pytest.skip(f"no shipped emotion model: {exc}")
+
+
+@pytest.mark.parametrize("side", [48, 64, 100])  # enlarged, as is, shrunk for the 64 px model
+def test_runtime_inputs_are_the_pixels_predict_feeds_the_model(classifier, tmp_path, side):
+    rng = np.random.default_rng(side)
+    faces = rng.integers(0, 256, (5, side, side), dtype=np.uint8)
+    fed = []
+    original = classifier.predict_probs
+    classifier.predict_probs = lambda pixels: (fed.append(pixels.copy()), original(pixels))[1]
+    try:
+        for i, face in enumerate(faces):
+            cv2.imwrite(str(tmp_path / f"{i}.png"), face)
+            classifier.predict(str(tmp_path / f"{i}.png"))
+    finally:
+        del classifier.predict_probs
+    np.testing.assert_array_equal(runtime_inputs(faces, classifier.input_size[0]), np.stack(fed))
+
+
+def test_toolchain_probabilities_equal_the_runtime_ones(classifier, tmp_path):
+    faces = np.random.default_rng(1).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    runtime = []
+    for i, face in enumerate(faces):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), face)
+        result = classifier.predict(str(tmp_path / f"{i}.png"))
+        runtime.append([result.probs[name] for name in classifier.labels])
+    np.testing.assert_allclose(TFLiteRunner(classifier.model_path).predict(faces), np.array(runtime), atol=1e-7)
+
+
+def test_noise_flip_rate_counts_top1_changes_under_plus_minus_one_noise():
+    runner = object.__new__(TFLiteRunner)  # only predict_pixels is used; no model needed
+    pixels = np.full((3000, 4, 4, 3), 100, np.uint8)
+    runner.predict_pixels = lambda x: np.eye(2)[x[:, 0, 0, 0].astype(int) % 2]  # top-1 = parity of one pixel
+    rate = runner.noise_flip_rate(pixels, seed=0)
+    assert abs(rate - 2 / 3) < 0.03  # that pixel moves (-1 or +1) two times in three
+    assert rate == runner.noise_flip_rate(pixels, seed=0)  # seeded
+    runner.predict_pixels = lambda x: np.eye(2)[np.zeros(len(x), int)]
+    assert runner.noise_flip_rate(pixels) == 0.0
