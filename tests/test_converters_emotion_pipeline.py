@@ -127,6 +127,23 @@ def test_training_resumes_from_checkpoint(tmp_path):
     assert (tmp_path / "run" / "tb").is_dir()
 
 
+def test_training_runs_under_a_tf_distribute_strategy(tmp_path, monkeypatch):
+    from converters.emotion import train as train_mod
+    from converters.tfenv import tf
+
+    used = []
+    make = train_mod.make_strategy
+    monkeypatch.setattr(train_mod, "make_strategy", lambda name: used.append(make(name)) or used[-1])
+    root = synthetic.write_fer2013_csv(tmp_path / "fer2013.csv", per_class=4)
+    cfg = TrainConfig(data=str(root), out=str(tmp_path / "run"), alpha=0.5, depth=2, input_size=32, epochs=1, batch_size=8,
+                      strategy="mirrored")
+    train_mod.train(cfg, verbose=0)
+    assert isinstance(used[0], tf.distribute.MirroredStrategy)  # on CPU: one replica, TensorFlow's own code path
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["epoch"] == 1
+    model = train_mod.load_model(tmp_path / "run" / "model.h5")
+    assert model.output_shape == (None, len(data.EMOTIONS))
+
+
 def test_distillation_mixes_the_teachers_probabilities_into_each_batch_target():
     from converters.emotion.train import with_teacher_targets
     from converters.tfenv import keras, tf
