@@ -48,8 +48,8 @@ def test_noise_flip_rate_counts_top1_changes_under_plus_minus_one_noise():
     runner = object.__new__(TFLiteRunner)  # only predict_pixels is used; no model needed
     pixels = np.full((3000, 4, 4, 3), 100, np.uint8)
     runner.predict_pixels = lambda x: np.eye(2)[x[:, 0, 0, 0].astype(int) % 2]  # top-1 = parity of one pixel
-    rate = runner.noise_flip_rate(pixels, seed=0)
+    rate = runner.noise_flip_rate(pixels, runner.predict_pixels(pixels), seed=0)
     assert abs(rate - 2 / 3) < 0.03  # that pixel moves (-1 or +1) two times in three
-    assert rate == runner.noise_flip_rate(pixels, seed=0)  # seeded
+    assert rate == runner.noise_flip_rate(pixels, runner.predict_pixels(pixels), seed=0)  # seeded
     runner.predict_pixels = lambda x: np.eye(2)[np.zeros(len(x), int)]
-    assert runner.noise_flip_rate(pixels) == 0.0
+    assert runner.noise_flip_rate(pixels, runner.predict_pixels(pixels)) == 0.0

@@ -107,11 +107,12 @@ class TFLiteRunner:
         """Probabilities on ``[N, S, S, 3]`` RGB 0..255 model inputs."""
         return np.stack([self(x.astype(np.float32)) for x in pixels])
 
-    def noise_flip_rate(self, pixels: np.ndarray, seed: int = 0) -> float:
-        """Share of inputs whose top-1 class changes when every pixel moves by a random -1, 0 or +1
-        (uint8 rounding differences between two resize implementations are of this size)."""
+    def noise_flip_rate(self, pixels: np.ndarray, probs: np.ndarray, seed: int = 0) -> float:
+        """Share of inputs whose top-1 class (``probs``: :meth:`predict_pixels` of ``pixels``)
+        changes when every pixel moves by a random -1, 0 or +1 (uint8 rounding differences between
+        two resize implementations are of this size)."""
         noisy = np.clip(pixels.astype(np.int16) + np.random.default_rng(seed).integers(-1, 2, pixels.shape), 0, 255)
-        return 1.0 - agreement(self.predict_pixels(pixels), self.predict_pixels(noisy))
+        return 1.0 - agreement(probs, self.predict_pixels(noisy))
 
     def delegate_partitions(self) -> int:
         """Number of subgraphs handed to a delegate (XNNPACK); 1 = the whole graph runs in XNNPACK."""

@@ -131,7 +131,7 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
         runner = timed[name] = ev.TFLiteRunner(path, num_threads=1)
         probs[name] = runner.predict_pixels(pixels)
         results[name] = {**ev.classification_metrics(labels, probs[name]), "file_bytes": path.stat().st_size,
-                         "noise_flip_rate": runner.noise_flip_rate(pixels),
+                         "noise_flip_rate": runner.noise_flip_rate(pixels, probs[name]),
                          "sha256": _sha(path),
                          "input": {"dtype": str(np.dtype(runner.inp["dtype"])), "quantization": list(runner.inp["quantization"])},
                          "xnnpack_partitions": runner.delegate_partitions()}
