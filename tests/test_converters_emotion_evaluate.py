@@ -53,3 +53,16 @@ def test_noise_flip_rate_counts_top1_changes_under_plus_minus_one_noise():
     assert rate == runner.noise_flip_rate(pixels, runner.predict_pixels(pixels), seed=0)  # seeded
     runner.predict_pixels = lambda x: np.eye(2)[np.zeros(len(x), int)]
     assert runner.noise_flip_rate(pixels, runner.predict_pixels(pixels)) == 0.0
+
+
+def test_int8_calibration_sees_the_runtime_pixels():
+    from converters.emotion.quantize import representative_dataset
+
+    faces = np.random.default_rng(2).integers(1, 255, (20, 48, 48), dtype=np.uint8)
+    samples = [x for (x,) in representative_dataset(faces, 64, count=8, seed=3)()]
+    assert len(samples) == 8 and all(s.shape == (1, 64, 64, 3) and s.dtype == np.float32 for s in samples)
+    assert samples[0].min() == 0.0 and samples[0].max() == 255.0  # the input range is pinned to 0..255
+    pick = np.random.default_rng(3).choice(20, size=8, replace=False)
+    expected = runtime_inputs(faces[pick], 64).astype(np.float32)
+    expected[0, 0, 0, :], expected[0, -1, -1, :] = 0.0, 255.0
+    np.testing.assert_array_equal(np.concatenate(samples), expected)

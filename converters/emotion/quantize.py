@@ -79,20 +79,23 @@ def qat_model(model: keras.Model) -> keras.Model:
 def representative_dataset(images, input_size: int, count: int = 400, seed: int = 0):
     """Calibration generator over real training faces: ``[1, S, S, 3]`` float32 RGB 0..255.
 
-    ``images``: ``[N, h, w]`` uint8 gray crops. The first sample has one pixel set to 0 and one
-    to 255 so the input range (and hence the uint8 input quantization) is exactly 0..255, the
-    raw pixel values every consumer feeds.
+    ``images``: ``[N, h, w]`` uint8 gray crops, resized exactly as the runtime resizes them
+    (:func:`converters.emotion.evaluate.runtime_inputs`), so activation ranges are set on the
+    pixels the shipped model will see. The first sample has one pixel set to 0 and one to 255
+    so the input range (and hence the uint8 input quantization) is exactly 0..255, the raw
+    pixel values every consumer feeds.
     """
     import numpy as np
 
-    from converters.emotion.augment import to_model_input
+    from converters.emotion.evaluate import runtime_inputs
 
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(images), size=min(count, len(images)), replace=False)
+    pixels = runtime_inputs(np.asarray(images)[pick], input_size).astype(np.float32)
 
     def gen():
-        for i, idx in enumerate(pick):
-            x = to_model_input(tf.constant(images[idx][None, :, :, None], tf.float32), input_size).numpy()
+        for i, x in enumerate(pixels):
+            x = x[None].copy()
             if i == 0:
                 x[0, 0, 0, :], x[0, -1, -1, :] = 0.0, 255.0
             yield [x]
