@@ -272,7 +272,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-runs", type=int, help="timed invokes per model configuration (default: 200)")
     p.add_argument("--cold-runs", type=int, help="fresh-process cold starts per model (default: 5)")
     p.add_argument("--models-dir", type=Path, default=model_files.DEFAULT_EMOTION_DIR,
-                   help="folder with the emotion toolchain's <variant>.tflite files (default: runs/emotion/tflite)")
+                   help="folder with the emotion toolchain's <variant>.tflite files (default: <out>/tflite of the run that produced the shipped model, from its manifest produced_by)")
     p.add_argument("--caption-dir", type=Path, action="append",
                    help="folder with caption_{float,pruned_float,pruned_int8}.tflite (default: build/caption, runs/caption)")
     p.add_argument("--model", action="append", default=[], metavar="KEY=PATH",

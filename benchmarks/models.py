@@ -6,7 +6,9 @@ Every model has a key ``<family>/<variant>``:
   there is no pruned or INT8 BlazeFace);
 - ``emotion/shipped`` (``edgekit/models``) and the toolchain's variants
   ``emotion/{float_fp32,float_int8_ptq,pruned_fp32,pruned_int8_ptq,pruned_int8_qat}``, written by
-  ``python -m converters.emotion all`` to ``runs/emotion/tflite/<variant>.tflite``;
+  ``python -m converters.emotion all`` to ``<out>/tflite/<variant>.tflite``, where ``<out>`` is the
+  ``--out`` of the command that produced the shipped model (its manifest ``produced_by``;
+  ``runs/emotion`` by default), so the variants benchmarked are the shipped model's siblings;
 - ``caption/shipped`` and ``caption/{float_fp32,pruned_fp32,pruned_int8}``, written by
   ``python -m converters.caption all`` to ``build/caption/`` (``runs/caption/`` is searched too).
 
@@ -30,7 +32,22 @@ EMOTION_VARIANTS = ("float_fp32", "float_int8_ptq", "pruned_fp32", "pruned_int8_
 CAPTION_FILES = {"float_fp32": "caption_float.tflite", "pruned_fp32": "caption_pruned_float.tflite",
                  "pruned_int8": "caption_pruned_int8.tflite"}
 DETECTORS = {"short_range_fp32": ("face_short_range", "short_range"), "full_range_fp32": ("face_full_range", "full_range")}
-DEFAULT_EMOTION_DIR = ROOT / "runs" / "emotion" / "tflite"
+
+
+def shipped_emotion_run_dir(manifest_path: Optional[Path] = None) -> Path:
+    """``<out>/tflite`` of the toolchain run that produced the shipped emotion model: the ``--out``
+    in its manifest ``produced_by`` command (``runs/emotion``, the toolchain's default, without one)."""
+    import shlex
+
+    try:
+        words = shlex.split(registry.model_info("emotion", manifest_path).produced_by or "")
+    except (EdgekitError, ValueError):
+        words = []
+    out = next((b for a, b in zip(words, words[1:]) if a == "--out"), "runs/emotion")
+    return ROOT / out / "tflite"
+
+
+DEFAULT_EMOTION_DIR = shipped_emotion_run_dir()
 DEFAULT_CAPTION_DIRS = (ROOT / "build" / "caption", ROOT / "runs" / "caption")
 EMOTION_COMMAND = "python -m converters.emotion all --data ../shared/data/ferplus"
 CAPTION_COMMAND = "python -m converters.caption all"

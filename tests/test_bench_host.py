@@ -105,6 +105,18 @@ def test_discovery_reports_missing_and_unloadable(tmp_path, variants_dir):
     assert "python -m converters.caption all" in reasons["caption/pruned_int8"]
 
 
+@pytest.mark.parametrize("produced_by, out", [
+    ("python -m converters.emotion all --config c.json --out runs/emotion96b --train-minutes 9", "runs/emotion96b"),
+    ("python -m converters.emotion all --config c.json", "runs/emotion"),  # the toolchain's default --out
+    ("", "runs/emotion"),
+])
+def test_default_emotion_variants_are_the_shipped_models_siblings(tmp_path, produced_by, out):
+    manifest = json.loads(Path(model_path("emotion")).with_name("manifest.json").read_text())
+    manifest["models"]["emotion"]["produced_by"] = produced_by
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert models.shipped_emotion_run_dir(tmp_path / "manifest.json") == models.ROOT / out / "tflite"
+
+
 def _report(measurements, **kwargs):
     return build_report("host", {"kind": "host", "name": "t"}, {}, {}, measurements, kwargs.pop("targets", []), **kwargs)
 

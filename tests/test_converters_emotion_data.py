@@ -125,7 +125,7 @@ def test_class_weights_upweight_rare_classes():
     np.testing.assert_allclose((w * [1000, 100, 10]).sum() / 1110, 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["shipped.json", "input96.json"])
+@pytest.mark.parametrize("name", ["input64.json", "input96.json"])
 def test_committed_pipeline_configs_load_and_name_existing_teacher_labels(name):
     from dataclasses import fields
     from pathlib import Path
