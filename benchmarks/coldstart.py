@@ -70,13 +70,20 @@ import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 try:
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 except ImportError:
-    from tflite_runtime.interpreter import Interpreter
+    from tflite_runtime.interpreter import Interpreter, OpResolverType
 t_import = time.perf_counter()
 rss_import = _rss_mb()
-it = Interpreter(model_path=sys.argv[1], num_threads=int(sys.argv[2]))
-it.allocate_tensors()
+try:
+    it = Interpreter(model_path=sys.argv[1], num_threads=int(sys.argv[2]))
+    it.allocate_tensors()
+except RuntimeError as exc:  # XNNPACK refused the graph: the built-in kernels run it, as in edgekit.litert
+    if "XNNPACK" not in str(exc).upper():
+        raise
+    it = Interpreter(model_path=sys.argv[1], num_threads=int(sys.argv[2]),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
 t_load = time.perf_counter()
 for d in it.get_input_details():
     it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))

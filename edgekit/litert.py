@@ -10,6 +10,7 @@ import io
 import os
 import sys
 import threading
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +78,36 @@ def check_num_threads(num_threads: object) -> int:
     return num_threads
 
 
+class DelegateFallbackWarning(RuntimeWarning):
+    """XNNPACK refused a model's graph, so LiteRT's (slower) built-in kernels run it."""
+
+
+def _is_delegate_failure(exc: Exception) -> bool:
+    text = str(exc)
+    return "XNNPACK" in text.upper() and ("Delegate" in text or "delegate" in text)
+
+
+def _allocated(interpreter_cls: Any, path: Path, num_threads: int, delegates: bool) -> Any:
+    kwargs: Dict[str, Any] = {}
+    if not delegates:
+        resolver = sys.modules[interpreter_cls.__module__].OpResolverType
+        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads, **kwargs)
+    with _quiet_first_delegate_log():
+        interpreter.allocate_tensors()
+    return interpreter
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) -> Any:
     """Load ``model_path`` into a LiteRT ``Interpreter`` with tensors allocated.
+
+    The XNNPACK delegate runs the graph when it accepts it; when it refuses (e.g. an INT8 op
+    whose requantization scale it does not support), the built-in kernels run it instead and a
+    :class:`DelegateFallbackWarning` says so: same results, slower.
 
     Args:
         model_path: path of a ``.tflite`` file.
@@ -92,16 +121,21 @@ def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) 
     path = check_tflite_file(model_path)
     interpreter_cls = _interpreter_class()
     try:
-        interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads)
-        with _quiet_first_delegate_log():
-            interpreter.allocate_tensors()
+        try:
+            return _allocated(interpreter_cls, path, num_threads, delegates=True)
+        except (ValueError, RuntimeError) as exc:
+            if not _is_delegate_failure(exc):
+                raise
+            interpreter = _allocated(interpreter_cls, path, num_threads, delegates=False)
+            warnings.warn(f"{path}: XNNPACK refused this graph ({_first_line(exc)}); LiteRT's built-in kernels run it "
+                          "instead (same results, slower)", DelegateFallbackWarning, stacklevel=2)
+            return interpreter
     except (ValueError, RuntimeError) as exc:
         raise ModelError(
-            f"LiteRT cannot load this model ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})",
+            f"LiteRT cannot load this model ({_first_line(exc)})",
             subject=path,
             hint="the file is truncated or corrupt: re-export or re-install it",
         ) from None
-    return interpreter
 
 
 _delegate_log_lock = threading.Lock()

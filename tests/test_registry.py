@@ -224,3 +224,43 @@ def test_associated_files_read_from_metadata_zip(models_dir):
     assert litert.find_labels(models_dir / "tiny.tflite") == list(tinymodels.LABELS)
     assert litert.find_labels(models_dir / "tiny.tflite", count=5) is None
     assert litert.associated_files(registry.mediapipe_model_path("face_short_range")) == {}
+
+
+def test_a_graph_xnnpack_refuses_runs_on_the_builtin_kernels_with_a_warning(monkeypatch):
+    # Measured case: an unpruned 96-px INT8 emotion model whose squeeze-excite ReLU never fired
+    # on calibration; XNNPACK fails to prepare it ("failed to create XNNPACK runtime").
+    path = registry.model_path("emotion")
+    real = litert._allocated
+    tried = []
+
+    def refuse_xnnpack(cls, p, threads, delegates):
+        tried.append(delegates)
+        if delegates:
+            raise RuntimeError("failed to create XNNPACK runtimeNode number 72 (TfLiteXNNPackDelegate) failed to prepare.")
+        return real(cls, p, threads, delegates)
+
+    monkeypatch.setattr(litert, "_allocated", refuse_xnnpack)
+    with pytest.warns(litert.DelegateFallbackWarning, match="built-in kernels"):
+        interpreter = litert.make_interpreter(path)
+    assert tried == [True, False]
+    expected = real(litert._interpreter_class(), path, 1, False)
+    x = np.random.default_rng(0).integers(0, 256, interpreter.get_input_details()[0]["shape"], dtype=np.uint8)
+    outputs = []
+    for it in (interpreter, expected):
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        outputs.append(it.get_tensor(it.get_output_details()[0]["index"]))
+    np.testing.assert_array_equal(*outputs)
+
+
+def test_other_load_failures_are_not_retried(monkeypatch):
+    calls = []
+
+    def broken(cls, p, threads, delegates):
+        calls.append(delegates)
+        raise RuntimeError("Model provided has model identifier 'xxxx', should be 'TFL3'")
+
+    monkeypatch.setattr(litert, "_allocated", broken)
+    with pytest.raises(ModelError, match="cannot load this model"):
+        litert.make_interpreter(registry.model_path("emotion"))
+    assert calls == [True]
