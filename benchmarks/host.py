@@ -165,8 +165,12 @@ def run_benchmarks(cfg: HostConfig, collector: Collector, progress: bool = True)
             collector.add([invoke.size(model)])
             for use_xnnpack in cfg.xnnpack:
                 for n in cfg.threads:
-                    with collector.step(f"{model.key} invoke, {n} thread(s), XNNPACK {'on' if use_xnnpack else 'off'}"):
-                        collector.add(invoke.bench_config(model, maker, n, use_xnnpack, cfg.model_warmup, cfg.model_runs))
+                    what = f"{model.key} invoke, {n} thread(s), XNNPACK {'on' if use_xnnpack else 'off'}"
+                    with collector.step(what):
+                        try:
+                            collector.add(invoke.bench_config(model, maker, n, use_xnnpack, cfg.model_warmup, cfg.model_runs))
+                        except invoke.XnnpackRefused as exc:
+                            collector.skipped.append({"what": what, "reason": str(exc)})
                     bar.update(1)
         with tempfile.TemporaryDirectory() as tmp:
             frame_path = Path(tmp) / "frame.png"

@@ -32,6 +32,10 @@ def interpreter_module() -> Any:
     return module
 
 
+class XnnpackRefused(ModelError):
+    """The model loads, but not with XNNPACK: a configuration to skip, not an error."""
+
+
 def open_interpreter(path: Path, threads: int, xnnpack: bool) -> Any:
     """Interpreter with tensors allocated; ``xnnpack=False`` disables the default delegates."""
     module = interpreter_module()
@@ -43,6 +47,9 @@ def open_interpreter(path: Path, threads: int, xnnpack: bool) -> Any:
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if xnnpack and litert.is_delegate_failure(exc):
+            raise XnnpackRefused(f"XNNPACK refused this graph ({first})", subject=path,
+                                 hint="measured with XNNPACK off only, as edgekit runs it") from None
         raise ModelError(f"LiteRT cannot load this model ({first})", subject=path, hint="re-export it") from None
     return interpreter
 

@@ -82,7 +82,8 @@ class DelegateFallbackWarning(RuntimeWarning):
     """XNNPACK refused a model's graph, so LiteRT's (slower) built-in kernels run it."""
 
 
-def _is_delegate_failure(exc: Exception) -> bool:
+def is_delegate_failure(exc: Exception) -> bool:
+    """Whether a LiteRT load error is XNNPACK refusing the graph (the built-in kernels can still run it)."""
     text = str(exc)
     return "XNNPACK" in text.upper() and ("Delegate" in text or "delegate" in text)
 
@@ -124,7 +125,7 @@ def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) 
         try:
             return _allocated(interpreter_cls, path, num_threads, delegates=True)
         except (ValueError, RuntimeError) as exc:
-            if not _is_delegate_failure(exc):
+            if not is_delegate_failure(exc):
                 raise
             interpreter = _allocated(interpreter_cls, path, num_threads, delegates=False)
             warnings.warn(f"{path}: XNNPACK refused this graph ({_first_line(exc)}); LiteRT's built-in kernels run it "

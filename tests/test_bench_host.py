@@ -179,3 +179,23 @@ def test_contention_monitor_reports_load(monkeypatch):
     time.sleep(0.05)
     share = monitor.summary()["other_processes_cpu_share"]
     assert share is not None and 0.0 <= share <= 1.0
+
+
+def test_a_graph_xnnpack_refuses_is_a_skipped_configuration_not_an_error(monkeypatch):
+    real = invoke.interpreter_module()
+
+    class RefusingInterpreter(real.Interpreter):
+        def __init__(self, *args, **kwargs):
+            self.builtin = "experimental_op_resolver_type" in kwargs
+            super().__init__(*args, **kwargs)
+
+        def allocate_tensors(self):
+            if not self.builtin:
+                raise RuntimeError("failed to create XNNPACK runtimeNode number 72 (TfLiteXNNPackDelegate) failed to prepare.")
+            return super().allocate_tensors()
+
+    fake = type("FakeLiteRT", (), {"Interpreter": RefusingInterpreter, "OpResolverType": real.OpResolverType})
+    monkeypatch.setattr(invoke, "interpreter_module", lambda: fake)
+    with pytest.raises(invoke.XnnpackRefused, match="XNNPACK refused this graph"):
+        invoke.open_interpreter(model_path("emotion"), 1, xnnpack=True)
+    assert invoke.open_interpreter(model_path("emotion"), 1, xnnpack=False).get_input_details()

@@ -84,7 +84,7 @@ def test_no_history_outside_the_repository_or_without_commits(tmp_path_factory, 
 
 
 def test_report_has_a_what_was_tried_section_only_with_earlier_runs(repo):
-    from converters.emotion.report import _history_lines
+    from converters.emotion.report_markdown import _history_lines
 
     runs = [r.to_dict() for r in history.past_runs(repo, repo / "reports" / "emotion")]
     lines = _history_lines(runs)

@@ -104,7 +104,8 @@ def test_committed_teacher_labels_match_their_report():
 
 def test_emotion_report_names_the_teacher_and_links_its_report():
     pytest.importorskip("tensorflow", reason="the toolchain needs the [train] extra")
-    from converters.emotion.report import _teacher_lines, teacher_summary
+    from converters.emotion.report import teacher_summary
+    from converters.emotion.report_markdown import _teacher_lines
 
     report = json.loads((TEACHER_REPORT / "report.json").read_text())
     t = teacher_summary("reports/emotion_teacher/teacher_labels.npz", 0.5)
