@@ -21,37 +21,20 @@ from .models import ModelFile
 from .report import Measurement
 
 
-def interpreter_module() -> Any:
-    try:
-        from ai_edge_litert import interpreter as module
-    except ImportError:
-        try:
-            from tflite_runtime import interpreter as module  # type: ignore[no-redef]
-        except ImportError:
-            raise ModelError("no LiteRT interpreter is installed", hint="pip install ai-edge-litert (or tflite-runtime)") from None
-    return module
-
-
 class XnnpackRefused(ModelError):
     """The model loads, but not with XNNPACK: a configuration to skip, not an error."""
 
 
 def open_interpreter(path: Path, threads: int, xnnpack: bool) -> Any:
     """Interpreter with tensors allocated; ``xnnpack=False`` disables the default delegates."""
-    module = interpreter_module()
-    kwargs: Dict[str, Any] = {}
-    if not xnnpack:
-        kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    path = litert.check_tflite_file(path)
     try:
-        interpreter = module.Interpreter(model_path=str(litert.check_tflite_file(path)), num_threads=threads, **kwargs)
-        interpreter.allocate_tensors()
+        return litert.allocate(path, threads, delegates=xnnpack)
     except (ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if xnnpack and litert.is_delegate_failure(exc):
-            raise XnnpackRefused(f"XNNPACK refused this graph ({first})", subject=path,
+            raise XnnpackRefused(f"XNNPACK refused this graph ({litert.first_line(exc)})", subject=path,
                                  hint="measured with XNNPACK off only, as edgekit runs it") from None
-        raise ModelError(f"LiteRT cannot load this model ({first})", subject=path, hint="re-export it") from None
-    return interpreter
+        raise ModelError(f"LiteRT cannot load this model ({litert.first_line(exc)})", subject=path, hint="re-export it") from None
 
 
 class InputMaker:

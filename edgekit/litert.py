@@ -24,18 +24,19 @@ from .errors import ConfigError, ModelError
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-def _interpreter_class() -> Any:
+def interpreter_module() -> Any:
+    """The LiteRT ``interpreter`` module: ``ai_edge_litert``'s, else ``tflite_runtime``'s."""
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert import interpreter as module
     except ImportError:
         try:
-            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+            from tflite_runtime import interpreter as module  # type: ignore[no-redef]
         except ImportError:
             raise ModelError(
                 "no LiteRT interpreter is installed",
                 hint="pip install ai-edge-litert (or tflite-runtime on platforms without it)",
             ) from None
-    return Interpreter
+    return module
 
 
 def check_tflite_file(model_path: Union[str, os.PathLike]) -> Path:
@@ -88,18 +89,21 @@ def is_delegate_failure(exc: Exception) -> bool:
     return "XNNPACK" in text.upper() and ("Delegate" in text or "delegate" in text)
 
 
-def _allocated(interpreter_cls: Any, path: Path, num_threads: int, delegates: bool) -> Any:
+def allocate(path: Path, num_threads: int, delegates: bool = True) -> Any:
+    """A LiteRT ``Interpreter`` for the checked ``path`` with tensors allocated; ``delegates=False``
+    runs the built-in kernels only (no XNNPACK). LiteRT's own errors pass through."""
+    module = interpreter_module()
     kwargs: Dict[str, Any] = {}
     if not delegates:
-        resolver = sys.modules[interpreter_cls.__module__].OpResolverType
-        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads, **kwargs)
+        kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interpreter = module.Interpreter(model_path=str(path), num_threads=num_threads, **kwargs)
     with _quiet_first_delegate_log():
         interpreter.allocate_tensors()
     return interpreter
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
+    """The first line of an exception's message (its type name when the message is empty)."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
@@ -120,20 +124,19 @@ def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) 
     """
     check_num_threads(num_threads)
     path = check_tflite_file(model_path)
-    interpreter_cls = _interpreter_class()
     try:
         try:
-            return _allocated(interpreter_cls, path, num_threads, delegates=True)
+            return allocate(path, num_threads, delegates=True)
         except (ValueError, RuntimeError) as exc:
             if not is_delegate_failure(exc):
                 raise
-            interpreter = _allocated(interpreter_cls, path, num_threads, delegates=False)
-            warnings.warn(f"{path}: XNNPACK refused this graph ({_first_line(exc)}); LiteRT's built-in kernels run it "
+            interpreter = allocate(path, num_threads, delegates=False)
+            warnings.warn(f"{path}: XNNPACK refused this graph ({first_line(exc)}); LiteRT's built-in kernels run it "
                           "instead (same results, slower)", DelegateFallbackWarning, stacklevel=2)
             return interpreter
     except (ValueError, RuntimeError) as exc:
         raise ModelError(
-            f"LiteRT cannot load this model ({_first_line(exc)})",
+            f"LiteRT cannot load this model ({first_line(exc)})",
             subject=path,
             hint="the file is truncated or corrupt: re-export or re-install it",
         ) from None

@@ -182,7 +182,9 @@ def test_contention_monitor_reports_load(monkeypatch):
 
 
 def test_a_graph_xnnpack_refuses_is_a_skipped_configuration_not_an_error(monkeypatch):
-    real = invoke.interpreter_module()
+    from edgekit import litert
+
+    real = litert.interpreter_module()
 
     class RefusingInterpreter(real.Interpreter):
         def __init__(self, *args, **kwargs):
@@ -195,7 +197,7 @@ def test_a_graph_xnnpack_refuses_is_a_skipped_configuration_not_an_error(monkeyp
             return super().allocate_tensors()
 
     fake = type("FakeLiteRT", (), {"Interpreter": RefusingInterpreter, "OpResolverType": real.OpResolverType})
-    monkeypatch.setattr(invoke, "interpreter_module", lambda: fake)
+    monkeypatch.setattr(litert, "interpreter_module", lambda: fake)
     with pytest.raises(invoke.XnnpackRefused, match="XNNPACK refused this graph"):
         invoke.open_interpreter(model_path("emotion"), 1, xnnpack=True)
     assert invoke.open_interpreter(model_path("emotion"), 1, xnnpack=False).get_input_details()

@@ -230,20 +230,20 @@ def test_a_graph_xnnpack_refuses_runs_on_the_builtin_kernels_with_a_warning(monk
     # Measured case: an unpruned 96-px INT8 emotion model whose squeeze-excite ReLU never fired
     # on calibration; XNNPACK fails to prepare it ("failed to create XNNPACK runtime").
     path = registry.model_path("emotion")
-    real = litert._allocated
+    real = litert.allocate
     tried = []
 
-    def refuse_xnnpack(cls, p, threads, delegates):
+    def refuse_xnnpack(p, threads, delegates=True):
         tried.append(delegates)
         if delegates:
             raise RuntimeError("failed to create XNNPACK runtimeNode number 72 (TfLiteXNNPackDelegate) failed to prepare.")
-        return real(cls, p, threads, delegates)
+        return real(p, threads, delegates)
 
-    monkeypatch.setattr(litert, "_allocated", refuse_xnnpack)
+    monkeypatch.setattr(litert, "allocate", refuse_xnnpack)
     with pytest.warns(litert.DelegateFallbackWarning, match="built-in kernels"):
         interpreter = litert.make_interpreter(path)
     assert tried == [True, False]
-    expected = real(litert._interpreter_class(), path, 1, False)
+    expected = real(path, 1, False)
     x = np.random.default_rng(0).integers(0, 256, interpreter.get_input_details()[0]["shape"], dtype=np.uint8)
     outputs = []
     for it in (interpreter, expected):
@@ -256,11 +256,11 @@ def test_a_graph_xnnpack_refuses_runs_on_the_builtin_kernels_with_a_warning(monk
 def test_other_load_failures_are_not_retried(monkeypatch):
     calls = []
 
-    def broken(cls, p, threads, delegates):
+    def broken(p, threads, delegates=True):
         calls.append(delegates)
         raise RuntimeError("Model provided has model identifier 'xxxx', should be 'TFL3'")
 
-    monkeypatch.setattr(litert, "_allocated", broken)
+    monkeypatch.setattr(litert, "allocate", broken)
     with pytest.raises(ModelError, match="cannot load this model"):
         litert.make_interpreter(registry.model_path("emotion"))
     assert calls == [True]
