@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import shutil
 import sys
@@ -60,8 +61,11 @@ def read_image_metadata(model_path: Path) -> Dict[str, Any]:
     """
     from ai_edge_litert import schema_py_generated as tfl
 
-    meta_fb = _load_by_path("edgekit_metadata_schema", registry.mediapipe_root() / "mediapipe" / "tasks" / "metadata"
-                            / "metadata_schema_py_generated.py")
+    spec = importlib.util.find_spec("mediapipe")  # toolchain venv only; found without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("reading TFLite metadata needs the mediapipe package (the toolchain venv: make dev)")
+    meta_fb = _load_by_path("edgekit_metadata_schema", Path(list(spec.submodule_search_locations)[0]) / "tasks"
+                            / "metadata" / "metadata_schema_py_generated.py")
     data = model_path.read_bytes()
     model = tfl.Model.GetRootAsModel(data, 0)
     buffer_index = next((model.Metadata(i).Buffer() for i in range(model.MetadataLength())
@@ -173,7 +177,7 @@ def check(assets: Path = ASSETS) -> List[str]:
 def export(assets: Path = ASSETS) -> List[Path]:
     assets.mkdir(parents=True, exist_ok=True)
     config = build_model_config()
-    copies = {config["detector"]["file"]: registry.mediapipe_model_path(CONFIGS[DETECTOR].model_key),
+    copies = {config["detector"]["file"]: registry.third_party_model_path(CONFIGS[DETECTOR].model_key),
               config["emotion"]["file"]: registry.model_path("emotion")}
     written = []
     for name, source in copies.items():

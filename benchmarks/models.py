@@ -105,7 +105,7 @@ def _shipped(skipped: List[Dict[str, str]], families: Sequence[str]) -> List[Mod
     if "detector" in families:
         for variant, (manifest_key, _) in DETECTORS.items():
             try:
-                found.append(ModelFile(f"detector/{variant}", registry.mediapipe_model_path(manifest_key), "shipped"))
+                found.append(ModelFile(f"detector/{variant}", registry.third_party_model_path(manifest_key), "shipped"))
             except EdgekitError as exc:
                 skipped.append({"what": f"detector/{variant}", "reason": str(exc)})
     for family in ("emotion", "caption"):

@@ -1,6 +1,6 @@
 """MediaPipe face mesh (468 3-D landmarks) on LiteRT, without MediaPipe or TensorFlow.
 
-``face_landmark.tflite`` from the installed mediapipe wheel, run the way MediaPipe's
+``face_landmark.tflite`` (packaged from the mediapipe==0.10.21 wheel archive), run the way MediaPipe's
 ``FaceLandmarkFrontCpu`` graph (mediapipe 0.10.21, image mode) runs it:
 
 1. ROI from a BlazeFace detection (``DetectionsToRectsCalculator``): the box centre, rotated so
@@ -29,7 +29,7 @@ from . import litert
 from .detection import FaceDetector, FaceDetectorOptions
 from .errors import ConfigError, ModelError
 from .imageio import ImageSource, load_image
-from .registry import mediapipe_model_path
+from .registry import third_party_model_path
 from .results import BoundingBox, Detection
 
 NUM_LANDMARKS = 468
@@ -177,7 +177,7 @@ class FaceMesh:
                               hint=f"valid options: {', '.join(FaceMeshOptions.__dataclass_fields__)}") from None
         self.detector = FaceDetector(FaceDetectorOptions(model=opts.detector_model, min_confidence=opts.min_confidence,
                                                          num_threads=opts.num_threads))
-        self.model_path = mediapipe_model_path(MODEL_KEY)
+        self.model_path = third_party_model_path(MODEL_KEY)
         self._interpreter = litert.make_interpreter(self.model_path, opts.num_threads)
         self._input = litert.input_specs(self._interpreter)[0]
         outputs = {spec.shape[-1]: spec for spec in litert.output_specs(self._interpreter)}

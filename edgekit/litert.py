@@ -32,11 +32,25 @@ def interpreter_module() -> Any:
         try:
             from tflite_runtime import interpreter as module  # type: ignore[no-redef]
         except ImportError:
-            raise ModelError(
-                "no LiteRT interpreter is installed",
-                hint="pip install ai-edge-litert (or tflite-runtime on platforms without it)",
-            ) from None
+            raise ModelError(f"no LiteRT interpreter is installed for {_platform_name()}", hint=_litert_options()) from None
     return module
+
+
+def _platform_name() -> str:
+    import platform
+
+    return f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
+
+
+def _litert_options() -> str:
+    """What to install where, as the wheel's markers choose (docs: README's platform matrix)."""
+    import platform
+
+    if platform.system() == "Linux" and platform.machine() in ("aarch64", "arm64"):
+        return ("on Linux aarch64 ai-edge-litert has wheels for Python 3.9-3.12 only: use one of those Pythons "
+                "(pip install 'ai-edge-litert>=1.4,<2'), or install tflite-runtime, or build LiteRT from source")
+    return ("pip install 'ai-edge-litert>=2,<3' (wheels: Linux x86_64, macOS arm64, Windows x86_64, Python 3.10-3.14); "
+            "elsewhere install tflite-runtime or build LiteRT from source")
 
 
 def check_tflite_file(model_path: Union[str, os.PathLike]) -> Path:

@@ -3,15 +3,14 @@
 - ``"models"``: files bundled in ``edgekit/models/`` (the emotion classifier). Every load checks the
   file's sha256 against its entry. Entries are written only by :func:`register_model` (the
   training toolchain calls it after exporting), so there is one writer of the format.
-- ``"external"``: MediaPipe's BlazeFace / face-mesh ``.tflite`` files, used in place inside the
-  installed ``mediapipe`` wheel. They are located with ``importlib.util.find_spec`` which does not
-  execute ``mediapipe/__init__.py`` (that would import TensorFlow), and are sha256-checked too.
+- ``"external"``: MediaPipe's BlazeFace / face-mesh ``.tflite`` files (Apache-2.0), packaged in
+  ``edgekit/models/third_party/`` from the pinned ``mediapipe==0.10.21`` wheel archive at build
+  time (``python -m converters.thirdparty``; never committed), and sha256-checked like the rest.
 """
 from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.util
 import json
 import os
 import tempfile
@@ -292,34 +291,28 @@ def write_manifest(manifest: Dict[str, Any], manifest_path: Optional[PathLike] =
         raise
 
 
-# ------------------------------------------------------------------------------ mediapipe files
+# ------------------------------------------------------------------------------ third-party files
+
+#: What fixes a missing third-party file: a source checkout runs the build step, a wheel has them.
+THIRD_PARTY_FIX = ("run `python -m converters.thirdparty` in a source checkout (make demo does), "
+                   "or reinstall the edgekit wheel, which ships these files")
 
 
-def mediapipe_root() -> Path:
-    """Directory holding the installed ``mediapipe`` package (found without importing it)."""
-    try:
-        spec = importlib.util.find_spec("mediapipe")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "the mediapipe package is not installed; edgekit uses the BlazeFace models its wheel ships",
-            hint="pip install mediapipe==0.10.21",
-        )
-    return Path(list(spec.submodule_search_locations)[0]).parent
-
-
-def mediapipe_model_path(key: str, manifest_path: Optional[PathLike] = None) -> Path:
+def third_party_model_path(key: str, manifest_path: Optional[PathLike] = None) -> Path:
     """Path of MediaPipe model ``key`` (manifest ``"external"`` section) after a sha256 check.
+
+    The files (BlazeFace, face mesh; Apache-2.0) are packaged in ``edgekit/models/third_party/``
+    from the pinned ``mediapipe==0.10.21`` wheel archive at build time; the mediapipe library is
+    never needed.
 
     Raises:
         ConfigError: unknown ``key`` (the message lists valid keys).
-        ModelError: mediapipe is not installed or lacks the file.
+        ModelError: the file is missing (not built into this checkout or install).
         ModelIntegrityError: the file differs from the one the manifest was written for.
     """
-    external = load_manifest(manifest_path)["external"]
+    path = Path(manifest_path) if manifest_path else MANIFEST_PATH
+    external = load_manifest(path)["external"]
     if key not in external:
         raise ConfigError(f"unknown MediaPipe model {key!r} (valid: {', '.join(sorted(external))})", hint="use one of the valid names")
     entry = external[key]
-    fix = f"install the mediapipe version the manifest was written for: pip install {entry.get('package', 'mediapipe')}"
-    return _verify(mediapipe_root() / entry["path"], entry["sha256"], fix)
+    return _verify(path.parent / entry["file"], entry["sha256"], THIRD_PARTY_FIX)

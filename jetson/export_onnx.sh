@@ -3,7 +3,7 @@
 # workstation that trained them; needs `pip install tf2onnx`), then copy the .onnx files to the Jetson:
 #   jetson/export_onnx.sh OUT_DIR MODEL.tflite [MODEL.tflite ...]
 # e.g. jetson/export_onnx.sh build/onnx runs/emotion/tflite/float_fp32.tflite \
-#        "$(python -c 'from edgekit.registry import mediapipe_model_path as p; print(p("face_short_range"))')"
+#        "$(python -c 'from edgekit.registry import third_party_model_path as p; print(p("face_short_range"))')"
 # Convert the FP32 models: TensorRT builds its own FP16/INT8 engines from them (trtexec --fp16 / --int8).
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n '2,8p' "$0" >&2; exit 2; }

@@ -1,52 +1,38 @@
 #!/usr/bin/env bash
-# Set up edgekit's benchmark environment on a Jetson (JetPack 5 or 6, aarch64), from the repo root:
+# Set up edgekit's benchmark environment on a Jetson (JetPack 6: Python 3.10) or any Linux aarch64
+# board, from the repo root:
 #   jetson/setup.sh            (VENV=.venv-jetson PYTHON=python3 by default)
-# The venv sees the system packages (JetPack's OpenCV and TensorRT Python bindings). LiteRT comes
-# from the ai-edge-litert wheel, or tflite-runtime where ai-edge-litert has no wheel for this
-# Python (edgekit.litert falls back to it). edgekit needs BlazeFace's .tflite files from the
-# mediapipe==0.10.21 wheel; where pip has no such wheel for this platform, only those model files
-# are extracted from the manylinux x86_64 wheel (they are platform-independent and sha256-checked).
+# The venv sees the system packages (JetPack's TensorRT Python bindings for trtexec comparisons).
+# pip picks the LiteRT wheel by the platform markers in setup.py (ai-edge-litert 1.4 on aarch64,
+# Python 3.9-3.12); tflite-runtime is the fallback where none installs. The BlazeFace/face-mesh
+# .tflite files and the caption fonts come from pinned PyPI packages via converters/thirdparty.py
+# (sha256-checked; the mediapipe library is never installed). JetPack 5 (Python 3.8) is not
+# supported: edgekit needs Python 3.9 or newer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv-jetson}
 PYTHON=${PYTHON:-python3}
 [ "$(uname -m)" = aarch64 ] || echo "setup.sh: warning: $(uname -m) is not aarch64; this script is meant for a Jetson" >&2
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))'; then
+  echo "setup.sh: $("$PYTHON" --version 2>&1) is too old: edgekit needs Python 3.9+ (JetPack 6 ships 3.10; on JetPack 5 install python3.9 or newer and run PYTHON=python3.9 jetson/setup.sh)" >&2
+  exit 2
+fi
 
 "$PYTHON" -m venv --system-site-packages "$VENV"
 PIP="$VENV/bin/pip"
 PY="$VENV/bin/python"
 "$PIP" install -q --upgrade pip
 
-# LiteRT interpreter
-"$PIP" install "ai-edge-litert>=2.0,<3" || {
+# Face models and caption fonts (pinned packages, sha256-checked; skipped when already in place)
+"$PIP" install -q "fonttools>=4.47"
+"$PY" -m converters.thirdparty
+
+# edgekit and its runtime dependencies (+ matplotlib for the benchmark chart)
+"$PIP" install -q -e . "matplotlib>=3.5"
+if ! "$PY" -c "import edgekit.litert as l; l.interpreter_module()" 2>/dev/null; then
   echo "setup.sh: no ai-edge-litert wheel for this Python; installing tflite-runtime instead" >&2
-  "$PIP" install "tflite-runtime>=2.11"
-}
-# edgekit's other runtime dependencies (+ matplotlib for the benchmark chart); JetPack's OpenCV is kept when present
-"$PIP" install "numpy>=1.23,<2" "Pillow>=10" "tqdm>=4.60" "platformdirs>=3" "matplotlib>=3.5"
-"$PY" -c "import cv2" 2>/dev/null || "$PIP" install "opencv-contrib-python>=4.8,<5"
-
-# BlazeFace model files (mediapipe==0.10.21)
-if ! "$PIP" install --no-deps "mediapipe==0.10.21"; then
-  echo "setup.sh: no mediapipe==0.10.21 wheel for this platform: extracting its face detection models only" >&2
-  tmp=$(mktemp -d)
-  "$PIP" download -q --no-deps --only-binary=:all: --platform manylinux_2_17_x86_64 --python-version 3.10 \
-    -d "$tmp" "mediapipe==0.10.21"
-  site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  "$PY" - "$tmp" "$site" <<'PYEOF'
-import pathlib, sys, zipfile
-wheel = next(pathlib.Path(sys.argv[1]).glob("mediapipe-*.whl"))
-site = pathlib.Path(sys.argv[2])
-with zipfile.ZipFile(wheel) as archive:
-    for name in archive.namelist():
-        if name.startswith(("mediapipe/modules/face_detection/", "mediapipe/modules/face_landmark/")) and name.endswith(".tflite"):
-            archive.extract(name, site)
-(site / "mediapipe" / "__init__.py").write_text('"""Model files only, extracted by jetson/setup.sh: not the mediapipe library."""\n')
-PYEOF
-  rm -rf "$tmp"
+  "$PIP" install -q "tflite-runtime>=2.11"
 fi
-
-"$PIP" install --no-deps -e .
-# sha256-checks the emotion model and the BlazeFace files against edgekit/models/manifest.json
-"$PY" -c "from edgekit.registry import mediapipe_model_path, model_path; print(mediapipe_model_path('face_short_range')); print(model_path('emotion'))"
+# sha256-checks every model (emotion, caption, identity, BlazeFace, face mesh) against the manifest
+"$VENV/bin/edgekit" models
 echo "setup.sh: done. Run: jetson/run.sh   (see jetson/README.md)"

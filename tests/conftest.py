@@ -14,6 +14,40 @@ LFW = SHARED / "data" / "lfw"
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+#: Test modules that need the training toolchain (TensorFlow, tf_keras, tfmot, mediapipe): they
+#: run in .venv-train (numpy 1.x) under `-m toolchain`; everything else runs in the runtime venv
+#: (numpy 2, no TensorFlow). Tests elsewhere that build a tiny model with TensorFlow (the
+#: ``tiny_emotion_model`` fixture) are marked too.
+TOOLCHAIN_MODULES = frozenset({
+    "test_android_demo.py", "test_caption_corpus.py", "test_caption_model.py", "test_caption_runtime.py",
+    "test_converters_emotion_data.py", "test_converters_emotion_dead_gates.py",
+    "test_converters_emotion_evaluate.py", "test_converters_emotion_history.py",
+    "test_converters_emotion_latency_probe.py", "test_converters_emotion_pipeline.py",
+    "test_converters_emotion_pruning.py", "test_converters_emotion_shipped.py",
+    "test_converters_emotion_teacher.py", "test_detection.py", "test_emotion_classifier.py", "test_facemesh.py",
+    "test_identity_cli.py", "test_identity_converters.py", "test_identity_runtime.py", "test_registry.py", "test_runtime_imports.py",
+})
+TOOLCHAIN_FIXTURES = frozenset({"tiny_emotion_model"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in TOOLCHAIN_MODULES or TOOLCHAIN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.toolchain)
+
+
+def pytest_sessionstart(session):
+    """With EDGEKIT_TOOLCHAIN=required (make test-toolchain) a missing toolchain is an error, so the
+    toolchain tests can never turn into skips unnoticed."""
+    if os.environ.get("EDGEKIT_TOOLCHAIN") == "required":
+        import importlib.util
+
+        missing = [m for m in ("tensorflow", "tf_keras", "tensorflow_model_optimization", "mediapipe")
+                   if importlib.util.find_spec(m) is None]
+        if missing:
+            raise pytest.UsageError(f"EDGEKIT_TOOLCHAIN=required but {', '.join(missing)} cannot be imported "
+                                    "(make test-toolchain builds .venv-train)")
+
 
 @pytest.fixture(scope="session")
 def ferplus_dir() -> Path:

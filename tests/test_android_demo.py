@@ -62,7 +62,7 @@ def test_emotion_model_matches_the_exported_model(config, export_assets):
 def test_detector_matches_blazeface(config):
     det, cfg = config["detector"], CONFIGS["short_range"]
     entry = registry.load_manifest()["external"][cfg.model_key]
-    path = registry.mediapipe_model_path(cfg.model_key)
+    path = registry.third_party_model_path(cfg.model_key)
     assert (det["file"], det["sha256"]) == (Path(entry["path"]).name, entry["sha256"]) == (path.name, registry.sha256_file(path))
     interpreter = litert.make_interpreter(path)
     tensor = litert.input_specs(interpreter)[0]

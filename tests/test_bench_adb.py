@@ -17,12 +17,12 @@ import pytest
 
 from benchmarks import adb as adb_harness
 from benchmarks.report import validate_report
-from edgekit.registry import mediapipe_model_path
+from edgekit.registry import third_party_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "bench"
 S23, ONEPLUS = "R5CT1234ABC", "192.168.1.23:5555"
-DETECTOR = mediapipe_model_path("face_short_range")
+DETECTOR = third_party_model_path("face_short_range")
 RUNS = [
     {"match": ["--use_gpu=true"], "fixture": "gpu_partial.txt"},
     {"match": ["--use_nnapi=true"], "fixture": "nnapi_rejected.txt", "status": 1},

@@ -1,7 +1,7 @@
 """edgekit.registry and edgekit.litert: manifest writing, sha256 checks, MediaPipe files, LiteRT loading."""
 from __future__ import annotations
 
-import importlib.util
+import shutil
 import json
 import subprocess
 import sys
@@ -143,7 +143,7 @@ def test_empty_or_broken_manifest(tmp_path):
 
 @pytest.mark.parametrize("key", ["face_short_range", "face_full_range", "face_landmark"])
 def test_mediapipe_models_found_and_verified(key):
-    path = registry.mediapipe_model_path(key)
+    path = registry.third_party_model_path(key)
     assert path.is_file() and path.suffix == ".tflite"
     assert registry.sha256_file(path) == registry.load_manifest()["external"][key]["sha256"]
     litert.make_interpreter(path)
@@ -151,22 +151,34 @@ def test_mediapipe_models_found_and_verified(key):
 
 def test_mediapipe_unknown_key():
     with pytest.raises(ConfigError, match="unknown MediaPipe model 'face_tiny'.*face_short_range"):
-        registry.mediapipe_model_path("face_tiny")
+        registry.third_party_model_path("face_tiny")
 
 
 def test_mediapipe_sha_mismatch(tmp_path):
+    shutil.copytree(registry.MODELS_DIR / "third_party", tmp_path / "third_party")
     manifest = registry.load_manifest()
     manifest["external"]["face_short_range"]["sha256"] = "0" * 64
     registry.write_manifest(manifest, tmp_path / "manifest.json")
-    with pytest.raises(ModelIntegrityError, match="pip install mediapipe==0.10.21"):
-        registry.mediapipe_model_path("face_short_range", tmp_path / "manifest.json")
+    with pytest.raises(ModelIntegrityError, match="sha256 mismatch.*converters.thirdparty"):
+        registry.third_party_model_path("face_short_range", tmp_path / "manifest.json")
 
 
-def test_mediapipe_not_installed(monkeypatch):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mediapipe" else real(name, *a))
-    with pytest.raises(ModelError, match="mediapipe package is not installed"):
-        registry.mediapipe_model_path("face_short_range")
+def test_third_party_file_missing_names_the_fix(tmp_path):
+    registry.write_manifest(registry.load_manifest(), tmp_path / "manifest.json")
+    with pytest.raises(ModelError, match="model file not found") as err:
+        registry.third_party_model_path("face_short_range", tmp_path / "manifest.json")
+    assert "python -m converters.thirdparty" in str(err.value) and "face_detection_short_range.tflite" in str(err.value)
+
+
+def test_runtime_needs_no_mediapipe_package():
+    """The face models load with the mediapipe package hidden from the import system."""
+    code = ("import sys; sys.modules['mediapipe'] = None\n"
+            "from edgekit import registry, litert\n"
+            "for key in ('face_short_range', 'face_full_range', 'face_landmark'):\n"
+            "    litert.make_interpreter(registry.third_party_model_path(key))\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_runtime_never_imports_tensorflow_or_mediapipe():
@@ -199,7 +211,7 @@ def test_litert_rejects_bad_files_and_threads(tmp_path):
     (tmp_path / "empty.tflite").write_bytes(b"")
     with pytest.raises(ModelError, match="not a TFLite model"):
         litert.make_interpreter(tmp_path / "empty.tflite")
-    path = registry.mediapipe_model_path("face_short_range")
+    path = registry.third_party_model_path("face_short_range")
     for threads in (0, -1, 1.5, True, "2"):
         with pytest.raises(ConfigError, match="num_threads"):
             litert.make_interpreter(path, num_threads=threads)
@@ -223,7 +235,7 @@ def test_associated_files_read_from_metadata_zip(models_dir):
     assert "labels.txt" in files
     assert litert.find_labels(models_dir / "tiny.tflite") == list(tinymodels.LABELS)
     assert litert.find_labels(models_dir / "tiny.tflite", count=5) is None
-    assert litert.associated_files(registry.mediapipe_model_path("face_short_range")) == {}
+    assert litert.associated_files(registry.third_party_model_path("face_short_range")) == {}
 
 
 def test_a_graph_xnnpack_refuses_runs_on_the_builtin_kernels_with_a_warning(monkeypatch):

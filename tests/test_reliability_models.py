@@ -61,18 +61,12 @@ def softmax_model(shape: Sequence[int]) -> bytes:
 
 @pytest.fixture
 def models(tmp_path, monkeypatch) -> Path:
-    """A private copy of the bundled models and manifest (and of the MediaPipe face models) that
+    """A private copy of the bundled models, the third-party face models and the manifest that
     the registry uses for this test; caches of loaded models are cleared around it."""
     copy = tmp_path / "models"
     shutil.copytree(registry.MODELS_DIR, copy)
-    external = tmp_path / "site"
-    for entry in registry.load_manifest()["external"].values():
-        target = external / entry["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(registry.mediapipe_root() / entry["path"], target)
     monkeypatch.setattr(registry, "MODELS_DIR", copy)
     monkeypatch.setattr(registry, "MANIFEST_PATH", copy / "manifest.json")
-    monkeypatch.setattr(registry, "mediapipe_root", lambda: external)
     monkeypatch.setattr(caption_api, "_default", None)
     clear_cache()
     yield copy
@@ -169,11 +163,11 @@ def test_tampered_caption_model_or_tokenizer_is_refused(entry, models, loads):
 @pytest.mark.parametrize("entry", ["FaceDetector()", "Pipeline(emotion_model=None)"])
 def test_tampered_face_detector_model_is_refused(entry, models, loads):
     entry_info = registry.load_manifest()["external"]["face_short_range"]
-    path = registry.mediapipe_root() / entry_info["path"]
+    path = models / entry_info["file"]
     _flip_byte(path)
     with pytest.raises(ModelIntegrityError, match="sha256 mismatch") as err:
         FaceDetector() if entry == "FaceDetector()" else edgekit.Pipeline(emotion_model=None)
-    assert "mediapipe==0.10.21" in str(err.value)
+    assert "converters.thirdparty" in str(err.value)
     assert path.resolve() not in loads
 
 

@@ -218,8 +218,6 @@ def test_ready_memes_need_a_photo(tmp_path):
 
 
 def test_ready_memes_are_rendered(tmp_path, astronaut_path):
-    if not any(Path("/usr/share/fonts").rglob("*CJK*")):
-        pytest.skip("no CJK font installed (apt install fonts-noto-cjk)")
     result = suggest(EXAM_ZH, photo=astronaut_path, n=2, seed=1, memes_dir=tmp_path / "memes")
     paths = [s.meme for s in result.suggestions]
     assert all(p is not None and p.is_file() and p.stat().st_size > 1000 for p in paths), result.notes

@@ -44,6 +44,27 @@ def _sizes(args: argparse.Namespace) -> None:
         print(json.dumps(row))
 
 
+def _teacher(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    import numpy as np
+
+    from converters.identity.data import index_lfw, lfw_pairs
+    from converters.identity.teacher import extract, verify_pairs
+
+    root = Path(args.data)
+    descriptor = extract(root, Path(args.out), Path(args.out) / "cache", args.limit)
+    pairs_file = root / "pairsDevTrain.txt"
+    if pairs_file.is_file() and not args.limit:
+        pairs, _ = lfw_pairs(index_lfw(root), pairs_file)
+        emb = np.load(Path(args.out) / descriptor["cache_file"])["embeddings"][0]
+        descriptor["pairsDevTrain"] = verify_pairs(emb, pairs)
+    report = Path(args.report_dir)
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "teacher_cache.json").write_text(json.dumps(descriptor, indent=2) + "\n")
+    print(json.dumps(descriptor))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m converters.identity", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--sizes", type=int, nargs="+", default=[64, 96])
     z.add_argument("--report-dir", dest="report_dir", default="reports/identity")
     z.set_defaults(func=_sizes)
+    t = sub.add_parser("teacher", help="dlib teacher embeddings of every LFW face (long, resumable; needs the [teacher] extra)")
+    t.add_argument("--data", required=True, help="LFW root (images/, pairsDevTrain.txt)")
+    t.add_argument("--out", default="runs/identity_teacher", help="cache folder, outside git")
+    t.add_argument("--limit", type=int, help="only the first N images (smoke tests)")
+    t.add_argument("--report-dir", dest="report_dir", default="reports/identity_teacher")
+    t.set_defaults(func=_teacher)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Deque, Dict, FrozenSet, List, Mapping, Optional, Sequence, Se
 
 import numpy as np
 
+from .. import glyphs
 from ..errors import ConfigError, ModelError
 from .conditioning import condition
 from .decoder import KVCacheDecoder
@@ -102,6 +103,10 @@ class Captioner:
         self._banned = np.zeros(self.tokenizer.vocab_size, bool)
         self._banned[: self.tokenizer.n_controls] = True
         self._banned[EOS] = False
+        # Tokens the bundled fonts cannot draw are never generated, so every caption renders anywhere.
+        for token in range(self.tokenizer.n_controls, self.tokenizer.vocab_size):
+            if not glyphs.drawable(self.tokenizer.decode([token])):
+                self._banned[token] = True
         self._banned_first = self._banned.copy()
         self._banned_first[EOS] = True
         self._bigrams: Dict[str, List[Tuple[FrozenSet[str], int]]] = {}

@@ -11,6 +11,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import glyphs
 from ..errors import ModelError
 
 COLUMNS: Tuple[str, ...] = ("lang", "emotion", "style", "scene", "split", "text")
@@ -98,7 +99,8 @@ class Library:
 
     @classmethod
     def load(cls, path: Path = LIBRARY_PATH) -> "Library":
-        return cls(read_library(path))
+        """The library at ``path`` without captions the bundled fonts cannot draw."""
+        return cls([e for e in read_library(path) if glyphs.drawable(e.text)])
 
     def candidates(self, lang: str, emotion: str, style: Optional[str], scene: Optional[str]) -> List[str]:
         """Captions for the most specific tag combination that has any (scene, then style relaxed)."""

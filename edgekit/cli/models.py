@@ -1,7 +1,7 @@
 """List the models edgekit loads, with sizes, sha256 and an integrity check.
 
-Bundled models come from edgekit/models/manifest.json; the MediaPipe face models are used in
-place from the installed mediapipe wheel. Every file's sha256 is checked against the manifest;
+Bundled models come from edgekit/models/manifest.json; the MediaPipe face models are packaged in
+edgekit/models/third_party/ from the pinned mediapipe wheel archive. Every file's sha256 is checked against the manifest;
 the exit code is 1 when a file is missing or differs.
 """
 from __future__ import annotations
@@ -41,9 +41,10 @@ def model_rows() -> List[Dict[str, Any]]:
                "bytes": info.bytes, "sha256": info.sha256}
         rows.append(_checked(row, lambda name=info.name: registry.model_path(name)))
     for key, entry in sorted(registry.load_manifest()["external"].items()):
-        row = {"name": key, "kind": f"external ({entry.get('package', 'mediapipe')})", "task": "face",
-               "file": entry.get("path", ""), "bytes": None, "sha256": entry.get("sha256", "")}
-        rows.append(_checked(row, lambda key=key: registry.mediapipe_model_path(key)))
+        row = {"name": key, "kind": f"third-party ({entry.get('package', 'mediapipe')})", "task": "face",
+               "file": str(registry.MODELS_DIR / entry["file"]), "bytes": entry.get("bytes"),
+               "sha256": entry.get("sha256", "")}
+        rows.append(_checked(row, lambda key=key: registry.third_party_model_path(key)))
     return rows
 
 

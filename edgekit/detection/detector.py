@@ -18,7 +18,7 @@ import numpy as np
 from .. import litert
 from ..errors import ConfigError, ModelError
 from ..imageio import ImageSource, load_image
-from ..registry import mediapipe_model_path
+from ..registry import third_party_model_path
 from ..results import BoundingBox, Detection
 from .anchors import generate_anchors
 from .blazeface import CONFIGS, BlazeFaceConfig
@@ -103,7 +103,7 @@ class Letterbox:
 
 
 class FaceDetector:
-    """Detects faces with MediaPipe's BlazeFace model (from the installed mediapipe wheel).
+    """Detects faces with MediaPipe's BlazeFace model (packaged from the mediapipe==0.10.21 wheel archive).
 
     ``detect`` returns :class:`edgekit.results.Detection` objects, highest score first, with
     boxes and the 6 keypoints in pixels of the input image. Boxes are not clipped to the image.
@@ -119,7 +119,7 @@ class FaceDetector:
             raise ConfigError(f"unknown FaceDetector option ({exc})", hint=f"valid options: {', '.join(FaceDetectorOptions.__dataclass_fields__)}") from None
         self.config: BlazeFaceConfig = CONFIGS[self.options.model]
         start = time.perf_counter()
-        self.model_path: Path = mediapipe_model_path(self.config.model_key)
+        self.model_path: Path = third_party_model_path(self.config.model_key)
         self._interpreter = litert.make_interpreter(self.model_path, self.options.num_threads)
         self._input = litert.input_specs(self._interpreter)[0]
         self._boxes_out, self._scores_out = self._find_outputs()

@@ -5,6 +5,8 @@ usual font folders are scanned and fonts are recognised by file name. A caption 
 :class:`FontChain`: each grapheme cluster uses the first font of the chain that has glyphs for
 all its characters (emoji clusters try the colour emoji font first), so a Chinese caption with a
 kaomoji such as ``٩(◕‿◕)۶`` and an emoji mixes Noto Sans CJK, DejaVu Sans and Noto Color Emoji.
+After the installed fonts come edgekit's own bundled subset fonts (:mod:`edgekit.glyphs`), so
+every caption edgekit can generate renders on a machine with no system fonts at all.
 
 Coverage is checked through Pillow itself: a character the font lacks renders as the font's
 ``.notdef`` glyph, so its mask and advance equal those of a non-character (U+FFFF). When no
@@ -28,6 +30,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from PIL import ImageFont
 
+from .. import glyphs
 from ..errors import FontError
 from .segment import clusters, is_emoji_cluster, is_ignorable
 
@@ -363,6 +366,10 @@ def _chain_cached(lang: str, font: Optional[str], index: int) -> FontChain:
             emoji = emoji or face
         elif all((face.path, face.index) != (f.path, f.index) for f in chosen):
             chosen.append(face)
+    for path in glyphs.font_files():  # edgekit's own subset fonts: Chinese and emoji with pip alone
+        face = load_face(path)
+        if all(face.path != f.path for f in chosen):
+            chosen.append(face)
     builtin = _builtin_face()
     if builtin is not None:
         chosen.append(builtin)
@@ -371,8 +378,9 @@ def _chain_cached(lang: str, font: Optional[str], index: int) -> FontChain:
 
 def font_chain(lang: str = "zh", font: Union[str, "os.PathLike[str]", None] = None, index: int = 0) -> FontChain:
     """The fallback chain for captions in ``lang``: ``font`` (a user font file) first, then the
-    best CJK and Latin fonts (order by language), symbol fonts, the colour emoji font and
-    Pillow's built-in font. Cached per arguments."""
+    best installed CJK and Latin fonts (order by language), symbol fonts, the colour emoji font,
+    edgekit's bundled subset fonts (:mod:`edgekit.glyphs`) and Pillow's built-in font. Cached per
+    arguments."""
     return _chain_cached(lang, os.fspath(font) if font is not None else None, index)
 
 
