@@ -310,9 +310,8 @@ def third_party_model_path(key: str, manifest_path: Optional[PathLike] = None) -
         ModelError: the file is missing (not built into this checkout or install).
         ModelIntegrityError: the file differs from the one the manifest was written for.
     """
-    path = Path(manifest_path) if manifest_path else MANIFEST_PATH
-    external = load_manifest(path)["external"]
+    external = load_manifest(manifest_path)["external"]
     if key not in external:
         raise ConfigError(f"unknown MediaPipe model {key!r} (valid: {', '.join(sorted(external))})", hint="use one of the valid names")
     entry = external[key]
-    return _verify(path.parent / entry["file"], entry["sha256"], THIRD_PARTY_FIX)
+    return _verify(MODELS_DIR / entry["file"], entry["sha256"], THIRD_PARTY_FIX)  # package data, wherever the manifest is

@@ -3,7 +3,7 @@
 # from an x86_64 machine: an arm64 Debian 12 root under qemu-user-static, a fresh venv, the wheel
 # from `pip wheel .`, then `edgekit models`, `edgekit analyze` and `edgekit meme` (Chinese, default)
 # on the bundled photo, and jetson/setup.sh in the same root. Slow (emulation): not part of
-# `make test`. Output: benchmarks/results/arm64_check.{log,md} and arm64_meme.png.
+# `make test`. Output: benchmarks/results/arm64_check.log and arm64_meme.png.
 #
 #   sudo jetson/check_arm64.sh [ROOT]        (ROOT default /work/arm64root; made when missing)
 #

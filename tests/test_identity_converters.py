@@ -87,3 +87,57 @@ def test_end_to_end_tiny_run(lfw_dir, tmp_path):
     assert "pairsDevTrain" in (tmp_path / "report" / "README.md").read_text()
     int8 = FaceEmbedder(tmp_path / "run" / "tflite" / "pruned_int8_ptq.tflite", threshold=report["shipped"]["threshold"])
     assert int8.input_spec.dtype == "uint8" and int8.dim == 16
+
+
+def test_threshold_at_far_picks_the_far_point():
+    rng = np.random.default_rng(1)
+    same = np.array([True] * 2000 + [False] * 2000)
+    sims = np.concatenate([rng.normal(0.7, 0.1, 2000), rng.normal(0.1, 0.15, 2000)])
+    for far in (0.1, 0.01, 0.001):
+        t = metrics.threshold_at_far(sims, same, far)
+        measured = np.mean(sims[~same] >= t)
+        assert measured <= far and measured > far - 2 / 2000  # as close to the asked FAR as the data allows
+    assert metrics.threshold_at_far(sims, same, 0.0) > sims[~same].max()
+
+
+def test_teacher_targets_are_looked_up_by_face_and_refuse_a_mismatch(tmp_path):
+    from converters.identity.teacher import load_targets
+    from edgekit.errors import ConfigError
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(2, 3, 8)).astype(np.float32)
+    names, numbers = np.array(["A", "A", "B"]), np.array([1, 2, 1])
+    np.savez(tmp_path / "t.npz", embeddings=emb, names=names, numbers=numbers, listing_sha256=np.array("x"))
+    got = load_targets(tmp_path / "t.npz", np.array(["B", "A"]), np.array([1, 2]))
+    unit = emb / np.linalg.norm(emb, axis=2, keepdims=True)
+    want = unit.mean(axis=0)[[2, 1]]
+    np.testing.assert_allclose(got, want / np.linalg.norm(want, axis=1, keepdims=True), atol=1e-6)
+    with pytest.raises(ConfigError, match="no embedding for 1 of 2 faces"):
+        load_targets(tmp_path / "t.npz", np.array(["A", "C"]), np.array([1, 1]))
+    emb[0, 0, 0] = np.nan
+    np.savez(tmp_path / "u.npz", embeddings=emb, names=names, numbers=numbers, listing_sha256=np.array("x"))
+    with pytest.raises(ConfigError, match="unfinished"):
+        load_targets(tmp_path / "u.npz", names, numbers)
+
+
+def test_distillation_targets_reach_the_loss(tmp_path):
+    """On a tiny set the teacher term is part of the training loss and falls as training goes."""
+    from converters.emotion.augment import AugmentConfig
+    from converters.identity.model import EmbedderSpec, build_embedder
+    from converters.identity.train import FitSettings, fit
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (32, 32, 32), dtype=np.uint8)
+    labels = np.arange(32) % 4
+    teacher = rng.normal(size=(32, 16)).astype(np.float32)
+    embedder = build_embedder(EmbedderSpec(input_size=32, depth=3, embedding_dim=16, dropout=0.0))
+    settings = FitSettings(budget_minutes=5, epochs=30, batch_size=16, lr=3e-3, warmup_epochs=0, eval_every=0,
+                           distill_weight=5.0, augment=AugmentConfig(flip=False, rotation_deg=0, shift=0, scale=0,
+                                                                      brightness=0, contrast=0, erase_prob=0))
+    fit(embedder, images, labels, 4, settings, teacher=teacher, verbose=0, history_path=tmp_path / "h.json")
+    history = json.loads((tmp_path / "h.json").read_text())["history"]
+    distill = [row["distill_loss"] for row in history]
+    assert "cosface_loss" in history[0] and len(distill) == 30
+    assert distill[-1] < 0.5 * distill[0]  # 1 - cos fell: the student moved towards its targets
+    with pytest.raises(ValueError, match="do not match"):
+        fit(embedder, images, labels, 4, settings, teacher=teacher[:5], verbose=0)

@@ -1,7 +1,6 @@
 """edgekit.registry and edgekit.litert: manifest writing, sha256 checks, MediaPipe files, LiteRT loading."""
 from __future__ import annotations
 
-import shutil
 import json
 import subprocess
 import sys
@@ -155,7 +154,6 @@ def test_mediapipe_unknown_key():
 
 
 def test_mediapipe_sha_mismatch(tmp_path):
-    shutil.copytree(registry.MODELS_DIR / "third_party", tmp_path / "third_party")
     manifest = registry.load_manifest()
     manifest["external"]["face_short_range"]["sha256"] = "0" * 64
     registry.write_manifest(manifest, tmp_path / "manifest.json")
@@ -163,8 +161,9 @@ def test_mediapipe_sha_mismatch(tmp_path):
         registry.third_party_model_path("face_short_range", tmp_path / "manifest.json")
 
 
-def test_third_party_file_missing_names_the_fix(tmp_path):
+def test_third_party_file_missing_names_the_fix(tmp_path, monkeypatch):
     registry.write_manifest(registry.load_manifest(), tmp_path / "manifest.json")
+    monkeypatch.setattr(registry, "MODELS_DIR", tmp_path)  # a checkout where converters.thirdparty never ran
     with pytest.raises(ModelError, match="model file not found") as err:
         registry.third_party_model_path("face_short_range", tmp_path / "manifest.json")
     assert "python -m converters.thirdparty" in str(err.value) and "face_detection_short_range.tflite" in str(err.value)

@@ -75,6 +75,18 @@ def tar_at_far(curve: Roc, far: float) -> float:
     return float(curve.tar[ok].max()) if ok.any() else 0.0
 
 
+def threshold_at_far(sims: np.ndarray, same: np.ndarray, far: float) -> float:
+    """The lowest threshold whose false-accept rate on the mismatched pairs is at most ``far``
+    (a stranger pair is accepted when its similarity is >= the threshold)."""
+    neg = np.sort(sims[~same])[::-1]
+    if not len(neg):
+        raise ValueError("no mismatched pairs to measure a false-accept rate on")
+    allowed = int(np.floor(far * len(neg)))  # how many strangers may pass
+    if allowed >= len(neg):
+        return float(neg[-1])
+    return float(np.nextafter(neg[allowed], np.inf))  # just above the first stranger that must fail
+
+
 def verification_report(sims: np.ndarray, same: np.ndarray, threshold: float,
                         fars: Sequence[float] = (1e-2, 1e-3)) -> Dict[str, float]:
     """Everything the report lists for one set of pairs, ``threshold`` being the shipped one."""

@@ -79,12 +79,25 @@ class CosFaceLogits(keras.layers.Layer):
 
 
 def training_model(embedder: keras.Model, num_classes: int, scale: float, margin: float,
-                   head: Optional[CosFaceLogits] = None) -> keras.Model:
-    """``[image, label] -> margin logits`` around ``embedder`` (``head`` reuses trained class centres)."""
+                   head: Optional[CosFaceLogits] = None, distill: bool = False) -> keras.Model:
+    """``[image, label] -> margin logits`` around ``embedder`` (``head`` reuses trained class centres).
+
+    With ``distill`` the model has a second output, ``distill``: the L2-normalised embedding, which
+    the training loss pulls towards the teacher's embedding of the same face."""
     image = keras.Input(embedder.input_shape[1:], name="image")
     label = keras.Input((), dtype=tf.int32, name="label")
     head = head or CosFaceLogits(num_classes, scale, margin, name="cosface")
-    return keras.Model([image, label], head([embedder(image), label]), name="cosface_training")
+    embedding = embedder(image)
+    logits = head([embedding, label])
+    if not distill:
+        return keras.Model([image, label], logits, name="cosface_training")
+    unit = keras.layers.Lambda(lambda e: tf.math.l2_normalize(e, axis=1), name="distill")(embedding)
+    return keras.Model([image, label], {"cosface": logits, "distill": unit}, name="cosface_distill_training")
+
+
+def cosine_distance(target: tf.Tensor, unit: tf.Tensor) -> tf.Tensor:
+    """``1 - cos`` between the teacher's embedding (normalised here) and the student's unit embedding."""
+    return 1.0 - tf.reduce_sum(tf.math.l2_normalize(target, axis=1) * unit, axis=1)
 
 
 def custom_objects() -> dict:

@@ -43,6 +43,7 @@ class IdentityConfig:
     depth: int = 0  # > 0: only the first backbone blocks (tiny test models)
     heldout_fraction: float = 0.18
     heldout_pairs: int = 1500  # matched pairs among held-out people (and as many mismatched)
+    teacher: str = ""  # teacher cache (.npz from `python -m converters.identity teacher`); "" = no distillation
     seed: int = 0
     train: FitSettings = field(default_factory=FitSettings)
     prune_fraction: float = 0.3
@@ -96,6 +97,7 @@ class Prepared:
     heldout_pairs: np.ndarray
     lfw_pairs: np.ndarray
     lfw_pairs_missing: int
+    teacher: Optional[np.ndarray] = None  # [N, D] teacher targets of every face (distillation), or None
 
     def summary(self) -> dict:
         names = self.faces.names
@@ -130,7 +132,12 @@ def prepare(cfg: IdentityConfig) -> Prepared:
     held = data_mod.sample_pairs(faces.names, split.heldout_people, cfg.heldout_pairs, cfg.seed)
     pairs_file = root / "pairsDevTrain.txt"
     lfw, missing = data_mod.lfw_pairs(faces.index, pairs_file) if pairs_file.is_file() else (np.zeros((0, 3), np.int64), 0)
-    return Prepared(faces, split, train_idx, labels, len(train_people), held, lfw, missing)
+    teacher = None
+    if cfg.teacher:
+        from converters.identity.teacher import load_targets
+
+        teacher = load_targets(Path(cfg.teacher), faces.index.names, faces.index.numbers)
+    return Prepared(faces, split, train_idx, labels, len(train_people), held, lfw, missing, teacher)
 
 
 def heldout_evaluator(prep: Prepared):
@@ -164,8 +171,10 @@ def _train_stage(cfg: IdentityConfig, prep: Prepared, stage: str, settings: FitS
         head.build([(None, centres.shape[0]), (None,)])
         head.set_weights([centres])
     gray = prep.faces.gray()[prep.train_idx]
+    teacher = prep.teacher[prep.train_idx] if prep.teacher is not None else None
     head = fit(embedder, gray, prep.train_labels, prep.num_classes, settings, head=head,
-               evaluate=heldout_evaluator(prep), history_path=out / "history.json", ckpt_dir=out / "ckpt")
+               evaluate=heldout_evaluator(prep), history_path=out / "history.json", ckpt_dir=out / "ckpt",
+               teacher=teacher)
     np.save(out / "centres.npy", head.get_weights()[0])
     save_model(embedder, path)
     return path

@@ -239,3 +239,27 @@ def verify_pairs(emb: np.ndarray, pairs: np.ndarray) -> Dict[str, float]:
     d = np.linalg.norm(emb[pairs[:, 0]] - emb[pairs[:, 1]], axis=1)
     same = pairs[:, 2] == 1
     return {"pairs": int(len(pairs)), "accuracy_at_0.6": float(np.mean((d < DLIB_THRESHOLD) == same))}
+
+
+def load_targets(path: Path, names: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """``[N, 128]`` flip-symmetric teacher targets (mean of the photo's and the mirror image's unit
+    embeddings, renormalised) for the faces ``(names, numbers)``, looked up by name and number in
+    the cache at ``path``; a cache that lacks any of them, or holds unfinished rows, is refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("teacher cache not found", path, "run `python -m converters.identity teacher --data …` first")
+    cache = np.load(path)
+    emb = cache["embeddings"].astype(np.float64)
+    lookup = {(str(n), int(k)): i for i, (n, k) in enumerate(zip(cache["names"], cache["numbers"]))}
+    rows = [lookup.get((str(n), int(k))) for n, k in zip(names, numbers)]
+    missing = [f"{n}_{int(k):04d}" for (n, k), r in zip(zip(names, numbers), rows) if r is None]
+    if missing:
+        raise ConfigError(f"teacher cache has no embedding for {len(missing)} of {len(rows)} faces "
+                          f"(e.g. {', '.join(missing[:3])})", path,
+                          "make the cache from the same data folder: python -m converters.identity teacher --data …")
+    views = emb[:, rows]
+    if not np.isfinite(views).all():
+        raise ConfigError("teacher cache holds unfinished rows", path, "let `python -m converters.identity teacher` finish")
+    unit = views / np.linalg.norm(views, axis=2, keepdims=True)
+    mean = unit.mean(axis=0)
+    return (mean / np.linalg.norm(mean, axis=1, keepdims=True)).astype(np.float32)

@@ -18,7 +18,7 @@ import numpy as np
 
 from converters.emotion.augment import AugmentConfig, make_dataset
 from converters.emotion.train import WallClockCosine
-from converters.identity.model import CosFaceLogits, training_model
+from converters.identity.model import CosFaceLogits, cosine_distance, training_model
 from converters.tfenv import keras, tf
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class FitSettings:
     margin: float = 0.3
     seed: int = 0
     eval_every: int = 5  # epochs between held-out checks (0: never)
+    distill_weight: float = 0.0  # weight of 1 - cos(student, teacher) when teacher embeddings are given
     augment: AugmentConfig = field(default_factory=identity_augment)
 
 
@@ -76,10 +77,14 @@ class HeldOutCheck(keras.callbacks.Callback):
 
 def fit(embedder: keras.Model, images: np.ndarray, labels: np.ndarray, num_classes: int, settings: FitSettings,
         head: Optional[CosFaceLogits] = None, evaluate: Optional[Callable[[keras.Model], dict]] = None,
-        history_path: Optional[Path] = None, verbose: Optional[int] = None, ckpt_dir: Optional[Path] = None) -> CosFaceLogits:
+        history_path: Optional[Path] = None, verbose: Optional[int] = None, ckpt_dir: Optional[Path] = None,
+        teacher: Optional[np.ndarray] = None) -> CosFaceLogits:
     """Train ``embedder`` in place on gray ``images`` [N, S, S] with integer ``labels``; returns the
     margin head (its class centres carry over to fine-tuning). With ``ckpt_dir``, every epoch is
-    checkpointed there and a later call resumes from the last one (same epoch, step and clock)."""
+    checkpointed there and a later call resumes from the last one (same epoch, step and clock).
+
+    ``teacher`` ([N, D] teacher embeddings of the same faces, flip-symmetric) adds the distillation
+    loss ``settings.distill_weight * (1 - cos(student, teacher))`` to the margin loss."""
     keras.utils.set_random_seed(settings.seed)
     size = int(embedder.input_shape[1])
     batch = min(settings.batch_size, len(images))
@@ -87,13 +92,26 @@ def fit(embedder: keras.Model, images: np.ndarray, labels: np.ndarray, num_class
     state_file = Path(ckpt_dir) / "state.json" if ckpt_dir else None
     state = json.loads(state_file.read_text()) if state_file and state_file.is_file() else \
         {"epoch": 0, "step": 0, "elapsed_s": 0.0, "history": []}
-    base = make_dataset(images, labels.astype(np.float32)[:, None], None, size, batch, training=True,
+    distill = teacher is not None and settings.distill_weight > 0
+    if distill and (teacher.ndim != 2 or len(teacher) != len(images)):
+        raise ValueError(f"teacher embeddings {teacher.shape} do not match {len(images)} images")
+    targets = labels.astype(np.float32)[:, None]
+    if distill:
+        targets = np.concatenate([targets, teacher.astype(np.float32)], axis=1)
+    base = make_dataset(images, targets, None, size, batch, training=True,
                         seed=settings.seed, augment=settings.augment, start_batch=state["step"])
-    dataset = base.map(lambda x, y, w: ((x, tf.cast(y[:, 0], tf.int32)), tf.cast(y[:, 0], tf.int32)))
-    model = training_model(embedder, num_classes, settings.scale, settings.margin, head)
-    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=settings.lr, weight_decay=settings.weight_decay),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
+    model = training_model(embedder, num_classes, settings.scale, settings.margin, head, distill=distill)
+    optimizer = keras.optimizers.AdamW(learning_rate=settings.lr, weight_decay=settings.weight_decay)
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if distill:
+        dataset = base.map(lambda x, y, w: ((x, tf.cast(y[:, 0], tf.int32)),
+                                            {"cosface": tf.cast(y[:, 0], tf.int32), "distill": y[:, 1:]}))
+        model.compile(optimizer=optimizer, loss={"cosface": ce, "distill": cosine_distance},
+                      loss_weights={"cosface": 1.0, "distill": settings.distill_weight},
+                      metrics={"cosface": [keras.metrics.SparseCategoricalAccuracy(name="acc")]})
+    else:
+        dataset = base.map(lambda x, y, w: ((x, tf.cast(y[:, 0], tf.int32)), tf.cast(y[:, 0], tf.int32)))
+        model.compile(optimizer=optimizer, loss=ce, metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
     if state["epoch"] > 0 and ckpt_dir is not None:
         tf.train.Checkpoint(model=model, optimizer=model.optimizer).restore(tf.train.latest_checkpoint(str(ckpt_dir))).expect_partial()
         log.info("resumed from %s at epoch %d (%.0f s spent)", ckpt_dir, state["epoch"], state["elapsed_s"])
