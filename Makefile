@@ -30,7 +30,7 @@ $(THIRDPARTY): converters/thirdparty.py edgekit/models/manifest.json edgekit/mod
 
 thirdparty: $(THIRDPARTY)
 
-$(RUNTIME_STAMP): setup.py | $(BIN)/python
+$(RUNTIME_STAMP): setup.py | $(BIN)/python $(THIRDPARTY)
 	$(BIN)/python -m pip install $(PIP_QUIET) -e . --config-settings editable_mode=compat
 	touch $@
 
@@ -44,7 +44,7 @@ $(TEST_STAMP): $(RUNTIME_STAMP) setup.py
 	$(BIN)/python -m pip install $(PIP_QUIET) -e ".[test]" --config-settings editable_mode=compat
 	touch $@
 
-$(TRAIN_STAMP): setup.py converters/requirements-train.txt
+$(TRAIN_STAMP): setup.py converters/requirements-train.txt | $(THIRDPARTY)
 	$(PYTHON) -m venv $(TRAIN)
 	$(TBIN)/python -m pip install $(PIP_QUIET) --upgrade pip
 	$(TBIN)/python -m pip install $(PIP_QUIET) -r converters/requirements-train.txt

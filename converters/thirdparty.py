@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -99,7 +100,10 @@ def wheel(requirement: str) -> Path:
     if platform:
         args += ["--platform", platform, "--python-version", python]
     log(f"downloading {requirement}" + (f" ({platform})" if platform else ""))
-    result = subprocess.run(args + [requirement], capture_output=True, text=True)
+    # Inside a PEP 517 build environment PYTHONPATH points at an overlay that hides the
+    # interpreter's own site-packages (and pip with it): call pip without that overlay.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONNOUSERSITE", "PYTHONHOME")}
+    result = subprocess.run(args + [requirement], capture_output=True, text=True, env=env)
     found = sorted(p for p in CACHE_DIR.glob("*.whl") if p.name.lower().startswith(stem))
     if result.returncode != 0 or not found:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]

@@ -53,7 +53,7 @@ def _teacher(args: argparse.Namespace) -> None:
     from converters.identity.teacher import extract, verify_pairs
 
     root = Path(args.data)
-    descriptor = extract(root, Path(args.out), Path(args.out) / "cache", args.limit)
+    descriptor = extract(root, Path(args.out), Path(args.out) / "cache", args.limit, args.views)
     pairs_file = root / "pairsDevTrain.txt"
     if pairs_file.is_file() and not args.limit:
         pairs, _ = lfw_pairs(index_lfw(root), pairs_file)
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, help="LFW root (images/, pairsDevTrain.txt)")
     t.add_argument("--out", default="runs/identity_teacher", help="cache folder, outside git")
     t.add_argument("--limit", type=int, help="only the first N images (smoke tests)")
+    t.add_argument("--views", nargs="+", default=["photo", "mirror"], help="photo [mirror] (mirror doubles the time)")
     t.add_argument("--report-dir", dest="report_dir", default="reports/identity_teacher")
     t.set_defaults(func=_teacher)
     return parser

@@ -44,6 +44,7 @@ class IdentityConfig:
     heldout_fraction: float = 0.18
     heldout_pairs: int = 1500  # matched pairs among held-out people (and as many mismatched)
     teacher: str = ""  # teacher cache (.npz from `python -m converters.identity teacher`); "" = no distillation
+    threshold_far: float = 0.0  # > 0: ship the threshold with this false-accept rate on held-out pairs (else max accuracy)
     seed: int = 0
     train: FitSettings = field(default_factory=FitSettings)
     prune_fraction: float = 0.3

@@ -143,8 +143,12 @@ def check_matches(cache: Dict[str, np.ndarray], names: np.ndarray, numbers: np.n
                           "re-run `python -m converters.identity teacher` for this data folder")
 
 
-def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None) -> Dict[str, object]:
-    """Teacher embeddings of every LFW image under ``root`` (resumable); returns the descriptor."""
+def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None,
+            views: Sequence[str] = VIEWS) -> Dict[str, object]:
+    """Teacher embeddings of every LFW image under ``root`` (resumable); returns the descriptor.
+    ``views`` may leave out the mirror image (half the time; targets are then the photo's alone)."""
+    if not views or any(v not in VIEWS for v in views) or list(views) != list(VIEWS[:len(views)]):
+        raise ConfigError(f"views must be {VIEWS[0]!r} or {VIEWS[0]!r} and {VIEWS[1]!r}, got {list(views)}", "--views")
     from tqdm import tqdm
 
     from converters.identity.data import detect_eyes, index_lfw
@@ -168,10 +172,10 @@ def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None)
                  "boxes": np.full((n, 4), np.nan), "box_source": np.zeros(n, np.int8), "seconds": np.zeros(1)}
     emb, boxes, source = state["embeddings"], state["boxes"], state["box_source"]
 
-    def save(path: Path) -> None:
+    def save(path: Path, count: int = len(VIEWS)) -> None:
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, embeddings=emb, boxes=boxes, box_source=source, seconds=state["seconds"],
-                 names=index.names, numbers=index.numbers, listing_sha256=np.array(key))
+        np.savez(tmp, embeddings=emb[:count], boxes=boxes, box_source=source, seconds=state["seconds"],
+                 names=index.names, numbers=index.numbers, listing_sha256=np.array(key), views=np.array(VIEWS[:count]))
         tmp.replace(path)
 
     started = time.monotonic() - float(state["seconds"][0])
@@ -192,7 +196,7 @@ def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None)
         for i in np.flatnonzero(missing):
             boxes[i], source[i] = box_from_eyes(eyes[i], relation), 2
     # 2. Embeddings, view-major so the plain photos finish first.
-    for v, view in enumerate(VIEWS):
+    for v, view in enumerate(views):
         todo = [i for i in range(n) if np.isnan(emb[v, i, 0])]
         for k, i in enumerate(tqdm(todo, desc=f"teacher {view}", unit="face", mininterval=10)):
             rgb = load_image(index.path(i))[:, :, ::-1]
@@ -205,8 +209,11 @@ def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None)
                 state["seconds"][0] = time.monotonic() - started
                 save(partial)
     state["seconds"][0] = time.monotonic() - started
-    save(final)
-    partial.unlink(missing_ok=True)
+    save(final, len(views))
+    if len(views) == len(VIEWS):
+        partial.unlink(missing_ok=True)
+    else:
+        save(partial)  # the rest of the views can still be computed later
     return describe(final, root, detected, source, float(state["seconds"][0]), teacher.version)
 
 
@@ -221,7 +228,7 @@ def describe(path: Path, root: Path, detected: np.ndarray, source: np.ndarray, s
         "embeddings_sha256": hashlib.sha256(np.ascontiguousarray(emb).tobytes()).hexdigest(),
         "listing_sha256": str(data["listing_sha256"]),
         "faces": int(emb.shape[1]),
-        "views": list(VIEWS),
+        "views": [str(v) for v in data["views"]] if "views" in data else list(VIEWS[:emb.shape[0]]),
         "dim": int(emb.shape[2]),
         "blazeface_found": int(detected.sum()),
         "box_from_hog": int((source == 1).sum()),
@@ -230,7 +237,8 @@ def describe(path: Path, root: Path, detected: np.ndarray, source: np.ndarray, s
         "teacher": {"package": PACKAGE, "files": TEACHER_FILES, "licence": "CC0-1.0", "dlib": dlib_version,
                     "runner": "dlib-bin"},
         "data": str(root),
-        "produced_by": "python -m converters.identity teacher --data ../shared/data/lfw",
+        "produced_by": "python -m converters.identity teacher --data ../shared/data/lfw --views "
+                       + " ".join(str(v) for v in (data["views"] if "views" in data else VIEWS[:emb.shape[0]])),
     }
 
 
