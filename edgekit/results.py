@@ -97,10 +97,15 @@ class IdentityResult:
     similarity: float
     known: bool
     nearest: Optional[str] = None
+    face: Optional[int] = None  # which face of the photo (left to right from 0), when a photo was given
+    runner_up: Optional[float] = None  # similarity to the second-closest enrolled person
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "similarity": round(float(self.similarity), 4), "known": self.known,
-                "nearest": self.nearest}
+        out = {"name": self.name, "similarity": round(float(self.similarity), 4), "known": self.known,
+               "nearest": self.nearest}
+        if self.face is not None:
+            out["face"] = self.face
+        return out
 
 
 @dataclass

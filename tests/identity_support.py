@@ -64,6 +64,25 @@ def two_face_photo(astronaut_path: Path) -> np.ndarray:
     return np.ascontiguousarray(np.hstack([head, head[:, ::-1]]))
 
 
+def faces_photo(astronaut_path: Path, scales) -> np.ndarray:
+    """The astronaut's head at each of ``scales`` (1.0 = 300 px) in a row of 320-px cells on a
+    gray canvas (two rows for three faces, so BlazeFace still sees them large enough): faces of
+    known size for the "largest face by default" rule."""
+    import cv2
+
+    from edgekit import load_image
+
+    head = load_image(astronaut_path)[0:300, 60:360]
+    cols = 2
+    rows = (len(scales) + cols - 1) // cols
+    canvas = np.full((320 * rows, 320 * cols, 3), 128, np.uint8)
+    for k, s in enumerate(scales):
+        tile = cv2.resize(head, (int(300 * s), int(300 * s)), interpolation=cv2.INTER_AREA)
+        y, x = 320 * (k // cols) + 10, 320 * (k % cols) + 10
+        canvas[y:y + tile.shape[0], x:x + tile.shape[1]] = tile
+    return canvas
+
+
 def no_face_photo() -> np.ndarray:
     """A plain gray picture."""
     return np.full((240, 320, 3), 128, np.uint8)

@@ -51,12 +51,11 @@ def test_enroll_without_a_face_fails_with_one_line(env, photos, capsys):
     assert "'Ann' was not enrolled" in err
 
 
-def test_enroll_with_several_faces_asks_for_face(env, photos, capsys):
-    assert main(["enroll", "Ann", photos["two"]]) == 1
-    assert any("2 faces found" in line and "--face N" in line for line in _errors(capsys.readouterr().err))
+def test_enroll_with_several_faces_uses_the_largest(env, photos, capsys):
+    assert main(["enroll", "Ann", photos["two"]]) == 0
     assert main(["enroll", "Ann", photos["two"], "--face", "1"]) == 0
     assert main(["enroll", "Ann", photos["two"], "--face", "5"]) == 1
-    assert "out of range" in capsys.readouterr().err
+    assert "no face 5: 2 face(s) found" in capsys.readouterr().err
 
 
 def test_bad_photo_does_not_stop_the_others(env, photos, capsys):

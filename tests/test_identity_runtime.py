@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgekit.errors import ConfigError, InputError, ModelError, NoFaceError
-from identity_support import TINY_DIM, TINY_THRESHOLD, install_tiny_identity_model, no_face_photo, two_face_photo
+from identity_support import faces_photo, TINY_DIM, TINY_THRESHOLD, install_tiny_identity_model, no_face_photo, two_face_photo
 
 
 @pytest.fixture
@@ -100,13 +100,38 @@ def test_enrol_photo_without_a_face(ident):
     assert ident.list() == []
 
 
-def test_enrol_photo_with_several_faces_needs_face_index(ident, astronaut_path):
-    photo = two_face_photo(astronaut_path)
-    with pytest.raises(InputError, match="2 faces found.*--face"):
-        ident.enroll("Ann", [photo])
-    assert ident.enroll("Ann", [photo], face=1) == 1
-    with pytest.raises(InputError, match="out of range"):
-        ident.enroll("Ann", [photo], face=2)
+@pytest.mark.parametrize("scales", [(0.75, 1.0), (1.0, 0.7, 0.85)])
+def test_several_faces_use_the_largest_and_say_which(ident, astronaut_path, scales):
+    """One face rule for embed/verify/enroll/identify: the largest face unless face=N; never an
+    error for a background face; the number used is reported."""
+    photo = faces_photo(astronaut_path, scales)
+    faces = ident._faces(photo)
+    assert len(faces) == len(scales)
+    largest = int(np.argmax([f.box.area for f in faces]))
+    assert ident.enroll("Ann", [photo]) == 1 and ident.last_faces == [largest]
+    ident.embed(photo)
+    assert ident.last_faces == [largest]
+    same, _ = ident.verify(photo, astronaut_path)
+    assert ident.last_faces == [largest, 0]
+    result = ident.identify(photo)
+    assert result.face == largest and result.to_dict()["face"] == largest
+    other = (largest + 1) % len(scales)
+    assert ident.identify(photo, face=other).face == other
+    assert ident.enroll("Ann", [photo], face=other) == 2 and ident.last_faces == [other]
+    with pytest.raises(InputError, match=f"no face {len(scales)}: {len(scales)} face"):
+        ident.enroll("Ann", [photo], face=len(scales))
+
+
+def test_identify_needs_a_margin_over_the_runner_up(ident, astronaut_path):
+    """With two enrolled people almost as close as each other, identify says "unknown"."""
+    e = ident.embed(astronaut_path)
+    ident.gallery.add("Ann", e[None])
+    ident.gallery.add("Bea", e[None])
+    ident.margin = 0.05
+    tie = ident.identify(astronaut_path)
+    assert not tie.known and tie.name == "unknown" and tie.runner_up == pytest.approx(tie.similarity)
+    ident.margin = 0.0
+    assert ident.identify(astronaut_path).known
 
 
 def test_one_bad_photo_leaves_the_gallery_unchanged(ident, astronaut_path):

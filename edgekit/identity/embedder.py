@@ -54,6 +54,7 @@ class FaceEmbedder:
                  threshold: Optional[float] = None) -> None:
         self.model_path, self.sha256, entry = _manifest_entry(model)
         settings = entry.get("identity", {}) if entry.get("task") == "identity" else {}
+        self.settings: Dict[str, Any] = dict(settings)  # the manifest's identity settings (threshold, margin, ...)
         self._interpreter = litert.make_interpreter(self.model_path, num_threads)
         inputs, outputs = litert.input_specs(self._interpreter), litert.output_specs(self._interpreter)
         if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[0] != 1 or inputs[0].shape[3] not in (1, 3):

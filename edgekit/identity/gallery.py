@@ -87,16 +87,19 @@ class Gallery:
     def __len__(self) -> int:
         return len(self._people)
 
-    def best_match(self, embedding: np.ndarray) -> Tuple[Optional[str], float]:
-        """``(name, similarity)`` of the closest person (cosine similarity to the mean of their
-        unit embeddings, renormalised); ``(None, -1.0)`` for an empty gallery."""
-        best, score = None, -1.0
+    def ranked(self, embedding: np.ndarray) -> List[Tuple[str, float]]:
+        """``(name, similarity)`` of every person, closest first (cosine similarity to the mean of
+        their unit embeddings, renormalised)."""
+        scores = []
         for name, samples in self._people.items():
             centre = samples.mean(axis=0)
-            sim = float(np.dot(centre / max(np.linalg.norm(centre), 1e-12), embedding))
-            if sim > score:
-                best, score = name, sim
-        return best, score
+            scores.append((name, float(np.dot(centre / max(np.linalg.norm(centre), 1e-12), embedding))))
+        return sorted(scores, key=lambda item: -item[1])
+
+    def best_match(self, embedding: np.ndarray) -> Tuple[Optional[str], float]:
+        """``(name, similarity)`` of the closest person; ``(None, -1.0)`` for an empty gallery."""
+        ranked = self.ranked(embedding)
+        return ranked[0] if ranked else (None, -1.0)
 
     # ------------------------------------------------------------------------------- changes
 

@@ -7,8 +7,9 @@
 
 Photos go through the same steps as in :class:`edgekit.Pipeline`: BlazeFace detection, a
 similarity transform from the eye keypoints onto :data:`~edgekit.identity.template.IDENTITY_TEMPLATE`
-(:class:`edgekit.FaceAligner`), the INT8 embedder. When a photo holds several faces, ``face=N``
-picks one, counted from the left (0 = leftmost).
+(:class:`edgekit.FaceAligner`), the INT8 embedder. When a photo holds several faces the largest is
+used (the SDK's rule, :mod:`edgekit.faces`); ``face=N`` picks another, counted from the left
+(0 = leftmost), and :attr:`FaceIdentifier.last_faces` / ``IdentityResult.face`` say which was used.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..alignment import AlignedFace, FaceAligner
-from ..errors import InputError, NoFaceError, describe
-from ..faces import left_to_right
+from ..errors import ConfigError, InputError, NoFaceError, describe
+from ..faces import left_to_right, pick_face
 from ..imageio import ImageSource, load_image
 from ..registry import InputSpec
 from ..results import Detection, IdentityResult
@@ -39,6 +40,8 @@ class FaceIdentifier:
         gallery_path: gallery file (default: ``identity_gallery.json`` in :func:`edgekit.userdata.data_dir`).
         num_threads: LiteRT CPU threads of each model.
         threshold: same-person cosine similarity (default: the one shipped with the model).
+        margin: how far the closest enrolled person must beat the runner-up for ``identify`` to name
+            them (default: the model's, measured on held-out people; 0 for models without one).
         detector_model / min_confidence: BlazeFace settings used for photos.
 
     Not thread-safe: use one identifier per thread.
@@ -46,13 +49,20 @@ class FaceIdentifier:
 
     def __init__(self, model: Union[str, "os.PathLike[str]"] = DEFAULT_MODEL, *,
                  gallery_path: Optional[Union[str, "os.PathLike[str]"]] = None, num_threads: int = 1,
-                 threshold: Optional[float] = None, detector_model: str = "short_range", min_confidence: float = 0.5) -> None:
+                 threshold: Optional[float] = None, margin: Optional[float] = None,
+                 detector_model: str = "short_range", min_confidence: float = 0.5) -> None:
         self.embedder = FaceEmbedder(model, num_threads, threshold)
         self.aligner = FaceAligner(self.embedder.input_spec, IDENTITY_TEMPLATE)
         self._detector_args = dict(model=detector_model, min_confidence=min_confidence, num_threads=num_threads)
         self._detector = None
         self._gallery_path = gallery_path
         self._gallery: Optional[Gallery] = None
+        chosen = self.embedder.settings.get("margin", 0.0) if margin is None else margin
+        if isinstance(chosen, bool) or not isinstance(chosen, (int, float)) or not 0.0 <= float(chosen) <= 2.0:
+            raise ConfigError(f"margin must be a similarity difference in [0, 2], got {chosen!r}", hint="e.g. 0.05")
+        self.margin = float(chosen)
+        #: Face numbers used by the last public call, one per photo (None for crops and embeddings).
+        self.last_faces: List[Optional[int]] = []
 
     # ----------------------------------------------------------------------------- properties
 
@@ -74,58 +84,72 @@ class FaceIdentifier:
     # ----------------------------------------------------------------------------- embeddings
 
     def embed(self, face_or_photo: FaceInput, face: Optional[int] = None) -> np.ndarray:
-        """L2-normalised embedding of an :class:`AlignedFace`, or of the face in a photo.
+        """L2-normalised embedding of an :class:`AlignedFace`, or of a face in a photo: the largest
+        one, or face number ``face`` (left to right from 0); :attr:`last_faces` says which.
 
         Raises:
             NoFaceError: the photo holds no face.
-            InputError: several faces and no ``face`` index, or ``face`` out of range.
+            InputError: the photo has no face number ``face``.
         """
-        if isinstance(face_or_photo, AlignedFace):
-            return self.embedder.embed_aligned(face_or_photo.image)
-        bgr = load_image(face_or_photo)
-        return self.embed_detection(bgr, self._pick_face(bgr, face, face_or_photo))
+        embedding, used = self._embedding(face_or_photo, face)
+        self.last_faces = [used]
+        return embedding
 
     def embed_detection(self, image: ImageSource, detection: Detection) -> np.ndarray:
         """Embedding of one detected face of ``image`` (what :class:`edgekit.Pipeline` calls)."""
         return self.embedder.embed_aligned(self.aligner.align(image, detection).image)
 
     def verify(self, a: FaceInput, b: FaceInput) -> Tuple[bool, float]:
-        """``(same person, cosine similarity)`` of two faces (photos with one face, aligned
-        crops, or embeddings), ``same`` meaning similarity >= :attr:`threshold`."""
-        similarity = float(np.dot(self._as_embedding(a), self._as_embedding(b)))
+        """``(same person, cosine similarity)`` of two faces (photos: the largest face of each, see
+        :attr:`last_faces`; aligned crops; or embeddings), ``same`` meaning similarity >= :attr:`threshold`."""
+        (ea, fa), (eb, fb) = self._embedding(a), self._embedding(b)
+        self.last_faces = [fa, fb]
+        similarity = float(np.dot(ea, eb))
         return similarity >= self.threshold, similarity
 
     # ----------------------------------------------------------------------------- gallery
 
     def enroll(self, name: str, images: Union[FaceInput, Sequence[FaceInput]], face: Optional[int] = None) -> int:
-        """Add the face of every photo in ``images`` to ``name`` (one photo or a list); returns the
-        person's sample count. All photos are checked before the gallery changes, so a bad photo
-        leaves it as it was. ``face=N`` picks the N-th face from the left in every photo."""
+        """Add a face of every photo in ``images`` to ``name`` (one photo or a list): the largest,
+        or the ``face``-th from the left; returns the person's sample count. All photos are checked
+        before the gallery changes, so a bad photo leaves it as it was."""
         from .gallery import check_name
 
         name = check_name(name)
         items = [images] if isinstance(images, (str, os.PathLike, AlignedFace, np.ndarray)) else list(images)
         if not items:
             raise InputError("no photos given", f"enroll({name!r})", "pass at least one photo of the person")
-        vectors = [self._as_embedding(item, face) for item in items]
-        return self.gallery.add(name, np.stack(vectors))
+        done = [self._embedding(item, face) for item in items]
+        self.last_faces = [used for _, used in done]
+        return self.gallery.add(name, np.stack([e for e, _ in done]))
 
     def identify(self, face_or_photo: FaceInput, face: Optional[int] = None) -> IdentityResult:
-        """Closest enrolled person, or ``"unknown"`` when no one reaches :attr:`threshold`."""
-        return self.identify_embedding(self._as_embedding(face_or_photo, face))
+        """Closest enrolled person, or ``"unknown"`` (see :meth:`identify_embedding`); for a photo,
+        ``result.face`` says which face was used (the largest unless ``face=N``)."""
+        embedding, used = self._embedding(face_or_photo, face)
+        self.last_faces = [used]
+        return self.identify_embedding(embedding, used)
 
     def identify_faces(self, photo: ImageSource, face: Optional[int] = None) -> List[Tuple[Detection, IdentityResult]]:
         """``(detection, identity)`` of every face of ``photo`` from left to right (only the
         ``face``-th when given); ``[]`` when there is no face."""
         bgr = load_image(photo)
-        faces = [self._pick_face(bgr, face, photo)] if face is not None else self._faces(bgr)
-        return [(det, self.identify_embedding(self.embed_detection(bgr, det))) for det in faces]
+        faces = self._faces(bgr)
+        numbered = [(pick_face(faces, face, lambda d: d.box, _subject(photo)), )] if face is not None else \
+            [(k,) for k in range(len(faces))]
+        return [(faces[k], self.identify_embedding(self.embed_detection(bgr, faces[k]), k)) for (k,) in numbered]
 
-    def identify_embedding(self, embedding: np.ndarray) -> IdentityResult:
-        name, similarity = self.gallery.best_match(np.asarray(embedding, np.float64).reshape(-1))
-        known = name is not None and similarity >= self.threshold
-        return IdentityResult(name if known else IdentityResult.UNKNOWN, max(similarity, -1.0), known,
-                              nearest=name)
+    def identify_embedding(self, embedding: np.ndarray, face: Optional[int] = None) -> IdentityResult:
+        """The closest enrolled person when their similarity reaches :attr:`threshold` and beats
+        the runner-up by at least :attr:`margin`; otherwise ``"unknown"``."""
+        ranked = self.gallery.ranked(np.asarray(embedding, np.float64).reshape(-1))
+        if not ranked:
+            return IdentityResult(IdentityResult.UNKNOWN, -1.0, False, nearest=None, face=face)
+        name, similarity = ranked[0]
+        runner_up = ranked[1][1] if len(ranked) > 1 else None
+        known = similarity >= self.threshold and (runner_up is None or similarity - runner_up >= self.margin)
+        return IdentityResult(name if known else IdentityResult.UNKNOWN, similarity, known, nearest=name,
+                              face=face, runner_up=runner_up)
 
     def remove(self, name: str) -> None:
         self.gallery.remove(name)
@@ -141,13 +165,22 @@ class FaceIdentifier:
 
     # ----------------------------------------------------------------------------- internals
 
-    def _as_embedding(self, item: FaceInput, face: Optional[int] = None) -> np.ndarray:
+    def _embedding(self, item: FaceInput, face: Optional[int] = None) -> Tuple[np.ndarray, Optional[int]]:
+        """``(unit embedding, face number used)``; the number is None for crops and embeddings."""
         if isinstance(item, np.ndarray) and item.ndim == 1:
             if item.shape[0] != self.embedder.dim or not np.isfinite(item).all():
                 raise InputError(f"embedding must be {self.embedder.dim} finite values", describe(item),
                                  "pass a photo, an AlignedFace or a vector from embed()")
-            return item / max(float(np.linalg.norm(item)), 1e-12)
-        return self.embed(item, face)
+            return item / max(float(np.linalg.norm(item)), 1e-12), None
+        if isinstance(item, AlignedFace):
+            return self.embedder.embed_aligned(item.image), None
+        bgr = load_image(item)
+        faces = self._faces(bgr)
+        subject = _subject(item)
+        if not faces:
+            raise NoFaceError("no face found", subject, "use a photo in which the face is visible and roughly frontal")
+        k = pick_face(faces, face, lambda d: d.box, subject)
+        return self.embed_detection(bgr, faces[k]), k
 
     def _faces(self, bgr: np.ndarray) -> List[Detection]:
         """Detected faces, left to right (the SDK's face numbering, :mod:`edgekit.faces`)."""
@@ -156,24 +189,6 @@ class FaceIdentifier:
 
             self._detector = FaceDetector(**self._detector_args)
         return left_to_right(self._detector.detect(bgr), lambda d: d.box)
-
-    def _pick_face(self, bgr: np.ndarray, face: Optional[int], source: object) -> Detection:
-        """Face number ``face`` (left to right from 0, as everywhere); without one, the only face.
-        Unlike memes (largest face by default), several faces without ``face`` is an error: enrolling
-        or naming the wrong person silently would be worse than asking."""
-        faces = self._faces(bgr)
-        subject = os.fspath(source) if isinstance(source, (str, os.PathLike)) else describe(source)
-        if not faces:
-            raise NoFaceError("no face found", subject, "use a photo in which the face is visible and roughly frontal")
-        if face is None:
-            if len(faces) > 1:
-                raise InputError(f"{len(faces)} faces found", subject,
-                                 f"pick one with face=N / --face N (0 = leftmost, up to {len(faces) - 1})")
-            return faces[0]
-        if isinstance(face, bool) or not isinstance(face, (int, np.integer)) or not 0 <= face < len(faces):
-            raise InputError(f"face index {face!r} is out of range: {len(faces)} face(s) found", subject,
-                             f"use 0 (leftmost) to {len(faces) - 1}")
-        return faces[int(face)]
 
     def close(self) -> None:
         if self._detector is not None:
@@ -184,6 +199,10 @@ class FaceIdentifier:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _subject(source: object) -> str:
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else describe(source)
 
 
 __all__ = ["FaceIdentifier", "FaceInput"]
