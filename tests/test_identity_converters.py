@@ -141,3 +141,33 @@ def test_distillation_targets_reach_the_loss(tmp_path):
     assert distill[-1] < 0.5 * distill[0]  # 1 - cos fell: the student moved towards its targets
     with pytest.raises(ValueError, match="do not match"):
         fit(embedder, images, labels, 4, settings, teacher=teacher[:5], verbose=0)
+
+
+def test_operating_point_is_chosen_on_one_half_and_tested_on_the_other():
+    """Clustered synthetic people: the threshold meets the asked FAR on half A, the gallery test
+    on half B names few strangers and recognises most enrolled people."""
+    from converters.identity import gallery_eval
+
+    rng = np.random.default_rng(3)
+    people = [f"p{k:03d}" for k in range(200)]
+    centres = rng.normal(size=(200, 32))
+    names, vectors = [], []
+    for k, person in enumerate(people):
+        for _ in range(1 + k % 4):  # 1-4 photos per person
+            names.append(person)
+            vectors.append(centres[k] + 0.3 * rng.normal(size=32))
+    names = np.array(names)
+    emb = np.array(vectors)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    pairs = data_mod.sample_pairs(names, people, count=400, seed=0)
+    point = gallery_eval.operating_point(names, people, pairs, emb, far=0.01, seed=0)
+    a, b = gallery_eval.halves(people, 0)
+    assert not set(a) & set(b) and point["calibration"]["people"] == len(a)
+    assert point["margin"] in gallery_eval.MARGINS
+    g = point["gallery_test"]
+    assert g["galleries"] >= 2 and g["gallery_size"] == gallery_eval.GALLERY_SIZE and g["probes"] > 10
+    assert g["strangers_named"] <= 0.05 and g["recognised"] >= 0.8
+    assert point["pair_far_on_a"] <= 0.01 and point["report_half"]["far"] <= 0.05
+    # identify follows the runtime's rule: below the threshold or within the margin -> unknown
+    gal = gallery_eval.Gallery(["x", "y"], np.eye(2), [], [])
+    assert gallery_eval.identify(gal, np.array([[0.9, 0.1], [0.6, 0.58], [0.3, 0.0]]), 0.5, 0.05) == ["x", "unknown", "unknown"]

