@@ -53,6 +53,7 @@ def test_enroll_without_a_face_fails_with_one_line(env, photos, capsys):
 
 def test_enroll_with_several_faces_uses_the_largest(env, photos, capsys):
     assert main(["enroll", "Ann", photos["two"]]) == 0
+    assert "2 faces; using face 0 (the largest" in capsys.readouterr().out
     assert main(["enroll", "Ann", photos["two"], "--face", "1"]) == 0
     assert main(["enroll", "Ann", photos["two"], "--face", "5"]) == 1
     assert "no face 5: 2 face(s) found" in capsys.readouterr().err

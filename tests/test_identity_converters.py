@@ -101,7 +101,7 @@ def test_threshold_at_far_picks_the_far_point():
 
 
 def test_teacher_targets_are_looked_up_by_face_and_refuse_a_mismatch(tmp_path):
-    from converters.identity.teacher import load_targets
+    from converters.identity.teacher import centred_targets, load_targets
     from edgekit.errors import ConfigError
 
     rng = np.random.default_rng(0)
@@ -109,9 +109,10 @@ def test_teacher_targets_are_looked_up_by_face_and_refuse_a_mismatch(tmp_path):
     names, numbers = np.array(["A", "A", "B"]), np.array([1, 2, 1])
     np.savez(tmp_path / "t.npz", embeddings=emb, names=names, numbers=numbers, listing_sha256=np.array("x"))
     got = load_targets(tmp_path / "t.npz", np.array(["B", "A"]), np.array([1, 2]))
-    unit = emb / np.linalg.norm(emb, axis=2, keepdims=True)
-    want = unit.mean(axis=0)[[2, 1]]
-    np.testing.assert_allclose(got, want / np.linalg.norm(want, axis=1, keepdims=True), atol=1e-6)
+    np.testing.assert_allclose(got, emb.mean(axis=0)[[2, 1]], atol=1e-6)
+    centred = centred_targets(got + 5.0, np.array([0, 1]))  # a shared offset is removed
+    np.testing.assert_allclose(np.linalg.norm(centred, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(centred[0], -centred[1], atol=1e-6)
     with pytest.raises(ConfigError, match="no embedding for 1 of 2 faces"):
         load_targets(tmp_path / "t.npz", np.array(["A", "C"]), np.array([1, 1]))
     emb[0, 0, 0] = np.nan

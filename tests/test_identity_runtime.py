@@ -109,6 +109,7 @@ def test_several_faces_use_the_largest_and_say_which(ident, astronaut_path, scal
     assert len(faces) == len(scales)
     largest = int(np.argmax([f.box.area for f in faces]))
     assert ident.enroll("Ann", [photo]) == 1 and ident.last_faces == [largest]
+    assert ident.last_face_counts == [len(scales)]
     ident.embed(photo)
     assert ident.last_faces == [largest]
     same, _ = ident.verify(photo, astronaut_path)

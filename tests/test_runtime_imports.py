@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = ("tensorflow", "tf_keras", "keras", "mediapipe", "converters", "jax", "tensorflow_model_optimization")
+FORBIDDEN = ("tensorflow", "tf_keras", "keras", "mediapipe", "converters", "jax", "tensorflow_model_optimization",
+             "dlib", "face_recognition_models")  # the identity teacher is toolchain-only
 
 
 def run_python(code: str) -> dict:

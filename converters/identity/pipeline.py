@@ -135,9 +135,9 @@ def prepare(cfg: IdentityConfig) -> Prepared:
     lfw, missing = data_mod.lfw_pairs(faces.index, pairs_file) if pairs_file.is_file() else (np.zeros((0, 3), np.int64), 0)
     teacher = None
     if cfg.teacher:
-        from converters.identity.teacher import load_targets
+        from converters.identity.teacher import centred_targets, load_targets
 
-        teacher = load_targets(Path(cfg.teacher), faces.index.names, faces.index.numbers)
+        teacher = centred_targets(load_targets(Path(cfg.teacher), faces.index.names, faces.index.numbers), train_idx)
     return Prepared(faces, split, train_idx, labels, len(train_people), held, lfw, missing, teacher)
 
 

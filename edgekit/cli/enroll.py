@@ -19,7 +19,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("name", metavar="NAME", help="the person's name")
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of the person")
     p.add_argument("--face", type=int, metavar="N", default=None,
-                   help="in photos with several faces, use the N-th from the left (0 = leftmost)")
+                   help="in photos with several faces, use the N-th from the left (0 = leftmost; default: the largest)")
     add_identity_options(p)
     p.set_defaults(func=run)
 
@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
         for photo in args.photos:
             try:
                 vectors.append(ident.embed(photo, face=args.face))
+                if args.face is None and (ident.last_face_counts[0] or 0) > 1:
+                    print(f"{photo}: {ident.last_face_counts[0]} faces; using face {ident.last_faces[0]} "
+                          "(the largest; --face N picks another)")
             except EdgekitError as exc:
                 print(f"edgekit: error: {input_failure(photo, exc)}", file=sys.stderr)
                 failures += 1

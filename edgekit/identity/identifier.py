@@ -61,8 +61,11 @@ class FaceIdentifier:
         if isinstance(chosen, bool) or not isinstance(chosen, (int, float)) or not 0.0 <= float(chosen) <= 2.0:
             raise ConfigError(f"margin must be a similarity difference in [0, 2], got {chosen!r}", hint="e.g. 0.05")
         self.margin = float(chosen)
-        #: Face numbers used by the last public call, one per photo (None for crops and embeddings).
+        #: Face numbers used by the last public call, one per input (None for crops and embeddings),
+        #: and how many faces each photo had.
         self.last_faces: List[Optional[int]] = []
+        self.last_face_counts: List[Optional[int]] = []
+        self._counts: List[int] = []
 
     # ----------------------------------------------------------------------------- properties
 
@@ -92,7 +95,7 @@ class FaceIdentifier:
             InputError: the photo has no face number ``face``.
         """
         embedding, used = self._embedding(face_or_photo, face)
-        self.last_faces = [used]
+        self._record([used])
         return embedding
 
     def embed_detection(self, image: ImageSource, detection: Detection) -> np.ndarray:
@@ -103,7 +106,7 @@ class FaceIdentifier:
         """``(same person, cosine similarity)`` of two faces (photos: the largest face of each, see
         :attr:`last_faces`; aligned crops; or embeddings), ``same`` meaning similarity >= :attr:`threshold`."""
         (ea, fa), (eb, fb) = self._embedding(a), self._embedding(b)
-        self.last_faces = [fa, fb]
+        self._record([fa, fb])
         similarity = float(np.dot(ea, eb))
         return similarity >= self.threshold, similarity
 
@@ -120,14 +123,14 @@ class FaceIdentifier:
         if not items:
             raise InputError("no photos given", f"enroll({name!r})", "pass at least one photo of the person")
         done = [self._embedding(item, face) for item in items]
-        self.last_faces = [used for _, used in done]
+        self._record([used for _, used in done])
         return self.gallery.add(name, np.stack([e for e, _ in done]))
 
     def identify(self, face_or_photo: FaceInput, face: Optional[int] = None) -> IdentityResult:
         """Closest enrolled person, or ``"unknown"`` (see :meth:`identify_embedding`); for a photo,
         ``result.face`` says which face was used (the largest unless ``face=N``)."""
         embedding, used = self._embedding(face_or_photo, face)
-        self.last_faces = [used]
+        self._record([used])
         return self.identify_embedding(embedding, used)
 
     def identify_faces(self, photo: ImageSource, face: Optional[int] = None) -> List[Tuple[Detection, IdentityResult]]:
@@ -180,7 +183,16 @@ class FaceIdentifier:
         if not faces:
             raise NoFaceError("no face found", subject, "use a photo in which the face is visible and roughly frontal")
         k = pick_face(faces, face, lambda d: d.box, subject)
+        self._counts.append(len(faces))
         return self.embed_detection(bgr, faces[k]), k
+
+    def _record(self, used: List[Optional[int]]) -> None:
+        """Remember which face each photo of the last call used, and how many it had."""
+        counts = self._counts[-sum(u is not None for u in used):] if any(u is not None for u in used) else []
+        it = iter(counts)
+        self.last_faces = used
+        self.last_face_counts = [next(it) if u is not None else None for u in used]
+        self._counts = []
 
     def _faces(self, bgr: np.ndarray) -> List[Detection]:
         """Detected faces, left to right (the SDK's face numbering, :mod:`edgekit.faces`)."""
