@@ -120,3 +120,25 @@ def test_tokenizer_file_is_the_one_fonts_were_built_for():
     chars = {c for piece in tok.atoms + tok.words + tok.chars for c in piece if c.isprintable() and not c.isspace()}
     declared_missing = set(json.loads(glyphs.DESCRIPTOR.read_text(encoding="utf-8"))["caption_characters_missing"])
     assert all(glyphs.covers(c) or c in declared_missing for c in chars)
+
+
+def test_bundled_cjk_font_takes_the_cjk_place_when_none_is_installed(monkeypatch):
+    """With only a Latin system font, a Chinese chain starts with edgekit's CJK font (the Latin
+    font comes second); an English chain starts with the Latin font."""
+    latin = meme_fonts.InstalledFont("/usr/share/fonts/x/DejaVuSans-Bold.ttf", 0, "DejaVu Sans", "Bold")
+    monkeypatch.setattr(meme_fonts, "installed_fonts", lambda: (latin,))
+    loaded = {}
+
+    def fake_load(font, index=0):
+        path = font.path if isinstance(font, meme_fonts.InstalledFont) else str(font)
+        return loaded.setdefault(path, meme_fonts.FontFace(path, 0, Path(path).name))
+
+    monkeypatch.setattr(meme_fonts, "load_face", fake_load)
+    meme_fonts._chain_cached.cache_clear()
+    try:
+        zh = meme_fonts._chain_cached("zh", None, 0)
+        en = meme_fonts._chain_cached("en", None, 0)
+    finally:
+        meme_fonts._chain_cached.cache_clear()
+    assert zh.faces[0].path == str(glyphs.font_files()[0]) and zh.faces[len(glyphs.font_files())].path == latin.path
+    assert en.faces[0].path == latin.path and en.faces[1].path == str(glyphs.font_files()[0])

@@ -354,9 +354,20 @@ def _chain_cached(lang: str, font: Optional[str], index: int) -> FontChain:
     roles = ("zh", "en") if lang == "zh" else ("en", "zh")
     chosen: List[FontFace] = [load_face(font, index)] if font is not None else []
     emoji: Optional[FontFace] = None
+
+    def add(face: FontFace) -> None:
+        if all((face.path, face.index) != (f.path, f.index) for f in chosen):
+            chosen.append(face)
+
+    # edgekit's own subset fonts (Chinese, kaomoji and emoji with pip alone): they take the CJK
+    # font's place when none is installed, and otherwise come after the installed fonts.
+    bundled = [load_face(path) for path in glyphs.font_files()]
     for role in (*roles, "symbols", "emoji"):
         found = find_font(role, fonts)
         if found is None:
+            if role == "zh":
+                for face in bundled:
+                    add(face)
             continue
         try:
             face = load_face(found)
@@ -364,12 +375,10 @@ def _chain_cached(lang: str, font: Optional[str], index: int) -> FontChain:
             continue
         if face.is_bitmap or role == "emoji":
             emoji = emoji or face
-        elif all((face.path, face.index) != (f.path, f.index) for f in chosen):
-            chosen.append(face)
-    for path in glyphs.font_files():  # edgekit's own subset fonts: Chinese and emoji with pip alone
-        face = load_face(path)
-        if all(face.path != f.path for f in chosen):
-            chosen.append(face)
+        else:
+            add(face)
+    for face in bundled:
+        add(face)
     builtin = _builtin_face()
     if builtin is not None:
         chosen.append(builtin)
@@ -378,9 +387,9 @@ def _chain_cached(lang: str, font: Optional[str], index: int) -> FontChain:
 
 def font_chain(lang: str = "zh", font: Union[str, "os.PathLike[str]", None] = None, index: int = 0) -> FontChain:
     """The fallback chain for captions in ``lang``: ``font`` (a user font file) first, then the
-    best installed CJK and Latin fonts (order by language), symbol fonts, the colour emoji font,
-    edgekit's bundled subset fonts (:mod:`edgekit.glyphs`) and Pillow's built-in font. Cached per
-    arguments."""
+    best installed CJK and Latin fonts (order by language; edgekit's bundled subset fonts,
+    :mod:`edgekit.glyphs`, stand in for a missing CJK font), symbol fonts, the colour emoji font,
+    the bundled fonts and Pillow's built-in font. Cached per arguments."""
     return _chain_cached(lang, os.fspath(font) if font is not None else None, index)
 
 
