@@ -71,12 +71,24 @@ def test_end_to_end_tiny_run(lfw_dir, tmp_path):
     from converters.identity.train import FitSettings
     from edgekit.identity import FaceEmbedder
 
-    fit = dict(budget_minutes=0.01, epochs=1, batch_size=16, eval_every=0)
+    from converters.identity.pipeline import _limited_people
+
+    # a synthetic teacher cache for the faces of this run (distillation and the stranger-safe operating point)
+    index = data_mod.index_lfw(lfw_dir, _limited_people(lfw_dir, 12))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "teacher.npz", embeddings=rng.normal(size=(1, len(index), 16)).astype(np.float32),
+             names=index.names, numbers=index.numbers, listing_sha256=np.array("synthetic"))
+    fit = dict(budget_minutes=0.01, epochs=1, batch_size=16, eval_every=0, distill_weight=1.0)
     cfg = IdentityConfig(data=str(lfw_dir), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), people_limit=12,
                          input_size=32, depth=3, embedding_dim=16, heldout_fraction=0.3, train=FitSettings(**fit),
                          finetune=FitSettings(**fit), qat=FitSettings(budget_minutes=0.0), calibration_count=16,
-                         ship=False, report_dir=str(tmp_path / "report"), latency_runs=5, produced_by="pytest")
+                         ship=False, report_dir=str(tmp_path / "report"), latency_runs=5, produced_by="pytest",
+                         teacher=str(tmp_path / "teacher.npz"), threshold_far=0.01)
     report = run_all(cfg)
+    assert report["operating_point"]["threshold"] == report["shipped"]["threshold"]
+    assert "margin" in report["shipped"] and report["teacher"]["heldout"]["pairs"] > 0
+    assert "distill_loss" in json.loads((tmp_path / "run" / "float" / "history.json").read_text())["history"][0]
+    assert "Operating point" in (tmp_path / "report" / "README.md").read_text()
     assert set(report["variants"]) == {"float_fp32", "pruned_fp32", "pruned_int8_ptq"}
     assert report["shipped"]["variant"] == "pruned_int8_ptq" and report["shipped"]["file"] is None
     assert 0.25 < report["pruning"]["removed_fraction"] < 0.35
