@@ -65,7 +65,6 @@ class FaceIdentifier:
         #: and how many faces each photo had.
         self.last_faces: List[Optional[int]] = []
         self.last_face_counts: List[Optional[int]] = []
-        self._counts: List[int] = []
 
     # ----------------------------------------------------------------------------- properties
 
@@ -94,8 +93,8 @@ class FaceIdentifier:
             NoFaceError: the photo holds no face.
             InputError: the photo has no face number ``face``.
         """
-        embedding, used = self._embedding(face_or_photo, face)
-        self._record([used])
+        embedding, *choice = self._embedding(face_or_photo, face)
+        self._record([choice])
         return embedding
 
     def embed_detection(self, image: ImageSource, detection: Detection) -> np.ndarray:
@@ -105,8 +104,8 @@ class FaceIdentifier:
     def verify(self, a: FaceInput, b: FaceInput) -> Tuple[bool, float]:
         """``(same person, cosine similarity)`` of two faces (photos: the largest face of each, see
         :attr:`last_faces`; aligned crops; or embeddings), ``same`` meaning similarity >= :attr:`threshold`."""
-        (ea, fa), (eb, fb) = self._embedding(a), self._embedding(b)
-        self._record([fa, fb])
+        (ea, *ca), (eb, *cb) = self._embedding(a), self._embedding(b)
+        self._record([ca, cb])
         similarity = float(np.dot(ea, eb))
         return similarity >= self.threshold, similarity
 
@@ -123,14 +122,14 @@ class FaceIdentifier:
         if not items:
             raise InputError("no photos given", f"enroll({name!r})", "pass at least one photo of the person")
         done = [self._embedding(item, face) for item in items]
-        self._record([used for _, used in done])
-        return self.gallery.add(name, np.stack([e for e, _ in done]))
+        self._record([choice for _, *choice in done])
+        return self.gallery.add(name, np.stack([e for e, *_ in done]))
 
     def identify(self, face_or_photo: FaceInput, face: Optional[int] = None) -> IdentityResult:
         """Closest enrolled person, or ``"unknown"`` (see :meth:`identify_embedding`); for a photo,
         ``result.face`` says which face was used (the largest unless ``face=N``)."""
-        embedding, used = self._embedding(face_or_photo, face)
-        self._record([used])
+        embedding, used, count = self._embedding(face_or_photo, face)
+        self._record([(used, count)])
         return self.identify_embedding(embedding, used)
 
     def identify_faces(self, photo: ImageSource, face: Optional[int] = None) -> List[Tuple[Detection, IdentityResult]]:
@@ -138,9 +137,8 @@ class FaceIdentifier:
         ``face``-th when given); ``[]`` when there is no face."""
         bgr = load_image(photo)
         faces = self._faces(bgr)
-        numbered = [(pick_face(faces, face, lambda d: d.box, _subject(photo)), )] if face is not None else \
-            [(k,) for k in range(len(faces))]
-        return [(faces[k], self.identify_embedding(self.embed_detection(bgr, faces[k]), k)) for (k,) in numbered]
+        numbers = [pick_face(faces, face, lambda d: d.box, _subject(photo))] if face is not None else range(len(faces))
+        return [(faces[k], self.identify_embedding(self.embed_detection(bgr, faces[k]), k)) for k in numbers]
 
     def identify_embedding(self, embedding: np.ndarray, face: Optional[int] = None) -> IdentityResult:
         """The closest enrolled person when their similarity reaches :attr:`threshold` and beats
@@ -168,31 +166,27 @@ class FaceIdentifier:
 
     # ----------------------------------------------------------------------------- internals
 
-    def _embedding(self, item: FaceInput, face: Optional[int] = None) -> Tuple[np.ndarray, Optional[int]]:
-        """``(unit embedding, face number used)``; the number is None for crops and embeddings."""
+    def _embedding(self, item: FaceInput, face: Optional[int] = None) -> Tuple[np.ndarray, Optional[int], Optional[int]]:
+        """``(unit embedding, face number used, faces in the photo)``; both None for crops and embeddings."""
         if isinstance(item, np.ndarray) and item.ndim == 1:
             if item.shape[0] != self.embedder.dim or not np.isfinite(item).all():
                 raise InputError(f"embedding must be {self.embedder.dim} finite values", describe(item),
                                  "pass a photo, an AlignedFace or a vector from embed()")
-            return item / max(float(np.linalg.norm(item)), 1e-12), None
+            return item / max(float(np.linalg.norm(item)), 1e-12), None, None
         if isinstance(item, AlignedFace):
-            return self.embedder.embed_aligned(item.image), None
+            return self.embedder.embed_aligned(item.image), None, None
         bgr = load_image(item)
         faces = self._faces(bgr)
         subject = _subject(item)
         if not faces:
             raise NoFaceError("no face found", subject, "use a photo in which the face is visible and roughly frontal")
         k = pick_face(faces, face, lambda d: d.box, subject)
-        self._counts.append(len(faces))
-        return self.embed_detection(bgr, faces[k]), k
+        return self.embed_detection(bgr, faces[k]), k, len(faces)
 
-    def _record(self, used: List[Optional[int]]) -> None:
-        """Remember which face each photo of the last call used, and how many it had."""
-        counts = self._counts[-sum(u is not None for u in used):] if any(u is not None for u in used) else []
-        it = iter(counts)
-        self.last_faces = used
-        self.last_face_counts = [next(it) if u is not None else None for u in used]
-        self._counts = []
+    def _record(self, choices: Sequence[Sequence[Optional[int]]]) -> None:
+        """Remember which face each input of the last call used, and how many faces it had."""
+        self.last_faces = [used for used, _ in choices]
+        self.last_face_counts = [count for _, count in choices]
 
     def _faces(self, bgr: np.ndarray) -> List[Detection]:
         """Detected faces, left to right (the SDK's face numbering, :mod:`edgekit.faces`)."""
