@@ -240,8 +240,12 @@ def _rename(font, style_name: str) -> None:
 
 def build_fonts() -> Dict[str, object]:
     """Subset each source font to the characters assigned to it; write fonts.json."""
+    import logging
+
     from fontTools import subset
     from fontTools.varLib import instancer
+
+    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "FFTM NOT subset": a timestamp table, harmless
 
     wanted = wanted_characters()
     must = caption_characters()
