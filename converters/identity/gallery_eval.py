@@ -113,7 +113,8 @@ def operating_point(names: np.ndarray, heldout_people: Sequence[str], pairs: np.
         sims, same = metrics.pair_similarities(emb, pairs)
     cal = build_galleries(names, a, emb, seed)
     base = metrics.threshold_at_far(sims, same, far)
-    sweep = [gallery_test(cal, emb, base + step, m) for step in THRESHOLD_STEPS for m in MARGINS]
+    thresholds = sorted({min(base + step, 1.0) for step in THRESHOLD_STEPS})  # a cosine never exceeds 1
+    sweep = [gallery_test(cal, emb, t, m) for t in thresholds for m in MARGINS]
     ok = [row for row in sweep if row["strangers_named"] <= STRANGER_TARGET]
     best = max(ok, key=lambda r: (r["recognised"], -r["margin"])) if ok else \
         min(sweep, key=lambda r: (r["strangers_named"], -r["recognised"]))

@@ -21,7 +21,7 @@ from converters.timing import time_calls
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
-TARGET_HELDOUT_ACCURACY = 0.85
+TARGET_HELDOUT_ACCURACY = 0.92
 
 
 def runtime_embeddings(path: Path, images: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -273,6 +273,16 @@ def _operating_point_lines(r: dict) -> list:
     if not op:
         return lines
     g, half = op["gallery_test"], op["report_half"]
+    v = r["variants"][r["shipped"]["variant"]]
+    rows = [("held-out verification at the shipped threshold (half B)", half["accuracy"], ">= 92%", half["accuracy"] >= 0.92),
+            ("TAR at FAR 1% (held-out pairs)", v["heldout"]["tar_at_far_0.01"], ">= 80%", v["heldout"]["tar_at_far_0.01"] >= 0.80),
+            ("strangers named (gallery test, half B)", g["strangers_named"], "<= 2%", g["strangers_named"] <= 0.02),
+            ("enrolled people recognised on unseen photos (half B)", g["recognised"], ">= 90%", g["recognised"] >= 0.90)]
+    lines += ["## Targets", "", "| target | measured | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {name} | {_pct(value)} | {goal} | {'✓' if ok else '✗'} |" for name, value, goal, ok in rows]
+    lines += [f"| INT8 file | {v['file_bytes'] / 1e6:.2f} MB | <= 1.5 MB | {'✓' if v['file_bytes'] <= 1.5e6 else '✗'} |",
+              f"| INT8 latency, 1 thread, median | {v['latency_ms_1_thread']['median']:.2f} ms | <= 1 ms | "
+              f"{'✓' if v['latency_ms_1_thread']['median'] <= 1.0 else '✗'} |", ""]
     lines += ["## Operating point: strangers first", "",
               f"The held-out people are split in two seeded halves. On half A ({op['calibration']['people']} people, "
               f"{op['calibration']['pairs']} pairs) the threshold is set for a false-accept rate of "
@@ -307,6 +317,7 @@ def render_markdown(r: dict) -> str:
     s, d, cfg = r["shipped"], r["data"], r["config"]
     lines = [
         "# Face identity model (edgekit)", "",
+        *(["Distilled from dlib's public-domain ResNet face embedder (teacher section below).", ""] if r.get("teacher") else []),
         f"Produced by `{r['produced_by']}` on {r['host']['date_utc']} (git {r['host']['git_sha']}, "
         f"{r['host']['cpu']}, {r['host']['cpu_count']} cores, shared with other training).", "",
         "## Data", "",
@@ -366,22 +377,29 @@ def render_markdown(r: dict) -> str:
     for stage, h in r["training"].items():
         if h:
             fit = cfg[settings_of[stage]]
+            distill = f", + {fit.get('distill_weight', 0)} x (1 - cos to the teacher)" if fit.get("distill_weight") else ""
             lines.append(f"- {stage}: {h['epochs']} epochs in {h['minutes']} min on {h['images']} images / {h['classes']} "
-                         f"classes (CosFace s={fit['scale']}, m={fit['margin']}, batch {fit['batch_size']}, peak lr {fit['lr']}); "
+                         f"classes (CosFace s={fit['scale']}, m={fit['margin']}{distill}, batch {fit['batch_size']}, peak lr {fit['lr']}); "
                          f"held-out accuracy (float Keras, 10-fold) by epoch: {h['heldout_acc_by_epoch'] or '-'}")
     if not r["training"].get("qat"):
         lines.append("- QAT: not run (`qat.budget_minutes` 0); the INT8 model is post-training quantized.")
-    lines += ["", "## What would raise accuracy", "",
-              "- More identities and images: LFW dev-train has 4,038 people but only 1,184 with two or more images; face "
-              "models reach >99% on LFW after training on 0.5-5 M images of 10-100 k people (CASIA-WebFace, MS1M). "
-              "Pretraining on a large face-identity set is the single biggest lever.",
-              "- Not more epochs of the same data: compare the held-out accuracy by epoch above with the training loss "
-              "(`report.json`, `training`); once held-out accuracy stops rising while the loss keeps falling, the model "
-              "is memorising the few images per person. Regularisation (stronger augmentation, smaller embedding, "
-              "weight decay) can buy a little; more people buys a lot.",
-              "- QAT was not run: post-training quantization costs well under a point here (float vs INT8 rows above).",
-              "- Larger input (96-112 px) and a wider network once the data supports it; ArcFace margin once training is "
-              "stable; knowledge distillation from a large teacher.", "",
+    lines += ["", "## What would raise accuracy", ""]
+    if r.get("teacher"):
+        teacher_acc = r["teacher"].get("heldout", {}).get("kfold_accuracy")
+        lines += [f"- The teacher reaches {_pct(teacher_acc)} on the same held-out pairs; the student stops near "
+                  f"{_pct(shipped['heldout']['kfold_accuracy'])}. Its held-out accuracy stopped rising after about a third "
+                  "of the float training while the CosFace training accuracy kept climbing (see the history in "
+                  "`report.json`): the margin loss memorises the few photos per person. Next to try, in this order: "
+                  "distillation alone (no CosFace term) or a much higher distillation weight; the mirror-view teacher "
+                  "targets (`--views photo mirror`, about 20 more CPU minutes); a relational (pairwise-similarity) "
+                  "term; a larger, colour input (96 px costs about 1.4 ms here, over the 1 ms target).",
+                  "- More faces for distillation need no labels: any face photo the teacher can embed adds training "
+                  "signal (the FER+ faces are 48-px gray and were not tried)."]
+    else:
+        lines += ["- More identities and images: LFW dev-train has 4,038 people but only 1,184 with two or more images; "
+                  "face models reach >99% on LFW after training on 0.5-5 M images of 10-100 k people. Distillation "
+                  "from a large public-domain teacher is the cheapest lever here."]
+    lines += ["- QAT was not run: post-training quantization costs little here (float vs INT8 rows above).", "",
               "Every number above is measured by `converters/identity/report.py`; `report.json` holds all of them with the "
               "host, versions and configuration.", ""]
     return "\n".join(lines)
