@@ -348,10 +348,16 @@ def render_markdown(r: dict) -> str:
     shipped = r["variants"][s["variant"]]
     lines += [
         "", "\\* FAR 1e-3 needs at least 1000 mismatched pairs to be resolvable.", "",
-        f"Shipped model at the shipped threshold: held-out accuracy {_pct(shipped['heldout']['accuracy_at_shipped_threshold'])} "
-        f"(threshold chosen on these same pairs, so optimistic; the 10-fold figure above is the honest one), "
-        f"pairsDevTrain accuracy {_pct(shipped.get('lfw_pairs_dev_train', {}).get('accuracy_at_shipped_threshold'))}.",
-        f"Target ≥ {_pct(s['target_heldout_accuracy'])} held-out accuracy: **{'met' if s['target_met'] else 'not met'}**.", "",
+        (f"Shipped model at the shipped threshold (chosen for strangers on half A, see below): held-out accuracy "
+         f"{_pct(shipped['heldout']['accuracy_at_shipped_threshold'])} on all held-out pairs, pairsDevTrain accuracy "
+         f"{_pct(shipped.get('lfw_pairs_dev_train', {}).get('accuracy_at_shipped_threshold'))}; a threshold that maximised "
+         "accuracy instead would sit near the 10-fold figures above and name far more strangers."
+         if r.get("operating_point") else
+         f"Shipped model at the shipped threshold: held-out accuracy {_pct(shipped['heldout']['accuracy_at_shipped_threshold'])} "
+         f"(threshold chosen on these same pairs, so optimistic; the 10-fold figure above is the honest one), "
+         f"pairsDevTrain accuracy {_pct(shipped.get('lfw_pairs_dev_train', {}).get('accuracy_at_shipped_threshold'))}."),
+        f"Target ≥ {_pct(s['target_heldout_accuracy'])} held-out accuracy (10-fold): "
+        f"**{'met' if s['target_met'] else 'not met'}**; all targets in the table below.", "",
         "![ROC](roc.png)", "",
     ]
     lines += _operating_point_lines(r)
