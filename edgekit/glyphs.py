@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from .errors import FontError, ModelIntegrityError
+from .registry import THIRD_PARTY_FIX as FIX
 
 FONTS_DIR = Path(__file__).resolve().parent / "assets" / "fonts"
 DESCRIPTOR = FONTS_DIR / "fonts.json"
-FIX = ("run `python -m converters.thirdparty` in a source checkout (make demo does), "
-       "or reinstall the edgekit wheel, which ships these fonts")
 
 
 @functools.lru_cache(maxsize=1)
