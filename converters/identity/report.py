@@ -393,9 +393,9 @@ def render_markdown(r: dict) -> str:
     if r.get("teacher"):
         teacher_acc = r["teacher"].get("heldout", {}).get("kfold_accuracy")
         lines += [f"- The teacher reaches {_pct(teacher_acc)} on the same held-out pairs; the student stops near "
-                  f"{_pct(shipped['heldout']['kfold_accuracy'])}. Its held-out accuracy stopped rising after about a third "
-                  "of the float training while the CosFace training accuracy kept climbing (see the history in "
-                  "`report.json`): the margin loss memorises the few photos per person. Next to try, in this order: "
+                  f"{_pct(shipped['heldout']['kfold_accuracy'])}. Compare its held-out accuracy by epoch (Training, above) with the CosFace "
+                  "training accuracy in `report.json`: when the first stalls while the second climbs, the margin loss "
+                  "is memorising the few photos per person. Next to try, in this order: "
                   "distillation alone (no CosFace term) or a much higher distillation weight; the mirror-view teacher "
                   "targets (`--views photo mirror`, about 20 more CPU minutes); a relational (pairwise-similarity) "
                   "term; a larger, colour input (96 px costs about 1.4 ms here, over the 1 ms target).",
