@@ -15,7 +15,7 @@ import hashlib
 import json
 from bisect import bisect_right
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Set, Tuple
 
 from .errors import FontError, ModelIntegrityError
 from .registry import THIRD_PARTY_FIX as FIX
@@ -82,10 +82,15 @@ def covers(char: str) -> bool:
     return k >= 0 and ord(char) <= ends[k]
 
 
+def undrawable(text: str) -> Set[str]:
+    """The characters of ``text`` no bundled font covers (empty without bundled fonts)."""
+    return set() if not available() else {c for c in set(text) if not covers(c)}
+
+
 def drawable(text: str) -> bool:
     """Every character of ``text`` has a glyph in the bundled fonts. Without bundled fonts
     (not built yet) nothing is ruled out."""
     return not available() or all(covers(c) for c in text)
 
 
-__all__ = ["FONTS_DIR", "available", "covers", "drawable", "font_files"]
+__all__ = ["FONTS_DIR", "available", "covers", "drawable", "font_files", "undrawable"]

@@ -100,7 +100,9 @@ class Library:
     @classmethod
     def load(cls, path: Path = LIBRARY_PATH) -> "Library":
         """The library at ``path`` without captions the bundled fonts cannot draw."""
-        return cls([e for e in read_library(path) if glyphs.drawable(e.text)])
+        entries = read_library(path)
+        bad = glyphs.undrawable("".join(e.text for e in entries))  # a few characters at most: check those only
+        return cls([e for e in entries if not bad.intersection(e.text)] if bad else entries)
 
     def candidates(self, lang: str, emotion: str, style: Optional[str], scene: Optional[str]) -> List[str]:
         """Captions for the most specific tag combination that has any (scene, then style relaxed)."""
