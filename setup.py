@@ -42,6 +42,7 @@ class BuildWithThirdParty(build_py):
     """build_py that first puts the pinned third-party model files and fonts in place."""
 
     def run(self):
+        sys.path.insert(0, str(HERE))  # the build step uses edgekit's stdlib-only helpers
         spec = importlib.util.spec_from_file_location("_edgekit_thirdparty", HERE / "converters" / "thirdparty.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module

@@ -25,13 +25,15 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from edgekit.userdata import atomic_write_bytes  # stdlib-only module: importable in a bare build environment
+
 ROOT = Path(__file__).resolve().parents[1]
+PUBLIC = 0o644  # package data everyone reads
 MODELS_DIR = ROOT / "edgekit" / "models"
 THIRD_PARTY_DIR = MODELS_DIR / "third_party"
 FONTS_DIR = ROOT / "edgekit" / "assets" / "fonts"
@@ -120,19 +122,6 @@ def member(archive: Path, name: str) -> bytes:
             raise ThirdPartyError(f"{archive.name} has no {name}") from None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with open(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ------------------------------------------------------------------------------ face models
 
 
@@ -161,12 +150,12 @@ def fetch_models() -> List[Path]:
         if sha256_bytes(data) != entry["sha256"]:
             raise ThirdPartyError(f"{entry['path']} in {archive.name} has sha256 {sha256_bytes(data)[:12]}…, "
                                   f"the manifest pins {entry['sha256'][:12]}…")
-        write_atomic(MODELS_DIR / entry["file"], data)
+        atomic_write_bytes(MODELS_DIR / entry["file"], data, PUBLIC)
         written.append(MODELS_DIR / entry["file"])
         log(f"{key}: {entry['file']} ({len(data):,} bytes, sha256 ok)")
     licence = member(archive, next(n for n in zipfile.ZipFile(archive).namelist()
                                    if n.endswith(".dist-info/LICENSE") or n.endswith("licenses/LICENSE")))
-    write_atomic(THIRD_PARTY_DIR / "LICENSE-mediapipe.txt", licence)
+    atomic_write_bytes(THIRD_PARTY_DIR / "LICENSE-mediapipe.txt", licence, PUBLIC)
     return written
 
 
@@ -216,7 +205,7 @@ def _load_source(key: str, requirement: str, name: str, index: int):
 
     data = member(wheel(requirement), name)
     got = sha256_bytes(data)
-    if FONT_SHA256.get(key) and got != FONT_SHA256[key]:
+    if got != FONT_SHA256[key]:
         raise ThirdPartyError(f"{name} in {requirement} has sha256 {got[:12]}…, pinned {FONT_SHA256[key][:12]}…")
     tmp = CACHE_DIR / f"src-{key}{Path(name).suffix}"
     tmp.write_bytes(data)
@@ -299,7 +288,7 @@ def build_fonts() -> Dict[str, object]:
     descriptor = {"format": FONTS_FORMAT, "version": FONTS_VERSION, "family": FAMILY, "fonts": outputs,
                   "caption_characters": len(must), "caption_characters_missing": "".join(map(chr, missing)),
                   "produced_by": "python -m converters.thirdparty"}
-    write_atomic(FONTS_DIR / "fonts.json", (json.dumps(descriptor, indent=1, ensure_ascii=False) + "\n").encode())
+    atomic_write_bytes(FONTS_DIR / "fonts.json", (json.dumps(descriptor, indent=1, ensure_ascii=False) + "\n").encode(), PUBLIC)
     if missing:
         log(f"no pinned font covers {len(missing)} caption characters: {''.join(map(chr, missing))} "
             "(the caption model never emits tokens with them; see edgekit.glyphs)")
