@@ -27,9 +27,9 @@ class XnnpackRefused(ModelError):
 
 def open_interpreter(path: Path, threads: int, xnnpack: bool) -> Any:
     """Interpreter with tensors allocated; ``xnnpack=False`` disables the default delegates."""
-    path = litert.check_tflite_file(path)
+    content = litert.read_tflite(path)
     try:
-        return litert.allocate(path, threads, delegates=xnnpack)
+        return litert.allocate(content, threads, delegates=xnnpack)
     except (ValueError, RuntimeError) as exc:
         if xnnpack and litert.is_delegate_failure(exc):
             raise XnnpackRefused(f"XNNPACK refused this graph ({litert.first_line(exc)})", subject=path,

@@ -119,11 +119,7 @@ class FaceAligner:
             raise InputError(f"eye points {src.tolist()} are not two distinct finite points", subject="alignment",
                              hint="pass a detection whose eye keypoints differ")
         matrix = self.similarity(src)
-        crop = _warp(bgr, matrix, self.output_size)
-        if self.spec.color == "gray" or self.spec.channels == 1:
-            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-        elif self.spec.color == "rgb":
-            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+        crop = self.spec.convert(_warp(bgr, matrix, self.output_size))
         return AlignedFace(image=np.ascontiguousarray(crop), matrix=matrix)
 
     def similarity(self, src_eyes: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from .errors import ConfigError, InputError
+from .paths import write_output
 from .results import FaceResult
 
 Color = Tuple[int, int, int]
@@ -83,8 +84,10 @@ def _draw_caption(img: np.ndarray, text: str, anchor: Tuple[int, int, int], colo
     cv2.putText(img, text, (x0 + pad, top + pad + th), font, scale, ink, thickness, cv2.LINE_AA)
 
 
-def save_image(path: Union[str, "os.PathLike[str]"], image: np.ndarray) -> Path:
-    """Encode ``image`` (BGR uint8) in the format named by ``path``'s extension and write it."""
+def save_image(path: Union[str, "os.PathLike[str]"], image: np.ndarray,
+               inputs: Sequence[Union[str, "os.PathLike[str]"]] = ()) -> Path:
+    """Encode ``image`` (BGR uint8) in the format named by ``path``'s extension and write it
+    atomically (:func:`edgekit.paths.write_output`), never over one of ``inputs``."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in IMAGE_WRITE_EXTENSIONS:
@@ -93,9 +96,4 @@ def save_image(path: Union[str, "os.PathLike[str]"], image: np.ndarray) -> Path:
     ok, buf = cv2.imencode(ext, image)
     if not ok:
         raise InputError("could not be encoded", path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(buf.tobytes())
-    except OSError as e:
-        raise InputError(f"cannot be written ({e.strerror or e})", path, "check the folder is writable") from e
-    return path
+    return write_output(path, lambda tmp: tmp.write_bytes(buf.tobytes()), inputs)

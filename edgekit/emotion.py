@@ -20,6 +20,7 @@ import numpy as np
 
 from . import litert, registry
 from .errors import ConfigError, InputError, ModelError, describe
+from .exclusive import ExclusiveUse
 from .imageio import ImageSource, load_image
 from .registry import InputSpec, ModelInfo
 from .results import EmotionResult
@@ -38,6 +39,8 @@ class EmotionClassifier:
     Args:
         model: a manifest name (default ``"emotion"``, sha256-checked) or a ``.tflite`` path.
         num_threads: LiteRT CPU threads.
+        flip_average: test-time augmentation: the mean of the probabilities of the crop and of its
+            mirror image (faces are left/right symmetric in expression; twice the invoke time).
 
     Attributes:
         labels: class names in output order.
@@ -48,15 +51,21 @@ class EmotionClassifier:
     Not thread-safe: use one classifier per thread.
     """
 
-    def __init__(self, model: Union[str, os.PathLike] = DEFAULT_MODEL, num_threads: int = 1) -> None:
+    def __init__(self, model: Union[str, os.PathLike] = DEFAULT_MODEL, num_threads: int = 1,
+                 flip_average: bool = False) -> None:
+        if not isinstance(flip_average, bool):
+            raise ConfigError(f"flip_average must be True or False, got {flip_average!r}", hint="use flip_average=True")
+        #: Average the probabilities of the crop and its mirror image (two invokes per face).
+        self.flip_average = flip_average
         start = time.perf_counter()
-        self.model_path, info = _resolve(model)
-        self._interpreter = litert.make_interpreter(self.model_path, num_threads)
+        loaded = registry.load_model(model, produce_hint=PRODUCE_HINT)
+        self.model_path, info = loaded.path, loaded.info
+        self._interpreter = litert.make_interpreter(loaded, num_threads)
         inputs, outputs = litert.input_specs(self._interpreter), litert.output_specs(self._interpreter)
         self._input = _check_input(inputs, self.model_path)
         self._output = _check_output(outputs, self.model_path)
         num_classes = int(np.prod(self._output.shape))
-        self.labels: Tuple[str, ...] = _labels(self.model_path, info, num_classes)
+        self.labels: Tuple[str, ...] = _labels(loaded, info, num_classes)
         _, height, width, channels = self._input.shape
         _check_manifest_input(info, (height, width, channels), self.model_path)
         color = "gray" if channels == 1 else (info.input.color if info and info.input and info.input.channels == 3 else "rgb")
@@ -66,6 +75,7 @@ class EmotionClassifier:
         # quantization (the model contract): no per-call float round trip.
         self._raw_uint8_input = (self._input.dtype == np.uint8 and tuple(value_range) == (0.0, 255.0)
                                  and self._input.zero_point == 0 and self._input.scale in (0.0, 1.0))
+        self._use = ExclusiveUse("EmotionClassifier")
         #: Seconds spent verifying and loading the model.
         self.load_seconds = time.perf_counter() - start
 
@@ -79,7 +89,7 @@ class EmotionClassifier:
         :func:`edgekit.imageio.load_image`); it is converted to the model's color order and
         resized to :attr:`input_size`."""
         bgr = load_image(face_image, name=None if isinstance(face_image, (str, os.PathLike)) else f"face image {describe(face_image)}")
-        return self._run(fit_to_input(_convert_color(bgr, self.input_spec.color), *self.input_size))
+        return self._run(fit_to_input(self.input_spec.convert(bgr), *self.input_size))
 
     def predict_aligned(self, crop: np.ndarray) -> EmotionResult:
         """Classify a crop already in the model's format (e.g. from :class:`edgekit.FaceAligner`):
@@ -99,16 +109,35 @@ class EmotionClassifier:
                 hint="use FaceAligner.for_classifier(classifier), or predict() for crops of any size",
             )
         x = pixels.reshape(1, spec.height, spec.width, spec.channels)
+        with self._use:  # both views in one exclusive section
+            if self.flip_average:
+                return (self._invoke(x) + self._invoke(x[:, :, ::-1])) * np.float32(0.5)
+            return self._invoke(x)
+
+    def _invoke(self, x: np.ndarray) -> np.ndarray:
+        spec = self.input_spec
         if not (self._raw_uint8_input and x.dtype == np.uint8):
             x = x.astype(np.float32)
             lo, hi = spec.range
             if (lo, hi) != (0.0, 255.0):
                 x = x * np.float32((hi - lo) / 255.0) + np.float32(lo)
             x = litert.quantize(x, self._input)
-        self._interpreter.set_tensor(self._input.index, np.ascontiguousarray(x))
-        self._interpreter.invoke()
-        out = self._interpreter.get_tensor(self._output.index)
+        with self._use:
+            self._interpreter.set_tensor(self._input.index, np.ascontiguousarray(x))
+            self._interpreter.invoke()
+            out = self._interpreter.get_tensor(self._output.index)
         return litert.dequantize(out, self._output).reshape(-1).copy()
+
+    def close(self) -> None:
+        """Release the interpreter; later calls raise ConfigError."""
+        self._use.close()
+        self._interpreter = None
+
+    def __enter__(self) -> "EmotionClassifier":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _run(self, pixels: np.ndarray) -> EmotionResult:
         return EmotionResult.from_probs(self.labels, self.predict_probs(pixels))
@@ -125,30 +154,6 @@ def fit_to_input(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
         return pixels
     shrink = pixels.shape[0] > height or pixels.shape[1] > width
     return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
-def _convert_color(bgr: np.ndarray, color: str) -> np.ndarray:
-    if color == "gray":
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    if color == "rgb":
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return bgr
-
-
-def _resolve(model: Union[str, os.PathLike]) -> Tuple[Path, Optional[ModelInfo]]:
-    """Model path and its manifest entry (by name, or by sha256 for a path), if any."""
-    if not isinstance(model, (str, os.PathLike)):
-        raise ConfigError(f"model must be a manifest name or a .tflite path, got {describe(model)}", hint=PRODUCE_HINT)
-    if registry.is_model_path(model):
-        path = litert.check_tflite_file(model)
-        sha = registry.sha256_file(path)
-        return path, next((info for info in registry.list_models() if info.sha256 == sha), None)
-    known = {info.name: info for info in registry.list_models()}  # one manifest read
-    if not known:
-        raise ModelError(f"no bundled model named {model!r}: the model manifest lists no model yet", subject=registry.MANIFEST_PATH, hint=PRODUCE_HINT)
-    if model not in known:
-        registry.model_info(str(model))  # raises the ConfigError listing the valid names
-    return registry.verified_path(known[model]), known[model]
 
 
 def _check_input(inputs: list, path: Path) -> litert.TensorSpec:
@@ -183,10 +188,11 @@ def _check_output(outputs: list, path: Path) -> litert.TensorSpec:
     return spec
 
 
-def _labels(path: Path, info: Optional[ModelInfo], count: int) -> Tuple[str, ...]:
+def _labels(model: registry.ModelFile, info: Optional[ModelInfo], count: int) -> Tuple[str, ...]:
+    path = model.path
     sidecar = path.with_name(path.stem + ".labels.txt")
     sources: list[Tuple[str, Any]] = [
-        ("its TFLite metadata", lambda: litert.find_labels(path, count) or litert.find_labels(path)),
+        ("its TFLite metadata", lambda: litert.find_labels(model, count) or litert.find_labels(model)),
         (str(sidecar), lambda: litert.read_label_lines(sidecar.read_bytes()) if sidecar.is_file() else None),
         ("the model manifest", lambda: list(info.labels) if info and info.labels else None),
     ]

@@ -58,6 +58,11 @@ class NoFaceError(EdgekitError):
     """An operation that needs a face found none (``analyze`` returns an empty list instead)."""
 
 
+class ConcurrentUseError(EdgekitError, RuntimeError):
+    """An object documented as one-per-thread (a model wrapper, a captioner) was entered by a
+    second thread while a first was using it: refused instead of returning mixed-up results."""
+
+
 class FontError(EdgekitError):
     """No usable font for a caption: a font file that cannot be loaded, or characters that no
     installed font has glyphs for (listed in ``missing``)."""

@@ -29,7 +29,8 @@ from . import litert
 from .detection import FaceDetector, FaceDetectorOptions
 from .errors import ConfigError, ModelError
 from .imageio import ImageSource, load_image
-from .registry import third_party_model_path
+from .exclusive import ExclusiveUse
+from .registry import load_third_party
 from .results import BoundingBox, Detection
 
 NUM_LANDMARKS = 468
@@ -177,9 +178,11 @@ class FaceMesh:
                               hint=f"valid options: {', '.join(FaceMeshOptions.__dataclass_fields__)}") from None
         self.detector = FaceDetector(FaceDetectorOptions(model=opts.detector_model, min_confidence=opts.min_confidence,
                                                          num_threads=opts.num_threads))
-        self.model_path = third_party_model_path(MODEL_KEY)
-        self._interpreter = litert.make_interpreter(self.model_path, opts.num_threads)
+        loaded = load_third_party(MODEL_KEY)
+        self.model_path = loaded.path
+        self._interpreter = litert.make_interpreter(loaded, opts.num_threads)
         self._input = litert.input_specs(self._interpreter)[0]
+        self._use = ExclusiveUse("FaceMesh")
         outputs = {spec.shape[-1]: spec for spec in litert.output_specs(self._interpreter)}
         self._points_out, self._flag_out = outputs.get(NUM_LANDMARKS * 3), outputs.get(1)
         if self._input.shape != (1, INPUT_SIZE, INPUT_SIZE, 3) or self._points_out is None or self._flag_out is None:
@@ -201,20 +204,21 @@ class FaceMesh:
 
     def landmarks(self, image_bgr: np.ndarray, detection: Detection) -> FaceLandmarks:
         """Landmarks of the face found by ``detection`` (no presence filtering)."""
-        if self._interpreter is None:
-            raise ModelError("this FaceMesh was closed", subject=self.model_path, hint="create a new FaceMesh")
         roi = FaceRoi.from_detection(detection)
         crop = cv2.warpPerspective(image_bgr, roi.to_tensor_matrix(), (INPUT_SIZE, INPUT_SIZE),
                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         tensor = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) * np.float32(1.0 / 255.0)
-        self._interpreter.set_tensor(self._input.index, tensor[None])
-        self._interpreter.invoke()
-        raw = self._interpreter.get_tensor(self._points_out.index).reshape(NUM_LANDMARKS, 3).astype(np.float64)
-        flag = float(self._interpreter.get_tensor(self._flag_out.index).reshape(-1)[0])
+        with self._use:
+            self._interpreter.set_tensor(self._input.index, tensor[None])
+            self._interpreter.invoke()
+            raw = self._interpreter.get_tensor(self._points_out.index).reshape(NUM_LANDMARKS, 3).astype(np.float64)
+            flag = float(self._interpreter.get_tensor(self._flag_out.index).reshape(-1)[0])
         presence = 1.0 / (1.0 + math.exp(-max(min(flag, 60.0), -60.0)))
         return FaceLandmarks(roi.project(raw / INPUT_SIZE), presence, roi, detection)
 
     def close(self) -> None:
+        """Release both models; later calls raise ConfigError."""
+        self._use.close()
         self.detector.close()
         self._interpreter = None
 

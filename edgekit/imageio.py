@@ -13,39 +13,67 @@ Accepted array inputs and how they are converted:
   be converted by the caller (``arr.astype(np.uint8)``), edgekit does not guess the range;
 - shapes HxW and HxWx1 (gray, replicated to 3 channels), HxWx3 (BGR), HxWx4 (BGRA, alpha dropped).
 
-Files are decoded with Pillow: EXIF orientation is applied, palette/CMYK/gray/16-bit/alpha modes
-are converted (alpha is dropped, not composited), multi-frame files give their first frame and
-truncated files raise instead of returning partially decoded pixels. Images with more than
-:data:`MAX_PIXELS` pixels, or a side longer than :data:`MAX_SIDE`, are refused from their header,
-before any pixel is decoded (arrays: before any conversion).
+Files are decoded with Pillow, in the formats of :data:`FORMATS` only (never EPS/PS/PDF, which
+Pillow renders by running Ghostscript): EXIF orientation is applied, palette/CMYK/gray/alpha modes
+are converted (alpha is dropped, not composited), 16-bit and float files are scaled like arrays
+(32-bit integer ones are clipped to 0..65535 and scaled like 16-bit), multi-frame
+files give their first frame and truncated files raise instead of returning partially decoded
+pixels. Images with more than :data:`MAX_PIXELS` pixels, a side longer than :data:`MAX_SIDE`, or
+whose decoded pixels would take more than :data:`MAX_DECODED_BYTES`, are refused from their header,
+before any pixel is decoded (arrays: before any conversion). Conversions work a band of rows at a
+time, so decoding a file needs about its decoded size plus the BGR result, never full-size float
+copies. Pillow's warnings about damaged metadata (a corrupt EXIF block, a malformed MPO header) are
+not printed: the metadata is skipped and the pixels decoded.
 """
 from __future__ import annotations
 
+import math
 import os
-import stat
+import threading
 import warnings
 from pathlib import Path
-from typing import IO, Optional, Union
+from typing import IO, Any, Callable, Iterator, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageReadError, describe
+from .paths import regular_file
 
 #: Largest image (width * height) edgekit decodes: 100 megapixels (a 12000x8000 photo takes
 #: ~290 MB as BGR uint8). Larger files are refused from their header, which protects against
 #: decompression bombs. Change it at run time with ``edgekit.imageio.MAX_PIXELS = ...``.
 MAX_PIXELS: int = 100_000_000
 
+#: Most memory the decoded pixels of one file may take, in bytes: width * height * the bytes Pillow
+#: keeps per pixel of the file's mode (1 for 1-bit, 8-bit gray and palette images, 2 for 16-bit
+#: gray, 4 for every other mode: RGB, RGBA, CMYK, 32-bit integer and float). 400 MB lets every 8-bit
+#: photo :data:`MAX_PIXELS` allows through; lower it to bound memory further. Checked from the header,
+#: before decoding; decoding a file then needs about this plus the BGR result (3 bytes per pixel).
+MAX_DECODED_BYTES: int = 400_000_000
+
 #: Longest image side (width or height) edgekit accepts: 32,766 pixels, the largest OpenCV's
 #: warps (face detection letterbox, face alignment) can read. Larger sides are refused from the
 #: file header, or from the array shape.
 MAX_SIDE: int = 32_766
 
+#: The file formats edgekit decodes (Pillow format ids; JPEG includes MPO, the multi-picture JPEGs
+#: of phone cameras). Any other content, whatever the file's name, is refused: Pillow renders EPS
+#: and PostScript by running Ghostscript on them, and the rarer formats are attack surface that
+#: photos do not need.
+FORMATS: Tuple[str, ...] = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF")
+
 ImageSource = Union[str, os.PathLike, np.ndarray]
 
-_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+#: Pillow modes of one wide sample per pixel (16/32-bit integer, 32-bit float): scaled like arrays.
+_WIDE_GRAY_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+
+#: Pixels converted at a time (a band of whole rows): bounds the conversion's temporaries.
+_BAND_PIXELS = 1 << 18
+
+_FLOAT_ARRAY_HINT = "scale floats to [0, 1], or convert 0..255 data with arr.astype(np.uint8)"
+_FLOAT_FILE_HINT = "re-export the image with 8- or 16-bit integer pixels, or floats scaled to [0, 1]"
 
 
 def load_image(src: ImageSource, *, name: Optional[str] = None) -> np.ndarray:
@@ -78,20 +106,8 @@ def load_image(src: ImageSource, *, name: Optional[str] = None) -> np.ndarray:
 
 
 def _from_path(path: Path) -> np.ndarray:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ImageReadError("no such file", subject=path, hint="check the path and the working directory") from None
-    except OSError as exc:  # permission denied on a parent, name too long, symlink loop ...
-        raise ImageReadError(f"cannot be read ({exc.strerror or exc})", subject=path,
-                             hint="check the path and its permissions") from None
-    except ValueError:  # a NUL character inside the path
-        raise ImageReadError("is not a valid path (contains a NUL character)", subject=repr(str(path)),
-                             hint="check how the path was built") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ImageReadError("is a directory, not an image file", subject=path, hint="pass one image file")
-    if not stat.S_ISREG(st.st_mode):  # FIFOs, sockets, devices: reading could block or never end
-        raise ImageReadError("is not a regular file", subject=path, hint="pass an image file")
+    # FIFOs, sockets, devices are refused before anything opens them: reading could block or never end
+    st = regular_file(path, "image file", ImageReadError, "check the path and the working directory")
     if st.st_size == 0:
         raise ImageReadError("file is empty (0 bytes)", subject=path, hint="re-copy or re-export the image")
     try:
@@ -103,14 +119,44 @@ def _from_path(path: Path) -> np.ndarray:
         return _decode(handle, path)
 
 
+class _SharedWarningFilter:
+    """Context manager that ignores Pillow's warnings while any thread is inside it.
+
+    ``warnings.catch_warnings`` is process-wide and not thread-safe: two decodes entering and
+    leaving it interleaved can leave a filter installed for good. Here the first thread in installs
+    the filters and the last one out removes them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: Optional[warnings.catch_warnings] = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._saved = warnings.catch_warnings()
+                self._saved.__enter__()
+                warnings.filterwarnings("ignore", module=r"PIL(\.|$)")  # damaged EXIF, malformed MPO ...
+                # Our MAX_PIXELS/MAX_DECODED_BYTES checks replace Pillow's DecompressionBombWarning.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            self._users += 1
+
+    def __exit__(self, *exc_info: Any) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._saved is not None:
+                self._saved.__exit__(None, None, None)
+                self._saved = None
+
+
+_PILLOW_WARNINGS_IGNORED = _SharedWarningFilter()
+
+
 def _decode(handle: IO[bytes], path: Path) -> np.ndarray:
     try:
-        with warnings.catch_warnings():
-            # Our own MAX_PIXELS check below replaces Pillow's DecompressionBombWarning.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(handle) as img:
-                _check_pixel_count(img.size, path)
-                rgb = _to_rgb_array(img, path)
+        with _PILLOW_WARNINGS_IGNORED, Image.open(handle, formats=FORMATS) as img:
+            _check_header(img, path)
+            return _to_bgr(img, path)
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
@@ -121,9 +167,9 @@ def _decode(handle: IO[bytes], path: Path) -> np.ndarray:
         ) from None
     except UnidentifiedImageError:
         raise ImageReadError(
-            "not an image file Pillow can decode",
+            f"not an image file Pillow can decode as {', '.join(FORMATS[:-1])} or {FORMATS[-1]}",
             subject=path,
-            hint="pass a JPEG, PNG, BMP, TIFF, WebP or GIF image",
+            hint="convert it to JPEG or PNG (edgekit.imageio.FORMATS lists the formats decoded; EPS, PDF and others are not)",
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Pillow reports truncated / corrupt data as OSError ("image file is truncated", "broken
@@ -133,7 +179,36 @@ def _decode(handle: IO[bytes], path: Path) -> np.ndarray:
             subject=path,
             hint="re-copy or re-export the file",
         ) from None
-    return np.ascontiguousarray(rgb[..., ::-1])
+    except Exception as exc:  # noqa: BLE001 - whatever else a decoder raises on hostile data is a bad file, not a crash
+        raise ImageReadError(
+            f"image cannot be decoded ({type(exc).__name__}: {exc})",
+            subject=path,
+            hint="re-export the file as JPEG or PNG",
+        ) from None
+
+
+def _check_header(img: Image.Image, subject: object) -> None:
+    """Refuse, from the header alone, images too large to decode safely (see :data:`MAX_PIXELS`,
+    :data:`MAX_SIDE` and :data:`MAX_DECODED_BYTES`)."""
+    _check_pixel_count(img.size, subject)
+    width, height = img.size
+    decoded = width * height * _bytes_per_pixel(img.mode)
+    if decoded > MAX_DECODED_BYTES:
+        raise ImageReadError(
+            f"image is {width}x{height} pixels of mode {img.mode}: {decoded:,} bytes decoded, too large to decode "
+            f"safely (above edgekit.imageio.MAX_DECODED_BYTES = {MAX_DECODED_BYTES:,})",
+            subject=subject,
+            hint="downscale it or re-export it with 8-bit pixels, or raise edgekit.imageio.MAX_DECODED_BYTES "
+                 "if you trust the file",
+        )
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    """Bytes Pillow keeps per pixel of ``mode``: 1-bit, 8-bit gray and palette images take 1,
+    16-bit gray 2, every other mode 4 (RGB is padded to 4)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
 
 
 def _check_pixel_count(size: tuple, subject: object) -> None:
@@ -153,21 +228,81 @@ def _check_pixel_count(size: tuple, subject: object) -> None:
         )
 
 
-def _to_rgb_array(img: Image.Image, path: Path) -> np.ndarray:
-    """Decode ``img`` (orientation applied) into an RGB uint8 HxWx3 array."""
+def _to_bgr(img: Image.Image, path: Path) -> np.ndarray:
+    """Decode ``img`` (orientation applied) into BGR uint8, converting a band of rows at a time."""
     img.load()  # decode now so truncation raises here, not lazily later
-    img = ImageOps.exif_transpose(img)
-    if img.mode in _SIXTEEN_BIT_MODES:
-        gray = np.asarray(img)
-        gray = _scale_16bit(np.clip(gray, 0, 65535))
-        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+    ImageOps.exif_transpose(img, in_place=True)  # in place: no copy of the decoded pixels
+    width, height = img.size
+
+    def rows(top: int, bottom: int) -> Image.Image:
+        return img.crop((0, top, width, bottom))
+
     if img.mode == "F":
-        return cv2.cvtColor(_from_float(np.asarray(img), str(path)), cv2.COLOR_GRAY2RGB)
-    if img.mode in ("P", "PA"):
-        img = img.convert("RGBA")  # palette transparency is applied before dropping alpha
-    if img.mode != "RGB":
-        img = img.convert("RGB")  # L, LA, 1, RGBA, CMYK, YCbCr, LAB, HSV ...
-    return np.asarray(img)
+        lo, hi = _value_range(lambda top, bottom: np.asarray(rows(top, bottom)), height, width)
+        _check_float_range(lo, hi, path, file=True)
+    return _fill_rows((height, width, 3), lambda top, bottom: _band_to_bgr(rows(top, bottom)))
+
+
+def _band_to_bgr(band: Image.Image) -> np.ndarray:
+    """Rows of a decoded image as BGR uint8 (rows x W x 3, or rows x W x 1 for wide gray modes)."""
+    if band.mode in _WIDE_GRAY_MODES:
+        values = np.asarray(band)
+        if values.dtype.kind == "f":  # range checked beforehand
+            return _float_to_uint8(values)[..., None]
+        return _scale_16bit(np.clip(values, 0, 65535))[..., None]
+    if band.mode in ("P", "PA"):
+        band = band.convert("RGBA")  # palette transparency is applied before dropping alpha
+    if band.mode != "RGB":
+        band = band.convert("RGB")  # L, LA, 1, RGBA, CMYK, YCbCr, LAB ...
+    return np.asarray(band)[..., ::-1]
+
+
+# --------------------------------------------------------------------------- band-wise conversion
+
+
+def _row_bands(height: int, width: int) -> Iterator[Tuple[int, int]]:
+    """``(top, bottom)`` of consecutive bands of whole rows, about :data:`_BAND_PIXELS` pixels each."""
+    step = max(1, _BAND_PIXELS // max(width, 1))
+    for top in range(0, height, step):
+        yield top, min(top + step, height)
+
+
+def _fill_rows(shape: Tuple[int, ...], band: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """A uint8 array of ``shape`` filled band by band with ``band(top, bottom)`` (broadcast to the
+    band's shape): a conversion never holds a full-size temporary."""
+    out = np.empty(shape, np.uint8)
+    for top, bottom in _row_bands(shape[0], shape[1]):
+        out[top:bottom] = band(top, bottom)
+    return out
+
+
+def _value_range(band: Callable[[int, int], np.ndarray], height: int, width: int) -> Tuple[float, float]:
+    """Smallest and largest value over the bands (NaN when any value is NaN)."""
+    lo, hi = math.inf, -math.inf
+    for top, bottom in _row_bands(height, width):
+        values = band(top, bottom)
+        lo, hi = float(np.minimum(lo, values.min())), float(np.maximum(hi, values.max()))
+    return lo, hi
+
+
+def _check_float_range(lo: float, hi: float, subject: object, file: bool) -> None:
+    """Refuse float pixels that are not finite or outside [0, 1], with a hint for a file or an array."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ImageReadError("pixel values include NaN or infinite values", subject=subject,
+                             hint=_FLOAT_FILE_HINT if file else "fix the pixel values")
+    if lo < 0.0 or hi > 1.0:
+        raise ImageReadError(f"float pixel values span {lo:g}..{hi:g}, outside [0, 1]", subject=subject,
+                             hint=_FLOAT_FILE_HINT if file else _FLOAT_ARRAY_HINT)
+
+
+def _scale_16bit(values: np.ndarray) -> np.ndarray:
+    """0..65535 -> 0..255 as ``round(v / 257)``, in integer arithmetic."""
+    return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def _float_to_uint8(values: np.ndarray) -> np.ndarray:
+    """[0, 1] -> 0..255 as ``round(v * 255)``."""
+    return np.rint(values.astype(np.float32) * 255.0).astype(np.uint8)
 
 
 # -------------------------------------------------------------------------------------- arrays
@@ -197,8 +332,12 @@ def _to_uint8(arr: np.ndarray, subject: str) -> np.ndarray:
     kind = arr.dtype.kind
     if arr.dtype == np.uint8:
         return arr
+
+    def rows(top: int, bottom: int) -> np.ndarray:
+        return arr[top:bottom]
+
     if kind == "u" and arr.dtype.itemsize == 2:  # uint16 in either byte order
-        return _scale_16bit(arr)
+        return _fill_rows(arr.shape, lambda top, bottom: _scale_16bit(rows(top, bottom)))
     if kind in "iu":
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi > 255:
@@ -209,26 +348,10 @@ def _to_uint8(arr: np.ndarray, subject: str) -> np.ndarray:
             )
         return arr.astype(np.uint8)
     if kind == "f":
-        return _from_float(arr, subject)
+        _check_float_range(*_value_range(rows, arr.shape[0], arr.shape[1]), subject, file=False)
+        return _fill_rows(arr.shape, lambda top, bottom: _float_to_uint8(rows(top, bottom)))
     raise ImageReadError(
         f"unsupported pixel dtype {arr.dtype}",
         subject=subject,
         hint="pass uint8 (0..255), uint16 (0..65535) or float in [0, 1]",
     )
-
-
-def _scale_16bit(arr: np.ndarray) -> np.ndarray:
-    return np.rint(arr.astype(np.float32) / 257.0).astype(np.uint8)
-
-
-def _from_float(arr: np.ndarray, subject: str) -> np.ndarray:
-    if not np.isfinite(arr).all():
-        raise ImageReadError("array contains NaN or infinite values", subject=subject, hint="fix the pixel values")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < 0.0 or hi > 1.0:
-        raise ImageReadError(
-            f"float pixel values span {lo:g}..{hi:g}, outside [0, 1]",
-            subject=subject,
-            hint="scale floats to [0, 1], or convert 0..255 data with arr.astype(np.uint8)",
-        )
-    return np.rint(arr.astype(np.float32) * 255.0).astype(np.uint8)

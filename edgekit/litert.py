@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from .errors import ConfigError, ModelError
+from .paths import regular_file
 
 #: Bytes 4..8 of every TFLite flatbuffer (its file identifier).
 TFLITE_IDENTIFIER = b"TFL3"
@@ -53,31 +54,48 @@ def _litert_options() -> str:
             "elsewhere install tflite-runtime or build LiteRT from source")
 
 
-def check_tflite_file(model_path: Union[str, os.PathLike]) -> Path:
-    """Return ``model_path`` as a Path after checking it exists and looks like a .tflite file.
+#: Largest .tflite file edgekit reads (bundled models are 1-40 MB); guards against reading a huge
+#: or endless file by mistake.
+MAX_MODEL_BYTES = 1 << 30
 
-    Raises:
-        ModelError: missing, a directory, empty, or without the ``TFL3`` flatbuffer identifier.
-    """
+
+def read_model_bytes(model_path: Union[str, os.PathLike], missing_hint: str = "") -> bytes:
+    """The bytes of ``model_path`` (a regular file of at most :data:`MAX_MODEL_BYTES`); ModelError otherwise."""
     path = Path(model_path)
     try:
-        is_file = path.is_file()
-        if not is_file and not path.exists():
-            raise ModelError("model file not found", subject=path, hint="check the path, or list bundled models with `edgekit models`")
-        if not is_file:
-            raise ModelError("is not a file", subject=path, hint="pass the path of a .tflite file")
+        regular_file(path, "model file", ModelError, missing_hint or "check the path, or list bundled models with `edgekit models`",
+                     missing="model file not found")
         with path.open("rb") as fh:
-            head = fh.read(8)
+            content = fh.read(MAX_MODEL_BYTES + 1)
     except (OSError, ValueError) as exc:  # name too long, permission denied, NUL in the path ...
         raise ModelError(f"model file cannot be read ({getattr(exc, 'strerror', None) or exc})", subject=repr(str(path))[:120],
                          hint="check the path and its permissions") from None
-    if len(head) < 8 or head[4:8] != TFLITE_IDENTIFIER:
+    if len(content) > MAX_MODEL_BYTES:
+        raise ModelError(f"is larger than edgekit.litert.MAX_MODEL_BYTES = {MAX_MODEL_BYTES:,} bytes", subject=path,
+                         hint="pass a .tflite model file")
+    return content
+
+
+def check_flatbuffer(content: bytes, subject: object) -> bytes:
+    """``content`` when it carries the ``TFL3`` flatbuffer identifier; ModelError naming ``subject`` otherwise."""
+    if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
         raise ModelError(
             "not a TFLite model (missing the TFL3 flatbuffer identifier)",
-            subject=path,
+            subject=subject,
             hint="pass a .tflite file produced by the TFLite/LiteRT converter",
         )
-    return path
+    return content
+
+
+def read_tflite(model_path: Union[str, os.PathLike], missing_hint: str = "") -> bytes:
+    """The bytes of ``model_path`` after checking it is a regular file holding a TFLite flatbuffer."""
+    return check_flatbuffer(read_model_bytes(model_path, missing_hint), Path(model_path))
+
+
+def check_tflite_file(model_path: Union[str, os.PathLike]) -> Path:
+    """``model_path`` as a Path after :func:`read_tflite`'s checks (missing, not a file, not TFLite)."""
+    read_tflite(model_path)
+    return Path(model_path)
 
 
 #: Most LiteRT CPU threads one interpreter may get: it starts a pool of that many threads, and an
@@ -103,14 +121,14 @@ def is_delegate_failure(exc: Exception) -> bool:
     return "XNNPACK" in text.upper() and ("Delegate" in text or "delegate" in text)
 
 
-def allocate(path: Path, num_threads: int, delegates: bool = True) -> Any:
-    """A LiteRT ``Interpreter`` for the checked ``path`` with tensors allocated; ``delegates=False``
-    runs the built-in kernels only (no XNNPACK). LiteRT's own errors pass through."""
+def allocate(content: bytes, num_threads: int, delegates: bool = True) -> Any:
+    """A LiteRT ``Interpreter`` for the checked model bytes with tensors allocated;
+    ``delegates=False`` runs the built-in kernels only (no XNNPACK). LiteRT's own errors pass through."""
     module = interpreter_module()
     kwargs: Dict[str, Any] = {}
     if not delegates:
         kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    interpreter = module.Interpreter(model_path=str(path), num_threads=num_threads, **kwargs)
+    interpreter = module.Interpreter(model_content=content, num_threads=num_threads, **kwargs)
     with _quiet_first_delegate_log():
         interpreter.allocate_tensors()
     return interpreter
@@ -121,15 +139,16 @@ def first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) -> Any:
-    """Load ``model_path`` into a LiteRT ``Interpreter`` with tensors allocated.
+def make_interpreter(model: Any, num_threads: int = 1) -> Any:
+    """Load a model into a LiteRT ``Interpreter`` with tensors allocated.
 
     The XNNPACK delegate runs the graph when it accepts it; when it refuses (e.g. an INT8 op
     whose requantization scale it does not support), the built-in kernels run it instead and a
     :class:`DelegateFallbackWarning` says so: same results, slower.
 
     Args:
-        model_path: path of a ``.tflite`` file.
+        model: a :class:`edgekit.registry.ModelFile` (bytes already read and sha256-checked: they
+            are loaded as they are, the path is not opened again) or the path of a ``.tflite`` file.
         num_threads: CPU threads the interpreter may use (>= 1).
 
     Raises:
@@ -137,14 +156,17 @@ def make_interpreter(model_path: Union[str, os.PathLike], num_threads: int = 1) 
         ModelError: the file is missing, truncated or not a TFLite model.
     """
     check_num_threads(num_threads)
-    path = check_tflite_file(model_path)
+    content = getattr(model, "content", None)
+    path = Path(getattr(model, "path", model))
+    if content is None:
+        content = read_tflite(path)
     try:
         try:
-            return allocate(path, num_threads, delegates=True)
+            return allocate(content, num_threads, delegates=True)
         except (ValueError, RuntimeError) as exc:
             if not is_delegate_failure(exc):
                 raise
-            interpreter = allocate(path, num_threads, delegates=False)
+            interpreter = allocate(content, num_threads, delegates=False)
             warnings.warn(f"{path}: XNNPACK refused this graph ({first_line(exc)}); LiteRT's built-in kernels run it "
                           "instead (same results, slower)", DelegateFallbackWarning, stacklevel=2)
             return interpreter
@@ -250,21 +272,24 @@ def dequantize(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return (values.astype(np.float32) - spec.zero_point) * np.float32(spec.scale)
 
 
-def associated_files(model_path: Union[str, os.PathLike]) -> Dict[str, bytes]:
+def associated_files(model: Any) -> Dict[str, bytes]:
     """Files packed into a ``.tflite`` by the TFLite metadata writer (name -> content).
 
-    A model with metadata is the flatbuffer followed by a zip archive of its associated files
+    ``model``: a path, or a :class:`edgekit.registry.ModelFile` (its checked bytes are used). A
+    model with metadata is the flatbuffer followed by a zip archive of its associated files
     (label files, vocabularies), so ``zipfile`` reads them without the metadata schema. Returns
     an empty dict for models without associated files.
     """
-    data = Path(model_path).read_bytes()
+    content = getattr(model, "content", None)
+    subject = getattr(model, "path", model)
+    data = content if content is not None else Path(subject).read_bytes()
     if not zipfile.is_zipfile(io.BytesIO(data)):
         return {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
     except (zipfile.BadZipFile, OSError, KeyError) as exc:
-        raise ModelError(f"associated files are unreadable ({exc})", subject=model_path, hint="re-export the model with its metadata") from None
+        raise ModelError(f"associated files are unreadable ({exc})", subject=subject, hint="re-export the model with its metadata") from None
 
 
 def read_label_lines(content: bytes) -> List[str]:
@@ -272,13 +297,14 @@ def read_label_lines(content: bytes) -> List[str]:
     return [line.strip() for line in content.decode("utf-8").splitlines() if line.strip()]
 
 
-def find_labels(model_path: Union[str, os.PathLike], count: Optional[int] = None) -> Optional[List[str]]:
+def find_labels(model: Any, count: Optional[int] = None) -> Optional[List[str]]:
     """Labels from the model's associated label file, or None when it has none.
 
-    Picks the associated ``.txt`` file whose name mentions "label" (else the only ``.txt``);
-    when ``count`` is given only files with exactly that many lines qualify.
+    ``model``: a path or a :class:`edgekit.registry.ModelFile`. Picks the associated ``.txt`` file
+    whose name mentions "label" (else the only ``.txt``); when ``count`` is given only files with
+    exactly that many lines qualify.
     """
-    texts = {name: read_label_lines(content) for name, content in associated_files(model_path).items() if name.lower().endswith(".txt")}
+    texts = {name: read_label_lines(content) for name, content in associated_files(model).items() if name.lower().endswith(".txt")}
     if count is not None:
         texts = {name: lines for name, lines in texts.items() if len(lines) == count}
     preferred = [name for name in sorted(texts) if "label" in name.lower()] or sorted(texts)

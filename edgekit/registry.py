@@ -15,11 +15,14 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from .errors import ConfigError, ModelError, ModelIntegrityError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MANIFEST_PATH = MODELS_DIR / "manifest.json"
@@ -27,13 +30,16 @@ SCHEMA = 1
 
 PathLike = Union[str, os.PathLike]
 
-_sha_cache: Dict[Tuple[str, int, int], str] = {}
 _write_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What a model's input tensor expects: size, channels, color order, dtype and value range."""
+    """What a model's input tensor expects: size, channels, color order, dtype and value range.
+
+    ``color="gray"`` with 3 channels: the model was trained on gray photos replicated into three
+    channels (FER+), so it is fed the luma of a colour photo the same way (:meth:`convert`).
+    """
 
     height: int
     width: int
@@ -52,6 +58,15 @@ class InputSpec:
             dtype=str(d.get("dtype", "uint8")),
             range=tuple(float(v) for v in d.get("range", (0, 255))),  # type: ignore[arg-type]
         )
+
+    def convert(self, bgr: "np.ndarray") -> "np.ndarray":
+        """A BGR uint8 image in this input's colour layout (HxW for 1 channel, HxWx3 otherwise)."""
+        import cv2
+
+        if self.color == "gray" or self.channels == 1:
+            gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+            return gray if self.channels == 1 else cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if self.color == "rgb" else bgr
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -106,17 +121,13 @@ def _num(v: float) -> Union[int, float]:
 def is_model_path(model: PathLike) -> bool:
     """True when ``model`` names a ``.tflite`` file rather than a manifest entry.
 
-    A path object, a name ending in ``.tflite`` or containing a separator, or an existing file is
-    a path; anything else (including strings no file system accepts: too long, NUL) is a name.
+    Only what clearly is a path counts as one: a path object, or a string ending in ``.tflite`` or
+    containing a separator. A bare name (``"emotion"``) is always a manifest name, even when a file
+    of that name exists in the working directory (pass ``./emotion`` to load such a file).
     """
     if isinstance(model, os.PathLike):
         return True
-    if model.endswith(".tflite") or os.sep in model or "/" in model:
-        return True
-    try:
-        return Path(model).is_file()
-    except (OSError, ValueError):
-        return False
+    return model.endswith(".tflite") or os.sep in model or "/" in model or bool(os.altsep and os.altsep in model)
 
 
 def load_manifest(manifest_path: Optional[PathLike] = None) -> Dict[str, Any]:
@@ -137,30 +148,37 @@ def load_manifest(manifest_path: Optional[PathLike] = None) -> Dict[str, Any]:
 
 
 def sha256_file(path: PathLike) -> str:
-    """Hex sha256 of a file (cached per path, size and modification time)."""
-    path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _sha_cache:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        _sha_cache[key] = digest.hexdigest()
-    return _sha_cache[key]
+    """Hex sha256 of a file's bytes (read now: never cached, so a changed file is always seen)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model read once: the bytes that were hashed are the bytes LiteRT loads (no re-open of
+    the path between the check and the load)."""
+
+    path: Path
+    content: bytes = field(repr=False)
+    sha256: str
+    info: Optional["ModelInfo"] = None  # the manifest entry (by name, or matched by sha256 for a path)
+
+
+def _read_checked(path: Path, expected: Optional[str], fix: str) -> ModelFile:
+    from . import litert  # local import: LiteRT's module only, never the interpreter wheel here
+
+    content = litert.read_model_bytes(path, missing_hint=fix)
+    actual = hashlib.sha256(content).hexdigest()
+    if expected is not None and actual != expected:
+        raise ModelIntegrityError(f"sha256 mismatch: manifest expects {expected}, file has {actual}", subject=path, hint=fix)
+    return ModelFile(path, litert.check_flatbuffer(content, path), actual)
 
 
 def _verify(path: Path, expected: str, fix: str) -> Path:
-    if not path.is_file():
-        raise ModelError("model file not found", subject=path, hint=fix)
-    actual = sha256_file(path)
-    if actual != expected:
-        raise ModelIntegrityError(
-            f"sha256 mismatch: manifest expects {expected}, file has {actual}",
-            subject=path,
-            hint=fix,
-        )
-    return path
+    return _read_checked(path, expected, fix).path
 
 
 def _entry_info(name: str, entry: Dict[str, Any], base: Path) -> ModelInfo:
@@ -186,12 +204,17 @@ def list_models(manifest_path: Optional[PathLike] = None) -> List[ModelInfo]:
     return [_entry_info(name, entry, path.parent) for name, entry in sorted(models.items())]
 
 
+def _shown(name: str) -> str:
+    """``repr(name)``, shortened for names too long to print whole."""
+    return repr(name) if len(name) <= 80 else repr(name[:60]) + f"... ({len(name)} characters)"
+
+
 def model_info(name: str, manifest_path: Optional[PathLike] = None) -> ModelInfo:
     """Manifest entry of bundled model ``name``; unknown names raise :class:`ConfigError`."""
     infos = {info.name: info for info in list_models(manifest_path)}
     if name not in infos:
         valid = ", ".join(sorted(infos)) or "none: no model is registered yet"
-        raise ConfigError(f"unknown model name {name!r} (valid names: {valid})", hint="pass a registered name or a .tflite path")
+        raise ConfigError(f"unknown model name {_shown(name)} (valid names: {valid})", hint="pass a registered name or a .tflite path")
     return infos[name]
 
 
@@ -210,6 +233,69 @@ def verified_path(info: ModelInfo) -> Path:
     """``info.path`` after checking its sha256 against ``info`` (ModelError / ModelIntegrityError)."""
     fix = f"reinstall edgekit, or regenerate it with `{info.produced_by}`" if info.produced_by else "reinstall edgekit"
     return _verify(info.path, info.sha256, fix)
+
+
+def load_model(model: PathLike, manifest_path: Optional[PathLike] = None, produce_hint: str = "") -> ModelFile:
+    """The one resolver: a manifest name or a ``.tflite`` path -> its bytes, sha256 and manifest entry.
+
+    A name is looked up in the manifest and its bytes checked against the entry's sha256; a path
+    (see :func:`is_model_path`) is read as is and matched to a manifest entry by sha256, if any.
+
+    Raises:
+        ConfigError: ``model`` is neither a string nor a path, or an unknown name (valid names listed).
+        ModelError: no model registered yet, the file is missing, unreadable or not a TFLite model.
+        ModelIntegrityError: a named model's bytes differ from the manifest's sha256.
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        raise ConfigError(f"model must be a manifest name or a .tflite path, got {type(model).__name__}",
+                          hint=produce_hint or "pass a registered name (see `edgekit models`) or a .tflite path")
+    infos = list_models(manifest_path)
+    if is_model_path(model):
+        loaded = _read_checked(Path(model), None, "check the path, or list bundled models with `edgekit models`")
+        return replace(loaded, info=next((info for info in infos if info.sha256 == loaded.sha256), None))
+    known = {info.name: info for info in infos}
+    if not known:
+        raise ModelError(f"no bundled model named {model!r}: the model manifest lists no model yet",
+                         subject=Path(manifest_path) if manifest_path else MANIFEST_PATH, hint=produce_hint)
+    info = known.get(str(model))
+    if info is None:
+        raise ConfigError(f"unknown model name {_shown(str(model))} (valid names: {', '.join(sorted(known))})",
+                          hint=f"pass a registered name or a .tflite path; {produce_hint}" if produce_hint
+                          else "pass a registered name or a .tflite path")
+    fix = f"reinstall edgekit, or regenerate it with `{info.produced_by}`" if info.produced_by else "reinstall edgekit"
+    return replace(_read_checked(info.path, info.sha256, fix), info=info)
+
+
+def companion_files(name: str, manifest_path: Optional[PathLike] = None) -> Dict[str, Dict[str, Any]]:
+    """Files a bundled model needs besides its ``.tflite`` (manifest sub-entries with ``file`` and
+    ``sha256``, e.g. the caption model's ``tokenizer``): key -> entry."""
+    entry = load_manifest(manifest_path)["models"].get(name, {})
+    return {key: value for key, value in sorted(entry.items())
+            if isinstance(value, dict) and "file" in value and "sha256" in value}
+
+
+def load_companion(name: str, key: str, manifest_path: Optional[PathLike] = None) -> Tuple[Path, bytes]:
+    """Path and bytes of companion file ``key`` of bundled model ``name``, sha256-checked on the
+    bytes returned (read once, like :func:`load_model`).
+
+    Raises:
+        ModelError: the manifest has no such companion, or the file is missing or unreadable.
+        ModelIntegrityError: its bytes differ from the manifest's sha256.
+    """
+    info = model_info(name, manifest_path)
+    entry = companion_files(name, manifest_path).get(key)
+    fix = f"reinstall edgekit, or regenerate it with `{info.produced_by}`" if info.produced_by else "reinstall edgekit"
+    if entry is None:
+        raise ModelError(f"the manifest entry of {name!r} has no {key!r} file", subject=Path(manifest_path or MANIFEST_PATH), hint=fix)
+    path = info.path.parent / str(entry["file"])
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{key} file cannot be read ({exc.strerror or exc})", subject=path, hint=fix) from None
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != entry["sha256"]:
+        raise ModelIntegrityError(f"sha256 mismatch: manifest expects {entry['sha256']}, file has {actual}", subject=path, hint=fix)
+    return path, content
 
 
 def register_model(name: str, tflite_path: PathLike, *, manifest_path: Optional[PathLike] = None, **fields: Any) -> ModelInfo:
@@ -299,7 +385,13 @@ THIRD_PARTY_FIX = ("run `python -m converters.thirdparty` in a source checkout (
 
 
 def third_party_model_path(key: str, manifest_path: Optional[PathLike] = None) -> Path:
-    """Path of MediaPipe model ``key`` (manifest ``"external"`` section) after a sha256 check.
+    """Path of MediaPipe model ``key`` (manifest ``"external"`` section) after a sha256 check
+    (see :func:`load_third_party`, which also returns the checked bytes)."""
+    return load_third_party(key, manifest_path).path
+
+
+def load_third_party(key: str, manifest_path: Optional[PathLike] = None) -> ModelFile:
+    """MediaPipe model ``key`` (manifest ``"external"`` section), read once and sha256-checked.
 
     The files (BlazeFace, face mesh; Apache-2.0) are packaged in ``edgekit/models/third_party/``
     from the pinned ``mediapipe==0.10.21`` wheel archive at build time; the mediapipe library is
@@ -314,4 +406,4 @@ def third_party_model_path(key: str, manifest_path: Optional[PathLike] = None) -
     if key not in external:
         raise ConfigError(f"unknown MediaPipe model {key!r} (valid: {', '.join(sorted(external))})", hint="use one of the valid names")
     entry = external[key]
-    return _verify(MODELS_DIR / entry["file"], entry["sha256"], THIRD_PARTY_FIX)  # package data, wherever the manifest is
+    return _read_checked(MODELS_DIR / entry["file"], entry["sha256"], THIRD_PARTY_FIX)  # package data, wherever the manifest is

@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 #: ``tiny_emotion_model`` fixture) are marked too.
 TOOLCHAIN_MODULES = frozenset({
     "test_android_demo.py", "test_caption_corpus.py", "test_caption_model.py", "test_caption_runtime.py",
-    "test_converters_emotion_data.py", "test_converters_emotion_dead_gates.py",
+    "test_converters_emotion_aligned.py", "test_converters_emotion_data.py", "test_converters_emotion_dead_gates.py",
     "test_converters_emotion_evaluate.py", "test_converters_emotion_history.py",
     "test_converters_emotion_latency_probe.py", "test_converters_emotion_pipeline.py",
     "test_converters_emotion_pruning.py", "test_converters_emotion_shipped.py",

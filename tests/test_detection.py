@@ -217,11 +217,11 @@ def test_max_faces_and_score_order(astronaut):
 
 
 def test_context_manager_closes(astronaut):
-    from edgekit.errors import ModelError
+    from edgekit.errors import ConfigError
 
     with FaceDetector() as det:
         assert len(det.detect(astronaut)) == 1 and det.load_seconds > 0
-    with pytest.raises(ModelError, match="closed"):
+    with pytest.raises(ConfigError, match="FaceDetector was closed"):
         det.detect(astronaut)
 
 

@@ -125,7 +125,7 @@ def test_export_reset_import(tmp_path):
     with pytest.raises(InputError, match="not an edgekit feedback export"):
         (tmp_path / "x.json").write_text('{"kind": "gallery", "version": 1}')
         store.import_file(tmp_path / "x.json")
-    with pytest.raises(InputError, match="file not found"):
+    with pytest.raises(InputError, match="no such file"):
         store.import_file(tmp_path / "missing.json")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Dict, List, Sequence
@@ -79,9 +80,9 @@ def loads(monkeypatch) -> List[Path]:
     seen: List[Path] = []
     real = litert.make_interpreter
 
-    def recording(path, num_threads=1):
-        seen.append(Path(path).resolve())
-        return real(path, num_threads)
+    def recording(model, num_threads=1):
+        seen.append(Path(getattr(model, "path", model)).resolve())
+        return real(model, num_threads)
 
     def no_inference(self):
         raise AssertionError("inference ran on a model that should have been refused")
@@ -249,3 +250,70 @@ def test_softmax_helper_builds_loadable_models(tmp_path):
     interpreter.invoke()
     out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     assert out.shape == (1, 8) and abs(float(out.sum()) - 1.0) < 1e-5
+
+
+# ---------------------------------------------------------------- names vs paths, bytes loaded (#20)
+
+
+@pytest.mark.parametrize("name", ["emotion", "identity"])
+def test_a_file_named_like_a_model_in_the_working_directory_does_not_replace_it(name, models, tmp_path, monkeypatch):
+    """A bare name is always a manifest name: a planted file called ``emotion`` in the working
+    directory is never loaded in place of the sha256-checked bundled model."""
+    planted = tmp_path / "cwd"
+    planted.mkdir()
+    (planted / name).write_bytes(softmax_model([1, 96, 96, 3]))
+    monkeypatch.chdir(planted)
+    loaded = registry.load_model(name)
+    assert loaded.path == _bundled(models, name) and loaded.info is not None and loaded.info.name == name
+    assert loaded.sha256 == _manifest(models)["models"][name]["sha256"]
+    assert registry.load_model(f"./{name}").path == Path(f"./{name}")  # an explicit path still works
+
+
+def test_the_default_emotion_model_ignores_a_planted_file(models, tmp_path, monkeypatch, loads):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "emotion").write_bytes(softmax_model([1, 96, 96, 3]))
+    classifier = edgekit.EmotionClassifier()
+    assert classifier.model_path == _bundled(models, "emotion") and loads == [_bundled(models, "emotion").resolve()]
+
+
+def test_a_same_size_change_with_the_mtime_restored_is_still_refused(models):
+    """The sha256 is computed on the bytes LiteRT loads, every time: no (path, size, mtime) cache
+    that a same-size edit with a restored mtime could slip past."""
+    path = _bundled(models, "emotion")
+    edgekit.EmotionClassifier()  # a first, good load
+    st = path.stat()
+    _flip_byte(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    with pytest.raises(ModelIntegrityError, match="sha256 mismatch"):
+        edgekit.EmotionClassifier()
+
+
+def test_litert_gets_the_bytes_that_were_hashed_not_the_path(models, monkeypatch):
+    """Every model is handed to LiteRT as the checked bytes (``model_content``), so the file cannot
+    change between the check and the load."""
+    calls: List[tuple] = []
+    real = litert_interpreter.Interpreter
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(litert_interpreter, "Interpreter", spy)
+    edgekit.EmotionClassifier()
+    FaceDetector()
+    Captioner()
+    assert len(calls) >= 3
+    assert all(not args and "model_content" in kw and "model_path" not in kw for args, kw in calls)
+
+
+def test_models_command_checks_the_caption_tokenizer(models, capsys):
+    tokenizer = models / _manifest(models)["models"]["caption"]["tokenizer"]["file"]
+    text = tokenizer.read_bytes()
+    tokenizer.write_bytes(text.replace(b"{", b"{ ", 1))
+    assert main(["models"]) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("caption/tokenizer"))
+    assert "sha256 mismatch" in row
+    with pytest.raises(ModelIntegrityError):
+        Captioner()

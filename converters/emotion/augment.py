@@ -28,6 +28,12 @@ class AugmentConfig:
     erase_prob: float = 0.3
     erase_area: Tuple[float, float] = (0.02, 0.12)
     mixup_alpha: float = 0.0  # > 0 mixes pairs of images and targets (Beta(alpha, alpha))
+    # The real-photo path: small faces (a down-and-up resize), soft focus, exposure curves.
+    lowres_prob: float = 0.0  # share of images shrunk to a random side in [lowres_min, 1] x theirs and enlarged back
+    lowres_min: float = 0.5
+    blur_prob: float = 0.0  # share of images given a Gaussian blur of sigma in (0, blur_sigma] pixels
+    blur_sigma: float = 1.2
+    gamma: float = 0.0  # > 0: per-image gamma curve with exponent in [1 / (1 + g), 1 + g]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,9 +69,42 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, cfg: AugmentConfig) -> tf.
     contrast = 1.0 + _uniform(seeds[4], [batch, 1, 1, 1], -cfg.contrast, cfg.contrast)
     bright = _uniform(seeds[5], [batch, 1, 1, 1], -cfg.brightness, cfg.brightness) * 255.0
     images = (images - mean) * contrast + mean + bright
+    images = tf.clip_by_value(images, 0.0, 255.0)
+    images = _photo_path(images, seeds[7], cfg)
     if cfg.erase_prob > 0:
         images = _random_erase(images, seeds[6], cfg)
     return tf.clip_by_value(images, 0.0, 255.0)
+
+
+def _photo_path(images: tf.Tensor, seed: tf.Tensor, cfg: AugmentConfig) -> tf.Tensor:
+    """Low resolution, blur and gamma, each on a random share of the batch (one size and one
+    blur strength per batch, so the ops stay batched; gamma per image)."""
+    if cfg.lowres_prob <= 0 and cfg.blur_prob <= 0 and cfg.gamma <= 0:
+        return images
+    s = tf.random.experimental.stateless_split(seed, 6)
+    batch = tf.shape(images)[0]
+    side = tf.shape(images)[1:3]
+    if cfg.lowres_prob > 0:
+        f = _uniform(s[0], [], cfg.lowres_min, 1.0)
+        small = tf.maximum(tf.cast(tf.round(tf.cast(side, tf.float32) * f), tf.int32), 4)
+        low = tf.image.resize(tf.image.resize(images, small, method="area"), side, method="bilinear")
+        pick = _uniform(s[1], [batch], 0.0, 1.0) < cfg.lowres_prob
+        images = tf.where(pick[:, None, None, None], low, images)
+    if cfg.blur_prob > 0:
+        sigma = _uniform(s[2], [], 0.3, cfg.blur_sigma)
+        radius = int(math.ceil(3 * cfg.blur_sigma))
+        x = tf.range(-radius, radius + 1, dtype=tf.float32)
+        k = tf.exp(-0.5 * (x / sigma) ** 2)
+        k = k / tf.reduce_sum(k)
+        pad = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+        blurred = tf.nn.conv2d(pad, tf.reshape(k, [-1, 1, 1, 1]), 1, "VALID")
+        blurred = tf.nn.conv2d(blurred, tf.reshape(k, [1, -1, 1, 1]), 1, "VALID")
+        pick = _uniform(s[3], [batch], 0.0, 1.0) < cfg.blur_prob
+        images = tf.where(pick[:, None, None, None], blurred, images)
+    if cfg.gamma > 0:
+        g = tf.exp(_uniform(s[4], [batch, 1, 1, 1], -1.0, 1.0) * math.log(1.0 + cfg.gamma))
+        images = 255.0 * tf.pow(images / 255.0, g)
+    return images
 
 
 def _random_erase(images: tf.Tensor, seed: tf.Tensor, cfg: AugmentConfig) -> tf.Tensor:

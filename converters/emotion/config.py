@@ -25,6 +25,7 @@ class TrainConfig:
     activation: str = "hswish"  # "hswish" (paper) or "relu" (all-ReLU: one XNNPACK partition in INT8)
     depth: int = 0  # > 0: only the first `depth` inverted-residual blocks (tiny test models)
     input_size: int = 64
+    aligned: bool = False  # train and validate on the runtime's own aligned crops (converters/emotion/aligned.py)
     dropout: float = 0.2
     label_mode: str = "soft"  # "soft" (vote distribution) or "majority"
     class_weight_power: float = 0.3  # 0 = no class weighting

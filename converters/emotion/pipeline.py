@@ -56,9 +56,9 @@ def _stage_train_config(cfg: PipelineConfig, stage: str, **changes) -> TrainConf
 
 
 def load_data(cfg: PipelineConfig) -> Tuple[data_mod.FaceSet, data_mod.FaceSet]:
-    t = cfg.train
-    return data_mod.load_splits(Path(t.data), val_path=t.val and Path(t.val), votes_csv=t.votes_csv and Path(t.votes_csv),
-                                seed=t.seed)
+    from converters.emotion.train import load_training_data
+
+    return load_training_data(cfg.train)
 
 
 def stage_train(cfg: PipelineConfig, data) -> Path:

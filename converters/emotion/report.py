@@ -12,7 +12,7 @@ import os
 import platform
 import shutil
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -64,39 +64,40 @@ def _sha(path: Path) -> str:
 
 def ship(cfg, source: Path, description: str) -> Path:
     """Copy the chosen ``.tflite`` into ``edgekit/models/`` and register it in the manifest."""
-    from edgekit.registry import register_model
+    from dataclasses import replace
+
+    from edgekit.registry import inspect_model, register_model
 
     models_dir = Path(cfg.models_dir) if Path(cfg.models_dir).is_absolute() else ROOT / cfg.models_dir
     dest = models_dir / cfg.ship_file
     shutil.copyfile(source, dest)
-    register_model(cfg.ship_name, dest, manifest_path=models_dir / "manifest.json", task="emotion", labels=list(EMOTIONS), produced_by=cfg.produced_by,
-                   report=f"{cfg.report_dir}/README.md", description=description)
+    spec, _ = inspect_model(dest)
+    # trained on gray faces replicated into RGB: the runtime feeds a colour photo's luma the same way
+    register_model(cfg.ship_name, dest, manifest_path=models_dir / "manifest.json", task="emotion", labels=list(EMOTIONS),
+                   produced_by=cfg.produced_by, report=f"{cfg.report_dir}/README.md", description=description,
+                   input=replace(spec, color="gray"))
     return dest
 
 
-def mediapipe_agreement(model_path: Path, image_paths: List[Path], runtime_probs: np.ndarray) -> dict:
-    """MediaPipe Tasks' ImageClassifier vs edgekit on the same images (both fed the crop already
-    resized to the model input with cv2.INTER_LINEAR, so only model loading/execution differs)."""
-    import cv2
+def mediapipe_agreement(model_path: Path, rgb_inputs: Sequence[np.ndarray], runtime_probs: np.ndarray) -> dict:
+    """MediaPipe Tasks' ImageClassifier vs edgekit on the same RGB crops, already at the model's
+    input size (so only model loading/execution differs)."""
     import mediapipe as mp
     from mediapipe.tasks.python import vision
     from mediapipe.tasks.python.core.base_options import BaseOptions
 
     options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(model_path)),
                                             max_results=len(EMOTIONS))
-    scores = np.zeros((len(image_paths), len(EMOTIONS)), np.float32)
+    scores = np.zeros((len(rgb_inputs), len(EMOTIONS)), np.float32)
     with vision.ImageClassifier.create_from_options(options) as classifier:
-        for i, path in enumerate(image_paths):
-            rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-            size = int(classifier_input_size(model_path))
-            rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR)
+        for i, rgb in enumerate(rgb_inputs):
             result = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
             for cat in result.classifications[0].categories:
                 scores[i, EMOTIONS.index(cat.category_name)] = cat.score
     top = runtime_probs.max(axis=1)
     unique_top = (np.isclose(runtime_probs, top[:, None], atol=1e-6).sum(axis=1) == 1)
     same = scores.argmax(axis=1) == runtime_probs.argmax(axis=1)
-    return {"n": len(image_paths), "top1_agreement": float(same.mean()),
+    return {"n": len(rgb_inputs), "top1_agreement": float(same.mean()),
             "top1_agreement_untied": float(same[unique_top].mean()) if unique_top.any() else None,
             "max_abs_prob_diff": float(np.abs(scores - runtime_probs).max())}
 
@@ -105,6 +106,22 @@ def classifier_input_size(model_path: Path) -> int:
     from edgekit.registry import inspect_model
 
     return inspect_model(model_path)[0].height
+
+
+def _runtime_path(cfg, model_path: Path, paths: List[Path]) -> Tuple[np.ndarray, np.ndarray]:
+    """Probabilities through the runtime on the validation images and the RGB crops it fed: the
+    detector + aligner path for a model trained on aligned crops, else ``EmotionClassifier.predict``
+    on the files (its own resize)."""
+    import cv2
+
+    if cfg.train.aligned:
+        from converters.emotion.aligned import runtime_predict
+
+        return runtime_predict(model_path, paths)
+    size = int(classifier_input_size(model_path))
+    fed = np.stack([cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_LINEAR)
+                    for p in paths])
+    return ev.runtime_predict(model_path, paths), fed
 
 
 def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, Path], plan: dict) -> dict:
@@ -157,11 +174,11 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
         dest = ship(cfg, tflites[shipped_name], _description(shipped_name, results))
         shipped.update(path=_rel(dest), sha256=_sha(dest), bytes=dest.stat().st_size)
         paths = [Path(val.source) / n for n in names]
-        runtime = ev.runtime_predict(dest, paths)
+        runtime, fed = _runtime_path(cfg, dest, paths)
         shipped["runtime_path"] = {**ev.classification_metrics(labels, runtime),
                                    "top1_agreement_with_toolchain": ev.agreement(runtime, probs[shipped_name])}
         subset = list(range(0, len(paths), max(1, len(paths) // 300)))
-        shipped["mediapipe_image_classifier"] = mediapipe_agreement(dest, [paths[i] for i in subset], runtime[subset])
+        shipped["mediapipe_image_classifier"] = mediapipe_agreement(dest, fed[subset], runtime[subset])
     for key, title in (("float_keras", "float (Keras)"), ("pruned_keras", "pruned float (Keras)"),
                        (shipped_name, f"pruned INT8 ({shipped_name.rsplit('_', 1)[-1].upper()}, shipped)")):
         ev.plot_confusion(results[key]["confusion"], f"{title}: acc {results[key]['accuracy']:.3f}",

@@ -86,6 +86,18 @@ def prepare_data(cfg: TrainConfig, train: data_mod.FaceSet, val: data_mod.FaceSe
                         weights_per_class, counts, int((~keep).sum()), int((~vkeep).sum()))
 
 
+def load_training_data(cfg: TrainConfig) -> Tuple[data_mod.FaceSet, data_mod.FaceSet]:
+    """(train, validation) faces per ``cfg``: as stored, or (``cfg.aligned``) as the runtime's
+    detector + aligner crops them, at the model's input size."""
+    train_set, val_set = data_mod.load_splits(Path(cfg.data), val_path=cfg.val and Path(cfg.val),
+                                              votes_csv=cfg.votes_csv and Path(cfg.votes_csv), seed=cfg.seed)
+    if cfg.aligned:
+        from converters.emotion.aligned import aligned_set
+
+        train_set, val_set = aligned_set(train_set, cfg.input_size), aligned_set(val_set, cfg.input_size)
+    return train_set, val_set
+
+
 def make_strategy(name: str) -> "tf.distribute.Strategy":
     """TensorFlow's own distribution: default (one device), mirrored (all local GPUs),
     multiworker (TF_CONFIG cluster), tpu."""
@@ -193,8 +205,7 @@ def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.Face
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.json")
     keras.utils.set_random_seed(cfg.seed)
-    train_set, val_set = data or data_mod.load_splits(Path(cfg.data), val_path=cfg.val and Path(cfg.val),
-                                                      votes_csv=cfg.votes_csv and Path(cfg.votes_csv), seed=cfg.seed)
+    train_set, val_set = data or load_training_data(cfg)
     prep = prepare_data(cfg, train_set, val_set)
     log.info("train %d images (dropped %d), val %d (dropped %d); class counts %s; class weights %s",
              len(prep.train_targets), prep.dropped_train, len(prep.val_labels), prep.dropped_val,

@@ -6,12 +6,13 @@ import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Deque, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Deque, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
-from .. import glyphs
+from .. import glyphs, registry
 from ..errors import ConfigError, ModelError
+from ..exclusive import ExclusiveUse, exclusive
 from .conditioning import condition
 from .decoder import KVCacheDecoder
 from .inputs import check_count, check_seed, check_text, emotion_of
@@ -50,16 +51,13 @@ class Caption:
 
 def bundled_paths() -> Tuple[Path, Path]:
     """Model and tokenizer registered as ``caption`` in the manifest, both sha256-verified."""
-    from .. import registry
+    model, (tokenizer, _) = _bundled()
+    return model.path, tokenizer
 
-    model = registry.model_path(MODEL_NAME)
-    entry = registry.load_manifest()["models"][MODEL_NAME]
-    tok = entry.get("tokenizer") or {}
-    path = registry.MODELS_DIR / str(tok.get("file", ""))
-    if not tok or not path.is_file() or registry.sha256_file(path) != tok.get("sha256"):
-        raise ModelError("caption tokenizer missing or its sha256 differs from the manifest", subject=path,
-                         hint=f"reinstall edgekit or run `{entry.get('produced_by', 'python -m converters.caption all')}`")
-    return model, path
+
+def _bundled() -> Tuple["registry.ModelFile", Tuple[Path, bytes]]:
+    """The bundled caption model and tokenizer, read once and sha256-checked."""
+    return registry.load_model(MODEL_NAME), registry.load_companion(MODEL_NAME, "tokenizer")
 
 
 class Captioner:
@@ -85,13 +83,18 @@ class Captioner:
                  recent: int = 64, max_attempts: int = 3) -> None:
         if (model_path is None) != (tokenizer_path is None):
             raise ConfigError("pass both model_path and tokenizer_path, or neither (bundled model)")
+        model: Any = model_path
         if model_path is None:
-            model_path, tokenizer_path = bundled_paths()
+            model, (tokenizer_path, tokenizer_bytes) = _bundled()
+            model_path = model.path
+        else:
+            tokenizer_bytes = None
         self.options = SamplingOptions(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
         check_count(max_attempts, 10, "max_attempts")
         check_count(recent, 10_000, "recent")
-        self.tokenizer = CaptionTokenizer.load(Path(tokenizer_path))
-        self.decoder = KVCacheDecoder(model_path, num_threads)
+        self.tokenizer = CaptionTokenizer.load(Path(tokenizer_path), tokenizer_bytes)
+        self.decoder = KVCacheDecoder(model, num_threads)
+        self._use = ExclusiveUse("Captioner")
         if self.decoder.vocab_size != self.tokenizer.vocab_size:
             raise ModelError(f"model vocabulary {self.decoder.vocab_size} != tokenizer's {self.tokenizer.vocab_size}",
                              subject=model_path, hint="use the tokenizer exported with this model")
@@ -173,11 +176,13 @@ class Captioner:
         seed = check_seed(seed)
         return self.rng if seed is None else np.random.default_rng(seed)
 
+    @exclusive
     def reset_recent(self) -> None:
         """Forget recent outputs (they are otherwise never repeated)."""
         self._recent.clear()
 
     # ------------------------------------------------------------------ public API
+    @exclusive
     def generate(self, emotion: object, style: Optional[str] = None, scene: Optional[str] = None, lang: str = "zh",
                  n: int = 1, seed: Optional[int] = None) -> List[Caption]:
         """``n`` distinct captions (``n`` <= :data:`~edgekit.captioning.inputs.MAX_N`).
@@ -196,6 +201,7 @@ class Captioner:
             batch.append(self._one(rng, lang, emo, style_key, scene_key, set(self._recent) | {c.text for c in batch}))
         return self._remember(batch)
 
+    @exclusive
     def caption_styles(self, emotion: object, scene: Optional[str] = None, lang: str = "zh",
                        styles: Optional[Sequence[str]] = None, seed: Optional[int] = None) -> List[Caption]:
         """One caption per style, all texts distinct: 5 random styles by default, or ``styles``."""
@@ -233,6 +239,7 @@ class Captioner:
             scene = top if votes >= 3 else None
         return emotion, scene
 
+    @exclusive
     def restyle(self, text: str, style: Optional[str] = None, lang: Optional[str] = None,
                 seed: Optional[int] = None) -> List[Caption]:
         """Rewrite a caption in ``style`` (one result) or in each of the 8 styles (``style=None``).

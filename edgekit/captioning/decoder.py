@@ -1,9 +1,8 @@
 """Runs the caption model's ``decode`` signature with LiteRT: one token per invoke over a KV cache."""
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -22,9 +21,10 @@ class KVCacheDecoder:
     pruned models with different head counts per layer load the same way.
     """
 
-    def __init__(self, model_path: Union[str, "os.PathLike[str]"], num_threads: int = 1) -> None:
-        self.path = model_path
-        self.interpreter = make_interpreter(model_path, num_threads)
+    def __init__(self, model: Any, num_threads: int = 1) -> None:
+        """``model``: a ``.tflite`` path or a checked :class:`edgekit.registry.ModelFile`."""
+        self.path = model_path = getattr(model, "path", model)
+        self.interpreter = make_interpreter(model, num_threads)
         try:
             runner = self.interpreter.get_signature_runner(SIGNATURE)
         except ValueError as exc:

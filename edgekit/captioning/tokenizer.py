@@ -76,10 +76,11 @@ class CaptionTokenizer:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "CaptionTokenizer":
-        """Read a tokenizer file; raise ModelError when it is not one or its control tokens differ."""
+    def load(cls, path: Path, content: Optional[bytes] = None) -> "CaptionTokenizer":
+        """Read a tokenizer file (or its already-read, checked ``content``); raise ModelError when it
+        is not one or its control tokens differ."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = json.loads((Path(path).read_bytes() if content is None else content).decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read the caption tokenizer ({exc})", subject=path) from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:

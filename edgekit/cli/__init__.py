@@ -19,6 +19,7 @@ from typing import List, Optional, Sequence
 
 from .._version import __version__
 from ..errors import ConfigError, EdgekitError
+from ._common import video_warnings_as_lines
 
 #: Sub-command modules, in ``--help`` order. Add a module name here to add a command.
 COMMANDS = ("analyze", "demo", "models", "caption", "suggest", "feedback", "meme", "enroll", "identify", "gallery",
@@ -53,20 +54,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     try:
-        return int(args.func(args) or 0)
+        with video_warnings_as_lines():
+            status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a full or broken stdout fails here, reported below, not at exit
+        return status
     except ConfigError as exc:
         error(str(exc))
         return 2
     except EdgekitError as exc:
         error(str(exc))
         return 1
-    except KeyboardInterrupt:
-        error("interrupted")
+    except KeyboardInterrupt as exc:
+        error(getattr(exc, "summary", "") or "interrupted")
         return 130
     except BrokenPipeError:  # e.g. `edgekit analyze DIR | head -1`: the reader left; stop quietly
-        # Python flushes stdout again at exit; point it at /dev/null so that does not fail too.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return 1
+    except OSError as exc:  # a full or unwritable stdout (edgekit's own file writes raise InputError naming the file)
+        where = exc.filename if exc.filename is not None else "standard output"
+        _silence_stdout()
+        error(f"{where}: cannot be written ({exc.strerror or exc}). Check free space and permissions")
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: Python flushes it again at exit, which must not fail a second time."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 __all__: List[str] = ["COMMANDS", "build_parser", "error", "main"]

@@ -5,10 +5,11 @@ Standard library only at module level (see :mod:`edgekit.cli`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 
 from ..errors import EdgekitError
 
@@ -110,14 +111,48 @@ def pipeline_options(args: argparse.Namespace, **overrides: Any) -> "PipelineOpt
         num_threads=args.threads, emotion_model=args.model, **overrides)
 
 
-#: Characters that end a line on a terminal or for ``str.splitlines``.
-_LINE_BREAKS = {c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+#: Characters escaped in every line the CLI prints about a user's path or value: C0/C1 controls
+#: (line breaks, ESC sequences that retitle a terminal or move the cursor), DEL, line/paragraph
+#: separators and the bidirectional overrides that reorder how a line reads.
+_UNPRINTABLE = {i: f"\\x{i:02x}" for i in [*range(0x20), *range(0x7f, 0xa0)]}
+_UNPRINTABLE.update({i: f"\\u{i:04x}" for i in [0x2028, 0x2029, 0x200e, 0x200f, *range(0x202a, 0x202f), *range(0x2066, 0x206a)]})
+_UNPRINTABLE.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
 
 
 def one_line(text: str) -> str:
-    """``text`` with line breaks (e.g. inside a file name the user typed) escaped, so an error
-    message stays on one line."""
-    return text.translate(str.maketrans(_LINE_BREAKS))
+    """``text`` with control characters (e.g. inside a file name the user typed) escaped, so a
+    message stays on one line and a crafted name cannot drive the terminal."""
+    return text.translate(_UNPRINTABLE)
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch; ``summary`` says what was finished (the CLI prints it as its one line)."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+
+
+class Progress:
+    """Counts finished inputs of a batch so that Ctrl-C reports what was done."""
+
+    def __init__(self, total: Optional[int] = None) -> None:
+        self.total, self.done = total, 0
+
+    def add(self, n: int = 1) -> None:
+        self.done += n
+
+    @contextlib.contextmanager
+    def reporting(self, where: Optional[str] = None) -> Iterator["Progress"]:
+        """Turns Ctrl-C inside the block into :class:`BatchInterrupted` with the count."""
+        try:
+            yield self
+        except BatchInterrupted:
+            raise
+        except KeyboardInterrupt:
+            kept = f"; their results are in {where}" if where else ""
+            of = f" of {self.total}" if self.total is not None else ""
+            raise BatchInterrupted(f"interrupted after {self.done}{of} input(s){kept}") from None
 
 
 def input_failure(path: Union[str, "os.PathLike[str]"], exc: EdgekitError) -> str:
@@ -151,3 +186,26 @@ def exists(path: Path) -> bool:
 def progress_enabled(flag: Optional[bool]) -> bool:
     """``--progress``/``--no-progress`` when given, else only when stderr is a terminal."""
     return flag if flag is not None else sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def video_warnings_as_lines() -> Iterator[None]:
+    """Show edgekit's video warnings (:class:`edgekit.video.VideoWarning`: a truncated file,
+    implausible timing) as one ``edgekit: warning: ...`` line each on stderr, above any progress
+    bar; other warnings are shown as usual."""
+    import warnings
+
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        from ..video import VideoWarning
+
+        if not issubclass(category, VideoWarning):
+            return shown(message, category, *args, **kwargs)
+        from tqdm import tqdm
+
+        tqdm.write(f"edgekit: warning: {one_line(str(message))}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield

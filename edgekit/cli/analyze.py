@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, ContextManager, Iterable, List, Optional, Set, Tuple, Union
 
 from ..errors import ConfigError, EdgekitError, InputError
-from ._common import (add_identity_options, add_pipeline_options, exists, input_failure, is_dir, pipeline_options,
-                      positive_int, progress_enabled, report_gallery_recovery)
+from ._common import (Progress, add_identity_options, add_pipeline_options, exists, input_failure, is_dir,
+                      pipeline_options, positive_int, progress_enabled, report_gallery_recovery)
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
     from ..results import FrameResult
+    from ..video import VideoReader, VideoWriter
 
 #: Extensions of the image files picked up when a folder is given.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
@@ -74,16 +75,20 @@ def run(args: argparse.Namespace) -> int:
     for path, exc in failed:
         _report(path, exc)
     show = progress_enabled(args.progress)
-    with _open_sink(args.out) as sink, Pipeline(pipeline_options(args)) as pipe:
+    done = Progress(len(items) + (camera is not None))
+    with _open_sink(args.out, [it.path for it in items]) as sink, Pipeline(pipeline_options(args)) as pipe, \
+            done.reporting(args.out):
         if pipe.identifier is not None:
             report_gallery_recovery(pipe.identifier)
         emit = _emitter(sink)
         images = [it for it in items if it.kind == "image"]
-        failures = len(failed) + _analyze_images(pipe, images, emit, annotations, show)
+        failures = len(failed) + _analyze_images(pipe, images, emit, annotations, show, done)
         for item in (it for it in items if it.kind == "video"):
             failures += not _analyze_video(pipe, item, emit, annotations, show, args.max_frames)
+            done.add()
         if camera is not None:
             failures += not _analyze_video(pipe, camera, emit, annotations, show, args.max_frames, args.camera)
+            done.add()
     return 1 if failures else 0
 
 
@@ -137,8 +142,9 @@ class Annotations:
         else:
             suffix = item.name.suffix if item.name.suffix.lower() in allowed else (".png" if item.kind == "image" else ".mp4")
             out = self._unique(self.root / item.name.with_suffix(suffix))
-        if exists(item.path) and out.resolve() == item.path.resolve():
-            raise InputError("annotated output would overwrite the input", out, "pass another --annotate path")
+        from ..paths import refuse_overwriting_inputs
+
+        refuse_overwriting_inputs(out, [item.path], "--annotate")
         return out
 
     def _unique(self, path: Path) -> Path:
@@ -151,7 +157,7 @@ class Annotations:
 
 
 def _analyze_images(pipe: "Pipeline", images: List[Item], emit: Callable[["FrameResult"], None],
-                    annotations: Optional[Annotations], show: bool) -> int:
+                    annotations: Optional[Annotations], show: bool, done: Progress) -> int:
     """Analyse every image; returns the number that failed."""
     from tqdm import tqdm
 
@@ -170,27 +176,27 @@ def _analyze_images(pipe: "Pipeline", images: List[Item], emit: Callable[["Frame
             result.timings.total_ms += decode_ms
             emit(result)
             if annotations is not None:
-                save_image(annotations.target(item), draw_faces(image, result.faces))
+                save_image(annotations.target(item), draw_faces(image, result.faces), [item.path])
         except EdgekitError as exc:
             _report(item.path, exc)
             failures += 1
+        done.add()
     return failures
 
 
 def _analyze_video(pipe: "Pipeline", item: Item, emit: Callable[["FrameResult"], None],
                    annotations: Optional[Annotations], show: bool, max_frames: Optional[int],
                    camera: Optional[int] = None) -> bool:
-    """Analyse one video file or camera frame by frame; returns False when it failed."""
+    """Analyse one video file or camera frame by frame; returns False when it failed. The
+    annotated copy appears only when the whole video went well (see :class:`edgekit.video.VideoWriter`)."""
     from tqdm import tqdm
 
     from ..annotate import draw_faces
-    from ..video import VideoReader, VideoWriter
+    from ..video import VideoReader
 
-    writer = None
     try:
-        with VideoReader(item.path if camera is None else camera, max_frames=max_frames) as reader:
-            if annotations is not None:
-                writer = VideoWriter(annotations.target(item), reader.fps or 30.0, reader.size)
+        with VideoReader(item.path if camera is None else camera, max_frames=max_frames) as reader, \
+                _annotated_video(annotations, item, reader) as writer:
             with tqdm(total=reader.total, unit="frame", desc=reader.name, file=sys.stderr, disable=not show) as bar:
                 try:
                     for frame, result in pipe.stream_video(reader):
@@ -204,24 +210,30 @@ def _analyze_video(pipe: "Pipeline", item: Item, emit: Callable[["FrameResult"],
     except EdgekitError as exc:
         _report(item.path, exc)
         return False
-    finally:
-        if writer is not None:
-            writer.close()
     return True
 
 
-def _open_sink(out: Optional[str]) -> ContextManager[IO[str]]:
-    """``--out`` file (JSON Lines, UTF-8), or stdout (left open)."""
+def _annotated_video(annotations: Optional[Annotations], item: Item, reader: "VideoReader"
+                     ) -> ContextManager[Optional["VideoWriter"]]:
+    """The writer of ``item``'s annotated copy (published when its block ends without an error,
+    discarded otherwise), or None without ``--annotate``."""
+    from ..video import DEFAULT_FPS, VideoWriter
+
+    if annotations is None:
+        return contextlib.nullcontext()
+    return VideoWriter(annotations.target(item), reader.fps or DEFAULT_FPS, reader.size, [item.path])
+
+
+def _open_sink(out: Optional[str], inputs: List[Path]) -> ContextManager[IO[str]]:
+    """``--out`` file (JSON Lines, UTF-8, written atomically: it appears when the run ends or is
+    interrupted, never over an input), or stdout (left open)."""
     if out is None:
         return contextlib.nullcontext(sys.stdout)  # type: ignore[return-value]
-    path = Path(out)
-    if is_dir(path):
+    if is_dir(Path(out)):
         raise InputError("is a directory, not a file", f"--out {out}", "pass a file path for the JSON Lines")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("w", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot be written ({exc.strerror or exc})", f"--out {out}", "check the path") from None
+    from ..paths import output_stream
+
+    return output_stream(out, inputs, "--out")
 
 
 def _emitter(sink: IO[str]) -> Callable[["FrameResult"], None]:

@@ -44,8 +44,11 @@ def main_job(image: Path, out_dir: Path, args: argparse.Namespace) -> List[Path]
     from ..errors import FontError, InputError
     from ..imageio import load_image
     from ..meme import make_meme
+    from ..paths import write_output
     from ..pipeline import Pipeline
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("is a file, not a folder", f"--out-dir {out_dir}", "pass a folder path (it is created when missing)")
     bgr = load_image(image)
     with Pipeline(pipeline_options(args)) as pipe:
         result = pipe.process(bgr)
@@ -55,21 +58,16 @@ def main_job(image: Path, out_dir: Path, args: argparse.Namespace) -> List[Path]
         b = face.box
         emotion = f"{face.emotion.label} {face.emotion.score:.0%}" if face.emotion else "no emotion model"
         print(f"  face {i}: {emotion} (box x={b.x:.0f} y={b.y:.0f} w={b.width:.0f} h={b.height:.0f})")
-    json_path = out_dir / f"{image.stem}.json"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(result.to_json() + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot be written ({exc.strerror or exc})", f"--out-dir {out_dir}",
-                         "pass a writable folder path") from None
-    annotated = save_image(out_dir / f"{image.stem}_annotated.png", draw_faces(bgr, result.faces))
+    json_path = write_output(out_dir / f"{image.stem}.json",
+                             lambda tmp: tmp.write_text(result.to_json() + "\n", encoding="utf-8"), [image])
+    annotated = save_image(out_dir / f"{image.stem}_annotated.png", draw_faces(bgr, result.faces), [image])
     meme_options = dict(faces=result.faces, text=args.text, style=args.style, seed=args.seed)
     try:
-        meme = make_meme(bgr, lang=args.lang, **meme_options)
+        meme = make_meme(image, lang=args.lang, **meme_options)
     except FontError as exc:  # e.g. no CJK font yet: the demo still makes a meme, in English
         if args.text is not None or args.lang == "en":
             raise
         print(f"note: {exc}; making an English meme instead", file=sys.stderr)
-        meme = make_meme(bgr, lang="en", **meme_options)
+        meme = make_meme(image, lang="en", **meme_options)
     print(f"meme of the largest face ({meme.emotion or 'no face'}, style {meme.style or 'your text'}): {meme.caption}")
     return [meme.save(out_dir / f"{image.stem}_meme.png"), annotated, json_path]

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ._common import add_pipeline_options, input_failure, pipeline_options, positive_int, progress_enabled
+from ._common import Progress, add_pipeline_options, input_failure, pipeline_options, positive_int, progress_enabled
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -123,21 +123,26 @@ def _folder(args: argparse.Namespace, folder: Path) -> int:
     from tqdm import tqdm
 
     from ..meme import make_memes
+    from ..meme.batch import MANIFEST_NAME
 
     out = Path(args.out) if args.out else folder.with_name(f"{folder.resolve().name}_memes")
     options = _meme_options(args)
     if args.styles:
         options = {k: v for k, v in options.items() if k not in ("text", "style")}
 
+    done = Progress()
+
     def report(item: Any) -> None:
+        done.add()
         if item.error is not None:
             tqdm.write(f"edgekit: error: {input_failure(item.source, item.error)}", file=sys.stderr)
         elif args.json:
             for record in item.records:
                 tqdm.write(json.dumps(record, ensure_ascii=False))
 
-    result = make_memes(folder, out, styles=args.styles, animated="webp" if args.webp else "gif" if args.gif else None,
-                        progress=progress_enabled(args.progress), on_item=report, **options)
+    with done.reporting(f"{out / MANIFEST_NAME}"):
+        result = make_memes(folder, out, styles=args.styles, animated="webp" if args.webp else "gif" if args.gif else None,
+                            progress=progress_enabled(args.progress), on_item=report, **options)
     made, failed = len(result.outputs), len(result.failed)
     print(f"wrote {made} meme(s) to {result.out_dir} (manifest: {result.manifest})"
           + (f"; {failed} file(s) failed" if failed else ""))

@@ -40,6 +40,10 @@ def model_rows() -> List[Dict[str, Any]]:
         row = {"name": info.name, "kind": "bundled", "task": info.task, "file": str(info.path),
                "bytes": info.bytes, "sha256": info.sha256}
         rows.append(_checked(row, lambda name=info.name: registry.model_path(name)))
+        for key, entry in registry.companion_files(info.name).items():
+            row = {"name": f"{info.name}/{key}", "kind": "bundled", "task": info.task, "file": str(info.path.parent / entry["file"]),
+                   "bytes": entry.get("bytes"), "sha256": entry["sha256"]}
+            rows.append(_checked(row, lambda name=info.name, key=key: registry.load_companion(name, key)[0]))
     for key, entry in sorted(registry.load_manifest()["external"].items()):
         row = {"name": key, "kind": f"third-party ({entry.get('package', 'mediapipe')})", "task": "face",
                "file": str(registry.MODELS_DIR / entry["file"]), "bytes": entry.get("bytes"),

@@ -17,8 +17,9 @@ import numpy as np
 
 from .. import litert
 from ..errors import ConfigError, ModelError
+from ..exclusive import ExclusiveUse
 from ..imageio import ImageSource, load_image
-from ..registry import third_party_model_path
+from ..registry import load_third_party
 from ..results import BoundingBox, Detection
 from .anchors import generate_anchors
 from .blazeface import CONFIGS, BlazeFaceConfig
@@ -119,11 +120,13 @@ class FaceDetector:
             raise ConfigError(f"unknown FaceDetector option ({exc})", hint=f"valid options: {', '.join(FaceDetectorOptions.__dataclass_fields__)}") from None
         self.config: BlazeFaceConfig = CONFIGS[self.options.model]
         start = time.perf_counter()
-        self.model_path: Path = third_party_model_path(self.config.model_key)
-        self._interpreter = litert.make_interpreter(self.model_path, self.options.num_threads)
+        loaded = load_third_party(self.config.model_key)
+        self.model_path: Path = loaded.path
+        self._interpreter = litert.make_interpreter(loaded, self.options.num_threads)
         self._input = litert.input_specs(self._interpreter)[0]
         self._boxes_out, self._scores_out = self._find_outputs()
         self._anchors = generate_anchors(self.config.anchors)
+        self._use = ExclusiveUse("FaceDetector")
         #: Seconds spent loading the model and generating anchors.
         self.load_seconds = time.perf_counter() - start
 
@@ -163,13 +166,12 @@ class FaceDetector:
 
     def detect_raw(self, image_bgr: np.ndarray) -> Tuple[RawDetections, Letterbox]:
         """Detections after NMS in model-input [0, 1] coordinates (before projection)."""
-        if self._interpreter is None:
-            raise ModelError("this FaceDetector was closed", subject=self.model_path, hint="create a new FaceDetector")
         tensor, box = self.preprocess(image_bgr)
-        self._interpreter.set_tensor(self._input.index, litert.quantize(tensor, self._input))
-        self._interpreter.invoke()
-        raw_boxes = litert.dequantize(self._interpreter.get_tensor(self._boxes_out.index), self._boxes_out)
-        raw_scores = litert.dequantize(self._interpreter.get_tensor(self._scores_out.index), self._scores_out)
+        with self._use:
+            self._interpreter.set_tensor(self._input.index, litert.quantize(tensor, self._input))
+            self._interpreter.invoke()
+            raw_boxes = litert.dequantize(self._interpreter.get_tensor(self._boxes_out.index), self._boxes_out)
+            raw_scores = litert.dequantize(self._interpreter.get_tensor(self._scores_out.index), self._scores_out)
         dets = decode(raw_boxes, raw_scores, self._anchors, self.config.decode, self.options.min_confidence)
         nms = weighted_nms if self.options.nms == "weighted" else hard_nms
         return nms(dets, self.options.nms_iou), box
@@ -198,7 +200,8 @@ class FaceDetector:
         return results
 
     def close(self) -> None:
-        """Release the interpreter (the detector cannot be used afterwards)."""
+        """Release the interpreter (the detector cannot be used afterwards: calls raise ConfigError)."""
+        self._use.close()
         self._interpreter = None
 
     def __enter__(self) -> "FaceDetector":

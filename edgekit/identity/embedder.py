@@ -9,13 +9,13 @@ embeddings of the crop and its mirror image, as the threshold was measured).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
 from .. import litert, registry
 from ..errors import ConfigError, InputError, ModelError, describe
+from ..exclusive import ExclusiveUse
 from ..registry import InputSpec
 
 DEFAULT_MODEL = "identity"
@@ -23,20 +23,11 @@ PRODUCE_HINT = ("train and export one with `python -m converters.identity all --
                 "(it registers the model in edgekit/models/manifest.json), or pass the path of an identity .tflite")
 
 
-def _manifest_entry(model: Union[str, os.PathLike]) -> Tuple[Path, str, Dict[str, Any]]:
-    """(verified path, sha256, raw manifest entry or {}) for a manifest name or a ``.tflite`` path."""
-    if not isinstance(model, (str, os.PathLike)):
-        raise ConfigError(f"model must be a manifest name or a .tflite path, got {describe(model)}", hint=PRODUCE_HINT)
-    entries = registry.load_manifest()["models"]
-    text = os.fspath(model)
-    if registry.is_model_path(text):
-        path = litert.check_tflite_file(text)
-        sha = registry.sha256_file(path)
-        return path, sha, next((e for e in entries.values() if e.get("sha256") == sha), {})
-    if text not in entries:
-        raise ModelError(f"no bundled model named {text!r}", subject=registry.MANIFEST_PATH, hint=PRODUCE_HINT)
-    path = registry.model_path(text)
-    return path, registry.sha256_file(path), entries[text]
+def _manifest_entry(model: Union[str, os.PathLike]) -> Tuple[registry.ModelFile, Dict[str, Any]]:
+    """(the checked model file, raw manifest entry or {}) for a manifest name or a ``.tflite`` path."""
+    loaded = registry.load_model(model, produce_hint=PRODUCE_HINT)
+    entry = registry.load_manifest()["models"].get(loaded.info.name, {}) if loaded.info else {}
+    return loaded, entry
 
 
 class FaceEmbedder:
@@ -52,10 +43,12 @@ class FaceEmbedder:
 
     def __init__(self, model: Union[str, os.PathLike] = DEFAULT_MODEL, num_threads: int = 1,
                  threshold: Optional[float] = None) -> None:
-        self.model_path, self.sha256, entry = _manifest_entry(model)
+        loaded, entry = _manifest_entry(model)
+        self.model_path, self.sha256 = loaded.path, loaded.sha256
         settings = entry.get("identity", {}) if entry.get("task") == "identity" else {}
         self.settings: Dict[str, Any] = dict(settings)  # the manifest's identity settings (threshold, margin, ...)
-        self._interpreter = litert.make_interpreter(self.model_path, num_threads)
+        self._interpreter = litert.make_interpreter(loaded, num_threads)
+        self._use = ExclusiveUse("FaceEmbedder")
         inputs, outputs = litert.input_specs(self._interpreter), litert.output_specs(self._interpreter)
         if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[0] != 1 or inputs[0].shape[3] not in (1, 3):
             raise ModelError(f"inputs {[list(s.shape) for s in inputs]} are not one [1, S, S, 1|3] image", self.model_path, PRODUCE_HINT)
@@ -98,10 +91,22 @@ class FaceEmbedder:
         x = crop[None]
         if self._input.dtype != np.uint8 or self._input.scale not in (0.0, 1.0) or self._input.zero_point != 0:
             x = litert.quantize(x.astype(np.float32), self._input)
-        self._interpreter.set_tensor(self._input.index, np.ascontiguousarray(x))
-        self._interpreter.invoke()
-        out = self._interpreter.get_tensor(self._output.index)
+        with self._use:
+            self._interpreter.set_tensor(self._input.index, np.ascontiguousarray(x))
+            self._interpreter.invoke()
+            out = self._interpreter.get_tensor(self._output.index)
         return litert.dequantize(out, self._output).reshape(-1).astype(np.float64)
+
+    def close(self) -> None:
+        """Release the interpreter; later calls raise ConfigError."""
+        self._use.close()
+        self._interpreter = None
+
+    def __enter__(self) -> "FaceEmbedder":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"FaceEmbedder({str(self.model_path)!r}, input={self.input_spec}, dim={self.dim}, threshold={self.threshold})"

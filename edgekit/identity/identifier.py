@@ -44,7 +44,9 @@ class FaceIdentifier:
             them (default: the model's, measured on held-out people; 0 for models without one).
         detector_model / min_confidence: BlazeFace settings used for photos.
 
-    Not thread-safe: use one identifier per thread.
+    Not thread-safe: use one identifier per thread. Any number of identifiers (threads, processes)
+    may share one gallery file: enrolments are merged under its lock and each identifier sees the
+    others' (see :class:`~edgekit.identity.gallery.Gallery`).
     """
 
     def __init__(self, model: Union[str, "os.PathLike[str]"] = DEFAULT_MODEL, *,
@@ -197,8 +199,10 @@ class FaceIdentifier:
         return left_to_right(self._detector.detect(bgr), lambda d: d.box)
 
     def close(self) -> None:
+        """Release the models (detector, embedder); later calls raise ConfigError."""
         if self._detector is not None:
             self._detector.close()
+        self.embedder.close()
 
     def __enter__(self) -> "FaceIdentifier":
         return self

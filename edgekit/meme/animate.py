@@ -94,7 +94,7 @@ class AnimatedMeme:
             options["loop"] = self.loop
         if fmt == "WEBP":
             options.update(quality=80, method=4)
-        return write_file(path, lambda f: frames[0].save(f, fmt, **options))
+        return write_file(path, lambda f: frames[0].save(f, fmt, **options), self.source)
 
     def to_dict(self) -> dict:
         """JSON-friendly summary; boxes are in frame pixels (the still's own boxes are left out)."""
@@ -226,12 +226,12 @@ def _read_clip(path: Any, options: Optional["PipelineOptions"], fps: float, max_
     from tqdm import tqdm
 
     from ..pipeline import Pipeline, PipelineOptions
-    from ..video import VideoReader
+    from ..video import DEFAULT_FPS as VIDEO_FPS, VideoReader
 
     opts = replace(options or PipelineOptions(), running_mode="video", result_callback=None)
     kept: List[_ClipFrame] = []
     with VideoReader(path) as reader, Pipeline(opts) as pipe:
-        src_fps = reader.fps or 30.0
+        src_fps = reader.fps or VIDEO_FPS
         step = max(1, round(src_fps / fps))
         first, last = round(start_s * src_fps), round((start_s + max_seconds) * src_fps)
         scale = min(1.0, max_side / max(reader.size))

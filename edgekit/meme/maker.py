@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 import numpy as np
 from PIL import Image
 
-from ..errors import ConfigError, FontError, InputError, NoFaceError
+from ..errors import ConfigError, FontError, NoFaceError
 from ..faces import left_to_right, pick_face
+from ..paths import write_output
 from .canvas import Box, as_box, normalized, scale_box
 from .compose import Composition, check_caption, check_placement, chain_for, compose_around_faces
 
@@ -85,7 +86,7 @@ class Meme:
             hint = "use edgekit.make_gif(...) for an animated GIF" if path.suffix.lower() == ".gif" else ""
             raise ConfigError(f"unsupported meme file type {path.suffix!r} (use {', '.join(STILL_FORMATS)})", path, hint)
         options: Dict[str, Any] = {"JPEG": {"quality": 92}, "WEBP": {"quality": 90}}.get(fmt, {"optimize": True})
-        return write_file(path, lambda f: self.image.save(f, fmt, **options))
+        return write_file(path, lambda f: self.image.save(f, fmt, **options), self.source)
 
     def to_dict(self) -> dict:
         """JSON-friendly summary (no pixels)."""
@@ -101,14 +102,10 @@ class Meme:
         }
 
 
-def write_file(path: Path, writer: Any) -> Path:
-    """Create ``path``'s folder and run ``writer(path)``; OS errors become InputError naming the path."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writer(path)
-    except OSError as exc:
-        raise InputError(f"cannot be written ({exc.strerror or exc})", path, "check the folder exists and is writable") from None
-    return path
+def write_file(path: Path, writer: Any, source: Optional[str] = None) -> Path:
+    """Write an output with ``writer(tmp_path)`` atomically (:func:`edgekit.paths.write_output`):
+    never over the ``source`` photo/clip, never a torn file; OS errors become InputError naming the path."""
+    return write_output(path, writer, [source] if source else (), "the meme")
 
 
 # ------------------------------------------------------------------------------ analysis

@@ -1,9 +1,11 @@
 """``FeedbackStore``: caption feedback kept on this device, in ``<data dir>/feedback.json``.
 
 The file is a versioned document (``{"kind": "feedback", "version": 1, "events": [...],
-"folded": ...}``) written atomically (:func:`edgekit.userdata.atomic_write_json`) while holding
-an advisory lock (``feedback.json.lock``), after re-reading the file, so several processes can
-record at once and :meth:`FeedbackStore.record` returns only once its event is on disk.
+"folded": ...}``) written atomically while holding an advisory lock (``feedback.json.lock``), after
+re-reading the file (:class:`edgekit.userdata.StoreFile`), so several processes can record at
+once and :meth:`FeedbackStore.record` returns only once its event is on disk. The file is read
+only when it is a regular file (never through a link) that no other user could have written, of
+at most :data:`MAX_FILE_BYTES` and :data:`MAX_FILE_EVENTS` events; imports have the same caps.
 
 The newest ``max_events`` events are kept verbatim; older ones are folded into decayed tallies
 (:func:`~edgekit.personalize.preferences.fold`), which changes no preference. An unreadable file
@@ -18,22 +20,16 @@ import json
 import math
 import os
 import re
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, ContextManager, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError, InputError
-from ..userdata import atomic_write_json, data_dir, load_document, move_aside, unreadable
+from ..userdata import Signature, StoreFile, atomic_write_json, data_dir, load_export
 from .events import ACTIONS, FeedbackEvent, make_event
 from .preferences import DEFAULT_HALF_LIFE_DAYS, Preferences, Score, accumulate, fold
-
-try:  # POSIX advisory locks; elsewhere writers in several processes at once are not serialised
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 PathLike = Union[str, "os.PathLike[str]"]
 FILE_NAME = "feedback.json"
@@ -41,6 +37,10 @@ KIND = "feedback"
 VERSION = 1
 #: Events kept verbatim; older ones are folded into tallies.
 MAX_EVENTS = 2000
+#: Largest feedback file read (the store or an import), in bytes.
+MAX_FILE_BYTES = 16 * 2**20
+#: Most events a feedback file may hold (the store or an import); also the largest ``max_events``.
+MAX_FILE_EVENTS = 20_000
 Folded = Optional[Tuple[float, Preferences]]
 
 
@@ -60,11 +60,15 @@ class StoreState:
         return {"kind": KIND, "version": VERSION, "events": [e.to_dict() for e in self.events], "folded": folded}
 
     @classmethod
-    def from_document(cls, doc: Dict[str, Any]) -> "StoreState":
-        """ValueError when the events or the folded tallies are malformed."""
+    def from_document(cls, doc: Dict[str, Any], source: Optional[Path] = None) -> "StoreState":
+        """ValueError when the events or the folded tallies are malformed; InputError naming
+        ``source`` when it holds more than :data:`MAX_FILE_EVENTS` events."""
         events = doc.get("events", [])
         if not isinstance(events, list):
             raise ValueError("'events' is not a list")
+        if len(events) > MAX_FILE_EVENTS:
+            raise InputError(f"holds {len(events):,} events; a feedback file holds at most {MAX_FILE_EVENTS:,}", source,
+                             "edgekit never writes more: use a file written by `edgekit feedback --export`")
         return cls(tuple(FeedbackEvent.from_dict(e) for e in events), _folded(doc.get("folded")))
 
     def merged(self, events: Sequence[FeedbackEvent]) -> "StoreState":
@@ -129,16 +133,6 @@ class ResetResult:
     files: List[Path] = field(default_factory=list)
 
 
-def _signature(path: Path) -> Optional[Tuple[int, int, int, int]]:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:  # name too long, a parent is a file, permission denied ...
-        raise unreadable(path, exc) from None
-    return st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
-
-
 class FeedbackStore:
     """Like / dislike / used feedback on captions, and the preferences learnt from it.
 
@@ -146,7 +140,8 @@ class FeedbackStore:
         path: the store file (default: ``edgekit.userdata.data_dir() / "feedback.json"``). Nothing
             is created until the first :meth:`record`.
         half_life_days: feedback loses half its weight after this many days.
-        max_events: events kept verbatim (older ones are folded into tallies).
+        max_events: events kept verbatim (older ones are folded into tallies), at most
+            :data:`MAX_FILE_EVENTS`.
 
     Several store objects and processes may use one file: each call re-reads it when it changed.
     """
@@ -155,50 +150,21 @@ class FeedbackStore:
                  max_events: int = MAX_EVENTS) -> None:
         if not (isinstance(half_life_days, (int, float)) and math.isfinite(half_life_days) and half_life_days > 0):
             raise ConfigError("half_life_days must be a positive number", subject=repr(half_life_days))
-        if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
-            raise ConfigError("max_events must be an integer >= 1", subject=repr(max_events))
+        if isinstance(max_events, bool) or not isinstance(max_events, int) or not 1 <= max_events <= MAX_FILE_EVENTS:
+            raise ConfigError(f"max_events must be an integer in 1..{MAX_FILE_EVENTS}", subject=repr(max_events))
         self.path = Path(path) if path is not None else data_dir(create=False) / FILE_NAME
+        self._file = StoreFile(self.path, KIND, VERSION, MAX_FILE_BYTES, "feedback file")
         self.half_life_s = float(half_life_days) * 86400.0
         self.max_events = max_events
         #: Warnings issued by this object (also sent through :mod:`warnings` as FeedbackWarning).
         self.warnings: List[str] = []
         self._state = StoreState()
-        self._sig: Optional[Tuple[int, int, int, int]] = None
-        self._lock_depth = 0
-        self._thread_lock = threading.RLock()
+        self._sig: Optional[Signature] = None
 
     # ------------------------------------------------------------------ file access
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold the store's advisory file lock (re-entrant; threads of this object take turns)."""
-        with self._thread_lock:
-            if self._lock_depth or fcntl is None:
-                self._lock_depth += 1
-                try:
-                    yield
-                finally:
-                    self._lock_depth -= 1
-                return
-            lock_path = self.path.with_name(self.path.name + ".lock")
-            try:
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:  # a parent is a file, name too long, read-only folder ...
-                raise InputError(f"cannot be locked for writing ({exc.strerror or exc})", lock_path,
-                                 "pass a store path in a writable folder") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                self._lock_depth = 1
-                self._remove_stale_temp_files()
-                yield
-            finally:
-                self._lock_depth = 0
-                os.close(fd)  # releases the lock
-
-    def _remove_stale_temp_files(self) -> None:
-        """Temp files of writers killed mid-write (every writer holds the lock, so none is live)."""
-        for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
+    def _locked(self) -> ContextManager[None]:
+        """The store's lock (see :meth:`edgekit.userdata.StoreFile.locked`)."""
+        return self._file.locked()
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -206,23 +172,18 @@ class FeedbackStore:
 
     def _read(self) -> StoreState:
         """The file's current state (cached until the file changes)."""
-        sig = _signature(self.path)
+        sig = self._file.signature()
+        if sig is not None and sig == self._sig:
+            return self._state
         if sig is None:
             self._state, self._sig = StoreState(), None
             return self._state
-        if sig == self._sig:
-            return self._state
-        loaded = load_document(self.path, KIND, VERSION)  # ConfigError: newer version / other kind
+        # ConfigError: newer version / other kind; InputError: a file edgekit must not read
+        loaded = self._file.load(lambda doc: StoreState.from_document(doc, self.path))
         if loaded.backup is not None:
-            return self._recover(loaded.backup, "not a readable JSON document")
-        if loaded.document is None:  # removed between stat and read
-            return self._read()
-        try:
-            state = StoreState.from_document(loaded.document)
-        except (ValueError, TypeError) as exc:
-            return self._recover(move_aside(self.path), str(exc))
-        self._state, self._sig = state, sig
-        return state
+            return self._recover(loaded.backup, loaded.reason)
+        self._state, self._sig = loaded.value or StoreState(), loaded.signature
+        return self._state
 
     def _recover(self, backup: Path, reason: str) -> StoreState:
         """Rebuild the store from what can be parsed out of the moved-aside ``backup``."""
@@ -239,8 +200,7 @@ class FeedbackStore:
         return self._state
 
     def _write(self, state: StoreState) -> None:
-        atomic_write_json(self.path, state.to_document())
-        self._state, self._sig = state, _signature(self.path)
+        self._state, self._sig = state, self._file.write(state.to_document())
 
     def _compact(self, state: StoreState) -> StoreState:
         extra = len(state.events) - self.max_events
@@ -319,19 +279,12 @@ class FeedbackStore:
         """Merge an exported file into the store (events already present are skipped); returns
         the number of events added. Folded tallies are adopted only by a store that has none."""
         src = Path(src)
+        doc = load_export(src, KIND, VERSION, MAX_FILE_BYTES, "feedback export",
+                          "pass a file written by `edgekit feedback --export`")
         try:
-            doc = json.loads(src.read_bytes().decode("utf-8"))
-        except FileNotFoundError:
-            raise InputError("file not found", subject=src) from None
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(f"not a readable feedback export ({exc.__class__.__name__})", subject=src) from None
-        if not isinstance(doc, dict) or doc.get("kind") != KIND:
-            raise InputError("not an edgekit feedback export", subject=src, hint="use a file written by --export")
-        if not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
-            raise ConfigError(f"was written by a newer edgekit (feedback version {doc.get('version')!r})", subject=src,
-                              hint=f"this edgekit reads up to version {VERSION}; upgrade edgekit")
-        try:
-            incoming = StoreState.from_document(doc)
+            incoming = StoreState.from_document(doc, src)
+        except InputError:
+            raise
         except (ValueError, TypeError) as exc:
             raise InputError(f"invalid feedback export ({exc})", subject=src) from None
         with self._locked():
@@ -349,8 +302,8 @@ class FeedbackStore:
     def reset(self) -> ResetResult:
         """Delete everything stored: the store file and moved-aside corrupt copies of it."""
         with self._locked():
-            state = self._read() if self.path.exists() else StoreState()
-            files = [p for p in [self.path, *self.backups()] if p.exists()]
+            state = self._read()
+            files = [p for p in [self.path, *self.backups()] if os.path.lexists(p)]
             for p in files:
                 p.unlink()
             self._state, self._sig = StoreState(), None

@@ -32,6 +32,9 @@ def emotion_timeline(video: VideoSource, *, alerts: Iterable[str] = (), per_trac
     Raises:
         ConfigError: an alert rule or option is invalid.
         VideoReadError: the video cannot be opened or decoded.
+
+    Warns:
+        VideoWarning: frames missing or implausible timing (also kept in ``Timeline.warnings``).
     """
     if pipeline is not None and pipeline_options:
         raise ConfigError("pass either a pipeline or pipeline options, not both", ", ".join(sorted(pipeline_options)))
@@ -62,7 +65,9 @@ def _run(pipe: Pipeline, video: VideoSource, rules: list, per_track: bool, max_f
         for _, result in pipe.stream_video(reader):
             builder.add(result)
             bar.update(1)
-    return builder.finish()
+    timeline = builder.finish()
+    timeline.frames_announced, timeline.warnings = reader.frame_count, list(reader.warnings)
+    return timeline
 
 
 __all__ = ["emotion_timeline", "AlertRule", "Timeline"]

@@ -19,7 +19,7 @@ from typing import List, Tuple
 import numpy as np
 
 from ..errors import ConfigError
-from ..userdata import data_dir
+from ..userdata import data_dir, make_owner_only, private_folder
 from .series import Timeline
 
 #: One colour per FER+ emotion (others cycle through the tab10 palette order).
@@ -35,20 +35,25 @@ MPL_ENV = "MPLCONFIGDIR"
 
 @contextlib.contextmanager
 def _matplotlib_dir_in_data_dir():
-    """First import of matplotlib: point its config/cache folder at the edgekit data dir."""
+    """First import of matplotlib: point its config/cache folder at the edgekit data dir.
+
+    The folder must be a real folder only this user can write (InputError otherwise: a planted
+    link or a folder others can write could feed matplotlib their ``matplotlibrc``)."""
     if "matplotlib" in sys.modules or os.environ.get(MPL_ENV):
         yield  # the application chose already
         return
     folder = data_dir() / "matplotlib"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        private_folder(folder, follow_links=False)
     os.environ[MPL_ENV] = str(folder)
     try:
         yield
     finally:
         os.environ.pop(MPL_ENV, None)
         for path in folder.iterdir():  # matplotlib writes its cache with the process umask
-            if path.is_file():
-                path.chmod(0o600)
+            make_owner_only(path)
 
 
 def _figure_classes():

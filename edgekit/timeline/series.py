@@ -78,6 +78,9 @@ class Timeline:
     ``timestamps_ms`` / ``face_counts`` / ``mean_probs`` (mean over the faces in the frame, NaN
     when there is none) and alert ``events`` (without track ids). Per-track data only when the
     timeline was built with ``per_track=True``: ``tracks`` and track ids on the events.
+    ``frames_announced`` is the frame count the video's container announces (None when unknown)
+    and ``warnings`` the :class:`~edgekit.video.VideoWarning` messages met reading it (fewer frames
+    decoded than announced, implausible timing).
     """
 
     source: str
@@ -91,6 +94,8 @@ class Timeline:
     rules: List[AlertRule]
     events: List[AlertEvent]
     tracks: Optional[List[TrackSeries]] = None
+    frames_announced: Optional[int] = None
+    warnings: List[str] = field(default_factory=list)
 
     @property
     def frames(self) -> int:
@@ -106,6 +111,7 @@ class Timeline:
 
     def to_dict(self) -> dict:
         out = {"source": self.source, "labels": list(self.labels), "frames": self.frames,
+               "frames_announced": self.frames_announced, "warnings": list(self.warnings),
                "duration_s": round(self.duration_ms / 1000.0, 3), "fps": self.fps,
                "frames_with_faces": int((self.face_counts > 0).sum()), "per_track": self.per_track,
                "summary": self.summary.to_dict(), "rules": [r.to_dict() for r in self.rules],

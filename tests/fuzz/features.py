@@ -6,6 +6,7 @@ import functools
 import importlib
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Tuple
@@ -204,6 +205,93 @@ def gallery_files() -> st.SearchStrategy[bytes]:
                      maybe(["identity-gallery"], st.text(max_size=5)), maybe([1], st.integers(-1, 3)),
                      maybe(["0" * 64], st.text(max_size=8)), maybe([4], st.integers(-1, 10)), people)
     return st.one_of(docs.map(lambda d: json.dumps(d).encode()), stored_documents())
+
+
+#: Import files that are not files: a FIFO (must not block) and a link to /dev/zero (must not be read).
+SPECIAL_IMPORTS = ("<fifo>", "<link to /dev/zero>")
+
+
+def _valid_gallery_exports() -> st.SearchStrategy[bytes]:
+    """Exports of 4-value galleries that must import: names check_name accepts, unit embeddings."""
+    from edgekit.errors import InputError
+    from edgekit.identity.gallery import check_name
+
+    def named(name: str) -> bool:
+        try:
+            return bool(check_name(name))
+        except InputError:
+            return False
+
+    row = st.lists(st.floats(-1, 1), min_size=4, max_size=4).filter(lambda v: np.linalg.norm(v) > 0.1)
+    unit = row.map(lambda v: (np.asarray(v) / np.linalg.norm(v)).tolist())
+    people = st.dictionaries(st.text(min_size=1, max_size=12).filter(named), st.lists(unit, min_size=1, max_size=3), max_size=3)
+    return people.map(lambda ppl: json.dumps({"kind": "identity-gallery", "version": 1, "model_sha256": "0" * 64, "dim": 4,
+                                              "people": ppl}).encode())
+
+
+def _valid_feedback_exports() -> st.SearchStrategy[bytes]:
+    from edgekit.captioning import LANGS, STYLES
+
+    event = st.fixed_dictionaries({
+        "action": st.sampled_from(["like", "dislike", "used"]), "text": st.text(min_size=1, max_size=30).filter(str.strip),
+        "style": st.one_of(st.none(), st.sampled_from(STYLES)), "scene": st.none(), "emotion": st.none(),
+        "lang": st.sampled_from(LANGS), "ts": st.floats(0, 2e9), "id": st.text(min_size=1, max_size=64)})
+    return st.lists(event, max_size=5).map(lambda ev: json.dumps({"kind": "feedback", "version": 1, "events": ev,
+                                                                   "folded": None}).encode())
+
+
+def store_imports() -> st.SearchStrategy[Tuple[str, Any, bool]]:
+    """``(store, file content or a SPECIAL_IMPORTS marker, must import)``."""
+    special = st.sampled_from(SPECIAL_IMPORTS)
+    return st.one_of(
+        st.tuples(st.just("gallery"), _valid_gallery_exports(), st.just(True)),
+        st.tuples(st.just("gallery"), st.one_of(gallery_files(), special), st.just(False)),
+        st.tuples(st.just("feedback"), _valid_feedback_exports(), st.just(True)),
+        st.tuples(st.just("feedback"), st.one_of(feedback_files(), special), st.just(False)),
+    )
+
+
+def _import_file(folder: Path, content: Any) -> Path:
+    source = folder / "export.json"
+    if content == SPECIAL_IMPORTS[0]:
+        os.mkfifo(source)
+    elif content == SPECIAL_IMPORTS[1]:
+        source.symlink_to("/dev/zero")
+    else:
+        source.write_bytes(content)
+    return source
+
+
+def check_store_import(example: Tuple[str, Any, bool], workdir: Path) -> None:
+    """``Gallery.import_`` / ``FeedbackStore.import_file`` of any file: imported (what was
+    imported is on disk and reads back) or refused with a typed error leaving no store behind; a
+    FIFO or a link to /dev/zero is refused (never blocks, never reads without end); the import file
+    is never changed."""
+    from edgekit.identity.gallery import Gallery
+    from edgekit.personalize import FeedbackStore
+
+    store, content, valid = example
+    folder = fresh_dir(workdir, "store_import")
+    source = _import_file(folder, content)
+    target = folder / ("identity_gallery.json" if store == "gallery" else "feedback.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if store == "gallery":
+            done = attempt(Gallery("0" * 64, 4, target).import_, source, must_succeed=valid)
+            if done is not None:
+                again = Gallery("0" * 64, 4, target)
+                assert set(done) == {p.name for p in again.list()}
+                assert all(math.isfinite(sim) for _, sim in again.ranked(np.array([1.0, 0.0, 0.0, 0.0])))
+        else:
+            done = attempt(FeedbackStore(target).import_file, source, must_succeed=valid)
+            if done is not None:
+                assert len(FeedbackStore(target).events()) == done
+    if done is None:
+        assert not target.exists(), "a refused import changed the store"
+    if isinstance(content, bytes):
+        assert source.read_bytes() == content, "the import file was changed"
+    else:
+        assert done is None, f"{content} was imported"
 
 
 #: (fixture folder / file-name prefix, parser module, function) of the benchmark output parsers.

@@ -1,19 +1,64 @@
 """Image targets: mutated image files (every format and mode, truncated, corrupt, bomb
-headers) and hostile arrays (dtypes, shapes, NaN/inf, non-contiguous layouts)."""
+headers, PostScript and other formats under image names), byte-heavy files at the size limits,
+and hostile arrays (dtypes, shapes, NaN/inf, non-contiguous layouts)."""
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
+import tracemalloc
 import warnings
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
 from hypothesis import strategies as st
+from PIL import Image
 
 from . import seeds
 from .checks import check_bgr, check_emotion, check_faces, check_frame, shared_classifier, shared_pipeline
 from .harness import attempt
+
+# ----------------------------------------------------------------------------- decoding guards
+
+#: Audit events of starting another program or creating a temporary file (Pillow renders EPS by
+#: writing temp files and running Ghostscript): decoding an image must do neither.
+SIDE_EFFECT_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.spawn", "os.fork",
+                                "os.forkpty", "tempfile.mkstemp", "tempfile.mkdtemp"})
+_attempts: Optional[List[str]] = None
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _attempts is not None and event in SIDE_EFFECT_EVENTS:
+        _attempts.append(f"{event} {args!r}"[:300])
+        raise PermissionError(f"{event} while decoding an image")  # blocked: the program never runs
+
+
+sys.addaudithook(_audit)  # once per process (this module is imported once); inactive outside the guard
+
+
+@contextlib.contextmanager
+def no_programs_or_temp_files() -> Iterator[None]:
+    """Fails the check when the block started a program or created a temporary file (the attempt
+    is blocked too, and reported even when the code under test swallowed the error)."""
+    global _attempts
+    _attempts, seen = [], []
+    try:
+        yield
+    finally:
+        seen, _attempts = _attempts, None
+    assert not seen, f"decoding tried to start a program or write a temp file: {seen}"
+
+
+@contextlib.contextmanager
+def no_warnings() -> Iterator[None]:
+    """Fails the check when the block emitted any warning (it would reach the user's stderr)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    assert not caught, [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught]
+
 
 # ------------------------------------------------------------------------- image files target
 
@@ -61,9 +106,13 @@ def _resize_header(draw: Callable, data: bytearray) -> bytearray:
 MUTATIONS = (_truncate, _flip, _overwrite, _insert, _delete, _resize_header)
 
 
+def _all_seeds() -> dict:
+    return {**seeds.seed_files(), **seeds.refused_files()}
+
+
 @st.composite
 def mutated_image_files(draw: Callable) -> Tuple[str, bytes]:
-    files = seeds.seed_files()
+    files = _all_seeds()
     key = draw(st.sampled_from(sorted(files)))
     data = bytearray(files[key])
     for _ in range(draw(st.integers(0, 3))):
@@ -73,21 +122,101 @@ def mutated_image_files(draw: Callable) -> Tuple[str, bytes]:
 
 def check_image_file(example: Tuple[str, bytes], workdir: Path) -> None:
     """load_image + analyze on a (mutated) file: a BGR array and valid faces, or ImageReadError;
-    both agree; the unmutated seed files must decode."""
+    both agree; no warning printed, no program started, no temp file written; the unmutated seed
+    files must decode and the unmutated refused ones (PostScript ...) must be refused."""
     import edgekit
 
     key, data = example
-    path = workdir / "input.img"  # no extension: Pillow identifies the content itself
+    path = workdir / f"input{Path(key).suffix or '.img'}"  # refused seeds carry an image name; the content decides
     path.write_bytes(data)
-    pristine = data == seeds.seed_files()[key]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # Pillow's notes about the corrupt metadata it skipped
-        bgr = attempt(edgekit.load_image, path, must_succeed=pristine)
+    pristine = data == _all_seeds()[key]
+    with no_programs_or_temp_files(), no_warnings():
+        bgr = attempt(edgekit.load_image, path, must_succeed=pristine and key in seeds.seed_files())
         faces = attempt(edgekit.analyze, path)
     assert (bgr is None) == (faces is None), "load_image and analyze disagree on the same file"
+    assert bgr is None or not (pristine and key in seeds.refused_files()), f"{key} was decoded"
     if bgr is not None:
         check_bgr(bgr)
         check_faces(faces)
+
+
+# ------------------------------------------------------------------ byte-heavy image files target
+
+#: (format, Pillow mode) of the byte-heavy files: wide samples (16/32-bit integer, float) and 4-byte pixels.
+HEAVY_SPECS = (("PNG", "I;16"), ("TIFF", "I;16"), ("TIFF", "I"), ("TIFF", "F"), ("PNG", "RGBA"), ("TIFF", "CMYK"),
+               ("PNG", "L"))
+
+
+def _heavy_values(draw: Callable, mode: str, height: int, width: int) -> np.ndarray:
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if mode == "F":
+        return rng.random((height, width), dtype=np.float32) * draw(st.sampled_from([1.0, 1.0, 255.0]))
+    if mode == "I":
+        return rng.integers(-70_000, 140_000, (height, width), dtype=np.int32)  # clipped to 0..65535
+    top, shape = (65_536, (height, width)) if mode == "I;16" else (256, (height, width) + ((4,) if mode != "L" else ()))
+    return rng.integers(0, top, shape, dtype=np.uint16 if mode == "I;16" else np.uint8)
+
+
+#: Sides of the byte-heavy files: tiny (edge cases) or large enough (up to 4 megapixels) that a
+#: full-size temporary stands out against the band-wise conversion.
+_HEAVY_SIDES = st.one_of(st.integers(1, 48), st.integers(700, 2000))
+
+
+@st.composite
+def heavy_image_files(draw: Callable) -> Tuple[str, str, np.ndarray, int, str]:
+    """(format, mode, pixels, limit offset, which limit): the limit is set at the file's own size plus
+    the offset (-1: just over it, refused; 0: exactly at it, decoded; more: decoded)."""
+    fmt, mode = draw(st.sampled_from(HEAVY_SPECS))
+    height, width = draw(_HEAVY_SIDES), draw(_HEAVY_SIDES)
+    return (fmt, mode, _heavy_values(draw, mode, height, width), draw(st.sampled_from([-1, 0, 0, 1, 10**6])),
+            draw(st.sampled_from(["bytes", "pixels"])))
+
+
+def _expected_gray(values: np.ndarray) -> np.ndarray:
+    """The documented conversion of wide gray pixels to 0..255 (floats in [0, 1], integers clipped to 0..65535)."""
+    if values.dtype.kind == "f":
+        return np.rint(values * np.float32(255)).astype(np.uint8)
+    return np.rint(np.clip(values, 0, 65535) / 257).astype(np.uint8)
+
+
+def check_heavy_image_file(example: Tuple[str, str, np.ndarray, int, str], workdir: Path) -> None:
+    """A 16-bit, 32-bit, float or 4-byte-pixel file with MAX_DECODED_BYTES (or MAX_PIXELS) set right
+    at its size: over the limit it is refused from the header, at or under it decoded to the
+    documented values, with numpy never holding more than the BGR result plus a band of temporaries."""
+    from edgekit import imageio
+
+    fmt, mode, values, offset, limit = example
+    path = workdir / f"heavy.{fmt.lower()}"
+    img = Image.fromarray(values) if mode in ("I;16", "I", "F", "L") else Image.fromarray(values, "RGBA").convert(mode)
+    img.save(path, fmt)
+    height, width = values.shape[:2]
+    bytes_per_pixel = 1 if mode == "L" else 2 if mode == "I;16" else 4
+    name = "MAX_DECODED_BYTES" if limit == "bytes" else "MAX_PIXELS"
+    size = height * width * (bytes_per_pixel if limit == "bytes" else 1)
+    out_of_range = mode == "F" and float(values.max()) > 1.0
+    saved = getattr(imageio, name), imageio._BAND_PIXELS
+    setattr(imageio, name, size + offset)
+    imageio._BAND_PIXELS = 1 << 16  # small bands, so a full-size temporary stands out
+    tracemalloc.start()
+    try:
+        with no_warnings():
+            bgr = attempt(imageio.load_image, path, must_succeed=offset >= 0 and not out_of_range)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        setattr(imageio, name, saved[0])
+        imageio._BAND_PIXELS = saved[1]
+    if offset < 0 or out_of_range:
+        assert bgr is None, f"{width}x{height} {mode} decoded although over {name} = {size + offset:,} or outside [0, 1]"
+        return
+    band = min(height * width, 1 << 16)
+    assert peak <= 3 * height * width + 24 * band + (1 << 20), f"numpy peaked at {peak:,} bytes for {width}x{height} {mode}"
+    if bgr is not None:
+        check_bgr(bgr)
+        assert bgr.shape == (height, width, 3)
+        if mode in ("I;16", "I", "F"):
+            np.testing.assert_array_equal(bgr[..., 0], _expected_gray(values))
+            np.testing.assert_array_equal(bgr[..., 2], bgr[..., 0])
 
 
 # ------------------------------------------------------------------------ image arrays target

@@ -17,6 +17,8 @@ data class InputSpec(
     val dtype: String,
     val rangeLow: Float,
     val rangeHigh: Float,
+    /** "rgb", or "gray": a model trained on gray faces is fed the luma in every channel. */
+    val color: String,
 )
 
 data class AnchorOptions(
@@ -125,6 +127,7 @@ data class ModelConfig(
                 dtype = o.getString("dtype"),
                 rangeLow = range.getDouble(0).toFloat(),
                 rangeHigh = range.getDouble(1).toFloat(),
+                color = o.optString("color", "rgb"),
             )
         }
 
