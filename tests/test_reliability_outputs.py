@@ -319,3 +319,35 @@ def test_closed_models_raise_typed_errors():
     detector.close()
     with pytest.raises(ConfigError, match="FaceDetector was closed"):
         detector.detect(FACE_BGR)
+
+
+def _clip(path: Path, frames: int = 12) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (FACE_BGR.shape[1], FACE_BGR.shape[0]))
+    for _ in range(frames):
+        writer.write(FACE_BGR)
+    writer.release()
+    return path
+
+
+def test_timeline_on_a_full_disk_gives_one_line_and_no_torn_files(tmp_path):
+    _clip(tmp_path / "clip.avi")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "timeline.png").write_bytes(b"previous plot")
+    result = _cli("timeline", "clip.avi", "-o", "out", cwd=tmp_path, limit_bytes=4096)
+    assert result.returncode == 1, result.stderr
+    check_cli_failure_output(result.returncode, result.stderr)
+    assert "timeline.png: cannot be written" in result.stderr.splitlines()[-1], result.stderr
+    assert (tmp_path / "out" / "timeline.png").read_bytes() == b"previous plot"
+    assert not _no_temporaries(tmp_path)
+
+
+def test_timeline_with_an_unusable_data_dir_gives_one_line(tmp_path):
+    _clip(tmp_path / "clip.avi")
+    (tmp_path / "blocker").write_text("a file where the data dir should be\n")
+    env = {**os.environ, "EDGEKIT_DATA_DIR": str(tmp_path / "blocker" / "data"), "MPLCONFIGDIR": ""}
+    env.pop("MPLCONFIGDIR")
+    result = subprocess.run([sys.executable, "-m", "edgekit", "timeline", "clip.avi", "-o", "out"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    check_cli_failure_output(result.returncode, result.stderr)
+    assert "blocker" in result.stderr.splitlines()[-1], result.stderr

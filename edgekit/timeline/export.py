@@ -10,6 +10,7 @@ from typing import Dict, Union
 import numpy as np
 
 from ..errors import InputError
+from ..paths import write_output
 from .series import Timeline
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -22,7 +23,11 @@ def _fmt(value: float) -> str:
 
 def write_series_csv(timeline: Timeline, path: Path) -> None:
     """Aggregate series: ``frame, time_s, faces, <label>...`` (mean over the frame's faces; empty
-    cells when no face was seen)."""
+    cells when no face was seen); written atomically."""
+    write_output(path, lambda tmp: _series_csv(timeline, tmp), [timeline.source])
+
+
+def _series_csv(timeline: Timeline, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["frame", "time_s", "faces", *timeline.labels])
@@ -31,7 +36,11 @@ def write_series_csv(timeline: Timeline, path: Path) -> None:
 
 
 def write_tracks_csv(timeline: Timeline, path: Path) -> None:
-    """Per-track series: ``track_id, frame, time_s, emotion, <label>...``."""
+    """Per-track series: ``track_id, frame, time_s, emotion, <label>...``; written atomically."""
+    write_output(path, lambda tmp: _tracks_csv(timeline, tmp), [timeline.source])
+
+
+def _tracks_csv(timeline: Timeline, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["track_id", "frame", "time_s", "emotion", *timeline.labels])
@@ -46,7 +55,8 @@ def save_timeline(timeline: Timeline, out_dir: PathLike, *, plot: bool = True) -
     ``timeline.png`` when ``plot``) into ``out_dir``; returns the written paths by kind.
 
     The data files are written before the plot, so they exist even when plotting fails (e.g.
-    matplotlib is not installed: :class:`~edgekit.errors.ConfigError`)."""
+    matplotlib is not installed: :class:`~edgekit.errors.ConfigError`). Every file is written
+    atomically (a full disk leaves the previous file, never a torn one: InputError naming it)."""
     folder = Path(out_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -55,7 +65,8 @@ def save_timeline(timeline: Timeline, out_dir: PathLike, *, plot: bool = True) -
     if not folder.is_dir():
         raise InputError("is not a folder", folder, "pass a folder path with -o")
     written = {"summary": folder / SUMMARY_NAME, "series": folder / SERIES_NAME}
-    written["summary"].write_text(json.dumps(timeline.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    summary = json.dumps(timeline.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    write_output(written["summary"], lambda tmp: tmp.write_text(summary, encoding="utf-8"), [timeline.source])
     write_series_csv(timeline, written["series"])
     if timeline.per_track:
         written["tracks"] = folder / TRACKS_NAME

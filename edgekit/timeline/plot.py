@@ -110,5 +110,6 @@ def plot_timeline(timeline: Timeline, path: Path) -> Path:
     fig.suptitle(f"Emotion timeline: {Path(timeline.source).name}" + ("  (hatched: alert events)"
                                                                        if timeline.events else ""), fontsize=10)
     fig.tight_layout()
-    fig.savefig(str(path), format="png")
-    return path
+    from ..paths import write_output
+
+    return write_output(path, lambda tmp: fig.savefig(str(tmp), format="png"), [timeline.source])
