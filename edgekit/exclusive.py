@@ -10,46 +10,39 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, TypeVar
 
 from .errors import ConcurrentUseError, ConfigError
 
 
 class ExclusiveUse:
-    """Re-entrant for one thread at a time; never blocks; also remembers when its owner was closed."""
+    """A re-entrant lock that never waits: the owning thread may re-enter, another thread gets
+    ConcurrentUseError at once; also remembers when its owner was closed."""
 
     def __init__(self, what: str) -> None:
         self.what = what
         self.closed = False
-        self._meta = threading.Lock()
-        self._owner: Optional[int] = None
-        self._depth = 0
+        self._lock = threading.RLock()
 
     def __enter__(self) -> "ExclusiveUse":
-        me = threading.get_ident()
-        with self._meta:
-            if self.closed:
-                raise ConfigError(f"this {self.what} was closed", hint=f"create a new {self.what}")
-            if self._owner not in (None, me):
-                raise ConcurrentUseError(f"this {self.what} is in use by another thread",
-                                         hint=f"create one {self.what} per thread, or share a Pipeline (it serialises calls)")
-            self._owner = me
-            self._depth += 1
+        if not self._lock.acquire(blocking=False):
+            raise ConcurrentUseError(f"this {self.what} is in use by another thread",
+                                     hint=f"create one {self.what} per thread, or share a Pipeline (it serialises calls)")
+        if self.closed:
+            self._lock.release()
+            raise ConfigError(f"this {self.what} was closed", hint=f"create a new {self.what}")
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        with self._meta:
-            self._depth -= 1
-            if self._depth == 0:
-                self._owner = None
+        self._lock.release()
 
     def close(self) -> None:
         """Mark closed (later entries raise ConfigError); ConcurrentUseError while another thread is inside."""
-        with self._meta:
-            if self._owner not in (None, threading.get_ident()):
-                raise ConcurrentUseError(f"this {self.what} cannot be closed while another thread uses it",
-                                         hint="close it from the thread that uses it, after its last call")
-            self.closed = True
+        if not self._lock.acquire(blocking=False):
+            raise ConcurrentUseError(f"this {self.what} cannot be closed while another thread uses it",
+                                     hint="close it from the thread that uses it, after its last call")
+        self.closed = True
+        self._lock.release()
 
 
 F = TypeVar("F", bound=Callable[..., Any])

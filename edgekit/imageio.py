@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageReadError, describe
-from .paths import regular_file
+from .paths import open_regular
 
 #: Largest image (width * height) edgekit decodes: 100 megapixels (a 12000x8000 photo takes
 #: ~290 MB as BGR uint8). Larger files are refused from their header, which protects against
@@ -106,16 +106,12 @@ def load_image(src: ImageSource, *, name: Optional[str] = None) -> np.ndarray:
 
 
 def _from_path(path: Path) -> np.ndarray:
-    # FIFOs, sockets, devices are refused before anything opens them: reading could block or never end
-    st = regular_file(path, "image file", ImageReadError, "check the path and the working directory")
-    if st.st_size == 0:
-        raise ImageReadError("file is empty (0 bytes)", subject=path, hint="re-copy or re-export the image")
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise ImageReadError(f"cannot be opened ({exc.strerror or exc})", subject=path,
-                             hint="check that the file is readable") from None
+    # FIFOs, sockets, devices are refused before anything reads them (opened non-blocking and
+    # re-checked: a FIFO swapped in after the check cannot block either)
+    handle, st = open_regular(path, "image file", ImageReadError, "check the path and the working directory")
     with handle:
+        if st.st_size == 0:
+            raise ImageReadError("file is empty (0 bytes)", subject=path, hint="re-copy or re-export the image")
         return _decode(handle, path)
 
 

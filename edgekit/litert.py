@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from .errors import ConfigError, ModelError
-from .paths import regular_file
+from .paths import read_regular
 
 #: Bytes 4..8 of every TFLite flatbuffer (its file identifier).
 TFLITE_IDENTIFIER = b"TFL3"
@@ -61,19 +61,8 @@ MAX_MODEL_BYTES = 1 << 30
 
 def read_model_bytes(model_path: Union[str, os.PathLike], missing_hint: str = "") -> bytes:
     """The bytes of ``model_path`` (a regular file of at most :data:`MAX_MODEL_BYTES`); ModelError otherwise."""
-    path = Path(model_path)
-    try:
-        regular_file(path, "model file", ModelError, missing_hint or "check the path, or list bundled models with `edgekit models`",
-                     missing="model file not found")
-        with path.open("rb") as fh:
-            content = fh.read(MAX_MODEL_BYTES + 1)
-    except (OSError, ValueError) as exc:  # name too long, permission denied, NUL in the path ...
-        raise ModelError(f"model file cannot be read ({getattr(exc, 'strerror', None) or exc})", subject=repr(str(path))[:120],
-                         hint="check the path and its permissions") from None
-    if len(content) > MAX_MODEL_BYTES:
-        raise ModelError(f"is larger than edgekit.litert.MAX_MODEL_BYTES = {MAX_MODEL_BYTES:,} bytes", subject=path,
-                         hint="pass a .tflite model file")
-    return content
+    hint = missing_hint or "check the path, or list bundled models with `edgekit models`"
+    return read_regular(model_path, MAX_MODEL_BYTES, "model file", ModelError, hint, missing="model file not found")
 
 
 def check_flatbuffer(content: bytes, subject: object) -> bytes:

@@ -11,15 +11,20 @@ destroys the previous one, and an output that is (or links to) an input is refus
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, Type, Union
+from typing import IO, Any, BinaryIO, Callable, Iterable, Iterator, Optional, Tuple, Type, Union
 
 from .errors import InputError
 
 PathArg = Union[str, "os.PathLike[str]"]
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO never blocks the open
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def regular_file(path: PathArg, what: str = "file", error: Type[Exception] = InputError,
@@ -59,27 +64,99 @@ def refuse_overwriting_inputs(output: PathArg, inputs: Iterable[PathArg], option
                              "choose another output path")
 
 
+def open_regular(path: PathArg, what: str = "file", error: Type[Exception] = InputError, hint: str = "check the path",
+                 missing: str = "no such file", follow_links: bool = True) -> Tuple[BinaryIO, os.stat_result]:
+    """A binary handle on the regular file ``path`` and its ``fstat``, checked without a race: the
+    file is opened non-blocking (a FIFO swapped in after :func:`regular_file` cannot block the open)
+    and must still be the file that was checked. ``follow_links=False`` refuses a link."""
+    path = Path(path)
+    checked = regular_file(path, what, error, hint, missing)
+    flags = os.O_RDONLY | _NONBLOCK | _CLOEXEC | (0 if follow_links else _NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:
+            raise error("is a symbolic link; edgekit does not follow it here", path, f"pass the {what} itself") from None
+        raise error(f"cannot be read ({exc.strerror or exc})", path, "check the path and its permissions") from None
+    handle = os.fdopen(fd, "rb")
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino):
+        handle.close()
+        raise error("was replaced while edgekit opened it", path, "try again")
+    return handle, st
+
+
+def read_regular(path: PathArg, max_bytes: int, what: str = "file", error: Type[Exception] = InputError,
+                 hint: str = "check the path", missing: str = "no such file", follow_links: bool = True) -> bytes:
+    """The bytes of the regular file ``path`` (see :func:`open_regular`), at most ``max_bytes``:
+    a larger file is refused from its size and never read past the cap (a device never ends)."""
+    handle, st = open_regular(path, what, error, hint, missing, follow_links)
+    with handle:
+        if st.st_size > max_bytes:
+            raise too_large(path, max_bytes, what, hint, error)
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise error(f"cannot be read ({exc.strerror or exc})", Path(path), "check the path and its permissions") from None
+    if len(data) > max_bytes:
+        raise too_large(path, max_bytes, what, hint, error)
+    return data
+
+
+def too_large(path: PathArg, max_bytes: int, what: str, hint: str, error: Type[Exception] = InputError) -> Exception:
+    return error(f"is larger than {max_bytes:,} bytes, the most edgekit reads for a {what}", Path(path), hint)
+
+
 def write_output(path: PathArg, write: Callable[[Path], object], inputs: Iterable[PathArg] = (),
-                 option: str = "the output") -> Path:
+                 option: str = "the output", mode: Optional[int] = None, durable: bool = False) -> Path:
     """Make output file ``path`` atomically: ``write(tmp)`` writes a temporary file next to it
     (same extension, so encoders that pick the format by extension work), which then replaces
     ``path``. The temporary file is removed on any failure, Ctrl-C included.
+
+    ``mode``: the file's permissions (default: those of the file it replaces, else
+    ``0666 & ~umask``). ``durable``: fsync the file and its folder before returning (stores).
 
     Raises:
         InputError: ``path`` is (or links to) one of ``inputs``, is a folder or a non-regular file,
             or cannot be written (full disk, permissions ...), naming ``path``.
     """
     path = Path(path)
-    tmp = temporary_output(path, inputs, option)
+    tmp = temporary_output(path, inputs, option, mode)
     try:
         write(tmp)
+        if durable:
+            _fsync(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise unwritable(path, exc) from None
         raise
+    if durable:
+        _fsync(path.parent)
     return path
+
+
+class _CheckedText:
+    """A text stream whose write/flush errors (full disk ...) are an InputError naming the output."""
+
+    def __init__(self, handle: IO[str], path: Path) -> None:
+        self._handle, self._path = handle, path
+
+    def write(self, text: str) -> int:
+        try:
+            return self._handle.write(text)
+        except OSError as exc:
+            raise unwritable(self._path, exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._handle.flush()
+        except OSError as exc:
+            raise unwritable(self._path, exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
 
 
 @contextlib.contextmanager
@@ -87,44 +164,98 @@ def output_stream(path: PathArg, inputs: Iterable[PathArg] = (), option: str = "
                   keep_on_interrupt: bool = True) -> Iterator[IO[str]]:
     """A UTF-8 text stream whose content becomes ``path`` when the block ends (JSON Lines written
     progressively). With ``keep_on_interrupt`` a Ctrl-C still publishes what was written so far
-    (each line is complete); any other error removes the temporary file and leaves ``path`` as it was."""
+    (each line is complete); any other error removes the temporary file and leaves ``path`` as it
+    was. Errors of the block itself pass through unchanged; writing errors name ``path``."""
     path = Path(path)
     tmp = temporary_output(path, inputs, option)
     try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            try:
-                yield handle
-            except KeyboardInterrupt:
-                if not keep_on_interrupt:
-                    raise
-                handle.close()
-                os.replace(tmp, path)
-                raise
-        os.replace(tmp, path)
-    except BaseException as exc:
+        handle = tmp.open("w", encoding="utf-8")
+    except (OSError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise unwritable(path, exc) from None
-        raise
-
-
-def temporary_output(path: Path, inputs: Iterable[PathArg] = (), option: str = "the output") -> Path:
-    """A new hidden temporary file in ``path``'s folder (created, empty), after the output checks;
-    for writers that fill a file piece by piece (a video): rename it over ``path`` with
-    ``os.replace`` when complete, remove it otherwise."""
-    refuse_overwriting_inputs(path, inputs, option)
+        raise unwritable(path, exc) from None
     try:
-        if path.is_dir():
-            raise InputError("is a folder, not a file", path, "pass a file path")
-        if path.exists() and not path.is_file():  # os.replace would swap a device or FIFO for a file
+        try:
+            yield _CheckedText(handle, path)  # type: ignore[misc]
+        except KeyboardInterrupt:
+            if not keep_on_interrupt:
+                raise
+            _publish(handle, tmp, path)
+            raise
+        _publish(handle, tmp, path)
+    finally:
+        handle.close()
+        tmp.unlink(missing_ok=True)  # gone after a publish; removed after a failure
+
+
+@contextlib.contextmanager
+def progressive_output(path: PathArg, inputs: Iterable[PathArg] = (), option: str = "the output") -> Iterator[IO[str]]:
+    """A UTF-8 text file written in place, line by line, for a log that must show progress even if
+    the process is killed (a batch manifest). Not atomic by design; still never over an input, a
+    link (not followed), a FIFO or a device, and writing errors name ``path``."""
+    path = Path(path)
+    refuse_overwriting_inputs(path, inputs, option)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NONBLOCK | _CLOEXEC | _NOFOLLOW
+    try:
+        if path.exists() and not path.is_file() or path.is_symlink():
             raise InputError("is not a regular file", path, "write to a file path")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.stem[:64]}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        fd = os.open(path, flags, 0o666)
+    except (OSError, ValueError) as exc:
+        raise unwritable(path, exc) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        yield _CheckedText(handle, path)  # type: ignore[misc]
+
+
+def _publish(handle: IO[str], tmp: Path, path: Path) -> None:
+    try:
+        handle.close()
+        os.replace(tmp, path)
     except OSError as exc:
-        raise unwritable(f"{option} {path}" if option.startswith("-") else path, exc) from None
+        raise unwritable(path, exc) from None
+
+
+def temporary_output(path: Path, inputs: Iterable[PathArg] = (), option: str = "the output",
+                     mode: Optional[int] = None) -> Path:
+    """A new hidden temporary file ``.<name>.<8 characters>.tmp<suffix>`` in ``path``'s folder
+    (created, empty), after the output checks;
+    for writers that fill a file piece by piece (a video): rename it over ``path`` with
+    ``os.replace`` when complete, remove it otherwise. Permissions: ``mode``, else those of the
+    file it will replace, else ``0666 & ~umask``."""
+    path = Path(path)
+    refuse_overwriting_inputs(path, inputs, option)
+    subject = f"{option} {path}" if option.startswith("-") else path
+    try:
+        kind = "folder" if path.is_dir() else "special file" if path.exists() and not path.is_file() else None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+        raise unwritable(subject, exc) from None
+    if kind is not None:  # os.replace would swap a folder, device or FIFO for a file
+        raise InputError(f"is a {kind}, not a regular file", subject, "write to a file path")
+    try:
+        if mode is None:
+            mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask()
+        path.parent.mkdir(mode=0o700 if mode & 0o077 == 0 else 0o777, parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+        raise unwritable(subject, exc) from None
+    try:
+        os.fchmod(fd, mode)
+    except OSError as exc:
+        os.close(fd)
+        Path(name).unlink(missing_ok=True)
+        raise unwritable(subject, exc) from None
     os.close(fd)
-    os.chmod(name, 0o666 & ~_umask())  # mkstemp makes 0600; an output gets the usual permissions
     return Path(name)
+
+
+def _fsync(path: Path) -> None:
+    """fsync a file or folder (folders: where the platform allows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
@@ -138,11 +269,12 @@ def _umask() -> int:
     return 0o022
 
 
-def unwritable(subject: object, exc: OSError) -> InputError:
-    """The InputError for an OSError met writing ``subject`` (a path, or "--option path"): disk
-    full, permissions, read-only, a parent that is a file ..."""
-    return InputError(f"cannot be written ({exc.strerror or exc})", subject, "check that the folder exists, is writable and has free space")
+def unwritable(subject: object, exc: Exception) -> InputError:
+    """The InputError for an error met writing ``subject`` (a path, or "--option path"): disk
+    full, permissions, read-only, a parent that is a file, a NUL character ..."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return InputError(f"cannot be written ({reason})", subject, "check that the folder exists, is writable and has free space")
 
 
-__all__ = ["output_stream", "refuse_overwriting_inputs", "regular_file", "same_file", "temporary_output", "unwritable",
-           "write_output"]
+__all__ = ["open_regular", "output_stream", "progressive_output", "read_regular", "refuse_overwriting_inputs", "regular_file", "same_file",
+           "temporary_output", "too_large", "unwritable", "write_output"]

@@ -52,7 +52,8 @@ class PipelineOptions:
             classification (faces are returned with ``emotion=None``).
         flip_average: emotion probabilities are the mean of the aligned crop's and its mirror
             image's (one more classifier invoke per face; +1.1 points on FER2013Valid and fewer
-            label flips between near-identical crops, see docs/emotion.md); False: one view.
+            label flips between near-identical crops, ``reports/emotion_robustness``); False: one
+            view, the model's own output (what ``EmotionClassifier`` returns by default).
         smoothing_ms: time constant of the probability smoothing in video/live-stream mode,
             in milliseconds; 0 turns smoothing off.
         tracker_iou: minimum box IoU for a face to keep its track id from one frame to the next.

@@ -13,13 +13,13 @@ import copy
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from .errors import ConfigError, ModelError, ModelIntegrityError
+from .paths import read_regular, write_output
 
 if TYPE_CHECKING:
     import numpy as np
@@ -288,10 +288,9 @@ def load_companion(name: str, key: str, manifest_path: Optional[PathLike] = None
     if entry is None:
         raise ModelError(f"the manifest entry of {name!r} has no {key!r} file", subject=Path(manifest_path or MANIFEST_PATH), hint=fix)
     path = info.path.parent / str(entry["file"])
-    try:
-        content = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{key} file cannot be read ({exc.strerror or exc})", subject=path, hint=fix) from None
+    from . import litert  # local import, as in _read_checked
+
+    content = read_regular(path, litert.MAX_MODEL_BYTES, f"{key} file", ModelError, fix, missing=f"{key} file not found")
     actual = hashlib.sha256(content).hexdigest()
     if actual != entry["sha256"]:
         raise ModelIntegrityError(f"sha256 mismatch: manifest expects {entry['sha256']}, file has {actual}", subject=path, hint=fix)
@@ -364,17 +363,8 @@ def write_manifest(manifest: Dict[str, Any], manifest_path: Optional[PathLike] =
     data = copy.deepcopy(manifest)
     data["schema"] = SCHEMA
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the manifest is package data everyone reads
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # 0644: the manifest is package data everyone reads
+    write_output(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), mode=0o644, durable=True)
 
 
 # ------------------------------------------------------------------------------ third-party files

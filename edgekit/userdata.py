@@ -26,15 +26,14 @@ import glob
 import json
 import os
 import stat
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Generic, Iterator, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Generic, Iterable, Iterator, Optional, Tuple, TypeVar, Union
 
 from .errors import ConfigError, EdgekitError, InputError
-from .paths import regular_file
+from .paths import open_regular, read_regular, too_large, write_output
 
 try:  # POSIX advisory locks; elsewhere writers in several processes at once are not serialised
     import fcntl
@@ -109,38 +108,10 @@ def _link_error(path: Path) -> InputError:
                       f"put the file itself there, or remove the link (rm {path})")
 
 
-def _too_large(path: Path, max_bytes: int, what: str, hint: str) -> InputError:
-    return InputError(f"is larger than {max_bytes:,} bytes, the most edgekit reads for a {what}", path, hint)
-
-
-def _read_capped(path: Path, expected: os.stat_result, max_bytes: int, what: str, hint: str, flags: int = 0) -> bytes:
-    """At most ``max_bytes`` of the regular file ``path`` whose stat was ``expected`` (InputError
-    when it was replaced in between, or is larger)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS | flags)
-    except OSError as exc:
-        raise (_link_error(path) if exc.errno == errno.ELOOP else unreadable(path, exc)) from None
-    with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
-            raise InputError("was replaced while edgekit opened it", path, "try again")
-        if st.st_size > max_bytes:
-            raise _too_large(path, max_bytes, what, hint)
-        try:
-            data = handle.read(max_bytes + 1)
-        except OSError as exc:
-            raise unreadable(path, exc) from None
-    if len(data) > max_bytes:
-        raise _too_large(path, max_bytes, what, hint)
-    return data
-
-
 def read_input_file(path: PathArg, max_bytes: int, what: str, hint: str) -> bytes:
     """The bytes of a file the user passed (links followed): a regular file only (a FIFO is never
     opened, a device never read) of at most ``max_bytes``; InputError naming it otherwise."""
-    path = Path(path)
-    st = regular_file(path, what, hint=hint)
-    return _read_capped(path, st, max_bytes, what, hint)
+    return read_regular(path, max_bytes, what, hint=hint)
 
 
 def read_store_file(path: PathArg, max_bytes: int, what: str) -> Optional[bytes]:
@@ -157,10 +128,19 @@ def read_store_file(path: PathArg, max_bytes: int, what: str) -> Optional[bytes]
     if stat.S_ISLNK(mode):
         raise _link_error(path)
     hint = f"move it away; edgekit recreates its {what}"
-    st = regular_file(path, what, hint=hint)
-    private_folder(path.parent)
-    check_private(path, st)
-    return _read_capped(path, st, max_bytes, what, hint, _NOFOLLOW)
+    handle, st = open_regular(path, what, hint=hint, follow_links=False)
+    with handle:
+        private_folder(path.parent)
+        check_private(path, st)
+        if st.st_size > max_bytes:
+            raise too_large(path, max_bytes, what, hint)
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise unreadable(path, exc) from None
+    if len(data) > max_bytes:
+        raise too_large(path, max_bytes, what, hint)
+    return data
 
 
 def make_owner_only(path: PathArg) -> None:
@@ -177,34 +157,10 @@ def make_owner_only(path: PathArg) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` atomically (readers see the old or the new file, whole)."""
-    path = Path(path)
-    try:
-        if path.exists() and not path.is_file():
-            # os.replace would swap a device (/dev/null), FIFO or folder for a regular file.
-            raise InputError("is not a regular file", path, "write to a file path")
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:  # a parent is a file, name too long, read-only folder ...
-        raise _unwritable(path, exc) from None
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):  # disk full, quota ...
-            raise _unwritable(path, exc) from None
-        raise
-    _fsync_dir(path.parent)
-
-
-def _unwritable(path: Path, exc: OSError) -> InputError:
-    return InputError(f"cannot be written ({exc.strerror or exc})", path, "check that its folder exists, is a folder and is writable")
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600, inputs: Iterable[PathArg] = ()) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (readers see the old or the new file,
+    whole; file and folder fsynced), never over one of ``inputs``: :func:`edgekit.paths.write_output`."""
+    write_output(path, lambda tmp: tmp.write_bytes(data), inputs, mode=mode, durable=True)
 
 
 def unreadable(path: Path, exc: OSError) -> InputError:
@@ -212,18 +168,7 @@ def unreadable(path: Path, exc: OSError) -> InputError:
     return InputError(f"cannot be read ({exc.strerror or exc})", path, "check the path and its permissions")
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_json(path: Path, document: Dict[str, Any], mode: int = 0o600) -> None:
+def atomic_write_json(path: Path, document: Dict[str, Any], mode: int = 0o600, inputs: Iterable[PathArg] = ()) -> None:
     """Write a JSON document atomically (UTF-8, sorted keys for reviewable diffs).
 
     Strings that UTF-8 cannot encode (lone surrogates from broken user text) are written as JSON
@@ -233,7 +178,7 @@ def atomic_write_json(path: Path, document: Dict[str, Any], mode: int = 0o600) -
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         data = (json.dumps(document, ensure_ascii=True, indent=1, sort_keys=True) + "\n").encode("ascii")
-    atomic_write_bytes(path, data, mode)
+    atomic_write_bytes(path, data, mode, inputs)
 
 
 @dataclass
@@ -312,7 +257,11 @@ def move_aside(path: Path) -> Path:
     while target.exists():
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
         n += 1
-    os.replace(path, target)
+    try:
+        os.replace(path, target)
+    except OSError as exc:  # a read-only folder ...
+        raise InputError(f"is damaged and cannot be moved aside ({exc.strerror or exc})", path,
+                         "move the file away yourself; edgekit then starts afresh") from None
     return target
 
 
@@ -405,8 +354,9 @@ class StoreFile:
 
     def remove_stale_temp_files(self) -> None:
         """Temp files of writers killed mid-write (every writer holds the lock, so none is live);
-        ``tempfile`` names them ``.<name>.<8 characters>.tmp``."""
-        for tmp in self.path.parent.glob(f".{glob.escape(self.path.name)}.????????.tmp"):
+        :func:`edgekit.paths.temporary_output` names them ``.<name>.<8 characters>.tmp<suffix>``."""
+        name = glob.escape(self.path.name)
+        for tmp in self.path.parent.glob(f".{name}.????????.tmp{glob.escape(self.path.suffix)}"):
             tmp.unlink(missing_ok=True)
 
     def load(self, parse: Callable[[Dict[str, Any]], T]) -> Loaded[T]:

@@ -18,6 +18,7 @@ import math
 import os
 import time
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple, Type, Union
@@ -229,14 +230,25 @@ class VideoWriter:
         if fourcc is None:
             raise ConfigError(f"unsupported video extension {self.path.suffix!r}", self.path,
                               f"use one of {', '.join(sorted(WRITER_FOURCC))}")
-        if not fps > 0:
-            raise ConfigError("must be > 0", f"fps={fps!r}")
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not SANE_FPS[0] <= fps <= SANE_FPS[1]:
+            raise ConfigError(f"must be a frame rate in [{SANE_FPS[0]:g}, {SANE_FPS[1]:g}]", f"fps={fps!r}", f"e.g. {DEFAULT_FPS:g}")
+        from .imageio import MAX_SIDE
+
+        if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and 1 <= v <= MAX_SIDE for v in size):
+            raise ConfigError(f"must be two integers in [1, {MAX_SIDE}]", f"size={size!r}", "pass the frame (width, height)")
         self.size = (int(size[0]), int(size[1]))
         self.frames_written = 0
+        self._writer: Optional[cv2.VideoWriter] = None
         self._tmp = temporary_output(self.path, inputs, "the video")  # refuses inputs, folders, FIFOs, devices
-        self._writer: Optional[cv2.VideoWriter] = cv2.VideoWriter(
-            str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps), self.size)
-        if not self._writer.isOpened():
+        # a writer dropped without close() leaves no temporary file behind
+        self._finalizer = weakref.finalize(self, Path.unlink, self._tmp, missing_ok=True)
+        try:
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps), self.size)
+            opened = self._writer.isOpened()
+        except BaseException:
+            self.discard()
+            raise
+        if not opened:
             self.discard()
             raise InputError("cannot be written as a video", self.path, "check the folder is writable")
 

@@ -49,6 +49,12 @@ def _cli(*argv: str, cwd: Path, limit_bytes: int = 0, stdout: object = subproces
                           stderr=subprocess.PIPE, text=True, timeout=300, preexec_fn=cap)
 
 
+def check_one_error_line(code: int, stderr: str) -> None:
+    """A failure prints exactly one ``edgekit: error:`` line, last, and no traceback."""
+    check_cli_failure_output(code, stderr)
+    assert sum("error:" in line for line in stderr.splitlines()) == 1, stderr
+
+
 def _no_temporaries(folder: Path) -> List[Path]:
     return [p for p in folder.rglob("*") if ".tmp" in p.name]
 
@@ -73,7 +79,7 @@ def test_an_output_never_replaces_an_input(argv, photo, tmp_path):
     argv = [a.format(photo=photo, link=link, folder=tmp_path) for a in argv]
     code, out, err = run_cli(argv, tmp_path)
     assert code != 0, (out, err)
-    check_cli_failure_output(code, err)
+    check_one_error_line(code, err)
     assert "is also an input" in err.splitlines()[-1], err
     assert photo.read_bytes() == before
     assert not _no_temporaries(tmp_path)
@@ -126,7 +132,7 @@ def test_full_disk_keeps_the_previous_output(argv, output, photo):
     (folder / output).write_bytes(previous)
     result = _cli(*argv, cwd=folder, limit_bytes=4096)
     assert result.returncode == 1, result.stderr
-    check_cli_failure_output(result.returncode, result.stderr)
+    check_one_error_line(result.returncode, result.stderr)
     assert "cannot be written" in result.stderr.splitlines()[-1], result.stderr
     assert (folder / output).read_bytes() == previous
     assert not _no_temporaries(folder)
@@ -200,7 +206,7 @@ def test_unwritable_output_folders_give_one_line(argv, photo, tmp_path):
     cv2.imwrite(str(folder / "a.png"), FACE_BGR)
     code, out, err = run_cli([a.format(folder=folder, photo=photo) for a in argv], tmp_path)
     assert code != 0, (out, err)
-    check_cli_failure_output(code, err)
+    check_one_error_line(code, err)
     assert "blocker" in err.splitlines()[-1], err
 
 
@@ -210,7 +216,7 @@ def test_control_characters_in_file_names_are_escaped(tmp_path):
     assert code == 1
     assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err
     assert "\\x1b]0;pwned\\x07" in err and "\\u202e" in err
-    check_cli_failure_output(code, err)
+    check_one_error_line(code, err)
 
 
 def test_demo_image_errors_name_the_path(tmp_path):
@@ -335,7 +341,7 @@ def test_timeline_on_a_full_disk_gives_one_line_and_no_torn_files(tmp_path):
     (tmp_path / "out" / "timeline.png").write_bytes(b"previous plot")
     result = _cli("timeline", "clip.avi", "-o", "out", cwd=tmp_path, limit_bytes=4096)
     assert result.returncode == 1, result.stderr
-    check_cli_failure_output(result.returncode, result.stderr)
+    check_one_error_line(result.returncode, result.stderr)
     assert "timeline.png: cannot be written" in result.stderr.splitlines()[-1], result.stderr
     assert (tmp_path / "out" / "timeline.png").read_bytes() == b"previous plot"
     assert not _no_temporaries(tmp_path)
@@ -349,5 +355,5 @@ def test_timeline_with_an_unusable_data_dir_gives_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "edgekit", "timeline", "clip.avi", "-o", "out"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr
-    check_cli_failure_output(result.returncode, result.stderr)
+    check_one_error_line(result.returncode, result.stderr)
     assert "blocker" in result.stderr.splitlines()[-1], result.stderr

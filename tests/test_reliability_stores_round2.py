@@ -153,7 +153,7 @@ def test_parallel_gallery_writers_keep_every_enrolment(data_dir):
         assert proc.returncode == 0, err[-2000:]
     names = {p.name for p in Gallery(SHA, DIM, path).list()}
     assert names == {f"w{k}-{i}" for k in range(4) for i in range(25)}, f"kept {len(names)} of 100"
-    assert not list(data_dir.glob(f".{path.name}.*.tmp"))
+    assert not list(data_dir.glob(f".{path.name}.*.tmp*"))
 
 
 def test_two_face_identifiers_in_one_process_keep_both_enrolments(data_dir):
@@ -196,12 +196,12 @@ def test_killed_gallery_writer_leaves_no_temp_file(data_dir):
     for round_ in range(3):
         (proc,) = start_gallery_writers(path, [f"r{round_}"], -1)
         acknowledged.update(_acks_until_killed(proc, rng.randint(3, 15), rng))
-    stale = data_dir / f".{path.name}.k1ll3d00.tmp"  # what a writer killed inside its write leaves
+    stale = data_dir / f".{path.name}.k1ll3d00.tmp{path.suffix}"  # what a writer killed inside its write leaves
     stale.write_bytes(b'{"people": {"Ann": [[0.5, 0.5, 0.5, 0.5]]}}')
     gallery = Gallery(SHA, DIM, path)
     assert acknowledged <= {p.name for p in gallery.list()}
     gallery.remove(sorted(acknowledged)[0])
-    assert not list(data_dir.glob(f".{path.name}.*.tmp"))
+    assert not list(data_dir.glob(f".{path.name}.*.tmp*"))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 

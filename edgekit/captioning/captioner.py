@@ -176,6 +176,17 @@ class Captioner:
         seed = check_seed(seed)
         return self.rng if seed is None else np.random.default_rng(seed)
 
+    def close(self) -> None:
+        """Release the caption model; later calls raise ConfigError."""
+        self._use.close()
+        self.decoder.interpreter = None
+
+    def __enter__(self) -> "Captioner":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @exclusive
     def reset_recent(self) -> None:
         """Forget recent outputs (they are otherwise never repeated)."""

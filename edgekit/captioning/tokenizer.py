@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from ..errors import ModelError
+from ..paths import read_regular
+
+#: Largest tokenizer file read (the bundled one is well under 1 MB).
+MAX_TOKENIZER_BYTES = 64 * 2**20
 from .taxonomy import EMOTIONS, LANGS, SCENES, STYLES
 
 FORMAT = "edgekit-caption-tokenizer"
@@ -80,7 +84,8 @@ class CaptionTokenizer:
         """Read a tokenizer file (or its already-read, checked ``content``); raise ModelError when it
         is not one or its control tokens differ."""
         try:
-            data = json.loads((Path(path).read_bytes() if content is None else content).decode("utf-8"))
+            raw = read_regular(path, MAX_TOKENIZER_BYTES, "caption tokenizer", ModelError) if content is None else content
+            data = json.loads(raw.decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read the caption tokenizer ({exc})", subject=path) from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:

@@ -91,7 +91,7 @@ def report_gallery_recovery(ident: Any) -> None:
         warnings.simplefilter("ignore", GalleryRecoveredWarning)  # reported below, as one edgekit line
         gallery = ident.gallery
     if gallery.recovered_from is not None:
-        print(f"edgekit: warning: {gallery.path}: gallery was unreadable; moved it to {gallery.recovered_from} "
+        print(f"edgekit: warning: {one_line(str(gallery.path))}: gallery was unreadable; moved it to {one_line(str(gallery.recovered_from))} "
               "and started an empty one (re-enroll the people)", file=sys.stderr)
 
 

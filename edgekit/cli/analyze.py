@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, ContextManager, Iterable, List, Optional, Set, Tuple, Union
 
 from ..errors import ConfigError, EdgekitError, InputError
-from ._common import (Progress, add_identity_options, add_pipeline_options, exists, input_failure, is_dir,
+from ._common import (Progress, add_identity_options, add_pipeline_options, exists, input_failure, is_dir, one_line,
                       pipeline_options, positive_int, progress_enabled, report_gallery_recovery)
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def _analyze_video(pipe: "Pipeline", item: Item, emit: Callable[["FrameResult"],
     try:
         with VideoReader(item.path if camera is None else camera, max_frames=max_frames) as reader, \
                 _annotated_video(annotations, item, reader) as writer:
-            with tqdm(total=reader.total, unit="frame", desc=reader.name, file=sys.stderr, disable=not show) as bar:
+            with tqdm(total=reader.total, unit="frame", desc=one_line(reader.name), file=sys.stderr, disable=not show) as bar:
                 try:
                     for frame, result in pipe.stream_video(reader):
                         emit(result)

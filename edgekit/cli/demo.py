@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import List
 
-from ._common import add_pipeline_options, pipeline_options
+from ._common import add_pipeline_options, one_line, pipeline_options
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     image = Path(args.image) if args.image else demo_photo()
     outputs = main_job(image, Path(args.out_dir), args)
     for path in outputs:
-        print(f"wrote {path}")
+        print(one_line(f"wrote {path}"))
     return 0
 
 
@@ -53,7 +53,7 @@ def main_job(image: Path, out_dir: Path, args: argparse.Namespace) -> List[Path]
     with Pipeline(pipeline_options(args)) as pipe:
         result = pipe.process(bgr)
     result.source = str(image)
-    print(f"{image}: {len(result.faces)} face(s) in {result.timings.total_ms:.1f} ms")
+    print(one_line(f"{image}: {len(result.faces)} face(s) in {result.timings.total_ms:.1f} ms"))
     for i, face in enumerate(sorted(result.faces, key=lambda f: f.box.x + f.box.width / 2)):  # as `meme --face N`
         b = face.box
         emotion = f"{face.emotion.label} {face.emotion.score:.0%}" if face.emotion else "no emotion model"
@@ -69,5 +69,5 @@ def main_job(image: Path, out_dir: Path, args: argparse.Namespace) -> List[Path]
             raise
         print(f"note: {exc}; making an English meme instead", file=sys.stderr)
         meme = make_meme(image, lang="en", **meme_options)
-    print(f"meme of the largest face ({meme.emotion or 'no face'}, style {meme.style or 'your text'}): {meme.caption}")
+    print(one_line(f"meme of the largest face ({meme.emotion or 'no face'}, style {meme.style or 'your text'}): {meme.caption}"))
     return [meme.save(out_dir / f"{image.stem}_meme.png"), annotated, json_path]

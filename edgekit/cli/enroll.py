@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_identity_options, identifier, input_failure
+from ._common import add_identity_options, identifier, input_failure, one_line
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 vectors.append(ident.embed(photo, face=args.face))
                 if args.face is None and (ident.last_face_counts[0] or 0) > 1:
-                    print(f"{photo}: {ident.last_face_counts[0]} faces; using face {ident.last_faces[0]} "
+                    print(f"{one_line(str(photo))}: {ident.last_face_counts[0]} faces; using face {ident.last_faces[0]} "
                           "(the largest; --face N picks another)")
             except EdgekitError as exc:
                 print(f"edgekit: error: {input_failure(photo, exc)}", file=sys.stderr)
@@ -44,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"edgekit: error: {name!r} was not enrolled: no usable photo", file=sys.stderr)
             return 1
         total = ident.enroll(name, vectors)
-        print(f"enrolled {name}: {len(vectors)} photo(s) added, {total} in the gallery ({ident.gallery.path})")
+        print(one_line(f"enrolled {name}: {len(vectors)} photo(s) added, {total} in the gallery ({ident.gallery.path})"))
     return 1 if failures else 0

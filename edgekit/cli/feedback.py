@@ -20,6 +20,8 @@ import sys
 import warnings
 from typing import Any, Dict, Iterator
 
+from ._common import one_line
+
 ACTIONS = ("like", "dislike", "used")
 
 
@@ -53,7 +55,7 @@ def printed_warnings() -> Iterator[None]:
         finally:
             for w in caught:
                 if issubclass(w.category, FeedbackWarning):
-                    print(f"edgekit: warning: {w.message}", file=sys.stderr, flush=True)
+                    print(f"edgekit: warning: {one_line(str(w.message))}", file=sys.stderr, flush=True)
                 else:
                     warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
@@ -64,7 +66,7 @@ def _signed(pairs: Any) -> str:
 
 def _print_summary(summary: Dict[str, Any]) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in summary["by_action"].items())
-    print(f"feedback store: {summary['path']}")
+    print(one_line(f"feedback store: {summary['path']}"))
     print(f"events: {summary['events']} ({counts}); older events folded into weights: {summary['folded_events']}")
     print(f"styles: {_signed(summary['styles'])}")
     print(f"liked phrases: {_signed(summary['liked_phrases'])}")
@@ -87,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
         if args.action is not None:
             event = store.record(args.action, args.text, style=args.style, scene=args.scene, emotion=args.emotion,
                                  lang=args.lang)
-            print(f"recorded {event.action}: {event.text}" + (f" [{event.style}]" if event.style else ""))
+            print(one_line(f"recorded {event.action}: {event.text}" + (f" [{event.style}]" if event.style else "")))
         elif args.export is not None:
-            print(f"exported {store.export(args.export)} events to {args.export}")
+            print(one_line(f"exported {store.export(args.export)} events to {args.export}"))
         elif args.import_file is not None:
-            print(f"imported {store.import_file(args.import_file)} new events from {args.import_file}")
+            print(one_line(f"imported {store.import_file(args.import_file)} new events from {args.import_file}"))
         elif args.reset:
             done = store.reset()
             removed = ", ".join(str(p) for p in done.files) or "nothing (no store file)"

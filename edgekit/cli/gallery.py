@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import add_identity_options, identifier
+from ._common import add_identity_options, identifier, one_line
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -38,15 +38,15 @@ def run(args: argparse.Namespace) -> int:
                 print(json.dumps({"gallery": str(ident.gallery.path), "people": [p.to_dict() for p in people]},
                                  ensure_ascii=False, indent=1))
             elif not people:
-                print(f"nobody is enrolled ({ident.gallery.path})")
+                print(one_line(f"nobody is enrolled ({ident.gallery.path})"))
             for person in [] if args.json else people:
-                print(f"{person.name}\t{person.samples} sample(s)")
+                print(f"{one_line(person.name)}\t{person.samples} sample(s)")
         elif args.action == "remove":
             ident.remove(args.name)
-            print(f"removed {args.name.strip()}")
+            print(one_line(f"removed {args.name.strip()}"))
         elif args.action == "export":
-            print(f"exported {len(ident.list())} people to {ident.export(args.path)}")
+            print(one_line(f"exported {len(ident.list())} people to {ident.export(args.path)}"))
         else:
             names = ident.import_(args.path)
-            print(f"imported {len(names)} people: {', '.join(names)}")
+            print(one_line(f"imported {len(names)} people: {', '.join(names)}"))
     return 0

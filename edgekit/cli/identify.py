@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from ._common import add_identity_options, identifier, input_failure
+from ._common import add_identity_options, identifier, input_failure, one_line
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
                 failures += 1
                 continue
             if not found and not args.json:
-                print(f"{photo}: no face found")
+                print(one_line(f"{photo}: no face found"))
             if args.json:
                 print(json.dumps({"source": photo, "faces": [{**det.to_dict(), "identity": who.to_dict()} for det, who in found]},
                                  ensure_ascii=False))

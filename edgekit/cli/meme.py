@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ._common import Progress, add_pipeline_options, input_failure, pipeline_options, positive_int, progress_enabled
+from ._common import Progress, add_pipeline_options, input_failure, one_line, pipeline_options, positive_int, progress_enabled
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -88,7 +88,7 @@ def _report(meme: Any, path: Path, as_json: bool) -> None:
         print(json.dumps({**meme.to_dict(), "output": str(path)}, ensure_ascii=False))
         return
     who = f"face {meme.face_index}: {meme.emotion}" if meme.face_index is not None else "no face"
-    print(f"wrote {path}  [{who}] {meme.caption}")
+    print(one_line(f"wrote {path}  [{who}] {meme.caption}"))
 
 
 def _single(args: argparse.Namespace, source: Path) -> int:
@@ -144,7 +144,7 @@ def _folder(args: argparse.Namespace, folder: Path) -> int:
         result = make_memes(folder, out, styles=args.styles, animated="webp" if args.webp else "gif" if args.gif else None,
                             progress=progress_enabled(args.progress), on_item=report, **options)
     made, failed = len(result.outputs), len(result.failed)
-    print(f"wrote {made} meme(s) to {result.out_dir} (manifest: {result.manifest})"
+    print(one_line(f"wrote {made} meme(s) to {result.out_dir} (manifest: {result.manifest})")
           + (f"; {failed} file(s) failed" if failed else ""))
     return 1 if failed else 0
 

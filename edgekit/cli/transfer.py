@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import face_number
+from ._common import face_number, one_line
 
 
 def _factor(text: str) -> float:
@@ -52,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
             result = engine.transfer(args.source, args.target, strength=1.0 if args.exaggerate is None else args.exaggerate,
                                      source_face=args.source_face, target_face=args.target_face,
                                      mouth_fill=not args.no_mouth_fill)
-    print(save_image(args.output, result.image, [p for p in (args.target, args.source) if p]))
+    print(one_line(str(save_image(args.output, result.image, [p for p in (args.target, args.source) if p]))))
     return 0

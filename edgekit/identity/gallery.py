@@ -186,9 +186,7 @@ class Gallery:
     def export(self, path: PathArg) -> Path:
         """Write the gallery (embeddings only) to ``path`` (owner-only permissions)."""
         target = Path(path)
-        if target.is_dir():
-            raise InputError("is a directory", target, "pass a file path, e.g. gallery.json")
-        userdata.atomic_write_json(target, self.document())
+        userdata.atomic_write_json(target, self.document(), inputs=[self.path])  # never over the gallery itself
         return target
 
     def import_(self, path: PathArg) -> List[str]:
@@ -264,10 +262,12 @@ class Gallery:
         parsed = {}
         for name, rows in people.items():
             try:
-                check_name(name)
+                clean = check_name(name)
             except InputError:
                 raise ValueError(f"is malformed (invalid person name {str(name)[:40]!r})") from None
-            parsed[name] = check_embeddings(rows, self.dim, name)
+            if clean in parsed:
+                raise ValueError(f"is malformed (person {clean!r} listed twice)")
+            parsed[clean] = check_embeddings(rows, self.dim, clean)
         return parsed
 
     def _rebuild(self, backup: Path) -> None:

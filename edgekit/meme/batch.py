@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Union
 
 from ..errors import ConfigError, EdgekitError, InputError
+from ..paths import progressive_output
 
 #: Photo files picked up in a folder (videos: :data:`edgekit.video.VIDEO_EXTENSIONS`).
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
@@ -164,7 +165,8 @@ def make_memes(folder: Union[str, "os.PathLike[str]"], out_dir: Union[str, "os.P
     manifest = out / MANIFEST_NAME
     items: List[BatchItem] = []
     show = sys.stderr.isatty() if progress is None else progress
-    with manifest.open("w", encoding="utf-8") as sink:
+    # written line by line (not atomically) so that it lists what was made even after a crash
+    with progressive_output(manifest, files, "the manifest") as sink:
         for path in tqdm(files, unit="file", file=sys.stderr, disable=not show):
             item = _run_one(path, path.relative_to(src), out, names, styles, animated, options)
             for record in item.records:

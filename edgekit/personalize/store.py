@@ -272,7 +272,7 @@ class FeedbackStore:
         """Write everything stored to ``dest`` (same format as the store; owner-only); returns the
         number of verbatim events written."""
         state = self._read()
-        atomic_write_json(Path(dest), state.to_document())
+        atomic_write_json(Path(dest), state.to_document(), inputs=[self.path])  # never over the store itself
         return len(state.events)
 
     def import_file(self, src: PathLike) -> int:

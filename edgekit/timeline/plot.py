@@ -18,7 +18,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ..userdata import data_dir, make_owner_only, private_folder
 from .series import Timeline
 
@@ -47,6 +47,9 @@ def _matplotlib_dir_in_data_dir():
         folder.mkdir(mode=0o700)
     except FileExistsError:
         private_folder(folder, follow_links=False)
+    except OSError as exc:  # read-only or unwritable data dir
+        raise InputError(f"cannot be created ({exc.strerror or exc})", folder,
+                         "make the edgekit data dir writable, or set MPLCONFIGDIR") from None
     os.environ[MPL_ENV] = str(folder)
     try:
         yield
