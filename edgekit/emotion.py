@@ -20,7 +20,6 @@ import numpy as np
 
 from . import litert, registry
 from .errors import ConfigError, InputError, ModelError, describe
-from .exclusive import ExclusiveUse
 from .paths import read_regular
 from .imageio import ImageSource, load_image
 from .registry import InputSpec, ModelInfo
@@ -34,7 +33,7 @@ PRODUCE_HINT = (
 _INPUT_DTYPES = (np.uint8, np.int8, np.float32)
 
 
-class EmotionClassifier:
+class EmotionClassifier(litert.LiteRTModel):
     """Classifies the facial expression of one face crop into ``labels``.
 
     Args:
@@ -63,7 +62,7 @@ class EmotionClassifier:
         start = time.perf_counter()
         loaded = registry.load_model(model, produce_hint=PRODUCE_HINT)
         self.model_path, info = loaded.path, loaded.info
-        self._interpreter = litert.make_interpreter(loaded, num_threads)
+        self._load(loaded, num_threads)
         inputs, outputs = litert.input_specs(self._interpreter), litert.output_specs(self._interpreter)
         self._input = _check_input(inputs, self.model_path)
         self._output = _check_output(outputs, self.model_path)
@@ -78,7 +77,6 @@ class EmotionClassifier:
         # quantization (the model contract): no per-call float round trip.
         self._raw_uint8_input = (self._input.dtype == np.uint8 and tuple(value_range) == (0.0, 255.0)
                                  and self._input.zero_point == 0 and self._input.scale in (0.0, 1.0))
-        self._use = ExclusiveUse("EmotionClassifier")
         #: Seconds spent verifying and loading the model.
         self.load_seconds = time.perf_counter() - start
 
@@ -130,16 +128,6 @@ class EmotionClassifier:
         out = self._interpreter.get_tensor(self._output.index)
         return litert.dequantize(out, self._output).reshape(-1).copy()
 
-    def close(self) -> None:
-        """Release the interpreter; later calls raise ConfigError."""
-        self._use.close()
-        self._interpreter = None
-
-    def __enter__(self) -> "EmotionClassifier":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def _run(self, pixels: np.ndarray) -> EmotionResult:
         return EmotionResult.from_probs(self.labels, self.predict_probs(pixels))

@@ -29,7 +29,6 @@ from . import litert
 from .detection import FaceDetector, FaceDetectorOptions
 from .errors import ConfigError, ModelError
 from .imageio import ImageSource, load_image
-from .exclusive import ExclusiveUse
 from .registry import load_third_party
 from .results import BoundingBox, Detection
 
@@ -167,7 +166,7 @@ class FaceMeshOptions:
                               hint="MediaPipe uses 0.5")
 
 
-class FaceMesh:
+class FaceMesh(litert.LiteRTModel):
     """BlazeFace + MediaPipe's face landmark model. Not thread-safe: one instance per thread."""
 
     def __init__(self, options: Optional[FaceMeshOptions] = None, **kwargs: Any) -> None:
@@ -180,9 +179,8 @@ class FaceMesh:
                                                          num_threads=opts.num_threads))
         loaded = load_third_party(MODEL_KEY)
         self.model_path = loaded.path
-        self._interpreter = litert.make_interpreter(loaded, opts.num_threads)
+        self._load(loaded, opts.num_threads)
         self._input = litert.input_specs(self._interpreter)[0]
-        self._use = ExclusiveUse("FaceMesh")
         outputs = {spec.shape[-1]: spec for spec in litert.output_specs(self._interpreter)}
         self._points_out, self._flag_out = outputs.get(NUM_LANDMARKS * 3), outputs.get(1)
         if self._input.shape != (1, INPUT_SIZE, INPUT_SIZE, 3) or self._points_out is None or self._flag_out is None:
@@ -218,15 +216,8 @@ class FaceMesh:
 
     def close(self) -> None:
         """Release both models; later calls raise ConfigError."""
-        self._use.close()
+        super().close()
         self.detector.close()
-        self._interpreter = None
-
-    def __enter__(self) -> "FaceMesh":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 def region_indices() -> Dict[str, Tuple[int, ...]]:

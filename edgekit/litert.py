@@ -167,6 +167,33 @@ def make_interpreter(model: Any, num_threads: int = 1) -> Any:
         ) from None
 
 
+class LiteRTModel:
+    """The lifecycle every model wrapper shares: one interpreter (:meth:`_load`), used by one
+    thread at a time (``with self._use:`` around each run; a second thread gets
+    ConcurrentUseError), :meth:`close` (later calls raise ConfigError) and the context manager."""
+
+    _interpreter: Any = None
+
+    def _load(self, model: Any, num_threads: int) -> Any:
+        """Open ``model`` (a checked ModelFile or a path); returns the interpreter."""
+        from .exclusive import ExclusiveUse
+
+        self._interpreter = make_interpreter(model, num_threads)
+        self._use = ExclusiveUse(type(self).__name__)
+        return self._interpreter
+
+    def close(self) -> None:
+        """Release the interpreter; later calls raise ConfigError."""
+        self._use.close()
+        self._interpreter = None
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 _delegate_log_lock = threading.Lock()
 _delegate_log_done = False
 

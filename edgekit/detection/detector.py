@@ -17,7 +17,6 @@ import numpy as np
 
 from .. import litert
 from ..errors import ConfigError, ModelError
-from ..exclusive import ExclusiveUse
 from ..imageio import ImageSource, load_image
 from ..registry import load_third_party
 from ..results import BoundingBox, Detection
@@ -103,7 +102,7 @@ class Letterbox:
         return cv2.getPerspectiveTransform(src, dst)
 
 
-class FaceDetector:
+class FaceDetector(litert.LiteRTModel):
     """Detects faces with MediaPipe's BlazeFace model (packaged from the mediapipe==0.10.21 wheel archive).
 
     ``detect`` returns :class:`edgekit.results.Detection` objects, highest score first, with
@@ -122,11 +121,10 @@ class FaceDetector:
         start = time.perf_counter()
         loaded = load_third_party(self.config.model_key)
         self.model_path: Path = loaded.path
-        self._interpreter = litert.make_interpreter(loaded, self.options.num_threads)
+        self._load(loaded, self.options.num_threads)
         self._input = litert.input_specs(self._interpreter)[0]
         self._boxes_out, self._scores_out = self._find_outputs()
         self._anchors = generate_anchors(self.config.anchors)
-        self._use = ExclusiveUse("FaceDetector")
         #: Seconds spent loading the model and generating anchors.
         self.load_seconds = time.perf_counter() - start
 
@@ -199,16 +197,6 @@ class FaceDetector:
             )
         return results
 
-    def close(self) -> None:
-        """Release the interpreter (the detector cannot be used afterwards: calls raise ConfigError)."""
-        self._use.close()
-        self._interpreter = None
-
-    def __enter__(self) -> "FaceDetector":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"FaceDetector({self.options!r})"

@@ -15,7 +15,6 @@ import numpy as np
 
 from .. import litert, registry
 from ..errors import ConfigError, InputError, ModelError, describe
-from ..exclusive import ExclusiveUse
 from ..registry import InputSpec
 
 DEFAULT_MODEL = "identity"
@@ -30,7 +29,7 @@ def _manifest_entry(model: Union[str, os.PathLike]) -> Tuple[registry.ModelFile,
     return loaded, entry
 
 
-class FaceEmbedder:
+class FaceEmbedder(litert.LiteRTModel):
     """Embeds aligned face crops into L2-normalised vectors.
 
     Args:
@@ -47,8 +46,7 @@ class FaceEmbedder:
         self.model_path, self.sha256 = loaded.path, loaded.sha256
         settings = entry.get("identity", {}) if entry.get("task") == "identity" else {}
         self.settings: Dict[str, Any] = dict(settings)  # the manifest's identity settings (threshold, margin, ...)
-        self._interpreter = litert.make_interpreter(loaded, num_threads)
-        self._use = ExclusiveUse("FaceEmbedder")
+        self._load(loaded, num_threads)
         inputs, outputs = litert.input_specs(self._interpreter), litert.output_specs(self._interpreter)
         if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[0] != 1 or inputs[0].shape[3] not in (1, 3):
             raise ModelError(f"inputs {[list(s.shape) for s in inputs]} are not one [1, S, S, 1|3] image", self.model_path, PRODUCE_HINT)
@@ -97,16 +95,6 @@ class FaceEmbedder:
             out = self._interpreter.get_tensor(self._output.index)
         return litert.dequantize(out, self._output).reshape(-1).astype(np.float64)
 
-    def close(self) -> None:
-        """Release the interpreter; later calls raise ConfigError."""
-        self._use.close()
-        self._interpreter = None
-
-    def __enter__(self) -> "FaceEmbedder":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"FaceEmbedder({str(self.model_path)!r}, input={self.input_spec}, dim={self.dim}, threshold={self.threshold})"
