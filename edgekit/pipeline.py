@@ -45,6 +45,9 @@ class PipelineOptions:
     Attributes:
         running_mode: ``"image"``, ``"video"`` or ``"live_stream"`` (see the module docstring).
         detector_model: BlazeFace variant, ``"short_range"`` (selfie distance) or ``"full_range"``.
+            In image mode a photo without a face found whole is searched again in overlapping
+            windows for small faces (``FaceDetectorOptions.small_faces``); video and live-stream
+            modes skip that second look to keep the cost per frame bounded.
         min_confidence: minimum face detection score in [0, 1].
         max_faces: analyse at most this many faces per frame (best scores first); None: all.
         num_threads: LiteRT CPU threads of each model.
@@ -126,9 +129,10 @@ class Pipeline:
                               hint="or pass the options as keyword arguments")
         self.options = opts = PipelineOptions.from_kwargs(options, **kwargs)
         self._new_tracker()  # validates the tracking options before any model is loaded
+        # photos get the small-face second look; a stream keeps a bounded cost per frame
         self.detector = FaceDetector(FaceDetectorOptions(
             model=opts.detector_model, min_confidence=opts.min_confidence, max_faces=opts.max_faces,
-            num_threads=opts.num_threads))
+            num_threads=opts.num_threads, small_faces=opts.running_mode == "image"))
         self.classifier: Optional[EmotionClassifier] = None
         self.aligner: Optional[FaceAligner] = None
         if opts.emotion_model is not None:

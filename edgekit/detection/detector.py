@@ -41,6 +41,11 @@ class FaceDetectorOptions:
         num_threads: LiteRT CPU threads.
         nms: ``"weighted"`` (MediaPipe's: overlapping boxes are score-averaged) or ``"hard"``
             (``cv2.dnn.NMSBoxes``); see ``reports/detection/`` for the comparison.
+        small_faces: when the whole frame holds no face, look again in 9 overlapping half-size
+            windows (faces smaller than about a fifth of the frame, which the 128 px short-range
+            model misses when the frame is scaled down whole). Up to 9 more detector runs, only on
+            frames (at least 256 px a side) where nothing was found; ``reports/emotion_robustness``
+            measures it.
     """
 
     model: str = "short_range"
@@ -49,6 +54,7 @@ class FaceDetectorOptions:
     nms_iou: float = 0.3
     num_threads: int = 1
     nms: str = "weighted"
+    small_faces: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or self.model not in CONFIGS:
@@ -60,6 +66,8 @@ class FaceDetectorOptions:
         litert.check_num_threads(self.num_threads)
         if self.nms not in NMS_METHODS:
             raise ConfigError(f"unknown nms {self.nms!r} (valid: {', '.join(NMS_METHODS)})", hint="use weighted (MediaPipe's) or hard")
+        if not isinstance(self.small_faces, bool):
+            raise ConfigError(f"small_faces must be True or False, got {self.small_faces!r}", hint="use small_faces=False to skip the second look")
 
 
 def _check_fraction(name: str, value: Any, allow_zero: bool) -> None:
@@ -176,13 +184,19 @@ class FaceDetector(litert.LiteRTModel):
 
     def detect(self, image: ImageSource) -> List[Detection]:
         """Faces in ``image`` (BGR array or path, see :func:`edgekit.imageio.load_image`),
-        highest score first, at most ``options.max_faces``."""
+        highest score first, at most ``options.max_faces``; with ``options.small_faces`` a frame
+        without a face is searched again in overlapping windows."""
         image_bgr = load_image(image)
+        found = self._detect_whole(image_bgr)
+        if not found and self.options.small_faces and min(image_bgr.shape[:2]) >= 2 * min(self.input_size):
+            found = self._detect_windows(image_bgr)
+        return found if self.options.max_faces is None else found[: self.options.max_faces]
+
+    def _detect_whole(self, image_bgr: np.ndarray, offset: Tuple[float, float] = (0.0, 0.0)) -> List[Detection]:
+        """Detections in the whole of ``image_bgr`` (frame pixels, shifted by ``offset``), best first."""
         dets, box = self.detect_raw(image_bgr)
-        if self.options.max_faces is not None:
-            dets = dets.take(np.arange(min(len(dets), self.options.max_faces)))
         scale = np.array([box.width, box.height], dtype=np.float64)
-        origin = np.array([box.x0, box.y0], dtype=np.float64)
+        origin = np.array([box.x0, box.y0], dtype=np.float64) + np.asarray(offset, dtype=np.float64)
         results = []
         for xyxy, kps, score in zip(dets.boxes.astype(np.float64), dets.keypoints.astype(np.float64), dets.scores):
             x0, y0 = origin + xyxy[:2] * scale
@@ -197,6 +211,19 @@ class FaceDetector(litert.LiteRTModel):
             )
         return results
 
+    def _detect_windows(self, image_bgr: np.ndarray) -> List[Detection]:
+        """Detections in 9 half-size windows at quarter strides, overlapping duplicates removed
+        (greedy, highest score first, IoU above ``options.nms_iou``)."""
+        h, w = image_bgr.shape[:2]
+        found: List[Detection] = []
+        for fy in (0.0, 0.25, 0.5):
+            for fx in (0.0, 0.25, 0.5):
+                x0, y0 = int(fx * w), int(fy * h)
+                window = np.ascontiguousarray(image_bgr[y0:y0 + h // 2, x0:x0 + w // 2])
+                found.extend(self._detect_whole(window, (x0, y0)))
+        kept: List[Detection] = []
+        for det in sorted(found, key=lambda d: -d.score):
+            if all(det.box.iou(k.box) <= self.options.nms_iou for k in kept):
+                kept.append(det)
+        return kept
 
-    def __repr__(self) -> str:
-        return f"FaceDetector({self.options!r})"
