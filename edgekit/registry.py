@@ -35,11 +35,8 @@ _write_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What a model's input tensor expects: size, channels, color order, dtype and value range.
-
-    ``color="gray"`` with 3 channels: the model was trained on gray photos replicated into three
-    channels (FER+), so it is fed the luma of a colour photo the same way (:meth:`convert`).
-    """
+    """What a model's input tensor expects: size, channels, color order, dtype and value range
+    (``color="gray"`` with 3 channels means luma copied into all three; :meth:`convert`)."""
 
     height: int
     width: int

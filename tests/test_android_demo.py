@@ -37,19 +37,6 @@ def config():
     return json.loads((ASSETS / "model_config.json").read_text(encoding="utf-8"))
 
 
-def test_the_app_feeds_a_gray_model_the_luma_opencv_computes():
-    """The manifest's input color "gray" (a model trained on gray faces): the app computes the luma
-    with OpenCV's own fixed-point BGR2GRAY coefficients, so its crop matches edgekit's."""
-    import cv2
-
-    source = (ROOT / "android_demo/app/src/main/java/dev/edgekit/demo/EmotionClassifier.kt").read_text()
-    assert 'config.input.color == "gray"' in source and "(9798 * r + 19235 * g + 3735 * b + 16384) shr 15" in source
-    rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 256, (1, 1 << 16, 3)).astype(np.uint8)
-    r, g, b = (rgb[0, :, i].astype(np.int64) for i in range(3))
-    np.testing.assert_array_equal((9798 * r + 19235 * g + 3735 * b + 16384) >> 15, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[0])
-
-
 def test_committed_assets_are_up_to_date(export_assets):
     assert export_assets.check() == [], "run `python android_demo/export_assets.py` and commit the JSON files"
 
@@ -68,7 +55,7 @@ def test_emotion_model_matches_the_exported_model(config, export_assets):
     # normalisation: what the model's own metadata says, and the model contract (raw RGB 0..255)
     meta = export_assets.read_image_metadata(path)
     assert emotion["normalization"] == {"mean": meta["mean"], "std": meta["std"]} == {"mean": [0.0], "std": [1.0]}
-    assert meta["color_space"] == emotion["metadata_color_space"] == "RGB" and spec["color"] in ("rgb", "gray")
+    assert meta["color_space"] == emotion["metadata_color_space"] == "RGB" and spec["color"] == "rgb"
     assert spec["range"] == [0, 255]
 
 

@@ -64,18 +64,13 @@ def _sha(path: Path) -> str:
 
 def ship(cfg, source: Path, description: str) -> Path:
     """Copy the chosen ``.tflite`` into ``edgekit/models/`` and register it in the manifest."""
-    from dataclasses import replace
-
-    from edgekit.registry import inspect_model, register_model
+    from edgekit.registry import register_model
 
     models_dir = Path(cfg.models_dir) if Path(cfg.models_dir).is_absolute() else ROOT / cfg.models_dir
     dest = models_dir / cfg.ship_file
     shutil.copyfile(source, dest)
-    spec, _ = inspect_model(dest)
-    # trained on gray faces replicated into RGB: the runtime feeds a colour photo's luma the same way
     register_model(cfg.ship_name, dest, manifest_path=models_dir / "manifest.json", task="emotion", labels=list(EMOTIONS),
-                   produced_by=cfg.produced_by, report=f"{cfg.report_dir}/README.md", description=description,
-                   input=replace(spec, color="gray"))
+                   produced_by=cfg.produced_by, report=f"{cfg.report_dir}/README.md", description=description)
     return dest
 
 

@@ -13,10 +13,8 @@ import java.nio.ByteOrder
 /**
  * The emotion model on LiteRT, fed like edgekit's `FaceAligner` + `EmotionClassifier`: a similarity
  * transform puts the two eyes on the template positions of the crop (border pixels replicated),
- * the crop's RGB values (or, for a model whose input color is "gray", the luma computed exactly
- * as OpenCV's BGR2GRAY, in all three channels) are normalised with the model metadata's mean/std
- * (0 and 1: raw 0..255, the scaling is inside the model) and quantized with the input tensor's
- * own parameters.
+ * the crop's RGB values are normalised with the model metadata's mean/std (0 and 1: raw 0..255,
+ * the scaling is inside the model) and quantized with the input tensor's own parameters.
  */
 class EmotionClassifier(
     context: Context,
@@ -60,13 +58,8 @@ class EmotionClassifier(
         Canvas(crop).drawRect(0f, 0f, width.toFloat(), height.toFloat(), paint)
         crop.getPixels(pixels, 0, width, 0, 0, width, height)
         input.rewind()
-        val gray = config.input.color == "gray"
         for (p in pixels) {
-            val r = (p shr 16) and 0xFF
-            val g = (p shr 8) and 0xFF
-            val b = p and 0xFF
-            val channels = if (gray) IntArray(3) { luma(r, g, b) } else intArrayOf(r, g, b)
-            for (channel in channels) {
+            for (channel in intArrayOf((p shr 16) and 0xFF, (p shr 8) and 0xFF, p and 0xFF)) {
                 putValue(input, inputTensor, (channel - config.mean) / config.std)
             }
         }
@@ -77,7 +70,4 @@ class EmotionClassifier(
     }
 
     override fun close() = interpreter.close()
-
-    /** OpenCV's BGR2GRAY in fixed point (0.299 R + 0.587 G + 0.114 B, 15-bit coefficients, rounded). */
-    private fun luma(r: Int, g: Int, b: Int): Int = (9798 * r + 19235 * g + 3735 * b + 16384) shr 15
 }

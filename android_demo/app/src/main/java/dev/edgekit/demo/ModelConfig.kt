@@ -17,8 +17,6 @@ data class InputSpec(
     val dtype: String,
     val rangeLow: Float,
     val rangeHigh: Float,
-    /** "rgb", or "gray": a model trained on gray faces is fed the luma in every channel. */
-    val color: String,
 )
 
 data class AnchorOptions(
@@ -127,7 +125,6 @@ data class ModelConfig(
                 dtype = o.getString("dtype"),
                 rangeLow = range.getDouble(0).toFloat(),
                 rangeHigh = range.getDouble(1).toFloat(),
-                color = o.optString("color", "rgb"),
             )
         }
 
