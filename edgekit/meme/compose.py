@@ -248,15 +248,22 @@ def render_caption(image: Any, text: str, *, avoid: Any = None, font: Any = None
 
 def compose_around_faces(photo: Image.Image, text: str, chain: FontChain, faces: Sequence[Box],
                          chosen: Optional[int], placement: str = "auto") -> Composition:
-    """:func:`compose` avoiding every face; when that only leaves a caption band and there are
-    several faces, avoiding just the ``chosen`` one (if that fits on the photo)."""
+    """:func:`compose` avoiding every face. When that only leaves a caption band and there are
+    several faces, a placement around the ``chosen`` face alone is taken if what it draws
+    (text, outline, bubble and tail) still covers none of the faces; otherwise the band stays:
+    a caption never covers a face."""
     focus = faces[chosen] if chosen is not None else None
     comp = compose(photo, text, chain, faces, placement, focus=focus)
     if comp.placement.startswith("band") and focus is not None and len(faces) > 1:
         alone = compose(photo, text, chain, [focus], placement, focus=focus)
-        if not alone.placement.startswith("band"):
+        if not alone.placement.startswith("band") and not any(overlaps(alone.text_box, face) for face in faces):
             return alone
     return comp
+
+
+def overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether two (x0, y0, x1, y1) boxes share any area."""
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
 __all__ = ["Composition", "compose_around_faces", "PLACEMENTS", "MAX_CAPTION_CHARS", "FACE_MARGIN", "check_caption", "check_placement",
