@@ -27,7 +27,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 	$*/bin/python -m pip install $(PIP_QUIET) --upgrade pip
 
 # fontTools is a set-up tool (it builds the caption fonts), in its own small venv; the runtime never imports it.
-$(THIRDPARTY): converters/thirdparty.py edgekit/models/manifest.json edgekit/models/caption_tokenizer.json | .venv-build/bin/python
+$(THIRDPARTY): converters/thirdparty.py edgekit/models/manifest.json edgekit/models/caption_tokenizer.json $(wildcard converters/caption/corpus/authored/*.tsv) | .venv-build/bin/python
 	.venv-build/bin/python -m pip install $(PIP_QUIET) "fonttools>=4.47"
 	.venv-build/bin/python -m converters.thirdparty
 	touch $@

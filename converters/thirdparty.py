@@ -69,7 +69,7 @@ FONT_SHA256 = {
 #: Family name of the built fonts (OFL: a modified font must not keep the reserved names).
 FAMILY = "Edgekit Caption"
 FONTS_FORMAT = "edgekit-fonts"
-FONTS_VERSION = 1
+FONTS_VERSION = 2
 
 
 class ThirdPartyError(RuntimeError):
@@ -161,24 +161,38 @@ def fetch_models() -> List[Path]:
 # ------------------------------------------------------------------------------ fonts
 
 
+#: Unicode blocks kaomoji draw from: Latin Extended-A, combining marks, Greek, Cyrillic, Kannada
+#: (ಠ_ಠ), phonetic extensions, arrows, math operators, technical, box drawing, block elements,
+#: geometric shapes, miscellaneous symbols, kana, half-width forms.
+KAOMOJI_BLOCKS = ((0x0100, 0x017F), (0x0300, 0x036F), (0x0370, 0x03FF), (0x0400, 0x04FF), (0x0C80, 0x0CFF),
+                  (0x1D00, 0x1DBF), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x2300, 0x23FF), (0x2500, 0x257F),
+                  (0x2580, 0x259F), (0x25A0, 0x25FF), (0x2600, 0x26FF), (0x3040, 0x30FF), (0xFF61, 0xFF9F))
+
+
 def caption_characters() -> Set[int]:
     """Code points edgekit itself can put in a caption or suggestion: the caption tokenizer's
-    vocabulary, the caption library and the suggestion tables."""
+    vocabulary, the caption library, the authored caption corpus (what the next caption model
+    learns from) and the suggestion tables."""
     assets = ROOT / "edgekit" / "assets"
     text = []
     tok = json.loads((MODELS_DIR / "caption_tokenizer.json").read_text(encoding="utf-8"))
     for key in ("atoms", "words", "chars"):
         text.extend(tok.get(key, []))
     text.append((assets / "captions" / "library.tsv").read_text(encoding="utf-8"))
+    text.extend(p.read_text(encoding="utf-8") for p in sorted((ROOT / "converters" / "caption" / "corpus" / "authored").glob("*.tsv")))
     text.extend(p.read_text(encoding="utf-8") for p in sorted((assets / "suggest").glob("*.tsv")))
     return {ord(c) for c in "".join(text) if c.isprintable() and not c.isspace()}
 
 
 def wanted_characters() -> Set[int]:
     """Caption characters plus what users commonly type: ASCII, Latin-1, general punctuation,
-    CJK symbols, full-width forms and every GB2312 character."""
+    CJK symbols, full-width forms, every GB2312 character, and the blocks kaomoji are made of
+    (kana, Greek, Cyrillic, combining marks, arrows, math, box drawing, shapes, symbols,
+    half-width forms)."""
     wanted = caption_characters() | set(range(0x20, 0x7F)) | set(range(0xA0, 0x100)) | set(range(0x2010, 0x2070))
     wanted |= set(range(0x3000, 0x3040)) | set(range(0xFF01, 0xFF5F))
+    for start, end in KAOMOJI_BLOCKS:
+        wanted |= set(range(start, end + 1))
     for cp in range(0x4E00, 0xA000):
         try:
             chr(cp).encode("gb2312")

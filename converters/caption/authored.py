@@ -5,7 +5,7 @@ per emotion: ``lang, emotion, style, scene, text`` with ``scene`` one of the tax
 ``none``. The validator reports every problem with its file and line:
 
 - tags outside the taxonomy; text length outside [4, the runtime's limit]; stray whitespace;
-  blocklisted terms; unbalanced brackets;
+  blocklisted terms; unbalanced brackets; characters the bundled fonts cannot draw;
 - exact duplicates and near duplicates (character 3-gram Jaccard >= 0.8, within a language);
 - damaged Chinese reduplications and idioms (平平无奇 written 平无奇, 瑟瑟发抖 as 瑟发抖 ...);
 - scene words in ``none`` rows, and rows whose words name another scene than their tag;
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from edgekit import glyphs
 from edgekit.captioning.library import BLOCKLIST_PATH, MAX_CHARS, blocked_term, read_blocklist, unbalanced_bracket
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES, resolve_scene
 from edgekit.errors import ConfigError
@@ -159,7 +160,8 @@ def validate(captions: Sequence[Caption], blocklist: Sequence[str]) -> List[str]
             problems.append(f"{c.where}: stray whitespace in {c.text!r}")
         checks = (("blocklisted term", blocked_term(c.text, blocklist)), ("unbalanced brackets", unbalanced_bracket(c.text)),
                   ("damaged doubled word, expected", damaged_doubles(c.text) if c.lang == "zh" else None),
-                  ("scene words:", scene_problem(c)))
+                  ("scene words:", scene_problem(c)),
+                  ("characters no bundled font draws:", "".join(sorted(glyphs.undrawable(c.text))) or None))
         problems.extend(f"{c.where}: {what} {found!r} in {c.text!r}" for what, found in checks if found)
         key = (c.lang, c.text)
         if key in seen:
