@@ -1,0 +1,208 @@
+"""Blind review of captions (issue #25): a fixed panel of requests, three systems, one rubric.
+
+For every request of the panel, three captions are made:
+
+- ``model``: the shipped caption model through :class:`edgekit.captioning.Captioner` (its
+  library fallback included, as users get it);
+- ``corpus``: a line of the authored corpus written for the same language, emotion, style and
+  scene (``none`` when no scene is asked);
+- ``template``: a line of today's template library for the same cell (any scene when none is
+  asked, since the library has no scene-less lines: what the runtime fallback shows).
+
+``sheet`` shuffles them into one blind sheet (reviewers see the request and the caption, never the
+system) and a separate key; ``report`` joins the reviewers' ratings with the key::
+
+    python -m converters.caption.review sheet --out /tmp/review      # sheet.jsonl + key.json
+    python -m converters.caption.review report --key /tmp/review/key.json --ratings /tmp/review/ratings_*.jsonl
+
+Rubric, per caption: ``fluent`` (yes/no), ``fits_emotion``, ``fits_style`` (when a style was
+asked), ``fits_scene`` (when a scene was asked), ``invented_scene`` (a scene appears although none
+was asked), ``would_post`` (1-5: would a real person post this on a meme?).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from edgekit.captioning.library import read_library
+from edgekit.captioning.taxonomy import EMOTIONS, SCENES, STYLES
+
+from converters.caption import authored
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEMS = ("model", "corpus", "template")
+PANEL_SIZE = 208
+RUBRIC = ("fluent", "fits_emotion", "fits_style", "fits_scene", "invented_scene")
+
+
+def panel(size: int = PANEL_SIZE, seed: int = 20261207) -> List[dict]:
+    """The fixed request panel: both languages, every emotion (as a label, or as a probability dict
+    like the classifier's), with and without style and scene."""
+    rng = random.Random(seed)
+    requests = []
+    for i in range(size):
+        emotion = EMOTIONS[i % len(EMOTIONS)]
+        probs = None
+        if i % 3 == 2:  # a classifier-like distribution whose top label is `emotion`
+            top = round(rng.uniform(0.55, 0.85), 2)
+            others = [e for e in EMOTIONS if e != emotion]
+            second = rng.choice(others)
+            probs = {emotion: top, second: round(1 - top, 2)}
+        requests.append({"id": i, "lang": "zh" if i % 2 == 0 else "en", "emotion": emotion, "probs": probs,
+                         "style": None if rng.random() < 0.25 else rng.choice(STYLES),
+                         "scene": None if rng.random() < 0.45 else rng.choice(SCENES)})
+    return requests
+
+
+def _pick(pool: Sequence, rng: random.Random):
+    return rng.choice(list(pool)) if pool else None
+
+
+def captions_for(requests: Sequence[dict], seed: int = 0) -> List[dict]:
+    """Every request's three captions (system, text)."""
+    from edgekit.captioning import Captioner
+
+    rng = random.Random(seed)
+    corpus = defaultdict(list)
+    for c in authored.load():
+        corpus[(c.lang, c.emotion, c.style, c.scene)].append(c.text)
+    library = defaultdict(list)
+    for e in read_library():
+        library[(e.lang, e.emotion, e.style, e.scene)].append(e.text)
+    captioner = Captioner(seed=seed)
+    items = []
+    for r in requests:
+        styles = [r["style"]] if r["style"] else list(STYLES)
+        scene_key = r["scene"] or authored.NO_SCENE
+        model = captioner.generate(r["probs"] or r["emotion"], style=r["style"], scene=r["scene"], lang=r["lang"])[0]
+        corpus_line = _pick([t for s in styles for t in corpus[(r["lang"], r["emotion"], s, scene_key)]], rng)
+        scenes = [r["scene"]] if r["scene"] else list(SCENES)
+        template_line = _pick([t for s in styles for sc in scenes for t in library[(r["lang"], r["emotion"], s, sc)]], rng)
+        for system, text in (("model", model.text), ("corpus", corpus_line), ("template", template_line)):
+            if text:
+                items.append({"request": r["id"], "system": system, "text": text,
+                              "model_source": model.source if system == "model" else None})
+    return items
+
+
+def write_sheet(requests: Sequence[dict], items: Sequence[dict], out: Path, seed: int = 1) -> None:
+    """``sheet.jsonl`` (what reviewers see, shuffled) and ``key.json`` (item -> system)."""
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    by_id = {r["id"]: r for r in requests}
+    out.mkdir(parents=True, exist_ok=True)
+    key = {}
+    with (out / "sheet.jsonl").open("w", encoding="utf-8") as fh:
+        for n, i in enumerate(order):
+            item, r = items[i], by_id[items[i]["request"]]
+            key[f"c{n:04d}"] = {"system": item["system"], "request": r["id"], "model_source": item["model_source"]}
+            fh.write(json.dumps({"item": f"c{n:04d}", "lang": r["lang"], "emotion": r["emotion"],
+                                 "style": r["style"] or "any", "scene": r["scene"] or "none (no scene asked)",
+                                 "caption": item["text"]}, ensure_ascii=False) + "\n")
+    (out / "key.json").write_text(json.dumps({"requests": list(requests), "items": key}, ensure_ascii=False, indent=1))
+
+
+def _read_ratings(paths: Sequence[Path]) -> List[dict]:
+    rows = []
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rows.append({**json.loads(line), "reviewer": Path(path).stem})
+    return rows
+
+
+def consistent(request: dict) -> bool:
+    """The request's probability dict (if any) has the requested emotion as its unique top label
+    (a sheet built before the panel guaranteed it may hold requests that do not: left out)."""
+    probs = request.get("probs")
+    if not probs:
+        return True
+    values = sorted(probs.values())
+    return max(probs, key=probs.get) == request["emotion"] and (len(values) == 1 or values[-1] > values[-2])
+
+
+def summarize(key: dict, ratings: Sequence[dict]) -> Dict[str, Dict[str, dict]]:
+    """Per system and language: count, mean would_post, share of yes for each rubric item."""
+    items = key["items"]
+    groups: Dict[tuple, List[dict]] = defaultdict(list)
+    for rating in ratings:
+        meta = items.get(rating["item"])
+        if meta is None or not consistent(key["requests"][meta["request"]]):
+            continue
+        lang = key["requests"][meta["request"]]["lang"]
+        for scope in (lang, "all"):
+            groups[(meta["system"], scope)].append(rating)
+    out: Dict[str, Dict[str, dict]] = defaultdict(dict)
+    for (system, scope), rows in groups.items():
+        stats = {"ratings": len(rows), "would_post": round(sum(float(r["would_post"]) for r in rows) / len(rows), 2),
+                 "would_post_4plus": round(sum(float(r["would_post"]) >= 4 for r in rows) / len(rows), 3)}
+        for field in RUBRIC:
+            answered = [r[field] for r in rows if r.get(field) in ("yes", "no")]
+            stats[field] = round(sum(a == "yes" for a in answered) / len(answered), 3) if answered else None
+        out[system][scope] = stats
+    return out
+
+
+def markdown(summary: Dict[str, Dict[str, dict]], meta: dict) -> str:
+    lines = ["# Blind caption review: model vs. authored corpus vs. template library", "",
+             f"{meta['requests']} requests (both languages, every emotion, as labels and as classifier-like probability "
+             f"dicts, with and without style and scene; `converters/caption/review.py`), {meta['items']} captions shuffled "
+             f"into one blind sheet; {meta['reviewers']} reviewers who wrote none of them, each rating {meta['per_reviewer']}."
+             + (f" Left out: requests {meta['left_out_requests']}, whose probability dict's top label was not the requested "
+                "emotion (a panel bug fixed after this sheet was built)." if meta.get("left_out_requests") else ""), "",
+             "| system | scope | ratings | would post (1-5) | would post >= 4 | fluent | fits emotion | fits style | fits scene | invented scene |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for system in SYSTEMS:
+        for scope in ("zh", "en", "all"):
+            s = summary.get(system, {}).get(scope)
+            if not s:
+                continue
+            pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
+            lines.append(f"| {system} | {scope} | {s['ratings']} | {s['would_post']:.2f} | {pct(s['would_post_4plus'])} | "
+                         f"{pct(s['fluent'])} | {pct(s['fits_emotion'])} | {pct(s['fits_style'])} | {pct(s['fits_scene'])} | "
+                         f"{pct(s['invented_scene'])} |")
+    lines += ["", "Targets (issue #25, for the model): would post >= 3.5 in both languages and at least the corpus's "
+              "score minus 0.3; fluent >= 97%, fits emotion >= 92%, fits style >= 90%, invented scenes 0."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m converters.caption.review", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("sheet", help="build the blind sheet and its key")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--size", type=int, default=PANEL_SIZE)
+    r = sub.add_parser("report", help="join ratings with the key into reports/caption_review/")
+    r.add_argument("--key", type=Path, required=True)
+    r.add_argument("--ratings", type=Path, nargs="+", required=True)
+    r.add_argument("--report-dir", type=Path, default=ROOT / "reports" / "caption_review")
+    args = parser.parse_args(argv)
+    if args.command == "sheet":
+        requests = panel(args.size)
+        items = captions_for(requests)
+        write_sheet(requests, items, args.out)
+        print(f"{len(requests)} requests, {len(items)} captions -> {args.out / 'sheet.jsonl'} (key: {args.out / 'key.json'})")
+        return 0
+    key = json.loads(args.key.read_text(encoding="utf-8"))
+    ratings = _read_ratings(args.ratings)
+    summary = summarize(key, ratings)
+    reviewers = sorted({x["reviewer"] for x in ratings})
+    left_out = [r["id"] for r in key["requests"] if not consistent(r)]
+    meta = {"requests": len(key["requests"]) - len(left_out), "left_out_requests": left_out, "items": len(key["items"]),
+            "reviewers": len(reviewers),
+            "per_reviewer": f"{min(sum(x['reviewer'] == v for x in ratings) for v in reviewers)}–"
+                            f"{max(sum(x['reviewer'] == v for x in ratings) for v in reviewers)} captions" if reviewers else "0"}
+    args.report_dir.mkdir(parents=True, exist_ok=True)
+    (args.report_dir / "report.json").write_text(json.dumps({"meta": meta, "summary": summary}, indent=1) + "\n")
+    (args.report_dir / "README.md").write_text(markdown(summary, meta))
+    print(markdown(summary, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
