@@ -22,7 +22,7 @@ pixels. Images with more than :data:`MAX_PIXELS` pixels, a side longer than :dat
 whose decoded pixels would take more than :data:`MAX_DECODED_BYTES`, are refused from their header,
 before any pixel is decoded (arrays: before any conversion). Conversions work a band of rows at a
 time, so decoding a file needs about its decoded size plus the BGR result, never full-size float
-copies. Pillow's warnings about damaged metadata (a corrupt EXIF block, a malformed MPO header) are
+copies (a photo whose EXIF orientation rotates it needs one more decoded size for the rotation). Pillow's warnings about damaged metadata (a corrupt EXIF block, a malformed MPO header) are
 not printed: the metadata is skipped and the pixels decoded.
 """
 from __future__ import annotations
