@@ -49,3 +49,45 @@ def test_seeded_sampling_is_reproducible():
 def test_invalid_options(kwargs):
     with pytest.raises(ConfigError):
         SamplingOptions(**kwargs)
+
+
+# ------------------------------------------------------------------ doubled words (#25)
+
+
+def test_no_repeat_ngram_bans_only_tokens_that_repeat_an_ngram():
+    from edgekit.captioning.sampling import repeated_ngram_tokens
+
+    assert repeated_ngram_tokens([1, 2, 3, 1, 2], 3) == {3}  # "1 2 3" would repeat
+    assert repeated_ngram_tokens([1, 2, 3, 1, 2], 0) == set()
+    assert repeated_ngram_tokens([7, 7], 3) == set()  # a doubled character is no repeated 3-gram
+    assert repeated_ngram_tokens([1, 1, 1], 2) == {1}
+
+
+def test_a_doubled_character_survives_decoding_by_default():
+    """平 after 平 (平平无奇): with the old per-token penalty of 1.2 the second 平 lost to a slightly
+    weaker token; the default (no penalty, no-repeat 3-grams) keeps it."""
+    import numpy as np
+
+    from edgekit.captioning.sampling import SamplingOptions, next_token
+
+    logits = np.zeros(10)
+    logits[5], logits[6] = 1.0, 0.9
+    rng = np.random.default_rng(0)
+    assert next_token(logits, [5], rng, SamplingOptions(temperature=0.0)) == 5
+    assert next_token(logits, [5], rng, SamplingOptions(temperature=0.0, repetition_penalty=1.2, no_repeat_ngram=0)) == 6
+
+
+def test_damaged_doubled_words_are_detected():
+    from edgekit.captioning.wholewords import damaged_doubles
+
+    assert damaged_doubles("心情平无奇") == "平平无奇" and damaged_doubles("整个人瑟发抖") == "瑟瑟发抖"
+    assert damaged_doubles("心情平平无奇") is None and damaged_doubles("悄悄地走了") is None
+    assert damaged_doubles("他悄无声息地来了") is None  # a one-character leftover is never judged
+
+
+def test_the_captioner_rejects_a_sample_with_a_damaged_word():
+    from edgekit.captioning import Captioner
+
+    captioner = Captioner(seed=0)
+    assert captioner._problem("今天心情平无奇。", True, "zh", set()) == "damaged doubled word"
+    assert captioner._problem("今天心情平平无奇。", True, "zh", set()) is None

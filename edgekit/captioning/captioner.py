@@ -18,6 +18,7 @@ from .decoder import KVCacheDecoder
 from .inputs import check_count, check_seed, check_text, emotion_of
 from .library import BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Library, blocked_term, read_blocklist, unbalanced_bracket
 from .sampling import SamplingOptions, next_token
+from .wholewords import damaged_doubles
 from .taxonomy import STYLES, language_of, resolve_lang, resolve_scene, resolve_style
 from .tokenizer import EOS, CaptionTokenizer
 
@@ -71,7 +72,8 @@ class Captioner:
         seed: seed of the sampler (same seed + same calls = same captions). Methods also take a
             per-call ``seed``; recent outputs stay excluded, so call :meth:`reset_recent` to get
             the very same captions again from one instance. Not thread-safe (one interpreter).
-        temperature, top_k, top_p, repetition_penalty, max_new_tokens: see :class:`SamplingOptions`.
+        temperature, top_k, top_p, repetition_penalty, max_new_tokens, no_repeat_ngram: see
+            :class:`SamplingOptions`.
         recent: how many recent outputs a new caption must differ from.
         max_attempts: model samples tried per caption before the library fallback.
     """
@@ -79,8 +81,8 @@ class Captioner:
     def __init__(self, model_path: Optional[PathLike] = None, tokenizer_path: Optional[PathLike] = None,
                  library_path: PathLike = LIBRARY_PATH, blocklist_path: PathLike = BLOCKLIST_PATH, *,
                  num_threads: int = 1, seed: Optional[int] = None, temperature: float = 0.9, top_k: int = 40,
-                 top_p: float = 0.95, repetition_penalty: float = 1.2, max_new_tokens: int = 32,
-                 recent: int = 64, max_attempts: int = 3) -> None:
+                 top_p: float = 0.95, repetition_penalty: float = 1.0, max_new_tokens: int = 32,
+                 recent: int = 64, max_attempts: int = 3, no_repeat_ngram: int = 3) -> None:
         if (model_path is None) != (tokenizer_path is None):
             raise ConfigError("pass both model_path and tokenizer_path, or neither (bundled model)")
         model: Any = model_path
@@ -89,7 +91,7 @@ class Captioner:
             model_path = model.path
         else:
             tokenizer_bytes = None
-        self.options = SamplingOptions(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
+        self.options = SamplingOptions(temperature, top_k, top_p, repetition_penalty, max_new_tokens, no_repeat_ngram)
         check_count(max_attempts, 10, "max_attempts")
         check_count(recent, 10_000, "recent")
         self.tokenizer = CaptionTokenizer.load(Path(tokenizer_path), tokenizer_bytes)
@@ -143,6 +145,8 @@ class Captioner:
             return "wrong language"
         if unbalanced_bracket(text):
             return "unbalanced brackets"
+        if lang == "zh" and damaged_doubles(text):
+            return "damaged doubled word"
         if text in exclude:
             return "duplicate"
         return None
