@@ -87,11 +87,15 @@ def open_regular(path: PathArg, what: str = "file", error: Type[Exception] = Inp
 
 
 def read_regular(path: PathArg, max_bytes: int, what: str = "file", error: Type[Exception] = InputError,
-                 hint: str = "check the path", missing: str = "no such file", follow_links: bool = True) -> bytes:
+                 hint: str = "check the path", missing: str = "no such file", follow_links: bool = True,
+                 check: Optional[Callable[[os.stat_result], object]] = None) -> bytes:
     """The bytes of the regular file ``path`` (see :func:`open_regular`), at most ``max_bytes``:
-    a larger file is refused from its size and never read past the cap (a device never ends)."""
+    a larger file is refused from its size and never read past the cap (a device never ends).
+    ``check(fstat)`` runs on the opened file before anything is read (e.g. an ownership check)."""
     handle, st = open_regular(path, what, error, hint, missing, follow_links)
     with handle:
+        if check is not None:
+            check(st)
         if st.st_size > max_bytes:
             raise too_large(path, max_bytes, what, hint, error)
         try:
@@ -125,7 +129,7 @@ def write_output(path: PathArg, write: Callable[[Path], object], inputs: Iterabl
     try:
         write(tmp)
         if durable:
-            _fsync(tmp)
+            fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -133,7 +137,7 @@ def write_output(path: PathArg, write: Callable[[Path], object], inputs: Iterabl
             raise unwritable(path, exc) from None
         raise
     if durable:
-        _fsync(path.parent)
+        fsync_path(path.parent)
     return path
 
 
@@ -246,12 +250,14 @@ def temporary_output(path: Path, inputs: Iterable[PathArg] = (), option: str = "
     return Path(name)
 
 
-def _fsync(path: Path) -> None:
-    """fsync a file or folder (folders: where the platform allows)."""
+def fsync_path(path: Path) -> None:
+    """fsync a file or folder (folders: where the platform allows; OSError for a file)."""
     try:
         fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
+    except OSError:
+        if Path(path).is_dir():  # pragma: no cover - platforms without directory fds
+            return
+        raise
     try:
         os.fsync(fd)
     finally:
@@ -277,4 +283,4 @@ def unwritable(subject: object, exc: Exception) -> InputError:
 
 
 __all__ = ["open_regular", "output_stream", "progressive_output", "read_regular", "refuse_overwriting_inputs", "regular_file", "same_file",
-           "temporary_output", "too_large", "unwritable", "write_output"]
+           "fsync_path", "temporary_output", "too_large", "unwritable", "write_output"]

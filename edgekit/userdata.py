@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Generic, Iterable, Iterator, Optional, Tuple, TypeVar, Union
 
 from .errors import ConfigError, EdgekitError, InputError
-from .paths import open_regular, read_regular, too_large, write_output
+from .paths import read_regular, write_output
 
 try:  # POSIX advisory locks; elsewhere writers in several processes at once are not serialised
     import fcntl
@@ -127,20 +127,13 @@ def read_store_file(path: PathArg, max_bytes: int, what: str) -> Optional[bytes]
         mode = 0
     if stat.S_ISLNK(mode):
         raise _link_error(path)
-    hint = f"move it away; edgekit recreates its {what}"
-    handle, st = open_regular(path, what, hint=hint, follow_links=False)
-    with handle:
+
+    def private(st: os.stat_result) -> None:
         private_folder(path.parent)
         check_private(path, st)
-        if st.st_size > max_bytes:
-            raise too_large(path, max_bytes, what, hint)
-        try:
-            data = handle.read(max_bytes + 1)
-        except OSError as exc:
-            raise unreadable(path, exc) from None
-    if len(data) > max_bytes:
-        raise too_large(path, max_bytes, what, hint)
-    return data
+
+    return read_regular(path, max_bytes, what, hint=f"move it away; edgekit recreates its {what}", follow_links=False,
+                        check=private)
 
 
 def make_owner_only(path: PathArg) -> None:

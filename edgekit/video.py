@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .errors import ConfigError, InputError, VideoReadError
-from .paths import regular_file, temporary_output, unwritable
+from .paths import fsync_path, regular_file, temporary_output, unwritable
 from .tracking import DEFAULT_FRAME_INTERVAL_MS
 
 #: File extensions treated as videos (everything else is read as an image).
@@ -269,7 +269,7 @@ class VideoWriter:
         try:
             problem = _read_back_problem(self._tmp, self.frames_written)
             if problem is None:
-                _fsync(self._tmp)
+                fsync_path(self._tmp)
                 os.replace(self._tmp, self.path)
                 return
         except OSError as exc:
@@ -316,14 +316,6 @@ def _read_back_problem(path: Path, frames: int) -> Optional[str]:
     finally:
         cap.release()
     return None
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _frame_count(cap: "cv2.VideoCapture") -> int:
