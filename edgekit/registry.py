@@ -174,10 +174,6 @@ def _read_checked(path: Path, expected: Optional[str], fix: str) -> ModelFile:
     return ModelFile(path, litert.check_flatbuffer(content, path), actual)
 
 
-def _verify(path: Path, expected: str, fix: str) -> Path:
-    return _read_checked(path, expected, fix).path
-
-
 def _entry_info(name: str, entry: Dict[str, Any], base: Path) -> ModelInfo:
     return ModelInfo(
         name=name,
@@ -223,13 +219,13 @@ def model_path(name: str, manifest_path: Optional[PathLike] = None) -> Path:
         ModelError: the file is missing.
         ModelIntegrityError: the file's sha256 differs from the manifest's.
     """
-    return verified_path(model_info(name, manifest_path))
+    info = model_info(name, manifest_path)
+    return _read_checked(info.path, info.sha256, _fix(info)).path
 
 
-def verified_path(info: ModelInfo) -> Path:
-    """``info.path`` after checking its sha256 against ``info`` (ModelError / ModelIntegrityError)."""
-    fix = f"reinstall edgekit, or regenerate it with `{info.produced_by}`" if info.produced_by else "reinstall edgekit"
-    return _verify(info.path, info.sha256, fix)
+def _fix(info: ModelInfo) -> str:
+    """What restores a bundled file of ``info``: a reinstall, or the command that produced it."""
+    return f"reinstall edgekit, or regenerate it with `{info.produced_by}`" if info.produced_by else "reinstall edgekit"
 
 
 def load_model(model: PathLike, manifest_path: Optional[PathLike] = None, produce_hint: str = "") -> ModelFile:
@@ -259,8 +255,7 @@ def load_model(model: PathLike, manifest_path: Optional[PathLike] = None, produc
         raise ConfigError(f"unknown model name {_shown(str(model))} (valid names: {', '.join(sorted(known))})",
                           hint=f"pass a registered name or a .tflite path; {produce_hint}" if produce_hint
                           else "pass a registered name or a .tflite path")
-    fix = f"reinstall edgekit, or regenerate it with `{info.produced_by}`" if info.produced_by else "reinstall edgekit"
-    return replace(_read_checked(info.path, info.sha256, fix), info=info)
+    return replace(_read_checked(info.path, info.sha256, _fix(info)), info=info)
 
 
 def companion_files(name: str, manifest_path: Optional[PathLike] = None) -> Dict[str, Dict[str, Any]]:
@@ -281,7 +276,7 @@ def load_companion(name: str, key: str, manifest_path: Optional[PathLike] = None
     """
     info = model_info(name, manifest_path)
     entry = companion_files(name, manifest_path).get(key)
-    fix = f"reinstall edgekit, or regenerate it with `{info.produced_by}`" if info.produced_by else "reinstall edgekit"
+    fix = _fix(info)
     if entry is None:
         raise ModelError(f"the manifest entry of {name!r} has no {key!r} file", subject=Path(manifest_path or MANIFEST_PATH), hint=fix)
     path = info.path.parent / str(entry["file"])
