@@ -1,8 +1,9 @@
 """PNG chart of a benchmark report (matplotlib, Agg backend; benchmarks only, never the runtime).
 
-Left: whole-pipeline latency per emotion model and thread count (p50 bar, p95 whisker) against
+:func:`write_chart`: left, whole-pipeline latency per emotion model and thread count (p50 bar, p95 whisker) against
 the 15 ms/frame budget. Right: one ``invoke()`` per model (p50) for each CPU configuration
-(XNNPACK on/off on the host, delegates over ADB).
+(XNNPACK on/off on the host, delegates over ADB). :func:`write_energy_chart`: latency vs energy
+per configuration (Jetson power-mode sweep, ADB battery sampling).
 """
 from __future__ import annotations
 
@@ -104,3 +105,55 @@ def _model_panel(ax: Any, rows: List[Dict[str, Any]]) -> None:
     ax.set_xscale("log")
     ax.set_xlabel(f"ms per invoke ({fewest} thread{'s' if fewest > 1 else ''}, log scale)")
     ax.legend(fontsize=8)
+
+
+def write_energy_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
+    """Latency (p50) against energy (gross mJ) per configuration: frames (whole pipeline) on the left,
+    inferences (one model) on the right; one colour per workload, one marker per clock/delegate
+    setting, each point labelled with its power mode. None when matplotlib is missing or no energy."""
+    from .report import energy_rows
+
+    rows = [r for r in energy_rows(report) if r["p50_ms"] is not None]
+    if not rows:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
+    markers = {"off": "o", "on": "^"}
+    for ax, item in zip(axes, ("frame", "inference")):
+        sel = [r for r in rows if r["item"] == item]
+        ax.set_title(f"per {item}: latency p50 vs energy (gross)", fontsize=9)
+        if not sel:
+            ax.text(0.5, 0.5, f"no per-{item} energy", ha="center", va="center", transform=ax.transAxes)
+            continue
+        workloads = list(dict.fromkeys(r["params"].get("emotion") or r["params"].get("model") or "?" for r in sel))
+        colours = {w: plt.cm.tab10(i % 10) for i, w in enumerate(workloads)}
+        for r in sel:
+            p = r["params"]
+            workload = p.get("emotion") or p.get("model") or "?"
+            setting = p.get("jetson_clocks") or p.get("delegate") or ""
+            ax.scatter(r["p50_ms"], r["gross_mj"], color=colours[workload], marker=markers.get(setting, "s"), s=36)
+            label = p.get("nvpmodel") or (f"{p.get('threads')} thr" if "threads" in p else "")
+            ax.annotate(f"{label}{' ' + setting if setting else ''}", (r["p50_ms"], r["gross_mj"]), fontsize=6,
+                        xytext=(3, 3), textcoords="offset points")
+        for w in workloads:
+            ax.scatter([], [], color=colours[w], label=w)
+        if item == "frame":
+            ax.axvline(FRAME_BUDGET_MS, color="red", linestyle="--", linewidth=1, label=f"{FRAME_BUDGET_MS:g} ms budget")
+        ax.set_xlabel(f"ms per {item} (p50)")
+        ax.set_ylabel(f"mJ per {item} (gross)")
+        ax.legend(fontsize=7)
+    dev = report["device"]
+    source = (report.get("energy") or {}).get("source") or "?"
+    fig.suptitle(f"edgekit {report['harness']} energy - {dev.get('board') or dev.get('name') or dev.get('model') or ''}, "
+                 f"power from {source[:60]}, git {report['git'].get('sha')}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -12,6 +12,11 @@ XNNPACK on/off, cold start, memory) with LiteRT on the Jetson CPU, and adds:
 
 Writes ``benchmarks/results/jetson.{json,md,png}`` in the shared schema. Tools that are missing
 or need root are recorded as unavailable, not faked. See jetson/README.md.
+
+``--sweep-nvpmodel`` runs the power-mode sweep instead (:mod:`benchmarks.sweep`): every nvpmodel
+mode x jetson_clocks off/on, an idle baseline, then the pipeline and each model under load with
+the INA3221 rails sampled; latency, power, mJ per frame and frames per joule per mode; writes
+``benchmarks/results/jetson_sweep.{json,md,png}`` and restores the original mode and clocks.
 """
 from __future__ import annotations
 
@@ -23,30 +28,18 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
-from .collect import Collector
+from . import invoke, models as model_files
+from .chart import write_energy_chart
+from .collect import Collector, sigterm_as_interrupt
 from .errors import ToolOutputError
-from .host import add_arguments, run_and_write
+from .host import VERSIONS, add_arguments, config_from_args, make_frame, print_summary, run_and_write
+from .powermodes import PowerModes
 from .parsers import jetson as jetson_parsers
 from .parsers import trtexec as trtexec_parser
-from .report import Measurement
+from .report import Measurement, build_report, host_device, package_versions, write_report
+from .sweep import Sweep, SweepConfig, model_workload, pipeline_workload, sweep_targets
 from .tegrastats import TegrastatsSampler, parse_lines, summarize
-
-
-def _run_tool(args: Sequence[str], timeout: float = 30) -> Dict[str, Any]:
-    """``{"available": True, "output": text}`` or ``{"available": False, "reason": ...}``."""
-    path = shutil.which(args[0])
-    if path is None:
-        return {"available": False, "reason": f"{args[0]} not found on PATH"}
-    try:
-        proc = subprocess.run([path, *args[1:]], capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return {"available": False, "reason": f"{args[0]} failed: {exc}"}
-    output = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        hint = " (it needs root: run with sudo -E)" if "root" in output.lower() or "permission" in output.lower() else ""
-        return {"available": False, "reason": f"`{' '.join(args)}` exited with {proc.returncode}{hint}: "
-                                              f"{output.strip().splitlines()[-1] if output.strip() else ''}"}
-    return {"available": True, "output": output}
+from .tools import run_tool
 
 
 def _read(path: str) -> Optional[str]:
@@ -63,7 +56,7 @@ def jetson_facts(collector: Collector) -> Dict[str, Any]:
                              "l4t_release": release[0].lstrip("# ") if release else None}
     for key, args, parse in (("nvpmodel", ["nvpmodel", "-q"], jetson_parsers.parse_nvpmodel),
                              ("jetson_clocks", ["jetson_clocks", "--show"], jetson_parsers.parse_jetson_clocks)):
-        result = _run_tool(args)
+        result = run_tool(args)
         if not result["available"]:
             facts[key] = {"available": False, "reason": result["reason"]}
             continue
@@ -121,7 +114,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help="also run TensorRT's trtexec on this ONNX file (repeatable)")
     p.add_argument("--trt-precision", choices=("fp16", "int8", "fp32"), default="fp16", help="trtexec precision (default: fp16)")
     p.add_argument("--trt-iterations", type=int, default=500, help="trtexec --iterations (default: 500)")
+    add_sweep_arguments(p)
     args = p.parse_args(argv)
+    if args.sweep_nvpmodel:
+        return sweep_main(args)
     stem = "jetson_quick" if args.quick else "jetson"
     holder: Dict[str, Any] = {}
 
@@ -147,6 +143,87 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                           args.out_dir / f"{stem}_trtexec_{onnx.stem}.log"))
 
     return run_and_write("jetson", args, device_info=lambda: holder.get("facts", {"kind": "jetson"}), around=around)
+
+
+def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("power-mode sweep (--sweep-nvpmodel; needs root: SUDO=1 jetson/run.sh)")
+    g.add_argument("--sweep-nvpmodel", action="store_true", help="sweep every nvpmodel mode x jetson_clocks off/on and "
+                                                                 "measure latency, power and energy per frame")
+    g.add_argument("--modes", type=int, nargs="+", metavar="ID", help="only these nvpmodel mode IDs (default: all listed)")
+    g.add_argument("--include-reboot-modes", action="store_true",
+                   help="also try modes expected to need a reboot (nvpmodel's reboot prompt is always declined)")
+    g.add_argument("--clocks", choices=("off", "on", "both"), default="both", help="jetson_clocks settings (default: both)")
+    g.add_argument("--idle-s", type=float, help="idle baseline per setting, s (default: 30; --quick: 3)")
+    g.add_argument("--load-s", type=float, help="measured load per workload and setting, s (default: 20; --quick: 3)")
+    g.add_argument("--settle-s", type=float, help="wait after a mode/clock change, s (default: 5; --quick: 1)")
+    g.add_argument("--warmup", type=int, help="untimed frames/invokes before each load (default: 20; --quick: 3)")
+    g.add_argument("--power-interval-ms", type=float, default=50.0, help="INA3221 sampling interval, ms (default: 50 = 20 Hz)")
+    g.add_argument("--sysfs-root", type=Path, default=Path("/"), help=argparse.SUPPRESS)  # a fake tree in tests
+
+
+def sweep_config(args: argparse.Namespace, board: Optional[str]) -> SweepConfig:
+    quick = {"idle_s": 3.0, "load_s": 3.0, "settle_s": 1.0, "warmup": 3} if args.quick else {}
+    cfg = SweepConfig(**quick, interval_s=args.power_interval_ms / 1e3, modes=args.modes,
+                      include_reboot_modes=args.include_reboot_modes, sysfs_base=args.sysfs_root, board=board,
+                      clocks=("off", "on") if args.clocks == "both" else (args.clocks,))
+    for name in ("idle_s", "load_s", "settle_s", "warmup"):
+        if getattr(args, name) is not None:
+            setattr(cfg, name, getattr(args, name))
+    if min(cfg.idle_s, cfg.load_s, cfg.settle_s, cfg.warmup) < 0 or cfg.load_s == 0:
+        raise SystemExit("error: --idle-s, --settle-s and --warmup must be >= 0, --load-s > 0")
+    if not 0 < cfg.interval_s <= 0.1:
+        raise SystemExit("error: --power-interval-ms must be in (0, 100]: the sweep samples power at >= 10 Hz")
+    return cfg
+
+
+SWEEP_NOTES = [
+    "Each setting: settle, an idle baseline with nothing running, then each workload for --load-s seconds after "
+    "a warm-up. power.total is the module-input rail (VDD_IN / POM_5V_IN) or, on boards without one, the sum of "
+    "the monitored rails; energy.per_frame = mean power x time per frame (gross) and (mean - idle) x time per "
+    "frame (above idle); frames_per_joule = 1000 / gross mJ. The carrier board, fan and peripherals are outside "
+    "the module rails.",
+    "Modes switch with nvpmodel -m (reboot prompts declined) and are read back (nvpmodel -q, jetson_clocks --show "
+    "against /etc/nvpmodel.conf's caps); a setting that did not take effect is an error entry, not a row.",
+]
+
+
+def sweep_main(args: argparse.Namespace) -> int:
+    """``--sweep-nvpmodel``: run the sweep, write ``jetson_sweep[_quick].{json,md,png}``."""
+    cfg_host = config_from_args(args)
+    sigterm_as_interrupt()
+    collector = Collector()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "jetson_sweep_quick" if args.quick else "jetson_sweep"
+    facts = jetson_facts(collector)
+    cfg = sweep_config(args, facts.get("board"))
+    found = model_files.discover(cfg_host.emotion_dir, cfg_host.caption_dirs, cfg_host.extra_models,
+                                 families=cfg_host.families, include_toolchain=cfg_host.toolchain_variants)
+    collector.skipped += found.skipped
+    collector.errors += found.errors
+    threads = cfg_host.threads[0]
+    frame = make_frame()
+    emotions = found.family("emotion")
+    workloads = [pipeline_workload(e.key, e.path, frame, threads) for e in emotions[:1]]
+    maker = invoke.InputMaker(frame)
+    workloads += [model_workload(m, maker, threads) for m in found.models]
+    sweep = Sweep(cfg, PowerModes(clocks_file=args.out_dir / f"{stem}_clocks.conf"), workloads, collector)
+    try:
+        sweep.run()
+    except KeyboardInterrupt:
+        collector.interrupted = True
+    device = {**host_device(), **facts, **sweep.device}
+    config = {**cfg.to_dict(), "threads": threads, "workloads": [w.label for w in workloads],
+              "models": model_files.inventory(found.models)}
+    report = build_report("jetson", device, package_versions(list(VERSIONS)), config, collector.measurements,
+                          sweep_targets(collector.measurements), SWEEP_NOTES + collector.notes,
+                          energy=sweep.energy.to_dict(), **collector.sections())
+    if write_energy_chart(report, args.out_dir / f"{stem}.png"):
+        report["artifacts"]["chart"] = f"{stem}.png"
+    paths = write_report(report, args.out_dir, stem)
+    print_summary(report, paths)
+    if collector.interrupted:
+        return 130
+    return 1 if collector.errors else 0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ A report is one JSON document per machine/device::
       "skipped": [{"what": ..., "reason": ...}],   # not run (e.g. a model variant not exported yet)
       "errors": [{"what": ..., "error": ...}],     # run but failed (bad model, delegate rejected...)
       "artifacts": {"chart": "host.png"},
-      "notes": [...]
+      "notes": [...],
+      "energy": {"source": ..., "measurable": [...], "not_measurable": [...], "runs": [...]}   # optional
     }
 
 Measurement names used by all harnesses: ``model.latency`` (one invoke, ms; params ``model``,
@@ -34,6 +35,12 @@ Measurement names used by all harnesses: ``model.latency`` (one invoke, ms; para
 ``model.peak_rss`` / ``model.memory_*`` (MB), ``pipeline.<stage>`` (ms), ``pipeline.throughput``
 (frames/s); Jetson adds ``tegrastats.*``, ``trtexec.*``. Stats keys: ``p5 p50 p95 p99 mean std
 min max first n`` (samples) or ``value`` (one number).
+
+Energy (Jetson ``--sweep-nvpmodel``, ADB battery sampling; :mod:`benchmarks.energy`), with the
+same params as the latency they belong to: ``power.total`` / ``power.rail`` (mW; ``phase`` idle or
+load, ``rail``), ``energy.per_frame`` / ``energy.per_inference`` (mJ; ``basis`` gross or
+above_idle), ``energy.frames_per_joule`` / ``energy.inferences_per_joule``. The optional
+``energy`` section says where the power numbers came from and what was and was not measurable.
 
 :func:`write_report` writes ``<stem>.json`` and a Markdown rendering ``<stem>.md``.
 """
@@ -197,9 +204,10 @@ def build_report(harness: str, device: Dict[str, Any], versions: Dict[str, Any],
                  measurements: List[Measurement], targets: List[Target], notes: Sequence[str] = (), *,
                  ratios: Sequence[Ratio] = (), skipped: Sequence[Dict[str, str]] = (),
                  errors: Sequence[Dict[str, str]] = (), status: str = "complete",
-                 artifacts: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+                 artifacts: Optional[Dict[str, str]] = None, energy: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    extra = {"energy": energy} if energy is not None else {}
     return {
         "schema": SCHEMA,
         "harness": harness,
@@ -216,6 +224,7 @@ def build_report(harness: str, device: Dict[str, Any], versions: Dict[str, Any],
         "errors": list(errors),
         "artifacts": dict(artifacts or {}),
         "notes": list(notes),
+        **extra,
     }
 
 
@@ -255,6 +264,9 @@ def validate_report(doc: Any) -> List[str]:
         for i, item in enumerate(doc[key]):
             if not isinstance(item, dict) or any(f not in item for f in fields):
                 problems.append(f"{key}[{i}]: needs {', '.join(fields)}")
+    if "energy" in doc and not (isinstance(doc["energy"], dict) and isinstance(doc["energy"].get("measurable"), list)
+                                and isinstance(doc["energy"].get("not_measurable"), list)):
+        problems.append("energy: needs measurable and not_measurable lists")
     return problems
 
 
@@ -332,6 +344,61 @@ def _pivot_table(report: Dict[str, Any], name: str, stat: str, title: str) -> Li
     return lines + [""]
 
 
+#: Latency and throughput measurements an energy row belongs to, per item.
+_WORK = {"frame": ("pipeline.process", "pipeline.throughput"), "inference": ("model.latency", "model.throughput")}
+
+
+def energy_rows(report: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """One row per gross ``energy.per_frame`` / ``energy.per_inference``, joined with the latency,
+    throughput, load power, above-idle energy and per-joule figures that share its params."""
+    ms = report["measurements"]
+
+    def find_stat(name: str, params: Dict[str, Any], stat: str, extra: Optional[Dict[str, Any]] = None) -> Optional[float]:
+        m = next((m for m in ms if m["name"] == name and m["params"] == {**params, **(extra or {})}), None)
+        return m["stats"].get(stat) if m else None
+
+    rows = []
+    for m in ms:
+        if m["name"] not in ("energy.per_frame", "energy.per_inference") or m["params"].get("basis") != "gross":
+            continue
+        item = m["name"].split("_")[-1]
+        params = {k: v for k, v in m["params"].items() if k != "basis"}
+        power = next((p for p in ms if p["name"] == "power.total" and p["params"].get("phase") == "load"
+                      and {k: v for k, v in p["params"].items() if k not in ("phase", "of")} == params), None)
+        rows.append({"item": item, "params": params, "gross_mj": m["stats"]["value"],
+                     "p50_ms": find_stat(_WORK[item][0], params, "p50"), "p95_ms": find_stat(_WORK[item][0], params, "p95"),
+                     "per_s": find_stat(_WORK[item][1], params, "value"),
+                     "power_mw": power["stats"].get("mean") if power else None,
+                     "above_idle_mj": find_stat(m["name"], params, "value", {"basis": "above_idle"}),
+                     "per_joule": find_stat(f"energy.{item}s_per_joule", params, "value")})
+    return rows
+
+
+def _energy_section(report: Dict[str, Any]) -> List[str]:
+    """Latency vs energy per configuration, then what was and was not measurable."""
+    section = report.get("energy")
+    rows = energy_rows(report)
+    if not rows and not section:
+        return []
+    lines = ["## Energy", ""]
+    if section and section.get("source"):
+        lines += [f"Power source: {section['source']}.", ""]
+    if rows:
+        lines += ["| configuration | p50 ms | p95 ms | per s | mean power mW | mJ gross | mJ above idle | per J |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {_params(r['params'])} ({r['item']}) | {_fmt(r['p50_ms'])} | {_fmt(r['p95_ms'])} | {_fmt(r['per_s'])} | "
+                  f"{_fmt(r['power_mw'])} | {_fmt(r['gross_mj'])} | {_fmt(r['above_idle_mj'])} | {_fmt(r['per_joule'])} |"
+                  for r in rows]
+        lines.append("")
+    if section:
+        lines += ["What was measurable on this device:", ""]
+        lines += [f"- {t}" for t in section.get("measurable", [])] or ["- nothing"]
+        lines += ["", "What was not:", ""]
+        lines += [f"- {t}" for t in section.get("not_measurable", [])] or ["- (all of the above was measured)"]
+        lines.append("")
+    return lines
+
+
 def _models_table(models: Dict[str, Any]) -> List[str]:
     lines = ["| model | origin | file | MB | sha256 |", "|---|---|---|---|---|"]
     for key, info in models.items():
@@ -389,6 +456,7 @@ def to_markdown(report: Dict[str, Any]) -> str:
         for t in report["targets"]:
             lines.append(f"| {t['description']} | {_fmt(t['value'])} {t['unit'] or ''} | {t['limit']} | {_verdict(t['passed'])} |")
         lines.append("")
+    lines += _energy_section(report)
     lines += _pivot_table(report, "model.latency", "p50", "Per-model latency, one invoke (p50, ms)")
     if report["ratios"]:
         lines += ["## Ratios (same run)", "", "Below 1.0 means the first variant is smaller/faster.", "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -22,13 +23,15 @@ from .report import Measurement
 
 
 class TegrastatsSampler:
-    """Context manager: ``with TegrastatsSampler(500, log) as s: ...``; then ``s.lines``."""
+    """Context manager: ``with TegrastatsSampler(500, log) as s: ...``; then ``s.lines`` (and ``s.times``)."""
 
     def __init__(self, interval_ms: int = 500, log_path: Optional[Path] = None, executable: str = "tegrastats") -> None:
         self.interval_ms = interval_ms
         self.log_path = log_path
         self.executable = executable
         self.lines: List[str] = []
+        #: time.monotonic() at which each line arrived (the lines' own timestamps have 1 s resolution).
+        self.times: List[float] = []
         self.error: Optional[str] = None
         self._proc: Optional[subprocess.Popen] = None
         self._reader: Optional[threading.Thread] = None
@@ -48,6 +51,7 @@ class TegrastatsSampler:
         assert self._proc is not None and self._proc.stdout is not None
         for line in self._proc.stdout:
             if line.strip():
+                self.times.append(time.monotonic())
                 self.lines.append(line.rstrip("\n"))
 
     def __exit__(self, *exc: object) -> None:
@@ -67,13 +71,21 @@ class TegrastatsSampler:
 
 def parse_lines(lines: Sequence[str], source: str) -> Tuple[List[parser.TegrastatsSample], List[Dict[str, str]]]:
     """Samples of the good lines and one error entry (naming the line) per malformed line."""
-    samples, errors = [], []
-    for number, line in enumerate(lines, start=1):
+    samples, _, errors = parse_timed(lines, range(len(lines)), source)
+    return samples, errors
+
+
+def parse_timed(lines: Sequence[str], times: Sequence[float], source: str
+                ) -> Tuple[List[parser.TegrastatsSample], List[float], List[Dict[str, str]]]:
+    """:func:`parse_lines` keeping each good line's arrival time."""
+    samples, kept, errors = [], [], []
+    for number, (line, t) in enumerate(zip(lines, times), start=1):
         try:
             samples.append(parser.parse_line(line, source, number))
+            kept.append(t)
         except ToolOutputError as exc:
             errors.append({"what": "tegrastats", "error": str(exc)})
-    return samples, errors
+    return samples, kept, errors
 
 
 def summarize(samples: Sequence[parser.TegrastatsSample]) -> Tuple[List[Measurement], List[str]]:
