@@ -45,8 +45,9 @@ demo: install
 	$(BIN)/edgekit demo --out-dir out/demo
 	@echo "edgekit is installed in $(VENV): run $(BIN)/edgekit --help (or: source $(BIN)/activate; edgekit --help)"
 
+# the runtime tests cover the server and the Ray Data path too: their extras go in .venv-test
 $(TEST_STAMP): setup.py $(THIRDPARTY) | $(XBIN)/python
-	$(XBIN)/python -m pip install $(PIP_QUIET) -e ".[test]" --config-settings editable_mode=compat
+	$(XBIN)/python -m pip install $(PIP_QUIET) -e ".[test,server,ray]" --config-settings editable_mode=compat
 	touch $@
 
 $(TRAIN_STAMP): setup.py converters/requirements-train.txt $(THIRDPARTY) | $(TBIN)/python

@@ -129,6 +129,18 @@ def _run_one(path: Path, rel: Path, out: Path, names: _Names, styles: Optional[i
     return item
 
 
+#: Output names of a batch (``take(rel, suffix, tag)``): unique, in the order asked, as the CLI names them.
+OutputNames = _Names
+
+
+def run_item(path: Path, rel: Path, out: Path, names: Any, styles: Optional[int], animated: Optional[str],
+             options: Dict[str, Any]) -> BatchItem:
+    """One input of a batch, as :func:`make_memes` does it: its memes saved at
+    ``names.take(rel, suffix, tag)`` and its manifest records (or the error that stopped it).
+    :mod:`edgekit.batch` calls it with names fixed in advance, so a re-run writes the same files."""
+    return _run_one(path, rel, out, names, styles, animated, options)
+
+
 def make_memes(folder: Union[str, "os.PathLike[str]"], out_dir: Union[str, "os.PathLike[str]"], *,
                styles: Optional[int] = None, animated: Optional[str] = None, progress: Optional[bool] = None,
                on_item: Optional[Callable[[BatchItem], None]] = None, **options: Any) -> BatchResult:
@@ -178,4 +190,4 @@ def make_memes(folder: Union[str, "os.PathLike[str]"], out_dir: Union[str, "os.P
     return BatchResult(items, out, manifest)
 
 
-__all__ = ["make_memes", "find_media", "BatchItem", "BatchResult", "IMAGE_EXTENSIONS", "MANIFEST_NAME"]
+__all__ = ["make_memes", "find_media", "run_item", "OutputNames", "BatchItem", "BatchResult", "IMAGE_EXTENSIONS", "MANIFEST_NAME"]

@@ -1,0 +1,685 @@
+"""The FastAPI application (:func:`create_app`). FastAPI is imported inside :func:`create_app`
+only, so this module imports without the ``server`` extra.
+
+Requests carry an image either as the raw body (``Content-Type: image/*`` or
+``application/octet-stream``, options in the query string) or as ``multipart/form-data`` (an
+``image`` file field, options as form fields). Every edgekit error becomes a 4xx JSON body
+``{"error": {"type": ..., "message": ...}}`` whose message is the line the CLI prints; anything
+else is a 500 with a request id and no traceback (the traceback goes to the server log).
+"""
+# no "from __future__ import annotations": FastAPI reads the endpoint annotations (Request) at run time
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
+
+from .._version import __version__
+from ..errors import (ConcurrentUseError, ConfigError, EdgekitError, FontError, ImageReadError, ModelError,
+                      NoFaceError)
+from .config import ServerConfig
+from .metrics import Metrics, resident_bytes
+
+log = logging.getLogger("edgekit.server")
+
+#: Options of the image endpoints: name -> type (query string or form fields).
+PIPELINE_FIELDS: Dict[str, type] = {"detector": str, "min_confidence": float, "max_faces": int}
+ANALYZE_FIELDS: Dict[str, type] = {**PIPELINE_FIELDS, "name": str}
+MEME_FIELDS: Dict[str, type] = {**PIPELINE_FIELDS, "name": str, "text": str, "style": str, "scene": str, "lang": str,
+                                "face": int, "seed": int, "placement": str, "format": str, "styles": int}
+CAPTION_FIELDS = ("emotion", "style", "scene", "lang", "n", "seed", "styles")
+SUGGEST_FIELDS: Dict[str, type] = {"chat": str, "n": int, "lang": str, "scene": str, "seed": int, "face": int, "name": str}
+BATCH_FIELDS = ("task", "folder", "paths", "options")
+BATCH_OPTIONS: Dict[str, type] = {**PIPELINE_FIELDS, "text": str, "style": str, "scene": str, "lang": str, "face": int,
+                                  "seed": int, "placement": str, "styles": int, "animated": str}
+MAX_CAPTIONS = 20
+MAX_CHAT_CHARS = 10_000
+
+
+# ------------------------------------------------------------------------------------- errors
+
+class HTTPError(Exception):
+    """An error answered with ``status`` and a one-line message (not an edgekit error)."""
+
+    def __init__(self, status: int, message: str, kind: str = "RequestError", headers: Optional[Dict[str, str]] = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.headers = status, message, kind, headers or {}
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def status_of(exc: EdgekitError) -> int:
+    """HTTP status of an edgekit error."""
+    from .media import TooLarge
+
+    if isinstance(exc, TooLarge) or (isinstance(exc, ImageReadError) and "too large" in exc.reason):
+        return 413
+    if isinstance(exc, (NoFaceError, FontError)):
+        return 422
+    if isinstance(exc, (ConcurrentUseError, ModelError)):
+        return 503
+    return 400
+
+
+def error_body(kind: str, message: str) -> Dict[str, Any]:
+    from ..cli._common import one_line
+
+    return {"error": {"type": kind, "message": one_line(message)}}
+
+
+# ------------------------------------------------------------------------------------- options
+
+def parse_fields(values: List[Tuple[str, str]], schema: Dict[str, type], where: str) -> Dict[str, Any]:
+    """Typed options from ``(name, text)`` pairs; unknown names, repeats and bad values -> ConfigError."""
+    out: Dict[str, Any] = {}
+    unknown = sorted({k for k, _ in values} - set(schema))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}", where, f"valid options: {', '.join(sorted(schema))}")
+    for name, text in values:
+        if name in out:
+            raise ConfigError("given more than once", f"{name}", "pass each option once")
+        out[name] = _typed(name, text, schema[name])
+    return out
+
+
+def _typed(name: str, value: Any, kind: type) -> Any:
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError("must be a string", f"{name}={value!r}")
+        return value
+    if isinstance(value, bool) or (not isinstance(value, (str, int, float))):
+        raise ConfigError(f"must be {'an integer' if kind is int else 'a number'}", f"{name}={value!r}")
+    try:
+        if kind is int:
+            if isinstance(value, float):
+                raise ValueError
+            return int(value)
+        number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError
+        return number
+    except ValueError:
+        raise ConfigError(f"must be {'an integer' if kind is int else 'a finite number'}", f"{name}={value!r}") from None
+
+
+def pipeline_kwargs(options: Dict[str, Any], threads: int) -> Dict[str, Any]:
+    """PipelineOptions fields from the request's pipeline options."""
+    kwargs: Dict[str, Any] = {"num_threads": threads}
+    if "detector" in options:
+        kwargs["detector_model"] = options.pop("detector")
+    for key in ("min_confidence", "max_faces"):
+        if key in options:
+            kwargs[key] = options.pop(key)
+    if kwargs.get("detector_model", "short_range") not in ("short_range", "full_range"):
+        raise ConfigError("unknown detector", f"detector={kwargs['detector_model']!r}", "use short_range or full_range")
+    return kwargs
+
+
+def content_key(route: str, options: Dict[str, Any], body: bytes) -> str:
+    """Content hash of a request: same route, options, image bytes and edgekit version -> same key."""
+    h = hashlib.sha256()
+    h.update(json.dumps([route, __version__, _models_digest(), options], sort_keys=True, default=str).encode())
+    h.update(b"\0")
+    h.update(body)
+    return h.hexdigest()[:40]
+
+
+_MODELS_DIGEST: List[str] = []
+
+
+def _models_digest() -> str:
+    """sha256 of the model manifest: a new model changes every content key."""
+    if not _MODELS_DIGEST:
+        from ..registry import MANIFEST_PATH
+
+        try:
+            _MODELS_DIGEST.append(hashlib.sha256(Path(MANIFEST_PATH).read_bytes()).hexdigest())
+        except OSError:
+            _MODELS_DIGEST.append("")
+    return _MODELS_DIGEST[0]
+
+
+def seed_from(key: str) -> int:
+    """The caption seed of a request that gave none: derived from its content, so the same
+    request gives the same meme (cacheable), different photos different captions."""
+    return int(key[:8], 16)
+
+
+# ------------------------------------------------------------------------------------- state
+
+class ResultCache:
+    """Bounded LRU of recent results (bytes), by content key."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: "OrderedDict[str, Tuple[bytes, str, Dict[str, str]]]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Optional[Tuple[bytes, str, Dict[str, str]]]:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: str, data: bytes, media_type: str, headers: Dict[str, str]) -> None:
+        if len(data) > self.max_bytes // 4:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old[0])
+            self._items[key] = (data, media_type, headers)
+            self.bytes += len(data)
+            while self.bytes > self.max_bytes and self._items:
+                _, (evicted, _, _) = self._items.popitem(last=False)
+                self.bytes -= len(evicted)
+
+
+class ServerState:
+    """What the app holds: config, job store and runner, metrics, cache, readiness."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        from .runner import JobRunner
+        from .store import JobStore
+
+        self.config = config
+        self.jobs_dir = Path(config.data_dir) / "jobs"  # type: ignore[arg-type]
+        self.jobs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.store = JobStore(Path(config.data_dir) / "jobs.sqlite")  # type: ignore[arg-type]
+        self.metrics = Metrics()
+        self.cache = ResultCache(config.cache_bytes)
+        self.ready = False
+        self.draining = False
+        self.warmup_s: Optional[float] = None
+        self.warmup_error: Optional[str] = None
+        self.inflight = 0
+        self.started = time.time()
+        self.slots = asyncio.Semaphore(8)  # requests decoding/inferring at once; the rest wait
+        self.runner = JobRunner(self.store, config.batch_workers, on_finished=self._job_finished, on_item=self._item_done)
+        m = self.metrics
+        m.counter("edgekit_http_requests_total", "HTTP requests by route, method and status.")
+        m.histogram("edgekit_http_request_duration_seconds", "HTTP request latency by route (seconds).")
+        m.counter("edgekit_batch_items_total", "Batch items finished, by result.")
+        m.histogram("edgekit_batch_item_duration_seconds", "Batch item latency in the worker pool, queueing excluded (seconds).")
+        m.counter("edgekit_result_cache_hits_total", "Requests answered from the result cache or with 304.")
+        m.gauge("edgekit_http_requests_in_flight", "HTTP requests being served.", lambda: {(): float(self.inflight)})
+        m.gauge("edgekit_batch_queue_depth", "Batch items waiting for a worker.", lambda: {(): float(self.store.queue_depth())})
+        m.gauge("edgekit_batch_items_running", "Batch items in the worker pool.", lambda: {(): float(self.runner.running)})
+        m.gauge("edgekit_batch_jobs", "Batch jobs by state.",
+                lambda: {(("state", s),): float(n) for s, n in self.store.job_states().items()})
+        m.gauge("edgekit_ready", "1 when models are loaded and warmed up.", lambda: {(): float(self.ready)})
+        m.gauge("edgekit_process_resident_memory_bytes", "Resident memory of the server process.",
+                lambda: {(): resident_bytes()})
+        m.gauge("edgekit_result_cache_bytes", "Bytes held by the result cache.", lambda: {(): float(self.cache.bytes)})
+
+    def _job_finished(self, job_id: str) -> None:
+        from ..batch import write_manifest
+
+        job = self.store.job(job_id)
+        if job is not None:
+            try:
+                write_manifest(job["out_dir"], [list(self.store.records(job_id))])
+            except EdgekitError:
+                log.exception("manifest of job %s not written", job_id)
+
+    def _item_done(self, job_id: str, seconds: float, ok: bool) -> None:
+        self.metrics.inc("edgekit_batch_items_total", (("result", "ok" if ok else "failed"),))
+        self.metrics.observe("edgekit_batch_item_duration_seconds", seconds)
+
+    def warm(self) -> None:
+        """Load the models and run one analysis and one generated meme (the readiness condition)."""
+        try:
+            from ..assets import demo_photo
+            from ..meme import make_meme
+            from ..pipeline import PipelineOptions, analyze
+
+            started = time.perf_counter()
+            if self.config.warmup:
+                analyze(str(demo_photo()), num_threads=self.config.num_threads)
+                make_meme(str(demo_photo()), seed=0, options=PipelineOptions(num_threads=self.config.num_threads))
+            self.warmup_s = time.perf_counter() - started
+            self.ready = True
+            log.info("edgekit server ready (warm-up %.2f s)", self.warmup_s)
+        except Exception as exc:  # noqa: BLE001 - reported by /readyz
+            self.warmup_error = f"{type(exc).__name__}: {exc}"
+            log.exception("warm-up failed; the server stays unready")
+
+
+# ------------------------------------------------------------------------------------- ASGI guard
+
+class Guard:
+    """Outermost ASGI layer: token check on ``/v1/``, body size limits, request metrics."""
+
+    def __init__(self, app: Callable, state: ServerState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state, started = self.state, time.perf_counter()
+        path, method = scope.get("path", ""), scope.get("method", "GET")
+        status_box = [500]
+
+        async def send_wrapper(message: Dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+            await send(message)
+
+        state.inflight += 1
+        try:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            token = state.config.token
+            if token and path.startswith("/v1/"):
+                given = headers.get("authorization", "")
+                scheme, _, value = given.partition(" ")
+                if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+                    await _send_json(send_wrapper, 401, error_body("Unauthorized", "missing or wrong API token. "
+                                                                   "Send the header Authorization: Bearer <token>"),
+                                     {"www-authenticate": "Bearer"})
+                    return
+            limit = state.config.max_batch_body_bytes if path.rstrip("/") == "/v1/batches" else state.config.max_body_bytes
+            length = headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > limit):
+                await _send_json(send_wrapper, 413 if length.isdigit() else 400,
+                                 error_body("BodyTooLarge" if length.isdigit() else "RequestError",
+                                            f"request body: {int(length):,} bytes is more than this endpoint accepts ({limit:,})"
+                                            if length.isdigit() else "request body: bad Content-Length"))
+                return
+            seen = [0]
+
+            async def capped_receive() -> Dict[str, Any]:
+                message = await receive()
+                if message["type"] == "http.request":
+                    seen[0] += len(message.get("body", b""))
+                    if seen[0] > limit:
+                        raise BodyTooLarge(limit)
+                return message
+
+            await self.app(scope, capped_receive, send_wrapper)
+        finally:
+            state.inflight -= 1
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "unmatched"
+            state.metrics.inc("edgekit_http_requests_total", (("route", label), ("method", method), ("status", str(status_box[0]))))
+            state.metrics.observe("edgekit_http_request_duration_seconds", time.perf_counter() - started, (("route", label),))
+
+
+async def _send_json(send: Callable, status: int, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+    data = json.dumps(body).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
+
+
+# ------------------------------------------------------------------------------------- the app
+
+def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
+    """The ASGI app of ``edgekit serve`` for a checked :class:`ServerConfig` (``config.check()``).
+
+    ``start_runner=False`` leaves the batch runner stopped (tests of the store alone)."""
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.datastructures import UploadFile
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    state = ServerState(config)
+    threads = config.num_threads
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        state.slots = asyncio.Semaphore(8)  # bound to the serving loop
+        if start_runner:
+            redo = state.runner.start()
+            if redo:
+                log.info("resuming: %d batch item(s) interrupted by the last stop will be redone", redo)
+        warm = threading.Thread(target=state.warm, name="edgekit-warmup", daemon=True)
+        warm.start()
+        try:
+            yield
+        finally:
+            state.draining = True
+            state.ready = False
+            if start_runner:
+                result = await run_in_threadpool(state.runner.stop, config.shutdown_grace_s)
+                log.info("batch runner stopped; %d running item(s) checkpointed for the next start", result["released"])
+            state.store.close()
+
+    app = FastAPI(title="edgekit", version=__version__, lifespan=lifespan,
+                  description="Facial emotion analysis, captions and memes on CPU (LiteRT); batch jobs with a JSON Lines "
+                              "manifest. Errors: `{\"error\": {\"type\", \"message\"}}`. See docs/server.md.")
+    app.state.edgekit = state
+
+    # ---------------------------------------------------------------- error handlers
+
+    @app.exception_handler(EdgekitError)
+    async def edgekit_error(request: Request, exc: EdgekitError) -> Any:
+        return JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=status_of(exc))
+
+    @app.exception_handler(HTTPError)
+    async def http_error(request: Request, exc: HTTPError) -> Any:
+        return JSONResponse(error_body(exc.kind, exc.message), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, exc: BodyTooLarge) -> Any:
+        return JSONResponse(error_body("BodyTooLarge", f"request body: more than this endpoint accepts ({exc.limit:,} bytes)"),
+                            status_code=413)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def starlette_error(request: Request, exc: Any) -> Any:
+        return JSONResponse(error_body("HTTPError", f"{request.url.path}: {exc.detail}"), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: Any) -> Any:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse(error_body("RequestError", f"{where}: {first.get('msg', 'invalid request')}"), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Any:
+        ref = secrets.token_hex(6)
+        log.error("request %s %s failed (ref %s)", request.method, request.url.path, ref, exc_info=exc)
+        return JSONResponse(error_body("InternalError", f"internal error (ref {ref}); the server log has the details"),
+                            status_code=500)
+
+    # ---------------------------------------------------------------- helpers
+
+    async def read_image(request: Request, schema: Dict[str, type]) -> Tuple[bytes, str, Dict[str, Any]]:
+        """(image bytes, name for errors, typed options) from a raw body or a multipart form."""
+        ctype = request.headers.get("content-type", "").lower()
+        fields = list(request.query_params.multi_items())
+        if ctype.startswith("multipart/form-data"):
+            form = await request.form(max_files=1, max_fields=32)
+            upload = form.get("image")
+            if not isinstance(upload, UploadFile):
+                raise ConfigError("multipart body has no 'image' file field", "request body", "send the photo as the 'image' field")
+            data = await upload.read()
+            name = f"upload {upload.filename!r}" if upload.filename else "upload"
+            fields += [(k, v) for k, v in form.multi_items() if k != "image" and isinstance(v, str)]
+        elif ctype.startswith(("image/", "application/octet-stream")) or not ctype:
+            data = await request.body()
+            name = "request body"
+        else:
+            raise HTTPError(415, f"request body: Content-Type {ctype.split(';')[0]!r} is not accepted. Send the image bytes "
+                                 "(image/* or application/octet-stream) or multipart/form-data with an 'image' field",
+                            "UnsupportedMediaType")
+        options = parse_fields(fields, schema, "request options")
+        if "name" in options:
+            from ..cli._common import one_line
+
+            name = one_line(str(options.pop("name")))[:120]
+        return data, name, options
+
+    async def read_json(request: Request, allowed: Tuple[str, ...]) -> Dict[str, Any]:
+        ctype = request.headers.get("content-type", "").lower()
+        if not ctype.startswith("application/json"):
+            raise HTTPError(415, "request body: send a JSON object with Content-Type: application/json", "UnsupportedMediaType")
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"is not valid JSON ({exc})", "request body", "send a JSON object") from None
+        if not isinstance(body, dict):
+            raise ConfigError("must be a JSON object", "request body", f"fields: {', '.join(allowed)}")
+        unknown = sorted(set(body) - set(allowed))
+        if unknown:
+            raise ConfigError(f"unknown field(s) {', '.join(unknown)}", "request body", f"valid fields: {', '.join(allowed)}")
+        return body
+
+    def not_modified(request: Request, key: str) -> Optional[Any]:
+        etag = f'"{key}"'
+        match = request.headers.get("if-none-match", "")
+        if match and (match.strip() == "*" or etag in [m.strip() for m in match.split(",")]):
+            state.metrics.inc("edgekit_result_cache_hits_total", (("kind", "304"),))
+            return Response(status_code=304, headers={"ETag": etag})
+        cached = state.cache.get(key)
+        if cached is not None:
+            state.metrics.inc("edgekit_result_cache_hits_total", (("kind", "memory"),))
+            data, media_type, headers = cached
+            return Response(data, media_type=media_type, headers={**headers, "ETag": etag, "X-Edgekit-Cache": "hit"})
+        return None
+
+    async def compute(fn: Callable[[], Any]) -> Any:
+        async with state.slots:
+            return await run_in_threadpool(fn)
+
+    def respond(key: str, data: bytes, media_type: str, headers: Dict[str, str], ext: str) -> Any:
+        headers = {**headers, "Content-Location": f"/v1/results/{key}.{ext}"}
+        state.cache.put(key, data, media_type, headers)
+        return Response(data, media_type=media_type, headers={**headers, "ETag": f'"{key}"', "X-Edgekit-Cache": "miss"})
+
+    def require_ready() -> None:
+        if not state.ready:
+            raise HTTPError(503, "the server is starting (models loading) or stopping; retry shortly", "NotReady",
+                            {"Retry-After": "2"})
+
+    # ---------------------------------------------------------------- probes, metrics
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
+    async def healthz() -> Dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: models loaded and one warm-up inference done")
+    async def readyz() -> Any:
+        if state.ready and not state.draining:
+            return {"status": "ready", "warmup_s": round(state.warmup_s or 0.0, 3)}
+        status = "draining" if state.draining else "failed" if state.warmup_error else "starting"
+        body = {"status": status, **({"error": state.warmup_error} if state.warmup_error else {})}
+        return JSONResponse(body, status_code=503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (text format 0.0.4)", response_class=PlainTextResponse)
+    async def metrics() -> Any:
+        return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # ---------------------------------------------------------------- synchronous endpoints
+
+    image_body = {"requestBody": {"required": True, "content": {
+        "image/*": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {"image": {"type": "string", "format": "binary"}}}}}}}
+
+    def query_params(schema: Dict[str, type]) -> Dict[str, Any]:
+        names = {str: "string", int: "integer", float: "number"}
+        return {"parameters": [{"name": k, "in": "query", "required": False, "schema": {"type": names[t]}}
+                               for k, t in schema.items()]}
+
+    @app.post("/v1/analyze", tags=["sync"], summary="Faces and their emotions in one photo",
+              openapi_extra={**image_body, **query_params(ANALYZE_FIELDS)})
+    async def analyze_endpoint(request: Request) -> Any:
+        require_ready()
+        data, name, options = await read_image(request, ANALYZE_FIELDS)
+        kwargs = pipeline_kwargs(options, threads)
+        key = content_key("analyze", kwargs, data)
+        hit = not_modified(request, key)
+        if hit is not None:
+            return hit
+
+        def work() -> bytes:
+            from ..pipeline import analyze
+            from .media import decode
+
+            started = time.perf_counter()
+            bgr = decode(data, name, config.max_pixels)
+            decode_ms = (time.perf_counter() - started) * 1e3
+            faces = analyze(bgr, **kwargs)
+            body = {"source": name, "image_size": [int(bgr.shape[1]), int(bgr.shape[0])],
+                    "faces": [f.to_dict() for f in faces], "decode_ms": round(decode_ms, 3),
+                    "total_ms": round((time.perf_counter() - started) * 1e3, 3)}
+            return json.dumps(body, ensure_ascii=False).encode()
+
+        return respond(key, await compute(work), "application/json", {}, "json")
+
+    @app.post("/v1/meme", tags=["sync"], summary="A captioned meme (PNG, JPEG, WebP, GIF) of one photo",
+              openapi_extra={**image_body, **query_params(MEME_FIELDS)})
+    async def meme_endpoint(request: Request) -> Any:
+        require_ready()
+        data, name, options = await read_image(request, MEME_FIELDS)
+        from .media import FORMATS, check_format
+
+        fmt = check_format(options.pop("format", "png"))
+        styles = options.pop("styles", None)
+        kwargs = pipeline_kwargs(options, threads)
+        key = content_key("meme", {**options, **kwargs, "format": fmt, "styles": styles}, data)
+        hit = not_modified(request, key)
+        if hit is not None:
+            return hit
+        seed = options.get("seed", seed_from(key))
+        _, media_type, animated = FORMATS[fmt]
+        ext = "webp" if fmt == "webp-animated" else fmt
+
+        def work() -> Tuple[bytes, Dict[str, str]]:
+            from ..meme import animate, make_meme, meme_styles
+            from ..pipeline import PipelineOptions
+            from .media import decode, encode
+
+            from ..batch import fresh_captions
+
+            bgr = decode(data, name, config.max_pixels)
+            meme_options = {k: v for k, v in options.items() if k != "seed"}
+            meme_options.update(seed=seed, options=PipelineOptions(**kwargs))
+            if styles is not None:
+                if "text" in meme_options or "style" in meme_options:
+                    raise ConfigError("styles makes one generated caption per style", f"styles={styles}", "drop text and style")
+                with fresh_captions():
+                    memes = meme_styles(bgr, styles, **meme_options)
+                items = []
+                for i, m in enumerate(memes):
+                    out = encode(animate(m) if animated else m, fmt)
+                    sub = hashlib.sha256(key.encode() + str(i).encode()).hexdigest()[:40]
+                    state.cache.put(sub, out, media_type, {})
+                    items.append({**m.to_dict(), "url": f"/v1/results/{sub}.{ext}", "bytes": len(out)})
+                return json.dumps({"seed": seed, "memes": items}, ensure_ascii=False).encode(), {"X-Edgekit-Seed": str(seed)}
+            with fresh_captions() if "text" not in meme_options else contextlib.nullcontext():
+                meme = make_meme(bgr, **meme_options)
+            info = meme.to_dict()
+            out = encode(animate(meme) if animated else meme, fmt)
+            return out, {"X-Edgekit-Seed": str(seed), "X-Edgekit-Meme": json.dumps(info, ensure_ascii=True)}
+
+        body, headers = await compute(work)
+        if styles is not None:
+            return respond(key, body, "application/json", headers, "json")
+        return respond(key, body, media_type, headers, ext)
+
+    @app.get("/v1/results/{name}", tags=["sync"], summary="A recent result again, by its content hash")
+    async def result_endpoint(name: str) -> Any:
+        key = name.split(".", 1)[0]
+        cached = state.cache.get(key)
+        if cached is None:
+            raise HTTPError(404, f"result {name!r} is not (or no longer) in this server's cache; send the request again", "NotFound")
+        data, media_type, headers = cached
+        return Response(data, media_type=media_type, headers={**headers, "ETag": f'"{key}"',
+                                                               "Cache-Control": "public, max-age=86400, immutable"})
+
+    @app.post("/v1/captions", tags=["sync"], summary="Captions for an emotion label or probabilities")
+    async def captions_endpoint(request: Request) -> Any:
+        require_ready()
+        body = await read_json(request, CAPTION_FIELDS)
+        if "emotion" not in body:
+            raise ConfigError("needs 'emotion' (a label or a {label: probability} object)", "request body")
+        n = body.get("n", 1)
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CAPTIONS:
+            raise ConfigError(f"must be an integer from 1 to {MAX_CAPTIONS}", f"n={n!r}")
+        for field in ("style", "scene", "lang"):
+            if field in body and body[field] is not None and not isinstance(body[field], str):
+                raise ConfigError("must be a string", f"{field}={body[field]!r}")
+        key = content_key("captions", body, b"")
+        hit = not_modified(request, key)
+        if hit is not None:
+            return hit
+        seed = body.get("seed", seed_from(key))
+
+        def work() -> bytes:
+            from ..captioning import caption, caption_styles
+
+            from ..batch import fresh_captions
+
+            common = {"scene": body.get("scene"), "lang": body.get("lang", "zh"), "seed": seed}
+            with fresh_captions():
+                if body.get("styles") is not None:
+                    styles = body["styles"]
+                    if not isinstance(styles, list) or not all(isinstance(s, str) for s in styles):
+                        raise ConfigError("must be a list of style names", "styles")
+                    found = caption_styles(body["emotion"], styles=styles, **common)
+                else:
+                    found = caption(body["emotion"], style=body.get("style"), n=n, **common)
+            return json.dumps({"seed": seed, "captions": [{k: v for k, v in c.to_dict().items() if k != "latency_ms"}
+                                                          for c in found]}, ensure_ascii=False).encode()
+
+        return respond(key, await compute(work), "application/json", {}, "json")
+
+    @app.post("/v1/suggest", tags=["sync"], summary="Caption suggestions for a chat, optionally fused with a selfie",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {"type": "object", "properties": {"chat": {"type": "string"}}}},
+                  "multipart/form-data": {"schema": {"type": "object", "properties": {
+                      "chat": {"type": "string"}, "image": {"type": "string", "format": "binary"}}}}}}})
+    async def suggest_endpoint(request: Request) -> Any:
+        require_ready()
+        ctype = request.headers.get("content-type", "").lower()
+        data = b""
+        name = "upload"
+        if ctype.startswith("multipart/form-data"):
+            form = await request.form(max_files=1, max_fields=16)
+            upload = form.get("image")
+            if upload is not None and not isinstance(upload, UploadFile):
+                raise ConfigError("must be a file field", "image")
+            if isinstance(upload, UploadFile):
+                data = await upload.read()
+                name = f"upload {upload.filename!r}" if upload.filename else "upload"
+            options = parse_fields([(k, v) for k, v in form.multi_items() if k != "image"], SUGGEST_FIELDS, "form fields")
+        else:
+            body = await read_json(request, tuple(SUGGEST_FIELDS))
+            options = {k: _typed(k, v, SUGGEST_FIELDS[k]) for k, v in body.items() if v is not None}
+        chat = options.pop("chat", None)
+        if not chat:
+            raise ConfigError("needs 'chat' (the recent chat text)", "request body")
+        if len(chat) > MAX_CHAT_CHARS:
+            raise ConfigError(f"chat is longer than {MAX_CHAT_CHARS:,} characters", "chat", "send the last few messages")
+        options.pop("name", None)
+        key = content_key("suggest", {"chat": chat, **options}, data)
+        hit = not_modified(request, key)
+        if hit is not None:
+            return hit
+        options.setdefault("seed", seed_from(key))
+
+        def work() -> bytes:
+            from ..suggestions import suggest
+            from .media import decode
+
+            photo = decode(data, name, config.max_pixels) if data else None
+            from ..batch import fresh_captions
+
+            with fresh_captions():
+                result = suggest(chat, photo, personalize=False, **options)
+            return json.dumps({"seed": options["seed"], **result.to_dict()}, ensure_ascii=False).encode()
+
+        return respond(key, await compute(work), "application/json", {}, "json")
+
+    # ---------------------------------------------------------------- batch jobs
+
+    from .jobs import add_batch_routes
+
+    add_batch_routes(app, state, HTTPError, read_json, FileResponse, JSONResponse, StreamingResponse, UploadFile,
+                     run_in_threadpool)
+
+    return Guard(app, state)
+
+
+__all__ = ["create_app", "ServerState", "HTTPError", "status_of", "content_key", "parse_fields"]

@@ -1,0 +1,95 @@
+"""Helpers of the server tests and benchmarks/server_load.py: test photos made from the bundled
+astronaut (scaled, cropped, flipped), a free loopback port, and an ``edgekit serve`` subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def astronaut_bgr():
+    from edgekit.assets import demo_photo
+    from edgekit.imageio import load_image
+
+    return load_image(demo_photo())
+
+
+def make_photos(folder: Path, n: int, size: int = 256, fmt: str = "png") -> List[Path]:
+    """``n`` distinct photos of one face: the astronaut scaled, cropped and flipped differently."""
+    import cv2
+
+    base = astronaut_bgr()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        crop = 40 + (i * 7) % 60
+        img = base[crop // 2: 512 - crop // 2, crop: 512 - (crop // 3)]
+        if i % 2:
+            img = img[:, ::-1]
+        side = size + (i % 5) * 8
+        img = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
+        path = folder / f"photo_{i:04d}.{fmt}"
+        cv2.imwrite(str(path), img)
+        paths.append(path)
+    return paths
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, data_dir: Path, roots: Sequence[Path] = (), extra: Sequence[str] = (),
+                 env: Optional[dict] = None, python: str = sys.executable) -> subprocess.Popen:
+    cmd = [python, "-m", "edgekit", "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
+           "--log-level", "warning", *[a for r in roots for a in ("--root", str(r))], *extra]
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def wait_ready(port: int, proc: Optional[subprocess.Popen] = None, timeout: float = 120.0) -> float:
+    """Seconds until /readyz answered 200."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return time.monotonic() - started
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"server on port {port} not ready after {timeout} s")
+
+
+def get_json(port: int, path: str, token: Optional[str] = None) -> dict:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def post_json(port: int, path: str, body: dict, token: Optional[str] = None) -> dict:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def temporaries(folder: Path) -> List[Path]:
+    """Leftover temporary files (edgekit.paths naming) under ``folder``."""
+    return [p for p in folder.rglob(".*") if p.is_file() and ".tmp" in p.name]

@@ -1,0 +1,329 @@
+"""API contract of ``edgekit serve`` (FastAPI's test client, no socket): endpoints, errors as
+one-line 4xx JSON, limits, caching, auth, roots, batch jobs against the CLI's manifest."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the server tests need the 'server' extra (make test installs it)")
+pytest.importorskip("httpx", reason="FastAPI's test client needs httpx (make test installs it)")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from edgekit.errors import ConfigError  # noqa: E402
+from edgekit.server import ServerConfig, is_loopback  # noqa: E402
+from edgekit.server.app import create_app  # noqa: E402
+from server_support import make_photos  # noqa: E402
+
+TOKEN = "t" * 24
+
+
+def png_bytes(arr) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", arr)
+    assert ok
+    return buf.tobytes()
+
+
+def wait_until_ready(client: TestClient) -> None:
+    for _ in range(600):
+        if client.get("/readyz").status_code == 200:
+            return
+        time.sleep(0.1)
+    raise AssertionError(client.get("/readyz").json())
+
+
+def wait_job(client: TestClient, job_id: str, timeout: float = 180.0) -> dict:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        job = client.get(f"/v1/batches/{job_id}").json()
+        if job["state"] in ("done", "cancelled") and not job["counts"]["running"]:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job not finished: {job}")
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory):
+    base = tmp_path_factory.mktemp("server")
+    photos = base / "root" / "photos"
+    make_photos(photos, 4)
+    (photos / "broken.jpg").write_bytes(b"this is not a jpeg")
+    outside = base / "outside"
+    make_photos(outside, 1)
+    (base / "root" / "escape").symlink_to(outside, target_is_directory=True)
+    mixed = base / "root" / "mixed"
+    make_photos(mixed, 1)
+    (mixed / "linked.png").symlink_to(outside / "photo_0000.png")
+    return base
+
+
+@pytest.fixture(scope="module")
+def client(roots):
+    config = ServerConfig(data_dir=roots / "data", roots=(roots / "root",), max_body_bytes=3_000_000,
+                          max_pixels=2_000_000, max_batch_images=50, max_active_jobs=3).check()
+    with TestClient(create_app(config), raise_server_exceptions=False) as c:
+        wait_until_ready(c)
+        yield c
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    from server_support import astronaut_bgr
+
+    return png_bytes(astronaut_bgr())
+
+
+def assert_error(response, status: int, kind: str = None) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"type", "message"}
+    message = body["error"]["message"]
+    assert "\n" not in message and "Traceback" not in message and 'File "' not in message
+    if kind:
+        assert body["error"]["type"] == kind, body
+    return message
+
+
+# ---------------------------------------------------------------------------------- probes
+
+def test_health_ready_metrics_and_openapi(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["warmup_s"] > 0
+    spec = client.get("/openapi.json").json()
+    for path in ("/v1/analyze", "/v1/meme", "/v1/captions", "/v1/suggest", "/v1/batches", "/v1/batches/{job_id}/manifest"):
+        assert path in spec["paths"], path
+    client.get("/v1/batches/" + "0" * 32)
+    text = client.get("/metrics").text
+    assert 'edgekit_http_requests_total{route="/v1/batches/{job_id}",method="GET",status="404"}' in text
+    assert "edgekit_http_request_duration_seconds_bucket{" in text and 'le="+Inf"' in text
+    assert "# TYPE edgekit_batch_queue_depth gauge" in text and "edgekit_ready 1" in text
+
+
+# ---------------------------------------------------------------------------------- analyze
+
+def test_analyze_raw_and_multipart_agree_with_the_library(client, photo):
+    import edgekit
+    from server_support import astronaut_bgr
+
+    raw = client.post("/v1/analyze", content=photo, headers={"Content-Type": "image/png"})
+    assert raw.status_code == 200, raw.text
+    form = client.post("/v1/analyze", files={"image": ("me.png", photo, "image/png")}, data={"max_faces": "1"})
+    assert form.status_code == 200, form.text
+    local = edgekit.analyze(astronaut_bgr())
+    for response in (raw, form):
+        faces = response.json()["faces"]
+        assert len(faces) == len(local) == 1
+        assert faces[0]["emotion"]["label"] == local[0].emotion.label
+        assert faces[0]["emotion"]["probs"] == pytest.approx(local[0].emotion.probs)
+    assert raw.json()["image_size"] == [512, 512]
+
+
+def test_same_request_same_etag_304_and_cache(client, photo):
+    first = client.post("/v1/analyze?min_confidence=0.6", content=photo)
+    etag = first.headers["etag"]
+    again = client.post("/v1/analyze?min_confidence=0.6", content=photo)
+    assert again.headers["etag"] == etag and again.headers["x-edgekit-cache"] == "hit" and again.content == first.content
+    assert client.post("/v1/analyze?min_confidence=0.6", content=photo, headers={"If-None-Match": etag}).status_code == 304
+    other = client.post("/v1/analyze?min_confidence=0.7", content=photo)
+    assert other.headers["etag"] != etag  # options are part of the key
+    cached = client.get(first.headers["content-location"])
+    assert cached.status_code == 200 and cached.content == first.content
+
+
+# ---------------------------------------------------------------------------------- memes
+
+def test_meme_formats_and_deterministic_without_a_seed(client, photo):
+    from PIL import Image
+
+    state = client.app.state
+    for fmt, pil in (("png", "PNG"), ("jpg", "JPEG"), ("webp", "WEBP"), ("gif", "GIF")):
+        r = client.post(f"/v1/meme?format={fmt}&lang=en", content=photo)
+        assert r.status_code == 200, r.text
+        img = Image.open(io.BytesIO(r.content))
+        assert img.format == pil
+        info = json.loads(r.headers["x-edgekit-meme"])
+        assert info["caption"] and info["emotion"] == "happiness"
+    first = client.post("/v1/meme?lang=en&style=sarcastic", content=photo)
+    state.cache._items.clear()  # computed again, not served from the cache
+    second = client.post("/v1/meme?lang=en&style=sarcastic", content=photo)
+    assert second.headers["x-edgekit-cache"] == "miss"
+    assert first.content == second.content and first.headers["x-edgekit-seed"] == second.headers["x-edgekit-seed"]
+    assert json.loads(first.headers["x-edgekit-meme"])["style"] == "sarcastic"
+
+
+def test_meme_styles_returns_content_addressed_urls(client, photo):
+    r = client.post("/v1/meme?styles=3&lang=zh&seed=5", content=photo)
+    assert r.status_code == 200, r.text
+    memes = r.json()["memes"]
+    assert len(memes) == 3 and len({m["style"] for m in memes}) == 3
+    for m in memes:
+        got = client.get(m["url"])
+        assert got.status_code == 200 and got.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "immutable" in got.headers["cache-control"]
+
+
+def test_captions_and_suggest(client):
+    r = client.post("/v1/captions", json={"emotion": "happiness", "lang": "en", "n": 3, "seed": 1})
+    assert r.status_code == 200, r.text
+    caps = r.json()["captions"]
+    assert len(caps) == 3 and all(c["lang"] == "en" and c["text"] for c in caps)
+    probs = {"happiness": 0.1, "sadness": 0.8, "neutral": 0.1}
+    r = client.post("/v1/captions", json={"emotion": probs, "styles": ["anime", "retro"], "lang": "zh"})
+    assert [c["style"] for c in r.json()["captions"]] == ["anime", "retro"]
+    r = client.post("/v1/suggest", json={"chat": "明天考试，完全没复习", "n": 3})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["suggestions"]) == 3 and r.json()["scene"] == "exam"
+
+
+# ---------------------------------------------------------------------------------- bad input
+
+def test_bad_requests_are_one_line_4xx(client, photo, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    msg = assert_error(client.post("/v1/analyze", content=b"hello, not an image"), 400, "ImageReadError")
+    assert msg.startswith("request body: not an image file")
+    assert_error(client.post("/v1/analyze", content=b""), 400, "ImageReadError")
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    assert_error(client.post("/v1/analyze", content=eps, headers={"Content-Type": "image/png"}), 400, "ImageReadError")
+    bomb = io.BytesIO()  # 3000x3000 = 9 MP, compressed to a few KB: over max_pixels from its header
+    Image.new("L", (3000, 3000)).save(bomb, "PNG")
+    assert len(bomb.getvalue()) < 100_000
+    assert "more than this server accepts" in assert_error(client.post("/v1/analyze", content=bomb.getvalue()), 413, "TooLarge")
+    huge = b"\0" * 3_100_000
+    assert_error(client.post("/v1/analyze", content=huge), 413, "BodyTooLarge")
+    truncated = photo[: len(photo) // 2]
+    assert "truncated or corrupt" in assert_error(client.post("/v1/analyze", content=truncated), 400)
+    assert "unknown option(s) colour" in assert_error(client.post("/v1/meme?colour=red", content=photo), 400, "ConfigError")
+    assert_error(client.post("/v1/meme?face=first", content=photo), 400, "ConfigError")
+    assert_error(client.post("/v1/meme?style=baroque", content=photo), 400, "ConfigError")
+    assert_error(client.post("/v1/meme?format=tiff", content=photo), 400, "ConfigError")
+    assert_error(client.post("/v1/analyze", json={"image": "x"}), 415, "UnsupportedMediaType")
+    blank = png_bytes(np.full((200, 200, 3), 128, np.uint8))
+    assert "no face found" in assert_error(client.post("/v1/meme", content=blank), 422, "NoFaceError")
+    assert client.post("/v1/meme?text=hi", content=blank).status_code == 200  # as in the CLI: own text, no face needed
+    assert_error(client.post("/v1/captions", content=b"{", headers={"Content-Type": "application/json"}), 400, "ConfigError")
+    assert_error(client.post("/v1/captions", json={"emotion": "joy", "n": 0}), 400, "ConfigError")
+    assert_error(client.post("/v1/captions", json={"emotion": "happiness", "colour": 1}), 400, "ConfigError")
+    assert_error(client.post("/v1/suggest", json={"n": 2}), 400, "ConfigError")
+    assert_error(client.get("/v1/nothing-here"), 404)
+    assert_error(client.get("/v1/batches/not-a-job"), 404, "NotFound")
+    assert_error(client.get("/v1/results/" + "a" * 40 + ".png"), 404, "NotFound")
+    assert client.get("/healthz").status_code == 200  # nothing above broke the server
+
+
+def test_the_message_is_the_cli_line(client, tmp_path):
+    """The 4xx message is what the CLI prints after 'edgekit: error: ' for the same input."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "request body"
+    bad.write_bytes(b"GIF89a broken")
+    cli = subprocess.run([sys.executable, "-m", "edgekit", "analyze", str(bad)], capture_output=True, text=True, cwd=tmp_path)
+    line = cli.stderr.strip().splitlines()[-1]
+    served = client.post("/v1/analyze", content=b"GIF89a broken").json()["error"]["message"]
+    assert line.endswith(served.split(": ", 1)[1])
+
+
+# ---------------------------------------------------------------------------------- auth
+
+def test_token_required_off_loopback_and_enforced(tmp_path, photo):
+    assert is_loopback("127.0.0.1") and is_loopback("127.8.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("10.0.0.2") and not is_loopback("example.org")
+    with pytest.raises(ConfigError, match="needs an API token"):
+        ServerConfig(host="0.0.0.0", data_dir=tmp_path / "a").check()
+    with pytest.raises(ConfigError, match="at least 16"):
+        ServerConfig(host="0.0.0.0", token="short", data_dir=tmp_path / "a").check()
+    ServerConfig(host="0.0.0.0", token=TOKEN, data_dir=tmp_path / "a").check()
+    os.environ["EDGEKIT_SERVER_TOKEN"] = TOKEN
+    try:
+        assert ServerConfig(host="0.0.0.0", data_dir=tmp_path / "a").check().token == TOKEN
+    finally:
+        del os.environ["EDGEKIT_SERVER_TOKEN"]
+    config = ServerConfig(token=TOKEN, data_dir=tmp_path / "b", warmup=False).check()
+    with TestClient(create_app(config, start_runner=False)) as c:
+        wait_until_ready(c)
+        assert_error(c.post("/v1/analyze", content=photo), 401, "Unauthorized")
+        assert_error(c.post("/v1/analyze", content=photo, headers={"Authorization": "Bearer " + "x" * 24}), 401)
+        assert c.post("/v1/analyze", content=photo, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200  # probes stay open
+
+
+# ---------------------------------------------------------------------------------- batches
+
+def test_batch_folder_matches_the_cli_manifest(client, roots, tmp_path):
+    from edgekit.meme import make_memes
+
+    r = client.post("/v1/batches", json={"task": "meme", "folder": "photos",
+                                         "options": {"text": "hello world", "lang": "en"}})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    assert job["state"] == "done" and job["counts"]["done"] == 4 and job["counts"]["failed"] == 1
+    served = [json.loads(line) for line in client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines()]
+    cli = make_memes(roots / "root" / "photos", tmp_path / "cli", text="hello world", lang="en")
+    expected = [json.loads(line) for line in cli.manifest.read_text().splitlines()]
+    for rec in expected:  # the CLI names the file as the user gave it; the server names it relative to the batch
+        if rec["error"]:
+            rec["error"] = rec["error"].replace(str(roots / "root" / "photos") + "/", "")
+    assert served == expected
+    out = client.get(f"/v1/batches/{job['id']}/outputs/photo_0000.png")
+    assert out.status_code == 200 and out.content == (tmp_path / "cli" / "photo_0000.png").read_bytes()
+    assert_error(client.get(f"/v1/batches/{job['id']}/outputs/../../jobs.sqlite"), 404)
+    assert_error(client.post(f"/v1/batches/{job['id']}/cancel"), 409, "Conflict")
+    assert_error(client.delete(f"/v1/batches/{job['id']}"), 409, "Conflict")
+
+
+def test_batch_uploads_paths_and_analyze(client, roots):
+    from server_support import astronaut_bgr
+
+    files = [("images", ("a.png", png_bytes(astronaut_bgr()), "image/png")), ("images", ("../../evil.png", b"junk", "image/png")),
+             ("images", ("a.png", png_bytes(astronaut_bgr()[:, ::-1]), "image/png"))]
+    r = client.post("/v1/batches", files=files, data={"task": "analyze"})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    records = [json.loads(x) for x in client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines()]
+    assert [rec["source"] for rec in records] == ["a.png", "evil.png", "a_2.png"]
+    assert [rec["ok"] for rec in records] == [True, False, True]
+    assert records[0]["faces"][0]["emotion"]["label"] == "happiness"
+    r = client.post("/v1/batches", json={"task": "meme", "paths": ["photos/photo_0001.png", "file://" + str(roots / "root" / "photos" / "photo_0002.png"),
+                                                                   "photos/missing.png"], "options": {"styles": 2, "seed": 3}})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    records = [json.loads(x) for x in client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines()]
+    assert sum(rec["ok"] for rec in records) == 4 and records[-1]["error_type"] == "ImageReadError"
+    assert len({rec["output"] for rec in records if rec["ok"]}) == 4
+
+
+def test_batch_roots_limits_and_cancel(client, roots):
+    outside = str(roots / "outside")
+    assert "outside the folders" in assert_error(client.post("/v1/batches", json={"folder": outside}), 403, "Forbidden")
+    assert_error(client.post("/v1/batches", json={"folder": "../outside"}), 403, "Forbidden")
+    assert_error(client.post("/v1/batches", json={"folder": "escape"}), 403, "Forbidden")  # a link leading out
+    assert "a link in the folder" in assert_error(client.post("/v1/batches", json={"folder": "mixed"}), 403, "Forbidden")
+    assert_error(client.post("/v1/batches", json={"paths": ["/etc/passwd"]}), 403, "Forbidden")
+    assert "never downloads" in assert_error(client.post("/v1/batches", json={"paths": ["https://example.org/a.jpg"]}), 400)
+    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "paths": []}), 400, "ConfigError")
+    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "task": "dance"}), 400, "ConfigError")
+    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "options": {"speed": 3}}), 400)
+    assert_error(client.post("/v1/batches", json={"paths": [f"p{i}.png" for i in range(51)]}), 413, "TooManyImages")
+    # cancel: three slow jobs fill the queue (max 3 active), a fourth is refused, cancelling frees a place
+    ids = []
+    for _ in range(3):
+        r = client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "options": {"styles": 8}})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos")}), 429, "TooManyJobs")
+    for job_id in ids:
+        assert client.delete(f"/v1/batches/{job_id}").json()["state"] == "cancelled"
+    for job_id in ids:
+        job = wait_job(client, job_id)
+        assert job["state"] == "cancelled" and job["counts"]["pending"] == 0
+    assert_error(client.post(f"/v1/batches/{ids[0]}/cancel"), 409, "Conflict")
+    assert client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "options": {"text": "x"}}).status_code == 202
