@@ -12,6 +12,11 @@ after), pushes the ``.tflite`` files and TFLite's ``benchmark_model`` binary int
 or build it with ``bazel build -c opt --config=android_arm64
 //tensorflow/lite/tools/benchmark:benchmark_model`` (see docs/benchmarks.md).
 
+During each run the battery's ``current_now`` / ``voltage_now`` / ``status`` are sampled on the
+phone (:mod:`benchmarks.battery`; units detected, screen and charging state recorded), giving mJ
+per inference when the phone runs on battery; a charging phone gets the reason and the Wi-Fi ADB
+recipe instead of numbers. ``--no-battery`` turns the sampling off.
+
 One report per device, ``benchmarks/results/adb_<serial>.{json,md,png}``, in the schema every
 harness shares (:mod:`benchmarks.report`); raw logs are kept beside it. A device that cannot be
 used (unauthorized, offline, push failure, binary that cannot execute) is reported and the
@@ -32,7 +37,8 @@ import numpy as np
 
 from . import models as model_files
 from .adbclient import Adb, quote
-from .chart import write_chart
+from .battery import BATTERY_DIR, BatteryMonitor
+from .chart import write_chart, write_energy_chart
 from .collect import Collector, sigterm_as_interrupt
 from .errors import BenchmarkError, DeviceError, RunError, ToolOutputError
 from .parsers import adb as adb_parsers
@@ -63,12 +69,18 @@ class AdbConfig:
     keep_remote: bool = False
     timeout_s: float = 600.0
     extra_args: List[str] = field(default_factory=list)
+    battery: bool = True
+    battery_dir: str = BATTERY_DIR
+    battery_interval_s: float = 0.1
+    battery_idle_s: float = 30.0
 
     def to_dict(self) -> Dict[str, Any]:
         return {"benchmark_binary": str(self.binary), "benchmark_binary_sha256": model_files.registry.sha256_file(self.binary),
                 "threads": self.threads, "delegates": self.delegates,
                 "warmup_runs": self.warmup_runs, "num_runs": self.num_runs, "repeats": self.repeats,
-                "taskset": self.taskset or "none", "remote_dir": self.remote_dir, "extra_args": self.extra_args}
+                "taskset": self.taskset or "none", "remote_dir": self.remote_dir, "extra_args": self.extra_args,
+                "battery": {"dir": self.battery_dir, "interval_s": self.battery_interval_s, "idle_s": self.battery_idle_s}
+                if self.battery else "off"}
 
 
 def delegate_flags(delegate: str) -> List[str]:
@@ -154,6 +166,20 @@ def combine_repeats(per_repeat: Sequence[Measurement], params: Dict[str, Any]) -
     return Measurement.from_stats("model.latency", "ms", combined, **params, repeats=len(stats))
 
 
+def combine_energy(per_repeat: Sequence[Measurement], params: Dict[str, Any], repeats: int) -> List[Measurement]:
+    """Median over the repeats of each energy / power figure, only when every repeat has it (else the
+    per-repeat rows stand alone); ``params`` are the combined latency's, so the rows join in the report."""
+    out = []
+    keys = list(dict.fromkeys((m.name, m.unit, m.params.get("basis")) for m in per_repeat
+                              if m.name.startswith(("energy.", "power."))))
+    for name, unit, basis in keys:
+        values = [m.stats["value"] for m in per_repeat if m.name == name and m.params.get("basis") == basis]
+        if len(values) == repeats:
+            extra = {"basis": basis} if basis else {"phase": "load", "of": "battery"} if name == "power.total" else {}
+            out.append(Measurement.single(name, unit, float(np.median(values)), **params, **extra))
+    return out
+
+
 def classify_failure(status: int, text: str, out: Optional[bm.BenchmarkModelOutput]) -> Optional[BenchmarkError]:
     """The error a finished run represents (None: a good run). DeviceError = stop this device."""
     tail = [line.strip().rstrip(".") for line in text.splitlines() if line.strip()]
@@ -184,6 +210,8 @@ class DeviceBench:
         self.adb, self.serial, self.cfg, self.models, self.collector = adb, serial, cfg, models, collector
         self.logs_dir = logs_dir
         self.info: Dict[str, Any] = {"kind": "android", "serial": serial}
+        self.battery = (BatteryMonitor(cfg.battery_dir, cfg.battery_interval_s, cfg.battery_idle_s, cfg.timeout_s)
+                        if cfg.battery else None)
 
     def describe(self) -> None:
         self.info.update(self.adb.properties(self.serial))
@@ -193,6 +221,8 @@ class DeviceBench:
         self.info["cpu_max_mhz"] = [round(freqs[c] / 1000) for c in sorted(freqs)]
         self.info["big_core_mask"] = adb_parsers.big_core_mask(freqs)
         self.info["thermal_before"] = self.adb.thermal(self.serial)
+        if self.battery is not None:
+            self.info["battery"] = self.battery.probe(self.adb, self.serial)
 
     def affinity(self) -> Optional[str]:
         if self.cfg.taskset == "big":
@@ -215,7 +245,10 @@ class DeviceBench:
         except BenchmarkError as exc:
             self.collector.notes.append(f"cleanup of {self.cfg.remote_dir} failed ({exc}); remove it by hand")
 
-    def run_once(self, model: model_files.ModelFile, delegate: str, threads: int, repeat: int) -> Tuple[int, str, Path]:
+    def run_once(self, model: model_files.ModelFile, delegate: str, threads: int, repeat: int
+                 ) -> Tuple[int, str, Path, Optional[Tuple[Dict[str, Any], Optional[str], str]]]:
+        """Exit status, log text and path of one run, and with battery sampling ``(state before the
+        run, sampler log text or None, its path)``."""
         remote = self.cfg.remote_dir
         tag = f"{remote_name(model.key)[:-7]}_{delegate}_t{threads}_r{repeat}"
         remote_log = f"{remote}/{tag}.log"
@@ -226,14 +259,29 @@ class DeviceBench:
         command = " ".join(quote(a) for a in args)
         if mask:
             command = f"taskset {quote(mask)} {command}"
-        status, _ = self.adb.shell_status(self.serial, f"{command} > {quote(remote_log)} 2>&1",
-                                          timeout=self.cfg.timeout_s)
+        command = f"{command} > {quote(remote_log)} 2>&1"
+        label = command[:60] + "..."
+        sampled = self.battery is not None and self.battery.available
+        if sampled:
+            state = self.battery.state(self.adb, self.serial)
+            command = self.battery.wrap(command, f"{remote}/{tag}.power")
+        status, _ = self.adb.shell_status(self.serial, command, timeout=self.cfg.timeout_s, what=label)
         local = self.logs_dir / f"{tag}.log"
         self.adb.pull(self.serial, remote_log, local)
-        return status, local.read_text(errors="replace"), local
+        power = None
+        if sampled:
+            power_local = self.logs_dir / f"{tag}.power"
+            try:
+                self.adb.pull(self.serial, f"{remote}/{tag}.power", power_local)
+                power = (state, power_local.read_text(errors="replace"), str(power_local))
+            except DeviceError:
+                power = (state, None, str(power_local))
+        return status, local.read_text(errors="replace"), local, power
 
     def bench(self) -> None:
         mask = self.affinity() or "none"
+        if self.battery is not None and self.battery.available:
+            self.battery.idle(self.adb, self.serial, self.cfg.remote_dir, self.logs_dir)
         for model in self.models:
             for delegate, threads in runs_for(self.cfg):
                 params = {"model": model.key, "threads": threads, "delegate": delegate, "affinity": mask}
@@ -247,10 +295,11 @@ class DeviceBench:
                 combined = combine_repeats(per_repeat, {**params, "repeat": "all"})
                 if combined is not None:
                     self.collector.add([combined])
+                    self.collector.add(combine_energy(per_repeat, combined.params, combined.params["repeats"]))
 
     def _one(self, model: model_files.ModelFile, delegate: str, threads: int, repeat: int, what: str,
              params: Dict[str, Any]) -> Optional[List[Measurement]]:
-        status, text, log = self.run_once(model, delegate, threads, repeat)
+        status, text, log, power = self.run_once(model, delegate, threads, repeat)
         try:
             out = bm.parse(text, source=str(log))
         except ToolOutputError as exc:
@@ -269,6 +318,10 @@ class DeviceBench:
             self.collector.notes.append(f"partial delegation for {model.key} with {delegate}: {'; '.join(parts)}; "
                                         "the other nodes ran on the CPU")
         measurements = run_measurements(out, params)
+        if power is not None:
+            skip_s = ((out.init_us or 0) + (out.first_inference_us or 0)) / 1e6
+            latency = out.inference.avg / 1e3 if out.inference is not None and out.inference.avg else None
+            measurements += self.battery.measure(what, power[1], power[2], power[0], skip_s, latency, params)
         self.collector.add(measurements)
         return measurements
 
@@ -323,13 +376,16 @@ def bench_device(adb: Adb, serial: str, cfg: AdbConfig, found: model_files.Model
     collector.add(extra)
     config = {**cfg.to_dict(), "models": model_files.inventory(found.models), "logs": str(logs_dir)}
     first = {"threads": cfg.threads[0], "delegate": cfg.delegates[0], "repeat": "all"}
+    energy = bench.battery.energy.to_dict() if bench.battery is not None else None
     report = build_report("adb", bench.info, package_versions(["edgekit"]), config, collector.measurements, tgts,
                           NOTES + collector.notes, ratios=model_ratios("model.latency", "p50", first),
-                          **collector.sections())
+                          energy=energy, **collector.sections())
     report["ratios"] = keep_computable(report["ratios"], lambda r: False)
     stem = f"adb_{_safe(serial)}"
     if write_chart(report, out_dir / f"{stem}.png"):
         report["artifacts"]["chart"] = f"{stem}.png"
+    if write_energy_chart(report, out_dir / f"{stem}_energy.png"):
+        report["artifacts"]["energy_chart"] = f"{stem}_energy.png"
     report["_paths"] = [str(p) for p in write_report(report, out_dir, stem)]
     return report, interrupted
 
@@ -391,6 +447,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--keep-remote", action="store_true", help="leave the pushed files on the device")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per benchmark_model run (default: 600)")
     p.add_argument("--extra-arg", action="append", default=[], help="extra benchmark_model flag, e.g. --extra-arg=--use_caching=true")
+    p.add_argument("--no-battery", action="store_true", help="do not sample the battery during the runs")
+    p.add_argument("--battery-dir", default=BATTERY_DIR, help=f"power_supply folder to sample (default: {BATTERY_DIR})")
+    p.add_argument("--battery-interval", type=float, default=0.1, help="battery sampling interval, s (default: 0.1)")
+    p.add_argument("--battery-idle", type=float, default=30.0, help="idle baseline before the runs, s (default: 30)")
     p.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results", help="output folder")
     args = p.parse_args(argv)
     bad = [d for d in args.delegates if d not in DELEGATES]
@@ -398,6 +458,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         p.error(f"unsupported delegate(s) {', '.join(bad)} (valid: {', '.join(DELEGATES)})")
     if args.taskset and args.taskset != "big" and not re.fullmatch(r"(0x)?[0-9a-fA-F]+", args.taskset):
         p.error(f"--taskset {args.taskset!r} is neither a hex CPU mask (e.g. f0) nor 'big'")
+    if not 0 < args.battery_interval <= 10 or args.battery_idle < 0:
+        p.error("--battery-interval must be in (0, 10] s and --battery-idle >= 0")
     if min(args.threads + [args.num_runs, args.repeats]) < 1 or args.warmup_runs < 0:
         p.error("--threads, --num-runs and --repeats must be >= 1, --warmup-runs >= 0")
     return args
@@ -414,7 +476,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = AdbConfig(binary=args.benchmark_binary, serials=args.serial, threads=args.threads, delegates=args.delegates,
                     warmup_runs=args.warmup_runs, num_runs=args.num_runs, repeats=args.repeats, taskset=args.taskset,
                     remote_dir=args.remote_dir, keep_remote=args.keep_remote, timeout_s=args.timeout,
-                    extra_args=args.extra_arg)
+                    extra_args=args.extra_arg, battery=not args.no_battery, battery_dir=args.battery_dir,
+                    battery_interval_s=args.battery_interval, battery_idle_s=args.battery_idle)
     try:
         warning = check_binary(cfg.binary)
         if warning:

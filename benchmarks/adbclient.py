@@ -92,14 +92,16 @@ class Adb:
         """Stdout of ``adb shell <command>`` (adb-level failures raise DeviceError)."""
         return self.run(["shell", command], serial, timeout).stdout
 
-    def shell_status(self, serial: str, command: str, timeout: Optional[float] = None) -> Tuple[int, str]:
+    def shell_status(self, serial: str, command: str, timeout: Optional[float] = None,
+                     what: Optional[str] = None) -> Tuple[int, str]:
         """``(exit status of command, stdout)``; the status is echoed after the command, which
-        also works with old adb versions that do not forward remote exit codes."""
+        also works with old adb versions that do not forward remote exit codes. ``what`` names the
+        command in errors (default: its first 60 characters)."""
         proc = self.run(["shell", f"{command}; echo {EXIT_MARK}$?"], serial, timeout, check=False)
         out = proc.stdout.replace("\r\n", "\n")
         head, sep, tail = out.rpartition(EXIT_MARK)
         if not sep or not tail.strip().isdigit():
-            raise DeviceError(f"lost the connection during `{command[:60]}...` (no exit status came back; "
+            raise DeviceError(f"lost the connection during `{what or command[:60] + '...'}` (no exit status came back; "
                               f"adb said: {(proc.stderr or proc.stdout).strip()[-200:] or 'nothing'})",
                               subject=serial, hint="check the cable and `adb devices -l`, then run again")
         return int(tail.strip()), head

@@ -233,3 +233,120 @@ def test_interrupted_run_keeps_partial_results(fake):
     assert sum(1 for c in calls if "EDGEKIT_EXIT" in c[-1]) == 3  # SIGINT arrived during the third run
     assert ["-s", S23, "shell", "rm -rf /data/local/tmp/edgekit_bench"] in calls  # cleaned up anyway
 
+
+
+# ---------------------------------------------------------------------- battery sampling (#24)
+XNNPACK_AVG_MS = 1.19261  # xnnpack_new.txt: Inference (avg) 1192.61 us
+# battery_log_discharge_*: 3.87 V, 440/460 mA alternating in the 20 samples after init (the one before is left out);
+# battery_log_idle_*: 3.88 V, all 21 samples count: 11 x 310 mA and 10 x 290 mA
+LOAD_MW, IDLE_MW = 3.87 * 450, 3.88 * (11 * 310 + 10 * 290) / 21
+
+
+def battery(power="battery_log_discharge_uA.txt", idle="battery_log_idle_uA.txt", files="-412000\n3870000\nDischarging\n",
+            state=("dumpsys_battery_discharging.txt",), screen="dumpsys_power_screen_on.txt"):
+    return {"battery_files": files, "power": power, "idle_power": idle, "battery_state": list(state), "screen": screen}
+
+
+def energy(report, name="energy.per_inference", **params):
+    return {(m["params"]["repeat"], m["params"].get("basis")): m["stats"]["value"] for m in report["measurements"]
+            if m["name"] == name and all(m["params"].get(k) == v for k, v in params.items())}
+
+
+@pytest.mark.parametrize("serial, power, idle, unit, sign", [
+    (S23, "battery_log_discharge_uA.txt", "battery_log_idle_uA.txt", "uA", "negative (kernel ABI)"),
+    (ONEPLUS, "battery_log_discharge_mA.txt", "battery_log_idle_mA.txt", "mA", "positive (vendor convention)"),
+])
+def test_battery_energy_per_inference_on_battery(fake, serial, power, idle, unit, sign):
+    fake.scenario(**{serial: device(runs=RUNS[-1:], **battery(power, idle))})
+    assert fake.run("--serial", serial, "--delegates", "xnnpack", "--threads", "1", "--repeats", "2", "--battery-idle", "0") == 0
+    report = fake.report(serial)
+    assert validate_report(report) == [] and report["device"]["battery"]["available"] is True
+    got = energy(report, model="emotion/shipped")
+    gross, above = LOAD_MW * XNNPACK_AVG_MS / 1e3, (LOAD_MW - IDLE_MW) * XNNPACK_AVG_MS / 1e3
+    for repeat in (1, 2, "all"):  # the two repeats and their median
+        assert got[(repeat, "gross")] == pytest.approx(gross, abs=1e-4)
+        assert got[(repeat, "above_idle")] == pytest.approx(above, abs=1e-4)
+    per_joule = energy(report, "energy.inferences_per_joule", model="emotion/shipped")
+    assert per_joule[(1, None)] == pytest.approx(1000 / gross, rel=1e-3)
+    runs = report["energy"]["runs"]
+    assert runs[0]["what"] == "idle baseline" and runs[0]["energy"] == "measured"
+    run = next(r for r in runs if r["what"] == "emotion/shipped, xnnpack, 1 thread(s), repeat 1")
+    assert (run["screen"], run["plugged"], run["current_unit"], run["discharge_sign"]) == ("on", False, unit, sign)
+    assert run["samples"] == 21 and run["window_samples"] == 20  # the sample before init + first inference is left out
+    assert any(t.startswith("mJ per inference on battery, screen on") for t in report["energy"]["measurable"])
+    md = (fake.out_dir / f"adb_{adb_harness._safe(serial)}.md").read_text()
+    assert "## Energy" in md and "Power source: battery fuel gauge" in md
+    assert report["artifacts"]["energy_chart"] == f"adb_{adb_harness._safe(serial)}_energy.png"
+    benchmark = [c[-1] for c in fake.calls() if "benchmark_model --graph" in c[-1]]
+    assert benchmark and all("read c < $B/current_now" in c and c.endswith("(exit $e); echo EDGEKIT_EXIT=$?")
+                             for c in benchmark)
+
+
+@pytest.mark.parametrize("scenario, reason", [
+    (battery(power="battery_log_charging.txt", idle="battery_log_charging.txt", state=("dumpsys_battery_usb_charging.txt",)),
+     "plugged in (dumpsys battery lists a power source): measure on battery over Wi-Fi ADB"),
+    ({}, "battery power: cannot read /sys/class/power_supply/battery/current_now and voltage_now: "
+         "cat: /sys/class/power_supply/battery/current_now: Permission denied"),
+])
+def test_battery_not_measurable_is_said_not_faked(fake, scenario, reason):
+    fake.scenario(**{S23: device(runs=RUNS[-1:], **scenario)})
+    assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "--repeats", "1", "--battery-idle", "0") == 0
+    report = fake.report(S23)
+    assert validate_report(report) == [] and report["status"] == "complete"
+    assert latency(report, model="emotion/shipped", repeat="all")  # latency is still measured
+    assert not [m for m in report["measurements"] if m["name"].startswith("energy.")]
+    assert any(reason in t for t in report["energy"]["not_measurable"]), report["energy"]["not_measurable"]
+    if "Wi-Fi" in reason:
+        assert "adb tcpip 5555" in (fake.out_dir / "adb_R5CT1234ABC.md").read_text()
+        assert all(r["plugged"] is True for r in report["energy"]["runs"])
+    else:
+        assert not any("/proc/uptime" in c[-1] for c in fake.calls())  # nothing sampled
+
+
+class StubAdb:
+    """``shell`` answers from a dict of fixtures (no process): enough for BatteryMonitor.probe/state."""
+
+    def __init__(self, battery_state, files="-412000\n3870000\nDischarging\n"):
+        self.battery_state, self.files = battery_state, files
+
+    def shell(self, serial, command):
+        if command.startswith("cat "):
+            return self.files
+        energy_dir = FIXTURES / "energy"
+        return ((energy_dir / self.battery_state).read_text() + "---EDGEKIT-STATE---\n"
+                + (energy_dir / "dumpsys_power_screen_off.txt").read_text())
+
+
+@pytest.mark.parametrize("log, state, reason", [
+    ("battery_log_unplugged_midrun.txt", "dumpsys_battery_discharging.txt",
+     "charging state changed during the run Charging/Discharging (kernel status), not Discharging: measure on battery"),
+    ("battery_log_charging.txt", "dumpsys_battery_frozen.txt", "charging state was Charging (kernel status)"),
+    ("battery_log_nonsense.txt", "dumpsys_battery_discharging.txt",
+     "voltage_now median 0 is neither 2.5-10 V in uV nor in mV: nonsense, no power computed"),
+])
+def test_battery_runs_that_cannot_be_measured(log, state, reason):
+    from benchmarks.battery import BatteryMonitor
+
+    monitor = BatteryMonitor()
+    info = monitor.probe(StubAdb(state), S23)
+    assert info["available"] and info["screen"] == "off"
+    measured = monitor.measure("run 1", (FIXTURES / "energy" / log).read_text(), log, monitor.state(StubAdb(state), S23),
+                               0.012, 1.19, {"model": "m"})
+    assert measured == [] and monitor.energy.runs[-1]["energy"].startswith(reason)
+    if "frozen" in state:  # the frozen dump says "not plugged": the kernel status from the sampler decides
+        assert info["plugged"] is None
+        assert any("UPDATES STOPPED" in t for t in monitor.energy.not_measurable)
+    unreadable = BatteryMonitor()
+    assert unreadable.probe(StubAdb(state, files="0\n"), S23)["available"] is False
+
+
+def test_device_unplugged_mid_run_keeps_earlier_energy(fake):
+    runs = [{"match": ["emotion__shipped"], "disconnect": True}, *RUNS[-1:]]  # the detector runs first
+    fake.scenario(**{S23: device(runs=runs, **battery())})
+    assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "--repeats", "1", "--battery-idle", "0") == 1
+    report = fake.report(S23)
+    assert report["status"] == "partial"
+    assert "lost the connection during `/data/local/tmp/edgekit_bench/benchmark_model --graph=" in report["errors"][-1]["error"]
+    assert energy(report, model="detector/short_range_fp32")[(1, "gross")] > 0  # the run before the cable came out
+    assert [r["what"] for r in report["energy"]["runs"]] == ["idle baseline", "detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1"]
+    assert ["-s", S23, "shell", "rm -rf /data/local/tmp/edgekit_bench"] in fake.calls()

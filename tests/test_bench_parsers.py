@@ -118,3 +118,35 @@ def test_adb_devices_getprop_thermal_cpufreq():
     assert adb.big_core_mask(freqs) == "f8" and adb.big_core_mask({0: 1, 1: 1}) == "3" and adb.big_core_mask({}) is None
     with pytest.raises(ToolOutputError, match="cpuinfo_max_freq:1"):
         adb.parse_cpu_max_freqs("cpu0 fast\n")
+
+
+def test_dumpsys_battery_screen_and_battery_log():
+    from benchmarks.battery import detect_current_unit, detect_voltage_unit
+    from benchmarks.parsers import battery
+
+    energy = FIXTURES / "energy"
+    on_battery = battery.parse_dumpsys_battery((energy / "dumpsys_battery_discharging.txt").read_text())
+    assert on_battery["sources"] == {"ac": False, "usb": False, "wireless": False, "dock": False}
+    assert (on_battery["status_name"], on_battery["plugged"], on_battery["voltage_mv"], on_battery["temperature_c"]) == (
+        "discharging", False, 3871, 29.6)
+    usb = battery.parse_dumpsys_battery((energy / "dumpsys_battery_usb_charging.txt").read_text())
+    assert usb["plugged"] and usb["sources"]["usb"] and usb["status_name"] == "charging"
+    frozen = battery.parse_dumpsys_battery((energy / "dumpsys_battery_frozen.txt").read_text())
+    assert frozen["updates_stopped"] and not frozen["plugged"]  # what a frozen dump claims, not the hardware
+    with pytest.raises(ToolOutputError, match=r"dumpsys battery:3: unknown battery status"):
+        battery.parse_dumpsys_battery("Current Battery Service state:\n  AC powered: false\n  status: 9\n")
+    with pytest.raises(ToolOutputError, match="USB powered is neither true nor false"):
+        battery.parse_dumpsys_battery("Current Battery Service state:\n  USB powered: maybe\n")
+    with pytest.raises(ToolOutputError, match="no 'Current Battery Service state:' header"):
+        battery.parse_dumpsys_battery("Can't find service: battery\n")
+    assert battery.parse_screen((energy / "dumpsys_power_screen_on.txt").read_text())["screen"] == "on"
+    assert battery.parse_screen("  mWakefulness=Asleep\n") == {"display": None, "wakefulness": "Asleep", "screen": "off"}
+    assert battery.parse_screen("")["screen"] is None
+    log = battery.parse_battery_log("START 5.10\nS 5.20 -450000 3870000 Discharging\nsh: can't open x: Permission denied\n"
+                                    "S 5.30 -451000 3871000 Not charging\nEND 5.40\n")
+    assert (log.start, log.end, len(log.samples), log.samples[1][3]) == (5.1, 5.4, 2, "Not charging")
+    assert log.problems == ["sh: can't open x: Permission denied"]
+    assert detect_voltage_unit([3870000, 3880000])[0] == "uV" and detect_voltage_unit([3870])[0] == "mV"
+    assert detect_voltage_unit([12])[0] is None
+    assert detect_current_unit([-450000])[0] == "uA" and detect_current_unit([450, 460])[0] == "mA"
+    assert detect_current_unit([0, 0])[1].startswith("current_now reads 0") and detect_current_unit([3])[0] is None
