@@ -179,7 +179,11 @@ class BatchWorker:
             raise ConfigError("batch workers run in image mode", f"running_mode={mode!r}")
         if "result_callback" in c["pipeline"]:
             raise ConfigError("batch workers take no result_callback", "result_callback")
-        PipelineOptions.from_kwargs(**c["pipeline"])  # unknown names and bad values
+        opts = PipelineOptions.from_kwargs(**c["pipeline"])  # unknown names
+        from .detection import FaceDetectorOptions
+
+        FaceDetectorOptions(model=opts.detector_model, min_confidence=opts.min_confidence, max_faces=opts.max_faces,
+                            num_threads=opts.num_threads)  # their values, checked without loading a model
 
     def __getstate__(self) -> Dict[str, Any]:
         return {"config": self.config}
