@@ -69,6 +69,12 @@ class PipelineOptions:
         gallery_path: gallery file (default: the one in the user data dir).
         identity_refresh_ms: video/live-stream: a tracked face is identified when its track
             starts and again at most this often (identity rarely changes within a track).
+        action_units: also read facial action units from the face mesh (``FaceResult.aus``,
+            :mod:`edgekit.aus`); off by default (the mesh costs ~2 ms per face). In video and
+            live-stream modes each face track is measured against its own running median
+            (per-person neutral) once it has enough frames.
+        au_neutral: a neutral photo of the person (path): action units are measured against
+            its face instead of the population neutral (with ``action_units``).
     """
 
     running_mode: str = "image"
@@ -86,6 +92,8 @@ class PipelineOptions:
     identity_model: Union[str, "os.PathLike[str]"] = "identity"
     gallery_path: Optional[Union[str, "os.PathLike[str]"]] = None
     identity_refresh_ms: float = 1000.0
+    action_units: bool = False
+    au_neutral: Optional[Union[str, "os.PathLike[str]"]] = None
 
     def __post_init__(self) -> None:
         if self.running_mode not in RUNNING_MODES:
@@ -103,6 +111,14 @@ class PipelineOptions:
         refresh = self.identity_refresh_ms
         if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not 0 <= refresh < float("inf"):
             raise ConfigError(f"identity_refresh_ms must be a finite number >= 0, got {refresh!r}", hint="e.g. 1000")
+        if not isinstance(self.action_units, bool):
+            raise ConfigError(f"action_units must be True or False, got {self.action_units!r}", hint="use action_units=True")
+        if self.au_neutral is not None and not self.action_units:
+            raise ConfigError("au_neutral needs action_units=True", f"au_neutral={self.au_neutral!r}",
+                              "pass action_units=True as well, or leave au_neutral out")
+        if self.au_neutral is not None and not isinstance(self.au_neutral, (str, os.PathLike)):
+            raise ConfigError(f"au_neutral must be a photo path, got {type(self.au_neutral).__name__}",
+                              hint="pass the path of a neutral photo of the person")
 
     @classmethod
     def from_kwargs(cls, base: Optional["PipelineOptions"] = None, **kwargs: Any) -> "PipelineOptions":
@@ -146,6 +162,18 @@ class Pipeline:
         # Identity per track id of the tracker last seen (a new video brings a new tracker).
         self._identity_tracker: Optional[IouTracker] = None
         self._track_identities: Dict[Optional[int], Tuple[IdentityResult, float]] = {}
+        self.au_reader = None
+        self._au_tracker: Optional[IouTracker] = None
+        if opts.action_units:
+            from .aus import ActionUnitReader, StreamBaseline
+
+            stream = StreamBaseline() if opts.running_mode != "image" else None
+            try:
+                self.au_reader = ActionUnitReader(opts.num_threads, neutral=opts.au_neutral, stream=stream,
+                                                  detector_model=opts.detector_model)
+            except BaseException:
+                self._close_models()
+                raise
         self._lock = threading.Lock()
         self._closed = False
         self._tracker = self._new_tracker() if opts.running_mode != "image" else None
@@ -233,11 +261,16 @@ class Pipeline:
             if self._closed:
                 return
             self._closed = True
-            self.detector.close()
-            if self.classifier is not None:
-                self.classifier.close()
-            if self.identifier is not None:
-                self.identifier.close()
+            self._close_models()
+            if self.au_reader is not None:
+                self.au_reader.close()
+
+    def _close_models(self) -> None:
+        self.detector.close()
+        if self.classifier is not None:
+            self.classifier.close()
+        if self.identifier is not None:
+            self.identifier.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -293,6 +326,10 @@ class Pipeline:
             t4 = time.perf_counter()
             self._identify(bgr, faces, tracker, timestamp_ms)
             timings.identify_ms = (time.perf_counter() - t4) * 1e3
+        if self.au_reader is not None:
+            t5 = time.perf_counter()
+            self._read_aus(bgr, faces, tracker)
+            timings.aus_ms = (time.perf_counter() - t5) * 1e3
         timings.total_ms = (time.perf_counter() - t0) * 1e3
         source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else None
         return FrameResult(faces, timings, source=source, timestamp_ms=timestamp_ms,
@@ -331,6 +368,19 @@ class Pipeline:
         if cache is not None and len(cache) > 64:  # forget tracks not seen for a while
             for track_id in [k for k, (_, ts) in cache.items() if now - ts > 10 * max(self.options.identity_refresh_ms, 1.0)]:
                 del cache[track_id]
+
+    def _read_aus(self, bgr: np.ndarray, faces: List[FaceResult], tracker: Optional[IouTracker]) -> None:
+        """Action units of every face; tracked faces feed and use their track's running median."""
+        reader = self.au_reader
+        if reader is None:
+            return
+        if reader.stream is not None and tracker is not self._au_tracker:
+            self._au_tracker = tracker  # a new video: new people, new baselines
+            reader.stream.reset()
+        for face in faces:
+            face.aus = reader.read(bgr, face.detection, face.track_id if tracker is not None else None)
+        if reader.stream is not None and tracker is not None:
+            reader.stream.forget([t.track_id for t in tracker.tracks])
 
     def _track(self, faces: List[FaceResult], tracker: IouTracker, timestamp_ms: float) -> None:
         tracks = tracker.update([f.detection for f in faces], timestamp_ms)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .aus import ActionUnits
 
 #: Names of BlazeFace's 6 keypoints, in model output order (image left/right as MediaPipe names
 #: them from the subject's point of view: "right_eye" appears on the image's left).
@@ -118,6 +121,7 @@ class StageTimings:
     classify_ms: float = 0.0
     track_ms: float = 0.0
     identify_ms: float = 0.0
+    aus_ms: float = 0.0
     total_ms: float = 0.0
 
     def to_dict(self) -> dict:
@@ -135,6 +139,8 @@ class FaceResult:
     raw_emotion: Optional[EmotionResult] = None
     #: Who the face is (only with ``PipelineOptions(identify=True)``).
     identity: Optional[IdentityResult] = None
+    #: Facial action units (only with ``PipelineOptions(action_units=True)``; see :mod:`edgekit.aus`).
+    aus: Optional["ActionUnits"] = None
 
     @property
     def box(self) -> BoundingBox:
@@ -147,6 +153,8 @@ class FaceResult:
             out["raw_emotion"] = self.raw_emotion.to_dict()
         if self.identity is not None:
             out["identity"] = self.identity.to_dict()
+        if self.aus is not None:
+            out["aus"] = self.aus.to_dict()
         return out
 
 

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Callable, ContextManager, Iterable, List, 
 from ..errors import ConfigError, EdgekitError, InputError
 from ._common import (Progress, add_identity_options, add_pipeline_options, exists, input_failure, is_dir, one_line,
                       pipeline_options, positive_int, progress_enabled, report_gallery_recovery)
+from ._aus import add_au_options, au_overrides
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -55,6 +56,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                    help="progress bars on stderr (default: only when stderr is a terminal)")
     add_pipeline_options(p, video=True)
     add_identity_options(p, flag=True)
+    add_au_options(p)
     p.set_defaults(func=run, parser=p)
 
 
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         _report(path, exc)
     show = progress_enabled(args.progress)
     done = Progress(len(items) + (camera is not None))
-    with _open_sink(args.out, [it.path for it in items]) as sink, Pipeline(pipeline_options(args)) as pipe, \
+    with _open_sink(args.out, [it.path for it in items]) as sink, Pipeline(pipeline_options(args, **au_overrides(args))) as pipe, \
             done.reporting(args.out):
         if pipe.identifier is not None:
             report_gallery_recovery(pipe.identifier)

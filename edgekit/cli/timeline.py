@@ -2,7 +2,9 @@
 
 Writes summary.json (dominant emotion, share of time per emotion, alert events), timeline.csv
 (per frame: faces seen and their mean emotion probabilities) and timeline.png (stacked
-probabilities over time). Output is aggregate-only by default: --per-track adds one series per
+probabilities over time); with --aus also aus.csv (per frame: mean facial action-unit
+activations, each face measured against its own running median) and an AU panel in the plot.
+Output is aggregate-only by default: --per-track adds one series per
 face track (tracks.csv, one plot panel per face, track ids on the events). Frames are decoded one
 at a time; nothing but these numbers is stored.
 
@@ -19,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from ._aus import add_au_options, au_overrides
 from ._common import add_pipeline_options, pipeline_options, positive_int, progress_enabled
 
 
@@ -36,6 +39,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: only when stderr is a terminal)")
     add_pipeline_options(p, video=True)
+    add_au_options(p)
     p.set_defaults(func=run, parser=p)
 
 
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..timeline import emotion_timeline, save_timeline
 
     out = Path(args.out) if args.out else Path(f"{Path(args.video).stem}_timeline")
-    options = pipeline_options(args, running_mode="video")
+    options = pipeline_options(args, running_mode="video", **au_overrides(args))
     with Pipeline(options) as pipe:  # alert rules are checked before the video is opened
         timeline = emotion_timeline(args.video, alerts=args.alert, per_track=args.per_track, pipeline=pipe,
                                     max_frames=args.max_frames, progress=progress_enabled(args.progress))

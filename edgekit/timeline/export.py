@@ -15,6 +15,7 @@ from .series import Timeline
 
 PathLike = Union[str, "os.PathLike[str]"]
 SUMMARY_NAME, SERIES_NAME, TRACKS_NAME, PLOT_NAME = "summary.json", "timeline.csv", "tracks.csv", "timeline.png"
+AUS_NAME = "aus.csv"
 
 
 def _fmt(value: float) -> str:
@@ -50,9 +51,24 @@ def _tracks_csv(timeline: Timeline, path: Path) -> None:
                 writer.writerow([track.track_id, int(frame), f"{ts / 1000.0:.3f}", top, *map(_fmt, probs)])
 
 
+def write_aus_csv(timeline: Timeline, path: Path) -> None:
+    """Action-unit series: ``frame, time_s, <AU>...`` (mean activation over the frame's faces whose
+    AUs were read; empty cells when none); written atomically."""
+    write_output(path, lambda tmp: _aus_csv(timeline, tmp), [timeline.source])
+
+
+def _aus_csv(timeline: Timeline, path: Path) -> None:
+    assert timeline.mean_aus is not None
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["frame", "time_s", *timeline.au_names])
+        for i, (ts, row) in enumerate(zip(timeline.timestamps_ms, timeline.mean_aus)):
+            writer.writerow([i, f"{ts / 1000.0:.3f}", *map(_fmt, row)])
+
+
 def save_timeline(timeline: Timeline, out_dir: PathLike, *, plot: bool = True) -> Dict[str, Path]:
-    """Write ``summary.json`` and ``timeline.csv`` (plus ``tracks.csv`` for a per-track timeline and
-    ``timeline.png`` when ``plot``) into ``out_dir``; returns the written paths by kind.
+    """Write ``summary.json`` and ``timeline.csv`` (plus ``tracks.csv`` for a per-track timeline,
+    ``aus.csv`` when action units were read and ``timeline.png`` when ``plot``) into ``out_dir``; returns the written paths by kind.
 
     The data files are written before the plot, so they exist even when plotting fails (e.g.
     matplotlib is not installed: :class:`~edgekit.errors.ConfigError`). Every file is written
@@ -71,6 +87,9 @@ def save_timeline(timeline: Timeline, out_dir: PathLike, *, plot: bool = True) -
     if timeline.per_track:
         written["tracks"] = folder / TRACKS_NAME
         write_tracks_csv(timeline, written["tracks"])
+    if timeline.mean_aus is not None:
+        written["aus"] = folder / AUS_NAME
+        write_aus_csv(timeline, written["aus"])
     if plot:
         from .plot import plot_timeline
 

@@ -80,6 +80,25 @@ def _panels(timeline: Timeline) -> List[Tuple[str, np.ndarray, np.ndarray, objec
              t.probs.astype(np.float64), t.track_id) for t in sorted(tracks, key=lambda t: t.track_id)]
 
 
+#: AUs drawn in the action-unit panel at most (those with the highest mean activation).
+MAX_AU_LINES = 6
+
+
+def _plot_aus(ax, timeline: Timeline) -> None:
+    """Mean activation of the most active AUs over time (gaps where no face's AUs were read)."""
+    series = timeline.mean_aus
+    assert series is not None
+    times = timeline.timestamps_ms / 1000.0
+    with np.errstate(all="ignore"):
+        means = np.nan_to_num(np.nanmean(series, axis=0), nan=-1.0) if len(series) else np.zeros(len(timeline.au_names))
+    for k in np.argsort(-means)[:MAX_AU_LINES]:
+        ax.plot(times, series[:, k], drawstyle="steps-post", linewidth=1.0, label=timeline.au_names[k])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("activation")
+    ax.set_title("action units (mean over faces; most active shown)", fontsize=9, loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+
+
 def plot_timeline(timeline: Timeline, path: Path) -> Path:
     """Draw ``timeline`` into the PNG ``path``; returns ``path``.
 
@@ -88,9 +107,14 @@ def plot_timeline(timeline: Timeline, path: Path) -> Path:
     """
     Figure, FigureCanvasAgg = _figure_classes()
     panels = _panels(timeline)
-    fig = Figure(figsize=(10, 1.0 + 2.2 * max(len(panels), 1)), dpi=100)
+    au_panel = timeline.mean_aus is not None
+    rows = max(len(panels), 1) + au_panel
+    fig = Figure(figsize=(10, 1.0 + 2.2 * rows), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(max(len(panels), 1), 1, sharex=True, squeeze=False)[:, 0]
+    all_axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    axes = all_axes[:rows - au_panel]
+    if au_panel:
+        _plot_aus(all_axes[-1], timeline)
     colors = [EMOTION_COLORS.get(label, f"C{i}") for i, label in enumerate(timeline.labels)]
     end_s = max(timeline.duration_ms / 1000.0, 1e-3)
     for ax, (title, times, probs, track_id) in zip(axes, panels):
@@ -108,7 +132,7 @@ def plot_timeline(timeline: Timeline, path: Path) -> Path:
         ax.set_title(title, fontsize=9, loc="left")
     if not panels:
         axes[0].set_title("no face found", fontsize=9, loc="left")
-    axes[-1].set_xlabel("time (s)")
+    all_axes[-1].set_xlabel("time (s)")
     axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     fig.suptitle(f"Emotion timeline: {Path(timeline.source).name}" + ("  (hatched: alert events)"
                                                                        if timeline.events else ""), fontsize=10)

@@ -96,6 +96,10 @@ class Timeline:
     tracks: Optional[List[TrackSeries]] = None
     frames_announced: Optional[int] = None
     warnings: List[str] = field(default_factory=list)
+    #: Action units (only when the pipeline read them, ``action_units=True``): names and the
+    #: per-frame mean activation over the frame's faces whose AUs were read (NaN: none).
+    au_names: Tuple[str, ...] = ()
+    mean_aus: Optional[np.ndarray] = None
 
     @property
     def frames(self) -> int:
@@ -118,6 +122,12 @@ class Timeline:
                "events": [e.to_dict(self.per_track) for e in self.events]}
         if self.tracks is not None:
             out["tracks"] = [t.to_dict() for t in self.tracks]
+        if self.mean_aus is not None:
+            seen = np.isfinite(self.mean_aus[:, 0]) if len(self.mean_aus) else np.zeros(0, bool)
+            means = np.nanmean(self.mean_aus[seen], axis=0) if seen.any() else np.full(len(self.au_names), np.nan)
+            out["action_units"] = {"frames_with_aus": int(seen.sum()),
+                                   "mean": {n: (round(float(v), 4) if np.isfinite(v) else None)
+                                            for n, v in zip(self.au_names, means)}}
         return out
 
 
@@ -144,6 +154,8 @@ class TimelineBuilder:
         self._times: List[float] = []
         self._counts: List[int] = []
         self._means: List[np.ndarray] = []
+        self._au_names: Tuple[str, ...] = ()
+        self._au_means: List[Optional[np.ndarray]] = []
 
     def add(self, result: FrameResult) -> None:
         """Account for one frame (video-mode results: faces carry track ids)."""
@@ -164,6 +176,11 @@ class TimelineBuilder:
                 buf.frames.append(frame)
                 buf.times.append(ts)
                 buf.probs.append(probs.astype(np.float32))
+        au_rows = [face.aus.activations for face in result.faces if face.aus is not None and face.aus.activations]
+        if au_rows and not self._au_names:
+            self._au_names = tuple(au_rows[0])
+        self._au_means.append(np.mean([[row[n] for n in self._au_names] for row in au_rows], axis=0).astype(np.float32)
+                              if au_rows else None)
         self._times.append(ts)
         self._counts.append(len(rows))
         self._means.append(np.mean(rows, axis=0).astype(np.float32) if rows
@@ -184,4 +201,11 @@ class TimelineBuilder:
             source=self.source, labels=self.labels, fps=self.fps, frame_ms=self.frame_ms,
             timestamps_ms=np.asarray(self._times, np.float64), face_counts=np.asarray(self._counts, np.int32),
             mean_probs=np.stack(self._means) if self._means else np.zeros((0, width), np.float32),
-            summary=self._summary.result(), rules=self.rules, events=events, tracks=tracks)
+            summary=self._summary.result(), rules=self.rules, events=events, tracks=tracks,
+            au_names=self._au_names, mean_aus=self._au_series())
+
+    def _au_series(self) -> Optional[np.ndarray]:
+        if not self._au_names:
+            return None
+        blank = np.full(len(self._au_names), np.nan, np.float32)
+        return np.stack([blank if row is None else row for row in self._au_means])

@@ -1,0 +1,1 @@
+"""Action units (#22): calibration constants (``calibrate``) and the validation report (``validate``)."""
