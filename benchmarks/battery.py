@@ -98,10 +98,16 @@ def analyse(log: parser.BatteryLog, skip_s: float, plugged: Optional[bool]) -> R
     if v_unit is None or i_unit is None:
         return RunPower(None, v_why if v_unit is None else i_why, state)
     currents = np.array([s[1] for s in window], dtype=np.float64)
+    volts = np.array([s[2] for s in window], dtype=np.float64) / (1e6 if v_unit == "uV" else 1e3)
+    good = (volts >= 2.5) & (volts <= 10.0)  # single nonsense readings are dropped, not averaged in
+    state["dropped_samples"] = int((~good).sum())
+    if good.sum() < max(3, 0.8 * len(window)):
+        return RunPower(None, f"{state['dropped_samples']} of {len(window)} voltage_now readings outside 2.5-10 V: "
+                              "no power computed", state)
+    currents, volts = currents[good], volts[good]
     sign = -1.0 if np.median(currents) < 0 else 1.0
     state["discharge_sign"] = "negative (kernel ABI)" if sign < 0 else "positive (vendor convention)"
     state["distinct_current_values"] = int(np.unique(currents).size)
-    volts = np.array([s[2] for s in window], dtype=np.float64) / (1e6 if v_unit == "uV" else 1e3)
     milliamps = sign * currents / (1e3 if i_unit == "uA" else 1.0)
     return RunPower(float(np.mean(volts * milliamps)), None, state)
 
@@ -155,7 +161,7 @@ class BatteryMonitor:
         n = int(self.max_s / self.interval_s) + 1
         loop = (f"( n=0; while [ $n -lt {n} ]; do read u r < /proc/uptime; read c < $B/current_now; "
                 f"read v < $B/voltage_now; read s < $B/status; echo \"S $u $c $v $s\"; n=$((n+1)); "
-                f"sleep {self.interval_s:g}; done ) >> \"$P\" 2>&1 & S=$!; ")
+                f"sleep {self.interval_s:g} 2>/dev/null || sleep 1; done ) >> \"$P\" 2>&1 & S=$!; ")
         return (f"B={b}; P={p}; rm -f \"$P\"; {loop}read u r < /proc/uptime; echo \"START $u\" >> \"$P\"; "
                 f"{command}; e=$?; read u r < /proc/uptime; echo \"END $u\" >> \"$P\"; kill $S 2>/dev/null; (exit $e)")
 

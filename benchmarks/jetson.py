@@ -16,7 +16,8 @@ or need root are recorded as unavailable, not faked. See jetson/README.md.
 ``--sweep-nvpmodel`` runs the power-mode sweep instead (:mod:`benchmarks.sweep`): every nvpmodel
 mode x jetson_clocks off/on, an idle baseline, then the pipeline and each model under load with
 the INA3221 rails sampled; latency, power, mJ per frame and frames per joule per mode; writes
-``benchmarks/results/jetson_sweep.{json,md,png}`` and restores the original mode and clocks.
+``benchmarks/results/jetson_sweep.{json,md,png}`` (``jetson_sweep_modes_<ids>.*`` with ``--modes``)
+and restores the original mode and clocks.
 """
 from __future__ import annotations
 
@@ -188,12 +189,13 @@ SWEEP_NOTES = [
 
 
 def sweep_main(args: argparse.Namespace) -> int:
-    """``--sweep-nvpmodel``: run the sweep, write ``jetson_sweep[_quick].{json,md,png}``."""
+    """``--sweep-nvpmodel``: run the sweep, write ``jetson_sweep[_modes_<ids>][_quick].{json,md,png}``."""
     cfg_host = config_from_args(args)
     sigterm_as_interrupt()
     collector = Collector()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "jetson_sweep_quick" if args.quick else "jetson_sweep"
+    # a partial sweep (e.g. a reboot-only mode measured after booting into it) never overwrites the full one
+    stem = "jetson_sweep" + ("_modes_" + "_".join(map(str, args.modes)) if args.modes else "") + ("_quick" if args.quick else "")
     facts = jetson_facts(collector)
     cfg = sweep_config(args, facts.get("board"))
     found = model_files.discover(cfg_host.emotion_dir, cfg_host.caption_dirs, cfg_host.extra_models,

@@ -323,6 +323,8 @@ class StubAdb:
     ("battery_log_charging.txt", "dumpsys_battery_frozen.txt", "charging state was Charging (kernel status)"),
     ("battery_log_nonsense.txt", "dumpsys_battery_discharging.txt",
      "voltage_now median 0 is neither 2.5-10 V in uV nor in mV: nonsense, no power computed"),
+    ("battery_log_voltage_glitches.txt", "dumpsys_battery_discharging.txt",
+     "5 of 20 voltage_now readings outside 2.5-10 V: no power computed"),
 ])
 def test_battery_runs_that_cannot_be_measured(log, state, reason):
     from benchmarks.battery import BatteryMonitor

@@ -343,12 +343,12 @@ def test_command_line_sweep_with_fake_tools(board, tmp_path, monkeypatch, capsys
                         "--threads", "1", "--idle-s", "0.05", "--load-s", "0.05", "--settle-s", "0", "--warmup", "1",
                         "--power-interval-ms", "5", "--sysfs-root", str(tmp_path), "--out-dir", str(out)])
     assert code == 0, capsys.readouterr()
-    report = json.loads((out / "jetson_sweep.json").read_text())
+    report = json.loads((out / "jetson_sweep_modes_2.json").read_text())  # --modes: never overwrites a full sweep
     assert validate_report(report) == [] and report["status"] == "complete"
     assert report["device"]["restored"] == {"nvpmodel": "unchanged", "jetson_clocks": "restored"}
     assert {m["params"].get("emotion") or m["params"].get("model") for m in report["measurements"]
             if m["name"] in ("energy.per_frame", "energy.per_inference")} == {"emotion/shipped"}
-    assert report["artifacts"]["chart"] == "jetson_sweep.png" and (out / "jetson_sweep.png").stat().st_size > 10000
+    assert report["artifacts"]["chart"] == "jetson_sweep_modes_2.png" and (out / "jetson_sweep_modes_2.png").stat().st_size > 10000
     assert report["targets"][0]["description"].startswith("15 ms/frame budget (p95): MODE_15W (mode 2), jetson_clocks on")
-    assert "## Energy" in (out / "jetson_sweep.md").read_text()
+    assert "## Energy" in (out / "jetson_sweep_modes_2.md").read_text()
     assert board.state() == {"mode": 2, "locked": False, "caps_mode": 2}
