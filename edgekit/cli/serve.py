@@ -42,6 +42,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                    help="most inputs of one batch job (default: %(default)s)")
     p.add_argument("--max-jobs", type=positive_int, default=4, metavar="N",
                    help="most queued + running batch jobs (default: %(default)s)")
+    p.add_argument("--cache-mb", type=int, default=64, metavar="MB",
+                   help="memory for recent results served again by content hash; 0 turns the cache off (default: %(default)s)")
     p.add_argument("--grace", type=float, default=20.0, metavar="S",
                    help="on SIGTERM, seconds running batch items get to finish (default: %(default)s)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, token=args.token, roots=tuple(args.root), data_dir=args.data_dir,
                           max_body_bytes=args.max_body_mb * 1024 * 1024, max_batch_body_bytes=args.max_batch_mb * 1024 * 1024,
                           max_pixels=args.max_pixels, max_batch_images=args.max_batch_images, max_active_jobs=args.max_jobs,
-                          batch_workers=args.batch_workers, num_threads=args.threads, shutdown_grace_s=args.grace)
+                          batch_workers=args.batch_workers, num_threads=args.threads, shutdown_grace_s=args.grace,
+                          cache_bytes=max(0, args.cache_mb) * 1024 * 1024)
     serve(config, log_level=args.log_level, access_log=args.access_log)
     return 0

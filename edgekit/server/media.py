@@ -50,15 +50,21 @@ def decode(data: bytes, name: str, max_pixels: int) -> Any:
     return imageio._decode(io.BytesIO(data), name)  # type: ignore[arg-type]
 
 
+#: PNG settings of server responses: zlib level 3 instead of ``Meme.save``'s optimize pass, which
+#: took 273 ms vs 70 ms for a 512x512 meme on the 2-core test machine, for 7% fewer bytes.
+PNG_OPTIONS: Dict[str, Any] = {"compress_level": 3}
+
+
 def encode(meme: Any, fmt: str) -> bytes:
     """A :class:`~edgekit.Meme` (or :class:`~edgekit.AnimatedMeme`) encoded as ``fmt`` (see
-    :data:`FORMATS`), with the encoder settings of ``Meme.save`` / ``AnimatedMeme.save``."""
+    :data:`FORMATS`), with the encoder settings of ``Meme.save`` / ``AnimatedMeme.save`` (PNG:
+    :data:`PNG_OPTIONS`)."""
     from ..meme.animate import _quantized, _require_webp
 
     pil_format, _, animated = FORMATS[fmt]
     buf = io.BytesIO()
     if not animated:
-        options: Dict[str, Any] = {"JPEG": {"quality": 92}, "WEBP": {"quality": 90}}.get(pil_format, {"optimize": True})
+        options: Dict[str, Any] = {"JPEG": {"quality": 92}, "WEBP": {"quality": 90}}.get(pil_format, PNG_OPTIONS)
         meme.image.save(buf, pil_format, **options)
         return buf.getvalue()
     if pil_format == "WEBP":

@@ -1,0 +1,467 @@
+"""Load and fault tests of ``edgekit serve``, on 127.0.0.1 only, bounded in requests and time.
+
+    python -m benchmarks.server_load                       # everything, 10-minute memory run last
+    python -m benchmarks.server_load --soak-seconds 60     # shorter memory run
+    python -m benchmarks.server_load --quick               # smoke run (few requests, 100-photo batch, no soak)
+
+Measures, against a real ``edgekit serve`` subprocess (one process, one batch worker):
+
+1. the in-process baseline: the same decode + ``edgekit.analyze`` the endpoint runs, one call at a
+   time, and ``edgekit analyze FOLDER`` (the CLI) throughput on the same photos;
+2. ``POST /v1/analyze`` and ``POST /v1/meme`` at concurrency 1/4/16 (threads, one keep-alive
+   connection each, every request a different photo so the result cache never answers):
+   p50/p95 latency, throughput, errors; overhead = server p50 - in-process p50 at concurrency 1;
+3. malformed and oversized requests: each must get its 4xx and the server must stay healthy;
+4. a batch of N photos (default 1,000) from a ``--root`` folder: the server is ``kill -9``-ed
+   mid-way, restarted, and the job must complete with every photo exactly once, no temp file;
+5. last, the memory run: concurrency 4, analyze and meme requests mixed, for ``--soak-seconds``;
+   the server's RSS is sampled every 5 s.
+
+Results: ``benchmarks/results/server.json`` and ``server.md``. Test photos are the bundled
+astronaut, scaled, cropped and flipped (``tests/server_support.py``); nothing from ../shared.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from server_support import free_port, make_photos, start_server, temporaries, wait_ready  # noqa: E402
+
+HOST = "127.0.0.1"  # never anything else
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of the server and its children (the batch pool)."""
+    total = rss_mb(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += rss_mb(int(child))
+            except OSError:
+                pass
+    return total
+
+
+class Client:
+    """One keep-alive HTTP connection to the server."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection(HOST, port, timeout=120)
+
+    def request(self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None
+                ) -> Tuple[int, bytes]:
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                resp = self.conn.getresponse()
+                return resp.status, resp.read()
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(HOST, self.port, timeout=120)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def load(port: int, path: str, photos: List[bytes], concurrency: int, requests: int) -> Dict[str, Any]:
+    """``requests`` POSTs of distinct photos with ``concurrency`` threads."""
+    latencies: List[float] = []
+    statuses: Dict[int, int] = {}
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def worker() -> None:
+        client = Client(port)
+        try:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                started = time.perf_counter()
+                try:
+                    status, _ = client.request("POST", path, photos[i % len(photos)], {"Content-Type": "image/jpeg"})
+                except OSError:
+                    status = 0
+                took = time.perf_counter() - started
+                with lock:
+                    latencies.append(took)
+                    statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    errors = sum(n for s, n in statuses.items() if s != 200)
+    return {"path": path, "concurrency": concurrency, "requests": requests, "errors": errors, "statuses": statuses,
+            "p50_ms": round(percentile(latencies, 0.5) * 1e3, 2), "p95_ms": round(percentile(latencies, 0.95) * 1e3, 2),
+            "throughput_rps": round(requests / wall, 2), "wall_s": round(wall, 2)}
+
+
+def in_process_baseline(photos: List[bytes], n: int) -> Dict[str, Any]:
+    """The endpoint's work without HTTP: decode the bytes, analyze, serialise (one at a time)."""
+    import edgekit
+    from edgekit.server.media import decode
+
+    for data in photos[:5]:
+        edgekit.analyze(decode(data, "warm", 40_000_000))
+    times = []
+    for i in range(n):
+        data = photos[(i + 7) % len(photos)]
+        started = time.perf_counter()
+        faces = edgekit.analyze(decode(data, "photo", 40_000_000))
+        json.dumps({"faces": [f.to_dict() for f in faces]})
+        times.append(time.perf_counter() - started)
+    return {"requests": n, "p50_ms": round(percentile(times, 0.5) * 1e3, 3), "p95_ms": round(percentile(times, 0.95) * 1e3, 3),
+            "throughput_rps": round(n / sum(times), 2)}
+
+
+def paired_overhead(port: int, photos: List[bytes], n: int) -> Dict[str, Any]:
+    """The same photo in-process and through ``/v1/analyze``, alternately, so both see the same
+    background load: p50 of each and the median of the per-photo differences."""
+    import edgekit
+    from edgekit.server.media import decode
+
+    client = Client(port)
+    local, served, diffs = [], [], []
+    for i in range(n):
+        data = photos[(i * 13 + 5) % len(photos)]
+        started = time.perf_counter()
+        faces = edgekit.analyze(decode(data, "photo", 40_000_000))
+        json.dumps({"faces": [f.to_dict() for f in faces]})
+        a = time.perf_counter() - started
+        started = time.perf_counter()
+        status, _ = client.request("POST", "/v1/analyze", data, {"Content-Type": "image/jpeg"})
+        b = time.perf_counter() - started
+        assert status == 200, status
+        local.append(a)
+        served.append(b)
+        diffs.append(b - a)
+    client.close()
+    return {"requests": n, "in_process_p50_ms": round(percentile(local, 0.5) * 1e3, 2),
+            "server_p50_ms": round(percentile(served, 0.5) * 1e3, 2),
+            "overhead_p50_ms": round(percentile(diffs, 0.5) * 1e3, 2),
+            "overhead_ms_p25_p75": [round(percentile(diffs, 0.25) * 1e3, 2), round(percentile(diffs, 0.75) * 1e3, 2)]}
+
+
+def cli_throughput(folder: Path) -> Dict[str, Any]:
+    """``edgekit analyze FOLDER`` wall clock, and its start-up alone (``--version`` + one photo)."""
+    n = len(list(folder.glob("*.jpg")))
+    one = folder / "photo_0000.jpg"
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "edgekit", "analyze", str(one)], check=True, capture_output=True, cwd=ROOT)
+    startup = time.perf_counter() - started
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "edgekit", "analyze", str(folder)], check=True, capture_output=True, cwd=ROOT)
+    wall = time.perf_counter() - started
+    return {"photos": n, "wall_s": round(wall, 2), "startup_s": round(startup, 2),
+            "throughput_photos_s": round(n / wall, 2), "throughput_excl_startup_photos_s": round(n / max(wall - startup, 1e-6), 2)}
+
+
+def bad_requests(port: int, max_body: int) -> List[Dict[str, Any]]:
+    import io
+
+    from PIL import Image
+
+    bomb = io.BytesIO()
+    Image.new("L", (12_000, 12_000)).save(bomb, "PNG")  # 144 MP from a ~150 KB file
+    cases = [
+        ("not an image", "/v1/analyze", b"hello", "image/jpeg", 400),
+        ("empty body", "/v1/analyze", b"", "image/jpeg", 400),
+        ("EPS under an image type", "/v1/analyze", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", "image/png", 400),
+        ("decompression bomb (12000x12000 PNG)", "/v1/analyze", bomb.getvalue(), "image/png", 413),
+        ("body over the limit", "/v1/analyze", b"\0" * (max_body + 1), "image/jpeg", 413),
+        ("unknown option", "/v1/meme?colour=red", b"x", "image/jpeg", 400),
+        ("JSON to an image endpoint", "/v1/analyze", b"{}", "application/json", 415),
+        ("malformed JSON", "/v1/captions", b"{", "application/json", 400),
+        ("batch folder outside the root", "/v1/batches", json.dumps({"folder": "/etc"}).encode(), "application/json", 403),
+        ("batch URL", "/v1/batches", json.dumps({"paths": ["http://127.0.0.1/x.jpg"]}).encode(), "application/json", 400),
+        ("unknown job", "/v1/batches/" + "0" * 32, None, None, 404),
+    ]
+    out = []
+    client = Client(port)
+    for name, path, body, ctype, want in cases:
+        method = "GET" if body is None else "POST"
+        try:
+            status, data = client.request(method, path, body, {"Content-Type": ctype} if ctype else {})
+        except OSError as exc:
+            status, data = 0, str(exc).encode()
+        try:
+            message = json.loads(data)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = data[:200].decode("utf-8", "replace")
+        out.append({"case": name, "expected": want, "status": status, "ok": status == want and "Traceback" not in message,
+                    "message": message[:160]})
+    client.close()
+    return out
+
+
+def get_json(port: int, path: str) -> Any:
+    client = Client(port)
+    try:
+        status, data = client.request("GET", path)
+        return json.loads(data)
+    finally:
+        client.close()
+
+
+def kill9_batch(work: Path, n: int, kill_fraction: float) -> Dict[str, Any]:
+    photos = work / "batch_photos"
+    make_photos(photos, n, size=192, fmt="jpg")
+    data = work / "kill9_data"
+    port = free_port()
+    proc = start_server(port, data, roots=[photos])
+    wait_ready(port, proc)
+    client = Client(port)
+    status, body = client.request("POST", "/v1/batches", json.dumps({"task": "meme", "folder": str(photos),
+                                                                        "options": {"lang": "en", "seed": 5}}).encode(),
+                                  {"Content-Type": "application/json"})
+    client.close()
+    assert status == 202, body
+    job_id = json.loads(body)["id"]
+    started = time.perf_counter()
+    while True:
+        job = get_json(port, f"/v1/batches/{job_id}")
+        if job["counts"]["done"] + job["counts"]["failed"] >= n * kill_fraction:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = job["counts"]
+    before_s = time.perf_counter() - started
+    restart = time.perf_counter()
+    proc = start_server(port, data, roots=[photos])
+    ready_s = wait_ready(port, proc)
+    while (job := get_json(port, f"/v1/batches/{job_id}"))["state"] != "done":
+        time.sleep(0.25)
+    after_s = time.perf_counter() - restart
+    client = Client(port)
+    _, manifest = client.request("GET", f"/v1/batches/{job_id}/manifest")
+    client.close()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    records = [json.loads(line) for line in manifest.decode().splitlines()]
+    out_dir = data / "jobs" / job_id / "out"
+    files = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file() and p.name != "manifest.jsonl")
+    outputs = sorted(r["output"] for r in records if r["ok"])
+    sources = [r["source"] for r in records]
+    return {"photos": n, "killed_after_s": round(before_s, 1), "counts_at_kill": killed_at,
+            "restart_ready_s": round(ready_s, 1), "finish_after_restart_s": round(after_s, 1), "final_counts": job["counts"],
+            "records": len(records), "distinct_sources": len(set(sources)), "ok_records": len(outputs),
+            "output_files": len(files), "outputs_match_manifest": files == outputs,
+            "temporary_files_left": len(temporaries(out_dir)),
+            "exactly_once": len(records) == n and len(set(sources)) == n and files == outputs and not temporaries(out_dir)}
+
+
+def soak(port: int, pid: int, photos: List[bytes], seconds: float, concurrency: int = 4) -> Dict[str, Any]:
+    stop = time.monotonic() + seconds
+    samples: List[Tuple[float, float, float]] = []
+    counts = {"requests": 0, "errors": 0}
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        client = Client(port)
+        i = k
+        while time.monotonic() < stop:
+            path = "/v1/meme?lang=en" if i % 4 == 0 else "/v1/analyze"
+            try:
+                status, _ = client.request("POST", path, photos[i % len(photos)], {"Content-Type": "image/jpeg"})
+            except OSError:
+                status = 0
+            with lock:
+                counts["requests"] += 1
+                counts["errors"] += status != 200
+            i += concurrency
+        client.close()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    while time.monotonic() < stop:
+        samples.append((round(time.monotonic() - started, 1), round(rss_mb(pid), 2), round(tree_rss_mb(pid), 2)))
+        time.sleep(5)
+    for t in threads:
+        t.join()
+    samples.append((round(time.monotonic() - started, 1), round(rss_mb(pid), 2), round(tree_rss_mb(pid), 2)))
+    warm = [s for s in samples if s[0] >= 60] or samples
+    return {"seconds": seconds, "concurrency": concurrency, **counts, "rss_mb_start": samples[0][1],
+            "rss_mb_after_60s": warm[0][1], "rss_mb_end": samples[-1][1], "rss_mb_max": max(s[1] for s in samples),
+            "growth_mb_whole_run": round(samples[-1][1] - samples[0][1], 2),
+            "growth_mb_after_60s": round(samples[-1][1] - warm[0][1], 2), "samples": samples}
+
+
+def write_markdown(result: Dict[str, Any], path: Path) -> None:
+    b, cli, o = result["in_process"], result["cli"], result["paired_overhead"]
+    lines = ["# edgekit serve: load and fault tests", "",
+             f"Machine: {result['machine']}. {result['note']}", "",
+             f"Command: `{result['command']}`", "",
+             "## Latency and throughput (127.0.0.1, one server process, `--cache-mb 0`: every request computed)", "",
+             "| endpoint | concurrency | requests | errors | p50 ms | p95 ms | req/s |", "|---|---|---|---|---|---|---|"]
+    for r in result["load"]:
+        lines.append(f"| `{r['path']}` | {r['concurrency']} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['throughput_rps']} |")
+    t = result["targets"]
+    lines += ["", f"In-process (decode + `edgekit.analyze` + JSON, one at a time): p50 {b['p50_ms']} ms, p95 {b['p95_ms']} ms, "
+              f"{b['throughput_rps']} photos/s. CLI `edgekit analyze FOLDER` on {cli['photos']} photos: {cli['wall_s']} s wall "
+              f"({cli['throughput_photos_s']} photos/s; {cli['throughput_excl_startup_photos_s']} photos/s without its "
+              f"{cli['startup_s']} s start-up).", "",
+              "## Targets", "", "| target | measured | met |", "|---|---|---|",
+              f"| `/v1/analyze` p50 overhead over in-process at concurrency 1 ≤ 3 ms | {t['analyze_overhead_p50_ms']} ms "
+              f"(median of {o['requests']} paired differences; p25-p75 {o['overhead_ms_p25_p75']}; in-process p50 "
+              f"{o['in_process_p50_ms']} ms, server {o['server_p50_ms']} ms) | {t['overhead_met']} |",
+              f"| throughput at concurrency 4 ≥ 80% of the CLI's | {t['c4_vs_cli_pct']}% of the CLI without start-up "
+              f"({t['c4_vs_cli_wall_pct']}% of its wall clock) | {t['throughput_met']} |"]
+    if result.get("soak"):
+        s = result["soak"]
+        lines.append(f"| 0 errors, RSS growth ≤ 20 MB over the memory run ({s['seconds']:.0f} s) | {s['errors']} errors of "
+                     f"{s['requests']}; RSS {s['rss_mb_start']} → {s['rss_mb_end']} MB (max {s['rss_mb_max']}), "
+                     f"+{s['growth_mb_after_60s']} MB after the first minute, +{s['growth_mb_whole_run']} MB whole run | {t['soak_met']} |")
+    k = result["kill9"]
+    lines.append(f"| kill -9 batch: {k['photos']} of {k['photos']}, no duplicates, no half-written outputs | {k['records']} records, "
+                 f"{k['distinct_sources']} distinct, {k['output_files']} files = manifest: {k['outputs_match_manifest']}, "
+                 f"{k['temporary_files_left']} temp files | {k['exactly_once']} |")
+    lines += ["", "## kill -9 mid-batch", "",
+              f"{k['photos']} photos (192-200 px JPEG, generated English captions, seed 5), one batch worker. The server was "
+              f"SIGKILLed {k['killed_after_s']} s in, at {k['counts_at_kill']}; the restarted server was ready in "
+              f"{k['restart_ready_s']} s, redid the interrupted items and finished in {k['finish_after_restart_s']} s: "
+              f"{k['final_counts']}.", "", "## Malformed and oversized requests", "", "| case | expected | got | message |", "|---|---|---|---|"]
+    for c in result["bad_requests"]:
+        lines.append(f"| {c['case']} | {c['expected']} | {c['status']} | {c['message'][:110].replace('|', '/')} |")
+    lines.append("")
+    lines.append(f"Server healthy afterwards: {result['healthy_after_bad_requests']}. Server RSS after the load runs: "
+                 f"{result['rss_mb_after_load']} MB (server process), {result['tree_rss_mb_after_load']} MB with its batch pool.")
+    if result.get("soak"):
+        s = result["soak"]
+        lines += ["", "## Memory run", "", f"Concurrency {s['concurrency']}, 3 analyze : 1 meme, {s['requests']} requests in "
+                  f"{s['seconds']:.0f} s, {s['errors']} errors. RSS samples (s, server MB, server + pool MB) every 5 s are in server.json."]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--requests", type=int, default=200, help="requests per endpoint and concurrency level")
+    p.add_argument("--concurrency", default="1,4,16")
+    p.add_argument("--batch-photos", type=int, default=1000)
+    p.add_argument("--soak-seconds", type=float, default=600.0, help="memory run length; 0 skips it")
+    p.add_argument("--quick", action="store_true", help="40 requests per level, a 100-photo batch, no memory run")
+    p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
+    args = p.parse_args(argv)
+    if args.quick:
+        args.requests, args.batch_photos, args.soak_seconds = 40, 100, 0
+    levels = [int(x) for x in args.concurrency.split(",")]
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result: Dict[str, Any] = {"command": "python -m benchmarks.server_load " + " ".join(argv if argv is not None else sys.argv[1:]),
+                              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+                              "note": "The 2 cores are shared with a background training job and the load client runs on "
+                                      "the same cores, so absolute numbers are pessimistic; compare the rows with each other."}
+    with tempfile.TemporaryDirectory(prefix="edgekit-load-") as tmp:
+        work = Path(tmp)
+        paths = make_photos(work / "photos", max(args.requests, 200), size=512, fmt="jpg")
+        photos = [p.read_bytes() for p in paths]
+        print(f"{len(photos)} test photos, {statistics.mean(map(len, photos)) / 1024:.0f} KB each", flush=True)
+        result["in_process"] = in_process_baseline(photos, args.requests)
+        print("in-process", result["in_process"], flush=True)
+        result["cli"] = cli_throughput(work / "photos")
+        print("cli", result["cli"], flush=True)
+
+        port = free_port()
+        max_body = 20 * 1024 * 1024
+        # --cache-mb 0: every request is computed (the cache would answer repeated photos)
+        proc = start_server(port, work / "data", roots=[work / "photos"], extra=["--cache-mb", "0"])
+        try:
+            result["ready_s"] = round(wait_ready(port, proc), 2)
+            result["rss_mb_ready"] = round(rss_mb(proc.pid), 1)
+            result["load"] = []
+            for path in ("/v1/analyze", "/v1/meme?lang=en"):
+                for level in levels:
+                    r = load(port, path, photos, level, args.requests)
+                    result["load"].append(r)
+                    print(r, flush=True)
+            result["paired_overhead"] = paired_overhead(port, photos, args.requests)
+            print("paired", result["paired_overhead"], flush=True)
+            result["rss_mb_after_load"] = round(rss_mb(proc.pid), 1)
+            result["tree_rss_mb_after_load"] = round(tree_rss_mb(proc.pid), 1)
+            result["bad_requests"] = bad_requests(port, max_body)
+            result["healthy_after_bad_requests"] = get_json(port, "/readyz").get("status") == "ready"
+            print("bad requests ok:", all(c["ok"] for c in result["bad_requests"]), flush=True)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+
+        result["kill9"] = kill9_batch(work, args.batch_photos, 0.4)
+        print("kill9", {k: v for k, v in result["kill9"].items()}, flush=True)
+
+        if args.soak_seconds > 0:
+            port = free_port()
+            proc = start_server(port, work / "soak_data", extra=["--cache-mb", "0"])
+            try:
+                wait_ready(port, proc)
+                result["soak"] = soak(port, proc.pid, photos, args.soak_seconds)
+                print("soak", {k: v for k, v in result["soak"].items() if k != "samples"}, flush=True)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+
+    c1 = next(r for r in result["load"] if r["path"] == "/v1/analyze" and r["concurrency"] == 1)
+    c4 = next((r for r in result["load"] if r["path"] == "/v1/analyze" and r["concurrency"] == 4), c1)
+    overhead = result["paired_overhead"]["overhead_p50_ms"]
+    cli = result["cli"]
+    result["targets"] = {
+        "analyze_overhead_p50_ms": overhead, "overhead_met": overhead <= 3.0,
+        "c4_vs_cli_pct": round(100 * c4["throughput_rps"] / cli["throughput_excl_startup_photos_s"], 1),
+        "c4_vs_cli_wall_pct": round(100 * c4["throughput_rps"] / cli["throughput_photos_s"], 1),
+        "throughput_met": c4["throughput_rps"] >= 0.8 * cli["throughput_excl_startup_photos_s"],
+        "kill9_met": result["kill9"]["exactly_once"],
+    }
+    if result.get("soak"):
+        s = result["soak"]
+        result["targets"]["soak_met"] = s["errors"] == 0 and s["growth_mb_after_60s"] <= 20
+    (out_dir / "server.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_markdown(result, out_dir / "server.md")
+    print(json.dumps(result["targets"]), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
