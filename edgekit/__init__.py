@@ -70,6 +70,10 @@ _LAZY: Dict[str, str] = {
     "FeedbackStore": "personalize",
     "FaceIdentifier": "identity",
     "IdentityResult": "results",
+    "explain": "explain",
+    "Explainer": "explain",
+    "ActionUnits": "aus",
+    "ActionUnitReader": "aus",
 }
 
 __all__ = [
@@ -102,6 +106,8 @@ if TYPE_CHECKING:  # static tools see the real names
     from .results import BoundingBox, Detection, EmotionResult, FaceResult, FrameResult, StageTimings
     from .identity import FaceIdentifier
     from .results import IdentityResult
+    from .explain import Explainer, explain
+    from .aus import ActionUnitReader, ActionUnits
 
 
 def __getattr__(name: str) -> Any:

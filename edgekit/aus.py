@@ -40,6 +40,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 
 from .errors import ConfigError, ModelError, NoFaceError
@@ -195,7 +196,7 @@ def raw_features(aligned: np.ndarray) -> np.ndarray:
     return feature_matrix() @ np.asarray(aligned, np.float64).reshape(-1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Calibration:
     """Population baseline (neutral median of each raw feature) and span of each AU."""
 
@@ -203,6 +204,12 @@ class Calibration:
     span: np.ndarray  # (len(AU_NAMES),)
     floor: np.ndarray  # (len(AU_NAMES),)
     source: str = ""
+
+    @functools.cached_property
+    def per_side(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(floor, span - floor) repeated per side (``FEATURE_NAMES`` order)."""
+        floor = np.repeat(self.floor, len(SIDES))
+        return floor, np.repeat(self.span, len(SIDES)) - floor
 
 
 @functools.lru_cache(maxsize=1)
@@ -361,23 +368,38 @@ def _failed(reason: str, flags: Sequence[str] = (), pose: Optional[Pose] = None,
                        eye_distance_px=eye_distance_px)
 
 
+@functools.lru_cache(maxsize=1)
+def _reference_rigid() -> Tuple[np.ndarray, np.ndarray]:
+    """(rigid landmark indices, their reference points), contiguous for OpenCV."""
+    from .transfer.geometry import RIGID, load_neutral_mesh
+
+    index = np.array(RIGID)
+    return index, np.ascontiguousarray(load_neutral_mesh()[index])
+
+
+def fit_pose(points: np.ndarray) -> Tuple[np.ndarray, float, np.ndarray]:
+    """Least-squares 3-D similarity (Umeyama, ``cv2.estimateAffine3D``) taking the rigid landmarks
+    of ``points`` onto the reference's: ``(rotation, scale, translation)``; the fit of
+    :func:`edgekit.transfer.geometry.fit_similarity` without its per-call copies."""
+    index, dst = _reference_rigid()
+    matrix, scale = cv2.estimateAffine3D(np.ascontiguousarray(points[index]), dst, force_rotation=True)
+    return matrix[:, :3], float(scale), matrix[:, 3]
+
+
 def measure(points: np.ndarray) -> Tuple[np.ndarray, Pose, float]:
     """Raw measures of image landmarks ``(468, 3)``: (raw features, pose, rigid-fit residual).
 
     Raises:
         ValueError: ``points`` is not a finite ``(468, 3)`` array.
     """
-    from .transfer.geometry import RIGID, fit_similarity, load_neutral_mesh
-
     pts = np.asarray(points, np.float64)
     if pts.shape != (NUM_LANDMARKS, 3) or not np.isfinite(pts).all():
         raise ValueError(f"landmarks must be a finite ({NUM_LANDMARKS}, 3) array, got shape {pts.shape}")
-    reference = load_neutral_mesh()
-    fit = fit_similarity(pts, reference)
-    aligned = fit.apply(pts)
-    rigid = list(RIGID)
-    residual = float(np.sqrt(((aligned[rigid] - reference[rigid]) ** 2).sum(axis=1).mean()))
-    return raw_features(aligned), pose_from_rotation(fit.rotation), residual
+    rotation, scale, translation = fit_pose(pts)
+    aligned = scale * pts @ rotation.T + translation
+    index, dst = _reference_rigid()
+    residual = float(np.sqrt(((aligned[index] - dst) ** 2).sum(axis=1).mean()))
+    return feature_matrix() @ aligned.reshape(-1), pose_from_rotation(rotation), residual
 
 
 def activations_from_raw(raw: np.ndarray, baseline: Optional[np.ndarray] = None,
@@ -386,12 +408,11 @@ def activations_from_raw(raw: np.ndarray, baseline: Optional[np.ndarray] = None,
     the population neutral)."""
     cal = calibration or population_calibration()
     base = cal.base if baseline is None else np.asarray(baseline, np.float64)
-    floor, span = np.repeat(cal.floor, len(SIDES)), np.repeat(cal.span, len(SIDES))
-    per_side = np.clip((np.asarray(raw, np.float64) - base - floor) / (span - floor), 0.0, 1.0)
-    per_side = per_side.reshape(len(AU_NAMES), len(SIDES))
-    means = per_side.mean(axis=1)
-    return ({name: float(v) for name, v in zip(AU_NAMES, means)},
-            {name: (float(r), float(l)) for name, (r, l) in zip(AU_NAMES, per_side)})
+    floor, width = cal.per_side
+    per_side = np.clip((np.asarray(raw, np.float64) - base - floor) / width, 0.0, 1.0)
+    pairs = per_side.reshape(len(AU_NAMES), len(SIDES)).tolist()
+    return ({name: (r + l) / 2.0 for name, (r, l) in zip(AU_NAMES, pairs)},
+            {name: (r, l) for name, (r, l) in zip(AU_NAMES, pairs)})
 
 
 def action_units(points: np.ndarray, *, presence: Optional[float] = None, baseline: Optional[np.ndarray] = None,

@@ -23,7 +23,7 @@ from ._common import video_warnings_as_lines
 
 #: Sub-command modules, in ``--help`` order. Add a module name here to add a command.
 COMMANDS = ("analyze", "demo", "models", "caption", "suggest", "feedback", "meme", "enroll", "identify", "gallery",
-            "transfer", "timeline", "serve")
+            "transfer", "timeline", "serve", "explain")
 
 
 def build_parser() -> argparse.ArgumentParser:

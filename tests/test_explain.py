@@ -1,0 +1,122 @@
+"""explain (#22 item 4): occlusion heat maps peak where hiding the face changes the score most;
+regions, JSON, CLI, bad input."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from edgekit.errors import ConfigError, InputError, NoFaceError
+from edgekit.explain import OUTSIDE, REGIONS, landmark_regions, occluder_positions, occlusion_map, rank_regions
+
+
+def test_occluder_positions_cover_every_pixel():
+    for size, patch, stride in ((96, 16, 12), (48, 8, 6), (10, 10, 3), (17, 5, 4)):
+        starts = occluder_positions(size, patch, stride)
+        covered = np.zeros(size, bool)
+        for s in starts:
+            covered[s:s + patch] = True
+        assert covered.all() and starts[-1] == size - patch
+
+
+def test_heat_map_peaks_where_an_occluder_changes_the_score_most():
+    """A constructed model whose score is the brightness of one 12x12 patch, plus a weak
+    dependence on another: the map's maximum lies inside the strong patch, the weak patch
+    comes second, and the empty background reads zero."""
+    crop = np.zeros((96, 96, 3), np.uint8)
+    crop[60:72, 30:42] = 250  # strong evidence
+    crop[10:22, 70:82] = 250  # weak evidence
+
+    def score(x):
+        return float(x[60:72, 30:42].mean()) + 0.2 * float(x[10:22, 70:82].mean())
+
+    heat, n = occlusion_map(crop, score, patch=16, stride=12, fill=(0, 0, 0))
+    assert n == 1 + len(occluder_positions(96, 16, 12)) ** 2
+    y, x = np.unravel_index(np.argmax(heat), heat.shape)
+    slack = 16 - 12  # the map resolves positions to the occluder's overlap
+    assert 60 - slack <= y < 72 + slack and 30 - slack <= x < 42 + slack
+    assert heat[60:72, 30:42].mean() > 3 * heat[10:22, 70:82].mean() > 0
+    assert heat[0:8, 0:8].max() == 0.0 and heat[88:, :20].max() == 0.0
+    # the default fill is the crop's mean colour, and bad arguments are refused
+    default, _ = occlusion_map(crop, score, patch=16, stride=12)
+    assert np.argmax(default) == np.argmax(heat)
+    with pytest.raises(ConfigError):
+        occlusion_map(crop, score, patch=0, stride=4)
+    with pytest.raises(InputError):
+        occlusion_map(crop.astype(np.float32), score, patch=8, stride=4)
+
+
+def test_every_landmark_has_a_region_and_ranking_is_by_mean_drop():
+    labels = landmark_regions()
+    assert labels.shape == (468,) and set(labels) == set(range(len(REGIONS)))
+    regions = np.zeros((4, 4), np.int32)
+    regions[:, 2:] = len(REGIONS)  # outside the face
+    heat = np.zeros((4, 4), np.float32)
+    heat[:, :2] = 1.0
+    ranked = rank_regions(heat, regions)
+    assert ranked[0]["region"] == REGIONS[0] and ranked[0]["share"] == 1.0
+    assert ranked[1]["region"] == OUTSIDE and ranked[1]["mean_drop"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def explainer():
+    from edgekit.explain import Explainer
+
+    with Explainer() as e:
+        yield e
+
+
+def test_explain_the_astronaut_smile_points_at_the_mouth(explainer, astronaut_path):
+    result = explainer.explain(astronaut_path)
+    assert result.predicted == result.emotion == "happiness"
+    assert result.top_regions[0]["region"] == "mouth"
+    assert result.heatmap.shape == result.crop.shape[:2] and result.evaluations == 65
+    assert result.aus is not None and result.aus.activations["AU12"] > 0.5 and result.cues()
+    assert result.overlay.shape == cv2.imread(str(astronaut_path)).shape
+    chosen = explainer.explain(astronaut_path, emotion="neutral")
+    assert chosen.emotion == "neutral" and chosen.predicted == "happiness"
+
+
+def test_explain_json_schema_and_files(explainer, astronaut_path, tmp_path):
+    result = explainer.explain(astronaut_path)
+    written = result.save(tmp_path / "out", "astro")
+    data = json.loads(written["json"].read_text())
+    assert set(data) >= {"source", "face", "box", "emotion", "predicted", "probs", "method", "patch_px", "stride_px",
+                         "crop_size", "evaluations", "flip_average", "top_regions", "regions", "aus", "cues",
+                         "timings_ms", "overlay", "max_drop", "landmarks_from"}
+    assert data["method"] == "occlusion" and data["overlay"] == "astro_explain.png"
+    assert len(data["top_regions"]) == 3 and {r["region"] for r in data["regions"]} <= {*REGIONS, OUTSIDE}
+    assert abs(sum(r["share"] for r in data["regions"]) - 1.0) < 1e-3
+    png = cv2.imread(str(written["overlay"]))
+    assert png is not None and png.shape == result.overlay.shape
+
+
+def test_explain_bad_input(explainer, astronaut_path):
+    with pytest.raises(NoFaceError):
+        explainer.explain(np.full((200, 200, 3), 128, np.uint8))
+    with pytest.raises(ConfigError, match="CAM"):
+        explainer.explain(astronaut_path, method="cam")
+    with pytest.raises(ConfigError, match="unknown explanation method"):
+        explainer.explain(astronaut_path, method="gradcam")
+    with pytest.raises(ConfigError, match="unknown emotion"):
+        explainer.explain(astronaut_path, emotion="joy")
+    with pytest.raises(InputError, match="no face 2"):
+        explainer.explain(astronaut_path, face=2)
+
+
+def test_cli_explain(astronaut_path, tmp_path, capsys):
+    from edgekit.cli import main
+
+    assert main(["explain", str(astronaut_path), "-o", str(tmp_path)]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["predicted"] == "happiness" and line["top_regions"][0] == "mouth"
+    assert (tmp_path / "astronaut_explain.png").is_file() and (tmp_path / "astronaut_explain.json").is_file()
+    assert main(["explain", str(astronaut_path), "-o", str(tmp_path), "--method", "cam"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("edgekit: error: ") and "CAM" in err[0]
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 200, np.uint8))
+    assert main(["explain", str(blank), "-o", str(tmp_path)]) == 1
+    assert "no face" in capsys.readouterr().err
