@@ -22,7 +22,8 @@ def _all(args: argparse.Namespace) -> None:
 
     raw = read_json(args.config, "pass a JSON file of IdentityConfig fields") if args.config else {}
     flags = {k: v for k, v in {"data": args.data, "out": args.out, "report_dir": args.report_dir,
-                               "input_size": args.input_size, "people_limit": args.people_limit}.items() if v is not None}
+                               "input_size": args.input_size, "people_limit": args.people_limit,
+                               "teacher": args.teacher_cache, "teacher_views": args.teacher_views}.items() if v is not None}
     for stage, minutes in (("train", args.train_minutes), ("finetune", args.finetune_minutes), ("qat", args.qat_minutes)):
         if minutes is not None:
             raw[stage] = {**raw.get(stage, {}), "budget_minutes": minutes}
@@ -50,10 +51,11 @@ def _teacher(args: argparse.Namespace) -> None:
     import numpy as np
 
     from converters.identity.data import index_lfw, lfw_pairs
-    from converters.identity.teacher import extract, verify_pairs
+    from converters.identity.teacher import extract, single_core, verify_pairs
 
+    single_core()  # before anything loads a BLAS
     root = Path(args.data)
-    descriptor = extract(root, Path(args.out), Path(args.out) / "cache", args.limit, args.views)
+    descriptor = extract(root, Path(args.out), Path(args.out) / "cache", args.limit, args.views, args.augment)
     pairs_file = root / "pairsDevTrain.txt"
     if pairs_file.is_file() and not args.limit:
         pairs, _ = lfw_pairs(index_lfw(root), pairs_file)
@@ -78,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--finetune-minutes", dest="finetune_minutes", type=float, help="fine-tuning after pruning")
     a.add_argument("--qat-minutes", dest="qat_minutes", type=float, help="quantization-aware training (0: PTQ only)")
     a.add_argument("--report-dir", dest="report_dir", help="report folder (default reports/identity)")
+    a.add_argument("--teacher-cache", dest="teacher_cache",
+                   help="distil from this teacher cache (a .npz, or the folder of `teacher --out`, e.g. runs/identity_teacher)")
+    a.add_argument("--teacher-views", dest="teacher_views", type=int,
+                   help="how many of the cache's augmented views to train on (-1: all, 0: none)")
     a.add_argument("--no-ship", dest="no_ship", action="store_true", help="do not copy into edgekit/models/")
     a.set_defaults(func=_all)
     z = sub.add_parser("sizes", help="training and INT8 inference cost of the embedder at several input sizes")
@@ -89,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="runs/identity_teacher", help="cache folder, outside git")
     t.add_argument("--limit", type=int, help="only the first N images (smoke tests)")
     t.add_argument("--views", nargs="+", default=["photo", "mirror"], help="photo [mirror] (mirror doubles the time)")
+    t.add_argument("--augment", type=int, default=0,
+                   help="augmented views per face on top (rotation, scale, contrast, low resolution, gray; each costs "
+                        "about as much as the photo); the student trains on the same views of its own crops")
     t.add_argument("--report-dir", dest="report_dir", default="reports/identity_teacher")
     t.set_defaults(func=_teacher)
     return parser

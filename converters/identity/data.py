@@ -145,6 +145,7 @@ class FaceData:
     index: LfwIndex
     images: np.ndarray  # [N, S, S, 3] uint8 RGB
     detected: np.ndarray  # [N] bool
+    eyes: Optional[np.ndarray] = None  # [N, 4] eye keypoints the crops were aligned from
 
     @property
     def names(self) -> np.ndarray:
@@ -170,7 +171,46 @@ def load_faces(root: Path, size: int, cache_dir: Path, people: Optional[Sequence
     else:
         images = align_faces(index, eyes, size)
         np.save(cache, images)
-    return FaceData(index, images, detected)
+    return FaceData(index, images, detected, eyes)
+
+
+def view_crops(index: LfwIndex, eyes: np.ndarray, size: int, view: int, rows: np.ndarray, cache_dir: Path) -> np.ndarray:
+    """Gray ``[len(rows), size, size]`` crops of augmented view ``view`` (1, 2, ...) of the images
+    ``rows``: the photo transformed by :func:`converters.identity.views.apply_view` (what the
+    teacher embedded for that view), aligned by :class:`edgekit.FaceAligner` with the
+    identity template from the BlazeFace eyes moved by the same matrix. Cached per view."""
+    import cv2
+    from tqdm import tqdm
+
+    from converters.identity import views as views_mod
+    from edgekit import FaceAligner, load_image
+    from edgekit.identity.template import IDENTITY_TEMPLATE
+    from edgekit.registry import InputSpec
+
+    rows = np.asarray(rows, np.int64)
+    listing = "\n".join(f"{index.names[i]}/{int(index.numbers[i])}" for i in rows)
+    key = hashlib.sha256((listing + eyes[rows].tobytes().hex() + views_mod.VERSION).encode()).hexdigest()[:16]
+    cache = Path(cache_dir) / f"view{int(view)}_gray{size}_{key}.npy"
+    if cache.is_file():
+        return np.load(cache)
+    aligner = FaceAligner(InputSpec(size, size, 3, "rgb"), IDENTITY_TEMPLATE)
+    crops = np.zeros((len(rows), size, size), np.uint8)
+    for k, i in enumerate(tqdm(rows, desc=f"view {view} crops", unit="img", mininterval=10)):
+        params = views_mod.view_params(str(index.names[i]), int(index.numbers[i]), int(view))
+        moved, matrix = views_mod.apply_view(load_image(index.path(int(i))), params)
+        e = views_mod.move_eyes(matrix, eyes[i])
+        rgb = aligner.align_eyes(moved, (e[0], e[1]), (e[2], e[3])).image
+        crops[k] = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    np.save(cache, crops)
+    return crops
+
+
+def image_hashes(index: LfwIndex) -> np.ndarray:
+    """sha256 (hex) of every image file of ``index`` (checked against the teacher cache)."""
+    from converters.identity.teacher import image_sha256
+
+    return image_sha256([index.path(i) for i in range(len(index))])
 
 
 # ---------------------------------------------------------------------------------- identity split

@@ -79,25 +79,48 @@ class CosFaceLogits(keras.layers.Layer):
 
 
 def training_model(embedder: keras.Model, num_classes: int, scale: float, margin: float,
-                   head: Optional[CosFaceLogits] = None, distill: bool = False) -> keras.Model:
+                   head: Optional[CosFaceLogits] = None, distill: bool = False, teacher_dim: Optional[int] = None,
+                   relational: bool = False) -> keras.Model:
     """``[image, label] -> margin logits`` around ``embedder`` (``head`` reuses trained class centres).
 
     With ``distill`` the model has a second output, ``distill``: the L2-normalised embedding, which
-    the training loss pulls towards the teacher's embedding of the same face."""
+    the training loss pulls towards the teacher's embedding of the same face. When the teacher's
+    dimension (``teacher_dim``) differs from the embedding's, a learned linear projection (training
+    only, never exported) maps the embedding to it first. With ``relational`` a third output,
+    ``relational``, is the unprojected unit embedding whose in-batch similarities are matched to
+    the teacher's (:func:`relational_distance`)."""
     image = keras.Input(embedder.input_shape[1:], name="image")
     label = keras.Input((), dtype=tf.int32, name="label")
     head = head or CosFaceLogits(num_classes, scale, margin, name="cosface")
     embedding = embedder(image)
     logits = head([embedding, label])
-    if not distill:
+    if not distill and not relational:
         return keras.Model([image, label], logits, name="cosface_training")
-    unit = keras.layers.Lambda(lambda e: tf.math.l2_normalize(e, axis=1), name="distill")(embedding)
-    return keras.Model([image, label], {"cosface": logits, "distill": unit}, name="cosface_distill_training")
+    outputs = {"cosface": logits}
+    dim = int(embedder.output_shape[-1])
+    if distill:
+        x = embedding
+        if teacher_dim and int(teacher_dim) != dim:
+            x = keras.layers.Lambda(lambda e: tf.math.l2_normalize(e, axis=1), name="distill_unit")(x)
+            x = keras.layers.Dense(int(teacher_dim), use_bias=False, name="distill_projection")(x)
+        outputs["distill"] = keras.layers.Lambda(lambda e: tf.math.l2_normalize(e, axis=1), name="distill")(x)
+    if relational:
+        outputs["relational"] = keras.layers.Lambda(lambda e: tf.math.l2_normalize(e, axis=1), name="relational")(embedding)
+    return keras.Model([image, label], outputs, name="cosface_distill_training")
 
 
 def cosine_distance(target: tf.Tensor, unit: tf.Tensor) -> tf.Tensor:
-    """``1 - cos`` between the teacher's embedding (normalised here) and the student's unit embedding."""
+    """``1 - cos`` between the teacher's embedding (normalised here) and the student's unit embedding.
+    (On unit vectors the squared L2 distance is ``2 (1 - cos)``, so this is also the L2 term.)"""
     return 1.0 - tf.reduce_sum(tf.math.l2_normalize(target, axis=1) * unit, axis=1)
+
+
+def relational_distance(target: tf.Tensor, unit: tf.Tensor) -> tf.Tensor:
+    """Per face of the batch: mean squared difference between its cosine similarities to the other
+    faces of the batch under the student and under the teacher (similarity-preserving
+    distillation; works whatever the two dimensions are)."""
+    t = tf.math.l2_normalize(tf.cast(target, unit.dtype), axis=1)
+    return tf.reduce_mean(tf.square(tf.matmul(unit, unit, transpose_b=True) - tf.matmul(t, t, transpose_b=True)), axis=1)
 
 
 def custom_objects() -> dict:

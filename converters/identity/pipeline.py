@@ -43,7 +43,8 @@ class IdentityConfig:
     depth: int = 0  # > 0: only the first backbone blocks (tiny test models)
     heldout_fraction: float = 0.18
     heldout_pairs: int = 1500  # matched pairs among held-out people (and as many mismatched)
-    teacher: str = ""  # teacher cache (.npz from `python -m converters.identity teacher`); "" = no distillation
+    teacher: str = ""  # teacher cache (.npz, or the folder of `python -m converters.identity teacher`); "" = no distillation
+    teacher_views: int = -1  # augmented teacher views to add as training samples (-1: every one in the cache)
     threshold_far: float = 0.0  # > 0: ship the threshold with this false-accept rate on held-out pairs (else max accuracy)
     seed: int = 0
     train: FitSettings = field(default_factory=FitSettings)
@@ -99,6 +100,22 @@ class Prepared:
     lfw_pairs: np.ndarray
     lfw_pairs_missing: int
     teacher: Optional[np.ndarray] = None  # [N, D] teacher targets of every face (distillation), or None
+    view_gray: Optional[np.ndarray] = None  # [M, S, S] gray crops of augmented views of training faces
+    view_labels: Optional[np.ndarray] = None  # [M] their training labels
+    view_teacher: Optional[np.ndarray] = None  # [M, D] the teacher's targets of those views
+    teacher_info: Optional[dict] = None  # which cache and views were used
+
+    def training_set(self):
+        """``(gray crops, labels, teacher targets or None)`` the training stages fit: the training
+        faces' crops, then the augmented views' crops with their own teacher targets."""
+        gray = self.faces.gray()[self.train_idx]
+        labels = self.train_labels
+        teacher = self.teacher[self.train_idx] if self.teacher is not None else None
+        if self.view_gray is not None and len(self.view_gray):
+            gray = np.concatenate([gray, self.view_gray])
+            labels = np.concatenate([labels, self.view_labels])
+            teacher = np.concatenate([teacher, self.view_teacher])
+        return gray, labels, teacher
 
     def summary(self) -> dict:
         names = self.faces.names
@@ -108,7 +125,9 @@ class Prepared:
                 "train_images": int(len(self.train_idx)), "train_people": len(self.split.train_people),
                 "heldout_people": len(held), "heldout_images": int(sum(str(n) in held for n in names)),
                 "heldout_pairs": _pair_counts(self.heldout_pairs), "lfw_pairs": _pair_counts(self.lfw_pairs),
-                "lfw_pairs_missing": self.lfw_pairs_missing, "lfw_pair_people_in_training": len(overlap)}
+                "lfw_pairs_missing": self.lfw_pairs_missing, "lfw_pair_people_in_training": len(overlap),
+                "augmented_view_samples": int(len(self.view_gray)) if self.view_gray is not None else 0,
+                "teacher": self.teacher_info}
 
 
 def _pair_counts(pairs: np.ndarray) -> dict:
@@ -133,12 +152,46 @@ def prepare(cfg: IdentityConfig) -> Prepared:
     held = data_mod.sample_pairs(faces.names, split.heldout_people, cfg.heldout_pairs, cfg.seed)
     pairs_file = root / "pairsDevTrain.txt"
     lfw, missing = data_mod.lfw_pairs(faces.index, pairs_file) if pairs_file.is_file() else (np.zeros((0, 3), np.int64), 0)
-    teacher = None
+    prep = Prepared(faces, split, train_idx, labels, len(train_people), held, lfw, missing)
     if cfg.teacher:
-        from converters.identity.teacher import centred_targets, load_targets
+        add_teacher(cfg, prep)
+    return prep
 
-        teacher = centred_targets(load_targets(Path(cfg.teacher), faces.index.names, faces.index.numbers), train_idx)
-    return Prepared(faces, split, train_idx, labels, len(train_people), held, lfw, missing, teacher)
+
+def add_teacher(cfg: IdentityConfig, prep: Prepared) -> None:
+    """Teacher targets of every face (centred on the training faces' mean) and, for each augmented
+    view in the cache (up to ``cfg.teacher_views``), the training faces' crops of that view with
+    the teacher's targets of it. A cache that does not match the faces is refused."""
+    from converters.identity import teacher as teacher_mod
+
+    index = prep.faces.index
+    path = teacher_mod.resolve_cache(Path(cfg.teacher), index.names, index.numbers)
+    found = teacher_mod.load_teacher(path, index.names, index.numbers, data_mod.image_hashes(index))
+    mean = found.base[prep.train_idx].mean(axis=0)
+    prep.teacher = teacher_mod.centred_targets(found.base, prep.train_idx, mean)
+    views = sorted(found.augmented, key=lambda v: int(v[3:]))
+    if cfg.teacher_views >= 0:
+        views = views[:cfg.teacher_views]
+    if views and prep.faces.eyes is None:
+        raise ValueError("augmented views need the faces' eye keypoints (load them with data.load_faces)")
+    grays, targets = [], []
+    for view in views:
+        grays.append(data_mod.view_crops(index, prep.faces.eyes, cfg.input_size, int(view[3:]), prep.train_idx,
+                                         Path(cfg.cache_dir)))
+        targets.append(teacher_mod.centred_targets(found.augmented[view][prep.train_idx],
+                                                   np.arange(len(prep.train_idx)), mean))
+    if views:
+        prep.view_gray = np.concatenate(grays)
+        prep.view_labels = np.tile(prep.train_labels, len(views))
+        prep.view_teacher = np.concatenate(targets)
+    prep.teacher_info = {"cache": str(path), "cache_sha256": _sha256(path), "views_in_cache": found.views,
+                         "augmented_views_used": views}
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def heldout_evaluator(prep: Prepared):
@@ -171,9 +224,8 @@ def _train_stage(cfg: IdentityConfig, prep: Prepared, stage: str, settings: FitS
         head = CosFaceLogits(centres.shape[1], settings.scale, settings.margin, name="cosface")
         head.build([(None, centres.shape[0]), (None,)])
         head.set_weights([centres])
-    gray = prep.faces.gray()[prep.train_idx]
-    teacher = prep.teacher[prep.train_idx] if prep.teacher is not None else None
-    head = fit(embedder, gray, prep.train_labels, prep.num_classes, settings, head=head,
+    gray, labels, teacher = prep.training_set()
+    head = fit(embedder, gray, labels, prep.num_classes, settings, head=head,
                evaluate=heldout_evaluator(prep), history_path=out / "history.json", ckpt_dir=out / "ckpt",
                teacher=teacher)
     np.save(out / "centres.npy", head.get_weights()[0])

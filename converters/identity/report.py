@@ -324,7 +324,10 @@ def render_markdown(r: dict) -> str:
         f"LFW View 1 development-training split (deep-funneled), {d['images']} images; BlazeFace found the face in "
         f"{d['detected_by_blazeface']}. Faces aligned with the runtime's code path (`edgekit.FaceDetector` + "
         f"`edgekit.FaceAligner`, similarity transform of the eye keypoints onto `IDENTITY_TEMPLATE`), {cfg['input_size']} px.",
-        f"- Training: {d['train_people']} people, {d['train_images']} images.",
+        f"- Training: {d['train_people']} people, {d['train_images']} images"
+        + (f", plus {d['augmented_view_samples']} augmented views of them ({len(d['teacher']['augmented_views_used'])} per "
+           "face, the same views the teacher embedded, aligned by the runtime's code path)."
+           if d.get("augmented_view_samples") else "."),
         f"- Held out (never used in training, {int(cfg['heldout_fraction'] * 100)}% of the identities, seeded): "
         f"{d['heldout_people']} people, {d['heldout_images']} images; pairs: {d['heldout_pairs']['matched']} matched "
         f"(at most 10 per person) + {d['heldout_pairs']['mismatched']} mismatched.",
@@ -384,8 +387,11 @@ def render_markdown(r: dict) -> str:
         if h:
             fit = cfg[settings_of[stage]]
             distill = f", + {fit.get('distill_weight', 0)} x (1 - cos to the teacher)" if fit.get("distill_weight") else ""
+            if fit.get("relational_weight"):
+                distill += f", + {fit['relational_weight']} x (in-batch similarities vs the teacher's)"
+            cosface = "" if fit.get("cosface_weight", 1.0) == 1.0 else f"{fit['cosface_weight']} x "
             lines.append(f"- {stage}: {h['epochs']} epochs in {h['minutes']} min on {h['images']} images / {h['classes']} "
-                         f"classes (CosFace s={fit['scale']}, m={fit['margin']}{distill}, batch {fit['batch_size']}, peak lr {fit['lr']}); "
+                         f"classes ({cosface}CosFace s={fit['scale']}, m={fit['margin']}{distill}, batch {fit['batch_size']}, peak lr {fit['lr']}); "
                          f"held-out accuracy (float Keras, 10-fold) by epoch: {h['heldout_acc_by_epoch'] or '-'}")
     if not r["training"].get("qat"):
         lines.append("- QAT: not run (`qat.budget_minutes` 0); the INT8 model is post-training quantized.")

@@ -12,13 +12,13 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from converters.emotion.augment import AugmentConfig, make_dataset
 from converters.emotion.train import WallClockCosine
-from converters.identity.model import CosFaceLogits, cosine_distance, training_model
+from converters.identity.model import CosFaceLogits, cosine_distance, relational_distance, training_model
 from converters.tfenv import keras, tf
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ class FitSettings:
     seed: int = 0
     eval_every: int = 5  # epochs between held-out checks (0: never)
     distill_weight: float = 0.0  # weight of 1 - cos(student, teacher) when teacher embeddings are given
+    relational_weight: float = 0.0  # weight of the in-batch similarity-matching term (teacher embeddings needed)
+    cosface_weight: float = 1.0  # weight of the CosFace margin loss (0: distillation alone)
     augment: AugmentConfig = field(default_factory=identity_augment)
 
 
@@ -75,6 +77,22 @@ class HeldOutCheck(keras.callbacks.Callback):
             (self.ckpt_dir / "state.json").write_text(json.dumps(state))
 
 
+def loss_terms(settings: FitSettings, distill: bool) -> Tuple[Dict[str, object], Dict[str, float]]:
+    """``(losses, weights)`` per output of :func:`converters.identity.model.training_model`: the
+    CosFace cross-entropy, and with teacher targets ``1 - cos`` and the relational term, each with
+    its weight from ``settings``; the training loss is their weighted sum. Terms of weight 0 are
+    left out (and so are their outputs)."""
+    losses: Dict[str, object] = {"cosface": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
+    weights = {"cosface": float(settings.cosface_weight)}
+    if distill and settings.distill_weight > 0:
+        losses["distill"], weights["distill"] = cosine_distance, float(settings.distill_weight)
+    if distill and settings.relational_weight > 0:
+        losses["relational"], weights["relational"] = relational_distance, float(settings.relational_weight)
+    if not any(w > 0 for w in weights.values()):
+        raise ValueError("every loss weight is 0: nothing to train (set cosface_weight, or distill_weight with a teacher)")
+    return losses, weights
+
+
 def fit(embedder: keras.Model, images: np.ndarray, labels: np.ndarray, num_classes: int, settings: FitSettings,
         head: Optional[CosFaceLogits] = None, evaluate: Optional[Callable[[keras.Model], dict]] = None,
         history_path: Optional[Path] = None, verbose: Optional[int] = None, ckpt_dir: Optional[Path] = None,
@@ -83,8 +101,9 @@ def fit(embedder: keras.Model, images: np.ndarray, labels: np.ndarray, num_class
     margin head (its class centres carry over to fine-tuning). With ``ckpt_dir``, every epoch is
     checkpointed there and a later call resumes from the last one (same epoch, step and clock).
 
-    ``teacher`` ([N, D] teacher embeddings of the same faces, flip-symmetric) adds the distillation
-    loss ``settings.distill_weight * (1 - cos(student, teacher))`` to the margin loss."""
+    ``teacher`` ([N, D] teacher embeddings of the same faces; D may differ from the embedding's
+    size, a learned projection then maps the student to it) adds the distillation terms of
+    :func:`loss_terms` to the margin loss (weighted by ``settings.cosface_weight``)."""
     keras.utils.set_random_seed(settings.seed)
     size = int(embedder.input_shape[1])
     batch = min(settings.batch_size, len(images))
@@ -92,26 +111,31 @@ def fit(embedder: keras.Model, images: np.ndarray, labels: np.ndarray, num_class
     state_file = Path(ckpt_dir) / "state.json" if ckpt_dir else None
     state = json.loads(state_file.read_text()) if state_file and state_file.is_file() else \
         {"epoch": 0, "step": 0, "elapsed_s": 0.0, "history": []}
-    distill = teacher is not None and settings.distill_weight > 0
+    distill = teacher is not None and (settings.distill_weight > 0 or settings.relational_weight > 0)
     if distill and (teacher.ndim != 2 or len(teacher) != len(images)):
         raise ValueError(f"teacher embeddings {teacher.shape} do not match {len(images)} images")
+    if len(labels) != len(images):
+        raise ValueError(f"{len(labels)} labels do not match {len(images)} images")
+    losses, weights = loss_terms(settings, distill)
     targets = labels.astype(np.float32)[:, None]
     if distill:
         targets = np.concatenate([targets, teacher.astype(np.float32)], axis=1)
     base = make_dataset(images, targets, None, size, batch, training=True,
                         seed=settings.seed, augment=settings.augment, start_batch=state["step"])
-    model = training_model(embedder, num_classes, settings.scale, settings.margin, head, distill=distill)
+    model = training_model(embedder, num_classes, settings.scale, settings.margin, head,
+                           distill="distill" in losses, teacher_dim=teacher.shape[1] if distill else None,
+                           relational="relational" in losses)
     optimizer = keras.optimizers.AdamW(learning_rate=settings.lr, weight_decay=settings.weight_decay)
-    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if distill:
+        keys = [k for k in losses if k != "cosface"]
         dataset = base.map(lambda x, y, w: ((x, tf.cast(y[:, 0], tf.int32)),
-                                            {"cosface": tf.cast(y[:, 0], tf.int32), "distill": y[:, 1:]}))
-        model.compile(optimizer=optimizer, loss={"cosface": ce, "distill": cosine_distance},
-                      loss_weights={"cosface": 1.0, "distill": settings.distill_weight},
+                                            {"cosface": tf.cast(y[:, 0], tf.int32), **{k: y[:, 1:] for k in keys}}))
+        model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
                       metrics={"cosface": [keras.metrics.SparseCategoricalAccuracy(name="acc")]})
     else:
         dataset = base.map(lambda x, y, w: ((x, tf.cast(y[:, 0], tf.int32)), tf.cast(y[:, 0], tf.int32)))
-        model.compile(optimizer=optimizer, loss=ce, metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
+        model.compile(optimizer=optimizer, loss=losses["cosface"], loss_weights=weights["cosface"],
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
     if state["epoch"] > 0 and ckpt_dir is not None:
         tf.train.Checkpoint(model=model, optimizer=model.optimizer).restore(tf.train.latest_checkpoint(str(ckpt_dir))).expect_partial()
         log.info("resumed from %s at epoch %d (%.0f s spent)", ckpt_dir, state["epoch"], state["elapsed_s"])
