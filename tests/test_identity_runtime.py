@@ -2,14 +2,19 @@
 embedding model (tests/identity_support.py), and every bad-input case of the issue."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import stat
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import edgekit
 from edgekit.errors import ConfigError, InputError, NoFaceError
 from identity_support import faces_photo, TINY_DIM, TINY_THRESHOLD, install_tiny_identity_model, no_face_photo, two_face_photo
 
@@ -121,6 +126,29 @@ def test_several_faces_use_the_largest_and_say_which(ident, astronaut_path, scal
     assert ident.enroll("Ann", [photo], face=other) == 2 and ident.last_faces == [other]
     with pytest.raises(InputError, match=f"no face {len(scales)}: {len(scales)} face"):
         ident.enroll("Ann", [photo], face=len(scales))
+
+
+@pytest.mark.parametrize("scales", [(0.75, 1.0), (1.0, 0.7, 0.85)])
+def test_verify_uses_the_largest_faces_or_the_ones_asked_for(ident, astronaut_path, scales):
+    """verify never raises on a background face; face_a / face_b pick other faces of each photo
+    and last_faces says which were compared; only a face the photo lacks is an error."""
+    photo = faces_photo(astronaut_path, scales)
+    n = len(scales)
+    largest = int(np.argmax([f.box.area for f in ident._faces(photo)]))
+    embeddings = [ident.embed(photo, face=k) for k in range(n)]
+    _, sim = ident.verify(photo, photo)
+    assert ident.last_faces == [largest, largest] and sim == pytest.approx(1.0, abs=1e-5)
+    for a in range(n):
+        for b in range(n):
+            _, sim = ident.verify(photo, photo, face_a=a, face_b=b)
+            assert ident.last_faces == [a, b]
+            assert sim == pytest.approx(float(np.dot(embeddings[a], embeddings[b])), abs=1e-5)
+    _, sim = ident.verify(photo, astronaut_path, face_a=(largest + 1) % n)
+    assert ident.last_faces == [(largest + 1) % n, 0]
+    with pytest.raises(InputError, match=f"no face {n}: {n} face"):
+        ident.verify(photo, astronaut_path, face_a=n)
+    with pytest.raises(InputError, match="no face 1: 1 face"):
+        ident.verify(photo, astronaut_path, face_b=1)
 
 
 def test_identify_needs_a_margin_over_the_runner_up(ident, astronaut_path):
@@ -306,13 +334,32 @@ def test_bad_identity_options(bad):
         PipelineOptions(**bad)
 
 
-def test_runtime_identity_imports_no_tensorflow(env, astronaut_path):
-    import subprocess
+#: Never loaded by the runtime: the toolchain, and the identity teacher (dlib +
+#: face_recognition_models, the [teacher] extra), importable in the toolchain venv.
+RUNTIME_FORBIDDEN = ("tensorflow", "mediapipe", "tf_keras", "keras", "converters", "dlib", "face_recognition_models")
 
-    code = ("import sys, edgekit; i = edgekit.FaceIdentifier(); i.embed(sys.argv[1]); "
-            "bad = [m for m in ('tensorflow', 'mediapipe', 'tf_keras') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+
+def _identity_run_modules(env, astronaut_path, extra: str = "") -> subprocess.CompletedProcess:
+    """embed / verify / enroll / identify in a fresh interpreter; prints the forbidden modules loaded."""
+    code = (f"import sys, edgekit; {extra}"
+            f"i = edgekit.FaceIdentifier({str(env.model)!r}, threshold=0.5); p = sys.argv[1]; "
+            "i.embed(p); i.verify(p, p); i.enroll('A', [p]); i.identify(p); "
+            f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {RUNTIME_FORBIDDEN!r}); print(bad); sys.exit(bool(bad))")
     env_vars = {**os.environ, "EDGEKIT_DATA_DIR": str(env.data_dir)}
-    # The subprocess sees the real manifest, so point it at the tiny model by path with a threshold.
-    code = code.replace("edgekit.FaceIdentifier()", f"edgekit.FaceIdentifier({str(env.model)!r}, threshold=0.5)")
-    out = subprocess.run([sys.executable, "-c", code, str(astronaut_path)], capture_output=True, text=True, env=env_vars)
+    # The subprocess sees the real manifest, so the tiny model is passed by path with a threshold.
+    return subprocess.run([sys.executable, "-c", code, str(astronaut_path)], capture_output=True, text=True, env=env_vars)
+
+
+def test_runtime_identity_imports_no_tensorflow_and_no_teacher(env, astronaut_path):
+    out = _identity_run_modules(env, astronaut_path)
     assert out.returncode == 0, out.stdout + out.stderr
+    if importlib.util.find_spec("dlib") is not None:  # the check sees the teacher when it is loaded
+        caught = _identity_run_modules(env, astronaut_path, extra="import dlib; ")
+        assert caught.returncode == 1 and "'dlib'" in caught.stdout, caught.stdout + caught.stderr
+
+
+def test_no_runtime_source_names_the_teacher():
+    root = Path(edgekit.__file__).parent
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if re.search(r"^\s*(import|from)\s+(dlib|face_recognition_models)\b", p.read_text(), re.M)]
+    assert offenders == []

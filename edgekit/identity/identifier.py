@@ -103,10 +103,13 @@ class FaceIdentifier:
         """Embedding of one detected face of ``image`` (what :class:`edgekit.Pipeline` calls)."""
         return self.embedder.embed_aligned(self.aligner.align(image, detection).image)
 
-    def verify(self, a: FaceInput, b: FaceInput) -> Tuple[bool, float]:
-        """``(same person, cosine similarity)`` of two faces (photos: the largest face of each, see
-        :attr:`last_faces`; aligned crops; or embeddings), ``same`` meaning similarity >= :attr:`threshold`."""
-        (ea, *ca), (eb, *cb) = self._embedding(a), self._embedding(b)
+    def verify(self, a: FaceInput, b: FaceInput, face_a: Optional[int] = None,
+               face_b: Optional[int] = None) -> Tuple[bool, float]:
+        """``(same person, cosine similarity)`` of two faces (photos: the largest face of each, or
+        face number ``face_a`` / ``face_b`` from the left; :attr:`last_faces` says which; aligned
+        crops; or embeddings), ``same`` meaning similarity >= :attr:`threshold`. A background face
+        is never an error; asking for a face the photo does not have is (InputError)."""
+        (ea, *ca), (eb, *cb) = self._embedding(a, face_a), self._embedding(b, face_b)
         self._record([ca, cb])
         similarity = float(np.dot(ea, eb))
         return similarity >= self.threshold, similarity
