@@ -126,9 +126,7 @@ def test_loads_registered_model_by_name_with_manifest_labels(monkeypatch, tiny, 
         EmotionClassifier("tiny")
 
 
-def test_bundled_emotion_model_if_registered():
-    if "emotion" not in {m.name for m in registry.list_models()}:
-        pytest.skip("no bundled emotion model registered yet (python -m converters.emotion ...)")
+def test_bundled_emotion_model():
     model = EmotionClassifier()
     assert model.labels == CONTRACT_LABELS
     assert model.input_spec.channels == 3 and model.input_spec.dtype in ("uint8", "int8")

@@ -13,9 +13,7 @@ from edgekit import registry
 def shipped():
     from edgekit import FaceIdentifier
 
-    entries = registry.load_manifest()["models"]
-    if entries.get("identity", {}).get("task") != "identity":
-        pytest.skip("no trained identity model registered yet (run `python -m converters.identity all`)")
+    assert registry.load_manifest()["models"]["identity"]["task"] == "identity"
     return FaceIdentifier()
 
 

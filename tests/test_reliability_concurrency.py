@@ -143,7 +143,7 @@ def test_module_level_caption_functions_from_many_threads():
 def test_make_meme_from_many_threads():
     """Memes (detection, emotion and rendering through the shared cached pipeline) are identical
     to a single-threaded rendering; the caption is given so only the rendering path is compared."""
-    meme = pytest.importorskip("edgekit.meme", reason="the meme maker (edgekit.meme) is not built yet")
+    import edgekit.meme as meme
     photo = np.ascontiguousarray(cv2.resize(FRAMES["face"], (192, 192)))
     texts = ["when the build is green", "monday again", "ship it"]
     reference = {t: np.asarray(meme.make_meme(photo, text=t, lang="en").image).tobytes() for t in texts}
@@ -156,7 +156,7 @@ def test_make_meme_from_many_threads():
 @pytest.fixture(scope="module")
 def gallery_file(tmp_path_factory) -> str:
     """A gallery with two 'people' (the test face and its darker copy), written once, then read-only."""
-    identity = pytest.importorskip("edgekit.identity", reason="edgekit.identity is not built yet")
+    import edgekit.identity as identity
     path = str(tmp_path_factory.mktemp("gallery") / "gallery.json")
     with identity.FaceIdentifier(gallery_path=path) as ident:
         ident.enroll("face", FRAMES["face"])
@@ -174,7 +174,7 @@ def identity_signature(ident, name: str) -> Tuple:
 
 
 def test_one_face_identifier_per_thread(gallery_file):
-    identity = pytest.importorskip("edgekit.identity")
+    import edgekit.identity as identity
     with identity.FaceIdentifier(gallery_path=gallery_file) as single:
         reference = {n: identity_signature(single, n) for n in FRAMES}
     assert reference["face"][1].name == "face" and reference["photo"][1].name == "photo"

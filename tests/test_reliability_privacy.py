@@ -5,7 +5,6 @@ changes nothing outside the output paths it was given and the user data dir
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import stat
@@ -77,25 +76,6 @@ def assert_private(report: Dict[str, List[str]], sandbox: Dict[str, Path], allow
         assert list(sandbox[name].rglob("*")) == [], f"{name} is not empty: {list(sandbox[name].rglob('*'))}"
 
 
-#: Module each scenario of ``tests/privacy_probe.py`` needs (features of later issues are
-#: covered as soon as they are built).
-NEEDS = {"runtime": "edgekit.pipeline", "cli": "edgekit.cli", "userdata": "edgekit.userdata", "meme": "edgekit.meme",
-         "feedback": "edgekit.personalize", "suggest": "edgekit.suggestions", "timeline": "edgekit.timeline",
-         "transfer": "edgekit.transfer", "identity": "edgekit.identity.identifier"}
-
-
-def available(*scenarios: str) -> List[str]:
-    """The scenarios whose module is importable here."""
-    found = []
-    for name in scenarios:
-        try:
-            importlib.import_module(NEEDS[name])
-        except ImportError:
-            continue
-        found.append(name)
-    return found
-
-
 def assert_private_run(sandbox: Dict[str, Path], scenarios: List[str], allowed: List[str]) -> Dict[str, List[str]]:
     report = run_probe(sandbox, *scenarios)
     assert report["scenarios"] == scenarios
@@ -107,36 +87,30 @@ def assert_private_run(sandbox: Dict[str, Path], scenarios: List[str], allowed: 
 
 def test_analysis_captions_suggestions_and_transfer_store_nothing(sandbox):
     """No socket, nothing written anywhere (no face, no photo, no cache) unless asked."""
-    report = assert_private_run(sandbox, available("runtime", "suggest", "transfer"), allowed=[])
+    report = assert_private_run(sandbox, ["runtime", "suggest", "transfer"], allowed=[])
     assert set(report["write"]) <= {os.devnull}  # LiteRT's one-time log line is sent there
 
 
 def test_cli_and_memes_write_only_where_told(sandbox):
-    scenarios = available("cli", "meme")
-    assert_private_run(sandbox, scenarios, allowed=["out"])
+    assert_private_run(sandbox, ["cli", "meme"], allowed=["out"])
     written = {str(p.relative_to(sandbox["out"])) for p in sandbox["out"].rglob("*") if p.is_file()}
-    expected = {"annotated.png", "clip.jsonl", "faces.jsonl"} | ({"meme.png", "meme.gif"} if "meme" in scenarios else set())
+    expected = {"annotated.png", "clip.jsonl", "faces.jsonl", "meme.png", "meme.gif"}
     assert expected | {"demo/astronaut.json"} <= written, written
     assert all(name.startswith("demo/astronaut") for name in written - expected), written
 
 
 def test_user_data_feedback_and_identity_gallery_stay_in_the_owner_only_data_dir(sandbox):
-    scenarios = available("userdata", "feedback", "identity")
-    assert_private_run(sandbox, scenarios, allowed=["data"])
+    assert_private_run(sandbox, ["userdata", "feedback", "identity"], allowed=["data"])
     data_dir = sandbox["data"] / "edgekit"  # created by edgekit
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     names = {p.name for p in data_dir.rglob("*") if p.is_file()}
-    expected = {"probe.json"} | ({"feedback.json"} if "feedback" in scenarios else set()) \
-        | ({"identity_gallery.json"} if "identity" in scenarios else set())
-    assert expected <= names, names
-    if "identity" in scenarios:  # embeddings only: no image bytes in the gallery
-        gallery = (data_dir / "identity_gallery.json").read_bytes()
-        assert b"\x89PNG" not in gallery and b"\xff\xd8" not in gallery
+    assert {"probe.json", "feedback.json", "identity_gallery.json"} <= names, names
+    gallery = (data_dir / "identity_gallery.json").read_bytes()  # embeddings only: no image bytes in the gallery
+    assert b"\x89PNG" not in gallery and b"\xff\xd8" not in gallery
 
 
 def test_timeline_plot_writes_only_where_told(sandbox):
     """matplotlib's font cache goes to <data dir>/matplotlib (owner-only), not ~/.cache or ~/.config."""
-    pytest.importorskip("edgekit.timeline", reason="edgekit.timeline is not built yet")
     assert_private_run(sandbox, ["timeline"], allowed=["out", "data"])
     assert (sandbox["out"] / "timeline" / "timeline.png").is_file()
     assert any((sandbox["data"] / "edgekit" / "matplotlib").iterdir())

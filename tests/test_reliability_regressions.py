@@ -155,7 +155,7 @@ def test_documents_with_unencodable_text_round_trip(tmp_path):
 
 def test_feedback_store_on_deeply_nested_file_is_rebuilt(tmp_path):
     """RecursionError escaped from personalize.store.salvage (found by the fuzzer)."""
-    personalize = pytest.importorskip("edgekit.personalize")
+    import edgekit.personalize as personalize
     path = tmp_path / "feedback.json"
     path.write_bytes(b"[" * 100_000)
     with pytest.warns(UserWarning):
@@ -166,7 +166,6 @@ def test_feedback_store_on_deeply_nested_file_is_rebuilt(tmp_path):
 @pytest.mark.parametrize("seed", [-1, 0.5])
 def test_suggest_bad_seed_is_a_config_error(seed):
     """suggest passed the seed unchecked to numpy (found by the fuzzer)."""
-    pytest.importorskip("edgekit.suggestions")
     with pytest.raises(ConfigError, match="seed"):
         edgekit.suggest("明天考试，完全没复习", n=1, personalize=False, seed=seed)
 
@@ -174,7 +173,7 @@ def test_suggest_bad_seed_is_a_config_error(seed):
 def test_identity_model_name_too_long_is_a_config_error():
     """FaceIdentifier stat-ed a model name too long for a path and leaked OSError (found by the fuzzer);
     a bare name is a manifest name, unknown ones are refused like every model's (names listed, shortened)."""
-    identity = pytest.importorskip("edgekit.identity")
+    import edgekit.identity as identity
     with pytest.raises(ConfigError, match=r"unknown model name 'a+'\.\.\. \(1000 characters\) \(valid names: "):
         identity.FaceIdentifier("a" * 1000)
 
@@ -182,7 +181,7 @@ def test_identity_model_name_too_long_is_a_config_error():
 @pytest.mark.parametrize("kind", ["name_too_long", "parent_is_a_file"])
 def test_feedback_store_on_odd_paths_is_an_input_error(kind, tmp_path):
     """FeedbackStore stat-ed and locked an unusable store path and leaked OSError (found by the fuzzer)."""
-    personalize = pytest.importorskip("edgekit.personalize")
+    import edgekit.personalize as personalize
     (tmp_path / "file.txt").write_text("x")
     path = tmp_path / ("a" * 300 if kind == "name_too_long" else "file.txt/feedback.json")
     store = personalize.FeedbackStore(path)
@@ -195,7 +194,7 @@ def test_feedback_store_on_odd_paths_is_an_input_error(kind, tmp_path):
 @pytest.mark.parametrize("seed", ["", -1, 0.5])
 def test_make_meme_bad_seed_is_a_config_error(seed):
     """drawable_caption added to a seed before caption() had checked it: TypeError (found by the fuzzer)."""
-    meme = pytest.importorskip("edgekit.meme")
+    import edgekit.meme as meme
     from edgekit.assets import demo_photo
 
     with pytest.raises(ConfigError, match="seed"):

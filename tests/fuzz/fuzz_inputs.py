@@ -121,10 +121,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--no-report", action="store_true", help="do not write the summary")
     args = parser.parse_args(argv)
     targets = [BY_NAME[name] for name in args.target] if args.target else list(TARGETS)
-    skipped = [(t.name, t.missing()) for t in targets if t.missing()]
-    for name, reason in skipped:
-        print(f"skipping {name}: {reason}")
-    targets = [t for t in targets if not t.missing()]
     if args.seed_batch is not None:
         with tempfile.TemporaryDirectory() as tmp:
             for t in targets:

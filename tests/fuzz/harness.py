@@ -5,7 +5,6 @@ valid the check also demands success (an oracle), so "refuse everything" cannot 
 """
 from __future__ import annotations
 
-import importlib
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ class FuzzTarget:
         strategy: builds the hypothesis strategy of one example (called lazily).
         check: ``check(example, workdir)`` runs the example; raises AssertionError (or crashes)
             on a broken invariant.
-        requires: modules that must import for the target to run.
         examples: examples of the short seeded run in the test suite.
         known_bugs: inputs skipped until their owner fixes them (see :class:`KnownBug`).
     """
@@ -46,18 +44,8 @@ class FuzzTarget:
     api: str
     strategy: Callable[[], st.SearchStrategy]
     check: Callable[[Any, Path], None]
-    requires: Tuple[str, ...] = ()
     examples: int = 40
     known_bugs: Tuple[KnownBug, ...] = ()
-
-    def missing(self) -> Optional[str]:
-        """Why the target cannot run here (a required module is absent), else None."""
-        for module in self.requires:
-            try:
-                importlib.import_module(module)
-            except ImportError as exc:
-                return f"{module} is not available ({exc})"
-        return None
 
 
 #: What the public calls of the current run answered: "accepted", "refused", and per error type.

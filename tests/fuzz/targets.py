@@ -1,6 +1,6 @@
 """The fuzz targets: one :class:`~fuzz.harness.FuzzTarget` per public input surface, in
-:data:`TARGETS` (adding a target is one entry; ``requires`` names the modules it needs, and a
-target whose module is not built yet is skipped with that reason)."""
+:data:`TARGETS` (adding a target is one entry). Every target runs: a module that fails to import
+fails its target, it is never skipped."""
 from __future__ import annotations
 
 from typing import Dict, Tuple
@@ -33,21 +33,17 @@ TARGETS: Tuple[FuzzTarget, ...] = (
                "timeline/meme on FIFOs, /dev/zero links, folders, dangling links", special_files, check_special_file,
                examples=40),
     FuzzTarget("cli", "edgekit.cli.main(argv) for every command in COMMANDS", cli_argvs, check_cli_argv, examples=30),
-    FuzzTarget("feedback_file", "FeedbackStore(path) on any file content", feedback_files, check_feedback_file,
-               requires=("edgekit.personalize",), examples=30),
+    FuzzTarget("feedback_file", "FeedbackStore(path) on any file content", feedback_files, check_feedback_file, examples=30),
     FuzzTarget("feedback_record", "FeedbackStore.record(action, text, style, scene, emotion, lang, ts)", feedback_records,
-               check_feedback_record, requires=("edgekit.personalize",), examples=30),
-    FuzzTarget("meme", "make_meme(photo, text, style, scene, lang, face, placement, seed)", memes, check_meme,
-               requires=("edgekit.meme",), examples=15),
-    FuzzTarget("suggest", "suggest(chat, n, lang, scene, seed)", suggestions, check_suggestion, requires=("edgekit.suggestions",),
+               check_feedback_record, examples=30),
+    FuzzTarget("meme", "make_meme(photo, text, style, scene, lang, face, placement, seed)", memes, check_meme, examples=15),
+    FuzzTarget("suggest", "suggest(chat, n, lang, scene, seed)", suggestions, check_suggestion,
                examples=15),
-    FuzzTarget("alert_rule", "timeline AlertRule.parse(text)", alert_rules, check_alert_rule, requires=("edgekit.timeline",)),
-    FuzzTarget("identity_gallery", "identity Gallery(path) on any file content", gallery_files, check_identity_gallery,
-               requires=("edgekit.identity.gallery",), examples=30),
+    FuzzTarget("alert_rule", "timeline AlertRule.parse(text)", alert_rules, check_alert_rule),
+    FuzzTarget("identity_gallery", "identity Gallery(path) on any file content", gallery_files, check_identity_gallery, examples=30),
     FuzzTarget("store_import", "Gallery.import_(path), FeedbackStore.import_file(path) on any file (FIFO, /dev/zero link)",
-               store_imports, check_store_import, requires=("edgekit.identity.gallery", "edgekit.personalize"), examples=30),
-    FuzzTarget("tool_output", "benchmarks.parsers.* on recorded tool outputs, mutated", tool_outputs, check_tool_output,
-               requires=("benchmarks.parsers",)),
+               store_imports, check_store_import, examples=30),
+    FuzzTarget("tool_output", "benchmarks.parsers.* on recorded tool outputs, mutated", tool_outputs, check_tool_output),
 )
 
 BY_NAME: Dict[str, FuzzTarget] = {t.name: t for t in TARGETS}
