@@ -40,11 +40,11 @@ from converters.calibrate_alignment import shared_dir
 from edgekit.assets import demo_photo
 from edgekit.errors import NoFaceError
 from edgekit.pipeline import Pipeline
+from edgekit.labels import EMOTIONS
 from edgekit.registry import model_info
 from edgekit.transfer import ExpressionTransfer
 
 ROOT = Path(__file__).resolve().parents[1]
-EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 #: Source emotions evaluated (FER2013Valid has too few strong disgust/contempt faces).
 SOURCE_EMOTIONS = ("happiness", "surprise", "sadness", "anger", "fear")
 VARIANTS = ("mouth_fill", "geometry_only")

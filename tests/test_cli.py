@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 import edgekit
+from edgekit.labels import EMOTIONS
 from edgekit.registry import load_manifest
 from edgekit.video import VideoWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = {"neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"}
+LABELS = set(EMOTIONS)
 
 
 def edgekit_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

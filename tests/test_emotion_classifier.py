@@ -12,11 +12,12 @@ import tinymodels
 from edgekit import litert, registry
 from edgekit.alignment import FaceAligner
 from edgekit.emotion import EmotionClassifier
+from edgekit.labels import EMOTIONS
 from edgekit.errors import ConfigError, ImageReadError, InputError, ModelError
 from edgekit.results import EmotionResult
 
 LABELS = tinymodels.LABELS
-CONTRACT_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+CONTRACT_LABELS = EMOTIONS
 
 
 @pytest.fixture(scope="module")

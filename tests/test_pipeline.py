@@ -10,10 +10,11 @@ import pytest
 
 import edgekit
 from edgekit import pipeline as pipeline_mod
+from edgekit.labels import EMOTIONS
 from edgekit.errors import ConfigError, InputError
 from edgekit.results import FrameResult
 
-LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+LABELS = EMOTIONS
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,11 @@ from edgekit.cli import main
 from edgekit.errors import ConfigError, VideoReadError
 from edgekit.pipeline import Pipeline
 from edgekit.timeline import AlertRule, emotion_timeline, save_timeline
+from edgekit.labels import EMOTIONS
 from edgekit.timeline.rules import NEGATIVE, AlertMonitor
 from edgekit.video import VideoReader
 
-LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+LABELS = EMOTIONS
 FPS, SIZE = 10.0, 240
 #: Frames of the clip: face A, no face (longer than the alert gap tolerance), face B.
 A, GAP, B = range(0, 25), range(25, 35), range(35, 60)

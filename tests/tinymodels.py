@@ -15,10 +15,12 @@ from typing import Iterable, Sequence, Tuple
 
 import numpy as np
 
+from edgekit.labels import EMOTIONS
+
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-LABELS: Tuple[str, ...] = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+LABELS: Tuple[str, ...] = EMOTIONS
 
 
 def _tf():

@@ -22,12 +22,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from edgekit.labels import EMOTIONS
 from edgekit.errors import InputError
 
 log = logging.getLogger(__name__)
 
 #: FER+ emotion columns, the model's output order.
-EMOTIONS: Tuple[str, ...] = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 #: All ten FER+ vote columns.
 VOTE_COLUMNS: Tuple[str, ...] = EMOTIONS + ("unknown", "NF")
 FERPLUS_SPLITS = {"train": "FER2013Train", "valid": "FER2013Valid", "test": "FER2013Test"}
