@@ -130,7 +130,7 @@ def _defs() -> Tuple[AUDefinition, ...]:
                      "lowering of the inner brow (4 landmarks) plus half that of the middle brow (2), plus half the "
                      "inner brow's move towards the midline",
                      per_side(lambda d: [(s(INNER_BROW, d), Y, 1.0), (s(MID_BROW, d), Y, 0.5),
-                                         (s(INNER_BROW, d), X, -0.5 * OUTWARD[d])])),
+                                         (s(INNER_BROW, d), X, -0.5 * OUTWARD[d])]), low_confidence=True),
         AUDefinition("AU5", "upper lid raiser", "height of the upper lid centre (3 landmarks) above the eye-corner line",
                      per_side(lambda d: [(s(UPPER_LID, d), Y, -1.0), *corner_line(d)])),
         AUDefinition("AU6", "cheek raiser", "rise of the cheek below the eye (5 landmarks)",
@@ -160,14 +160,16 @@ def _defs() -> Tuple[AUDefinition, ...]:
                      per_side(lambda d: [(s(CHIN, d), Y, 1.0)])),
         AUDefinition("AU43", "eyes closed (AU43; AU45 when brief)",
                      "loss of eye aperture: upper lid centre minus lower lid centre height",
-                     per_side(lambda d: [(s(UPPER_LID, d), Y, 1.0), (s(LOWER_LID, d), Y, -1.0)])),
+                     per_side(lambda d: [(s(UPPER_LID, d), Y, 1.0), (s(LOWER_LID, d), Y, -1.0)]), low_confidence=True),
     )
 
 
 #: Every action unit read, in output order.
 AU_DEFINITIONS: Tuple[AUDefinition, ...] = _defs()
 AU_NAMES: Tuple[str, ...] = tuple(d.name for d in AU_DEFINITIONS)
-#: AUs geometry reads poorly (texture, depth or small movements): hints only.
+#: AUs geometry reads poorly: FACS reads them from texture or depth (AU6, AU7, AU9, AU14, AU23),
+#: or a +-10% move of the face box changes them by 0.4 or more of their spread between faces
+#: (AU4, AU43; reports/action_units): hints only.
 LOW_CONFIDENCE: Tuple[str, ...] = tuple(d.name for d in AU_DEFINITIONS if d.low_confidence)
 #: Raw feature names: ``"<AU>_<side>"``, AU_NAMES order, right side first.
 FEATURE_NAMES: Tuple[str, ...] = tuple(f"{name}_{side}" for name in AU_NAMES for side in SIDES)
