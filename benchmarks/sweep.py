@@ -5,19 +5,31 @@ reboot are skipped unless asked), with ``jetson_clocks`` off and on:
 
 1. switch and read back (:class:`benchmarks.powermodes.PowerModes`): a mode or clock setting that
    did not take effect is reported as an error and the sweep goes on with the next one;
-2. settle, then an **idle baseline** (``idle_s``, 30 s by default) with nothing running;
+2. start tegrastats and wait (at most ``wait_s``) for its first line, settle, then an **idle
+   baseline** (``idle_s``, 30 s by default) with nothing running;
 3. each **workload** (the whole pipeline, then each model's ``invoke()``) for ``load_s`` seconds
    after a warm-up, while the rails are sampled (INA3221 at ``interval_s``, >= 10 Hz; tegrastats
-   rails when no INA3221 file is readable) and tegrastats records temperatures and clocks.
+   rails, every 50 ms, when no INA3221 file is readable) and tegrastats records temperatures and
+   clocks.
+
+A window (idle or load) lasts at least its duration and until each running sampler has delivered
+its minimum inside it (3 INA3221 ticks; 1 tegrastats line, 3 when tegrastats is the power source),
+at most ``wait_s`` longer: with the default durations this never extends a window, with the
+tests' tens of milliseconds it keeps a slow sampler start from emptying one.
 
 Per workload and setting: p50/p95 latency, frames (or inferences) per second, mean power per rail
 and in total, mJ per frame gross and above idle, frames per joule, temperatures, and with locked
 clocks the share of samples where a clock ran below its locked value (throttling). The original
 mode and clocks are restored at the end, also after Ctrl-C or an error; whether that worked is
-reported. Durations are parameters so tests run in milliseconds.
+reported (``device.restored``: the nvpmodel mode read back, and the online cores, governor and
+MinFreq/MaxFreq of every CPU and of GPU/EMC/... that ``jetson_clocks --show`` printed before the
+sweep, compared with what it prints after the restore). Clocks already locked when the sweep
+starts are detected and said in the report's notes. Durations are parameters so tests run in
+milliseconds.
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import time
 from dataclasses import dataclass, field
@@ -27,7 +39,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .collect import Collector
-from .energy import Measurability, energy_measurements, mean_power
+from .energy import MIN_READINGS, Measurability, energy_measurements, mean_power
 from .powermodes import PowerModes
 from .powermon import MIN_RATE_HZ, RailSampler, Trace, discover, expected_rails, tegrastats_trace, total_rail
 from .report import FRAME_BUDGET_MS, Measurement, Target
@@ -46,7 +58,10 @@ class SweepConfig:
     load_s: float = 20.0
     warmup: int = 20
     interval_s: float = 0.05
-    tegrastats_interval_ms: int = 100
+    #: 50 ms: tegrastats is the power source when no INA3221 file is readable, and the rate floor is 10 Hz.
+    tegrastats_interval_ms: int = 50
+    #: Longest wait for tegrastats' first line, and for a window's minimum samples past its duration.
+    wait_s: float = 5.0
     modes: Optional[List[int]] = None
     include_reboot_modes: bool = False
     clocks: Tuple[str, ...] = ("off", "on")
@@ -56,6 +71,7 @@ class SweepConfig:
     def to_dict(self) -> Dict[str, Any]:
         return {"idle_s": self.idle_s, "settle_s": self.settle_s, "load_s": self.load_s, "warmup": self.warmup,
                 "power_interval_ms": round(self.interval_s * 1e3, 1), "tegrastats_interval_ms": self.tegrastats_interval_ms,
+                "sample_wait_s": self.wait_s,
                 "modes": self.modes or "all", "include_reboot_modes": self.include_reboot_modes,
                 "jetson_clocks": list(self.clocks)}
 
@@ -92,6 +108,7 @@ class Sweep:
         self.tegrastats = tegrastats
         self.energy = Measurability()
         self.device: Dict[str, Any] = {}
+        self.locked_before = False
         self.rails, rail_problems = discover(cfg.sysfs_base)
         for problem in rail_problems:
             self.energy.no(f"INA3221: {problem}")
@@ -123,6 +140,13 @@ class Sweep:
         self.device["nvpmodel_modes"] = listed["modes"]
         clocks_before = self.pm.clocks()
         self.device["jetson_clocks_before"] = clocks_before
+        self.locked_before = bool(clocks_before.get("available") and clocks_before.get("clocks_locked"))
+        if self.locked_before:
+            self.collector.notes.append(
+                "The clocks were already locked (jetson_clocks had been run) when the sweep started: that locked state "
+                "is what jetson_clocks --store saved and what the sweep restores at the end. A jetson_clocks off "
+                "setting is measured only where nvpmodel -m unlocked the clocks, and skipped (with this reason) where "
+                "they stayed locked. For a full sweep start from unlocked clocks (reboot; no LOCK_CLOCKS=1).")
         stored = self.pm.store_clocks() if self.pm.clocks_file else {"available": False, "reason": "no clocks file"}
         if not stored["available"]:
             self.energy.no(f"jetson_clocks on: the original clocks could not be saved ({stored['reason']}), so they "
@@ -173,6 +197,12 @@ class Sweep:
                                                "reason": "the original clocks could not be saved (jetson_clocks --store)"})
                 continue
             clocks = self.pm.set_clocks(state == "on")
+            if not clocks.ok and state == "off" and self.locked_before and clocks.readback.get("clocks", {}).get("clocks_locked"):
+                self.collector.skipped.append({
+                    "what": f"{what}, jetson_clocks off",
+                    "reason": "the clocks were locked before the sweep started and are still locked after nvpmodel -m "
+                              "(the saved state to return to is locked): start the sweep with unlocked clocks (reboot)"})
+                continue
             if not clocks.ok:
                 self.collector.errors.append({"what": f"{what}, jetson_clocks {state}", "error": clocks.reason or ""})
                 continue
@@ -185,13 +215,19 @@ class Sweep:
         sampler = RailSampler(self.rails, self.cfg.interval_s) if self.rails else None
         tegra = TegrastatsSampler(self.cfg.tegrastats_interval_ms, executable=self.tegrastats)
         with (sampler or contextlib.nullcontext()), tegra:
+            if tegra.running and not tegra.wait_lines(float("-inf"), 1, self.cfg.wait_s):
+                self.energy.no(f"tegrastats printed no line within {self.cfg.wait_s:g} s of starting "
+                               f"({_describe(setting)}): temperatures, clocks and fallback power may be missing")
             self.sleep(self.cfg.settle_s)
             idle0 = time.monotonic()
             self.sleep(self.cfg.idle_s)
+            deadline = time.monotonic() + self.cfg.wait_s
+            while not self._enough(idle0, sampler, tegra) and time.monotonic() < deadline:
+                time.sleep(0.005)
             idle = (idle0, time.monotonic())
             for workload in self.workloads:
                 with self.collector.step(f"{workload.label}, {_describe(setting)}"):
-                    windows.append(self._load(workload))
+                    windows.append(self._load(workload, sampler, tegra))
         if tegra.error:
             self.energy.no(f"temperatures and clocks: {tegra.error}")
         samples, times, errors = parse_timed(tegra.lines, tegra.times, "tegrastats")
@@ -203,7 +239,17 @@ class Sweep:
         for w in windows:
             self._workload_results(w, trace, idle_mw, setting, samples, times, clocks)
 
-    def _load(self, workload: Workload) -> _Window:
+    def _enough(self, t0: float, sampler: Optional[RailSampler], tegra: TegrastatsSampler) -> bool:
+        """Whether every running sampler delivered its minimum since ``t0`` (see the module docstring)."""
+        if sampler is not None:
+            ticks = sampler.trace.ticks
+            if len(ticks) - bisect.bisect_left(ticks, t0) < MIN_READINGS:
+                return False
+        if tegra.running and tegra.count_since(t0) < (1 if sampler is not None else MIN_READINGS):
+            return False
+        return True
+
+    def _load(self, workload: Workload, sampler: Optional[RailSampler], tegra: TegrastatsSampler) -> _Window:
         step, close = workload.open()
         try:
             for _ in range(self.cfg.warmup):
@@ -211,7 +257,9 @@ class Sweep:
             window = _Window(workload, time.monotonic(), 0.0)
             while True:
                 window.latencies.append(step())
-                if time.monotonic() - window.t0 >= self.cfg.load_s:
+                elapsed = time.monotonic() - window.t0
+                if elapsed >= self.cfg.load_s and (self._enough(window.t0, sampler, tegra)
+                                                   or elapsed >= self.cfg.load_s + self.cfg.wait_s):
                     break
             window.t1 = time.monotonic()
         finally:
@@ -300,10 +348,15 @@ class Sweep:
         if stored:
             result = self.pm.restore_clocks()
             after = self.pm.clocks()
-            same = (after.get("available") and clocks_before.get("available")
-                    and after["clocks_locked"] == clocks_before["clocks_locked"])
-            out["jetson_clocks"] = ("restored" if result["available"] and same else
-                                    f"NOT restored: {result.get('reason') or 'the clocks read back differently'}")
+            if not result["available"]:
+                out["jetson_clocks"] = f"NOT restored: {result.get('reason')}"
+            elif not clocks_before.get("available") or not after.get("available"):
+                why = clocks_before.get("reason") if not clocks_before.get("available") else after.get("reason")
+                out["jetson_clocks"] = f"NOT verified: jetson_clocks --show could not be compared ({why})"
+            else:
+                diffs = clock_differences(clocks_before, after)
+                out["jetson_clocks"] = ("restored" if not diffs else
+                                        f"NOT restored: the clocks read back differently ({_first(diffs)})")
         else:
             out["jetson_clocks"] = "never changed (not saved, so never locked)"
         for key, state in out.items():
@@ -312,6 +365,28 @@ class Sweep:
                        else "sudo jetson_clocks --restore (or reboot)")
                 self.collector.errors.append({"what": f"restoring {key}", "error": f"{state}; run `{fix}`"})
         return out
+
+
+def clock_differences(before: Dict[str, Any], after: Dict[str, Any]) -> List[str]:
+    """What differs between two parsed ``jetson_clocks --show``: online flag, governor and MinFreq/MaxFreq of
+    every CPU, MinFreq/MaxFreq/FreqOverride of GPU, EMC, DLA, PVA (current frequencies are not settings)."""
+    diffs = []
+    for cpu, b in sorted(before["cpus"].items()):
+        a = after["cpus"].get(cpu)
+        if a is None:
+            diffs.append(f"cpu{cpu} no longer listed")
+            continue
+        diffs += [f"cpu{cpu} {key} {b[key]} -> {a.get(key)}" for key in ("Online", "Governor", "MinFreq", "MaxFreq")
+                  if key in b and a.get(key) != b[key]]
+    for unit, b in before["units"].items():
+        a = after["units"].get(unit, {})
+        diffs += [f"{unit} {key} {b[key]} -> {a.get(key)}" for key in ("MinFreq", "MaxFreq", "FreqOverride")
+                  if key in b and a.get(key) != b[key]]
+    return diffs
+
+
+def _first(items: List[str], n: int = 4) -> str:
+    return "; ".join(items[:n]) + (f"; and {len(items) - n} more" if len(items) > n else "")
 
 
 def _total(trace: Trace, span: Tuple[float, float]) -> Tuple[List[float], str, Optional[str]]:

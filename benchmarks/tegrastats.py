@@ -8,6 +8,7 @@ and named in a note) and each power rail (current mW).
 """
 from __future__ import annotations
 
+import bisect
 import shutil
 import subprocess
 import threading
@@ -53,6 +54,25 @@ class TegrastatsSampler:
             if line.strip():
                 self.times.append(time.monotonic())
                 self.lines.append(line.rstrip("\n"))
+
+    @property
+    def running(self) -> bool:
+        """True while tegrastats runs and its output is being read."""
+        return self._reader is not None and self._reader.is_alive()
+
+    def count_since(self, t: float) -> int:
+        """Lines that arrived at or after ``t`` (``time.monotonic()``)."""
+        return len(self.times) - bisect.bisect_left(self.times, t)
+
+    def wait_lines(self, since: float, count: int, timeout: float, poll_s: float = 0.005) -> bool:
+        """Wait until ``count`` lines arrived at or after ``since``; False after ``timeout`` s or when
+        tegrastats is not running (missing, exited)."""
+        deadline = time.monotonic() + timeout
+        while self.count_since(since) < count:
+            if not self.running or time.monotonic() >= deadline:
+                return self.count_since(since) >= count
+            time.sleep(poll_s)
+        return True
 
     def __exit__(self, *exc: object) -> None:
         if self._proc is not None:
