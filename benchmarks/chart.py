@@ -111,9 +111,9 @@ def write_energy_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
     """Latency (p50) against energy (gross mJ) per configuration: frames (whole pipeline) on the left,
     inferences (one model) on the right; one colour per workload, one marker per clock/delegate
     setting, each point labelled with its power mode. None when matplotlib is missing or no energy."""
-    from .report import energy_rows
+    from .report import energy_table_rows
 
-    rows = [r for r in energy_rows(report) if r["p50_ms"] is not None]
+    rows = [r for r in energy_table_rows(report) if r["p50_ms"] is not None]  # the Markdown table's rows
     if not rows:
         return None
     try:

@@ -374,12 +374,23 @@ def energy_rows(report: Dict[str, Any]) -> List[Dict[str, Any]]:
     return rows
 
 
+def energy_table_rows(report: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The :func:`energy_rows` to show (Markdown table and energy chart): one per configuration. ADB runs
+    a configuration several times; its combined row (``repeat=all``, the repeats' medians, present when
+    every repeat was measured) stands for it, else its per-repeat rows do."""
+    rows = energy_rows(report)
+
+    def config(r: Dict[str, Any]) -> Tuple[Any, ...]:
+        return (r["item"], tuple(sorted((k, repr(v)) for k, v in r["params"].items() if k not in ("repeat", "repeats"))))
+
+    combined = {config(r) for r in rows if r["params"].get("repeat", "all") == "all"}
+    return [r for r in rows if r["params"].get("repeat", "all") == "all" or config(r) not in combined]
+
+
 def _energy_section(report: Dict[str, Any]) -> List[str]:
     """Latency vs energy per configuration, then what was and was not measurable."""
     section = report.get("energy")
-    rows = energy_rows(report)
-    combined = [r for r in rows if r["params"].get("repeat", "all") == "all"]
-    rows = combined or rows  # ADB: the repeats' medians when every repeat was measured
+    rows = energy_table_rows(report)
     if not rows and not section:
         return []
     lines = ["## Energy", ""]

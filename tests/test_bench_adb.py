@@ -352,3 +352,117 @@ def test_device_unplugged_mid_run_keeps_earlier_energy(fake):
     assert energy(report, model="detector/short_range_fp32")[(1, "gross")] > 0  # the run before the cable came out
     assert [r["what"] for r in report["energy"]["runs"]] == ["idle baseline", "detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1"]
     assert ["-s", S23, "shell", "rm -rf /data/local/tmp/edgekit_bench"] in fake.calls()
+
+
+# ---------------------------------------------------------------------- review fixes (#24)
+# battery_log_idle_screen_off_uA: screen-off idle, 3.88 V, 11 x 15,000 uA and 10 x 16,000 uA (about 15.5 mA)
+IDLE_OFF_MW = 3.88 * (11 * 15000 + 10 * 16000) / 21 / 1e3
+
+
+def test_units_are_decided_once_per_device_so_a_screen_off_idle_is_not_read_as_milliamps(fake):
+    """Alone, a ~15,000 uA idle reads as mA (15 A: 58 W). The unit comes from the load run (440-460,000:
+    uA) and is applied to the idle baseline too, so the energy above idle exists and is right."""
+    fake.scenario(**{S23: device(runs=RUNS[-1:], **battery(idle="battery_log_idle_screen_off_uA.txt"))})
+    assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "--repeats", "1", "--battery-idle", "0") == 0
+    report = fake.report(S23)
+    assert not any("below the idle baseline" in t for t in report["energy"]["not_measurable"])
+    got = energy(report, model="emotion/shipped")
+    assert got[(1, "above_idle")] == pytest.approx((LOAD_MW - IDLE_OFF_MW) * XNNPACK_AVG_MS / 1e3, abs=1e-4)
+    idle = report["energy"]["runs"][0]
+    assert idle["what"] == "idle baseline" and idle["energy"] == "measured", idle
+    assert (idle["current_unit"], idle["units_from"]) == ("uA", "detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1")
+    assert "alone this run's current would read as mA" in idle["units_note"]
+    assert any(t.startswith("battery units decided once for this device from detector/short_range_fp32")
+               for t in report["energy"]["measurable"])
+
+
+def test_physically_implausible_power_is_refused():
+    from benchmarks.battery import analyse
+    from benchmarks.parsers.battery import parse_battery_log
+
+    log = parse_battery_log((FIXTURES / "energy" / "battery_log_idle_screen_off_uA.txt").read_text())
+    alone = analyse(log, 0.0, False)  # no device units: the magnitude rule says mA, i.e. about 60 W
+    assert alone.mean_mw is None and alone.reason.startswith("mean battery power 60048 mW (current_now in mA, voltage_now "
+                                                             "in uV) is outside the 5 mW - 30 W a phone draws")
+
+
+def test_sampler_logs_failed_reads_instead_of_the_previous_value(tmp_path):
+    """The real sampler loop (sh) against a battery folder whose current_now disappears mid-run: the
+    samples after that are '?', counted, and the run (half its reads failed) gets no number."""
+    from benchmarks.battery import BatteryMonitor, analyse
+    from benchmarks.parsers.battery import parse_battery_log
+
+    folder = tmp_path / "battery"
+    folder.mkdir()
+    for name, value in (("current_now", "-450000"), ("voltage_now", "3870000"), ("status", "Discharging")):
+        (folder / name).write_text(value + "\n")
+    monitor = BatteryMonitor(str(folder), interval_s=0.05, max_s=30)
+    log_path = tmp_path / "run.power"
+    command = monitor.wrap('sleep 0.6; rm "$B/current_now"; sleep 0.6', str(log_path))
+    assert subprocess.run(["sh", "-c", command], timeout=60).returncode == 0
+    log = parse_battery_log(log_path.read_text())
+    power = analyse(log, 0.0, False)
+    assert power.mean_mw is None, f"stale current_now values were taken as samples: {power.mean_mw:.0f} mW"
+    assert "reads of the battery files failed inside the timed runs (current_now unreadable" in power.reason
+    assert log.samples and log.failed and {what for _, what in log.failed} == {"current_now"}
+    assert max(t for t, *_ in log.samples) < min(t for t, _ in log.failed)  # no stale value after the file went
+
+
+def test_a_few_failed_reads_are_left_out_and_said():
+    from benchmarks.battery import BatteryMonitor
+
+    samples = [f"S {10 + i / 10:.2f} -450000 3870000 Discharging" for i in range(20)]
+    samples[5] = "S 10.50 ? 3870000 Discharging"
+    text = "\n".join(["START 10.00", *samples, "END 12.00"]) + "\n"
+    monitor = BatteryMonitor()
+    monitor.probe(StubAdb("dumpsys_battery_discharging.txt"), S23)
+    measured = monitor.measure("run 1", text, "log", {"plugged": False, "screen": "on"}, 0.0, 1.0, {"model": "m"})
+    assert measured and measured[0].stats["value"] == pytest.approx(3.87 * 450)
+    assert (monitor.energy.runs[-1]["window_failed_reads"], monitor.energy.runs[-1]["window_samples"]) == (1, 19)
+    assert "run 1: 1 of 20 reads of the battery files failed and were left out" in monitor.energy.not_measurable
+
+
+def test_probe_reads_numbers_like_the_parsers():
+    from benchmarks.battery import BatteryMonitor
+
+    # int() would take "1_000" (and non-ASCII digits); the parsers' to_float does not
+    assert BatteryMonitor().probe(StubAdb("dumpsys_battery_discharging.txt", files="1_000\n3870000\nDischarging\n"),
+                                  S23)["available"] is False
+
+
+def test_energy_chart_plots_the_table_rows_only(fake, monkeypatch, tmp_path):
+    """Two repeats: the chart has one point per configuration (repeat=all), like the Markdown table; a
+    configuration without a combined row keeps its per-repeat rows in both."""
+    import matplotlib.axes
+
+    from benchmarks import chart
+    from benchmarks.report import to_markdown
+
+    fake.scenario(**{S23: device(runs=RUNS[-1:], **battery())})
+    assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "--repeats", "2", "--battery-idle", "0") == 0
+    report = fake.report(S23)
+    points = []
+    real = matplotlib.axes.Axes.scatter
+
+    def spy(self, x, y, *args, **kwargs):
+        if not isinstance(x, list) or x:
+            points.append((x, y))
+        return real(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "scatter", spy)
+    assert chart.write_energy_chart(report, tmp_path / "energy.png")
+    table = [line for line in to_markdown(report).splitlines() if line.startswith("| model=")
+             and "(inference)" in line]
+    assert len(points) == len(table) == 2  # emotion/shipped and the detector, repeat=all
+    assert all("repeat=all" in line for line in table)
+    from benchmarks.report import energy_table_rows
+
+    # the detector's combined energy rows removed: its two per-repeat rows stand in, the emotion model keeps one
+    report["measurements"] = [m for m in report["measurements"] if not (
+        m["name"].startswith("energy.") and m["params"].get("repeat") == "all"
+        and m["params"]["model"] == "detector/short_range_fp32")]
+    shown = [(r["params"]["model"], r["params"]["repeat"]) for r in energy_table_rows(report)]
+    assert sorted(shown, key=str) == sorted([("emotion/shipped", "all"), ("detector/short_range_fp32", 1),
+                                             ("detector/short_range_fp32", 2)], key=str)
+    points.clear()
+    assert chart.write_energy_chart(report, tmp_path / "energy2.png") and len(points) == 3

@@ -146,7 +146,18 @@ def test_dumpsys_battery_screen_and_battery_log():
                                     "S 5.30 -451000 3871000 Not charging\nEND 5.40\n")
     assert (log.start, log.end, len(log.samples), log.samples[1][3]) == (5.1, 5.4, 2, "Not charging")
     assert log.problems == ["sh: can't open x: Permission denied"]
+    failed = battery.parse_battery_log("START 1\nS 1.1 ? 3870000 Discharging\nS 1.2 -450000 ? ?\nEND 2\n")
+    assert failed.samples == [] and failed.failed == [(1.1, "current_now"), (1.2, "voltage_now, status")]
     assert detect_voltage_unit([3870000, 3880000])[0] == "uV" and detect_voltage_unit([3870])[0] == "mV"
     assert detect_voltage_unit([12])[0] is None
     assert detect_current_unit([-450000])[0] == "uA" and detect_current_unit([450, 460])[0] == "mA"
     assert detect_current_unit([0, 0])[1].startswith("current_now reads 0") and detect_current_unit([3])[0] is None
+
+
+def test_parsers_package_docstring_lists_every_parser():
+    import pkgutil
+
+    from benchmarks import parsers
+
+    for module in pkgutil.iter_modules(parsers.__path__):
+        assert f":mod:`.{module.name}`" in parsers.__doc__, module.name

@@ -3,7 +3,9 @@
 - :mod:`.benchmark_model`: TFLite's ``benchmark_model`` (timings, stats, memory, delegation);
 - :mod:`.adb`: ``adb devices -l``, ``getprop``, ``dumpsys thermalservice``, cpufreq listings;
 - :mod:`.tegrastats`: Jetson ``tegrastats`` lines;
-- :mod:`.jetson`: ``nvpmodel -q`` and ``jetson_clocks --show``;
+- :mod:`.jetson`: ``nvpmodel -q`` / ``-p --verbose`` / ``-m``, ``/etc/nvpmodel.conf`` and ``jetson_clocks --show``;
+- :mod:`.battery`: Android ``dumpsys battery``, the screen lines of ``dumpsys power`` and the
+  battery sampler's log (:mod:`benchmarks.battery`);
 - :mod:`.trtexec`: TensorRT ``trtexec`` performance summaries.
 
 Every parser takes the text and a ``source`` name and raises

@@ -8,6 +8,11 @@ powered`` (Android 13+), ``status`` (``BatteryManager.BATTERY_STATUS_*``: 1 unkn
 (tenths of a degree C); vendors add lines (Samsung: ``current now``). After ``dumpsys battery
 unplug`` / ``set`` the state is frozen and the dump says ``(UPDATES STOPPED -- use 'reset' to
 restart)``: what it reports then is not the hardware's.
+
+The sampler log has ``START <uptime>`` / ``END <uptime>`` marks and one ``S <uptime> <current_now>
+<voltage_now> <status>`` line per sample; a field whose file could not be read in that sample
+(permission denied, sensor gone) is printed as ``?``, so a failed read is counted, never mistaken
+for the previous value.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ _KEY_VALUE = re.compile(r"^\s*(?P<key>[A-Za-z][\w ]*?)\s*:\s*(?P<value>.*?)\s*$"
 _SOURCES = {"AC powered": "ac", "USB powered": "usb", "Wireless powered": "wireless", "Dock powered": "dock"}
 _DISPLAY = re.compile(r"Display Power: state=(?P<state>\w+)")
 _WAKEFULNESS = re.compile(r"mWakefulness=(?P<state>\w+)")
-_SAMPLE = re.compile(rf"^S (?P<t>{NUMBER}) (?P<current>-?\d+) (?P<voltage>-?\d+) (?P<status>.+?)\s*$")
+_SAMPLE = re.compile(rf"^S (?P<t>{NUMBER}) (?P<current>-?[0-9]+|\?) (?P<voltage>-?[0-9]+|\?) (?P<status>.+?)\s*$")
 _MARK = re.compile(rf"^(?P<mark>START|END) (?P<t>{NUMBER})\s*$")
 
 
@@ -83,12 +88,14 @@ def parse_screen(text: str) -> Dict[str, Optional[str]]:
 @dataclass
 class BatteryLog:
     """The sampler's log: ``START``/``END`` uptimes (s) and raw samples ``(uptime s, current_now,
-    voltage_now, status)`` as the kernel printed them (units not yet known); ``problems`` are the
-    lines that are neither (e.g. ``Permission denied`` from the shell)."""
+    voltage_now, status)`` as the kernel printed them (units not yet known); ``failed`` the samples in
+    which a file could not be read ``(uptime s, "current_now, status")``; ``problems`` the lines that
+    are none of these (e.g. ``Permission denied`` from the shell)."""
 
     start: Optional[float] = None
     end: Optional[float] = None
     samples: List[Tuple[float, int, int, str]] = field(default_factory=list)
+    failed: List[Tuple[float, str]] = field(default_factory=list)
     problems: List[str] = field(default_factory=list)
 
 
@@ -100,8 +107,13 @@ def parse_battery_log(text: str, source: str = "battery log") -> BatteryLog:
         if (m := _MARK.match(line)):
             setattr(log, m["mark"].lower(), number(m["t"], "uptime", source, number_, line))
         elif (s := _SAMPLE.match(line)):
-            log.samples.append((number(s["t"], "uptime", source, number_, line), int(s["current"]), int(s["voltage"]),
-                                s["status"]))
+            t = number(s["t"], "uptime", source, number_, line)
+            unread = [name for name, key in (("current_now", "current"), ("voltage_now", "voltage"), ("status", "status"))
+                      if s[key] == "?"]
+            if unread:
+                log.failed.append((t, ", ".join(unread)))
+            else:
+                log.samples.append((t, int(s["current"]), int(s["voltage"]), s["status"]))
         else:
             log.problems.append(line.strip())
     return log
