@@ -184,6 +184,36 @@ def paired_overhead(port: int, photos: List[bytes], n: int) -> Dict[str, Any]:
             "overhead_ms_p25_p75": [round(percentile(diffs, 0.25) * 1e3, 2), round(percentile(diffs, 0.75) * 1e3, 2)]}
 
 
+def paired_throughput(port: int, paths: List[Path], photos: List[bytes], rounds: int, per_round: int,
+                      concurrency: int = 4) -> Dict[str, Any]:
+    """Rounds alternating the CLI's loop in-process (``load_image`` + ``Pipeline.process`` on each
+    file, one at a time, as ``edgekit analyze FOLDER`` does) and ``/v1/analyze`` at ``concurrency``
+    on the same number of photos, so both see the same background load."""
+    from edgekit.imageio import load_image
+    from edgekit.pipeline import Pipeline
+
+    pipe = Pipeline()
+    for p in paths[:3]:
+        pipe.process(load_image(p))
+    local_s = served_s = 0.0
+    per = []
+    for r in range(rounds):
+        chosen = [(r * per_round + i) % len(paths) for i in range(per_round)]
+        started = time.perf_counter()
+        for i in chosen:
+            json.dumps(pipe.process(load_image(paths[i])).to_dict())
+        a = time.perf_counter() - started
+        res = load(port, "/v1/analyze", [photos[i] for i in chosen], concurrency, per_round)
+        assert res["errors"] == 0, res
+        local_s += a
+        served_s += res["wall_s"]
+        per.append(round((per_round / res["wall_s"]) / (per_round / a) * 100, 1))
+    pipe.close()
+    return {"rounds": rounds, "photos_per_round": per_round, "concurrency": concurrency,
+            "cli_loop_photos_s": round(rounds * per_round / local_s, 2), "server_rps": round(rounds * per_round / served_s, 2),
+            "ratio_pct": round(100 * local_s / served_s, 1), "ratio_pct_per_round": per}
+
+
 def cli_throughput(folder: Path) -> Dict[str, Any]:
     """``edgekit analyze FOLDER`` wall clock, and its start-up alone (``--version`` + one photo)."""
     n = len(list(folder.glob("*.jpg")))
@@ -332,7 +362,7 @@ def soak(port: int, pid: int, photos: List[bytes], seconds: float, concurrency: 
 
 
 def write_markdown(result: Dict[str, Any], path: Path) -> None:
-    b, cli, o = result["in_process"], result["cli"], result["paired_overhead"]
+    b, cli, o, pt = result["in_process"], result["cli"], result["paired_overhead"], result["paired_throughput"]
     lines = ["# edgekit serve: load and fault tests", "",
              f"Machine: {result['machine']}. {result['note']}", "",
              f"Command: `{result['command']}`", "",
@@ -349,8 +379,10 @@ def write_markdown(result: Dict[str, Any], path: Path) -> None:
               f"| `/v1/analyze` p50 overhead over in-process at concurrency 1 ≤ 3 ms | {t['analyze_overhead_p50_ms']} ms "
               f"(median of {o['requests']} paired differences; p25-p75 {o['overhead_ms_p25_p75']}; in-process p50 "
               f"{o['in_process_p50_ms']} ms, server {o['server_p50_ms']} ms) | {t['overhead_met']} |",
-              f"| throughput at concurrency 4 ≥ 80% of the CLI's | {t['c4_vs_cli_pct']}% of the CLI without start-up "
-              f"({t['c4_vs_cli_wall_pct']}% of its wall clock) | {t['throughput_met']} |"]
+              f"| throughput at concurrency 4 ≥ 80% of the CLI's | {t['c4_vs_cli_pct']}% of the CLI's loop run in-process "
+              f"(5 alternating rounds: {pt['server_rps']} vs {pt['cli_loop_photos_s']} photos/s; per round "
+              f"{pt['ratio_pct_per_round']}); {t['c4_vs_cli_wall_pct']}% of one `edgekit analyze FOLDER` wall clock "
+              f"measured separately | {t['throughput_met']} |"]
     if result.get("soak"):
         s = result["soak"]
         lines.append(f"| 0 errors, RSS growth ≤ 20 MB over the memory run ({s['seconds']:.0f} s) | {s['errors']} errors of "
@@ -418,6 +450,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     r = load(port, path, photos, level, args.requests)
                     result["load"].append(r)
                     print(r, flush=True)
+            result["paired_throughput"] = paired_throughput(port, paths, photos, 5, max(20, args.requests // 5))
+            print("paired throughput", result["paired_throughput"], flush=True)
             result["paired_overhead"] = paired_overhead(port, photos, args.requests)
             print("paired", result["paired_overhead"], flush=True)
             result["rss_mb_after_load"] = round(rss_mb(proc.pid), 1)
@@ -449,9 +483,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cli = result["cli"]
     result["targets"] = {
         "analyze_overhead_p50_ms": overhead, "overhead_met": overhead <= 3.0,
-        "c4_vs_cli_pct": round(100 * c4["throughput_rps"] / cli["throughput_excl_startup_photos_s"], 1),
+        "c4_vs_cli_pct": result["paired_throughput"]["ratio_pct"],
         "c4_vs_cli_wall_pct": round(100 * c4["throughput_rps"] / cli["throughput_photos_s"], 1),
-        "throughput_met": c4["throughput_rps"] >= 0.8 * cli["throughput_excl_startup_photos_s"],
+        "throughput_met": result["paired_throughput"]["ratio_pct"] >= 80.0,
         "kill9_met": result["kill9"]["exactly_once"],
     }
     if result.get("soak"):
