@@ -18,9 +18,11 @@ positions covering it (log-odds, because a confident face sits at p = 255/256 wh
 probability hardly moves). 8 x 8 positions on the 96-px crop, two invokes each with flip
 averaging (129 invokes).
 
-Method ``"cam"`` (class activation map from the last feature map) needs the model to expose
-that map as a second output; the shipped emotion model does not yet (the exporter adds it
-with the next model export), so it raises :class:`~edgekit.errors.ConfigError` for now.
+Method ``"cam"`` (fast, coarse): the class logit decomposed over the cells of the model's last
+feature map (:class:`CamHead`: exact for the shipped head, i.e. Grad-CAM's weights times the
+map), read from the INT8 model itself without a re-export; 3 x 3 cells of 32 px on the 96-px
+crop. It runs on LiteRT's built-in kernels (XNNPACK cannot keep intermediate tensors); an export
+that adds the feature map as a second output would let XNNPACK run it.
 """
 from __future__ import annotations
 
@@ -42,6 +44,9 @@ from .imageio import ImageSource, load_image
 from .results import BoundingBox, Detection
 
 METHODS = ("occlusion", "cam")
+#: What a heat-map value is, per method.
+HEAT_UNITS = {"occlusion": "drop of the emotion's log-odds when hidden",
+              "cam": "contribution to the emotion's logit (feature-map cell)"}
 #: Occluder side and step as fractions of the aligned crop's side.
 PATCH_FRACTION = 1.0 / 6.0
 STRIDE_FRACTION = 1.0 / 8.0
@@ -146,12 +151,13 @@ class Explanation:
     Attributes:
         emotion: the explained emotion; ``predicted``: the model's top-1.
         probs: the model's probabilities for the face (as the pipeline computes them).
-        method: ``"occlusion"``.
-        heatmap: ``(H, W)`` float32 over the aligned crop: drop of the emotion's log-odds when
-            that pixel is hidden (mean over the occluder positions covering it).
+        method: ``"occlusion"`` or ``"cam"``.
+        heatmap: ``(H, W)`` float32 over the aligned crop. Occlusion: drop of the emotion's
+            log-odds when that pixel is hidden (mean over the occluder positions covering it).
+            CAM: the contribution of the pixel's feature-map cell to the emotion's logit.
         crop: the aligned crop the model saw (model colour order).
         matrix: 2x3 frame -> crop transform (OpenCV pixel-centre coordinates).
-        regions: every face region with its mean drop and share of the positive drop, largest first.
+        regions: every face region with its mean heat and share of the positive heat, largest first.
         aus: the face's action units (None when the mesh could not read them; see ``aus_reason``).
         overlay: the photo (BGR) with the heat map drawn over the face.
     """
@@ -191,7 +197,7 @@ class Explanation:
             "method": self.method, "patch_px": self.patch_px, "stride_px": self.stride_px,
             "crop_size": [int(self.crop.shape[1]), int(self.crop.shape[0])], "evaluations": self.evaluations,
             "flip_average": self.flip_average, "landmarks_from": self.landmarks_from,
-            "max_drop": round(float(self.heatmap.max()), 4),
+            "heat_units": HEAT_UNITS[self.method], "max_heat": round(float(self.heatmap.max()), 4),
             "top_regions": self.top_regions, "regions": self.regions,
             "aus": self.aus.to_dict() if self.aus is not None else None, "cues": self.cues(),
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
@@ -239,6 +245,118 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, matrix: np.ndarray, *, alp
     return np.clip(image * (1 - weight) + colours * weight, 0, 255).astype(np.uint8)
 
 
+class CamHead:
+    """Class activation maps from the shipped model as it is, without a re-export.
+
+    The emotion model ends in global average pooling -> fully connected + ReLU -> fully connected ->
+    softmax. Given the hidden layer's ReLU pattern the class logit is linear in the pooled
+    feature, and the pooling is a mean over the last feature map's cells, so
+
+        logit_k = mean over cells of  W2[k] . (mask * (W1 @ f_cell))  +  W2[k] . (mask * b1) + b2[k]
+
+    exactly: each cell's term is its contribution to the logit (what Grad-CAM computes for this
+    piecewise-linear head: its gradient weights times the feature map). The feature map, the
+    hidden layer and the weights are read from the INT8 model itself (dequantized) through an
+    interpreter that keeps intermediate tensors, which XNNPACK cannot do: this path runs LiteRT's
+    built-in kernels. The map has the last feature map's resolution (3 x 3 cells on the 96-px
+    crop, 32 px each). An export that adds the feature map as a second output would let XNNPACK
+    run it instead.
+
+    Raises:
+        ConfigError: the model's graph does not end in that head (CAM unavailable for it).
+    """
+
+    def __init__(self, model: Any, num_threads: int = 1) -> None:
+        from . import litert
+
+        module = litert.interpreter_module()
+        content = getattr(model, "content", None)
+        if content is None:
+            content = litert.read_tflite(model)
+        subject = getattr(model, "path", model)
+        try:
+            self._it = module.Interpreter(
+                model_content=content, num_threads=num_threads, experimental_preserve_all_tensors=True,
+                experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            self._it.allocate_tensors()
+            ops = self._it._get_ops_details()  # LiteRT's op list (name, input and output tensors)
+        except (AttributeError, TypeError, ValueError, RuntimeError) as exc:
+            raise ConfigError(f"this LiteRT cannot expose the model's intermediate tensors ({exc})", subject,
+                              "use method='occlusion'") from None
+        self._details = {d["index"]: d for d in self._it.get_tensor_details()}
+        means = [o for o in ops if o["op_name"] == "MEAN" and len(self._details[o["inputs"][0]]["shape"]) == 4]
+        head = None
+        if means:
+            pooled = means[-1]["outputs"][0]
+            fc1 = [o for o in ops if o["op_name"] == "FULLY_CONNECTED" and o["inputs"][0] == pooled]
+            fc2 = [o for o in ops if fc1 and o["op_name"] == "FULLY_CONNECTED" and o["inputs"][0] == fc1[0]["outputs"][0]]
+            if fc1 and fc2 and len(fc1[0]["inputs"]) >= 3 and len(fc2[0]["inputs"]) >= 3:
+                head = (means[-1]["inputs"][0], pooled, fc1[0], fc2[0])
+        if head is None:
+            raise ConfigError("the model does not end in average pooling -> dense -> dense, so this CAM cannot read it",
+                              subject, "use method='occlusion'")
+        self._feature, self._pooled, fc1, fc2 = head
+        self._hidden, self._logits = fc1["outputs"][0], fc2["outputs"][0]
+        self.w1, self.b1 = self._read(fc1["inputs"][1]), self._read(fc1["inputs"][2])
+        self.w2, self.b2 = self._read(fc2["inputs"][1]), self._read(fc2["inputs"][2])
+        self._input = self._it.get_input_details()[0]
+        _, self.height, self.width, _ = (int(v) for v in self._input["shape"])
+        self.relu = self._probe_relu()
+
+    def _read(self, index: int) -> np.ndarray:
+        """A tensor of the last run (or a constant), dequantized with its own (per-channel) parameters."""
+        detail = self._details[index]
+        values = np.asarray(self._it.get_tensor(index), np.float64)
+        q = detail.get("quantization_parameters") or {}
+        scales, zeros = np.asarray(q.get("scales", ())), np.asarray(q.get("zero_points", ()))
+        if scales.size == 0:
+            return values
+        shape = [1] * values.ndim
+        if scales.size > 1:
+            shape[int(q.get("quantized_dimension", 0))] = scales.size
+        return (values - zeros.reshape(shape)) * scales.reshape(shape)
+
+    def _run(self, crop: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(feature map ``(h, w, c)``, hidden pre-activation ``(units,)``) of one crop."""
+        x = crop[None]
+        if self._input["dtype"] != np.uint8:
+            from . import litert
+
+            x = litert.quantize(x.astype(np.float32), litert.TensorSpec.from_detail(self._input))
+        self._it.set_tensor(self._input["index"], np.ascontiguousarray(x))
+        self._it.invoke()
+        feature = self._read(self._feature)[0]
+        pooled = self._read(self._pooled).reshape(-1)
+        return feature, pooled @ self.w1.T + self.b1
+
+    def _probe_relu(self) -> bool:
+        """Whether the hidden layer has a fused ReLU: compare the stored hidden tensor with both readings."""
+        rng = np.random.default_rng(0)
+        self._run(rng.integers(0, 256, (self.height, self.width, 3), dtype=np.uint8))
+        pooled = self._read(self._pooled).reshape(-1)
+        stored = self._read(self._hidden).reshape(-1)
+        pre = pooled @ self.w1.T + self.b1
+        return float(np.abs(np.maximum(pre, 0) - stored).max()) <= float(np.abs(pre - stored).max())
+
+    def contributions(self, crop: np.ndarray, k: int) -> Tuple[np.ndarray, float]:
+        """(per-cell contribution to class ``k``'s logit ``(h, w)``, the rest of the logit): the cells'
+        mean plus the rest is the logit."""
+        feature, pre = self._run(crop)
+        h, w, c = feature.shape
+        mask = (pre > 0) if self.relu else np.ones_like(pre, bool)
+        weights = (self.w2[k] * mask) @ self.w1  # (c,): the gradient of logit k w.r.t. the pooled feature
+        cells = feature.reshape(-1, c) @ weights
+        rest = float((self.w2[k] * mask) @ self.b1 + self.b2[k])
+        return cells.reshape(h, w), rest
+
+    def logits(self) -> np.ndarray:
+        """The class logits of the last :meth:`contributions` run (dequantized from the model)."""
+        return self._read(self._logits).reshape(-1)
+
+    def close(self) -> None:
+        self._it = None
+
+
 class Explainer:
     """Detector, aligner, emotion model and face mesh loaded once for many :meth:`explain` calls.
 
@@ -260,6 +378,8 @@ class Explainer:
         self.aligner = FaceAligner.for_classifier(self.classifier)
         self.detector = FaceDetector(FaceDetectorOptions(model=detector_model, num_threads=num_threads, small_faces=True))
         self.aus = ActionUnitReader(num_threads, detector_model=detector_model)
+        self._model, self._threads = model, num_threads
+        self._cam_head: Optional[CamHead] = None
 
     def explain(self, image: ImageSource, *, face: Optional[int] = None, emotion: Optional[str] = None,
                 method: str = "occlusion") -> Explanation:
@@ -268,7 +388,7 @@ class Explainer:
 
         Raises:
             NoFaceError: no face in the photo.
-            ConfigError: unknown method or emotion; ``method="cam"`` (pending the next model export).
+            ConfigError: unknown method or emotion; ``method="cam"`` on a model whose head CamHead cannot read.
             InputError: no face number ``face``.
         """
         from .faces import left_to_right, pick_face
@@ -276,10 +396,6 @@ class Explainer:
         if method not in METHODS:
             raise ConfigError(f"unknown explanation method {method!r} (valid: {', '.join(METHODS)})",
                               hint="use 'occlusion'")
-        if method == "cam":
-            raise ConfigError("the CAM method needs the emotion model's last feature map as an extra output, which the "
-                              "shipped model does not have yet", "method='cam'",
-                              "use method='occlusion' (the default); CAM arrives with the next emotion model export")
         labels = self.classifier.labels
         if emotion is not None and emotion not in labels:
             raise ConfigError(f"unknown emotion {emotion!r} (valid: {', '.join(labels)})", hint="or leave it out to explain the predicted one")
@@ -300,12 +416,17 @@ class Explainer:
         predicted = labels[int(np.argmax(probs))]
         target = emotion or predicted
         k = labels.index(target)
-        size = min(crop.shape[:2])
-        patch = max(1, int(round(size * PATCH_FRACTION)))
-        stride = max(1, int(round(size * STRIDE_FRACTION)))
-        heat, evaluations = occlusion_map(crop, lambda x: log_odds(float(self.classifier.predict_probs(x)[k])),
-                                          patch=patch, stride=stride)
-        t2 = time.perf_counter()
+        c1 = time.thread_time()
+        if method == "cam":
+            heat, evaluations, patch = self._cam(crop, k)
+            stride = patch
+        else:
+            size = min(crop.shape[:2])
+            patch = max(1, int(round(size * PATCH_FRACTION)))
+            stride = max(1, int(round(size * STRIDE_FRACTION)))
+            heat, evaluations = occlusion_map(crop, lambda x: log_odds(float(self.classifier.predict_probs(x)[k])),
+                                              patch=patch, stride=stride)
+        c2, t2 = time.thread_time(), time.perf_counter()
         landmarks = self.aus.mesh.landmarks(bgr, det)
         aus = self.aus.from_landmarks(landmarks.points, landmarks.presence)
         points, source_of_points = landmarks.xy, "face mesh"
@@ -316,15 +437,35 @@ class Explainer:
         overlay = heat_overlay(bgr, heat, aligned.matrix)
         box = det.box
         cv2.rectangle(overlay, (int(box.x), int(box.y)), (int(box.x + box.width), int(box.y + box.height)), (255, 255, 255), 1)
-        timings.update(occlusion=(t2 - t1) * 1e3, mesh_and_regions=(t3 - t2) * 1e3, total=(time.perf_counter() - t0) * 1e3)
+        timings.update({method: (t2 - t1) * 1e3, f"{method}_cpu": (c2 - c1) * 1e3, "mesh_and_regions": (t3 - t2) * 1e3,
+                        "total": (time.perf_counter() - t0) * 1e3})
         return Explanation(target, predicted, dict(zip(labels, map(float, probs))), method, heat, crop, aligned.matrix,
                            box, index, regions, aus, overlay, patch, stride, evaluations, self.classifier.flip_average,
                            source_of_points, timings, source)
+
+    def _cam(self, crop: np.ndarray, k: int) -> Tuple[np.ndarray, int, int]:
+        """(heat in logit units per crop pixel, invokes, cell size in px) of the CAM method."""
+        if self._cam_head is None:
+            from . import registry
+
+            self._cam_head = CamHead(registry.load_model(self._model), self._threads)
+        head = self._cam_head
+        cells, _ = head.contributions(crop, k)
+        invokes = 1
+        if self.classifier.flip_average:  # explain the flip-averaged logit the pipeline reports
+            mirrored, _ = head.contributions(np.ascontiguousarray(crop[:, ::-1]), k)
+            cells, invokes = (cells + mirrored[:, ::-1]) / 2.0, 2
+        h, w = crop.shape[:2]
+        per_cell = (cells / cells.size).astype(np.float32)  # each cell's share of the logit
+        heat = cv2.resize(per_cell, (w, h), interpolation=cv2.INTER_NEAREST)
+        return heat, invokes, int(round(h / cells.shape[0]))
 
     def close(self) -> None:
         self.classifier.close()
         self.detector.close()
         self.aus.close()
+        if self._cam_head is not None:
+            self._cam_head.close()
 
     def __enter__(self) -> "Explainer":
         return self
@@ -354,16 +495,16 @@ def template_landmarks(det: Detection) -> np.ndarray:
 
 
 def rank_regions(heat: np.ndarray, regions: np.ndarray) -> List[Dict[str, Any]]:
-    """Each region's mean drop and share of the total positive drop, largest mean drop first."""
+    """Each region's mean heat and share of the total positive heat, largest mean first."""
     positive = np.clip(heat, 0, None)
     total = float(positive.sum()) or 1.0
     out = []
     for k, name in enumerate((*REGIONS, OUTSIDE)):
         mask = regions == k
         if mask.any():
-            out.append({"region": name, "mean_drop": round(float(heat[mask].mean()), 4),
+            out.append({"region": name, "mean_heat": round(float(heat[mask].mean()), 4),
                         "share": round(float(positive[mask].sum()) / total, 4), "pixels": int(mask.sum())})
-    return sorted(out, key=lambda r: -r["mean_drop"])
+    return sorted(out, key=lambda r: -r["mean_heat"])
 
 
 _DEFAULT: Dict[tuple, Explainer] = {}
@@ -389,4 +530,4 @@ def explain(image: ImageSource, *, out_dir: Optional[Union[str, "os.PathLike[str
     return result
 
 
-__all__ = ["Explainer", "Explanation", "METHODS", "REGIONS", "explain", "occlusion_map", "rank_regions", "region_map"]
+__all__ = ["CamHead", "Explainer", "Explanation", "METHODS", "REGIONS", "explain", "occlusion_map", "rank_regions", "region_map"]

@@ -48,7 +48,7 @@ def test_heat_map_peaks_where_an_occluder_changes_the_score_most():
         occlusion_map(crop.astype(np.float32), score, patch=8, stride=4)
 
 
-def test_every_landmark_has_a_region_and_ranking_is_by_mean_drop():
+def test_every_landmark_has_a_region_and_ranking_is_by_mean_heat():
     labels = landmark_regions()
     assert labels.shape == (468,) and set(labels) == set(range(len(REGIONS)))
     regions = np.zeros((4, 4), np.int32)
@@ -57,7 +57,7 @@ def test_every_landmark_has_a_region_and_ranking_is_by_mean_drop():
     heat[:, :2] = 1.0
     ranked = rank_regions(heat, regions)
     assert ranked[0]["region"] == REGIONS[0] and ranked[0]["share"] == 1.0
-    assert ranked[1]["region"] == OUTSIDE and ranked[1]["mean_drop"] == 0.0
+    assert ranked[1]["region"] == OUTSIDE and ranked[1]["mean_heat"] == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_explain_json_schema_and_files(explainer, astronaut_path, tmp_path):
     data = json.loads(written["json"].read_text())
     assert set(data) >= {"source", "face", "box", "emotion", "predicted", "probs", "method", "patch_px", "stride_px",
                          "crop_size", "evaluations", "flip_average", "top_regions", "regions", "aus", "cues",
-                         "timings_ms", "overlay", "max_drop", "landmarks_from"}
+                         "timings_ms", "overlay", "max_heat", "heat_units", "landmarks_from"}
     assert data["method"] == "occlusion" and data["overlay"] == "astro_explain.png"
     assert len(data["top_regions"]) == 3 and {r["region"] for r in data["regions"]} <= {*REGIONS, OUTSIDE}
     assert abs(sum(r["share"] for r in data["regions"]) - 1.0) < 1e-3
@@ -93,11 +93,37 @@ def test_explain_json_schema_and_files(explainer, astronaut_path, tmp_path):
     assert png is not None and png.shape == result.overlay.shape
 
 
+def test_cam_decomposes_the_logit_exactly(explainer, astronaut_path):
+    """The cells' contributions plus the constant part give the model's own class logits."""
+    from edgekit.explain import CamHead
+    from edgekit.registry import load_model
+
+    head = CamHead(load_model("emotion"))
+    assert head.relu  # the shipped head: dense + ReLU, read from the graph
+    crop = explainer.aligner.align(cv2.imread(str(astronaut_path)), explainer.detector.detect(
+        cv2.imread(str(astronaut_path)))[0]).image
+    for k in range(len(explainer.classifier.labels)):
+        cells, rest = head.contributions(crop, k)
+        assert cells.shape == (3, 3)
+        assert cells.mean() + rest == pytest.approx(head.logits()[k], abs=0.15)  # int8 rounding of the hidden layer
+    # the class the model picks has the largest logit
+    happy = explainer.classifier.labels.index("happiness")
+    assert int(np.argmax(head.logits())) == happy
+
+
+def test_explain_with_cam(explainer, astronaut_path):
+    result = explainer.explain(astronaut_path, method="cam")
+    assert result.method == "cam" and result.patch_px == 32 and result.evaluations == 2
+    heat = result.heatmap
+    assert heat.shape == (96, 96) and len(np.unique(heat)) <= 9  # one value per feature-map cell
+    assert (heat[:32, :32] == heat[0, 0]).all()
+    data = result.to_dict()
+    assert data["heat_units"].startswith("contribution") and data["timings_ms"]["cam"] > 0
+
+
 def test_explain_bad_input(explainer, astronaut_path):
     with pytest.raises(NoFaceError):
         explainer.explain(np.full((200, 200, 3), 128, np.uint8))
-    with pytest.raises(ConfigError, match="CAM"):
-        explainer.explain(astronaut_path, method="cam")
     with pytest.raises(ConfigError, match="unknown explanation method"):
         explainer.explain(astronaut_path, method="gradcam")
     with pytest.raises(ConfigError, match="unknown emotion"):
@@ -113,9 +139,12 @@ def test_cli_explain(astronaut_path, tmp_path, capsys):
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["predicted"] == "happiness" and line["top_regions"][0] == "mouth"
     assert (tmp_path / "astronaut_explain.png").is_file() and (tmp_path / "astronaut_explain.json").is_file()
-    assert main(["explain", str(astronaut_path), "-o", str(tmp_path), "--method", "cam"]) == 2
+    assert main(["explain", str(astronaut_path), "-o", str(tmp_path / "cam"), "--method", "cam"]) == 0
+    assert json.loads((tmp_path / "cam" / "astronaut_explain.json").read_text())["method"] == "cam"
+    capsys.readouterr()
+    assert main(["explain", str(astronaut_path), "-o", str(tmp_path), "--method", "gradcam"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("edgekit: error: ") and "CAM" in err[0]
+    assert len(err) == 1 and err[0].startswith("edgekit: error: ") and "unknown explanation method" in err[0]
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.full((200, 200, 3), 200, np.uint8))
     assert main(["explain", str(blank), "-o", str(tmp_path)]) == 1

@@ -4,7 +4,8 @@ Writes <photo name>_explain.png (the photo with a heat map over the face: red wh
 part of the face lowers the emotion's probability most) and <photo name>_explain.json (the
 probabilities, the face regions ranked by that drop, the action units and their plain-language
 cues) into the -o folder, and prints the JSON summary line. The map is computed by occlusion
-through the shipped INT8 model itself (11 x 11 occluder positions).
+through the shipped INT8 model itself (8 x 8 occluder positions), or with --method cam from the
+model's last feature map (3 x 3 cells: fast and coarse).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                    help="face number, left to right from 0 (default: the largest face)")
     p.add_argument("--emotion", default=None, metavar="LABEL", help="emotion to explain (default: the predicted one)")
     p.add_argument("--method", default="occlusion", metavar="METHOD",
-                   help="occlusion (default; exact for the shipped model) or cam (needs the next model export)")
+                   help="occlusion (default: 8x8 occluder positions through the shipped model) or cam (fast, "
+                        "3x3 cells of the last feature map)")
     p.add_argument("--model", default="emotion", metavar="NAME|PATH", help="emotion model (default: %(default)s)")
     p.add_argument("--threads", type=positive_int, default=1, metavar="N", help="CPU threads per model (default: %(default)s)")
     p.set_defaults(func=run, parser=p)
