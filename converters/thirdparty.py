@@ -171,14 +171,14 @@ KAOMOJI_BLOCKS = ((0x0100, 0x017F), (0x0300, 0x036F), (0x0370, 0x03FF), (0x0400,
 
 def caption_characters() -> Set[int]:
     """Code points edgekit itself can put in a caption or suggestion: the caption tokenizer's
-    vocabulary, the caption library, the authored caption corpus (what the next caption model
-    learns from) and the suggestion tables."""
+    vocabulary, the caption library and restyle voices, the authored caption corpus and the
+    suggestion tables."""
     assets = ROOT / "edgekit" / "assets"
     text = []
     tok = json.loads((MODELS_DIR / "caption_tokenizer.json").read_text(encoding="utf-8"))
     for key in ("atoms", "words", "chars"):
         text.extend(tok.get(key, []))
-    text.append((assets / "captions" / "library.tsv").read_text(encoding="utf-8"))
+    text.extend(p.read_text(encoding="utf-8") for p in sorted((assets / "captions").glob("*.tsv")))  # library, voices
     text.extend(p.read_text(encoding="utf-8") for p in sorted((ROOT / "converters" / "caption" / "corpus" / "authored").glob("*.tsv")))
     text.extend(p.read_text(encoding="utf-8") for p in sorted((assets / "suggest").glob("*.tsv")))
     return {ord(c) for c in "".join(text) if c.isprintable() and not c.isspace()}

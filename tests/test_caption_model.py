@@ -7,7 +7,7 @@ import pytest
 tf = pytest.importorskip("converters.tfenv", reason="needs the [train] extra (TensorFlow)").tf
 
 from converters.caption import prune as pr  # noqa: E402
-from converters.caption.corpus import generate  # noqa: E402
+from converters.caption.templates import generate  # noqa: E402
 from converters.caption.data import conditions, encode_entries  # noqa: E402
 from converters.caption.export import export_tflite  # noqa: E402
 from converters.caption.model import GPT, GPTConfig, init_weights  # noqa: E402
@@ -28,7 +28,7 @@ def tiny(tmp_path_factory):
                     n_cond=COND_DIM)
     model = GPT(cfg, init_weights(cfg, seed=1))
     rows, cond = encode_entries(tok, entries[::10], cfg.n_ctx), conditions(entries[::10])
-    history = train(model, tok, rows, cond, steps=5, batch=16, lr=1e-2, warmup=1)
+    history = train(model, rows, cond, steps=5, batch=16, lr=1e-2, warmup=1)
     out = tmp_path_factory.mktemp("tiny")
     tok.save(out / "tok.json")
     weights = model.numpy_weights()
@@ -62,7 +62,7 @@ def test_kv_cache_runtime_matches_full_prefix_tf(tiny):
                     no_repeat_ngram=0)  # the plain greedy decode the TF reference does
     for lang, emotion, style, scene in (("zh", "happiness", "anime", "party"), ("en", "fear", "retro", None)):
         prompt, cond = cap.tokenizer.prompt(lang, emotion, style, scene), condition(lang, emotion, style, scene)
-        runtime, _ = cap._sample(np.random.default_rng(0), prompt, cond, None)
+        runtime, _ = cap._sample(np.random.default_rng(0), prompt, cond)
         reference = _tf_greedy(tiny["model"], prompt, cond, cap._banned, 20)
         assert runtime == reference and len(runtime) > 0
 

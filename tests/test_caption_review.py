@@ -9,22 +9,31 @@ from converters.caption import review
 
 def test_the_panel_is_fixed_and_covers_the_space():
     a, b = review.panel(), review.panel()
-    assert a == b and len(a) == review.PANEL_SIZE
+    assert a == b and len(a) >= 200 and [r["id"] for r in a] == list(range(len(a)))
+    assert sum(r["kind"] == "generate" for r in a) == review.PANEL_SIZE
     assert {r["lang"] for r in a} == {"zh", "en"} and len({r["emotion"] for r in a}) == 8
     assert any(r["probs"] for r in a) and any(r["style"] is None for r in a) and any(r["scene"] is None for r in a)
     assert all(r["probs"] is None or max(r["probs"], key=r["probs"].get) == r["emotion"] for r in a)
+    kinds = {k: [r for r in a if r["kind"] == k] for k in ("chat", "free_scene", "restyle")}
+    assert len(kinds["chat"]) == 40 and all(r["chat"] and r["probs"] for r in kinds["chat"])
+    assert {r["scene"] for r in kinds["free_scene"]} == {s for _, s in review.FREE_SCENES}
+    assert len(kinds["restyle"]) == 64 and all(r["source"] and r["style"] != "plain" for r in kinds["restyle"])
 
 
 def test_the_sheet_is_blind_and_the_key_complete(tmp_path):
-    requests = review.panel(size=6)
+    full = review.panel(size=6)
+    requests = full[:6] + [next(r for r in full if r["kind"] == k) for k in ("chat", "free_scene", "restyle")]
     items = review.captions_for(requests)
     assert {i["system"] for i in items} == set(review.SYSTEMS)
+    assert [i["system"] for i in items if i["request"] == requests[-1]["id"]] == ["voice"]
     review.write_sheet(requests, items, tmp_path)
     sheet = [json.loads(line) for line in (tmp_path / "sheet.jsonl").read_text(encoding="utf-8").splitlines()]
     key = json.loads((tmp_path / "key.json").read_text(encoding="utf-8"))
     assert len(sheet) == len(items) == len(key["items"])
-    assert all(set(row) == {"item", "lang", "emotion", "style", "scene", "caption"} for row in sheet)
-    assert not any(system in json.dumps(row) for row in sheet for system in ('"model"', '"corpus"', '"template"'))
+    base = {"item", "lang", "emotion", "style", "scene", "caption"}
+    assert sorted(frozenset(row) - base for row in sheet).count(frozenset({"task", "source"})) == 1
+    assert all(set(row) - base in ({"task", "source"}, {"chat"}, set()) for row in sheet)
+    assert not any(system in json.dumps(row) for row in sheet for system in ('"model"', '"model_t07"', '"corpus"', '"template"', '"voice"'))
 
 
 def test_summary_joins_ratings_with_the_key():
@@ -42,3 +51,12 @@ def test_summary_joins_ratings_with_the_key():
     assert summary["model"]["zh"]["invented_scene"] == 1.0 and summary["model"]["en"]["would_post_4plus"] == 1.0
     assert summary["corpus"]["en"]["fits_emotion"] == 0.0 and summary["corpus"]["en"]["fits_scene"] == 1.0
     assert "| model | all | 2 | 3.00 |" in review.markdown(summary, {"requests": 2, "items": 3, "reviewers": 1, "per_reviewer": "3"})
+
+
+def test_split_sheet_gives_every_item_to_a_reviewer_and_overlaps_neighbours(tmp_path):
+    lines = [json.dumps({"item": f"c{i:04d}"}) for i in range(10)]
+    (tmp_path / "sheet.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    parts = [[json.loads(x)["item"] for x in p.read_text().splitlines()] for p in review.split_sheet(tmp_path, 3, 2)]
+    assert parts[0] == ["c0000", "c0001", "c0002", "c0003", "c0004", "c0005"]
+    assert parts[2] == ["c0008", "c0009", "c0000", "c0001"]
+    assert {i for p in parts for i in p} == {f"c{i:04d}" for i in range(10)}

@@ -87,7 +87,8 @@ def test_damaged_doubled_words_are_detected():
 
 def test_the_captioner_rejects_a_sample_with_a_damaged_word():
     from edgekit.captioning import Captioner
+    from edgekit.captioning.taxonomy import SceneRequest
 
     captioner = Captioner(seed=0)
-    assert captioner._problem("今天心情平无奇。", True, "zh", set()) == "damaged doubled word"
-    assert captioner._problem("今天心情平平无奇。", True, "zh", set()) is None
+    assert captioner._problem("今天心情平无奇。", True, "zh", set(), SceneRequest(None)) == "damaged doubled word"
+    assert captioner._problem("今天心情平平无奇。", True, "zh", set(), SceneRequest(None)) != "damaged doubled word"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import random
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -25,15 +26,14 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from edgekit import glyphs
-from edgekit.captioning.library import BLOCKLIST_PATH, MAX_CHARS, blocked_term, read_blocklist, unbalanced_bracket
-from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES, resolve_scene
+from edgekit.captioning.library import BLOCKLIST_PATH, MAX_CHARS, Entry, blocked_term, read_blocklist, unbalanced_bracket
+from edgekit.captioning.taxonomy import EMOTIONS, LANGS, NO_SCENE, SCENES, STYLES, resolve_scene
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "converters" / "caption" / "corpus" / "authored"
 HEADER = ("lang", "emotion", "style", "scene", "text")
-NO_SCENE = "none"
 MIN_CHARS = 4
 NEAR_DUPLICATE = 0.8
 #: Coverage the corpus must reach (issue #25).
@@ -69,6 +69,12 @@ def load(folder: Path = FOLDER) -> List[Caption]:
                                       "one caption per line: lang, emotion, style, scene, text separated by tabs")
                 captions.append(Caption(*row, where=f"{path.name}:{line}"))
     return captions
+
+
+def read_tsv(path: Path) -> List[Dict[str, str]]:
+    """Rows of a small tab-separated corpus file (header line = keys), e.g. ``restyle_sources.tsv``."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [dict(zip(lines[0].split("\t"), line.split("\t"))) for line in lines[1:] if line.strip()]
 
 
 def trigrams(text: str) -> Set[str]:
@@ -164,6 +170,32 @@ def coverage(captions: Sequence[Caption]) -> Coverage:
     cells = Counter((c.lang, c.emotion, c.style) for c in captions)
     thin = [(la, em, st, cells[(la, em, st)]) for la in LANGS for em in EMOTIONS for st in STYLES if cells[(la, em, st)] < MIN_PER_CELL]
     return Coverage(per_lang, none_share, thin)
+
+
+HELDOUT_FRACTION = 0.10
+
+
+def to_library(captions: Sequence[Caption], seed: int = 0) -> List[Entry]:
+    """Library entries of the corpus, sorted, with ``split`` set: 10% of every (lang, emotion,
+    style) cell held out (never trained on: perplexity and the blind review's corpus lines)."""
+    cells: Dict[Tuple[str, str, str], List[Caption]] = defaultdict(list)
+    for c in captions:
+        cells[(c.lang, c.emotion, c.style)].append(c)
+    rng = random.Random(seed)
+    entries = []
+    for key in sorted(cells):
+        items = sorted(cells[key], key=lambda c: c.text)
+        rng.shuffle(items)
+        n_held = max(1, round(HELDOUT_FRACTION * len(items)))
+        entries += [Entry(c.lang, c.emotion, c.style, c.scene, "heldout" if i < n_held else "train", c.text)
+                    for i, c in enumerate(items)]
+    return sorted(entries, key=lambda e: (e.lang, EMOTIONS.index(e.emotion), STYLES.index(e.style), e.scene, e.text))
+
+
+def cell_counts(entries: Sequence[Entry]) -> Dict[Tuple[str, str, str], int]:
+    """Number of captions per (emotion, style, lang) cell, every cell present (0 when empty)."""
+    counts = Counter((e.emotion, e.style, e.lang) for e in entries)
+    return {(em, st, la): counts.get((em, st, la), 0) for em in EMOTIONS for st in STYLES for la in LANGS}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -8,10 +8,9 @@ import numpy as np
 from edgekit.captioning.conditioning import COND_DIM, condition
 from edgekit.captioning.library import Entry
 from edgekit.captioning.taxonomy import EMOTIONS
-from edgekit.captioning.tokenizer import ANY_SCENE, EOS, PAD, CaptionTokenizer
+from edgekit.captioning.tokenizer import EOS, PAD, CaptionTokenizer
 
 PROMPT_LEN = 5  # lang, emotion, style, scene, <bos>
-SCENE_POS = 3
 
 
 def encode_entries(tok: CaptionTokenizer, entries: Sequence[Entry], n_ctx: int) -> np.ndarray:
@@ -39,18 +38,13 @@ def conditions(entries: Sequence[Entry]) -> np.ndarray:
     return np.concatenate([condition(e.lang, e.emotion, e.style, e.scene) for e in entries])
 
 
-def augment(x: np.ndarray, cond: np.ndarray, tok: CaptionTokenizer, rng: np.random.Generator,
-            scene_p: float = 0.25, soft_p: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
-    """Training-time copies of ``x``/``cond``: in a fraction ``scene_p`` of rows the scene becomes
-    ``any`` (token and vector); in a fraction ``soft_p`` the one-hot emotion becomes a probability
-    vector keeping >= 55% on the true label (the rest spread at random), like a classifier's output."""
+def augment(x: np.ndarray, cond: np.ndarray, rng: np.random.Generator, soft_p: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
+    """Training-time copies of ``x``/``cond``: in a fraction ``soft_p`` of rows the one-hot emotion
+    becomes a probability vector keeping >= 55% on the true label (the rest spread at random), like
+    a classifier's output. Scenes stay as tagged: the ``none`` scene is learnt from the corpus's
+    scene-less captions only, so it never produces scene words."""
     x, cond = x.copy(), cond.copy()
     n, k = len(x), len(EMOTIONS)
-    drop = rng.random(n) < scene_p
-    x[drop, SCENE_POS] = tok.ids[f"<scn:{ANY_SCENE}>"]
-    scene_cols = slice(2 * k, COND_DIM - 2)
-    cond[drop, scene_cols] = 0.0
-    cond[drop, COND_DIM - 3] = 1.0  # the "any" scene slot
     soft = rng.random(n) < soft_p
     eps = rng.uniform(0.0, 0.45, n)[:, None]
     noise = rng.dirichlet(np.ones(k), n) * (1 - cond[:, :k])

@@ -12,7 +12,9 @@ from edgekit.captioning import Captioner
 from edgekit.captioning.conditioning import condition
 from edgekit.captioning.decoder import KVCacheDecoder
 from edgekit.captioning.library import Entry
-from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES
+from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES, match_scene
+from edgekit.captioning.voices import plain
+from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.captioning.tokenizer import EOS, CaptionTokenizer
 
 from converters.timing import time_calls
@@ -39,15 +41,16 @@ def distinct_2(texts: Sequence[str], tok: CaptionTokenizer) -> float:
     return len(set(grams)) / max(1, len(grams))
 
 
-def generation_metrics(cap: Captioner, scorer: NaiveBayesScorer, library_texts: frozenset, per_cell: int, seed: int) -> Dict:
-    """Sample ``per_cell`` captions per (lang, emotion, style) with a random scene and score them."""
+def generation_metrics(cap: Captioner, scorer: NaiveBayesScorer, train_texts: frozenset, per_cell: int, seed: int) -> Dict:
+    """Sample ``per_cell`` captions per (lang, emotion, style), a third without a scene and the rest
+    with a random one, and score them."""
     rng = np.random.default_rng(seed)
     rows = []
     for lang in LANGS:
         for emotion in EMOTIONS:
             for style in STYLES:
-                for _ in range(per_cell):
-                    scene = SCENES[int(rng.integers(len(SCENES)))]
+                for k in range(per_cell):
+                    scene = None if k % 3 == 0 else SCENES[int(rng.integers(len(SCENES)))]
                     c = cap.generate(emotion, style=style, scene=scene, lang=lang, seed=int(rng.integers(2**31)))[0]
                     rows.append(c)
     model_rows = [c for c in rows if c.source == "model"]
@@ -61,10 +64,30 @@ def generation_metrics(cap: Captioner, scorer: NaiveBayesScorer, library_texts: 
         "fallback_reasons": reasons,
         "emotion_consistency_model_outputs": float(np.mean([scorer.predict(c.text) == c.emotion for c in model_rows])),
         "emotion_consistency_all_outputs": float(np.mean([scorer.predict(c.text) == c.emotion for c in rows])),
-        "novelty": float(np.mean([c.text not in library_texts for c in model_rows])),
+        "copies_of_training_lines": float(np.mean([c.text in train_texts for c in model_rows])),
         "distinct_2": {lang: distinct_2([c.text for c in model_rows if c.lang == lang], cap.tokenizer) for lang in LANGS},
         "examples": [c.to_dict() for c in rows[:: max(1, len(rows) // 24)]],
     }
+
+
+def integrity(cap: Captioner, n: int, seed: int) -> Dict:
+    """``n`` captions (half zh, half en; every emotion and style; a third without a scene): damaged
+    Chinese doubled words and idioms (:func:`damaged_doubles`) and scene words nobody asked for."""
+    rng = np.random.default_rng(seed)
+    damaged, unasked, no_scene, zh = [], [], 0, 0
+    for i in range(n):
+        lang, scene = LANGS[i % 2], (None if i % 3 == 0 else SCENES[int(rng.integers(len(SCENES)))])
+        c = cap.generate(EMOTIONS[(i // 2) % 8], style=STYLES[(i // 16) % 8], scene=scene, lang=lang,
+                         seed=int(rng.integers(2**31)))[0]
+        zh += lang == "zh"
+        if lang == "zh" and damaged_doubles(c.text):
+            damaged.append(c.text)
+        if scene is None:
+            no_scene += 1
+            if match_scene(c.text):
+                unasked.append(c.text)
+    return {"captions": n, "zh_captions": zh, "damaged_doubles": len(damaged), "damaged_examples": damaged[:10],
+            "no_scene_requests": no_scene, "unasked_scene": len(unasked), "unasked_examples": unasked[:10]}
 
 
 def style_batches(cap: Captioner, trials: int, seed: int) -> Dict:
@@ -80,24 +103,31 @@ def style_batches(cap: Captioner, trials: int, seed: int) -> Dict:
     return {"trials": trials, "all_distinct_share": ok / trials, "examples": examples}
 
 
-def restyle_check(cap: Captioner, scorer: NaiveBayesScorer, held: Sequence[Entry], trials: int, seed: int) -> Dict:
-    """``restyle`` held-out captions into all 8 styles: distinctness and kept emotion (per the scorer)."""
-    rng = np.random.default_rng(seed)
-    picks = [held[int(i)] for i in rng.choice(len(held), trials, replace=False)]
-    distinct, kept, total, examples = 0, 0, 0, []
-    for e in picks:
-        out = cap.restyle(e.text)
-        distinct += len({c.text for c in out}) == len(STYLES) and e.text not in {c.text for c in out}
-        kept += sum(scorer.predict(c.text) == e.emotion for c in out)
+#: Sentence-final punctuation a voice may replace (compared without it: the words must survive).
+_ENDINGS = "。.！!？?…~～，,、；;：: "
+
+
+def restyle_check(cap: Captioner, sources: Sequence[Dict[str, str]]) -> Dict:
+    """``restyle`` human-written sentences (``lang``, ``emotion``, ``text``) into all 8 styles:
+    every output distinct, the sentence kept, and how often the inferred emotion (which picks the
+    voices) is the sentence's labelled one."""
+    distinct, kept, total, emotion_ok, examples = 0, 0, 0, 0, []
+    for row in sources:
+        out = cap.restyle(row["text"], lang=row["lang"])
+        core = plain(row["text"]).rstrip(_ENDINGS)
+        distinct += len({c.text for c in out}) == len(STYLES)
+        kept += sum(core in c.text or core[:1].lower() + core[1:] in c.text for c in out)
         total += len(out)
-        if len(examples) < 2:
-            examples.append({"source": e.text, "outputs": {c.style: c.text for c in out}})
-    return {"trials": trials, "all_distinct_share": distinct / trials, "emotion_kept_share": kept / total, "examples": examples}
+        emotion_ok += out[0].emotion == row["emotion"]
+        if len(examples) < 4 and len(examples) < 2 + (row["lang"] == "en"):
+            examples.append({"source": row["text"], "outputs": {c.style: c.text for c in out}})
+    return {"sources": len(sources), "all_distinct_share": distinct / len(sources), "sentence_kept_share": kept / total,
+            "inferred_emotion_accuracy": emotion_ok / len(sources), "examples": examples}
 
 
 def latency(model_path: Path, tokenizer_path: Path, calls: int, seed: int) -> Dict:
-    """Wall time of ``Captioner.generate`` (<= 24 new tokens, 1 thread) and of one decode invoke."""
-    cap = Captioner(model_path, tokenizer_path, num_threads=1, seed=seed, max_new_tokens=24)
+    """Wall time of ``Captioner.generate`` (default sampling, 1 thread) and of one decode invoke."""
+    cap = Captioner(model_path, tokenizer_path, num_threads=1, seed=seed)
     rng = np.random.default_rng(seed)
     calls_made = itertools.count()
 
@@ -109,7 +139,7 @@ def latency(model_path: Path, tokenizer_path: Path, calls: int, seed: int) -> Di
     dec = cap.decoder
     dec.reset()
     step_times = time_calls(lambda: dec.step(5), dec.n_ctx)
-    return {"calls": calls, "max_new_tokens": 24, "threads": 1,
+    return {"calls": calls, "max_new_tokens": cap.options.max_new_tokens, "threads": 1,
             "caption_ms_p50": float(np.percentile(times, 50)), "caption_ms_p95": float(np.percentile(times, 95)),
             "caption_ms_mean": float(np.mean(times)), "invoke_ms_p50": float(np.percentile(step_times, 50))}
 
@@ -117,7 +147,7 @@ def latency(model_path: Path, tokenizer_path: Path, calls: int, seed: int) -> Di
 def train_scorer(held: Sequence[Entry], train: Sequence[Entry], seed: int, per_cell: int = 6) -> Dict:
     """Fit the scorer on the held-out split + fresh grammar captions absent from the library;
     report its accuracy on the training split (which it never saw)."""
-    from .corpus import generate
+    from .templates import generate
 
     library = {e.text for e in list(held) + list(train)}
     fresh = [e for e in generate(per_cell=per_cell, seed=seed) if e.text not in library]

@@ -11,6 +11,7 @@ SHIPPED_MODEL = MODELS / "caption_gpt2_int8.tflite"
 REPORT_DIR = ROOT / "reports" / "caption"
 FLOAT_CKPT = WORK / "float"
 PRUNED_CKPT = WORK / "pruned"
+CORPUS = ROOT / "converters" / "caption" / "corpus"
 
-__all__ = ["ROOT", "WORK", "MODELS", "TOKENIZER", "SHIPPED_MODEL", "REPORT_DIR", "FLOAT_CKPT", "PRUNED_CKPT",
+__all__ = ["ROOT", "WORK", "MODELS", "TOKENIZER", "SHIPPED_MODEL", "REPORT_DIR", "FLOAT_CKPT", "PRUNED_CKPT", "CORPUS",
            "LIBRARY_PATH", "BLOCKLIST_PATH"]

@@ -9,6 +9,13 @@ For every request of the panel, three captions are made:
 - ``template``: a line of today's template library for the same cell (any scene when none is
   asked, since the library has no scene-less lines: what the runtime fallback shows).
 
+The panel also holds requests derived from chat messages (``corpus/chat_messages.tsv`` through
+:func:`edgekit.suggestions.text.analyze_text`: its probability dict and scene), free-text scenes a
+person types (``"我家猫"``, ``"my sister's wedding"``), and restyle requests: a human-written
+sentence (``corpus/restyle_sources.tsv``) and a target style, answered by
+:meth:`Captioner.restyle` alone (system ``voice``) and rated for whether it keeps the sentence's
+content and emotion.
+
 ``sheet`` shuffles them into one blind sheet (reviewers see the request and the caption, never the
 system) and a separate key; ``report`` joins the reviewers' ratings with the key::
 
@@ -33,11 +40,18 @@ from edgekit.captioning.library import read_library
 from edgekit.captioning.taxonomy import EMOTIONS, SCENES, STYLES
 
 from converters.caption import authored
+from converters.caption.templates import generate
 
 ROOT = Path(__file__).resolve().parents[2]
-SYSTEMS = ("model", "corpus", "template")
+#: The caption model at each sampling temperature under review (the default is tuned on this panel).
+MODEL_VARIANTS = {"model": 0.9, "model_t07": 0.7}
+SYSTEMS = tuple(MODEL_VARIANTS) + ("corpus", "template", "voice")
 PANEL_SIZE = 208
-RUBRIC = ("fluent", "fits_emotion", "fits_style", "fits_scene", "invented_scene")
+RUBRIC = ("fluent", "fits_emotion", "fits_style", "fits_scene", "invented_scene", "keeps_content", "keeps_emotion")
+CORPUS = ROOT / "converters" / "caption" / "corpus"
+#: Scenes as people type them: (lang, text).
+FREE_SCENES = (("zh", "我家猫"), ("en", "my dog"), ("zh", "周一早高峰"), ("en", "my sister's wedding"), ("zh", "周末去看展"),
+               ("en", "grandma's kitchen"), ("zh", "火锅店"), ("en", "the night bus home"))
 
 
 def panel(size: int = PANEL_SIZE, seed: int = 20261207) -> List[dict]:
@@ -53,10 +67,30 @@ def panel(size: int = PANEL_SIZE, seed: int = 20261207) -> List[dict]:
             others = [e for e in EMOTIONS if e != emotion]
             second = rng.choice(others)
             probs = {emotion: top, second: round(1 - top, 2)}
-        requests.append({"id": i, "lang": "zh" if i % 2 == 0 else "en", "emotion": emotion, "probs": probs,
+        requests.append({"id": i, "kind": "generate", "lang": "zh" if i % 2 == 0 else "en", "emotion": emotion, "probs": probs,
                          "style": None if rng.random() < 0.25 else rng.choice(STYLES),
                          "scene": None if rng.random() < 0.45 else rng.choice(SCENES)})
-    return requests
+    return requests + extra_requests(len(requests), rng)
+
+
+def extra_requests(start: int, rng: random.Random) -> List[dict]:
+    """Chat-derived requests (every 2nd chat message), free-text scenes, and restyle requests
+    (every 2nd human-written sentence, a random style other than plain)."""
+    from edgekit.suggestions.text import analyze_text
+
+    out: List[dict] = []
+    for row in authored.read_tsv(CORPUS / "chat_messages.tsv")[::2]:
+        a = analyze_text(row["text"], row["lang"])
+        probs = {k: round(v, 3) for k, v in a.probs.items() if v >= 0.005}
+        out.append({"kind": "chat", "chat": row["text"], "lang": row["lang"], "emotion": max(probs, key=probs.get),
+                    "probs": probs, "style": None if rng.random() < 0.5 else rng.choice(STYLES), "scene": a.scene})
+    for k, (lang, scene) in enumerate(FREE_SCENES * 2):
+        out.append({"kind": "free_scene", "lang": lang, "emotion": EMOTIONS[(3 * k) % len(EMOTIONS)], "probs": None,
+                    "style": rng.choice(STYLES), "scene": scene})
+    for row in authored.read_tsv(CORPUS / "restyle_sources.tsv")[::2]:
+        out.append({"kind": "restyle", "source": row["text"], "lang": row["lang"], "emotion": row["emotion"], "probs": None,
+                    "style": rng.choice(STYLES[1:]), "scene": None})
+    return [{"id": start + i, **r} for i, r in enumerate(out)]
 
 
 def _pick(pool: Sequence, rng: random.Random):
@@ -64,29 +98,38 @@ def _pick(pool: Sequence, rng: random.Random):
 
 
 def captions_for(requests: Sequence[dict], seed: int = 0) -> List[dict]:
-    """Every request's three captions (system, text)."""
+    """Every request's captions (system, text): model, a held-out corpus line (never trained on)
+    and a template fill; restyle requests get the restyled sentence only."""
     from edgekit.captioning import Captioner
+    from edgekit.captioning.taxonomy import scene_request
 
     rng = random.Random(seed)
-    corpus = defaultdict(list)
-    for c in authored.load():
-        corpus[(c.lang, c.emotion, c.style, c.scene)].append(c.text)
-    library = defaultdict(list)
+    heldout = defaultdict(list)
     for e in read_library():
-        library[(e.lang, e.emotion, e.style, e.scene)].append(e.text)
-    captioner = Captioner(seed=seed)
+        if e.split == "heldout":
+            heldout[(e.lang, e.emotion, e.style, e.scene)].append(e.text)
+    templates = defaultdict(list)
+    for e in generate(per_cell=2, seed=seed):
+        templates[(e.lang, e.emotion, e.style, e.scene)].append(e.text)
+    captioners = {name: Captioner(seed=seed, temperature=t) for name, t in MODEL_VARIANTS.items()}
     items = []
     for r in requests:
+        if r["kind"] == "restyle":
+            out = captioners["model"].restyle(r["source"], style=r["style"], lang=r["lang"])[0]
+            items.append({"request": r["id"], "system": "voice", "text": out.text, "model_source": out.source})
+            continue
         styles = [r["style"]] if r["style"] else list(STYLES)
-        scene_key = r["scene"] or authored.NO_SCENE
-        model = captioner.generate(r["probs"] or r["emotion"], style=r["style"], scene=r["scene"], lang=r["lang"])[0]
-        corpus_line = _pick([t for s in styles for t in corpus[(r["lang"], r["emotion"], s, scene_key)]], rng)
-        scenes = [r["scene"]] if r["scene"] else list(SCENES)
-        template_line = _pick([t for s in styles for sc in scenes for t in library[(r["lang"], r["emotion"], s, sc)]], rng)
-        for system, text in (("model", model.text), ("corpus", corpus_line), ("template", template_line)):
+        key = scene_request(r["scene"]).key
+        made = {name: cap.generate(r["probs"] or r["emotion"], style=r["style"], scene=r["scene"], lang=r["lang"])[0]
+                for name, cap in captioners.items()}
+        corpus_line = (_pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, key or authored.NO_SCENE)]], rng)
+                       or _pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, authored.NO_SCENE)]], rng))
+        scenes = [key] if key else list(SCENES)
+        template_line = _pick([t for s in styles for sc in scenes for t in templates[(r["lang"], r["emotion"], s, sc)]], rng)
+        texts = [(name, c.text, c.source) for name, c in made.items()] + [("corpus", corpus_line, None), ("template", template_line, None)]
+        for system, text, source in texts:
             if text:
-                items.append({"request": r["id"], "system": system, "text": text,
-                              "model_source": model.source if system == "model" else None})
+                items.append({"request": r["id"], "system": system, "text": text, "model_source": source})
     return items
 
 
@@ -101,10 +144,29 @@ def write_sheet(requests: Sequence[dict], items: Sequence[dict], out: Path, seed
         for n, i in enumerate(order):
             item, r = items[i], by_id[items[i]["request"]]
             key[f"c{n:04d}"] = {"system": item["system"], "request": r["id"], "model_source": item["model_source"]}
-            fh.write(json.dumps({"item": f"c{n:04d}", "lang": r["lang"], "emotion": r["emotion"],
-                                 "style": r["style"] or "any", "scene": r["scene"] or "none (no scene asked)",
-                                 "caption": item["text"]}, ensure_ascii=False) + "\n")
+            line = {"item": f"c{n:04d}", "lang": r["lang"], "emotion": r["emotion"], "style": r["style"] or "any",
+                    "scene": r["scene"] or "none (no scene asked)", "caption": item["text"]}
+            if r.get("kind") == "restyle":
+                line = {**line, "task": "restyle", "scene": "n/a", "source": r["source"]}
+            elif r.get("kind") == "chat":
+                line["chat"] = r["chat"]
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
     (out / "key.json").write_text(json.dumps({"requests": list(requests), "items": key}, ensure_ascii=False, indent=1))
+
+
+def split_sheet(out: Path, parts: int, overlap: int) -> List[Path]:
+    """``part_<k>.jsonl``: the shuffled sheet cut into ``parts`` pieces, each followed by the first
+    ``overlap`` lines of the next piece (so every pair of neighbours rates some items twice:
+    agreement between reviewers)."""
+    lines = (out / "sheet.jsonl").read_text(encoding="utf-8").splitlines()
+    size = -(-len(lines) // parts)
+    chunks = [lines[i * size:(i + 1) * size] for i in range(parts)]
+    paths = []
+    for k, chunk in enumerate(chunks):
+        path = out / f"part_{k + 1}.jsonl"
+        path.write_text("\n".join(chunk + chunks[(k + 1) % parts][:overlap]) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
 
 
 def _read_ratings(paths: Sequence[Path]) -> List[dict]:
@@ -134,8 +196,9 @@ def summarize(key: dict, ratings: Sequence[dict]) -> Dict[str, Dict[str, dict]]:
         meta = items.get(rating["item"])
         if meta is None or not consistent(key["requests"][meta["request"]]):
             continue
-        lang = key["requests"][meta["request"]]["lang"]
-        for scope in (lang, "all"):
+        request = key["requests"][meta["request"]]
+        kind = request.get("kind", "generate")
+        for scope in (request["lang"], "all") + ((kind,) if kind in ("chat", "free_scene") else ()):
             groups[(meta["system"], scope)].append(rating)
     out: Dict[str, Dict[str, dict]] = defaultdict(dict)
     for (system, scope), rows in groups.items():
@@ -168,33 +231,40 @@ def agreement(ratings: Sequence[dict]) -> Dict[str, float]:
 
 
 def markdown(summary: Dict[str, Dict[str, dict]], meta: dict) -> str:
-    lines = ["# Blind caption review: model vs. authored corpus vs. template library", "",
+    lines = ["# Blind caption review: model vs. authored corpus vs. template filler, and restyle", "",
              f"{meta['requests']} requests (both languages, every emotion, as labels and as classifier-like probability "
-             f"dicts, with and without style and scene; `converters/caption/review.py`), {meta['items']} captions shuffled "
+             f"dicts, with and without style and scene, derived from chat messages, free-text scenes, and restyles of "
+             f"human-written sentences; `converters/caption/review.py`), {meta['items']} captions shuffled "
              f"into one blind sheet; {meta['reviewers']} reviewers who wrote none of them, each rating {meta['per_reviewer']}."
              + (f" Left out: requests {meta['left_out_requests']}, whose probability dict's top label was not the requested "
                 "emotion (a panel bug fixed after this sheet was built)." if meta.get("left_out_requests") else ""), "",
-             "| system | scope | ratings | would post (1-5) | would post >= 4 | fluent | fits emotion | fits style | fits scene | invented scene |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| system | scope | ratings | would post (1-5) | would post >= 4 | fluent | fits emotion | fits style | fits scene "
+             "| invented scene | keeps content | keeps emotion |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
     for system in SYSTEMS:
-        for scope in ("zh", "en", "all"):
+        for scope in ("zh", "en", "all", "chat", "free_scene"):
             s = summary.get(system, {}).get(scope)
             if not s:
                 continue
-            pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
             lines.append(f"| {system} | {scope} | {s['ratings']} | {s['would_post']:.2f} | {pct(s['would_post_4plus'])} | "
-                         f"{pct(s['fluent'])} | {pct(s['fits_emotion'])} | {pct(s['fits_style'])} | {pct(s['fits_scene'])} | "
-                         f"{pct(s['invented_scene'])} |")
+                         + " | ".join(pct(s[f]) for f in RUBRIC) + " |")
     if meta.get("agreement"):
         lines += ["", "Agreement between reviewers who rated the same captions (Pearson r of would post): "
                   + ", ".join(f"{pair} {r:.2f}" for pair, r in meta["agreement"].items()) + "."]
-    lines += ["", "How to read it: the reviewers and the corpus writers are separate AI writing/review sessions of "
-              "the project; the reviewers got only their half of the sheet and the rubric (`data/BRIEF.md`), never the key. "
-              "A shared taste between writers and reviewers cannot be ruled out, so native speakers rating the same sheet "
-              "(`data/half_*.jsonl`; join with `data/key.json` by `python -m converters.caption.review report`) is the "
-              "stronger test. The model and the template library are today's shipped ones."]
+    lines += ["", "Systems: `model` and `model_t07` are the shipped caption model at temperature 0.9 (the default) and 0.7, "
+              "its library fallback included as users get it; `corpus` is a held-out line of the authored corpus (never "
+              "trained on) for the same cell, a scene-less line when the cell has none for the scene; `template` is the "
+              "slot-grammar filler the first caption library was made of (any scene when none is asked); `voice` is "
+              "`restyle` of a human-written sentence (rated for keeping its content and emotion).", "",
+              "How to read it: the reviewers and the corpus writers are separate AI writing/review sessions of "
+              "the project; each reviewer got only their part of the sheet and the rubric (`data/BRIEF.md`), never the key; "
+              "neighbouring parts share 40 items (the agreement above). A shared taste between writers and reviewers cannot "
+              "be ruled out, so native speakers rating the same sheet (`data/part_*.jsonl`; join with `data/key.json` by "
+              "`python -m converters.caption.review report`) is the stronger test."]
     lines += ["", "Targets (issue #25, for the model): would post >= 3.5 in both languages and at least the corpus's "
-              "score minus 0.3; fluent >= 97%, fits emotion >= 92%, fits style >= 90%, invented scenes 0."]
+              "score minus 0.3; fluent >= 97%, fits emotion >= 92%, fits style >= 90%, invented scenes 0; restyle keeps content "
+              "and emotion >= 80%."]
     return "\n".join(lines) + "\n"
 
 
@@ -204,6 +274,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     s = sub.add_parser("sheet", help="build the blind sheet and its key")
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--size", type=int, default=PANEL_SIZE)
+    s.add_argument("--parts", type=int, default=1, help="also cut the sheet into this many reviewer parts")
+    s.add_argument("--overlap", type=int, default=40, help="items each part shares with the next (agreement)")
     r = sub.add_parser("report", help="join ratings with the key into reports/caption_review/")
     r.add_argument("--key", type=Path, required=True)
     r.add_argument("--ratings", type=Path, nargs="+", required=True)
@@ -213,6 +285,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         requests = panel(args.size)
         items = captions_for(requests)
         write_sheet(requests, items, args.out)
+        if args.parts > 1:
+            split_sheet(args.out, args.parts, args.overlap)
         print(f"{len(requests)} requests, {len(items)} captions -> {args.out / 'sheet.jsonl'} (key: {args.out / 'key.json'})")
         return 0
     key = json.loads(args.key.read_text(encoding="utf-8"))

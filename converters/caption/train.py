@@ -8,7 +8,6 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from converters.tfenv import keras, tf
-from edgekit.captioning.tokenizer import CaptionTokenizer
 
 from .data import augment, split_xy
 from .model import GPT
@@ -41,8 +40,8 @@ def perplexity(model: GPT, rows: np.ndarray, cond: np.ndarray) -> float:
     return math.exp(mean_nll(model, rows, cond))
 
 
-def train(model: GPT, tok: CaptionTokenizer, rows: np.ndarray, cond: np.ndarray, steps: int, batch: int = 64, lr: float = 2e-3,
-          warmup: int = 100, seed: int = 0, scene_dropout: float = 0.25, log: Optional[Callable[[str], None]] = None,
+def train(model: GPT, rows: np.ndarray, cond: np.ndarray, steps: int, batch: int = 64, lr: float = 2e-3,
+          warmup: int = 100, seed: int = 0, log: Optional[Callable[[str], None]] = None,
           eval_rows: Optional[Tuple[np.ndarray, np.ndarray]] = None, eval_every: int = 500,
           time_budget_s: Optional[float] = None) -> List[Dict[str, float]]:
     """Adam with warmup + cosine decay and gradient clipping; returns the loss history.
@@ -82,7 +81,7 @@ def train(model: GPT, tok: CaptionTokenizer, rows: np.ndarray, cond: np.ndarray,
         T = int(lengths[idx].max()) - 1
         frac = min(1.0, i / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0, i - warmup) / max(1, steps - warmup))))
         opt.learning_rate.assign(lr * max(frac, 0.02))
-        x, c = augment(x_all[idx, :T], cond[idx], tok, rng, scene_dropout)
+        x, c = augment(x_all[idx, :T], cond[idx], rng)
         run.append(float(step(x, c, y_all[idx, :T], m_all[idx, :T])))
         if i % 50 == 0 or i == steps:
             rec = {"step": i, "loss": float(np.mean(run)), "elapsed_s": round(time.time() - t0, 1)}

@@ -40,7 +40,9 @@ def caption_styles(emotion: object, scene: Optional[str] = None, lang: str = "zh
         return default_captioner().caption_styles(emotion, scene=scene, lang=lang, styles=styles, seed=seed)
 
 
-def restyle(text: str, style: Optional[str] = None, lang: Optional[str] = None, seed: Optional[int] = None) -> List[Caption]:
-    """Rewrite ``text`` in ``style`` (one caption) or in each of the 8 styles (``style=None``)."""
+def restyle(text: str, style: Optional[str] = None, lang: Optional[str] = None, seed: Optional[int] = None,
+            emotion: Optional[object] = None) -> List[Caption]:
+    """``text`` said in ``style``'s voice (one caption) or in each of the 8 styles (``style=None``);
+    see :meth:`Captioner.restyle`."""
     with _lock:
-        return default_captioner().restyle(text, style=style, lang=lang, seed=seed)
+        return default_captioner().restyle(text, style=style, lang=lang, seed=seed, emotion=emotion)

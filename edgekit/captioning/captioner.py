@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter, deque
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Deque, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Deque, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
@@ -15,24 +15,29 @@ from ..errors import ConfigError, ModelError
 from ..exclusive import ExclusiveUse, exclusive
 from .conditioning import condition
 from .decoder import KVCacheDecoder
+from .fluency import Fluency
 from .inputs import check_count, check_seed, check_text, emotion_of
 from .library import BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Library, blocked_term, read_blocklist, unbalanced_bracket
 from .sampling import SamplingOptions, next_token
 from .wholewords import damaged_doubles
-from .taxonomy import STYLES, language_of, resolve_lang, resolve_scene, resolve_style
+from .taxonomy import SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang, resolve_style, scene_request
+from .textemotion import TextEmotion
 from .tokenizer import EOS, CaptionTokenizer
+from .voices import VOICES_PATH, Voices
 
 PathLike = Union[str, "os.PathLike[str]"]
 MODEL_NAME = "caption"
 #: Styles returned by :meth:`Captioner.caption_styles` when none are given.
 N_STYLE_BATCH = 5
-#: Logit bonus of the source text's tokens in :meth:`Captioner.restyle` (keeps its content words).
-COPY_BIAS = 0.5
+#: Passing samples drawn when a request names a specific (``"我家猫"``): the first naming it wins.
+SPECIFIC_DRAWS = 3
 
 
 @dataclass(frozen=True)
 class Caption:
-    """One generated caption. ``source`` is ``"model"`` or ``"library"`` (fallback, with the reason)."""
+    """One caption. ``source`` is ``"model"``, ``"library"`` (fallback, with the reason) or
+    ``"voice"`` (:meth:`Captioner.restyle`: the given sentence in a style's voice). ``scene`` is the
+    taxonomy scene the caption was made for (None: it names no scene)."""
 
     text: str
     emotion: str
@@ -67,7 +72,8 @@ class Captioner:
     Args:
         model_path, tokenizer_path: caption ``.tflite`` and tokenizer file (default: the bundled,
             sha256-verified pair).
-        library_path, blocklist_path: caption library TSV and blocklist (default: bundled).
+        library_path, blocklist_path, voices_path: caption library TSV, blocklist and restyle voices
+            (default: bundled).
         num_threads: LiteRT threads.
         seed: seed of the sampler (same seed + same calls = same captions). Methods also take a
             per-call ``seed``; recent outputs stay excluded, so call :meth:`reset_recent` to get
@@ -79,10 +85,13 @@ class Captioner:
     """
 
     def __init__(self, model_path: Optional[PathLike] = None, tokenizer_path: Optional[PathLike] = None,
-                 library_path: PathLike = LIBRARY_PATH, blocklist_path: PathLike = BLOCKLIST_PATH, *,
-                 num_threads: int = 1, seed: Optional[int] = None, temperature: float = 0.9, top_k: int = 40,
-                 top_p: float = 0.95, repetition_penalty: float = 1.0, max_new_tokens: int = 32,
-                 recent: int = 64, max_attempts: int = 3, no_repeat_ngram: int = 3) -> None:
+                 library_path: PathLike = LIBRARY_PATH, blocklist_path: PathLike = BLOCKLIST_PATH,
+                 voices_path: PathLike = VOICES_PATH, *,
+                 num_threads: int = 1, seed: Optional[int] = None, temperature: float = SamplingOptions.temperature,
+                 top_k: int = SamplingOptions.top_k, top_p: float = SamplingOptions.top_p,
+                 repetition_penalty: float = SamplingOptions.repetition_penalty,
+                 max_new_tokens: int = SamplingOptions.max_new_tokens, recent: int = 64, max_attempts: int = 8,
+                 no_repeat_ngram: int = SamplingOptions.no_repeat_ngram) -> None:
         if (model_path is None) != (tokenizer_path is None):
             raise ConfigError("pass both model_path and tokenizer_path, or neither (bundled model)")
         model: Any = model_path
@@ -101,7 +110,9 @@ class Captioner:
             raise ModelError(f"model vocabulary {self.decoder.vocab_size} != tokenizer's {self.tokenizer.vocab_size}",
                              subject=model_path, hint="use the tokenizer exported with this model")
         self.library = Library.load(Path(library_path))
+        self.fluency = Fluency(self.library.texts)
         self.blocklist = read_blocklist(Path(blocklist_path))
+        self.voices = Voices.load(Path(voices_path))
         self.max_attempts = max_attempts
         self.rng = np.random.default_rng(check_seed(seed))
         self._recent: Deque[str] = deque(maxlen=recent)
@@ -114,17 +125,16 @@ class Captioner:
                 self._banned[token] = True
         self._banned_first = self._banned.copy()
         self._banned_first[EOS] = True
-        self._bigrams: Dict[str, List[Tuple[FrozenSet[str], int]]] = {}
+        self._text_emotion: Optional[TextEmotion] = None
 
     # ------------------------------------------------------------------ generation
-    def _sample(self, rng: np.random.Generator, prompt: Sequence[int], cond: np.ndarray,
-                bias: Optional[np.ndarray]) -> Tuple[List[int], bool]:
+    def _sample(self, rng: np.random.Generator, prompt: Sequence[int], cond: np.ndarray) -> Tuple[List[int], bool]:
         """Token ids of one sample and whether it ended with <eos>."""
         dec, opts = self.decoder, self.options
         logits = dec.prefill(prompt, cond)
         out: List[int] = []
         for _ in range(opts.max_new_tokens):
-            tok = next_token(logits, out, rng, opts, self._banned if out else self._banned_first, bias)
+            tok = next_token(logits, out, rng, opts, self._banned if out else self._banned_first)
             if tok == EOS:
                 return out, True
             out.append(tok)
@@ -133,7 +143,7 @@ class Captioner:
             logits = dec.step(tok)
         return out, False
 
-    def _problem(self, text: str, ended: bool, lang: str, exclude: Set[str]) -> Optional[str]:
+    def _problem(self, text: str, ended: bool, lang: str, exclude: Set[str], scene: SceneRequest) -> Optional[str]:
         """Why a sampled caption is rejected, or None when it passes every check."""
         if not ended or len(text) > MAX_CHARS[lang]:
             return "too long"
@@ -147,30 +157,47 @@ class Captioner:
             return "unbalanced brackets"
         if lang == "zh" and damaged_doubles(text):
             return "damaged doubled word"
+        unknown = self.fluency.unknown(text)
+        if unknown is not None:
+            return f"unknown word {unknown!r}"
         if text in exclude:
             return "duplicate"
+        named = match_scene(text)
+        if named and scene.key is None:
+            return f"names a scene ({named[0]}) nobody asked for"
+        if scene.group and any(mentions(text.lower(), kw) for g in _siblings(scene) for kw in g):
+            return f"names another {scene.key} than asked"
         return None
 
     def _one(self, rng: np.random.Generator, lang: str, emotion: Union[str, Mapping[str, float]], style: str,
-             scene: Optional[str], exclude: Set[str], bias: Optional[np.ndarray] = None) -> Caption:
-        """One caption; ``emotion`` is a label or a probability dict (conditions the model as is)."""
+             scene: SceneRequest, exclude: Set[str]) -> Caption:
+        """One caption; ``emotion`` is a label or a probability dict (conditions the model as is).
+        When the scene names a specific (a cat), up to :data:`SPECIFIC_DRAWS` passing samples are
+        drawn and the first naming it is taken."""
         t0 = time.perf_counter()
-        cond = condition(lang, emotion, style, scene)
+        cond = condition(lang, emotion, style, scene.key)
         if isinstance(emotion, Mapping):
             emotion = max(emotion, key=emotion.get)
-        prompt = self.tokenizer.prompt(lang, emotion, style, scene)
-        reason = None
-        for _ in range(self.max_attempts):
-            ids, ended = self._sample(rng, prompt, cond, bias)
+        prompt = self.tokenizer.prompt(lang, emotion, style, scene.key)
+        reason, passed = None, []
+        for _ in range(self.max_attempts + (SPECIFIC_DRAWS if scene.group else 0)):
+            ids, ended = self._sample(rng, prompt, cond)
             text = self.tokenizer.decode(ids).strip()
-            reason = self._problem(text, ended, lang, exclude)
+            reason = self._problem(text, ended, lang, exclude, scene)
             if reason is None:
-                return Caption(text, emotion, style, scene, lang, "model", None, (time.perf_counter() - t0) * 1e3)
-        text = self.library.pick(rng, lang, emotion, style, scene, exclude)
+                passed.append(text)
+                if not scene.group or any(mentions(text.lower(), kw) for kw in scene.group) or len(passed) == SPECIFIC_DRAWS:
+                    break
+        if passed:
+            best = next((t for t in passed if scene.group and any(mentions(t.lower(), kw) for kw in scene.group)), passed[0])
+            return Caption(best, emotion, style, scene.key, lang, "model", None, (time.perf_counter() - t0) * 1e3)
+        siblings = [kw for g in _siblings(scene) for kw in g] if scene.group else []
+        text = self.library.pick(rng, lang, emotion, style, scene.key, exclude,
+                                 accept=lambda t: not any(mentions(t.lower(), kw) for kw in siblings))
         if text is None:
             raise ModelError(f"no unused library caption left for {lang}/{emotion}/{style}", subject=MODEL_NAME,
                              hint="lower n or call reset_recent()")
-        return Caption(text, emotion, style, scene, lang, "library", reason, (time.perf_counter() - t0) * 1e3)
+        return Caption(text, emotion, style, scene.key, lang, "library", reason, (time.perf_counter() - t0) * 1e3)
 
     def _remember(self, captions: Sequence[Caption]) -> List[Caption]:
         self._recent.extend(c.text for c in captions)
@@ -204,25 +231,28 @@ class Captioner:
 
         ``emotion`` is a label or a probability dict (the dict conditions the model as a vector;
         its top label is the caption's emotion and control token); ``style`` defaults
-        to ``plain``; ``scene`` is a scene key or free text mentioning one (None = any scene).
+        to ``plain``; ``scene`` is any text a person types (:func:`~edgekit.captioning.taxonomy.scene_request`):
+        a scene it names is used, a specific it names is kept ("我家猫" stays a cat), text naming
+        no known scene and ``None`` give captions without scene words.
         """
         label, probs = emotion_of(emotion)
         emo = probs or label
         style_key = resolve_style(style) if style is not None else "plain"
-        scene_key = resolve_scene(scene) if scene is not None else None
+        request = scene_request(scene)
         lang, n, rng = resolve_lang(lang), check_count(n), self._rng(seed)
         batch: List[Caption] = []
         for _ in range(n):
-            batch.append(self._one(rng, lang, emo, style_key, scene_key, set(self._recent) | {c.text for c in batch}))
+            batch.append(self._one(rng, lang, emo, style_key, request, set(self._recent) | {c.text for c in batch}))
         return self._remember(batch)
 
     @exclusive
     def caption_styles(self, emotion: object, scene: Optional[str] = None, lang: str = "zh",
                        styles: Optional[Sequence[str]] = None, seed: Optional[int] = None) -> List[Caption]:
-        """One caption per style, all texts distinct: 5 random styles by default, or ``styles``."""
+        """One caption per style, all texts distinct: 5 random styles by default, or ``styles``
+        (``scene`` as in :meth:`generate`)."""
         label, probs = emotion_of(emotion)
         emo = probs or label
-        scene_key = resolve_scene(scene) if scene is not None else None
+        request = scene_request(scene)
         lang, rng = resolve_lang(lang), self._rng(seed)
         if styles is None:
             chosen = [STYLES[i] for i in rng.permutation(len(STYLES))[:N_STYLE_BATCH]]
@@ -233,44 +263,46 @@ class Captioner:
                                   hint=f"Valid styles: {', '.join(STYLES)}")
         batch: List[Caption] = []
         for style in chosen:
-            batch.append(self._one(rng, lang, emo, style, scene_key, set(self._recent) | {c.text for c in batch}))
+            batch.append(self._one(rng, lang, emo, style, request, set(self._recent) | {c.text for c in batch}))
         return self._remember(batch)
 
     def tags_of(self, text: str, lang: str) -> Tuple[str, Optional[str]]:
-        """(emotion, scene) of a caption: the emotion voted by the 5 nearest library captions
-        (character-bigram overlap); the scene from scene keywords, else the scene of at least 3 of
-        those 5 neighbours, else None (any scene)."""
-        grams = frozenset(text[i:i + 2].lower() for i in range(len(text) - 1)) or frozenset(text.lower())
-        if lang not in self._bigrams:
-            self._bigrams[lang] = [(frozenset(e.text[i:i + 2].lower() for i in range(len(e.text) - 1)), k)
-                                   for k, e in enumerate(self.library.entries) if e.lang == lang]
-        scored = sorted(((len(grams & g) / np.sqrt(len(g) * len(grams) + 1e-9), k) for g, k in self._bigrams[lang]), reverse=True)[:5]
-        nearest = [self.library.entries[k] for _, k in scored]
-        emotion = Counter(e.emotion for e in nearest).most_common(1)[0][0]
-        try:
-            scene: Optional[str] = resolve_scene(text)
-        except ConfigError:  # no scene keyword: a clear majority of the neighbours, else any scene
-            top, votes = Counter(e.scene for e in nearest).most_common(1)[0]
-            scene = top if votes >= 3 else None
-        return emotion, scene
+        """(emotion, scene) of a sentence: the emotion from a character n-gram naive Bayes fitted on
+        the library (:class:`~edgekit.captioning.textemotion.TextEmotion`, fitted on first use, about a
+        second); the scene the text names, else None (never guessed). ``lang`` is accepted for
+        symmetry with the other calls; the model reads both languages."""
+        if self._text_emotion is None:
+            self._text_emotion = TextEmotion().fit([(e.text, e.emotion) for e in self.library.entries])
+        named = match_scene(text)
+        return self._text_emotion.predict(text), named[0] if named else None
 
     @exclusive
     def restyle(self, text: str, style: Optional[str] = None, lang: Optional[str] = None,
-                seed: Optional[int] = None) -> List[Caption]:
-        """Rewrite a caption in ``style`` (one result) or in each of the 8 styles (``style=None``).
+                seed: Optional[int] = None, emotion: Optional[object] = None) -> List[Caption]:
+        """``text`` said in ``style``'s voice (one result), or in each of the 8 styles (``style=None``).
 
-        The caption's emotion and scene are inferred (:meth:`tags_of`), then the model generates
-        under the new style's control token, with a small bonus on the source text's tokens so
-        its content words tend to carry over. Results differ from the source text.
+        The sentence is kept word for word and one authored fragment of the style's voice for its
+        emotion is attached (:mod:`~edgekit.captioning.voices`), so content and emotion carry over;
+        ``plain`` is the sentence without kaomoji and decorations. ``emotion`` (a label or a
+        probability dict, e.g. the face's) picks the voices' emotion; without it the emotion is
+        inferred from the text (:meth:`tags_of`).
         """
         source = check_text(text)
         lang = resolve_lang(lang) if lang is not None else language_of(source)
         styles = [resolve_style(style)] if style is not None else list(STYLES)
-        emotion, scene = self.tags_of(source, lang)
-        bias = np.zeros(self.tokenizer.vocab_size)
-        content = [i for i in self.tokenizer.encode(source) if self.tokenizer.pieces[i].strip().isalnum()]
-        bias[content] = COPY_BIAS
+        inferred, scene = self.tags_of(source, lang)
+        label = emotion_of(emotion)[0] if emotion is not None else inferred
         rng, batch = self._rng(seed), []
         for s in styles:
-            batch.append(self._one(rng, lang, emotion, s, scene, set(self._recent) | {source} | {c.text for c in batch}, bias))
+            t0 = time.perf_counter()
+            out = self.voices.restyle(rng, source, lang, s, label, set(self._recent) | {c.text for c in batch})
+            if out is None:
+                raise ModelError(f"no unused {s} voice left for {lang}/{label}", subject="voices.tsv",
+                                 hint="call reset_recent() or reinstall edgekit")
+            batch.append(Caption(out, label, s, scene, lang, "voice", None, (time.perf_counter() - t0) * 1e3))
         return self._remember(batch)
+
+
+def _siblings(scene: SceneRequest) -> List[Tuple[str, ...]]:
+    """The :data:`~edgekit.captioning.taxonomy.SPECIFICS` groups of the scene other than the one asked for."""
+    return [g for g in SPECIFICS.get(scene.key or "", ()) if g != scene.group]

@@ -76,10 +76,11 @@ def check_seed(seed: object) -> Optional[int]:
 
 
 def check_text(text: object) -> str:
-    """Sanitised caption text for ``restyle`` (truncated to :data:`MAX_TEXT_CHARS`)."""
+    """Sanitised caption text for ``restyle`` (truncated to :data:`MAX_TEXT_CHARS`); NFC, so the
+    person's own punctuation and full-width characters are kept."""
     if not isinstance(text, str):
         raise InputError("text must be a string", subject=repr(text)[:80])
-    clean = sanitize_text(text, MAX_TEXT_CHARS)
+    clean = sanitize_text(text, MAX_TEXT_CHARS, form="NFC")
     if not clean:
         raise InputError("text is empty after removing control and blank characters", subject=repr(text)[:80])
     return clean

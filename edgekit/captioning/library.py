@@ -1,18 +1,21 @@
 """The caption library (TSV, one tagged caption per line) and the blocklist, read without TensorFlow.
 
 Format of ``library.tsv``: a header ``lang emotion style scene split text`` (tab separated), then
-one caption per line. ``split`` is ``train`` (seen by the generator) or ``heldout`` (10%, never
-seen in training: used for perplexity and to train the evaluation scorer).
+one caption per line; ``scene`` is a taxonomy scene or ``none`` (the caption names no scene).
+``split`` is ``train`` (seen by the generator) or ``heldout`` (10%, never seen in training: used
+for perplexity, the blind review's corpus lines and the evaluation scorer). The library is the
+authored corpus (``converters/caption/corpus/authored``), built by ``python -m converters.caption corpus``.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import glyphs
 from ..errors import ModelError
+from .taxonomy import NO_SCENE
 
 COLUMNS: Tuple[str, ...] = ("lang", "emotion", "style", "scene", "split", "text")
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "captions"
@@ -94,7 +97,7 @@ class Library:
         self.texts = frozenset(e.text for e in self.entries)
         self._index: Dict[Tuple[str, str, str, str], List[str]] = {}
         for e in self.entries:
-            for key in ((e.lang, e.emotion, e.style, e.scene), (e.lang, e.emotion, e.style, "*"), (e.lang, e.emotion, "*", "*")):
+            for key in ((e.lang, e.emotion, e.style, e.scene), (e.lang, e.emotion, "*", e.scene)):
                 self._index.setdefault(key, []).append(e.text)
 
     @classmethod
@@ -104,16 +107,24 @@ class Library:
         bad = glyphs.undrawable("".join(e.text for e in entries))  # a few characters at most: check those only
         return cls([e for e in entries if not bad.intersection(e.text)] if bad else entries)
 
-    def candidates(self, lang: str, emotion: str, style: Optional[str], scene: Optional[str]) -> List[str]:
-        """Captions for the most specific tag combination that has any (scene, then style relaxed)."""
-        for key in ((lang, emotion, style or "*", scene or "*"), (lang, emotion, style or "*", "*"), (lang, emotion, "*", "*")):
+    def _pools(self, lang: str, emotion: str, style: Optional[str], scene: Optional[str]) -> Iterator[List[str]]:
+        scenes = (scene, NO_SCENE) if scene and scene != NO_SCENE else (NO_SCENE,)
+        for key in [(lang, emotion, st, sc) for st in (style or "*", "*") for sc in scenes]:
             if self._index.get(key):
-                return self._index[key]
-        return []
+                yield self._index[key]
+
+    def candidates(self, lang: str, emotion: str, style: Optional[str], scene: Optional[str]) -> List[str]:
+        """Captions for the most specific tag combination that has any. A missing scene is relaxed to
+        scene-less captions (never to another scene), then the style to any style."""
+        return next(self._pools(lang, emotion, style, scene), [])
 
     def pick(self, rng: np.random.Generator, lang: str, emotion: str, style: Optional[str], scene: Optional[str],
-             exclude: Iterable[str] = ()) -> Optional[str]:
-        """A random caption for the tags that is not in ``exclude`` (None when all are excluded)."""
+             exclude: Iterable[str] = (), accept: Callable[[str], bool] = lambda text: True) -> Optional[str]:
+        """A random caption for the tags that is not in ``exclude`` and that ``accept`` accepts, from
+        the most specific tag combination that still has one (None when there is none)."""
         excluded = set(exclude)
-        pool = [t for t in self.candidates(lang, emotion, style, scene) if t not in excluded]
-        return pool[int(rng.integers(len(pool)))] if pool else None
+        for pool in self._pools(lang, emotion, style, scene):
+            unused = [t for t in pool if t not in excluded and accept(t)]
+            if unused:
+                return unused[int(rng.integers(len(unused)))]
+        return None

@@ -24,7 +24,7 @@ class SamplingOptions:
     top_k: int = 40
     top_p: float = 0.95
     repetition_penalty: float = 1.0
-    max_new_tokens: int = 32
+    max_new_tokens: int = 48
     no_repeat_ngram: int = 3
 
     def __post_init__(self) -> None:
@@ -45,18 +45,16 @@ class SamplingOptions:
 
 
 def next_token(logits: np.ndarray, previous: Sequence[int], rng: np.random.Generator, opts: SamplingOptions,
-               banned: Optional[np.ndarray] = None, bias: Optional[np.ndarray] = None) -> int:
+               banned: Optional[np.ndarray] = None) -> int:
     """Draw the next token id from ``logits`` ``[V]``.
 
     ``previous`` are the generated tokens: a token completing an n-gram of ``previous`` again is
     never drawn (``no_repeat_ngram``), and with a ``repetition_penalty`` > 1 every earlier token is
     penalised CTRL-style (positive logits divided, negative multiplied); ``banned`` is a boolean
-    mask of ids never drawn; ``bias`` is added to the logits first. Top-k and top-p work on the k best candidates
+    mask of ids never drawn. Top-k and top-p work on the k best candidates
     only, so a step costs a partition of the vocabulary, not a sort.
     """
     z = logits.astype(np.float64)
-    if bias is not None:
-        z += bias
     if len(previous) and opts.repetition_penalty != 1.0:
         idx = np.fromiter(set(previous), dtype=np.int64)
         z[idx] = np.where(z[idx] > 0, z[idx] / opts.repetition_penalty, z[idx] * opts.repetition_penalty)

@@ -19,19 +19,18 @@ from ..paths import read_regular
 
 #: Largest tokenizer file read (the bundled one is well under 1 MB).
 MAX_TOKENIZER_BYTES = 64 * 2**20
-from .taxonomy import EMOTIONS, LANGS, SCENES, STYLES
+from .taxonomy import EMOTIONS, LANGS, NO_SCENE, SCENES, STYLES
 
 FORMAT = "edgekit-caption-tokenizer"
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = range(4)
-ANY_SCENE = "any"
 WORD_PATTERN = r" ?[A-Za-z]+(?:'[a-z]+)?"
 
 
 def control_tokens() -> List[str]:
     """All control tokens, in vocabulary order."""
     return ([f"<lang:{l}>" for l in LANGS] + [f"<emo:{e}>" for e in EMOTIONS] + [f"<sty:{s}>" for s in STYLES]
-            + [f"<scn:{s}>" for s in SCENES + (ANY_SCENE,)])
+            + [f"<scn:{s}>" for s in SCENES + (NO_SCENE,)])
 
 
 class CaptionTokenizer:
@@ -68,8 +67,8 @@ class CaptionTokenizer:
         return "".join(self.pieces[i] for i in ids if self.n_controls <= i < len(self.pieces))
 
     def prompt(self, lang: str, emotion: str, style: str, scene: Optional[str]) -> List[int]:
-        """Conditioning prefix ``[lang, emotion, style, scene, <bos>]`` (scene None -> ``any``)."""
-        names = (f"<lang:{lang}>", f"<emo:{emotion}>", f"<sty:{style}>", f"<scn:{scene or ANY_SCENE}>")
+        """Conditioning prefix ``[lang, emotion, style, scene, <bos>]`` (scene None -> ``none``: no scene words)."""
+        names = (f"<lang:{lang}>", f"<emo:{emotion}>", f"<sty:{style}>", f"<scn:{scene or NO_SCENE}>")
         return [self.ids[n] for n in names] + [BOS]
 
     def to_dict(self) -> dict:

@@ -220,12 +220,11 @@ def drawable_caption(emotion: Any, *, style: Optional[str], scene: Optional[str]
 
 
 def _check_options(lang: str, style: Optional[str], scene: Optional[str], placement: str) -> str:
-    from ..captioning.taxonomy import resolve_lang, resolve_scene, resolve_style
+    from ..captioning.taxonomy import resolve_lang, resolve_style, scene_request
 
     if style is not None:
         resolve_style(style)
-    if scene is not None:
-        resolve_scene(scene)
+    scene_request(scene)
     check_placement(placement)
     return resolve_lang(lang)
 

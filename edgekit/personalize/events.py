@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, Optional
 
 from ..captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES, language_of, resolve_emotion, resolve_lang, \
-    resolve_scene, resolve_style
+    scene_request, resolve_style
 from ..errors import ConfigError, InputError
 
 #: What a user can say about a caption, and the value each adds to its tallies (> 0 liked, < 0 not).
@@ -87,7 +87,7 @@ def make_event(action: str, text: object, *, style: Optional[str] = None, scene:
     return FeedbackEvent(
         action=key, text=clean,
         style=resolve_style(style) if style is not None else None,
-        scene=resolve_scene(scene) if scene is not None else None,
+        scene=scene_request(scene).key,
         emotion=resolve_emotion(emotion) if emotion is not None else None,
         lang=resolve_lang(lang) if lang is not None else language_of(clean),
         ts=float(time.time() if ts is None else ts),

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..captioning.captioner import Caption
 from ..captioning.inputs import check_count, check_seed
-from ..captioning.taxonomy import STYLES, resolve_scene
+from ..captioning.taxonomy import STYLES, scene_request
 from ..errors import ConfigError, EdgekitError
 from ..personalize import FeedbackStore, Preferences, Score, similarity
 from .fusion import fuse
@@ -185,10 +185,11 @@ def suggest(chat: str, photo: Any = None, *, n: int = 5, lang: Optional[str] = N
     notes: List[str] = []
     face_p, faces = face_probs(photo, face, notes) if photo is not None else (None, [])
     probs = fuse(analysis, face_p)
-    scene_key = resolve_scene(scene) if scene is not None else analysis.scene
+    scene_text = scene if scene is not None else analysis.scene
+    scene_key = scene_request(scene_text).key
     store = _store(personalize)
     prefs = store.preferences() if store is not None else None
-    chosen = rank(_candidates(probs, scene_key, analysis.lang, n, seed, captioner), prefs, n)
+    chosen = rank(_candidates(probs, scene_text, analysis.lang, n, seed, captioner), prefs, n)
     if memes_dir is not None:
         suggestions = _render(photo, faces, chosen, memes_dir, face, notes)
     else:

@@ -1,4 +1,8 @@
-"""Generate the caption library from the slot grammars and split off the 10% held-out set."""
+"""The template filler: captions drawn from the slot grammars (``converters/caption/grammar``).
+
+It built the first caption library; now it is the blind review's ``template`` baseline and adds
+fresh, labelled captions to the evaluation scorer's training data. The library itself is the
+authored corpus (:mod:`converters.caption.authored`)."""
 from __future__ import annotations
 
 import random

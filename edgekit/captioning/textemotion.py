@@ -1,0 +1,65 @@
+"""The emotion of a short text: multinomial naive Bayes over character n-grams.
+
+Fitted on tagged captions (the library, for :meth:`Captioner.restyle`; other data for the
+toolchain's evaluation scorer). Character n-grams need no word segmentation, so one model reads
+Chinese and English. On 128 human-written sentences outside the library
+(``converters/caption/corpus/restyle_sources.tsv``) it names the labelled emotion for 63%, where
+the 5 nearest library captions voted 42%.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from ..labels import EMOTIONS
+
+
+def features(text: str, n_max: int = 4) -> List[str]:
+    """Character 1..``n_max``-grams of the lower-cased text with start/end marks."""
+    t = f"^{text.lower()}$"
+    return [t[i:i + n] for n in range(1, n_max + 1) for i in range(len(t) - n + 1)]
+
+
+class TextEmotion:
+    """Multinomial naive Bayes over character 1..4-grams with additive smoothing."""
+
+    def __init__(self, alpha: float = 0.05) -> None:
+        self.alpha = alpha
+        self.index: Dict[str, int] = {}
+        self.log_lik = np.zeros((0, len(EMOTIONS)), np.float32)
+        self.log_prior = np.zeros(len(EMOTIONS))
+        self.log_unseen = np.zeros(len(EMOTIONS))
+
+    def fit(self, items: Sequence[Tuple[str, str]]) -> "TextEmotion":
+        """``items`` = (text, emotion) pairs."""
+        counts: Counter = Counter()
+        docs = np.ones(len(EMOTIONS))
+        for text, emotion in items:
+            k = EMOTIONS.index(emotion)
+            counts.update((f, k) for f in features(text))
+            docs[k] += 1
+        self.index = {}
+        for f, _ in counts:
+            self.index.setdefault(f, len(self.index))
+        table = np.zeros((len(self.index), len(EMOTIONS)), np.float64)
+        for (f, k), n in counts.items():
+            table[self.index[f], k] = n
+        denom = table.sum(axis=0) + self.alpha * (len(self.index) + 1)
+        self.log_lik = np.log((table + self.alpha) / denom).astype(np.float32)
+        self.log_unseen = np.log(self.alpha / denom)
+        self.log_prior = np.log(docs / docs.sum())
+        return self
+
+    def scores(self, text: str) -> np.ndarray:
+        """Log-posterior (unnormalised) per emotion, in :data:`~edgekit.labels.EMOTIONS` order."""
+        rows = [self.index.get(f, -1) for f in features(text)]
+        known = [r for r in rows if r >= 0]
+        return self.log_prior + self.log_lik[known].sum(axis=0) + (len(rows) - len(known)) * self.log_unseen
+
+    def predict(self, text: str) -> str:
+        return EMOTIONS[int(np.argmax(self.scores(text)))]
+
+    def accuracy(self, items: Sequence[Tuple[str, str]]) -> float:
+        return float(np.mean([self.predict(t) == e for t, e in items])) if items else float("nan")

@@ -1,0 +1,107 @@
+"""Style voices for :meth:`Captioner.restyle`: the person's sentence kept, the style's voice added.
+
+``voices.tsv`` (header ``lang style emotion position text``) holds authored, content-free
+fragments per language, style and emotion, each a ``prefix`` or a ``suffix``
+(``converters/caption/corpus/VOICES.md``). Restyling keeps the source sentence word for word and
+attaches one fragment of the target style and the sentence's emotion, so content and emotion
+survive by construction and the voice changes; the ``plain`` voice is the sentence itself with
+kaomoji and decorative brackets removed. This is the documented hybrid of issue #25 item 5: the
+caption model writes captions, it does not rewrite them.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from ..errors import ModelError
+from ..paths import read_regular
+from .library import ASSET_DIR, MAX_CHARS
+from .taxonomy import EMOTIONS, LANGS, STYLES
+
+VOICES_PATH = ASSET_DIR / "voices.tsv"
+HEADER = ("lang", "style", "emotion", "position", "text")
+POSITIONS = ("prefix", "suffix")
+MAX_VOICES_BYTES = 4 * 2**20
+#: Sentence-final punctuation a suffix that brings its own replaces.
+_TRAILING = "。.，,、；;：:~～ "
+_OPENING = "，,。.！!？?、；;：:—…~～ "
+#: Opening punctuation dropped from a suffix when the sentence already ends with "!" or "?".
+_WEAK = "，,。.、；;：:"
+#: Kaomoji-like runs and decorative brackets the plain voice drops.
+_DECORATION = re.compile(r"[(（][^()（）\w]{0,3}[^()（）]{0,12}?[)）][ノ丿ﾉ✧☆♪]*|【[^】]{0,12}】|[✧☆♪]+")
+
+
+class Voice(NamedTuple):
+    position: str
+    text: str
+
+
+def read_voices(path: Path = VOICES_PATH) -> Dict[Tuple[str, str, str], List[Voice]]:
+    """Fragments by (lang, style, emotion); ModelError naming the line when the file is wrong."""
+    try:
+        lines = read_regular(path, MAX_VOICES_BYTES, "style voices", ModelError).decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read the style voices ({exc})", subject=path, hint="reinstall edgekit") from None
+    if not lines or tuple(lines[0].split("\t")) != HEADER:
+        raise ModelError(f"bad header, expected {'|'.join(HEADER)}", subject=path)
+    voices: Dict[Tuple[str, str, str], List[Voice]] = defaultdict(list)
+    for number, line in enumerate(lines[1:], start=2):
+        parts = line.split("\t")
+        if (len(parts) != len(HEADER) or parts[0] not in LANGS or parts[1] not in STYLES or parts[2] not in EMOTIONS
+                or parts[3] not in POSITIONS or not parts[4].strip()):
+            raise ModelError(f"line {number} is not 'lang style emotion prefix|suffix text' with known tags", subject=path)
+        voices[(parts[0], parts[1], parts[2])].append(Voice(parts[3], parts[4]))
+    return dict(voices)
+
+
+def plain(text: str) -> str:
+    """The sentence without kaomoji, decorative brackets and doubled spaces."""
+    return " ".join(_DECORATION.sub(" ", text).split()) or text.strip()
+
+
+def attach(source: str, voice: Voice, lang: str) -> str:
+    """``source`` with ``voice`` attached. A suffix opening with punctuation replaces the sentence's
+    trailing comma or full stop (after "!" or "?" the suffix's own comma/full stop is dropped); an
+    English prefix lower-cases a capital that only started the sentence (not "I" or an acronym)."""
+    text = voice.text
+    if voice.position == "suffix":
+        if text[:1] not in _OPENING:
+            return source + (" " if lang == "en" else "") + text
+        body = source.rstrip(_TRAILING) or source
+        if body[-1:] in "!?！？…" and text[:1] in _WEAK:
+            text = text[1:]
+            text = " " + text.lstrip() if lang == "en" else text
+        return body + text
+    if lang == "en" and re.match(r"[A-Z][a-z]", source) and not re.match(r"I\b", source):
+        source = source[0].lower() + source[1:]
+    return text + source
+
+
+class Voices:
+    """The voice fragments, indexed for :meth:`restyle`."""
+
+    def __init__(self, voices: Dict[Tuple[str, str, str], List[Voice]]) -> None:
+        self.voices = voices
+
+    @classmethod
+    def load(cls, path: Path = VOICES_PATH) -> "Voices":
+        return cls(read_voices(Path(path)))
+
+    def restyle(self, rng: np.random.Generator, source: str, lang: str, style: str, emotion: str,
+                exclude: Iterable[str] = ()) -> Optional[str]:
+        """``source`` in ``style``'s voice for ``emotion`` (not in ``exclude``; fragments that keep the
+        result within the caption length limit first); None when the cell has no unused fragment.
+        ``plain`` always gives the sentence itself (:func:`plain`)."""
+        if style == "plain":  # the sentence itself: never "used up" by earlier calls
+            return plain(source)
+        excluded = set(exclude)
+        made = [attach(source, v, lang) for v in self.voices.get((lang, style, emotion), ())]
+        made = [t for t in made if t not in excluded and t != source]
+        if not made:
+            return None
+        fitting = [t for t in made if len(t) <= MAX_CHARS[lang]] or sorted(made, key=len)[:1]
+        return fitting[int(rng.integers(len(fitting)))]

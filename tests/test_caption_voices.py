@@ -1,0 +1,78 @@
+"""Restyle voices: the bundled fragments, how a fragment is attached, and the plain voice."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgekit import glyphs
+from edgekit.captioning.library import MAX_CHARS
+from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES, match_scene
+from edgekit.captioning.voices import Voice, Voices, attach, plain, read_voices
+from edgekit.errors import ModelError
+
+
+@pytest.fixture(scope="module")
+def voices():
+    return read_voices()
+
+
+def test_every_style_emotion_and_language_has_prefixes_and_suffixes(voices):
+    for lang in LANGS:
+        for style in STYLES[1:]:  # plain is the sentence itself
+            for emotion in EMOTIONS:
+                cell = voices[(lang, style, emotion)]
+                assert {v.position for v in cell} == {"prefix", "suffix"} and len({v.text for v in cell}) >= 6, (lang, style, emotion)
+    assert not any(key[1] == "plain" for key in voices)
+
+
+def test_fragments_name_no_scene_and_render_with_the_bundled_fonts(voices):
+    texts = [v.text for cell in voices.values() for v in cell]
+    assert [t for t in texts if match_scene(t)] == []
+    assert glyphs.undrawable("".join(texts)) == set()
+
+
+@pytest.mark.parametrize("source, voice, lang, expected", [
+    ("终于吃上了心心念念的火锅。", Voice("suffix", "，这波快乐直接拉满！"), "zh", "终于吃上了心心念念的火锅，这波快乐直接拉满！"),
+    ("终于吃上了心心念念的火锅！", Voice("suffix", "，这波快乐直接拉满！"), "zh", "终于吃上了心心念念的火锅！这波快乐直接拉满！"),
+    ("终于吃上了心心念念的火锅", Voice("prefix", "【吾之宿命】"), "zh", "【吾之宿命】终于吃上了心心念念的火锅"),
+    ("Exam week: my knees are shaking.", Voice("suffix", " and honestly? iconic."), "en",
+     "Exam week: my knees are shaking and honestly? iconic."),
+    ("My knees are shaking!", Voice("suffix", ". Peak cinema, no notes."), "en", "My knees are shaking! Peak cinema, no notes."),
+    ("My cat ate my homework", Voice("prefix", "Plot twist: "), "en", "Plot twist: my cat ate my homework"),
+    ("I can't even", Voice("prefix", "Plot twist: "), "en", "Plot twist: I can't even"),
+    ("NASA called", Voice("prefix", "Plot twist: "), "en", "Plot twist: NASA called"),
+])
+def test_attach_keeps_the_sentence_and_joins_punctuation(source, voice, lang, expected):
+    assert attach(source, voice, lang) == expected
+
+
+def test_plain_voice_drops_kaomoji_and_decorations():
+    assert plain("这波快乐直接拉满！(≧∇≦)ノ") == "这波快乐直接拉满！"
+    assert plain("【今日份快乐】吃火锅 (＾▽＾)") == "吃火锅"
+    assert plain("Just a normal sentence.") == "Just a normal sentence."
+
+
+def test_restyle_picks_an_unused_fragment_of_the_cell_and_keeps_the_sentence(voices):
+    v = Voices(voices)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(9):
+        out = v.restyle(rng, "考试周，腿都软了", "zh", "dramatic", "fear", seen)
+        assert out is not None and "考试周，腿都软了" in out and out not in seen and len(out) <= MAX_CHARS["zh"]
+        seen.add(out)
+    assert v.restyle(rng, "考试周，腿都软了", "zh", "dramatic", "fear", seen) is None  # the cell is used up
+
+
+@pytest.mark.parametrize("content, message", [
+    ("lang\tstyle\n", "bad header"),
+    ("lang\tstyle\temotion\tposition\ttext\nzh\tanime\tjoy\tsuffix\t～好耶\n", "line 2"),
+    ("lang\tstyle\temotion\tposition\ttext\nzh\tanime\thappiness\tmiddle\t～好耶\n", "line 2"),
+    ("lang\tstyle\temotion\tposition\ttext\nzh\tanime\thappiness\tsuffix\t   \n", "line 2"),
+])
+def test_bad_voices_file_names_the_problem(tmp_path, content, message):
+    path = tmp_path / "voices.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ModelError, match=message):
+        read_voices(path)
+    with pytest.raises(ModelError, match="no such file"):
+        read_voices(tmp_path / "missing.tsv")
