@@ -15,8 +15,10 @@ What this computes (``docs/action_units.md`` has the full table):
    all measures cost one matrix product.
 3. **Activations.** ``activation = clip((raw - baseline - floor) / (span - floor), 0, 1)`` per
    side, averaged over the two sides. ``baseline`` is the population neutral (median over FER+ training faces
-   most annotators labelled neutral), a person's own neutral photo, or, in a video, the running
-   median of that face track (OpenFace's per-person median, :class:`StreamBaseline`).
+   most annotators labelled neutral), a person's own neutral photo, or, in a video and only when
+   asked (``PipelineOptions.au_stream_neutral``), the running median of that face track
+   (OpenFace's per-person median, :class:`StreamBaseline`; it hurt on the validation video, and
+   an enrolled neutral photo always wins over it).
    ``span`` is the movement that only 5% of a class-balanced sample of FER+ training faces
    exceed; ``floor`` the movement 25% of neutral faces exceed (measurement noise: a neutral face
    reads 0 on most AUs). Both come from ``python -m converters.aus.calibrate`` (``edgekit/_au_calibration.py``).
@@ -239,7 +241,14 @@ def population_calibration() -> Calibration:
 
 @dataclass(frozen=True)
 class Pose:
-    """Head rotation against the (frontal) neutral reference, in degrees."""
+    """Head rotation against the (frontal) neutral reference, in degrees (``pose_deg`` in JSON).
+
+    Signs, for the subject as photographed (an unmirrored image):
+
+    - ``yaw > 0``: the head turned towards the subject's right (the nose moves towards the image left);
+    - ``pitch > 0``: chin up (the nose rises in the image);
+    - ``roll > 0``: the head tilted towards the subject's right shoulder (their right eye lower in the image).
+    """
 
     yaw: float
     pitch: float
@@ -303,7 +312,8 @@ class ActionUnits:
         asymmetry: AU name -> left minus right activation (the subject's sides), in [-1, 1],
             for :data:`ASYMMETRY_AUS`.
         sides: AU name -> (right, left) activations.
-        pose: head rotation against the frontal reference (None when the mesh failed).
+        pose: head rotation against the frontal reference (None when the mesh failed); signs in
+            :class:`Pose` (yaw > 0: turned towards the subject's right).
         calibration: which neutral the activations are measured from: ``"population"``,
             ``"neutral_photo"`` (a person's enrolled neutral) or ``"stream"`` (running median
             of a face track).
@@ -521,8 +531,9 @@ class ActionUnitReader:
         num_threads: LiteRT threads of the mesh model.
         neutral: a person's neutral photo (path or BGR array; its largest face is used): every
             face is measured against it instead of the population neutral.
-        stream: a :class:`StreamBaseline` for videos (per-track running medians); with a neutral
-            photo as well, the photo is used until a track has enough readings.
+        stream: a :class:`StreamBaseline` for videos (per-track running medians; opt-in in the
+            pipeline, ``PipelineOptions.au_stream_neutral``); with a neutral photo as well the
+            photo always wins (the stream is neither used nor fed).
     """
 
     def __init__(self, num_threads: int = 1, neutral: Any = None, stream: Optional[StreamBaseline] = None,
@@ -570,13 +581,17 @@ class ActionUnitReader:
 
     def from_landmarks(self, points: np.ndarray, presence: Optional[float] = None, track: Any = None) -> ActionUnits:
         baseline, kind = self.neutral, ("neutral_photo" if self.neutral is not None else None)
-        if self.stream is not None and track is not None:
+        # an enrolled neutral photo always wins over the running median
+        streaming = self.stream is not None and track is not None and self.neutral is None
+        if streaming:
+            assert self.stream is not None
             streamed = self.stream.baseline(track)
             if streamed is not None:
                 baseline, kind = streamed, "stream"
         aus = action_units(points, presence=presence, baseline=baseline, calibration_kind=kind,
                            min_presence=self.mesh.options.min_presence)
-        if self.stream is not None and track is not None and usable_for_baseline(aus):
+        if streaming and usable_for_baseline(aus):
+            assert self.stream is not None
             assert aus.raw is not None
             self.stream.add(track, aus.raw)
         return aus

@@ -19,8 +19,8 @@ probability hardly moves). 8 x 8 positions on the 96-px crop, two invokes each w
 averaging (129 invokes).
 
 Method ``"cam"`` (fast, coarse): the class logit decomposed over the cells of the model's last
-feature map (:class:`CamHead`: exact for the shipped head, i.e. Grad-CAM's weights times the
-map), read from the INT8 model itself without a re-export; 3 x 3 cells of 32 px on the 96-px
+feature map (:class:`CamHead`: Grad-CAM's weights times the map; the cells' mean plus a
+constant gives the INT8 model's class logit within 0.15 logit), read from the INT8 model itself without a re-export; 3 x 3 cells of 32 px on the 96-px
 crop. It runs on LiteRT's built-in kernels (XNNPACK cannot keep intermediate tensors); an export
 that adds the feature map as a second output would let XNNPACK run it.
 """
@@ -254,8 +254,10 @@ class CamHead:
 
         logit_k = mean over cells of  W2[k] . (mask * (W1 @ f_cell))  +  W2[k] . (mask * b1) + b2[k]
 
-    exactly: each cell's term is its contribution to the logit (what Grad-CAM computes for this
-    piecewise-linear head: its gradient weights times the feature map). The feature map, the
+    in the dequantized arithmetic; each cell's term is its contribution to the logit (what Grad-CAM
+    computes for this piecewise-linear head: its gradient weights times the feature map). Against
+    the INT8 model's own logit (its hidden layer is rounded to INT8) the sum agrees within 0.15
+    logit (``tests/test_explain.py``), not exactly. The feature map, the
     hidden layer and the weights are read from the INT8 model itself (dequantized) through an
     interpreter that keeps intermediate tensors, which XNNPACK cannot do: this path runs LiteRT's
     built-in kernels. The map has the last feature map's resolution (3 x 3 cells on the 96-px
@@ -452,7 +454,10 @@ class Explainer:
         head = self._cam_head
         cells, _ = head.contributions(crop, k)
         invokes = 1
-        if self.classifier.flip_average:  # explain the flip-averaged logit the pipeline reports
+        # with flip averaging the pipeline reports the mean of the two views' *probabilities*; the
+        # CAM explains the mean of the two views' logit contributions (the mirrored view's map
+        # flipped back), an approximation of that: close when both views agree
+        if self.classifier.flip_average:
             mirrored, _ = head.contributions(np.ascontiguousarray(crop[:, ::-1]), k)
             cells, invokes = (cells + mirrored[:, ::-1]) / 2.0, 2
         h, w = crop.shape[:2]

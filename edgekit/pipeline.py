@@ -70,11 +70,18 @@ class PipelineOptions:
         identity_refresh_ms: video/live-stream: a tracked face is identified when its track
             starts and again at most this often (identity rarely changes within a track).
         action_units: also read facial action units from the face mesh (``FaceResult.aus``,
-            :mod:`edgekit.aus`); off by default (the mesh costs ~2 ms per face). In video and
-            live-stream modes each face track is measured against its own running median
-            (per-person neutral) once it has enough frames.
+            :mod:`edgekit.aus`); off by default (the mesh costs ~2 ms per face). Activations are
+            measured against the population neutral unless ``au_neutral`` or
+            ``au_stream_neutral`` says otherwise.
         au_neutral: a neutral photo of the person (path): action units are measured against
-            its face instead of the population neutral (with ``action_units``).
+            its face instead of the population neutral (with ``action_units``). It always wins
+            over ``au_stream_neutral``.
+        au_stream_neutral: video/live-stream: measure each face track against its own running
+            median (per-person neutral, :class:`edgekit.aus.StreamBaseline`) once it has 30
+            readings; off by default because it hurt on the validation video
+            (``reports/action_units``: neutral-frame activation 0.058 -> 0.089, AU12 on smiling
+            frames 0.66 -> 0.36: the median drifts towards whatever the person does most).
+            Ignored in image mode and when ``au_neutral`` is given (with ``action_units``).
     """
 
     running_mode: str = "image"
@@ -94,6 +101,7 @@ class PipelineOptions:
     identity_refresh_ms: float = 1000.0
     action_units: bool = False
     au_neutral: Optional[Union[str, "os.PathLike[str]"]] = None
+    au_stream_neutral: bool = False
 
     def __post_init__(self) -> None:
         if self.running_mode not in RUNNING_MODES:
@@ -119,6 +127,12 @@ class PipelineOptions:
         if self.au_neutral is not None and not isinstance(self.au_neutral, (str, os.PathLike)):
             raise ConfigError(f"au_neutral must be a photo path, got {type(self.au_neutral).__name__}",
                               hint="pass the path of a neutral photo of the person")
+        if not isinstance(self.au_stream_neutral, bool):
+            raise ConfigError(f"au_stream_neutral must be True or False, got {self.au_stream_neutral!r}",
+                              hint="use au_stream_neutral=True")
+        if self.au_stream_neutral and not self.action_units:
+            raise ConfigError("au_stream_neutral needs action_units=True", "au_stream_neutral=True",
+                              "pass action_units=True as well, or leave au_stream_neutral out")
 
     @classmethod
     def from_kwargs(cls, base: Optional["PipelineOptions"] = None, **kwargs: Any) -> "PipelineOptions":
@@ -167,7 +181,9 @@ class Pipeline:
         if opts.action_units:
             from .aus import ActionUnitReader, StreamBaseline
 
-            stream = StreamBaseline() if opts.running_mode != "image" else None
+            # the running median is opt-in, and an enrolled neutral photo always wins over it
+            stream = (StreamBaseline() if opts.au_stream_neutral and opts.running_mode != "image"
+                      and opts.au_neutral is None else None)
             try:
                 self.au_reader = ActionUnitReader(opts.num_threads, neutral=opts.au_neutral, stream=stream,
                                                   detector_model=opts.detector_model)
@@ -370,7 +386,8 @@ class Pipeline:
                 del cache[track_id]
 
     def _read_aus(self, bgr: np.ndarray, faces: List[FaceResult], tracker: Optional[IouTracker]) -> None:
-        """Action units of every face; tracked faces feed and use their track's running median."""
+        """Action units of every face; with ``au_stream_neutral`` tracked faces feed and use their
+        track's running median."""
         reader = self.au_reader
         if reader is None:
             return

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edgekit.aus import (AU_DEFINITIONS, AU_NAMES, CHIN, CUES, FEATURE_NAMES, INNER_BROW, INNER_LOWER_LIP, LIP_CORNER,
-                         LOW_CONFIDENCE, LOWER_LID, MAX_YAW_DEG, MIN_EYE_DISTANCE_PX, OUTER_BROW, UPPER_LID,
-                         ActionUnits, StreamBaseline, action_units, activations_from_raw, feature_matrix, measure,
-                         population_calibration)
+from edgekit.aus import (AU_DEFINITIONS, AU_NAMES, CHEEK, CHIN, CUES, FEATURE_NAMES, INNER_BROW, INNER_LOWER_LIP,
+                         LIP_CORNER, LIP_PROFILE, LOW_CONFIDENCE, LOWER_LID, MAX_YAW_DEG, MIN_EYE_DISTANCE_PX, NOSE_WING,
+                         OUTER_BROW, UPPER_LID, ActionUnitReader, ActionUnits, StreamBaseline, action_units,
+                         activations_from_raw, feature_matrix, measure, population_calibration)
 from edgekit.errors import ConfigError, NoFaceError
 from edgekit.transfer.geometry import load_neutral_mesh
 
@@ -116,6 +116,9 @@ def test_lip_corners_down_raise_au15_not_au12():
     ("AU26", (CHIN[0], CHIN[1]), 0.0, 1.0, 0.0, ()),
     ("AU14", (LIP_CORNER[0], LIP_CORNER[1]), 0.0, 0.0, 1.0, ()),
     ("AU20", (LIP_CORNER[0], LIP_CORNER[1]), -0.8, 0.6, 0.0, ("AU15",)),  # out and down: the corners also drop
+    ("AU6", (CHEEK[0], CHEEK[1]), 0.0, -1.0, 0.0, ()),  # the cheek below the eye rises
+    ("AU9", (NOSE_WING[0], NOSE_WING[1]), 0.0, -1.0, 0.0, ()),  # the nose wings rise
+    ("AU10", ((0, 37, 39), (267, 269)), 0.0, -1.0, 0.0, ()),  # the upper lip rises (its centre, 0, moved once)
 ])
 def test_each_movement_raises_its_au(name, groups, dx, dy, dz, expect_also):
     """A movement of 1.5 spans along an AU's own direction raises it clearly; the others stay low."""
@@ -123,6 +126,16 @@ def test_each_movement_raises_its_au(name, groups, dx, dy, dz, expect_also):
     aus = action_units(move(neutral_face(), groups, 1.5 * span * dx, 1.5 * span * dy, 1.5 * span * dz))
     assert aus.activations[name] > 0.6, aus.activations
     assert others(aus, name, *expect_also) < 0.25, aus.activations
+
+
+def test_thinner_lip_red_raises_au23_and_nothing_else():
+    """Lip tightener: the outer edges of both lips move towards the mouth line (the lip red thins)."""
+    half = 1.5 * dict(zip(AU_NAMES, population_calibration().span))["AU23"] / 2
+    upper_outer = tuple((p[0],) for p in LIP_PROFILE)
+    lower_outer = tuple((p[3],) for p in LIP_PROFILE)
+    aus = action_units(move(move(neutral_face(), upper_outer, dy=half), lower_outer, dy=-half))
+    assert aus.activations["AU23"] > 0.6, aus.activations
+    assert others(aus, "AU23") < 0.25, aus.activations
 
 
 def test_one_sided_smile_gives_asymmetry_and_cue():
@@ -154,7 +167,29 @@ def test_pose_invariance(yaw, pitch, roll):
     for name in AU_NAMES:
         assert turned.activations[name] == pytest.approx(upright.activations[name], abs=0.02), name
     if pitch == roll == 0:
-        assert turned.pose.yaw == pytest.approx(-yaw, abs=1.0) or turned.pose.yaw == pytest.approx(yaw, abs=1.0)
+        assert turned.pose.yaw == pytest.approx(yaw, abs=1.0)  # rotation(yaw) turns the head to its right
+
+
+@pytest.mark.parametrize("angle", [15.0, -15.0])
+def test_pose_sign_convention(angle):
+    """The documented signs of ``pose_deg``: yaw > 0 the head turned to the subject's right (the
+    nose towards the image left), pitch > 0 chin up (the nose rises in the image), roll > 0 the head
+    tilted towards the subject's right shoulder (the subject's right eye lower in the image)."""
+    ref_frame = (neutral_face() - np.array([320.0, 240.0, 0.0])) / SCALE
+    front = image_mesh(ref_frame)
+    nose, right_eye, left_eye = 1, 33, 263  # the subject's right eye is on the image left
+    turned = image_mesh(ref_frame, rotation(yaw=angle))
+    yaw = action_units(turned).pose.yaw
+    assert yaw == pytest.approx(angle, abs=1.0)
+    assert np.sign(turned[nose, 0] - front[nose, 0]) == -np.sign(yaw)  # nose to the image left when yaw > 0
+    tilted = image_mesh(ref_frame, rotation(pitch=angle))
+    pitch = action_units(tilted).pose.pitch
+    assert abs(pitch) == pytest.approx(abs(angle), abs=1.0)
+    assert np.sign(tilted[nose, 1] - front[nose, 1]) == -np.sign(pitch)  # y is down: chin up lifts the nose
+    rolled = image_mesh(ref_frame, rotation(roll=angle))
+    roll = action_units(rolled).pose.roll
+    assert abs(roll) == pytest.approx(abs(angle), abs=1.0)
+    assert np.sign(rolled[right_eye, 1] - rolled[left_eye, 1]) == np.sign(roll)  # right eye lower when roll > 0
 
 
 def test_profile_and_bad_meshes_give_none_with_a_reason():
@@ -288,13 +323,51 @@ def test_neutral_photo_baseline_in_the_pipeline(astronaut, tmp_path):
         Pipeline(action_units=True, au_neutral=str(blank))
 
 
-def test_video_mode_switches_to_the_track_median(astronaut):
-    from edgekit.pipeline import Pipeline
+def test_track_median_only_when_asked(astronaut):
+    """The running median hurt on the validation video (reports/action_units section 4): off by default."""
+    from edgekit.pipeline import Pipeline, PipelineOptions
 
+    assert PipelineOptions().au_stream_neutral is False
     with Pipeline(running_mode="video", action_units=True, smoothing_ms=0) as pipe:
+        assert pipe.au_reader.stream is None
+        kinds = [pipe.process(astronaut, 40.0 * i).faces[0].aus.calibration for i in range(35)]
+    assert set(kinds) == {"population"}
+    with Pipeline(running_mode="video", action_units=True, au_stream_neutral=True, smoothing_ms=0) as pipe:
         kinds = [pipe.process(astronaut, 40.0 * i).faces[0].aus.calibration for i in range(35)]
     assert kinds[0] == "population" and kinds[-1] == "stream"
     assert kinds.index("stream") == 30  # StreamBaseline's default min_samples
+    for bad in ({"au_stream_neutral": True}, {"action_units": True, "au_stream_neutral": "yes"}):
+        with pytest.raises(ConfigError, match="au_stream_neutral"):
+            PipelineOptions(**bad)
+
+
+def test_enrolled_neutral_photo_wins_over_the_track_median(astronaut, tmp_path):
+    path = tmp_path / "neutral.png"
+    cv2.imwrite(str(path), astronaut)
+    from edgekit.pipeline import Pipeline
+
+    with Pipeline(running_mode="video", action_units=True, au_stream_neutral=True, au_neutral=str(path),
+                  smoothing_ms=0) as pipe:
+        kinds = [pipe.process(astronaut, 40.0 * i).faces[0].aus.calibration for i in range(35)]
+    assert set(kinds) == {"neutral_photo"}
+    # the reader itself: a stream next to a neutral photo is neither used nor fed
+    stream = StreamBaseline(window=5, min_samples=2)
+    with ActionUnitReader(neutral=astronaut, stream=stream) as reader:
+        points = neutral_face()
+        kinds = [reader.from_landmarks(points, 0.99, track=1).calibration for _ in range(4)]
+    assert set(kinds) == {"neutral_photo"} and stream.samples(1) == 0
+
+
+def test_cli_au_stream_neutral_flag_maps_onto_the_option():
+    import argparse
+
+    from edgekit.cli._aus import add_au_options, au_overrides
+
+    parser = argparse.ArgumentParser()
+    add_au_options(parser)
+    assert au_overrides(parser.parse_args(["--aus"])) == {"action_units": True}
+    assert au_overrides(parser.parse_args(["--aus", "--au-stream-neutral"])) == {"action_units": True,
+                                                                               "au_stream_neutral": True}
 
 
 def test_cli_analyze_and_timeline_aus(astronaut_path, tmp_path, capsys):

@@ -93,8 +93,8 @@ def test_explain_json_schema_and_files(explainer, astronaut_path, tmp_path):
     assert png is not None and png.shape == result.overlay.shape
 
 
-def test_cam_decomposes_the_logit_exactly(explainer, astronaut_path):
-    """The cells' contributions plus the constant part give the model's own class logits."""
+def test_cam_decomposes_the_logit_within_int8_rounding(explainer, astronaut_path):
+    """The cells' contributions plus the constant part give the model's own class logits within 0.15 logit."""
     from edgekit.explain import CamHead
     from edgekit.registry import load_model
 

@@ -3,7 +3,8 @@
 Writes summary.json (dominant emotion, share of time per emotion, alert events), timeline.csv
 (per frame: faces seen and their mean emotion probabilities) and timeline.png (stacked
 probabilities over time); with --aus also aus.csv (per frame: mean facial action-unit
-activations, each face measured against its own running median) and an AU panel in the plot.
+activations against the population neutral, or --au-neutral's photo, or with --au-stream-neutral
+each face track's running median) and an AU panel in the plot.
 Output is aggregate-only by default: --per-track adds one series per
 face track (tracks.csv, one plot panel per face, track ids on the events). Frames are decoded one
 at a time; nothing but these numbers is stored.

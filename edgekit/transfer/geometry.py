@@ -49,7 +49,7 @@ REGION_ANCHORS: Dict[str, Tuple[int, ...]] = {
 EXPRESSIVE_REGIONS = tuple(REGION_ANCHORS)
 NEUTRAL_MESH_PATH = ASSETS_DIR / "neutral_face_mesh.npy"
 #: Fall-off of the expression weights, in reference units (the reference's rigid landmarks have
-#: unit RMS distance from their centroid; its outer eye corners are ~1.2 apart).
+#: unit RMS distance from their centroid; its outer eye corners are ~1.68 apart).
 WEIGHT_SIGMA = 0.2
 
 
