@@ -145,3 +145,93 @@ def test_batch_survives_kill_9_and_completes_exactly_once(tmp_path):
             rec["error"] = rec["error"].replace(str(photos) + "/", "")
     assert records == expected
     assert all((out / r["output"]).read_bytes() == (tmp_path / "ref" / r["output"]).read_bytes() for r in expected if r["ok"])
+
+
+def _crashing_worker_init() -> None:
+    """Pool initializer of the crash test: ``run_task`` kills its process on a photo named crash*."""
+    import edgekit.server.runner as runner
+
+    runner._die_with_parent()
+    real = runner.run_task
+
+    def run_task(worker_json: str, task_json: str):
+        if json.loads(task_json)["rel"].startswith("crash"):
+            os._exit(3)  # as a decoder segfault or the OOM killer would
+        return real(worker_json, task_json)
+
+    runner.run_task = run_task  # the pool unpickles run_task by name, after this initializer
+
+
+def test_a_crashing_photo_fails_alone_not_its_neighbours(tmp_path):
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from edgekit.server.runner import MAX_ATTEMPTS, JobRunner
+
+    class CrashRunner(JobRunner):
+        def _new_pool(self):
+            return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_crashing_worker_init)
+
+    photos = tmp_path / "photos"
+    paths = make_photos(photos, 4, size=96)
+    paths[1].rename(photos / "crash.png")
+    files = sorted(photos.iterdir())  # crash.png first, then photo_0000, photo_0002, photo_0003
+    worker = BatchWorker("analyze")
+    out = tmp_path / "out"
+    store = JobStore(tmp_path / "jobs.sqlite")
+    job_id = "c" * 32
+    store.create(job_id, worker.config, str(photos), str(out),
+                 [t.to_json() for t in worker.plan(files, photos, out)])
+    finished = []
+    runner = CrashRunner(store, workers=1, on_finished=finished.append)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 240
+        while store.job(job_id)["state"] != "done":
+            assert time.monotonic() < deadline, store.job(job_id)
+            time.sleep(0.1)
+    finally:
+        runner.stop(1)
+    records = {r["source"]: r for r in store.records(job_id)}
+    assert store.job(job_id)["counts"] == {"pending": 0, "running": 0, "done": 3, "failed": 1, "cancelled": 0}, records
+    assert records["crash.png"]["error_type"] == "WorkerCrash"
+    assert all(records[f"photo_000{i}.png"]["ok"] for i in (0, 2, 3)), records
+    assert runner.pool_restarts >= MAX_ATTEMPTS and finished == [job_id]
+    store.close()
+
+
+def test_recover_completes_a_job_whose_manifest_was_never_written(tmp_path):
+    from edgekit.batch import write_manifest
+    from edgekit.server.runner import JobRunner
+
+    out = tmp_path / "out"
+    store = JobStore(tmp_path / "jobs.sqlite")
+    store.create("d" * 32, {"task": "analyze"}, "/r", str(out / ("d" * 32)), tasks(2))
+    store.create("e" * 32, {"task": "analyze"}, "/r", str(out / ("e" * 32)), tasks(1))
+    ok = [{"source": "x", "ok": True, "output": None}]
+    store.claim(3)
+    store.finish("d" * 32, 0, ok)
+    store.finish("d" * 32, 1, ok)  # done; the server dies before it writes the manifest
+    # the last item's record committed, the job's own update not yet (a crash between the two)
+    store._tx([("UPDATE items SET state='done', records=? WHERE job_id=?", (json.dumps(ok), "e" * 32))])
+    assert store.job("e" * 32)["state"] == "running"
+    store.close()
+
+    store = JobStore(tmp_path / "jobs.sqlite")
+    written = []
+
+    def on_finished(job_id):
+        written.append(job_id)
+        write_manifest(out / job_id, [list(store.records(job_id))])
+
+    runner = JobRunner(store, on_finished=on_finished)
+    runner.start()
+    runner.stop(0)
+    assert store.job("e" * 32)["state"] == "done"
+    assert sorted(written) == ["d" * 32, "e" * 32]
+    assert (out / ("d" * 32) / "manifest.jsonl").read_text().count("\n") == 2
+    runner = JobRunner(store, on_finished=on_finished)  # the next start: nothing left to write
+    runner.start()
+    runner.stop(0)
+    assert len(written) == 2

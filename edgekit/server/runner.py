@@ -4,8 +4,10 @@ Each pool process builds :class:`edgekit.batch.BatchWorker` objects from the sto
 loads the models once. The runner thread claims pending items, runs them, and records each
 item's manifest records after its outputs were written (see :mod:`edgekit.server.store` for why
 that makes the outputs exactly-once). A pool process that dies (a decoder crash, the OOM killer)
-breaks only the items it held: they are retried up to :data:`MAX_ATTEMPTS` times, then recorded
-as failed, and a new pool takes over. Pool processes die with the server (``PR_SET_PDEATHSIG``
+breaks only the items it held, and a crash counts only against the item that caused it: when the
+pool held several items, none is blamed; they go back without a counted try and are then run one
+at a time (alone in the pool), so a crash is charged to the one item that was running. An item is
+retried up to :data:`MAX_ATTEMPTS` crashes, then recorded as failed; a new pool takes over. Pool processes die with the server (``PR_SET_PDEATHSIG``
 on Linux), so a ``kill -9`` of the server leaves no process still writing.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 import signal
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
@@ -46,7 +49,9 @@ def _die_with_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C / SIGTERM handling belongs to the server
 
 
-_WORKERS: Dict[str, Any] = {}
+#: This pool process's BatchWorkers by their options (least recently used dropped past :data:`MAX_WORKERS`).
+_WORKERS: "OrderedDict[str, Any]" = OrderedDict()
+MAX_WORKERS = 4
 
 
 def run_task(worker_json: str, task_json: str) -> List[dict]:
@@ -58,6 +63,10 @@ def run_task(worker_json: str, task_json: str) -> List[dict]:
         config = json.loads(worker_json)
         task, pipeline = config.pop("task"), config.pop("pipeline")
         worker = _WORKERS[worker_json] = BatchWorker(task, **config, **pipeline)
+        while len(_WORKERS) > MAX_WORKERS:
+            _WORKERS.popitem(last=False)
+    else:
+        _WORKERS.move_to_end(worker_json)
     task = BatchTask.from_json(task_json)
     records = worker.run(task)
     for record in records:  # the server's own folders are not the client's business
@@ -91,6 +100,8 @@ class JobRunner:
         self._pool: Optional[cf.ProcessPoolExecutor] = None
         self._inflight: Dict[cf.Future, Tuple[str, int, float]] = {}
         self._swept: Set[str] = set()
+        #: items a pool crash may have been caused by: each is run alone until it finishes
+        self._suspects: List[Tuple[str, int]] = []
         self._stop = threading.Event()
         self._draining = threading.Event()
         self._wake = threading.Event()
@@ -103,6 +114,12 @@ class JobRunner:
     def start(self) -> int:
         """Recover the store (running items back to pending) and start the runner thread."""
         redo = self.store.recover()
+        if self.on_finished is not None:  # a job whose last item finished just before a crash
+            from ..meme.batch import MANIFEST_NAME
+
+            for job_id, out_dir in self.store.finished_jobs():
+                if not (Path(out_dir) / MANIFEST_NAME).exists():
+                    self.on_finished(job_id)
         self._thread = threading.Thread(target=self._loop, name="edgekit-batch-runner", daemon=True)
         self._thread.start()
         return redo
@@ -123,7 +140,7 @@ class JobRunner:
             self._thread.join(timeout=5)
         released = 0
         for future, (job_id, idx, _) in list(self._inflight.items()):
-            self.store.release(job_id, idx)
+            self.store.release(job_id, idx, refund=True)
             released += 1
         self._inflight.clear()
         self._shutdown_pool()
@@ -165,10 +182,19 @@ class JobRunner:
                 time.sleep(0.5)
 
     def _fill(self) -> None:
-        room = 2 * self.workers - len(self._inflight)  # one queued behind each busy process
-        if room <= 0:
-            return
-        for job_id, idx, task_json, worker_json in self.store.claim(room):
+        if self._suspects:  # isolation: a suspect alone in the pool, so a crash is its own
+            if self._inflight:
+                return
+            claimed = []
+            while self._suspects and not claimed:
+                item = self.store.claim_item(*self._suspects.pop(0))
+                claimed = [item] if item is not None else []
+        else:
+            room = 2 * self.workers - len(self._inflight)  # one queued behind each busy process
+            if room <= 0:
+                return
+            claimed = self.store.claim(room)
+        for job_id, idx, task_json, worker_json in claimed:
             if job_id not in self._swept:
                 job = self.store.job(job_id)
                 if job is not None:
@@ -180,17 +206,22 @@ class JobRunner:
             self._inflight[future] = (job_id, idx, time.perf_counter())
 
     def _collect(self, future: cf.Future) -> None:
-        job_id, idx, started = self._inflight.pop(future)
+        if future not in self._inflight:  # already handled by _pool_died (same cf.wait round)
+            return
         try:
             records = future.result()
         except cf.process.BrokenProcessPool:
             self._pool_died()
-            self._retry_or_fail(job_id, idx, "the worker process stopped (crashed or was killed) on this input")
             return
         except Exception as exc:  # noqa: BLE001 - a bug in one item must not stop the job
+            job_id, idx, _ = self._inflight[future]
             log.exception("batch item %s/%d failed", job_id, idx)
             records = [{"source": self._rel(job_id, idx), "output": None, "ok": False,
                         "error": f"internal error ({type(exc).__name__}); see the server log", "error_type": "InternalError"}]
+        self._record(future, records)
+
+    def _record(self, future: cf.Future, records: List[dict]) -> None:
+        job_id, idx, started = self._inflight.pop(future)
         finished = self.store.finish(job_id, idx, records)
         self.items_done += 1
         if self.on_item is not None:
@@ -206,12 +237,25 @@ class JobRunner:
         return BatchTask.from_json(row[0]).rel if row else str(idx)
 
     def _pool_died(self) -> None:
-        """The pool is broken: every item it held goes back (or fails after MAX_ATTEMPTS); new pool."""
+        """The pool is broken. Items it finished are recorded. One item left: it crashed the pool
+        (retried alone, failed after MAX_ATTEMPTS). Several: any of them may have, so none is
+        blamed; they go back without a counted try and run one at a time. A new pool follows."""
         self.pool_restarts += 1
-        for future, (job_id, idx, _) in list(self._inflight.items()):
-            self._inflight.pop(future)
-            self._retry_or_fail(job_id, idx, "the worker process stopped (crashed or was killed) on this input")
         self._shutdown_pool()
+        lost: List[Tuple[str, int]] = []
+        for future, (job_id, idx, _) in list(self._inflight.items()):
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._record(future, future.result())
+            else:
+                self._inflight.pop(future)
+                lost.append((job_id, idx))
+        if len(lost) == 1:
+            self._retry_or_fail(*lost[0], "the worker process stopped (crashed or was killed) on this input")
+        else:
+            for job_id, idx in lost:
+                self.store.release(job_id, idx, refund=True)
+                self._suspects.append((job_id, idx))
+            self._wake.set()
 
     def _retry_or_fail(self, job_id: str, idx: int, reason: str) -> None:
         if self.store.attempts(job_id, idx) >= MAX_ATTEMPTS:
@@ -221,6 +265,7 @@ class JobRunner:
                 self.on_finished(job_id)
         else:
             self.store.release(job_id, idx)
+            self._suspects.insert(0, (job_id, idx))  # its retry runs alone too
         self._wake.set()
 
     @property

@@ -104,7 +104,14 @@ class JobStore:
             n = self._db.execute("SELECT COUNT(*) FROM items WHERE state='running'").fetchone()[0]
             self._tx([("UPDATE items SET state='pending', updated=? WHERE state='running'", (time.time(),)),
                       ("UPDATE jobs SET state='queued' WHERE state='running'", ())])
+            for (job_id,) in self._db.execute("SELECT id FROM jobs WHERE state='queued'").fetchall():
+                self._maybe_complete(job_id)  # its last item finished just before the crash
             return int(n)
+
+    def finished_jobs(self) -> List[Tuple[str, str]]:
+        """``(id, out_dir)`` of every ``done`` job."""
+        with self._lock:
+            return [(r[0], r[1]) for r in self._db.execute("SELECT id, out_dir FROM jobs WHERE state='done'").fetchall()]
 
     def job(self, job_id: str) -> Optional[Dict[str, Any]]:
         """The job's row with its item counts, or None."""
@@ -178,10 +185,26 @@ class JobStore:
                        (state, json.dumps(records, ensure_ascii=False), now, job_id, idx))])
             return self._maybe_complete(job_id)
 
-    def release(self, job_id: str, idx: int) -> None:
-        """Put a running item back to pending (shutdown before it finished, worker lost)."""
-        self._tx([("UPDATE items SET state='pending', updated=? WHERE job_id=? AND idx=? AND state='running'",
-                   (time.time(), job_id, idx))])
+    def release(self, job_id: str, idx: int, refund: bool = False) -> None:
+        """Put a running item back to pending (shutdown before it finished, worker lost).
+        ``refund``: the try the claim counted does not count (the item was not at fault)."""
+        self._tx([(f"UPDATE items SET state='pending', updated=?{', attempts=MAX(attempts-1, 0)' if refund else ''} "
+                   "WHERE job_id=? AND idx=? AND state='running'", (time.time(), job_id, idx))])
+
+    def claim_item(self, job_id: str, idx: int) -> Optional[Tuple[str, int, str, str]]:
+        """Claim one given item (as :meth:`claim` does) if it is still pending in an active job."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT i.job_id, i.idx, i.task, j.worker FROM items i JOIN jobs j ON j.id = i.job_id "
+                "WHERE i.job_id=? AND i.idx=? AND i.state='pending' AND j.state IN ('queued', 'running')",
+                (job_id, idx)).fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            self._tx([("UPDATE items SET state='running', attempts=attempts+1, updated=? WHERE job_id=? AND idx=?",
+                       (now, job_id, idx)),
+                      ("UPDATE jobs SET state='running', updated=? WHERE id=? AND state='queued'", (now, job_id))])
+            return (row[0], int(row[1]), row[2], row[3])
 
     def attempts(self, job_id: str, idx: int) -> int:
         with self._lock:
