@@ -207,3 +207,69 @@ def test_cli_timeline(clip, tmp_path, capsys, expected):
     assert main(["timeline", str(bad), "-o", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0]
+
+
+# ------------------------------------------------------------------ action-unit series (#22 review)
+
+
+def _frame(index: int, aus=None, faces: int = 1):
+    from edgekit.results import EmotionResult, FaceResult, FrameResult
+
+    probs = {label: 0.02 for label in LABELS} | {"neutral": 0.86}
+    return FrameResult([FaceResult(None, EmotionResult.from_probs(LABELS, [probs[k] for k in LABELS]), track_id=1,
+                                   aus=aus) for _ in range(faces)],
+                       frame_index=index, timestamp_ms=100.0 * index)
+
+
+def test_aus_csv_written_when_no_frame_has_readable_aus(tmp_path):
+    """AUs asked for but never readable: aus.csv has its header and empty cells, the summary says so."""
+    from edgekit.aus import AU_NAMES, ActionUnits
+    from edgekit.timeline.series import TimelineBuilder
+
+    builder = TimelineBuilder(LABELS, frame_ms=100.0, au_names=AU_NAMES)
+    failed = ActionUnits(None, reason="the face mesh did not fit")
+    for index, faces in ((7, 1), (8, 0), (12, 1)):  # frames 9-11 were never decoded
+        builder.add(_frame(index, failed, faces))
+    timeline = builder.finish()
+    written = save_timeline(timeline, tmp_path, plot=False)
+    rows = list(csv.reader((tmp_path / "aus.csv").open()))
+    assert written["aus"] == tmp_path / "aus.csv" and rows[0] == ["frame", "time_s", *AU_NAMES]
+    assert [r[0] for r in rows[1:]] == ["7", "8", "12"] and all(cell == "" for r in rows[1:] for cell in r[2:])
+    block = json.loads((tmp_path / "summary.json").read_text())["action_units"]
+    assert block["frames_with_aus"] == 0 and block["readable"] is False and "no frame" in block["note"]
+    assert set(block["mean"].values()) == {None}
+    assert [r[0] for r in csv.reader((tmp_path / "timeline.csv").open())][1:] == ["7", "8", "12"]
+    pytest.importorskip("matplotlib")
+    assert save_timeline(timeline, tmp_path / "plotted")["plot"].exists()  # an empty AU panel, no crash
+    # without AUs asked for (and none seen) there is no AU series at all
+    plain = TimelineBuilder(LABELS, frame_ms=100.0)
+    plain.add(_frame(0))
+    assert plain.finish().mean_aus is None
+
+
+def test_aus_csv_frame_column_is_the_video_frame_index(tmp_path):
+    from edgekit.aus import AU_NAMES, ActionUnits
+    from edgekit.timeline.series import TimelineBuilder
+
+    builder = TimelineBuilder(LABELS, frame_ms=100.0)
+    read = ActionUnits({name: 0.5 for name in AU_NAMES})
+    for index in (3, 4, 9):
+        builder.add(_frame(index, read))
+    save_timeline(builder.finish(), tmp_path, plot=False)
+    rows = list(csv.reader((tmp_path / "aus.csv").open()))
+    assert [r[0] for r in rows[1:]] == ["3", "4", "9"] and rows[3][1] == "0.900" and rows[3][2] == "0.5000"
+    summary = json.loads((tmp_path / "summary.json").read_text())["action_units"]
+    assert summary["readable"] is True and "note" not in summary and summary["frames_with_aus"] == 3
+
+
+def test_cli_timeline_aus_on_a_video_without_faces(tmp_path, capsys):
+    video = tmp_path / "blank.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (SIZE, SIZE))
+    for _ in range(4):
+        writer.write(np.full((SIZE, SIZE, 3), 90, np.uint8))
+    writer.release()
+    out = tmp_path / "tl"
+    assert main(["timeline", str(video), "-o", str(out), "--aus", "--no-plot", "--no-progress"]) == 0
+    rows = list(csv.reader((out / "aus.csv").open()))
+    assert len(rows) == 5 and [r[0] for r in rows[1:]] == ["0", "1", "2", "3"]
+    assert json.loads((out / "summary.json").read_text())["action_units"]["readable"] is False

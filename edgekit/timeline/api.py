@@ -58,8 +58,13 @@ def _run(pipe: Pipeline, video: VideoSource, rules: list, per_track: bool, max_f
 
     reader = VideoReader(video, max_frames=max_frames)
     frame_ms = 1000.0 / reader.fps if reader.fps else DEFAULT_FRAME_INTERVAL_MS
+    au_names = None
+    if pipe.au_reader is not None:  # AUs asked for: an AU series (and aus.csv) even when none are readable
+        from ..aus import AU_NAMES
+
+        au_names = AU_NAMES
     builder = TimelineBuilder(pipe.labels, rules, per_track=per_track, frame_ms=frame_ms, source=reader.name,
-                              fps=reader.fps)
+                              fps=reader.fps, au_names=au_names)
     with tqdm(total=reader.total, desc=f"timeline {reader.name}", unit="frame", file=sys.stderr,
               disable=not progress, leave=False) as bar:
         for _, result in pipe.stream_video(reader):

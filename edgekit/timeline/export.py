@@ -32,8 +32,9 @@ def _series_csv(timeline: Timeline, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["frame", "time_s", "faces", *timeline.labels])
-        for i, (ts, count, probs) in enumerate(zip(timeline.timestamps_ms, timeline.face_counts, timeline.mean_probs)):
-            writer.writerow([i, f"{ts / 1000.0:.3f}", int(count), *map(_fmt, probs)])
+        for frame, ts, count, probs in zip(timeline.frame_numbers, timeline.timestamps_ms, timeline.face_counts,
+                                           timeline.mean_probs):
+            writer.writerow([int(frame), f"{ts / 1000.0:.3f}", int(count), *map(_fmt, probs)])
 
 
 def write_tracks_csv(timeline: Timeline, path: Path) -> None:
@@ -52,8 +53,9 @@ def _tracks_csv(timeline: Timeline, path: Path) -> None:
 
 
 def write_aus_csv(timeline: Timeline, path: Path) -> None:
-    """Action-unit series: ``frame, time_s, <AU>...`` (mean activation over the frame's faces whose
-    AUs were read; empty cells when none); written atomically."""
+    """Action-unit series: ``frame, time_s, <AU>...`` (``frame`` the video's frame index; mean
+    activation over the frame's faces whose AUs were read; empty cells when none, every row when
+    no frame had readable AUs: the summary's ``action_units`` block says so); written atomically."""
     write_output(path, lambda tmp: _aus_csv(timeline, tmp), [timeline.source])
 
 
@@ -62,8 +64,8 @@ def _aus_csv(timeline: Timeline, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["frame", "time_s", *timeline.au_names])
-        for i, (ts, row) in enumerate(zip(timeline.timestamps_ms, timeline.mean_aus)):
-            writer.writerow([i, f"{ts / 1000.0:.3f}", *map(_fmt, row)])
+        for frame, ts, row in zip(timeline.frame_numbers, timeline.timestamps_ms, timeline.mean_aus):
+            writer.writerow([int(frame), f"{ts / 1000.0:.3f}", *map(_fmt, row)])
 
 
 def save_timeline(timeline: Timeline, out_dir: PathLike, *, plot: bool = True) -> Dict[str, Path]:

@@ -89,6 +89,10 @@ def _plot_aus(ax, timeline: Timeline) -> None:
     series = timeline.mean_aus
     assert series is not None
     times = timeline.timestamps_ms / 1000.0
+    if not np.isfinite(series).any():
+        ax.set_ylim(0, 1)
+        ax.set_title("action units: none readable (no face, or every face mesh failed)", fontsize=9, loc="left")
+        return
     with np.errstate(all="ignore"):
         means = np.nan_to_num(np.nanmean(series, axis=0), nan=-1.0) if len(series) else np.zeros(len(timeline.au_names))
     for k in np.argsort(-means)[:MAX_AU_LINES]:

@@ -97,9 +97,12 @@ class Timeline:
     frames_announced: Optional[int] = None
     warnings: List[str] = field(default_factory=list)
     #: Action units (only when the pipeline read them, ``action_units=True``): names and the
-    #: per-frame mean activation over the frame's faces whose AUs were read (NaN: none).
+    #: per-frame mean activation over the frame's faces whose AUs were read (NaN: none; all NaN
+    #: when no frame had readable AUs).
     au_names: Tuple[str, ...] = ()
     mean_aus: Optional[np.ndarray] = None
+    #: The video's frame index of each row of the series (None: rows are frames 0, 1, 2...).
+    frame_indices: Optional[np.ndarray] = None
 
     @property
     def frames(self) -> int:
@@ -113,6 +116,13 @@ class Timeline:
     def per_track(self) -> bool:
         return self.tracks is not None
 
+    @property
+    def frame_numbers(self) -> np.ndarray:
+        """The video's frame index of each row (``frame_indices``, else 0, 1, 2...)."""
+        if self.frame_indices is not None and len(self.frame_indices) == self.frames:
+            return np.asarray(self.frame_indices, np.int64)
+        return np.arange(self.frames, dtype=np.int64)
+
     def to_dict(self) -> dict:
         out = {"source": self.source, "labels": list(self.labels), "frames": self.frames,
                "frames_announced": self.frames_announced, "warnings": list(self.warnings),
@@ -125,9 +135,13 @@ class Timeline:
         if self.mean_aus is not None:
             seen = np.isfinite(self.mean_aus[:, 0]) if len(self.mean_aus) else np.zeros(0, bool)
             means = np.nanmean(self.mean_aus[seen], axis=0) if seen.any() else np.full(len(self.au_names), np.nan)
-            out["action_units"] = {"frames_with_aus": int(seen.sum()),
-                                   "mean": {n: (round(float(v), 4) if np.isfinite(v) else None)
-                                            for n, v in zip(self.au_names, means)}}
+            block = {"frames_with_aus": int(seen.sum()), "readable": bool(seen.any()),
+                     "mean": {n: (round(float(v), 4) if np.isfinite(v) else None)
+                              for n, v in zip(self.au_names, means)}}
+            if not seen.any():
+                block["note"] = ("no frame had readable action units (no face, or every face mesh failed, "
+                                 "was turned beyond the mesh's range or did not fit)")
+            out["action_units"] = block
         return out
 
 
@@ -142,7 +156,11 @@ class TimelineBuilder:
     """Streaming accumulator: :meth:`add` each frame's result, then :meth:`finish`."""
 
     def __init__(self, labels: Sequence[str], rules: Sequence[AlertRule] = (), *, per_track: bool = False,
-                 frame_ms: float = 1000.0 / 30.0, source: str = "", fps: Optional[float] = None) -> None:
+                 frame_ms: float = 1000.0 / 30.0, source: str = "", fps: Optional[float] = None,
+                 au_names: Optional[Sequence[str]] = None) -> None:
+        """``au_names``: the AUs the pipeline reads (its ``action_units`` is on): the timeline then
+        has an AU series even when no frame's AUs were readable (all NaN); None: an AU series
+        only if some frame carries AUs."""
         self.labels = tuple(labels)
         self.per_track = per_track
         self.source, self.fps, self.frame_ms = source, fps, float(frame_ms)
@@ -154,8 +172,9 @@ class TimelineBuilder:
         self._times: List[float] = []
         self._counts: List[int] = []
         self._means: List[np.ndarray] = []
-        self._au_names: Tuple[str, ...] = ()
+        self._au_names: Tuple[str, ...] = tuple(au_names or ())
         self._au_means: List[Optional[np.ndarray]] = []
+        self._frames: List[int] = []
 
     def add(self, result: FrameResult) -> None:
         """Account for one frame (video-mode results: faces carry track ids)."""
@@ -181,6 +200,7 @@ class TimelineBuilder:
             self._au_names = tuple(au_rows[0])
         self._au_means.append(np.mean([[row[n] for n in self._au_names] for row in au_rows], axis=0).astype(np.float32)
                               if au_rows else None)
+        self._frames.append(frame)
         self._times.append(ts)
         self._counts.append(len(rows))
         self._means.append(np.mean(rows, axis=0).astype(np.float32) if rows
@@ -202,10 +222,13 @@ class TimelineBuilder:
             timestamps_ms=np.asarray(self._times, np.float64), face_counts=np.asarray(self._counts, np.int32),
             mean_probs=np.stack(self._means) if self._means else np.zeros((0, width), np.float32),
             summary=self._summary.result(), rules=self.rules, events=events, tracks=tracks,
-            au_names=self._au_names, mean_aus=self._au_series())
+            au_names=self._au_names, mean_aus=self._au_series(), frame_indices=np.asarray(self._frames, np.int64))
 
     def _au_series(self) -> Optional[np.ndarray]:
+        """Per-frame mean AUs; all NaN when AUs were asked for but no frame had readable ones."""
         if not self._au_names:
             return None
         blank = np.full(len(self._au_names), np.nan, np.float32)
+        if not self._au_means:
+            return np.zeros((0, len(self._au_names)), np.float32)
         return np.stack([blank if row is None else row for row in self._au_means])
