@@ -33,11 +33,12 @@ import json
 import os
 import random
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .errors import ConfigError, EdgekitError, InputError
+from .errors import ConfigError, EdgekitError, ImageReadError, InputError
 
 PathArg = Union[str, "os.PathLike[str]"]
 
@@ -117,8 +118,12 @@ def fresh_captions() -> Iterator[None]:
 
 
 #: Per process: models loaded by a worker config (key -> seconds the load + warm-up took).
-_WARM: Dict[str, float] = {}
-_PIPELINES: Dict[str, Any] = {}
+#: Per-process caches, least recently used first, bounded: a long-running process (a server pool
+#: process) sees a new configuration per client's options, and must not keep them all.
+_WARM: "OrderedDict[str, float]" = OrderedDict()
+_PIPELINES: "OrderedDict[str, Any]" = OrderedDict()
+MAX_WARM = 64
+MAX_PIPELINES = 4
 
 
 class BatchWorker:
@@ -129,6 +134,11 @@ class BatchWorker:
         styles: memes per photo, one per caption style (as ``edgekit meme --styles N``).
         animated: ``"gif"``/``"webp"``: animated memes for photos too.
         text, style, scene, lang, face, seed, font, placement: meme options (:func:`edgekit.make_meme`).
+        max_pixels: refuse photos larger than this (width x height, read from the header before
+            decoding) with a failed record; None: only the library's own cap (the REST server
+            passes its ``--max-pixels``).
+        videos: ``False``: a video input is a failed record instead of going to the video decoder
+            (the REST server's default, see ``docs/server.md``).
         pipeline: :class:`edgekit.PipelineOptions` fields (``detector_model``, ``min_confidence``,
             ``max_faces``, ``num_threads``, ``emotion_model``); image mode only.
 
@@ -139,10 +149,14 @@ class BatchWorker:
     def __init__(self, task: str = "meme", *, styles: Optional[int] = None, animated: Optional[str] = None,
                  text: Optional[str] = None, style: Optional[str] = None, scene: Optional[str] = None, lang: str = "zh",
                  face: Optional[int] = None, seed: Optional[int] = None, font: Optional[str] = None,
-                 placement: str = "auto", **pipeline: Any) -> None:
+                 placement: str = "auto", max_pixels: Optional[int] = None, videos: bool = True, **pipeline: Any) -> None:
         self.config: Dict[str, Any] = {"task": task, "styles": styles, "animated": animated, "text": text, "style": style,
                                        "scene": scene, "lang": lang, "face": face, "seed": seed, "font": font,
                                        "placement": placement, "pipeline": dict(pipeline)}
+        if max_pixels is not None:  # only when set: other workers' configs stay as they were
+            self.config["max_pixels"] = max_pixels
+        if not videos:
+            self.config["videos"] = False
         self._check()
 
     # -------------------------------------------------------------------------------- options
@@ -166,6 +180,9 @@ class BatchWorker:
         seed = c["seed"]
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ConfigError("seed must be an integer", f"seed={seed!r}")
+        limit = c.get("max_pixels")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ConfigError("max_pixels must be an integer >= 1", f"max_pixels={limit!r}")
         if c["face"] is not None and (isinstance(c["face"], bool) or not isinstance(c["face"], int) or c["face"] < 0):
             raise ConfigError("face must be an integer >= 0 (faces counted left to right from 0)", f"face={c['face']!r}")
         if c["style"] is not None:
@@ -216,8 +233,10 @@ class BatchWorker:
     def warm(self) -> float:
         """Load the models in this process and run one inference on the bundled demo photo (once
         per process and configuration); returns the seconds it took (0 when already warm)."""
-        key = self._key()
+        # the seed changes no model: a server job that draws one must not warm up again
+        key = json.dumps({k: v for k, v in self.config.items() if k != "seed"}, sort_keys=True, default=str)
         if key in _WARM:
+            _WARM.move_to_end(key)
             return 0.0
         from .assets import demo_photo
 
@@ -231,16 +250,23 @@ class BatchWorker:
             if options["text"] is None:
                 options.update(style=None, seed=0)  # a generated caption: loads the caption model too
             make_meme(demo_photo(), **options)
-        _WARM[key] = time.perf_counter() - started
-        return _WARM[key]
+        seconds = _WARM[key] = time.perf_counter() - started
+        while len(_WARM) > MAX_WARM:
+            _WARM.popitem(last=False)
+        return seconds
 
     def _pipeline(self) -> Any:
         """This process's image-mode pipeline for ``analyze`` tasks (one per configuration)."""
         from .pipeline import Pipeline
 
-        key = self._key()
-        if key not in _PIPELINES:
+        key = json.dumps(self.config["pipeline"], sort_keys=True, default=str)  # all the pipeline depends on
+        if key in _PIPELINES:
+            _PIPELINES.move_to_end(key)
+        else:
             _PIPELINES[key] = Pipeline(self.pipeline_options())
+            while len(_PIPELINES) > MAX_PIPELINES:
+                _, old = _PIPELINES.popitem(last=False)
+                old.close()
         return _PIPELINES[key]
 
     # -------------------------------------------------------------------------------- planning
@@ -303,7 +329,15 @@ class BatchWorker:
         """Do one task in this process (models loaded on first use); returns its manifest records.
 
         Outputs are written atomically to the planned paths. An input that fails (unreadable, no
-        face and no text ...) gives one record with ``ok: false`` and its error, as in the CLI."""
+        face and no text, over ``max_pixels``, a video when ``videos=False`` ...) gives one record
+        with ``ok: false`` and its error, as in the CLI."""
+        try:
+            self._admit(task)
+        except EdgekitError as exc:
+            record = {"source": task.rel, "output": None, "ok": False, "error": str(exc), "error_type": type(exc).__name__}
+            if self.task == "analyze":
+                del record["output"]
+            return [record]
         self.warm()
         if self.task == "analyze":
             return [self._analyze(task)]
@@ -318,6 +352,31 @@ class BatchWorker:
             item = run_item(Path(task.source), Path(task.rel), Path(task.out_dir), _PlannedNames(task), styles,
                             self.config["animated"], options)
         return item.records
+
+    def _admit(self, task: BatchTask) -> None:
+        """Raise when this worker's limits refuse the input (checked before any decoding)."""
+        from .video import is_video_path
+
+        if is_video_path(task.source):
+            if self.config.get("videos", True) is False:
+                raise InputError("is a video; this batch takes photos only", task.rel,
+                                 "send photos (videos are off on this server, see docs/server.md)")
+            return
+        limit = self.config.get("max_pixels")
+        if limit is None:
+            return
+        from PIL import Image
+
+        from . import imageio
+
+        try:
+            with Image.open(task.source, formats=imageio.FORMATS) as img:
+                width, height = img.size
+        except Exception:  # noqa: BLE001 - not an image, missing...: the decoder gives the reason
+            return
+        if width * height > limit:
+            raise ImageReadError(f"image is {width}x{height} = {width * height:,} pixels, more than this batch accepts "
+                                 f"({limit:,})", task.rel, "downscale it")
 
     def _analyze(self, task: BatchTask) -> dict:
         from .imageio import load_image

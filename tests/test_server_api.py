@@ -327,3 +327,49 @@ def test_batch_roots_limits_and_cancel(client, roots):
         assert job["state"] == "cancelled" and job["counts"]["pending"] == 0
     assert_error(client.post(f"/v1/batches/{ids[0]}/cancel"), 409, "Conflict")
     assert client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "options": {"text": "x"}}).status_code == 202
+
+
+def test_analyze_cache_keeps_each_request_name_and_uses_a_weak_etag(client, photo):
+    first = client.post("/v1/analyze?name=first.png&max_faces=3", content=photo)
+    assert first.status_code == 200 and first.json()["source"] == "first.png"
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"')  # the body holds timings: equivalent answers, not identical bytes
+    second = client.post("/v1/analyze?name=second.png&max_faces=3", content=photo)
+    assert second.json()["source"] == "second.png" and second.headers["etag"] != etag
+    again = client.post("/v1/analyze?name=first.png&max_faces=3", content=photo)
+    assert again.headers["x-edgekit-cache"] == "hit" and again.json()["source"] == "first.png" and again.headers["etag"] == etag
+    for tag in (etag, etag[2:]):  # If-None-Match compares weakly
+        assert client.post("/v1/analyze?name=first.png&max_faces=3", content=photo,
+                           headers={"If-None-Match": tag}).status_code == 304
+    assert client.get(first.headers["content-location"]).headers["etag"] == etag
+
+
+def test_batch_items_get_the_server_pixel_limit_and_no_videos(client, roots):
+    import cv2
+    from server_support import astronaut_bgr
+
+    big = cv2.resize(astronaut_bgr(), (1500, 1500))  # 2.25 MP > the fixture's max_pixels (2 MP)
+    files = [("images", ("big.png", png_bytes(big), "image/png")),
+             ("images", ("small.png", png_bytes(astronaut_bgr()), "image/png"))]
+    r = client.post("/v1/batches", files=files, data={"task": "analyze"})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    records = [json.loads(x) for x in client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines()]
+    assert [rec["ok"] for rec in records] == [False, True], records
+    assert "1500x1500" in records[0]["error"] and "2,000,000" in records[0]["error"]
+    # a video upload is refused before anything is stored; a client cannot lift the limits
+    files = [("images", ("clip.mp4", b"\x00\x00\x00\x18ftypmp42", "video/mp4")), files[1]]
+    assert "photos only" in assert_error(client.post("/v1/batches", files=files, data={"task": "meme"}), 415)
+    for option in ({"max_pixels": 10 ** 9}, {"videos": True}):
+        assert_error(client.post("/v1/batches", files=files[1:], data={"options": json.dumps(option)}), 400, "ConfigError")
+    # files under a root: the same limits, one failed record each
+    folder = roots / "root" / "limits"
+    folder.mkdir(exist_ok=True)
+    cv2.imwrite(str(folder / "big.png"), big)
+    (folder / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not decoded")
+    r = client.post("/v1/batches", json={"task": "meme", "folder": "limits", "options": {"text": "x"}})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    records = {rec["source"]: rec for rec in map(json.loads, client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines())}
+    assert not records["big.png"]["ok"] and "2,000,000" in records["big.png"]["error"]
+    assert not records["clip.mp4"]["ok"] and "photos only" in records["clip.mp4"]["error"], records

@@ -108,3 +108,37 @@ def test_ray_data_gives_the_same_results_as_the_cli(folder, tmp_path):
     for a, b in zip(got, expected):
         a.pop("timings_ms"), b.pop("timings_ms"), a.pop("ok"), a.pop("error")
     assert got == expected
+
+
+def test_per_process_caches_are_bounded_and_warm_up_ignores_the_seed(monkeypatch, tmp_path):
+    import edgekit.batch as batch
+    import edgekit.pipeline
+    from edgekit.server import runner
+
+    BatchWorker("meme", lang="en", seed=1).warm()
+    assert BatchWorker("meme", lang="en", seed=2).warm() == 0.0  # a server job's drawn seed loads nothing again
+    monkeypatch.setattr(batch, "_WARM", batch.OrderedDict((f"fake {i}", 0.0) for i in range(batch.MAX_WARM)))
+    BatchWorker("analyze").warm()  # a new configuration: the least recently used one goes
+    assert len(batch._WARM) == batch.MAX_WARM and "fake 0" not in batch._WARM
+
+    closed = []
+
+    class FakePipeline:
+        def __init__(self, options):
+            self.options = options
+
+        def close(self):
+            closed.append(self)
+
+    monkeypatch.setattr(edgekit.pipeline, "Pipeline", FakePipeline)
+    monkeypatch.setattr(batch, "_PIPELINES", batch.OrderedDict())
+    for n in range(1, 11):
+        BatchWorker("analyze", max_faces=n)._pipeline()
+    assert len(batch._PIPELINES) == batch.MAX_PIPELINES and len(closed) == 10 - batch.MAX_PIPELINES
+
+    monkeypatch.setattr(BatchWorker, "run", lambda self, task: [])
+    monkeypatch.setattr(runner, "_WORKERS", runner.OrderedDict())
+    task = BatchTask(0, str(tmp_path / "a.png"), "a.png", str(tmp_path), (), ()).to_json()
+    for seed in range(10):
+        runner.run_task(json.dumps(BatchWorker("meme", seed=seed).config), task)
+    assert len(runner._WORKERS) == runner.MAX_WORKERS

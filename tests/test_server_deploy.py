@@ -65,6 +65,7 @@ def test_manifests_agree_with_each_other_and_the_server():
     (container,) = pod["containers"]
     port = container["ports"][0]
     assert svc["spec"]["ports"][0]["targetPort"] in (port["name"], port["containerPort"])
+    assert svc["spec"]["sessionAffinity"] == "ClientIP"  # batch jobs are per pod (docs/server.md)
     assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

@@ -445,10 +445,15 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)}", "request body", f"valid fields: {', '.join(allowed)}")
         return body
 
-    def not_modified(request: Request, key: str) -> Optional[Any]:
-        etag = f'"{key}"'
+    def etag_of(key: str, weak: bool) -> str:
+        return f'W/"{key}"' if weak else f'"{key}"'
+
+    def not_modified(request: Request, key: str, weak: bool = False) -> Optional[Any]:
+        """304 when If-None-Match names the key (weak comparison, RFC 9110 13.1.2), else a cached answer."""
+        etag = etag_of(key, weak)
         match = request.headers.get("if-none-match", "")
-        if match and (match.strip() == "*" or etag in [m.strip() for m in match.split(",")]):
+        tags = [m.strip().removeprefix("W/") for m in match.split(",")]
+        if match and (match.strip() == "*" or f'"{key}"' in tags):
             state.metrics.inc("edgekit_result_cache_hits_total", (("kind", "304"),))
             return Response(status_code=304, headers={"ETag": etag})
         cached = state.cache.get(key)
@@ -462,10 +467,12 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         async with state.slots:
             return await run_in_threadpool(fn)
 
-    def respond(key: str, data: bytes, media_type: str, headers: Dict[str, str], ext: str) -> Any:
+    def respond(key: str, data: bytes, media_type: str, headers: Dict[str, str], ext: str, weak: bool = False) -> Any:
         headers = {**headers, "Content-Location": f"/v1/results/{key}.{ext}"}
+        if weak:  # not byte-for-byte reproducible (timings): the cache and /v1/results say so too
+            headers["ETag"] = etag_of(key, True)
         state.cache.put(key, data, media_type, headers)
-        return Response(data, media_type=media_type, headers={**headers, "ETag": f'"{key}"', "X-Edgekit-Cache": "miss"})
+        return Response(data, media_type=media_type, headers={"ETag": etag_of(key, False), **headers, "X-Edgekit-Cache": "miss"})
 
     def require_ready() -> None:
         if not state.ready:
@@ -507,8 +514,10 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         require_ready()
         data, name, options = await read_image(request, ANALYZE_FIELDS)
         kwargs = pipeline_kwargs(options, threads)
-        key = content_key("analyze", kwargs, data)
-        hit = not_modified(request, key)
+        # the answer names the photo (source): the name is part of the content; and it holds
+        # timings, so two computations of one key are equivalent, not equal: a weak ETag
+        key = content_key("analyze", {**kwargs, "name": name}, data)
+        hit = not_modified(request, key, weak=True)
         if hit is not None:
             return hit
 
@@ -525,7 +534,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
                     "total_ms": round((time.perf_counter() - started) * 1e3, 3)}
             return json.dumps(body, ensure_ascii=False).encode()
 
-        return respond(key, await compute(work), "application/json", {}, "json")
+        return respond(key, await compute(work), "application/json", {}, "json", weak=True)
 
     @app.post("/v1/meme", tags=["sync"], summary="A captioned meme (PNG, JPEG, WebP, GIF) of one photo",
               openapi_extra={**image_body, **query_params(MEME_FIELDS)})
@@ -585,7 +594,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         if cached is None:
             raise HTTPError(404, f"result {name!r} is not (or no longer) in this server's cache; send the request again", "NotFound")
         data, media_type, headers = cached
-        return Response(data, media_type=media_type, headers={**headers, "ETag": f'"{key}"',
+        return Response(data, media_type=media_type, headers={"ETag": f'"{key}"', **headers,
                                                                "Cache-Control": "public, max-age=86400, immutable"})
 
     @app.post("/v1/captions", tags=["sync"], summary="Captions for an emotion label or probabilities")

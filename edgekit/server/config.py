@@ -11,6 +11,8 @@ from ..errors import ConfigError, InputError
 
 #: Environment variable holding the API token (``--token`` wins).
 TOKEN_ENV = "EDGEKIT_SERVER_TOKEN"
+#: Environment variable that lets batch jobs take videos (``1``); see :attr:`ServerConfig.batch_videos`.
+BATCH_VIDEOS_ENV = "EDGEKIT_SERVER_BATCH_VIDEOS"
 #: Shortest token accepted: a guessable token on a network port is no protection.
 MIN_TOKEN_CHARS = 16
 
@@ -47,6 +49,10 @@ class ServerConfig:
             not finished by then stay pending and resume on the next start.
         cache_bytes: memory for recent synchronous results served again by content hash.
         warmup: load the models and run one inference before ``/readyz`` turns ready.
+        batch_videos: let batch jobs take videos (uploads named ``.mp4`` ... and videos under the
+            roots), decoded by OpenCV/FFmpeg outside the photo format allow-list and pixel limit.
+            Default off (such an upload is refused with 415, such a file is a failed record); on
+            with ``EDGEKIT_SERVER_BATCH_VIDEOS=1``.
     """
 
     host: str = "127.0.0.1"
@@ -64,11 +70,14 @@ class ServerConfig:
     shutdown_grace_s: float = 20.0
     cache_bytes: int = 64 * 1024 * 1024
     warmup: bool = True
+    batch_videos: Optional[bool] = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.token is None:
             self.token = os.environ.get(TOKEN_ENV) or None
+        if self.batch_videos is None:
+            self.batch_videos = os.environ.get(BATCH_VIDEOS_ENV, "") in ("1", "true", "yes")
         self.roots = tuple(Path(r) for r in self.roots)
         if self.data_dir is not None:
             self.data_dir = Path(self.data_dir)

@@ -33,6 +33,7 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
 
     from ..batch import BatchWorker
     from ..paths import regular_file, write_output
+    from ..video import is_video_path
     from .app import BATCH_FIELDS, BATCH_OPTIONS, _typed, pipeline_kwargs
 
     config = state.config
@@ -66,6 +67,9 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
             raise ConfigError(f"unknown option(s) {', '.join(unknown)}", "options", f"valid options: {', '.join(sorted(BATCH_OPTIONS))}")
         options = {k: _typed(k, v, BATCH_OPTIONS[k]) for k, v in raw_options.items() if v is not None}
         kwargs = pipeline_kwargs(options, config.num_threads)
+        # the server's own limits, which a client cannot lift: every item's header is checked
+        # against --max-pixels before decoding, and videos are items only when the server allows
+        options.update(max_pixels=config.max_pixels, videos=bool(config.batch_videos))
         if task == "meme" and options.get("seed") is None and options.get("text") is None:
             # fixed now and stored: a resumed item draws the same captions (and the same style names)
             options["seed"] = secrets.randbelow(2 ** 31)
@@ -136,6 +140,9 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
             used: set = set()
             for i, upload in enumerate(uploads):
                 name = safe_name(upload.filename, i)
+                if not config.batch_videos and is_video_path(name):
+                    raise HTTPError(415, f"upload {name!r}: this server takes photos only in batches (videos are off; "
+                                         "see docs/server.md, EDGEKIT_SERVER_BATCH_VIDEOS)", "UnsupportedMediaType")
                 stem, suffix = os.path.splitext(name)
                 n = 1
                 while name in used:
