@@ -270,7 +270,7 @@ def stream_check(data: Path, readings: List[Dict[str, Any]], people: int, repeat
         for f in frames:
             writer.write(f)
         writer.release()
-        with Pipeline(running_mode="video", action_units=True, max_faces=1, smoothing_ms=0) as pipe:
+        with Pipeline(running_mode="video", action_units=True, au_stream_neutral=True, max_faces=1, smoothing_ms=0) as pipe:
             for result in pipe.process_video(str(video)):
                 if not result.faces or not result.faces[0].aus.ok:
                     continue
