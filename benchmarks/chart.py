@@ -40,11 +40,7 @@ def write_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
     busy = " - BUSY MACHINE: numbers are pessimistic" if (dev.get("contention") or {}).get("busy") else ""
     fig.suptitle(f"edgekit {report['harness']} benchmark - {dev.get('name') or dev.get('model')} "
                  f"({dev.get('cpu_model') or dev.get('soc_model') or dev.get('board') or ''}), git {report['git'].get('sha')}{busy}", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _pipeline_panel(ax: Any, rows: List[Dict[str, Any]]) -> None:
@@ -152,6 +148,13 @@ def write_energy_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
     source = (report.get("energy") or {}).get("source") or "?"
     fig.suptitle(f"edgekit {report['harness']} energy - {dev.get('board') or dev.get('name') or dev.get('model') or ''}, "
                  f"power from {source[:60]}, git {report['git'].get('sha')}", fontsize=9)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    """Lay out, write and close the figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -206,15 +206,9 @@ class Explanation:
     def save(self, out_dir: Union[str, "os.PathLike[str]"], stem: str = "face") -> Dict[str, Path]:
         """Write ``<stem>_explain.png`` (the overlay) and ``<stem>_explain.json`` into ``out_dir``
         (atomically, never over the source photo); returns the paths."""
-        from .paths import write_output
+        from .paths import output_folder, write_output
 
-        folder = Path(out_dir)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot create the output folder ({exc.strerror})", folder, "pass a writable -o folder") from None
-        if not folder.is_dir():
-            raise InputError("is not a folder", folder, "pass a folder path with -o")
+        folder = output_folder(out_dir)
         inputs = [self.source] if self.source else []
         png, js = folder / f"{stem}_explain.png", folder / f"{stem}_explain.json"
 

@@ -111,6 +111,19 @@ def too_large(path: PathArg, max_bytes: int, what: str, hint: str, error: Type[E
     return error(f"is larger than {max_bytes:,} bytes, the most edgekit reads for a {what}", Path(path), hint)
 
 
+def output_folder(path: PathArg, option: str = "-o") -> Path:
+    """``path`` as an existing folder, created (with parents) when missing; InputError naming it
+    when it cannot be created or is not a folder."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder ({exc.strerror})", folder, f"pass a writable {option} folder") from None
+    if not folder.is_dir():
+        raise InputError("is not a folder", folder, f"pass a folder path with {option}")
+    return folder
+
+
 def write_output(path: PathArg, write: Callable[[Path], object], inputs: Iterable[PathArg] = (),
                  option: str = "the output", mode: Optional[int] = None, durable: bool = False) -> Path:
     """Make output file ``path`` atomically: ``write(tmp)`` writes a temporary file next to it

@@ -9,8 +9,7 @@ from typing import Dict, Union
 
 import numpy as np
 
-from ..errors import InputError
-from ..paths import write_output
+from ..paths import output_folder, write_output
 from .series import Timeline
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -75,13 +74,7 @@ def save_timeline(timeline: Timeline, out_dir: PathLike, *, plot: bool = True) -
     The data files are written before the plot, so they exist even when plotting fails (e.g.
     matplotlib is not installed: :class:`~edgekit.errors.ConfigError`). Every file is written
     atomically (a full disk leaves the previous file, never a torn one: InputError naming it)."""
-    folder = Path(out_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder ({exc.strerror})", folder, "pass a writable -o folder") from None
-    if not folder.is_dir():
-        raise InputError("is not a folder", folder, "pass a folder path with -o")
+    folder = output_folder(out_dir)
     written = {"summary": folder / SUMMARY_NAME, "series": folder / SERIES_NAME}
     summary = json.dumps(timeline.to_dict(), indent=2, ensure_ascii=False) + "\n"
     write_output(written["summary"], lambda tmp: tmp.write_text(summary, encoding="utf-8"), [timeline.source])
