@@ -200,11 +200,12 @@ def cell_counts(entries: Sequence[Entry]) -> Dict[Tuple[str, str, str], int]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m converters.caption.authored", description=__doc__.splitlines()[0])
-    parser.add_argument("--folder", type=Path, default=FOLDER, help="corpus folder (default: %(default)s)")
+    parser.add_argument("--folder", type=Path, action="append", help="corpus folder, repeatable: duplicates are "
+                        f"checked across all of them (default: {FOLDER})")
     parser.add_argument("--partial", action="store_true", help="skip the coverage targets (while the corpus is being written)")
     args = parser.parse_args(argv)
     try:
-        captions = load(args.folder)
+        captions = [c for folder in (args.folder or [FOLDER]) for c in load(folder)]
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
