@@ -104,6 +104,12 @@ def test_restyle_keeps_the_sentence_verbatim_full_width_punctuation_included(cap
     assert all("没什么特别的，照常过" in c.text for c in cap.restyle("没什么特别的，照常过"))
 
 
+def test_restyling_one_sentence_again_and_again_never_runs_out():
+    cap = Captioner(seed=2)
+    outs = [cap.restyle("好累啊", style="dramatic")[0].text for _ in range(30)]  # 9 fragments per cell
+    assert all("好累啊" in t for t in outs) and len(set(outs)) >= 6
+
+
 def test_restyle_takes_the_emotion_it_is_given(cap):
     voices = read_voices()
     out = cap.restyle("终于吃上了心心念念的火锅", style="sarcastic", emotion={"happiness": 0.9, "sadness": 0.1}, seed=3)[0]

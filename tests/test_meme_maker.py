@@ -143,7 +143,7 @@ def test_save_formats(photo, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"lang": "fr"}, "language"), ({"style": "baroque"}, "style"), ({"scene": "zzz"}, "scene"),
+    ({"lang": "fr"}, "language"), ({"style": "baroque"}, "style"), ({"scene": 42}, "scene"),
     ({"placement": "middle"}, "placement"),
 ])
 def test_bad_options(photo, kwargs, match):

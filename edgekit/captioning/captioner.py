@@ -295,7 +295,10 @@ class Captioner:
         rng, batch = self._rng(seed), []
         for s in styles:
             t0 = time.perf_counter()
-            out = self.voices.restyle(rng, source, lang, s, label, set(self._recent) | {c.text for c in batch})
+            taken = {c.text for c in batch}
+            # a recent result may come back once every fragment of the cell was used recently
+            out = self.voices.restyle(rng, source, lang, s, label, set(self._recent) | taken) \
+                or self.voices.restyle(rng, source, lang, s, label, taken)
             if out is None:
                 raise ModelError(f"no unused {s} voice left for {lang}/{label}", subject="voices.tsv",
                                  hint="call reset_recent() or reinstall edgekit")

@@ -93,5 +93,5 @@ def check_caption(caption: Any) -> None:
 
     assert isinstance(caption.text, str) and caption.text.strip(), caption
     assert caption.emotion in EMOTIONS and caption.style in STYLES and caption.lang in LANGS, caption
-    assert caption.source in ("model", "library"), caption
+    assert caption.source in ("model", "library", "voice"), caption
     strict_json(json.dumps(caption.to_dict(), ensure_ascii=False))

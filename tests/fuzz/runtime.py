@@ -64,19 +64,21 @@ def restyle_requests() -> st.SearchStrategy[Call]:
 
 
 def check_restyle_request(call: Call, workdir: Path) -> None:
-    """edgekit.restyle(...): one caption (or one per style) that differs from the source text."""
+    """edgekit.restyle(...): one caption (or one per style); ``plain`` is the sentence itself
+    (kaomoji and decorations dropped), every other style differs from it."""
     import edgekit
     from edgekit.captioning import STYLES
-    from edgekit.captioning.inputs import MAX_TEXT_CHARS
-    from edgekit.captioning.taxonomy import sanitize_text
+    from edgekit.captioning.inputs import check_text
+    from edgekit.captioning.voices import plain
 
     text, style = call.kwargs["text"], call.kwargs["style"]
     captions = attempt(edgekit.restyle, **call.kwargs, must_succeed=not call.broken)
     if captions is not None:
         assert len(captions) == (1 if style is not None else len(STYLES))
+        source = check_text(text)
         for c in captions:
             check_caption(c)
-            assert c.text != sanitize_text(text, MAX_TEXT_CHARS)
+            assert (c.text == plain(source)) if c.style == "plain" else (c.text != source), (c.style, c.text)
 
 
 # --------------------------------------------------------------------------- pipeline targets
