@@ -4,7 +4,7 @@ Copies the two models the app runs into ``app/src/main/assets/`` (git-ignored):
 
 - ``face_detection_short_range.tflite``: BlazeFace short range, from the installed
   ``mediapipe==0.10.21`` wheel (sha256-checked by :mod:`edgekit.registry`);
-- ``emotion_mnv3s_int8.tflite``: the bundled emotion model (``edgekit/models``, sha256-checked);
+- the bundled default ``emotion`` model (``edgekit/models``, sha256-checked; its file name is in the manifest);
 
 and writes the two committed JSON files the app reads (it hard-codes none of these values):
 

@@ -125,7 +125,7 @@ def test_class_weights_upweight_rare_classes():
     np.testing.assert_allclose((w * [1000, 100, 10]).sum() / 1110, 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["input64.json", "input96.json"])
+@pytest.mark.parametrize("name", ["input64.json", "input96.json", "input128.json"])
 def test_committed_pipeline_configs_load_and_name_existing_teacher_labels(name):
     from dataclasses import fields
     from pathlib import Path
@@ -141,3 +141,26 @@ def test_committed_pipeline_configs_load_and_name_existing_teacher_labels(name):
     assert cfg.prune_fraction == 0.3
     if cfg.teacher_labels:
         assert (root / cfg.teacher_labels).is_file()
+
+
+def test_committed_pipeline_configs_ship_each_registry_name_once():
+    """Re-running any committed config must not overwrite another config's shipped model."""
+    from pathlib import Path
+
+    from converters.emotion.config import read_json
+    from converters.emotion.pipeline import PipelineConfig
+
+    from edgekit.registry import load_manifest
+
+    folder = Path(__file__).resolve().parents[1] / "converters" / "emotion" / "configs"
+    shipped = {}
+    for path in sorted(folder.glob("*.json")):
+        raw = read_json(path, "")
+        if raw.get("ship", PipelineConfig.ship):
+            name = raw.get("ship_name", PipelineConfig.ship_name)
+            assert name not in shipped, f"{path.name} and {shipped[name]} both ship {name!r}"
+            shipped[name] = path.name
+            entry = load_manifest()["models"][name]
+            assert entry["file"] == raw.get("ship_file", PipelineConfig.ship_file)
+            assert entry["report"] == f"{raw.get('report_dir', PipelineConfig.report_dir)}/README.md"
+    assert set(shipped) == {"emotion", "emotion-fast"}

@@ -216,3 +216,24 @@ def test_aligner_output_feeds_predict_aligned(clf, astronaut_path):
     face = aligner.align_eyes(astronaut_path, (201.5, 104.9), (245.8, 109.1))
     assert face.image.shape == (32, 32, 3)
     assert clf.predict_aligned(face.image).label in LABELS
+
+
+def test_registry_serves_the_default_and_the_fast_emotion_model(capsys):
+    """#26: the 128-px default ships next to the 96-px model under ``emotion-fast``; both load, both
+    are listed by ``edgekit models`` with a valid sha256, and they are different files."""
+    from edgekit.cli import main as cli_main
+
+    default, fast = registry.model_info("emotion"), registry.model_info("emotion-fast")
+    assert default.task == fast.task == "emotion" and default.sha256 != fast.sha256
+    assert (default.input.height, fast.input.height) == (128, 96)
+    crop = np.random.default_rng(0).integers(0, 256, (150, 150, 3), dtype=np.uint8)
+    for name in ("emotion", "emotion-fast"):
+        with EmotionClassifier(name) as clf:
+            assert clf.input_size == (registry.model_info(name).input.width,) * 2
+            result = clf.predict(crop)
+            assert set(result.probs) == set(EMOTIONS)
+            assert sum(result.probs.values()) == pytest.approx(1.0, abs=0.02)
+    assert cli_main(["models", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["models"]}
+    assert rows["emotion"]["status"] == rows["emotion-fast"]["status"] == "ok"
+    assert rows["emotion"]["sha256"] == default.sha256 and rows["emotion-fast"]["sha256"] == fast.sha256

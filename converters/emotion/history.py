@@ -21,6 +21,7 @@ SETTINGS = [
     ("float", "batch_size", "batch"), ("float", "weight_decay", "weight decay"),
     ("float", "class_weight_power", "class-weight power"), ("float", "label_smoothing", "label smoothing"),
     ("float", "dropout", "dropout"), ("float", "augment", "augmentation"),
+    ("float", "aligned", "runtime-aligned training crops"), ("float", "teacher_labels", "float teacher labels"),
     ("pipeline", "prune_fraction", "prune fraction"), ("pipeline", "prune_divisor", "channel multiple"),
     ("pipeline", "fold_gate_max_firing", "fold SE gates firing on at most"),
     ("pipeline", "finetune_lr", "fine-tune lr"), ("pipeline", "finetune_distill", "fine-tune distillation from float"),
@@ -30,7 +31,8 @@ SETTINGS = [
 ]
 #: Values a setting had before the code knew it (older configs lack the key).
 DEFAULTS = {"activation": "hswish", "prune_divisor": 4, "fold_gate_max_firing": "off", "finetune_distill": 0.0,
-            "teacher_labels": "", "teacher_weight": 0.5}
+            "teacher_labels": "", "teacher_weight": 0.5,
+            "aligned": False}
 #: How reports that do not say so prepared the validation faces for the models.
 OLD_EVAL_INPUTS = "TF float resize"
 #: Settings listed for the first run (later rows list only what changed).

@@ -25,13 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 #: How every variant's validation faces are prepared (recorded so runs scored otherwise show as such).
 EVAL_INPUTS = "runtime pixels"
 
-#: Targets from the issue (shipped = pruned INT8).
+#: Targets from the issues (shipped = pruned INT8); #26 raised accuracy, added macro-F1 and lifted
+#: the latency and size limits that had kept the model at 96 px (0.5 ms, 1 MB before).
 TARGETS = {
-    "accuracy_min": 0.85,
+    "accuracy_min": 0.855,
+    "macro_f1_min": 0.70,
     "int8_drop_max_points": 1.0,
     "pruned_drop_max_points": 1.5,
-    "file_max_bytes": 1_000_000,
-    "latency_max_ms": 0.5,
+    "file_max_bytes": 3_000_000,
+    "latency_max_ms": 1.2,
     "pruned_latency_ratio_max": 0.7,
 }
 
@@ -166,7 +168,7 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
     shipped_name = max(("pruned_int8_ptq", "pruned_int8_qat"), key=merit)
     shipped = {"variant": shipped_name, "source": str(tflites[shipped_name])}
     if cfg.ship:
-        dest = ship(cfg, tflites[shipped_name], _description(shipped_name, results))
+        dest = ship(cfg, tflites[shipped_name], _description(shipped_name, results, cfg.train))
         shipped.update(path=_rel(dest), sha256=_sha(dest), bytes=dest.stat().st_size)
         paths = [Path(val.source) / n for n in names]
         runtime, fed = _runtime_path(cfg, dest, paths)
@@ -237,10 +239,11 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def _description(variant: str, results: dict) -> str:
+def _description(variant: str, results: dict, train) -> str:
     r = results[variant]
-    return (f"MobileNetV3-Small, 30% channels pruned, full-integer INT8 ({variant.rsplit('_', 1)[-1].upper()}), "
-            f"FER+ 8 classes; FER2013Valid majority accuracy {r['accuracy']:.3f}")
+    return (f"MobileNetV3-{train.variant.capitalize()} {train.input_size} px, 30% channels pruned, full-integer INT8 "
+            f"({variant.rsplit('_', 1)[-1].upper()}), FER+ 8 classes; FER2013Valid majority accuracy {r['accuracy']:.3f}, "
+            f"macro-F1 {r['macro_f1']:.3f}")
 
 
 def check_targets(results: dict, shipped: str) -> dict:
@@ -253,6 +256,7 @@ def check_targets(results: dict, shipped: str) -> dict:
         lat_unpruned = results["float_fp32"]["latency_1thread"]["median_ms"]
     rows = {
         "accuracy": (s["accuracy"], ">=", TARGETS["accuracy_min"]),
+        "macro_f1": (s["macro_f1"], ">=", TARGETS["macro_f1_min"]),
         "int8_drop_points": (100 * (pf["accuracy"] - s["accuracy"]), "<=", TARGETS["int8_drop_max_points"]),
         "pruned_drop_points": (100 * (ff["accuracy"] - pf["accuracy"]), "<=", TARGETS["pruned_drop_max_points"]),
         "file_bytes": (s["file_bytes"], "<=", TARGETS["file_max_bytes"]),
