@@ -14,7 +14,8 @@ PACKAGE = ROOT / "edgekit"
 
 #: Top-level modules of ``edgekit`` by layer, lowest first.
 LAYERS: Tuple[Tuple[str, ...], ...] = (
-    ("errors", "labels", "paths", "exclusive", "_version", "assets", "textunits"),  # core: no edgekit imports but these
+    ("errors", "labels", "paths", "exclusive", "_version", "assets", "textunits", "validate", "options",
+     "task_options"),  # core: no edgekit imports but these
     ("litert", "registry", "imageio", "glyphs", "results", "userdata", "faces", "tracking", "video", "annotate",
      "_au_calibration"),  # files, models, images, results
     ("detection", "alignment", "emotion", "facemesh", "identity", "aus", "transfer"),  # perception
