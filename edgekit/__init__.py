@@ -31,9 +31,9 @@ from .errors import (
 _LAZY: Dict[str, str] = {
     "analyze": "pipeline",
     "Pipeline": "pipeline",
-    "PipelineOptions": "pipeline",
+    "PipelineOptions": "task_options",
     "FaceDetector": "detection",
-    "FaceDetectorOptions": "detection",
+    "FaceDetectorOptions": "task_options",
     "FaceAligner": "alignment",
     "EmotionClassifier": "emotion",
     "load_image": "imageio",
@@ -74,6 +74,12 @@ _LAZY: Dict[str, str] = {
     "Explainer": "explain",
     "ActionUnits": "aus",
     "ActionUnitReader": "aus",
+    # the options of each task (light: importing them loads no numpy, OpenCV or LiteRT)
+    "EmotionClassifierOptions": "task_options",
+    "FaceIdentifierOptions": "task_options",
+    "FaceMeshOptions": "task_options",
+    "CaptionerOptions": "task_options",
+    "ExplainerOptions": "task_options",
 }
 
 __all__ = [
@@ -99,10 +105,12 @@ if TYPE_CHECKING:  # static tools see the real names
     from .meme import AnimatedMeme, Meme, make_gif, make_meme, make_memes, meme_styles, render_caption
     from .personalize import FeedbackStore
     from .suggestions import SuggestResult, suggest
-    from .detection import FaceDetector, FaceDetectorOptions
+    from .detection import FaceDetector
     from .emotion import EmotionClassifier
     from .imageio import load_image
-    from .pipeline import Pipeline, PipelineOptions, analyze
+    from .pipeline import Pipeline, analyze
+    from .task_options import (CaptionerOptions, EmotionClassifierOptions, ExplainerOptions, FaceDetectorOptions,
+                               FaceIdentifierOptions, FaceMeshOptions, PipelineOptions)
     from .results import BoundingBox, Detection, EmotionResult, FaceResult, FrameResult, StageTimings
     from .identity import FaceIdentifier
     from .results import IdentityResult

@@ -19,13 +19,15 @@ import cv2
 import numpy as np
 
 from . import litert, registry
-from .errors import ConfigError, InputError, ModelError, describe
-from .paths import read_regular
+from .errors import InputError, ModelError, describe
 from .imageio import ImageSource, load_image
+from .options import CreateFromOptions, options_from
+from .paths import read_regular
 from .registry import InputSpec, ModelInfo
 from .results import EmotionResult
+from .task_options import EmotionClassifierOptions
 
-DEFAULT_MODEL = "emotion"
+DEFAULT_MODEL = EmotionClassifierOptions.model
 PRODUCE_HINT = (
     "train and export one with the toolchain (`python -m converters.emotion --help`; it registers the "
     "model in edgekit/models/manifest.json), or pass the path of an emotion .tflite"
@@ -33,18 +35,15 @@ PRODUCE_HINT = (
 _INPUT_DTYPES = (np.uint8, np.int8, np.float32)
 
 
-class EmotionClassifier(litert.LiteRTModel):
+class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
     """Classifies the facial expression of one face crop into ``labels``.
 
-    Args:
-        model: a manifest name (default ``"emotion"``, sha256-checked) or a ``.tflite`` path.
-        num_threads: LiteRT CPU threads.
-        flip_average: test-time augmentation: the mean of the probabilities of the crop and of its
-            mirror image (twice the invoke time). Off here, so the classifier returns the model's
-            own output; :class:`edgekit.PipelineOptions` turns it on by default (+1.1 points on
-            FER2013Valid, ``reports/emotion_robustness``).
+    ``EmotionClassifier(options)``, ``EmotionClassifier(**fields)``, ``EmotionClassifier(options,
+    **overrides)`` or ``EmotionClassifier("model name or .tflite path", **fields)``; the fields
+    (``model``, ``num_threads``, ``flip_average``) are :class:`EmotionClassifierOptions`'.
 
     Attributes:
+        options: the :class:`EmotionClassifierOptions` it was built with.
         labels: class names in output order.
         input_spec: input height/width/channels/color/dtype/range (read from the model).
         input_size: ``(width, height)`` of the model input.
@@ -53,16 +52,17 @@ class EmotionClassifier(litert.LiteRTModel):
     Not thread-safe: use one classifier per thread.
     """
 
-    def __init__(self, model: Union[str, os.PathLike] = DEFAULT_MODEL, num_threads: int = 1,
-                 flip_average: bool = False) -> None:
-        if not isinstance(flip_average, bool):
-            raise ConfigError(f"flip_average must be True or False, got {flip_average!r}", hint="use flip_average=True")
+    OPTIONS = EmotionClassifierOptions
+
+    def __init__(self, options: Union[EmotionClassifierOptions, str, "os.PathLike[str]", None] = None,
+                 **kwargs: Any) -> None:
+        self.options = opts = options_from(EmotionClassifierOptions, options, kwargs)
         #: Average the probabilities of the crop and its mirror image (two invokes per face).
-        self.flip_average = flip_average
+        self.flip_average = opts.flip_average
         start = time.perf_counter()
-        loaded = registry.load_model(model, produce_hint=PRODUCE_HINT)
+        loaded = registry.load_model(opts.model, produce_hint=PRODUCE_HINT)
         self.model_path, info = loaded.path, loaded.info
-        self._load(loaded, num_threads)
+        self._load(loaded, opts.num_threads)
         inputs, outputs = litert.input_specs(self._interpreter), litert.output_specs(self._interpreter)
         self._input = _check_input(inputs, self.model_path)
         self._output = _check_output(outputs, self.model_path)

@@ -15,13 +15,14 @@ position is classified by the shipped INT8 model exactly as the pipeline runs it
 averaging included), so the map explains the model users run, not a float stand-in. A pixel's
 value is the mean drop of the emotion's log-odds ``log(p / (1 - p))`` over the occluder
 positions covering it (log-odds, because a confident face sits at p = 255/256 where a
-probability hardly moves). 8 x 8 positions on the 96-px crop, two invokes each with flip
+probability hardly moves). 8 x 8 positions on the model's crop, two invokes each with flip
 averaging (129 invokes).
 
 Method ``"cam"`` (fast, coarse): the class logit decomposed over the cells of the model's last
 feature map (:class:`CamHead`: Grad-CAM's weights times the map; the cells' mean plus a
-constant gives the INT8 model's class logit within 0.15 logit), read from the INT8 model itself without a re-export; 3 x 3 cells of 32 px on the 96-px
-crop. It runs on LiteRT's built-in kernels (XNNPACK cannot keep intermediate tensors); an export
+constant gives the INT8 model's class logit within 0.15 logit), read from the INT8 model itself without a
+re-export; cells of 32 px (4 x 4 on the shipped model's 128-px crop, 3 x 3 on ``emotion-fast``'s 96 px).
+It runs on LiteRT's built-in kernels (XNNPACK cannot keep intermediate tensors); an export
 that adds the feature map as a second output would let XNNPACK run it.
 """
 from __future__ import annotations
@@ -41,7 +42,9 @@ import numpy as np
 from .errors import ConfigError, InputError, NoFaceError
 from .facemesh import FACE_OVAL, LEFT_EYE, LEFT_EYEBROW, LIPS_INNER, LIPS_OUTER, RIGHT_EYE, RIGHT_EYEBROW
 from .imageio import ImageSource, load_image
+from .options import CreateFromOptions, options_from
 from .results import BoundingBox, Detection
+from .task_options import ExplainerOptions
 
 METHODS = ("occlusion", "cam")
 #: What a heat-map value is, per method.
@@ -254,8 +257,8 @@ class CamHead:
     logit (``tests/test_explain.py``), not exactly. The feature map, the
     hidden layer and the weights are read from the INT8 model itself (dequantized) through an
     interpreter that keeps intermediate tensors, which XNNPACK cannot do: this path runs LiteRT's
-    built-in kernels. The map has the last feature map's resolution (3 x 3 cells on the 96-px
-    crop, 32 px each). An export that adds the feature map as a second output would let XNNPACK
+    built-in kernels. The map has the last feature map's resolution (cells of 32 px: 4 x 4 on a
+    128-px crop). An export that adds the feature map as a second output would let XNNPACK
     run it instead.
 
     Raises:
@@ -353,28 +356,29 @@ class CamHead:
         self._it = None
 
 
-class Explainer:
+class Explainer(CreateFromOptions):
     """Detector, aligner, emotion model and face mesh loaded once for many :meth:`explain` calls.
 
-    Args:
-        model: emotion model name or ``.tflite`` path (default: the shipped INT8 model).
-        flip_average: explain the flip-averaged probabilities (what the pipeline reports by default).
-        num_threads: LiteRT threads of each model.
-        detector_model: BlazeFace variant.
+    ``Explainer(options)``, ``Explainer(**fields)`` or ``Explainer("emotion model name or path",
+    **fields)``; the fields (``model``, ``num_threads``, ``flip_average``: explain the
+    flip-averaged probabilities, what the pipeline reports; ``detector``) are
+    :class:`ExplainerOptions`'.
     """
 
-    def __init__(self, model: Union[str, "os.PathLike[str]"] = "emotion", *, flip_average: bool = True,
-                 num_threads: int = 1, detector_model: str = "short_range") -> None:
+    OPTIONS = ExplainerOptions
+
+    def __init__(self, options: Union[ExplainerOptions, str, "os.PathLike[str]", None] = None, **kwargs: Any) -> None:
         from .alignment import FaceAligner
         from .aus import ActionUnitReader
-        from .detection import FaceDetector, FaceDetectorOptions
+        from .detection import FaceDetector
         from .emotion import EmotionClassifier
 
-        self.classifier = EmotionClassifier(model, num_threads=num_threads, flip_average=flip_average)
+        self.options = opts = options_from(ExplainerOptions, options, kwargs)
+        self.classifier = EmotionClassifier(opts.model, num_threads=opts.num_threads, flip_average=opts.flip_average)
         self.aligner = FaceAligner.for_classifier(self.classifier)
-        self.detector = FaceDetector(FaceDetectorOptions(model=detector_model, num_threads=num_threads, small_faces=True))
-        self.aus = ActionUnitReader(num_threads, detector_model=detector_model)
-        self._model, self._threads = model, num_threads
+        self.detector = FaceDetector(model=opts.detector, num_threads=opts.num_threads, small_faces=True)
+        self.aus = ActionUnitReader(opts.num_threads, detector_model=opts.detector)
+        self._model, self._threads = opts.model, opts.num_threads
         self._cam_head: Optional[CamHead] = None
 
     def explain(self, image: ImageSource, *, face: Optional[int] = None, emotion: Optional[str] = None,
@@ -529,4 +533,5 @@ def explain(image: ImageSource, *, out_dir: Optional[Union[str, "os.PathLike[str
     return result
 
 
-__all__ = ["CamHead", "Explainer", "Explanation", "METHODS", "REGIONS", "explain", "occlusion_map", "rank_regions", "region_map"]
+__all__ = ["CamHead", "Explainer", "ExplainerOptions", "Explanation", "METHODS", "REGIONS", "explain", "occlusion_map",
+           "rank_regions", "region_map"]

@@ -19,25 +19,25 @@ are MediaPipe's ``face_mesh_connections`` contours, as closed polylines.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from . import litert
-from .detection import FaceDetector, FaceDetectorOptions
-from .errors import ConfigError, ModelError
+from .detection import FaceDetector
+from .errors import ModelError
 from .imageio import ImageSource, load_image
+from .options import CreateFromOptions, options_from
 from .registry import load_third_party
 from .results import BoundingBox, Detection
+from .task_options import MIN_PRESENCE, FaceMeshOptions  # noqa: F401  (MIN_PRESENCE: re-exported)
 
 NUM_LANDMARKS = 468
 INPUT_SIZE = 192
 #: ``RectTransformationCalculator`` scale of the detection box (``scale_x``/``scale_y``).
 ROI_SCALE = 1.5
-#: ``ThresholdingCalculator`` threshold on the face-presence score.
-MIN_PRESENCE = 0.5
 MODEL_KEY = "face_landmark"
 
 #: Closed contours of MediaPipe's ``face_mesh_connections`` (subject's left/right, as MediaPipe
@@ -141,42 +141,16 @@ class FaceLandmarks:
                 "points": np.round(self.points, 2).tolist()}
 
 
-@dataclass(frozen=True)
-class FaceMeshOptions:
-    """Options of :class:`FaceMesh`.
+class FaceMesh(CreateFromOptions, litert.LiteRTModel):
+    """BlazeFace + MediaPipe's face landmark model: ``FaceMesh(options)``, ``FaceMesh(**fields)``
+    or ``FaceMesh(options, **overrides)`` (see :class:`FaceMeshOptions`). Not thread-safe: one
+    instance per thread."""
 
-    Attributes:
-        detector_model: BlazeFace variant that finds the faces (``"short_range"``/``"full_range"``).
-        min_confidence: minimum face detection score in [0, 1].
-        min_presence: minimum face-presence score of the landmark model (MediaPipe: 0.5).
-        max_faces: mesh at most this many faces (largest first); None: all.
-        num_threads: LiteRT CPU threads of each model.
-    """
-
-    detector_model: str = "short_range"
-    min_confidence: float = 0.5
-    min_presence: float = MIN_PRESENCE
-    max_faces: Optional[int] = None
-    num_threads: int = 1
-
-    def __post_init__(self) -> None:
-        if isinstance(self.min_presence, bool) or not isinstance(self.min_presence, (int, float)) \
-                or not 0.0 <= self.min_presence <= 1.0:
-            raise ConfigError(f"min_presence must be a number in [0, 1], got {self.min_presence!r}",
-                              hint="MediaPipe uses 0.5")
-
-
-class FaceMesh(litert.LiteRTModel):
-    """BlazeFace + MediaPipe's face landmark model. Not thread-safe: one instance per thread."""
+    OPTIONS = FaceMeshOptions
 
     def __init__(self, options: Optional[FaceMeshOptions] = None, **kwargs: Any) -> None:
-        try:
-            self.options = opts = replace(options or FaceMeshOptions(), **kwargs)
-        except TypeError as exc:
-            raise ConfigError(f"unknown FaceMesh option ({exc})",
-                              hint=f"valid options: {', '.join(FaceMeshOptions.__dataclass_fields__)}") from None
-        self.detector = FaceDetector(FaceDetectorOptions(model=opts.detector_model, min_confidence=opts.min_confidence,
-                                                         num_threads=opts.num_threads))
+        self.options = opts = options_from(FaceMeshOptions, options, kwargs)
+        self.detector = FaceDetector(opts.detector_options)
         loaded = load_third_party(MODEL_KEY)
         self.model_path = loaded.path
         self._load(loaded, opts.num_threads)

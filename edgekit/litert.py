@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .errors import ConfigError, ModelError
+from .errors import ModelError
+from .options import MAX_THREADS, THREADS  # noqa: F401  (MAX_THREADS: re-exported)
 from .paths import read_regular
 
 #: Bytes 4..8 of every TFLite flatbuffer (its file identifier).
@@ -87,17 +88,6 @@ def check_tflite_file(model_path: Union[str, os.PathLike]) -> Path:
     return Path(model_path)
 
 
-#: Most LiteRT CPU threads one interpreter may get: it starts a pool of that many threads, and an
-#: absurd count (say 10**6) hangs the process creating them.
-MAX_THREADS = 64
-
-
-def check_num_threads(num_threads: object) -> int:
-    """``num_threads`` if it is an integer in [1, :data:`MAX_THREADS`], else ConfigError."""
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS:
-        raise ConfigError(f"num_threads must be an integer in [1, {MAX_THREADS}], got {num_threads!r}",
-                          hint="use 1 for lowest latency jitter, at most the number of CPU cores")
-    return num_threads
 
 
 class DelegateFallbackWarning(RuntimeWarning):
@@ -144,7 +134,7 @@ def make_interpreter(model: Any, num_threads: int = 1) -> Any:
         ConfigError: ``num_threads`` is not an integer in [1, MAX_THREADS].
         ModelError: the file is missing, truncated or not a TFLite model.
     """
-    check_num_threads(num_threads)
+    THREADS("num_threads", num_threads)
     content = getattr(model, "content", None)
     path = Path(getattr(model, "path", model))
     if content is None:

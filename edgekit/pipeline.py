@@ -19,160 +19,61 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
 from .alignment import FaceAligner
-from .detection import FaceDetector, FaceDetectorOptions
+from .detection import FaceDetector
 from .emotion import EmotionClassifier
 from .errors import ConfigError, InputError
 from .imageio import ImageSource, load_image
+from .options import CreateFromOptions, options_from
 from .results import Detection, EmotionResult, FaceResult, FrameResult, IdentityResult, StageTimings
+from .task_options import RUNNING_MODES, PipelineOptions
 from .tracking import DEFAULT_FRAME_INTERVAL_MS, IouTracker
 from .video import VideoFrame, VideoReader, VideoSource
 
-RUNNING_MODES = ("image", "video", "live_stream")
 #: ``result_callback(result, image, timestamp_ms)`` of the live-stream mode.
 ResultCallback = Callable[[FrameResult, np.ndarray, float], None]
+#: The running modes each method serves (MediaPipe's detect / detect_for_video / detect_async
+#: contract); any other mode raises ConfigError. ``reset`` and ``close`` serve every mode.
+METHOD_MODES: Dict[str, Tuple[str, ...]] = {
+    "process": ("image", "video"),
+    "stream_video": ("image", "video"),
+    "process_video": ("image", "video"),
+    "process_async": ("live_stream",),
+}
+_CALL_IN_MODE = {"image": "process(image)", "video": "process(frame, timestamp_ms) or process_video(source)",
+                 "live_stream": "process_async(frame, timestamp_ms)"}
 
 
-@dataclass(frozen=True)
-class PipelineOptions:
-    """Options of :class:`Pipeline` (validated when the pipeline is created).
-
-    Attributes:
-        running_mode: ``"image"``, ``"video"`` or ``"live_stream"`` (see the module docstring).
-        detector_model: BlazeFace variant, ``"short_range"`` (selfie distance) or ``"full_range"``.
-            In image mode a photo without a face found whole is searched again in overlapping
-            windows for small faces (``FaceDetectorOptions.small_faces``); video and live-stream
-            modes skip that second look to keep the cost per frame bounded.
-        min_confidence: minimum face detection score in [0, 1].
-        max_faces: analyse at most this many faces per frame (best scores first); None: all.
-        num_threads: LiteRT CPU threads of each model.
-        emotion_model: bundled model name or ``.tflite`` path; None skips emotion
-            classification (faces are returned with ``emotion=None``).
-        flip_average: emotion probabilities are the mean of the aligned crop's and its mirror
-            image's (one more classifier invoke per face; +1.1 points on FER2013Valid and fewer
-            label flips between near-identical crops, ``reports/emotion_robustness``); False: one
-            view, the model's own output (what ``EmotionClassifier`` returns by default).
-        smoothing_ms: time constant of the probability smoothing in video/live-stream mode,
-            in milliseconds; 0 turns smoothing off.
-        tracker_iou: minimum box IoU for a face to keep its track id from one frame to the next.
-        max_missed_frames: a track whose face is not found for more consecutive frames expires.
-        result_callback: live-stream mode only: called as ``callback(result, image, timestamp_ms)``
-            from the worker thread.
-        identify: also tell who each face is (``FaceResult.identity``) with the gallery of
-            :class:`edgekit.FaceIdentifier`; off by default.
-        identity_model: identity model name or ``.tflite`` path (with ``identify``).
-        gallery_path: gallery file (default: the one in the user data dir).
-        identity_refresh_ms: video/live-stream: a tracked face is identified when its track
-            starts and again at most this often (identity rarely changes within a track).
-        action_units: also read facial action units from the face mesh (``FaceResult.aus``,
-            :mod:`edgekit.aus`); off by default (the mesh costs ~2 ms per face). Activations are
-            measured against the population neutral unless ``au_neutral`` or
-            ``au_stream_neutral`` says otherwise.
-        au_neutral: a neutral photo of the person (path): action units are measured against
-            its face instead of the population neutral (with ``action_units``). It always wins
-            over ``au_stream_neutral``.
-        au_stream_neutral: video/live-stream: measure each face track against its own running
-            median (per-person neutral, :class:`edgekit.aus.StreamBaseline`) once it has 30
-            readings; off by default because it hurt on the validation video
-            (``reports/action_units``: neutral-frame activation 0.058 -> 0.089, AU12 on smiling
-            frames 0.66 -> 0.36: the median drifts towards whatever the person does most).
-            Ignored in image mode and when ``au_neutral`` is given (with ``action_units``).
-    """
-
-    running_mode: str = "image"
-    detector_model: str = "short_range"
-    min_confidence: float = 0.5
-    max_faces: Optional[int] = None
-    num_threads: int = 1
-    emotion_model: Optional[Union[str, "os.PathLike[str]"]] = "emotion"
-    flip_average: bool = True
-    smoothing_ms: float = 300.0
-    tracker_iou: float = 0.3
-    max_missed_frames: int = 5
-    result_callback: Optional[ResultCallback] = None
-    identify: bool = False
-    identity_model: Union[str, "os.PathLike[str]"] = "identity"
-    gallery_path: Optional[Union[str, "os.PathLike[str]"]] = None
-    identity_refresh_ms: float = 1000.0
-    action_units: bool = False
-    au_neutral: Optional[Union[str, "os.PathLike[str]"]] = None
-    au_stream_neutral: bool = False
-
-    def __post_init__(self) -> None:
-        if self.running_mode not in RUNNING_MODES:
-            raise ConfigError(f"unknown running_mode {self.running_mode!r} (valid: {', '.join(RUNNING_MODES)})",
-                              hint="use image for photos, video for frames with timestamps")
-        if (self.running_mode == "live_stream") != (self.result_callback is not None):
-            raise ConfigError("result_callback must be set in live_stream mode and only there",
-                              f"running_mode={self.running_mode!r}",
-                              "pass result_callback=fn(result, image, timestamp_ms) with running_mode='live_stream'")
-        if self.result_callback is not None and not callable(self.result_callback):
-            raise ConfigError("result_callback must be callable", f"result_callback={self.result_callback!r}",
-                              "pass a function fn(result, image, timestamp_ms)")
-        if not isinstance(self.identify, bool):
-            raise ConfigError(f"identify must be True or False, got {self.identify!r}", hint="use identify=True")
-        refresh = self.identity_refresh_ms
-        if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not 0 <= refresh < float("inf"):
-            raise ConfigError(f"identity_refresh_ms must be a finite number >= 0, got {refresh!r}", hint="e.g. 1000")
-        if not isinstance(self.action_units, bool):
-            raise ConfigError(f"action_units must be True or False, got {self.action_units!r}", hint="use action_units=True")
-        if self.au_neutral is not None and not self.action_units:
-            raise ConfigError("au_neutral needs action_units=True", f"au_neutral={self.au_neutral!r}",
-                              "pass action_units=True as well, or leave au_neutral out")
-        if self.au_neutral is not None and not isinstance(self.au_neutral, (str, os.PathLike)):
-            raise ConfigError(f"au_neutral must be a photo path, got {type(self.au_neutral).__name__}",
-                              hint="pass the path of a neutral photo of the person")
-        if not isinstance(self.au_stream_neutral, bool):
-            raise ConfigError(f"au_stream_neutral must be True or False, got {self.au_stream_neutral!r}",
-                              hint="use au_stream_neutral=True")
-        if self.au_stream_neutral and not self.action_units:
-            raise ConfigError("au_stream_neutral needs action_units=True", "au_stream_neutral=True",
-                              "pass action_units=True as well, or leave au_stream_neutral out")
-
-    @classmethod
-    def from_kwargs(cls, base: Optional["PipelineOptions"] = None, **kwargs: Any) -> "PipelineOptions":
-        """``base`` (default options) with ``kwargs`` replaced; unknown names raise ConfigError."""
-        unknown = sorted(set(kwargs) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown pipeline option(s) {', '.join(unknown)}",
-                              hint=f"valid options: {', '.join(f.name for f in fields(cls))}")
-        return replace(base or cls(), **kwargs)
-
-
-class Pipeline:
+class Pipeline(CreateFromOptions):
     """Face detection + alignment + emotion classification.
 
-    ``Pipeline(options)``, ``Pipeline(**option_kwargs)`` and ``Pipeline(options, **overrides)``
-    are all accepted. Loads the models once; use it as a context manager or call :meth:`close`.
-    Calls are serialised with a lock, so a pipeline may be shared between threads (one frame at
-    a time); create one pipeline per thread for parallelism.
+    ``Pipeline(options)``, ``Pipeline(**fields)``, ``Pipeline(options, **overrides)`` and
+    ``Pipeline.create_from_options(options)`` (see :class:`PipelineOptions`). Loads the models
+    once; use it as a context manager or call :meth:`close`. Each method checks the running mode
+    (:data:`METHOD_MODES`). Calls are serialised with a lock, so a pipeline may be shared between
+    threads (one frame at a time); create one pipeline per thread for parallelism.
     """
 
+    OPTIONS = PipelineOptions
+
     def __init__(self, options: Optional[PipelineOptions] = None, **kwargs: Any) -> None:
-        if options is not None and not isinstance(options, PipelineOptions):
-            raise ConfigError(f"options must be a PipelineOptions, got {type(options).__name__}",
-                              hint="or pass the options as keyword arguments")
-        self.options = opts = PipelineOptions.from_kwargs(options, **kwargs)
-        self._new_tracker()  # validates the tracking options before any model is loaded
-        # photos get the small-face second look; a stream keeps a bounded cost per frame
-        self.detector = FaceDetector(FaceDetectorOptions(
-            model=opts.detector_model, min_confidence=opts.min_confidence, max_faces=opts.max_faces,
-            num_threads=opts.num_threads, small_faces=opts.running_mode == "image"))
+        self.options = opts = options_from(PipelineOptions, options, kwargs)
+        self.detector = FaceDetector(opts.detector_options)
         self.classifier: Optional[EmotionClassifier] = None
         self.aligner: Optional[FaceAligner] = None
-        if opts.emotion_model is not None:
-            self.classifier = EmotionClassifier(opts.emotion_model, num_threads=opts.num_threads, flip_average=opts.flip_average)
+        if opts.emotion_options is not None:
+            self.classifier = EmotionClassifier(opts.emotion_options)
             self.aligner = FaceAligner.for_classifier(self.classifier)
         self.identifier = None
         if opts.identify:
             from .identity import FaceIdentifier
 
-            self.identifier = FaceIdentifier(opts.identity_model, gallery_path=opts.gallery_path, num_threads=opts.num_threads)
+            self.identifier = FaceIdentifier(opts.identifier_options)
         # Identity per track id of the tracker last seen (a new video brings a new tracker).
         self._identity_tracker: Optional[IouTracker] = None
         self._track_identities: Dict[Optional[int], Tuple[IdentityResult, float]] = {}
@@ -186,7 +87,7 @@ class Pipeline:
                       and opts.au_neutral is None else None)
             try:
                 self.au_reader = ActionUnitReader(opts.num_threads, neutral=opts.au_neutral, stream=stream,
-                                                  detector_model=opts.detector_model)
+                                                  detector_model=opts.detector)
             except BaseException:
                 self._close_models()
                 raise
@@ -195,11 +96,6 @@ class Pipeline:
         self._tracker = self._new_tracker() if opts.running_mode != "image" else None
         self._last_ts: Optional[float] = None
         self._live = _LiveStream(self, opts.result_callback) if opts.result_callback else None
-
-    @classmethod
-    def create_from_options(cls, options: PipelineOptions) -> "Pipeline":
-        """MediaPipe-Tasks-style constructor."""
-        return cls(options)
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -214,9 +110,7 @@ class Pipeline:
         In video mode ``timestamp_ms`` must increase from call to call (default: previous + 1/30 s);
         in image mode it is only recorded in the result.
         """
-        if self._live is not None:
-            raise ConfigError("process() is not available in live_stream mode", "running_mode='live_stream'",
-                              "call process_async(image, timestamp_ms)")
+        self._check_mode("process")
         with self._lock:
             self._check_open()
             if self._tracker is None:
@@ -225,24 +119,31 @@ class Pipeline:
 
     def process_async(self, image: ImageSource, timestamp_ms: float) -> None:
         """Live-stream mode: queue ``image`` for the worker thread and return immediately."""
-        if self._live is None:
-            raise ConfigError("process_async() needs running_mode='live_stream'",
-                              f"running_mode={self.options.running_mode!r}", "use process() or process_video()")
+        self._check_mode("process_async")
         bgr = np.array(load_image(image), copy=True)  # the caller may reuse its buffer
         with self._lock:
             self._check_open()
             ts = self._advance_clock(timestamp_ms)
+        assert self._live is not None  # live_stream mode always has its worker
         self._live.submit(bgr, ts)
 
     def stream_video(self, source: Union[VideoSource, VideoReader], *, max_frames: Optional[int] = None
                      ) -> Iterator[Tuple[VideoFrame, FrameResult]]:
         """Decode ``source`` (video path, camera index or an open :class:`VideoReader`) frame by
         frame and yield ``(frame, result)`` pairs (``max_frames`` caps a path or camera; a reader
-        keeps its own). Every video gets fresh tracks and smoothing (video semantics whatever
-        ``running_mode`` is); frames are never all held in memory."""
-        if self._live is not None:
-            raise ConfigError("process_video() is not available in live_stream mode", "running_mode='live_stream'",
-                              "call process_async() for each frame")
+        keeps its own). Every video gets fresh tracks and smoothing (video semantics in image mode
+        too); frames are never all held in memory."""
+        self._check_mode("stream_video")
+        return self._stream(source, max_frames)
+
+    def process_video(self, source: Union[VideoSource, VideoReader], *, max_frames: Optional[int] = None
+                      ) -> Iterator[FrameResult]:
+        """Like :meth:`stream_video`, yielding only the :class:`FrameResult` of each frame."""
+        self._check_mode("process_video")
+        return (result for _, result in self._stream(source, max_frames))
+
+    def _stream(self, source: Union[VideoSource, VideoReader], max_frames: Optional[int]
+                ) -> Iterator[Tuple[VideoFrame, FrameResult]]:
         tracker = self._new_tracker()
         reader = source if isinstance(source, VideoReader) else VideoReader(source, max_frames=max_frames)
         with reader:
@@ -252,12 +153,6 @@ class Pipeline:
                     result = self._analyze(frame.image, frame.timestamp_ms, tracker)
                 result.source, result.frame_index = reader.name, frame.index
                 yield frame, result
-
-    def process_video(self, source: Union[VideoSource, VideoReader], *, max_frames: Optional[int] = None
-                      ) -> Iterator[FrameResult]:
-        """Like :meth:`stream_video`, yielding only the :class:`FrameResult` of each frame."""
-        for _, result in self.stream_video(source, max_frames=max_frames):
-            yield result
 
     def reset(self) -> None:
         """Video mode: forget tracks, smoothing state and the last timestamp (before a new video;
@@ -288,6 +183,14 @@ class Pipeline:
         if self.identifier is not None:
             self.identifier.close()
 
+    def _check_mode(self, method: str) -> None:
+        """ConfigError unless ``method`` serves this pipeline's running mode (:data:`METHOD_MODES`)."""
+        mode, modes = self.options.running_mode, METHOD_MODES[method]
+        if mode not in modes:
+            raise ConfigError(f"{method}() is not available in {mode} mode (it serves {' and '.join(modes)})",
+                              f"running_mode={mode!r}",
+                              f"call {_CALL_IN_MODE[mode]}, or create the pipeline with running_mode={modes[0]!r}")
+
     def _check_open(self) -> None:
         if self._closed:
             raise ConfigError("the pipeline is closed", hint="create a new Pipeline (or use it inside its `with` block)")
@@ -304,9 +207,7 @@ class Pipeline:
     # ------------------------------------------------------------------------------ internals
 
     def _new_tracker(self) -> IouTracker:
-        o = self.options
-        return IouTracker(iou_threshold=o.tracker_iou, max_missed_frames=o.max_missed_frames,
-                          time_constant_ms=o.smoothing_ms)
+        return IouTracker(self.options.tracker_options)
 
     def _advance_clock(self, timestamp_ms: Optional[float]) -> float:
         if timestamp_ms is None:
@@ -502,4 +403,4 @@ def clear_cache() -> None:
         _DEFAULT_PIPELINES.clear()
 
 
-__all__ = ["Pipeline", "PipelineOptions", "analyze", "clear_cache", "RUNNING_MODES"]
+__all__ = ["Pipeline", "PipelineOptions", "analyze", "clear_cache", "METHOD_MODES", "RUNNING_MODES"]

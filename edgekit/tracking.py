@@ -12,14 +12,15 @@ and at 60 fps and a face that was missed for a while adapts faster when it reapp
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from numbers import Real
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import ConfigError
+from .options import CreateFromOptions, options_from
 from .results import BoundingBox, Detection
+from .task_options import SMOOTHING_MS, TrackerOptions
+from .validate import check
 
 #: Frame interval assumed when a caller gives no timestamps (30 fps).
 DEFAULT_FRAME_INTERVAL_MS = 1000.0 / 30.0
@@ -34,9 +35,7 @@ class ProbabilityEma:
     """
 
     def __init__(self, time_constant_ms: float) -> None:
-        if not (_is_number(time_constant_ms) and time_constant_ms >= 0 and math.isfinite(time_constant_ms)):
-            raise ConfigError("must be a finite number >= 0", f"time_constant_ms={time_constant_ms!r}",
-                              "use 0 to turn smoothing off")
+        check("time_constant_ms", time_constant_ms, SMOOTHING_MS)
         self.time_constant_ms = float(time_constant_ms)
         self._state: Optional[np.ndarray] = None
         self._last_ms: Optional[float] = None
@@ -88,36 +87,39 @@ class Track:
         self.missed = 0
 
 
-@dataclass
-class IouTracker:
+class IouTracker(CreateFromOptions):
     """Greedy IoU tracker (with a keypoint fallback) that hands out stable track ids.
 
-    Args:
-        iou_threshold: minimum box IoU for a detection to continue a track.
-        max_missed_frames: a track survives this many consecutive frames without a match,
-            then expires (its id is never reused).
-        time_constant_ms: time constant of each track's probability smoothing (0: off).
-        keypoint_gate: a detection whose keypoints lie on average within this fraction of the
-            track's box width from the track's keypoints continues it even below
-            ``iou_threshold`` (fast motion); 0 disables the fallback.
+    ``IouTracker(options)``, ``IouTracker(**fields)`` or ``IouTracker(options, **overrides)``:
+    see :class:`~edgekit.task_options.TrackerOptions` for ``iou_threshold``,
+    ``max_missed_frames``, ``time_constant_ms`` and ``keypoint_gate`` (also readable here).
     """
 
-    iou_threshold: float = 0.3
-    max_missed_frames: int = 5
-    time_constant_ms: float = 300.0
-    keypoint_gate: float = 0.35
-    _tracks: List[Track] = field(default_factory=list, init=False, repr=False)
-    _next_id: int = field(default=1, init=False, repr=False)
+    OPTIONS = TrackerOptions
 
-    def __post_init__(self) -> None:
-        if not (_is_number(self.iou_threshold) and 0.0 < self.iou_threshold <= 1.0):
-            raise ConfigError("must be in (0, 1]", f"tracker_iou={self.iou_threshold!r}", "0.3 is a good default")
-        mmf = self.max_missed_frames
-        if not (_is_number(mmf) and math.isfinite(mmf) and int(mmf) == mmf and mmf >= 0):
-            raise ConfigError("must be an integer >= 0", f"max_missed_frames={mmf!r}", "5 is a good default")
-        if not (_is_number(self.keypoint_gate) and self.keypoint_gate >= 0):
-            raise ConfigError("must be a number >= 0", f"keypoint_gate={self.keypoint_gate!r}", "0 disables the fallback")
-        ProbabilityEma(self.time_constant_ms)  # validates the time constant
+    def __init__(self, options: Optional[TrackerOptions] = None, **kwargs: Any) -> None:
+        self.options = options_from(TrackerOptions, options, kwargs)
+        self._tracks: List[Track] = []
+        self._next_id = 1
+
+    @property
+    def iou_threshold(self) -> float:
+        return self.options.iou_threshold
+
+    @property
+    def max_missed_frames(self) -> int:
+        return self.options.max_missed_frames
+
+    @property
+    def time_constant_ms(self) -> float:
+        return self.options.time_constant_ms
+
+    @property
+    def keypoint_gate(self) -> float:
+        return self.options.keypoint_gate
+
+    def __repr__(self) -> str:
+        return f"IouTracker({self.options!r})"
 
     @property
     def tracks(self) -> List[Track]:
@@ -164,11 +166,6 @@ class IouTracker:
         self._next_id += 1
         self._tracks.append(track)
         return track
-
-
-def _is_number(value: object) -> bool:
-    """A real number (int, float, numpy scalar), not a bool, string or None."""
-    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def _best_first(scores: np.ndarray, accept: Callable[[float], bool], descending: bool) -> Iterable[Tuple[int, int]]:

@@ -233,13 +233,13 @@ def test_hard_nms_variant_finds_the_face(astronaut):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"model": "long_range"}, "unknown face detector model"),
-        ({"min_confidence": 1.5}, "min_confidence must be a number"),
-        ({"min_confidence": "high"}, "min_confidence must be a number"),
-        ({"nms_iou": 0.0}, "nms_iou must be a number"),
-        ({"max_faces": 0}, "max_faces must be None or an integer"),
-        ({"num_threads": 0}, "num_threads must be an integer"),
-        ({"nms": "soft"}, "unknown nms"),
+        ({"model": "long_range"}, "model='long_range': must be one of short_range, full_range"),
+        ({"min_confidence": 1.5}, r"min_confidence=1.5: must be a number in \[0, 1\]"),
+        ({"min_confidence": "high"}, "min_confidence='high': must be a number"),
+        ({"nms_iou": 0.0}, r"nms_iou=0.0: must be a number in \(0, 1\]"),
+        ({"max_faces": 0}, r"max_faces=0: must be None \(all\) or an integer >= 1"),
+        ({"num_threads": 0}, "num_threads=0: must be an integer"),
+        ({"nms": "soft"}, "nms='soft': must be one of weighted, hard"),
         ({"bogus": 1}, "unknown FaceDetector option"),
     ],
 )

@@ -91,7 +91,7 @@ def test_not_a_model(tmp_path):
         EmotionClassifier(tmp_path / "x.tflite")
     with pytest.raises(ModelError, match="model file not found"):
         EmotionClassifier(tmp_path / "missing.tflite")
-    with pytest.raises(ConfigError, match="model must be a manifest name or a .tflite path"):
+    with pytest.raises(ConfigError, match="model=42: must be a manifest name or a .tflite path"):
         EmotionClassifier(42)
 
 

@@ -109,7 +109,7 @@ def test_option_validation():
         edgekit.PipelineOptions(running_mode="batch")
     with pytest.raises(ConfigError, match="result_callback"):
         edgekit.PipelineOptions(running_mode="live_stream")
-    with pytest.raises(ConfigError, match="unknown pipeline option"):
+    with pytest.raises(ConfigError, match="unknown Pipeline option"):
         edgekit.Pipeline(min_confidance=0.3)
     with pytest.raises(ConfigError, match="min_confidence"):
         edgekit.Pipeline(min_confidence=1.5, emotion_model=None)

@@ -70,11 +70,11 @@ REGRESSIONS = [
     ("analyze-video-name-too-long", ["analyze", "c" * 5000 + ".mp4"], 1, "File name too long"),
     ("analyze-fifo-like-device", ["analyze", "/dev/null"], 1, "is a device or socket, not a regular file"),
     ("demo-out-dir-is-a-file", ["demo", "--out-dir", "notes.txt"], 1, "--out-dir notes.txt"),
-    ("caption-negative-seed", ["caption", "--emotion", "happiness", "--seed", "-1"], 2, "seed must be None or an integer >= 0"),
+    ("caption-negative-seed", ["caption", "--emotion", "happiness", "--seed", "-1"], 2, "seed=-1: must be None (fresh randomness) or an integer >= 0"),
     ("caption-huge-int-probability", ["caption", "--emotion", '{"happiness": 1' + "0" * 400 + "}"], 1, "expected a finite number"),
     ("line-breaks-in-a-path", ["analyze", "no\nsuch\x85file.png"], 1, "no\\nsuch\\x85file.png: no such file"),
     ("identify-gallery-is-a-folder", ["identify", "face.png", "--gallery", "."], 1, "is a directory"),
-    ("analyze-threads-absurd", ["analyze", "face.png", "--threads", "1000000"], 2, "num_threads must be an integer in [1, 64]"),
+    ("analyze-threads-absurd", ["analyze", "face.png", "--threads", "1000000"], 2, "num_threads=1000000: must be an integer in [1, 64]"),
     ("caption-threads-absurd", ["caption", "--emotion", "happiness", "--threads", "1000000"], 2, "num_threads"),
 ]
 

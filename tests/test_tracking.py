@@ -111,7 +111,7 @@ def test_ema_zero_time_constant_is_passthrough_and_bad_values_raise():
     np.testing.assert_allclose(ema.update([0.7, 0.3], 1), [0.7, 0.3])
     with pytest.raises(ConfigError, match="time_constant_ms"):
         ProbabilityEma(-1)
-    with pytest.raises(ConfigError, match="tracker_iou"):
+    with pytest.raises(ConfigError, match="iou_threshold=0"):
         IouTracker(iou_threshold=0)
     with pytest.raises(ConfigError, match="max_missed_frames"):
         IouTracker(max_missed_frames=-1)

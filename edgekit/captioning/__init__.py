@@ -5,11 +5,12 @@ on the project's own caption library (``edgekit/assets/captions/library.tsv``), 
 the fallback when a generated caption fails the checks (too long, blocklisted, wrong language,
 repeated).
 """
+from ..task_options import CaptionerOptions
 from .api import caption, caption_styles, default_captioner, restyle
 from .captioner import Caption, Captioner
 from .inputs import MAX_N
 from .sampling import SamplingOptions
 from .taxonomy import EMOTIONS, LANGS, SCENES, STYLES
 
-__all__ = ["Caption", "Captioner", "SamplingOptions", "caption", "caption_styles", "restyle", "default_captioner",
-           "EMOTIONS", "STYLES", "SCENES", "LANGS", "MAX_N"]
+__all__ = ["Caption", "Captioner", "CaptionerOptions", "SamplingOptions", "caption", "caption_styles", "restyle",
+           "default_captioner", "EMOTIONS", "STYLES", "SCENES", "LANGS", "MAX_N"]

@@ -13,12 +13,14 @@ import numpy as np
 from .. import glyphs, registry
 from ..errors import ConfigError, ModelError
 from ..exclusive import ExclusiveUse, exclusive
+from ..options import CreateFromOptions, options_from
+from ..task_options import CaptionerOptions
 from .conditioning import condition
 from .decoder import KVCacheDecoder
 from .fluency import Fluency
 from .inputs import check_count, check_seed, check_text, emotion_of
 from .library import BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Library, blocked_term, read_blocklist, unbalanced_bracket
-from .sampling import SamplingOptions, next_token
+from .sampling import next_token
 from .wholewords import damaged_doubles
 from .taxonomy import SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang, resolve_style, scene_request
 from .textemotion import TextEmotion
@@ -66,56 +68,43 @@ def _bundled() -> Tuple["registry.ModelFile", Tuple[Path, bytes]]:
     return registry.load_model(MODEL_NAME), registry.load_companion(MODEL_NAME, "tokenizer")
 
 
-class Captioner:
+class Captioner(CreateFromOptions):
     """Generates captions with the caption model and checks them; falls back to the library.
 
-    Args:
-        model_path, tokenizer_path: caption ``.tflite`` and tokenizer file (default: the bundled,
-            sha256-verified pair).
-        library_path, blocklist_path, voices_path: caption library TSV, blocklist and restyle voices
-            (default: bundled).
-        num_threads: LiteRT threads.
-        seed: seed of the sampler (same seed + same calls = same captions). Methods also take a
-            per-call ``seed``; recent outputs stay excluded, so call :meth:`reset_recent` to get
-            the very same captions again from one instance. Not thread-safe (one interpreter).
-        temperature, top_k, top_p, repetition_penalty, max_new_tokens, no_repeat_ngram: see
-            :class:`SamplingOptions`.
-        recent: how many recent outputs a new caption must differ from.
-        max_attempts: model samples tried per caption before the library fallback.
+    ``Captioner(options)``, ``Captioner(**fields)``, ``Captioner(options, **overrides)`` or
+    ``Captioner(model_path, tokenizer_path, **fields)``; the fields (paths, ``num_threads``,
+    ``seed``, the sampling fields, ``recent``, ``max_attempts``) are :class:`CaptionerOptions`'.
+    ``seed`` makes captions reproducible (same seed + same calls = same captions); methods also
+    take a per-call ``seed``; recent outputs stay excluded, so call :meth:`reset_recent` to get the
+    very same captions again from one instance. Not thread-safe (one interpreter).
     """
 
-    def __init__(self, model_path: Optional[PathLike] = None, tokenizer_path: Optional[PathLike] = None,
-                 library_path: PathLike = LIBRARY_PATH, blocklist_path: PathLike = BLOCKLIST_PATH,
-                 voices_path: PathLike = VOICES_PATH, *,
-                 num_threads: int = 1, seed: Optional[int] = None, temperature: float = SamplingOptions.temperature,
-                 top_k: int = SamplingOptions.top_k, top_p: float = SamplingOptions.top_p,
-                 repetition_penalty: float = SamplingOptions.repetition_penalty,
-                 max_new_tokens: int = SamplingOptions.max_new_tokens, recent: int = 64, max_attempts: int = 8,
-                 no_repeat_ngram: int = SamplingOptions.no_repeat_ngram) -> None:
-        if (model_path is None) != (tokenizer_path is None):
-            raise ConfigError("pass both model_path and tokenizer_path, or neither (bundled model)")
-        model: Any = model_path
-        if model_path is None:
+    OPTIONS = CaptionerOptions
+
+    def __init__(self, options: Union[CaptionerOptions, PathLike, None] = None, *paths: PathLike,
+                 **kwargs: Any) -> None:
+        self.options = opts = options_from(CaptionerOptions, options, kwargs, paths)
+        model: Any = opts.model_path
+        if model is None:
             model, (tokenizer_path, tokenizer_bytes) = _bundled()
-            model_path = model.path
+            model_path: PathLike = model.path
         else:
-            tokenizer_bytes = None
-        self.options = SamplingOptions(temperature, top_k, top_p, repetition_penalty, max_new_tokens, no_repeat_ngram)
-        check_count(max_attempts, 10, "max_attempts")
-        check_count(recent, 10_000, "recent")
+            model_path, tokenizer_path, tokenizer_bytes = model, opts.tokenizer_path, None
+        #: How the next token is drawn (:class:`SamplingOptions`, composed from the options).
+        self.sampling = opts.sampling
         self.tokenizer = CaptionTokenizer.load(Path(tokenizer_path), tokenizer_bytes)
-        self.decoder = KVCacheDecoder(model, num_threads)
+        self.decoder = KVCacheDecoder(model, opts.num_threads)
         self._use = ExclusiveUse("Captioner")
         if self.decoder.vocab_size != self.tokenizer.vocab_size:
             raise ModelError(f"model vocabulary {self.decoder.vocab_size} != tokenizer's {self.tokenizer.vocab_size}",
                              subject=model_path, hint="use the tokenizer exported with this model")
-        self.library = Library.load(Path(library_path))
+        self.library = Library.load(Path(opts.library_path or LIBRARY_PATH))
         self.fluency = Fluency(self.library.texts)
-        self.blocklist = read_blocklist(Path(blocklist_path))
-        self.voices = Voices.load(Path(voices_path))
-        self.max_attempts = max_attempts
-        self.rng = np.random.default_rng(check_seed(seed))
-        self._recent: Deque[str] = deque(maxlen=recent)
+        self.blocklist = read_blocklist(Path(opts.blocklist_path or BLOCKLIST_PATH))
+        self.voices = Voices.load(Path(opts.voices_path or VOICES_PATH))
+        self.max_attempts = opts.max_attempts
+        self.rng = np.random.default_rng(opts.seed)
+        self._recent: Deque[str] = deque(maxlen=opts.recent)
         self._banned = np.zeros(self.tokenizer.vocab_size, bool)
         self._banned[: self.tokenizer.n_controls] = True
         self._banned[EOS] = False
@@ -130,7 +119,7 @@ class Captioner:
     # ------------------------------------------------------------------ generation
     def _sample(self, rng: np.random.Generator, prompt: Sequence[int], cond: np.ndarray) -> Tuple[List[int], bool]:
         """Token ids of one sample and whether it ended with <eos>."""
-        dec, opts = self.decoder, self.options
+        dec, opts = self.decoder, self.sampling
         logits = dec.prefill(prompt, cond)
         out: List[int] = []
         for _ in range(opts.max_new_tokens):

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import Mapping, Optional, Tuple
 
-from ..errors import ConfigError, InputError, describe
+from ..errors import InputError, describe
+from ..task_options import SEED
+from ..validate import check, integer
 from .taxonomy import EMOTIONS, resolve_emotion, sanitize_text
 
 #: Most captions one call may ask for (``n``); larger requests raise ConfigError.
@@ -59,20 +61,14 @@ def _finite_float(value: object) -> Optional[float]:
 
 def check_count(n: object, limit: int = MAX_N, what: str = "n") -> int:
     """``n`` (an int, numpy ints included) as an int in ``[1, limit]`` or ConfigError."""
-    if isinstance(n, bool) or not isinstance(n, Integral) or not 1 <= n <= limit:
-        hint = f"at most {limit} captions are produced per call" if what == "n" else ""
-        raise ConfigError(f"{what} must be an integer in [1, {limit}]", subject=f"{what}={describe(n)}", hint=hint)
-    return int(n)
+    hint = f"at most {limit} captions are produced per call" if what == "n" else ""
+    return int(check(what, n, integer(1, limit), hint))
 
 
 def check_seed(seed: object) -> Optional[int]:
     """A sampling seed: None (fresh randomness) or an integer >= 0; anything else is a ConfigError."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ConfigError("seed must be None or an integer >= 0", subject=f"seed={describe(seed)}",
-                          hint="pass e.g. seed=42 for reproducible captions")
-    return int(seed)
+    check("seed", seed, SEED)
+    return None if seed is None else int(seed)  # type: ignore[call-overload]  # an integer, checked
 
 
 def check_text(text: object) -> str:

@@ -8,7 +8,7 @@ values mapped to [-1, 1]); decoding and weighted NMS follow ``TensorsToDetection
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
@@ -16,65 +16,15 @@ import cv2
 import numpy as np
 
 from .. import litert
-from ..errors import ConfigError, ModelError
+from ..errors import ModelError
 from ..imageio import ImageSource, load_image
+from ..options import CreateFromOptions, options_from
 from ..registry import load_third_party
 from ..results import BoundingBox, Detection
+from ..task_options import NMS_METHODS, FaceDetectorOptions  # noqa: F401  (NMS_METHODS: re-exported)
 from .anchors import generate_anchors
 from .blazeface import CONFIGS, BlazeFaceConfig
 from .decoding import RawDetections, decode, hard_nms, weighted_nms
-
-NMS_METHODS = ("weighted", "hard")
-
-
-@dataclass(frozen=True)
-class FaceDetectorOptions:
-    """Options of :class:`FaceDetector`.
-
-    Attributes:
-        model: ``"short_range"`` (faces within ~2 m of the camera, 128x128 input) or
-            ``"full_range"`` (up to ~5 m, sparse 192x192 model; slower).
-        min_confidence: minimum face score in [0, 1]. MediaPipe's own graphs use 0.5 for short
-            range and 0.6 for full range (its Python solution ignores min_detection_confidence).
-        max_faces: keep at most this many faces (highest scores first); None keeps all.
-        nms_iou: IoU above which overlapping boxes are merged (MediaPipe uses 0.3).
-        num_threads: LiteRT CPU threads.
-        nms: ``"weighted"`` (MediaPipe's: overlapping boxes are score-averaged) or ``"hard"``
-            (``cv2.dnn.NMSBoxes``); see ``reports/detection/`` for the comparison.
-        small_faces: when the whole frame holds no face, look again in 9 overlapping half-size
-            windows (faces smaller than about a fifth of the frame, which the 128 px short-range
-            model misses when the frame is scaled down whole). Up to 9 more detector runs, only on
-            frames (at least 256 px a side) where nothing was found; ``reports/emotion_robustness``
-            measures it.
-    """
-
-    model: str = "short_range"
-    min_confidence: float = 0.5
-    max_faces: Optional[int] = None
-    nms_iou: float = 0.3
-    num_threads: int = 1
-    nms: str = "weighted"
-    small_faces: bool = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.model, str) or self.model not in CONFIGS:
-            raise ConfigError(f"unknown face detector model {self.model!r} (valid: {', '.join(CONFIGS)})", hint="use short_range or full_range")
-        _check_fraction("min_confidence", self.min_confidence, allow_zero=True)
-        _check_fraction("nms_iou", self.nms_iou, allow_zero=False)
-        if self.max_faces is not None and (isinstance(self.max_faces, bool) or not isinstance(self.max_faces, int) or self.max_faces < 1):
-            raise ConfigError(f"max_faces must be None or an integer >= 1, got {self.max_faces!r}", hint="use None to keep every face")
-        litert.check_num_threads(self.num_threads)
-        if self.nms not in NMS_METHODS:
-            raise ConfigError(f"unknown nms {self.nms!r} (valid: {', '.join(NMS_METHODS)})", hint="use weighted (MediaPipe's) or hard")
-        if not isinstance(self.small_faces, bool):
-            raise ConfigError(f"small_faces must be True or False, got {self.small_faces!r}", hint="use small_faces=False to skip the second look")
-
-
-def _check_fraction(name: str, value: Any, allow_zero: bool) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (0.0 <= value <= 1.0) and (allow_zero or value > 0.0)
-    if not ok:
-        bound = "[0, 1]" if allow_zero else "(0, 1]"
-        raise ConfigError(f"{name} must be a number in {bound}, got {value!r}", hint=f"pass {name} between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -110,21 +60,20 @@ class Letterbox:
         return cv2.getPerspectiveTransform(src, dst)
 
 
-class FaceDetector(litert.LiteRTModel):
+class FaceDetector(CreateFromOptions, litert.LiteRTModel):
     """Detects faces with MediaPipe's BlazeFace model (packaged from the mediapipe==0.10.21 wheel archive).
 
     ``detect`` returns :class:`edgekit.results.Detection` objects, highest score first, with
     boxes and the 6 keypoints in pixels of the input image. Boxes are not clipped to the image.
-    Not thread-safe: use one detector per thread.
+    ``FaceDetector(options)``, ``FaceDetector(**fields)``, ``FaceDetector(options, **overrides)``
+    or ``FaceDetector("full_range")`` (see :class:`FaceDetectorOptions`). Not thread-safe: use one
+    detector per thread.
     """
 
+    OPTIONS = FaceDetectorOptions
+
     def __init__(self, options: Optional[FaceDetectorOptions] = None, **kwargs: Any) -> None:
-        if options is not None and not isinstance(options, FaceDetectorOptions):
-            raise ConfigError(f"options must be a FaceDetectorOptions, got {type(options).__name__}", hint="or pass the options as keyword arguments")
-        try:
-            self.options = replace(options or FaceDetectorOptions(), **kwargs)
-        except TypeError as exc:
-            raise ConfigError(f"unknown FaceDetector option ({exc})", hint=f"valid options: {', '.join(FaceDetectorOptions.__dataclass_fields__)}") from None
+        self.options = options_from(FaceDetectorOptions, options, kwargs)
         self.config: BlazeFaceConfig = CONFIGS[self.options.model]
         start = time.perf_counter()
         loaded = load_third_party(self.config.model_key)
@@ -135,11 +84,6 @@ class FaceDetector(litert.LiteRTModel):
         self._anchors = generate_anchors(self.config.anchors)
         #: Seconds spent loading the model and generating anchors.
         self.load_seconds = time.perf_counter() - start
-
-    @classmethod
-    def create_from_options(cls, options: FaceDetectorOptions) -> "FaceDetector":
-        """MediaPipe-Tasks-style constructor."""
-        return cls(options)
 
     def _find_outputs(self) -> Tuple[litert.TensorSpec, litert.TensorSpec]:
         cfg = self.config

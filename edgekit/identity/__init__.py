@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Dict
 _LAZY: Dict[str, str] = {
     "FaceIdentifier": "identifier",
     "FaceEmbedder": "embedder",
+    "FaceIdentifierOptions": "identifier",
+    "FaceEmbedderOptions": "embedder",
     "Gallery": "gallery",
     "GalleryPerson": "gallery",
     "IDENTITY_TEMPLATE": "template",

@@ -9,15 +9,18 @@ embeddings of the crop and its mirror image, as the threshold was measured).
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Tuple, Union
 
 import numpy as np
 
 from .. import litert, registry
 from ..errors import ConfigError, InputError, ModelError, describe
+from ..options import CreateFromOptions, options_from
 from ..registry import InputSpec
+from ..task_options import SIMILARITY, FaceEmbedderOptions
+from ..validate import check
 
-DEFAULT_MODEL = "identity"
+DEFAULT_MODEL = FaceEmbedderOptions.model
 PRODUCE_HINT = ("train and export one with `python -m converters.identity all --data ../shared/data/lfw` "
                 "(it registers the model in edgekit/models/manifest.json), or pass the path of an identity .tflite")
 
@@ -29,19 +32,20 @@ def _manifest_entry(model: Union[str, os.PathLike]) -> Tuple[registry.ModelFile,
     return loaded, entry
 
 
-class FaceEmbedder(litert.LiteRTModel):
+class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
     """Embeds aligned face crops into L2-normalised vectors.
 
-    Args:
-        model: manifest name (default ``"identity"``, sha256-checked) or a ``.tflite`` path.
-        num_threads: LiteRT CPU threads.
-        threshold: same-person cosine similarity threshold; default: the manifest's.
-
-    Not thread-safe: use one embedder per thread.
+    ``FaceEmbedder(options)``, ``FaceEmbedder(**fields)`` or ``FaceEmbedder("model name or path",
+    **fields)``; the fields (``model``, ``num_threads``, ``threshold``: default the manifest's)
+    are :class:`FaceEmbedderOptions`'. Not thread-safe: use one embedder per thread.
     """
 
-    def __init__(self, model: Union[str, os.PathLike] = DEFAULT_MODEL, num_threads: int = 1,
-                 threshold: Optional[float] = None) -> None:
+    OPTIONS = FaceEmbedderOptions
+
+    def __init__(self, options: Union[FaceEmbedderOptions, str, "os.PathLike[str]", None] = None,
+                 **kwargs: Any) -> None:
+        self.options = opts = options_from(FaceEmbedderOptions, options, kwargs)
+        model, num_threads, threshold = opts.model, opts.num_threads, opts.threshold
         loaded, entry = _manifest_entry(model)
         self.model_path, self.sha256 = loaded.path, loaded.sha256
         settings = entry.get("identity", {}) if entry.get("task") == "identity" else {}
@@ -61,8 +65,7 @@ class FaceEmbedder(litert.LiteRTModel):
         if chosen is None:
             raise ConfigError("this model has no verification threshold in the manifest", f"model {os.fspath(model)}",
                               "pass threshold=<cosine similarity>, or load the bundled 'identity' model")
-        if not isinstance(chosen, (int, float)) or isinstance(chosen, bool) or not -1.0 <= float(chosen) <= 1.0:
-            raise ConfigError(f"threshold must be a cosine similarity in [-1, 1], got {chosen!r}", hint="e.g. 0.35")
+        check("threshold", chosen, SIMILARITY)  # the manifest's value
         self.threshold = float(chosen)
 
     def embed_aligned(self, crop: np.ndarray) -> np.ndarray:
@@ -100,4 +103,4 @@ class FaceEmbedder(litert.LiteRTModel):
         return f"FaceEmbedder({str(self.model_path)!r}, input={self.input_spec}, dim={self.dim}, threshold={self.threshold})"
 
 
-__all__ = ["DEFAULT_MODEL", "FaceEmbedder"]
+__all__ = ["DEFAULT_MODEL", "FaceEmbedder", "FaceEmbedderOptions"]

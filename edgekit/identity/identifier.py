@@ -14,17 +14,20 @@ used (the SDK's rule, :mod:`edgekit.faces`); ``face=N`` picks another, counted f
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..alignment import AlignedFace, FaceAligner
-from ..errors import ConfigError, InputError, NoFaceError, describe
+from ..errors import InputError, NoFaceError, describe
 from ..faces import left_to_right, pick_face
 from ..imageio import ImageSource, load_image
+from ..options import CreateFromOptions, options_from
 from ..registry import InputSpec
 from ..results import Detection, IdentityResult
-from .embedder import DEFAULT_MODEL, FaceEmbedder
+from ..task_options import MARGIN, FaceIdentifierOptions
+from ..validate import check
+from .embedder import FaceEmbedder
 from .gallery import Gallery, GalleryPerson
 from .template import IDENTITY_TEMPLATE
 
@@ -32,37 +35,30 @@ from .template import IDENTITY_TEMPLATE
 FaceInput = Union[ImageSource, AlignedFace, np.ndarray]
 
 
-class FaceIdentifier:
+class FaceIdentifier(CreateFromOptions):
     """Embeds, verifies and identifies faces against a gallery of enrolled people.
 
-    Args:
-        model: identity model (manifest name, default ``"identity"``, or ``.tflite`` path).
-        gallery_path: gallery file (default: ``identity_gallery.json`` in :func:`edgekit.userdata.data_dir`).
-        num_threads: LiteRT CPU threads of each model.
-        threshold: same-person cosine similarity (default: the one shipped with the model).
-        margin: how far the closest enrolled person must beat the runner-up for ``identify`` to name
-            them (default: the model's, measured on held-out people; 0 for models without one).
-        detector_model / min_confidence: BlazeFace settings used for photos.
+    ``FaceIdentifier(options)``, ``FaceIdentifier(**fields)`` or ``FaceIdentifier("model name or
+    path", **fields)``; the fields (``model``, ``num_threads``, ``threshold``, ``gallery_path``,
+    ``margin``, ``detector``, ``min_confidence``) are :class:`FaceIdentifierOptions`'.
 
     Not thread-safe: use one identifier per thread. Any number of identifiers (threads, processes)
     may share one gallery file: enrolments are merged under its lock and each identifier sees the
     others' (see :class:`~edgekit.identity.gallery.Gallery`).
     """
 
-    def __init__(self, model: Union[str, "os.PathLike[str]"] = DEFAULT_MODEL, *,
-                 gallery_path: Optional[Union[str, "os.PathLike[str]"]] = None, num_threads: int = 1,
-                 threshold: Optional[float] = None, margin: Optional[float] = None,
-                 detector_model: str = "short_range", min_confidence: float = 0.5) -> None:
-        self.embedder = FaceEmbedder(model, num_threads, threshold)
+    OPTIONS = FaceIdentifierOptions
+
+    def __init__(self, options: Union[FaceIdentifierOptions, str, "os.PathLike[str]", None] = None,
+                 **kwargs: Any) -> None:
+        self.options = opts = options_from(FaceIdentifierOptions, options, kwargs)
+        self.embedder = FaceEmbedder(opts.embedder_options)
         self.aligner = FaceAligner(self.embedder.input_spec, IDENTITY_TEMPLATE)
-        self._detector_args = dict(model=detector_model, min_confidence=min_confidence, num_threads=num_threads)
         self._detector = None
-        self._gallery_path = gallery_path
+        self._gallery_path = opts.gallery_path
         self._gallery: Optional[Gallery] = None
-        chosen = self.embedder.settings.get("margin", 0.0) if margin is None else margin
-        if isinstance(chosen, bool) or not isinstance(chosen, (int, float)) or not 0.0 <= float(chosen) <= 2.0:
-            raise ConfigError(f"margin must be a similarity difference in [0, 2], got {chosen!r}", hint="e.g. 0.05")
-        self.margin = float(chosen)
+        chosen = self.embedder.settings.get("margin", 0.0) if opts.margin is None else opts.margin
+        self.margin = float(check("margin", chosen, MARGIN))  # the manifest's too
         #: Face numbers used by the last public call, one per input (None for crops and embeddings),
         #: and how many faces each photo had.
         self.last_faces: List[Optional[int]] = []
@@ -198,7 +194,7 @@ class FaceIdentifier:
         if self._detector is None:
             from ..detection import FaceDetector
 
-            self._detector = FaceDetector(**self._detector_args)
+            self._detector = FaceDetector(self.options.detector_options)
         return left_to_right(self._detector.detect(bgr), lambda d: d.box)
 
     def close(self) -> None:
@@ -218,4 +214,4 @@ def _subject(source: object) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else describe(source)
 
 
-__all__ = ["FaceIdentifier", "FaceInput"]
+__all__ = ["FaceIdentifier", "FaceIdentifierOptions", "FaceInput"]

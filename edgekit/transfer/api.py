@@ -15,18 +15,18 @@
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ConfigError, NoFaceError
+from ..errors import NoFaceError
 from ..faces import left_to_right, pick_face
 from ..facemesh import FACE_OVAL, LIPS_INNER, FaceLandmarks, FaceMesh, FaceMeshOptions
 from ..imageio import ImageSource, load_image
 from ..results import BoundingBox
+from ..validate import check, number
 from .color import lab_stats, match_colors
 from .geometry import expression_offsets, expression_weights, jaw_follow_weights, load_neutral_mesh, retarget
 from .warp import delaunay, piecewise_affine, poisson_blend, polygon_mask, to_pixel_centres
@@ -61,12 +61,8 @@ class TransferResult:
     mouth_from_source: bool
 
 
-def _check_strength(name: str, value: Any) -> float:
-    lo, hi = STRENGTH_RANGE
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not lo <= value <= hi:
-        raise ConfigError(f"must be a number in [{lo:g}, {hi:g}]", f"{name}={value!r}",
-                          "1 keeps the expression as it is, 2 doubles it, 0 flattens it to the neutral face")
-    return float(value)
+STRENGTH = number(*STRENGTH_RANGE,
+                  hint="1 keeps the expression as it is, 2 doubles it, 0 flattens it to the neutral face")
 
 
 def _describe_source(image: ImageSource, role: str) -> str:
@@ -115,7 +111,7 @@ class ExpressionTransfer:
 
         ``mouth_fill=False`` never copies pixels from the source (the open mouth is then
         stretched from the target's own lips)."""
-        strength = _check_strength("strength", strength)
+        strength = float(check("strength", strength, STRENGTH))
         src_bgr, src = self.find_face(source, source_face, "source")
         dst_bgr, dst = self.find_face(target, target_face, "target")
         return self._apply(src_bgr, src, dst_bgr, dst, strength, mouth_fill)
@@ -123,7 +119,7 @@ class ExpressionTransfer:
     def exaggerate(self, image: ImageSource, factor: float = 2.0, *, face: Optional[int] = None) -> TransferResult:
         """The photo with its face's own expression amplified ``factor`` times (0 < factor < 1
         tones it down, 0 flattens it to the neutral reference)."""
-        factor = _check_strength("factor", factor)
+        factor = float(check("factor", factor, STRENGTH))
         bgr, found = self.find_face(image, face, "target")
         return self._apply(bgr, found, bgr, found, factor, True)
 

@@ -85,7 +85,7 @@ def check_restyle_request(call: Call, workdir: Path) -> None:
 
 
 def pipeline_options() -> st.SearchStrategy[Call]:
-    valid = {"running_mode": st.sampled_from(["image", "video"]), "detector_model": st.sampled_from(["short_range", "full_range"]),
+    valid = {"running_mode": st.sampled_from(["image", "video"]), "detector": st.sampled_from(["short_range", "full_range"]),
              "min_confidence": st.floats(0.3, 1.0), "max_faces": st.one_of(st.none(), st.integers(1, 4)),
              "num_threads": st.integers(1, 2), "emotion_model": st.sampled_from(["emotion", None]),
              "smoothing_ms": st.floats(0, 1000), "tracker_iou": st.floats(0.01, 1.0), "max_missed_frames": st.integers(0, 8),
