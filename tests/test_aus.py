@@ -361,13 +361,14 @@ def test_enrolled_neutral_photo_wins_over_the_track_median(astronaut, tmp_path):
 def test_cli_au_stream_neutral_flag_maps_onto_the_option():
     import argparse
 
-    from edgekit.cli._aus import add_au_options, au_overrides
+    from edgekit.cli._common import add_au_options, pipeline_options
+    from edgekit.pipeline import PipelineOptions
 
     parser = argparse.ArgumentParser()
     add_au_options(parser)
-    assert au_overrides(parser.parse_args(["--aus"])) == {"action_units": True}
-    assert au_overrides(parser.parse_args(["--aus", "--au-stream-neutral"])) == {"action_units": True,
-                                                                               "au_stream_neutral": True}
+    assert pipeline_options(parser.parse_args(["--aus"])) == PipelineOptions(action_units=True)  # --aus: the old flag
+    assert pipeline_options(parser.parse_args(["--action-units", "--au-stream-neutral"])) == PipelineOptions(
+        action_units=True, au_stream_neutral=True)
 
 
 def test_cli_analyze_and_timeline_aus(astronaut_path, tmp_path, capsys):

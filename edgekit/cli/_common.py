@@ -1,6 +1,8 @@
-"""Helpers shared by sub-commands: pipeline options, per-input error lines, progress bars.
+"""Helpers shared by sub-commands: option flags, per-input error lines, progress bars.
 
-Standard library only at module level (see :mod:`edgekit.cli`).
+Option flags are derived from the options dataclasses (:mod:`edgekit.task_options`): the flag of
+field ``min_confidence`` is ``--min-confidence``, with the field's default and help. Standard
+library and edgekit's light option modules only at module level (see :mod:`edgekit.cli`).
 """
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 from ..errors import EdgekitError
+from ..options import field_names
+from ..task_options import PipelineOptions
 
 if TYPE_CHECKING:
     from ..identity import FaceIdentifier
-    from ..pipeline import PipelineOptions
 
 
 def int_at_least(minimum: int, text: str) -> int:
@@ -39,36 +42,59 @@ def face_number(text: str) -> int:
     return int_at_least(0, text)
 
 
+#: Older spellings of option flags, still accepted (the first flag of each option is its field name).
+FLAG_ALIASES: Dict[str, Tuple[str, ...]] = {
+    "num_threads": ("--threads",), "emotion_model": ("--model",), "gallery_path": ("--gallery",),
+    "action_units": ("--aus",), "max_new_tokens": ("--max-tokens",),
+}
+#: The PipelineOptions fields each option group exposes.
+PIPELINE_FLAGS = ("detector", "min_confidence", "max_faces", "num_threads", "emotion_model")
+VIDEO_FLAGS = ("smoothing_ms",)
+IDENTITY_FLAGS = ("gallery_path", "identity_model")
+AU_FLAGS = ("action_units", "au_stream_neutral", "au_neutral")
+
+
+def option_flag(name: str) -> str:
+    """The command-line flag of option field ``name``: ``min_confidence`` -> ``--min-confidence``."""
+    return "--" + name.replace("_", "-")
+
+
+def add_fields(group: Any, kind: type, names: Sequence[str]) -> None:
+    """One flag per field of the options dataclass ``kind`` in ``names``: ``--field-name`` (and its
+    :data:`FLAG_ALIASES`), with the field's default, help text and value type (on/off flags for
+    bools). Values are checked when the options object is built (ConfigError, exit status 2)."""
+    for name in names:
+        spec = kind.__dataclass_fields__[name]
+        rule, default = spec.metadata["check"], spec.default
+        text = (spec.metadata.get("help") or name.replace("_", " ")).replace("%", "%%")
+        flags = (option_flag(name), *FLAG_ALIASES.get(name, ()))
+        if rule.parse is None:  # a bool: an on/off flag
+            action = argparse.BooleanOptionalAction if default else "store_true"
+            group.add_argument(*flags, dest=name, action=action, default=default,
+                               help=f"{text} (default: {'on' if default else 'off'})")
+        else:
+            shown = default if default is not None else rule.none_means or "none"
+            parse = None if rule.parse is str else rule.parse  # argparse reads text as it is
+            group.add_argument(*flags, dest=name, type=parse, default=default, help=f"{text} (default: {shown})",
+                               metavar=spec.metadata.get("metavar") or name.split("_")[-1].upper())
+
+
 def add_pipeline_options(parser: argparse.ArgumentParser, video: bool = False) -> None:
-    """Options mapping onto :class:`edgekit.PipelineOptions` (validated when the pipeline is built);
-    ``video`` adds the smoothing option."""
-    group = parser.add_argument_group("pipeline options")
-    group.add_argument("--detector", default="short_range", metavar="MODEL",
-                       help="face detector: short_range (faces within ~2 m, default) or full_range (~5 m)")
-    group.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
-                       help="minimum face detection score in [0, 1] (default: %(default)s)")
-    group.add_argument("--max-faces", type=positive_int, default=None, metavar="N",
-                       help="analyse at most N faces per image, best first (default: all)")
-    group.add_argument("--threads", type=positive_int, default=1, metavar="N",
-                       help="CPU threads per model (default: %(default)s)")
-    group.add_argument("--model", default="emotion", metavar="NAME|PATH",
-                       help="emotion model: a bundled model name (see `edgekit models`) or a .tflite path "
-                            "(default: %(default)s)")
-    if video:
-        group.add_argument("--smoothing-ms", type=float, default=300.0, metavar="MS",
-                           help="videos: time constant of the emotion smoothing, 0 = off (default: %(default)s)")
+    """Flags of :class:`edgekit.PipelineOptions` fields (``--detector``, ``--min-confidence``, ...);
+    ``video`` adds ``--smoothing-ms``."""
+    names = PIPELINE_FLAGS + (VIDEO_FLAGS if video else ())
+    add_fields(parser.add_argument_group("pipeline options"), PipelineOptions, names)
 
 
 def add_identity_options(parser: argparse.ArgumentParser, flag: bool = False) -> None:
-    """``--gallery`` and ``--identity-model`` (and, with ``flag``, ``--identify``) for the identity commands."""
-    group = parser.add_argument_group("identity options")
-    if flag:
-        group.add_argument("--identify", action="store_true",
-                           help="also tell who each face is, from the gallery of `edgekit enroll` (default: off)")
-    group.add_argument("--gallery", metavar="FILE", default=None,
-                       help="gallery file (default: identity_gallery.json in the edgekit user data dir)")
-    group.add_argument("--identity-model", dest="identity_model", default="identity", metavar="NAME|PATH",
-                       help="identity model: bundled name or .tflite path (default: %(default)s)")
+    """``--gallery-path`` and ``--identity-model`` (and, with ``flag``, ``--identify``) for the identity commands."""
+    names = (("identify",) if flag else ()) + IDENTITY_FLAGS
+    add_fields(parser.add_argument_group("identity options"), PipelineOptions, names)
+
+
+def add_au_options(parser: argparse.ArgumentParser, neutral: bool = True) -> None:
+    """``--action-units``, ``--au-stream-neutral`` (and, with ``neutral``, ``--au-neutral PHOTO``)."""
+    add_fields(parser.add_argument_group("action-unit options"), PipelineOptions, AU_FLAGS if neutral else AU_FLAGS[:2])
 
 
 def identifier(args: argparse.Namespace) -> "FaceIdentifier":
@@ -76,7 +102,8 @@ def identifier(args: argparse.Namespace) -> "FaceIdentifier":
     stderr line) when a corrupt gallery had to be moved aside and rebuilt."""
     from ..identity import FaceIdentifier
 
-    ident = FaceIdentifier(args.identity_model, gallery_path=args.gallery, num_threads=getattr(args, "threads", 1))
+    ident = FaceIdentifier(model=args.identity_model, gallery_path=args.gallery_path,
+                           num_threads=getattr(args, "num_threads", 1))
     report_gallery_recovery(ident)
     return ident
 
@@ -95,20 +122,11 @@ def report_gallery_recovery(ident: Any) -> None:
               "and started an empty one (re-enroll the people)", file=sys.stderr)
 
 
-def pipeline_options(args: argparse.Namespace, **overrides: Any) -> "PipelineOptions":
-    """:class:`PipelineOptions` from the parsed :func:`add_pipeline_options` arguments (and
-    :func:`add_identity_options` ones when present)."""
-    from ..pipeline import PipelineOptions
-
-    if "smoothing_ms" in args:
-        overrides.setdefault("smoothing_ms", args.smoothing_ms)
-    if getattr(args, "identify", False):
-        overrides.setdefault("identify", True)
-        overrides.setdefault("identity_model", args.identity_model)
-        overrides.setdefault("gallery_path", args.gallery)
-    return PipelineOptions.from_kwargs(
-        detector_model=args.detector, min_confidence=args.min_confidence, max_faces=args.max_faces,
-        num_threads=args.threads, emotion_model=args.model, **overrides)
+def pipeline_options(args: argparse.Namespace, **overrides: Any) -> PipelineOptions:
+    """:class:`PipelineOptions` from the parsed option flags (every PipelineOptions field the
+    parser has a flag for) and ``overrides``."""
+    given = {name: getattr(args, name) for name in field_names(PipelineOptions) if name in args}
+    return PipelineOptions.from_kwargs(**{**given, **overrides})
 
 
 #: Characters escaped in every line the CLI prints about a user's path or value: C0/C1 controls

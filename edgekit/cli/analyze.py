@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, ContextManager, Iterable, List, Optional, Set, Tuple, Union
 
 from ..errors import ConfigError, EdgekitError, InputError
-from ._common import (Progress, add_identity_options, add_pipeline_options, exists, input_failure, is_dir, one_line,
-                      pipeline_options, positive_int, progress_enabled, report_gallery_recovery)
-from ._aus import add_au_options, au_overrides
+from ._common import (Progress, add_au_options, add_identity_options, add_pipeline_options, exists, input_failure,
+                      is_dir, one_line, pipeline_options, positive_int, progress_enabled, report_gallery_recovery)
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         _report(path, exc)
     show = progress_enabled(args.progress)
     done = Progress(len(items) + (camera is not None))
-    with _open_sink(args.out, [it.path for it in items]) as sink, Pipeline(pipeline_options(args, **au_overrides(args))) as pipe, \
+    with _open_sink(args.out, [it.path for it in items]) as sink, Pipeline(pipeline_options(args)) as pipe, \
             done.reporting(args.out):
         if pipe.identifier is not None:
             report_gallery_recovery(pipe.identifier)

@@ -14,7 +14,12 @@ import argparse
 import json
 from typing import Any
 
-from ._common import positive_int
+from ..task_options import CaptionerOptions
+from ._common import add_fields, positive_int
+
+#: The CaptionerOptions fields the command has flags for (``--top-k`` is ``top_k``).
+CAPTIONER_FLAGS = ("seed", "temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram", "max_new_tokens",
+                   "num_threads")
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -29,17 +34,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--styles", action="store_true", help="one caption in each of 5 different styles")
     mode.add_argument("--restyle", metavar="TEXT", help="say TEXT in the voice of --style, or of all 8 styles (TEXT is kept)")
-    p.add_argument("--seed", type=int, help="sampling seed (same seed, same captions)")
-    # Sampling defaults are the Captioner's (SamplingOptions); a flag left out is not passed, so
-    # building the parser imports no model code.
-    p.add_argument("--temperature", type=float, help="sampling temperature, 0 = greedy (default 0.9)")
-    p.add_argument("--top-k", type=int, help="top-k sampling, 0 = off (default 40)")
-    p.add_argument("--top-p", type=float, help="nucleus sampling mass (default 0.95)")
-    p.add_argument("--repetition-penalty", type=float,
-                   help="per-token penalty, 1 = off (the default): above 1 it splits Chinese doubled words")
-    p.add_argument("--no-repeat-ngram", type=int, help="never repeat an n-gram of this size, 0 = off (default 3)")
-    p.add_argument("--max-tokens", type=positive_int, help="max new tokens per caption (default 48)")
-    p.add_argument("--threads", type=positive_int, default=1, help="LiteRT threads (default: %(default)s)")
+    add_fields(p.add_argument_group("captioner options"), CaptionerOptions, CAPTIONER_FLAGS)
     p.add_argument("--json", action="store_true", help="print a JSON list instead of plain lines")
     p.set_defaults(func=run)
 
@@ -59,10 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from ..captioning import Captioner
     from ..errors import ConfigError
 
-    sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-                "repetition_penalty": args.repetition_penalty, "no_repeat_ngram": args.no_repeat_ngram,
-                "max_new_tokens": args.max_tokens}
-    cap = Captioner(num_threads=args.threads, seed=args.seed, **{k: v for k, v in sampling.items() if v is not None})
+    cap = Captioner(**{name: getattr(args, name) for name in CAPTIONER_FLAGS})
     if args.restyle is not None:
         out = cap.restyle(args.restyle, style=args.style, lang=args.lang,
                           emotion=_emotion(args.emotion) if args.emotion else None)

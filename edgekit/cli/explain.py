@@ -14,7 +14,11 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import face_number, positive_int
+from ..task_options import ExplainerOptions
+from ._common import add_fields, face_number
+
+#: The ExplainerOptions fields the command has flags for.
+EXPLAINER_FLAGS = ("model", "num_threads")
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -29,8 +33,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--method", default="occlusion", metavar="METHOD",
                    help="occlusion (default: 8x8 occluder positions through the shipped model) or cam (fast, "
                         "3x3 cells of the last feature map)")
-    p.add_argument("--model", default="emotion", metavar="NAME|PATH", help="emotion model (default: %(default)s)")
-    p.add_argument("--threads", type=positive_int, default=1, metavar="N", help="CPU threads per model (default: %(default)s)")
+    add_fields(p.add_argument_group("explainer options"), ExplainerOptions, EXPLAINER_FLAGS)
     p.set_defaults(func=run, parser=p)
 
 
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ..explain import explain
 
     result = explain(args.photo, out_dir=None, face=args.face, emotion=args.emotion, method=args.method,
-                     model=args.model, num_threads=args.threads)
+                     model=args.model, num_threads=args.num_threads)
     written = result.save(args.out, Path(args.photo).stem)
     print(json.dumps({"emotion": result.emotion, "predicted": result.predicted,
                       "top_regions": [r["region"] for r in result.top_regions], "cues": result.cues(),

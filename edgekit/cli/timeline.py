@@ -22,8 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._aus import add_au_options, au_overrides
-from ._common import add_pipeline_options, pipeline_options, positive_int, progress_enabled
+from ._common import add_au_options, add_pipeline_options, pipeline_options, positive_int, progress_enabled
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..timeline import emotion_timeline, save_timeline
 
     out = Path(args.out) if args.out else Path(f"{Path(args.video).stem}_timeline")
-    options = pipeline_options(args, running_mode="video", **au_overrides(args))
+    options = pipeline_options(args, running_mode="video")
     with Pipeline(options) as pipe:  # alert rules are checked before the video is opened
         timeline = emotion_timeline(args.video, alerts=args.alert, per_track=args.per_track, pipeline=pipe,
                                     max_frames=args.max_frames, progress=progress_enabled(args.progress))
