@@ -139,6 +139,9 @@ class BatchWorker:
             passes its ``--max-pixels``).
         videos: ``False``: a video input is a failed record instead of going to the video decoder
             (the REST server's default, see ``docs/server.md``).
+        durable: fsync every output (file, then its folder) before :meth:`run` returns its
+            records, so an engine that records them as done (the REST server's job store) never
+            records an output a power cut could still lose. Off by default (one fsync per file).
         pipeline: :class:`edgekit.PipelineOptions` fields (``detector_model``, ``min_confidence``,
             ``max_faces``, ``num_threads``, ``emotion_model``); image mode only.
 
@@ -149,7 +152,8 @@ class BatchWorker:
     def __init__(self, task: str = "meme", *, styles: Optional[int] = None, animated: Optional[str] = None,
                  text: Optional[str] = None, style: Optional[str] = None, scene: Optional[str] = None, lang: str = "zh",
                  face: Optional[int] = None, seed: Optional[int] = None, font: Optional[str] = None,
-                 placement: str = "auto", max_pixels: Optional[int] = None, videos: bool = True, **pipeline: Any) -> None:
+                 placement: str = "auto", max_pixels: Optional[int] = None, videos: bool = True, durable: bool = False,
+                 **pipeline: Any) -> None:
         self.config: Dict[str, Any] = {"task": task, "styles": styles, "animated": animated, "text": text, "style": style,
                                        "scene": scene, "lang": lang, "face": face, "seed": seed, "font": font,
                                        "placement": placement, "pipeline": dict(pipeline)}
@@ -157,6 +161,8 @@ class BatchWorker:
             self.config["max_pixels"] = max_pixels
         if not videos:
             self.config["videos"] = False
+        if durable:
+            self.config["durable"] = True
         self._check()
 
     # -------------------------------------------------------------------------------- options
@@ -350,7 +356,7 @@ class BatchWorker:
             options["styles"] = list(task.styles)  # the planned styles: meme_styles(path, n, styles=[...])
         with fresh_captions() if self.config["text"] is None else contextlib.nullcontext():
             item = run_item(Path(task.source), Path(task.rel), Path(task.out_dir), _PlannedNames(task), styles,
-                            self.config["animated"], options)
+                            self.config["animated"], options, durable=bool(self.config.get("durable")))
         return item.records
 
     def _admit(self, task: BatchTask) -> None:
@@ -433,14 +439,16 @@ class BatchRun:
         return [self.out_dir / r["output"] for recs in self.records for r in recs if r.get("ok") and r.get("output")]
 
 
-def write_manifest(out_dir: PathArg, records: Iterable[Iterable[dict]]) -> Path:
-    """``out_dir/manifest.jsonl`` (the CLI's name and format), written atomically."""
+def write_manifest(out_dir: PathArg, records: Iterable[Iterable[dict]], durable: bool = False) -> Path:
+    """``out_dir/manifest.jsonl`` (the CLI's name and format), written atomically (``durable``: and
+    fsynced)."""
     from .meme.batch import MANIFEST_NAME
     from .paths import write_output
 
     path = Path(out_dir) / MANIFEST_NAME
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for recs in records for r in recs)
-    return write_output(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), option="the manifest")
+    return write_output(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), option="the manifest",
+                        durable=durable)
 
 
 def _prepare(worker: BatchWorker, inputs: Union[PathArg, Sequence[PathArg]], out_dir: PathArg,

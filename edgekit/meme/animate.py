@@ -80,8 +80,9 @@ class AnimatedMeme:
     def size(self) -> Tuple[int, int]:
         return self.frames[0].size
 
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> Path:
-        """Write an animated GIF or WebP (by the suffix of ``path``); returns the path."""
+    def save(self, path: Union[str, "os.PathLike[str]"], *, durable: bool = False) -> Path:
+        """Write an animated GIF or WebP (by the suffix of ``path``); returns the path (``durable``:
+        as :meth:`Meme.save`)."""
         path = Path(path)
         fmt = ANIMATED_FORMATS.get(path.suffix.lower())
         if fmt is None:
@@ -94,7 +95,7 @@ class AnimatedMeme:
             options["loop"] = self.loop
         if fmt == "WEBP":
             options.update(quality=80, method=4)
-        return write_file(path, lambda f: frames[0].save(f, fmt, **options), self.source)
+        return write_file(path, lambda f: frames[0].save(f, fmt, **options), self.source, durable)
 
     def to_dict(self) -> dict:
         """JSON-friendly summary; boxes are in frame pixels (the still's own boxes are left out)."""

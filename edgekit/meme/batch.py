@@ -113,12 +113,13 @@ def _suffix(path: Path, meme: Any, animated: Optional[str]) -> str:
 
 
 def _run_one(path: Path, rel: Path, out: Path, names: _Names, styles: Optional[int], animated: Optional[str],
-             options: Dict[str, Any]) -> BatchItem:
+             options: Dict[str, Any], durable: bool = False) -> BatchItem:
     item = BatchItem(path)
     try:
         for i, meme in enumerate(_memes_for(path, styles, animated, options)):
             style = getattr(getattr(meme, "meme", None) or meme, "style", None)
-            target = meme.save(names.take(rel, _suffix(path, meme, animated), f"_{i + 1}_{style}" if styles else ""))
+            target = meme.save(names.take(rel, _suffix(path, meme, animated), f"_{i + 1}_{style}" if styles else ""),
+                               durable=durable)
             item.outputs.append(target)
             item.records.append({**meme.to_dict(), "source": str(rel), "output": str(target.relative_to(out)),
                                  "ok": True, "error": None})
@@ -134,11 +135,12 @@ OutputNames = _Names
 
 
 def run_item(path: Path, rel: Path, out: Path, names: Any, styles: Optional[int], animated: Optional[str],
-             options: Dict[str, Any]) -> BatchItem:
+             options: Dict[str, Any], durable: bool = False) -> BatchItem:
     """One input of a batch, as :func:`make_memes` does it: its memes saved at
     ``names.take(rel, suffix, tag)`` and its manifest records (or the error that stopped it).
-    :mod:`edgekit.batch` calls it with names fixed in advance, so a re-run writes the same files."""
-    return _run_one(path, rel, out, names, styles, animated, options)
+    :mod:`edgekit.batch` calls it with names fixed in advance, so a re-run writes the same files.
+    ``durable``: every output is fsynced before this returns (a job store records it next)."""
+    return _run_one(path, rel, out, names, styles, animated, options, durable)
 
 
 def make_memes(folder: Union[str, "os.PathLike[str]"], out_dir: Union[str, "os.PathLike[str]"], *,

@@ -78,15 +78,16 @@ class Meme:
         """A source-photo box (tuple, BoundingBox or FaceResult) in ``image`` pixels."""
         return scale_box(as_box(box), self.scale, self.photo_box[0], self.photo_box[1])
 
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> Path:
-        """Write the meme as PNG, JPEG or WebP (by the suffix of ``path``); returns the path."""
+    def save(self, path: Union[str, "os.PathLike[str]"], *, durable: bool = False) -> Path:
+        """Write the meme as PNG, JPEG or WebP (by the suffix of ``path``); returns the path.
+        ``durable``: on disk (fsynced, file and folder) when this returns, not only in the page cache."""
         path = Path(path)
         fmt = STILL_FORMATS.get(path.suffix.lower())
         if fmt is None:
             hint = "use edgekit.make_gif(...) for an animated GIF" if path.suffix.lower() == ".gif" else ""
             raise ConfigError(f"unsupported meme file type {path.suffix!r} (use {', '.join(STILL_FORMATS)})", path, hint)
         options: Dict[str, Any] = {"JPEG": {"quality": 92}, "WEBP": {"quality": 90}}.get(fmt, {"optimize": True})
-        return write_file(path, lambda f: self.image.save(f, fmt, **options), self.source)
+        return write_file(path, lambda f: self.image.save(f, fmt, **options), self.source, durable)
 
     def to_dict(self) -> dict:
         """JSON-friendly summary (no pixels)."""
@@ -102,10 +103,11 @@ class Meme:
         }
 
 
-def write_file(path: Path, writer: Any, source: Optional[str] = None) -> Path:
+def write_file(path: Path, writer: Any, source: Optional[str] = None, durable: bool = False) -> Path:
     """Write an output with ``writer(tmp_path)`` atomically (:func:`edgekit.paths.write_output`):
-    never over the ``source`` photo/clip, never a torn file; OS errors become InputError naming the path."""
-    return write_output(path, writer, [source] if source else (), "the meme")
+    never over the ``source`` photo/clip, never a torn file; OS errors become InputError naming the path.
+    ``durable``: fsynced before it replaces ``path`` (and its folder after)."""
+    return write_output(path, writer, [source] if source else (), "the meme", durable=durable)
 
 
 # ------------------------------------------------------------------------------ analysis
