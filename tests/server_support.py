@@ -49,9 +49,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: How long a batch item whose name holds "slow" takes in a server started with ``slow_items``.
+SLOW_ITEM_S = 120.0
+
+
+def slow_items_init() -> None:
+    """Pool initializer of a ``slow_items`` server: ``run_task`` sleeps :data:`SLOW_ITEM_S` on an
+    input whose name holds "slow" (a long item, as a long video would be), then runs it."""
+    import edgekit.server.runner as runner
+
+    runner._die_with_parent()
+    real = runner.run_task
+
+    def run_task(worker_json: str, task_json: str):
+        if "slow" in json.loads(task_json)["rel"]:
+            time.sleep(SLOW_ITEM_S)
+        return real(worker_json, task_json)
+
+    runner.run_task = run_task  # the pool unpickles run_task by name, after this initializer
+
+
+def serve_with_slow_items(argv: Sequence[str]) -> None:
+    """``edgekit serve ARGV`` whose batch pool processes run :func:`slow_items_init`."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from edgekit.cli import main
+    from edgekit.server.runner import JobRunner
+
+    def new_pool(self: JobRunner) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=slow_items_init)
+
+    JobRunner._new_pool = new_pool  # type: ignore[method-assign]
+    sys.exit(main(list(argv)))
+
+
 def start_server(port: int, data_dir: Path, roots: Sequence[Path] = (), extra: Sequence[str] = (),
-                 env: Optional[dict] = None, python: str = sys.executable) -> subprocess.Popen:
-    cmd = [python, "-m", "edgekit", "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
+                 env: Optional[dict] = None, python: str = sys.executable,
+                 slow_items: bool = False) -> subprocess.Popen:
+    """``edgekit serve`` on 127.0.0.1:``port`` (``slow_items``: see :func:`serve_with_slow_items`)."""
+    launcher = (["-c", f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); import server_support; "
+                       "server_support.serve_with_slow_items(sys.argv[1:])"] if slow_items else ["-m", "edgekit"])
+    cmd = [python, *launcher, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
            "--log-level", "warning", *[a for r in roots for a in ("--root", str(r))], *extra]
     return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -70,7 +110,11 @@ def wait_ready(port: int, proc: Optional[subprocess.Popen] = None, timeout: floa
         except (urllib.error.URLError, ConnectionError, OSError):
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"server on port {port} not ready after {timeout} s")
+    output = ""
+    if proc is not None and proc.stdout is not None:  # stopped, so that what it said can be read
+        proc.kill()
+        output = proc.stdout.read()[-3000:]
+    raise TimeoutError(f"server on port {port} not ready after {timeout} s: {output}")
 
 
 def get_json(port: int, path: str, token: Optional[str] = None) -> dict:

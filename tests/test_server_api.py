@@ -66,7 +66,8 @@ def roots(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(roots):
     config = ServerConfig(data_dir=roots / "data", roots=(roots / "root",), max_body_bytes=3_000_000,
-                          max_pixels=2_000_000, max_batch_images=50, max_active_jobs=3).check()
+                          max_pixels=2_000_000, max_batch_images=50, max_active_jobs=3,
+                          instance="edgekit-pod-a").check()
     with TestClient(create_app(config), raise_server_exceptions=False) as c:
         wait_until_ready(c)
         yield c
@@ -123,6 +124,39 @@ def test_analyze_raw_and_multipart_agree_with_the_library(client, photo):
         assert faces[0]["emotion"]["label"] == local[0].emotion.label
         assert faces[0]["emotion"]["probs"] == pytest.approx(local[0].emotion.probs)
     assert raw.json()["image_size"] == [512, 512]
+
+
+def test_analyze_action_units_are_opt_in(client, photo):
+    import edgekit
+    from server_support import astronaut_bgr
+
+    plain = client.post("/v1/analyze", content=photo).json()["faces"][0]
+    assert "aus" not in plain
+    local = edgekit.analyze(astronaut_bgr(), action_units=True)[0].aus.to_dict()
+    raw = client.post("/v1/analyze?aus=true", content=photo)
+    form = client.post("/v1/analyze", files={"image": ("me.png", photo, "image/png")}, data={"aus": "1"})
+    for r in (raw, form):
+        assert r.status_code == 200, r.text
+        aus = r.json()["faces"][0]["aus"]
+        assert set(aus) == set(local) and aus["activations"].keys() == local["activations"].keys()
+        assert aus["activations"] == pytest.approx(local["activations"], abs=1e-3)
+        assert aus["activations"]["AU12"] > 0.5  # the astronaut smiles
+    assert raw.headers["etag"] != client.post("/v1/analyze?aus=false", content=photo).headers["etag"]
+    message = assert_error(client.post("/v1/analyze?aus=maybe", content=photo), 400, "ConfigError")
+    assert "must be true or false" in message
+    assert_error(client.post("/v1/meme?aus=true", content=photo), 400, "ConfigError")  # memes do not report them
+    (param,) = [p for p in client.get("/openapi.json").json()["paths"]["/v1/analyze"]["post"]["parameters"]
+                if p["name"] == "aus"]
+    assert param["schema"] == {"type": "boolean"} and "action units" in param["description"]
+    # batch analysis too (the records `edgekit analyze --aus` writes); a meme batch refuses the option
+    r = client.post("/v1/batches", json={"task": "analyze", "paths": ["photos/photo_0000.png"],
+                                         "options": {"aus": True}})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    (record,) = [json.loads(x) for x in client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines()]
+    assert record["ok"] and record["faces"][0]["aus"]["activations"]
+    meme_job = client.post("/v1/batches", json={"task": "meme", "folder": "photos", "options": {"aus": True}})
+    assert "analysis output" in assert_error(meme_job, 400, "ConfigError")
 
 
 def test_same_request_same_etag_304_and_cache(client, photo):
@@ -373,3 +407,33 @@ def test_batch_items_get_the_server_pixel_limit_and_no_videos(client, roots):
     records = {rec["source"]: rec for rec in map(json.loads, client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines())}
     assert not records["big.png"]["ok"] and "2,000,000" in records["big.png"]["error"]
     assert not records["clip.mp4"]["ok"] and "photos only" in records["clip.mp4"]["error"], records
+
+
+def test_a_job_of_another_replica_is_a_404_naming_this_server(client):
+    """Each replica keeps its own job store: the 404 says which server answered and that the job
+    lives on the one that accepted it, whose name every job answer carries."""
+    r = client.get("/v1/batches/" + "f" * 32)
+    message = assert_error(r, 404, "NotFound")
+    assert "(edgekit-pod-a)" in message and "only on the server that accepted it" in message
+    assert r.headers["x-edgekit-server"] == "edgekit-pod-a"
+    for path in ("/manifest", "/outputs/a.png", "/cancel"):
+        method = client.post if path == "/cancel" else client.get
+        assert "edgekit-pod-a" in assert_error(method("/v1/batches/" + "f" * 32 + path), 404)
+    r = client.post("/v1/batches", json={"task": "analyze", "paths": ["photos/photo_0000.png"]})
+    assert r.status_code == 202 and r.json()["server"] == "edgekit-pod-a"
+    assert client.get(r.headers["location"]).json()["server"] == "edgekit-pod-a"
+
+
+def test_synchronous_requests_beyond_the_queue_get_503_before_their_body(client, photo):
+    state = client.app.state
+    config = state.config
+    assert state.slots._value == config.max_concurrent == 2  # decodes at once (docs/server.md, memory)
+    state.sync_requests = config.max_concurrent + config.max_queued  # as if that many were computing or waiting
+    try:
+        r = client.post("/v1/analyze", content=photo)
+        assert "retry shortly" in assert_error(r, 503, "Busy") and r.headers["retry-after"] == "1"
+        assert client.get("/v1/batches").status_code == 200 and client.get("/readyz").status_code == 200
+    finally:
+        state.sync_requests = 0
+    assert client.post("/v1/analyze", content=photo).status_code == 200
+    assert state.sync_requests == 0  # released after each request

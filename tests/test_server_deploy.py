@@ -75,12 +75,35 @@ def test_manifests_agree_with_each_other_and_the_server():
     assert [e["name"] for e in container["env"]] == [TOKEN_ENV]
     args = container["args"]
     grace = float(args[args.index("--grace") + 1])
-    assert pod["terminationGracePeriodSeconds"] > grace  # running batch items finish or are checkpointed before SIGKILL
     # the CLI accepts every argument given in the manifest
     from edgekit.cli import build_parser
 
     parsed = build_parser().parse_args(["serve", *args])
     assert parsed.grace == grace
+
+
+def mebibytes(quantity: str) -> float:
+    units = {"Ki": 2 ** -10, "Mi": 1, "Gi": 2 ** 10}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
+def test_the_pod_limits_cover_the_server_limits():
+    """SIGTERM to exit fits terminationGracePeriodSeconds, and the memory limit covers the worst
+    case of the server's own limits (ServerConfig.memory_peak_mb: concurrent max-pixel decodes,
+    admitted bodies, the cache, the batch pool), as docs/server.md states it."""
+    from edgekit.cli import build_parser
+    from edgekit.cli.serve import config_from
+    from edgekit.server.run import EXIT_OVERHEAD_S
+
+    pod = by_kind("Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    config = config_from(build_parser().parse_args(["serve", *container["args"]]))
+    assert pod["terminationGracePeriodSeconds"] >= config.shutdown_grace_s + EXIT_OVERHEAD_S
+    peak = config.memory_peak_mb()
+    assert peak["decodes"] == config.max_concurrent * 267 and peak["pool"] == 115 + 267, peak
+    assert mebibytes(container["resources"]["limits"]["memory"]) >= peak["total"] * 1.05, peak  # 5% headroom
+    text = (ROOT / "docs" / "server.md").read_text()
+    assert f"= {peak['total']:,} MB" in text  # the arithmetic the docs state is this one
 
 
 def dockerfile_instructions():

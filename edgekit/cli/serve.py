@@ -14,7 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 
+from typing import TYPE_CHECKING
+
 from ._common import positive_int
+
+if TYPE_CHECKING:
+    from ..server.config import ServerConfig
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -42,24 +47,43 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                    help="most inputs of one batch job (default: %(default)s)")
     p.add_argument("--max-jobs", type=positive_int, default=4, metavar="N",
                    help="most queued + running batch jobs (default: %(default)s)")
+    p.add_argument("--max-concurrent", type=positive_int, default=2, metavar="N",
+                   help="synchronous requests decoding and computing at once; each may hold a --max-pixels image "
+                        "decoded, 7 bytes per pixel (default: %(default)s)")
+    p.add_argument("--max-queued", type=int, default=8, metavar="N",
+                   help="synchronous requests that may wait for a turn; more get 503 + Retry-After before their "
+                        "body is read (default: %(default)s)")
     p.add_argument("--cache-mb", type=int, default=64, metavar="MB",
                    help="memory for recent results served again by content hash; 0 turns the cache off (default: %(default)s)")
+    p.add_argument("--batch-videos", action=argparse.BooleanOptionalAction, default=None,
+                   help="let batch jobs take videos (decoded by OpenCV/FFmpeg, outside the photo format allow-list "
+                        "and --max-pixels: only for trusted clients); default: off, or $EDGEKIT_SERVER_BATCH_VIDEOS=1")
     p.add_argument("--grace", type=float, default=20.0, metavar="S",
-                   help="on SIGTERM, seconds running batch items get to finish (default: %(default)s)")
+                   help="on SIGTERM, seconds from the signal that requests in flight and running batch items get "
+                        "to finish (the same seconds for both); items still running then resume at the next start, "
+                        "and the process exits within S + 5 s (default: %(default)s)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..server.config import ServerConfig
     from ..server.run import check_extra, serve
 
     check_extra()  # one clear line before anything else when the extra is missing
-    config = ServerConfig(host=args.host, port=args.port, token=args.token, roots=tuple(args.root), data_dir=args.data_dir,
-                          max_body_bytes=args.max_body_mb * 1024 * 1024, max_batch_body_bytes=args.max_batch_mb * 1024 * 1024,
-                          max_pixels=args.max_pixels, max_batch_images=args.max_batch_images, max_active_jobs=args.max_jobs,
-                          batch_workers=args.batch_workers, num_threads=args.threads, shutdown_grace_s=args.grace,
-                          cache_bytes=max(0, args.cache_mb) * 1024 * 1024)
-    serve(config, log_level=args.log_level, access_log=args.access_log)
+    serve(config_from(args), log_level=args.log_level, access_log=args.access_log)
     return 0
+
+
+def config_from(args: argparse.Namespace) -> "ServerConfig":
+    """The :class:`~edgekit.server.config.ServerConfig` of parsed ``edgekit serve`` arguments (not checked)."""
+    from ..server.config import ServerConfig
+
+    mb = 1024 * 1024
+    return ServerConfig(host=args.host, port=args.port, token=args.token, roots=tuple(args.root),
+                        data_dir=args.data_dir, max_body_bytes=args.max_body_mb * mb,
+                        max_batch_body_bytes=args.max_batch_mb * mb, max_pixels=args.max_pixels,
+                        max_batch_images=args.max_batch_images, max_active_jobs=args.max_jobs,
+                        max_concurrent=args.max_concurrent, max_queued=args.max_queued,
+                        batch_workers=args.batch_workers, num_threads=args.threads, shutdown_grace_s=args.grace,
+                        cache_bytes=max(0, args.cache_mb) * mb, batch_videos=args.batch_videos)

@@ -33,14 +33,24 @@ log = logging.getLogger("edgekit.server")
 
 #: Options of the image endpoints: name -> type (query string or form fields).
 PIPELINE_FIELDS: Dict[str, type] = {"detector": str, "min_confidence": float, "max_faces": int}
-ANALYZE_FIELDS: Dict[str, type] = {**PIPELINE_FIELDS, "name": str}
+ANALYZE_FIELDS: Dict[str, type] = {**PIPELINE_FIELDS, "name": str, "aus": bool}
 MEME_FIELDS: Dict[str, type] = {**PIPELINE_FIELDS, "name": str, "text": str, "style": str, "scene": str, "lang": str,
                                 "face": int, "seed": int, "placement": str, "format": str, "styles": int}
 CAPTION_FIELDS = ("emotion", "style", "scene", "lang", "n", "seed", "styles")
 SUGGEST_FIELDS: Dict[str, type] = {"chat": str, "n": int, "lang": str, "scene": str, "seed": int, "face": int, "name": str}
 BATCH_FIELDS = ("task", "folder", "paths", "options")
 BATCH_OPTIONS: Dict[str, type] = {**PIPELINE_FIELDS, "text": str, "style": str, "scene": str, "lang": str, "face": int,
-                                  "seed": int, "placement": str, "styles": int, "animated": str}
+                                  "seed": int, "placement": str, "styles": int, "animated": str, "aus": bool}
+#: What the options of the image endpoints mean (OpenAPI parameter descriptions); the rest are
+#: the library's keyword arguments of the same name.
+FIELD_HELP: Dict[str, str] = {
+    "aus": "true: each face also gets its facial action units (`aus`: AU intensities as `activations`, "
+           "flags, head pose, cues; the record `edgekit analyze --aus` writes). About 2 ms per face; default false",
+    "name": "how the answer and errors name the photo (default: `request body`)",
+    "detector": "short_range (default) or full_range",
+}
+#: Spellings of a boolean option in a query string or form field.
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 MAX_CAPTIONS = 20
 MAX_CHAT_CHARS = 10_000
 
@@ -96,6 +106,13 @@ def parse_fields(values: List[Tuple[str, str]], schema: Dict[str, type], where: 
 
 
 def _typed(name: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        word = value.strip().lower() if isinstance(value, str) else value
+        if word in TRUE_WORDS or value is True:
+            return True
+        if word in FALSE_WORDS or value is False:
+            return False
+        raise ConfigError("must be true or false", f"{name}={value!r}")
     if kind is str:
         if not isinstance(value, str):
             raise ConfigError("must be a string", f"{name}={value!r}")
@@ -123,6 +140,8 @@ def pipeline_kwargs(options: Dict[str, Any], threads: int) -> Dict[str, Any]:
     for key in ("min_confidence", "max_faces"):
         if key in options:
             kwargs[key] = options.pop(key)
+    if options.pop("aus", False):
+        kwargs["action_units"] = True  # FaceResult.aus (edgekit.aus); off: the key stays as it was
     if kwargs.get("detector_model", "short_range") not in ("short_range", "full_range"):
         raise ConfigError("unknown detector", f"detector={kwargs['detector_model']!r}", "use short_range or full_range")
     return kwargs
@@ -194,10 +213,13 @@ class ServerState:
     """What the app holds: config, job store and runner, metrics, cache, readiness."""
 
     def __init__(self, config: ServerConfig) -> None:
+        from .lock import DataDirLock
         from .runner import JobRunner
         from .store import JobStore
 
         self.config = config
+        # first: a second server on this data dir stops here, before it touches the store
+        self.lock = DataDirLock(Path(config.data_dir)).acquire()  # type: ignore[arg-type]
         self.jobs_dir = Path(config.data_dir) / "jobs"  # type: ignore[arg-type]
         self.jobs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store = JobStore(Path(config.data_dir) / "jobs.sqlite")  # type: ignore[arg-type]
@@ -205,11 +227,14 @@ class ServerState:
         self.cache = ResultCache(config.cache_bytes)
         self.ready = False
         self.draining = False
+        #: time.monotonic() by which shutdown must be done (set by the first SIGTERM / SIGINT)
+        self.shutdown_deadline: Optional[float] = None
         self.warmup_s: Optional[float] = None
         self.warmup_error: Optional[str] = None
         self.inflight = 0
         self.started = time.time()
-        self.slots = asyncio.Semaphore(8)  # requests decoding/inferring at once; the rest wait
+        self.slots = asyncio.Semaphore(config.max_concurrent)  # requests decoding/inferring at once; the rest wait
+        self.sync_requests = 0  # synchronous /v1/ requests admitted (computing, waiting, or reading their body)
         self.runner = JobRunner(self.store, config.batch_workers, on_finished=self._job_finished, on_item=self._item_done)
         m = self.metrics
         m.counter("edgekit_http_requests_total", "HTTP requests by route, method and status.")
@@ -227,13 +252,30 @@ class ServerState:
                 lambda: {(): resident_bytes()})
         m.gauge("edgekit_result_cache_bytes", "Bytes held by the result cache.", lambda: {(): float(self.cache.bytes)})
 
+    def begin_shutdown(self) -> None:
+        """Start draining now (the server got SIGTERM): ``/readyz`` turns 503, the batch runner takes
+        no new item and running items get until :attr:`shutdown_deadline` (``--grace`` from now),
+        in parallel with the HTTP requests in flight, not after them. Idempotent; signal-safe."""
+        if self.shutdown_deadline is not None:
+            return
+        self.shutdown_deadline = time.monotonic() + self.config.shutdown_grace_s
+        self.draining = True
+        self.ready = False
+        self.runner.drain()
+
+    def shutdown_left(self) -> float:
+        """Seconds left of the shutdown grace period (the whole period before it began)."""
+        if self.shutdown_deadline is None:
+            return self.config.shutdown_grace_s
+        return max(0.0, self.shutdown_deadline - time.monotonic())
+
     def _job_finished(self, job_id: str) -> None:
         from ..batch import write_manifest
 
         job = self.store.job(job_id)
         if job is not None:
             try:
-                write_manifest(job["out_dir"], [list(self.store.records(job_id))])
+                write_manifest(job["out_dir"], [list(self.store.records(job_id))], durable=True)
             except EdgekitError:
                 log.exception("manifest of job %s not written", job_id)
 
@@ -263,7 +305,8 @@ class ServerState:
 # ------------------------------------------------------------------------------------- ASGI guard
 
 class Guard:
-    """Outermost ASGI layer: token check on ``/v1/``, body size limits, request metrics."""
+    """Outermost ASGI layer: token check on ``/v1/``, body size limits, admission of synchronous
+    requests (at most ``max_concurrent + max_queued`` hold a body at once), request metrics."""
 
     def __init__(self, app: Callable, state: ServerState) -> None:
         self.app, self.state = app, state
@@ -282,6 +325,7 @@ class Guard:
             await send(message)
 
         state.inflight += 1
+        admitted = False
         try:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             token = state.config.token
@@ -301,6 +345,14 @@ class Guard:
                                             f"request body: {int(length):,} bytes is more than this endpoint accepts ({limit:,})"
                                             if length.isdigit() else "request body: bad Content-Length"))
                 return
+            if method == "POST" and path.startswith("/v1/") and not path.startswith("/v1/batches"):
+                room = state.config.max_concurrent + state.config.max_queued
+                if state.sync_requests >= room:  # refused before its body is read: memory stays bounded
+                    message = f"this server is computing or queueing {room} requests, its limit; retry shortly"
+                    await _send_json(send_wrapper, 503, error_body("Busy", message), {"retry-after": "1"})
+                    return
+                state.sync_requests += 1
+                admitted = True
             seen = [0]
 
             async def capped_receive() -> Dict[str, Any]:
@@ -314,6 +366,7 @@ class Guard:
             await self.app(scope, capped_receive, send_wrapper)
         finally:
             state.inflight -= 1
+            state.sync_requests -= admitted
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
             state.metrics.inc("edgekit_http_requests_total", (("route", label), ("method", method), ("status", str(status_box[0]))))
@@ -346,7 +399,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        state.slots = asyncio.Semaphore(8)  # bound to the serving loop
+        state.slots = asyncio.Semaphore(config.max_concurrent)  # bound to the serving loop
         if start_runner:
             redo = state.runner.start()
             if redo:
@@ -356,12 +409,12 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         try:
             yield
         finally:
-            state.draining = True
-            state.ready = False
+            state.begin_shutdown()  # no-op after a signal: its deadline stands
             if start_runner:
-                result = await run_in_threadpool(state.runner.stop, config.shutdown_grace_s)
+                result = await run_in_threadpool(state.runner.stop, state.shutdown_left())
                 log.info("batch runner stopped; %d running item(s) checkpointed for the next start", result["released"])
             state.store.close()
+            state.lock.release()
 
     app = FastAPI(title="edgekit", version=__version__, lifespan=lifespan,
                   description="Facial emotion analysis, captions and memes on CPU (LiteRT); batch jobs with a JSON Lines "
@@ -475,7 +528,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         return Response(data, media_type=media_type, headers={"ETag": etag_of(key, False), **headers, "X-Edgekit-Cache": "miss"})
 
     def require_ready() -> None:
-        if not state.ready:
+        if not state.ready or state.draining:
             raise HTTPError(503, "the server is starting (models loading) or stopping; retry shortly", "NotReady",
                             {"Retry-After": "2"})
 
@@ -504,8 +557,9 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         "multipart/form-data": {"schema": {"type": "object", "properties": {"image": {"type": "string", "format": "binary"}}}}}}}
 
     def query_params(schema: Dict[str, type]) -> Dict[str, Any]:
-        names = {str: "string", int: "integer", float: "number"}
-        return {"parameters": [{"name": k, "in": "query", "required": False, "schema": {"type": names[t]}}
+        names = {str: "string", int: "integer", float: "number", bool: "boolean"}
+        return {"parameters": [{"name": k, "in": "query", "required": False, "schema": {"type": names[t]},
+                                **({"description": FIELD_HELP[k]} if k in FIELD_HELP else {})}
                                for k, t in schema.items()]}
 
     @app.post("/v1/analyze", tags=["sync"], summary="Faces and their emotions in one photo",

@@ -11,10 +11,20 @@ from ..errors import ConfigError, InputError
 
 #: Environment variable holding the API token (``--token`` wins).
 TOKEN_ENV = "EDGEKIT_SERVER_TOKEN"
-#: Environment variable that lets batch jobs take videos (``1``); see :attr:`ServerConfig.batch_videos`.
+#: Environment variable that lets batch jobs take videos (``1``) when ``--batch-videos`` is not
+#: given; see :attr:`ServerConfig.batch_videos`.
 BATCH_VIDEOS_ENV = "EDGEKIT_SERVER_BATCH_VIDEOS"
 #: Shortest token accepted: a guessable token on a network port is no protection.
 MIN_TOKEN_CHARS = 16
+
+#: Memory model of one server process and its batch pool (MB), measured on the project machine
+#: (benchmarks/results/server.md): the server after the load runs (models, warm caches), one batch
+#: pool process after 30 memes, and the peak over a warm process of decoding and analysing (or
+#: making a meme of) a 40 MP JPEG: 268 MB = 7.0 bytes per pixel (Pillow's RGB(A) image + the BGR
+#: array), the same for analyze and meme. See :meth:`ServerConfig.memory_peak_mb`.
+SERVER_BASE_MB = 206.0
+POOL_PROCESS_BASE_MB = 115.0
+BYTES_PER_DECODED_PIXEL = 7.0
 
 
 def is_loopback(host: str) -> bool:
@@ -43,6 +53,10 @@ class ServerConfig:
         max_pixels: largest image (width x height) a request may send (413 above it).
         max_batch_images: most inputs of one batch job.
         max_active_jobs: most queued + running jobs at once (429 above it).
+        max_concurrent: synchronous requests decoding and computing at once (each may hold a
+            ``max_pixels`` image decoded: 7 bytes per pixel); the others wait for a turn.
+        max_queued: synchronous requests that may wait for a turn (their bodies are in memory);
+            one more is answered 503 with ``Retry-After`` before its body is read.
         batch_workers: processes running batch items (each loads its own models once).
         num_threads: LiteRT threads per model in each process.
         shutdown_grace_s: on SIGTERM, how long running batch items may take to finish; items
@@ -52,7 +66,10 @@ class ServerConfig:
         batch_videos: let batch jobs take videos (uploads named ``.mp4`` ... and videos under the
             roots), decoded by OpenCV/FFmpeg outside the photo format allow-list and pixel limit.
             Default off (such an upload is refused with 415, such a file is a failed record); on
-            with ``EDGEKIT_SERVER_BATCH_VIDEOS=1``.
+            with ``--batch-videos`` (``edgekit serve``), else ``EDGEKIT_SERVER_BATCH_VIDEOS=1``
+            (None: read the environment variable; True/False, the flag, wins over it).
+        instance: this server's name in job answers and in the 404 of a job it does not hold
+            (default: the host name, which is the pod name in Kubernetes).
     """
 
     host: str = "127.0.0.1"
@@ -65,12 +82,15 @@ class ServerConfig:
     max_pixels: int = 40_000_000
     max_batch_images: int = 10_000
     max_active_jobs: int = 4
+    max_concurrent: int = 2
+    max_queued: int = 8
     batch_workers: int = 1
     num_threads: int = 1
     shutdown_grace_s: float = 20.0
     cache_bytes: int = 64 * 1024 * 1024
     warmup: bool = True
     batch_videos: Optional[bool] = None
+    instance: str = field(default_factory=lambda: os.uname().nodename)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -94,10 +114,11 @@ class ServerConfig:
         if not 0 <= int(self.port) <= 65535:
             raise ConfigError("port must be in 0..65535", f"--port {self.port}")
         for name in ("max_body_bytes", "max_batch_body_bytes", "max_pixels", "max_batch_images", "max_active_jobs",
-                     "batch_workers", "num_threads"):
+                     "max_concurrent", "max_queued", "batch_workers", "num_threads"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1", f"--{name.replace('_', '-')} {value!r}")
+            least = 0 if name == "max_queued" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"{name} must be an integer >= {least}", f"--{name.replace('_', '-')} {value!r}")
         roots = []
         for root in self.roots:
             if not root.is_dir():
@@ -117,6 +138,17 @@ class ServerConfig:
             raise InputError("is not writable", self.data_dir, "pass a writable --data-dir")
         self.data_dir = self.data_dir.resolve()
         return self
+
+    def memory_peak_mb(self) -> dict:
+        """Worst-case memory of the server process and its batch pool under these limits (MB):
+        every compute turn holding a ``max_pixels`` image, every admitted request's body in
+        memory, the result cache full, each pool process decoding a ``max_pixels`` item."""
+        decode_mb = self.max_pixels * BYTES_PER_DECODED_PIXEL / 2 ** 20
+        parts = {"server": SERVER_BASE_MB, "cache": self.cache_bytes / 2 ** 20,
+                 "decodes": self.max_concurrent * decode_mb,
+                 "bodies": (self.max_concurrent + self.max_queued) * self.max_body_bytes / 2 ** 20,
+                 "pool": self.batch_workers * (POOL_PROCESS_BASE_MB + decode_mb)}
+        return {**{k: round(v) for k, v in parts.items()}, "total": round(sum(parts.values()))}
 
     def inside_roots(self, path: Path) -> Optional[Path]:
         """``path`` resolved (links followed) when it lies inside one of :attr:`roots`, else None."""

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -25,6 +26,13 @@ def safe_name(name: Optional[str], index: int) -> str:
     """A plain file name for an uploaded file (no folders, no leading dot, at most 100 characters)."""
     base = _UNSAFE.sub("_", os.path.basename((name or "").replace("\\", "/"))).lstrip("._")[-100:]
     return base or f"image{index + 1}"
+
+
+def _copy(source: Any, path: Path) -> None:
+    """Copy an uploaded file (a binary file object) to ``path``."""
+    source.seek(0)
+    with open(path, "wb") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
 
 
 def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileResponse: Any, JSONResponse: Any,
@@ -41,7 +49,10 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
     def job_or_404(job_id: str) -> Dict[str, Any]:
         job = state.store.job(job_id) if _JOB_ID.match(job_id) else None
         if job is None:
-            raise HTTPError(404, f"job {job_id!r} not found on this server", "NotFound")
+            # several replicas: the job may live on another one (each keeps its own store)
+            raise HTTPError(404, f"job {job_id[:64]!r} not found on this server ({config.instance}); a job lives only "
+                                 "on the server that accepted it, whose name its 'server' field gives: ask that one "
+                                 "(docs/server.md, Kubernetes)", "NotFound", {"X-Edgekit-Server": config.instance})
         return job
 
     def describe(job: Dict[str, Any]) -> Dict[str, Any]:
@@ -49,7 +60,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
         finished = counts["done"] + counts["failed"] + counts["cancelled"]
         base = f"/v1/batches/{job['id']}"
         worker = dict(job["worker"])
-        return {"id": job["id"], "state": job["state"], "task": worker.pop("task"), "total": job["total"],
+        return {"id": job["id"], "server": config.instance, "state": job["state"], "task": worker.pop("task"),
+                "total": job["total"],
                 "counts": counts, "progress": round(finished / job["total"], 4) if job["total"] else 1.0,
                 "records": job["records"], "created": job["created"], "updated": job["updated"],
                 "options": {k: v for k, v in worker.items() if v not in (None, {})},
@@ -66,10 +78,13 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
         if unknown:
             raise ConfigError(f"unknown option(s) {', '.join(unknown)}", "options", f"valid options: {', '.join(sorted(BATCH_OPTIONS))}")
         options = {k: _typed(k, v, BATCH_OPTIONS[k]) for k, v in raw_options.items() if v is not None}
+        if options.get("aus") and task != "analyze":
+            raise ConfigError("action units are analysis output", "options.aus=true", "use task 'analyze', or drop aus")
         kwargs = pipeline_kwargs(options, config.num_threads)
         # the server's own limits, which a client cannot lift: every item's header is checked
-        # against --max-pixels before decoding, and videos are items only when the server allows
-        options.update(max_pixels=config.max_pixels, videos=bool(config.batch_videos))
+        # against --max-pixels before decoding, and videos are items only when the server allows;
+        # outputs are fsynced before the store records them done (durable as the store is)
+        options.update(max_pixels=config.max_pixels, videos=bool(config.batch_videos), durable=True)
         if task == "meme" and options.get("seed") is None and options.get("text") is None:
             # fixed now and stored: a resumed item draws the same captions (and the same style names)
             options["seed"] = secrets.randbelow(2 ** 31)
@@ -142,15 +157,15 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
                 name = safe_name(upload.filename, i)
                 if not config.batch_videos and is_video_path(name):
                     raise HTTPError(415, f"upload {name!r}: this server takes photos only in batches (videos are off; "
-                                         "see docs/server.md, EDGEKIT_SERVER_BATCH_VIDEOS)", "UnsupportedMediaType")
+                                         "see docs/server.md, --batch-videos)", "UnsupportedMediaType")
                 stem, suffix = os.path.splitext(name)
                 n = 1
                 while name in used:
                     n += 1
                     name = f"{stem}_{n}{suffix}"
                 used.add(name)
-                data = await upload.read()
-                files.append(await run_in_threadpool(write_output, in_dir / name, lambda p, d=data: p.write_bytes(d)))
+                # copied from Starlette's spooled file in 1 MB pieces: never a whole upload in memory
+                files.append(await run_in_threadpool(write_output, in_dir / name, lambda p, f=upload.file: _copy(f, p)))
             job = await run_in_threadpool(create_job, worker, files, in_dir, job_id)
         else:
             body = await read_json(request, BATCH_FIELDS)

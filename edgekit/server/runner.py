@@ -127,17 +127,23 @@ class JobRunner:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self, grace_s: float) -> Dict[str, int]:
-        """Stop taking items; give running items ``grace_s`` seconds to finish (recorded), put the
-        rest back to pending for the next start; stop the pool."""
+    def drain(self) -> None:
+        """Take no new item; running ones go on (and are recorded when they finish). Safe to call
+        from a signal handler (it only sets events)."""
         self._draining.set()
         self._wake.set()
-        deadline = time.monotonic() + grace_s
+
+    def stop(self, grace_s: float) -> Dict[str, int]:
+        """Stop taking items; give running items ``grace_s`` seconds to finish (recorded), put the
+        rest back to pending for the next start; stop the pool (its processes are killed: an item
+        they were still running is redone, from scratch, at the next start)."""
+        self.drain()
+        deadline = time.monotonic() + max(0.0, grace_s)
         while self._inflight and time.monotonic() < deadline:
             time.sleep(0.05)
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=2)  # it wakes every 0.5 s
         released = 0
         for future, (job_id, idx, _) in list(self._inflight.items()):
             self.store.release(job_id, idx, refund=True)
