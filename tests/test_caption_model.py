@@ -8,11 +8,12 @@ tf = pytest.importorskip("converters.tfenv", reason="needs the [train] extra (Te
 
 from converters.caption import prune as pr  # noqa: E402
 from converters.caption.templates import generate  # noqa: E402
-from converters.caption.data import conditions, encode_entries  # noqa: E402
+from converters.caption.data import conditions, encode_entries, split_xy  # noqa: E402
 from converters.caption.export import export_tflite  # noqa: E402
 from converters.caption.model import GPT, GPTConfig, init_weights  # noqa: E402
 from converters.caption.tokenizer_train import train_tokenizer  # noqa: E402
-from converters.caption.train import mean_nll, train  # noqa: E402
+from converters.caption import train as train_module  # noqa: E402
+from converters.caption.train import BestWeights, mean_nll, train  # noqa: E402
 from edgekit.captioning import Captioner  # noqa: E402
 from edgekit.captioning.conditioning import COND_DIM, condition  # noqa: E402
 from edgekit.captioning.decoder import KVCacheDecoder  # noqa: E402
@@ -55,6 +56,34 @@ def _tf_greedy(model: GPT, prompt, cond, banned, steps: int):
 def test_training_reduces_loss(tiny):
     assert tiny["history"][-1]["step"] == 5
     assert np.isfinite(tiny["history"][-1]["loss"])
+
+
+def test_training_restores_the_weights_of_the_best_evaluation(tiny, monkeypatch):
+    """Held-out perplexity faked as 9, 4, 6, 5 at steps 50..200: the weights of step 100 come back."""
+    seen, fake = [], iter([9.0, 4.0, 6.0, 5.0])
+
+    def perplexity(model, rows, cond):
+        seen.append(model.numpy_weights())
+        return next(fake)
+
+    monkeypatch.setattr(train_module, "perplexity", perplexity)
+    model = GPT(tiny["cfg"], init_weights(tiny["cfg"], seed=2))
+    best = BestWeights(model)
+    history = train(model, tiny["rows"], tiny["cond"], steps=200, batch=16, lr=1e-2, warmup=1,
+                    eval_rows=(tiny["rows"], tiny["cond"]), eval_every=50, best=best)
+    assert [h["heldout_ppl"] for h in history if "heldout_ppl" in h] == [9.0, 4.0, 6.0, 5.0]
+    assert best.record() == {"step": 100, "heldout_ppl": 4.0}
+    final = model.numpy_weights()
+    assert any(not np.array_equal(seen[1][k], seen[3][k]) for k in final)  # training went on after step 100
+    assert all(np.array_equal(final[k], seen[1][k]) for k in final)
+
+
+def test_mean_nll_on_length_sorted_trimmed_batches_equals_the_padded_rows(tiny):
+    rows, cond = tiny["rows"], tiny["cond"]
+    assert (rows[:, -1] == 0).all()  # every row has padding to trim
+    x, y, m = split_xy(rows)
+    total, count = train_module._loss(tiny["model"], x, cond, y, m, False)
+    assert abs(mean_nll(tiny["model"], rows, cond, batch=7) - float(total) / float(count)) < 1e-5
 
 
 def test_kv_cache_runtime_matches_full_prefix_tf(tiny):

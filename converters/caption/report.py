@@ -26,10 +26,13 @@ def plot_training(train: Dict, prune: Dict, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-    for name, hist in (("float (dense)", train["history"]), ("pruned fine-tune", prune["history"])):
+    for name, run in (("float (dense)", train), ("pruned fine-tune", prune)):
+        hist, kept = run["history"], run.get("restored") or {}
         ax[0].plot([h["step"] for h in hist], [h["loss"] for h in hist], label=name)
         ev = [h for h in hist if "heldout_ppl" in h]
-        ax[1].plot([h["step"] for h in ev], [h["heldout_ppl"] for h in ev], marker="o", label=name)
+        line, = ax[1].plot([h["step"] for h in ev], [h["heldout_ppl"] for h in ev], marker="o", label=name)
+        if kept.get("heldout_ppl") is not None:  # the weights kept (star)
+            ax[1].plot([kept["step"]], [kept["heldout_ppl"]], marker="*", markersize=14, color=line.get_color())
     ax[0].set(xlabel="step", ylabel="train loss (nats/token)", title="training loss")
     ax[1].set(xlabel="step", ylabel="held-out perplexity", title="held-out perplexity")
     for a in ax:
@@ -42,6 +45,16 @@ def plot_training(train: Dict, prune: Dict, out: Path) -> None:
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def _restored(run: Dict) -> str:
+    """Which evaluation's weights a training run kept (train.json / prune.json ``restored``), or ""."""
+    kept = run.get("restored") or {}
+    if kept.get("heldout_ppl") is None:
+        return ""
+    last = [h["heldout_ppl"] for h in run["history"] if "heldout_ppl" in h][-1]
+    return (f"; the weights kept are those of step {kept['step']} (held-out perplexity {kept['heldout_ppl']:.2f}, "
+            f"the lowest evaluated; {last:.2f} at the last step)")
 
 
 def markdown(r: Dict) -> str:
@@ -85,7 +98,8 @@ def markdown(r: Dict) -> str:
         "`EmotionClassifier` probability dict conditions the model directly. Scene `none` is learnt only from the corpus's "
         "scene-less captions, so `scene=None` asks for a caption without scene words. Training augmentation: in 50% of "
         f"rows the one-hot emotion becomes a classifier-like probability vector (>= 55% on the label). {r['train']['params']:,} parameters; trained {r['train']['history'][-1]['step']} steps "
-        f"(batch {r['train']['train']['batch']}) in {r['train']['wall_s'] / 60:.1f} min on 2 TF threads. "
+        f"(batch {r['train']['train']['batch']}) in {r['train']['wall_s'] / 60:.1f} min on 2 TF threads"
+        f"{_restored(r['train'])}. "
         f"Held-out split: {r['corpus']['heldout']} captions (10% of every emotion/style/language cell), never trained on.",
         "",
         "## Pruning, INT8 and perplexity",
@@ -95,8 +109,8 @@ def markdown(r: Dict) -> str:
         f"{pr['mlp_units_before'] - pr['mlp_units_after']} of {pr['mlp_units_before']} MLP hidden units "
         f"(lowest |w1|*|w2| per layer), i.e. {_pct(1 - pr['block_params_after'] / pr['block_params_before'])} of the "
         f"transformer-block parameters ({pr['params_before']:,} -> {pr['params_after']:,} parameters in total), "
-        f"then fine-tuned {pr['history'][-1]['step']} steps. INT8: **dynamic-range** quantization (int8 weights, float "
-        "activations; TFLite `Optimize.DEFAULT` without a representative dataset).",
+        f"then fine-tuned {pr['history'][-1]['step']} steps{_restored(pr)}. INT8: **dynamic-range** quantization "
+        "(int8 weights, float activations; TFLite `Optimize.DEFAULT` without a representative dataset).",
         "",
         "| model | held-out perplexity (LiteRT, KV cache) | delta vs float | consistency (proxy) | copies of training lines | fallback |",
         "|---|---|---|---|---|---|",
@@ -122,7 +136,7 @@ def markdown(r: Dict) -> str:
         f"({_pct(ship['emotion_consistency_all_outputs'])} counting library fallbacks). Scorer: {r['scorer']['description']}; "
         f"its accuracy on the training split (which it never saw) is {_pct(r['scorer']['accuracy_on_training_split'])}.",
         f"- Copies: {_pct(ship['copies_of_training_lines'])} of model outputs are verbatim lines of the training split "
-        "(the model learnt 5,760 authored lines; the rest are its own recombinations).",
+        f"(the model learnt {r['corpus']['train']:,} authored lines; the rest are its own recombinations).",
         f"- Distinct-2 (token bigrams): zh {ship['distinct_2']['zh']:.3f}, en {ship['distinct_2']['en']:.3f}.",
         f"- Fallback to the library: {_pct(ship['fallback_rate'])} (reasons: {ship['fallback_reasons'] or 'none'}).",
         f"- `caption_styles`: {_pct(r['style_batches']['all_distinct_share'])} of {r['style_batches']['trials']} batches had 5 distinct captions in 5 styles.",
