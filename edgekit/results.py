@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .errors import InputError
 
 if TYPE_CHECKING:
     from .aus import ActionUnits
@@ -70,22 +72,54 @@ class Detection:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EmotionResult:
-    """Emotion of one face: top ``label``, its probability ``score`` and all ``probs``."""
+    """Emotion of one face: the probability ``vector`` (float64, read-only) in ``labels`` order,
+    the top ``label`` and its probability ``score``; :attr:`probs` gives the vector as a dict.
 
-    label: str
-    score: float
-    probs: Dict[str, float]
+    ``EmotionResult(labels, vector)`` or ``EmotionResult.from_probs(labels, vector)``; ``label``
+    and ``score`` are derived from the vector (the first label wins a tie).
+    """
+
+    labels: Tuple[str, ...]
+    vector: np.ndarray
+    label: str = field(init=False)
+    score: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        labels = tuple(self.labels)
+        vector = np.array(self.vector, dtype=np.float64).reshape(-1)  # its own copy, frozen below
+        if not labels or vector.size != len(labels):
+            raise InputError(f"{vector.size} probabilities for {len(labels)} labels", "EmotionResult",
+                             "pass one probability per label, in label order")
+        vector.flags.writeable = False
+        top = int(np.argmax(vector))
+        for name, value in (("labels", labels), ("vector", vector), ("label", labels[top]),
+                            ("score", float(vector[top]))):
+            object.__setattr__(self, name, value)
 
     @classmethod
-    def from_probs(cls, labels: Tuple[str, ...], probs: np.ndarray) -> "EmotionResult":
-        probs = np.asarray(probs, dtype=np.float64).reshape(-1)
-        top = int(np.argmax(probs))
-        return cls(label=labels[top], score=float(probs[top]), probs={l: float(p) for l, p in zip(labels, probs)})
+    def from_probs(cls, labels: Sequence[str], probs: Sequence[float]) -> "EmotionResult":
+        """The result of a probability vector ``probs`` in ``labels`` order."""
+        return cls(tuple(labels), np.asarray(probs))
+
+    @property
+    def probs(self) -> Dict[str, float]:
+        """``{label: probability}`` in ``labels`` order (a new dict on every access: loops read :attr:`vector`)."""
+        return dict(zip(self.labels, self.vector.tolist()))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EmotionResult):
+            return NotImplemented
+        return self.labels == other.labels and bool(np.array_equal(self.vector, other.vector))
+
+    __hash__ = None  # type: ignore[assignment]  # equal results must hash alike, and the vector is an array
+
+    def __repr__(self) -> str:
+        return f"EmotionResult(label={self.label!r}, score={self.score!r}, probs={self.probs!r})"
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "score": self.score, "probs": dict(self.probs)}
+        return {"label": self.label, "score": self.score, "probs": self.probs}
 
 
 @dataclass(frozen=True)

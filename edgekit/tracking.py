@@ -77,7 +77,7 @@ class Track:
     missed: int = 0
 
     def smooth(self, probs: Sequence[float], timestamp_ms: float) -> np.ndarray:
-        """Smoothed version of this frame's ``probs`` for this face."""
+        """This face's smoothed probability vector, given this frame's ``probs`` (a vector in label order)."""
         return self.ema.update(probs, timestamp_ms)
 
     def _observe(self, det: Detection, timestamp_ms: float) -> None:

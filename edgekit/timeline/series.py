@@ -184,11 +184,13 @@ class TimelineBuilder:
         for face in result.faces:
             if face.emotion is None:
                 continue
-            probs = np.array([face.emotion.probs[label] for label in self.labels], np.float64)
+            as_dict = face.emotion.probs
+            probs = (face.emotion.vector if face.emotion.labels == self.labels
+                     else np.array([as_dict[label] for label in self.labels], np.float64))
             rows.append(probs)
             self._summary.add(probs)
             track = face.track_id if face.track_id is not None else -1
-            self._monitor.observe(track, ts, face.emotion.probs)
+            self._monitor.observe(track, ts, as_dict)
             if self.per_track:
                 self._track_summaries.setdefault(track, _SummaryAccumulator(self.labels)).add(probs)
                 buf = self._tracks.setdefault(track, _TrackBuffer())
