@@ -109,11 +109,17 @@ class FaceAligner:
 
     def align(self, image: ImageSource, detection: Detection) -> AlignedFace:
         """Crop the face of ``detection`` out of ``image`` (BGR array or path)."""
-        return self.align_eyes(image, detection.keypoint("right_eye"), detection.keypoint("left_eye"))
+        return self._align_checked(load_image(image), detection)
 
     def align_eyes(self, image: ImageSource, image_left_eye: Point, image_right_eye: Point) -> AlignedFace:
         """Crop with explicit eye centres (frame pixels, pixel-edge convention like BlazeFace)."""
-        bgr = load_image(image)
+        return self._align_eyes_checked(load_image(image), image_left_eye, image_right_eye)
+
+    def _align_checked(self, bgr: np.ndarray, detection: Detection) -> AlignedFace:
+        """:meth:`align` of a frame :func:`~edgekit.imageio.load_image` already returned (not checked again)."""
+        return self._align_eyes_checked(bgr, detection.keypoint("right_eye"), detection.keypoint("left_eye"))
+
+    def _align_eyes_checked(self, bgr: np.ndarray, image_left_eye: Point, image_right_eye: Point) -> AlignedFace:
         src = np.array([image_left_eye, image_right_eye], dtype=np.float64) - 0.5
         if not np.isfinite(src).all() or np.hypot(*(src[1] - src[0])) < 1e-3:
             raise InputError(f"eye points {src.tolist()} are not two distinct finite points", subject="alignment",

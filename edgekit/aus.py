@@ -557,10 +557,8 @@ class ActionUnitReader:
         Raises:
             NoFaceError: no face, or its AUs cannot be read (the reason is given).
         """
-        from .imageio import load_image
-
         subject = image if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__") else "neutral photo"
-        faces = self.mesh.process(load_image(image))
+        faces = self.mesh.process(image)
         if not faces:
             raise NoFaceError("no face found in the neutral photo", subject, "use a frontal photo of the person with a relaxed face")
         face = faces[0]
@@ -601,7 +599,7 @@ class ActionUnitReader:
         from .imageio import load_image
 
         bgr = load_image(image)
-        detections = sorted(self.mesh.detector.detect(bgr), key=lambda d: -d.box.area)
+        detections = sorted(self.mesh.detector._detect_checked(bgr), key=lambda d: -d.box.area)
         out = []
         for det in detections:
             face = self.mesh.landmarks(bgr, det)

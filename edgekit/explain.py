@@ -403,13 +403,13 @@ class Explainer(CreateFromOptions):
         t0 = time.perf_counter()
         bgr = load_image(image)
         source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else None
-        detections = left_to_right(self.detector.detect(bgr), lambda d: d.box)
+        detections = left_to_right(self.detector._detect_checked(bgr), lambda d: d.box)
         if not detections:
             raise NoFaceError("no face found", source or "photo", "use a photo with a clearly visible face")
         index = pick_face(detections, face, lambda d: d.box, source)
         assert index is not None
         det = detections[index]
-        aligned = self.aligner.align(bgr, det)
+        aligned = self.aligner._align_checked(bgr, det)
         crop = aligned.image
         t1 = time.perf_counter()
         probs = self.classifier.predict_probs(crop)

@@ -163,8 +163,11 @@ class FaceMesh(CreateFromOptions, litert.LiteRTModel):
 
     def process(self, image: ImageSource) -> List[FaceLandmarks]:
         """Landmarks of the faces in ``image`` (path or BGR array), largest face first."""
-        bgr = load_image(image)
-        detections = sorted(self.detector.detect(bgr), key=lambda d: -d.box.area)
+        return self._process_checked(load_image(image))
+
+    def _process_checked(self, bgr: np.ndarray) -> List[FaceLandmarks]:
+        """:meth:`process` on a frame :func:`~edgekit.imageio.load_image` already returned (not checked again)."""
+        detections = sorted(self.detector._detect_checked(bgr), key=lambda d: -d.box.area)
         faces = []
         for det in detections:
             face = self.landmarks(bgr, det)

@@ -3,6 +3,8 @@
 The API follows MediaPipe Tasks: a :class:`PipelineOptions` dataclass with a ``running_mode``,
 ``Pipeline.create_from_options(options)``, ``process(image)`` for images and
 ``process(frame, timestamp_ms)`` for video frames, ``process_async`` for live streams.
+The frame is validated once, where it enters (``imageio.load_image``); the stages after it take
+the array as it is, and each :class:`FrameResult` is built once, after the last stage.
 
 - ``"image"``: every call is independent; no track ids, no smoothing.
 - ``"video"``: faces keep a track id from frame to frame and their probabilities are smoothed
@@ -19,8 +21,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import fields
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -35,12 +37,16 @@ from .task_options import RUNNING_MODES, PipelineOptions
 from .tracking import DEFAULT_FRAME_INTERVAL_MS, IouTracker
 from .video import VideoFrame, VideoReader, VideoSource
 
+if TYPE_CHECKING:
+    from .aus import ActionUnits
+
 #: ``result_callback(result, image, timestamp_ms)`` of the live-stream mode.
 ResultCallback = Callable[[FrameResult, np.ndarray, float], None]
 #: The running modes each method serves (MediaPipe's detect / detect_for_video / detect_async
 #: contract); any other mode raises ConfigError. ``reset`` and ``close`` serve every mode.
 METHOD_MODES: Dict[str, Tuple[str, ...]] = {
     "process": ("image", "video"),
+    "decode_and_process": ("image", "video"),
     "stream_video": ("image", "video"),
     "process_video": ("image", "video"),
     "process_async": ("live_stream",),
@@ -111,21 +117,26 @@ class Pipeline(CreateFromOptions):
         in image mode it is only recorded in the result.
         """
         self._check_mode("process")
-        with self._lock:
-            self._check_open()
-            if self._tracker is None:
-                return self._analyze(image, timestamp_ms, None)
-            return self._analyze(image, self._advance_clock(timestamp_ms), self._tracker)
+        return self._process(image, timestamp_ms)[1]
+
+    def decode_and_process(self, image: ImageSource, timestamp_ms: Optional[float] = None
+                           ) -> Tuple[np.ndarray, FrameResult]:
+        """Like :meth:`process`, also returning the BGR pixels it analysed: a file is decoded once,
+        for the analysis and, say, an annotated copy (as :meth:`stream_video` yields each frame)."""
+        self._check_mode("decode_and_process")
+        return self._process(image, timestamp_ms)
 
     def process_async(self, image: ImageSource, timestamp_ms: float) -> None:
         """Live-stream mode: queue ``image`` for the worker thread and return immediately."""
         self._check_mode("process_async")
-        bgr = np.array(load_image(image), copy=True)  # the caller may reuse its buffer
+        started = time.perf_counter()
+        bgr = np.array(load_image(image), copy=True)  # validated here, once; the caller may reuse its buffer
+        decode_ms = (time.perf_counter() - started) * 1e3
         with self._lock:
             self._check_open()
             ts = self._advance_clock(timestamp_ms)
         assert self._live is not None  # live_stream mode always has its worker
-        self._live.submit(bgr, ts)
+        self._live.submit(_Frame(bgr, ts, decode_ms))
 
     def stream_video(self, source: Union[VideoSource, VideoReader], *, max_frames: Optional[int] = None
                      ) -> Iterator[Tuple[VideoFrame, FrameResult]]:
@@ -150,8 +161,8 @@ class Pipeline(CreateFromOptions):
             for frame in reader:
                 with self._lock:
                     self._check_open()
-                    result = self._analyze(frame.image, frame.timestamp_ms, tracker)
-                result.source, result.frame_index = reader.name, frame.index
+                    _, result = self._load_and_analyze(frame.image, frame.timestamp_ms, tracker, reader.name,
+                                                       frame.index)
                 yield frame, result
 
     def reset(self) -> None:
@@ -224,90 +235,135 @@ class Pipeline(CreateFromOptions):
         self._last_ts = ts
         return ts
 
-    def _analyze(self, image: ImageSource, timestamp_ms: Optional[float],
-                 tracker: Optional[IouTracker]) -> FrameResult:
-        timings = StageTimings()
-        t0 = time.perf_counter()
+    def _process(self, image: ImageSource, timestamp_ms: Optional[float]) -> Tuple[np.ndarray, FrameResult]:
+        with self._lock:
+            self._check_open()
+            ts = timestamp_ms if self._tracker is None else self._advance_clock(timestamp_ms)
+            return self._load_and_analyze(image, ts, self._tracker)
+
+    def _load_and_analyze(self, image: ImageSource, timestamp_ms: Optional[float], tracker: Optional[IouTracker],
+                          source: Optional[str] = None, frame_index: Optional[int] = None
+                          ) -> Tuple[np.ndarray, FrameResult]:
+        """The public boundary of a frame: :func:`load_image` validates (or decodes) it, once; every
+        stage after it takes the array as it is."""
+        started = time.perf_counter()
         bgr = load_image(image)
-        t1 = time.perf_counter()
-        detections = self.detector.detect(bgr)
-        t2 = time.perf_counter()
-        timings.decode_ms, timings.detect_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3
-        emotions = [self._classify(bgr, det, timings) for det in detections]
-        faces = [FaceResult(det, emo, raw_emotion=emo) for det, emo in zip(detections, emotions)]
+        decode_ms = (time.perf_counter() - started) * 1e3
+        if source is None and isinstance(image, (str, os.PathLike)):
+            source = os.fspath(image)
+        return bgr, self._analyze(_Frame(bgr, timestamp_ms, decode_ms, source, frame_index), tracker)
+
+    def _analyze(self, frame: _Frame, tracker: Optional[IouTracker]) -> FrameResult:
+        """Every stage on a validated frame; the results are built once, at the end."""
+        bgr, ts = frame.image, frame.timestamp_ms
+        stages = _Stopwatch()
+        detections = stages.run("detect", self.detector._detect_checked, bgr)
+        raw, align_ms, classify_ms = self._classify(bgr, detections)
+        track_ids: List[Optional[int]] = [None] * len(detections)
+        emotions = raw
         if tracker is not None:
-            t3 = time.perf_counter()
-            self._track(faces, tracker, timestamp_ms)
-            timings.track_ms = (time.perf_counter() - t3) * 1e3
-        if self.identifier is not None:
-            t4 = time.perf_counter()
-            self._identify(bgr, faces, tracker, timestamp_ms)
-            timings.identify_ms = (time.perf_counter() - t4) * 1e3
-        if self.au_reader is not None:
-            t5 = time.perf_counter()
-            self._read_aus(bgr, faces, tracker)
-            timings.aus_ms = (time.perf_counter() - t5) * 1e3
-        timings.total_ms = (time.perf_counter() - t0) * 1e3
-        source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else None
-        return FrameResult(faces, timings, source=source, timestamp_ms=timestamp_ms,
+            track_ids, emotions = stages.run("track", self._track, detections, raw, tracker, ts)
+        none: List[Any] = [None] * len(detections)
+        identities = none if self.identifier is None else stages.run(
+            "identify", self._identify, bgr, detections, track_ids, tracker, ts)
+        aus = none if self.au_reader is None else stages.run("aus", self._read_aus, bgr, detections, track_ids, tracker)
+        faces = [FaceResult(det, emotion, track_id=track_id, raw_emotion=raw_emotion, identity=identity, aus=au)
+                 for det, emotion, track_id, raw_emotion, identity, au in zip(detections, emotions, track_ids, raw,
+                                                                              identities, aus)]
+        timings = StageTimings(decode_ms=frame.decode_ms, align_ms=align_ms, classify_ms=classify_ms,
+                               total_ms=frame.decode_ms + stages.elapsed_ms(), **stages.ms)
+        return FrameResult(faces, timings, source=frame.source, frame_index=frame.frame_index, timestamp_ms=ts,
                            image_size=(int(bgr.shape[1]), int(bgr.shape[0])))
 
-    def _classify(self, bgr: np.ndarray, det: Detection, timings: StageTimings) -> Optional[EmotionResult]:
+    def _classify(self, bgr: np.ndarray, detections: List[Detection]
+                  ) -> Tuple[List[Optional[EmotionResult]], float, float]:
+        """The emotion of every face (None without a classifier), and the ms spent aligning and classifying."""
         if self.classifier is None or self.aligner is None:
-            return None
-        t0 = time.perf_counter()
-        crop = self.aligner.align(bgr, det).image
-        t1 = time.perf_counter()
-        emotion = self.classifier.predict_aligned(crop)
-        timings.align_ms += (t1 - t0) * 1e3
-        timings.classify_ms += (time.perf_counter() - t1) * 1e3
-        return emotion
+            return [None] * len(detections), 0.0, 0.0
+        emotions: List[Optional[EmotionResult]] = []
+        align_s = classify_s = 0.0
+        for det in detections:
+            t0 = time.perf_counter()
+            crop = self.aligner._align_checked(bgr, det).image
+            t1 = time.perf_counter()
+            emotions.append(self.classifier.predict_aligned(crop))
+            align_s, classify_s = align_s + t1 - t0, classify_s + time.perf_counter() - t1
+        return emotions, align_s * 1e3, classify_s * 1e3
 
-    def _identify(self, bgr: np.ndarray, faces: List[FaceResult], tracker: Optional[IouTracker],
-                  timestamp_ms: Optional[float]) -> None:
+    def _track(self, detections: List[Detection], raw: List[Optional[EmotionResult]], tracker: IouTracker,
+               timestamp_ms: float) -> Tuple[List[Optional[int]], List[Optional[EmotionResult]]]:
+        """Track ids, and each face's probability vector smoothed over its track."""
+        tracks = tracker.update(detections, timestamp_ms)
+        smoothed = [None if emo is None else EmotionResult(emo.labels, track.smooth(emo.vector, timestamp_ms))
+                    for emo, track in zip(raw, tracks)]
+        return [track.track_id for track in tracks], smoothed
+
+    def _identify(self, bgr: np.ndarray, detections: List[Detection], track_ids: List[Optional[int]],
+                  tracker: Optional[IouTracker], timestamp_ms: Optional[float]) -> List[IdentityResult]:
         """Identity of every face; tracked faces reuse their track's identity until it is
         ``identity_refresh_ms`` old."""
         identifier = self.identifier
-        if identifier is None:
-            return
+        assert identifier is not None
         if tracker is not self._identity_tracker:
             self._identity_tracker, self._track_identities = tracker, {}
         cache = self._track_identities if tracker is not None else None
         now = float(timestamp_ms or 0.0)
-        for face in faces:
-            cached = cache.get(face.track_id) if cache is not None else None
+        identities = []
+        for det, track_id in zip(detections, track_ids):
+            cached = cache.get(track_id) if cache is not None else None
             if cached is not None and now - cached[1] < self.options.identity_refresh_ms:
-                face.identity = cached[0]
+                identities.append(cached[0])
                 continue
-            face.identity = identifier.identify_embedding(identifier.embed_detection(bgr, face.detection))
+            identity = identifier.identify_embedding(identifier._embed_checked(bgr, det))
             if cache is not None:
-                cache[face.track_id] = (face.identity, now)
+                cache[track_id] = (identity, now)
+            identities.append(identity)
         if cache is not None and len(cache) > 64:  # forget tracks not seen for a while
             for track_id in [k for k, (_, ts) in cache.items() if now - ts > 10 * max(self.options.identity_refresh_ms, 1.0)]:
                 del cache[track_id]
+        return identities
 
-    def _read_aus(self, bgr: np.ndarray, faces: List[FaceResult], tracker: Optional[IouTracker]) -> None:
+    def _read_aus(self, bgr: np.ndarray, detections: List[Detection], track_ids: List[Optional[int]],
+                  tracker: Optional[IouTracker]) -> List["ActionUnits"]:
         """Action units of every face; with ``au_stream_neutral`` tracked faces feed and use their
         track's running median."""
         reader = self.au_reader
-        if reader is None:
-            return
+        assert reader is not None
         if reader.stream is not None and tracker is not self._au_tracker:
             self._au_tracker = tracker  # a new video: new people, new baselines
             reader.stream.reset()
-        for face in faces:
-            face.aus = reader.read(bgr, face.detection, face.track_id if tracker is not None else None)
+        aus = [reader.read(bgr, det, track_id) for det, track_id in zip(detections, track_ids)]
         if reader.stream is not None and tracker is not None:
             reader.stream.forget([t.track_id for t in tracker.tracks])
+        return aus
 
-    def _track(self, faces: List[FaceResult], tracker: IouTracker, timestamp_ms: float) -> None:
-        tracks = tracker.update([f.detection for f in faces], timestamp_ms)
-        labels = self.labels
-        for face, track in zip(faces, tracks):
-            face.track_id = track.track_id
-            if face.raw_emotion is not None:
-                raw = np.array([face.raw_emotion.probs[label] for label in labels])
-                face.emotion = EmotionResult.from_probs(labels, track.smooth(raw, timestamp_ms))
+
+@dataclass(frozen=True)
+class _Frame:
+    """A validated frame on its way through the stages, with what its result records."""
+
+    image: np.ndarray
+    timestamp_ms: Optional[float]
+    decode_ms: float = 0.0
+    source: Optional[str] = None
+    frame_index: Optional[int] = None
+
+
+class _Stopwatch:
+    """Milliseconds per stage (``ms``: ``"<stage>_ms"`` -> time) and since it started."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.ms: Dict[str, float] = {}
+
+    def run(self, stage: str, fn: Callable[..., Any], *args: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn(*args)
+        self.ms[f"{stage}_ms"] = (time.perf_counter() - t0) * 1e3
+        return out
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1e3
 
 
 class _LiveStream:
@@ -316,7 +372,7 @@ class _LiveStream:
     def __init__(self, pipeline: Pipeline, callback: ResultCallback) -> None:
         self._pipeline, self._callback = pipeline, callback
         self._cond = threading.Condition()
-        self._pending: Optional[Tuple[np.ndarray, float]] = None
+        self._pending: Optional[_Frame] = None
         self._closed = False
         self._error: Optional[BaseException] = None
         #: Frames replaced by a newer one before the worker got to them.
@@ -324,13 +380,13 @@ class _LiveStream:
         self._thread = threading.Thread(target=self._run, name="edgekit-live-stream", daemon=True)
         self._thread.start()
 
-    def submit(self, image: np.ndarray, timestamp_ms: float) -> None:
+    def submit(self, frame: _Frame) -> None:
         with self._cond:
             self._raise_pending_error()
             if self._closed:
                 raise ConfigError("the pipeline is closed", hint="create a new Pipeline")
             self.dropped += self._pending is not None
-            self._pending = (image, timestamp_ms)
+            self._pending = frame
             self._cond.notify()
 
     def _run(self) -> None:
@@ -340,12 +396,12 @@ class _LiveStream:
                     self._cond.wait()
                 if self._pending is None:
                     return
-                (image, ts), self._pending = self._pending, None
+                frame, self._pending = self._pending, None
             try:
                 p = self._pipeline
                 with p._lock:
-                    result = p._analyze(image, ts, p._tracker)
-                self._callback(result, image, ts)
+                    result = p._analyze(frame, p._tracker)
+                self._callback(result, frame.image, frame.timestamp_ms)
             except BaseException as exc:  # surfaced in the caller's thread by the next call
                 with self._cond:
                     self._error = self._error or exc

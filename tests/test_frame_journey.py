@@ -2,7 +2,8 @@
 live-stream modes, ``stream_video``/``process_video`` on a short lossless synthetic video (with
 tracking, smoothing, identity and action units) and ``edgekit analyze`` give the records that the
 code before the single-pass refactor (#21 item 3) wrote to ``tests/fixtures/frame_journey.json``.
-Timings are compared by their keys only; every number within a tight tolerance.
+Timings are compared by their keys only; every number within a tight tolerance. And the frame is
+validated once, where it enters the pipeline, while the stages' public methods still validate.
 
 Regenerate the expected records (only on purpose, from the code whose output is the reference):
 ``python tests/test_frame_journey.py --write tests/fixtures/frame_journey.json``.
@@ -189,6 +190,49 @@ def test_the_records_cover_what_they_should(journeys):
     assert any(f["identity"]["name"] == "Astronaut" for f in rich) and all("aus" in f for f in rich)
     assert [r["frame_index"] for r in journeys["stream_video/image_mode"]] == list(range(len(VIDEO_FRAMES)))
     assert {r["source"] for r in journeys["cli"]} == {"astronaut.png", "faces.avi"}
+
+
+@pytest.fixture
+def validations(monkeypatch) -> Dict[str, int]:
+    """How often each module on a frame's way calls ``load_image``."""
+    import importlib
+
+    counts: Dict[str, int] = {}
+    for name in ("pipeline", "detection.detector", "alignment", "identity.identifier", "emotion"):
+        module = importlib.import_module(f"edgekit.{name}")
+
+        def spy(*args: Any, _name: str = name, _real: Callable = module.load_image, **kwargs: Any) -> Any:
+            counts[_name] = counts.get(_name, 0) + 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, "load_image", spy)
+    return counts
+
+
+def test_a_frame_is_validated_once_at_the_public_boundary(validations, astronaut_path, tmp_path):
+    with edgekit.Pipeline(identify=True, gallery_path=tmp_path / "gallery.json") as pipe:
+        assert len(pipe.process(astronaut_path).faces) == 1
+        assert validations == {"pipeline": 1}
+        image, result = pipe.decode_and_process(photos()["gray"])
+        assert image.shape == (512, 512, 3) and len(result.faces) == 1 and validations == {"pipeline": 2}
+        frames = list(pipe.stream_video(write_video(tmp_path / "v.avi")))
+        assert len(frames) == len(VIDEO_FRAMES) and validations == {"pipeline": 2 + len(VIDEO_FRAMES)}
+
+
+def test_the_stages_still_validate_when_called_directly(validations, astronaut_path):
+    from edgekit.errors import ImageReadError
+
+    with edgekit.FaceDetector() as detector:
+        det = detector.detect(astronaut_path)[0]
+        with pytest.raises(ImageReadError):
+            detector.detect(np.full((8, 8, 3), 2.0))
+    with edgekit.EmotionClassifier() as classifier:
+        aligner = edgekit.FaceAligner.for_classifier(classifier)
+        crop = aligner.align(str(astronaut_path), det).image
+        with pytest.raises(ImageReadError):
+            aligner.align(np.zeros((0, 4, 3), np.uint8), det)
+        assert classifier.predict(crop) == classifier.predict_aligned(crop)
+    assert validations == {"detection.detector": 2, "alignment": 2, "emotion": 1}
 
 
 if __name__ == "__main__":  # python tests/test_frame_journey.py --write FILE

@@ -319,8 +319,8 @@ def test_video_tracks_are_identified_once_then_refreshed(env, ident, astronaut_p
     frame = load_image(astronaut_path)
     with Pipeline(emotion_model=None, identify=True, running_mode="video", identity_refresh_ms=100.0) as pipe:
         calls = []
-        original = pipe.identifier.embed_detection
-        pipe.identifier.embed_detection = lambda *a: calls.append(1) or original(*a)
+        original = pipe.identifier.embedder.embed_aligned
+        pipe.identifier.embedder.embed_aligned = lambda *a: calls.append(1) or original(*a)
         names = [pipe.process(frame, ts).faces[0].identity.name for ts in (0.0, 33.0, 66.0, 99.0, 133.0)]
     assert names == ["Astronaut"] * 5
     assert len(calls) == 2  # at 0 ms, and again once 100 ms had passed (133 ms)

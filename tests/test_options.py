@@ -228,6 +228,7 @@ def test_cli_values_become_the_same_options():
 FRAME = np.zeros((64, 64, 3), np.uint8)
 CALLS = {
     "process": lambda p: p.process(FRAME, 0.0),
+    "decode_and_process": lambda p: p.decode_and_process(FRAME, 1.0),  # after process at 0.0 (video mode)
     "process_async": lambda p: p.process_async(FRAME, 0.0),
     "stream_video": lambda p: p.stream_video("missing.mp4"),
     "process_video": lambda p: p.process_video("missing.mp4"),

@@ -145,15 +145,15 @@ def test_analyze_out_is_written_atomically_and_kept_on_ctrl_c(tmp_path, monkeypa
         cv2.imwrite(str(tmp_path / f"p{i}.png"), FACE_BGR)
     from edgekit.pipeline import Pipeline
 
-    real, calls = Pipeline.process, []
+    real, calls = Pipeline.decode_and_process, []
 
-    def process(self, image, timestamp_ms=None):
+    def decode_and_process(self, image, timestamp_ms=None):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real(self, image, timestamp_ms)
 
-    monkeypatch.setattr(Pipeline, "process", process)
+    monkeypatch.setattr(Pipeline, "decode_and_process", decode_and_process)
     code, _, err = run_cli(["analyze", "p0.png", "p1.png", "p2.png", "--out", "results.jsonl"], tmp_path)
     assert code == 130
     assert err.strip().splitlines()[-1] == "edgekit: error: interrupted after 1 of 3 input(s); their results are in results.jsonl"

@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, ContextManager, Iterable, List, Optional, Set, Tuple, Union
@@ -163,18 +162,11 @@ def _analyze_images(pipe: "Pipeline", images: List[Item], emit: Callable[["Frame
     from tqdm import tqdm
 
     from ..annotate import draw_faces, save_image
-    from ..imageio import load_image
 
     failures = 0
     for item in tqdm(images, unit="image", file=sys.stderr, disable=not show or len(images) < 2):
         try:
-            started = time.perf_counter()
-            image = load_image(item.path)  # decoded once, for the analysis and the annotated copy
-            decode_ms = (time.perf_counter() - started) * 1e3
-            result = pipe.process(image)
-            result.source = os.fspath(item.path)
-            result.timings.decode_ms += decode_ms  # as if the pipeline had decoded the file itself
-            result.timings.total_ms += decode_ms
+            image, result = pipe.decode_and_process(item.path)  # decoded once, for the analysis and the annotated copy
             emit(result)
             if annotations is not None:
                 save_image(annotations.target(item), draw_faces(image, result.faces), [item.path])

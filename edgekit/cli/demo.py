@@ -42,17 +42,14 @@ def main_job(image: Path, out_dir: Path, args: argparse.Namespace) -> List[Path]
     meme), ``<stem>.json`` and ``<stem>_annotated.png``."""
     from ..annotate import draw_faces, save_image
     from ..errors import FontError, InputError
-    from ..imageio import load_image
     from ..meme import make_meme
     from ..paths import write_output
     from ..pipeline import Pipeline
 
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("is a file, not a folder", f"--out-dir {out_dir}", "pass a folder path (it is created when missing)")
-    bgr = load_image(image)
     with Pipeline(pipeline_options(args)) as pipe:
-        result = pipe.process(bgr)
-    result.source = str(image)
+        bgr, result = pipe.decode_and_process(image)
     print(one_line(f"{image}: {len(result.faces)} face(s) in {result.timings.total_ms:.1f} ms"))
     for i, face in enumerate(sorted(result.faces, key=lambda f: f.box.x + f.box.width / 2)):  # as `meme --face N`
         b = face.box

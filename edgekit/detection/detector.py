@@ -130,7 +130,10 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
         """Faces in ``image`` (BGR array or path, see :func:`edgekit.imageio.load_image`),
         highest score first, at most ``options.max_faces``; with ``options.small_faces`` a frame
         without a face is searched again in overlapping windows."""
-        image_bgr = load_image(image)
+        return self._detect_checked(load_image(image))
+
+    def _detect_checked(self, image_bgr: np.ndarray) -> List[Detection]:
+        """:meth:`detect` on a frame :func:`~edgekit.imageio.load_image` already returned (not checked again)."""
         found = self._detect_whole(image_bgr)
         if not found and self.options.small_faces and min(image_bgr.shape[:2]) >= 2 * min(self.input_size):
             found = self._detect_windows(image_bgr)

@@ -96,8 +96,13 @@ class FaceIdentifier(CreateFromOptions):
         return embedding
 
     def embed_detection(self, image: ImageSource, detection: Detection) -> np.ndarray:
-        """Embedding of one detected face of ``image`` (what :class:`edgekit.Pipeline` calls)."""
-        return self.embedder.embed_aligned(self.aligner.align(image, detection).image)
+        """Embedding of one detected face of ``image``."""
+        return self._embed_checked(load_image(image), detection)
+
+    def _embed_checked(self, bgr: np.ndarray, detection: Detection) -> np.ndarray:
+        """:meth:`embed_detection` on a frame :func:`~edgekit.imageio.load_image` already returned
+        (what :class:`edgekit.Pipeline` calls)."""
+        return self.embedder.embed_aligned(self.aligner._align_checked(bgr, detection).image)
 
     def verify(self, a: FaceInput, b: FaceInput, face_a: Optional[int] = None,
                face_b: Optional[int] = None) -> Tuple[bool, float]:
@@ -182,7 +187,7 @@ class FaceIdentifier(CreateFromOptions):
         if not faces:
             raise NoFaceError("no face found", subject, "use a photo in which the face is visible and roughly frontal")
         k = pick_face(faces, face, lambda d: d.box, subject)
-        return self.embed_detection(bgr, faces[k]), k, len(faces)
+        return self._embed_checked(bgr, faces[k]), k, len(faces)
 
     def _record(self, choices: Sequence[Sequence[Optional[int]]]) -> None:
         """Remember which face each input of the last call used, and how many faces it had."""
@@ -195,7 +200,7 @@ class FaceIdentifier(CreateFromOptions):
             from ..detection import FaceDetector
 
             self._detector = FaceDetector(self.options.detector_options)
-        return left_to_right(self._detector.detect(bgr), lambda d: d.box)
+        return left_to_right(self._detector._detect_checked(bgr), lambda d: d.box)
 
     def close(self) -> None:
         """Release the models (detector, embedder); later calls raise ConfigError."""

@@ -99,7 +99,7 @@ class ExpressionTransfer:
         """
         bgr = load_image(image)
         subject = _describe_source(image, role)
-        faces = left_to_right(self.mesh.process(bgr), _mesh_box)
+        faces = left_to_right(self.mesh._process_checked(bgr), _mesh_box)
         if not faces:
             raise NoFaceError(f"no face found in the {role} image", subject,
                               "use a photo with a clearly visible face (frontal, at least ~60 px between the eyes works best)")
