@@ -39,8 +39,9 @@ def no_cache(tmp_path, monkeypatch):
 
 def test_training_crops_are_the_crops_analyze_feeds_the_classifier(monkeypatch):
     faces = fer_like_faces()
-    crops, detected = aligned.runtime_crops(faces, 96, progress=False)
-    assert detected.all() and crops.shape == (len(faces), 96, 96) and crops.dtype == np.uint8
+    size = edgekit.registry.model_info("emotion").input.height  # the shipped model's input (128 px since #26)
+    crops, detected = aligned.runtime_crops(faces, size, progress=False)
+    assert detected.all() and crops.shape == (len(faces), size, size) and crops.dtype == np.uint8
     fed: List[np.ndarray] = []
     real = edgekit.EmotionClassifier.predict_probs
 
@@ -53,7 +54,7 @@ def test_training_crops_are_the_crops_analyze_feeds_the_classifier(monkeypatch):
         fed.clear()
         found = edgekit.analyze(aligned.as_photo(face))
         assert len(found) == 1 and len(fed) == 1
-        assert fed[0].shape == (96, 96, 3) and (fed[0] == fed[0][..., :1]).all()  # luma in 3 channels
+        assert fed[0].shape == (size, size, 3) and (fed[0] == fed[0][..., :1]).all()  # luma in 3 channels
         np.testing.assert_array_equal(fed[0][..., 0], crops[i])
 
 
@@ -89,6 +90,6 @@ def test_runtime_predict_goes_through_detection_and_alignment(tmp_path):
         paths.append(tmp_path / f"f{i}.png")
         cv2.imwrite(str(paths[-1]), face)
     probs, fed = aligned.runtime_predict(Path(edgekit.registry.load_model("emotion").path), paths)
-    crops, _ = aligned.runtime_crops(faces, 96, progress=False)
+    crops, _ = aligned.runtime_crops(faces, edgekit.registry.model_info("emotion").input.height, progress=False)
     assert probs.shape == (3, 8) and np.allclose(probs.sum(axis=1), 1.0, atol=0.02)
     np.testing.assert_array_equal(fed[..., 0], crops)
