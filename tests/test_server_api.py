@@ -437,3 +437,31 @@ def test_synchronous_requests_beyond_the_queue_get_503_before_their_body(client,
         state.sync_requests = 0
     assert client.post("/v1/analyze", content=photo).status_code == 200
     assert state.sync_requests == 0  # released after each request
+
+
+def test_a_lone_small_analysis_runs_on_the_event_loop_others_in_the_pool(client, monkeypatch):
+    """No thread hand-off for a small photo when nothing else is in flight (the /v1/analyze
+    overhead, docs/server.md); a photo over INLINE_MAX_PIXELS goes to the thread pool."""
+    import cv2
+
+    import edgekit.pipeline
+    from edgekit.server.app import INLINE_MAX_PIXELS
+    from server_support import astronaut_bgr
+
+    threads = []
+    real = edgekit.pipeline.analyze
+
+    def analyze(image, **options):
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return real(image, **options)
+
+    monkeypatch.setattr(edgekit.pipeline, "analyze", analyze)
+    big = cv2.resize(astronaut_bgr(), (1200, 1000))
+    assert 1200 * 1000 > INLINE_MAX_PIXELS >= 512 * 512
+    for image in (astronaut_bgr(), big):
+        r = client.post("/v1/analyze?name=inline-test", content=png_bytes(image))
+        assert r.status_code == 200 and r.json()["faces"], r.text
+    assert len(threads) == 2
+    assert "worker" not in threads[0].lower() and "worker" in threads[1].lower(), threads

@@ -7,7 +7,7 @@ bomb checks and band-wise conversion as a file), after a header check against th
 from __future__ import annotations
 
 import io
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ..errors import ConfigError, ImageReadError
 
@@ -26,24 +26,33 @@ class TooLarge(ImageReadError):
     """An upload above the server's pixel limit (answered 413)."""
 
 
-def decode(data: bytes, name: str, max_pixels: int) -> Any:
-    """BGR uint8 pixels of an uploaded image (``name`` is how errors call it).
+def image_size(data: bytes) -> Tuple[int, int]:
+    """(width, height) from the header of an uploaded image; (0, 0) when Pillow cannot read one
+    (then :func:`decode` gives the reason)."""
+    from PIL import Image
+
+    from .. import imageio
+
+    try:
+        with Image.open(io.BytesIO(data), formats=imageio.FORMATS) as img:
+            return img.size
+    except Exception:  # noqa: BLE001 - hostile or broken data: the decoder reports it
+        return 0, 0
+
+
+def decode(data: bytes, name: str, max_pixels: int, size: Optional[Tuple[int, int]] = None) -> Any:
+    """BGR uint8 pixels of an uploaded image (``name`` is how errors call it; ``size``: its
+    :func:`image_size` when the caller has read it already).
 
     Raises:
         ImageReadError: empty, not an allowed format, truncated or corrupt (400); TooLarge above
         ``max_pixels`` (413).
     """
-    from PIL import Image, UnidentifiedImageError
-
     from .. import imageio
 
     if not data:
         raise ImageReadError("file is empty (0 bytes)", name, "send the image bytes as the request body")
-    try:
-        with Image.open(io.BytesIO(data), formats=imageio.FORMATS) as img:
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
-        width = height = 0  # the decoder below gives the reason, as for a file
+    width, height = image_size(data) if size is None else size
     if width * height > max_pixels:
         raise TooLarge(f"image is {width}x{height} = {width * height:,} pixels, more than this server accepts "
                        f"({max_pixels:,})", name, "downscale it before sending")
