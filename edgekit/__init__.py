@@ -96,26 +96,26 @@ __all__ = [
     "FontError",
 ]
 
-if TYPE_CHECKING:  # static tools see the real names
-    from .alignment import FaceAligner
-    from .facemesh import FaceLandmarks, FaceMesh
-    from .timeline import AlertRule, Timeline, emotion_timeline, save_timeline
-    from .transfer import ExpressionTransfer, TransferResult, exaggerate_expression, transfer_expression
-    from .captioning import Caption, Captioner, caption, caption_styles, restyle
-    from .meme import AnimatedMeme, Meme, make_gif, make_meme, make_memes, meme_styles, render_caption
-    from .personalize import FeedbackStore
-    from .suggestions import SuggestResult, suggest
-    from .detection import FaceDetector
-    from .emotion import EmotionClassifier
-    from .imageio import load_image
-    from .pipeline import Pipeline, analyze
-    from .task_options import (CaptionerOptions, EmotionClassifierOptions, ExplainerOptions, FaceDetectorOptions,
-                               FaceIdentifierOptions, FaceMeshOptions, PipelineOptions)
-    from .results import BoundingBox, Detection, EmotionResult, FaceResult, FrameResult, StageTimings
-    from .identity import FaceIdentifier
-    from .results import IdentityResult
-    from .explain import Explainer, explain
-    from .aus import ActionUnitReader, ActionUnits
+if TYPE_CHECKING:  # static tools see the real names (re-exports: F401 does not apply)
+    from .alignment import FaceAligner  # noqa: F401
+    from .facemesh import FaceLandmarks, FaceMesh  # noqa: F401
+    from .timeline import AlertRule, Timeline, emotion_timeline, save_timeline  # noqa: F401
+    from .transfer import ExpressionTransfer, TransferResult, exaggerate_expression, transfer_expression  # noqa: F401
+    from .captioning import Caption, Captioner, caption, caption_styles, restyle  # noqa: F401
+    from .meme import AnimatedMeme, Meme, make_gif, make_meme, make_memes, meme_styles, render_caption  # noqa: F401
+    from .personalize import FeedbackStore  # noqa: F401
+    from .suggestions import SuggestResult, suggest  # noqa: F401
+    from .detection import FaceDetector  # noqa: F401
+    from .emotion import EmotionClassifier  # noqa: F401
+    from .imageio import load_image  # noqa: F401
+    from .pipeline import Pipeline, analyze  # noqa: F401
+    from .task_options import CaptionerOptions, EmotionClassifierOptions, ExplainerOptions  # noqa: F401
+    from .task_options import FaceDetectorOptions, FaceIdentifierOptions, FaceMeshOptions, PipelineOptions  # noqa: F401
+    from .results import BoundingBox, Detection, EmotionResult, FaceResult, FrameResult, StageTimings  # noqa: F401
+    from .identity import FaceIdentifier  # noqa: F401
+    from .results import IdentityResult  # noqa: F401
+    from .explain import Explainer, explain  # noqa: F401
+    from .aus import ActionUnitReader, ActionUnits  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

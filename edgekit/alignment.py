@@ -41,7 +41,8 @@ class AlignmentTemplate:
     def __post_init__(self) -> None:
         (lx, ly), (rx, ry) = self.image_left_eye, self.image_right_eye
         if not all(math.isfinite(v) for v in (lx, ly, rx, ry)) or rx <= lx:
-            raise ConfigError(f"invalid alignment template {self!r}", hint="image_left_eye must lie left of image_right_eye")
+            raise ConfigError(f"invalid alignment template {self!r}",
+                              hint="image_left_eye must lie left of image_right_eye")
 
 
 #: Mean BlazeFace eye positions in FER+ 48x48 training crops, from
@@ -130,7 +131,8 @@ class FaceAligner:
 
     def similarity(self, src_eyes: np.ndarray) -> np.ndarray:
         """2x3 similarity matrix (pixel-centre coordinates) taking ``src_eyes`` onto the template."""
-        matrix, _ = cv2.estimateAffinePartial2D(src_eyes.reshape(-1, 1, 2), self._dst.reshape(-1, 1, 2), method=cv2.LMEDS)
+        matrix, _ = cv2.estimateAffinePartial2D(src_eyes.reshape(-1, 1, 2), self._dst.reshape(-1, 1, 2),
+                                                method=cv2.LMEDS)
         if matrix is None:  # cannot happen for two distinct points; guard against OpenCV changes
             raise InputError("cannot fit a similarity transform to the eye points", subject=src_eyes.tolist())
         return matrix
@@ -147,7 +149,8 @@ def _warp(bgr: np.ndarray, matrix: np.ndarray, size: Tuple[int, int]) -> np.ndar
     return cv2.warpAffine(bgr, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _area_reduce(bgr: np.ndarray, matrix: np.ndarray, size: Tuple[int, int], scale: float) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+def _area_reduce(bgr: np.ndarray, matrix: np.ndarray, size: Tuple[int, int],
+                 scale: float) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     """Shrink the part of ``bgr`` the crop samples by ``scale``; returns it and the adjusted matrix."""
     w, h = size
     inverse = cv2.invertAffineTransform(matrix)

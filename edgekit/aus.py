@@ -66,6 +66,8 @@ MAX_RIGID_RESIDUAL = 0.15
 CUE_THRESHOLD = 0.5
 
 SIDES = ("right", "left")  # the subject's right (image left) and left
+#: Per-AU activations of the two sides, in :data:`SIDES` order.
+SidePairs = Dict[str, Tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ def _defs() -> Tuple[AUDefinition, ...]:
                      "inner brow's move towards the midline",
                      per_side(lambda d: [(s(INNER_BROW, d), Y, 1.0), (s(MID_BROW, d), Y, 0.5),
                                          (s(INNER_BROW, d), X, -0.5 * OUTWARD[d])]), low_confidence=True),
-        AUDefinition("AU5", "upper lid raiser", "height of the upper lid centre (3 landmarks) above the eye-corner line",
+        AUDefinition("AU5", "upper lid raiser",
+                     "height of the upper lid centre (3 landmarks) above the eye-corner line",
                      per_side(lambda d: [(s(UPPER_LID, d), Y, -1.0), *corner_line(d)])),
         AUDefinition("AU6", "cheek raiser", "rise of the cheek below the eye (5 landmarks)",
                      per_side(lambda d: [(s(CHEEK, d), Y, -1.0)]), low_confidence=True),
@@ -148,9 +151,11 @@ def _defs() -> Tuple[AUDefinition, ...]:
                      per_side(up_out)),
         AUDefinition("AU14", "dimpler", "lip corner (2 landmarks) moving back, away from the camera (depth)",
                      per_side(lambda d: [(s(LIP_CORNER, d), Z, 1.0)]), low_confidence=True),
-        AUDefinition("AU15", "lip corner depressor", "lip corner (2 landmarks) below the midpoint of the inner lip centres",
+        AUDefinition("AU15", "lip corner depressor",
+                     "lip corner (2 landmarks) below the midpoint of the inner lip centres",
                      per_side(lambda d: [(s(LIP_CORNER, d), Y, 1.0), (s(lip_mid, d), Y, -1.0)])),
-        AUDefinition("AU20", "lip stretcher", "lip corner (2 landmarks) displacement along out-and-down (0.8 out + 0.6 down)",
+        AUDefinition("AU20", "lip stretcher",
+                     "lip corner (2 landmarks) displacement along out-and-down (0.8 out + 0.6 down)",
                      per_side(out_down)),
         AUDefinition("AU23", "lip tightener", "thinning of the lip red (upper plus lower lip height beside the centre)",
                      per_side(lambda d: [(s(LIP_PROFILE, d)[:1], Y, 1.0), (s(LIP_PROFILE, d)[1:2], Y, -1.0),
@@ -233,7 +238,8 @@ def population_calibration() -> Calibration:
                          "rebuild it with `python -m converters.aus.calibrate`") from None
     if not (np.isfinite(base).all() and np.isfinite(floor).all() and np.isfinite(span).all()
             and (floor >= 0).all() and (span > floor).all()):
-        raise ModelError("action-unit calibration holds non-finite or non-positive values", "edgekit/_au_calibration.py",
+        raise ModelError("action-unit calibration holds non-finite or non-positive values",
+                         "edgekit/_au_calibration.py",
                          "rebuild it with `python -m converters.aus.calibrate`")
     base.flags.writeable = span.flags.writeable = floor.flags.writeable = False
     return Calibration(base, span, floor, getattr(constants, "SOURCE", ""))
@@ -415,7 +421,7 @@ def measure(points: np.ndarray) -> Tuple[np.ndarray, Pose, float]:
 
 
 def activations_from_raw(raw: np.ndarray, baseline: Optional[np.ndarray] = None,
-                         calibration: Optional[Calibration] = None) -> Tuple[Dict[str, float], Dict[str, Tuple[float, float]]]:
+                         calibration: Optional[Calibration] = None) -> Tuple[Dict[str, float], SidePairs]:
     """(mean activations, per-side activations) of raw features against ``baseline`` (default:
     the population neutral)."""
     cal = calibration or population_calibration()
@@ -560,7 +566,8 @@ class ActionUnitReader:
         subject = image if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__") else "neutral photo"
         faces = self.mesh.process(image)
         if not faces:
-            raise NoFaceError("no face found in the neutral photo", subject, "use a frontal photo of the person with a relaxed face")
+            raise NoFaceError("no face found in the neutral photo", subject,
+                              "use a frontal photo of the person with a relaxed face")
         face = faces[0]
         aus = action_units(face.points, presence=face.presence)
         if not usable_for_baseline(aus):

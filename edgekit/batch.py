@@ -154,7 +154,8 @@ class BatchWorker:
                  face: Optional[int] = None, seed: Optional[int] = None, font: Optional[str] = None,
                  placement: str = "auto", max_pixels: Optional[int] = None, videos: bool = True, durable: bool = False,
                  **pipeline: Any) -> None:
-        self.config: Dict[str, Any] = {"task": task, "styles": styles, "animated": animated, "text": text, "style": style,
+        self.config: Dict[str, Any] = {"task": task, "styles": styles, "animated": animated, "text": text,
+                                       "style": style,
                                        "scene": scene, "lang": lang, "face": face, "seed": seed, "font": font,
                                        "placement": placement, "pipeline": dict(pipeline)}
         if max_pixels is not None:  # only when set: other workers' configs stay as they were
@@ -179,7 +180,8 @@ class BatchWorker:
         if c["animated"] is not None and c["animated"] not in ANIMATIONS:
             raise ConfigError("unknown animation format", f"animated={c['animated']!r}", "use 'gif' or 'webp'")
         styles = c["styles"]
-        if styles is not None and (isinstance(styles, bool) or not isinstance(styles, int) or not 1 <= styles <= len(STYLES)):
+        if styles is not None and (isinstance(styles, bool) or not isinstance(styles, int)
+                                   or not 1 <= styles <= len(STYLES)):
             raise ConfigError(f"must be between 1 and {len(STYLES)} (one meme per style)", f"styles={styles!r}")
         if styles is not None and c["text"] is not None:
             raise ConfigError("styles makes one generated caption per style", f"styles={styles}", "drop text")
@@ -190,7 +192,8 @@ class BatchWorker:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise ConfigError("max_pixels must be an integer >= 1", f"max_pixels={limit!r}")
         if c["face"] is not None and (isinstance(c["face"], bool) or not isinstance(c["face"], int) or c["face"] < 0):
-            raise ConfigError("face must be an integer >= 0 (faces counted left to right from 0)", f"face={c['face']!r}")
+            raise ConfigError("face must be an integer >= 0 (faces counted left to right from 0)",
+                              f"face={c['face']!r}")
         if c["style"] is not None:
             resolve_style(c["style"])
         if c["scene"] is not None:
@@ -309,7 +312,8 @@ class BatchWorker:
             try:
                 rel = path.relative_to(root_path)
             except ValueError:
-                raise InputError(f"is not inside the batch folder {root_path}", path, "list files under one folder") from None
+                raise InputError(f"is not inside the batch folder {root_path}", path,
+                                 "list files under one folder") from None
             styles: Tuple[str, ...] = ()
             targets: List[Tuple[str, str, str]] = []
             if c["task"] == "meme":
@@ -321,7 +325,8 @@ class BatchWorker:
                 if video:
                     wanted = [(f".{c['animated'] or 'gif'}", "_1_None" if c["styles"] else "")]
                 else:
-                    suffix = f".{c['animated']}" if c["animated"] else (".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png")
+                    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+                    suffix = f".{c['animated']}" if c["animated"] else (".jpg" if jpeg else ".png")
                     wanted = [(suffix, f"_{i + 1}_{s}") for i, s in enumerate(styles)] if styles else [(suffix, "")]
                 for suffix, tag in wanted:
                     targets.append((suffix, tag, names.take(rel, suffix, tag).relative_to(out).as_posix()))
@@ -340,7 +345,8 @@ class BatchWorker:
         try:
             self._admit(task)
         except EdgekitError as exc:
-            record = {"source": task.rel, "output": None, "ok": False, "error": str(exc), "error_type": type(exc).__name__}
+            record = {"source": task.rel, "output": None, "ok": False, "error": str(exc),
+                      "error_type": type(exc).__name__}
             if self.task == "analyze":
                 del record["output"]
             return [record]
@@ -415,7 +421,8 @@ class BatchWorker:
         def predict(tasks: Any) -> Any:
             import numpy as np
 
-            return np.array([json.dumps(self.run(BatchTask.from_json(t)), ensure_ascii=False) for t in tasks], dtype=object)
+            return np.array([json.dumps(self.run(BatchTask.from_json(t)), ensure_ascii=False) for t in tasks],
+                            dtype=object)
 
         self.warm()
         return predict
@@ -463,7 +470,8 @@ def _prepare(worker: BatchWorker, inputs: Union[PathArg, Sequence[PathArg]], out
         files = [Path(p) for p in inputs]
         if not files:
             raise InputError("no input files", "inputs", "pass at least one photo")
-        base = Path(root) if root is not None else Path(os.path.commonpath([os.fspath(p.parent.resolve()) for p in files]))
+        base = (Path(root) if root is not None
+                else Path(os.path.commonpath([os.fspath(p.parent.resolve()) for p in files])))
         files = [p.resolve() for p in files]
         base = base.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -500,7 +508,8 @@ def run_ray(worker: BatchWorker, inputs: Union[PathArg, Sequence[PathArg]], out_
     if not ray.is_initialized():
         ray.init(num_cpus=concurrency, include_dashboard=False, log_to_driver=False)
     workers = concurrency or max(1, int(ray.available_resources().get("CPU", 1)))
-    ds = ray.data.from_items([{"task": t.to_json()} for t in tasks], override_num_blocks=max(1, min(len(tasks), workers * 4)))
+    ds = ray.data.from_items([{"task": t.to_json()} for t in tasks],
+                             override_num_blocks=max(1, min(len(tasks), workers * 4)))
     ds = ds.map_batches(BatchWorker, fn_constructor_kwargs=_constructor_kwargs(worker), batch_size=batch_size,
                         concurrency=workers, batch_format="numpy")
     by_index: Dict[int, List[dict]] = {}

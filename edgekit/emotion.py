@@ -70,7 +70,8 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
         self.labels: Tuple[str, ...] = _labels(loaded, info, num_classes)
         _, height, width, channels = self._input.shape
         _check_manifest_input(info, (height, width, channels), self.model_path)
-        color = "gray" if channels == 1 else (info.input.color if info and info.input and info.input.channels == 3 else "rgb")
+        color = "gray" if channels == 1 else (
+            info.input.color if info and info.input and info.input.channels == 3 else "rgb")
         value_range = info.input.range if info and info.input else (0.0, 255.0)
         self.input_spec = InputSpec(height, width, channels, color, self._input.dtype.name, tuple(value_range))
         # uint8 pixels go in unchanged when the input takes raw 0..255 uint8 with an identity
@@ -89,7 +90,8 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
         """Classify an already-cropped face of any size (BGR/gray array or path, see
         :func:`edgekit.imageio.load_image`); it is converted to the model's color order and
         resized to :attr:`input_size`."""
-        bgr = load_image(face_image, name=None if isinstance(face_image, (str, os.PathLike)) else f"face image {describe(face_image)}")
+        name = None if isinstance(face_image, (str, os.PathLike)) else f"face image {describe(face_image)}"
+        bgr = load_image(face_image, name=name)
         return self._run(fit_to_input(self.input_spec.convert(bgr), *self.input_size))
 
     def predict_aligned(self, crop: np.ndarray) -> EmotionResult:
@@ -102,7 +104,8 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
         :meth:`predict_aligned`)."""
         spec = self.input_spec
         expected = (spec.height, spec.width, spec.channels)
-        ok_shape = isinstance(pixels, np.ndarray) and (pixels.shape == expected or (spec.channels == 1 and pixels.shape == expected[:2]))
+        ok_shape = isinstance(pixels, np.ndarray) and (
+            pixels.shape == expected or (spec.channels == 1 and pixels.shape == expected[:2]))
         if not ok_shape or pixels.dtype != np.uint8:
             raise InputError(
                 f"aligned crop must be uint8 with shape {expected} ({spec.color})",
@@ -151,7 +154,8 @@ def _check_input(inputs: list, path: Path) -> litert.TensorSpec:
         raise ModelError(f"model has {len(inputs)} inputs, expected 1 image input", subject=path, hint=PRODUCE_HINT)
     spec = inputs[0]
     if len(spec.shape) != 4 or spec.shape[0] != 1 or spec.shape[3] not in (1, 3) or min(spec.shape) < 1:
-        raise ModelError(f"input shape {list(spec.shape)} is not [1, H, W, 1|3]", subject=path, hint="export the model with one NHWC image input")
+        raise ModelError(f"input shape {list(spec.shape)} is not [1, H, W, 1|3]", subject=path,
+                         hint="export the model with one NHWC image input")
     if spec.dtype not in _INPUT_DTYPES:
         raise ModelError(f"input dtype {spec.dtype} is not uint8, int8 or float32", subject=path, hint=PRODUCE_HINT)
     return spec
@@ -165,13 +169,15 @@ def _check_manifest_input(info: Optional[ModelInfo], shape: Tuple[int, int, int]
             f"input shape {list(shape)} (HxWxC) differs from the manifest's "
             f"[{spec.height}, {spec.width}, {spec.channels}] for {info.name!r}",
             subject=path,
-            hint=f"restore the model file and manifest together (reinstall edgekit or run `{info.produced_by or PRODUCE_HINT}`)",
+            hint="restore the model file and manifest together "
+                 f"(reinstall edgekit or run `{info.produced_by or PRODUCE_HINT}`)",
         )
 
 
 def _check_output(outputs: list, path: Path) -> litert.TensorSpec:
     if len(outputs) != 1:
-        raise ModelError(f"model has {len(outputs)} outputs, expected 1 probability vector", subject=path, hint=PRODUCE_HINT)
+        raise ModelError(f"model has {len(outputs)} outputs, expected 1 probability vector", subject=path,
+                         hint=PRODUCE_HINT)
     spec = outputs[0]
     if int(np.prod(spec.shape)) != spec.shape[-1]:
         raise ModelError(f"output shape {list(spec.shape)} is not [1, num_classes]", subject=path, hint=PRODUCE_HINT)

@@ -27,7 +27,8 @@ class ExclusiveUse:
     def __enter__(self) -> "ExclusiveUse":
         if not self._lock.acquire(blocking=False):
             raise ConcurrentUseError(f"this {self.what} is in use by another thread",
-                                     hint=f"create one {self.what} per thread, or share a Pipeline (it serialises calls)")
+                                     hint=f"create one {self.what} per thread, "
+                                          "or share a Pipeline (it serialises calls)")
         if self.closed:
             self._lock.release()
             raise ConfigError(f"this {self.what} was closed", hint=f"create a new {self.what}")

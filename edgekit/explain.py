@@ -127,7 +127,8 @@ def occlusion_map(crop: np.ndarray, score: Callable[[np.ndarray], float], *, pat
     if crop.ndim not in (2, 3) or crop.dtype != np.uint8 or min(crop.shape[:2]) < 1:
         raise InputError("crop must be a non-empty HxW or HxWxC uint8 array", f"crop {crop.shape} {crop.dtype}")
     if not (isinstance(patch, int) and isinstance(stride, int) and 1 <= stride and 1 <= patch <= min(crop.shape[:2])):
-        raise ConfigError(f"patch must be in [1, {min(crop.shape[:2])}] and stride >= 1 (integers), got {patch!r}, {stride!r}")
+        raise ConfigError(f"patch must be in [1, {min(crop.shape[:2])}] and stride >= 1 (integers), "
+                          f"got {patch!r}, {stride!r}")
     h, w = crop.shape[:2]
     colour = np.asarray(crop.reshape(h * w, -1).mean(axis=0) if fill is None else fill, np.float64)
     colour = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
@@ -288,7 +289,8 @@ class CamHead:
         if means:
             pooled = means[-1]["outputs"][0]
             fc1 = [o for o in ops if o["op_name"] == "FULLY_CONNECTED" and o["inputs"][0] == pooled]
-            fc2 = [o for o in ops if fc1 and o["op_name"] == "FULLY_CONNECTED" and o["inputs"][0] == fc1[0]["outputs"][0]]
+            fc2 = [o for o in ops
+                   if fc1 and o["op_name"] == "FULLY_CONNECTED" and o["inputs"][0] == fc1[0]["outputs"][0]]
             if fc1 and fc2 and len(fc1[0]["inputs"]) >= 3 and len(fc2[0]["inputs"]) >= 3:
                 head = (means[-1]["inputs"][0], pooled, fc1[0], fc2[0])
         if head is None:
@@ -398,7 +400,8 @@ class Explainer(CreateFromOptions):
                               hint="use 'occlusion'")
         labels = self.classifier.labels
         if emotion is not None and emotion not in labels:
-            raise ConfigError(f"unknown emotion {emotion!r} (valid: {', '.join(labels)})", hint="or leave it out to explain the predicted one")
+            raise ConfigError(f"unknown emotion {emotion!r} (valid: {', '.join(labels)})",
+                              hint="or leave it out to explain the predicted one")
         timings: Dict[str, float] = {}
         t0 = time.perf_counter()
         bgr = load_image(image)
@@ -436,7 +439,8 @@ class Explainer(CreateFromOptions):
         t3 = time.perf_counter()
         overlay = heat_overlay(bgr, heat, aligned.matrix)
         box = det.box
-        cv2.rectangle(overlay, (int(box.x), int(box.y)), (int(box.x + box.width), int(box.y + box.height)), (255, 255, 255), 1)
+        cv2.rectangle(overlay, (int(box.x), int(box.y)), (int(box.x + box.width), int(box.y + box.height)),
+                      (255, 255, 255), 1)
         timings.update({method: (t2 - t1) * 1e3, f"{method}_cpu": (c2 - c1) * 1e3, "mesh_and_regions": (t3 - t2) * 1e3,
                         "total": (time.perf_counter() - t0) * 1e3})
         return Explanation(target, predicted, dict(zip(labels, map(float, probs))), method, heat, crop, aligned.matrix,

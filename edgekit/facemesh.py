@@ -159,7 +159,8 @@ class FaceMesh(CreateFromOptions, litert.LiteRTModel):
         self._points_out, self._flag_out = outputs.get(NUM_LANDMARKS * 3), outputs.get(1)
         if self._input.shape != (1, INPUT_SIZE, INPUT_SIZE, 3) or self._points_out is None or self._flag_out is None:
             raise ModelError(f"unexpected tensors: input {list(self._input.shape)}, outputs {sorted(outputs)}",
-                             subject=self.model_path, hint="expected the face mesh model shipped with mediapipe==0.10.21")
+                             subject=self.model_path,
+                             hint="expected the face mesh model shipped with mediapipe==0.10.21")
 
     def process(self, image: ImageSource) -> List[FaceLandmarks]:
         """Landmarks of the faces in ``image`` (path or BGR array), largest face first."""

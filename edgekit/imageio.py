@@ -22,8 +22,9 @@ pixels. Images with more than :data:`MAX_PIXELS` pixels, a side longer than :dat
 whose decoded pixels would take more than :data:`MAX_DECODED_BYTES`, are refused from their header,
 before any pixel is decoded (arrays: before any conversion). Conversions work a band of rows at a
 time, so decoding a file needs about its decoded size plus the BGR result, never full-size float
-copies (a photo whose EXIF orientation rotates it needs one more decoded size for the rotation). Pillow's warnings about damaged metadata (a corrupt EXIF block, a malformed MPO header) are
-not printed: the metadata is skipped and the pixels decoded.
+copies (a photo whose EXIF orientation rotates it needs one more decoded size for the rotation).
+Pillow's warnings about damaged metadata (a corrupt EXIF block, a malformed MPO header) are not
+printed: the metadata is skipped and the pixels decoded.
 """
 from __future__ import annotations
 
@@ -165,7 +166,8 @@ def _decode(handle: IO[bytes], path: Path) -> np.ndarray:
         raise ImageReadError(
             f"not an image file Pillow can decode as {', '.join(FORMATS[:-1])} or {FORMATS[-1]}",
             subject=path,
-            hint="convert it to JPEG or PNG (edgekit.imageio.FORMATS lists the formats decoded; EPS, PDF and others are not)",
+            hint="convert it to JPEG or PNG "
+                 "(edgekit.imageio.FORMATS lists the formats decoded; EPS, PDF and others are not)",
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Pillow reports truncated / corrupt data as OSError ("image file is truncated", "broken

@@ -34,7 +34,8 @@ def interpreter_module() -> Any:
         try:
             from tflite_runtime import interpreter as module  # type: ignore[no-redef]
         except ImportError:
-            raise ModelError(f"no LiteRT interpreter is installed for {_platform_name()}", hint=_litert_options()) from None
+            raise ModelError(f"no LiteRT interpreter is installed for {_platform_name()}",
+                             hint=_litert_options()) from None
     return module
 
 
@@ -295,7 +296,8 @@ def associated_files(model: Any) -> Dict[str, bytes]:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
     except (zipfile.BadZipFile, OSError, KeyError) as exc:
-        raise ModelError(f"associated files are unreadable ({exc})", subject=subject, hint="re-export the model with its metadata") from None
+        raise ModelError(f"associated files are unreadable ({exc})", subject=subject,
+                         hint="re-export the model with its metadata") from None
 
 
 def read_label_lines(content: bytes) -> List[str]:
@@ -310,7 +312,8 @@ def find_labels(model: Any, count: Optional[int] = None) -> Optional[List[str]]:
     whose name mentions "label" (else the only ``.txt``); when ``count`` is given only files with
     exactly that many lines qualify.
     """
-    texts = {name: read_label_lines(content) for name, content in associated_files(model).items() if name.lower().endswith(".txt")}
+    texts = {name: read_label_lines(content) for name, content in associated_files(model).items()
+             if name.lower().endswith(".txt")}
     if count is not None:
         texts = {name: lines for name, lines in texts.items() if len(lines) == count}
     preferred = [name for name in sorted(texts) if "label" in name.lower()] or sorted(texts)

@@ -39,12 +39,14 @@ def regular_file(path: PathArg, what: str = "file", error: Type[Exception] = Inp
     except OSError as exc:  # permission denied on a parent, name too long, symlink loop ...
         raise error(f"cannot be read ({exc.strerror or exc})", path, "check the path and its permissions") from None
     except ValueError:  # a NUL character inside the path
-        raise error("is not a valid path (contains a NUL character)", repr(str(path)), "check how the path was built") from None
+        raise error("is not a valid path (contains a NUL character)", repr(str(path)),
+                    "check how the path was built") from None
     if stat.S_ISDIR(st.st_mode):
         raise error(f"is a directory, not a {what}", path, f"pass one {what}")
     if not stat.S_ISREG(st.st_mode):
         kind = "FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "device or socket"
-        raise error(f"is a {kind}, not a regular file", path, f"pass a regular {what}; reading it could block or never end")
+        raise error(f"is a {kind}, not a regular file", path,
+                    f"pass a regular {what}; reading it could block or never end")
     return st
 
 
@@ -76,7 +78,8 @@ def open_regular(path: PathArg, what: str = "file", error: Type[Exception] = Inp
         fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_links:
-            raise error("is a symbolic link; edgekit does not follow it here", path, f"pass the {what} itself") from None
+            raise error("is a symbolic link; edgekit does not follow it here", path,
+                        f"pass the {what} itself") from None
         raise error(f"cannot be read ({exc.strerror or exc})", path, "check the path and its permissions") from None
     handle = os.fdopen(fd, "rb")
     st = os.fstat(fd)
@@ -101,7 +104,8 @@ def read_regular(path: PathArg, max_bytes: int, what: str = "file", error: Type[
         try:
             data = handle.read(max_bytes + 1)
         except OSError as exc:
-            raise error(f"cannot be read ({exc.strerror or exc})", Path(path), "check the path and its permissions") from None
+            raise error(f"cannot be read ({exc.strerror or exc})", Path(path),
+                        "check the path and its permissions") from None
     if len(data) > max_bytes:
         raise too_large(path, max_bytes, what, hint, error)
     return data
@@ -118,7 +122,8 @@ def output_folder(path: PathArg, option: str = "-o") -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create the output folder ({exc.strerror})", folder, f"pass a writable {option} folder") from None
+        raise InputError(f"cannot create the output folder ({exc.strerror})", folder,
+                         f"pass a writable {option} folder") from None
     if not folder.is_dir():
         raise InputError("is not a folder", folder, f"pass a folder path with {option}")
     return folder
@@ -292,8 +297,10 @@ def unwritable(subject: object, exc: Exception) -> InputError:
     """The InputError for an error met writing ``subject`` (a path, or "--option path"): disk
     full, permissions, read-only, a parent that is a file, a NUL character ..."""
     reason = getattr(exc, "strerror", None) or str(exc)
-    return InputError(f"cannot be written ({reason})", subject, "check that the folder exists, is writable and has free space")
+    return InputError(f"cannot be written ({reason})", subject,
+                      "check that the folder exists, is writable and has free space")
 
 
-__all__ = ["open_regular", "output_stream", "progressive_output", "read_regular", "refuse_overwriting_inputs", "regular_file", "same_file",
+__all__ = ["open_regular", "output_stream", "progressive_output", "read_regular", "refuse_overwriting_inputs",
+           "regular_file", "same_file",
            "fsync_path", "temporary_output", "too_large", "unwritable", "write_output"]

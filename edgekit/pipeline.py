@@ -204,7 +204,8 @@ class Pipeline(CreateFromOptions):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ConfigError("the pipeline is closed", hint="create a new Pipeline (or use it inside its `with` block)")
+            raise ConfigError("the pipeline is closed",
+                              hint="create a new Pipeline (or use it inside its `with` block)")
 
     def __enter__(self) -> "Pipeline":
         return self
@@ -319,7 +320,8 @@ class Pipeline(CreateFromOptions):
                 cache[track_id] = (identity, now)
             identities.append(identity)
         if cache is not None and len(cache) > 64:  # forget tracks not seen for a while
-            for track_id in [k for k, (_, ts) in cache.items() if now - ts > 10 * max(self.options.identity_refresh_ms, 1.0)]:
+            for track_id in [k for k, (_, ts) in cache.items() if now - ts > 10 * max(self.options.identity_refresh_ms,
+                                                                                      1.0)]:
                 del cache[track_id]
         return identities
 

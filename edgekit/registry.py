@@ -170,7 +170,8 @@ def _read_checked(path: Path, expected: Optional[str], fix: str) -> ModelFile:
     content = litert.read_model_bytes(path, missing_hint=fix)
     actual = hashlib.sha256(content).hexdigest()
     if expected is not None and actual != expected:
-        raise ModelIntegrityError(f"sha256 mismatch: manifest expects {expected}, file has {actual}", subject=path, hint=fix)
+        raise ModelIntegrityError(f"sha256 mismatch: manifest expects {expected}, file has {actual}", subject=path,
+                                  hint=fix)
     return ModelFile(path, litert.check_flatbuffer(content, path), actual)
 
 
@@ -207,7 +208,8 @@ def model_info(name: str, manifest_path: Optional[PathLike] = None) -> ModelInfo
     infos = {info.name: info for info in list_models(manifest_path)}
     if name not in infos:
         valid = ", ".join(sorted(infos)) or "none: no model is registered yet"
-        raise ConfigError(f"unknown model name {_shown(name)} (valid names: {valid})", hint="pass a registered name or a .tflite path")
+        raise ConfigError(f"unknown model name {_shown(name)} (valid names: {valid})",
+                          hint="pass a registered name or a .tflite path")
     return infos[name]
 
 
@@ -278,18 +280,22 @@ def load_companion(name: str, key: str, manifest_path: Optional[PathLike] = None
     entry = companion_files(name, manifest_path).get(key)
     fix = _fix(info)
     if entry is None:
-        raise ModelError(f"the manifest entry of {name!r} has no {key!r} file", subject=Path(manifest_path or MANIFEST_PATH), hint=fix)
+        raise ModelError(f"the manifest entry of {name!r} has no {key!r} file",
+                         subject=Path(manifest_path or MANIFEST_PATH), hint=fix)
     path = info.path.parent / str(entry["file"])
     from . import litert  # local import, as in _read_checked
 
-    content = read_regular(path, litert.MAX_MODEL_BYTES, f"{key} file", ModelError, fix, missing=f"{key} file not found")
+    content = read_regular(path, litert.MAX_MODEL_BYTES, f"{key} file", ModelError, fix,
+                           missing=f"{key} file not found")
     actual = hashlib.sha256(content).hexdigest()
     if actual != entry["sha256"]:
-        raise ModelIntegrityError(f"sha256 mismatch: manifest expects {entry['sha256']}, file has {actual}", subject=path, hint=fix)
+        raise ModelIntegrityError(f"sha256 mismatch: manifest expects {entry['sha256']}, file has {actual}",
+                                  subject=path, hint=fix)
     return path, content
 
 
-def register_model(name: str, tflite_path: PathLike, *, manifest_path: Optional[PathLike] = None, **fields: Any) -> ModelInfo:
+def register_model(name: str, tflite_path: PathLike, *, manifest_path: Optional[PathLike] = None,
+                   **fields: Any) -> ModelInfo:
     """Write or update the manifest entry of ``name`` for ``tflite_path`` (no file is copied).
 
     ``tflite_path`` must already lie in the manifest's directory (``edgekit/models/``) so it
@@ -343,7 +349,8 @@ def inspect_model(tflite_path: PathLike) -> Tuple[InputSpec, List[str]]:
         raise ModelError(f"input tensor shape {list(inp.shape)} is not [1, H, W, 1|3]", subject=tflite_path,
                          hint="export the model with one NHWC image input")
     channels = inp.shape[3]
-    spec = InputSpec(height=inp.shape[1], width=inp.shape[2], channels=channels, color="rgb" if channels == 3 else "gray",
+    spec = InputSpec(height=inp.shape[1], width=inp.shape[2], channels=channels,
+                     color="rgb" if channels == 3 else "gray",
                      dtype=inp.dtype.name, range=(0.0, 255.0))
     labels = litert.find_labels(tflite_path, count=int(out.shape[-1])) or []
     return spec, labels
@@ -386,6 +393,8 @@ def load_third_party(key: str, manifest_path: Optional[PathLike] = None) -> Mode
     """
     external = load_manifest(manifest_path)["external"]
     if key not in external:
-        raise ConfigError(f"unknown MediaPipe model {key!r} (valid: {', '.join(sorted(external))})", hint="use one of the valid names")
+        raise ConfigError(f"unknown MediaPipe model {key!r} (valid: {', '.join(sorted(external))})",
+                          hint="use one of the valid names")
     entry = external[key]
-    return _read_checked(MODELS_DIR / entry["file"], entry["sha256"], THIRD_PARTY_FIX)  # package data, wherever the manifest is
+    return _read_checked(MODELS_DIR / entry["file"], entry["sha256"],
+                         THIRD_PARTY_FIX)  # package data, wherever the manifest is

@@ -35,7 +35,8 @@ def units(text: str) -> List[str]:
 
 def is_cjk(unit: str) -> bool:
     """True for a single CJK ideograph unit."""
-    return len(unit) == 1 and ("\u4e00" <= unit <= "\u9fff" or "\u3400" <= unit <= "\u4dbf" or "\uf900" <= unit <= "\ufaff")
+    return len(unit) == 1 and ("\u4e00" <= unit <= "\u9fff" or "\u3400" <= unit <= "\u4dbf"
+                               or "\uf900" <= unit <= "\ufaff")
 
 
 def is_word(unit: str) -> bool:

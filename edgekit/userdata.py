@@ -80,7 +80,8 @@ def check_private(path: Path, st: os.stat_result, what: str = "file") -> None:
     if not hasattr(os, "geteuid"):  # pragma: no cover - Windows: ACLs, not modes
         return
     if st.st_uid not in (os.geteuid(), 0):
-        raise InputError(f"{what} is owned by another user (uid {st.st_uid}), who could change what edgekit reads", path,
+        raise InputError(f"{what} is owned by another user (uid {st.st_uid}), who could change what edgekit reads",
+                         path,
                          f"use a {what} of your own: move this one away (edgekit recreates it) or set {ENV_VAR}")
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         fix = f"chmod {'700' if what == 'folder' else '600'} {path}"

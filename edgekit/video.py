@@ -231,11 +231,13 @@ class VideoWriter:
             raise ConfigError(f"unsupported video extension {self.path.suffix!r}", self.path,
                               f"use one of {', '.join(sorted(WRITER_FOURCC))}")
         if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not SANE_FPS[0] <= fps <= SANE_FPS[1]:
-            raise ConfigError(f"must be a frame rate in [{SANE_FPS[0]:g}, {SANE_FPS[1]:g}]", f"fps={fps!r}", f"e.g. {DEFAULT_FPS:g}")
+            raise ConfigError(f"must be a frame rate in [{SANE_FPS[0]:g}, {SANE_FPS[1]:g}]", f"fps={fps!r}",
+                              f"e.g. {DEFAULT_FPS:g}")
         from .imageio import MAX_SIDE
 
         if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and 1 <= v <= MAX_SIDE for v in size):
-            raise ConfigError(f"must be two integers in [1, {MAX_SIDE}]", f"size={size!r}", "pass the frame (width, height)")
+            raise ConfigError(f"must be two integers in [1, {MAX_SIDE}]", f"size={size!r}",
+                              "pass the frame (width, height)")
         self.size = (int(size[0]), int(size[1]))
         self.frames_written = 0
         self._writer: Optional[cv2.VideoWriter] = None

@@ -22,7 +22,8 @@ from .inputs import check_count, check_seed, check_text, emotion_of
 from .library import BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Library, blocked_term, read_blocklist, unbalanced_bracket
 from .sampling import next_token
 from .wholewords import damaged_doubles
-from .taxonomy import SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang, resolve_style, scene_request
+from .taxonomy import (SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang, resolve_style,
+                       scene_request)
 from .textemotion import TextEmotion
 from .tokenizer import EOS, CaptionTokenizer
 from .voices import VOICES_PATH, Voices
@@ -175,10 +176,12 @@ class Captioner(CreateFromOptions):
             reason = self._problem(text, ended, lang, exclude, scene)
             if reason is None:
                 passed.append(text)
-                if not scene.group or any(mentions(text.lower(), kw) for kw in scene.group) or len(passed) == SPECIFIC_DRAWS:
+                on_topic = not scene.group or any(mentions(text.lower(), kw) for kw in scene.group)
+                if on_topic or len(passed) == SPECIFIC_DRAWS:
                     break
         if passed:
-            best = next((t for t in passed if scene.group and any(mentions(t.lower(), kw) for kw in scene.group)), passed[0])
+            best = next((t for t in passed if scene.group and any(mentions(t.lower(), kw) for kw in scene.group)),
+                        passed[0])
             return Caption(best, emotion, style, scene.key, lang, "model", None, (time.perf_counter() - t0) * 1e3)
         siblings = [kw for g in _siblings(scene) for kw in g] if scene.group else []
         text = self.library.pick(rng, lang, emotion, style, scene.key, exclude,

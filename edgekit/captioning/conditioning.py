@@ -18,7 +18,8 @@ _OFFSETS = np.cumsum([0, len(EMOTIONS), len(STYLES), len(SCENE_SLOTS)])
 
 
 def condition(lang: str, emotion: object, style: str, scene: Optional[str]) -> np.ndarray:
-    """``[1, COND_DIM]`` float32 for canonical tags (scene None = ``none``); ``emotion`` is a label or a ``{label: p}`` dict."""
+    """``[1, COND_DIM]`` float32 for canonical tags (scene None = ``none``); ``emotion`` is a label or
+    a ``{label: p}`` dict."""
     c = np.zeros((1, COND_DIM), np.float32)
     if isinstance(emotion, Mapping):
         for label, p in emotion.items():

@@ -35,7 +35,8 @@ class KVCacheDecoder:
         needed_in = {"token", "pos", "cond"} | {f"{kv}_cache_{l}" for l in range(self.n_layers) for kv in "kv"}
         needed_out = {"logits"} | {f"{kv}_{l}" for l in range(self.n_layers) for kv in "kv"}
         if self.n_layers == 0 or set(ins) != needed_in or set(outs) != needed_out:
-            raise ModelError(f"unexpected decode signature (inputs {sorted(ins)}, outputs {sorted(outs)})", subject=model_path)
+            raise ModelError(f"unexpected decode signature (inputs {sorted(ins)}, outputs {sorted(outs)})",
+                             subject=model_path)
         self._in: Dict[str, int] = {k: int(v["index"]) for k, v in ins.items()}
         self._out: Dict[str, int] = {k: int(v["index"]) for k, v in outs.items()}
         self.cache_shapes = [tuple(int(d) for d in ins[f"k_cache_{l}"]["shape"]) for l in range(self.n_layers)]
@@ -55,7 +56,8 @@ class KVCacheDecoder:
         if cond is not None:
             cond = np.asarray(cond, np.float32).reshape(1, -1)
             if cond.shape[1] != self.cond_dim:
-                raise ModelError(f"condition vector has {cond.shape[1]} values, the model expects {self.cond_dim}", subject=self.path)
+                raise ModelError(f"condition vector has {cond.shape[1]} values, the model expects {self.cond_dim}",
+                                 subject=self.path)
             self._cond = cond
         if not self._caches:
             self._caches = [np.zeros(shape, np.float32) for shape in self.cache_shapes for _ in "kv"]

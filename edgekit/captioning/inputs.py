@@ -33,17 +33,20 @@ def emotion_of(value: object) -> Tuple[str, Optional[Mapping[str, float]]]:
                          hint=f"Valid labels: {', '.join(EMOTIONS)}")
     unknown = [k for k in probs if k not in EMOTIONS]
     if unknown or not probs:
-        raise InputError(f"unknown emotion keys {unknown!r}" if unknown else "empty probability dict", subject="emotion probabilities",
+        raise InputError(f"unknown emotion keys {unknown!r}" if unknown else "empty probability dict",
+                         subject="emotion probabilities",
                          hint=f"Valid keys: {', '.join(EMOTIONS)}")
     clean = {}
     for k, v in probs.items():
         number = _finite_float(v)
         if number is None or number < 0:
-            raise InputError(f"probability of {k!r} is {describe(v)}, expected a finite number >= 0", subject="emotion probabilities")
+            raise InputError(f"probability of {k!r} is {describe(v)}, expected a finite number >= 0",
+                             subject="emotion probabilities")
         clean[k] = number
     total = sum(clean.values())
     if abs(total - 1.0) > PROB_SUM_TOL:
-        raise InputError(f"probabilities sum to {total:.4f}, expected 1 (within {PROB_SUM_TOL})", subject="emotion probabilities",
+        raise InputError(f"probabilities sum to {total:.4f}, expected 1 (within {PROB_SUM_TOL})",
+                         subject="emotion probabilities",
                          hint="pass EmotionResult.probs unchanged or normalise the dict")
     return max(clean, key=clean.get), clean
 

@@ -42,7 +42,8 @@ def read_library(path: Path = LIBRARY_PATH) -> List[Entry]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ModelError(f"cannot read the caption library ({exc})", subject=path, hint="Reinstall edgekit or rebuild it with `python -m converters.caption corpus`") from exc
+        raise ModelError(f"cannot read the caption library ({exc})", subject=path,
+                         hint="Reinstall edgekit or rebuild it with `python -m converters.caption corpus`") from exc
     if not lines or tuple(lines[0].split("\t")) != COLUMNS:
         raise ModelError(f"bad header, expected {'|'.join(COLUMNS)}", subject=path)
     entries = []

@@ -46,19 +46,23 @@ SCENE_KEYWORDS: Dict[str, Tuple[str, ...]] = {
     "pet": ("pet", "cat", "dog", "puppy", "kitten", "vet", "zoomies", "宠物", "猫", "狗", "毛孩子"),
     "date": ("date", "dating", "crush", "movie night", "约会", "对象", "恋爱", "见面", "看电影"),
     "family": ("family", "mom", "dad", "parents", "holidays", "和家人", "家里", "家庭", "爸妈", "过年"),
-    "commute": ("commute", "subway", "bus", "traffic", "metro", "train", "rush hour", "通勤", "地铁", "公交", "堵车", "早高峰",
-                "晚高峰"),
+    "commute": ("commute", "subway", "bus", "traffic", "metro", "train", "rush hour",
+                "通勤", "地铁", "公交", "堵车", "早高峰", "晚高峰"),
     "rain": ("rain", "rainy", "downpour", "umbrella", "下雨", "雨天", "大雨", "雨夜", "下着雨"),
     "gaming": ("gaming", "game night", "games", "ranked", "final boss", "游戏", "开黑", "排位"),
-    "sports": ("sports", "sport", "gym", "the run", "running", "football", "basketball", "last minute", "运动", "健身", "跑步", "跑完步", "球赛", "打球"),
-    "exam": ("exam", "test", "study", "studying", "school", "grades", "考试", "复习", "学习", "期末", "成绩", "交卷"),
-    "work": ("work", "office", "job", "meeting", "boss", "overtime", "monday", "上班", "工作", "加班", "开会", "老板", "工位"),
-    "travel": ("travel", "trip", "vacation", "ocean", "airport", "旅行", "旅游", "出游", "度假", "旅途", "看到海", "机场"),
+    "sports": ("sports", "sport", "gym", "the run", "running", "football", "basketball", "last minute", "运动", "健身",
+               "跑步", "跑完步", "球赛", "打球"),
+    "exam": ("exam", "test", "study", "studying", "school", "grades",
+             "考试", "复习", "学习", "期末", "成绩", "交卷"),
+    "work": ("work", "office", "job", "meeting", "boss", "overtime", "monday",
+             "上班", "工作", "加班", "开会", "老板", "工位"),
+    "travel": ("travel", "trip", "vacation", "ocean", "airport",
+               "旅行", "旅游", "出游", "度假", "旅途", "看到海", "机场"),
     "weekend": ("weekend", "saturday", "sunday", "my day off", "周末", "周六", "周日", "休息日"),
-    "food": ("food", "dinner", "lunch", "eat", "meal", "hotpot", "snacks", "bubble tea", "delivery", "美食", "吃", "火锅",
-             "吃饭", "烧烤", "奶茶", "外卖", "这顿饭"),
-    "party": ("party", "gathering", "friends", "hangout", "get-together", "wedding", "聚会", "派对", "朋友", "聚餐", "的局",
-              "婚礼", "喜酒"),
+    "food": ("food", "dinner", "lunch", "eat", "meal", "hotpot", "snacks", "bubble tea", "delivery",
+             "美食", "吃", "火锅", "吃饭", "烧烤", "奶茶", "外卖", "这顿饭"),
+    "party": ("party", "gathering", "friends", "hangout", "get-together", "wedding",
+              "聚会", "派对", "朋友", "聚餐", "的局", "婚礼", "喜酒"),
 }
 #: Keywords of one scene that exclude each other: a request naming one ("我家猫") never gets a
 #: caption naming another of the same scene (a dog), and captions naming it are preferred.
@@ -67,7 +71,8 @@ SPECIFICS: Dict[str, Tuple[Tuple[str, ...], ...]] = {
     "food": (("hotpot", "火锅"), ("bubble tea", "奶茶"), ("barbecue", "bbq", "烧烤")),
     "sports": (("football", "soccer", "足球"), ("basketball", "篮球"), ("running", "the run", "跑步", "跑完步")),
 }
-LANG_ALIASES: Dict[str, str] = {"cn": "zh", "zh-cn": "zh", "zh_cn": "zh", "chinese": "zh", "中文": "zh", "english": "en", "en-us": "en"}
+LANG_ALIASES: Dict[str, str] = {"cn": "zh", "zh-cn": "zh", "zh_cn": "zh", "chinese": "zh", "中文": "zh",
+                                "english": "en", "en-us": "en"}
 
 def _key(value: object) -> str:
     return str(value).strip().lower()
@@ -75,7 +80,8 @@ def _key(value: object) -> str:
 
 def _resolve(value: object, valid: Tuple[str, ...], aliases: Dict[str, str], what: str) -> str:
     if not isinstance(value, str):
-        raise ConfigError(f"unknown {what} (expected a string)", subject=repr(value), hint=f"Valid {what}s: {', '.join(valid)}")
+        raise ConfigError(f"unknown {what} (expected a string)", subject=repr(value),
+                          hint=f"Valid {what}s: {', '.join(valid)}")
     key = _key(value)
     if key in valid:
         return key
@@ -135,7 +141,8 @@ def resolve_scene(value: object) -> str:
     raises ConfigError listing the valid scenes (:func:`scene_request` accepts any text instead).
     """
     if not isinstance(value, str):
-        raise ConfigError("unknown scene (expected a string)", subject=repr(value)[:80], hint=f"Valid scenes: {', '.join(SCENES)}")
+        raise ConfigError("unknown scene (expected a string)", subject=repr(value)[:80],
+                          hint=f"Valid scenes: {', '.join(SCENES)}")
     text = sanitize_text(value).lower()
     if text in SCENES:
         return text
@@ -169,7 +176,8 @@ def scene_request(value: object) -> SceneRequest:
     if value is None:
         return SceneRequest(None)
     if not isinstance(value, str):
-        raise ConfigError("unknown scene (expected a string)", subject=repr(value)[:80], hint=f"Valid scenes: {', '.join(SCENES)}")
+        raise ConfigError("unknown scene (expected a string)", subject=repr(value)[:80],
+                          hint=f"Valid scenes: {', '.join(SCENES)}")
     text = sanitize_text(value)
     if text.lower() in SCENES:
         return SceneRequest(text.lower(), text)

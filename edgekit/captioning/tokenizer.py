@@ -16,10 +16,10 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 from ..errors import ModelError
 from ..paths import read_regular
+from .taxonomy import EMOTIONS, LANGS, NO_SCENE, SCENES, STYLES
 
 #: Largest tokenizer file read (the bundled one is well under 1 MB).
 MAX_TOKENIZER_BYTES = 64 * 2**20
-from .taxonomy import EMOTIONS, LANGS, NO_SCENE, SCENES, STYLES
 
 FORMAT = "edgekit-caption-tokenizer"
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -83,7 +83,8 @@ class CaptionTokenizer:
         """Read a tokenizer file (or its already-read, checked ``content``); raise ModelError when it
         is not one or its control tokens differ."""
         try:
-            raw = read_regular(path, MAX_TOKENIZER_BYTES, "caption tokenizer", ModelError) if content is None else content
+            raw = (read_regular(path, MAX_TOKENIZER_BYTES, "caption tokenizer", ModelError)
+                   if content is None else content)
             data = json.loads(raw.decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read the caption tokenizer ({exc})", subject=path) from exc

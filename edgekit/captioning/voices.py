@@ -53,7 +53,8 @@ def read_voices(path: Path = VOICES_PATH) -> Dict[Tuple[str, str, str], List[Voi
         parts = line.split("\t")
         if (len(parts) != len(HEADER) or parts[0] not in LANGS or parts[1] not in STYLES or parts[2] not in EMOTIONS
                 or parts[3] not in POSITIONS or not parts[4].strip()):
-            raise ModelError(f"line {number} is not 'lang style emotion prefix|suffix text' with known tags", subject=path)
+            raise ModelError(f"line {number} is not 'lang style emotion prefix|suffix text' with known tags",
+                             subject=path)
         voices[(parts[0], parts[1], parts[2])].append(Voice(parts[3], parts[4]))
     return dict(voices)
 

@@ -118,7 +118,8 @@ def report_gallery_recovery(ident: Any) -> None:
         warnings.simplefilter("ignore", GalleryRecoveredWarning)  # reported below, as one edgekit line
         gallery = ident.gallery
     if gallery.recovered_from is not None:
-        print(f"edgekit: warning: {one_line(str(gallery.path))}: gallery was unreadable; moved it to {one_line(str(gallery.recovered_from))} "
+        print(f"edgekit: warning: {one_line(str(gallery.path))}: gallery was unreadable; "
+              f"moved it to {one_line(str(gallery.recovered_from))} "
               "and started an empty one (re-enroll the people)", file=sys.stderr)
 
 
@@ -133,7 +134,8 @@ def pipeline_options(args: argparse.Namespace, **overrides: Any) -> PipelineOpti
 #: (line breaks, ESC sequences that retitle a terminal or move the cursor), DEL, line/paragraph
 #: separators and the bidirectional overrides that reorder how a line reads.
 _UNPRINTABLE = {i: f"\\x{i:02x}" for i in [*range(0x20), *range(0x7f, 0xa0)]}
-_UNPRINTABLE.update({i: f"\\u{i:04x}" for i in [0x2028, 0x2029, 0x200e, 0x200f, *range(0x202a, 0x202f), *range(0x2066, 0x206a)]})
+_UNPRINTABLE.update({i: f"\\u{i:04x}" for i in [0x2028, 0x2029, 0x200e, 0x200f, *range(0x202a, 0x202f),
+                                                *range(0x2066, 0x206a)]})
 _UNPRINTABLE.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
 
 

@@ -140,7 +140,8 @@ class Annotations:
                                   f"use one of {', '.join(sorted(allowed))}")
             out = self.root
         else:
-            suffix = item.name.suffix if item.name.suffix.lower() in allowed else (".png" if item.kind == "image" else ".mp4")
+            kept = item.name.suffix.lower() in allowed
+            suffix = item.name.suffix if kept else (".png" if item.kind == "image" else ".mp4")
             out = self._unique(self.root / item.name.with_suffix(suffix))
         from ..paths import refuse_overwriting_inputs
 
@@ -190,7 +191,8 @@ def _analyze_video(pipe: "Pipeline", item: Item, emit: Callable[["FrameResult"],
     try:
         with VideoReader(item.path if camera is None else camera, max_frames=max_frames) as reader, \
                 _annotated_video(annotations, item, reader) as writer:
-            with tqdm(total=reader.total, unit="frame", desc=one_line(reader.name), file=sys.stderr, disable=not show) as bar:
+            with tqdm(total=reader.total, unit="frame", desc=one_line(reader.name), file=sys.stderr,
+                      disable=not show) as bar:
                 try:
                     for frame, result in pipe.stream_video(reader):
                         emit(result)

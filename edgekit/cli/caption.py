@@ -25,15 +25,18 @@ CAPTIONER_FLAGS = ("seed", "temperature", "top_k", "top_p", "repetition_penalty"
 def register(subparsers: "argparse._SubParsersAction") -> None:
     p = subparsers.add_parser("caption", help="write meme captions for an emotion (zh/en, 8 styles)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--emotion", metavar="LABEL|JSON", help="emotion label (neutral, happiness, surprise, sadness, anger, "
+    p.add_argument("--emotion", metavar="LABEL|JSON",
+                   help="emotion label (neutral, happiness, surprise, sadness, anger, "
                    "disgust, fear, contempt) or a JSON {label: probability} dict")
-    p.add_argument("--style", help="plain, anime, retro, sarcastic, wholesome, dramatic, slang, poetic (or 二次元, 毒舌, ...)")
+    p.add_argument("--style",
+                   help="plain, anime, retro, sarcastic, wholesome, dramatic, slang, poetic (or 二次元, 毒舌, ...)")
     p.add_argument("--scene", help="scene key (party, work, food, ...) or any free text (default: no scene words)")
     p.add_argument("--lang", help="zh or en (default: zh; --restyle: the text's language)")
     p.add_argument("-n", type=positive_int, default=1, help="number of captions (default: %(default)s, at most 20)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--styles", action="store_true", help="one caption in each of 5 different styles")
-    mode.add_argument("--restyle", metavar="TEXT", help="say TEXT in the voice of --style, or of all 8 styles (TEXT is kept)")
+    mode.add_argument("--restyle", metavar="TEXT",
+                      help="say TEXT in the voice of --style, or of all 8 styles (TEXT is kept)")
     add_fields(p.add_argument_group("captioner options"), CaptionerOptions, CAPTIONER_FLAGS)
     p.add_argument("--json", action="store_true", help="print a JSON list instead of plain lines")
     p.set_defaults(func=run)

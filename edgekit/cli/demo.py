@@ -47,7 +47,8 @@ def main_job(image: Path, out_dir: Path, args: argparse.Namespace) -> List[Path]
     from ..pipeline import Pipeline
 
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("is a file, not a folder", f"--out-dir {out_dir}", "pass a folder path (it is created when missing)")
+        raise InputError("is a file, not a folder", f"--out-dir {out_dir}",
+                         "pass a folder path (it is created when missing)")
     with Pipeline(pipeline_options(args)) as pipe:
         bgr, result = pipe.decode_and_process(image)
     print(one_line(f"{image}: {len(result.faces)} face(s) in {result.timings.total_ms:.1f} ms"))
@@ -66,5 +67,6 @@ def main_job(image: Path, out_dir: Path, args: argparse.Namespace) -> List[Path]
             raise
         print(f"note: {exc}; making an English meme instead", file=sys.stderr)
         meme = make_meme(image, lang="en", **meme_options)
-    print(one_line(f"meme of the largest face ({meme.emotion or 'no face'}, style {meme.style or 'your text'}): {meme.caption}"))
+    print(one_line(f"meme of the largest face ({meme.emotion or 'no face'}, "
+                   f"style {meme.style or 'your text'}): {meme.caption}"))
     return [meme.save(out_dir / f"{image.stem}_meme.png"), annotated, json_path]

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
             try:
                 vectors.append(ident.embed(photo, face=args.face))
                 if args.face is None and (ident.last_face_counts[0] or 0) > 1:
-                    print(f"{one_line(str(photo))}: {ident.last_face_counts[0]} faces; using face {ident.last_faces[0]} "
+                    print(f"{one_line(str(photo))}: {ident.last_face_counts[0]} faces; "
+                          f"using face {ident.last_faces[0]} "
                           "(the largest; --face N picks another)")
             except EdgekitError as exc:
                 print(f"edgekit: error: {input_failure(photo, exc)}", file=sys.stderr)
@@ -44,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"edgekit: error: {name!r} was not enrolled: no usable photo", file=sys.stderr)
             return 1
         total = ident.enroll(name, vectors)
-        print(one_line(f"enrolled {name}: {len(vectors)} photo(s) added, {total} in the gallery ({ident.gallery.path})"))
+        print(one_line(f"enrolled {name}: {len(vectors)} photo(s) added, "
+                       f"{total} in the gallery ({ident.gallery.path})"))
     return 1 if failures else 0

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action is not None and any(modes):
         raise ConfigError("give either an action (like, dislike, used) or one of --show, --export, --import, --reset")
     if args.action is not None and args.text is None:
-        raise ConfigError(f"`feedback {args.action}` needs the caption text", hint=f'e.g. edgekit feedback {args.action} "..."')
+        raise ConfigError(f"`feedback {args.action}` needs the caption text",
+                          hint=f'e.g. edgekit feedback {args.action} "..."')
     with printed_warnings():
         store = FeedbackStore()
         if args.action is not None:

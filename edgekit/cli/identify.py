@@ -17,7 +17,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p = subparsers.add_parser("identify", help="tell who is in photos (from the identity gallery)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos to identify faces in")
-    p.add_argument("--face", type=int, metavar="N", default=None, help="only the N-th face from the left (0 = leftmost)")
+    p.add_argument("--face", type=int, metavar="N", default=None,
+                   help="only the N-th face from the left (0 = leftmost)")
     p.add_argument("--json", action="store_true", help="one JSON object per photo instead of text lines")
     add_identity_options(p)
     p.set_defaults(func=run)
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
             if not found and not args.json:
                 print(one_line(f"{photo}: no face found"))
             if args.json:
-                print(json.dumps({"source": photo, "faces": [{**det.to_dict(), "identity": who.to_dict()} for det, who in found]},
+                print(json.dumps({"source": photo,
+                                  "faces": [{**det.to_dict(), "identity": who.to_dict()} for det, who in found]},
                                  ensure_ascii=False))
             for index, (det, who) in enumerate([] if args.json else found):
                 b = det.box

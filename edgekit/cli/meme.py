@@ -22,7 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ._common import Progress, add_pipeline_options, input_failure, one_line, pipeline_options, positive_int, progress_enabled
+from ._common import (Progress, add_pipeline_options, input_failure, one_line, pipeline_options, positive_int,
+                      progress_enabled)
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -38,7 +39,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--style", help="caption style: plain, anime, retro, sarcastic, wholesome, dramatic, slang, poetic")
     p.add_argument("--scene", help="scene key (party, work, exam, ...) or free text mentioning one")
     p.add_argument("--lang", default="zh", help="caption language: zh or en (default: %(default)s)")
-    p.add_argument("--face", type=int, metavar="N", help="caption face N, counted left to right from 0 (default: largest)")
+    p.add_argument("--face", type=int, metavar="N",
+                   help="caption face N, counted left to right from 0 (default: largest)")
     p.add_argument("--styles", type=positive_int, metavar="N", help="make N memes, one per caption style (N <= 8)")
     anim = p.add_mutually_exclusive_group()
     anim.add_argument("--gif", action="store_true", help="animated GIF (photos: zoom punch + caption reveal)")
@@ -141,7 +143,8 @@ def _folder(args: argparse.Namespace, folder: Path) -> int:
                 tqdm.write(json.dumps(record, ensure_ascii=False))
 
     with done.reporting(f"{out / MANIFEST_NAME}"):
-        result = make_memes(folder, out, styles=args.styles, animated="webp" if args.webp else "gif" if args.gif else None,
+        result = make_memes(folder, out, styles=args.styles,
+                            animated="webp" if args.webp else "gif" if args.gif else None,
                             progress=progress_enabled(args.progress), on_item=report, **options)
     made, failed = len(result.outputs), len(result.failed)
     print(one_line(f"wrote {made} meme(s) to {result.out_dir} (manifest: {result.manifest})")

@@ -1,8 +1,8 @@
 """List the models edgekit loads, with sizes, sha256 and an integrity check.
 
 Bundled models come from edgekit/models/manifest.json; the MediaPipe face models are packaged in
-edgekit/models/third_party/ from the pinned mediapipe wheel archive. Every file's sha256 is checked against the manifest;
-the exit code is 1 when a file is missing or differs.
+edgekit/models/third_party/ from the pinned mediapipe wheel archive. Every file's sha256 is checked
+against the manifest; the exit code is 1 when a file is missing or differs.
 """
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def model_rows() -> List[Dict[str, Any]]:
                "bytes": info.bytes, "sha256": info.sha256}
         rows.append(_checked(row, lambda name=info.name: registry.model_path(name)))
         for key, entry in registry.companion_files(info.name).items():
-            row = {"name": f"{info.name}/{key}", "kind": "bundled", "task": info.task, "file": str(info.path.parent / entry["file"]),
+            row = {"name": f"{info.name}/{key}", "kind": "bundled", "task": info.task,
+                   "file": str(info.path.parent / entry["file"]),
                    "bytes": entry.get("bytes"), "sha256": entry["sha256"]}
             rows.append(_checked(row, lambda name=info.name, key=key: registry.load_companion(name, key)[0]))
     for key, entry in sorted(registry.load_manifest()["external"].items()):

@@ -28,15 +28,17 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; any other than "
                                                        "loopback needs a token)")
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    p.add_argument("--token", default=None, help="API token for /v1/ requests (default: $EDGEKIT_SERVER_TOKEN); "
-                                                 "prefer the environment variable, a command line is visible to other users")
+    p.add_argument("--token", default=None,
+                   help="API token for /v1/ requests (default: $EDGEKIT_SERVER_TOKEN); "
+                        "prefer the environment variable, a command line is visible to other users")
     p.add_argument("--root", action="append", default=[], metavar="DIR",
                    help="a folder batch jobs may read photos from (repeatable; default: none, uploads only)")
     p.add_argument("--data-dir", default=os.environ.get("EDGEKIT_SERVER_DATA"), metavar="DIR",
                    help="job store and job folders (default: $EDGEKIT_SERVER_DATA or <edgekit data dir>/server)")
     p.add_argument("--batch-workers", type=positive_int, default=1, metavar="N",
                    help="processes running batch items, each with its own models (default: %(default)s)")
-    p.add_argument("--threads", type=positive_int, default=1, metavar="N", help="LiteRT threads per model (default: %(default)s)")
+    p.add_argument("--threads", type=positive_int, default=1, metavar="N",
+                   help="LiteRT threads per model (default: %(default)s)")
     p.add_argument("--max-body-mb", type=positive_int, default=20, metavar="MB",
                    help="largest request body of the synchronous endpoints (default: %(default)s)")
     p.add_argument("--max-batch-mb", type=positive_int, default=512, metavar="MB",
@@ -54,7 +56,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                    help="synchronous requests that may wait for a turn; more get 503 + Retry-After before their "
                         "body is read (default: %(default)s)")
     p.add_argument("--cache-mb", type=int, default=64, metavar="MB",
-                   help="memory for recent results served again by content hash; 0 turns the cache off (default: %(default)s)")
+                   help="memory for recent results served again by content hash; "
+                        "0 turns the cache off (default: %(default)s)")
     p.add_argument("--batch-videos", action=argparse.BooleanOptionalAction, default=None,
                    help="let batch jobs take videos (decoded by OpenCV/FFmpeg, outside the photo format allow-list "
                         "and --max-pixels: only for trusted clients); default: off, or $EDGEKIT_SERVER_BATCH_VIDEOS=1")

@@ -30,7 +30,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         "timeline", help="emotion time series, summary and alerts of a video (aggregate by default)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("video", metavar="VIDEO", help="video file")
-    p.add_argument("-o", "--out", metavar="DIR", help="output folder (default: <video name>_timeline in the current folder)")
+    p.add_argument("-o", "--out", metavar="DIR",
+                   help="output folder (default: <video name>_timeline in the current folder)")
     p.add_argument("--per-track", action="store_true", help="also write per-face-track series (tracks.csv)")
     p.add_argument("--alert", action="append", default=[], metavar="RULE",
                    help='alert rule, e.g. "sadness>3s" (repeatable)')

@@ -32,8 +32,10 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--exaggerate", type=_factor, metavar="K", default=None,
                    help="scale the expression K times (0..3): with --source, the source's expression; "
                         "without it, the target's own (1 keeps it, 2 doubles it, 0 flattens it)")
-    p.add_argument("--source-face", type=face_number, default=None, metavar="N", help="face number in --source, 0 = leftmost (default: the largest)")
-    p.add_argument("--target-face", type=face_number, default=None, metavar="N", help="face number in --target, 0 = leftmost (default: the largest)")
+    p.add_argument("--source-face", type=face_number, default=None, metavar="N",
+                   help="face number in --source, 0 = leftmost (default: the largest)")
+    p.add_argument("--target-face", type=face_number, default=None, metavar="N",
+                   help="face number in --target, 0 = leftmost (default: the largest)")
     p.add_argument("--no-mouth-fill", action="store_true",
                    help="never copy the inside of an open mouth from the source (geometry only)")
     p.set_defaults(func=run, parser=p)
@@ -49,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         if args.source is None:
             result = engine.exaggerate(args.target, args.exaggerate, face=args.target_face)
         else:
-            result = engine.transfer(args.source, args.target, strength=1.0 if args.exaggerate is None else args.exaggerate,
+            result = engine.transfer(args.source, args.target,
+                                     strength=1.0 if args.exaggerate is None else args.exaggerate,
                                      source_face=args.source_face, target_face=args.target_face,
                                      mouth_fill=not args.no_mouth_fill)
     print(one_line(str(save_image(args.output, result.image, [p for p in (args.target, args.source) if p]))))

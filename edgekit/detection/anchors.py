@@ -51,7 +51,8 @@ def _layer_shapes(opts: SsdAnchorOptions, first: int, last: int) -> List[Tuple[f
         ratios += list(opts.aspect_ratios)
         scales += [scale] * len(opts.aspect_ratios)
         if opts.interpolated_scale_aspect_ratio > 0.0:
-            nxt = 1.0 if layer == opts.num_layers - 1 else _scale(opts.min_scale, opts.max_scale, layer + 1, opts.num_layers)
+            nxt = 1.0 if layer == opts.num_layers - 1 else _scale(opts.min_scale, opts.max_scale, layer + 1,
+                                                                  opts.num_layers)
             scales.append(math.sqrt(scale * nxt))
             ratios.append(opts.interpolated_scale_aspect_ratio)
     return [(s / math.sqrt(r), s * math.sqrt(r)) for s, r in zip(scales, ratios)]

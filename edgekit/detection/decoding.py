@@ -49,7 +49,8 @@ class RawDetections:
         return int(self.scores.shape[0])
 
 
-def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, opts: DecodeOptions, min_score: float) -> RawDetections:
+def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, opts: DecodeOptions,
+           min_score: float) -> RawDetections:
     """Decode ``raw_boxes (N, num_coords)`` / ``raw_scores (N,)`` against ``anchors (N, 4)``.
 
     Keeps detections with ``score >= min_score`` and a non-negative width and height, like
@@ -116,7 +117,8 @@ def weighted_nms(dets: RawDetections, iou_threshold: float) -> RawDetections:
         out_kps.append(np.tensordot(weights, kps[group], axes=1) / total)
         out_scores.append(scores[top])
         remaining &= ~group
-    return RawDetections(np.asarray(out_boxes, np.float32), np.asarray(out_kps, np.float32), np.asarray(out_scores, np.float32))
+    return RawDetections(np.asarray(out_boxes, np.float32), np.asarray(out_kps, np.float32),
+                         np.asarray(out_scores, np.float32))
 
 
 def iou_matrix(boxes: np.ndarray) -> np.ndarray:
@@ -134,7 +136,8 @@ def hard_nms(dets: RawDetections, iou_threshold: float) -> RawDetections:
     if len(dets) == 0:
         return dets
     xywh = np.column_stack([dets.boxes[:, :2], dets.boxes[:, 2:] - dets.boxes[:, :2]])
-    keep = cv2.dnn.NMSBoxes(xywh.tolist(), dets.scores.tolist(), score_threshold=0.0, nms_threshold=float(iou_threshold))
+    keep = cv2.dnn.NMSBoxes(xywh.tolist(), dets.scores.tolist(), score_threshold=0.0,
+                            nms_threshold=float(iou_threshold))
     keep = np.asarray(keep, dtype=np.int64).reshape(-1)
     keep = keep[np.argsort(-dets.scores[keep], kind="stable")]
     return dets.take(keep)

@@ -92,7 +92,8 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
         boxes, scores = outputs.get(cfg.decode.num_coords), outputs.get(1)
         if self._input.shape != expected or boxes is None or scores is None or boxes.shape[1] != cfg.decode.num_boxes:
             raise ModelError(
-                f"unexpected tensors: input {list(self._input.shape)}, outputs {[list(s.shape) for s in outputs.values()]}",
+                f"unexpected tensors: input {list(self._input.shape)}, "
+                f"outputs {[list(s.shape) for s in outputs.values()]}",
                 subject=self.model_path,
                 hint=f"expected the {self.options.model} BlazeFace model shipped with mediapipe==0.10.21",
             )
@@ -108,7 +109,8 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
         w, h = self.input_size
         box = Letterbox.fit(image_bgr.shape[1], image_bgr.shape[0], w, h)
         # cv2.warpPerspective, as MediaPipe's OpenCV ImageToTensor converter: identical input pixels.
-        warped = cv2.warpPerspective(image_bgr, box.matrix(w, h), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        warped = cv2.warpPerspective(image_bgr, box.matrix(w, h), (w, h), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         rgb = cv2.cvtColor(warped, cv2.COLOR_BGR2RGB)
         lo, hi = self.config.float_range
         tensor = rgb.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)

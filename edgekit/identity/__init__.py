@@ -22,10 +22,10 @@ _LAZY: Dict[str, str] = {
 __all__ = list(_LAZY)
 
 if TYPE_CHECKING:
-    from .embedder import FaceEmbedder
-    from .gallery import Gallery, GalleryPerson
-    from .identifier import FaceIdentifier
-    from .template import IDENTITY_TEMPLATE
+    from .embedder import FaceEmbedder  # noqa: F401
+    from .gallery import Gallery, GalleryPerson  # noqa: F401
+    from .identifier import FaceIdentifier  # noqa: F401
+    from .template import IDENTITY_TEMPLATE  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -53,9 +53,11 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
         self._load(loaded, num_threads)
         inputs, outputs = litert.input_specs(self._interpreter), litert.output_specs(self._interpreter)
         if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[0] != 1 or inputs[0].shape[3] not in (1, 3):
-            raise ModelError(f"inputs {[list(s.shape) for s in inputs]} are not one [1, S, S, 1|3] image", self.model_path, PRODUCE_HINT)
+            raise ModelError(f"inputs {[list(s.shape) for s in inputs]} are not one [1, S, S, 1|3] image",
+                             self.model_path, PRODUCE_HINT)
         if len(outputs) != 1 or int(np.prod(outputs[0].shape)) != outputs[0].shape[-1]:
-            raise ModelError(f"outputs {[list(s.shape) for s in outputs]} are not one [1, D] embedding", self.model_path, PRODUCE_HINT)
+            raise ModelError(f"outputs {[list(s.shape) for s in outputs]} are not one [1, D] embedding",
+                             self.model_path, PRODUCE_HINT)
         self._input, self._output = inputs[0], outputs[0]
         _, height, width, channels = self._input.shape
         self.input_spec = InputSpec(height, width, channels, "rgb" if channels == 3 else "gray", self._input.dtype.name)
@@ -75,7 +77,8 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
         if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8 or not (
                 crop.shape == expected or (spec.channels == 1 and crop.shape == expected[:2])):
             raise InputError(f"aligned crop must be uint8 with shape {expected} ({spec.color})", describe(crop),
-                             "align it with FaceAligner(identifier.input_spec, IDENTITY_TEMPLATE), or call FaceIdentifier.embed()")
+                             "align it with FaceAligner(identifier.input_spec, IDENTITY_TEMPLATE), "
+                             "or call FaceIdentifier.embed()")
         crop = crop.reshape(expected)
         vector = self._unit(self._run(crop))
         if self.flip_average:  # mean direction of the crop's and its mirror image's embeddings
@@ -100,7 +103,8 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
 
 
     def __repr__(self) -> str:
-        return f"FaceEmbedder({str(self.model_path)!r}, input={self.input_spec}, dim={self.dim}, threshold={self.threshold})"
+        return (f"FaceEmbedder({str(self.model_path)!r}, input={self.input_spec}, dim={self.dim}, "
+                f"threshold={self.threshold})")
 
 
 __all__ = ["DEFAULT_MODEL", "FaceEmbedder", "FaceEmbedderOptions"]

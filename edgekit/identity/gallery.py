@@ -63,7 +63,8 @@ def check_name(name: Any) -> str:
         raise InputError(f"person name must be a non-empty string, got {name!r}", hint="e.g. enroll('Mum', ...)")
     name = name.strip()
     if len(name) > MAX_NAME_LENGTH or any(unicodedata.category(c).startswith("C") for c in name):
-        raise InputError(f"invalid person name {name[:40]!r}", hint=f"use at most {MAX_NAME_LENGTH} printable characters")
+        raise InputError(f"invalid person name {name[:40]!r}",
+                         hint=f"use at most {MAX_NAME_LENGTH} printable characters")
     return name
 
 
@@ -242,7 +243,8 @@ class Gallery:
 
     def _document(self, people: People) -> Dict[str, Any]:
         return {"kind": KIND, "version": VERSION, "model_sha256": self.model_sha256, "dim": self.dim,
-                "people": {name: [[round(float(v), 6) for v in row] for row in e] for name, e in sorted(people.items())}}
+                "people": {name: [[round(float(v), 6) for v in row] for row in e]
+                           for name, e in sorted(people.items())}}
 
     def _parse(self, doc: Dict[str, Any], source: Path) -> People:
         """People of ``doc``: ValueError when malformed, ConfigError when made with another model,
@@ -254,7 +256,8 @@ class Gallery:
             raise ConfigError(
                 f"gallery was built with identity model {found}..., but this model is {self.model_sha256[:12]}...; "
                 "embeddings of different model versions cannot be compared", source,
-                "re-enroll the people with `edgekit enroll NAME PHOTO...` into a new gallery (move this file away first)")
+                "re-enroll the people with `edgekit enroll NAME PHOTO...` into a new gallery "
+                "(move this file away first)")
         people = doc.get("people")
         if doc.get("dim") != self.dim or not isinstance(people, dict):
             raise ValueError(f"is malformed (not a gallery of {self.dim}-value embeddings)")
@@ -284,5 +287,6 @@ class GalleryRecoveredWarning(UserWarning):
     """A corrupt gallery was moved aside and replaced by an empty one."""
 
 
-__all__ = ["FILE_NAME", "Gallery", "GalleryPerson", "GalleryRecoveredWarning", "KIND", "MAX_EMBEDDINGS", "MAX_FILE_BYTES",
+__all__ = ["FILE_NAME", "Gallery", "GalleryPerson", "GalleryRecoveredWarning", "KIND", "MAX_EMBEDDINGS",
+           "MAX_FILE_BYTES",
            "MAX_PEOPLE", "UNIT_TOLERANCE", "VERSION", "check_embeddings", "check_name", "check_size", "default_path"]

@@ -172,7 +172,8 @@ class FaceIdentifier(CreateFromOptions):
 
     # ----------------------------------------------------------------------------- internals
 
-    def _embedding(self, item: FaceInput, face: Optional[int] = None) -> Tuple[np.ndarray, Optional[int], Optional[int]]:
+    def _embedding(self, item: FaceInput,
+                   face: Optional[int] = None) -> Tuple[np.ndarray, Optional[int], Optional[int]]:
         """``(unit embedding, face number used, faces in the photo)``; both None for crops and embeddings."""
         if isinstance(item, np.ndarray) and item.ndim == 1:
             if item.shape[0] != self.embedder.dim or not np.isfinite(item).all():

@@ -100,7 +100,8 @@ class AnimatedMeme:
     def to_dict(self) -> dict:
         """JSON-friendly summary; boxes are in frame pixels (the still's own boxes are left out)."""
         info = self.meme.to_dict() if self.meme is not None else {"source": self.source, "caption": self.caption,
-                                                                  "emotion": self.emotion, "face_index": self.face_index}
+                                                                  "emotion": self.emotion,
+                                                                  "face_index": self.face_index}
         for key in ("face_box", "font_size"):
             info.pop(key, None)
         return {**info, "text_box": list(self.text_box), "size": list(self.size), "frames": len(self.frames),
@@ -117,7 +118,8 @@ def _require_webp() -> None:
     from PIL import features
 
     if not features.check("webp"):
-        raise ConfigError("this Pillow build cannot write WebP", ".webp", "save as .gif, or install Pillow with WebP support")
+        raise ConfigError("this Pillow build cannot write WebP", ".webp",
+                          "save as .gif, or install Pillow with WebP support")
 
 
 # ------------------------------------------------------------------------------ stills
@@ -157,7 +159,8 @@ def reveal_limits(tokens: int, steps: int = REVEAL_STEPS) -> List[int]:
     return [math.ceil(tokens * (i + 1) / steps) for i in range(steps)]
 
 
-def animate(meme: Meme, *, max_side: int = MAX_SIDE, loop: Optional[int] = 0, max_frames: int = MAX_FRAMES) -> AnimatedMeme:
+def animate(meme: Meme, *, max_side: int = MAX_SIDE, loop: Optional[int] = 0,
+            max_frames: int = MAX_FRAMES) -> AnimatedMeme:
     """Animate a still meme: slow zoom, zoom punch with the caption revealed token by token, hold."""
     comp = meme.composition
     if comp is None:
@@ -187,7 +190,8 @@ def animate(meme: Meme, *, max_side: int = MAX_SIDE, loop: Optional[int] = 0, ma
     durations.append(HOLD_MS)
     frames, durations = merge_repeats(frames, durations)
     box = tuple(int(round(v * scale)) for v in comp.text_box)
-    return AnimatedMeme(frames, durations, meme.caption, meme.emotion, meme.face_index, box, loop, meme.source, meme)  # type: ignore[arg-type]
+    return AnimatedMeme(frames, durations, meme.caption, meme.emotion, meme.face_index, box, loop, meme.source,
+                        meme)  # type: ignore[arg-type]
 
 
 def merge_repeats(frames: List[Image.Image], durations: List[int]) -> Tuple[List[Image.Image], List[int]]:
@@ -291,7 +295,8 @@ def clip_to_gif(path: Any, *, text: Optional[str] = None, style: Optional[str] =
         raise ConfigError("must be a number >= 0", f"start_s={start_s!r}")
     frames, scale, frame_ms = _read_clip(path, options, fps, max_seconds, start_s, max_frames, max_side, progress)
     track = _track_of(frames, face)
-    tracked = [next((r for r in f.faces if (r.track_id or 0) == track), None) if track is not None else None for f in frames]
+    tracked = [next((r for r in f.faces if (r.track_id or 0) == track), None) if track is not None else None
+               for f in frames]
     label, emotion = _mean_emotion([r for r in tracked if r is not None])
     if text is None:
         if track is None:

@@ -171,7 +171,8 @@ def make_memes(folder: Union[str, "os.PathLike[str]"], out_dir: Union[str, "os.P
         raise ConfigError("the output folder is the input folder", out, "pass another output folder with -o")
     files = find_media(src, skip=out)
     if not files:
-        raise InputError("contains no photos or videos", src, "pass a folder with .jpg/.png/... photos or .mp4/... videos")
+        raise InputError("contains no photos or videos", src,
+                         "pass a folder with .jpg/.png/... photos or .mp4/... videos")
     if out.exists() and not out.is_dir():
         raise InputError("is a file, not a folder", out, "pass a folder path for the memes and manifest.jsonl")
     names = _Names(out)
@@ -192,4 +193,5 @@ def make_memes(folder: Union[str, "os.PathLike[str]"], out_dir: Union[str, "os.P
     return BatchResult(items, out, manifest)
 
 
-__all__ = ["make_memes", "find_media", "run_item", "OutputNames", "BatchItem", "BatchResult", "IMAGE_EXTENSIONS", "MANIFEST_NAME"]
+__all__ = ["make_memes", "find_media", "run_item", "OutputNames", "BatchItem", "BatchResult", "IMAGE_EXTENSIONS",
+           "MANIFEST_NAME"]

@@ -96,7 +96,8 @@ def as_boxes(avoid: Any) -> List[Box]:
     """A list of boxes from None, one box-like value, or a sequence of them."""
     if avoid is None:
         return []
-    if isinstance(avoid, (list, tuple)) and not (len(avoid) == 4 and all(isinstance(v, (int, float, np.number)) for v in avoid)):
+    numbers = (int, float, np.number)
+    if isinstance(avoid, (list, tuple)) and not (len(avoid) == 4 and all(isinstance(v, numbers) for v in avoid)):
         return [as_box(v) for v in avoid]
     return [as_box(avoid)]
 

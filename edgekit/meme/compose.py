@@ -102,7 +102,8 @@ def check_caption(text: Any) -> str:
     lines = [" ".join(line.split()) for line in kept.split("\n")]
     cleaned = "\n".join(lines).strip("\n ")
     if not cleaned:
-        raise InputError("caption is empty", repr(text)[:80], "pass some text, or leave --text out to generate a caption")
+        raise InputError("caption is empty", repr(text)[:80],
+                         "pass some text, or leave --text out to generate a caption")
     if len(cleaned) > MAX_CAPTION_CHARS:
         raise InputError(f"caption is too long ({len(cleaned)} characters, at most {MAX_CAPTION_CHARS})",
                          repr(cleaned[:40] + "..."), "shorten it; memes read best under ~40 characters")
@@ -123,8 +124,10 @@ def free_slots(size: Tuple[int, int], avoid: Optional[Box], margin: float, gap: 
         return [Slot("top", (margin, margin, w - margin, margin + band)),
                 Slot("bottom", (margin, h - margin - band, w - margin, h - margin))]
     x0, y0, x1, y1 = avoid
-    slots = [Slot("top", (margin, margin, w - margin, y0 - gap)), Slot("bottom", (margin, y1 + gap, w - margin, h - margin)),
-             Slot("left", (margin, margin, x0 - gap, h - margin)), Slot("right", (x1 + gap, margin, w - margin, h - margin))]
+    slots = [Slot("top", (margin, margin, w - margin, y0 - gap)),
+             Slot("bottom", (margin, y1 + gap, w - margin, h - margin)),
+             Slot("left", (margin, margin, x0 - gap, h - margin)),
+             Slot("right", (x1 + gap, margin, w - margin, h - margin))]
     return [s for s in slots if s.box[2] - s.box[0] >= 8 and s.box[3] - s.box[1] >= 8]
 
 
@@ -266,5 +269,6 @@ def overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
-__all__ = ["Composition", "compose_around_faces", "PLACEMENTS", "MAX_CAPTION_CHARS", "FACE_MARGIN", "check_caption", "check_placement",
+__all__ = ["Composition", "compose_around_faces", "PLACEMENTS", "MAX_CAPTION_CHARS", "FACE_MARGIN", "check_caption",
+           "check_placement",
            "compose", "free_slots", "render_caption", "chain_for"]

@@ -135,7 +135,8 @@ def _load(path: Optional[str], index: int, size: int) -> ImageFont.FreeTypeFont:
 
 def _signature(font: ImageFont.FreeTypeFont, text: str) -> tuple:
     mask = font.getmask(text, mode="L")
-    return mask.size, mask.getbbox(), bytes(mask) if mask.size[0] * mask.size[1] <= 1 << 16 else None, font.getlength(text)
+    pixels = bytes(mask) if mask.size[0] * mask.size[1] <= 1 << 16 else None
+    return mask.size, mask.getbbox(), pixels, font.getlength(text)
 
 
 def _renders_glyph(font: ImageFont.FreeTypeFont, char: str) -> bool:
@@ -273,7 +274,8 @@ class FontChain:
     @property
     def primary(self) -> FontFace:
         """The first outline font: its metrics set the line height."""
-        return next((f for f in self.faces if not f.is_bitmap), self.faces[0] if self.faces else self.emoji)  # type: ignore[return-value]
+        return next((f for f in self.faces if not f.is_bitmap),
+                    self.faces[0] if self.faces else self.emoji)  # type: ignore[return-value]
 
     def face_for(self, cluster: str) -> Optional[FontFace]:
         """The font used for one grapheme cluster, or None when no installed font covers it."""

@@ -85,7 +85,8 @@ class Meme:
         fmt = STILL_FORMATS.get(path.suffix.lower())
         if fmt is None:
             hint = "use edgekit.make_gif(...) for an animated GIF" if path.suffix.lower() == ".gif" else ""
-            raise ConfigError(f"unsupported meme file type {path.suffix!r} (use {', '.join(STILL_FORMATS)})", path, hint)
+            raise ConfigError(f"unsupported meme file type {path.suffix!r} (use {', '.join(STILL_FORMATS)})", path,
+                              hint)
         options: Dict[str, Any] = {"JPEG": {"quality": 92}, "WEBP": {"quality": 90}}.get(fmt, {"optimize": True})
         return write_file(path, lambda f: self.image.save(f, fmt, **options), self.source, durable)
 
@@ -94,8 +95,10 @@ class Meme:
         info = self.caption_info
         return {
             "source": self.source, "caption": self.caption, "lang": self.lang, "style": self.style,
-            "scene": info.scene if info is not None else None, "caption_source": info.source if info is not None else "user",
-            "emotion": self.emotion, "emotion_score": self.face.emotion.score if self.face and self.face.emotion else None,
+            "scene": info.scene if info is not None else None,
+            "caption_source": info.source if info is not None else "user",
+            "emotion": self.emotion,
+            "emotion_score": self.face.emotion.score if self.face and self.face.emotion else None,
             "face_index": self.face_index, "faces": len(self.faces),
             "face_box": [round(v, 1) for v in self.to_meme_pixels(self.face)] if self.face is not None else None,
             "text_box": list(self.text_box), "placement": self.placement, "font_size": self.font_size,
@@ -163,7 +166,8 @@ def prepare_photo(photo: Any, *, face: Optional[int] = None, faces: Optional[Seq
 
 def no_face_error(source: Optional[str]) -> NoFaceError:
     return NoFaceError("no face found, so there is no emotion to caption", source or "photo",
-                       'pass your own caption with --text "..." (text=... in Python), or use a photo with a visible face')
+                       'pass your own caption with --text "..." (text=... in Python), '
+                       "or use a photo with a visible face")
 
 
 def emotion_of(face: Optional["FaceResult"]) -> Any:
@@ -284,8 +288,10 @@ def meme_styles(photo: Any, n: int = 5, *, scene: Optional[str] = None, lang: st
     emotion = emotion_of(prepared.face)
     infos = [drawable_caption(emotion, style=info.style, scene=scene, lang=lang, seed=seed, font=font, first=info)
              for info in caption_styles(emotion, scene=scene, lang=lang, styles=list(styles), seed=seed)]
-    return [render_meme(prepared, info.text, lang=lang, font=font, placement=placement, caption_info=info) for info in infos]
+    return [render_meme(prepared, info.text, lang=lang, font=font, placement=placement, caption_info=info)
+            for info in infos]
 
 
-__all__ = ["Meme", "make_meme", "meme_styles", "drawable_caption", "prepare_photo", "render_meme", "choose_face", "detect_faces",
+__all__ = ["Meme", "make_meme", "meme_styles", "drawable_caption", "prepare_photo", "render_meme", "choose_face",
+           "detect_faces",
            "PreparedPhoto", "STILL_FORMATS", "write_file"]

@@ -132,7 +132,8 @@ def _with_shadow(layer: Image.Image, offset: int, alpha: int) -> Image.Image:
         return layer
     shadow_alpha = layer.getchannel("A").point(lambda a: a * alpha // 255)
     shadow = Image.new("RGBA", layer.size, (0, 0, 0, 0))
-    shadow.paste((0, 0, 0, 255), (offset, offset), shadow_alpha.crop((0, 0, layer.width - offset, layer.height - offset)))
+    shadow.paste((0, 0, 0, 255), (offset, offset),
+                 shadow_alpha.crop((0, 0, layer.width - offset, layer.height - offset)))
     shadow = shadow.filter(ImageFilter.GaussianBlur(max(1.0, offset * 0.6)))
     shadow.alpha_composite(layer)
     return shadow

@@ -76,12 +76,14 @@ def make_event(action: str, text: object, *, style: Optional[str] = None, scene:
     unknown names."""
     key = str(action).strip().lower()
     if key not in ACTION_VALUES:
-        raise ConfigError("unknown feedback action", subject=repr(action)[:80], hint=f"Valid actions: {', '.join(ACTIONS)}")
+        raise ConfigError("unknown feedback action", subject=repr(action)[:80],
+                          hint=f"Valid actions: {', '.join(ACTIONS)}")
     if not isinstance(text, str):
         raise InputError("caption text must be a string", subject=repr(text)[:80])
     clean = clean_text(text)
     if not clean:
-        raise InputError("caption text is empty", subject=repr(text)[:80], hint="pass the caption the feedback is about")
+        raise InputError("caption text is empty", subject=repr(text)[:80],
+                         hint="pass the caption the feedback is about")
     if ts is not None and not (isinstance(ts, (int, float)) and math.isfinite(ts)):
         raise ConfigError("timestamp must be a finite number of seconds", subject=repr(ts)[:80])
     return FeedbackEvent(

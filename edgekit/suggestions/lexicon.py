@@ -72,7 +72,8 @@ def load_table(path: Path, labels: Sequence[str], label_column: str) -> List[Ent
         if lang not in TABLE_LANGS:
             raise ConfigError(f"unknown language {lang!r}", subject=where, hint=f"use one of {', '.join(TABLE_LANGS)}")
         if label not in labels:
-            raise ConfigError(f"unknown {label_column} {label!r}", subject=where, hint=f"use one of {', '.join(labels)}")
+            raise ConfigError(f"unknown {label_column} {label!r}", subject=where,
+                              hint=f"use one of {', '.join(labels)}")
         try:
             weight = float(weight_text)
             key = term_key(term)

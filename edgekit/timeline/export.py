@@ -69,7 +69,8 @@ def _aus_csv(timeline: Timeline, path: Path) -> None:
 
 def save_timeline(timeline: Timeline, out_dir: PathLike, *, plot: bool = True) -> Dict[str, Path]:
     """Write ``summary.json`` and ``timeline.csv`` (plus ``tracks.csv`` for a per-track timeline,
-    ``aus.csv`` when action units were read and ``timeline.png`` when ``plot``) into ``out_dir``; returns the written paths by kind.
+    ``aus.csv`` when action units were read and ``timeline.png`` when ``plot``) into ``out_dir``;
+    returns the written paths by kind.
 
     The data files are written before the plot, so they exist even when plotting fails (e.g.
     matplotlib is not installed: :class:`~edgekit.errors.ConfigError`). Every file is written

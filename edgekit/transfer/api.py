@@ -89,7 +89,8 @@ class ExpressionTransfer:
         self.weights = expression_weights()
         self.follow = jaw_follow_weights()
 
-    def find_face(self, image: ImageSource, index: Optional[int] = None, role: str = "target") -> Tuple[np.ndarray, FaceLandmarks]:
+    def find_face(self, image: ImageSource, index: Optional[int] = None,
+                  role: str = "target") -> Tuple[np.ndarray, FaceLandmarks]:
         """The BGR image and the landmarks of its face number ``index`` (left to right from 0;
         None = the largest face).
 
@@ -102,10 +103,12 @@ class ExpressionTransfer:
         faces = left_to_right(self.mesh._process_checked(bgr), _mesh_box)
         if not faces:
             raise NoFaceError(f"no face found in the {role} image", subject,
-                              "use a photo with a clearly visible face (frontal, at least ~60 px between the eyes works best)")
+                              "use a photo with a clearly visible face "
+                              "(frontal, at least ~60 px between the eyes works best)")
         return bgr, faces[pick_face(faces, index, _mesh_box, subject)]
 
-    def transfer(self, source: ImageSource, target: ImageSource, *, strength: float = 1.0, source_face: Optional[int] = None,
+    def transfer(self, source: ImageSource, target: ImageSource, *, strength: float = 1.0,
+                 source_face: Optional[int] = None,
                  target_face: Optional[int] = None, mouth_fill: bool = True) -> TransferResult:
         """The target photo with the source face's expression (times ``strength``) on its face.
 
@@ -186,8 +189,10 @@ def render(image: np.ndarray, old: np.ndarray, new: np.ndarray, mouth: Optional[
     return out
 
 
-def transfer_expression(source: ImageSource, target: ImageSource, *, strength: float = 1.0, source_face: Optional[int] = None,
-                        target_face: Optional[int] = None, mouth_fill: bool = True, **mesh_options: Any) -> TransferResult:
+def transfer_expression(source: ImageSource, target: ImageSource, *, strength: float = 1.0,
+                        source_face: Optional[int] = None,
+                        target_face: Optional[int] = None, mouth_fill: bool = True,
+                        **mesh_options: Any) -> TransferResult:
     """One-call :meth:`ExpressionTransfer.transfer` (loads the models each call)."""
     with ExpressionTransfer(**mesh_options) as engine:
         return engine.transfer(source, target, strength=strength, source_face=source_face, target_face=target_face,

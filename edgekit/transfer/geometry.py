@@ -92,7 +92,8 @@ def load_neutral_mesh(path: Path = NEUTRAL_MESH_PATH) -> np.ndarray:
         mesh = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise ModelError(f"neutral face mesh is unreadable ({exc})", subject=path,
-                         hint="reinstall edgekit, or rebuild it with `python -m converters.build_neutral_mesh`") from None
+                         hint="reinstall edgekit, or rebuild it with "
+                              "`python -m converters.build_neutral_mesh`") from None
     if mesh.shape != (NUM_LANDMARKS, 3) or not np.isfinite(mesh).all():
         raise ModelError(f"neutral face mesh has shape {mesh.shape}, expected ({NUM_LANDMARKS}, 3) finite values",
                          subject=path, hint="rebuild it with `python -m converters.build_neutral_mesh`")
