@@ -37,7 +37,8 @@ ANALYZE_FIELDS: Dict[str, type] = {**PIPELINE_FIELDS, "name": str, "aus": bool}
 MEME_FIELDS: Dict[str, type] = {**PIPELINE_FIELDS, "name": str, "text": str, "style": str, "scene": str, "lang": str,
                                 "face": int, "seed": int, "placement": str, "format": str, "styles": int}
 CAPTION_FIELDS = ("emotion", "style", "scene", "lang", "n", "seed", "styles")
-SUGGEST_FIELDS: Dict[str, type] = {"chat": str, "n": int, "lang": str, "scene": str, "seed": int, "face": int, "name": str}
+SUGGEST_FIELDS: Dict[str, type] = {"chat": str, "n": int, "lang": str, "scene": str, "seed": int, "face": int,
+                                   "name": str}
 BATCH_FIELDS = ("task", "folder", "paths", "options")
 BATCH_OPTIONS: Dict[str, type] = {**PIPELINE_FIELDS, "text": str, "style": str, "scene": str, "lang": str, "face": int,
                                   "seed": int, "placement": str, "styles": int, "animated": str, "aus": bool}
@@ -66,7 +67,8 @@ MAX_CHAT_CHARS = 10_000
 class HTTPError(Exception):
     """An error answered with ``status`` and a one-line message (not an edgekit error)."""
 
-    def __init__(self, status: int, message: str, kind: str = "RequestError", headers: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, status: int, message: str, kind: str = "RequestError",
+                 headers: Optional[Dict[str, str]] = None) -> None:
         super().__init__(message)
         self.status, self.message, self.kind, self.headers = status, message, kind, headers or {}
 
@@ -103,7 +105,8 @@ def parse_fields(values: List[Tuple[str, str]], schema: Dict[str, type], where: 
     out: Dict[str, Any] = {}
     unknown = sorted({k for k, _ in values} - set(schema))
     if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(unknown)}", where, f"valid options: {', '.join(sorted(schema))}")
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}", where,
+                          f"valid options: {', '.join(sorted(schema))}")
     for name, text in values:
         if name in out:
             raise ConfigError("given more than once", f"{name}", "pass each option once")
@@ -135,7 +138,8 @@ def _typed(name: str, value: Any, kind: type) -> Any:
             raise ValueError
         return number
     except ValueError:
-        raise ConfigError(f"must be {'an integer' if kind is int else 'a finite number'}", f"{name}={value!r}") from None
+        raise ConfigError(f"must be {'an integer' if kind is int else 'a finite number'}",
+                          f"{name}={value!r}") from None
 
 
 def pipeline_kwargs(options: Dict[str, Any], threads: int) -> Dict[str, Any]:
@@ -241,16 +245,20 @@ class ServerState:
         self.started = time.time()
         self.slots = asyncio.Semaphore(config.max_concurrent)  # requests decoding/inferring at once; the rest wait
         self.sync_requests = 0  # synchronous /v1/ requests admitted (computing, waiting, or reading their body)
-        self.runner = JobRunner(self.store, config.batch_workers, on_finished=self._job_finished, on_item=self._item_done)
+        self.runner = JobRunner(self.store, config.batch_workers, on_finished=self._job_finished,
+                                on_item=self._item_done)
         m = self.metrics
         m.counter("edgekit_http_requests_total", "HTTP requests by route, method and status.")
         m.histogram("edgekit_http_request_duration_seconds", "HTTP request latency by route (seconds).")
         m.counter("edgekit_batch_items_total", "Batch items finished, by result.")
-        m.histogram("edgekit_batch_item_duration_seconds", "Batch item latency in the worker pool, queueing excluded (seconds).")
+        m.histogram("edgekit_batch_item_duration_seconds",
+                    "Batch item latency in the worker pool, queueing excluded (seconds).")
         m.counter("edgekit_result_cache_hits_total", "Requests answered from the result cache or with 304.")
         m.gauge("edgekit_http_requests_in_flight", "HTTP requests being served.", lambda: {(): float(self.inflight)})
-        m.gauge("edgekit_batch_queue_depth", "Batch items waiting for a worker.", lambda: {(): float(self.store.queue_depth())})
-        m.gauge("edgekit_batch_items_running", "Batch items in the worker pool.", lambda: {(): float(self.runner.running)})
+        m.gauge("edgekit_batch_queue_depth", "Batch items waiting for a worker.",
+                lambda: {(): float(self.store.queue_depth())})
+        m.gauge("edgekit_batch_items_running", "Batch items in the worker pool.",
+                lambda: {(): float(self.runner.running)})
         m.gauge("edgekit_batch_jobs", "Batch jobs by state.",
                 lambda: {(("state", s),): float(n) for s, n in self.store.job_states().items()})
         m.gauge("edgekit_ready", "1 when models are loaded and warmed up.", lambda: {(): float(self.ready)})
@@ -343,12 +351,14 @@ class Guard:
                                                                    "Send the header Authorization: Bearer <token>"),
                                      {"www-authenticate": "Bearer"})
                     return
-            limit = state.config.max_batch_body_bytes if path.rstrip("/") == "/v1/batches" else state.config.max_body_bytes
+            batches = path.rstrip("/") == "/v1/batches"
+            limit = state.config.max_batch_body_bytes if batches else state.config.max_body_bytes
             length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > limit):
                 await _send_json(send_wrapper, 413 if length.isdigit() else 400,
                                  error_body("BodyTooLarge" if length.isdigit() else "RequestError",
-                                            f"request body: {int(length):,} bytes is more than this endpoint accepts ({limit:,})"
+                                            f"request body: {int(length):,} bytes is more than this endpoint "
+                                            f"accepts ({limit:,})"
                                             if length.isdigit() else "request body: bad Content-Length"))
                 return
             if method == "POST" and path.startswith("/v1/") and not path.startswith("/v1/batches"):
@@ -375,11 +385,14 @@ class Guard:
             state.sync_requests -= admitted
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
-            state.metrics.inc("edgekit_http_requests_total", (("route", label), ("method", method), ("status", str(status_box[0]))))
-            state.metrics.observe("edgekit_http_request_duration_seconds", time.perf_counter() - started, (("route", label),))
+            state.metrics.inc("edgekit_http_requests_total",
+                              (("route", label), ("method", method), ("status", str(status_box[0]))))
+            state.metrics.observe("edgekit_http_request_duration_seconds", time.perf_counter() - started,
+                                  (("route", label),))
 
 
-async def _send_json(send: Callable, status: int, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+async def _send_json(send: Callable, status: int, body: Dict[str, Any],
+                     headers: Optional[Dict[str, str]] = None) -> None:
     data = json.dumps(body).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
@@ -423,8 +436,9 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
             state.lock.release()
 
     app = FastAPI(title="edgekit", version=__version__, lifespan=lifespan,
-                  description="Facial emotion analysis, captions and memes on CPU (LiteRT); batch jobs with a JSON Lines "
-                              "manifest. Errors: `{\"error\": {\"type\", \"message\"}}`. See docs/server.md.")
+                  description="Facial emotion analysis, captions and memes on CPU (LiteRT); "
+                              "batch jobs with a JSON Lines manifest. "
+                              "Errors: `{\"error\": {\"type\", \"message\"}}`. See docs/server.md.")
     app.state.edgekit = state
 
     # ---------------------------------------------------------------- error handlers
@@ -439,7 +453,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(request: Request, exc: BodyTooLarge) -> Any:
-        return JSONResponse(error_body("BodyTooLarge", f"request body: more than this endpoint accepts ({exc.limit:,} bytes)"),
+        return JSONResponse(error_body("BodyTooLarge",
+                                       f"request body: more than this endpoint accepts ({exc.limit:,} bytes)"),
                             status_code=413)
 
     @app.exception_handler(StarletteHTTPException)
@@ -451,7 +466,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
     async def validation_error(request: Request, exc: Any) -> Any:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return JSONResponse(error_body("RequestError", f"{where}: {first.get('msg', 'invalid request')}"), status_code=400)
+        return JSONResponse(error_body("RequestError", f"{where}: {first.get('msg', 'invalid request')}"),
+                            status_code=400)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Any:
@@ -470,7 +486,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
             form = await request.form(max_files=1, max_fields=32)
             upload = form.get("image")
             if not isinstance(upload, UploadFile):
-                raise ConfigError("multipart body has no 'image' file field", "request body", "send the photo as the 'image' field")
+                raise ConfigError("multipart body has no 'image' file field", "request body",
+                                  "send the photo as the 'image' field")
             data = await upload.read()
             name = f"upload {upload.filename!r}" if upload.filename else "upload"
             fields += [(k, v) for k, v in form.multi_items() if k != "image" and isinstance(v, str)]
@@ -478,8 +495,9 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
             data = await request.body()
             name = "request body"
         else:
-            raise HTTPError(415, f"request body: Content-Type {ctype.split(';')[0]!r} is not accepted. Send the image bytes "
-                                 "(image/* or application/octet-stream) or multipart/form-data with an 'image' field",
+            raise HTTPError(415, f"request body: Content-Type {ctype.split(';')[0]!r} is not accepted. "
+                                 "Send the image bytes (image/* or application/octet-stream) "
+                                 "or multipart/form-data with an 'image' field",
                             "UnsupportedMediaType")
         options = parse_fields(fields, schema, "request options")
         if "name" in options:
@@ -491,7 +509,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
     async def read_json(request: Request, allowed: Tuple[str, ...]) -> Dict[str, Any]:
         ctype = request.headers.get("content-type", "").lower()
         if not ctype.startswith("application/json"):
-            raise HTTPError(415, "request body: send a JSON object with Content-Type: application/json", "UnsupportedMediaType")
+            raise HTTPError(415, "request body: send a JSON object with Content-Type: application/json",
+                            "UnsupportedMediaType")
         raw = await request.body()
         try:
             body = json.loads(raw or b"null")
@@ -501,7 +520,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
             raise ConfigError("must be a JSON object", "request body", f"fields: {', '.join(allowed)}")
         unknown = sorted(set(body) - set(allowed))
         if unknown:
-            raise ConfigError(f"unknown field(s) {', '.join(unknown)}", "request body", f"valid fields: {', '.join(allowed)}")
+            raise ConfigError(f"unknown field(s) {', '.join(unknown)}", "request body",
+                              f"valid fields: {', '.join(allowed)}")
         return body
 
     def etag_of(key: str, weak: bool) -> str:
@@ -536,7 +556,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         if weak:  # not byte-for-byte reproducible (timings): the cache and /v1/results say so too
             headers["ETag"] = etag_of(key, True)
         state.cache.put(key, data, media_type, headers)
-        return Response(data, media_type=media_type, headers={"ETag": etag_of(key, False), **headers, "X-Edgekit-Cache": "miss"})
+        return Response(data, media_type=media_type,
+                        headers={"ETag": etag_of(key, False), **headers, "X-Edgekit-Cache": "miss"})
 
     def require_ready() -> None:
         if not state.ready or state.draining:
@@ -557,7 +578,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         body = {"status": status, **({"error": state.warmup_error} if state.warmup_error else {})}
         return JSONResponse(body, status_code=503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (text format 0.0.4)", response_class=PlainTextResponse)
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (text format 0.0.4)",
+             response_class=PlainTextResponse)
     async def metrics() -> Any:
         return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -565,7 +587,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
 
     image_body = {"requestBody": {"required": True, "content": {
         "image/*": {"schema": {"type": "string", "format": "binary"}},
-        "multipart/form-data": {"schema": {"type": "object", "properties": {"image": {"type": "string", "format": "binary"}}}}}}}
+        "multipart/form-data": {"schema": {"type": "object",
+                                           "properties": {"image": {"type": "string", "format": "binary"}}}}}}}
 
     def query_params(schema: Dict[str, type]) -> Dict[str, Any]:
         names = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -635,7 +658,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
             meme_options.update(seed=seed, options=PipelineOptions(**kwargs))
             if styles is not None:
                 if "text" in meme_options or "style" in meme_options:
-                    raise ConfigError("styles makes one generated caption per style", f"styles={styles}", "drop text and style")
+                    raise ConfigError("styles makes one generated caption per style", f"styles={styles}",
+                                      "drop text and style")
                 with fresh_captions():
                     memes = meme_styles(bgr, styles, **meme_options)
                 items = []
@@ -644,7 +668,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
                     sub = hashlib.sha256(key.encode() + str(i).encode()).hexdigest()[:40]
                     state.cache.put(sub, out, media_type, {})
                     items.append({**m.to_dict(), "url": f"/v1/results/{sub}.{ext}", "bytes": len(out)})
-                return json.dumps({"seed": seed, "memes": items}, ensure_ascii=False).encode(), {"X-Edgekit-Seed": str(seed)}
+                body = json.dumps({"seed": seed, "memes": items}, ensure_ascii=False).encode()
+                return body, {"X-Edgekit-Seed": str(seed)}
             with fresh_captions() if "text" not in meme_options else contextlib.nullcontext():
                 meme = make_meme(bgr, **meme_options)
             info = meme.to_dict()
@@ -661,7 +686,9 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         key = name.split(".", 1)[0]
         cached = state.cache.get(key)
         if cached is None:
-            raise HTTPError(404, f"result {name!r} is not (or no longer) in this server's cache; send the request again", "NotFound")
+            raise HTTPError(404,
+                            f"result {name!r} is not (or no longer) in this server's cache; send the request again",
+                            "NotFound")
         data, media_type, headers = cached
         return Response(data, media_type=media_type, headers={"ETag": f'"{key}"', **headers,
                                                                "Cache-Control": "public, max-age=86400, immutable"})
@@ -721,7 +748,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
             if isinstance(upload, UploadFile):
                 data = await upload.read()
                 name = f"upload {upload.filename!r}" if upload.filename else "upload"
-            options = parse_fields([(k, v) for k, v in form.multi_items() if k != "image"], SUGGEST_FIELDS, "form fields")
+            options = parse_fields([(k, v) for k, v in form.multi_items() if k != "image"], SUGGEST_FIELDS,
+                                   "form fields")
         else:
             body = await read_json(request, tuple(SUGGEST_FIELDS))
             options = {k: _typed(k, v, SUGGEST_FIELDS[k]) for k, v in body.items() if v is not None}
@@ -729,7 +757,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         if not chat:
             raise ConfigError("needs 'chat' (the recent chat text)", "request body")
         if len(chat) > MAX_CHAT_CHARS:
-            raise ConfigError(f"chat is longer than {MAX_CHAT_CHARS:,} characters", "chat", "send the last few messages")
+            raise ConfigError(f"chat is longer than {MAX_CHAT_CHARS:,} characters", "chat",
+                              "send the last few messages")
         options.pop("name", None)
         key = content_key("suggest", {"chat": chat, **options}, data)
         hit = not_modified(request, key)

@@ -108,7 +108,8 @@ class ServerConfig:
             raise ConfigError(f"listening on {self.host} (not loopback) needs an API token", f"--host {self.host}",
                               f"pass --token TOKEN or set {TOKEN_ENV} (at least {MIN_TOKEN_CHARS} characters), "
                               "or bind to 127.0.0.1")
-        if self.token is not None and (len(self.token) < MIN_TOKEN_CHARS or not self.token.isprintable() or " " in self.token):
+        if self.token is not None and (len(self.token) < MIN_TOKEN_CHARS or not self.token.isprintable()
+                                       or " " in self.token):
             raise ConfigError(f"the API token must be at least {MIN_TOKEN_CHARS} printable characters without spaces",
                               "--token", "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         if not 0 <= int(self.port) <= 65535:
@@ -133,7 +134,8 @@ class ServerConfig:
         try:
             self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"cannot be created ({exc.strerror or exc})", self.data_dir, "pass a writable --data-dir") from None
+            raise InputError(f"cannot be created ({exc.strerror or exc})", self.data_dir,
+                             "pass a writable --data-dir") from None
         if not os.access(self.data_dir, os.W_OK | os.X_OK):
             raise InputError("is not writable", self.data_dir, "pass a writable --data-dir")
         self.data_dir = self.data_dir.resolve()

@@ -65,7 +65,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
                 "counts": counts, "progress": round(finished / job["total"], 4) if job["total"] else 1.0,
                 "records": job["records"], "created": job["created"], "updated": job["updated"],
                 "options": {k: v for k, v in worker.items() if v not in (None, {})},
-                "links": {"self": base, "manifest": f"{base}/manifest", "outputs": f"{base}/outputs/", "cancel": f"{base}/cancel"}}
+                "links": {"self": base, "manifest": f"{base}/manifest", "outputs": f"{base}/outputs/",
+                          "cancel": f"{base}/cancel"}}
 
     def worker_for(task: Any, raw_options: Any) -> BatchWorker:
         if not isinstance(task, str):
@@ -76,7 +77,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
             raise ConfigError("must be a JSON object", "options")
         unknown = sorted(set(raw_options) - set(BATCH_OPTIONS))
         if unknown:
-            raise ConfigError(f"unknown option(s) {', '.join(unknown)}", "options", f"valid options: {', '.join(sorted(BATCH_OPTIONS))}")
+            raise ConfigError(f"unknown option(s) {', '.join(unknown)}", "options",
+                              f"valid options: {', '.join(sorted(BATCH_OPTIONS))}")
         options = {k: _typed(k, v, BATCH_OPTIONS[k]) for k, v in raw_options.items() if v is not None}
         if options.get("aus") and task != "analyze":
             raise ConfigError("action units are analysis output", "options.aus=true", "use task 'analyze', or drop aus")
@@ -95,11 +97,14 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
             raise ConfigError("must be a non-empty string", f"path={entry!r}")
         if "://" in entry:
             if not entry.startswith("file://"):
-                raise HTTPError(400, f"{entry[:200]}: this server never downloads URLs. Put the photos under one of its "
-                                     "--root folders and pass their paths (or file:// URLs), or upload them", "RequestError")
+                raise HTTPError(400, f"{entry[:200]}: this server never downloads URLs. "
+                                     "Put the photos under one of its --root folders and pass their paths "
+                                     "(or file:// URLs), or upload them",
+                                "RequestError")
             entry = entry[len("file://"):]
         if not config.roots:
-            raise HTTPError(403, "this server reads no folders (it was started without --root); upload the photos instead",
+            raise HTTPError(403,
+                            "this server reads no folders (it was started without --root); upload the photos instead",
                             "Forbidden")
         candidates = [Path(entry)] if os.path.isabs(entry) else [root / entry for root in config.roots]
         inside = [p for p in (config.inside_roots(c) for c in candidates) if p is not None]
@@ -111,8 +116,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
 
     def too_many(n: int) -> None:
         if n > config.max_batch_images:
-            raise HTTPError(413, f"a batch of {n:,} inputs is more than this server takes ({config.max_batch_images:,}); "
-                                 "split it into several jobs", "TooManyImages")
+            raise HTTPError(413, f"a batch of {n:,} inputs is more than this server takes "
+                                 f"({config.max_batch_images:,}); split it into several jobs", "TooManyImages")
 
     def create_job(worker: BatchWorker, files: List[Path], root: Path, job_id: str) -> Dict[str, Any]:
         out_dir = state.jobs_dir / job_id / "out"
@@ -122,7 +127,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
         state.runner.wake()
         return state.store.job(job_id)
 
-    @app.post("/v1/batches", status_code=202, tags=["batch"], summary="Start a batch job (uploaded photos, or a folder / "
+    @app.post("/v1/batches", status_code=202, tags=["batch"],
+              summary="Start a batch job (uploaded photos, or a folder / "
               "list of files under a --root)", openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": {"type": "object", "properties": {
                       "task": {"type": "string", "enum": ["meme", "analyze"]}, "folder": {"type": "string"},
@@ -132,7 +138,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
                       "task": {"type": "string"}, "options": {"type": "string", "description": "JSON object"}}}}}}})
     async def create_batch(request: Request) -> Any:
         if state.store.active_jobs() >= config.max_active_jobs:
-            raise HTTPError(429, f"{config.max_active_jobs} jobs are already queued or running; retry when one finishes",
+            raise HTTPError(429,
+                            f"{config.max_active_jobs} jobs are already queued or running; retry when one finishes",
                             "TooManyJobs", {"Retry-After": "10"})
         job_id = secrets.token_hex(16)
         ctype = request.headers.get("content-type", "").lower()
@@ -141,7 +148,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
             uploads = [v for k, v in form.multi_items() if k == "images" and isinstance(v, UploadFile)]
             unknown = sorted({k for k, _ in form.multi_items()} - {"images", "task", "options"})
             if unknown:
-                raise ConfigError(f"unknown form field(s) {', '.join(unknown)}", "request body", "fields: images, task, options")
+                raise ConfigError(f"unknown form field(s) {', '.join(unknown)}", "request body",
+                                  "fields: images, task, options")
             if not uploads:
                 raise ConfigError("has no 'images' file fields", "request body", "attach the photos as 'images'")
             too_many(len(uploads))
@@ -179,8 +187,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
                 too_many(len(files))
                 for file in files:  # a link inside the folder may lead out of the roots
                     if config.inside_roots(file) is None:
-                        raise HTTPError(403, f"{file.relative_to(folder)}: a link in the folder leads outside the folders "
-                                             "this server may read", "Forbidden")
+                        raise HTTPError(403, f"{file.relative_to(folder)}: a link in the folder leads outside "
+                                             "the folders this server may read", "Forbidden")
                 root = folder
             else:
                 entries = body["paths"]
@@ -195,7 +203,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
     @app.get("/v1/batches", tags=["batch"], summary="Recent jobs")
     async def list_batches() -> Any:
         with state.store._lock:
-            ids = [r[0] for r in state.store._db.execute("SELECT id FROM jobs ORDER BY created DESC LIMIT 100").fetchall()]
+            rows = state.store._db.execute("SELECT id FROM jobs ORDER BY created DESC LIMIT 100").fetchall()
+            ids = [r[0] for r in rows]
         return {"jobs": [describe(state.store.job(i)) for i in ids]}
 
     @app.get("/v1/batches/{job_id}", tags=["batch"], summary="Progress and counts of a job")
@@ -213,7 +222,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
     async def get_output(job_id: str, path: str) -> Any:
         job = job_or_404(job_id)
         if path not in set(state.store.output_paths(job_id)):
-            raise HTTPError(404, f"{path[:200]!r} is not an output of job {job_id}; the manifest lists them", "NotFound")
+            raise HTTPError(404, f"{path[:200]!r} is not an output of job {job_id}; the manifest lists them",
+                            "NotFound")
         file = Path(job["out_dir"]) / path
         regular_file(file, "output file")
         return FileResponse(file)

@@ -50,7 +50,8 @@ def serve(config: ServerConfig, log_level: str = "info", access_log: bool = Fals
 
     from .app import create_app
 
-    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app: Any = create_app(config)
     state = app.state  # the Guard around the FastAPI app holds the ServerState
 

@@ -7,8 +7,9 @@ that makes the outputs exactly-once). A pool process that dies (a decoder crash,
 breaks only the items it held, and a crash counts only against the item that caused it: when the
 pool held several items, none is blamed; they go back without a counted try and are then run one
 at a time (alone in the pool), so a crash is charged to the one item that was running. An item is
-retried up to :data:`MAX_ATTEMPTS` crashes, then recorded as failed; a new pool takes over. Pool processes die with the server (``PR_SET_PDEATHSIG``
-on Linux), so a ``kill -9`` of the server leaves no process still writing.
+retried up to :data:`MAX_ATTEMPTS` crashes, then recorded as failed; a new pool takes over. Pool
+processes die with the server (``PR_SET_PDEATHSIG`` on Linux), so a ``kill -9`` of the server
+leaves no process still writing.
 """
 from __future__ import annotations
 
@@ -223,7 +224,8 @@ class JobRunner:
             job_id, idx, _ = self._inflight[future]
             log.exception("batch item %s/%d failed", job_id, idx)
             records = [{"source": self._rel(job_id, idx), "output": None, "ok": False,
-                        "error": f"internal error ({type(exc).__name__}); see the server log", "error_type": "InternalError"}]
+                        "error": f"internal error ({type(exc).__name__}); see the server log",
+                        "error_type": "InternalError"}]
         self._record(future, records)
 
     def _record(self, future: cf.Future, records: List[dict]) -> None:

@@ -90,8 +90,9 @@ class JobStore:
             try:
                 self._db.execute("INSERT INTO jobs VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
                                  (job_id, now, now, json.dumps(worker), root, out_dir, len(tasks)))
-                self._db.executemany("INSERT INTO items (job_id, idx, task, state, updated) VALUES (?, ?, ?, 'pending', ?)",
-                                     [(job_id, i, t, now) for i, t in enumerate(tasks)])
+                self._db.executemany(
+                    "INSERT INTO items (job_id, idx, task, state, updated) VALUES (?, ?, ?, 'pending', ?)",
+                    [(job_id, i, t, now) for i, t in enumerate(tasks)])
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -111,7 +112,8 @@ class JobStore:
     def finished_jobs(self) -> List[Tuple[str, str]]:
         """``(id, out_dir)`` of every ``done`` job."""
         with self._lock:
-            return [(r[0], r[1]) for r in self._db.execute("SELECT id, out_dir FROM jobs WHERE state='done'").fetchall()]
+            rows = self._db.execute("SELECT id, out_dir FROM jobs WHERE state='done'").fetchall()
+            return [(r[0], r[1]) for r in rows]
 
     def job(self, job_id: str) -> Optional[Dict[str, Any]]:
         """The job's row with its item counts, or None."""
@@ -122,7 +124,8 @@ class JobStore:
             counts = dict(self._db.execute("SELECT state, COUNT(*) FROM items WHERE job_id=? GROUP BY state",
                                            (job_id,)).fetchall())
             outputs = self._db.execute(
-                "SELECT COALESCE(SUM(json_array_length(records)), 0) FROM items WHERE job_id=? AND state IN ('done', 'failed')",
+                "SELECT COALESCE(SUM(json_array_length(records)), 0) FROM items "
+                "WHERE job_id=? AND state IN ('done', 'failed')",
                 (job_id,)).fetchone()[0]
         job = dict(row)
         job["worker"] = json.loads(job["worker"])
@@ -136,7 +139,8 @@ class JobStore:
 
     def job_states(self) -> Dict[str, int]:
         with self._lock:
-            return {s: int(n) for s, n in self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()}
+            rows = self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+            return {s: int(n) for s, n in rows}
 
     def queue_depth(self) -> int:
         """Items waiting (pending) in active jobs."""
@@ -152,7 +156,8 @@ class JobStore:
             if job["state"] not in ACTIVE_JOB_STATES:
                 raise JobConflict(f"job is already {job['state']}")
             now = time.time()
-            self._tx([("UPDATE items SET state='cancelled', updated=? WHERE job_id=? AND state='pending'", (now, job_id)),
+            self._tx([("UPDATE items SET state='cancelled', updated=? WHERE job_id=? AND state='pending'",
+                       (now, job_id)),
                       ("UPDATE jobs SET state='cancelled', updated=? WHERE id=?", (now, job_id))])
             return self.job(job_id)  # type: ignore[return-value]
 
@@ -164,7 +169,8 @@ class JobStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT i.job_id, i.idx, i.task, j.worker FROM items i JOIN jobs j ON j.id = i.job_id "
-                "WHERE i.state='pending' AND j.state IN ('queued', 'running') ORDER BY j.created, i.job_id, i.idx LIMIT ?",
+                "WHERE i.state='pending' AND j.state IN ('queued', 'running') "
+                "ORDER BY j.created, i.job_id, i.idx LIMIT ?",
                 (limit,)).fetchall()
             if not rows:
                 return []
