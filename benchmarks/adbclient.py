@@ -67,7 +67,8 @@ class Adb:
 
     def _failure(self, proc: subprocess.CompletedProcess, args: Sequence[str], serial: Optional[str]) -> Exception:
         text = f"{proc.stderr}\n{proc.stdout}".strip()
-        last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), f"exit code {proc.returncode}")
+        last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()),
+                    f"exit code {proc.returncode}")
         lower = text.lower()
         for state, hint in _STATE_HINTS.items():
             if f"device {state}" in lower or f"device is {state}" in lower:

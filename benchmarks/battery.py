@@ -197,7 +197,8 @@ class BatteryMonitor:
         lines = [l.strip() for l in files.replace("\r", "").splitlines() if l.strip()]
         info: Dict[str, Any] = {"dir": self.dir}
         if len(lines) != 3 or not all(_integer(l) for l in lines[:2]):
-            reason = next((l for l in lines if "denied" in l.lower() or "no such" in l.lower()), lines[0] if lines else "no output")
+            reason = next((l for l in lines if "denied" in l.lower() or "no such" in l.lower()),
+                          lines[0] if lines else "no output")
             info["available"] = False
             info["reason"] = f"cannot read {self.dir}/current_now and voltage_now: {reason[:160]}"
             self.energy.no(f"battery power: {info['reason']} (no energy number for this device)")
@@ -209,7 +210,8 @@ class BatteryMonitor:
 
     def state(self, adb: Any, serial: str) -> Dict[str, Any]:
         """``dumpsys battery`` (power sources, frozen or not) and the screen (``dumpsys power``), now."""
-        text = adb.shell(serial, f"dumpsys battery; echo {STATE_SPLIT}; dumpsys power | grep -E 'Display Power|mWakefulness'")
+        text = adb.shell(serial,
+                         f"dumpsys battery; echo {STATE_SPLIT}; dumpsys power | grep -E 'Display Power|mWakefulness'")
         battery_text, _, power_text = text.replace("\r", "").partition(STATE_SPLIT)
         try:
             battery = parser.parse_dumpsys_battery(battery_text)

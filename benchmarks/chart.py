@@ -140,7 +140,8 @@ def write_energy_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
         for w in workloads:
             ax.scatter([], [], color=colours[w], label=w)
         if item == "frame":
-            ax.axvline(FRAME_BUDGET_MS, color="red", linestyle="--", linewidth=1, label=f"{FRAME_BUDGET_MS:g} ms budget")
+            ax.axvline(FRAME_BUDGET_MS, color="red", linestyle="--", linewidth=1,
+                       label=f"{FRAME_BUDGET_MS:g} ms budget")
         ax.set_xlabel(f"ms per {item} (p50)")
         ax.set_ylabel(f"mJ per {item} (gross)")
         ax.legend(fontsize=7)

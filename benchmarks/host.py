@@ -86,7 +86,8 @@ def make_frame() -> np.ndarray:
 def steady_state(emotion: model_files.ModelFile, frame: np.ndarray, threads: int, frames: int,
                  warmup: int) -> List[Measurement]:
     """Per-stage latencies and throughput of ``Pipeline.process`` on the same frame."""
-    stages: Dict[str, List[float]] = {k: [] for k in ("detect", "align", "classify", "detect_align_classify", "process")}
+    stages: Dict[str, List[float]] = {k: [] for k in ("detect", "align", "classify", "detect_align_classify",
+                                                      "process")}
     with edgekit.Pipeline(emotion_model=str(emotion.path), num_threads=threads) as pipe:
         for _ in range(warmup):
             pipe.process(frame)
@@ -148,7 +149,8 @@ def run_benchmarks(cfg: HostConfig, collector: Collector, progress: bool = True)
     collector.errors += found.errors
     frame = make_frame()
     config: Dict[str, Any] = {"frame_size": list(FRAME_SIZE), "frame": "astronaut photo scaled to 640x640, top 640x480",
-                              "detector_model": "short_range", **cfg.to_dict(), "models": model_files.inventory(found.models)}
+                              "detector_model": "short_range", **cfg.to_dict(),
+                              "models": model_files.inventory(found.models)}
     collector.notes += _same_file_notes(config["models"])
     emotions = found.family("emotion")
     steps = (len(found.models) * len(cfg.threads) * len(cfg.xnnpack) + len(emotions) * (len(cfg.threads) + 1)
@@ -168,7 +170,8 @@ def run_benchmarks(cfg: HostConfig, collector: Collector, progress: bool = True)
                     what = f"{model.key} invoke, {n} thread(s), XNNPACK {'on' if use_xnnpack else 'off'}"
                     with collector.step(what):
                         try:
-                            collector.add(invoke.bench_config(model, maker, n, use_xnnpack, cfg.model_warmup, cfg.model_runs))
+                            collector.add(invoke.bench_config(model, maker, n, use_xnnpack, cfg.model_warmup,
+                                                              cfg.model_runs))
                         except invoke.XnnpackRefused as exc:
                             collector.skipped.append({"what": what, "reason": str(exc)})
                     bar.update(1)
@@ -204,7 +207,8 @@ def targets(measurements: Sequence[Measurement]) -> List[Target]:
     out += [
         Target("detect+align+classify p50 <= 3 ms, 1 thread, shipped emotion model", "pipeline.detect_align_classify",
                "p50", 3.0, {"threads": 1, "emotion": SHIPPED_EMOTION}),
-        Target("cold start (import + load + first frame), median, shipped emotion model", "cold_start.in_process", "p50",
+        Target("cold start (import + load + first frame), median, shipped emotion model", "cold_start.in_process",
+               "p50",
                0.5, {"emotion": SHIPPED_EMOTION}),
         Target("no TensorFlow/MediaPipe import at run time", "cold_start.forbidden_modules_imported", "value", 0,
                {"emotion": SHIPPED_EMOTION}),
@@ -219,7 +223,8 @@ def ratios(threads: Sequence[int]) -> List[Ratio]:
     specs += model_ratios("model.size", "value", {})
     specs += model_ratios("pipeline.process", "p50", {"threads": first}, param="emotion")
     specs += [Ratio(f"XNNPACK on / off: {key}", "model.latency", "p50", {"xnnpack": True}, {"xnnpack": False},
-                    {"model": key, "threads": first}) for key in ("detector/short_range_fp32", SHIPPED_EMOTION, "caption/shipped")]
+                    {"model": key, "threads": first}) for key in ("detector/short_range_fp32", SHIPPED_EMOTION,
+                                                                  "caption/shipped")]
     return specs
 
 
@@ -271,7 +276,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared with the Jetson harness."""
     p.add_argument("--quick", action="store_true", help="smoke run: few frames and runs, 1 thread, one cold start")
     p.add_argument("--threads", type=int, nargs="+", help="thread counts (default: 1 2 4)")
-    p.add_argument("--xnnpack", choices=("on", "off", "both"), default="both", help="per-model XNNPACK setting(s) (default: both)")
+    p.add_argument("--xnnpack", choices=("on", "off", "both"), default="both",
+                   help="per-model XNNPACK setting(s) (default: both)")
     p.add_argument("--frames", type=int, help="timed pipeline frames per configuration (default: 300)")
     p.add_argument("--model-runs", type=int, help="timed invokes per model configuration (default: 200)")
     p.add_argument("--cold-runs", type=int, help="fresh-process cold starts per model (default: 5)")
@@ -281,7 +287,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder with caption_{float,pruned_float,pruned_int8}.tflite (default: build/caption, runs/caption)")
     p.add_argument("--model", action="append", default=[], metavar="KEY=PATH",
                    help="add or replace a model, e.g. emotion/relu_pruned=/tmp/m.tflite (a KEY without family/ is emotion/KEY)")
-    p.add_argument("--no-variants", action="store_true", help="only shipped models and --model files (skip toolchain variants)")
+    p.add_argument("--no-variants", action="store_true",
+                   help="only shipped models and --model files (skip toolchain variants)")
     p.add_argument("--families", nargs="+", choices=model_files.FAMILIES, default=list(model_files.FAMILIES),
                    help="model families to benchmark (default: detector emotion caption); the pipeline needs emotion")
     p.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results", help="output folder")

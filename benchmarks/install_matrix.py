@@ -47,7 +47,8 @@ TARGETS: Dict[str, tuple] = {
     "Linux aarch64": ({"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "aarch64",
                        "os_name": "posix"}, _manylinux("aarch64")),
     "macOS arm64": ({"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64",
-                     "os_name": "posix"}, [f"macosx_{v}_0_{a}" for v in range(11, 16) for a in ("arm64", "universal2")]),
+                     "os_name": "posix"},
+                    [f"macosx_{v}_0_{a}" for v in range(11, 16) for a in ("arm64", "universal2")]),
     "Windows x86_64": ({"sys_platform": "win32", "platform_system": "Windows", "platform_machine": "AMD64",
                         "os_name": "nt"}, ["win_amd64"]),
 }
@@ -90,7 +91,8 @@ def resolve(reqs: Sequence[str], tags: Sequence[str], python: str, extra: Sequen
             lines = [l for l in (result.stderr or result.stdout).splitlines() if l.startswith("ERROR")]
             return {"ok": False, "error": (lines[0] if lines else "pip failed")[:300]}
         data = json.loads(report.read_text())
-        return {"ok": True, "packages": {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in data["install"]}}
+        return {"ok": True,
+                "packages": {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in data["install"]}}
 
 
 def venv_size(path: Path) -> int:
@@ -156,7 +158,8 @@ def markdown(data: dict) -> str:
     if real:
         new, old = real["edgekit"], real["edgekit 0.1 requirements"]
         lines += ["## Installed here", "", f"{real['machine']}, Python {real['python']}, empty venvs:", "",
-                  "| requirements | ok | venv size | packages | mediapipe/jax/TF/matplotlib present |", "|---|---|---|---|---|"]
+                  "| requirements | ok | venv size | packages | mediapipe/jax/TF/matplotlib present |",
+                  "|---|---|---|---|---|"]
         for label, row in (("edgekit wheel", new), ("edgekit 0.1 requirements", old)):
             lines.append(f"| {label} | {'✓' if row['ok'] else '✗'} | {row.get('size_mb', '—')} MB | "
                          f"{len(row.get('packages', {}))} | {', '.join(row.get('forbidden_present', [])) or 'none'} |")

@@ -34,7 +34,8 @@ def open_interpreter(path: Path, threads: int, xnnpack: bool) -> Any:
         if xnnpack and litert.is_delegate_failure(exc):
             raise XnnpackRefused(f"XNNPACK refused this graph ({litert.first_line(exc)})", subject=path,
                                  hint="measured with XNNPACK off only, as edgekit runs it") from None
-        raise ModelError(f"LiteRT cannot load this model ({litert.first_line(exc)})", subject=path, hint="re-export it") from None
+        raise ModelError(f"LiteRT cannot load this model ({litert.first_line(exc)})", subject=path,
+                         hint="re-export it") from None
 
 
 class InputMaker:

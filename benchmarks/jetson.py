@@ -85,7 +85,8 @@ def trtexec_measurements(onnx: Path, precision: str, text: str, source: str) -> 
     for metric, stats in parsed["metrics"].items():
         out.append(Measurement.from_stats(f"trtexec.{metric}", "ms", dict(stats), **params))
     for avg in parsed["averages"]:  # TensorRT 7
-        out.append(Measurement.from_stats("trtexec.gpu_compute_time", "ms", {"mean": avg["gpu"], "n": avg["runs"]}, **params))
+        out.append(Measurement.from_stats("trtexec.gpu_compute_time", "ms", {"mean": avg["gpu"], "n": avg["runs"]},
+                                          **params))
         out.append(Measurement.from_stats("trtexec.latency", "ms", {"mean": avg["host"], "n": avg["runs"]}, **params))
     return out
 
@@ -93,7 +94,8 @@ def trtexec_measurements(onnx: Path, precision: str, text: str, source: str) -> 
 def run_trtexec(onnx: Path, precision: str, iterations: int, log_path: Path) -> List[Measurement]:
     if not onnx.is_file():
         raise FileNotFoundError(f"{onnx}: ONNX file not found (export it first, see jetson/README.md)")
-    trtexec = shutil.which("trtexec") or next((p for p in ("/usr/src/tensorrt/bin/trtexec",) if Path(p).is_file()), None)
+    trtexec = shutil.which("trtexec") or next((p for p in ("/usr/src/tensorrt/bin/trtexec",) if Path(p).is_file()),
+                                              None)
     if trtexec is None:
         raise FileNotFoundError("trtexec not found on PATH or in /usr/src/tensorrt/bin (install TensorRT from JetPack)")
     args = [trtexec, f"--onnx={onnx}", f"--iterations={iterations}", "--warmUp=500", "--avgRuns=100"]
@@ -110,10 +112,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.jetson", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
-    p.add_argument("--tegrastats-interval", type=int, default=500, help="tegrastats sampling interval, ms (default: 500)")
+    p.add_argument("--tegrastats-interval", type=int, default=500,
+                   help="tegrastats sampling interval, ms (default: 500)")
     p.add_argument("--trtexec-onnx", type=Path, action="append", default=[], metavar="MODEL.onnx",
                    help="also run TensorRT's trtexec on this ONNX file (repeatable)")
-    p.add_argument("--trt-precision", choices=("fp16", "int8", "fp32"), default="fp16", help="trtexec precision (default: fp16)")
+    p.add_argument("--trt-precision", choices=("fp16", "int8", "fp32"), default="fp16",
+                   help="trtexec precision (default: fp16)")
     p.add_argument("--trt-iterations", type=int, default=500, help="trtexec --iterations (default: 500)")
     add_sweep_arguments(p)
     args = p.parse_args(argv)
@@ -150,15 +154,18 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("power-mode sweep (--sweep-nvpmodel; needs root: SUDO=1 jetson/run.sh)")
     g.add_argument("--sweep-nvpmodel", action="store_true", help="sweep every nvpmodel mode x jetson_clocks off/on and "
                                                                  "measure latency, power and energy per frame")
-    g.add_argument("--modes", type=int, nargs="+", metavar="ID", help="only these nvpmodel mode IDs (default: all listed)")
+    g.add_argument("--modes", type=int, nargs="+", metavar="ID",
+                   help="only these nvpmodel mode IDs (default: all listed)")
     g.add_argument("--include-reboot-modes", action="store_true",
                    help="also try modes expected to need a reboot (nvpmodel's reboot prompt is always declined)")
-    g.add_argument("--clocks", choices=("off", "on", "both"), default="both", help="jetson_clocks settings (default: both)")
+    g.add_argument("--clocks", choices=("off", "on", "both"), default="both",
+                   help="jetson_clocks settings (default: both)")
     g.add_argument("--idle-s", type=float, help="idle baseline per setting, s (default: 30; --quick: 3)")
     g.add_argument("--load-s", type=float, help="measured load per workload and setting, s (default: 20; --quick: 3)")
     g.add_argument("--settle-s", type=float, help="wait after a mode/clock change, s (default: 5; --quick: 1)")
     g.add_argument("--warmup", type=int, help="untimed frames/invokes before each load (default: 20; --quick: 3)")
-    g.add_argument("--power-interval-ms", type=float, default=50.0, help="INA3221 sampling interval, ms (default: 50 = 20 Hz)")
+    g.add_argument("--power-interval-ms", type=float, default=50.0,
+                   help="INA3221 sampling interval, ms (default: 50 = 20 Hz)")
     g.add_argument("--sysfs-root", type=Path, default=Path("/"), help=argparse.SUPPRESS)  # a fake tree in tests
 
 

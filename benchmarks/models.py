@@ -31,7 +31,8 @@ FAMILIES = ("detector", "emotion", "caption")
 EMOTION_VARIANTS = ("float_fp32", "float_int8_ptq", "pruned_fp32", "pruned_int8_ptq", "pruned_int8_qat")
 CAPTION_FILES = {"float_fp32": "caption_float.tflite", "pruned_fp32": "caption_pruned_float.tflite",
                  "pruned_int8": "caption_pruned_int8.tflite"}
-DETECTORS = {"short_range_fp32": ("face_short_range", "short_range"), "full_range_fp32": ("face_full_range", "full_range")}
+DETECTORS = {"short_range_fp32": ("face_short_range", "short_range"),
+             "full_range_fp32": ("face_full_range", "full_range")}
 
 
 def shipped_emotion_run_dir(manifest_path: Optional[Path] = None) -> Path:
@@ -127,7 +128,8 @@ def _toolchain(emotion_dir: Path, caption_dirs: Sequence[Path], skipped: List[Di
             if path.is_file():
                 found.append(ModelFile(f"emotion/{variant}", path, "toolchain"))
             else:
-                skipped.append({"what": f"emotion/{variant}", "reason": f"not found at {_rel(path)} (produced by `{EMOTION_COMMAND}`)"})
+                skipped.append({"what": f"emotion/{variant}",
+                                "reason": f"not found at {_rel(path)} (produced by `{EMOTION_COMMAND}`)"})
     if "caption" in families:
         for variant, name in CAPTION_FILES.items():
             path = next((d / name for d in caption_dirs if (d / name).is_file()), None)
@@ -135,7 +137,8 @@ def _toolchain(emotion_dir: Path, caption_dirs: Sequence[Path], skipped: List[Di
                 found.append(ModelFile(f"caption/{variant}", path, "toolchain"))
             else:
                 where = " or ".join(_rel(d / name) for d in caption_dirs)
-                skipped.append({"what": f"caption/{variant}", "reason": f"not found at {where} (produced by `{CAPTION_COMMAND}`)"})
+                skipped.append({"what": f"caption/{variant}",
+                                "reason": f"not found at {where} (produced by `{CAPTION_COMMAND}`)"})
     return found
 
 

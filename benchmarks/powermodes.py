@@ -100,7 +100,8 @@ class PowerModes:
         clocks = self.clocks()
         problem = self.cap_problem(mode_id, clocks)
         if problem:
-            return Switch(False, f"mode {mode_id} did not take effect: {problem}", readback={"nvpmodel": query, "clocks": clocks})
+            return Switch(False, f"mode {mode_id} did not take effect: {problem}",
+                          readback={"nvpmodel": query, "clocks": clocks})
         return Switch(True, readback={"nvpmodel": query, "clocks": clocks})
 
     def cap_problem(self, mode_id: int, clocks: Dict[str, Any]) -> Optional[str]:

@@ -31,7 +31,8 @@ def model_ratios(name: str, stat: str, common: Dict[str, Any], param: str = "mod
             for desc, a, b in pairs if param != "emotion" or a.startswith("emotion/")]
 
 
-def keep_computable(evaluated: List[Dict[str, Any]], keep_missing: Callable[[Dict[str, Any]], bool]) -> List[Dict[str, Any]]:
+def keep_computable(evaluated: List[Dict[str, Any]],
+                    keep_missing: Callable[[Dict[str, Any]], bool]) -> List[Dict[str, Any]]:
     """Drop ratios with neither side measured, except those ``keep_missing`` selects (kept as
     "n/a" rows so that a missing variant stays visible)."""
     return [r for r in evaluated if r["numerator_value"] is not None or r["denominator_value"] is not None

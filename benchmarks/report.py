@@ -233,7 +233,8 @@ def validate_report(doc: Any) -> List[str]:
     if not isinstance(doc, dict):
         return ["report is not a JSON object"]
     problems = []
-    expect = {"schema": str, "harness": str, "status": str, "created": str, "git": dict, "device": dict, "versions": dict,
+    expect = {"schema": str, "harness": str, "status": str, "created": str, "git": dict, "device": dict,
+              "versions": dict,
               "config": dict, "measurements": list, "targets": list, "ratios": list, "skipped": list, "errors": list,
               "artifacts": dict, "notes": list}
     for key, kind in expect.items():
@@ -353,7 +354,8 @@ def energy_rows(report: Dict[str, Any]) -> List[Dict[str, Any]]:
     throughput, load power, above-idle energy and per-joule figures that share its params."""
     ms = report["measurements"]
 
-    def find_stat(name: str, params: Dict[str, Any], stat: str, extra: Optional[Dict[str, Any]] = None) -> Optional[float]:
+    def find_stat(name: str, params: Dict[str, Any], stat: str,
+                  extra: Optional[Dict[str, Any]] = None) -> Optional[float]:
         m = next((m for m in ms if m["name"] == name and m["params"] == {**params, **(extra or {})}), None)
         return m["stats"].get(stat) if m else None
 
@@ -366,7 +368,8 @@ def energy_rows(report: Dict[str, Any]) -> List[Dict[str, Any]]:
         power = next((p for p in ms if p["name"] == "power.total" and p["params"].get("phase") == "load"
                       and {k: v for k, v in p["params"].items() if k not in ("phase", "of")} == params), None)
         rows.append({"item": item, "params": params, "gross_mj": m["stats"]["value"],
-                     "p50_ms": find_stat(_WORK[item][0], params, "p50"), "p95_ms": find_stat(_WORK[item][0], params, "p95"),
+                     "p50_ms": find_stat(_WORK[item][0], params, "p50"),
+                     "p95_ms": find_stat(_WORK[item][0], params, "p95"),
                      "per_s": find_stat(_WORK[item][1], params, "value"),
                      "power_mw": power["stats"].get("mean", power["stats"].get("value")) if power else None,
                      "above_idle_mj": find_stat(m["name"], params, "value", {"basis": "above_idle"}),
@@ -381,7 +384,8 @@ def energy_table_rows(report: Dict[str, Any]) -> List[Dict[str, Any]]:
     rows = energy_rows(report)
 
     def config(r: Dict[str, Any]) -> Tuple[Any, ...]:
-        return (r["item"], tuple(sorted((k, repr(v)) for k, v in r["params"].items() if k not in ("repeat", "repeats"))))
+        return (r["item"],
+                tuple(sorted((k, repr(v)) for k, v in r["params"].items() if k not in ("repeat", "repeats"))))
 
     combined = {config(r) for r in rows if r["params"].get("repeat", "all") == "all"}
     return [r for r in rows if r["params"].get("repeat", "all") == "all" or config(r) not in combined]

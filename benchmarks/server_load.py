@@ -152,7 +152,8 @@ def in_process_baseline(photos: List[bytes], n: int) -> Dict[str, Any]:
         faces = edgekit.analyze(decode(data, "photo", 40_000_000))
         json.dumps({"faces": [f.to_dict() for f in faces]})
         times.append(time.perf_counter() - started)
-    return {"requests": n, "p50_ms": round(percentile(times, 0.5) * 1e3, 3), "p95_ms": round(percentile(times, 0.95) * 1e3, 3),
+    return {"requests": n, "p50_ms": round(percentile(times, 0.5) * 1e3, 3),
+            "p95_ms": round(percentile(times, 0.95) * 1e3, 3),
             "throughput_rps": round(n / sum(times), 2)}
 
 
@@ -210,7 +211,8 @@ def paired_throughput(port: int, paths: List[Path], photos: List[bytes], rounds:
         per.append(round((per_round / res["wall_s"]) / (per_round / a) * 100, 1))
     pipe.close()
     return {"rounds": rounds, "photos_per_round": per_round, "concurrency": concurrency,
-            "cli_loop_photos_s": round(rounds * per_round / local_s, 2), "server_rps": round(rounds * per_round / served_s, 2),
+            "cli_loop_photos_s": round(rounds * per_round / local_s, 2),
+            "server_rps": round(rounds * per_round / served_s, 2),
             "ratio_pct": round(100 * local_s / served_s, 1), "ratio_pct_per_round": per}
 
 
@@ -225,7 +227,8 @@ def cli_throughput(folder: Path) -> Dict[str, Any]:
     subprocess.run([sys.executable, "-m", "edgekit", "analyze", str(folder)], check=True, capture_output=True, cwd=ROOT)
     wall = time.perf_counter() - started
     return {"photos": n, "wall_s": round(wall, 2), "startup_s": round(startup, 2),
-            "throughput_photos_s": round(n / wall, 2), "throughput_excl_startup_photos_s": round(n / max(wall - startup, 1e-6), 2)}
+            "throughput_photos_s": round(n / wall, 2),
+            "throughput_excl_startup_photos_s": round(n / max(wall - startup, 1e-6), 2)}
 
 
 def bad_requests(port: int, max_body: int) -> List[Dict[str, Any]]:
@@ -238,14 +241,17 @@ def bad_requests(port: int, max_body: int) -> List[Dict[str, Any]]:
     cases = [
         ("not an image", "/v1/analyze", b"hello", "image/jpeg", 400),
         ("empty body", "/v1/analyze", b"", "image/jpeg", 400),
-        ("EPS under an image type", "/v1/analyze", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", "image/png", 400),
+        ("EPS under an image type", "/v1/analyze", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", "image/png",
+         400),
         ("decompression bomb (12000x12000 PNG)", "/v1/analyze", bomb.getvalue(), "image/png", 413),
         ("body over the limit", "/v1/analyze", b"\0" * (max_body + 1), "image/jpeg", 413),
         ("unknown option", "/v1/meme?colour=red", b"x", "image/jpeg", 400),
         ("JSON to an image endpoint", "/v1/analyze", b"{}", "application/json", 415),
         ("malformed JSON", "/v1/captions", b"{", "application/json", 400),
-        ("batch folder outside the root", "/v1/batches", json.dumps({"folder": "/etc"}).encode(), "application/json", 403),
-        ("batch URL", "/v1/batches", json.dumps({"paths": ["http://127.0.0.1/x.jpg"]}).encode(), "application/json", 400),
+        ("batch folder outside the root", "/v1/batches", json.dumps({"folder": "/etc"}).encode(), "application/json",
+         403),
+        ("batch URL", "/v1/batches", json.dumps({"paths": ["http://127.0.0.1/x.jpg"]}).encode(), "application/json",
+         400),
         ("unknown job", "/v1/batches/" + "0" * 32, None, None, 404),
     ]
     out = []
@@ -260,7 +266,8 @@ def bad_requests(port: int, max_body: int) -> List[Dict[str, Any]]:
             message = json.loads(data)["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = data[:200].decode("utf-8", "replace")
-        out.append({"case": name, "expected": want, "status": status, "ok": status == want and "Traceback" not in message,
+        out.append({"case": name, "expected": want, "status": status,
+                    "ok": status == want and "Traceback" not in message,
                     "message": message[:160]})
     client.close()
     return out
@@ -316,7 +323,8 @@ def kill9_batch(work: Path, n: int, kill_fraction: float) -> Dict[str, Any]:
     outputs = sorted(r["output"] for r in records if r["ok"])
     sources = [r["source"] for r in records]
     return {"photos": n, "killed_after_s": round(before_s, 1), "counts_at_kill": killed_at,
-            "restart_ready_s": round(ready_s, 1), "finish_after_restart_s": round(after_s, 1), "final_counts": job["counts"],
+            "restart_ready_s": round(ready_s, 1), "finish_after_restart_s": round(after_s, 1),
+            "final_counts": job["counts"],
             "records": len(records), "distinct_sources": len(set(sources)), "ok_records": len(outputs),
             "output_files": len(files), "outputs_match_manifest": files == outputs,
             "temporary_files_left": len(temporaries(out_dir)),
@@ -367,7 +375,8 @@ def write_markdown(result: Dict[str, Any], path: Path) -> None:
              f"Machine: {result['machine']}. {result['note']}", "",
              f"Command: `{result['command']}`", "",
              "## Latency and throughput (127.0.0.1, one server process, `--cache-mb 0`: every request computed)", "",
-             "| endpoint | concurrency | requests | errors | p50 ms | p95 ms | req/s |", "|---|---|---|---|---|---|---|"]
+             "| endpoint | concurrency | requests | errors | p50 ms | p95 ms | req/s |",
+             "|---|---|---|---|---|---|---|"]
     for r in result["load"]:
         lines.append(f"| `{r['path']}` | {r['concurrency']} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['throughput_rps']} |")
     t = result["targets"]
@@ -396,7 +405,8 @@ def write_markdown(result: Dict[str, Any], path: Path) -> None:
               f"{k['photos']} photos (192-200 px JPEG, generated English captions, seed 5), one batch worker. The server was "
               f"SIGKILLed {k['killed_after_s']} s in, at {k['counts_at_kill']}; the restarted server was ready in "
               f"{k['restart_ready_s']} s, redid the interrupted items and finished in {k['finish_after_restart_s']} s: "
-              f"{k['final_counts']}.", "", "## Malformed and oversized requests", "", "| case | expected | got | message |", "|---|---|---|---|"]
+              f"{k['final_counts']}.", "", "## Malformed and oversized requests", "",
+              "| case | expected | got | message |", "|---|---|---|---|"]
     for c in result["bad_requests"]:
         lines.append(f"| {c['case']} | {c['expected']} | {c['status']} | {c['message'][:110].replace('|', '/')} |")
     lines.append("")

@@ -124,7 +124,8 @@ def soak(frames: int, window: int, warmup: int, threads: int, gap_every: int, ga
             "tracks_started": len(track_ids)}
 
 
-def build(raw: Dict[str, Any], args: argparse.Namespace, load_start: Optional[List[float]], wall_s: float) -> Dict[str, Any]:
+def build(raw: Dict[str, Any], args: argparse.Namespace, load_start: Optional[List[float]],
+          wall_s: float) -> Dict[str, Any]:
     rss, windows = raw["rss"], raw["windows"]
     ms: List[rep.Measurement] = [rep.Measurement.single("rss", "MB", value, point=point) for point, value in rss.items()]
     for n, w in enumerate(windows):
@@ -143,7 +144,8 @@ def build(raw: Dict[str, Any], args: argparse.Namespace, load_start: Optional[Li
         rep.Measurement.single("wall_time", "s", wall_s),
     ]
     targets = [
-        rep.Target(f"RSS growth after warm-up <= {RSS_GROWTH_LIMIT_MB} MB", "rss.growth_after_warmup", "value", RSS_GROWTH_LIMIT_MB),
+        rep.Target(f"RSS growth after warm-up <= {RSS_GROWTH_LIMIT_MB} MB", "rss.growth_after_warmup", "value",
+                   RSS_GROWTH_LIMIT_MB),
         rep.Target(f"p50 latency, last window vs first, <= +{P50_DRIFT_LIMIT_PCT}%", "soak.process.p50_drift", "value",
                    P50_DRIFT_LIMIT_PCT),
     ]
@@ -157,7 +159,8 @@ def build(raw: Dict[str, Any], args: argparse.Namespace, load_start: Optional[Li
         "Load average per window is in the JSON (windows); a background job sharing the CPU shows up there.",
     ]
     doc = rep.build_report("soak", rep.host_device(), rep.package_versions(list(VERSIONS)), config, ms, targets, notes)
-    doc["windows"] = [{"window": n, "first_frame": w["first_frame"], "frames": w["frames"], "rss_mb": round(w["rss_mb"], 2),
+    doc["windows"] = [{"window": n, "first_frame": w["first_frame"], "frames": w["frames"],
+                       "rss_mb": round(w["rss_mb"], 2),
                        "p50_ms": round(float(np.percentile(w["latencies_ms"], 50)), 3),
                        "p95_ms": round(float(np.percentile(w["latencies_ms"], 95)), 3), "load_avg": w["load_avg"]}
                       for n, w in enumerate(windows)]
@@ -185,7 +188,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=50_000, help="frames after warm-up (default: %(default)s)")
     parser.add_argument("--window", type=int, default=5_000, help="frames per latency window (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=1_000, help="warm-up frames before the baseline (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=1_000,
+                        help="warm-up frames before the baseline (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="LiteRT threads (default: %(default)s)")
     parser.add_argument("--gap-every", type=int, default=1_000, help="a run of empty frames every N frames, 0 = never")
     parser.add_argument("--gap-length", type=int, default=30, help="length of each empty run (default: %(default)s)")
@@ -194,7 +198,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     load_start = load_average()
     t0 = time.perf_counter()
-    raw = soak(args.frames, args.window, args.warmup, args.threads, args.gap_every, args.gap_length, not args.no_progress)
+    raw = soak(args.frames, args.window, args.warmup, args.threads, args.gap_every, args.gap_length,
+               not args.no_progress)
     doc = build(raw, args, load_start, time.perf_counter() - t0)
     for path in write(doc, args.out):
         print(f"wrote {path}")

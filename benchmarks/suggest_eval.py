@@ -90,7 +90,8 @@ def to_markdown(report: Dict[str, Any]) -> str:
         "but its author then wrote the lexicon (phrases peculiar to it were deliberately left out; ordinary "
         "vocabulary naturally overlaps), so even the held-out accuracy is optimistic for real chats. "
         "The held-out numbers are from the first time that set was scored; neither the lexicon nor the "
-        "inference code was changed afterwards to fix its misses (listed below). The dev set was used while tuning.", "",
+        "inference code was changed afterwards to fix its misses (listed below). The dev set was used while tuning.",
+        "",
         "| set | lines | emotion (8 classes) | valence (pos/neg/neutral) | scene (incl. none) | scene, labelled lines "
         "| majority-emotion baseline | keyword-scene baseline |",
         "|---|---|---|---|---|---|---|---|",
@@ -105,13 +106,15 @@ def to_markdown(report: Dict[str, Any]) -> str:
     held = report["sets"]["heldout"]
     lines += ["", "Keyword-scene baseline: the captioner's own scene keywords (`taxonomy.resolve_scene`), "
               "the first scene with a keyword in the text.", "",
-              "## Held-out misses", "", "| lang | text | emotion | predicted | scene | predicted |", "|---|---|---|---|---|---|"]
+              "## Held-out misses", "", "| lang | text | emotion | predicted | scene | predicted |",
+              "|---|---|---|---|---|---|"]
     for m in held["misses"]:
         lines.append(f"| {m['lang']} | {m['text'].replace('|', '/')} | {m['emotion']} | {m['pred_emotion']} | "
                      f"{m['gold_scene'] or '-'} | {m['pred_scene'] or '-'} |")
     lines += ["", "Most frequent held-out emotion confusions (gold->predicted): " +
               ", ".join(f"{k} x{v}" for k, v in held["emotion_confusions"][:8]), "",
-              "## Sets", "", *[f"- `{s['path']}`: {s['lines']} lines, sha256 `{s['sha256']}`" for s in report["data"]], "",
+              "## Sets", "", *[f"- `{s['path']}`: {s['lines']} lines, sha256 `{s['sha256']}`" for s in report["data"]],
+              "",
               "## Host", "", *[f"- {k}: {v}" for k, v in report["device"].items()], "",
               "## Versions", "", *[f"- {k}: {v}" for k, v in report["versions"].items()], ""]
     return "\n".join(lines)

@@ -70,7 +70,8 @@ class SweepConfig:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"idle_s": self.idle_s, "settle_s": self.settle_s, "load_s": self.load_s, "warmup": self.warmup,
-                "power_interval_ms": round(self.interval_s * 1e3, 1), "tegrastats_interval_ms": self.tegrastats_interval_ms,
+                "power_interval_ms": round(self.interval_s * 1e3, 1),
+                "tegrastats_interval_ms": self.tegrastats_interval_ms,
                 "sample_wait_s": self.wait_s,
                 "modes": self.modes or "all", "include_reboot_modes": self.include_reboot_modes,
                 "jetson_clocks": list(self.clocks)}
@@ -128,12 +129,14 @@ class Sweep:
         original = self.pm.query()
         self.device["nvpmodel_before"] = original
         if not original.get("available"):
-            self.collector.skipped.append({"what": "nvpmodel sweep", "reason": f"nvpmodel unavailable: {original['reason']}"})
+            self.collector.skipped.append({"what": "nvpmodel sweep",
+                                           "reason": f"nvpmodel unavailable: {original['reason']}"})
             self.energy.no(f"power modes: nvpmodel unavailable ({original['reason']})")
             return
         listed = self.pm.modes()
         if not listed.get("available"):
-            self.collector.skipped.append({"what": "nvpmodel sweep", "reason": f"cannot list the modes: {listed['reason']}"})
+            self.collector.skipped.append({"what": "nvpmodel sweep",
+                                           "reason": f"cannot list the modes: {listed['reason']}"})
             return
         if self.pm.conf_problem:
             self.energy.no(self.pm.conf_problem)
@@ -274,7 +277,8 @@ class Sweep:
         window = trace.window(*span)
         for rail, values in window.items():
             if values:
-                self.collector.add([Measurement.from_samples("power.rail", "mW", values, **params, rail=rail, phase=phase)])
+                self.collector.add([Measurement.from_samples("power.rail", "mW", values, **params, rail=rail,
+                                                             phase=phase)])
         rate = trace.rate_hz(*span)
         if rate is not None:
             self.collector.add([Measurement.single("power.sample_rate", "Hz", rate, **params, phase=phase)])
@@ -293,11 +297,13 @@ class Sweep:
         params = {**w.workload.params, **setting}
         elapsed = w.t1 - w.t0
         self.collector.add([Measurement.from_samples(w.workload.latency_name, "ms", w.latencies, **params),
-                            Measurement.single(w.workload.rate_name, f"{w.workload.item}s/s", len(w.latencies) / elapsed,
+                            Measurement.single(w.workload.rate_name, f"{w.workload.item}s/s",
+                                               len(w.latencies) / elapsed,
                                                **params)])
         load_mw = self._power(trace, (w.t0, w.t1), params, "load")
         if load_mw is not None:
-            energy, problems = energy_measurements(load_mw, idle_mw, elapsed / len(w.latencies), w.workload.item, **params)
+            energy, problems = energy_measurements(load_mw, idle_mw, elapsed / len(w.latencies), w.workload.item,
+                                                   **params)
             self.collector.add(energy)
             for p in problems:
                 self.energy.no(f"{w.workload.label}, {_describe(setting)}: {p}")

@@ -121,7 +121,8 @@ def summarize(samples: Sequence[parser.TegrastatsSample]) -> Tuple[List[Measurem
         out.append(Measurement.from_samples("tegrastats.cpu_online_cores", "cores", [len(c) for c in online],
                                             of_cores=len(samples[-1].cpu)))
     for name, unit, values in (("tegrastats.gpu_load", "%", [s.gpu_load_pct for s in samples]),
-                               ("tegrastats.gpu_freq", "MHz", [max(s.gpu_freq_mhz) if s.gpu_freq_mhz else None for s in samples]),
+                               ("tegrastats.gpu_freq", "MHz",
+                                [max(s.gpu_freq_mhz) if s.gpu_freq_mhz else None for s in samples]),
                                ("tegrastats.emc_load", "%", [s.emc_load_pct for s in samples])):
         present = [v for v in values if v is not None]
         if present:
@@ -137,7 +138,8 @@ def summarize(samples: Sequence[parser.TegrastatsSample]) -> Tuple[List[Measurem
         notes.append(f"tegrastats reports -256C (no sensor) for {', '.join(absent)}: left out.")
     rails = list(dict.fromkeys(k for s in samples for k in s.power_mw))
     for rail in rails:
-        out.append(Measurement.from_samples("tegrastats.power", "mW", [s.power_mw[rail][0] for s in samples if rail in s.power_mw],
+        out.append(Measurement.from_samples("tegrastats.power", "mW",
+                                            [s.power_mw[rail][0] for s in samples if rail in s.power_mw],
                                             rail=rail))
     offline = sorted({i for s in samples for i, c in enumerate(s.cpu) if c is None})
     if offline:

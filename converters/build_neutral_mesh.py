@@ -65,8 +65,10 @@ def generalized_procrustes(meshes: np.ndarray, iterations: int = 5) -> np.ndarra
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=shared_dir() / "data" / "ferplus", help="FER+ root")
-    parser.add_argument("--min-votes", type=int, default=9, help="neutral votes (of 10) a face needs (default: %(default)s)")
-    parser.add_argument("--max-faces", type=int, default=3000, help="use at most this many faces (default: %(default)s)")
+    parser.add_argument("--min-votes", type=int, default=9,
+                        help="neutral votes (of 10) a face needs (default: %(default)s)")
+    parser.add_argument("--max-faces", type=int, default=3000,
+                        help="use at most this many faces (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=NEUTRAL_MESH_PATH)
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "transfer" / "neutral_mesh.json")
     args = parser.parse_args(argv)

@@ -69,7 +69,8 @@ def face_images(split_dir: Path) -> tuple:
     """Image paths of a FER+ split, minus images whose votes say "not a face"; and the count dropped."""
     label_csv = split_dir / "label.csv"
     if not label_csv.is_file():
-        raise ConfigError("FER+ label.csv not found", subject=label_csv, hint="pass --data <ferplus root> or set EDGEKIT_SHARED")
+        raise ConfigError("FER+ label.csv not found", subject=label_csv,
+                          hint="pass --data <ferplus root> or set EDGEKIT_SHARED")
     paths, dropped = [], 0
     with label_csv.open(newline="") as fh:
         for row in csv.reader(fh):
@@ -97,7 +98,8 @@ def run(detector: FaceDetector, setting: Setting, paths: Sequence[Path], desc: s
 
 
 def stats(values: np.ndarray) -> dict:
-    return {"mean": _r(np.mean(values, axis=0)), "std": _r(np.std(values, axis=0)), "median": _r(np.median(values, axis=0))}
+    return {"mean": _r(np.mean(values, axis=0)), "std": _r(np.std(values, axis=0)),
+            "median": _r(np.median(values, axis=0))}
 
 
 def _r(v) -> object:
@@ -116,7 +118,8 @@ def eye_geometry(kps: np.ndarray) -> dict:
 def template_from(geometry: dict) -> dict:
     """Upright template: eyes level at the mean midpoint, mean distance apart."""
     (mx, my), d = geometry["midpoint"]["mean"], geometry["distance"]["mean"]
-    return {"image_left_eye": [round(mx - d / 2, 4), round(my, 4)], "image_right_eye": [round(mx + d / 2, 4), round(my, 4)]}
+    return {"image_left_eye": [round(mx - d / 2, 4), round(my, 4)],
+            "image_right_eye": [round(mx + d / 2, 4), round(my, 4)]}
 
 
 def environment(prog: str = "python -m converters.calibrate_alignment") -> dict:
@@ -126,7 +129,8 @@ def environment(prog: str = "python -m converters.calibrate_alignment") -> dict:
     return {
         "git_sha": git_sha(ROOT),
         "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(), "python": platform.python_version()},
+        "host": {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
+                 "python": platform.python_version()},
         "versions": package_versions(("edgekit", "numpy", "opencv-contrib-python", "ai-edge-litert", "mediapipe")),
         "command": " ".join([prog, *sys.argv[1:]]),
     }
@@ -144,7 +148,8 @@ def plot(path: Path, paths: Sequence[Path], hits: np.ndarray, kps: np.ndarray, t
     ax.imshow(mean_face, cmap="gray", extent=(0, FER_SIZE, FER_SIZE, 0))
     sample = kps[:: max(1, len(kps) // 3000)]
     for k, color in ((0, "tab:cyan"), (1, "tab:orange")):
-        ax.scatter(sample[:, k, 0] * FER_SIZE, sample[:, k, 1] * FER_SIZE, s=1, alpha=0.15, color=color, label=KEYPOINT_NAMES[k])
+        ax.scatter(sample[:, k, 0] * FER_SIZE, sample[:, k, 1] * FER_SIZE, s=1, alpha=0.15, color=color,
+                   label=KEYPOINT_NAMES[k])
     for key in ("image_left_eye", "image_right_eye"):
         x, y = template[key]
         ax.plot(x * FER_SIZE, y * FER_SIZE, "r+", markersize=14, mew=2)
@@ -179,21 +184,28 @@ def markdown(report: dict) -> str:
         "| quantity | mean | std | median |",
         "|---|---|---|---|",
     ]
-    for name, key in (("eye midpoint (x, y)", "midpoint"), ("eye distance / crop size", "distance"), ("roll (degrees)", "roll_deg")):
+    for name, key in (("eye midpoint (x, y)", "midpoint"), ("eye distance / crop size", "distance"),
+                      ("roll (degrees)", "roll_deg")):
         lines.append(f"| {name} | {g[key]['mean']} | {g[key]['std']} | {g[key]['median']} |")
-    lines += ["", "## Keypoints (mean / std, fractions of the crop)", "", "| keypoint | mean (x, y) | std (x, y) |", "|---|---|---|"]
+    lines += ["", "## Keypoints (mean / std, fractions of the crop)", "", "| keypoint | mean (x, y) | std (x, y) |",
+              "|---|---|---|"]
     for name, st in report["keypoints"].items():
         lines.append(f"| {name} | {st['mean']} | {st['std']} |")
-    lines += ["", f"## Preparation sweep ({report['sweep_images']} images)", "", "| scale | pad | border | detection rate | eye midpoint mean | eye distance mean |", "|---|---|---|---|---|---|"]
+    lines += ["", f"## Preparation sweep ({report['sweep_images']} images)", "",
+              "| scale | pad | border | detection rate | eye midpoint mean | eye distance mean |",
+              "|---|---|---|---|---|---|"]
     for row in report["sweep"]:
         lines.append(f"| {row['scale']} | {row['pad']} | {row['border']} | {row['detection_rate']:.4f} | {row['eye_midpoint_mean']} | {row['eye_distance_mean']} |")
-    lines += ["", "![eyes](eyes.png)", "", f"Host: {report['environment']['host']}; versions: {report['environment']['versions']}.", ""]
+    lines += ["", "![eyes](eyes.png)", "",
+              f"Host: {report['environment']['host']}; versions: {report['environment']['versions']}.", ""]
     return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.calibrate_alignment", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None, help="FER+ root (default: $EDGEKIT_SHARED/data/ferplus or ../shared/data/ferplus)")
+    parser = argparse.ArgumentParser(prog="python -m converters.calibrate_alignment",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None,
+                        help="FER+ root (default: $EDGEKIT_SHARED/data/ferplus or ../shared/data/ferplus)")
     parser.add_argument("--split", default="FER2013Train")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N images (0 = all)")
     parser.add_argument("--sweep-limit", type=int, default=1000, help="images used to choose the preparation")
@@ -216,8 +228,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             setting = Setting(args.scale, pad, border)
             res = run(detector, setting, sweep_paths, desc=f"sweep pad={pad} {border}")
             geo = eye_geometry(res["keypoints"]) if len(res["keypoints"]) else None
-            sweep.append({"scale": setting.scale, "pad": pad, "border": border, "detection_rate": float(res["hits"].mean()),
-                          "eye_midpoint_mean": geo["midpoint"]["mean"] if geo else None, "eye_distance_mean": geo["distance"]["mean"] if geo else None})
+            sweep.append({"scale": setting.scale, "pad": pad, "border": border,
+                          "detection_rate": float(res["hits"].mean()),
+                          "eye_midpoint_mean": geo["midpoint"]["mean"] if geo else None,
+                          "eye_distance_mean": geo["distance"]["mean"] if geo else None})
             print(f"sweep {sweep[-1]}", flush=True)
     best = max(sweep, key=lambda row: row["detection_rate"])
     setting = Setting(best["scale"], best["pad"], best["border"])

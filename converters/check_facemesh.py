@@ -90,7 +90,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         sets["ferplus_x4"] = fer_images(shared / "ferplus", args.fer)
     report = {"environment": environment("python -m converters.check_facemesh"), "sets": {}}
     with FaceMesh() as mesh, \
-            mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False) as solution:
+            mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
+                                            refine_landmarks=False) as solution:
         for name, images in sets.items():
             report["sets"][name] = compare(mesh, solution, images, name)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -48,12 +48,18 @@ FIXED_PLATFORM = {MEDIAPIPE: ("manylinux_2_28_x86_64", "3.11"),
 #: Font sources, in the order a character is looked for: (key, requirement, member in the wheel,
 #: face index in a collection, {axis: value} to instance a variable font at, licence).
 FONT_SOURCES: Tuple[Tuple[str, str, str, int, Dict[str, float], str], ...] = (
-    ("cjk", "manimgx-fonts-cjk==2026.9.26.post1", "manimgx_fonts_cjk/NotoSansCJK-VF.otf.ttc", 2, {"wght": 700}, "OFL-1.1"),
-    ("latin", "manimgx-fonts==2026.9.26.post1", "manimgx_fonts/NotoSans[wght].ttf", 0, {"wght": 700, "wdth": 100}, "OFL-1.1"),
-    ("symbols", "manimgx-fonts==2026.9.26.post1", "manimgx_fonts/NotoSansSymbols[wght].ttf", 0, {"wght": 700}, "OFL-1.1"),
-    ("thai", "manimgx-fonts==2026.9.26.post1", "manimgx_fonts/NotoSansThai[wght].ttf", 0, {"wght": 700, "wdth": 100}, "OFL-1.1"),
-    ("arabic", "manimgx-fonts==2026.9.26.post1", "manimgx_fonts/NotoSansArabic[wght].ttf", 0, {"wght": 700, "wdth": 100}, "OFL-1.1"),
-    ("dejavu", "matplotlib==3.10.7", "matplotlib/mpl-data/fonts/ttf/DejaVuSans-Bold.ttf", 0, {}, "Bitstream-Vera AND LicenseRef-DejaVu-public-domain"),
+    ("cjk", "manimgx-fonts-cjk==2026.9.26.post1", "manimgx_fonts_cjk/NotoSansCJK-VF.otf.ttc", 2, {"wght": 700},
+     "OFL-1.1"),
+    ("latin", "manimgx-fonts==2026.9.26.post1", "manimgx_fonts/NotoSans[wght].ttf", 0, {"wght": 700, "wdth": 100},
+     "OFL-1.1"),
+    ("symbols", "manimgx-fonts==2026.9.26.post1", "manimgx_fonts/NotoSansSymbols[wght].ttf", 0, {"wght": 700},
+     "OFL-1.1"),
+    ("thai", "manimgx-fonts==2026.9.26.post1", "manimgx_fonts/NotoSansThai[wght].ttf", 0, {"wght": 700, "wdth": 100},
+     "OFL-1.1"),
+    ("arabic", "manimgx-fonts==2026.9.26.post1", "manimgx_fonts/NotoSansArabic[wght].ttf", 0,
+     {"wght": 700, "wdth": 100}, "OFL-1.1"),
+    ("dejavu", "matplotlib==3.10.7", "matplotlib/mpl-data/fonts/ttf/DejaVuSans-Bold.ttf", 0, {},
+     "Bitstream-Vera AND LicenseRef-DejaVu-public-domain"),
     ("emoji", "manimgx-fonts==2026.9.26.post1", "manimgx_fonts/NotoEmoji[wght].ttf", 0, {"wght": 600}, "OFL-1.1"),
 )
 #: sha256 of each source font file as pinned (a changed upstream file is refused).
@@ -301,7 +307,8 @@ def build_fonts() -> Dict[str, object]:
     descriptor = {"format": FONTS_FORMAT, "version": FONTS_VERSION, "family": FAMILY, "fonts": outputs,
                   "caption_characters": len(must), "caption_characters_missing": "".join(map(chr, missing)),
                   "produced_by": "python -m converters.thirdparty"}
-    atomic_write_bytes(FONTS_DIR / "fonts.json", (json.dumps(descriptor, indent=1, ensure_ascii=False) + "\n").encode(), PUBLIC)
+    atomic_write_bytes(FONTS_DIR / "fonts.json", (json.dumps(descriptor, indent=1, ensure_ascii=False) + "\n").encode(),
+                       PUBLIC)
     if missing:
         log(f"no pinned font covers {len(missing)} caption characters: {''.join(map(chr, missing))} "
             "(the caption model never emits tokens with them; see edgekit.glyphs)")

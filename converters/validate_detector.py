@@ -109,7 +109,8 @@ def jitter(detector: FaceDetector, images: List[np.ndarray], shifts: int = 8) ->
 
 def latency(detector: FaceDetector, image: np.ndarray, runs: int, warmup: int = 20) -> dict:
     times = sorted(time_calls(lambda: detector.detect(image), runs, warmup))
-    return {"runs": runs, "p50_ms": _f(statistics.median(times)), "p90_ms": _f(times[int(0.9 * (runs - 1))]), "min_ms": _f(times[0])}
+    return {"runs": runs, "p50_ms": _f(statistics.median(times)), "p90_ms": _f(times[int(0.9 * (runs - 1))]),
+            "min_ms": _f(times[0])}
 
 
 def load_time(model: str, repeats: int = 5) -> float:
@@ -140,10 +141,12 @@ def markdown(report: dict) -> str:
             f"| {row['model']} | {row['nms']} | {row['set']} | {row['images']} | {row['same_face_count_rate']} | {row['iou_mean']} | "
             f"{row['iou_min']} | {row['keypoint_max_err_px_max']} | {row['keypoint_max_err_rel_max']} | {row['score_abs_diff_max']} |"
         )
-    lines += ["", "## Box jitter under 1-px shifts (std of shift-compensated centre, px; lower is steadier)", "", "| model | weighted NMS | hard NMS (cv2.dnn.NMSBoxes) |", "|---|---|---|"]
+    lines += ["", "## Box jitter under 1-px shifts (std of shift-compensated centre, px; lower is steadier)", "",
+              "| model | weighted NMS | hard NMS (cv2.dnn.NMSBoxes) |", "|---|---|---|"]
     for model, row in report["jitter_px"].items():
         lines.append(f"| {model} | {row['weighted']} | {row['hard']} |")
-    lines += ["", f"## Latency at 640x480, 1 thread ({report['latency_image']})", "", "| model | load (ms, median of 5) | detect p50 (ms) | p90 (ms) | min (ms) | mediapipe solution p50 (ms) |", "|---|---|---|---|---|---|"]
+    lines += ["", f"## Latency at 640x480, 1 thread ({report['latency_image']})", "",
+              "| model | load (ms, median of 5) | detect p50 (ms) | p90 (ms) | min (ms) | mediapipe solution p50 (ms) |", "|---|---|---|---|---|---|"]
     for model, row in report["latency"].items():
         lines.append(f"| {model} | {row['load_ms']} | {row['detect']['p50_ms']} | {row['detect']['p90_ms']} | {row['detect']['min_ms']} | {row['mediapipe_p50_ms']} |")
     lines += ["", f"Decision: {report['decision']}", "", f"Host: {env['host']}; versions: {env['versions']}.", ""]
@@ -180,13 +183,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         for nms in NMS:
             det = FaceDetector(model=model, nms=nms, min_confidence=threshold)
             for name, images in sets.items():
-                agreement.append({"model": model, "nms": nms, "set": name, **compare(det, solution, images, f"{model}/{nms}/{name}")})
+                agreement.append({"model": model, "nms": nms, "set": name,
+                                  **compare(det, solution, images, f"{model}/{nms}/{name}")})
                 print(agreement[-1], flush=True)
             jitters[model][nms] = jitter(det, sets.get("lfw", [astronaut])[: args.jitter_images])
         det = FaceDetector(model=model, num_threads=1)
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         mp_times = time_calls(lambda: solution.process(rgb), args.runs // 2, warmup=10)
-        timings[model] = {"load_ms": load_time(model), "detect": latency(det, frame, args.runs), "mediapipe_p50_ms": _f(statistics.median(mp_times))}
+        timings[model] = {"load_ms": load_time(model), "detect": latency(det, frame, args.runs),
+                          "mediapipe_p50_ms": _f(statistics.median(mp_times))}
         print(model, timings[model], flush=True)
         solution.close()
 

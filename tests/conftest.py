@@ -1,7 +1,9 @@
 """Shared fixtures: paths to ../shared data (skipped with a reason when absent) and test photos."""
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -25,23 +27,45 @@ TOOLCHAIN_MODULES = frozenset({
     "test_converters_emotion_latency_probe.py", "test_converters_emotion_pipeline.py",
     "test_converters_emotion_pruning.py", "test_converters_emotion_shipped.py",
     "test_converters_emotion_teacher.py", "test_detection.py", "test_emotion_classifier.py", "test_facemesh.py",
-    "test_identity_cli.py", "test_identity_converters.py", "test_identity_runtime.py", "test_registry.py", "test_runtime_imports.py",
+    "test_identity_cli.py", "test_identity_converters.py", "test_identity_runtime.py", "test_registry.py",
+    "test_runtime_imports.py",
 })
 TOOLCHAIN_FIXTURES = frozenset({"tiny_emotion_model"})
+#: Fixtures that read ../shared: a test using one (directly or through another fixture) is marked ``data``.
+DATA_FIXTURES = frozenset({"ferplus_dir", "lfw_dir"})
+
+
+def excludes_marker(markexpr: str, marker: str) -> bool:
+    """True when the ``-m`` expression selects no test carrying ``marker``, whatever other markers
+    it has (``not toolchain``, ``not toolchain and not slow``; not ``toolchain or both``)."""
+    from _pytest.mark.expression import Expression
+
+    if not markexpr.strip():
+        return False
+    expression = Expression.compile(markexpr)
+    others = sorted(set(re.findall(r"[A-Za-z_]\w*", markexpr)) - {"and", "or", "not", marker})
+    for values in itertools.product((False, True), repeat=len(others)):
+        present = {**dict(zip(others, values)), marker: True}
+        if expression.evaluate(lambda name, **kwargs: present.get(name, False)):
+            return False
+    return True
 
 
 def pytest_ignore_collect(collection_path, config):
-    """The runtime run (``-m "not toolchain"``) does not import the toolchain modules at all, so
-    their module-level TensorFlow checks do not show up as skips there."""
-    if config.getoption("markexpr", "").strip() == "not toolchain" and collection_path.name in TOOLCHAIN_MODULES:
+    """The runtime runs (``-m "not toolchain"``, ``make test-fast``) do not import the toolchain
+    modules at all, so their module-level TensorFlow checks do not show up as skips there."""
+    if collection_path.name in TOOLCHAIN_MODULES and excludes_marker(config.getoption("markexpr", ""), "toolchain"):
         return True
     return None
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in TOOLCHAIN_MODULES or TOOLCHAIN_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.path.name in TOOLCHAIN_MODULES or TOOLCHAIN_FIXTURES & fixtures:
             item.add_marker(pytest.mark.toolchain)
+        if DATA_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.data)
 
 
 def pytest_sessionstart(session):

@@ -48,7 +48,8 @@ def install_tiny_identity_model(folder: Path, monkeypatch: pytest.MonkeyPatch, t
     model = folder / f"tiny_identity_{seed}.tflite"
     model.write_bytes(tiny_embedder_tflite(seed=seed))
     registry.register_model("identity", model, manifest_path=manifest, task="identity", labels=[],
-                            produced_by="tests/identity_support.py", identity={"threshold": threshold, "flip_average": False,
+                            produced_by="tests/identity_support.py", identity={"threshold": threshold,
+                                                                               "flip_average": False,
                                                                                "embedding_dim": TINY_DIM})
     monkeypatch.setattr(registry, "MANIFEST_PATH", manifest)
     data = folder / "userdata"

@@ -21,7 +21,8 @@ RGB64 = InputSpec(64, 64, 3, "rgb")
 def _template_points(aligner: FaceAligner) -> np.ndarray:
     w, h = aligner.output_size
     t = aligner.template
-    return np.array([[t.image_left_eye[0] * w, t.image_left_eye[1] * h], [t.image_right_eye[0] * w, t.image_right_eye[1] * h]])
+    return np.array([[t.image_left_eye[0] * w, t.image_left_eye[1] * h],
+                     [t.image_right_eye[0] * w, t.image_right_eye[1] * h]])
 
 
 def _eyes(center, distance, roll_deg):
@@ -39,7 +40,8 @@ def test_eyes_land_on_template_and_roll_is_recovered(roll, distance):
     left, right = _eyes((320.3, 241.7), distance, roll)
     face = aligner.align_eyes(np.zeros((480, 640, 3), np.uint8), tuple(left), tuple(right))
     assert isinstance(face, AlignedFace) and face.matrix.shape == (2, 3)
-    np.testing.assert_allclose(face.to_crop(np.array([left, right])), _template_points(aligner), atol=1e-4)  # OpenCV fits in float32
+    np.testing.assert_allclose(face.to_crop(np.array([left, right])), _template_points(aligner),
+                               atol=1e-4)  # OpenCV fits in float32
     assert face.roll_deg == pytest.approx(roll, abs=1e-4)
     template_distance = (aligner.template.image_right_eye[0] - aligner.template.image_left_eye[0]) * 64
     assert face.scale == pytest.approx(template_distance / distance, rel=1e-5)
@@ -142,7 +144,8 @@ def _eyes_after_alignment(detector: FaceDetector, aligner: FaceAligner, bgr: np.
     crop = aligner.align(bgr, faces[0]).image
     w, h = aligner.output_size
     scale, pad = 4, w  # same preparation family as converters/calibrate_alignment.py
-    big = cv2.copyMakeBorder(cv2.resize(crop, None, fx=scale, fy=scale), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    big = cv2.copyMakeBorder(cv2.resize(crop, None, fx=scale, fy=scale), pad, pad, pad, pad, cv2.BORDER_CONSTANT,
+                             value=(128, 128, 128))
     again = detector.detect(big)
     if not again:
         return None

@@ -44,7 +44,8 @@ def test_committed_assets_are_up_to_date(export_assets):
 def test_emotion_model_matches_the_exported_model(config, export_assets):
     emotion, manifest = config["emotion"], registry.load_manifest()["models"]["emotion"]
     path = registry.model_path("emotion")
-    assert (emotion["file"], emotion["sha256"]) == (manifest["file"], manifest["sha256"]) == (path.name, registry.sha256_file(path))
+    assert (emotion["file"], emotion["sha256"]) == (manifest["file"], manifest["sha256"]) == (path.name,
+                                                                                              registry.sha256_file(path))
     assert emotion["labels"] == list(EMOTIONS) == manifest["labels"] == litert.find_labels(path)
     interpreter = litert.make_interpreter(path)
     tensor = litert.input_specs(interpreter)[0]
@@ -63,14 +64,17 @@ def test_detector_matches_blazeface(config):
     det, cfg = config["detector"], CONFIGS["short_range"]
     entry = registry.load_manifest()["external"][cfg.model_key]
     path = registry.third_party_model_path(cfg.model_key)
-    assert (det["file"], det["sha256"]) == (Path(entry["path"]).name, entry["sha256"]) == (path.name, registry.sha256_file(path))
+    assert (det["file"], det["sha256"]) == (Path(entry["path"]).name, entry["sha256"]) == (path.name,
+                                                                                           registry.sha256_file(path))
     interpreter = litert.make_interpreter(path)
     tensor = litert.input_specs(interpreter)[0]
-    assert [1, det["input"]["height"], det["input"]["width"], 3] == list(tensor.shape) == [1, cfg.input_height, cfg.input_width, 3]
+    assert [1, det["input"]["height"], det["input"]["width"], 3] == list(tensor.shape) == [1, cfg.input_height,
+                                                                                           cfg.input_width, 3]
     assert det["input"]["dtype"] == tensor.dtype.name and det["input"]["range"] == list(cfg.float_range)
     a = det["anchors"]
     assert (a["min_scale"], a["max_scale"], a["strides"], a["interpolated_scale_aspect_ratio"]) == (
-        cfg.anchors.min_scale, cfg.anchors.max_scale, list(cfg.anchors.strides), cfg.anchors.interpolated_scale_aspect_ratio)
+        cfg.anchors.min_scale, cfg.anchors.max_scale, list(cfg.anchors.strides),
+        cfg.anchors.interpolated_scale_aspect_ratio)
     assert len(generate_anchors(cfg.anchors)) == det["decode"]["num_boxes"] == cfg.decode.num_boxes
     shapes = sorted(tuple(s.shape) for s in litert.output_specs(interpreter))
     assert shapes == [(1, det["decode"]["num_boxes"], 1), (1, det["decode"]["num_boxes"], det["decode"]["num_coords"])]
@@ -110,7 +114,8 @@ def test_kotlin_reads_everything_from_the_config(config):
     # nothing the config provides is hard-coded: no model file names, labels or input sizes
     assert ".tflite" not in source
     assert not any(label in source for label in config["emotion"]["labels"])
-    sizes = {config["emotion"]["input"]["width"], config["detector"]["input"]["width"], config["detector"]["decode"]["num_boxes"]}
+    sizes = {config["emotion"]["input"]["width"], config["detector"]["input"]["width"],
+             config["detector"]["decode"]["num_boxes"]}
     assert not re.findall(r"\b(%s)\b" % "|".join(map(str, sizes)), source)
     gradle = (DEMO / "app" / "build.gradle.kts").read_text()
     assert 'noCompress += "tflite"' in gradle and "export_assets.py" in gradle

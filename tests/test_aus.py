@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from edgekit.aus import (AU_DEFINITIONS, AU_NAMES, CHEEK, CHIN, CUES, FEATURE_NAMES, INNER_BROW, INNER_LOWER_LIP,
-                         LIP_CORNER, LIP_PROFILE, LOW_CONFIDENCE, LOWER_LID, MAX_YAW_DEG, MIN_EYE_DISTANCE_PX, NOSE_WING,
+                         LIP_CORNER, LIP_PROFILE, LOW_CONFIDENCE, LOWER_LID, MAX_YAW_DEG, MIN_EYE_DISTANCE_PX,
+                         NOSE_WING,
                          OUTER_BROW, UPPER_LID, ActionUnitReader, ActionUnits, StreamBaseline, action_units,
                          activations_from_raw, feature_matrix, measure, population_calibration)
 from edgekit.errors import ConfigError, NoFaceError

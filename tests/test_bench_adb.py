@@ -59,7 +59,8 @@ def fake(tmp_path, monkeypatch):
 
         def args(self, *extra):
             # two models: the shipped emotion model and BlazeFace short range (as a --model file)
-            return ["--benchmark-binary", str(binary), "--out-dir", str(out_dir), "--no-variants", "--families", "emotion",
+            return ["--benchmark-binary", str(binary), "--out-dir", str(out_dir), "--no-variants", "--families",
+                    "emotion",
                     "--model", f"detector/short_range_fp32={DETECTOR}", "--warmup-runs", "2", "--num-runs", "5", *extra]
 
         def run(self, *extra):
@@ -89,7 +90,8 @@ def test_two_devices_full_run(fake, capsys):
         assert validate_report(report) == []
         assert report["harness"] == "adb" and report["status"] == "partial"
         dev = report["device"]
-        assert (dev["soc_model"], dev["board_platform"], dev["abi"], dev["big_core_mask"]) == (soc, platform, "arm64-v8a", mask)
+        assert (dev["soc_model"], dev["board_platform"], dev["abi"], dev["big_core_mask"]) == (soc, platform,
+                                                                                               "arm64-v8a", mask)
         assert dev["thermal_before"]["status_name"] == "moderate" and dev["thermal_after"]["status"] == 2
         # xnnpack runs: per-repeat stats straight from the tool (us -> ms) and the repeats combined
         rows = latency(report, model="emotion/shipped", delegate="xnnpack", threads=1)
@@ -242,7 +244,8 @@ XNNPACK_AVG_MS = 1.19261  # xnnpack_new.txt: Inference (avg) 1192.61 us
 LOAD_MW, IDLE_MW = 3.87 * 450, 3.88 * (11 * 310 + 10 * 290) / 21
 
 
-def battery(power="battery_log_discharge_uA.txt", idle="battery_log_idle_uA.txt", files="-412000\n3870000\nDischarging\n",
+def battery(power="battery_log_discharge_uA.txt", idle="battery_log_idle_uA.txt",
+            files="-412000\n3870000\nDischarging\n",
             state=("dumpsys_battery_discharging.txt",), screen="dumpsys_power_screen_on.txt"):
     return {"battery_files": files, "power": power, "idle_power": idle, "battery_state": list(state), "screen": screen}
 
@@ -283,7 +286,8 @@ def test_battery_energy_per_inference_on_battery(fake, serial, power, idle, unit
 
 
 @pytest.mark.parametrize("scenario, reason", [
-    (battery(power="battery_log_charging.txt", idle="battery_log_charging.txt", state=("dumpsys_battery_usb_charging.txt",)),
+    (battery(power="battery_log_charging.txt", idle="battery_log_charging.txt",
+             state=("dumpsys_battery_usb_charging.txt",)),
      "plugged in (dumpsys battery lists a power source): measure on battery over Wi-Fi ADB"),
     ({}, "battery power: cannot read /sys/class/power_supply/battery/current_now and voltage_now: "
          "cat: /sys/class/power_supply/battery/current_now: Permission denied"),
@@ -332,7 +336,8 @@ def test_battery_runs_that_cannot_be_measured(log, state, reason):
     monitor = BatteryMonitor()
     info = monitor.probe(StubAdb(state), S23)
     assert info["available"] and info["screen"] == "off"
-    measured = monitor.measure("run 1", (FIXTURES / "energy" / log).read_text(), log, monitor.state(StubAdb(state), S23),
+    measured = monitor.measure("run 1", (FIXTURES / "energy" / log).read_text(), log,
+                               monitor.state(StubAdb(state), S23),
                                0.012, 1.19, {"model": "m"})
     assert measured == [] and monitor.energy.runs[-1]["energy"].startswith(reason)
     if "frozen" in state:  # the frozen dump says "not plugged": the kernel status from the sampler decides
@@ -350,7 +355,8 @@ def test_device_unplugged_mid_run_keeps_earlier_energy(fake):
     assert report["status"] == "partial"
     assert "lost the connection during `/data/local/tmp/edgekit_bench/benchmark_model --graph=" in report["errors"][-1]["error"]
     assert energy(report, model="detector/short_range_fp32")[(1, "gross")] > 0  # the run before the cable came out
-    assert [r["what"] for r in report["energy"]["runs"]] == ["idle baseline", "detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1"]
+    assert [r["what"] for r in report["energy"]["runs"]] == ["idle baseline",
+                                                             "detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1"]
     assert ["-s", S23, "shell", "rm -rf /data/local/tmp/edgekit_bench"] in fake.calls()
 
 
@@ -370,7 +376,8 @@ def test_units_are_decided_once_per_device_so_a_screen_off_idle_is_not_read_as_m
     assert got[(1, "above_idle")] == pytest.approx((LOAD_MW - IDLE_OFF_MW) * XNNPACK_AVG_MS / 1e3, abs=1e-4)
     idle = report["energy"]["runs"][0]
     assert idle["what"] == "idle baseline" and idle["energy"] == "measured", idle
-    assert (idle["current_unit"], idle["units_from"]) == ("uA", "detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1")
+    assert (idle["current_unit"], idle["units_from"]) == ("uA",
+                                                          "detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1")
     assert "alone this run's current would read as mA" in idle["units_note"]
     assert any(t.startswith("battery units decided once for this device from detector/short_range_fp32")
                for t in report["energy"]["measurable"])

@@ -49,7 +49,8 @@ def test_quick_host_run_end_to_end(tmp_path, variants_dir, capsys):
     assert any("emotion/shipped is the same file (sha256) as emotion/pruned_int8_qat" in n for n in report["notes"])
     names = {(m["name"], m["params"].get("emotion") or m["params"].get("model")) for m in report["measurements"]}
     for key in ("emotion/shipped", "emotion/pruned_int8_qat"):
-        assert {("pipeline.process", key), ("pipeline.throughput", key), ("model.latency", key), ("model.peak_rss", key),
+        assert {("pipeline.process", key), ("pipeline.throughput", key), ("model.latency", key), ("model.peak_rss",
+                                                                                                  key),
                 ("model.cold_start", key), ("pipeline.peak_rss", key), ("cold_start.in_process", key)} <= names
     assert ("caption.generate", "caption/shipped") in names
     budget = [t for t in report["targets"] if t["measurement"] == "pipeline.process"]
@@ -118,7 +119,8 @@ def test_default_emotion_variants_are_the_shipped_models_siblings(tmp_path, prod
 
 
 def _report(measurements, **kwargs):
-    return build_report("host", {"kind": "host", "name": "t"}, {}, {}, measurements, kwargs.pop("targets", []), **kwargs)
+    return build_report("host", {"kind": "host", "name": "t"}, {}, {}, measurements, kwargs.pop("targets", []),
+                        **kwargs)
 
 
 def test_schema_validation_and_markdown():
@@ -126,8 +128,10 @@ def test_schema_validation_and_markdown():
           Measurement.single("pipeline.throughput", "frames/s", 60, emotion="emotion/a", threads=1),
           Measurement.from_samples("model.latency", "ms", [1, 2], model="emotion/a", threads=1, xnnpack=True),
           Measurement.from_samples("model.latency", "ms", [2, 4], model="emotion/b", threads=1, xnnpack=True)]
-    report = _report(ms, targets=[Target("budget", "pipeline.process", "p95", FRAME_BUDGET_MS, {"emotion": "emotion/a"})],
-                     ratios=[Ratio("a/b", "model.latency", "p50", {"model": "emotion/a"}, {"model": "emotion/b"}, {"threads": 1})],
+    report = _report(ms,
+                     targets=[Target("budget", "pipeline.process", "p95", FRAME_BUDGET_MS, {"emotion": "emotion/a"})],
+                     ratios=[Ratio("a/b", "model.latency", "p50", {"model": "emotion/a"}, {"model": "emotion/b"},
+                                   {"threads": 1})],
                      skipped=[{"what": "emotion/c", "reason": "not found"}], status="partial",
                      errors=[{"what": "emotion/d", "error": "broken"}])
     assert validate_report(report) == []

@@ -19,13 +19,18 @@ def parse(name: str) -> bm.BenchmarkModelOutput:
 def test_new_output_form_with_prefixes_percentiles_and_memory():
     out = parse("xnnpack_new.txt")
     assert out.complete and not out.failed and not out.rejected
-    assert (out.init_us, out.first_inference_us, out.warmup_avg_us, out.inference_avg_us) == (9876, 2311, 1213.4, 1192.61)
+    assert (out.init_us, out.first_inference_us, out.warmup_avg_us, out.inference_avg_us) == (9876, 2311, 1213.4,
+                                                                                              1192.61)
     assert out.warmup.count == 412 and out.warmup.median == 1190
     inf = out.inference
-    assert (inf.count, inf.first, inf.curr, inf.min, inf.max, inf.avg, inf.std) == (837, 1201, 1176, 1098, 1893, 1192.61, 71)
+    assert (inf.count, inf.first, inf.curr, inf.min, inf.max, inf.avg, inf.std) == (837, 1201, 1176, 1098, 1893,
+                                                                                    1192.61, 71)
     assert (inf.p5, inf.median, inf.p95) == (1115, 1180, 1305)
-    assert (out.memory_init_mb, out.memory_overall_mb, out.memory_form, out.memory_peak_mb) == (3.01172, 4.48828, "footprint_delta", 10.2969)
-    assert [(d.replaced, d.total, d.kernel, d.partitions) for d in out.delegations] == [(64, 64, "TfLiteXNNPackDelegate", 1)]
+    assert (out.memory_init_mb, out.memory_overall_mb, out.memory_form, out.memory_peak_mb) == (3.01172, 4.48828,
+                                                                                                "footprint_delta",
+                                                                                                10.2969)
+    assert [(d.replaced, d.total, d.kernel, d.partitions) for d in out.delegations] == [(64, 64,
+                                                                                         "TfLiteXNNPackDelegate", 1)]
     assert out.delegates == [{"name": "XNNPACK", "executed": "completely", "kernels": None}]
     assert not out.partial_delegation and out.model_size_mb == 1.00422
 
@@ -33,14 +38,16 @@ def test_new_output_form_with_prefixes_percentiles_and_memory():
 def test_old_output_form_without_prefix_or_percentiles():
     out = parse("cpu_old.txt")
     assert out.inference.count == 196 and out.inference.median is None and out.inference.avg == 5107.85
-    assert (out.memory_init_mb, out.memory_overall_mb, out.memory_form, out.memory_peak_mb) == (1.26562, 6.66406, "peak_footprint", None)
+    assert (out.memory_init_mb, out.memory_overall_mb, out.memory_form, out.memory_peak_mb) == (1.26562, 6.66406,
+                                                                                                "peak_footprint", None)
 
 
 def test_scientific_notation_and_partial_delegation():
     out = parse("gpu_partial.txt")
     assert out.init_us == 1.45151e06 and out.warmup.first == 11147 and out.warmup.max == 12036 and out.inference.max == 10433
     assert out.partial_delegation
-    assert [(d.replaced, d.total, d.kernel, d.partitions, d.partial) for d in out.delegations] == [(4, 31, "TfLiteGpuDelegateV2", 2, True)]
+    assert [(d.replaced, d.total, d.kernel, d.partitions, d.partial) for d in out.delegations] == [(4, 31,
+                                                                                                    "TfLiteGpuDelegateV2", 2, True)]
     assert out.delegates == [{"name": "GPU", "executed": "partially", "kernels": 2}]
     assert any("not supported by GPU delegate" in e for e in out.errors)  # reported, yet the run succeeded
     assert not out.failed and not out.rejected
@@ -48,7 +55,8 @@ def test_scientific_notation_and_partial_delegation():
 
 def test_all_same_form_and_older_replacing_form():
     out = parse("all_same_warmup.txt")
-    assert (out.warmup.count, out.warmup.min, out.warmup.max, out.warmup.std, out.warmup.median) == (1, 905463, 905463, 0, 905463)
+    assert (out.warmup.count, out.warmup.min, out.warmup.max, out.warmup.std, out.warmup.median) == (1, 905463, 905463,
+                                                                                                     0, 905463)
     assert (out.inference.count, out.inference.avg) == (2, 904000)
     old = bm.parse("INFO: Replacing 31 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 1 partitions.\n")
     assert [(d.replaced, d.total, d.partial) for d in old.delegations] == [(31, None, False)]
@@ -76,13 +84,16 @@ def test_incomplete_outputs():
 
 
 @pytest.mark.parametrize("text, line, reason", [
-    ("INFO: ok\nINFO: count=837 first=1201 curr=11#6 min=1 max=2 avg=1 std=0\n", 2, "statistic curr is not a finite number"),
+    ("INFO: ok\nINFO: count=837 first=1201 curr=11#6 min=1 max=2 avg=1 std=0\n", 2,
+     "statistic curr is not a finite number"),
     ("count=5 first=1 curr=1 min=1 max=2 avg=1 std=0 wat=3\n", 1, "unknown statistic 'wat'"),
     ("\n\ncount=5 first=1 garbage\n", 3, "malformed run statistics"),
     ("count=inf first=1 curr=1 min=1 max=2 avg=1 std=0\n", 1, "statistic count is not a run count"),
     ("count=5 first=1 curr=1 min=1 max=2 avg=nan std=0\n", 1, "statistic avg is not a finite number"),
-    ("INFO: Overall peak memory footprint (MB) via periodic monitoring: inf\n", 1, "peak memory is not a finite number"),
-    ("Inference timings in us: Init: 1, First inference: 2, Warmup (avg): x, Inference (avg): 4\n", 1, "malformed timings line"),
+    ("INFO: Overall peak memory footprint (MB) via periodic monitoring: inf\n", 1,
+     "peak memory is not a finite number"),
+    ("Inference timings in us: Init: 1, First inference: 2, Warmup (avg): x, Inference (avg): 4\n", 1,
+     "malformed timings line"),
     ("x\nPeak memory footprint (MB): init=1.0 overall=\n", 2, "malformed memory footprint line"),
     ("Replacing some node(s) with delegate (X) node\n", 1, "malformed delegation line"),
 ])
@@ -93,7 +104,8 @@ def test_malformed_lines_name_the_line(text, line, reason):
 
 
 def test_malformed_fixture_names_its_line():
-    with pytest.raises(ToolOutputError, match=r"malformed_stats.txt:7: statistic curr is not a finite number: 'count=837"):
+    with pytest.raises(ToolOutputError,
+                       match=r"malformed_stats.txt:7: statistic curr is not a finite number: 'count=837"):
         parse("malformed_stats.txt")
 
 
@@ -102,12 +114,14 @@ def test_adb_devices_getprop_thermal_cpufreq():
     assert [(d.serial, d.state, d.usable) for d in devices] == [
         ("R5CT1234ABC", "device", True), ("0123456789ABCDEF", "unauthorized", False),
         ("emulator-5554", "offline", False), ("ZY22FAKE01", "no permissions", False)]
-    assert devices[0].attributes == {"usb": "1-1", "product": "dm3qxxx", "model": "SM_S918B", "device": "dm3q", "transport_id": "1"}
+    assert devices[0].attributes == {"usb": "1-1", "product": "dm3qxxx", "model": "SM_S918B", "device": "dm3q",
+                                     "transport_id": "1"}
     assert adb.parse_devices((FIXTURES / "adb" / "devices_none.txt").read_text()) == []
     with pytest.raises(ToolOutputError, match=r"adb devices -l:3: device line without a state: 'R5CT9999XYZ'"):
         adb.parse_devices((FIXTURES / "adb" / "devices_malformed.txt").read_text())
     props = adb.parse_getprop((FIXTURES / "adb" / "getprop_s23.txt").read_text())
-    assert (props["ro.soc.model"], props["ro.board.platform"], props["ro.product.cpu.abi"]) == ("SM8550", "kalama", "arm64-v8a")
+    assert (props["ro.soc.model"], props["ro.board.platform"], props["ro.product.cpu.abi"]) == ("SM8550", "kalama",
+                                                                                                "arm64-v8a")
     thermal = adb.parse_thermal((FIXTURES / "adb" / "thermal_moderate.txt").read_text())
     assert (thermal["status"], thermal["status_name"]) == (2, "moderate")
     assert thermal["temperatures_c"]["cpu-0-0-0"] == 41.5  # current HAL value, not the cached one
@@ -140,7 +154,8 @@ def test_dumpsys_battery_screen_and_battery_log():
     with pytest.raises(ToolOutputError, match="no 'Current Battery Service state:' header"):
         battery.parse_dumpsys_battery("Can't find service: battery\n")
     assert battery.parse_screen((energy / "dumpsys_power_screen_on.txt").read_text())["screen"] == "on"
-    assert battery.parse_screen("  mWakefulness=Asleep\n") == {"display": None, "wakefulness": "Asleep", "screen": "off"}
+    assert battery.parse_screen("  mWakefulness=Asleep\n") == {"display": None, "wakefulness": "Asleep",
+                                                               "screen": "off"}
     assert battery.parse_screen("")["screen"] is None
     log = battery.parse_battery_log("START 5.10\nS 5.20 -450000 3870000 Discharging\nsh: can't open x: Permission denied\n"
                                     "S 5.30 -451000 3871000 Not charging\nEND 5.40\n")

@@ -90,12 +90,14 @@ def test_discover_hwmon_iio_and_problems(tmp_path, monkeypatch):
     assert powermon.read_rail(rails[0]) == pytest.approx(5016 * 480 / 1000) and powermon.read_rail(rails[-1]) == 2510
     assert problems == []
     assert powermon.total_rail([r.name for r in rails]) == "POM_5V_IN"
-    assert powermon.expected_rails("NVIDIA Jetson AGX Orin Developer Kit") == ("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0")
+    assert powermon.expected_rails("NVIDIA Jetson AGX Orin Developer Kit") == ("VDD_GPU_SOC", "VDD_CPU_CV",
+                                                                               "VIN_SYS_5V0")
     assert powermon.expected_rails("NVIDIA Orin Nano Developer Kit")[0] == "VDD_IN"
     # a rail without its current file, and permission denied on another folder
     (agx / "curr2_input").unlink()
     real = powermon._read_text
-    monkeypatch.setattr(powermon, "_read_text", lambda p: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
+    monkeypatch.setattr(powermon, "_read_text",
+                        lambda p: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
                         if "1-0041" in str(p) else real(p))
     rails, problems = powermon.discover(tmp_path)
     assert [r.name for r in rails] == ["VDD_GPU_SOC", "VIN_SYS_5V0", "POM_5V_IN"]
@@ -178,7 +180,8 @@ def board(tmp_path):
 
                 return step, lambda: self.hw.exists() and (self.hw / "curr1_input").write_text(f"{IDLE_MA}\n")
 
-            names = ("pipeline.process", "pipeline.throughput") if item == "frame" else ("model.latency", "model.throughput")
+            names = ("pipeline.process", "pipeline.throughput") if item == "frame" else ("model.latency",
+                                                                                         "model.throughput")
             key = {"emotion": name} if item == "frame" else {"model": name}
             return Workload(name, item, *names, {**key, "threads": 1}, open_)
 
@@ -201,7 +204,8 @@ def rows(collector, name, **params):
 
 def test_sweep_measures_skips_and_reports_modes_that_do_not_take_effect(board):
     board.scenario(silent=[0])  # nvpmodel -m 0 exits 0 and leaves the board in MODE_15W
-    sweep, collector = board.sweep(workloads=[board.workload(), board.workload("detector/short_range_fp32", "inference")])
+    sweep, collector = board.sweep(workloads=[board.workload(),
+                                              board.workload("detector/short_range_fp32", "inference")])
     sweep.run()
     # MODE_15W (current, first) and MODE_25W measured with clocks off and on; 10W skipped (reboot), MAXN failed
     measured = {(m.params["mode_id"], m.params["jetson_clocks"]) for m in rows(collector, "pipeline.process")}
@@ -217,7 +221,8 @@ def test_sweep_measures_skips_and_reports_modes_that_do_not_take_effect(board):
         gross = rows(collector, "energy.per_frame", basis="gross", **common)[0].stats["value"]
         above = rows(collector, "energy.per_frame", basis="above_idle", **common)[0].stats["value"]
         assert gross == pytest.approx(8000 / fps, rel=1e-3) and above == pytest.approx(3000 / fps, rel=1e-3)
-        assert rows(collector, "energy.frames_per_joule", **common)[0].stats["value"] == pytest.approx(1000 / gross, rel=1e-3)
+        assert rows(collector, "energy.frames_per_joule", **common)[0].stats["value"] == pytest.approx(1000 / gross,
+                                                                                                       rel=1e-3)
         assert rows(collector, "power.total", phase="load", **common)[0].stats["mean"] == 8000
         assert rows(collector, "power.total", phase="idle", mode_id=3, jetson_clocks=clocks)[0].params["of"] == "VDD_IN"
         assert {m.params["rail"] for m in rows(collector, "power.rail", phase="load", **common)} == {
@@ -266,7 +271,8 @@ def test_stale_clocks_and_failed_lock_are_detected(board):
                                                     "the mode caps it at 1728000 kHz")
     assert errors["nvpmodel mode 2 (MODE_15W), jetson_clocks on"].startswith(
         "jetson_clocks on did not take effect: the clocks read back not locked")
-    assert {(m.params["mode_id"], m.params["jetson_clocks"]) for m in rows(collector, "pipeline.process")} == {(2, "off")}
+    assert {(m.params["mode_id"], m.params["jetson_clocks"]) for m in rows(collector, "pipeline.process")} == {(2,
+                                                                                                                "off")}
 
 
 def test_interrupt_restores_mode_and_clocks(board):
@@ -294,7 +300,8 @@ def test_tools_missing_or_needing_root_are_reported_not_faked(board, tmp_path, m
                     tegrastats="no-such-tegrastats")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     missing.run()
-    assert missing.collector.skipped == [{"what": "nvpmodel sweep", "reason": "nvpmodel unavailable: nvpmodel not found on PATH"}]
+    assert missing.collector.skipped == [{"what": "nvpmodel sweep",
+                                          "reason": "nvpmodel unavailable: nvpmodel not found on PATH"}]
     assert missing.collector.measurements == []
 
 

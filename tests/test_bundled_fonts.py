@@ -21,7 +21,8 @@ PHOTO = ROOT / "edgekit" / "assets" / "astronaut.png"
 
 
 def _clear() -> None:
-    for fn in (glyphs._descriptor, glyphs.font_files, glyphs._coverage, meme_fonts._chain_cached, meme_fonts.installed_fonts):
+    for fn in (glyphs._descriptor, glyphs.font_files, glyphs._coverage, meme_fonts._chain_cached,
+               meme_fonts.installed_fonts):
         fn.cache_clear()
 
 

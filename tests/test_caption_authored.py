@@ -60,11 +60,13 @@ def test_exact_and_near_duplicates(tmp_path):
 def test_trigram_jaccard():
     assert authored.trigrams("abcd") == {"abc", "bcd"}
     pairs = authored.near_duplicates([authored.Caption("en", "fear", "plain", "none", t, f"f:{i}")
-                                      for i, t in enumerate(["I am so scared right now", "I am so scared right now!", "totally different"])])
+                                      for i, t in enumerate(["I am so scared right now", "I am so scared right now!",
+                                                             "totally different"])])
     assert len(pairs) == 1 and pairs[0][2] >= 0.8
 
 
-@pytest.mark.parametrize("content,where", [("lang\temotion\tstyle\ttext\n", ":1"), (HEADER + "zh\thappiness\tplain\t开心\n", ":2")])
+@pytest.mark.parametrize("content,where",
+                         [("lang\temotion\tstyle\ttext\n", ":1"), (HEADER + "zh\thappiness\tplain\t开心\n", ":2")])
 def test_malformed_files_name_file_and_line(tmp_path, content, where):
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "x.tsv").write_text(content, encoding="utf-8")

@@ -25,7 +25,8 @@ def tiny(tmp_path_factory):
     """A tiny model (2 layers with 2 and 3 heads) trained for 5 steps, exported float and INT8."""
     entries = generate(per_cell=1)
     tok = train_tokenizer([e.text for e in entries])
-    cfg = GPTConfig(vocab_size=tok.vocab_size, n_ctx=36, d_model=32, head_dim=8, heads=(2, 3), mlp=(48, 32), dropout=0.0,
+    cfg = GPTConfig(vocab_size=tok.vocab_size, n_ctx=36, d_model=32, head_dim=8, heads=(2, 3), mlp=(48, 32),
+                    dropout=0.0,
                     n_cond=COND_DIM)
     model = GPT(cfg, init_weights(cfg, seed=1))
     rows, cond = encode_entries(tok, entries[::10], cfg.n_ctx), conditions(entries[::10])

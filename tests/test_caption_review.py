@@ -33,7 +33,8 @@ def test_the_sheet_is_blind_and_the_key_complete(tmp_path):
     base = {"item", "lang", "emotion", "style", "scene", "caption"}
     assert sorted(frozenset(row) - base for row in sheet).count(frozenset({"task", "source"})) == 1
     assert all(set(row) - base in ({"task", "source"}, {"chat"}, set()) for row in sheet)
-    assert not any(system in json.dumps(row) for row in sheet for system in ('"model"', '"model_t07"', '"corpus"', '"template"', '"voice"'))
+    assert not any(system in json.dumps(row) for row in sheet for system in ('"model"', '"model_t07"', '"corpus"',
+                                                                             '"template"', '"voice"'))
 
 
 def test_summary_joins_ratings_with_the_key():
@@ -50,7 +51,9 @@ def test_summary_joins_ratings_with_the_key():
     assert summary["model"]["all"]["would_post"] == 3.0 and summary["model"]["all"]["fluent"] == 0.5
     assert summary["model"]["zh"]["invented_scene"] == 1.0 and summary["model"]["en"]["would_post_4plus"] == 1.0
     assert summary["corpus"]["en"]["fits_emotion"] == 0.0 and summary["corpus"]["en"]["fits_scene"] == 1.0
-    assert "| model | all | 2 | 3.00 |" in review.markdown(summary, {"requests": 2, "items": 3, "reviewers": 1, "per_reviewer": "3"})
+    assert "| model | all | 2 | 3.00 |" in review.markdown(summary,
+                                                           {"requests": 2, "items": 3, "reviewers": 1,
+                                                            "per_reviewer": "3"})
 
 
 def test_split_sheet_gives_every_item_to_a_reviewer_and_overlaps_neighbours(tmp_path):

@@ -72,7 +72,8 @@ def test_fallback_when_output_is_too_long():
 def test_fallback_when_output_is_blocked(tmp_path):
     block = tmp_path / "block.txt"
     terms = ["，", "。", "！", ".", "!", ",", ":"]
-    block.write_text("# everything with a comma, full stop or exclamation mark\n" + "\n".join(terms) + "\n", encoding="utf-8")
+    block.write_text("# everything with a comma, full stop or exclamation mark\n" + "\n".join(terms) + "\n",
+                     encoding="utf-8")
     cap = Captioner(seed=0, blocklist_path=block)
     out = cap.generate("happiness", lang="zh", n=6)
     assert len(out) == 6 and not [c.text for c in out if c.source == "model" and any(t in c.text for t in terms)]
@@ -142,7 +143,8 @@ def test_any_free_text_scene_gets_captions(cap, scene, key):
 def test_a_specific_pet_stays_that_pet(cap):
     assert scene_request("我家猫").group == ("cat", "cats", "kitten", "猫")
     for lang, scene in (("zh", "我家猫"), ("en", "my cat")):
-        out = [c for e in ("happiness", "sadness", "anger") for c in cap.generate(e, scene=scene, lang=lang, n=3, seed=5)]
+        out = [c for e in ("happiness", "sadness", "anger") for c in cap.generate(e, scene=scene, lang=lang, n=3,
+                                                                                  seed=5)]
         assert all(c.scene == "pet" for c in out)
         assert [c.text for c in out if any(w in c.text.lower() for w in ("狗", "dog", "puppy"))] == []
 
@@ -208,7 +210,8 @@ def test_restyle_bad_text(cap):
 
 
 def test_bad_sampling_options():
-    for kwargs in ({"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"repetition_penalty": 0.5}, {"max_new_tokens": 0}):
+    for kwargs in ({"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"repetition_penalty": 0.5},
+                   {"max_new_tokens": 0}):
         with pytest.raises(ConfigError):
             Captioner(**kwargs)
     with pytest.raises(ConfigError):

@@ -21,7 +21,9 @@ def test_every_style_emotion_and_language_has_prefixes_and_suffixes(voices):
         for style in STYLES[1:]:  # plain is the sentence itself
             for emotion in EMOTIONS:
                 cell = voices[(lang, style, emotion)]
-                assert {v.position for v in cell} == {"prefix", "suffix"} and len({v.text for v in cell}) >= 6, (lang, style, emotion)
+                assert {v.position for v in cell} == {"prefix", "suffix"} and len({v.text for v in cell}) >= 6, (lang,
+                                                                                                                 style,
+                                                                                                                 emotion)
     assert not any(key[1] == "plain" for key in voices)
 
 
@@ -37,7 +39,8 @@ def test_fragments_name_no_scene_and_render_with_the_bundled_fonts(voices):
     ("终于吃上了心心念念的火锅", Voice("prefix", "【吾之宿命】"), "zh", "【吾之宿命】终于吃上了心心念念的火锅"),
     ("Exam week: my knees are shaking.", Voice("suffix", " and honestly? iconic."), "en",
      "Exam week: my knees are shaking and honestly? iconic."),
-    ("My knees are shaking!", Voice("suffix", ". Peak cinema, no notes."), "en", "My knees are shaking! Peak cinema, no notes."),
+    ("My knees are shaking!", Voice("suffix", ". Peak cinema, no notes."), "en",
+     "My knees are shaking! Peak cinema, no notes."),
     ("My cat ate my homework", Voice("prefix", "Plot twist: "), "en", "Plot twist: my cat ate my homework"),
     ("I can't even", Voice("prefix", "Plot twist: "), "en", "Plot twist: I can't even"),
     ("NASA called", Voice("prefix", "Plot twist: "), "en", "Plot twist: NASA called"),

@@ -43,7 +43,8 @@ def test_folding_is_exact_and_removes_the_block(model_with_dead_gate, faces):
     names = {layer.name for layer in folded.layers}
     assert not any(n.startswith("b3_se_") for n in names) and "b4_se_mul" in names
     assert len(folded.layers) == len(model_with_dead_gate.layers) - len(dead_gates.SE_PARTS)
-    np.testing.assert_allclose(predict_keras(folded, faces, 32), predict_keras(model_with_dead_gate, faces, 32), atol=1e-5)
+    np.testing.assert_allclose(predict_keras(folded, faces, 32), predict_keras(model_with_dead_gate, faces, 32),
+                               atol=1e-5)
     # The gate was not 1: folding really scaled the projection conv.
     before = model_with_dead_gate.get_layer("b3_project_conv").get_weights()[0]
     assert not np.allclose(folded.get_layer("b3_project_conv").get_weights()[0], before)

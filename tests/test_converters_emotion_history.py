@@ -15,11 +15,13 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the g
 
 def _report(acc: float, sha: str, ratio: float, rounds: bool) -> dict:
     latency = {"median_ms": 0.3, **({"rounds": 10} if rounds else {})}
-    return {"results": {"float_keras": {"accuracy": acc + 0.01}, "pruned_int8_ptq": {"accuracy": acc, "latency_1thread": latency}},
+    return {"results": {"float_keras": {"accuracy": acc + 0.01},
+                        "pruned_int8_ptq": {"accuracy": acc, "latency_1thread": latency}},
             "shipped": {"variant": "pruned_int8_ptq", "sha256": sha},
             "targets": {"accuracy": {"measured": acc, "met": False},
                         "pruned_vs_unpruned_int8_latency_ratio": {"measured": ratio, "met": ratio <= 0.7}},
-            "training": {"float": {"epochs": 30, "wall_clock_s": 1800.0}, "pruned": {"epochs": 5, "wall_clock_s": 600.0}}}
+            "training": {"float": {"epochs": 30, "wall_clock_s": 1800.0},
+                         "pruned": {"epochs": 5, "wall_clock_s": 600.0}}}
 
 
 def _commit(repo: Path, report: dict, float_cfg: dict, pipeline_cfg: dict, message: str) -> None:
@@ -40,9 +42,11 @@ def repo(tmp_path: Path) -> Path:
     _commit(tmp_path, _report(0.70, "aaa", 0.84, rounds=False), {"variant": "small", "input_size": 64}, {}, "first")
     (tmp_path / "README.md").write_text("unrelated commit\n")
     subprocess.run(["git", "-C", str(tmp_path), "add", "README.md"], check=True)
-    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x"],
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm",
+                    "x"],
                    check=True)
-    _commit(tmp_path, _report(0.75, "bbb", 0.69, rounds=True), {"variant": "small", "input_size": 64, "activation": "relu"},
+    _commit(tmp_path, _report(0.75, "bbb", 0.69, rounds=True),
+            {"variant": "small", "input_size": 64, "activation": "relu"},
             {"prune_divisor": 16}, "second")
     return tmp_path
 

@@ -22,7 +22,8 @@ def _tiny_config(tmp: Path, data_path: Path) -> PipelineConfig:
     (models / "manifest.json").write_text(json.dumps({"schema": 1, "models": {}, "external": {}}))
     train = TrainConfig(data=str(data_path), alpha=0.5, depth=4, input_size=32, epochs=2, batch_size=16, lr=3e-3,
                         warmup_epochs=0.5)
-    return PipelineConfig(out=str(tmp / "runs"), train=train, finetune_epochs=1, finetune_distill=0.5, qat_epochs=1, calibration_count=32,
+    return PipelineConfig(out=str(tmp / "runs"), train=train, finetune_epochs=1, finetune_distill=0.5, qat_epochs=1,
+                          calibration_count=32,
                           models_dir=str(models), report_dir=str(tmp / "report"), produced_by="pytest")
 
 
@@ -63,7 +64,8 @@ def test_end_to_end_report_and_ship(ferplus_run):
     # The toolchain scores the runtime's own pixels, so both paths give the same answers.
     assert shipped["runtime_path"]["top1_agreement_with_toolchain"] == 1.0
     assert shipped["runtime_path"]["accuracy"] == results[shipped["variant"]]["accuracy"]
-    assert all(0.0 <= results[n]["noise_flip_rate"] <= 1.0 for n in ("float_fp32", "pruned_int8_ptq", "pruned_int8_qat"))
+    assert all(0.0 <= results[n]["noise_flip_rate"] <= 1.0 for n in ("float_fp32", "pruned_int8_ptq",
+                                                                     "pruned_int8_qat"))
     # Same uint8 output through both stacks (a nearly untrained model has ties, so compare scores).
     assert shipped["mediapipe_image_classifier"]["max_abs_prob_diff"] <= 2.0 / 256
     report_dir = Path(cfg.report_dir)
@@ -116,7 +118,8 @@ def test_training_resumes_from_checkpoint(tmp_path):
     from converters.emotion.train import train
 
     root = synthetic.write_fer2013_csv(tmp_path / "fer2013.csv", per_class=4)
-    cfg = TrainConfig(data=str(root), out=str(tmp_path / "run"), alpha=0.5, depth=2, input_size=32, epochs=1, batch_size=8)
+    cfg = TrainConfig(data=str(root), out=str(tmp_path / "run"), alpha=0.5, depth=2, input_size=32, epochs=1,
+                      batch_size=8)
     train(cfg, verbose=0)
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["epoch"] == 1 and (tmp_path / "run" / "model.h5").is_file()
@@ -135,7 +138,8 @@ def test_training_runs_under_a_tf_distribute_strategy(tmp_path, monkeypatch):
     make = train_mod.make_strategy
     monkeypatch.setattr(train_mod, "make_strategy", lambda name: used.append(make(name)) or used[-1])
     root = synthetic.write_fer2013_csv(tmp_path / "fer2013.csv", per_class=4)
-    cfg = TrainConfig(data=str(root), out=str(tmp_path / "run"), alpha=0.5, depth=2, input_size=32, epochs=1, batch_size=8,
+    cfg = TrainConfig(data=str(root), out=str(tmp_path / "run"), alpha=0.5, depth=2, input_size=32, epochs=1,
+                      batch_size=8,
                       strategy="mirrored")
     train_mod.train(cfg, verbose=0)
     assert isinstance(used[0], tf.distribute.MirroredStrategy)  # on CPU: one replica, TensorFlow's own code path

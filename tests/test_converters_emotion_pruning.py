@@ -93,7 +93,8 @@ def test_invalid_fraction(model):
 def test_all_relu_variant_has_no_hard_swish_and_prunes_exactly():
     from converters.emotion.model import HardSwish
 
-    relu = _randomize_bn(build_model(mobilenet_v3_spec("small", alpha=0.5, input_size=48, depth=6, activation="relu")), 3)
+    relu = _randomize_bn(build_model(mobilenet_v3_spec("small", alpha=0.5, input_size=48, depth=6, activation="relu")),
+                         3)
     assert not any(isinstance(layer, HardSwish) for layer in relu.layers)
     assert any(isinstance(layer, keras.layers.ReLU) and layer.name.startswith("stem") for layer in relu.layers)
     plan = pruning.plan_pruning(relu, 0.3)

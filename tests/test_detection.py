@@ -17,7 +17,8 @@ from edgekit.errors import ConfigError, ImageReadError
 from edgekit.results import BoundingBox, Detection
 
 MODELS = ("short_range", "full_range")
-GRAPHS = {"short_range": "face_detection_short_range_cpu.binarypb", "full_range": "face_detection_full_range_cpu.binarypb"}
+GRAPHS = {"short_range": "face_detection_short_range_cpu.binarypb",
+          "full_range": "face_detection_full_range_cpu.binarypb"}
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +85,14 @@ def test_constants_match_mediapipe_graph(model):
 
     anchors = unpack("SsdAnchorsCalculator", ssd.SsdAnchorsCalculatorOptions)
     a = cfg.anchors
-    assert (anchors.input_size_width, anchors.input_size_height, anchors.num_layers) == (a.input_size_width, a.input_size_height, a.num_layers)
+    assert (anchors.input_size_width, anchors.input_size_height, anchors.num_layers) == (a.input_size_width,
+                                                                                         a.input_size_height,
+                                                                                         a.num_layers)
     assert tuple(anchors.strides) == a.strides and tuple(anchors.aspect_ratios) == a.aspect_ratios
-    assert np.allclose([anchors.min_scale, anchors.max_scale, anchors.anchor_offset_x, anchors.anchor_offset_y, anchors.interpolated_scale_aspect_ratio],
-                       [a.min_scale, a.max_scale, a.anchor_offset_x, a.anchor_offset_y, a.interpolated_scale_aspect_ratio])
+    assert np.allclose([anchors.min_scale, anchors.max_scale, anchors.anchor_offset_x, anchors.anchor_offset_y,
+                        anchors.interpolated_scale_aspect_ratio],
+                       [a.min_scale, a.max_scale, a.anchor_offset_x, a.anchor_offset_y,
+                        a.interpolated_scale_aspect_ratio])
     assert anchors.fixed_anchor_size == a.fixed_anchor_size and anchors.reduce_boxes_in_lowest_layer == a.reduce_boxes_in_lowest_layer
 
     dec = unpack("TensorsToDetectionsCalculator", ttd.TensorsToDetectionsCalculatorOptions)
@@ -288,7 +293,8 @@ def _agreement_images(astronaut, lfw: Path = None, fer: Path = None):
         with (fer / "FER2013Valid" / "label.csv").open() as fh:
             for row in list(csv.reader(fh))[:8]:
                 gray = cv2.imread(str(fer / "FER2013Valid" / row[0]), cv2.IMREAD_GRAYSCALE)
-                big = cv2.copyMakeBorder(cv2.resize(gray, None, fx=4, fy=4), 48, 48, 48, 48, cv2.BORDER_CONSTANT, value=128)
+                big = cv2.copyMakeBorder(cv2.resize(gray, None, fx=4, fy=4), 48, 48, 48, 48, cv2.BORDER_CONSTANT,
+                                         value=128)
                 images[f"fer_{row[0]}"] = cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
     return images
 
@@ -311,7 +317,8 @@ def test_agrees_with_mediapipe_on_astronaut(mediapipe_matched, mediapipe_referen
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_agrees_with_mediapipe_on_lfw_and_ferplus(mediapipe_matched, mediapipe_reference, astronaut, lfw_dir, ferplus_dir, model):
+def test_agrees_with_mediapipe_on_lfw_and_ferplus(mediapipe_matched, mediapipe_reference, astronaut, lfw_dir,
+                                                  ferplus_dir, model):
     images = _agreement_images(astronaut, lfw_dir, ferplus_dir)
     found = 0
     for label, img in images.items():

@@ -177,7 +177,8 @@ def test_int8_io_model(tmp_path, images):
 def test_predict_resizes_and_converts_bgr(clf, images):
     rgb = images[5]
     bgr_big = cv2.resize(rgb[..., ::-1], (97, 121), interpolation=cv2.INTER_CUBIC)
-    expected = clf.predict_aligned(cv2.resize(cv2.cvtColor(bgr_big, cv2.COLOR_BGR2RGB), (32, 32), interpolation=cv2.INTER_AREA))
+    expected = clf.predict_aligned(cv2.resize(cv2.cvtColor(bgr_big, cv2.COLOR_BGR2RGB), (32, 32),
+                                              interpolation=cv2.INTER_AREA))
     assert clf.predict(bgr_big) == expected
     assert clf.predict(np.ascontiguousarray(rgb[..., ::-1])) == clf.predict_aligned(rgb)  # right size: no resize
 
@@ -205,7 +206,9 @@ def test_predict_bad_inputs(clf, bad, error):
         clf.predict(bad)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((31, 32, 3), np.uint8), np.zeros((32, 32, 3), np.float32), np.zeros((32, 32), np.uint8), "x.png"])
+@pytest.mark.parametrize("bad",
+                         [np.zeros((31, 32, 3), np.uint8), np.zeros((32, 32, 3), np.float32),
+                          np.zeros((32, 32), np.uint8), "x.png"])
 def test_predict_aligned_requires_the_exact_format(clf, bad):
     with pytest.raises(InputError, match=r"aligned crop must be uint8 with shape \(32, 32, 3\)"):
         clf.predict_aligned(bad)

@@ -20,8 +20,10 @@ def test_left_to_right_then_pick():
     assert pick_face([], None, _box) is None
 
 
-@pytest.mark.parametrize("face, error, message", [(3, InputError, "no face 3: 3 face"), (-1, ConfigError, "face number"),
-                                                  (True, ConfigError, "face number"), ("1", ConfigError, "face number")])
+@pytest.mark.parametrize("face, error, message", [(3, InputError, "no face 3: 3 face"),
+                                                  (-1, ConfigError, "face number"),
+                                                  (True, ConfigError, "face number"),
+                                                  ("1", ConfigError, "face number")])
 def test_bad_face_numbers(face, error, message):
     with pytest.raises(error, match=message):
         pick_face(left_to_right(BOXES, _box), face, _box, subject="photo.jpg")

@@ -83,7 +83,8 @@ def test_end_to_end_tiny_run(lfw_dir, tmp_path):
              listing_sha256=np.array("synthetic"), image_sha256=data_mod.image_hashes(index),
              augment_version=np.array(views.VERSION))
     fit = dict(budget_minutes=0.01, epochs=1, batch_size=16, eval_every=0, distill_weight=1.0, relational_weight=1.0)
-    cfg = IdentityConfig(data=str(lfw_dir), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), people_limit=12,
+    cfg = IdentityConfig(data=str(lfw_dir), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
+                         people_limit=12,
                          input_size=32, depth=3, embedding_dim=16, heldout_fraction=0.3, train=FitSettings(**fit),
                          finetune=FitSettings(**fit), qat=FitSettings(budget_minutes=0.0), calibration_count=16,
                          ship=False, report_dir=str(tmp_path / "report"), latency_runs=5, produced_by="pytest",
@@ -105,7 +106,8 @@ def test_end_to_end_tiny_run(lfw_dir, tmp_path):
     assert saved["shipped"]["threshold"] == pytest.approx(report["shipped"]["threshold"])
     assert (tmp_path / "report" / "roc.png").stat().st_size > 1000
     assert "pairsDevTrain" in (tmp_path / "report" / "README.md").read_text()
-    int8 = FaceEmbedder(tmp_path / "run" / "tflite" / "pruned_int8_ptq.tflite", threshold=report["shipped"]["threshold"])
+    int8 = FaceEmbedder(tmp_path / "run" / "tflite" / "pruned_int8_ptq.tflite",
+                        threshold=report["shipped"]["threshold"])
     assert int8.input_spec.dtype == "uint8" and int8.dim == 16
 
 
@@ -191,7 +193,8 @@ def test_operating_point_is_chosen_on_one_half_and_tested_on_the_other():
     assert point["pair_far_on_a"] <= 0.01 and point["report_half"]["far"] <= 0.05
     # identify follows the runtime's rule: below the threshold or within the margin -> unknown
     gal = gallery_eval.Gallery(["x", "y"], np.eye(2), [], [])
-    assert gallery_eval.identify(gal, np.array([[0.9, 0.1], [0.6, 0.58], [0.3, 0.0]]), 0.5, 0.05) == ["x", "unknown", "unknown"]
+    assert gallery_eval.identify(gal, np.array([[0.9, 0.1], [0.6, 0.58], [0.3, 0.0]]), 0.5, 0.05) == ["x", "unknown",
+                                                                                                      "unknown"]
 
 
 # ------------------------------------------------------------------------------------ teacher (#19)
@@ -271,15 +274,19 @@ def test_teacher_extraction_resumes_extends_and_describes(lfw_dir, tmp_path, mon
     monkeypatch.setattr(teacher_mod, "CHECKPOINT_EVERY", 2)
     out, cache = tmp_path / "t", tmp_path / "cache"
     with pytest.raises(RuntimeError, match="killed"):  # killed during the first augmented view
-        teacher_mod.extract(lfw_dir, out, cache, limit=6, views=["photo"], augment=1, teacher=StandInTeacher(fail_after=9))
+        teacher_mod.extract(lfw_dir, out, cache, limit=6, views=["photo"], augment=1,
+                            teacher=StandInTeacher(fail_after=9))
     partial = list(out.glob("*.partial.npz"))
     assert len(partial) == 1 and not list(out.glob("teacher_????????????????.npz"))
     resumed = StandInTeacher()
     d = teacher_mod.extract(lfw_dir, out, cache, limit=6, views=["photo"], augment=1, teacher=resumed)
     assert resumed.calls == 12 - 8  # only what the last checkpoint had not saved
-    clean = teacher_mod.extract(lfw_dir, tmp_path / "clean", cache, limit=6, views=["photo"], augment=1, teacher=StandInTeacher())
+    clean = teacher_mod.extract(lfw_dir, tmp_path / "clean", cache, limit=6, views=["photo"], augment=1,
+                                teacher=StandInTeacher())
     assert d["embeddings_sha256"] == clean["embeddings_sha256"] and d["views"] == ["photo", "aug1"]
-    assert d["faces"] == 6 and d["images_sha256"] == clean["images_sha256"] and set(d["cpu_ms_per_face"]) == {"photo", "aug1", "boxes"}
+    assert d["faces"] == 6 and d["images_sha256"] == clean["images_sha256"] and set(d["cpu_ms_per_face"]) == {"photo",
+                                                                                                              "aug1",
+                                                                                                              "boxes"}
     first = np.load(out / d["cache_file"])["embeddings"]
     # a later run adds the mirror view and a second augmented view, recomputing nothing else
     more = StandInTeacher()
@@ -312,7 +319,8 @@ def test_a_teacher_cache_that_does_not_match_the_faces_is_refused(lfw_dir, tmp_p
     with pytest.raises(ConfigError, match="other image files: 1 of 4 faces differ"):
         teacher_mod.load_teacher(path, index.names, index.numbers, bad)
     with pytest.raises(ConfigError, match="no embedding for 1 of 5 faces"):
-        teacher_mod.load_teacher(path, np.append(index.names, "Zed"), np.append(index.numbers, 1), np.append(hashes, "x"))
+        teacher_mod.load_teacher(path, np.append(index.names, "Zed"), np.append(index.numbers, 1),
+                                 np.append(hashes, "x"))
     with pytest.raises(ConfigError, match="covers 4 faces"):
         teacher_mod.check_matches(dict(np.load(path)), index.names[:3], index.numbers[:3])
     with pytest.raises(ConfigError, match="teacher cache not found"):

@@ -60,7 +60,10 @@ def test_identify_enrolled_people(lfw_dir, shipped, tmp_path, monkeypatch):
         pytest.skip("the LFW copy lacks the prolific people this test uses")
     for person in people:
         ident.enroll(person, [_embed(ident, _photo(lfw_dir, person, k)) for k in (1, 2, 3)])
-    hits = [ident.identify(_embed(ident, _photo(lfw_dir, person, k))).name == person for person in people for k in (4, 5, 6, 7)]
+    hits = [ident.identify(_embed(ident, _photo(lfw_dir, person, k))).name == person for person in people for k in (4,
+                                                                                                                    5,
+                                                                                                                    6,
+                                                                                                                    7)]
     assert np.mean(hits) >= 0.6, hits
     stranger = ident.identify(_embed(ident, _photo(lfw_dir, "Aaron_Peirsol", 1)))
     assert stranger.nearest in people and stranger.similarity < 1.0

@@ -326,7 +326,8 @@ def test_video_tracks_are_identified_once_then_refreshed(env, ident, astronaut_p
     assert len(calls) == 2  # at 0 ms, and again once 100 ms had passed (133 ms)
 
 
-@pytest.mark.parametrize("bad", [{"identify": "yes"}, {"identity_refresh_ms": -1.0}, {"identity_refresh_ms": float("nan")}])
+@pytest.mark.parametrize("bad",
+                         [{"identify": "yes"}, {"identity_refresh_ms": -1.0}, {"identity_refresh_ms": float("nan")}])
 def test_bad_identity_options(bad):
     from edgekit import PipelineOptions
 
@@ -347,7 +348,8 @@ def _identity_run_modules(env, astronaut_path, extra: str = "") -> subprocess.Co
             f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {RUNTIME_FORBIDDEN!r}); print(bad); sys.exit(bool(bad))")
     env_vars = {**os.environ, "EDGEKIT_DATA_DIR": str(env.data_dir)}
     # The subprocess sees the real manifest, so the tiny model is passed by path with a threshold.
-    return subprocess.run([sys.executable, "-c", code, str(astronaut_path)], capture_output=True, text=True, env=env_vars)
+    return subprocess.run([sys.executable, "-c", code, str(astronaut_path)], capture_output=True, text=True,
+                          env=env_vars)
 
 
 def test_runtime_identity_imports_no_tensorflow_and_no_teacher(env, astronaut_path):

@@ -112,7 +112,8 @@ def test_cli_outputs_styles_gif_and_json(photos, tmp_path, capsys):
 
 
 def test_cli_folder_reports_each_bad_file_once(photos, tmp_path, capsys):
-    code, out, errors = run_cli(capsys, photos, "-o", tmp_path / "memes", "--seed", "1", "--lang", "en", "--no-progress")
+    code, out, errors = run_cli(capsys, photos, "-o", tmp_path / "memes", "--seed", "1", "--lang", "en",
+                                "--no-progress")
     assert code == 1 and len(errors) == 2
     assert any("broken.jpg" in e for e in errors) and any("noface.png" in e and "--text" in e for e in errors)
     assert "wrote 2 meme(s)" in out and (tmp_path / "memes" / "manifest.jsonl").is_file()

@@ -10,7 +10,8 @@ from PIL import Image
 from edgekit.meme.compose import compose_around_faces, chain_for, overlaps
 
 CAPTIONS = {"zh": ("这波快乐直接拉满！", "当你以为周末终于来了结果闹钟还是六点响起的那一刻我真的会谢"),
-            "en": ("Me, thriving.", "When you finally relax and the group chat explodes with plans for the entire weekend")}
+            "en": ("Me, thriving.",
+                   "When you finally relax and the group chat explodes with plans for the entire weekend")}
 # face boxes (x0, y0, x1, y1) on a 640x480 photo: side by side with room above, a tight row, and three faces
 LAYOUTS = {
     "two, room above": [(90, 200, 250, 380), (390, 190, 550, 370)],
@@ -20,7 +21,8 @@ LAYOUTS = {
 }
 
 
-@pytest.mark.parametrize("layout,placement,lang", list(itertools.product(LAYOUTS, ("auto", "top", "bottom", "bubble"), ("zh", "en"))))
+@pytest.mark.parametrize("layout,placement,lang",
+                         list(itertools.product(LAYOUTS, ("auto", "top", "bottom", "bubble"), ("zh", "en"))))
 def test_no_placement_covers_any_face(layout, placement, lang):
     photo = Image.new("RGB", (640, 480), (120, 130, 140))
     faces = LAYOUTS[layout]
@@ -29,7 +31,8 @@ def test_no_placement_covers_any_face(layout, placement, lang):
         px, py = comp.photo_box[:2]  # a caption band shifts the photo on the canvas
         for face in faces:
             shifted = (face[0] + px, face[1] + py, face[2] + px, face[3] + py)
-            assert not overlaps(comp.text_box, shifted), (layout, placement, text, chosen, comp.placement, comp.text_box, face)
+            assert not overlaps(comp.text_box, shifted), (layout, placement, text, chosen, comp.placement,
+                                                          comp.text_box, face)
 
 
 def test_overlaps():

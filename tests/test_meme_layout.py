@@ -164,6 +164,7 @@ def test_font_preferences_and_file_name_fallback():
               InstalledFont("/f/NotoColorEmoji.ttf", 0, "Noto Color Emoji", "Regular", color=True)]
     assert find_font("zh", listed) == listed[1]  # the simplified-Chinese face of the collection
     assert find_font("en", listed) == listed[0] and find_font("emoji", listed) == listed[3]
-    scanned = [InstalledFont("/usr/share/fonts/x/NotoSansCJK-Bold.ttc"), InstalledFont("/usr/share/fonts/x/DejaVuSans.ttf")]
+    scanned = [InstalledFont("/usr/share/fonts/x/NotoSansCJK-Bold.ttc"),
+               InstalledFont("/usr/share/fonts/x/DejaVuSans.ttf")]
     assert find_font("zh", scanned) == scanned[0]  # no fontconfig: recognised by file name
     assert find_font("emoji", scanned) is None

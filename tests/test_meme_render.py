@@ -126,7 +126,8 @@ def test_render_caption_accepts_arrays_paths_and_boxes(photo):
 @pytest.mark.parametrize("size", [(3000, 2000), (24, 24), (2000, 90), (20, 900)])
 def test_huge_tiny_and_extreme_images_are_resized_within_the_caps(size):
     image = Image.new("RGB", size, (90, 120, 150))
-    out = render_caption(image, "big mood, no notes", avoid=(0.4 * size[0], 0.1 * size[1], 0.6 * size[0], 0.4 * size[1]))
+    out = render_caption(image, "big mood, no notes",
+                         avoid=(0.4 * size[0], 0.1 * size[1], 0.6 * size[0], 0.4 * size[1]))
     scale = fit_scale(*size)
     photo_w, photo_h = round(size[0] * scale), round(size[1] * scale)
     assert max(photo_w, photo_h) <= MAX_SIDE

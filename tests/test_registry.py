@@ -31,14 +31,16 @@ def models_dir(tmp_path, tiny_bytes) -> Path:
 
 
 def _register(models_dir: Path, **fields):
-    return registry.register_model("tiny", models_dir / "tiny.tflite", manifest_path=models_dir / "manifest.json", **fields)
+    return registry.register_model("tiny", models_dir / "tiny.tflite", manifest_path=models_dir / "manifest.json",
+                                   **fields)
 
 
 # ---------------------------------------------------------------------------- register_model
 
 
 def test_register_model_writes_a_complete_entry(models_dir, tiny_bytes):
-    info = _register(models_dir, task="emotion", produced_by="python -m converters.emotion export", report="reports/emotion/README.md")
+    info = _register(models_dir, task="emotion", produced_by="python -m converters.emotion export",
+                     report="reports/emotion/README.md")
     assert info.sha256 == registry.sha256_file(models_dir / "tiny.tflite") and info.bytes == len(tiny_bytes)
     assert info.file == "tiny.tflite" and info.path == models_dir / "tiny.tflite"
     assert info.input == registry.InputSpec(32, 32, 3, "rgb", "uint8", (0.0, 255.0))  # read from the model
@@ -216,7 +218,8 @@ def test_litert_rejects_bad_files_and_threads(tmp_path):
             litert.make_interpreter(path, num_threads=threads)
 
 
-@pytest.mark.parametrize("dtype, scale, zero_point", [(np.uint8, 0.5, 10), (np.int8, 1.0 / 255, -128), (np.float32, 0.0, 0)])
+@pytest.mark.parametrize("dtype, scale, zero_point",
+                         [(np.uint8, 0.5, 10), (np.int8, 1.0 / 255, -128), (np.float32, 0.0, 0)])
 def test_quantize_roundtrip(dtype, scale, zero_point):
     spec = litert.TensorSpec("t", 0, (4,), np.dtype(dtype), scale, zero_point)
     values = np.array([0.0, 0.25, 0.5, 1.0], np.float32) * (100 if dtype == np.uint8 else 1)

@@ -31,11 +31,13 @@ def _bad_argvs() -> List[Tuple[str, List[str], str]]:
     cases = []
     for name, parser in sorted(PARSERS.items()):
         # commands with required arguments report those first
-        cases.append((f"{name}-unknown-option", [name, "--definitely-not-an-option"], "unrecognized arguments|are required"))
+        cases.append((f"{name}-unknown-option", [name, "--definitely-not-an-option"],
+                      "unrecognized arguments|are required"))
         for action in _typed_options(parser):
             flag = action.option_strings[-1]
             value = "bogus-choice" if action.choices else "not-a-number"
-            cases.append((f"{name}{flag}={value}", [name, flag, value], re.escape("argument " + "/".join(action.option_strings))))
+            cases.append((f"{name}{flag}={value}", [name, flag, value],
+                          re.escape("argument " + "/".join(action.option_strings))))
     return cases
 
 
@@ -70,11 +72,14 @@ REGRESSIONS = [
     ("analyze-video-name-too-long", ["analyze", "c" * 5000 + ".mp4"], 1, "File name too long"),
     ("analyze-fifo-like-device", ["analyze", "/dev/null"], 1, "is a device or socket, not a regular file"),
     ("demo-out-dir-is-a-file", ["demo", "--out-dir", "notes.txt"], 1, "--out-dir notes.txt"),
-    ("caption-negative-seed", ["caption", "--emotion", "happiness", "--seed", "-1"], 2, "seed=-1: must be None (fresh randomness) or an integer >= 0"),
-    ("caption-huge-int-probability", ["caption", "--emotion", '{"happiness": 1' + "0" * 400 + "}"], 1, "expected a finite number"),
+    ("caption-negative-seed", ["caption", "--emotion", "happiness", "--seed", "-1"], 2,
+     "seed=-1: must be None (fresh randomness) or an integer >= 0"),
+    ("caption-huge-int-probability", ["caption", "--emotion", '{"happiness": 1' + "0" * 400 + "}"], 1,
+     "expected a finite number"),
     ("line-breaks-in-a-path", ["analyze", "no\nsuch\x85file.png"], 1, "no\\nsuch\\x85file.png: no such file"),
     ("identify-gallery-is-a-folder", ["identify", "face.png", "--gallery", "."], 1, "is a directory"),
-    ("analyze-threads-absurd", ["analyze", "face.png", "--threads", "1000000"], 2, "num_threads=1000000: must be an integer in [1, 64]"),
+    ("analyze-threads-absurd", ["analyze", "face.png", "--threads", "1000000"], 2,
+     "num_threads=1000000: must be an integer in [1, 64]"),
     ("caption-threads-absurd", ["caption", "--emotion", "happiness", "--threads", "1000000"], 2, "num_threads"),
 ]
 
@@ -91,6 +96,7 @@ def test_fuzzer_regressions(argv, code, fragment, workdir):
 def test_console_script_prints_one_line_and_no_traceback(workdir):
     """The real process: stderr is exactly one line for a bad input (no library log noise)."""
     proc = subprocess.run([sys.executable, "-m", "edgekit", "analyze", "missing.png"], cwd=workdir, capture_output=True,
-                          text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(workdir)})
+                          text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(workdir)})
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == ["edgekit: error: missing.png: no such file. check the path and the working directory"]

@@ -90,7 +90,8 @@ def test_analyze_from_many_threads(expected):
 
 def test_one_pipeline_shared_by_many_threads(expected):
     with edgekit.Pipeline() as pipe:
-        _assert_identical(run_threads(lambda i: [(n, signature(pipe.process(FRAMES[n]).faces)) for n in _orders(i)]), expected)
+        _assert_identical(run_threads(lambda i: [(n, signature(pipe.process(FRAMES[n]).faces)) for n in _orders(i)]),
+                          expected)
 
 
 def test_one_pipeline_per_thread(expected):
@@ -195,4 +196,5 @@ def test_identifying_pipeline_shared_by_many_threads(gallery_file):
     with edgekit.Pipeline(identify=True, gallery_path=gallery_file) as pipe:
         reference = {n: names(pipe.process(frame).faces) for n, frame in FRAMES.items()}
         assert reference["face"][-1].name == "face"
-        _assert_identical(run_threads(lambda i: [(n, names(pipe.process(FRAMES[n]).faces)) for n in _orders(i)]), reference)
+        _assert_identical(run_threads(lambda i: [(n, names(pipe.process(FRAMES[n]).faces)) for n in _orders(i)]),
+                          reference)

@@ -42,7 +42,8 @@ def test_postscript_under_an_image_name_starts_no_program(name, tmp_path, monkey
     Ghostscript "installed" (whether or not it is), no program starts and no temp file is made."""
     monkeypatch.setattr(EpsImagePlugin, "gs_binary", "gs")
     path = _write(tmp_path, name, REFUSED[name])
-    with no_programs_or_temp_files(), pytest.raises(ImageReadError, match="not an image file Pillow can decode as JPEG") as err:
+    with no_programs_or_temp_files(), pytest.raises(ImageReadError,
+                                                    match="not an image file Pillow can decode as JPEG") as err:
         load_image(path)
     assert str(path) in str(err.value) and "EPS" in err.value.hint
 
@@ -130,7 +131,8 @@ print(shape[0] * shape[1], status("VmHWM") - before)
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc/self/status")
-@pytest.mark.parametrize("kind, bytes_per_pixel", [("float32.tif", 4), ("int32.tif", 4), ("uint16.png", 2), ("rgb.png", 4)])
+@pytest.mark.parametrize("kind, bytes_per_pixel",
+                         [("float32.tif", 4), ("int32.tif", 4), ("uint16.png", 2), ("rgb.png", 4)])
 def test_decoding_peak_memory_is_the_decoded_bytes_plus_the_result(kind, bytes_per_pixel, tmp_path):
     """16-megapixel 32-bit, 16-bit and RGB files of a few hundred KB: a fresh process's peak RSS
     grows by the decoded pixels plus the BGR result (3 bytes/pixel), not by full-size float copies
@@ -161,7 +163,8 @@ def test_over_budget_file_is_refused_from_its_header(tmp_path, monkeypatch):
         raise AssertionError("pixels were decoded")
 
     monkeypatch.setattr(imageio, "_to_bgr", decode)
-    with pytest.raises(ImageReadError, match=r"300x200 pixels of mode F: 240,000 bytes decoded.*MAX_DECODED_BYTES = 239,999") as err:
+    with pytest.raises(ImageReadError,
+                       match=r"300x200 pixels of mode F: 240,000 bytes decoded.*MAX_DECODED_BYTES = 239,999") as err:
         load_image(wide)
     assert str(wide) in str(err.value) and "re-export it with 8-bit pixels" in err.value.hint
 

@@ -210,7 +210,8 @@ def test_model_and_manifest_disagreeing_on_the_input_size(models, loads):
     size = manifest["models"]["emotion"]["input"]["height"]  # what the shipped file really takes
     manifest["models"]["emotion"]["input"].update(height=48, width=48)
     _save_manifest(models, manifest)
-    with pytest.raises(ModelError, match=rf"input shape \[{size}, {size}, 3\] \(HxWxC\) differs from the manifest's \[48, 48, 3\]"):
+    with pytest.raises(ModelError,
+                       match=rf"input shape \[{size}, {size}, 3\] \(HxWxC\) differs from the manifest's \[48, 48, 3\]"):
         edgekit.EmotionClassifier()
 
 

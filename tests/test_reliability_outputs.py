@@ -352,7 +352,8 @@ def test_timeline_with_an_unusable_data_dir_gives_one_line(tmp_path):
     (tmp_path / "blocker").write_text("a file where the data dir should be\n")
     env = {**os.environ, "EDGEKIT_DATA_DIR": str(tmp_path / "blocker" / "data"), "MPLCONFIGDIR": ""}
     env.pop("MPLCONFIGDIR")
-    result = subprocess.run([sys.executable, "-m", "edgekit", "timeline", "clip.avi", "-o", "out"], cwd=tmp_path, env=env,
+    result = subprocess.run([sys.executable, "-m", "edgekit", "timeline", "clip.avi", "-o", "out"], cwd=tmp_path,
+                            env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr
     check_one_error_line(result.returncode, result.stderr)

@@ -38,8 +38,10 @@ CASES = [
     # tracking / pipeline options (max_missed_frames=NaN was the known one)
     ("max_missed_frames=nan", lambda: IouTracker(max_missed_frames=math.nan), ConfigError, "max_missed_frames=nan"),
     ("max_missed_frames=inf", lambda: IouTracker(max_missed_frames=math.inf), ConfigError, "max_missed_frames=inf"),
-    ("pipeline max_missed_frames=nan", lambda: edgekit.Pipeline(max_missed_frames=math.nan), ConfigError, "max_missed_frames"),
-    ("pipeline max_missed_frames=None", lambda: edgekit.Pipeline(max_missed_frames=None), ConfigError, "max_missed_frames"),
+    ("pipeline max_missed_frames=nan", lambda: edgekit.Pipeline(max_missed_frames=math.nan), ConfigError,
+     "max_missed_frames"),
+    ("pipeline max_missed_frames=None", lambda: edgekit.Pipeline(max_missed_frames=None), ConfigError,
+     "max_missed_frames"),
     ("tracker_iou='x'", lambda: edgekit.Pipeline(tracker_iou="x"), ConfigError, "tracker_iou='x'"),
     ("smoothing_ms=None", lambda: edgekit.Pipeline(smoothing_ms=None), ConfigError, "smoothing_ms=None"),
     ("ema time constant str", lambda: ProbabilityEma("1"), ConfigError, "time_constant_ms='1'"),
@@ -52,11 +54,13 @@ CASES = [
      "detector=[]: must be one of short_range, full_range"),
     ("video timestamp 'x'", _video_pipeline_timestamp("x"), InputError, "timestamp_ms='x'"),
     ("video timestamp [1]", _video_pipeline_timestamp([1]), InputError, "timestamp_ms=[1]"),
-    ("model name too long for a path (OSError)", lambda: EmotionClassifier("a" * 1000), ConfigError, "unknown model name"),
+    ("model name too long for a path (OSError)", lambda: EmotionClassifier("a" * 1000), ConfigError,
+     "unknown model name"),
     ("model path too long (OSError)", lambda: edgekit.Pipeline(emotion_model="m/" + "a" * 5000 + ".tflite"), ModelError,
      "File name too long"),
     # images
-    ("array side > MAX_SIDE (cv2.error)", lambda: edgekit.analyze(np.zeros((2, MAX_SIDE + 1, 3), np.uint8)), ImageReadError,
+    ("array side > MAX_SIDE (cv2.error)", lambda: edgekit.analyze(np.zeros((2, MAX_SIDE + 1, 3), np.uint8)),
+     ImageReadError,
      "MAX_SIDE"),
     ("path too long (OSError)", lambda: edgekit.analyze("x" * 5000 + ".png"), ImageReadError, "File name too long"),
     ("path with NUL (ValueError)", lambda: edgekit.load_image("a\x00b.png"), ImageReadError, "NUL"),
@@ -72,7 +76,8 @@ CASES = [
     ("Captioner(seed=-1)", lambda: Captioner(seed=-1), ConfigError, "seed=-1"),
     ("probability 10**400 (OverflowError)", lambda: edgekit.caption({"happiness": 10**400}), InputError,
      "expected a finite number"),
-    ("missing blocklist (FileNotFoundError)", lambda: Captioner(blocklist_path="/nonexistent/blocklist.txt"), ModelError,
+    ("missing blocklist (FileNotFoundError)", lambda: Captioner(blocklist_path="/nonexistent/blocklist.txt"),
+     ModelError,
      "cannot read the caption blocklist"),
 ]
 

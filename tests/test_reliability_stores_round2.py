@@ -251,7 +251,8 @@ def test_gallery_caps_hold_for_enrolment_too(data_dir):
 
 
 @pytest.mark.parametrize("row, what", [([0.0, 0.0, 0.0, 0.0], "zero"), ([float("nan"), 0.0, 0.0, 1.0], "not finite"),
-                                       ([float("inf"), 0.0, 0.0, 0.0], "not finite"), ([2.0, 0.0, 0.0, 0.0], "not unit length")])
+                                       ([float("inf"), 0.0, 0.0, 0.0], "not finite"),
+                                       ([2.0, 0.0, 0.0, 0.0], "not unit length")])
 def test_gallery_import_refuses_bad_embeddings_naming_file_and_person(row, what, data_dir, tmp_path):
     source = tmp_path / "export.json"
     source.write_bytes(gallery_document({"Ann": [unit(0)], "Mallory": [unit(1), row]}))
@@ -276,7 +277,8 @@ def test_feedback_import_caps_events(data_dir, tmp_path):
     source = tmp_path / "export.json"
     source.write_bytes(feedback_document(store_mod.MAX_FILE_EVENTS + 1))
     store = FeedbackStore(data_dir / "feedback.json")
-    with pytest.raises(InputError, match=f"{store_mod.MAX_FILE_EVENTS + 1:,} events.*at most {store_mod.MAX_FILE_EVENTS:,}"):
+    with pytest.raises(InputError,
+                       match=f"{store_mod.MAX_FILE_EVENTS + 1:,} events.*at most {store_mod.MAX_FILE_EVENTS:,}"):
         store.import_file(source)
     assert store.events() == []
     with pytest.raises(Exception, match="max_events"):

@@ -98,7 +98,8 @@ def test_health_ready_metrics_and_openapi(client):
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["warmup_s"] > 0
     spec = client.get("/openapi.json").json()
-    for path in ("/v1/analyze", "/v1/meme", "/v1/captions", "/v1/suggest", "/v1/batches", "/v1/batches/{job_id}/manifest"):
+    for path in ("/v1/analyze", "/v1/meme", "/v1/captions", "/v1/suggest", "/v1/batches",
+                 "/v1/batches/{job_id}/manifest"):
         assert path in spec["paths"], path
     client.get("/v1/batches/" + "0" * 32)
     text = client.get("/metrics").text
@@ -230,12 +231,14 @@ def test_bad_requests_are_one_line_4xx(client, photo, tmp_path):
     bomb = io.BytesIO()  # 3000x3000 = 9 MP, compressed to a few KB: over max_pixels from its header
     Image.new("L", (3000, 3000)).save(bomb, "PNG")
     assert len(bomb.getvalue()) < 100_000
-    assert "more than this server accepts" in assert_error(client.post("/v1/analyze", content=bomb.getvalue()), 413, "TooLarge")
+    assert "more than this server accepts" in assert_error(client.post("/v1/analyze", content=bomb.getvalue()), 413,
+                                                           "TooLarge")
     huge = b"\0" * 3_100_000
     assert_error(client.post("/v1/analyze", content=huge), 413, "BodyTooLarge")
     truncated = photo[: len(photo) // 2]
     assert "truncated or corrupt" in assert_error(client.post("/v1/analyze", content=truncated), 400)
-    assert "unknown option(s) colour" in assert_error(client.post("/v1/meme?colour=red", content=photo), 400, "ConfigError")
+    assert "unknown option(s) colour" in assert_error(client.post("/v1/meme?colour=red", content=photo), 400,
+                                                      "ConfigError")
     assert_error(client.post("/v1/meme?face=first", content=photo), 400, "ConfigError")
     assert_error(client.post("/v1/meme?style=baroque", content=photo), 400, "ConfigError")
     assert_error(client.post("/v1/meme?format=tiff", content=photo), 400, "ConfigError")
@@ -243,7 +246,8 @@ def test_bad_requests_are_one_line_4xx(client, photo, tmp_path):
     blank = png_bytes(np.full((200, 200, 3), 128, np.uint8))
     assert "no face found" in assert_error(client.post("/v1/meme", content=blank), 422, "NoFaceError")
     assert client.post("/v1/meme?text=hi", content=blank).status_code == 200  # as in the CLI: own text, no face needed
-    assert_error(client.post("/v1/captions", content=b"{", headers={"Content-Type": "application/json"}), 400, "ConfigError")
+    assert_error(client.post("/v1/captions", content=b"{", headers={"Content-Type": "application/json"}), 400,
+                 "ConfigError")
     assert_error(client.post("/v1/captions", json={"emotion": "joy", "n": 0}), 400, "ConfigError")
     assert_error(client.post("/v1/captions", json={"emotion": "happiness", "colour": 1}), 400, "ConfigError")
     assert_error(client.post("/v1/suggest", json={"n": 2}), 400, "ConfigError")
@@ -260,7 +264,8 @@ def test_the_message_is_the_cli_line(client, tmp_path):
 
     bad = tmp_path / "request body"
     bad.write_bytes(b"GIF89a broken")
-    cli = subprocess.run([sys.executable, "-m", "edgekit", "analyze", str(bad)], capture_output=True, text=True, cwd=tmp_path)
+    cli = subprocess.run([sys.executable, "-m", "edgekit", "analyze", str(bad)], capture_output=True, text=True,
+                         cwd=tmp_path)
     line = cli.stderr.strip().splitlines()[-1]
     served = client.post("/v1/analyze", content=b"GIF89a broken").json()["error"]["message"]
     assert line.endswith(served.split(": ", 1)[1])
@@ -317,7 +322,8 @@ def test_batch_folder_matches_the_cli_manifest(client, roots, tmp_path):
 def test_batch_uploads_paths_and_analyze(client, roots):
     from server_support import astronaut_bgr
 
-    files = [("images", ("a.png", png_bytes(astronaut_bgr()), "image/png")), ("images", ("../../evil.png", b"junk", "image/png")),
+    files = [("images", ("a.png", png_bytes(astronaut_bgr()), "image/png")),
+             ("images", ("../../evil.png", b"junk", "image/png")),
              ("images", ("a.png", png_bytes(astronaut_bgr()[:, ::-1]), "image/png"))]
     r = client.post("/v1/batches", files=files, data={"task": "analyze"})
     assert r.status_code == 202, r.text
@@ -326,8 +332,10 @@ def test_batch_uploads_paths_and_analyze(client, roots):
     assert [rec["source"] for rec in records] == ["a.png", "evil.png", "a_2.png"]
     assert [rec["ok"] for rec in records] == [True, False, True]
     assert records[0]["faces"][0]["emotion"]["label"] == "happiness"
-    r = client.post("/v1/batches", json={"task": "meme", "paths": ["photos/photo_0001.png", "file://" + str(roots / "root" / "photos" / "photo_0002.png"),
-                                                                   "photos/missing.png"], "options": {"styles": 2, "seed": 3}})
+    r = client.post("/v1/batches", json={"task": "meme", "paths": ["photos/photo_0001.png",
+                                                                   "file://" + str(roots / "root" / "photos" / "photo_0002.png"),
+                                                                   "photos/missing.png"],
+                                         "options": {"styles": 2, "seed": 3}})
     assert r.status_code == 202, r.text
     job = wait_job(client, r.json()["id"])
     records = [json.loads(x) for x in client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines()]
@@ -340,12 +348,17 @@ def test_batch_roots_limits_and_cancel(client, roots):
     assert "outside the folders" in assert_error(client.post("/v1/batches", json={"folder": outside}), 403, "Forbidden")
     assert_error(client.post("/v1/batches", json={"folder": "../outside"}), 403, "Forbidden")
     assert_error(client.post("/v1/batches", json={"folder": "escape"}), 403, "Forbidden")  # a link leading out
-    assert "a link in the folder" in assert_error(client.post("/v1/batches", json={"folder": "mixed"}), 403, "Forbidden")
+    assert "a link in the folder" in assert_error(client.post("/v1/batches", json={"folder": "mixed"}), 403,
+                                                  "Forbidden")
     assert_error(client.post("/v1/batches", json={"paths": ["/etc/passwd"]}), 403, "Forbidden")
-    assert "never downloads" in assert_error(client.post("/v1/batches", json={"paths": ["https://example.org/a.jpg"]}), 400)
-    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "paths": []}), 400, "ConfigError")
-    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "task": "dance"}), 400, "ConfigError")
-    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "options": {"speed": 3}}), 400)
+    assert "never downloads" in assert_error(client.post("/v1/batches", json={"paths": ["https://example.org/a.jpg"]}),
+                                             400)
+    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "paths": []}), 400,
+                 "ConfigError")
+    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "task": "dance"}), 400,
+                 "ConfigError")
+    assert_error(client.post("/v1/batches", json={"folder": str(roots / "root" / "photos"), "options": {"speed": 3}}),
+                 400)
     assert_error(client.post("/v1/batches", json={"paths": [f"p{i}.png" for i in range(51)]}), 413, "TooManyImages")
     # cancel: three slow jobs fill the queue (max 3 active), a fourth is refused, cancelling frees a place
     ids = []
@@ -395,7 +408,8 @@ def test_batch_items_get_the_server_pixel_limit_and_no_videos(client, roots):
     files = [("images", ("clip.mp4", b"\x00\x00\x00\x18ftypmp42", "video/mp4")), files[1]]
     assert "photos only" in assert_error(client.post("/v1/batches", files=files, data={"task": "meme"}), 415)
     for option in ({"max_pixels": 10 ** 9}, {"videos": True}):
-        assert_error(client.post("/v1/batches", files=files[1:], data={"options": json.dumps(option)}), 400, "ConfigError")
+        assert_error(client.post("/v1/batches", files=files[1:], data={"options": json.dumps(option)}), 400,
+                     "ConfigError")
     # files under a root: the same limits, one failed record each
     folder = roots / "root" / "limits"
     folder.mkdir(exist_ok=True)
@@ -404,7 +418,8 @@ def test_batch_items_get_the_server_pixel_limit_and_no_videos(client, roots):
     r = client.post("/v1/batches", json={"task": "meme", "folder": "limits", "options": {"text": "x"}})
     assert r.status_code == 202, r.text
     job = wait_job(client, r.json()["id"])
-    records = {rec["source"]: rec for rec in map(json.loads, client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines())}
+    records = {rec["source"]: rec for rec in map(json.loads,
+                                                 client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines())}
     assert not records["big.png"]["ok"] and "2,000,000" in records["big.png"]["error"]
     assert not records["clip.mp4"]["ok"] and "photos only" in records["clip.mp4"]["error"], records
 

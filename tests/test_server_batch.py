@@ -102,7 +102,8 @@ def test_ray_data_gives_the_same_results_as_the_cli(folder, tmp_path):
         rows = run_ray(worker, sorted((folder / "a").glob("*.png")), tmp_path / "ray_an", root=folder, concurrency=2)
     finally:
         ray.shutdown()
-    cli = subprocess.run([sys.executable, "-m", "edgekit", "analyze", "a"], capture_output=True, text=True, cwd=folder, timeout=300)
+    cli = subprocess.run([sys.executable, "-m", "edgekit", "analyze", "a"], capture_output=True, text=True, cwd=folder,
+                         timeout=300)
     expected = [json.loads(line) for line in cli.stdout.splitlines()]
     got = [r for recs in rows.records for r in recs]
     for a, b in zip(got, expected):

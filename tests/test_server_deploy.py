@@ -32,7 +32,8 @@ def by_kind(kind: str) -> dict:
 
 def test_every_manifest_validates_strictly():
     found = docs()
-    assert {k for k, _ in found} >= {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Secret",
+    assert {k for k, _ in found} >= {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+                                     "Secret",
                                      "Kustomization"}
     for (kind, name), doc in found.items():
         if kind == "Kustomization":
@@ -52,12 +53,14 @@ def test_a_broken_manifest_is_caught():
 def test_manifests_agree_with_each_other_and_the_server():
     from edgekit.server.config import TOKEN_ENV
 
-    dep, svc, hpa, pdb = (by_kind(k) for k in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"))
+    dep, svc, hpa, pdb = (by_kind(k) for k in ("Deployment", "Service", "HorizontalPodAutoscaler",
+                                               "PodDisruptionBudget"))
     labels = dep["spec"]["template"]["metadata"]["labels"]
     assert dep["spec"]["selector"]["matchLabels"] == labels
     assert svc["spec"]["selector"] == labels and pdb["spec"]["selector"]["matchLabels"] == labels
     assert hpa["apiVersion"] == "autoscaling/v2"
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": dep["metadata"]["name"]}
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": dep["metadata"]["name"]}
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 60
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
     assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]  # a drain can always proceed
@@ -120,7 +123,8 @@ def dockerfile_instructions():
 
 def test_dockerfile_is_slim_non_root_and_checks_the_models():
     steps = dockerfile_instructions()
-    known = {"FROM", "RUN", "COPY", "ENV", "WORKDIR", "USER", "EXPOSE", "HEALTHCHECK", "ENTRYPOINT", "CMD", "ARG", "LABEL"}
+    known = {"FROM", "RUN", "COPY", "ENV", "WORKDIR", "USER", "EXPOSE", "HEALTHCHECK", "ENTRYPOINT", "CMD", "ARG",
+             "LABEL"}
     assert {w for w, _ in steps} <= known, {w for w, _ in steps} - known
     froms = [rest for w, rest in steps if w == "FROM"]
     assert all(re.match(r"python:3\.\d+-slim\b", f) for f in froms), froms

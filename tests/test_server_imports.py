@@ -80,7 +80,8 @@ def test_server_opens_no_socket_but_its_own(tmp_path):
         sys.exit(main(['serve', '--host', '127.0.0.1', '--port', '{port}', '--data-dir', {str(tmp_path / 'data')!r},
                        '--log-level', 'warning']))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", probe], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", probe], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     try:
         wait_ready(port, proc)
         ok, png = cv2.imencode(".png", astronaut_bgr())

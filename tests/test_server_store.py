@@ -54,7 +54,8 @@ def test_claim_finish_once_recover_and_cancel(tmp_path):
     store = JobStore(tmp_path / "jobs.sqlite")
     assert store.recover() == 2
     job = store.job("a" * 32)
-    assert job["state"] == "queued" and job["counts"] == {"pending": 4, "running": 0, "done": 1, "failed": 0, "cancelled": 0}
+    assert job["state"] == "queued" and job["counts"] == {"pending": 4, "running": 0, "done": 1, "failed": 0,
+                                                          "cancelled": 0}
     again = store.claim(10)
     assert [(j[0][0], j[1]) for j in again][:4] == [("a", 1), ("a", 2), ("a", 3), ("a", 4)]
     assert store.attempts("a" * 32, 1) == 2
@@ -95,7 +96,8 @@ def test_batch_survives_kill_9_and_completes_exactly_once(tmp_path):
     proc = start_server(port, data, roots=[photos])
     try:
         wait_ready(port, proc)
-        job = post_json(port, "/v1/batches", {"task": "meme", "folder": str(photos), "options": {"lang": "en", "seed": 11}})
+        job = post_json(port, "/v1/batches",
+                        {"task": "meme", "folder": str(photos), "options": {"lang": "en", "seed": 11}})
         job_id = job["id"]
         while True:  # kill -9 once some, not all, photos are done
             counts = get_json(port, f"/v1/batches/{job_id}")["counts"]

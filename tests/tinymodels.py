@@ -95,14 +95,16 @@ def with_label_metadata(tflite: bytes, labels: Sequence[str]) -> bytes:
     from mediapipe.tasks.python.metadata.metadata_writers import image_classifier, metadata_writer
 
     writer = image_classifier.MetadataWriter.create(
-        bytearray(tflite), input_norm_mean=[0.0], input_norm_std=[1.0], labels=metadata_writer.Labels().add(list(labels))
+        bytearray(tflite), input_norm_mean=[0.0], input_norm_std=[1.0],
+        labels=metadata_writer.Labels().add(list(labels))
     )
     model_with_metadata, _ = writer.populate()
     return bytes(model_with_metadata)
 
 
 @functools.lru_cache(maxsize=None)
-def int8_model(height: int = 32, width: int = 32, channels: int = 3, num_classes: int = 8, seed: int = 0, io_dtype: str = "uint8"):
+def int8_model(height: int = 32, width: int = 32, channels: int = 3, num_classes: int = 8, seed: int = 0,
+               io_dtype: str = "uint8"):
     """``(keras_model, int8_tflite_bytes)``, built once per process for each argument set."""
     model = build_keras_model(height, width, channels, num_classes, seed)
     return model, to_int8_tflite(model, sample_images(48, height, width, channels, seed=seed + 100), io_dtype)

@@ -48,7 +48,8 @@ def parse_devices(text: str, source: str = "adb devices -l") -> List[AdbDevice]:
         if len(parts) != 2:
             raise ToolOutputError("device line without a state", source, line_no, line)
         serial, rest = parts[0], parts[1].strip()
-        state = next((s for s in DEVICE_STATES if rest == s or rest.startswith(s + " ") or rest.startswith(s + " (")), None)
+        state = next((s for s in DEVICE_STATES if rest == s or rest.startswith(s + " ") or rest.startswith(s + " (")),
+                     None)
         if state is None:
             raise ToolOutputError("unknown device state", source, line_no, line)
         attrs = dict(m.groups() for m in map(_ATTRIBUTE.match, rest[len(state):].split()) if m)
@@ -83,7 +84,8 @@ def parse_thermal(text: str, source: str = "dumpsys thermalservice") -> Dict[str
             continue
         if line.strip().startswith(("Current temperatures", "Current HAL temperatures")):
             in_current = True
-        elif line.strip().startswith(("Cached temperatures", "Current cooling devices", "Temperature static thresholds")):
+        elif line.strip().startswith(("Cached temperatures", "Current cooling devices",
+                                      "Temperature static thresholds")):
             in_current = False
         t = _TEMPERATURE.search(line)
         if t and (in_current or t["name"].strip() not in temps):

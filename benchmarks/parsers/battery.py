@@ -108,7 +108,8 @@ def parse_battery_log(text: str, source: str = "battery log") -> BatteryLog:
             setattr(log, m["mark"].lower(), number(m["t"], "uptime", source, number_, line))
         elif (s := _SAMPLE.match(line)):
             t = number(s["t"], "uptime", source, number_, line)
-            unread = [name for name, key in (("current_now", "current"), ("voltage_now", "voltage"), ("status", "status"))
+            unread = [name for name, key in (("current_now", "current"), ("voltage_now", "voltage"),
+                                             ("status", "status"))
                       if s[key] == "?"]
             if unread:
                 log.failed.append((t, ", ".join(unread)))

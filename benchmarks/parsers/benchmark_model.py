@@ -204,7 +204,8 @@ def _statement(out: BenchmarkModelOutput, line: str, source: str, line_no: int, 
     m = _APPLIED.match(line)
     if m:
         how = "partially" if m["how"] == "paritally" else m["how"]
-        out.delegates.append({"name": m["name"], "executed": how, "kernels": int(m["kernels"]) if m["kernels"] else None})
+        out.delegates.append({"name": m["name"], "executed": how,
+                              "kernels": int(m["kernels"]) if m["kernels"] else None})
         return
     m = _NOT_APPLIED.match(line)
     if m:

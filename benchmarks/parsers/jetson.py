@@ -39,7 +39,8 @@ def parse_nvpmodel(text: str, source: str = "nvpmodel -q") -> Dict[str, Any]:
         nxt = next(((n, l) for n, l in lines[i + 1:] if l.strip()), None)
         if nxt is not None:
             if not _INT.fullmatch(nxt[1].strip()):
-                raise ToolOutputError("expected the power mode id (an integer) after 'NV Power Mode:'", source, nxt[0], nxt[1])
+                raise ToolOutputError("expected the power mode id (an integer) after 'NV Power Mode:'", source, nxt[0],
+                                      nxt[1])
             out["mode_id"] = int(nxt[1].strip())
     if out["power_mode"] is None:
         first = lines[0] if lines else (1, "")
@@ -65,7 +66,8 @@ def parse_jetson_clocks(text: str, source: str = "jetson_clocks --show") -> Dict
     """SoC, per-CPU governor/min/max/current frequency (kHz), GPU/EMC/DLA/PVA frequencies (Hz),
     power mode, and ``clocks_locked``: every online CPU and the GPU run with MinFreq == MaxFreq
     (what ``jetson_clocks`` sets)."""
-    out: Dict[str, Any] = {"soc": None, "machine": None, "online_cpus": None, "cpus": {}, "units": {}, "power_mode": None}
+    out: Dict[str, Any] = {"soc": None, "machine": None, "online_cpus": None, "cpus": {}, "units": {},
+                           "power_mode": None}
     for number, line in numbered_lines(text):
         if not line.strip():
             continue

@@ -104,7 +104,8 @@ def _core(token: str, source: str, number: int, line: str) -> Optional[CpuCore]:
         return None
     m = _CORE.match(token)
     if not m:
-        raise ToolOutputError(f"malformed CPU core entry {token!r} (expected load%@MHz, load% or off)", source, number, line)
+        raise ToolOutputError(f"malformed CPU core entry {token!r} (expected load%@MHz, load% or off)", source, number,
+                              line)
     return CpuCore(float(m["load"]), float(m["mhz"]) if m["mhz"] else None)
 
 

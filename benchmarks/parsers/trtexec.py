@@ -62,7 +62,8 @@ def parse(text: str, source: str = "trtexec output") -> Dict[str, Any]:
         if (m := _THROUGHPUT.match(line)):
             out["throughput_qps"] = number(m["qps"], "throughput", source, line_no, raw)
         elif line.startswith("Throughput:"):
-            raise ToolOutputError("malformed throughput line (expected 'Throughput: <number> qps')", source, line_no, raw)
+            raise ToolOutputError("malformed throughput line (expected 'Throughput: <number> qps')", source, line_no,
+                                  raw)
         elif (m := _METRIC.match(line)):
             out["metrics"][_slug(m["name"])] = parse_metric(m["body"], source, line_no, raw)
         elif (m := _TOTAL.match(line)):

@@ -166,7 +166,8 @@ def transfer_check(data: Path, pairs: int) -> Dict[str, Any]:
     lfw = rng.sample(lfw, min(len(lfw), pairs))
     out: Dict[str, Any] = {}
     with ExpressionTransfer() as engine:
-        for kind, targets in (("ferplus", [upscaled_crop(p) for p in neutrals]), ("lfw", [cv2.imread(str(p)) for p in lfw])):
+        for kind, targets in (("ferplus", [upscaled_crop(p) for p in neutrals]),
+                              ("lfw", [cv2.imread(str(p)) for p in lfw])):
             d12, d6, rise12, rise6, moved12, moved6, both_up, used = [], [], [], [], [], [], 0, 0
             for src_path, target in zip(smiles, targets):
                 try:
@@ -270,14 +271,16 @@ def stream_check(data: Path, readings: List[Dict[str, Any]], people: int, repeat
         for f in frames:
             writer.write(f)
         writer.release()
-        with Pipeline(running_mode="video", action_units=True, au_stream_neutral=True, max_faces=1, smoothing_ms=0) as pipe:
+        with Pipeline(running_mode="video", action_units=True, au_stream_neutral=True, max_faces=1,
+                      smoothing_ms=0) as pipe:
             for result in pipe.process_video(str(video)):
                 if not result.faces or not result.faces[0].aus.ok:
                     continue
                 face = result.faces[0]
                 pop, _ = activations_from_raw(face.aus.raw)
                 rows.append({"person": person, "track": face.track_id, "kind": face.aus.calibration,
-                             "neutral": face.emotion.probs["neutral"] >= 0.6, "happy": face.emotion.probs["happiness"] >= 0.6,
+                             "neutral": face.emotion.probs["neutral"] >= 0.6,
+                             "happy": face.emotion.probs["happiness"] >= 0.6,
                              "pop": np.array([pop[a] for a in AU_NAMES]),
                              "own": np.array([face.aus.activations[a] for a in AU_NAMES])})
     streamed = [r for r in rows if r["kind"] == "stream"]
@@ -294,7 +297,8 @@ def stream_check(data: Path, readings: List[Dict[str, Any]], people: int, repeat
             "neutral_mean_activation_population": mean_of(neutral, "pop", normal),
             "neutral_mean_activation_stream": mean_of(neutral, "own", normal),
             "happy_au12_population": mean_of(happy, "pop", au12), "happy_au12_stream": mean_of(happy, "own", au12),
-            "neutral_au12_population": mean_of(neutral, "pop", au12), "neutral_au12_stream": mean_of(neutral, "own", au12),
+            "neutral_au12_population": mean_of(neutral, "pop", au12),
+            "neutral_au12_stream": mean_of(neutral, "own", au12),
             "happy_share_of_streamed_frames": round(len(happy) / len(streamed), 3) if streamed else None,
             "note": "Means over the normal-confidence AUs on frames the classifier reads as neutral (p >= 0.6), once the "
                     "track has its running median (30 frames)"}
@@ -339,7 +343,8 @@ def jitter_check(data: Path, photos: int, repeats: int = 8) -> Dict[str, Any]:
                     diffs.append(np.abs(np.array([aus.activations[a] for a in AU_NAMES]) - b))
     d = np.array(diffs)
     spread = np.array(base_acts).std(axis=0)
-    return {"photos": len(base_acts), "jittered_readings": len(d), "jitter": f"box shift and scale uniform in +-{JITTER:.0%}",
+    return {"photos": len(base_acts), "jittered_readings": len(d),
+            "jitter": f"box shift and scale uniform in +-{JITTER:.0%}",
             "mean_abs_change": {a: round(float(d[:, k].mean()), 4) for k, a in enumerate(AU_NAMES)},
             "p95_abs_change": {a: round(float(np.percentile(d[:, k], 95)), 4) for k, a in enumerate(AU_NAMES)},
             "change_over_between_face_sd": {a: round(float(d[:, k].mean() / max(spread[k], 1e-9)), 3)
@@ -427,7 +432,8 @@ def timing(image_path: Path, repeats: int = 300) -> Dict[str, Any]:
     ms = lambda v: round(float(np.median(v)) * 1e3, 4)  # noqa: E731
     return {"photo": "edgekit/assets/astronaut.png", "threads": 1, "repeats": repeats,
             "aus_beyond_mesh_ms_median": ms(aus_times), "mesh_ms_median": ms(mesh_times),
-            "mesh_plus_aus_ms_median": ms(both_times), "mesh_plus_aus_ms_p90": round(float(np.percentile(both_times, 90)) * 1e3, 4),
+            "mesh_plus_aus_ms_median": ms(both_times),
+            "mesh_plus_aus_ms_p90": round(float(np.percentile(both_times, 90)) * 1e3, 4),
             "aus_beyond_mesh_cpu_ms_median": ms(aus_cpu), "mesh_plus_aus_cpu_ms_median": ms(both_cpu),
             "explain_ms_median": {k: round(float(np.median(v)), 2) for k, v in explain_ms.items()}}
 
@@ -488,7 +494,8 @@ def fusion_check(folds: int = 2) -> Dict[str, Any]:
         for k in range(folds):
             tr, te = fold != k, fold == k
             mu, sd = feats[tr].mean(axis=0), feats[tr].std(axis=0) + 1e-6
-            w, b = fit_logistic((feats[tr] - mu) / sd, y[tr], classes, weights=(1.0 / np.maximum(counts[y[tr]], 1)) ** 0.5)
+            w, b = fit_logistic((feats[tr] - mu) / sd, y[tr], classes,
+                                weights=(1.0 / np.maximum(counts[y[tr]], 1)) ** 0.5)
             pred[te] = np.argmax(((feats[te] - mu) / sd) @ w + b, axis=1)
         preds[name] = pred
     for name, pred in preds.items():
@@ -625,7 +632,8 @@ def explain_picture(path: Path) -> Dict[str, Any]:
 
 def write_markdown(report: Dict[str, Any], path: Path) -> None:
     fer, tr, real, stream, jit, tim, fus = (report.get(k, {}) for k in
-                                            ("ferplus", "transfer", "real_pairs", "stream", "jitter", "timing", "fusion"))
+                                            ("ferplus", "transfer", "real_pairs", "stream", "jitter", "timing",
+                                             "fusion"))
     lines = ["# Action units from the face mesh: validation", "",
              f"Written by `python -m converters.aus.validate` (git {report['environment']['git_sha']}, "
              f"{report['environment']['date_utc']}). Definitions: [docs/action_units.md](../../docs/action_units.md). "
@@ -672,7 +680,8 @@ def write_markdown(report: Dict[str, Any], path: Path) -> None:
                   f"| mean activation, neutral frames (n={stream['neutral_frames']}) | {stream['neutral_mean_activation_population']} | "
                   f"{stream['neutral_mean_activation_stream']} |",
                   f"| AU12, happy frames (n={stream['happy_frames']}) | {stream['happy_au12_population']} | {stream['happy_au12_stream']} |",
-                  f"| AU12, neutral frames | {stream['neutral_au12_population']} | {stream['neutral_au12_stream']} |", "",
+                  f"| AU12, neutral frames | {stream['neutral_au12_population']} | {stream['neutral_au12_stream']} |",
+                  "",
                   f"{stream['happy_share_of_streamed_frames']:.0%} of the calibrated frames are smiles (LFW people are "
                   "photographed smiling a lot), so the running median itself drifts towards a smile: the median baseline "
                   "assumes a person who is mostly neutral, which these photo streams are not."]
@@ -731,7 +740,8 @@ def write_markdown(report: Dict[str, Any], path: Path) -> None:
                   "shipped INT8 model (the issue asks for Grad-CAM on the Keras float model here; that needs the "
                   "TensorFlow toolchain and the float model, which is being retrained: the occlusion maps explain the "
                   f"model users run instead). Median {maps['occlusion_ms_median']:.0f} ms per face.", "",
-                  "![per-class maps](class_heatmaps.png)", "", "| class | faces (predicted right) | top regions (mean share of the drop) |",
+                  "![per-class maps](class_heatmaps.png)", "",
+                  "| class | faces (predicted right) | top regions (mean share of the drop) |",
                   "|---|---|---|"]
         for emotion, top in maps["top_regions"].items():
             lines.append(f"| {emotion} | {maps['faces'][emotion]} ({maps['predicted_right'][emotion]}) | " +
@@ -805,7 +815,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--data", type=Path, default=shared_dir() / "data", help="shared data root (ferplus/, lfw/)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "action_units")
     parser.add_argument("--limit", type=int, default=None, help="FER2013Valid faces at most (default: all)")
-    parser.add_argument("--lfw-people", type=int, default=None, help="LFW people at most (default: all with >= 2 photos)")
+    parser.add_argument("--lfw-people", type=int, default=None,
+                        help="LFW people at most (default: all with >= 2 photos)")
     parser.add_argument("--transfer-pairs", type=int, default=60)
     parser.add_argument("--jitter-photos", type=int, default=200)
     parser.add_argument("--stream-people", type=int, default=8)
@@ -832,7 +843,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     report["explain"] = explain_picture(args.out / "explain_astronaut.png")
     report["class_heatmaps"] = class_heatmaps(args.data, args.heatmap_faces, args.out / "class_heatmaps.png")
     report["targets"] = targets(report)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=float) + "\n", encoding="utf-8")
+    (args.out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=float) + "\n",
+                                          encoding="utf-8")
     write_markdown(report, args.out / "README.md")
     print(json.dumps(report["targets"], indent=1, ensure_ascii=False))
     return 0

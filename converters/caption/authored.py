@@ -83,7 +83,8 @@ def trigrams(text: str) -> Set[str]:
     return {t[i:i + 3] for i in range(len(t) - 2)} or {t}
 
 
-def near_duplicates(captions: Sequence[Caption], threshold: float = NEAR_DUPLICATE) -> List[Tuple[Caption, Caption, float]]:
+def near_duplicates(captions: Sequence[Caption],
+                    threshold: float = NEAR_DUPLICATE) -> List[Tuple[Caption, Caption, float]]:
     """Pairs within a language whose 3-gram Jaccard similarity is >= ``threshold`` (candidate pairs
     come from an inverted index of rare 3-grams, so the check is fast on thousands of lines)."""
     pairs = []
@@ -136,7 +137,8 @@ def validate(captions: Sequence[Caption], blocklist: Sequence[str]) -> List[str]
             problems.append(f"{c.where}: length {len(c.text)} outside [{MIN_CHARS}, {MAX_CHARS[c.lang]}]: {c.text!r}")
         if c.text != c.text.strip() or any(ch in c.text for ch in "\t\r\n"):
             problems.append(f"{c.where}: stray whitespace in {c.text!r}")
-        checks = (("blocklisted term", blocked_term(c.text, blocklist)), ("unbalanced brackets", unbalanced_bracket(c.text)),
+        checks = (("blocklisted term", blocked_term(c.text, blocklist)),
+                  ("unbalanced brackets", unbalanced_bracket(c.text)),
                   ("damaged doubled word, expected", damaged_doubles(c.text) if c.lang == "zh" else None),
                   ("scene words:", scene_problem(c)),
                   ("characters no bundled font draws:", "".join(sorted(glyphs.undrawable(c.text))) or None))
@@ -160,7 +162,8 @@ class Coverage:
         out = [f"{lang}: {n} captions, fewer than {MIN_PER_LANG}" for lang, n in self.per_lang.items() if n < MIN_PER_LANG]
         out += [f"{lang}: {share:.0%} of captions have scene 'none', fewer than {MIN_NONE_SHARE:.0%}"
                 for lang, share in self.none_share.items() if share < MIN_NONE_SHARE]
-        out += [f"{lang}/{emotion}/{style}: {n} captions, fewer than {MIN_PER_CELL}" for lang, emotion, style, n in self.thin_cells]
+        out += [f"{lang}/{emotion}/{style}: {n} captions, fewer than {MIN_PER_CELL}" for lang, emotion, style,
+                n in self.thin_cells]
         return out
 
 
@@ -202,7 +205,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m converters.caption.authored", description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, action="append", help="corpus folder, repeatable: duplicates are "
                         f"checked across all of them (default: {FOLDER})")
-    parser.add_argument("--partial", action="store_true", help="skip the coverage targets (while the corpus is being written)")
+    parser.add_argument("--partial", action="store_true",
+                        help="skip the coverage targets (while the corpus is being written)")
     args = parser.parse_args(argv)
     try:
         captions = [c for folder in (args.folder or [FOLDER]) for c in load(folder)]

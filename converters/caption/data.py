@@ -38,7 +38,8 @@ def conditions(entries: Sequence[Entry]) -> np.ndarray:
     return np.concatenate([condition(e.lang, e.emotion, e.style, e.scene) for e in entries])
 
 
-def augment(x: np.ndarray, cond: np.ndarray, rng: np.random.Generator, soft_p: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
+def augment(x: np.ndarray, cond: np.ndarray, rng: np.random.Generator,
+            soft_p: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
     """Training-time copies of ``x``/``cond``: in a fraction ``soft_p`` of rows the one-hot emotion
     becomes a probability vector keeping >= 55% on the true label (the rest spread at random), like
     a classifier's output. Scenes stay as tagged: the ``none`` scene is learnt from the corpus's

@@ -41,7 +41,8 @@ def distinct_2(texts: Sequence[str], tok: CaptionTokenizer) -> float:
     return len(set(grams)) / max(1, len(grams))
 
 
-def generation_metrics(cap: Captioner, scorer: NaiveBayesScorer, train_texts: frozenset, per_cell: int, seed: int) -> Dict:
+def generation_metrics(cap: Captioner, scorer: NaiveBayesScorer, train_texts: frozenset, per_cell: int,
+                       seed: int) -> Dict:
     """Sample ``per_cell`` captions per (lang, emotion, style), a third without a scene and the rest
     with a random one, and score them."""
     rng = np.random.default_rng(seed)
@@ -153,4 +154,5 @@ def train_scorer(held: Sequence[Entry], train: Sequence[Entry], seed: int, per_c
     fresh = [e for e in generate(per_cell=per_cell, seed=seed) if e.text not in library]
     scorer = NaiveBayesScorer().fit([(e.text, e.emotion) for e in list(held) + fresh])
     return {"scorer": scorer, "trained_on": f"held-out split ({len(held)} captions) + {len(fresh)} fresh grammar captions "
-            f"(seed {seed}) not in the library", "accuracy_on_training_split": scorer.accuracy([(e.text, e.emotion) for e in train])}
+            f"(seed {seed}) not in the library",
+            "accuracy_on_training_split": scorer.accuracy([(e.text, e.emotion) for e in train])}

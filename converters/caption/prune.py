@@ -65,5 +65,6 @@ def apply(cfg: GPTConfig, weights: Dict[str, np.ndarray], keep_heads: List[np.nd
         w[p + "w1"] = weights[p + "w1"][:, units]
         w[p + "b1"] = weights[p + "b1"][units]
         w[p + "w2"] = weights[p + "w2"][units, :]
-    new_cfg = GPTConfig(**{**cfg.to_dict(), "heads": tuple(len(h) for h in keep_heads), "mlp": tuple(len(u) for u in keep_units)})
+    new_cfg = GPTConfig(**{**cfg.to_dict(), "heads": tuple(len(h) for h in keep_heads),
+                           "mlp": tuple(len(u) for u in keep_units)})
     return new_cfg, {k: np.ascontiguousarray(v) for k, v in w.items()}

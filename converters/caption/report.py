@@ -14,7 +14,8 @@ def host_info(root: Path) -> Dict:
     from benchmarks.report import cpu_model, git_sha, package_versions
 
     versions = package_versions(("numpy", "tensorflow", "tf-keras", "ai-edge-litert", "edgekit"))
-    return {"git_sha": git_sha(root), "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_model(),
+    return {"git_sha": git_sha(root), "python": platform.python_version(), "platform": platform.platform(),
+            "cpu": cpu_model(),
             "cpu_count": os.cpu_count(), "load_avg_at_report": os.getloadavg() if hasattr(os, "getloadavg") else None,
             "versions": {p: v or "absent" for p, v in versions.items()}}
 
@@ -115,7 +116,8 @@ def markdown(r: Dict) -> str:
         "| model | held-out perplexity (LiteRT, KV cache) | delta vs float | consistency (proxy) | copies of training lines | fallback |",
         "|---|---|---|---|---|---|",
     ]
-    for key, name in (("float", "float, dense"), ("pruned_float", "pruned 30% + fine-tune, float"), ("pruned_int8", "pruned + INT8 (shipped)")):
+    for key, name in (("float", "float, dense"), ("pruned_float", "pruned 30% + fine-tune, float"),
+                      ("pruned_int8", "pruned + INT8 (shipped)")):
         g = gen[key]
         lines.append(f"| {name} | {ppl[key]:.4f} | {ppl[key] - ppl['float']:+.4f} | {_pct(g['emotion_consistency_model_outputs'])} | "
                      f"{_pct(g['copies_of_training_lines'])} | {_pct(g['fallback_rate'])} |")

@@ -67,7 +67,8 @@ def panel(size: int = PANEL_SIZE, seed: int = 20261207) -> List[dict]:
             others = [e for e in EMOTIONS if e != emotion]
             second = rng.choice(others)
             probs = {emotion: top, second: round(1 - top, 2)}
-        requests.append({"id": i, "kind": "generate", "lang": "zh" if i % 2 == 0 else "en", "emotion": emotion, "probs": probs,
+        requests.append({"id": i, "kind": "generate", "lang": "zh" if i % 2 == 0 else "en", "emotion": emotion,
+                         "probs": probs,
                          "style": None if rng.random() < 0.25 else rng.choice(STYLES),
                          "scene": None if rng.random() < 0.45 else rng.choice(SCENES)})
     return requests + extra_requests(len(requests), rng)
@@ -88,7 +89,8 @@ def extra_requests(start: int, rng: random.Random) -> List[dict]:
         out.append({"kind": "free_scene", "lang": lang, "emotion": EMOTIONS[(3 * k) % len(EMOTIONS)], "probs": None,
                     "style": rng.choice(STYLES), "scene": scene})
     for row in authored.read_tsv(CORPUS / "restyle_sources.tsv")[::2]:
-        out.append({"kind": "restyle", "source": row["text"], "lang": row["lang"], "emotion": row["emotion"], "probs": None,
+        out.append({"kind": "restyle", "source": row["text"], "lang": row["lang"], "emotion": row["emotion"],
+                    "probs": None,
                     "style": rng.choice(STYLES[1:]), "scene": None})
     return [{"id": start + i, **r} for i, r in enumerate(out)]
 
@@ -123,10 +125,13 @@ def captions_for(requests: Sequence[dict], seed: int = 0) -> List[dict]:
         made = {name: cap.generate(r["probs"] or r["emotion"], style=r["style"], scene=r["scene"], lang=r["lang"])[0]
                 for name, cap in captioners.items()}
         corpus_line = (_pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, key or authored.NO_SCENE)]], rng)
-                       or _pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, authored.NO_SCENE)]], rng))
+                       or _pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, authored.NO_SCENE)]],
+                                rng))
         scenes = [key] if key else list(SCENES)
-        template_line = _pick([t for s in styles for sc in scenes for t in templates[(r["lang"], r["emotion"], s, sc)]], rng)
-        texts = [(name, c.text, c.source) for name, c in made.items()] + [("corpus", corpus_line, None), ("template", template_line, None)]
+        template_line = _pick([t for s in styles for sc in scenes for t in templates[(r["lang"], r["emotion"], s, sc)]],
+                              rng)
+        texts = [(name, c.text, c.source) for name, c in made.items()] + [("corpus", corpus_line, None),
+                                                                          ("template", template_line, None)]
         for system, text, source in texts:
             if text:
                 items.append({"request": r["id"], "system": system, "text": text, "model_source": source})

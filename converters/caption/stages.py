@@ -14,7 +14,8 @@ from edgekit.captioning.tokenizer import CaptionTokenizer
 from . import paths
 
 SEED = 0
-MODEL_SHAPE = dict(n_cond=COND_DIM, n_ctx=56, d_model=160, head_dim=40, heads=(4, 4, 4, 4), mlp=(640, 640, 640, 640), dropout=0.1)
+MODEL_SHAPE = dict(n_cond=COND_DIM, n_ctx=56, d_model=160, head_dim=40, heads=(4, 4, 4, 4), mlp=(640, 640, 640, 640),
+                   dropout=0.1)
 #: 45 min wall clock; held-out perplexity every 100 steps (one evaluation costs about 7 training steps) and the
 #: weights of the lowest one are kept (the 6,400-line model was best at step 1,000 of 2,488, then over-fitted).
 TRAIN = dict(steps=3000, batch=64, lr=2e-3, warmup=100, time_budget_s=45 * 60, eval_every=100)
@@ -76,7 +77,8 @@ def train(threads: int = 1) -> None:
 
 PRUNE_FRACTION = 0.30
 FINETUNE = dict(steps=400, batch=64, lr=5e-4, warmup=20, time_budget_s=150, eval_every=100)
-TFLITE = {"float": "caption_float.tflite", "pruned_float": "caption_pruned_float.tflite", "pruned_int8": "caption_pruned_int8.tflite"}
+TFLITE = {"float": "caption_float.tflite", "pruned_float": "caption_pruned_float.tflite",
+          "pruned_int8": "caption_pruned_int8.tflite"}
 
 
 def prune(threads: int = 1) -> None:
@@ -124,7 +126,8 @@ def export() -> None:
     from .export import export_tflite
     from .model import load_checkpoint
 
-    for key, ckpt in (("float", paths.FLOAT_CKPT), ("pruned_float", paths.PRUNED_CKPT), ("pruned_int8", paths.PRUNED_CKPT)):
+    for key, ckpt in (("float", paths.FLOAT_CKPT), ("pruned_float", paths.PRUNED_CKPT),
+                      ("pruned_int8", paths.PRUNED_CKPT)):
         cfg, weights = load_checkpoint(ckpt)
         out = export_tflite(cfg, weights, paths.WORK / TFLITE[key], int8=key.endswith("int8"))
         log(f"exported {out} ({out.stat().st_size} bytes)")
@@ -182,12 +185,14 @@ def evaluate(threads: int = 1) -> None:
         "produced_by": "python -m converters.caption all",
         "host": rp.host_info(paths.ROOT),
         "train": train, "pruning": prune, "perplexity": ppl, "generation": gen, "per_cell": per_cell,
-        "sampling": shipped.options.__dict__, "integrity": checks, "style_batches": styles, "restyle": restyle, "latency": lat,
+        "sampling": shipped.options.__dict__, "integrity": checks, "style_batches": styles, "restyle": restyle,
+        "latency": lat,
         "scorer": {**scorer_info, "description": "character 1-4-gram multinomial naive Bayes trained on "
                    "captions the generator never saw: " + scorer_info["trained_on"]},
         "files": {name: p.stat().st_size for name, p in files.items()},
         "sha256": {name: registry.sha256_file(p) for name, p in files.items()},
-        "tokenizer": {"atoms": len(tok.atoms), "words": len(tok.words), "chars": len(tok.chars), "controls": tok.n_controls},
+        "tokenizer": {"atoms": len(tok.atoms), "words": len(tok.words), "chars": len(tok.chars),
+                      "controls": tok.n_controls},
         "corpus": {"total": len(entries), "train": len(tr), "heldout": len(held),
                    "problems": len(validate(load_authored(), shipped.blocklist)),
                    "scenes": sorted({e.scene for e in entries}),

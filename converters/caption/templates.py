@@ -62,5 +62,6 @@ def generate(per_cell: int = 6, seed: int = 0, max_tries: int = 60) -> List[Entr
         n_held = max(1, round(HELDOUT_FRACTION * len(items)))
         for i, (scene, text) in enumerate(items):
             entries.append(Entry(lang, emotion, style, scene, "heldout" if i < n_held else "train", text))
-    entries.sort(key=lambda e: (e.lang, EMOTIONS.index(e.emotion), STYLES.index(e.style), SCENES.index(e.scene), e.text))
+    entries.sort(key=lambda e: (e.lang, EMOTIONS.index(e.emotion), STYLES.index(e.style), SCENES.index(e.scene),
+                                e.text))
     return entries

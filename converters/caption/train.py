@@ -113,7 +113,8 @@ def train(model: GPT, rows: np.ndarray, cond: np.ndarray, steps: int, batch: int
         idx = order[cursor:cursor + batch]
         cursor += batch
         T = int(lengths[idx].max()) - 1
-        frac = min(1.0, i / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0, i - warmup) / max(1, steps - warmup))))
+        frac = min(1.0, i / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0,
+                                                                        max(0, i - warmup) / max(1, steps - warmup))))
         opt.learning_rate.assign(lr * max(frac, 0.02))
         x, c = augment(x_all[idx, :T], cond[idx], rng)
         run.append(float(step(x, c, y_all[idx, :T], m_all[idx, :T])))

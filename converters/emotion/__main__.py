@@ -60,12 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", dest="batch_size", type=int)
     t.add_argument("--lr", type=float)
-    t.add_argument("--budget-minutes", dest="budget_minutes", type=float, help="wall-clock budget (cosine schedule ends there)")
+    t.add_argument("--budget-minutes", dest="budget_minutes", type=float,
+                   help="wall-clock budget (cosine schedule ends there)")
     t.add_argument("--label-mode", dest="label_mode", choices=["soft", "majority"])
     t.add_argument("--strategy", choices=["default", "mirrored", "multiworker", "tpu"])
     t.add_argument("--seed", type=int)
     t.set_defaults(func=_train)
-    a = sub.add_parser("all", help="train -> prune 30%% + fine-tune -> QAT -> PTQ/convert -> evaluate -> ship -> report")
+    a = sub.add_parser("all",
+                       help="train -> prune 30%% + fine-tune -> QAT -> PTQ/convert -> evaluate -> ship -> report")
     a.add_argument("--config", help="pipeline JSON (PipelineConfig fields; its 'train' holds TrainConfig fields)")
     a.add_argument("--data", help="FER+ root, fer2013.csv or class-folder tree")
     a.add_argument("--out", help="work folder (default runs/emotion)")

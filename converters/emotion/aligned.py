@@ -62,7 +62,8 @@ class RuntimeCropper:
         return self.aligner.align(photo, largest).image, True
 
 
-def runtime_crops(images: np.ndarray, size: int, progress: bool = True, cache: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+def runtime_crops(images: np.ndarray, size: int, progress: bool = True,
+                  cache: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """``[N, 48, 48]`` gray faces -> (``[N, size, size]`` aligned gray crops, detected mask)."""
     images = np.ascontiguousarray(images, np.uint8)
     key = hashlib.sha256(images.tobytes() + repr((size, PREPARE, DEFAULT_TEMPLATE, _detector_sha())).encode()).hexdigest()[:16]

@@ -60,7 +60,8 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, cfg: AugmentConfig) -> tf.
     cos, sin = tf.cos(theta) / scale, tf.sin(theta) / scale
     tx, ty = cx + shift[:, 0], cy + shift[:, 1]
     zeros = tf.zeros_like(cos)
-    transforms = tf.stack([cos, sin, cx - cos * tx - sin * ty, -sin, cos, cy + sin * tx - cos * ty, zeros, zeros], axis=1)
+    transforms = tf.stack([cos, sin, cx - cos * tx - sin * ty, -sin, cos, cy + sin * tx - cos * ty, zeros, zeros],
+                          axis=1)
     images = tf.raw_ops.ImageProjectiveTransformV3(
         images=images, transforms=transforms, output_shape=tf.shape(images)[1:3], fill_value=0.0,
         interpolation="BILINEAR", fill_mode="REFLECT")

@@ -214,7 +214,8 @@ def load_fer2013_csv(csv_path: Path, split: str = "train", votes_csv: Optional[P
         raise InputError(f"no rows with Usage={usage!r}", csv_path, "check the Usage column")
     sizes = {im.shape for im in images}
     if len(sizes) != 1:
-        raise InputError(f"rows have different image sizes {sorted(sizes)}", csv_path, "all pixel strings must have the same length")
+        raise InputError(f"rows have different image sizes {sorted(sizes)}", csv_path,
+                         "all pixel strings must have the same length")
     return FaceSet(np.stack(images), np.asarray(votes, np.float32), names, f"{csv_path}:{usage}", skipped)
 
 
@@ -249,7 +250,8 @@ def load_class_folders(root: Path, image_size: int = 48, progress: bool = True) 
     for folder in classes:
         found = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not found:
-            raise InputError("class folder has no images", folder, f"put {'/'.join(IMAGE_SUFFIXES)} files in it or remove it")
+            raise InputError("class folder has no images", folder,
+                             f"put {'/'.join(IMAGE_SUFFIXES)} files in it or remove it")
         files += [(p, CLASS_ALIASES[folder.name.lower()]) for p in found]
     images, votes, names, skipped = [], [], [], []
     eye = np.eye(len(VOTE_COLUMNS), dtype=np.float32)
@@ -284,7 +286,8 @@ def detect_format(path: Path) -> str:
     """'ferplus', 'csv' or 'folder' for a data path; raises InputError for anything else."""
     path = Path(path)
     if not path.exists():
-        raise InputError("does not exist", path, "pass a FER+ root (with FER2013Train/), fer2013.csv, or a class-folder tree")
+        raise InputError("does not exist", path,
+                         "pass a FER+ root (with FER2013Train/), fer2013.csv, or a class-folder tree")
     if path.is_file():
         if path.suffix.lower() == ".csv":
             return "csv"
@@ -306,7 +309,8 @@ def load_splits(path: Path, image_size: int = 48, val_path: Optional[Path] = Non
     if fmt == "ferplus":
         train_dir = path / FERPLUS_SPLITS["train"] if (path / FERPLUS_SPLITS["train"]).is_dir() else path
         if train_dir == path and val_path is None:
-            raise InputError("is a single FER+ split folder", path, "pass the FER+ root holding FER2013Train/ and FER2013Valid/, or --val")
+            raise InputError("is a single FER+ split folder", path,
+                             "pass the FER+ root holding FER2013Train/ and FER2013Valid/, or --val")
         train = load_ferplus_split(train_dir, image_size, progress)
         val = load_ferplus_split(Path(val_path) if val_path else path / FERPLUS_SPLITS["valid"], image_size, progress)
     elif fmt == "csv":

@@ -47,7 +47,8 @@ def runtime_inputs(images: np.ndarray, size: int) -> np.ndarray:
     pixels, so the toolchain's numbers are the runtime's numbers."""
     from edgekit.emotion import fit_to_input
 
-    return np.stack([cv2.cvtColor(fit_to_input(image, size, size), cv2.COLOR_GRAY2RGB) for image in np.asarray(images, np.uint8)])
+    return np.stack([cv2.cvtColor(fit_to_input(image, size, size), cv2.COLOR_GRAY2RGB) for image in np.asarray(images,
+                                                                                                               np.uint8)])
 
 
 def predict_keras(model, images: np.ndarray, input_size: int, batch_size: int = 256) -> np.ndarray:
@@ -128,7 +129,8 @@ class TFLiteRunner:
         for op in self.interpreter._get_ops_details():
             if op["op_name"] not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
                 continue
-            scales = [tensors[i]["quantization_parameters"]["scales"] for i in (op["inputs"][0], op["inputs"][1], op["outputs"][0])]
+            scales = [tensors[i]["quantization_parameters"]["scales"] for i in (op["inputs"][0], op["inputs"][1],
+                                                                                op["outputs"][0])]
             if any(len(sc) == 0 for sc in scales):
                 continue  # float op
             worst = float(np.max(scales[0][0] * scales[1] / scales[2][0]))

@@ -23,7 +23,8 @@ from converters.cli import run
 REPORT_DIR = Path("reports/emotion_teacher")
 
 
-def build_pair(variant: str, size: int, fraction: float, divisor: int, images, workdir: Path) -> Dict[str, Tuple[Path, int]]:
+def build_pair(variant: str, size: int, fraction: float, divisor: int, images,
+               workdir: Path) -> Dict[str, Tuple[Path, int]]:
     """``{"unpruned" | "pruned": (INT8 .tflite path, MACs)}`` of MobileNetV3-``variant`` at ``size`` px."""
     from converters.emotion import pruning, quantize
     from converters.emotion.model import build_model, custom_objects, mobilenet_v3_spec
@@ -55,7 +56,8 @@ def measure(variants: Sequence[str], sizes: Sequence[int], images, fraction: flo
             for tag in ("unpruned", "pruned"):
                 path, macs = pair[tag]
                 row[tag] = {"macs": macs, "file_bytes": path.stat().st_size,
-                            "median_ms": latency[f"{v}_{s}_{tag}"]["median_ms"], "p90_ms": latency[f"{v}_{s}_{tag}"]["p90_ms"],
+                            "median_ms": latency[f"{v}_{s}_{tag}"]["median_ms"],
+                            "p90_ms": latency[f"{v}_{s}_{tag}"]["p90_ms"],
                             "xnnpack_partitions": runners[f"{v}_{s}_{tag}"].delegate_partitions()}
             row["pruned_vs_unpruned"] = row["pruned"]["median_ms"] / row["unpruned"]["median_ms"]
             rows.append(row)
@@ -108,7 +110,8 @@ def _main(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m converters.emotion.latency_probe", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m converters.emotion.latency_probe",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="FER+ root (validation faces calibrate the INT8 conversion)")
     parser.add_argument("--variants", nargs="+", default=["small", "large"], choices=["small", "large"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[64, 80, 96, 128])

@@ -111,7 +111,8 @@ def mobilenet_v3_spec(variant: str = "small", alpha: float = 1.0, input_size: in
                                 activation if act == "hswish" else act, stride))
         width = blocks[-1].out
     return NetSpec(input_size, stem, blocks, _div8(head * alpha), hidden if alpha <= 1.0 else _div8(hidden * alpha),
-                   num_classes, dropout, f"mobilenet_v3_{variant}_{alpha:g}" + ("_relu" if activation == "relu" else ""),
+                   num_classes, dropout,
+                   f"mobilenet_v3_{variant}_{alpha:g}" + ("_relu" if activation == "relu" else ""),
                    activation)
 
 

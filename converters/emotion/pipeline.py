@@ -90,7 +90,8 @@ def stage_prune(cfg: PipelineConfig, data, float_path: Path) -> Tuple[Path, dict
     def make_thin():
         original = load_model(float_path)
         thin, plan = pruning.prune(original, cfg.prune_fraction, cfg.prune_divisor, custom_objects=custom_objects())
-        summary.update(plan.summary(), params_before=pruning.count_params(original), params_after=pruning.count_params(thin),
+        summary.update(plan.summary(), params_before=pruning.count_params(original),
+                       params_after=pruning.count_params(thin),
                        macs_before=pruning.count_macs(original), macs_after=pruning.count_macs(thin))
         plan_file.write_text(json.dumps(summary, indent=1))
         log.info("pruned %.1f%% of %d prunable channels: params %d -> %d, MACs %d -> %d",

@@ -40,7 +40,8 @@ class OutputQuantizeConfig(_output_config_base()):
     def get_output_quantizers(self, layer):
         from converters.tfenv import tfmot
 
-        return [tfmot.quantization.keras.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
+        return [tfmot.quantization.keras.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
+                                                                           narrow_range=False)]
 
     def get_config(self):
         return {}

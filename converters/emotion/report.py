@@ -71,7 +71,8 @@ def ship(cfg, source: Path, description: str) -> Path:
     models_dir = Path(cfg.models_dir) if Path(cfg.models_dir).is_absolute() else ROOT / cfg.models_dir
     dest = models_dir / cfg.ship_file
     shutil.copyfile(source, dest)
-    register_model(cfg.ship_name, dest, manifest_path=models_dir / "manifest.json", task="emotion", labels=list(EMOTIONS),
+    register_model(cfg.ship_name, dest, manifest_path=models_dir / "manifest.json", task="emotion",
+                   labels=list(EMOTIONS),
                    produced_by=cfg.produced_by, report=f"{cfg.report_dir}/README.md", description=description)
     return dest
 
@@ -116,7 +117,8 @@ def _runtime_path(cfg, model_path: Path, paths: List[Path]) -> Tuple[np.ndarray,
 
         return runtime_predict(model_path, paths)
     size = int(classifier_input_size(model_path))
-    fed = np.stack([cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_LINEAR)
+    fed = np.stack([cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), (size, size),
+                               interpolation=cv2.INTER_LINEAR)
                     for p in paths])
     return ev.runtime_predict(model_path, paths), fed
 
@@ -148,7 +150,8 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
         results[name] = {**ev.classification_metrics(labels, probs[name]), "file_bytes": path.stat().st_size,
                          "noise_flip_rate": runner.noise_flip_rate(pixels, probs[name]),
                          "sha256": _sha(path),
-                         "input": {"dtype": str(np.dtype(runner.inp["dtype"])), "quantization": list(runner.inp["quantization"])},
+                         "input": {"dtype": str(np.dtype(runner.inp["dtype"])),
+                                   "quantization": list(runner.inp["quantization"])},
                          "xnnpack_partitions": runner.delegate_partitions()}
         if not runner.xnnpack:
             results[name]["xnnpack_refused_ops"] = runner.xnnpack_requant_violations()
@@ -266,7 +269,8 @@ def check_targets(results: dict, shipped: str) -> dict:
     out = {}
     for name, (value, op, limit) in rows.items():
         ok = value >= limit if op == ">=" else value <= limit
-        out[name] = {"measured": value, "target": f"{op} {limit}", "met": bool(ok), "miss_by": 0.0 if ok else abs(value - limit)}
+        out[name] = {"measured": value, "target": f"{op} {limit}", "met": bool(ok),
+                     "miss_by": 0.0 if ok else abs(value - limit)}
     return out
 
 

@@ -91,7 +91,8 @@ def _pct(x: float) -> str:
 
 def render_markdown(r: dict, report_dir: Path) -> str:
     res, host, sh = r["results"], r["host"], r["shipped"]
-    order = ["float_keras", "float_fp32", "float_int8_ptq", "pruned_keras", "pruned_fp32", "pruned_int8_ptq", "pruned_int8_qat"]
+    order = ["float_keras", "float_fp32", "float_int8_ptq", "pruned_keras", "pruned_fp32", "pruned_int8_ptq",
+             "pruned_int8_qat"]
     lines = [
         "# Emotion classifier: train -> prune 30% channels -> INT8 -> export",
         "",
@@ -134,7 +135,8 @@ def render_markdown(r: dict, report_dir: Path) -> str:
                   "so a drift in this shared VM's speed hits all models alike and the ratios compare like with like."]
     lines += ["", "XNNPACK partitions = delegated subgraphs; more than one means some ops (e.g. int8 HARD_SWISH) run "
               "outside XNNPACK, which is why INT8 can be slower than float32 here; 0 means XNNPACK refused to "
-              "prepare the graph and LiteRT's built-in kernels ran it.", "", "Per-class recall:", "", "| variant | " + " | ".join(EMOTIONS) + " |", "|---" * (len(EMOTIONS) + 1) + "|"]
+              "prepare the graph and LiteRT's built-in kernels ran it.", "", "Per-class recall:", "",
+              "| variant | " + " | ".join(EMOTIONS) + " |", "|---" * (len(EMOTIONS) + 1) + "|"]
     for name in order:
         if name in res:
             lines.append(f"| {name} | " + " | ".join(f"{res[name]['per_class_recall'][e]:.2f}" for e in EMOTIONS) + " |")

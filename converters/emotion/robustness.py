@@ -206,11 +206,14 @@ def markdown(report: dict, command: str) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.emotion.robustness", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m converters.emotion.robustness",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="FER+ root (FER2013Valid is used)")
     parser.add_argument("--lfw", type=Path, required=True, help="LFW folder (images/<person>/*.jpg)")
-    parser.add_argument("--model", action="append", help="emotion model name or .tflite path (repeatable; default: emotion)")
-    parser.add_argument("--faces", type=int, default=3417, help="FER2013Valid faces (default: all with a majority label)")
+    parser.add_argument("--model", action="append",
+                        help="emotion model name or .tflite path (repeatable; default: emotion)")
+    parser.add_argument("--faces", type=int, default=3417,
+                        help="FER2013Valid faces (default: all with a majority label)")
     parser.add_argument("--photos", type=int, default=600, help="LFW photos (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "emotion_robustness")

@@ -41,7 +41,8 @@ def _votes(label: int, rng: np.random.Generator) -> list:
     return votes.tolist()
 
 
-def write_ferplus(root: Path, per_class: int = 6, splits: Sequence[str] = ("FER2013Train", "FER2013Valid"), seed: int = 0) -> Path:
+def write_ferplus(root: Path, per_class: int = 6, splits: Sequence[str] = ("FER2013Train", "FER2013Valid"),
+                  seed: int = 0) -> Path:
     """FER+ layout: ``root/<split>/ferNNNNNNN.png`` + ``label.csv``."""
     rng = np.random.default_rng(seed)
     index = 0

@@ -69,7 +69,8 @@ def prepare_data(cfg: TrainConfig, train: data_mod.FaceSet, val: data_mod.FaceSe
     if not keep.any():
         from edgekit.errors import InputError
 
-        raise InputError("no usable training rows (all unknown/not-a-face/tied)", train.source, "check the vote columns")
+        raise InputError("no usable training rows (all unknown/not-a-face/tied)", train.source,
+                         "check the vote columns")
     if cfg.class_weight_power > 0:
         weights_per_class = data_mod.class_weights(counts, cfg.class_weight_power)
     else:
@@ -214,14 +215,16 @@ def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.Face
     batch = min(cfg.batch_size, len(prep.train_targets))
     steps = max(1, len(prep.train_targets) // batch)
     state_file = out / "state.json"
-    state = json.loads(state_file.read_text()) if state_file.is_file() else {"epoch": 0, "step": 0, "elapsed_s": 0.0, "history": []}
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {"epoch": 0, "step": 0, "elapsed_s": 0.0,
+                                                                             "history": []}
     with strategy.scope():
         if model_fn is not None:
             model = model_fn()
         elif cfg.init_from:
             model = _load_model(cfg.init_from)
         else:
-            model = build_model(mobilenet_v3_spec(cfg.variant, cfg.alpha, cfg.input_size, dropout=cfg.dropout, depth=cfg.depth,
+            model = build_model(mobilenet_v3_spec(cfg.variant, cfg.alpha, cfg.input_size, dropout=cfg.dropout,
+                                                  depth=cfg.depth,
                                                   activation=cfg.activation))
         if cfg.qat:
             from converters.emotion.quantize import qat_model

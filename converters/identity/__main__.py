@@ -24,14 +24,16 @@ def _all(args: argparse.Namespace) -> None:
     flags = {k: v for k, v in {"data": args.data, "out": args.out, "report_dir": args.report_dir,
                                "input_size": args.input_size, "people_limit": args.people_limit,
                                "teacher": args.teacher_cache, "teacher_views": args.teacher_views}.items() if v is not None}
-    for stage, minutes in (("train", args.train_minutes), ("finetune", args.finetune_minutes), ("qat", args.qat_minutes)):
+    for stage, minutes in (("train", args.train_minutes), ("finetune", args.finetune_minutes),
+                           ("qat", args.qat_minutes)):
         if minutes is not None:
             raw[stage] = {**raw.get(stage, {}), "budget_minutes": minutes}
     if args.no_ship:
         flags["ship"] = False
     cfg = IdentityConfig.from_dict({**raw, **flags}, source=args.config or "command line")
     if not cfg.data:
-        raise ConfigError("no data set given", "--data", "pass the LFW root (images/Name/Name_0001.jpg, pairsDevTrain.txt)")
+        raise ConfigError("no data set given", "--data",
+                          "pass the LFW root (images/Name/Name_0001.jpg, pairsDevTrain.txt)")
     cfg.produced_by = "python -m converters.identity " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
     run_all(cfg)
 
@@ -70,12 +72,14 @@ def _teacher(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m converters.identity", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    a = sub.add_parser("all", help="data -> train -> prune 30%% + fine-tune -> [QAT] -> convert -> evaluate -> ship -> report")
+    a = sub.add_parser("all",
+                       help="data -> train -> prune 30%% + fine-tune -> [QAT] -> convert -> evaluate -> ship -> report")
     a.add_argument("--config", help="JSON of IdentityConfig fields")
     a.add_argument("--data", help="LFW root (images/, pairsDevTrain.txt)")
     a.add_argument("--out", help="work folder (default runs/identity)")
     a.add_argument("--input-size", dest="input_size", type=int, help="crop side in pixels (64)")
-    a.add_argument("--people-limit", dest="people_limit", type=int, help="only the first N people with >= 2 images (smoke tests)")
+    a.add_argument("--people-limit", dest="people_limit", type=int,
+                   help="only the first N people with >= 2 images (smoke tests)")
     a.add_argument("--train-minutes", dest="train_minutes", type=float, help="float training wall-clock budget")
     a.add_argument("--finetune-minutes", dest="finetune_minutes", type=float, help="fine-tuning after pruning")
     a.add_argument("--qat-minutes", dest="qat_minutes", type=float, help="quantization-aware training (0: PTQ only)")
@@ -90,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--sizes", type=int, nargs="+", default=[64, 96])
     z.add_argument("--report-dir", dest="report_dir", default="reports/identity")
     z.set_defaults(func=_sizes)
-    t = sub.add_parser("teacher", help="dlib teacher embeddings of every LFW face (long, resumable; needs the [teacher] extra)")
+    t = sub.add_parser("teacher",
+                       help="dlib teacher embeddings of every LFW face (long, resumable; needs the [teacher] extra)")
     t.add_argument("--data", required=True, help="LFW root (images/, pairsDevTrain.txt)")
     t.add_argument("--out", default="runs/identity_teacher", help="cache folder, outside git")
     t.add_argument("--limit", type=int, help="only the first N images (smoke tests)")

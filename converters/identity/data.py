@@ -174,7 +174,8 @@ def load_faces(root: Path, size: int, cache_dir: Path, people: Optional[Sequence
     return FaceData(index, images, detected, eyes)
 
 
-def view_crops(index: LfwIndex, eyes: np.ndarray, size: int, view: int, rows: np.ndarray, cache_dir: Path) -> np.ndarray:
+def view_crops(index: LfwIndex, eyes: np.ndarray, size: int, view: int, rows: np.ndarray,
+               cache_dir: Path) -> np.ndarray:
     """Gray ``[len(rows), size, size]`` crops of augmented view ``view`` (1, 2, ...) of the images
     ``rows``: the photo transformed by :func:`converters.identity.views.apply_view` (what the
     teacher embedded for that view), aligned by :class:`edgekit.FaceAligner` with the

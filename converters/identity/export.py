@@ -23,7 +23,8 @@ def add_metadata(tflite: bytes, embedding_dim: int) -> Tuple[bytes, str]:
     writer = metadata_writer.MetadataWriter(bytearray(tflite))
     writer.add_general_info(MODEL_NAME, DESCRIPTION)
     writer.add_image_input(norm_mean=[0.0], norm_std=[1.0])
-    writer.add_feature_output("embedding", f"{embedding_dim}-d face embedding (compare L2-normalised vectors by cosine similarity)")
+    writer.add_feature_output("embedding",
+                              f"{embedding_dim}-d face embedding (compare L2-normalised vectors by cosine similarity)")
     model, meta_json = writer.populate()
     return bytes(model), meta_json
 

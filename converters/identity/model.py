@@ -120,7 +120,8 @@ def relational_distance(target: tf.Tensor, unit: tf.Tensor) -> tf.Tensor:
     faces of the batch under the student and under the teacher (similarity-preserving
     distillation; works whatever the two dimensions are)."""
     t = tf.math.l2_normalize(tf.cast(target, unit.dtype), axis=1)
-    return tf.reduce_mean(tf.square(tf.matmul(unit, unit, transpose_b=True) - tf.matmul(t, t, transpose_b=True)), axis=1)
+    return tf.reduce_mean(tf.square(tf.matmul(unit, unit, transpose_b=True) - tf.matmul(t, t, transpose_b=True)),
+                          axis=1)
 
 
 def custom_objects() -> dict:

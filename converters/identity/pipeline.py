@@ -151,7 +151,8 @@ def prepare(cfg: IdentityConfig) -> Prepared:
     labels = np.array([train_people[str(faces.names[i])] for i in train_idx], np.int64)
     held = data_mod.sample_pairs(faces.names, split.heldout_people, cfg.heldout_pairs, cfg.seed)
     pairs_file = root / "pairsDevTrain.txt"
-    lfw, missing = data_mod.lfw_pairs(faces.index, pairs_file) if pairs_file.is_file() else (np.zeros((0, 3), np.int64), 0)
+    lfw, missing = data_mod.lfw_pairs(faces.index, pairs_file) if pairs_file.is_file() else (np.zeros((0, 3), np.int64),
+                                                                                             0)
     prep = Prepared(faces, split, train_idx, labels, len(train_people), held, lfw, missing)
     if cfg.teacher:
         add_teacher(cfg, prep)
@@ -205,7 +206,8 @@ def heldout_evaluator(prep: Prepared):
     return evaluate
 
 
-def _train_stage(cfg: IdentityConfig, prep: Prepared, stage: str, settings: FitSettings, make_model, head_from=None) -> Path:
+def _train_stage(cfg: IdentityConfig, prep: Prepared, stage: str, settings: FitSettings, make_model,
+                 head_from=None) -> Path:
     """Fit ``make_model()`` (with the class centres of ``head_from`` when given) into ``<out>/<stage>``."""
     from converters.emotion.train import save_model
     from converters.identity.model import CosFaceLogits
@@ -252,10 +254,12 @@ def stage_prune(cfg: IdentityConfig, prep: Prepared, float_path: Path) -> tuple:
     def make_thin():
         original = load_model(float_path)
         thin, plan = pruning.prune(original, cfg.prune_fraction, cfg.prune_divisor, custom_objects=custom_objects())
-        summary = {**plan.summary(), "params_before": pruning.count_params(original), "params_after": pruning.count_params(thin),
+        summary = {**plan.summary(), "params_before": pruning.count_params(original),
+                   "params_after": pruning.count_params(thin),
                    "macs_before": pruning.count_macs(original), "macs_after": pruning.count_macs(thin)}
         plan_file.write_text(json.dumps(summary, indent=1))
-        log.info("pruned %.1f%% of %d prunable channels: params %d -> %d, MACs %d -> %d", 100 * summary["removed_fraction"],
+        log.info("pruned %.1f%% of %d prunable channels: params %d -> %d, MACs %d -> %d",
+                 100 * summary["removed_fraction"],
                  summary["prunable_channels"], summary["params_before"], summary["params_after"],
                  summary["macs_before"], summary["macs_after"])
         thin.save(str(out / "pruned_before_finetune.h5"))

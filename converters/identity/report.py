@@ -69,7 +69,8 @@ def evaluate_variants(prep, tflites: Dict[str, Path]) -> Dict[str, dict]:
         out[name] = {}
         for flip in (False, True):
             emb = combine(plain, mirrored, flip)
-            out[name][flip] = {k: metrics.pair_similarities(emb, np.column_stack([remap[p[:, 0]], remap[p[:, 1]], p[:, 2]]))
+            out[name][flip] = {k: metrics.pair_similarities(emb,
+                                                            np.column_stack([remap[p[:, 0]], remap[p[:, 1]], p[:, 2]]))
                                for k, p in sets.items()}
     return out
 
@@ -220,7 +221,8 @@ def evaluate_and_report(cfg, prep, models: Dict[str, Optional[Path]], tflites: D
         "config": cfg.to_dict(), "data": prep.summary(), "pruning": {k: v for k, v in plan.items() if k != "groups"},
         "training": {stage: _history(cfg, stage) for stage in ("float", "pruned", "qat")},
         "operating_point": point, "teacher": teacher_scores(prep),
-        "shipped": {"variant": shipped, "threshold": threshold, "margin": margin, "flip_average": flip, "file": shipped_file,
+        "shipped": {"variant": shipped, "threshold": threshold, "margin": margin, "flip_average": flip,
+                    "file": shipped_file,
                     "target_heldout_accuracy": TARGET_HELDOUT_ACCURACY,
                     "target_met": held["kfold_accuracy"] >= TARGET_HELDOUT_ACCURACY},
         "variants": variants,
@@ -228,7 +230,8 @@ def evaluate_and_report(cfg, prep, models: Dict[str, Optional[Path]], tflites: D
     }
     (report_dir / "report.json").write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
     (report_dir / "README.md").write_text(render_markdown(report))
-    log.info("shipped %s: held-out accuracy %.4f, threshold %.4f, flip %s", shipped, held["kfold_accuracy"], threshold, flip)
+    log.info("shipped %s: held-out accuracy %.4f, threshold %.4f, flip %s", shipped, held["kfold_accuracy"], threshold,
+             flip)
     return report
 
 
@@ -274,10 +277,13 @@ def _operating_point_lines(r: dict) -> list:
         return lines
     g, half = op["gallery_test"], op["report_half"]
     v = r["variants"][r["shipped"]["variant"]]
-    rows = [("held-out verification at the shipped threshold (half B)", half["accuracy"], ">= 92%", half["accuracy"] >= 0.92),
-            ("TAR at FAR 1% (held-out pairs)", v["heldout"]["tar_at_far_0.01"], ">= 80%", v["heldout"]["tar_at_far_0.01"] >= 0.80),
+    rows = [("held-out verification at the shipped threshold (half B)", half["accuracy"], ">= 92%",
+             half["accuracy"] >= 0.92),
+            ("TAR at FAR 1% (held-out pairs)", v["heldout"]["tar_at_far_0.01"], ">= 80%",
+             v["heldout"]["tar_at_far_0.01"] >= 0.80),
             ("strangers named (gallery test, half B)", g["strangers_named"], "<= 2%", g["strangers_named"] <= 0.02),
-            ("enrolled people recognised on unseen photos (half B)", g["recognised"], ">= 90%", g["recognised"] >= 0.90)]
+            ("enrolled people recognised on unseen photos (half B)", g["recognised"], ">= 90%",
+             g["recognised"] >= 0.90)]
     lines += ["## Targets", "", "| target | measured | goal | met |", "|---|---|---|---|"]
     lines += [f"| {name} | {_pct(value)} | {goal} | {'✓' if ok else '✗'} |" for name, value, goal, ok in rows]
     lines += [f"| INT8 file | {v['file_bytes'] / 1e6:.2f} MB | <= 1.5 MB | {'✓' if v['file_bytes'] <= 1.5e6 else '✗'} |",
@@ -307,7 +313,8 @@ def _operating_point_lines(r: dict) -> list:
               "Calibration sweep on A (threshold, margin → recognised, strangers named), the chosen row in bold:", "",
               "| threshold | margin | enrolled recognised (A) | strangers named (A) |", "|---|---|---|---|"]
     for row in op["calibration"]["sweep"]:
-        cells = [f"{row['threshold']:.4f}", f"{row['margin']:.2f}", _pct(row['recognised']), _pct(row['strangers_named'])]
+        cells = [f"{row['threshold']:.4f}", f"{row['margin']:.2f}", _pct(row['recognised']),
+                 _pct(row['strangers_named'])]
         chosen = row["threshold"] == op["threshold"] and row["margin"] == op["margin"]
         lines.append("| " + " | ".join(f"**{c}**" if chosen else c for c in cells) + " |")
     return lines + [""]

@@ -13,7 +13,8 @@ from typing import Dict, Sequence
 import numpy as np
 
 
-def measure(size: int, steps: int = 8, batch: int = 64, classes: int = 3311, latency_runs: int = 200) -> Dict[str, float]:
+def measure(size: int, steps: int = 8, batch: int = 64, classes: int = 3311,
+            latency_runs: int = 200) -> Dict[str, float]:
     import tempfile
 
     from converters.emotion import quantize
@@ -24,7 +25,8 @@ def measure(size: int, steps: int = 8, batch: int = 64, classes: int = 3311, lat
 
     embedder = build_embedder(EmbedderSpec(input_size=size))
     model = training_model(embedder, classes, 30.0, 0.25)
-    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (batch, size, size, 3)).astype(np.float32)
     y = rng.integers(0, classes, batch).astype(np.int32)
@@ -47,7 +49,8 @@ def run(sizes: Sequence[int], report_dir: Path) -> dict:
     from converters.emotion.report import host_info
 
     rows = [measure(s) for s in sizes]
-    doc = {"host": host_info(), "note": "untrained full-width embedders (before pruning); random inputs; machine shared",
+    doc = {"host": host_info(),
+           "note": "untrained full-width embedders (before pruning); random inputs; machine shared",
            "sizes": rows}
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "input_sizes.json").write_text(json.dumps(doc, indent=1) + "\n")

@@ -249,12 +249,14 @@ def _resume_state(path: Path, key: str, names: List[str]) -> Dict[str, np.ndarra
     cpu[-1] = old_cpu[-1]
     state.update(embeddings=emb, view_names=np.array(all_names), cpu_seconds=cpu)
     state.setdefault("seconds", np.zeros(1))
-    log.info("resuming from %s (views done: %s)", path, [n for n in all_names if np.isfinite(emb[all_names.index(n)]).all()])
+    log.info("resuming from %s (views done: %s)", path,
+             [n for n in all_names if np.isfinite(emb[all_names.index(n)]).all()])
     return state
 
 
 def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None,
-            views: Sequence[str] = BASE_VIEWS, augment: int = 0, teacher: Optional[Teacher] = None) -> Dict[str, object]:
+            views: Sequence[str] = BASE_VIEWS, augment: int = 0,
+            teacher: Optional[Teacher] = None) -> Dict[str, object]:
     """Teacher embeddings of every LFW image under ``root`` (resumable); returns the descriptor.
     ``views``: the photo, or the photo and its mirror image; ``augment``: how many augmented views
     (:mod:`converters.identity.views`) on top. ``teacher``: a loaded teacher (tests pass a stand-in)."""
@@ -444,7 +446,8 @@ class TeacherTargets:
     path: Path
 
 
-def load_teacher(path: Path, names: np.ndarray, numbers: np.ndarray, hashes: Optional[np.ndarray] = None) -> TeacherTargets:
+def load_teacher(path: Path, names: np.ndarray, numbers: np.ndarray,
+                 hashes: Optional[np.ndarray] = None) -> TeacherTargets:
     """Teacher embeddings of the faces ``(names, numbers)``, looked up by name and number in the
     cache at ``path``. Refused (ConfigError, with what to do) when the cache lacks any of them,
     holds unfinished rows, or, given ``hashes`` (each image file's sha256), was made from other image
@@ -476,7 +479,8 @@ def load_teacher(path: Path, names: np.ndarray, numbers: np.ndarray, hashes: Opt
                           f"{views_mod.VERSION}", path, RERUN_HINT)
     picked = emb[:, rows]
     if not np.isfinite(picked).all():
-        raise ConfigError("teacher cache holds unfinished rows", path, "let `python -m converters.identity teacher` finish")
+        raise ConfigError("teacher cache holds unfinished rows", path,
+                          "let `python -m converters.identity teacher` finish")
     base = np.mean([picked[view_list.index(v)] for v in BASE_VIEWS if v in view_list], axis=0)
     augmented = {v: picked[k].astype(np.float32) for k, v in enumerate(view_list) if v.startswith("aug")}
     return TeacherTargets(base.astype(np.float32), augmented, view_list, path)

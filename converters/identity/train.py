@@ -73,7 +73,8 @@ class HeldOutCheck(keras.callbacks.Callback):
                 ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer)
                 self.manager = tf.train.CheckpointManager(ckpt, str(self.ckpt_dir), max_to_keep=1)
             self.manager.save(checkpoint_number=epoch + 1)
-            state = {"epoch": epoch + 1, "step": self.schedule.step, "elapsed_s": self.schedule.elapsed(), "history": self.history}
+            state = {"epoch": epoch + 1, "step": self.schedule.step, "elapsed_s": self.schedule.elapsed(),
+                     "history": self.history}
             (self.ckpt_dir / "state.json").write_text(json.dumps(state))
 
 
@@ -140,13 +141,15 @@ def fit(embedder: keras.Model, images: np.ndarray, labels: np.ndarray, num_class
         tf.train.Checkpoint(model=model, optimizer=model.optimizer).restore(tf.train.latest_checkpoint(str(ckpt_dir))).expect_partial()
         log.info("resumed from %s at epoch %d (%.0f s spent)", ckpt_dir, state["epoch"], state["elapsed_s"])
     schedule = WallClockCosine(settings.lr, settings.epochs * steps, int(settings.warmup_epochs * steps),
-                               settings.budget_minutes * 60.0, start_step=state["step"], elapsed_offset=state["elapsed_s"])
+                               settings.budget_minutes * 60.0, start_step=state["step"],
+                               elapsed_offset=state["elapsed_s"])
     history: List[dict] = list(state["history"])
     if ckpt_dir is not None:
         Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
     if state["epoch"] < settings.epochs and schedule.progress() < 1.0:
         model.fit(dataset, epochs=settings.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
-                  callbacks=[schedule, HeldOutCheck(embedder, evaluate, settings.eval_every, history, schedule, ckpt_dir)],
+                  callbacks=[schedule,
+                             HeldOutCheck(embedder, evaluate, settings.eval_every, history, schedule, ckpt_dir)],
                   verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2))
     if history_path is not None:
         Path(history_path).write_text(json.dumps({"history": history, "elapsed_s": schedule.elapsed(),

@@ -27,7 +27,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--emotion", metavar="LABEL|JSON",
                    help="emotion label (neutral, happiness, surprise, sadness, anger, "
-                   "disgust, fear, contempt) or a JSON {label: probability} dict")
+                        "disgust, fear, contempt) or a JSON {label: probability} dict")
     p.add_argument("--style",
                    help="plain, anime, retro, sarcastic, wholesome, dramatic, slang, poetic (or 二次元, 毒舌, ...)")
     p.add_argument("--scene", help="scene key (party, work, food, ...) or any free text (default: no scene words)")

@@ -128,8 +128,8 @@ def add_batch_routes(app: Any, state: Any, HTTPError: Any, read_json: Any, FileR
         return state.store.job(job_id)
 
     @app.post("/v1/batches", status_code=202, tags=["batch"],
-              summary="Start a batch job (uploaded photos, or a folder / "
-              "list of files under a --root)", openapi_extra={"requestBody": {"required": True, "content": {
+              summary="Start a batch job (uploaded photos, or a folder / list of files under a --root)",
+              openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": {"type": "object", "properties": {
                       "task": {"type": "string", "enum": ["meme", "analyze"]}, "folder": {"type": "string"},
                       "paths": {"type": "array", "items": {"type": "string"}}, "options": {"type": "object"}}}},

@@ -48,7 +48,8 @@ def _option_value(action: Any) -> st.SearchStrategy[str]:
         return maybe([str(c) for c in action.choices], st.sampled_from(["bogus", ""]))
     if action.type in (int, float) or getattr(action.type, "__name__", "") in ("positive_int", "positive_float"):
         return st.sampled_from(NUMBER_VALUES)
-    return st.one_of(st.sampled_from(PATH_VALUES), st.sampled_from(["happiness", "sadness", "anime", "party", "zh", "en"]),
+    return st.one_of(st.sampled_from(PATH_VALUES),
+                     st.sampled_from(["happiness", "sadness", "anime", "party", "zh", "en"]),
                      # no "/" or "~": a drawn value must never name a path outside the sandbox
                      st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00/~"), max_size=30))
 

@@ -34,21 +34,27 @@ def _feedback_events() -> st.SearchStrategy[Dict[str, Any]]:
     """Event objects as a feedback file may hold them: plausible, or with odd field values."""
     from edgekit.captioning import LANGS, SCENES, STYLES
 
-    odd_number = st.one_of(st.floats(allow_nan=False), st.integers(-(10**30), 10**30), st.sampled_from([1e308, -1e308, 0]))
+    odd_number = st.one_of(st.floats(allow_nan=False), st.integers(-(10**30), 10**30),
+                           st.sampled_from([1e308, -1e308, 0]))
     return st.fixed_dictionaries({
         "action": maybe(["like", "dislike", "used"], st.text(max_size=5)),
         "text": st.one_of(st.text(min_size=1, max_size=30), st.integers()),
-        "style": st.one_of(st.none(), maybe(STYLES, st.text(max_size=5))), "scene": st.one_of(st.none(), maybe(SCENES, st.text(max_size=5))),
-        "emotion": st.one_of(st.none(), maybe(_labels(), st.text(max_size=5))), "lang": maybe(LANGS, st.text(max_size=3)),
-        "ts": st.one_of(st.floats(0, 2e9), odd_number, st.none()), "id": st.one_of(st.text(min_size=1, max_size=70), st.none()),
+        "style": st.one_of(st.none(), maybe(STYLES, st.text(max_size=5))),
+        "scene": st.one_of(st.none(), maybe(SCENES, st.text(max_size=5))),
+        "emotion": st.one_of(st.none(), maybe(_labels(), st.text(max_size=5))),
+        "lang": maybe(LANGS, st.text(max_size=3)),
+        "ts": st.one_of(st.floats(0, 2e9), odd_number, st.none()),
+        "id": st.one_of(st.text(min_size=1, max_size=70), st.none()),
     })
 
 
 def feedback_files() -> st.SearchStrategy[bytes]:
     events = st.lists(_feedback_events(), max_size=5)
-    folded = st.one_of(st.none(), st.dictionaries(st.text(max_size=6), st.one_of(st.floats(allow_nan=False), st.text(max_size=4)),
+    folded = st.one_of(st.none(), st.dictionaries(st.text(max_size=6),
+                                                  st.one_of(st.floats(allow_nan=False), st.text(max_size=4)),
                                                   max_size=3))
-    docs = st.builds(lambda ev, fo, kind, version: {"kind": kind, "version": version, "events": ev, "folded": fo}, events, folded,
+    docs = st.builds(lambda ev, fo, kind, version: {"kind": kind, "version": version, "events": ev, "folded": fo},
+                     events, folded,
                      maybe(["feedback"], st.text(max_size=6)), maybe([1], st.one_of(st.integers(-2, 3), st.floats())))
     return st.one_of(docs.map(lambda d: json.dumps(d).encode()), stored_documents())
 
@@ -79,13 +85,16 @@ def check_feedback_file(data: bytes, workdir: Path) -> None:
 def feedback_records() -> st.SearchStrategy[Call]:
     from edgekit.captioning import SCENES, STYLES
 
-    valid = {"action": st.sampled_from(["like", "dislike", "used"]), "text": st.text(min_size=1, max_size=40).filter(str.isalnum),
-             "style": st.one_of(st.none(), st.sampled_from(STYLES)), "scene": st.one_of(st.none(), st.sampled_from(SCENES)),
+    valid = {"action": st.sampled_from(["like", "dislike", "used"]),
+             "text": st.text(min_size=1, max_size=40).filter(str.isalnum),
+             "style": st.one_of(st.none(), st.sampled_from(STYLES)),
+             "scene": st.one_of(st.none(), st.sampled_from(SCENES)),
              "emotion": st.one_of(st.none(), st.sampled_from(_labels())), "lang": st.sampled_from([None, "zh", "en"]),
              "ts": st.one_of(st.none(), st.floats(0, 2e9))}
     junk = {"action": st.one_of(any_text(8), junk_values()), "text": st.one_of(any_text(80), junk_values()),
             "style": any_text(8), "scene": any_text(8), "emotion": any_text(8), "lang": any_text(4),
-            "ts": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([1e308, -1e308]), junk_values())}
+            "ts": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([1e308, -1e308]),
+                            junk_values())}
     return calls(valid, junk)
 
 
@@ -108,11 +117,13 @@ def memes() -> st.SearchStrategy[Call]:
     from edgekit.meme import PLACEMENTS
 
     valid = {"text": st.one_of(st.none(), st.sampled_from(["Monday again", "when the code compiles", "OK"])),
-             "style": st.one_of(st.none(), st.sampled_from(STYLES)), "scene": st.one_of(st.none(), st.sampled_from(SCENES)),
+             "style": st.one_of(st.none(), st.sampled_from(STYLES)),
+             "scene": st.one_of(st.none(), st.sampled_from(SCENES)),
              "lang": st.just("en"), "face": st.sampled_from([None, 0]), "placement": st.sampled_from(PLACEMENTS),
              "seed": st.integers(0, 1000)}  # seeded: the same example always gets the same caption
     junk = {"text": st.one_of(any_text(60), junk_values()), "style": any_text(8), "scene": any_text(8),
-            "lang": st.one_of(st.sampled_from(["fr", ""]), junk_values()), "face": st.one_of(st.integers(-3, 5), junk_values()),
+            "lang": st.one_of(st.sampled_from(["fr", ""]), junk_values()),
+            "face": st.one_of(st.integers(-3, 5), junk_values()),
             "placement": st.one_of(any_text(8), junk_values()), "seed": st.one_of(st.integers(-5, -1), junk_values())}
     return calls(valid, junk)
 
@@ -137,7 +148,8 @@ def suggestions() -> st.SearchStrategy[Call]:
     valid = {"chat": chats, "n": st.integers(1, 3), "lang": st.sampled_from([None, "zh", "en"]),
              "scene": st.one_of(st.none(), st.sampled_from(SCENES)), "seed": st.one_of(st.none(), st.integers(0, 1000)),
              "personalize": st.just(False)}
-    junk = {"chat": st.one_of(any_text(200), junk_values()), "n": st.one_of(st.integers(-2, 0), st.just(21), junk_values()),
+    junk = {"chat": st.one_of(any_text(200), junk_values()),
+            "n": st.one_of(st.integers(-2, 0), st.just(21), junk_values()),
             "lang": any_text(4), "scene": any_text(10), "seed": st.one_of(st.integers(-5, -1), junk_values())}
     return calls(valid, junk)
 
@@ -157,7 +169,8 @@ def alert_rules() -> st.SearchStrategy[str]:
     names = st.sampled_from(list(_labels()) + ["negative", "NEGATIVE", "joy", ""])
     number = st.sampled_from(["3", "0", "-1", "0.5", "1e999", "nan", "inf", "1e-300", "99999999999999999999"])
     unit = st.sampled_from(["s", "ms", "min", "h", "", "x"])
-    grammar = st.builds(lambda a, b, op, n, u, p: f"{a}{'|' + b if b else ''}{op}{n}{u}{p}", names, st.one_of(st.none(), names),
+    grammar = st.builds(lambda a, b, op, n, u, p: f"{a}{'|' + b if b else ''}{op}{n}{u}{p}", names,
+                        st.one_of(st.none(), names),
                         st.sampled_from([">", ">=", " > ", "<", ""]), number, unit,
                         st.sampled_from(["", "@0.6", "@0", "@1.5", "@nan", "@-1"]))
     return st.one_of(grammar, any_text(30))
@@ -200,7 +213,8 @@ def gallery_files() -> st.SearchStrategy[bytes]:
                     st.lists(st.one_of(st.floats(-1, 1), st.floats(allow_nan=True, allow_infinity=True)), max_size=5))
     vectors = st.lists(row, max_size=3)
     people = st.dictionaries(st.one_of(st.text(max_size=8), st.just("")), vectors, max_size=3)
-    docs = st.builds(lambda kind, version, sha, dim, ppl: {"kind": kind, "version": version, "model_sha256": sha, "dim": dim,
+    docs = st.builds(lambda kind, version, sha, dim, ppl: {"kind": kind, "version": version, "model_sha256": sha,
+                                                           "dim": dim,
                                                            "people": ppl},
                      maybe(["identity-gallery"], st.text(max_size=5)), maybe([1], st.integers(-1, 3)),
                      maybe(["0" * 64], st.text(max_size=8)), maybe([4], st.integers(-1, 10)), people)
@@ -224,7 +238,8 @@ def _valid_gallery_exports() -> st.SearchStrategy[bytes]:
 
     row = st.lists(st.floats(-1, 1), min_size=4, max_size=4).filter(lambda v: np.linalg.norm(v) > 0.1)
     unit = row.map(lambda v: (np.asarray(v) / np.linalg.norm(v)).tolist())
-    people = st.dictionaries(st.text(min_size=1, max_size=12).filter(named), st.lists(unit, min_size=1, max_size=3), max_size=3)
+    people = st.dictionaries(st.text(min_size=1, max_size=12).filter(named), st.lists(unit, min_size=1, max_size=3),
+                             max_size=3)
     return people.map(lambda ppl: json.dumps({"kind": "identity-gallery", "version": 1, "model_sha256": "0" * 64, "dim": 4,
                                               "people": ppl}).encode())
 
@@ -233,7 +248,8 @@ def _valid_feedback_exports() -> st.SearchStrategy[bytes]:
     from edgekit.captioning import LANGS, STYLES
 
     event = st.fixed_dictionaries({
-        "action": st.sampled_from(["like", "dislike", "used"]), "text": st.text(min_size=1, max_size=30).filter(str.strip),
+        "action": st.sampled_from(["like", "dislike", "used"]),
+        "text": st.text(min_size=1, max_size=30).filter(str.strip),
         "style": st.one_of(st.none(), st.sampled_from(STYLES)), "scene": st.none(), "emotion": st.none(),
         "lang": st.sampled_from(LANGS), "ts": st.floats(0, 2e9), "id": st.text(min_size=1, max_size=64)})
     return st.lists(event, max_size=5).map(lambda ev: json.dumps({"kind": "feedback", "version": 1, "events": ev,

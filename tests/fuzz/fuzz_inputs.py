@@ -53,7 +53,8 @@ def fuzz(targets: List[FuzzTarget], minutes: float, seed: int, batch: int, crash
                 batch_seed = rng.getrandbits(32)
                 start = time.monotonic()
                 try:
-                    stats[target.name].update(run_target(target, Path(tmp), max_examples=batch, derandomize=False, seed=batch_seed))
+                    stats[target.name].update(run_target(target, Path(tmp), max_examples=batch, derandomize=False,
+                                                         seed=batch_seed))
                 except Exception as exc:  # a crash: keep it, go on with the others
                     crashes.append(record_crash(target, batch_seed, exc, crash_dir))
                     stats[target.name]["crashes"] += 1
@@ -69,11 +70,13 @@ def record_crash(target: FuzzTarget, seed: int, exc: BaseException, crash_dir: P
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     path.write_text(f"target: {target.name} ({target.api})\nreproduce: {COMMAND} --target {target.name} --seed-batch {seed}\n\n"
                     f"{text}", encoding="utf-8")
-    print(f"CRASH in {target.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} -> {path}", flush=True)
+    print(f"CRASH in {target.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} -> {path}",
+          flush=True)
     return {"target": target.name, "seed": seed, "error": f"{type(exc).__name__}: {str(exc)[:300]}", "file": str(path)}
 
 
-def write_summary(result: Dict[str, Any], args: argparse.Namespace, targets: List[FuzzTarget], out_dir: Path) -> List[Path]:
+def write_summary(result: Dict[str, Any], args: argparse.Namespace, targets: List[FuzzTarget],
+                  out_dir: Path) -> List[Path]:
     """``fuzz.json`` + ``fuzz.md`` with the host, versions and git SHA of :mod:`benchmarks.report`."""
     from benchmarks import report as rep
 
@@ -83,15 +86,18 @@ def write_summary(result: Dict[str, Any], args: argparse.Namespace, targets: Lis
         for key, name in COLUMNS:
             ms.append(rep.Measurement.single(f"fuzz.{name}", "count", counts.get(key, 0), target=t.name))
         ms.append(rep.Measurement.single("fuzz.time", "s", result["seconds"][t.name], target=t.name))
-    ms.append(rep.Measurement.single("fuzz.examples", "count", sum(c.get("examples", 0) for c in result["stats"].values()),
+    ms.append(rep.Measurement.single("fuzz.examples", "count",
+                                     sum(c.get("examples", 0) for c in result["stats"].values()),
                                      target="all"))
     targets_check = [rep.Target("crashes found (all targets)", "fuzz.crashes.total", "value", 0)]
     ms.append(rep.Measurement.single("fuzz.crashes.total", "count", len(result["crashes"])))
-    config = {"minutes": args.minutes, "seed": args.seed, "batch": args.batch, "targets": ", ".join(t.name for t in targets),
+    config = {"minutes": args.minutes, "seed": args.seed, "batch": args.batch,
+              "targets": ", ".join(t.name for t in targets),
               "apis": "; ".join(f"{t.name}: {t.api}" for t in targets)}
     notes = [f"crash: {c['target']}: {c['error']}" for c in result["crashes"]] or ["no crash found"]
     doc = rep.build_report("fuzz", rep.host_device(), rep.package_versions(["edgekit", "hypothesis", "numpy", "Pillow",
-                                                                               "opencv-contrib-python", "ai-edge-litert"]),
+                                                                               "opencv-contrib-python",
+                                                                            "ai-edge-litert"]),
                            config, ms, targets_check, notes)
     doc["crashes"] = result["crashes"]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +116,8 @@ def write_summary(result: Dict[str, Any], args: argparse.Namespace, targets: Lis
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=5.0, help="time budget (default: %(default)s)")
     parser.add_argument("--target", action="append", choices=sorted(BY_NAME), help="only these targets (repeatable)")
     parser.add_argument("--seed", type=int, default=None, help="master seed (default: from the clock, printed)")
@@ -124,7 +131,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.seed_batch is not None:
         with tempfile.TemporaryDirectory() as tmp:
             for t in targets:
-                print(t.name, dict(run_target(t, Path(tmp), max_examples=args.batch, derandomize=False, seed=args.seed_batch)))
+                print(t.name,
+                      dict(run_target(t, Path(tmp), max_examples=args.batch, derandomize=False, seed=args.seed_batch)))
         return 0
     args.seed = args.seed if args.seed is not None else int(time.time())
     print(f"fuzzing {', '.join(t.name for t in targets)} for {args.minutes:g} min (seed {args.seed})", flush=True)

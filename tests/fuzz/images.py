@@ -77,7 +77,8 @@ def _overwrite(draw: Callable, data: bytearray) -> bytearray:
     if data:
         at = draw(st.integers(0, len(data) - 1))
         chunk = draw(st.one_of(st.binary(min_size=1, max_size=8),
-                               st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x7f\xff\xff\xff", b"\x80\x00"])))
+                               st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x7f\xff\xff\xff",
+                                                b"\x80\x00"])))
         data[at:at + len(chunk)] = chunk
     return data
 

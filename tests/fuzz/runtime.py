@@ -23,7 +23,8 @@ def _junk_emotions() -> st.SearchStrategy[Any]:
     from edgekit.captioning import EMOTIONS
 
     keys = st.one_of(st.sampled_from(EMOTIONS), any_text(8), st.integers(), st.none())
-    numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 10**400), st.booleans(), any_text(3))
+    numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 10**400), st.booleans(),
+                        any_text(3))
     return st.one_of(st.sampled_from(["HAPPY", " sad ", "开心", "angry", ""]), st.dictionaries(keys, numbers, max_size=9),
                      any_text(), junk_values())
 
@@ -33,10 +34,12 @@ def caption_requests() -> st.SearchStrategy[Call]:
 
     probs = st.lists(st.floats(0.001, 1.0), min_size=len(EMOTIONS), max_size=len(EMOTIONS)).map(
         lambda xs: {label: x / sum(xs) for label, x in zip(EMOTIONS, xs)})
-    valid = {"emotion": st.one_of(st.sampled_from(EMOTIONS), probs), "style": st.one_of(st.none(), st.sampled_from(STYLES)),
+    valid = {"emotion": st.one_of(st.sampled_from(EMOTIONS), probs),
+             "style": st.one_of(st.none(), st.sampled_from(STYLES)),
              "scene": st.one_of(st.none(), st.sampled_from(SCENES)), "lang": st.sampled_from(["zh", "en"]),
              "n": st.integers(1, 3), "seed": st.one_of(st.none(), st.integers(0, 2**70))}
-    junk = {"emotion": _junk_emotions(), "style": any_text(), "scene": any_text(), "lang": st.one_of(st.just("fr"), junk_values()),
+    junk = {"emotion": _junk_emotions(), "style": any_text(), "scene": any_text(),
+            "lang": st.one_of(st.just("fr"), junk_values()),
             "n": st.one_of(st.integers(-1, 0), st.sampled_from([21, 2.0, True, "2", None])),
             "seed": st.one_of(st.integers(-5, -1), st.floats(allow_nan=True), any_text(4), st.booleans())}
     return calls(valid, junk)
@@ -59,7 +62,8 @@ def restyle_requests() -> st.SearchStrategy[Call]:
     examples = st.sampled_from(["这波快乐直接拉满！", "Monday again...", "¯\\_(ツ)_/¯", "a", "好"])
     valid = {"text": st.one_of(examples, st.text(min_size=1, max_size=60).filter(str.isalnum)),
              "style": st.one_of(st.none(), st.sampled_from(STYLES)), "lang": st.sampled_from([None, "zh", "en"])}
-    junk = {"text": st.one_of(any_text(80), junk_values()), "style": any_text(8), "lang": st.one_of(any_text(4), junk_values())}
+    junk = {"text": st.one_of(any_text(80), junk_values()), "style": any_text(8),
+            "lang": st.one_of(any_text(4), junk_values())}
     return calls(valid, junk)
 
 
@@ -85,14 +89,17 @@ def check_restyle_request(call: Call, workdir: Path) -> None:
 
 
 def pipeline_options() -> st.SearchStrategy[Call]:
-    valid = {"running_mode": st.sampled_from(["image", "video"]), "detector": st.sampled_from(["short_range", "full_range"]),
+    valid = {"running_mode": st.sampled_from(["image", "video"]),
+             "detector": st.sampled_from(["short_range", "full_range"]),
              "min_confidence": st.floats(0.3, 1.0), "max_faces": st.one_of(st.none(), st.integers(1, 4)),
              "num_threads": st.integers(1, 2), "emotion_model": st.sampled_from(["emotion", None]),
-             "smoothing_ms": st.floats(0, 1000), "tracker_iou": st.floats(0.01, 1.0), "max_missed_frames": st.integers(0, 8),
+             "smoothing_ms": st.floats(0, 1000), "tracker_iou": st.floats(0.01, 1.0),
+             "max_missed_frames": st.integers(0, 8),
              "result_callback": st.none()}
     junk = {name: junk_values() for name in valid}
     junk.update(running_mode=st.one_of(st.just("live_stream"), junk_values()),
-                emotion_model=st.one_of(st.sampled_from(["caption", "nope", "/nonexistent.tflite", "."]), junk_values()),
+                emotion_model=st.one_of(st.sampled_from(["caption", "nope", "/nonexistent.tflite", "."]),
+                                        junk_values()),
                 result_callback=st.one_of(st.just(lambda *args: None), junk_values()))
     return calls(valid, junk)
 
@@ -117,7 +124,8 @@ def check_pipeline_options(call: Call, workdir: Path) -> None:
 
 
 def timestamps() -> st.SearchStrategy[List[Any]]:
-    stamp = st.one_of(st.none(), st.floats(-1e3, 1e6), st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 10**6),
+    stamp = st.one_of(st.none(), st.floats(-1e3, 1e6), st.floats(allow_nan=True, allow_infinity=True),
+                      st.integers(-5, 10**6),
                       st.sampled_from(["12", "x", b"1", [1]]))
     return st.lists(stamp, min_size=1, max_size=6)
 
@@ -149,9 +157,13 @@ def check_timestamps(stamps: List[Any], workdir: Path) -> None:
 
 def _json_documents() -> st.SearchStrategy[bytes]:
     leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8))
-    tree = st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    tree = st.recursive(leaves,
+                        lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                st.dictionaries(st.text(max_size=6), inner, max_size=3)),
                         max_leaves=8)
-    header = st.fixed_dictionaries({}, optional={"kind": maybe(["fuzz", "other"], leaves), "version": maybe([1, 2, 3], leaves)})
+    header = st.fixed_dictionaries({},
+                                   optional={"kind": maybe(["fuzz", "other"], leaves),
+                                             "version": maybe([1, 2, 3], leaves)})
     docs = st.builds(lambda head, body: {**body, **head} if isinstance(body, dict) else head, header, tree)
     return docs.map(lambda doc: json.dumps(doc).encode())
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 from .cli import check_cli_argv, cli_argvs
-from .features import (alert_rules, check_alert_rule, check_feedback_file, check_feedback_record, check_identity_gallery,
-                       check_meme, check_store_import, check_suggestion, check_tool_output, feedback_files, feedback_records,
+from .features import (alert_rules, check_alert_rule, check_feedback_file, check_feedback_record,
+                       check_identity_gallery,
+                       check_meme, check_store_import, check_suggestion, check_tool_output, feedback_files,
+                       feedback_records,
                        gallery_files, memes, store_imports, suggestions, tool_outputs)
 from .harness import FuzzTarget, KnownBug, run_target  # noqa: F401 (KnownBug re-exported)
 from .images import (check_heavy_image_file, check_image_array, check_image_file, heavy_image_files, image_arrays,
@@ -25,7 +27,8 @@ TARGETS: Tuple[FuzzTarget, ...] = (
                check_image_array, examples=60),
     FuzzTarget("caption", "caption(emotion, style, scene, lang, n, seed)", caption_requests, check_caption_request),
     FuzzTarget("restyle", "restyle(text, style, lang)", restyle_requests, check_restyle_request, examples=25),
-    FuzzTarget("pipeline_options", "Pipeline(**options), analyze(image, **options)", pipeline_options, check_pipeline_options, examples=30),
+    FuzzTarget("pipeline_options", "Pipeline(**options), analyze(image, **options)", pipeline_options,
+               check_pipeline_options, examples=30),
     FuzzTarget("video_timestamps", "Pipeline(running_mode='video').process(frame, timestamp_ms)", timestamps,
                check_timestamps, examples=30),
     FuzzTarget("stored_document", "userdata.load_document", stored_documents, check_stored_document),
@@ -33,17 +36,23 @@ TARGETS: Tuple[FuzzTarget, ...] = (
                "timeline/meme on FIFOs, /dev/zero links, folders, dangling links", special_files, check_special_file,
                examples=40),
     FuzzTarget("cli", "edgekit.cli.main(argv) for every command in COMMANDS", cli_argvs, check_cli_argv, examples=30),
-    FuzzTarget("feedback_file", "FeedbackStore(path) on any file content", feedback_files, check_feedback_file, examples=30),
-    FuzzTarget("feedback_record", "FeedbackStore.record(action, text, style, scene, emotion, lang, ts)", feedback_records,
+    FuzzTarget("feedback_file", "FeedbackStore(path) on any file content", feedback_files, check_feedback_file,
+               examples=30),
+    FuzzTarget("feedback_record", "FeedbackStore.record(action, text, style, scene, emotion, lang, ts)",
+               feedback_records,
                check_feedback_record, examples=30),
-    FuzzTarget("meme", "make_meme(photo, text, style, scene, lang, face, placement, seed)", memes, check_meme, examples=15),
+    FuzzTarget("meme", "make_meme(photo, text, style, scene, lang, face, placement, seed)", memes, check_meme,
+               examples=15),
     FuzzTarget("suggest", "suggest(chat, n, lang, scene, seed)", suggestions, check_suggestion,
                examples=15),
     FuzzTarget("alert_rule", "timeline AlertRule.parse(text)", alert_rules, check_alert_rule),
-    FuzzTarget("identity_gallery", "identity Gallery(path) on any file content", gallery_files, check_identity_gallery, examples=30),
-    FuzzTarget("store_import", "Gallery.import_(path), FeedbackStore.import_file(path) on any file (FIFO, /dev/zero link)",
+    FuzzTarget("identity_gallery", "identity Gallery(path) on any file content", gallery_files, check_identity_gallery,
+               examples=30),
+    FuzzTarget("store_import",
+               "Gallery.import_(path), FeedbackStore.import_file(path) on any file (FIFO, /dev/zero link)",
                store_imports, check_store_import, examples=30),
-    FuzzTarget("tool_output", "benchmarks.parsers.* on recorded tool outputs, mutated", tool_outputs, check_tool_output),
+    FuzzTarget("tool_output", "benchmarks.parsers.* on recorded tool outputs, mutated", tool_outputs,
+               check_tool_output),
 )
 
 BY_NAME: Dict[str, FuzzTarget] = {t.name: t for t in TARGETS}

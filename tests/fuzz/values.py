@@ -15,14 +15,17 @@ ODD_CHARS = "\x00\x07\x1b\n\r\t\u202e\u202d\u200b\u200d\ufeff\u0301\u0336\ud800\
 def any_text(max_size: int = 40) -> st.SearchStrategy[str]:
     """Any unicode (surrogates and controls included), odd characters, or huge repeated text."""
     every_char = st.characters(exclude_categories=())
-    huge = st.builds(lambda piece, times: piece * times, st.text(st.sampled_from(ODD_CHARS + "ab好"), min_size=1, max_size=4),
+    huge = st.builds(lambda piece, times: piece * times,
+                     st.text(st.sampled_from(ODD_CHARS + "ab好"), min_size=1, max_size=4),
                      st.integers(1_000, 60_000))
-    return st.one_of(st.text(every_char, max_size=max_size), st.text(st.sampled_from(ODD_CHARS), max_size=max_size), huge)
+    return st.one_of(st.text(every_char, max_size=max_size), st.text(st.sampled_from(ODD_CHARS), max_size=max_size),
+                     huge)
 
 
 def junk_values() -> st.SearchStrategy[Any]:
     """Values of the wrong type or out of any sane range."""
-    return st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
+    return st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
+                     st.floats(allow_nan=True, allow_infinity=True),
                      any_text(12), st.binary(max_size=8), st.lists(st.integers(), max_size=2))
 
 

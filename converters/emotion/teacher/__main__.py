@@ -58,9 +58,11 @@ def _train(args: argparse.Namespace) -> None:
 def _spawn(args: argparse.Namespace, cfg, fold: int, work: Path) -> subprocess.Popen:
     work.mkdir(parents=True, exist_ok=True)
     flags = [f"--{f.name.replace('_', '-')}={getattr(cfg, f.name)}" for f in fields(cfg)]
-    return subprocess.Popen([sys.executable, "-m", "converters.emotion.teacher", "fold", f"--pack={args.pack}", f"--fold={fold}",
+    return subprocess.Popen([sys.executable, "-m", "converters.emotion.teacher", "fold", f"--pack={args.pack}",
+                             f"--fold={fold}",
                              f"--work={work}", f"--device={args.device}", *flags],
-                            stdout=open(work / f"fold_{fold}.log", "w"), stderr=subprocess.STDOUT, env=os.environ.copy())
+                            stdout=open(work / f"fold_{fold}.log", "w"), stderr=subprocess.STDOUT,
+                            env=os.environ.copy())
 
 
 def _wait(procs: dict) -> None:
@@ -102,7 +104,8 @@ def _probe(args: argparse.Namespace) -> None:
              for name, changes in variants.items()}
     _wait(procs)
     result = report.probe_result(variants, replace(base, folds=1), work)
-    result.update(produced_by="python -m converters.emotion.teacher " + " ".join(sys.argv[1:]), source_commit=args.source_commit)
+    result.update(produced_by="python -m converters.emotion.teacher " + " ".join(sys.argv[1:]),
+                  source_commit=args.source_commit)
     path = report.write_probe(result, Path(args.out), Path(args.variants).stem)
     print(path.read_text())
 
@@ -124,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--device", default="cuda")
         if name in ("train", "probe"):
             t.add_argument("--out", required=True, help="folder for the labels / results and the report")
-            t.add_argument("--work", default="runs/emotion_teacher", help="folder for each run's checkpoint-free records and logs")
+            t.add_argument("--work", default="runs/emotion_teacher",
+                           help="folder for each run's checkpoint-free records and logs")
             t.add_argument("--source-commit", default="", help="git commit of this code (the GPU copy has no .git)")
             if name == "probe":
                 t.add_argument("--variants", required=True,

@@ -29,7 +29,8 @@ def teacher_probabilities(path: Path, names: Sequence[str]) -> np.ndarray:
     missing = [n for n in names if n not in row]
     if missing:
         raise InputError(f"has no teacher probabilities for {len(missing)} of {len(names)} training faces "
-                         f"(first: {', '.join(missing[:3])})", path, "make the teacher labels from the same training set")
+                         f"(first: {', '.join(missing[:3])})", path,
+                         "make the teacher labels from the same training set")
     return probs[[row[n] for n in names]]
 
 

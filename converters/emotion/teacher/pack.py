@@ -42,7 +42,8 @@ def pack(sets: Dict[str, "object"], path: Path) -> Path:
         blob, offsets = encode(faces.images)
         if not np.array_equal(decode(blob, offsets), faces.images):
             raise RuntimeError(f"{split}: WebP round trip is not lossless in this OpenCV build")
-        arrays.update({f"{split}_webp": blob, f"{split}_offsets": offsets, f"{split}_votes": faces.votes.astype(np.float32),
+        arrays.update({f"{split}_webp": blob, f"{split}_offsets": offsets,
+                       f"{split}_votes": faces.votes.astype(np.float32),
                        f"{split}_names": np.array(faces.names)})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,8 @@ def markdown(result: Dict) -> str:
     for f in result["folds"]:
         lines.append(f"| {f['fold']} | {f['train_rows']} | {f['epochs']} | {f['steps']} | {f['elapsed_s'] / 60:.1f} | "
                      f"{100 * f['val_acc']:.2f}% |")
-    lines += ["", "![learning curves](curves.png)", "", "Settings: " + ", ".join(f"{k} {v}" for k, v in cfg.items()), ""]
+    lines += ["", "![learning curves](curves.png)", "", "Settings: " + ", ".join(f"{k} {v}" for k, v in cfg.items()),
+              ""]
     return "\n".join(lines)
 
 

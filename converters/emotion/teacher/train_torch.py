@@ -159,7 +159,8 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
     if cfg.teacher_labels:
         from converters.emotion.teacher.labels import mix_targets, teacher_probabilities
 
-        targets = mix_targets(targets, teacher_probabilities(Path(cfg.teacher_labels), list(tr["names"])), cfg.teacher_weight)
+        targets = mix_targets(targets, teacher_probabilities(Path(cfg.teacher_labels), list(tr["names"])),
+                              cfg.teacher_weight)
 
     def to_dev(images):
         return torch.from_numpy(images).to(device).float().div_(255).unsqueeze(1)
@@ -212,7 +213,8 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
              val_probs=predict(net, x_val, cfg.input_size))
     (out / f"fold_{fold}.json").write_text(json.dumps({"fold": fold, "train_rows": int(len(rows)), "steps": step,
                                                        "params": sum(p.numel() for p in net.parameters()),
-                                                       "elapsed_s": time.monotonic() - t0, "history": history}, indent=1))
+                                                       "elapsed_s": time.monotonic() - t0, "history": history},
+                                                      indent=1))
     return out / f"fold_{fold}.npz"
 
 
