@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-__all__ = ["tf", "keras", "tfmot"]
+__all__ = ["tf", "keras", "tfmot"]  # noqa: F822 (tfmot comes from __getattr__ below)
 
 
 def __getattr__(name: str):

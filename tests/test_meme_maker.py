@@ -15,7 +15,7 @@ from edgekit.captioning.taxonomy import EMOTIONS, STYLES
 from edgekit.errors import ConfigError, ImageReadError, InputError, NoFaceError
 from edgekit.meme import Meme, make_meme, meme_styles
 from edgekit.meme.canvas import MAX_SIDE, MIN_SIDE, intersects
-from edgekit.meme.fonts import find_font, font_chain
+from edgekit.meme.fonts import font_chain
 
 
 @pytest.fixture(scope="module")
