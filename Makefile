@@ -4,6 +4,7 @@
 #   make test   .venv-test (edgekit editable + test tools, numpy 2) and .venv-train (the toolchain:
 #               TensorFlow, numpy 1.x); runtime tests in the first, toolchain tests in the second
 #   make dev    the toolchain venv alone (training, conversion, reports)
+#   make test-fast  the developer loop: both suites without the tests marked train, data or slow
 PYTHON ?= python3
 VENV   ?= .venv
 TVENV  ?= .venv-test
@@ -20,7 +21,7 @@ PIP_QUIET     := -q --disable-pip-version-check
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo test test-runtime test-toolchain dev install thirdparty bench clean
+.PHONY: demo test test-runtime test-toolchain test-fast dev install thirdparty bench clean
 
 %/bin/python:
 	$(PYTHON) -m venv $*
@@ -59,13 +60,23 @@ $(TRAIN_STAMP): setup.py converters/requirements-train.txt $(THIRDPARTY) | $(TBI
 dev: $(TRAIN_STAMP) $(THIRDPARTY)
 
 # Runtime tests under numpy 2 (no TensorFlow in that venv), toolchain tests under numpy 1.x.
+RUNTIME_PYTEST   := EDGEKIT_EXPECT_NUMPY=2 $(XBIN)/python -m pytest -q -ra
+TOOLCHAIN_PYTEST := EDGEKIT_TOOLCHAIN=required EDGEKIT_EXPECT_NUMPY=1 $(TBIN)/python -m pytest -q -ra
+# markers (pyproject.toml): train = trains a model, data = needs ../shared, slow = over ~10 s
+FAST := not train and not data and not slow
+
 test-runtime: $(TEST_STAMP) $(THIRDPARTY)
-	EDGEKIT_EXPECT_NUMPY=2 $(XBIN)/python -m pytest -q -ra -m "not toolchain" tests
+	$(RUNTIME_PYTEST) -m "not toolchain" tests
 
 test-toolchain: $(TRAIN_STAMP) $(THIRDPARTY)
-	EDGEKIT_TOOLCHAIN=required EDGEKIT_EXPECT_NUMPY=1 $(TBIN)/python -m pytest -q -ra -m "toolchain or both" tests
+	$(TOOLCHAIN_PYTEST) -m "toolchain or both" tests
 
 test: test-runtime test-toolchain
+
+# The developer loop (a few minutes); `make test` (CI) still runs everything.
+test-fast: $(TEST_STAMP) $(TRAIN_STAMP) $(THIRDPARTY)
+	$(RUNTIME_PYTEST) -m "not toolchain and $(FAST)" tests
+	$(TOOLCHAIN_PYTEST) -m "(toolchain or both) and $(FAST)" tests
 
 # Host benchmark -> benchmarks/results/host.{json,md,png}; run it on an idle machine.
 # BENCH_ARGS e.g. "--quick" or "--models-dir runs/emotion/tflite" (see docs/benchmarks.md).

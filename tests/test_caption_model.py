@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 tf = pytest.importorskip("converters.tfenv", reason="needs the [train] extra (TensorFlow)").tf
+pytestmark = pytest.mark.train  # every test uses the `tiny` model trained for a few steps
 
 from converters.caption import prune as pr  # noqa: E402
 from converters.caption.templates import generate  # noqa: E402

@@ -50,6 +50,7 @@ def test_folding_is_exact_and_removes_the_block(model_with_dead_gate, faces):
     assert not np.allclose(folded.get_layer("b3_project_conv").get_weights()[0], before)
 
 
+@pytest.mark.slow
 def test_folded_int8_graph_runs_in_xnnpack(model_with_dead_gate, faces):
     rep = quantize.representative_dataset(faces, 32, count=48)
     whole = TFLiteRunner(quantize.to_tflite(model_with_dead_gate, rep, int8=True))

@@ -11,6 +11,7 @@ pytest.importorskip("tensorflow", reason="the toolchain needs the [train] extra"
 from converters.emotion import latency_probe  # noqa: E402
 
 
+@pytest.mark.slow
 def test_measure_prunes_and_times_each_input_size():
     faces = np.random.default_rng(0).integers(0, 255, (40, 48, 48), dtype=np.uint8)
     (row,) = latency_probe.measure(["small"], [32], faces, rounds=1, runs=5)

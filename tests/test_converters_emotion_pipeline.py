@@ -39,6 +39,7 @@ def ferplus_run(tmp_path_factory):
     return cfg, run_all(cfg)
 
 
+@pytest.mark.train
 def test_end_to_end_report_and_ship(ferplus_run):
     cfg, report = ferplus_run
     results = report["results"]
@@ -74,6 +75,7 @@ def test_end_to_end_report_and_ship(ferplus_run):
     assert json.loads((report_dir / "report.json").read_text())["targets"]["file_bytes"]["met"] is True
 
 
+@pytest.mark.slow
 def test_int8_agrees_with_float_on_same_inputs():
     """PTQ INT8 vs float32 .tflite of the same (non-trivial) network on the same faces."""
     from converters.emotion import quantize
@@ -102,6 +104,7 @@ def test_int8_agrees_with_float_on_same_inputs():
     assert agreement(int8, fp32) >= 0.8
 
 
+@pytest.mark.train
 def test_metadata_round_trip(ferplus_run):
     cfg, _ = ferplus_run
     model = (Path(cfg.out) / "tflite" / "pruned_int8_qat.tflite").read_bytes()
@@ -114,6 +117,7 @@ def test_metadata_round_trip(ferplus_run):
     assert runner.out["shape"].tolist() == [1, 8]
 
 
+@pytest.mark.train
 def test_training_resumes_from_checkpoint(tmp_path):
     from converters.emotion.train import train
 
@@ -130,6 +134,7 @@ def test_training_resumes_from_checkpoint(tmp_path):
     assert (tmp_path / "run" / "tb").is_dir()
 
 
+@pytest.mark.train
 def test_training_runs_under_a_tf_distribute_strategy(tmp_path, monkeypatch):
     from converters.emotion import train as train_mod
     from converters.tfenv import tf

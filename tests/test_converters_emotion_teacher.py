@@ -121,6 +121,7 @@ def test_committed_teacher_labels_cover_the_ferplus_training_faces(ferplus_dir):
     assert probs.shape == (len(names), len(data.EMOTIONS))
 
 
+@pytest.mark.train
 def test_kfold_teacher_trains_and_scores_every_training_face(tmp_path):
     pytest.importorskip("torch", reason="PyTorch is not installed here: the teacher runs on a lent GPU machine "
                                         "(reports/emotion_teacher/report.md holds its real run)")

@@ -66,6 +66,7 @@ def test_embedder_shape_and_structured_pruning():
     assert thin.predict(x, verbose=0).shape == (2, 16)
 
 
+@pytest.mark.train
 def test_end_to_end_tiny_run(lfw_dir, tmp_path):
     from converters.identity.pipeline import IdentityConfig, run_all
     from converters.identity.train import FitSettings
@@ -143,6 +144,7 @@ def test_teacher_targets_are_looked_up_by_face_and_refuse_a_mismatch(tmp_path):
         load_targets(tmp_path / "u.npz", names, numbers)
 
 
+@pytest.mark.train
 def test_distillation_targets_reach_the_loss(tmp_path):
     """On a tiny set the teacher term is part of the training loss and falls as training goes."""
     from converters.emotion.augment import AugmentConfig
@@ -431,6 +433,7 @@ def test_distillation_targets_reach_the_loss_and_its_gradient(teacher_dim):
         loss_terms(FitSettings(cosface_weight=0.0), distill=False)
 
 
+@pytest.mark.train
 def test_distillation_alone_with_the_relational_term_trains(tmp_path):
     """fit() with CosFace off: the distillation and relational losses are recorded and fall."""
     from converters.emotion.augment import AugmentConfig

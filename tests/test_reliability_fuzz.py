@@ -12,7 +12,12 @@ import pytest
 from fuzz.targets import TARGETS, FuzzTarget, run_target
 
 
-@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
+#: Targets that take over ~10 s on a 2-CPU machine (--durations): slow, left out by `make test-fast`.
+SLOW = frozenset({"feedback_file"})
+
+
+@pytest.mark.parametrize("target", [pytest.param(t, marks=pytest.mark.slow) if t.name in SLOW else t for t in TARGETS],
+                         ids=lambda t: t.name)
 def test_short_seeded_fuzz_run(target: FuzzTarget, tmp_path):
     outcomes = run_target(target, tmp_path, max_examples=target.examples)
     # both paths were exercised: valid inputs were accepted and bad ones refused with typed errors

@@ -35,6 +35,7 @@ def records_of(manifest: Path):
     return [json.loads(line) for line in manifest.read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_worker_pickles_validates_and_matches_the_cli(folder, tmp_path):
     worker = pickle.loads(pickle.dumps(BatchWorker("meme", text="same text", lang="en")))
     assert worker.config["text"] == "same text"

@@ -151,6 +151,7 @@ def test_outputs_are_fsynced_before_the_store_records_them_done(monkeypatch, tmp
 
 # ---------------------------------------------------------------------------------- SIGTERM
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_a_long_item_and_exits_within_the_grace(tmp_path):
     """A batch item that runs far longer than --grace and a client stuck in the middle of an
     upload: the server stops both within one grace period from the signal (not one after the

@@ -88,6 +88,7 @@ def test_sweep_removes_only_writer_temporaries(tmp_path):
     assert all(p.exists() for p in keep) and not any(p.exists() for p in gone)
 
 
+@pytest.mark.slow
 def test_batch_survives_kill_9_and_completes_exactly_once(tmp_path):
     photos = tmp_path / "photos"
     make_photos(photos, 48, size=192)
