@@ -36,7 +36,7 @@ RUNTIME = [
 PLOT = ["matplotlib>=3.7"]  # edgekit timeline plots (imported lazily)
 TEST = ["pytest>=7", "scikit-image>=0.21", "hypothesis>=6", "matplotlib>=3.7", "fonttools>=4.47",
         "httpx>=0.27", "kubernetes-validate>=1.28", "pyyaml>=6",  # server test client, deploy/k8s validation
-        "ruff>=0.17,<0.18"]  # tests/test_lint.py; a minor release may add rules, so the pin is narrow
+        "ruff>=0.17,<0.18"]  # tests/support/test_lint.py; a minor release may add rules, so the pin is narrow
 # `edgekit serve` (edgekit/server/ only; `import edgekit` never loads them) and the Ray Data batch path.
 SERVER = ["fastapi>=0.110", "uvicorn[standard]>=0.29",
           "python-multipart>=0.0.9"]  # [standard]: httptools + uvloop, as measured

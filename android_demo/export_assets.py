@@ -16,7 +16,7 @@ and writes the two committed JSON files the app reads (it hard-codes none of the
 - ``captions.json``: a few captions per emotion and language from edgekit's caption library.
 
 ``--check`` regenerates both JSON files in memory and exits 1 when the committed ones differ
-(run it after retraining; ``tests/test_android_demo.py`` does the same).
+(run it after retraining; ``tests/benchmarks/test_android_demo.py`` does the same).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ order come from the classifier's input spec. Pixels outside the frame replicate 
 
 The default template is where BlazeFace puts the eyes in FER+ training crops, measured by
 ``python -m converters.calibrate_alignment`` (``reports/alignment/calibration.json``,
-``template``); ``tests/test_alignment.py`` checks the constants below against that report.
+``template``); ``tests/runtime/test_alignment.py`` checks the constants below against that report.
 """
 from __future__ import annotations
 

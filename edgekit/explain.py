@@ -255,7 +255,7 @@ class CamHead:
     in the dequantized arithmetic; each cell's term is its contribution to the logit (what Grad-CAM
     computes for this piecewise-linear head: its gradient weights times the feature map). Against
     the INT8 model's own logit (its hidden layer is rounded to INT8) the sum agrees within 0.15
-    logit (``tests/test_explain.py``), not exactly. The feature map, the
+    logit (``tests/features/test_explain.py``), not exactly. The feature map, the
     hidden layer and the weights are read from the INT8 model itself (dequantized) through an
     interpreter that keeps intermediate tensors, which XNNPACK cannot do: this path runs LiteRT's
     built-in kernels. The map has the last feature map's resolution (cells of 32 px: 4 x 4 on a

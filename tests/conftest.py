@@ -16,8 +16,9 @@ LFW = SHARED / "data" / "lfw"
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-#: Test modules that need the training toolchain (TensorFlow, tf_keras, tfmot, mediapipe): they
-#: run in .venv-train (numpy 1.x) under `-m toolchain`; everything else runs in the runtime venv
+#: Test modules (file names, in any tests/<layer>/ folder) that need the training toolchain
+#: (TensorFlow, tf_keras, tfmot, mediapipe): they run in .venv-train (numpy 1.x) under
+#: `-m toolchain`; everything else runs in the runtime venv
 #: (numpy 2, no TensorFlow). Tests elsewhere that build a tiny model with TensorFlow (the
 #: ``tiny_emotion_model`` fixture) are marked too.
 TOOLCHAIN_MODULES = frozenset({

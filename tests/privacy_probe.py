@@ -1,4 +1,4 @@
-"""Child process of ``tests/test_reliability_privacy.py``: runs edgekit's public API under an audit
+"""Child process of ``tests/reliability/test_reliability_privacy.py``: runs edgekit's public API under an audit
 hook and reports, as one JSON line on stdout, every socket operation, subprocess, and file-system
 change (files opened for writing, folders made, renames, deletions, permission changes) it saw.
 

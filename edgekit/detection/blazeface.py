@@ -2,7 +2,7 @@
 
 Values are those of the ``FaceDetectionShortRangeCpu`` / ``FaceDetectionFullRangeCpu`` graphs in
 mediapipe 0.10.21 (``mediapipe/modules/face_detection/face_detection_*_cpu.binarypb`` expanded
-by MediaPipe's ``CalculatorGraph``); ``tests/test_detection.py`` re-reads those graphs and fails
+by MediaPipe's ``CalculatorGraph``); ``tests/runtime/test_detection.py`` re-reads those graphs and fails
 if any value here differs.
 """
 from __future__ import annotations

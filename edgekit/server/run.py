@@ -18,7 +18,7 @@ from .config import ServerConfig
 #: What ``pip install 'edgekit[server]'`` brings; checked before anything starts.
 REQUIRED = ("fastapi", "uvicorn", "python_multipart")
 #: Most seconds from the end of the grace period to the process's exit (kill the pool, close the
-#: store); measured well under 1 s (tests/test_server_ops.py), kept at 5 for a loaded node.
+#: store); measured well under 1 s (tests/features/test_server_ops.py), kept at 5 for a loaded node.
 EXIT_OVERHEAD_S = 5.0
 
 

@@ -8,7 +8,7 @@ suite runs the same targets briefly and derandomized) until the budget is spent.
 exception other than a typed edgekit error, or a broken invariant) is shrunk by hypothesis and
 written to ``out/fuzz/crash-<target>-<seed>.txt`` with the falsifying example and traceback; the
 run goes on with the other targets and exits 1. Turn every crash into a regression test
-(``tests/test_reliability_regressions.py``).
+(``tests/reliability/test_reliability_regressions.py``).
 
 Writes a summary (examples per target, outcomes, crashes, host/versions/git) to
 ``benchmarks/results/fuzz.json`` and ``fuzz.md`` unless ``--no-report``.

@@ -20,7 +20,7 @@ from edgekit.errors import EdgekitError
 class KnownBug:
     """Inputs that still crash code owned by another module: skipped by the fuzzers (counted as
     "known bug" in every run and pinned by a strict-xfail test in
-    ``tests/test_reliability_regressions.py``) until the owner fixes it."""
+    ``tests/reliability/test_reliability_regressions.py``) until the owner fixes it."""
 
     what: str
     matches: Callable[[Any], bool]

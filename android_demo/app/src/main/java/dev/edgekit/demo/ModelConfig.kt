@@ -8,7 +8,7 @@ import org.json.JSONObject
  * What the app knows about its models, read from `assets/model_config.json`. That file is written
  * by `python android_demo/export_assets.py` from edgekit's own sources (model manifest, BlazeFace
  * graph options, aligner template, the emotion model's TFLite metadata); nothing here is hard-coded,
- * and `tests/test_android_demo.py` checks the file against those sources.
+ * and `tests/benchmarks/test_android_demo.py` checks the file against those sources.
  */
 data class InputSpec(
     val width: Int,
