@@ -36,7 +36,8 @@ def _hook(event: str, args: Any) -> None:
         EVENTS["process"].append(f"{event} {args!r}"[:300])
     elif event == "open":
         path, mode, flags = args
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (isinstance(flags, int) and flags & _WRITE_FLAGS)
+        writing = ((isinstance(mode, str) and any(c in mode for c in "wax+"))
+                   or (isinstance(flags, int) and flags & _WRITE_FLAGS))
         if writing and isinstance(path, (str, bytes, os.PathLike)):
             EVENTS["write"].append(os.path.abspath(os.fsdecode(path)))
     elif event in _FS_EVENTS:

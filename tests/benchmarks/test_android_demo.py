@@ -51,7 +51,8 @@ def test_emotion_model_matches_the_exported_model(config, export_assets):
     tensor = litert.input_specs(interpreter)[0]
     spec = emotion["input"]
     assert spec == manifest["input"]
-    assert [1, spec["height"], spec["width"], spec["channels"]] == list(tensor.shape) and spec["dtype"] == tensor.dtype.name
+    assert [1, spec["height"], spec["width"], spec["channels"]] == list(tensor.shape)
+    assert spec["dtype"] == tensor.dtype.name
     assert int(np.prod(litert.output_specs(interpreter)[0].shape)) == len(emotion["labels"])
     # normalisation: what the model's own metadata says, and the model contract (raw RGB 0..255)
     meta = export_assets.read_image_metadata(path)

@@ -22,6 +22,8 @@ from edgekit.registry import third_party_model_path
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "bench"
 S23, ONEPLUS = "R5CT1234ABC", "192.168.1.23:5555"
+#: One XNNPACK thread, no battery idle wait: the energy tests' run (plus --serial and --repeats).
+XNNPACK_1T = ("--delegates", "xnnpack", "--threads", "1", "--battery-idle", "0")
 DETECTOR = third_party_model_path("face_short_range")
 RUNS = [
     {"match": ["--use_gpu=true"], "fixture": "gpu_partial.txt"},
@@ -112,11 +114,13 @@ def test_two_devices_full_run(fake, capsys):
         assert any("partial delegation" in n and "4 of 31 nodes to TfLiteGpuDelegateV2" in n for n in report["notes"])
         # NNAPI rejected: an error naming the delegate line, no NNAPI numbers, not repeated
         nnapi = [e for e in report["errors"] if "nnapi" in e["what"]]
-        assert len(nnapi) == 2 and all("NNAPI delegate rejected the model: Failed to apply NNAPI delegate." in e["error"] for e in nnapi)
+        rejected = "NNAPI delegate rejected the model: Failed to apply NNAPI delegate."
+        assert len(nnapi) == 2 and all(rejected in e["error"] for e in nnapi)
         assert not latency(report, delegate="nnapi")
         assert all(m["params"]["threads"] == 1 for m in latency(report, delegate="gpu"))
         assert {t["params"]["delegate"] for t in report["targets"]} == {"xnnpack", "cpu", "gpu"}
-        assert Path(report["config"]["logs"]).is_dir() and (fake.out_dir / f"adb_{adb_harness._safe(serial)}.md").is_file()
+        assert Path(report["config"]["logs"]).is_dir()
+        assert (fake.out_dir / f"adb_{adb_harness._safe(serial)}.md").is_file()
     calls = fake.calls()
     shell = [c for c in calls if "shell" in c]
     assert sum(1 for c in shell if "--use_nnapi=true" in c[-1]) == 2 * 2  # devices x models, once each
@@ -142,7 +146,8 @@ def test_unauthorized_offline_devices_are_reported_and_others_run(fake, capsys):
     fake.scenario(devices="devices_mixed.txt", **{S23: device(runs=RUNS[-1:])})
     assert fake.run("--delegates", "xnnpack", "--threads", "1", "--repeats", "1") == 1
     err = capsys.readouterr().err
-    assert "0123456789ABCDEF: device is unauthorized. unlock the phone and accept the 'Allow USB debugging?' prompt" in err
+    assert ("0123456789ABCDEF: device is unauthorized. unlock the phone and accept the "
+            "'Allow USB debugging?' prompt") in err
     assert "emulator-5554: device is offline" in err and "ZY22FAKE01: device is no permissions" in err
     assert fake.report(S23)["status"] == "complete"
 
@@ -167,8 +172,8 @@ def test_device_lost_after_listing(fake, fixture, expected):
 
 
 def test_push_failure(fake):
-    fake.scenario(devices="devices_two.txt", **{S23: device(push_error=(FIXTURES / "adb" / "error_push.txt").read_text()),
-                                                ONEPLUS: device(runs=RUNS[-1:])})
+    push_error = (FIXTURES / "adb" / "error_push.txt").read_text()
+    fake.scenario(devices="devices_two.txt", **{S23: device(push_error=push_error), ONEPLUS: device(runs=RUNS[-1:])})
     assert fake.run("--serial", S23) == 1
     report = fake.report(S23)
     assert report["status"] == "failed"
@@ -194,7 +199,8 @@ def test_crash_and_malformed_output_fail_one_run_only(fake):
     assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "2", "--repeats", "1") == 1
     report = fake.report(S23)
     errors = {e["what"]: e["error"] for e in report["errors"]}
-    assert "benchmark_model crashed (signal 11): Segmentation fault" in errors["emotion/shipped, xnnpack, 2 thread(s), repeat 1"]
+    crashed = errors["emotion/shipped, xnnpack, 2 thread(s), repeat 1"]
+    assert "benchmark_model crashed (signal 11): Segmentation fault" in crashed
     malformed = errors["detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1"]
     assert "detector__short_range_fp32_xnnpack_t1_r1.log:7: statistic curr is not a finite number" in malformed
     assert latency(report, model="emotion/shipped", threads=1, repeat="all")  # the other runs are there
@@ -261,7 +267,7 @@ def energy(report, name="energy.per_inference", **params):
 ])
 def test_battery_energy_per_inference_on_battery(fake, serial, power, idle, unit, sign):
     fake.scenario(**{serial: device(runs=RUNS[-1:], **battery(power, idle))})
-    assert fake.run("--serial", serial, "--delegates", "xnnpack", "--threads", "1", "--repeats", "2", "--battery-idle", "0") == 0
+    assert fake.run("--serial", serial, *XNNPACK_1T, "--repeats", "2") == 0
     report = fake.report(serial)
     assert validate_report(report) == [] and report["device"]["battery"]["available"] is True
     got = energy(report, model="emotion/shipped")
@@ -294,7 +300,7 @@ def test_battery_energy_per_inference_on_battery(fake, serial, power, idle, unit
 ])
 def test_battery_not_measurable_is_said_not_faked(fake, scenario, reason):
     fake.scenario(**{S23: device(runs=RUNS[-1:], **scenario)})
-    assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "--repeats", "1", "--battery-idle", "0") == 0
+    assert fake.run("--serial", S23, *XNNPACK_1T, "--repeats", "1") == 0
     report = fake.report(S23)
     assert validate_report(report) == [] and report["status"] == "complete"
     assert latency(report, model="emotion/shipped", repeat="all")  # latency is still measured
@@ -350,13 +356,14 @@ def test_battery_runs_that_cannot_be_measured(log, state, reason):
 def test_device_unplugged_mid_run_keeps_earlier_energy(fake):
     runs = [{"match": ["emotion__shipped"], "disconnect": True}, *RUNS[-1:]]  # the detector runs first
     fake.scenario(**{S23: device(runs=runs, **battery())})
-    assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "--repeats", "1", "--battery-idle", "0") == 1
+    assert fake.run("--serial", S23, *XNNPACK_1T, "--repeats", "1") == 1
     report = fake.report(S23)
     assert report["status"] == "partial"
-    assert "lost the connection during `/data/local/tmp/edgekit_bench/benchmark_model --graph=" in report["errors"][-1]["error"]
+    lost = "lost the connection during `/data/local/tmp/edgekit_bench/benchmark_model --graph="
+    assert lost in report["errors"][-1]["error"]
     assert energy(report, model="detector/short_range_fp32")[(1, "gross")] > 0  # the run before the cable came out
-    assert [r["what"] for r in report["energy"]["runs"]] == ["idle baseline",
-                                                             "detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1"]
+    assert [r["what"] for r in report["energy"]["runs"]] == [
+        "idle baseline", "detector/short_range_fp32, xnnpack, 1 thread(s), repeat 1"]
     assert ["-s", S23, "shell", "rm -rf /data/local/tmp/edgekit_bench"] in fake.calls()
 
 
@@ -369,7 +376,7 @@ def test_units_are_decided_once_per_device_so_a_screen_off_idle_is_not_read_as_m
     """Alone, a ~15,000 uA idle reads as mA (15 A: 58 W). The unit comes from the load run (440-460,000:
     uA) and is applied to the idle baseline too, so the energy above idle exists and is right."""
     fake.scenario(**{S23: device(runs=RUNS[-1:], **battery(idle="battery_log_idle_screen_off_uA.txt"))})
-    assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "--repeats", "1", "--battery-idle", "0") == 0
+    assert fake.run("--serial", S23, *XNNPACK_1T, "--repeats", "1") == 0
     report = fake.report(S23)
     assert not any("below the idle baseline" in t for t in report["energy"]["not_measurable"])
     got = energy(report, model="emotion/shipped")
@@ -389,8 +396,9 @@ def test_physically_implausible_power_is_refused():
 
     log = parse_battery_log((FIXTURES / "energy" / "battery_log_idle_screen_off_uA.txt").read_text())
     alone = analyse(log, 0.0, False)  # no device units: the magnitude rule says mA, i.e. about 60 W
-    assert alone.mean_mw is None and alone.reason.startswith("mean battery power 60048 mW (current_now in mA, voltage_now "
-                                                             "in uV) is outside the 5 mW - 30 W a phone draws")
+    assert alone.mean_mw is None
+    assert alone.reason.startswith("mean battery power 60048 mW (current_now in mA, voltage_now in uV) "
+                                   "is outside the 5 mW - 30 W a phone draws")
 
 
 def test_sampler_logs_failed_reads_instead_of_the_previous_value(tmp_path):
@@ -446,7 +454,7 @@ def test_energy_chart_plots_the_table_rows_only(fake, monkeypatch, tmp_path):
     from benchmarks.report import to_markdown
 
     fake.scenario(**{S23: device(runs=RUNS[-1:], **battery())})
-    assert fake.run("--serial", S23, "--delegates", "xnnpack", "--threads", "1", "--repeats", "2", "--battery-idle", "0") == 0
+    assert fake.run("--serial", S23, *XNNPACK_1T, "--repeats", "2") == 0
     report = fake.report(S23)
     points = []
     real = matplotlib.axes.Axes.scatter

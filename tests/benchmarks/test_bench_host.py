@@ -45,7 +45,8 @@ def test_quick_host_run_end_to_end(tmp_path, variants_dir, capsys):
     assert set(dev["contention"]) >= {"load_avg_start_1_5_15", "other_processes_cpu_share", "busy"}
     skipped = {s["what"] for s in report["skipped"]}
     assert {"emotion/float_int8_ptq", "emotion/pruned_fp32", "emotion/pruned_int8_ptq", "caption/float_fp32"} <= skipped
-    assert any("emotion/float_fp32" in e["what"] and "LiteRT cannot load this model" in e["error"] for e in report["errors"])
+    assert any("emotion/float_fp32" in e["what"] and "LiteRT cannot load this model" in e["error"]
+               for e in report["errors"])
     assert any("emotion/shipped is the same file (sha256) as emotion/pruned_int8_qat" in n for n in report["notes"])
     names = {(m["name"], m["params"].get("emotion") or m["params"].get("model")) for m in report["measurements"]}
     for key in ("emotion/shipped", "emotion/pruned_int8_qat"):
@@ -54,7 +55,8 @@ def test_quick_host_run_end_to_end(tmp_path, variants_dir, capsys):
                 ("model.cold_start", key), ("pipeline.peak_rss", key), ("cold_start.in_process", key)} <= names
     assert ("caption.generate", "caption/shipped") in names
     budget = [t for t in report["targets"] if t["measurement"] == "pipeline.process"]
-    assert len(budget) == 2 and all(t["limit"] == FRAME_BUDGET_MS and t["passed"] == (t["value"] <= FRAME_BUDGET_MS) for t in budget)
+    assert len(budget) == 2
+    assert all(t["limit"] == FRAME_BUDGET_MS and t["passed"] == (t["value"] <= FRAME_BUDGET_MS) for t in budget)
     forbidden = next(t for t in report["targets"] if t["measurement"] == "cold_start.forbidden_modules_imported")
     assert forbidden["passed"] is True
     ratio = next(r for r in report["ratios"] if r["description"] == "emotion: INT8 QAT / FP32, pruned")
@@ -148,7 +150,8 @@ def test_schema_validation_and_markdown():
     assert validate_report(bad) == ["status: missing or not a str"]
     bad["status"] = "done"
     problems = validate_report(bad)
-    assert any("harness" in p for p in problems) and any("status" in p for p in problems) and any("bad stats" in p for p in problems)
+    for word in ("harness", "status", "bad stats"):
+        assert any(word in p for p in problems), word
     with pytest.raises(ValueError, match="does not follow the schema"):
         write_report(bad, Path("/nonexistent"), "x")
     with pytest.raises(ValueError, match="unknown stat keys"):
@@ -197,7 +200,8 @@ def test_a_graph_xnnpack_refuses_is_a_skipped_configuration_not_an_error(monkeyp
 
         def allocate_tensors(self):
             if not self.builtin:
-                raise RuntimeError("failed to create XNNPACK runtimeNode number 72 (TfLiteXNNPackDelegate) failed to prepare.")
+                raise RuntimeError("failed to create XNNPACK runtimeNode number 72 (TfLiteXNNPackDelegate) "
+                                   "failed to prepare.")
             return super().allocate_tensors()
 
     fake = type("FakeLiteRT", (), {"Interpreter": RefusingInterpreter, "OpResolverType": real.OpResolverType})

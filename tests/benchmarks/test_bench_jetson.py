@@ -37,7 +37,8 @@ def test_tegrastats_xavier_orin_forms():
     assert nx.power_mw["VDD_IN"] == (4032, 4032) and nx.cpu[2:] == [None] * 4
     orin = tegrastats.parse_line(lines("tegrastats_orin_jp5.txt")[0])
     assert orin.timestamp == "08-04-2022 10:23:53" and orin.gpu_freq_mhz == [305, 305]
-    assert orin.temperatures_c["CV0"] is None and orin.temperatures_c["GPU"] is None and orin.temperatures_c["tj"] == 44.531
+    assert orin.temperatures_c["CV0"] is None and orin.temperatures_c["GPU"] is None
+    assert orin.temperatures_c["tj"] == 44.531
     assert orin.power_mw["VDD_GPU_SOC"] == (2396, 2396) and orin.power_mw["VIN_SYS_5V0"] == (3225, 3225)
     nano = tegrastats.parse((FIXTURES / "tegrastats_orin_nano_jp6.txt").read_text())
     assert [s.gpu_freq_mhz for s in nano] == [[305], [624]] and nano[1].power_mw["VDD_IN"] == (7421, 6210)
@@ -77,7 +78,8 @@ def test_nvpmodel_and_jetson_clocks():
     with pytest.raises(ToolOutputError, match="no 'cpuN: Online="):
         jetson_parsers.parse_jetson_clocks("Fan: speed=0\n")
     with pytest.raises(ToolOutputError, match=r"jetson_clocks --show:1: MinFreq is not an integer \('①'\)"):
-        jetson_parsers.parse_jetson_clocks("cpu0: Online=1 Governor=schedutil MinFreq=① MaxFreq=1479000 CurrentFreq=1\n")
+        jetson_parsers.parse_jetson_clocks("cpu0: Online=1 Governor=schedutil MinFreq=① MaxFreq=1479000 "
+                                           "CurrentFreq=1\n")
     with pytest.raises(ToolOutputError, match="expected the power mode id"):
         jetson_parsers.parse_nvpmodel("NV Power Mode: MAXN\n①\n")
 

@@ -44,10 +44,11 @@ def test_old_output_form_without_prefix_or_percentiles():
 
 def test_scientific_notation_and_partial_delegation():
     out = parse("gpu_partial.txt")
-    assert out.init_us == 1.45151e06 and out.warmup.first == 11147 and out.warmup.max == 12036 and out.inference.max == 10433
+    assert out.init_us == 1.45151e06 and out.warmup.first == 11147 and out.warmup.max == 12036
+    assert out.inference.max == 10433
     assert out.partial_delegation
-    assert [(d.replaced, d.total, d.kernel, d.partitions, d.partial) for d in out.delegations] == [(4, 31,
-                                                                                                    "TfLiteGpuDelegateV2", 2, True)]
+    assert [(d.replaced, d.total, d.kernel, d.partitions, d.partial) for d in out.delegations] == [
+        (4, 31, "TfLiteGpuDelegateV2", 2, True)]
     assert out.delegates == [{"name": "GPU", "executed": "partially", "kernels": 2}]
     assert any("not supported by GPU delegate" in e for e in out.errors)  # reported, yet the run succeeded
     assert not out.failed and not out.rejected
@@ -141,8 +142,8 @@ def test_dumpsys_battery_screen_and_battery_log():
     energy = FIXTURES / "energy"
     on_battery = battery.parse_dumpsys_battery((energy / "dumpsys_battery_discharging.txt").read_text())
     assert on_battery["sources"] == {"ac": False, "usb": False, "wireless": False, "dock": False}
-    assert (on_battery["status_name"], on_battery["plugged"], on_battery["voltage_mv"], on_battery["temperature_c"]) == (
-        "discharging", False, 3871, 29.6)
+    got = (on_battery["status_name"], on_battery["plugged"], on_battery["voltage_mv"], on_battery["temperature_c"])
+    assert got == ("discharging", False, 3871, 29.6)
     usb = battery.parse_dumpsys_battery((energy / "dumpsys_battery_usb_charging.txt").read_text())
     assert usb["plugged"] and usb["sources"]["usb"] and usb["status_name"] == "charging"
     frozen = battery.parse_dumpsys_battery((energy / "dumpsys_battery_frozen.txt").read_text())
@@ -157,7 +158,8 @@ def test_dumpsys_battery_screen_and_battery_log():
     assert battery.parse_screen("  mWakefulness=Asleep\n") == {"display": None, "wakefulness": "Asleep",
                                                                "screen": "off"}
     assert battery.parse_screen("")["screen"] is None
-    log = battery.parse_battery_log("START 5.10\nS 5.20 -450000 3870000 Discharging\nsh: can't open x: Permission denied\n"
+    log = battery.parse_battery_log("START 5.10\nS 5.20 -450000 3870000 Discharging\n"
+                                    "sh: can't open x: Permission denied\n"
                                     "S 5.30 -451000 3871000 Not charging\nEND 5.40\n")
     assert (log.start, log.end, len(log.samples), log.samples[1][3]) == (5.1, 5.4, 2, "Not charging")
     assert log.problems == ["sh: can't open x: Permission denied"]

@@ -199,7 +199,8 @@ def board(tmp_path):
 
 
 def rows(collector, name, **params):
-    return [m for m in collector.measurements if m.name == name and all(m.params.get(k) == v for k, v in params.items())]
+    return [m for m in collector.measurements
+            if m.name == name and all(m.params.get(k) == v for k, v in params.items())]
 
 
 def test_sweep_measures_skips_and_reports_modes_that_do_not_take_effect(board):
@@ -212,8 +213,9 @@ def test_sweep_measures_skips_and_reports_modes_that_do_not_take_effect(board):
     assert measured == {(2, "off"), (2, "on"), (3, "off"), (3, "on")}
     assert [s["what"] for s in collector.skipped] == ["nvpmodel mode 1 (MODE_10W)"]
     assert "expected to need a reboot (online CPU cores change from 8 to 4)" in collector.skipped[0]["reason"]
-    assert collector.errors == [{"what": "nvpmodel mode 0 (MAXN)", "error": "mode 0 did not take effect: nvpmodel -q still "
-                                 "reports MODE_15W (ID 2) (no error printed)"}]
+    assert collector.errors == [{"what": "nvpmodel mode 0 (MAXN)",
+                                 "error": "mode 0 did not take effect: nvpmodel -q still "
+                                          "reports MODE_15W (ID 2) (no error printed)"}]
     # energy: VDD_IN is 8000 mW under load and 5000 mW idle, so mJ/frame = 8000 / fps exactly
     for clocks in ("off", "on"):
         common = {"emotion": "emotion/shipped", "mode_id": 3, "jetson_clocks": clocks}
@@ -256,7 +258,8 @@ def test_reboot_modes_asked_for_are_tried_and_declined(board):
     sweep, collector = board.sweep(include_reboot_modes=True, modes=[1, 2], clocks=("off",))
     sweep.run()
     assert [s["what"] for s in collector.skipped] == ["nvpmodel mode 1 (MODE_10W)"]
-    assert collector.skipped[0]["reason"] == "nvpmodel says mode 1 needs a reboot (declined; the board keeps MODE_15W (ID 2))"
+    assert collector.skipped[0]["reason"] == ("nvpmodel says mode 1 needs a reboot "
+                                              "(declined; the board keeps MODE_15W (ID 2))")
     asked = [c for c in board.calls() if c["args"] == ["-m", "1"]]
     assert asked == [{"tool": "nvpmodel", "args": ["-m", "1"], "stdin": "no\n"}] and "rebooted" not in board.state()
     assert {m.params["mode_id"] for m in rows(collector, "pipeline.process")} == {2}
@@ -351,7 +354,8 @@ def test_missing_rail_nonsense_and_vanished_sensor_refuse_energy(board):
 def test_command_line_sweep_with_fake_tools(board, tmp_path, monkeypatch, capsys):
     board.scenario(reboot=[1])
     for tool in ("nvpmodel", "jetson_clocks"):
-        (tmp_path / "bin" / tool).write_text(f"#!/bin/sh\nexec {sys.executable} -S -E {FIXTURES / 'fake_jetson.py'} {tool} \"$@\"\n")
+        fake = FIXTURES / "fake_jetson.py"
+        (tmp_path / "bin" / tool).write_text(f"#!/bin/sh\nexec {sys.executable} -S -E {fake} {tool} \"$@\"\n")
         (tmp_path / "bin" / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_JETSON_ROOT", str(board.root))
@@ -365,8 +369,10 @@ def test_command_line_sweep_with_fake_tools(board, tmp_path, monkeypatch, capsys
     assert report["device"]["restored"] == {"nvpmodel": "unchanged", "jetson_clocks": "restored"}
     assert {m["params"].get("emotion") or m["params"].get("model") for m in report["measurements"]
             if m["name"] in ("energy.per_frame", "energy.per_inference")} == {"emotion/shipped"}
-    assert report["artifacts"]["chart"] == "jetson_sweep_modes_2.png" and (out / "jetson_sweep_modes_2.png").stat().st_size > 10000
-    assert report["targets"][0]["description"].startswith("15 ms/frame budget (p95): MODE_15W (mode 2), jetson_clocks on")
+    assert report["artifacts"]["chart"] == "jetson_sweep_modes_2.png"
+    assert (out / "jetson_sweep_modes_2.png").stat().st_size > 10000
+    assert report["targets"][0]["description"].startswith(
+        "15 ms/frame budget (p95): MODE_15W (mode 2), jetson_clocks on")
     assert "## Energy" in (out / "jetson_sweep_modes_2.md").read_text()
     assert board.state() == {"mode": 2, "locked": False, "caps_mode": 2}
 

@@ -50,7 +50,8 @@ def test_exact_and_near_duplicates(tmp_path):
     folder = write(tmp_path, "en\thappiness\tslang\tnone\tNo thoughts, just vibes and a huge grin\n"
                              "en\thappiness\tplain\tnone\tNo thoughts, just vibes and a huge grin\n"
                              "en\thappiness\tplain\tnone\tNo thoughts, just vibes and a huge grin!!\n"
-                             "zh\thappiness\tplain\tnone\tNo thoughts, just vibes and a huge grin!!\n")  # other language: not compared
+                             # other language: not compared
+                             "zh\thappiness\tplain\tnone\tNo thoughts, just vibes and a huge grin!!\n")
     problems = problems_of(folder)
     assert any(p.startswith("happiness.tsv:3: duplicate of happiness.tsv:2") for p in problems), problems
     assert any("near duplicate" in p and "happiness.tsv:4" in p for p in problems), problems

@@ -22,7 +22,8 @@ def test_shipped_library_is_the_authored_corpus_with_a_heldout_split(library):
 
     # exactly what `python -m converters.caption corpus` writes; stale after a corpus edit until the retrain
     assert authored.to_library(authored.load()) == library, \
-        "library.tsv is stale: rebuild it with the model, `python -m converters.caption all` (corpus/authored/README.md)"
+        ("library.tsv is stale: rebuild it with the model, `python -m converters.caption all` "
+         "(corpus/authored/README.md)")
     held = [e for e in library if e.split == "heldout"]
     assert 0.08 <= len(held) / len(library) <= 0.12
     assert {(e.lang, e.emotion, e.style) for e in held} == {(l, e, s) for l in LANGS for e in EMOTIONS for s in STYLES}
@@ -55,7 +56,8 @@ def test_tokenizer_atoms_words_and_unknown_chars(tokenizer):
     assert len(tokenizer.encode("(≧∇≦)ノ")) == 1  # a kaomoji is one token
     assert [tokenizer.pieces[i] for i in tokenizer.encode("My heart")] == ["My", " heart"]
     assert tokenizer.encode("🦖") == [UNK]
-    assert tokenizer.decode(tokenizer.prompt("zh", "happiness", "anime", None)) == ""  # control tokens decode to nothing
+    # control tokens decode to nothing
+    assert tokenizer.decode(tokenizer.prompt("zh", "happiness", "anime", None)) == ""
 
 
 def test_tokenizer_file_round_trip_and_errors(tokenizer, tmp_path):

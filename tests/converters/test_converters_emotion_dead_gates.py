@@ -54,7 +54,8 @@ def test_folding_is_exact_and_removes_the_block(model_with_dead_gate, faces):
 def test_folded_int8_graph_runs_in_xnnpack(model_with_dead_gate, faces):
     rep = quantize.representative_dataset(faces, 32, count=48)
     whole = TFLiteRunner(quantize.to_tflite(model_with_dead_gate, rep, int8=True))
-    assert not whole.xnnpack and [v["output"].split("/")[-2] for v in whole.xnnpack_requant_violations()] == ["b3_se_relu"]
+    assert not whole.xnnpack
+    assert [v["output"].split("/")[-2] for v in whole.xnnpack_requant_violations()] == ["b3_se_relu"]
     dead = dead_gates.find_dead_gates(model_with_dead_gate, faces, 32)
     folded = TFLiteRunner(quantize.to_tflite(dead_gates.fold_dead_gates(model_with_dead_gate, dead, custom_objects()),
                                              rep, int8=True))

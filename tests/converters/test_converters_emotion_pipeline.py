@@ -55,7 +55,8 @@ def test_end_to_end_report_and_ship(ferplus_run):
     assert stages["float"]["teacher_labels"] is None  # the teacher's labels only reach the stages after the float model
     assert all(stages[s]["teacher_labels"] == cfg.teacher_labels and stages[s]["teacher_weight"] == 0.3
                for s in ("pruned", "qat"))
-    assert report["teacher"]["weight"] == 0.3 and "out-of-fold probabilities" in (Path(cfg.report_dir) / "README.md").read_text()
+    assert report["teacher"]["weight"] == 0.3
+    assert "out-of-fold probabilities" in (Path(cfg.report_dir) / "README.md").read_text()
     # Shipped through the manifest, checked through the runtime and MediaPipe.
     manifest = json.loads((Path(cfg.models_dir) / "manifest.json").read_text())
     entry = manifest["models"]["emotion"]

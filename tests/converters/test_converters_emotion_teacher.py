@@ -111,7 +111,8 @@ def test_emotion_report_names_the_teacher_and_links_its_report():
     t = teacher_summary("reports/emotion_teacher/teacher_labels.npz", 0.5)
     assert t["sha256"] == report["labels_sha256"] and t["val_accuracy"] == report["val_majority_accuracy_ensemble"]
     (line,) = _teacher_lines(t, Path("reports/emotion"))
-    assert "[its report](../emotion_teacher/report.md)" in line and "0.5 x a teacher's out-of-fold probabilities" in line
+    assert "[its report](../emotion_teacher/report.md)" in line
+    assert "0.5 x a teacher's out-of-fold probabilities" in line
 
 
 def test_committed_teacher_labels_cover_the_ferplus_training_faces(ferplus_dir):

@@ -87,7 +87,8 @@ def test_style_batch_is_five_distinct_captions_in_five_styles(cap):
     assert [c.style for c in out] == ["anime", "sarcastic", "poetic"]
 
 
-@pytest.mark.parametrize("text, lang", [("这波快乐直接拉满！(≧∇≦)ノ", "zh"), ("Exam week: my knees are shaking.", "en")])
+@pytest.mark.parametrize("text, lang", [("这波快乐直接拉满！(≧∇≦)ノ", "zh"),
+                                        ("Exam week: my knees are shaking.", "en")])
 def test_restyle_keeps_the_sentence_in_every_style(cap, text, lang):
     out = cap.restyle(text)
     assert [c.style for c in out] == list(STYLES) and {c.source for c in out} == {"voice"}
@@ -113,9 +114,10 @@ def test_restyling_one_sentence_again_and_again_never_runs_out():
 
 def test_restyle_takes_the_emotion_it_is_given(cap):
     voices = read_voices()
-    out = cap.restyle("终于吃上了心心念念的火锅", style="sarcastic", emotion={"happiness": 0.9, "sadness": 0.1}, seed=3)[0]
+    hotpot = "终于吃上了心心念念的火锅"
+    out = cap.restyle(hotpot, style="sarcastic", emotion={"happiness": 0.9, "sadness": 0.1}, seed=3)[0]
     assert out.emotion == "happiness" and out.scene == "food"
-    assert any(attach("终于吃上了心心念念的火锅", v, "zh") == out.text for v in voices[("zh", "sarcastic", "happiness")])
+    assert any(attach(hotpot, v, "zh") == out.text for v in voices[("zh", "sarcastic", "happiness")])
 
 
 def test_tags_of_infers_emotion_and_names_only_scenes_the_text_names(cap):
@@ -131,8 +133,9 @@ def test_no_scene_asked_means_no_scene_words(cap, lang):
     assert [c.text for c in out if match_scene(c.text)] == []
 
 
-@pytest.mark.parametrize("scene, key", [("on the moon", None), ("周末去看展", "weekend"), ("my sister's wedding", "party"),
-                                        ("周一早高峰", "commute"), ("🌕" * 10000, None)])
+@pytest.mark.parametrize("scene, key", [("on the moon", None), ("周末去看展", "weekend"),
+                                        ("my sister's wedding", "party"), ("周一早高峰", "commute"),
+                                        ("🌕" * 10000, None)])
 def test_any_free_text_scene_gets_captions(cap, scene, key):
     out = cap.generate("happiness", scene=scene, lang="zh", n=2, seed=2)
     assert len(out) == 2 and all(c.scene == key for c in out)
@@ -220,7 +223,8 @@ def test_bad_sampling_options():
 
 # ------------------------------------------------------------------ CLI and isolation
 def test_cli_caption(capsys):
-    assert main(["caption", "--emotion", "happiness", "--style", "anime", "--scene", "party", "--lang", "zh", "-n", "5", "--seed", "1"]) == 0
+    assert main(["caption", "--emotion", "happiness", "--style", "anime", "--scene", "party", "--lang", "zh",
+                 "-n", "5", "--seed", "1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 5 and len(set(lines)) == 5 and all(has_cjk(l) for l in lines)
     assert main(["caption", "--emotion", json.dumps(PROBS), "--styles", "--lang", "en", "--json"]) == 0

@@ -12,7 +12,8 @@ LOGITS = np.log(np.array([0.5, 0.3, 0.2]))
 
 def _freq(opts: SamplingOptions, n: int = 20000, **kw) -> np.ndarray:
     rng = np.random.default_rng(0)
-    return np.bincount([next_token(LOGITS, kw.get("previous", []), rng, opts, kw.get("banned")) for _ in range(n)], minlength=3) / n
+    draws = [next_token(LOGITS, kw.get("previous", []), rng, opts, kw.get("banned")) for _ in range(n)]
+    return np.bincount(draws, minlength=3) / n
 
 
 def test_plain_sampling_follows_the_softmax():
@@ -74,7 +75,8 @@ def test_a_doubled_character_survives_decoding_by_default():
     logits[5], logits[6] = 1.0, 0.9
     rng = np.random.default_rng(0)
     assert next_token(logits, [5], rng, SamplingOptions(temperature=0.0)) == 5
-    assert next_token(logits, [5], rng, SamplingOptions(temperature=0.0, repetition_penalty=1.2, no_repeat_ngram=0)) == 6
+    penalised = SamplingOptions(temperature=0.0, repetition_penalty=1.2, no_repeat_ngram=0)
+    assert next_token(logits, [5], rng, penalised) == 6
 
 
 def test_damaged_doubled_words_are_detected():

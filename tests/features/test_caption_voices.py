@@ -34,8 +34,10 @@ def test_fragments_name_no_scene_and_render_with_the_bundled_fonts(voices):
 
 
 @pytest.mark.parametrize("source, voice, lang, expected", [
-    ("终于吃上了心心念念的火锅。", Voice("suffix", "，这波快乐直接拉满！"), "zh", "终于吃上了心心念念的火锅，这波快乐直接拉满！"),
-    ("终于吃上了心心念念的火锅！", Voice("suffix", "，这波快乐直接拉满！"), "zh", "终于吃上了心心念念的火锅！这波快乐直接拉满！"),
+    ("终于吃上了心心念念的火锅。", Voice("suffix", "，这波快乐直接拉满！"), "zh",
+     "终于吃上了心心念念的火锅，这波快乐直接拉满！"),
+    ("终于吃上了心心念念的火锅！", Voice("suffix", "，这波快乐直接拉满！"), "zh",
+     "终于吃上了心心念念的火锅！这波快乐直接拉满！"),
     ("终于吃上了心心念念的火锅", Voice("prefix", "【吾之宿命】"), "zh", "【吾之宿命】终于吃上了心心念念的火锅"),
     ("Exam week: my knees are shaking.", Voice("suffix", " and honestly? iconic."), "en",
      "Exam week: my knees are shaking and honestly? iconic."),

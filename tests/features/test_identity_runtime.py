@@ -16,7 +16,8 @@ import pytest
 
 import edgekit
 from edgekit.errors import ConfigError, InputError, NoFaceError
-from identity_support import faces_photo, TINY_DIM, TINY_THRESHOLD, install_tiny_identity_model, no_face_photo, two_face_photo
+from identity_support import (faces_photo, TINY_DIM, TINY_THRESHOLD, install_tiny_identity_model, no_face_photo,
+                              two_face_photo)
 
 
 @pytest.fixture
@@ -345,7 +346,8 @@ def _identity_run_modules(env, astronaut_path, extra: str = "") -> subprocess.Co
     code = (f"import sys, edgekit; {extra}"
             f"i = edgekit.FaceIdentifier({str(env.model)!r}, threshold=0.5); p = sys.argv[1]; "
             "i.embed(p); i.verify(p, p); i.enroll('A', [p]); i.identify(p); "
-            f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {RUNTIME_FORBIDDEN!r}); print(bad); sys.exit(bool(bad))")
+            f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {RUNTIME_FORBIDDEN!r}); "
+            "print(bad); sys.exit(bool(bad))")
     env_vars = {**os.environ, "EDGEKIT_DATA_DIR": str(env.data_dir)}
     # The subprocess sees the real manifest, so the tiny model is passed by path with a threshold.
     return subprocess.run([sys.executable, "-c", code, str(astronaut_path)], capture_output=True, text=True,

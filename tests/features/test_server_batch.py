@@ -26,13 +26,19 @@ def folder(tmp_path_factory) -> Path:
     import cv2
 
     cv2.imwrite(str(base / "b" / "photo_0000.bmp"), cv2.imread(str(base / "a" / "photo_0001.png")))
-    (base / "b" / "photo_0000.png").write_bytes((base / "a" / "photo_0002.png").read_bytes())  # .bmp and .png: one .png name
+    # .bmp and .png: one .png name
+    (base / "b" / "photo_0000.png").write_bytes((base / "a" / "photo_0002.png").read_bytes())
     (base / "notes.gif").write_bytes(b"GIF89a not really")
     return base
 
 
 def records_of(manifest: Path):
     return [json.loads(line) for line in manifest.read_text().splitlines()]
+
+
+def _files(folder: Path) -> list:
+    """The files under ``folder``, as sorted relative POSIX paths."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
 @pytest.mark.slow
@@ -49,8 +55,8 @@ def test_worker_pickles_validates_and_matches_the_cli(folder, tmp_path):
                           "--text", "same text", "--lang", "en"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert cli.returncode == 1 and "1 file(s) failed" in cli.stdout  # notes.gif is not an image
     assert records_of(result.manifest) == records_of(tmp_path / "cli" / "manifest.jsonl")
-    names = sorted(p.relative_to(tmp_path / "cli").as_posix() for p in (tmp_path / "cli").rglob("*") if p.is_file())
-    assert names == sorted(p.relative_to(tmp_path / "lib").as_posix() for p in (tmp_path / "lib").rglob("*") if p.is_file())
+    names = _files(tmp_path / "cli")
+    assert names == _files(tmp_path / "lib")
     assert "b/photo_0000_2.png" in names  # the CLI's clash rule, planned before any work
     for name in names:
         assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "lib" / name).read_bytes(), name
@@ -60,7 +66,8 @@ def test_planned_styles_and_redo_write_the_same_files(folder, tmp_path):
     worker = BatchWorker("meme", styles=3, seed=4, lang="zh")
     first = run_local(worker, folder / "a", tmp_path / "one")
     outputs = sorted(p.name for p in (tmp_path / "one").rglob("*.png"))
-    assert len(outputs) == 9 and len({o.split("_", 3)[-1] for o in outputs}) == 3  # 3 photos x the same 3 styles (seeded)
+    # 3 photos x the same 3 styles (seeded)
+    assert len(outputs) == 9 and len({o.split("_", 3)[-1] for o in outputs}) == 3
     # running a task again (a crash redo) overwrites the same files with the same bytes
     task = first.tasks[0]
     before = {o: (tmp_path / "one" / o).read_bytes() for o in task.outputs}

@@ -74,7 +74,8 @@ def test_manifests_agree_with_each_other_and_the_server():
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     for res in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(container["resources"][res])
-    assert pod["securityContext"]["runAsNonRoot"] is True and container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert [e["name"] for e in container["env"]] == [TOKEN_ENV]
     args = container["args"]
     grace = float(args[args.index("--grace") + 1])
@@ -134,10 +135,12 @@ def test_dockerfile_is_slim_non_root_and_checks_the_models():
     assert "edgekit models" in runs  # sha256 of every bundled model checked at build (exit 1 otherwise)
     user = [rest for w, rest in final if w == "USER"]
     assert user and not user[-1].startswith(("root", "0"))
-    assert [i for i, (w, _) in enumerate(final) if w == "USER"][-1] > max(i for i, (w, _) in enumerate(final) if w == "RUN")
+    steps = [w for w, _ in final]
+    assert max(i for i, w in enumerate(steps) if w == "USER") > max(i for i, w in enumerate(steps) if w == "RUN")
     entry = json.loads(next(rest for w, rest in final if w == "ENTRYPOINT"))
-    assert entry[:2] == ["edgekit", "serve"] and entry[entry.index("--port") + 1] == next(rest for w, rest in final if w == "EXPOSE")
+    port = entry[entry.index("--port") + 1]
+    assert entry[:2] == ["edgekit", "serve"] and port == next(rest for w, rest in final if w == "EXPOSE")
     dep = by_kind("Deployment")
-    assert int(entry[entry.index("--port") + 1]) == dep["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    assert int(port) == dep["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert ".git" in ignore and ".venv*" in ignore and "runs" in ignore  # no venvs, data or history in the context

@@ -113,7 +113,8 @@ def test_batch_survives_kill_9_and_completes_exactly_once(tmp_path):
         deadline = time.monotonic() + 10
         while any(Path(f"/proc/{c}").exists() and not zombie(c) for c in children) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not any(Path(f"/proc/{c}").exists() and not zombie(c) for c in children), "a pool process outlived the server"
+        outlived = [c for c in children if Path(f"/proc/{c}").exists() and not zombie(c)]
+        assert not outlived, "a pool process outlived the server"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -147,7 +148,8 @@ def test_batch_survives_kill_9_and_completes_exactly_once(tmp_path):
         if rec.get("error"):
             rec["error"] = rec["error"].replace(str(photos) + "/", "")
     assert records == expected
-    assert all((out / r["output"]).read_bytes() == (tmp_path / "ref" / r["output"]).read_bytes() for r in expected if r["ok"])
+    assert all((out / r["output"]).read_bytes() == (tmp_path / "ref" / r["output"]).read_bytes()
+               for r in expected if r["ok"])
 
 
 def _crashing_worker_init() -> None:

@@ -186,7 +186,8 @@ def test_liked_style_rises_in_suggestions(data_dir):
 
     def styles(store):
         captioner.reset_recent()
-        return [s.caption.style for s in suggest(EXAM_ZH, n=5, seed=7, personalize=store, captioner=captioner).suggestions]
+        found = suggest(EXAM_ZH, n=5, seed=7, personalize=store, captioner=captioner)
+        return [s.caption.style for s in found.suggestions]
 
     store = FeedbackStore()
     before = styles(store)
@@ -235,7 +236,8 @@ def test_cli_suggest_and_feedback_end_to_end(capsys, data_dir, tmp_path):
     capsys.readouterr()
     assert main(["feedback", "--show", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["events"] == 2 and shown["styles"][first["style"]] > 0 and shown["path"] == str(data_dir / "feedback.json")
+    assert shown["events"] == 2 and shown["styles"][first["style"]] > 0
+    assert shown["path"] == str(data_dir / "feedback.json")
 
     assert main(["feedback", "--export", str(tmp_path / "fb.json")]) == 0
     assert main(["feedback", "--reset"]) == 0

@@ -137,7 +137,8 @@ def check_meme(call: Call, workdir: Path) -> None:
     photo = np.ascontiguousarray(seeds.face_rgb(192)[..., ::-1])
     meme = attempt(edgekit.make_meme, photo, **call.kwargs, must_succeed=not call.broken, allowed=(FontError,))
     if meme is not None:
-        assert meme.image.size[0] > 0 and meme.image.size[1] > 0 and isinstance(meme.caption, str) and meme.caption.strip()
+        assert meme.image.size[0] > 0 and meme.image.size[1] > 0
+        assert isinstance(meme.caption, str) and meme.caption.strip()
         meme.save(workdir / "meme.png")
 
 
@@ -240,8 +241,8 @@ def _valid_gallery_exports() -> st.SearchStrategy[bytes]:
     unit = row.map(lambda v: (np.asarray(v) / np.linalg.norm(v)).tolist())
     people = st.dictionaries(st.text(min_size=1, max_size=12).filter(named), st.lists(unit, min_size=1, max_size=3),
                              max_size=3)
-    return people.map(lambda ppl: json.dumps({"kind": "identity-gallery", "version": 1, "model_sha256": "0" * 64, "dim": 4,
-                                              "people": ppl}).encode())
+    return people.map(lambda ppl: json.dumps({"kind": "identity-gallery", "version": 1, "model_sha256": "0" * 64,
+                                              "dim": 4, "people": ppl}).encode())
 
 
 def _valid_feedback_exports() -> st.SearchStrategy[bytes]:

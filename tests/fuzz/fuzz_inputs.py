@@ -68,8 +68,8 @@ def record_crash(target: FuzzTarget, seed: int, exc: BaseException, crash_dir: P
     crash_dir.mkdir(parents=True, exist_ok=True)
     path = crash_dir / f"crash-{target.name}-{seed}.txt"
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    path.write_text(f"target: {target.name} ({target.api})\nreproduce: {COMMAND} --target {target.name} --seed-batch {seed}\n\n"
-                    f"{text}", encoding="utf-8")
+    path.write_text(f"target: {target.name} ({target.api})\n"
+                    f"reproduce: {COMMAND} --target {target.name} --seed-batch {seed}\n\n{text}", encoding="utf-8")
     print(f"CRASH in {target.name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} -> {path}",
           flush=True)
     return {"target": target.name, "seed": seed, "error": f"{type(exc).__name__}: {str(exc)[:300]}", "file": str(path)}

@@ -208,10 +208,12 @@ def check_heavy_image_file(example: Tuple[str, str, np.ndarray, int, str], workd
         setattr(imageio, name, saved[0])
         imageio._BAND_PIXELS = saved[1]
     if offset < 0 or out_of_range:
-        assert bgr is None, f"{width}x{height} {mode} decoded although over {name} = {size + offset:,} or outside [0, 1]"
+        assert bgr is None, (f"{width}x{height} {mode} decoded although over {name} = {size + offset:,} "
+                             "or outside [0, 1]")
         return
     band = min(height * width, 1 << 16)
-    assert peak <= 3 * height * width + 24 * band + (1 << 20), f"numpy peaked at {peak:,} bytes for {width}x{height} {mode}"
+    assert peak <= 3 * height * width + 24 * band + (1 << 20), \
+        f"numpy peaked at {peak:,} bytes for {width}x{height} {mode}"
     if bgr is not None:
         check_bgr(bgr)
         assert bgr.shape == (height, width, 3)
@@ -233,7 +235,8 @@ def _content(draw: Callable, height: int, width: int, channels: Optional[int]) -
     kind = draw(st.sampled_from(["face", "noise", "constant"]))
     c = channels or 1
     if kind == "face":
-        bgr = cv2.resize(seeds.face_rgb()[..., ::-1], (width, height), interpolation=cv2.INTER_AREA).astype(np.float64) / 255
+        face = cv2.resize(seeds.face_rgb()[..., ::-1], (width, height), interpolation=cv2.INTER_AREA)
+        bgr = face.astype(np.float64) / 255
         base = np.concatenate([bgr, np.ones((height, width, 1))], axis=2)  # B, G, R, alpha
         planes = [base[..., i % 4] for i in range(c)] if c != 1 else [bgr.mean(axis=2)]
         values = np.stack(planes, axis=2)

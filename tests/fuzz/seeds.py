@@ -72,7 +72,8 @@ def seed_files() -> Dict[str, bytes]:
 #: header whose first directory is cut short, and an orientation tag pointing past the block.
 DAMAGED_EXIF = {
     "cut-directory": b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff" + bytes(20),
-    "tag-past-the-end": b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00" + struct.pack("<HHII", 0x0112, 3, 1000, 50) + bytes(8),
+    "tag-past-the-end": (b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00"
+                         + struct.pack("<HHII", 0x0112, 3, 1000, 50) + bytes(8)),
 }
 
 

@@ -99,4 +99,5 @@ def test_console_script_prints_one_line_and_no_traceback(workdir):
                           text=True, timeout=300,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(workdir)})
     assert proc.returncode == 1
-    assert proc.stderr.splitlines() == ["edgekit: error: missing.png: no such file. check the path and the working directory"]
+    assert proc.stderr.splitlines() == [
+        "edgekit: error: missing.png: no such file. check the path and the working directory"]

@@ -25,7 +25,8 @@ from edgekit.personalize import FeedbackStore
 store = FeedbackStore(sys.argv[1])
 i = 0
 while True:
-    event = store.record(("like", "dislike", "used")[i % 3], f"{sys.argv[2]} caption {i} 这波快乐直接拉满", style="anime")
+    text = f"{sys.argv[2]} caption {i} 这波快乐直接拉满"
+    event = store.record(("like", "dislike", "used")[i % 3], text, style="anime")
     print("ACK", event.id, flush=True)
     i += 1
 """

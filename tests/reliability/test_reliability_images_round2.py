@@ -95,8 +95,10 @@ def test_cli_folder_batch_survives_postscript_and_damaged_exif(tmp_path):
                           env={"PATH": f"{fake_bin}:/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
     assert not ran.exists(), f"Ghostscript ran: {ran.read_text()}"
     assert proc.stderr.splitlines() == [
-        "edgekit: error: photos/b_poster.jpg: not an image file Pillow can decode as JPEG, PNG, BMP, TIFF, WEBP or GIF. "
-        "convert it to JPEG or PNG (edgekit.imageio.FORMATS lists the formats decoded; EPS, PDF and others are not)"]
+        "edgekit: error: photos/b_poster.jpg: not an image file Pillow can decode as "
+        "JPEG, PNG, BMP, TIFF, WEBP or GIF. "
+        "convert it to JPEG or PNG "
+        "(edgekit.imageio.FORMATS lists the formats decoded; EPS, PDF and others are not)"]
     assert proc.returncode == 1  # the documented batch status: some input failed, the others ran
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["source"] for r in results] == ["photos/a_face.jpg", "photos/c_damaged_exif.jpg"]

@@ -156,7 +156,8 @@ def test_analyze_out_is_written_atomically_and_kept_on_ctrl_c(tmp_path, monkeypa
     monkeypatch.setattr(Pipeline, "decode_and_process", decode_and_process)
     code, _, err = run_cli(["analyze", "p0.png", "p1.png", "p2.png", "--out", "results.jsonl"], tmp_path)
     assert code == 130
-    assert err.strip().splitlines()[-1] == "edgekit: error: interrupted after 1 of 3 input(s); their results are in results.jsonl"
+    assert err.strip().splitlines()[-1] == ("edgekit: error: interrupted after 1 of 3 input(s); "
+                                            "their results are in results.jsonl")
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 1 and '"p0.png"' in lines[0] and not _no_temporaries(tmp_path)
 
@@ -191,7 +192,8 @@ def test_a_full_stdout_gives_one_line_not_a_traceback(argv, photo):
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("edgekit: error: standard output: cannot be written (No space left on device)"), result.stderr
+    full = "edgekit: error: standard output: cannot be written (No space left on device)"
+    assert lines[-1].startswith(full), result.stderr
 
 
 @pytest.mark.parametrize("argv", [

@@ -41,7 +41,8 @@ def sandbox(tmp_path) -> Dict[str, Path]:
 
 
 def _snapshot(folder: Path) -> Dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def run_probe(sandbox: Dict[str, Path], *scenarios: str) -> Dict[str, List[str]]:

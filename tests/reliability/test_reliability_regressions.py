@@ -110,7 +110,8 @@ def test_unusable_document_paths_raise_typed_errors(kind, tmp_path):
     from edgekit.userdata import atomic_write_json
 
     (tmp_path / "file.txt").write_text("x")
-    path = {"folder": tmp_path, "name_too_long": tmp_path / ("a" * 300), "parent_is_a_file": tmp_path / "file.txt" / "doc.json"}[kind]
+    path = {"folder": tmp_path, "name_too_long": tmp_path / ("a" * 300),
+            "parent_is_a_file": tmp_path / "file.txt" / "doc.json"}[kind]
     with pytest.raises(InputError, match="is a directory|cannot be read"):
         load_document(path, "feedback", 1)
     with pytest.raises(InputError, match="not a regular file|cannot be written"):

@@ -48,8 +48,9 @@ def unit(seed: int, dim: int = DIM) -> np.ndarray:
 
 
 def gallery_document(people: Dict[str, Sequence[Sequence[float]]], dim: int = DIM) -> bytes:
+    people_json = {name: [list(map(float, row)) for row in rows] for name, rows in people.items()}
     return json.dumps({"kind": gallery_mod.KIND, "version": gallery_mod.VERSION, "model_sha256": SHA, "dim": dim,
-                       "people": {name: [list(map(float, row)) for row in rows] for name, rows in people.items()}}).encode()
+                       "people": people_json}).encode()
 
 
 def feedback_document(n_events: int) -> bytes:
@@ -308,7 +309,8 @@ def test_cli_with_a_fifo_feedback_store_prints_one_line(data_dir):
     os.mkfifo(data_dir / "feedback.json", 0o600)
     out = run_child(PROBE, "cli", "-", "feedback", "--show", data_dir=data_dir)
     assert out.stdout == "" and out.returncode == 1, out
-    assert out.stderr.startswith("edgekit: error: ") and "FIFO" in out.stderr and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith("edgekit: error: ") and "FIFO" in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1, out.stderr
 
 
 # ---------------------------------------------------------------------- 9: data dir, store files, matplotlib

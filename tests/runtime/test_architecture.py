@@ -83,7 +83,8 @@ def test_no_module_imports_a_higher_layer():
         for target, line in edgekit_imports(path):
             dst = _top(target)
             if dst in LAYER_OF and LAYER_OF[dst] > LAYER_OF[src]:
-                wrong.append(f"{path.relative_to(ROOT)}:{line}: {src} (layer {LAYER_OF[src]}) imports {dst} (layer {LAYER_OF[dst]})")
+                wrong.append(f"{path.relative_to(ROOT)}:{line}: {src} (layer {LAYER_OF[src]}) "
+                             f"imports {dst} (layer {LAYER_OF[dst]})")
     assert wrong == []
 
 

@@ -93,7 +93,8 @@ def test_constants_match_mediapipe_graph(model):
                         anchors.interpolated_scale_aspect_ratio],
                        [a.min_scale, a.max_scale, a.anchor_offset_x, a.anchor_offset_y,
                         a.interpolated_scale_aspect_ratio])
-    assert anchors.fixed_anchor_size == a.fixed_anchor_size and anchors.reduce_boxes_in_lowest_layer == a.reduce_boxes_in_lowest_layer
+    assert anchors.fixed_anchor_size == a.fixed_anchor_size
+    assert anchors.reduce_boxes_in_lowest_layer == a.reduce_boxes_in_lowest_layer
 
     dec = unpack("TensorsToDetectionsCalculator", ttd.TensorsToDetectionsCalculatorOptions)
     d = cfg.decode
@@ -260,7 +261,9 @@ def test_bad_options(kwargs, message):
 def mediapipe_reference():
     """Callable running mediapipe's own face detection (model, BGR image) -> [(box xywh px, kps px, score)]."""
     mp = pytest.importorskip("mediapipe")
-    solutions = {m: mp.solutions.face_detection.FaceDetection(model_selection=i, min_detection_confidence=0.5) for i, m in enumerate(MODELS)}
+    detection = mp.solutions.face_detection
+    solutions = {m: detection.FaceDetection(model_selection=i, min_detection_confidence=0.5)
+                 for i, m in enumerate(MODELS)}
 
     def run(model: str, bgr: np.ndarray) -> List[Tuple[np.ndarray, np.ndarray, float]]:
         h, w = bgr.shape[:2]

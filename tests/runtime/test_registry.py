@@ -55,7 +55,8 @@ def test_register_model_writes_a_complete_entry(models_dir, tiny_bytes):
 
 def test_register_model_updates_in_place_and_keeps_other_sections(models_dir):
     manifest = models_dir / "manifest.json"
-    registry.write_manifest({"schema": 1, "models": {"other": {"file": "o.tflite", "sha256": "0" * 64}}, "external": {"x": {"path": "p", "sha256": "1" * 64}}}, manifest)
+    registry.write_manifest({"schema": 1, "models": {"other": {"file": "o.tflite", "sha256": "0" * 64}},
+                             "external": {"x": {"path": "p", "sha256": "1" * 64}}}, manifest)
     _register(models_dir, description="first")
     info = _register(models_dir, labels=list("abcdefgh"))
     data = json.loads(manifest.read_text())
@@ -185,10 +186,12 @@ def test_runtime_needs_no_mediapipe_package():
 def test_runtime_never_imports_tensorflow_or_mediapipe():
     code = (
         "import sys, numpy as np\n"
-        "import edgekit.imageio, edgekit.litert, edgekit.registry, edgekit.detection, edgekit.alignment, edgekit.emotion\n"
+        "import edgekit.imageio, edgekit.litert, edgekit.registry\n"
+        "import edgekit.detection, edgekit.alignment, edgekit.emotion\n"
         "from edgekit.detection import FaceDetector\n"
         "FaceDetector().detect(np.zeros((64, 64, 3), np.uint8))\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'mediapipe', 'converters', 'keras')]\n"
+        "forbidden = ('tensorflow', 'tf_keras', 'mediapipe', 'converters', 'keras')\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in forbidden]\n"
         "assert not bad, bad\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -250,7 +253,8 @@ def test_a_graph_xnnpack_refuses_runs_on_the_builtin_kernels_with_a_warning(monk
     def refuse_xnnpack(p, threads, delegates=True):
         tried.append(delegates)
         if delegates:
-            raise RuntimeError("failed to create XNNPACK runtimeNode number 72 (TfLiteXNNPackDelegate) failed to prepare.")
+            raise RuntimeError("failed to create XNNPACK runtimeNode number 72 (TfLiteXNNPackDelegate) "
+                               "failed to prepare.")
         return real(p, threads, delegates)
 
     monkeypatch.setattr(litert, "allocate", refuse_xnnpack)

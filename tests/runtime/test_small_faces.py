@@ -43,7 +43,8 @@ def test_a_small_face_is_found_in_a_window_and_mapped_back(monkeypatch):
     found = detector.detect(photo)
     assert len(found) == 1 and len(runs) == 10  # the whole frame, then 9 windows; duplicates merged
     box, (x, y) = found[0].box, AT
-    assert abs(box.x + box.width / 2 - (x + SIDE / 2)) < 0.15 * SIDE and abs(box.y + box.height / 2 - (y + SIDE / 2)) < 0.2 * SIDE
+    assert abs(box.x + box.width / 2 - (x + SIDE / 2)) < 0.15 * SIDE
+    assert abs(box.y + box.height / 2 - (y + SIDE / 2)) < 0.2 * SIDE
     right_eye = found[0].keypoint("right_eye")  # the image-left eye lies in the face's left half
     assert x < right_eye[0] < x + SIDE / 2 and y < right_eye[1] < y + SIDE
 

@@ -13,4 +13,5 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_ruff_check_passes():
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"ruff check failed (pip install -e '.[test]' installs ruff):\n{proc.stdout}{proc.stderr}"
+    assert proc.returncode == 0, \
+        f"ruff check failed (pip install -e '.[test]' installs ruff):\n{proc.stdout}{proc.stderr}"
