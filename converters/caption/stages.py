@@ -1,6 +1,7 @@
 """The build stages of the caption model; each reads the previous stage's files from ``build/caption``."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import List, Tuple
@@ -185,7 +186,7 @@ def evaluate(threads: int = 1) -> None:
         "produced_by": "python -m converters.caption all",
         "host": rp.host_info(paths.ROOT),
         "train": train, "pruning": prune, "perplexity": ppl, "generation": gen, "per_cell": per_cell,
-        "sampling": shipped.options.__dict__, "integrity": checks, "style_batches": styles, "restyle": restyle,
+        "sampling": dataclasses.asdict(shipped.sampling), "integrity": checks, "style_batches": styles, "restyle": restyle,
         "latency": lat,
         "scorer": {**scorer_info, "description": "character 1-4-gram multinomial naive Bayes trained on "
                    "captions the generator never saw: " + scorer_info["trained_on"]},
