@@ -70,6 +70,15 @@ class FaceDetectorOptions(ModelOptions):
                                help="look again for small faces in windows of a frame without a face")
 
 
+class _DetectsFaces:
+    """Options that run their own face detector from ``detector``/``min_confidence``/``num_threads``."""
+
+    @property
+    def detector_options(self) -> FaceDetectorOptions:
+        return FaceDetectorOptions(model=self.detector, min_confidence=self.min_confidence,  # type: ignore[attr-defined]
+                                   num_threads=self.num_threads)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class TrackerOptions(Options):
     """Options of :class:`edgekit.tracking.IouTracker`.
@@ -128,7 +137,7 @@ class FaceEmbedderOptions(ModelOptions):
 
 @renamed(detector_model="detector")
 @dataclass(frozen=True)
-class FaceIdentifierOptions(FaceEmbedderOptions):
+class FaceIdentifierOptions(_DetectsFaces, FaceEmbedderOptions):
     """Options of :class:`edgekit.FaceIdentifier` (the embedder's, plus):
 
     Attributes:
@@ -150,15 +159,11 @@ class FaceIdentifierOptions(FaceEmbedderOptions):
     def embedder_options(self) -> FaceEmbedderOptions:
         return FaceEmbedderOptions(model=self.model, num_threads=self.num_threads, threshold=self.threshold)
 
-    @property
-    def detector_options(self) -> FaceDetectorOptions:
-        return FaceDetectorOptions(model=self.detector, min_confidence=self.min_confidence,
-                                   num_threads=self.num_threads)
 
 
 @renamed(detector_model="detector")
 @dataclass(frozen=True)
-class FaceMeshOptions(Options):
+class FaceMeshOptions(_DetectsFaces, Options):
     """Options of :class:`edgekit.FaceMesh`.
 
     Attributes:
@@ -177,10 +182,6 @@ class FaceMeshOptions(Options):
     max_faces: Optional[int] = like(FaceDetectorOptions, "max_faces", help="mesh at most N faces, largest first")
     num_threads: int = num_threads_option()
 
-    @property
-    def detector_options(self) -> FaceDetectorOptions:
-        return FaceDetectorOptions(model=self.detector, min_confidence=self.min_confidence,
-                                   num_threads=self.num_threads)
 
 
 @renamed(detector_model="detector")

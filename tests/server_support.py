@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -137,3 +138,24 @@ def post_json(port: int, path: str, body: dict, token: Optional[str] = None) -> 
 def temporaries(folder: Path) -> List[Path]:
     """Leftover temporary files (edgekit.paths naming) under ``folder``."""
     return [p for p in folder.rglob(".*") if p.is_file() and ".tmp" in p.name]
+
+
+def finish_after_restart(port: int, data_dir: Path, job_id: str, roots: Sequence[Path] = ()) -> tuple:
+    """Start the server again on ``data_dir``, wait until job ``job_id`` is done and return
+    ``(job, manifest records)``; the server is stopped (SIGTERM, then its process group killed)."""
+    proc = start_server(port, data_dir, roots=roots)
+    try:
+        wait_ready(port, proc)
+        deadline = time.monotonic() + 300
+        while (job := get_json(port, f"/v1/batches/{job_id}"))["state"] != "done":
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/batches/{job_id}/manifest") as r:
+            records = [json.loads(line) for line in r.read().decode().splitlines()]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    return job, records

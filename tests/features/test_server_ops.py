@@ -3,20 +3,18 @@ outputs fsynced before the job store records them, and SIGTERM within the grace 
 long batch item and a slow upload in flight (real server processes on 127.0.0.1 only)."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from server_support import (ROOT, free_port, get_json, make_photos, post_json, start_server, temporaries,
-                            wait_ready)
+from server_support import (ROOT, finish_after_restart, free_port, get_json, make_photos, post_json, start_server,
+                            temporaries, wait_ready)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -190,19 +188,8 @@ def test_sigterm_checkpoints_a_long_item_and_exits_within_the_grace(tmp_path):
     assert proc.returncode in (0, -signal.SIGTERM), proc.stdout.read() if proc.stdout else ""
     assert took < grace + 2.5, f"exited {took:.1f} s after SIGTERM (grace {grace} s)"
 
-    proc = start_server(port, data, roots=[photos])  # no slow items now: the checkpointed one is redone
-    try:
-        wait_ready(port, proc)
-        deadline = time.monotonic() + 300
-        while (job := get_json(port, f"/v1/batches/{job_id}"))["state"] != "done":
-            assert time.monotonic() < deadline, job
-            time.sleep(0.2)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/batches/{job_id}/manifest") as r:
-            records = [json.loads(line) for line in r.read().decode().splitlines()]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        stop(proc)
+    # no slow items now: the checkpointed one is redone
+    job, records = finish_after_restart(port, data, job_id, roots=[photos])
     assert job["counts"] == {"pending": 0, "running": 0, "done": 6, "failed": 0, "cancelled": 0}
     sources = [r["source"] for r in records]
     assert sorted(sources) == sorted(p.name for p in photos.iterdir()) and len(set(sources)) == 6

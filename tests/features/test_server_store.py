@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,8 @@ import pytest
 from edgekit.batch import BatchWorker, run_local
 from edgekit.server.runner import sweep_temporaries
 from edgekit.server.store import JobConflict, JobStore
-from server_support import free_port, get_json, make_photos, post_json, start_server, temporaries, wait_ready
+from server_support import (finish_after_restart, free_port, get_json, make_photos, post_json, start_server,
+                            temporaries, wait_ready)
 
 
 def child_pids(pid: int):
@@ -120,18 +120,7 @@ def test_batch_survives_kill_9_and_completes_exactly_once(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert counts["pending"] > 0, "the job finished before the kill; nothing was tested"
 
-    proc = start_server(port, data, roots=[photos])
-    try:
-        wait_ready(port, proc)
-        deadline = time.monotonic() + 300
-        while (job := get_json(port, f"/v1/batches/{job_id}"))["state"] != "done":
-            assert time.monotonic() < deadline, job
-            time.sleep(0.2)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/batches/{job_id}/manifest") as r:
-            records = [json.loads(line) for line in r.read().decode().splitlines()]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+    job, records = finish_after_restart(port, data, job_id, roots=[photos])
     assert job["counts"] == {"pending": 0, "running": 0, "done": 48, "failed": 1, "cancelled": 0}
     sources = [r["source"] for r in records]
     assert len(records) == 49 and len(set(sources)) == 49  # every photo once, none twice
