@@ -34,7 +34,7 @@ import os
 import random
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -391,17 +391,9 @@ class BatchWorker:
                                  f"({limit:,})", task.rel, "downscale it")
 
     def _analyze(self, task: BatchTask) -> dict:
-        from .imageio import load_image
-
         try:
-            started = time.perf_counter()
-            image = load_image(task.source)
-            decode_ms = (time.perf_counter() - started) * 1e3
-            result = self._pipeline().process(image)
-            result.timings.decode_ms += decode_ms  # as the CLI counts it
-            result.timings.total_ms += decode_ms
-            result.source = task.rel
-            return {**result.to_dict(), "ok": True, "error": None}
+            _, result = self._pipeline().decode_and_process(task.source)  # decode timed as the CLI counts it
+            return {**replace(result, source=task.rel).to_dict(), "ok": True, "error": None}
         except EdgekitError as exc:
             return {"source": task.rel, "ok": False, "error": str(exc), "error_type": type(exc).__name__}
 
