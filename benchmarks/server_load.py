@@ -319,7 +319,8 @@ def kill9_batch(work: Path, n: int, kill_fraction: float) -> Dict[str, Any]:
     proc.wait(timeout=60)
     records = [json.loads(line) for line in manifest.decode().splitlines()]
     out_dir = data / "jobs" / job_id / "out"
-    files = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file() and p.name != "manifest.jsonl")
+    files = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
+                   if p.is_file() and p.name != "manifest.jsonl")
     outputs = sorted(r["output"] for r in records if r["ok"])
     sources = [r["source"] for r in records]
     return {"photos": n, "killed_after_s": round(before_s, 1), "counts_at_kill": killed_at,
@@ -328,7 +329,8 @@ def kill9_batch(work: Path, n: int, kill_fraction: float) -> Dict[str, Any]:
             "records": len(records), "distinct_sources": len(set(sources)), "ok_records": len(outputs),
             "output_files": len(files), "outputs_match_manifest": files == outputs,
             "temporary_files_left": len(temporaries(out_dir)),
-            "exactly_once": len(records) == n and len(set(sources)) == n and files == outputs and not temporaries(out_dir)}
+            "exactly_once": (len(records) == n and len(set(sources)) == n and files == outputs
+                             and not temporaries(out_dir))}
 
 
 def soak(port: int, pid: int, photos: List[bytes], seconds: float, concurrency: int = 4) -> Dict[str, Any]:
@@ -378,44 +380,59 @@ def write_markdown(result: Dict[str, Any], path: Path) -> None:
              "| endpoint | concurrency | requests | errors | p50 ms | p95 ms | req/s |",
              "|---|---|---|---|---|---|---|"]
     for r in result["load"]:
-        lines.append(f"| `{r['path']}` | {r['concurrency']} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['throughput_rps']} |")
+        lines.append(f"| `{r['path']}` | {r['concurrency']} | {r['requests']} | {r['errors']} | {r['p50_ms']} "
+                     f"| {r['p95_ms']} | {r['throughput_rps']} |")
     t = result["targets"]
-    lines += ["", f"In-process (decode + `edgekit.analyze` + JSON, one at a time): p50 {b['p50_ms']} ms, p95 {b['p95_ms']} ms, "
-              f"{b['throughput_rps']} photos/s. CLI `edgekit analyze FOLDER` on {cli['photos']} photos: {cli['wall_s']} s wall "
-              f"({cli['throughput_photos_s']} photos/s; {cli['throughput_excl_startup_photos_s']} photos/s without its "
+    lines += ["", f"In-process (decode + `edgekit.analyze` + JSON, one at a time): p50 {b['p50_ms']} ms, "
+              f"p95 {b['p95_ms']} ms, {b['throughput_rps']} photos/s. CLI `edgekit analyze FOLDER` on "
+              f"{cli['photos']} photos: {cli['wall_s']} s wall "
+              f"({cli['throughput_photos_s']} photos/s; {cli['throughput_excl_startup_photos_s']} photos/s "
+              f"without its "
               f"{cli['startup_s']} s start-up).", "",
               "## Targets", "", "| target | measured | met |", "|---|---|---|",
-              f"| `/v1/analyze` p50 overhead over in-process at concurrency 1 ≤ 3 ms | {t['analyze_overhead_p50_ms']} ms "
+              f"| `/v1/analyze` p50 overhead over in-process at concurrency 1 ≤ 3 ms "
+              f"| {t['analyze_overhead_p50_ms']} ms "
               f"(median of {o['requests']} paired differences; p25-p75 {o['overhead_ms_p25_p75']}; in-process p50 "
               f"{o['in_process_p50_ms']} ms, server {o['server_p50_ms']} ms) | {t['overhead_met']} |",
-              f"| throughput at concurrency 4 ≥ 80% of the CLI's | {t['c4_vs_cli_pct']}% of the CLI's loop run in-process "
+              f"| throughput at concurrency 4 ≥ 80% of the CLI's "
+              f"| {t['c4_vs_cli_pct']}% of the CLI's loop run in-process "
               f"(5 alternating rounds: {pt['server_rps']} vs {pt['cli_loop_photos_s']} photos/s; per round "
-              f"{pt['ratio_pct_per_round']}); {t['c4_vs_cli_wall_pct']}% of one `edgekit analyze FOLDER` wall clock "
+              f"{pt['ratio_pct_per_round']}); {t['c4_vs_cli_wall_pct']}% of one `edgekit analyze FOLDER` "
+              f"wall clock "
               f"measured separately | {t['throughput_met']} |"]
     if result.get("soak"):
         s = result["soak"]
-        lines.append(f"| 0 errors, RSS growth ≤ 20 MB over the memory run ({s['seconds']:.0f} s) | {s['errors']} errors of "
+        lines.append(f"| 0 errors, RSS growth ≤ 20 MB over the memory run ({s['seconds']:.0f} s) "
+                     f"| {s['errors']} errors of "
                      f"{s['requests']}; RSS {s['rss_mb_start']} → {s['rss_mb_end']} MB (max {s['rss_mb_max']}), "
-                     f"+{s['growth_mb_after_60s']} MB after the first minute, +{s['growth_mb_whole_run']} MB whole run | {t['soak_met']} |")
+                     f"+{s['growth_mb_after_60s']} MB after the first minute, +{s['growth_mb_whole_run']} MB "
+                     f"whole run | {t['soak_met']} |")
     k = result["kill9"]
-    lines.append(f"| kill -9 batch: {k['photos']} of {k['photos']}, no duplicates, no half-written outputs | {k['records']} records, "
-                 f"{k['distinct_sources']} distinct, {k['output_files']} files = manifest: {k['outputs_match_manifest']}, "
+    lines.append(f"| kill -9 batch: {k['photos']} of {k['photos']}, no duplicates, no half-written outputs "
+                 f"| {k['records']} records, "
+                 f"{k['distinct_sources']} distinct, {k['output_files']} files = manifest: "
+                 f"{k['outputs_match_manifest']}, "
                  f"{k['temporary_files_left']} temp files | {k['exactly_once']} |")
     lines += ["", "## kill -9 mid-batch", "",
-              f"{k['photos']} photos (192-200 px JPEG, generated English captions, seed 5), one batch worker. The server was "
+              f"{k['photos']} photos (192-200 px JPEG, generated English captions, seed 5), one batch worker. "
+              f"The server was "
               f"SIGKILLed {k['killed_after_s']} s in, at {k['counts_at_kill']}; the restarted server was ready in "
-              f"{k['restart_ready_s']} s, redid the interrupted items and finished in {k['finish_after_restart_s']} s: "
+              f"{k['restart_ready_s']} s, redid the interrupted items and finished in "
+              f"{k['finish_after_restart_s']} s: "
               f"{k['final_counts']}.", "", "## Malformed and oversized requests", "",
               "| case | expected | got | message |", "|---|---|---|---|"]
     for c in result["bad_requests"]:
         lines.append(f"| {c['case']} | {c['expected']} | {c['status']} | {c['message'][:110].replace('|', '/')} |")
     lines.append("")
     lines.append(f"Server healthy afterwards: {result['healthy_after_bad_requests']}. Server RSS after the load runs: "
-                 f"{result['rss_mb_after_load']} MB (server process), {result['tree_rss_mb_after_load']} MB with its batch pool.")
+                 f"{result['rss_mb_after_load']} MB (server process), {result['tree_rss_mb_after_load']} MB "
+                 f"with its batch pool.")
     if result.get("soak"):
         s = result["soak"]
-        lines += ["", "## Memory run", "", f"Concurrency {s['concurrency']}, 3 analyze : 1 meme, {s['requests']} requests in "
-                  f"{s['seconds']:.0f} s, {s['errors']} errors. RSS samples (s, server MB, server + pool MB) every 5 s are in server.json."]
+        lines += ["", "## Memory run", "",
+                  f"Concurrency {s['concurrency']}, 3 analyze : 1 meme, {s['requests']} requests in "
+                  f"{s['seconds']:.0f} s, {s['errors']} errors. RSS samples (s, server MB, server + pool MB) "
+                  f"every 5 s are in server.json."]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -433,10 +450,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     levels = [int(x) for x in args.concurrency.split(",")]
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result: Dict[str, Any] = {"command": "python -m benchmarks.server_load " + " ".join(argv if argv is not None else sys.argv[1:]),
-                              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-                              "note": "The 2 cores are shared with a background training job and the load client runs on "
-                                      "the same cores, so absolute numbers are pessimistic; compare the rows with each other."}
+    command = "python -m benchmarks.server_load " + " ".join(argv if argv is not None else sys.argv[1:])
+    result: Dict[str, Any] = {
+        "command": command,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "note": "The 2 cores are shared with a background training job and the load client runs on "
+                "the same cores, so absolute numbers are pessimistic; compare the rows with each other."}
     with tempfile.TemporaryDirectory(prefix="edgekit-load-") as tmp:
         work = Path(tmp)
         paths = make_photos(work / "photos", max(args.requests, 200), size=512, fmt="jpg")
