@@ -189,7 +189,8 @@ def classify_failure(status: int, text: str, out: Optional[bm.BenchmarkModelOutp
     if status in (126, 127) or (status != 0 and _NOT_EXECUTABLE.search(text)):
         line = next((l for l in tail if _NOT_EXECUTABLE.search(l)), last)
         return DeviceError(f"benchmark_model cannot execute on this device: {line}",
-                           hint="push the android_aarch64 build (an arm64-v8a ELF with its libraries); see docs/benchmarks.md")
+                           hint="push the android_aarch64 build (an arm64-v8a ELF with its libraries); "
+                                "see docs/benchmarks.md")
     if status >= 128 or _CRASH.search(text):
         sig = f"signal {status - 128}" if status > 128 else f"exit status {status}"
         return RunError(f"benchmark_model crashed ({sig}): {last}",
@@ -217,7 +218,8 @@ class DeviceBench:
 
     def describe(self) -> None:
         self.info.update(self.adb.properties(self.serial))
-        self.info["name"] = " ".join(filter(None, [self.info.get("manufacturer"), self.info.get("model")])) or self.serial
+        name = " ".join(filter(None, [self.info.get("manufacturer"), self.info.get("model")]))
+        self.info["name"] = name or self.serial
         freqs = self.adb.cpu_max_freqs(self.serial)
         self.info["cpu_count"] = len(freqs) or None
         self.info["cpu_max_mhz"] = [round(freqs[c] / 1000) for c in sorted(freqs)]
@@ -334,7 +336,8 @@ def targets(measurements: Sequence[Measurement], detector: str, emotion: str) ->
     for det in (m for m in measurements if m.name == "model.latency" and m.params.get("model") == detector
                 and m.params.get("repeat") == "all"):
         common = {k: det.params[k] for k in ("threads", "delegate", "affinity")}
-        emo = next((m for m in measurements if m.matches("model.latency", {"model": emotion, "repeat": "all", **common})), None)
+        emo = next((m for m in measurements
+                    if m.matches("model.latency", {"model": emotion, "repeat": "all", **common})), None)
         if emo is None:
             continue
         extra.append(Measurement.single("frame.models_latency", "ms", det.stats["p50"] + emo.stats["p50"], **common))
@@ -437,8 +440,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--warmup-runs", type=int, default=20, help="benchmark_model --warmup_runs (default: 20)")
     p.add_argument("--num-runs", type=int, default=100, help="benchmark_model --num_runs (default: 100)")
     p.add_argument("--repeats", type=int, default=3, help="runs of each configuration (default: 3)")
-    p.add_argument("--taskset", metavar="MASK|big", help="pin to CPUs with `taskset MASK` (hex), or 'big' for the cores "
-                                                         "outside the slowest cluster (from cpuinfo_max_freq)")
+    p.add_argument("--taskset", metavar="MASK|big",
+                   help="pin to CPUs with `taskset MASK` (hex), or 'big' for the cores "
+                        "outside the slowest cluster (from cpuinfo_max_freq)")
     p.add_argument("--models-dir", type=Path, default=model_files.DEFAULT_EMOTION_DIR,
                    help="emotion toolchain variants folder")
     p.add_argument("--model", action="append", default=[], metavar="KEY=PATH",
@@ -508,7 +512,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"benchmarks.adb: error: {serial}: {e['what']}: {e['error']}", file=sys.stderr)
         for t in report["targets"]:
             print(f"{serial}: {'PASS' if t['passed'] else 'FAIL'}: {t['description']}: {t['value']:.3f} ms")
-        print(f"{serial}: status {report['status']} after {time.monotonic() - started:.0f} s; wrote {', '.join(report['_paths'])}")
+        print(f"{serial}: status {report['status']} after {time.monotonic() - started:.0f} s; "
+              f"wrote {', '.join(report['_paths'])}")
         if interrupted:
             return 130
         exit_code = exit_code or (1 if report["errors"] else 0)

@@ -76,7 +76,7 @@ class Adb:
         if "not found" in lower and ("device" in lower or "no devices" in lower):
             return DeviceError(f"device not found ({last})", subject=serial or "adb",
                                hint="check `adb devices -l`; the device may have been disconnected")
-        what = "push" if args and args[0] == "push" else "pull" if args and args[0] == "pull" else f"adb {args[0] if args else ''}"
+        what = args[0] if args and args[0] in ("push", "pull") else f"adb {args[0] if args else ''}"
         return DeviceError(f"{what} failed: {last}", subject=serial or "adb",
                            hint="check free space and that the remote folder is writable (see the adb message)"
                            if what in ("push", "pull") else "see the adb message")

@@ -150,7 +150,8 @@ def analyse(log: parser.BatteryLog, skip_s: float, plugged: Optional[bool], unit
         units = own
     elif own.sign != units.sign:
         return RunPower(None, f"current_now is {'negative' if own.sign < 0 else 'positive'} in this run while this "
-                              f"device's discharge sign is {units.discharge_sign} (from {units.source}), yet the kernel "
+                              f"device's discharge sign is {units.discharge_sign} (from {units.source}), "
+                              "yet the kernel "
                               "says Discharging: no power computed", state)
     elif own.current != units.current:
         state["units_note"] = (f"alone this run's current would read as {own.current}; the device's unit "
@@ -171,7 +172,8 @@ def analyse(log: parser.BatteryLog, skip_s: float, plugged: Optional[bool], unit
     low, high = PLAUSIBLE_MW
     if not low <= mean_mw <= high:
         return RunPower(None, f"mean battery power {mean_mw:.0f} mW (current_now in {units.current}, voltage_now in "
-                              f"{units.voltage}) is outside the {low:g} mW - {high / 1e3:g} W a phone draws: wrong units "
+                              f"{units.voltage}) is outside the {low:g} mW - {high / 1e3:g} W a phone draws: "
+                              "wrong units "
                               "or a broken sensor, no power computed", state)
     return RunPower(mean_mw, None, state, units)
 
@@ -230,7 +232,8 @@ class BatteryMonitor:
         n = int(self.max_s / self.interval_s) + 1
         # c, v, s are cleared before each read: a failed read prints "?" instead of the previous value
         loop = (f"( n=0; while [ $n -lt {n} ]; do c=; v=; s=; read u r < /proc/uptime; read c < $B/current_now; "
-                f"read v < $B/voltage_now; read s < $B/status; echo \"S $u ${{c:-?}} ${{v:-?}} ${{s:-?}}\"; n=$((n+1)); "
+                f"read v < $B/voltage_now; read s < $B/status; "
+                f"echo \"S $u ${{c:-?}} ${{v:-?}} ${{s:-?}}\"; n=$((n+1)); "
                 f"sleep {self.interval_s:g} 2>/dev/null || sleep 1; done ) >> \"$P\" 2>&1 & S=$!; ")
         return (f"B={b}; P={p}; rm -f \"$P\"; {loop}read u r < /proc/uptime; echo \"START $u\" >> \"$P\"; "
                 f"{command}; e=$?; read u r < /proc/uptime; echo \"END $u\" >> \"$P\"; kill $S 2>/dev/null; (exit $e)")

@@ -14,7 +14,8 @@ from .report import FRAME_BUDGET_MS
 
 
 def _rows(report: Dict[str, Any], name: str) -> List[Dict[str, Any]]:
-    return [m for m in report["measurements"] if m["name"] == name and "p50" in m["stats"] and m["params"].get("repeat", "all") == "all"]
+    return [m for m in report["measurements"]
+            if m["name"] == name and "p50" in m["stats"] and m["params"].get("repeat", "all") == "all"]
 
 
 def write_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
@@ -39,7 +40,8 @@ def write_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
     dev = report["device"]
     busy = " - BUSY MACHINE: numbers are pessimistic" if (dev.get("contention") or {}).get("busy") else ""
     fig.suptitle(f"edgekit {report['harness']} benchmark - {dev.get('name') or dev.get('model')} "
-                 f"({dev.get('cpu_model') or dev.get('soc_model') or dev.get('board') or ''}), git {report['git'].get('sha')}{busy}", fontsize=10)
+                 f"({dev.get('cpu_model') or dev.get('soc_model') or dev.get('board') or ''}), "
+                 f"git {report['git'].get('sha')}{busy}", fontsize=10)
     return _save(fig, path)
 
 
@@ -147,7 +149,8 @@ def write_energy_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
         ax.legend(fontsize=7)
     dev = report["device"]
     source = (report.get("energy") or {}).get("source") or "?"
-    fig.suptitle(f"edgekit {report['harness']} energy - {dev.get('board') or dev.get('name') or dev.get('model') or ''}, "
+    fig.suptitle(f"edgekit {report['harness']} energy - "
+                 f"{dev.get('board') or dev.get('name') or dev.get('model') or ''}, "
                  f"power from {source[:60]}, git {report['git'].get('sha')}", fontsize=9)
     return _save(fig, path)
 

@@ -41,7 +41,8 @@ def _peak_mb():
     peak = _status_mb("VmHWM")
     if peak is None:
         import resource, sys
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0)
+        unit = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
     return peak
 """
 

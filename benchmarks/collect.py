@@ -38,8 +38,8 @@ class Collector:
                                                        "later step are missing from this report"})
             raise
         except STEP_ERRORS as exc:
-            self.errors.append({"what": what,
-                                "error": f"{type(exc).__name__}: {exc}" if not isinstance(exc, EdgekitError) else str(exc)})
+            error = str(exc) if isinstance(exc, EdgekitError) else f"{type(exc).__name__}: {exc}"
+            self.errors.append({"what": what, "error": error})
 
     def add(self, items: List[Measurement]) -> None:
         self.measurements.extend(items)

@@ -23,7 +23,8 @@ class ToolOutputError(BenchmarkError):
         self.line_number = line_number
         self.line = line
         super().__init__(f"{reason}: {line.strip()[:200]!r}", subject=f"{source}:{line_number}",
-                         hint="the tool's output format is not one this parser knows; please report it with the raw log")
+                         hint="the tool's output format is not one this parser knows; "
+                              "please report it with the raw log")
 
 
 class AdbError(BenchmarkError):

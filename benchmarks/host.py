@@ -130,7 +130,8 @@ def _same_file_notes(config_models: Dict[str, Any]) -> List[str]:
     notes = []
     for family in ("emotion", "caption"):
         shipped = config_models.get(f"{family}/shipped")
-        twins = [k for k, v in config_models.items() if shipped and k != f"{family}/shipped" and v["sha256"] == shipped["sha256"]]
+        twins = [k for k, v in config_models.items()
+                 if shipped and k != f"{family}/shipped" and v["sha256"] == shipped["sha256"]]
         if twins:
             notes.append(f"{family}/shipped is the same file (sha256) as {', '.join(twins)}.")
     return notes
@@ -235,7 +236,8 @@ NOTES = [
     "xnnpack=False loads the model with OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES.",
     "cold_start.in_process = import edgekit + Pipeline() (sha256 check + load) + first frame (PNG decode included), "
     "inside a fresh interpreter; cold_start.process_wall adds interpreter start-up. pipeline.peak_rss is that "
-    "process's peak RSS (VmHWM) after 31 frames. model.peak_rss / model.rss_delta: a fresh process that imports LiteRT, "
+    "process's peak RSS (VmHWM) after 31 frames. model.peak_rss / model.rss_delta: "
+    "a fresh process that imports LiteRT, "
     "loads one model and invokes it once; rss_delta = peak RSS minus RSS after the import.",
     "Thread counts above the number of usable cores oversubscribe the CPU: expect them to be slower, not faster.",
 ]
@@ -282,11 +284,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-runs", type=int, help="timed invokes per model configuration (default: 200)")
     p.add_argument("--cold-runs", type=int, help="fresh-process cold starts per model (default: 5)")
     p.add_argument("--models-dir", type=Path, default=model_files.DEFAULT_EMOTION_DIR,
-                   help="folder with the emotion toolchain's <variant>.tflite files (default: <out>/tflite of the run that produced the shipped model, from its manifest produced_by)")
+                   help="folder with the emotion toolchain's <variant>.tflite files (default: <out>/tflite of "
+                        "the run that produced the shipped model, from its manifest produced_by)")
     p.add_argument("--caption-dir", type=Path, action="append",
-                   help="folder with caption_{float,pruned_float,pruned_int8}.tflite (default: build/caption, runs/caption)")
+                   help="folder with caption_{float,pruned_float,pruned_int8}.tflite "
+                        "(default: build/caption, runs/caption)")
     p.add_argument("--model", action="append", default=[], metavar="KEY=PATH",
-                   help="add or replace a model, e.g. emotion/relu_pruned=/tmp/m.tflite (a KEY without family/ is emotion/KEY)")
+                   help="add or replace a model, e.g. emotion/relu_pruned=/tmp/m.tflite "
+                        "(a KEY without family/ is emotion/KEY)")
     p.add_argument("--no-variants", action="store_true",
                    help="only shipped models and --model files (skip toolchain variants)")
     p.add_argument("--families", nargs="+", choices=model_files.FAMILIES, default=list(model_files.FAMILIES),

@@ -145,7 +145,8 @@ def markdown(data: dict) -> str:
                 elif r["ok"]:
                     pk = r["packages"]
                     lite = pk.get("ai-edge-litert") or pk.get("tflite-runtime")
-                    parts.append(f"{major} ✓ {pk.get('numpy')} " + (f"(LiteRT {lite})" if lite else "(no LiteRT wheel exists)"))
+                    runtime = f"(LiteRT {lite})" if lite else "(no LiteRT wheel exists)"
+                    parts.append(f"{major} ✓ {pk.get('numpy')} " + runtime)
                 elif major == "numpy1" and py >= "3.13":
                     parts.append("numpy1 — (numpy 1.x has no wheels for this Python)")
                 else:
@@ -163,7 +164,8 @@ def markdown(data: dict) -> str:
         for label, row in (("edgekit wheel", new), ("edgekit 0.1 requirements", old)):
             lines.append(f"| {label} | {'✓' if row['ok'] else '✗'} | {row.get('size_mb', '—')} MB | "
                          f"{len(row.get('packages', {}))} | {', '.join(row.get('forbidden_present', [])) or 'none'} |")
-        lines += ["", f"`edgekit models` in the new venv exited {new.get('edgekit_models_exit')} (0 = every model present "
+        lines += ["", f"`edgekit models` in the new venv exited {new.get('edgekit_models_exit')} "
+                      f"(0 = every model present "
                       f"and sha256-checked); numpy there: {new.get('numpy')}.", ""]
     return "\n".join(lines)
 
@@ -176,7 +178,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     reqs = wheel_requirements(args.wheel)
     data = {"wheel": args.wheel.name, "requires": reqs, "date": time.strftime("%Y-%m-%d"),
-            "command": "python -m benchmarks.install_matrix --wheel dist/" + args.wheel.name + (" --install" if args.install else ""),
+            "command": ("python -m benchmarks.install_matrix --wheel dist/" + args.wheel.name
+                        + (" --install" if args.install else "")),
             "resolved": {}}
     for target, (env, tags) in TARGETS.items():
         data["resolved"][target] = {}

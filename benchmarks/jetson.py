@@ -202,7 +202,8 @@ def sweep_main(args: argparse.Namespace) -> int:
     collector = Collector()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     # a partial sweep (e.g. a reboot-only mode measured after booting into it) never overwrites the full one
-    stem = "jetson_sweep" + ("_modes_" + "_".join(map(str, args.modes)) if args.modes else "") + ("_quick" if args.quick else "")
+    stem = ("jetson_sweep" + ("_modes_" + "_".join(map(str, args.modes)) if args.modes else "")
+            + ("_quick" if args.quick else ""))
     facts = jetson_facts(collector)
     cfg = sweep_config(args, facts.get("board"))
     found = model_files.discover(cfg_host.emotion_dir, cfg_host.caption_dirs, cfg_host.extra_models,

@@ -73,6 +73,7 @@ class ContentionMonitor:
         if busy:
             share = f"{100 * other:.0f}% of all CPU time went to other processes" if other is not None else "high load"
             out["warning"] = (f"The machine was busy during this run ({share}; 1-min load average "
-                              f"{self.load_start[0] if self.load_start else '?'} at the start on {usable_cpus()} usable cores): "
+                              f"{self.load_start[0] if self.load_start else '?'} at the start on "
+                              f"{usable_cpus()} usable cores): "
                               "latencies are pessimistic; re-run on an idle machine before quoting them.")
         return out

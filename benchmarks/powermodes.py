@@ -143,7 +143,8 @@ class PowerModes:
         if clocks["clocks_locked"] != locked:
             state = "locked" if clocks["clocks_locked"] else "not locked"
             return Switch(False, f"jetson_clocks {'on' if locked else 'off'} did not take effect: the clocks read back "
-                                 f"{state} (CPU locked: {clocks['cpu_clocks_locked']}, GPU locked: {clocks['gpu_clocks_locked']})",
+                                 f"{state} (CPU locked: {clocks['cpu_clocks_locked']}, "
+                                 f"GPU locked: {clocks['gpu_clocks_locked']})",
                           readback={"clocks": clocks})
         return Switch(True, readback={"clocks": clocks})
 

@@ -126,10 +126,12 @@ def discover(base: Path = Path("/")) -> Tuple[List[Rail], List[str]]:
             try:
                 read_rail(rail)
             except PermissionError:
-                problems.append(f"rail {rail.name}: permission denied reading {folder} (run as root: SUDO=1 jetson/run.sh)")
+                problems.append(f"rail {rail.name}: permission denied reading {folder} "
+                                "(run as root: SUDO=1 jetson/run.sh)")
                 continue
             except SensorError as exc:
-                problems.append(f"rail {rail.name}: first reading is not physical ({exc}); kept, nonsense readings are dropped")
+                problems.append(f"rail {rail.name}: first reading is not physical ({exc}); "
+                                "kept, nonsense readings are dropped")
             except OSError as exc:
                 problems.append(f"rail {rail.name}: {exc.strerror or exc} reading {folder}")
                 continue

@@ -403,8 +403,9 @@ def _energy_section(report: Dict[str, Any]) -> List[str]:
     if rows:
         lines += ["| configuration | p50 ms | p95 ms | per s | mean power mW | mJ gross | mJ above idle | per J |",
                   "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {_params(r['params'])} ({r['item']}) | {_fmt(r['p50_ms'])} | {_fmt(r['p95_ms'])} | {_fmt(r['per_s'])} | "
-                  f"{_fmt(r['power_mw'])} | {_fmt(r['gross_mj'])} | {_fmt(r['above_idle_mj'])} | {_fmt(r['per_joule'])} |"
+        lines += [f"| {_params(r['params'])} ({r['item']}) | {_fmt(r['p50_ms'])} | {_fmt(r['p95_ms'])} "
+                  f"| {_fmt(r['per_s'])} | {_fmt(r['power_mw'])} | {_fmt(r['gross_mj'])} "
+                  f"| {_fmt(r['above_idle_mj'])} | {_fmt(r['per_joule'])} |"
                   for r in rows]
         lines.append("")
     if section:
@@ -471,7 +472,8 @@ def to_markdown(report: Dict[str, Any]) -> str:
     if report["targets"]:
         lines += ["## Targets", "", "| target | measured | limit | result |", "|---|---|---|---|"]
         for t in report["targets"]:
-            lines.append(f"| {t['description']} | {_fmt(t['value'])} {t['unit'] or ''} | {t['limit']} | {_verdict(t['passed'])} |")
+            lines.append(f"| {t['description']} | {_fmt(t['value'])} {t['unit'] or ''} | {t['limit']} "
+                         f"| {_verdict(t['passed'])} |")
         lines.append("")
     lines += _energy_section(report)
     lines += _pivot_table(report, "model.latency", "p50", "Per-model latency, one invoke (p50, ms)")

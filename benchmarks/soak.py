@@ -127,7 +127,8 @@ def soak(frames: int, window: int, warmup: int, threads: int, gap_every: int, ga
 def build(raw: Dict[str, Any], args: argparse.Namespace, load_start: Optional[List[float]],
           wall_s: float) -> Dict[str, Any]:
     rss, windows = raw["rss"], raw["windows"]
-    ms: List[rep.Measurement] = [rep.Measurement.single("rss", "MB", value, point=point) for point, value in rss.items()]
+    ms: List[rep.Measurement] = [rep.Measurement.single("rss", "MB", value, point=point)
+                                 for point, value in rss.items()]
     for n, w in enumerate(windows):
         ms.append(rep.Measurement.from_samples("soak.process", "ms", w["latencies_ms"], window=n,
                                                frames=f"{w['first_frame']}-{w['first_frame'] + w['frames'] - 1}"))
@@ -177,7 +178,8 @@ def write(doc: Dict[str, Any], out_dir: Path, stem: str = "soak") -> List[Path]:
     json_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     table = ["", "## Per window", "", "| window | frames | p50 ms | p95 ms | RSS MB | load avg (1/5/15 min) |",
              "|---|---|---|---|---|---|"]
-    table += [f"| {w['window']} | {w['first_frame']}-{w['first_frame'] + w['frames'] - 1} | {w['p50_ms']} | {w['p95_ms']} | "
+    table += [f"| {w['window']} | {w['first_frame']}-{w['first_frame'] + w['frames'] - 1} | {w['p50_ms']} "
+              f"| {w['p95_ms']} | "
               f"{w['rss_mb']} | {', '.join(map(str, w['load_avg'] or []))} |" for w in doc["windows"]]
     md_path.write_text(rep.to_markdown(doc) + "\n".join(table) + "\n", encoding="utf-8")
     return [json_path, md_path]

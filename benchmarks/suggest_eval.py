@@ -65,7 +65,8 @@ def evaluate(rows: List[Dict[str, str]]) -> Dict[str, Any]:
             "emotion_accuracy": share([r["pred_emotion"] == r["emotion"] for r in part]),
             "valence_accuracy": share([valence(r["pred_emotion"]) == valence(r["emotion"]) for r in part]),
             "scene_accuracy": share([r["pred_scene"] == r["gold_scene"] for r in part]),
-            "scene_accuracy_when_labelled": share([r["pred_scene"] == r["gold_scene"] for r in part if r["gold_scene"]]),
+            "scene_accuracy_when_labelled": share([r["pred_scene"] == r["gold_scene"]
+                                                   for r in part if r["gold_scene"]]),
             "baseline_majority_emotion": majority,
             "baseline_majority_emotion_accuracy": share([r["emotion"] == majority for r in part]),
             "baseline_keyword_scene_accuracy": share([r["baseline_scene"] == r["gold_scene"] for r in part]),

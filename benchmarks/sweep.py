@@ -196,15 +196,18 @@ class Sweep:
             return
         for state in self.cfg.clocks:
             if state == "on" and not can_lock:
-                self.collector.skipped.append({"what": f"{what}, jetson_clocks on",
-                                               "reason": "the original clocks could not be saved (jetson_clocks --store)"})
+                self.collector.skipped.append({
+                    "what": f"{what}, jetson_clocks on",
+                    "reason": "the original clocks could not be saved (jetson_clocks --store)"})
                 continue
             clocks = self.pm.set_clocks(state == "on")
-            if not clocks.ok and state == "off" and self.locked_before and clocks.readback.get("clocks", {}).get("clocks_locked"):
+            still_locked = clocks.readback.get("clocks", {}).get("clocks_locked")
+            if not clocks.ok and state == "off" and self.locked_before and still_locked:
                 self.collector.skipped.append({
                     "what": f"{what}, jetson_clocks off",
                     "reason": "the clocks were locked before the sweep started and are still locked after nvpmodel -m "
-                              "(the saved state to return to is locked): start the sweep with unlocked clocks (reboot)"})
+                              "(the saved state to return to is locked): "
+                              "start the sweep with unlocked clocks (reboot)"})
                 continue
             if not clocks.ok:
                 self.collector.errors.append({"what": f"{what}, jetson_clocks {state}", "error": clocks.reason or ""})
@@ -271,7 +274,8 @@ class Sweep:
 
     # ------------------------------------------------------------------ results
     def _power(self, trace: Trace, span: Tuple[float, float], params: Dict[str, Any], phase: str) -> Optional[float]:
-        """``power.rail`` per rail and ``power.total`` over ``span``; returns the total mean mW (None: not measurable)."""
+        """``power.rail`` per rail and ``power.total`` over ``span``; returns the total mean mW
+        (None: not measurable)."""
         if not trace.readings:
             return None
         window = trace.window(*span)
@@ -283,7 +287,8 @@ class Sweep:
         if rate is not None:
             self.collector.add([Measurement.single("power.sample_rate", "Hz", rate, **params, phase=phase)])
             if rate < MIN_RATE_HZ:
-                self.energy.no(f"power sampled at {rate:.1f} Hz during {_describe(params)} {phase} (< {MIN_RATE_HZ:g} Hz): "
+                self.energy.no(f"power sampled at {rate:.1f} Hz during {_describe(params)} {phase} "
+                               f"(< {MIN_RATE_HZ:g} Hz): "
                                "short bursts are missed")
         total, of, problem = _total(trace, span)
         if problem:

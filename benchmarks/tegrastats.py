@@ -116,8 +116,8 @@ def summarize(samples: Sequence[parser.TegrastatsSample]) -> Tuple[List[Measurem
                                     total_mb=samples[0].ram_total_mb)]
     online = [s.cpu_online for s in samples if s.cpu]
     if online:
-        out.append(Measurement.from_samples("tegrastats.cpu_load", "%", [np.mean([c.load_pct for c in cores]) if cores else 0.0
-                                                                        for cores in online], of="online cores, mean"))
+        loads = [np.mean([c.load_pct for c in cores]) if cores else 0.0 for cores in online]
+        out.append(Measurement.from_samples("tegrastats.cpu_load", "%", loads, of="online cores, mean"))
         out.append(Measurement.from_samples("tegrastats.cpu_online_cores", "cores", [len(c) for c in online],
                                             of_cores=len(samples[-1].cpu)))
     for name, unit, values in (("tegrastats.gpu_load", "%", [s.gpu_load_pct for s in samples]),

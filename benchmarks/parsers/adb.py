@@ -17,7 +17,8 @@ THERMAL_STATUS = {0: "none", 1: "light", 2: "moderate", 3: "severe", 4: "critica
 _ATTRIBUTE = re.compile(r"^([a-z_]+):(\S+)$")
 _GETPROP = re.compile(r"^\[(?P<key>[^\]]+)\]:\s*\[(?P<value>.*)\]\s*$")
 _THERMAL_STATUS = re.compile(r"^\s*Thermal Status:\s*(?P<status>-?\d+)\s*$")
-_TEMPERATURE = re.compile(rf"Temperature\{{mValue=(?P<value>{NUMBER}), mType=(?P<type>-?\d+), mName=(?P<name>[^,]+), mStatus=(?P<status>-?\d+)")
+_TEMPERATURE = re.compile(rf"Temperature\{{mValue=(?P<value>{NUMBER}), mType=(?P<type>-?\d+), "
+                          r"mName=(?P<name>[^,]+), mStatus=(?P<status>-?\d+)")
 _CPUFREQ = re.compile(r"^\s*/sys/devices/system/cpu/cpu(?P<cpu>\d+)/cpufreq/cpuinfo_max_freq\s+(?P<khz>\d+)\s*$")
 
 

@@ -36,14 +36,16 @@ _STAT_KEY = re.compile(r"(\w+)=(\S+)")
 _STAT_KEYS = {"count", "first", "curr", "min", "max", "avg", "std", "p5", "median", "p95"}
 _MEM_OLD = re.compile(rf"^Peak memory footprint \(MB\):\s*init=(?P<init>{NUMBER})\s+overall=(?P<overall>{NUMBER})\s*$")
 _MEM_DELTA = re.compile(
-    rf"^Memory footprint delta from the start of the tool \(MB\):\s*init=(?P<init>{NUMBER})\s+overall=(?P<overall>{NUMBER})\s*$")
+    rf"^Memory footprint delta from the start of the tool \(MB\):\s*init=(?P<init>{NUMBER})"
+    rf"\s+overall=(?P<overall>{NUMBER})\s*$")
 _MEM_PEAK = re.compile(rf"^Overall peak memory footprint \(MB\) via periodic monitoring:\s*(?P<peak>{NUMBER})\s*$")
 _REPLACING = re.compile(
     r"^Replacing (?P<replaced>\d+)(?: out of (?P<total>\d+))? node\(s\) with delegate \((?P<kernel>[^)]*)\) node"
     r"(?:, yielding (?P<partitions>\d+) partitions)?")
 _APPLIED = re.compile(
     r"^(?:Explicitly applied|Applied) (?P<name>.+?) delegate, and the model graph will be "
-    r"(?P<how>completely|partially|paritally) executed(?: by the delegate| w/ the delegate)?(?: w/ (?P<kernels>\d+) delegate kernels)?")
+    r"(?P<how>completely|partially|paritally) executed(?: by the delegate| w/ the delegate)?"
+    r"(?: w/ (?P<kernels>\d+) delegate kernels)?")
 _NOT_APPLIED = re.compile(r"^Though (?P<name>.+?) delegate is explicitly applied, the model graph will not be executed")
 _FAILED_DELEGATE = re.compile(r"^Failed to (?:apply|create) (?P<name>.+?) delegate")
 _UNSUPPORTED = re.compile(r"^(?P<name>.+?) acceleration is unsupported on this platform")

@@ -1,4 +1,5 @@
-"""Parsers of Jetson power-mode tools: ``nvpmodel -q`` / ``-p --verbose`` / ``-m``, ``/etc/nvpmodel.conf`` and ``jetson_clocks --show``."""
+"""Parsers of Jetson power-mode tools: ``nvpmodel -q`` / ``-p --verbose`` / ``-m``, ``/etc/nvpmodel.conf``
+and ``jetson_clocks --show``."""
 from __future__ import annotations
 
 import re
@@ -82,7 +83,8 @@ def parse_jetson_clocks(text: str, source: str = "jetson_clocks --show") -> Dict
         elif (m := _POWER_MODE.match(line)):
             out["power_mode"] = m["name"]
     if not out["cpus"]:
-        raise ToolOutputError("no 'cpuN: Online=... MinFreq=... MaxFreq=...' lines (is this jetson_clocks --show output?)",
+        raise ToolOutputError("no 'cpuN: Online=... MinFreq=... MaxFreq=...' lines "
+                              "(is this jetson_clocks --show output?)",
                               source, 1, text.splitlines()[0] if text.strip() else "")
     online: List[Dict[str, Any]] = [c for c in out["cpus"].values() if c.get("Online", 1) == 1]
     gpu = out["units"].get("GPU", {})

@@ -5,7 +5,8 @@ One line per sample, fields in any order, e.g.::
     RAM 1708/3956MB (lfb 164x4MB) SWAP 0/1978MB (cached 0MB) CPU [9%@1479,4%@1479,off,off]
         EMC_FREQ 3%@1600 GR3D_FREQ 0%@921 PLL@30C GPU@31.5C PMIC@100C POM_5V_IN 2510/2510 POM_5V_GPU 41/41
     08-04-2022 10:23:53 RAM 2426/30536MB (lfb 6818x4MB) SWAP 0/15268MB (cached 0MB) CPU [1%@729,0%@729]
-        EMC_FREQ 0%@2133 GR3D_FREQ 0%@[305,305] CV0@-256C CPU@44.531C VDD_GPU_SOC 2396mW/2396mW VIN_SYS_5V0 3225mW/3225mW
+        EMC_FREQ 0%@2133 GR3D_FREQ 0%@[305,305] CV0@-256C CPU@44.531C VDD_GPU_SOC 2396mW/2396mW
+        VIN_SYS_5V0 3225mW/3225mW
 
 - CPU cores: ``load%@MHz``, ``load%`` or ``off`` (an offline core, kept as None);
 - GPU: ``GR3D_FREQ 0%``, ``0%@921`` and ``0%@[305,305]`` (one frequency per GPC);

@@ -23,9 +23,11 @@ _PREFIX = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*")
 _THROUGHPUT = re.compile(rf"^Throughput:\s*(?P<qps>{NUMBER})\s*qps\s*$", re.I)
 _METRIC = re.compile(r"^(?P<name>Latency|End-to-End Host Latency|Enqueue Time|H2D Latency|GPU Compute Time|D2H Latency"
                      r"|Host Latency|GPU Compute):\s*(?P<body>.*=.*)$")
-_ITEM = re.compile(rf"^(?P<key>min|max|mean|median|percentile\((?P<pct>\d+(?:\.\d+)?)%\))\s*=\s*(?P<value>{NUMBER})\s*(?P<unit>ms|us|s)?$")
+_ITEM = re.compile(rf"^(?P<key>min|max|mean|median|percentile\((?P<pct>\d+(?:\.\d+)?)%\))"
+                   rf"\s*=\s*(?P<value>{NUMBER})\s*(?P<unit>ms|us|s)?$")
 _TOTAL = re.compile(rf"^Total (?P<name>Host Walltime|GPU Compute Time):\s*(?P<value>{NUMBER})\s*s\s*$")
-_AVERAGE = re.compile(rf"^Average on (?P<runs>\d+) runs - GPU latency:\s*(?P<gpu>{NUMBER})\s*ms - Host latency:\s*(?P<host>{NUMBER})\s*ms"
+_AVERAGE = re.compile(rf"^Average on (?P<runs>\d+) runs - GPU latency:\s*(?P<gpu>{NUMBER})\s*ms"
+                      rf" - Host latency:\s*(?P<host>{NUMBER})\s*ms"
                       rf"(?: \(end to end (?P<e2e>{NUMBER})\s*ms, enqueue (?P<enqueue>{NUMBER})\s*ms\))?")
 _SCALE = {"ms": 1.0, "us": 1e-3, "s": 1e3, None: 1.0}
 
