@@ -48,18 +48,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import platform
-import subprocess
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+# The provenance helpers live in the toolchain's core, standard library only (docs/ARCHITECTURE.md):
+# one copy for the benchmarks and the converters; re-exported here for the harnesses.
+from converters.core.paths import ROOT  # noqa: F401
+from converters.core.provenance import cpu_model, git_info, git_sha, host_device, package_versions, run_git  # noqa: F401
+
 SCHEMA = "edgekit.benchmark/2"
-ROOT = Path(__file__).resolve().parents[1]
 HARNESSES = ("host", "adb", "jetson")
 STATUSES = ("complete", "partial", "interrupted", "failed")
 STAT_KEYS = ("p5", "p50", "p90", "p95", "p99", "mean", "std", "min", "max", "first", "n", "value")
@@ -147,57 +147,6 @@ class Ratio:
                 "numerator_value": a, "denominator_value": b,
                 "value": round(a / b, 3) if not missing and b else None,
                 "missing": f"{' and '.join(missing)} not measured" if missing else None}
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo ("model name" / "Hardware"), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def host_device() -> Dict[str, Any]:
-    """This machine: OS, CPU model, logical cores (total and usable), load average."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    return {"kind": "host", "name": platform.node(), "os": platform.platform(), "machine": platform.machine(),
-            "cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "cpu_usable": usable,
-            "load_avg_1_5_15": [round(v, 2) for v in load] if load else None,
-            "python": platform.python_version()}
-
-
-def package_versions(names: Sequence[str]) -> Dict[str, Optional[str]]:
-    """Installed versions of ``names`` (distribution names); None when not installed."""
-    out: Dict[str, Optional[str]] = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def run_git(root: Path, *args: str) -> Optional[str]:
-    """stdout of ``git <args>`` run in ``root`` (stripped); None without git or when the command fails."""
-    try:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def git_sha(root: Path = ROOT) -> Optional[str]:
-    """Short SHA of HEAD; None before the first commit or without git."""
-    return run_git(root, "rev-parse", "--short", "HEAD") or None
-
-
-def git_info(root: Path = ROOT) -> Dict[str, Any]:
-    """Short SHA of HEAD (None before the first commit) and whether the tree has changes."""
-    status = run_git(root, "status", "--porcelain")
-    return {"sha": git_sha(root), "dirty": bool(status) if status is not None else None}
 
 
 def build_report(harness: str, device: Dict[str, Any], versions: Dict[str, Any], config: Dict[str, Any],

@@ -29,9 +29,9 @@ import zipfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from converters.core.paths import ROOT
 from edgekit.userdata import atomic_write_bytes  # stdlib-only module: importable in a bare build environment
 
-ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = 0o644  # package data everyone reads
 MODELS_DIR = ROOT / "edgekit" / "models"
 THIRD_PARTY_DIR = MODELS_DIR / "third_party"

@@ -6,7 +6,7 @@ maps BlazeFace's two eye keypoints onto the template eye positions of the output
 order come from the classifier's input spec. Pixels outside the frame replicate its border.
 
 The default template is where BlazeFace puts the eyes in FER+ training crops, measured by
-``python -m converters.calibrate_alignment`` (``reports/alignment/calibration.json``,
+``python -m converters.checks.calibrate_alignment`` (``reports/alignment/calibration.json``,
 ``template``); ``tests/runtime/test_alignment.py`` checks the constants below against that report.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ class AlignmentTemplate:
 
 
 #: Mean BlazeFace eye positions in FER+ 48x48 training crops, from
-#: reports/alignment/calibration.json ("template"; written by converters/calibrate_alignment.py).
+#: reports/alignment/calibration.json ("template"; written by converters/checks/calibrate_alignment.py).
 DEFAULT_TEMPLATE = AlignmentTemplate(image_left_eye=(0.3183, 0.389), image_right_eye=(0.6832, 0.389))
 
 

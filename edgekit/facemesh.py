@@ -12,7 +12,7 @@
 3. ``TensorsToLandmarksCalculator`` (coordinates / 192) and the face-presence flag (sigmoid,
    kept when >= 0.5), then ``LandmarkProjectionCalculator`` back to image pixels.
 
-``python -m converters.check_facemesh`` compares these landmarks with ``mediapipe.solutions``'
+``python -m converters.checks.check_facemesh`` compares these landmarks with ``mediapipe.solutions``'
 (``reports/facemesh/``). Landmark indices of the named regions (lips, eyes, brows, face oval)
 are MediaPipe's ``face_mesh_connections`` contours, as closed polylines.
 """

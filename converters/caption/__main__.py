@@ -1,23 +1,40 @@
-"""``python -m converters.caption {corpus,train,prune,export,evaluate,all}``: rebuild the caption artifacts."""
+"""``python -m converters.caption {corpus,train,prune,export,evaluate,all}``: rebuild the caption artifacts.
+
+Each stage is a function of :mod:`converters.caption.pipeline`; ``all`` runs them in order.
+"""
 from __future__ import annotations
 
 import argparse
+import logging
 
-from . import stages
+from converters.core.cli import run
 
 STAGES = ("corpus", "train", "prune", "export", "evaluate")
+#: Stages that run TensorFlow and take ``--threads``.
+THREADED = ("train", "prune", "evaluate")
+log = logging.getLogger("converters.caption")
 
 
-def main(argv=None) -> None:
+def _run(args: argparse.Namespace) -> None:
+    from converters.caption import pipeline
+
+    for stage in STAGES if args.stage == "all" else (args.stage,):
+        log.info("stage %s", stage)
+        fn = getattr(pipeline, stage)
+        fn(threads=args.threads) if stage in THREADED else fn()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m converters.caption", description=__doc__)
     parser.add_argument("stage", choices=STAGES + ("all",))
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra/inter-op threads (default 1)")
-    args = parser.parse_args(argv)
-    for stage in STAGES if args.stage == "all" else (args.stage,):
-        stages.log(f"stage {stage}")
-        fn = getattr(stages, stage)
-        fn(threads=args.threads) if stage in ("train", "prune", "evaluate") else fn()
+    parser.set_defaults(func=_run)
+    return parser
+
+
+def main(argv=None) -> int:
+    return run(build_parser, argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

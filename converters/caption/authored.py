@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from converters.core.paths import ROOT
 from edgekit import glyphs
 from edgekit.captioning.library import BLOCKLIST_PATH, MAX_CHARS, Entry, blocked_term, read_blocklist, unbalanced_bracket
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, NO_SCENE, SCENES, STYLES, resolve_scene
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "converters" / "caption" / "corpus" / "authored"
 HEADER = ("lang", "emotion", "style", "scene", "text")
 MIN_CHARS = 4

@@ -17,7 +17,7 @@ from edgekit.captioning.voices import plain
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.captioning.tokenizer import EOS, CaptionTokenizer
 
-from converters.timing import time_calls
+from converters.core.timing import time_calls
 
 from .data import PROMPT_LEN
 from .scorer import NaiveBayesScorer

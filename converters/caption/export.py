@@ -14,7 +14,7 @@ from typing import Dict
 
 import numpy as np
 
-from converters.tfenv import tf
+from converters.core.tfenv import tf
 
 from .model import GPT, GPTConfig
 

@@ -1,9 +1,8 @@
-"""Where the caption toolchain reads and writes (repo-relative)."""
-from pathlib import Path
+"""Where the caption toolchain reads and writes (under the repository root, `converters.core.paths.ROOT`)."""
 
+from converters.core.paths import ROOT
 from edgekit.captioning.library import BLOCKLIST_PATH, LIBRARY_PATH
 
-ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "build" / "caption"
 MODELS = ROOT / "edgekit" / "models"
 TOKENIZER = MODELS / "caption_tokenizer.json"

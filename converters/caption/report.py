@@ -7,12 +7,11 @@ import platform
 from pathlib import Path
 from typing import Dict
 
+from converters.core.provenance import cpu_model, git_sha, package_versions
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES
 
 
 def host_info(root: Path) -> Dict:
-    from benchmarks.report import cpu_model, git_sha, package_versions
-
     versions = package_versions(("numpy", "tensorflow", "tf-keras", "ai-edge-litert", "edgekit"))
     return {"git_sha": git_sha(root), "python": platform.python_version(), "platform": platform.platform(),
             "cpu": cpu_model(),

@@ -36,13 +36,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from converters.core.paths import ROOT
 from edgekit.captioning.library import read_library
 from edgekit.captioning.taxonomy import EMOTIONS, SCENES, STYLES
 
 from converters.caption import authored
 from converters.caption.templates import generate
 
-ROOT = Path(__file__).resolve().parents[2]
 #: The caption model at each sampling temperature under review (the default is tuned on this panel).
 MODEL_VARIANTS = {"model": 0.9, "model_t07": 0.7}
 SYSTEMS = tuple(MODEL_VARIANTS) + ("corpus", "template", "voice")

@@ -7,7 +7,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from converters.tfenv import keras, tf
+from converters.core.tfenv import keras, tf
 from edgekit.captioning.tokenizer import PAD
 
 from .data import augment, split_xy

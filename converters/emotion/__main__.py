@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from converters.cli import run
+from converters.core.cli import run
 from edgekit.errors import ConfigError
 
 
@@ -25,11 +25,12 @@ def _train(args: argparse.Namespace) -> None:
 def _all(args: argparse.Namespace) -> None:
     from dataclasses import fields
 
-    from converters.emotion.config import TrainConfig, _reject_unknown, read_json
-    from converters.emotion.pipeline import PipelineConfig, run_all
+    from converters.core.config import read_json, reject_unknown
+    from converters.emotion.config import PipelineConfig, TrainConfig
+    from converters.emotion.pipeline import run_all
 
     raw = read_json(args.config, "pass a pipeline JSON (see reports/emotion/configs/pipeline.json)") if args.config else {}
-    _reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, args.config or "command line")
+    reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, args.config or "command line")
     train = TrainConfig.from_dict({**raw.pop("train", {}), **({"data": args.data} if args.data else {}),
                                    **({"budget_minutes": args.train_minutes} if args.train_minutes is not None else {})},
                                   source=f"{args.config or 'command line'} [train]")

@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from converters.calibrate_alignment import Setting
+from converters.core.paths import ROOT
+from converters.core.fercrops import Setting
 from converters.emotion.data import FaceSet
 from edgekit import FaceAligner, FaceDetector
 from edgekit.alignment import DEFAULT_TEMPLATE
@@ -33,7 +34,6 @@ from edgekit.registry import InputSpec
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
 #: How a 48 px crop is made into a photo for the detector (the alignment calibration's setting).
 PREPARE = Setting(scale=4, pad=0.25, border="gray")
 CACHE_DIR = ROOT / "runs" / "emotion_aligned"

@@ -1,7 +1,6 @@
 """Training configuration: one JSON file, validated, written next to every artifact."""
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -9,7 +8,8 @@ from typing import Optional
 
 from edgekit.errors import ConfigError
 
-from converters.emotion.augment import AugmentConfig
+from converters.core.augment import AugmentConfig
+from converters.core.config import read_json, reject_unknown
 
 
 @dataclass
@@ -75,10 +75,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "TrainConfig":
         data = dict(data)
-        _reject_unknown(data, {f.name for f in fields(cls)}, source)
+        reject_unknown(data, {f.name for f in fields(cls)}, source)
         aug = data.pop("augment", None) or {}
         if isinstance(aug, dict):
-            _reject_unknown(aug, {f.name for f in fields(AugmentConfig)}, f"{source} [augment]")
+            reject_unknown(aug, {f.name for f in fields(AugmentConfig)}, f"{source} [augment]")
             if "erase_area" in aug:
                 aug["erase_area"] = tuple(aug["erase_area"])
             aug = AugmentConfig(**aug)
@@ -90,20 +90,37 @@ class TrainConfig:
         return cls.from_dict(data, str(path))
 
 
-def read_json(path: Path, missing_hint: str) -> dict:
-    """Parse the JSON config file ``path``; ConfigError when it is missing or malformed."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("does not exist", path, missing_hint)
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"is not valid JSON ({exc})", path, "fix the syntax") from None
+@dataclass
+class PipelineConfig:
+    """Stage settings; ``train`` is the float model's TrainConfig (its ``out`` is overridden)."""
+
+    out: str = "runs/emotion"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    prune_fraction: float = 0.3
+    prune_divisor: int = 4
+    finetune_minutes: float = 12.0
+    finetune_epochs: int = 12
+    finetune_lr: float = 1e-3
+    finetune_distill: float = 0.0  # > 0: the fine-tune distils from the float model (its share of the target)
+    teacher_labels: str = ""  # teacher_labels.npz: the fine-tune and QAT targets mix in its probabilities
+    teacher_weight: float = 0.5  # the teacher's share of those targets
+    qat_minutes: float = 8.0
+    qat_epochs: int = 4
+    qat_lr: float = 2e-4
+    calibration_count: int = 500
+    fold_gate_max_firing: float = 0.0  # fold squeeze-excite gates that fire on at most this share of training faces
+    io_dtype: str = "uint8"
+    ship: bool = True
+    ship_name: str = "emotion"
+    ship_file: str = "emotion_mnv3s_int8.tflite"
+    models_dir: str = "edgekit/models"  # holds manifest.json; the shipped file is copied here
+    report_dir: str = "reports/emotion"
+    produced_by: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
-def _reject_unknown(data: dict, known: set, source: str) -> None:
-    for key in data:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
-            raise ConfigError(f"unknown key {key!r}", source, hint)
+def folded_gates_record(cfg: PipelineConfig, stage: str) -> Path:
+    """JSON list of the squeeze-excite gates folded out of ``stage``'s model before conversion."""
+    return Path(cfg.out) / "tflite" / f"{stage}_folded_gates.json"

@@ -1,7 +1,7 @@
 """Fold squeeze-excite gates that are constant on real faces into the next convolution.
 
 A squeeze-excite block (``bN_se_pool -> _se_reduce -> _se_relu -> _se_expand -> _se_gate ->
-_se_mul``, as :func:`converters.emotion.model.build_model` names them) whose ReLU never fires
+_se_mul``, as :func:`converters.core.mobilenet.build_model` names them) whose ReLU never fires
 computes the constant gate ``hard_sigmoid(se_expand.bias)``. Multiplying by a per-channel constant
 before the 1x1 projection conv is the same as scaling that conv's input channels, so the block
 can be removed exactly. It also has to be: full-integer conversion gives the always-zero ReLU
@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from converters.tfenv import keras
+from converters.core.tfenv import keras
 
 SE_PARTS = ("se_pool", "se_reduce", "se_relu", "se_expand", "se_gate", "se_mul")
 
@@ -48,7 +48,7 @@ def find_dead_gates(model: keras.Model, images: np.ndarray, input_size: int, max
                     batch_size: int = 256) -> List[DeadGate]:
     """Squeeze-excite blocks whose ReLU fires on at most ``max_firing_fraction`` of ``images``
     (``[N, h, w]`` gray uint8 faces; 0 = never)."""
-    from converters.emotion.augment import make_dataset
+    from converters.core.augment import make_dataset
 
     blocks = _blocks_with_gate(model)
     if not blocks or len(images) == 0:

@@ -5,11 +5,11 @@ import statistics
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 
+from converters.core.pixels import runtime_inputs
+from converters.core.timing import time_calls
 from converters.emotion.data import EMOTIONS
-from converters.timing import time_calls
 
 #: XNNPACK's limit on a quantized op's requantization scale (it refuses the graph above it).
 XNNPACK_MAX_REQUANT_SCALE = 256.0
@@ -38,17 +38,6 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, names: Sequenc
         "support": {n: int(s) for n, s in zip(names, support)},
         "confusion": cm.tolist(),
     }
-
-
-def runtime_inputs(images: np.ndarray, size: int) -> np.ndarray:
-    """``[N, h, w]`` gray uint8 crops -> ``[N, size, size, 3]`` uint8 RGB, pixel for pixel what
-    ``edgekit.EmotionClassifier.predict`` feeds the model for the same crops saved as gray PNGs
-    (its own resize, then gray copied to three channels). Every model is evaluated on these
-    pixels, so the toolchain's numbers are the runtime's numbers."""
-    from edgekit.emotion import fit_to_input
-
-    return np.stack([cv2.cvtColor(fit_to_input(image, size, size), cv2.COLOR_GRAY2RGB) for image in np.asarray(images,
-                                                                                                               np.uint8)])
 
 
 def predict_keras(model, images: np.ndarray, input_size: int, batch_size: int = 256) -> np.ndarray:
@@ -215,7 +204,7 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
 
 def model_stats(keras_model=None, tflite_path: Optional[Path] = None) -> dict:
     """Params and MACs of a Keras model, file size of a ``.tflite``."""
-    from converters.emotion import pruning
+    from converters.core import pruning
 
     out: dict = {}
     if keras_model is not None:

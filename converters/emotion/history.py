@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from benchmarks.report import run_git
+from converters.core.provenance import run_git
 
 #: Settings compared between runs: (config file, key, label in the report).
 SETTINGS = [

@@ -2,7 +2,7 @@
 
 Accuracy probes on a GPU (``python -m converters.emotion.teacher probe``) say which network
 and input size reach a target; this measures their price here. Each configuration is built
-with :mod:`converters.emotion.model` (all-ReLU, as shipped), pruned like the shipped model,
+with :mod:`converters.core.mobilenet` (all-ReLU, as shipped), pruned like the shipped model,
 converted to full-integer INT8 with real faces as calibration data, and timed with one thread,
 interleaved with the others in the same run. The weights are untrained: dense INT8 kernels take
 the same time whatever the values, so latency is what this measures, not accuracy.
@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from converters.cli import run
+from converters.core.cli import run
 
 REPORT_DIR = Path("reports/emotion_teacher")
 
@@ -26,8 +26,8 @@ REPORT_DIR = Path("reports/emotion_teacher")
 def build_pair(variant: str, size: int, fraction: float, divisor: int, images,
                workdir: Path) -> Dict[str, Tuple[Path, int]]:
     """``{"unpruned" | "pruned": (INT8 .tflite path, MACs)}`` of MobileNetV3-``variant`` at ``size`` px."""
-    from converters.emotion import pruning, quantize
-    from converters.emotion.model import build_model, custom_objects, mobilenet_v3_spec
+    from converters.core import pruning, quantize
+    from converters.core.mobilenet import build_model, custom_objects, mobilenet_v3_spec
 
     model = build_model(mobilenet_v3_spec(variant, 1.0, size, activation="relu"))
     thin, _ = pruning.prune(model, fraction, divisor, custom_objects=custom_objects())
@@ -96,7 +96,7 @@ def probe_accuracies(report_dir: Path) -> Dict[str, float]:
 
 def _main(args: argparse.Namespace) -> None:
     from converters.emotion import data
-    from converters.emotion.report import host_info
+    from converters.core.report import host_info
 
     _, val = data.load_splits(Path(args.data))
     rows = measure(args.variants, args.sizes, val.images, divisor=args.divisor, rounds=args.rounds)

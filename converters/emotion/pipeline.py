@@ -8,45 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Tuple
 
 from converters.emotion import data as data_mod
-from converters.emotion.config import TrainConfig
+from converters.emotion.config import PipelineConfig, TrainConfig, folded_gates_record
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PipelineConfig:
-    """Stage settings; ``train`` is the float model's TrainConfig (its ``out`` is overridden)."""
-
-    out: str = "runs/emotion"
-    train: TrainConfig = field(default_factory=TrainConfig)
-    prune_fraction: float = 0.3
-    prune_divisor: int = 4
-    finetune_minutes: float = 12.0
-    finetune_epochs: int = 12
-    finetune_lr: float = 1e-3
-    finetune_distill: float = 0.0  # > 0: the fine-tune distils from the float model (its share of the target)
-    teacher_labels: str = ""  # teacher_labels.npz: the fine-tune and QAT targets mix in its probabilities
-    teacher_weight: float = 0.5  # the teacher's share of those targets
-    qat_minutes: float = 8.0
-    qat_epochs: int = 4
-    qat_lr: float = 2e-4
-    calibration_count: int = 500
-    fold_gate_max_firing: float = 0.0  # fold squeeze-excite gates that fire on at most this share of training faces
-    io_dtype: str = "uint8"
-    ship: bool = True
-    ship_name: str = "emotion"
-    ship_file: str = "emotion_mnv3s_int8.tflite"
-    models_dir: str = "edgekit/models"  # holds manifest.json; the shipped file is copied here
-    report_dir: str = "reports/emotion"
-    produced_by: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _stage_train_config(cfg: PipelineConfig, stage: str, **changes) -> TrainConfig:
@@ -73,9 +42,10 @@ def stage_train(cfg: PipelineConfig, data) -> Path:
 
 def stage_prune(cfg: PipelineConfig, data, float_path: Path) -> Tuple[Path, dict]:
     """Structured pruning of ``cfg.prune_fraction`` of the channels, then fine-tuning."""
-    from converters.emotion import pruning
-    from converters.emotion.model import custom_objects
-    from converters.emotion.train import load_model, train
+    from converters.core import pruning
+    from converters.core.keras_io import load_model
+    from converters.core.mobilenet import custom_objects
+    from converters.emotion.train import train
 
     distill = {"distill_from": str(float_path), "distill_weight": cfg.finetune_distill} if cfg.finetune_distill > 0 else {}
     tcfg = _stage_train_config(cfg, "pruned", lr=cfg.finetune_lr, epochs=cfg.finetune_epochs,
@@ -116,17 +86,12 @@ def stage_qat(cfg: PipelineConfig, data, pruned_path: Path) -> Path:
     return path
 
 
-def folded_gates_record(cfg: PipelineConfig, stage: str) -> Path:
-    """JSON list of the squeeze-excite gates folded out of ``stage``'s model before conversion."""
-    return Path(cfg.out) / "tflite" / f"{stage}_folded_gates.json"
-
-
 def fold_constant_gates(cfg: PipelineConfig, data, model, stage: str):
     """``model`` with the squeeze-excite gates that are constant on (almost) every training face
     folded away (see :mod:`converters.emotion.dead_gates`); what was folded is recorded in
     :func:`folded_gates_record`, and read back from there on a resumed run."""
+    from converters.core.mobilenet import custom_objects
     from converters.emotion import dead_gates
-    from converters.emotion.model import custom_objects
 
     record = folded_gates_record(cfg, stage)
     if record.is_file():
@@ -143,8 +108,9 @@ def stage_convert(cfg: PipelineConfig, data, models: Dict[str, Path]) -> Dict[st
     """``.tflite`` (with metadata) for every variant: float32 for float models, INT8 PTQ for
     float models, INT8 from the QAT model. Float models are converted with their constant
     squeeze-excite gates folded; the QAT model learned its own ranges for them and is kept whole."""
-    from converters.emotion import export, quantize
-    from converters.emotion.train import load_model
+    from converters.core import quantize
+    from converters.core.keras_io import load_model
+    from converters.emotion import export
 
     train_set = data[0]
     out = Path(cfg.out) / "tflite"

@@ -5,23 +5,22 @@ configs; every number in them is measured here.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import os
-import platform
 import shutil
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from converters.core.paths import ROOT
+from converters.core.report import host_info
 from converters.emotion import evaluate as ev
+from converters.emotion.config import folded_gates_record
 from converters.emotion.data import EMOTIONS
 from converters.emotion.report_markdown import render_markdown
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
 #: How every variant's validation faces are prepared (recorded so runs scored otherwise show as such).
 EVAL_INPUTS = "runtime pixels"
 
@@ -36,26 +35,6 @@ TARGETS = {
     "latency_max_ms": 1.2,
     "pruned_latency_ratio_max": 0.7,
 }
-
-
-def host_info() -> dict:
-    import cv2
-    import mediapipe  # noqa: F401  (version only; the toolchain may import it)
-    import tensorflow_model_optimization as tfmot
-
-    from benchmarks.report import cpu_model, git_sha
-    from converters.tfenv import tf
-
-    from importlib.metadata import version
-
-    return {
-        "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "git_sha": git_sha(ROOT), "platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None, "python": platform.python_version(),
-        "versions": {"tensorflow": tf.__version__, "tf_keras": version("tf-keras"), "tfmot": tfmot.__version__,
-                     "mediapipe": version("mediapipe"), "ai_edge_litert": version("ai-edge-litert"),
-                     "numpy": np.__version__, "opencv": cv2.__version__},
-    }
 
 
 def _sha(path: Path) -> str:
@@ -124,8 +103,8 @@ def _runtime_path(cfg, model_path: Path, paths: List[Path]) -> Tuple[np.ndarray,
 
 
 def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, Path], plan: dict) -> dict:
-    from converters.emotion import pruning
-    from converters.emotion.train import load_model
+    from converters.core import pruning
+    from converters.core.keras_io import load_model
 
     report_dir = ROOT / cfg.report_dir if not Path(cfg.report_dir).is_absolute() else Path(cfg.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -225,8 +204,6 @@ def teacher_summary(labels: str, weight: float) -> dict:
 
 
 def _folded_gates(cfg) -> Dict[str, list]:
-    from converters.emotion.pipeline import folded_gates_record
-
     found = {}
     for stage in ("float", "pruned"):
         record = folded_gates_record(cfg, stage)

@@ -5,10 +5,10 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from converters.core.paths import ROOT
 from converters.emotion import evaluate as ev
 from converters.emotion.data import EMOTIONS
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _teacher_lines(t: Optional[dict], report_dir: Path) -> List[str]:

@@ -30,13 +30,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from converters.core.paths import ROOT
 from converters.emotion import data as data_mod
 from edgekit import EmotionClassifier, FaceAligner, FaceDetector
 from edgekit.emotion import fit_to_input
 from edgekit.errors import ConfigError
 from edgekit.results import Detection
 
-ROOT = Path(__file__).resolve().parents[2]
 CANVAS_FACTOR = 4
 FACE_SIDES = (96, 192)  # pasted face side in pixels (FER's 48 px upscaled 2-4x)
 JITTER = 0.10

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
 import numpy as np
 
+from converters.core.augment import make_dataset
+from converters.core.keras_io import load_model, save_model
+from converters.core.schedules import WallClockCosine
+from converters.core.tfenv import keras, tf
 from converters.emotion import data as data_mod
-from converters.emotion.augment import make_dataset
 from converters.emotion.config import TrainConfig
-from converters.emotion.model import build_model, custom_objects, mobilenet_v3_spec
-from converters.tfenv import keras, tf
+from converters.emotion.model import build_classifier
 
 log = logging.getLogger(__name__)
 
@@ -114,50 +114,6 @@ def make_strategy(name: str) -> "tf.distribute.Strategy":
     return tf.distribute.get_strategy()
 
 
-class WallClockCosine(keras.callbacks.Callback):
-    """Linear warm-up then cosine decay on progress = max(step fraction, wall-clock fraction).
-
-    With a budget the schedule anneals to zero exactly when the budget is spent, however busy
-    the machine is, and training stops there. ``elapsed_offset`` carries time across resumes.
-    """
-
-    def __init__(self, peak_lr: float, total_steps: int, warmup_steps: int, budget_s: float = 0.0,
-                 start_step: int = 0, elapsed_offset: float = 0.0, final_fraction: float = 0.0) -> None:
-        super().__init__()
-        self.peak_lr, self.total_steps, self.warmup_steps = peak_lr, max(total_steps, 1), warmup_steps
-        self.budget_s, self.step, self.elapsed_offset = budget_s, start_step, elapsed_offset
-        self.final_fraction = final_fraction
-        self._t0 = time.monotonic()
-
-    def elapsed(self) -> float:
-        return self.elapsed_offset + time.monotonic() - self._t0
-
-    def progress(self) -> float:
-        p = self.step / self.total_steps
-        if self.budget_s > 0:
-            p = max(p, self.elapsed() / self.budget_s)
-        return min(p, 1.0)
-
-    def lr(self) -> float:
-        if self.step < self.warmup_steps:
-            return self.peak_lr * (self.step + 1) / self.warmup_steps
-        cos = 0.5 * (1.0 + math.cos(math.pi * self.progress()))
-        return self.peak_lr * (self.final_fraction + (1.0 - self.final_fraction) * cos)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        keras.backend.set_value(self.model.optimizer.learning_rate, self.lr())
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        if self.progress() >= 1.0:
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["lr"] = self.lr()
-            logs["elapsed_s"] = self.elapsed()
-
-
 class CheckpointEveryEpoch(keras.callbacks.Callback):
     """Saves model + optimizer + schedule state after every epoch (resumed by :func:`train`)."""
 
@@ -188,13 +144,6 @@ def with_teacher_targets(ds: "tf.data.Dataset", teacher: keras.Model, weight: fl
     return ds.map(mix, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
-def _load_model(path: str) -> keras.Model:
-    from converters.emotion.quantize import quantize_scope
-
-    with quantize_scope():
-        return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
-
-
 def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.FaceSet]] = None,
           model_fn: Optional[Callable[[], keras.Model]] = None, verbose: Optional[int] = None) -> keras.Model:
     """Train per ``cfg`` and save everything under ``cfg.out``; returns the trained Keras model.
@@ -221,13 +170,11 @@ def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.Face
         if model_fn is not None:
             model = model_fn()
         elif cfg.init_from:
-            model = _load_model(cfg.init_from)
+            model = load_model(cfg.init_from)
         else:
-            model = build_model(mobilenet_v3_spec(cfg.variant, cfg.alpha, cfg.input_size, dropout=cfg.dropout,
-                                                  depth=cfg.depth,
-                                                  activation=cfg.activation))
+            model = build_classifier(cfg)
         if cfg.qat:
-            from converters.emotion.quantize import qat_model
+            from converters.core.quantize import qat_model
 
             model = qat_model(model)
         optimizer = keras.optimizers.AdamW(learning_rate=cfg.lr, weight_decay=cfg.weight_decay)
@@ -247,7 +194,7 @@ def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.Face
                             training=True, seed=cfg.seed, augment=cfg.augment, start_batch=state["step"])
     if cfg.distill_from:
         log.info("distilling from %s (teacher share of the target %.2f)", cfg.distill_from, cfg.distill_weight)
-        train_ds = with_teacher_targets(train_ds, _load_model(cfg.distill_from), cfg.distill_weight)
+        train_ds = with_teacher_targets(train_ds, load_model(cfg.distill_from), cfg.distill_weight)
     val_targets = np.eye(len(data_mod.EMOTIONS), dtype=np.float32)[prep.val_labels]
     val_ds = make_dataset(prep.val_images, val_targets, None, cfg.input_size, 256, training=False)
     callbacks = [schedule, CheckpointEveryEpoch(out, schedule, history),
@@ -261,15 +208,3 @@ def train(cfg: TrainConfig, data: Optional[Tuple[data_mod.FaceSet, data_mod.Face
                                                   "class_weights": prep.class_weights.tolist(),
                                                   "train_counts": prep.train_counts.tolist()}, indent=1))
     return model
-
-
-def save_model(model: keras.Model, path: Path) -> None:
-    from converters.emotion.quantize import quantize_scope
-
-    with quantize_scope():
-        model.save(str(path))
-
-
-def load_model(path: Path) -> keras.Model:
-    """Load a model saved by :func:`train` (float, pruned or QAT)."""
-    return _load_model(str(path))

@@ -12,12 +12,12 @@ import argparse
 import json
 import sys
 
-from converters.cli import run
+from converters.core.cli import run
 from edgekit.errors import ConfigError
 
 
 def _all(args: argparse.Namespace) -> None:
-    from converters.emotion.config import read_json
+    from converters.core.config import read_json
     from converters.identity.pipeline import IdentityConfig, run_all
 
     raw = read_json(args.config, "pass a JSON file of IdentityConfig fields") if args.config else {}

@@ -7,7 +7,7 @@ from typing import Tuple
 
 import numpy as np
 
-from converters.emotion.export import save_with_metadata
+from converters.core.export import save_with_metadata
 
 MODEL_NAME = "edgekit face embedder"
 DESCRIPTION = ("Face identity embedding of one aligned face crop (eyes placed by edgekit's IDENTITY_TEMPLATE). "

@@ -1,6 +1,6 @@
 """Face-embedding network: the emotion toolchain's MobileNetV3 backbone with a MobileFaceNet head.
 
-The backbone is :func:`converters.emotion.model.build_model` (gray conversion and scaling inside
+The backbone is :func:`converters.core.mobilenet.build_model` (gray conversion and scaling inside
 the model, so the ``.tflite`` takes raw RGB 0..255) cut after its last 1x1 conv. The head keeps
 the spatial layout the way MobileFaceNet does: a *global depthwise conv* (one kxk filter per
 channel over the whole final feature map) instead of average pooling, then a linear embedding
@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-from converters.emotion.model import build_model, custom_objects as backbone_objects, mobilenet_v3_spec
-from converters.tfenv import keras, tf
+from converters.core.mobilenet import build_model, custom_objects as backbone_objects, mobilenet_v3_spec
+from converters.core.tfenv import keras, tf
 
 
 @dataclass

@@ -68,15 +68,15 @@ class IdentityConfig:
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> "IdentityConfig":
-        from converters.emotion.augment import AugmentConfig
-        from converters.emotion.config import _reject_unknown
+        from converters.core.augment import AugmentConfig
+        from converters.core.config import reject_unknown
 
         raw = dict(raw)
-        _reject_unknown(raw, {f.name for f in fields(cls)}, source)
+        reject_unknown(raw, {f.name for f in fields(cls)}, source)
         for name in ("train", "finetune", "qat"):
             if isinstance(raw.get(name), dict):
                 sub = dict(raw[name])
-                _reject_unknown(sub, {f.name for f in fields(FitSettings)}, f"{source} [{name}]")
+                reject_unknown(sub, {f.name for f in fields(FitSettings)}, f"{source} [{name}]")
                 if isinstance(sub.get("augment"), dict):
                     aug = dict(sub["augment"])
                     if "erase_area" in aug:
@@ -209,7 +209,7 @@ def heldout_evaluator(prep: Prepared):
 def _train_stage(cfg: IdentityConfig, prep: Prepared, stage: str, settings: FitSettings, make_model,
                  head_from=None) -> Path:
     """Fit ``make_model()`` (with the class centres of ``head_from`` when given) into ``<out>/<stage>``."""
-    from converters.emotion.train import save_model
+    from converters.core.keras_io import save_model
     from converters.identity.model import CosFaceLogits
     from converters.identity.train import fit
 
@@ -243,9 +243,9 @@ def stage_train(cfg: IdentityConfig, prep: Prepared) -> Path:
 
 
 def stage_prune(cfg: IdentityConfig, prep: Prepared, float_path: Path) -> tuple:
-    """Structured pruning with :mod:`converters.emotion.pruning`, then fine-tuning."""
-    from converters.emotion import pruning
-    from converters.emotion.train import load_model
+    """Structured pruning with :mod:`converters.core.pruning`, then fine-tuning."""
+    from converters.core import pruning
+    from converters.core.keras_io import load_model
     from converters.identity.model import custom_objects
 
     out = Path(cfg.out) / "pruned"
@@ -272,8 +272,8 @@ def stage_prune(cfg: IdentityConfig, prep: Prepared, float_path: Path) -> tuple:
 def stage_qat(cfg: IdentityConfig, prep: Prepared, pruned_path: Path) -> Optional[Path]:
     if cfg.qat.budget_minutes <= 0:
         return None
-    from converters.emotion.quantize import qat_model
-    from converters.emotion.train import load_model
+    from converters.core.quantize import qat_model
+    from converters.core.keras_io import load_model
 
     return _train_stage(cfg, prep, "qat", cfg.qat, lambda: qat_model(load_model(pruned_path)),
                         head_from=pruned_path.parent / "centres.npy")
@@ -282,8 +282,8 @@ def stage_qat(cfg: IdentityConfig, prep: Prepared, pruned_path: Path) -> Optiona
 def stage_convert(cfg: IdentityConfig, prep: Prepared, models: Dict[str, Optional[Path]]) -> Dict[str, Path]:
     """``.tflite`` with metadata: float32 of the float and pruned models, INT8 PTQ of the pruned
     model, INT8 of the QAT model (when trained)."""
-    from converters.emotion import quantize
-    from converters.emotion.train import load_model
+    from converters.core import quantize
+    from converters.core.keras_io import load_model
     from converters.identity import export
 
     out = Path(cfg.out) / "tflite"
@@ -309,7 +309,7 @@ def _limit_threads(threads: int) -> None:
     """Cap TensorFlow's thread pools (the machine is shared; fewer threads, fewer failed thread creations)."""
     if threads <= 0:
         return
-    from converters.tfenv import tf
+    from converters.core.tfenv import tf
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

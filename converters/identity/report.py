@@ -16,11 +16,11 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from converters.core.paths import ROOT
 from converters.identity import metrics
-from converters.timing import time_calls
+from converters.core.timing import time_calls
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
 TARGET_HELDOUT_ACCURACY = 0.92
 
 
@@ -171,7 +171,7 @@ def _history(cfg, stage: str) -> Optional[dict]:
 
 
 def evaluate_and_report(cfg, prep, models: Dict[str, Optional[Path]], tflites: Dict[str, Path], plan: dict) -> dict:
-    from converters.emotion.report import host_info
+    from converters.core.report import host_info
 
     from converters.identity.gallery_eval import operating_point
 
@@ -373,7 +373,7 @@ def render_markdown(r: dict) -> str:
     lines += _operating_point_lines(r)
     lines += [
         "## Compression", "",
-        f"Structured channel pruning (`converters.emotion.pruning`): {_pct(r['pruning'].get('removed_fraction'))} of "
+        f"Structured channel pruning (`converters.core.pruning`): {_pct(r['pruning'].get('removed_fraction'))} of "
         f"{r['pruning'].get('prunable_channels')} prunable channels removed; parameters {r['pruning'].get('params_before')} -> "
         f"{r['pruning'].get('params_after')}, MACs {r['pruning'].get('macs_before')} -> {r['pruning'].get('macs_after')}; "
         f"then fine-tuned. INT8: full-integer (uint8 in/out), calibrated on {cfg['calibration_count']} real aligned training faces.", "",

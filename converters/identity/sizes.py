@@ -17,11 +17,11 @@ def measure(size: int, steps: int = 8, batch: int = 64, classes: int = 3311,
             latency_runs: int = 200) -> Dict[str, float]:
     import tempfile
 
-    from converters.emotion import quantize
-    from converters.emotion.pruning import count_macs, count_params
+    from converters.core import quantize
+    from converters.core.pruning import count_macs, count_params
     from converters.identity.model import EmbedderSpec, build_embedder, training_model
     from converters.identity.report import latency_ms
-    from converters.tfenv import keras
+    from converters.core.tfenv import keras
 
     embedder = build_embedder(EmbedderSpec(input_size=size))
     model = training_model(embedder, classes, 30.0, 0.25)
@@ -46,7 +46,7 @@ def measure(size: int, steps: int = 8, batch: int = 64, classes: int = 3311,
 
 
 def run(sizes: Sequence[int], report_dir: Path) -> dict:
-    from converters.emotion.report import host_info
+    from converters.core.report import host_info
 
     rows = [measure(s) for s in sizes]
     doc = {"host": host_info(),

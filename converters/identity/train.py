@@ -1,7 +1,7 @@
 """Margin-loss training of the embedder on a wall-clock budget.
 
 Batches come from the emotion toolchain's seeded augmentation pipeline
-(:func:`converters.emotion.augment.make_dataset`; gray crops, labels carried as the "targets"),
+(:func:`converters.core.augment.make_dataset`; gray crops, labels carried as the "targets"),
 the learning rate follows its wall-clock cosine schedule (:class:`converters.emotion.train.WallClockCosine`),
 and a callback measures held-out verification accuracy as training goes.
 """
@@ -16,10 +16,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from converters.emotion.augment import AugmentConfig, make_dataset
-from converters.emotion.train import WallClockCosine
+from converters.core.augment import AugmentConfig, make_dataset
+from converters.core.schedules import WallClockCosine
 from converters.identity.model import CosFaceLogits, cosine_distance, relational_distance, training_model
-from converters.tfenv import keras, tf
+from converters.core.tfenv import keras, tf
 
 log = logging.getLogger(__name__)
 

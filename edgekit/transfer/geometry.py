@@ -3,7 +3,7 @@
 1. Pose and scale: a 3-D similarity fitted on landmarks that expressions barely move (forehead,
    nose bridge, eye corners, temples) maps a face's mesh into the frame of a neutral reference
    face: the mean mesh of FER+ faces that most annotators labelled neutral
-   (``edgekit/assets/neutral_face_mesh.npy``, written by ``python -m converters.build_neutral_mesh``).
+   (``edgekit/assets/neutral_face_mesh.npy``, written by ``python -m converters.checks.build_neutral_mesh``).
 2. Local shape: each landmark is taken relative to the anchor of its region (mouth and jaw: the
    upper-lip centre; each eye and eyebrow: that eye's corners), so where a mouth or an eye sits on
    a face (identity) does not count, only its shape around the anchor does (a mouth that opens, a
@@ -93,10 +93,10 @@ def load_neutral_mesh(path: Path = NEUTRAL_MESH_PATH) -> np.ndarray:
     except (OSError, ValueError) as exc:
         raise ModelError(f"neutral face mesh is unreadable ({exc})", subject=path,
                          hint="reinstall edgekit, or rebuild it with "
-                              "`python -m converters.build_neutral_mesh`") from None
+                              "`python -m converters.checks.build_neutral_mesh`") from None
     if mesh.shape != (NUM_LANDMARKS, 3) or not np.isfinite(mesh).all():
         raise ModelError(f"neutral face mesh has shape {mesh.shape}, expected ({NUM_LANDMARKS}, 3) finite values",
-                         subject=path, hint="rebuild it with `python -m converters.build_neutral_mesh`")
+                         subject=path, hint="rebuild it with `python -m converters.checks.build_neutral_mesh`")
     mesh = mesh.astype(np.float64)
     mesh.flags.writeable = False
     return mesh

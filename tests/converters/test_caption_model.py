@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("converters.tfenv", reason="needs the [train] extra (TensorFlow)").tf
+tf = pytest.importorskip("converters.core.tfenv", reason="needs the [train] extra (TensorFlow)").tf
 pytestmark = pytest.mark.train  # every test uses the `tiny` model trained for a few steps
 
 from converters.caption import prune as pr  # noqa: E402

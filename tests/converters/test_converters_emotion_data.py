@@ -130,13 +130,13 @@ def test_committed_pipeline_configs_load_and_name_existing_teacher_labels(name):
     from dataclasses import fields
     from pathlib import Path
 
-    from converters.emotion.config import _reject_unknown, read_json
-    from converters.emotion.pipeline import PipelineConfig
+    from converters.core.config import read_json, reject_unknown
+    from converters.emotion.config import PipelineConfig
 
     root = Path(__file__).resolve().parents[2]
     path = root / "converters" / "emotion" / "configs" / name
     raw = read_json(path, "")
-    _reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, str(path))
+    reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, str(path))
     cfg = PipelineConfig(**{**raw, "train": TrainConfig.from_dict(raw.get("train", {}), str(path))})
     assert cfg.prune_fraction == 0.3
     if cfg.teacher_labels:
@@ -147,8 +147,8 @@ def test_committed_pipeline_configs_ship_each_registry_name_once():
     """Re-running any committed config must not overwrite another config's shipped model."""
     from pathlib import Path
 
-    from converters.emotion.config import read_json
-    from converters.emotion.pipeline import PipelineConfig
+    from converters.core.config import read_json
+    from converters.emotion.config import PipelineConfig
 
     from edgekit.registry import load_manifest
 

@@ -7,11 +7,12 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="the toolchain needs the [train] extra")
 
-from converters.emotion import dead_gates, quantize  # noqa: E402
-from converters.emotion.augment import make_dataset  # noqa: E402
+from converters.core import quantize  # noqa: E402
+from converters.emotion import dead_gates  # noqa: E402
+from converters.core.augment import make_dataset  # noqa: E402
 from converters.emotion.evaluate import TFLiteRunner, predict_keras  # noqa: E402
-from converters.emotion.model import build_model, custom_objects, mobilenet_v3_spec  # noqa: E402
-from converters.tfenv import keras  # noqa: E402
+from converters.core.mobilenet import build_model, custom_objects, mobilenet_v3_spec  # noqa: E402
+from converters.core.tfenv import keras  # noqa: E402
 
 
 @pytest.fixture(scope="module")

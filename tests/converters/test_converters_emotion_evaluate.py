@@ -53,7 +53,7 @@ def test_noise_flip_rate_counts_top1_changes_under_plus_minus_one_noise():
 
 
 def test_int8_calibration_sees_the_runtime_pixels():
-    from converters.emotion.quantize import representative_dataset
+    from converters.core.quantize import representative_dataset
 
     faces = np.random.default_rng(2).integers(1, 255, (20, 48, 48), dtype=np.uint8)
     samples = [x for (x,) in representative_dataset(faces, 64, count=8, seed=3)()]

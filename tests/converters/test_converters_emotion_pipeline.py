@@ -79,9 +79,9 @@ def test_end_to_end_report_and_ship(ferplus_run):
 @pytest.mark.slow
 def test_int8_agrees_with_float_on_same_inputs():
     """PTQ INT8 vs float32 .tflite of the same (non-trivial) network on the same faces."""
-    from converters.emotion import quantize
-    from converters.emotion.model import build_model, mobilenet_v3_spec
-    from converters.tfenv import keras
+    from converters.core import quantize
+    from converters.core.mobilenet import build_model, mobilenet_v3_spec
+    from converters.core.tfenv import keras
 
     model = build_model(mobilenet_v3_spec("small", alpha=0.5, input_size=32, depth=4))
     rng = np.random.default_rng(0)
@@ -138,7 +138,7 @@ def test_training_resumes_from_checkpoint(tmp_path):
 @pytest.mark.train
 def test_training_runs_under_a_tf_distribute_strategy(tmp_path, monkeypatch):
     from converters.emotion import train as train_mod
-    from converters.tfenv import tf
+    from converters.core.tfenv import tf
 
     used = []
     make = train_mod.make_strategy
@@ -156,7 +156,7 @@ def test_training_runs_under_a_tf_distribute_strategy(tmp_path, monkeypatch):
 
 def test_distillation_mixes_the_teachers_probabilities_into_each_batch_target():
     from converters.emotion.train import with_teacher_targets
-    from converters.tfenv import keras, tf
+    from converters.core.tfenv import keras, tf
 
     inp = keras.Input((4, 4, 3))
     probs = keras.layers.Dense(8, activation="softmax")(keras.layers.Flatten()(inp))
@@ -176,8 +176,8 @@ def test_distillation_mixes_the_teachers_probabilities_into_each_batch_target():
 def test_dead_relu_layer_is_named_when_xnnpack_refuses_the_int8_graph():
     """A conv whose ReLU never fires gets the converter's minimal output range; XNNPACK refuses the
     INT8 graph (requantization scale >= 256) and the report's diagnostic names that conv."""
-    from converters.emotion import quantize
-    from converters.tfenv import keras
+    from converters.core import quantize
+    from converters.core.tfenv import keras
 
     inputs = keras.Input((16, 16, 3))
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="alive")(inputs)

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="the toolchain needs the [train] extra")
 
-from converters.emotion import pruning  # noqa: E402
-from converters.emotion.model import build_model, custom_objects, mobilenet_v3_spec  # noqa: E402
-from converters.tfenv import keras  # noqa: E402
+from converters.core import pruning  # noqa: E402
+from converters.core.mobilenet import build_model, custom_objects, mobilenet_v3_spec  # noqa: E402
+from converters.core.tfenv import keras  # noqa: E402
 
 
 def _randomize_bn(model, seed=0):
@@ -91,7 +91,7 @@ def test_invalid_fraction(model):
 
 
 def test_all_relu_variant_has_no_hard_swish_and_prunes_exactly():
-    from converters.emotion.model import HardSwish
+    from converters.core.mobilenet import HardSwish
 
     relu = _randomize_bn(build_model(mobilenet_v3_spec("small", alpha=0.5, input_size=48, depth=6, activation="relu")),
                          3)

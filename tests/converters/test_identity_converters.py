@@ -54,7 +54,7 @@ def test_person_split_is_disjoint_and_seeded():
 
 
 def test_embedder_shape_and_structured_pruning():
-    from converters.emotion import pruning
+    from converters.core import pruning
     from converters.identity.model import EmbedderSpec, build_embedder, custom_objects
 
     model = build_embedder(EmbedderSpec(input_size=32, depth=4, embedding_dim=16))
@@ -147,7 +147,7 @@ def test_teacher_targets_are_looked_up_by_face_and_refuse_a_mismatch(tmp_path):
 @pytest.mark.train
 def test_distillation_targets_reach_the_loss(tmp_path):
     """On a tiny set the teacher term is part of the training loss and falls as training goes."""
-    from converters.emotion.augment import AugmentConfig
+    from converters.core.augment import AugmentConfig
     from converters.identity.model import EmbedderSpec, build_embedder
     from converters.identity.train import FitSettings, fit
 
@@ -395,7 +395,7 @@ def _distill_batch(teacher_dim=16, seed=0):
 
 
 def _total_loss(model, losses, weights, x, labels, teacher, tape_vars=None):
-    from converters.tfenv import tf
+    from converters.core.tfenv import tf
 
     with tf.GradientTape() as tape:
         out = model([x, labels], training=True)
@@ -437,7 +437,7 @@ def test_distillation_targets_reach_the_loss_and_its_gradient(teacher_dim):
 @pytest.mark.train
 def test_distillation_alone_with_the_relational_term_trains(tmp_path):
     """fit() with CosFace off: the distillation and relational losses are recorded and fall."""
-    from converters.emotion.augment import AugmentConfig
+    from converters.core.augment import AugmentConfig
     from converters.identity.train import FitSettings, fit
 
     embedder, _, _, _ = _distill_batch()

@@ -143,7 +143,7 @@ def _eyes_after_alignment(detector: FaceDetector, aligner: FaceAligner, bgr: np.
         return None
     crop = aligner.align(bgr, faces[0]).image
     w, h = aligner.output_size
-    scale, pad = 4, w  # same preparation family as converters/calibrate_alignment.py
+    scale, pad = 4, w  # same preparation family as converters/checks/calibrate_alignment.py
     big = cv2.copyMakeBorder(cv2.resize(crop, None, fx=scale, fy=scale), pad, pad, pad, pad, cv2.BORDER_CONSTANT,
                              value=(128, 128, 128))
     again = detector.detect(big)

@@ -15,7 +15,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from converters.cli import run
+from converters.core.cli import run
 from edgekit.errors import ConfigError
 
 

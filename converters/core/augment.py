@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from converters.tfenv import tf
+from converters.core.tfenv import tf
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Check edgekit's FaceMesh against MediaPipe's own face mesh on the same pixels.
 
-    python -m converters.check_facemesh [--lfw 200] [--fer 100] [--out reports/facemesh]
+    python -m converters.checks.check_facemesh [--lfw 200] [--fer 100] [--out reports/facemesh]
 
 Runs ``mediapipe.solutions.face_mesh`` (static image mode, no iris refinement) and
 :class:`edgekit.facemesh.FaceMesh` on the astronaut photo, LFW photos and upscaled FER+ crops
@@ -20,12 +20,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from converters.calibrate_alignment import environment, shared_dir
-from converters.validate_detector import fer_images, lfw_images
+from converters.core.paths import ROOT, shared_dir
+from converters.core.provenance import environment
+from converters.checks.validate_detector import fer_images, lfw_images
 from edgekit.assets import demo_photo
 from edgekit.facemesh import NUM_LANDMARKS, FaceMesh
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def mediapipe_mesh(solution, bgr: np.ndarray) -> List[np.ndarray]:
@@ -88,7 +88,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sets["lfw"] = [cv2.imread(str(p)) for p in lfw_images(shared / "lfw", args.lfw)]
     if (shared / "ferplus" / "FER2013Valid").is_dir() and args.fer:
         sets["ferplus_x4"] = fer_images(shared / "ferplus", args.fer)
-    report = {"environment": environment("python -m converters.check_facemesh"), "sets": {}}
+    report = {"environment": environment("python -m converters.checks.check_facemesh"), "sets": {}}
     with FaceMesh() as mesh, \
             mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
                                             refine_landmarks=False) as solution:

@@ -1,29 +1,23 @@
-"""The build stages of the caption model; each reads the previous stage's files from ``build/caption``."""
+"""The build stages of the caption model (``python -m converters.caption <stage>``); each reads the previous
+stage's files from ``build/caption``. Settings: :data:`converters.caption.config.CONFIG`."""
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from typing import List, Tuple
 
 import numpy as np
 
-from edgekit.captioning.conditioning import COND_DIM
 from edgekit.captioning.library import Entry, read_blocklist, read_library, write_library
 from edgekit.captioning.tokenizer import CaptionTokenizer
 
 from . import paths
+from .config import CONFIG
 
-SEED = 0
-MODEL_SHAPE = dict(n_cond=COND_DIM, n_ctx=56, d_model=160, head_dim=40, heads=(4, 4, 4, 4), mlp=(640, 640, 640, 640),
-                   dropout=0.1)
-#: 45 min wall clock; held-out perplexity every 100 steps (one evaluation costs about 7 training steps) and the
-#: weights of the lowest one are kept (the 6,400-line model was best at step 1,000 of 2,488, then over-fitted).
-TRAIN = dict(steps=3000, batch=64, lr=2e-3, warmup=100, time_budget_s=45 * 60, eval_every=100)
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+log = logging.getLogger(__name__)
+SEED = CONFIG.seed
 
 
 def _write_json(name: str, data: dict) -> None:
@@ -51,7 +45,7 @@ def corpus() -> None:
     write_library(paths.LIBRARY_PATH, entries)
     tok = train_tokenizer([e.text for e in entries if e.split == "train"])
     tok.save(paths.TOKENIZER)
-    log(f"library: {len(entries)} captions -> {paths.LIBRARY_PATH}; tokenizer: {tok.vocab_size} pieces")
+    log.info(f"library: {len(entries)} captions -> {paths.LIBRARY_PATH}; tokenizer: {tok.vocab_size} pieces")
 
 
 def train(threads: int = 1) -> None:
@@ -62,22 +56,21 @@ def train(threads: int = 1) -> None:
 
     limit_threads(threads)
     tok, tr, held = load_split()
-    cfg = GPTConfig(vocab_size=tok.vocab_size, **MODEL_SHAPE)
+    cfg = GPTConfig(vocab_size=tok.vocab_size, **CONFIG.model.to_dict())
     model = GPT(cfg, init_weights(cfg, SEED))
     rows, held_rows = encode_entries(tok, tr, cfg.n_ctx), (encode_entries(tok, held, cfg.n_ctx), conditions(held))
-    log(f"training {n_params(model.numpy_weights())} params on {len(rows)} captions, {threads} thread(s)")
+    log.info(f"training {n_params(model.numpy_weights())} params on {len(rows)} captions, {threads} thread(s)")
     t0 = time.time()
     best = BestWeights(model)
-    history = fit(model, rows, conditions(tr), seed=SEED, log=log, eval_rows=held_rows, best=best, **TRAIN)
+    history = fit(model, rows, conditions(tr), seed=SEED, log=log.info, eval_rows=held_rows, best=best,
+                  **CONFIG.train.to_dict())
     save_checkpoint(paths.FLOAT_CKPT, cfg, model.numpy_weights())
-    _write_json("train.json", {"config": cfg.to_dict(), "train": TRAIN, "params": n_params(model.numpy_weights()),
+    _write_json("train.json", {"config": cfg.to_dict(), "train": CONFIG.train.to_dict(), "params": n_params(model.numpy_weights()),
                                "history": history, "wall_s": time.time() - t0, "restored": best.record(),
                                "heldout_ppl": perplexity(model, *held_rows)})
-    log("float checkpoint saved")
+    log.info("float checkpoint saved")
 
 
-PRUNE_FRACTION = 0.30
-FINETUNE = dict(steps=400, batch=64, lr=5e-4, warmup=20, time_budget_s=150, eval_every=100)
 TFLITE = {"float": "caption_float.tflite", "pruned_float": "caption_pruned_float.tflite",
           "pruned_int8": "caption_pruned_int8.tflite"}
 
@@ -97,18 +90,19 @@ def prune(threads: int = 1) -> None:
     pick = np.random.default_rng(SEED).permutation(len(rows))[:512]
     dense = GPT(cfg, weights)
     importance = pr.head_importance(dense, rows[pick], cond[pick])
-    keep_heads, keep_units = pr.plan(cfg, weights, importance, PRUNE_FRACTION)
+    keep_heads, keep_units = pr.plan(cfg, weights, importance, CONFIG.prune_fraction)
     new_cfg, new_w = pr.apply(cfg, weights, keep_heads, keep_units)
     model = GPT(new_cfg, new_w)
     ppl_before_ft = perplexity(model, *held_rows)
-    log(f"pruned to heads={new_cfg.heads} mlp={new_cfg.mlp}; held-out ppl before fine-tune {ppl_before_ft:.3f}")
+    log.info(f"pruned to heads={new_cfg.heads} mlp={new_cfg.mlp}; held-out ppl before fine-tune {ppl_before_ft:.3f}")
     best = BestWeights(model)
     best.offer(0, ppl_before_ft)  # fine-tuning must beat the pruned model as it is
-    history = fit(model, rows, cond, seed=SEED + 1, log=log, eval_rows=held_rows, best=best, **FINETUNE)
+    history = fit(model, rows, cond, seed=SEED + 1, log=log.info, eval_rows=held_rows, best=best,
+                  **CONFIG.finetune.to_dict())
     save_checkpoint(paths.PRUNED_CKPT, new_cfg, model.numpy_weights())
     block = lambda w: sum(v.size for k, v in w.items() if k.startswith("h"))  # noqa: E731
     _write_json("prune.json", {
-        "fraction": PRUNE_FRACTION, "finetune": FINETUNE, "history": history, "restored": best.record(),
+        "fraction": CONFIG.prune_fraction, "finetune": CONFIG.finetune.to_dict(), "history": history, "restored": best.record(),
         "head_importance": [d.tolist() for d in importance], "kept_heads": [h.tolist() for h in keep_heads],
         "config_before": cfg.to_dict(), "config_after": new_cfg.to_dict(),
         "heads_before": sum(cfg.heads), "heads_after": sum(new_cfg.heads),
@@ -117,7 +111,7 @@ def prune(threads: int = 1) -> None:
         "block_params_before": block(weights), "block_params_after": block(new_w),
         "heldout_ppl_dense": perplexity(dense, *held_rows), "heldout_ppl_pruned_before_finetune": ppl_before_ft,
         "heldout_ppl_pruned_after_finetune": perplexity(model, *held_rows)})
-    log("pruned checkpoint saved")
+    log.info("pruned checkpoint saved")
 
 
 def export() -> None:
@@ -131,7 +125,7 @@ def export() -> None:
                       ("pruned_int8", paths.PRUNED_CKPT)):
         cfg, weights = load_checkpoint(ckpt)
         out = export_tflite(cfg, weights, paths.WORK / TFLITE[key], int8=key.endswith("int8"))
-        log(f"exported {out} ({out.stat().st_size} bytes)")
+        log.info(f"exported {out} ({out.stat().st_size} bytes)")
     shutil.copyfile(paths.WORK / TFLITE["pruned_int8"], paths.SHIPPED_MODEL)
     register()
 
@@ -170,11 +164,11 @@ def evaluate(threads: int = 1) -> None:
         ppl[key] = ev.heldout_perplexity(path, tok, held)
         cap = Captioner(path, paths.TOKENIZER, seed=SEED, num_threads=1)
         gen[key] = ev.generation_metrics(cap, scorer, train_texts, per_cell, seed=SEED)
-        log(f"{key}: ppl {ppl[key]:.3f}, consistency {gen[key]['emotion_consistency_model_outputs']:.3f}, "
+        log.info(f"{key}: ppl {ppl[key]:.3f}, consistency {gen[key]['emotion_consistency_model_outputs']:.3f}, "
             f"copies {gen[key]['copies_of_training_lines']:.3f}, fallback {gen[key]['fallback_rate']:.3f}")
     shipped = Captioner(paths.SHIPPED_MODEL, paths.TOKENIZER, seed=SEED, num_threads=1)
     checks = ev.integrity(shipped, 2000, SEED)
-    log(f"integrity: {checks['damaged_doubles']} damaged doubled words, {checks['unasked_scene']} unasked scenes")
+    log.info(f"integrity: {checks['damaged_doubles']} damaged doubled words, {checks['unasked_scene']} unasked scenes")
     styles = ev.style_batches(shipped, 60, SEED)
     restyle = ev.restyle_check(shipped, read_tsv(paths.CORPUS / "restyle_sources.tsv"))
     lat = ev.latency(paths.SHIPPED_MODEL, paths.TOKENIZER, 200, SEED)
@@ -208,4 +202,4 @@ def evaluate(threads: int = 1) -> None:
     }
     rp.plot_training(train, prune, paths.REPORT_DIR / "training.png")
     rp.write(report, paths.REPORT_DIR)
-    log(f"report written: {paths.REPORT_DIR / 'README.md'}; targets {report['targets']}")
+    log.info(f"report written: {paths.REPORT_DIR / 'README.md'}; targets {report['targets']}")

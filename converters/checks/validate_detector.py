@@ -1,6 +1,6 @@
 """Validate edgekit's FaceDetector against MediaPipe's own face detection; time it.
 
-    python -m converters.validate_detector [--lfw 300] [--fer 200] [--out reports/detection]
+    python -m converters.checks.validate_detector [--lfw 300] [--fer 200] [--out reports/detection]
 
 For both BlazeFace models and both NMS variants (MediaPipe's weighted NMS, ``cv2.dnn.NMSBoxes``)
 it measures, on LFW photos and upscaled FER+ crops: face-count agreement, box IoU, keypoint
@@ -22,13 +22,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from converters.calibrate_alignment import environment, shared_dir
-from converters.timing import time_calls
+from converters.core.paths import ROOT, shared_dir
+from converters.core.provenance import environment
+from converters.core.timing import time_calls
 from edgekit.detection import FaceDetector
 from edgekit.detection.blazeface import CONFIGS
 from edgekit.results import BoundingBox
 
-ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("short_range", "full_range")
 NMS = ("weighted", "hard")
 
@@ -154,7 +154,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.validate_detector", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m converters.checks.validate_detector", description=__doc__.splitlines()[0])
     parser.add_argument("--lfw", type=int, default=300, help="LFW photos to compare")
     parser.add_argument("--fer", type=int, default=200, help="FER+ valid crops to compare (upscaled x4, padded)")
     parser.add_argument("--jitter-images", type=int, default=40)
@@ -209,7 +209,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "latency": timings,
         "latency_image": "astronaut resized to 640x480, one face",
         "decision": decision,
-        "environment": environment("python -m converters.validate_detector"),
+        "environment": environment("python -m converters.checks.validate_detector"),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "validation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

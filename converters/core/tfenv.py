@@ -2,7 +2,7 @@
 
 tensorflow-model-optimization 0.8 works with Keras 2 only, so ``TF_USE_LEGACY_KERAS=1`` must be
 set before TensorFlow is imported anywhere in the process. Every converter module does
-``from converters.tfenv import tf, keras`` instead of importing TensorFlow itself.
+``from converters.core.tfenv import tf, keras`` instead of importing TensorFlow itself.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Build the neutral reference face mesh used by expression transfer.
 
-    python -m converters.build_neutral_mesh [--data ../shared/data/ferplus] [--min-votes 9] [--max-faces 3000]
+    python -m converters.checks.build_neutral_mesh [--data ../shared/data/ferplus] [--min-votes 9] [--max-faces 3000]
 
 Takes FER+ training faces that at least ``--min-votes`` of 10 annotators labelled neutral,
 meshes each (48x48 crop upscaled x4 on a gray border, :class:`edgekit.facemesh.FaceMesh`),
@@ -20,27 +20,14 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
-from converters.calibrate_alignment import environment, shared_dir
+from converters.core.fercrops import upscaled_crop
+from converters.core.paths import ROOT, shared_dir
+from converters.core.provenance import environment
 from edgekit.facemesh import FaceMesh
 from edgekit.transfer.geometry import NEUTRAL_MESH_PATH, RIGID, fit_similarity, normalize_reference
-
-ROOT = Path(__file__).resolve().parents[1]
-UPSCALE, BORDER = 4, 48
-
-
-def upscaled_crop(path: Path) -> np.ndarray:
-    """A 48x48 FER+ gray crop as a BGR image the detector finds faces in (x4, gray border)."""
-    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if gray is None:
-        raise OSError(f"{path}: unreadable image")
-    big = cv2.resize(gray, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_CUBIC)
-    big = cv2.copyMakeBorder(big, BORDER, BORDER, BORDER, BORDER, cv2.BORDER_CONSTANT, value=128)
-    return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
-
 
 def neutral_faces(split_dir: Path, min_votes: int, limit: int) -> List[Path]:
     """FER+ images with at least ``min_votes`` neutral votes and no unknown / not-a-face vote."""
@@ -91,7 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(buffer.getvalue())
     report = {
-        "environment": environment("python -m converters.build_neutral_mesh"),
+        "environment": environment("python -m converters.checks.build_neutral_mesh"),
         "file": str(args.out.relative_to(ROOT)) if args.out.is_relative_to(ROOT) else str(args.out),
         "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
         "source": f"FER+ FER2013Train, >= {args.min_votes}/10 neutral votes, no unknown/not-a-face votes",

@@ -5,7 +5,7 @@ FER+ crops are 48x48 and tightly framed, so each one is upscaled and padded befo
 sample picks the setting with the highest detection rate; the full split is then run with it and
 the eye keypoints are mapped back into the original 48x48 crop.
 
-    python -m converters.calibrate_alignment [--limit N] [--out reports/alignment]
+    python -m converters.checks.calibrate_alignment [--limit N] [--out reports/alignment]
 
 Writes ``calibration.json``, ``calibration.md`` and ``eyes.png`` under ``--out``. The ``template``
 entry of the JSON is what ``edgekit/alignment.py``'s ``DEFAULT_TEMPLATE`` must hold.
@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import json
-import os
-import platform
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -28,42 +24,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from converters.core.fercrops import BORDERS, FER_SIZE, Setting
+from converters.core.paths import ROOT, shared_dir
+from converters.core.provenance import environment
 from edgekit.detection import FaceDetector, FaceDetectorOptions
 from edgekit.errors import ConfigError
 from edgekit.results import KEYPOINT_NAMES
-
-ROOT = Path(__file__).resolve().parents[1]
-FER_SIZE = 48
-BORDERS = {"gray": (cv2.BORDER_CONSTANT, 128), "replicate": (cv2.BORDER_REPLICATE, 0)}
-
-
-@dataclass(frozen=True)
-class Setting:
-    """How a 48x48 crop is prepared for the detector."""
-
-    scale: int
-    pad: float  # padding on each side, as a fraction of the crop size
-    border: str
-
-    @property
-    def pad_px(self) -> int:
-        return int(round(self.pad * FER_SIZE * self.scale))
-
-    def prepare(self, gray48: np.ndarray) -> np.ndarray:
-        big = cv2.resize(gray48, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_LINEAR)
-        mode, value = BORDERS[self.border]
-        p = self.pad_px
-        big = cv2.copyMakeBorder(big, p, p, p, p, mode, value=value)
-        return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
-
-    def to_crop(self, points: np.ndarray) -> np.ndarray:
-        """Detector pixels -> fractions of the original crop (pixel-edge convention)."""
-        return (points - self.pad_px) / (self.scale * FER_SIZE)
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("EDGEKIT_SHARED", ROOT.parent / "shared"))
-
 
 def face_images(split_dir: Path) -> tuple:
     """Image paths of a FER+ split, minus images whose votes say "not a face"; and the count dropped."""
@@ -120,20 +86,6 @@ def template_from(geometry: dict) -> dict:
     (mx, my), d = geometry["midpoint"]["mean"], geometry["distance"]["mean"]
     return {"image_left_eye": [round(mx - d / 2, 4), round(my, 4)],
             "image_right_eye": [round(mx + d / 2, 4), round(my, 4)]}
-
-
-def environment(prog: str = "python -m converters.calibrate_alignment") -> dict:
-    """Git SHA, date, host and package versions for a report header."""
-    from benchmarks.report import git_sha, package_versions
-
-    return {
-        "git_sha": git_sha(ROOT),
-        "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-                 "python": platform.python_version()},
-        "versions": package_versions(("edgekit", "numpy", "opencv-contrib-python", "ai-edge-litert", "mediapipe")),
-        "command": " ".join([prog, *sys.argv[1:]]),
-    }
 
 
 def plot(path: Path, paths: Sequence[Path], hits: np.ndarray, kps: np.ndarray, template: dict) -> None:
@@ -202,7 +154,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.calibrate_alignment",
+    parser = argparse.ArgumentParser(prog="python -m converters.checks.calibrate_alignment",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None,
                         help="FER+ root (default: $EDGEKIT_SHARED/data/ferplus or ../shared/data/ferplus)")
@@ -256,7 +208,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "sweep_images": len(sweep_paths),
         "sweep": sweep,
         "seconds": round(time.perf_counter() - start, 1),
-        "environment": environment(),
+        "environment": environment("python -m converters.checks.calibrate_alignment"),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "calibration.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

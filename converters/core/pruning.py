@@ -19,7 +19,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set
 
 import numpy as np
 
-from converters.tfenv import keras
+from converters.core.tfenv import keras
 
 #: Layers that keep channel ``c`` in channel ``c`` and have no per-channel weights.
 _ELEMENTWISE = (

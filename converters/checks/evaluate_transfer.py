@@ -1,6 +1,6 @@
 """Measure expression transfer: does the emotion classifier read the source's expression on the result?
 
-    python -m converters.evaluate_transfer [--data ../shared/data] [--per-emotion 40] [--out reports/transfer]
+    python -m converters.checks.evaluate_transfer [--data ../shared/data] [--per-emotion 40] [--out reports/transfer]
 
 Sources: FER+ FER2013Valid faces that at least ``--min-votes`` of 10 annotators gave one emotion
 (48x48 crops upscaled x4 on a gray border). Targets: FER2013Valid faces with >= 9/10 neutral votes
@@ -34,9 +34,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from benchmarks.report import git_info, host_device, package_versions
-from converters.build_neutral_mesh import upscaled_crop
-from converters.calibrate_alignment import shared_dir
+from converters.core.paths import ROOT, shared_dir
+from converters.core.fercrops import upscaled_crop
+from converters.core.provenance import git_info, host_device, package_versions
 from edgekit.assets import demo_photo
 from edgekit.errors import NoFaceError
 from edgekit.pipeline import Pipeline
@@ -44,7 +44,6 @@ from edgekit.labels import EMOTIONS
 from edgekit.registry import model_info
 from edgekit.transfer import ExpressionTransfer
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Source emotions evaluated (FER2013Valid has too few strong disgust/contempt faces).
 SOURCE_EMOTIONS = ("happiness", "surprise", "sadness", "anger", "fear")
 VARIANTS = ("mouth_fill", "geometry_only")
@@ -320,7 +319,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "environment": {"git": git_info(), "device": host_device(),
                         "versions": package_versions(("edgekit", "numpy", "opencv-contrib-python", "ai-edge-litert",
                                                       "mediapipe"))},
-        "config": {"command": " ".join(["python -m converters.evaluate_transfer", *(argv or sys.argv[1:])]),
+        "config": {"command": " ".join(["python -m converters.checks.evaluate_transfer", *(argv or sys.argv[1:])]),
                    "per_emotion": args.per_emotion, "min_votes": args.min_votes, "seed": args.seed,
                    "source_emotions": list(SOURCE_EMOTIONS),
                    "emotion_model": {"file": model.file, "sha256": model.sha256}},

@@ -3,21 +3,21 @@ from __future__ import annotations
 
 import contextlib
 
-from converters.emotion.model import custom_objects
-from converters.tfenv import keras, tf
+from converters.core.mobilenet import custom_objects
+from converters.core.tfenv import keras, tf
 
 
 def quantize_scope():
     """Context in which Keras can deserialize QAT-wrapped models (and our custom layers)."""
     try:
-        from converters.tfenv import tfmot
+        from converters.core.tfenv import tfmot
     except ImportError:  # pragma: no cover - tfmot is part of the [train] extra
         return contextlib.nullcontext()
     return tfmot.quantization.keras.quantize_scope({**custom_objects(), "OutputQuantizeConfig": OutputQuantizeConfig})
 
 
 def _output_config_base():
-    from converters.tfenv import tfmot
+    from converters.core.tfenv import tfmot
 
     return tfmot.quantization.keras.QuantizeConfig
 
@@ -38,7 +38,7 @@ class OutputQuantizeConfig(_output_config_base()):
         pass
 
     def get_output_quantizers(self, layer):
-        from converters.tfenv import tfmot
+        from converters.core.tfenv import tfmot
 
         return [tfmot.quantization.keras.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
                                                                            narrow_range=False)]
@@ -49,7 +49,7 @@ class OutputQuantizeConfig(_output_config_base()):
 
 def qat_model(model: keras.Model) -> keras.Model:
     """Wrap a float functional model for quantization-aware training (tfmot default 8-bit scheme)."""
-    from converters.tfenv import tfmot
+    from converters.core.tfenv import tfmot
 
     qk = tfmot.quantization.keras
 
@@ -81,14 +81,14 @@ def representative_dataset(images, input_size: int, count: int = 400, seed: int 
     """Calibration generator over real training faces: ``[1, S, S, 3]`` float32 RGB 0..255.
 
     ``images``: ``[N, h, w]`` uint8 gray crops, resized exactly as the runtime resizes them
-    (:func:`converters.emotion.evaluate.runtime_inputs`), so activation ranges are set on the
+    (:func:`converters.core.pixels.runtime_inputs`), so activation ranges are set on the
     pixels the shipped model will see. The first sample has one pixel set to 0 and one to 255
     so the input range (and hence the uint8 input quantization) is exactly 0..255, the raw
     pixel values every consumer feeds.
     """
     import numpy as np
 
-    from converters.emotion.evaluate import runtime_inputs
+    from converters.core.pixels import runtime_inputs
 
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(images), size=min(count, len(images)), replace=False)
