@@ -27,11 +27,11 @@ from typing import List, Optional
 
 import numpy as np
 
-from converters.calibrate_alignment import environment, shared_dir
+from converters.core.paths import ROOT, shared_dir
+from converters.core.provenance import environment
 from converters.aus.common import EMOTIONS, ferplus_rows, majority, mesh_raw
 from edgekit.aus import AU_NAMES, FEATURE_NAMES, SIDES, feature_matrix
 
-ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "edgekit" / "_au_calibration.py"
 CACHE = ROOT / "runs" / "aus" / "train_raw.npz"
 PERCENTILE = 95.0

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from converters.build_neutral_mesh import upscaled_crop
+from converters.core.fercrops import upscaled_crop
 from edgekit.aus import FEATURE_NAMES, MAX_PITCH_DEG, MAX_RIGID_RESIDUAL, MAX_YAW_DEG, measure
 from edgekit.facemesh import FaceMesh
 

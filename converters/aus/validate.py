@@ -39,14 +39,14 @@ import numpy as np
 from tqdm import tqdm
 
 from converters.aus.common import EMOTIONS, ferplus_rows, majority
-from converters.build_neutral_mesh import upscaled_crop
-from converters.calibrate_alignment import environment, shared_dir
+from converters.core.fercrops import upscaled_crop
+from converters.core.paths import ROOT, shared_dir
+from converters.core.provenance import environment
 from edgekit.aus import AU_NAMES, LOW_CONFIDENCE, action_units, activations_from_raw
 from edgekit.facemesh import FaceMesh
 from edgekit.pipeline import Pipeline
 from edgekit.results import BoundingBox, Detection
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "runs" / "aus"
 #: EMFACS prototypes quoted in the issue (AUs edgekit reads; AU16 and AU7/AU23 where read).
 PROTOTYPES: Dict[str, Tuple[str, ...]] = {
