@@ -420,7 +420,7 @@ class BatchWorker:
         return predict
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchRun:
     """A finished batch: every task's records (in input order), the output folder and the manifest."""
 

@@ -1,4 +1,7 @@
-"""Typed results returned by the runtime. All of them serialise with ``to_dict()``/``to_json()``."""
+"""Typed results returned by the runtime. All of them serialise with ``to_dict()``/``to_json()``.
+
+Every result is a frozen dataclass, built once after the stage that produced it; a changed copy
+is ``dataclasses.replace(result, source=...)`` (what the batch worker does), never an assignment."""
 from __future__ import annotations
 
 import json
@@ -145,7 +148,7 @@ class IdentityResult:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageTimings:
     """Milliseconds spent per pipeline stage for one frame (align/classify summed over faces)."""
 
@@ -162,7 +165,7 @@ class StageTimings:
         return {k: round(v, 4) for k, v in asdict(self).items()}
 
 
-@dataclass
+@dataclass(frozen=True)
 class FaceResult:
     """Everything the pipeline knows about one face in one frame."""
 
@@ -192,7 +195,7 @@ class FaceResult:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class FrameResult:
     """Result of one image or video frame."""
 

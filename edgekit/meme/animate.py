@@ -54,7 +54,7 @@ HOLD_MS = 1800
 ANIMATED_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnimatedMeme:
     """An animated meme: RGB ``frames`` with per-frame ``durations_ms``.
 

@@ -25,7 +25,7 @@ MANIFEST_NAME = "manifest.jsonl"
 ANIMATIONS = ("gif", "webp")
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchItem:
     """One input file: its outputs and manifest records, or the error that stopped it."""
 
@@ -39,7 +39,7 @@ class BatchItem:
         return self.error is None
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchResult:
     """Every item of a batch, the output folder and the manifest path."""
 
@@ -114,20 +114,21 @@ def _suffix(path: Path, meme: Any, animated: Optional[str]) -> str:
 
 def _run_one(path: Path, rel: Path, out: Path, names: _Names, styles: Optional[int], animated: Optional[str],
              options: Dict[str, Any], durable: bool = False) -> BatchItem:
-    item = BatchItem(path)
+    outputs: List[Path] = []
+    records: List[dict] = []
     try:
         for i, meme in enumerate(_memes_for(path, styles, animated, options)):
             style = getattr(getattr(meme, "meme", None) or meme, "style", None)
             target = meme.save(names.take(rel, _suffix(path, meme, animated), f"_{i + 1}_{style}" if styles else ""),
                                durable=durable)
-            item.outputs.append(target)
-            item.records.append({**meme.to_dict(), "source": str(rel), "output": str(target.relative_to(out)),
-                                 "ok": True, "error": None})
+            outputs.append(target)
+            records.append({**meme.to_dict(), "source": str(rel), "output": str(target.relative_to(out)),
+                            "ok": True, "error": None})
     except EdgekitError as exc:
-        item.error = exc
-        item.records.append({"source": str(rel), "output": None, "ok": False, "error": str(exc),
-                             "error_type": type(exc).__name__})
-    return item
+        records.append({"source": str(rel), "output": None, "ok": False, "error": str(exc),
+                        "error_type": type(exc).__name__})
+        return BatchItem(path, outputs, records, exc)
+    return BatchItem(path, outputs, records)
 
 
 #: Output names of a batch (``take(rel, suffix, tag)``): unique, in the order asked, as the CLI names them.

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 STILL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Meme:
     """A rendered meme.
 

@@ -124,7 +124,7 @@ class RankedCaption:
     score: Score
 
 
-@dataclass
+@dataclass(frozen=True)
 class ResetResult:
     """What :meth:`FeedbackStore.reset` removed."""
 

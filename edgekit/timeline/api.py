@@ -70,9 +70,7 @@ def _run(pipe: Pipeline, video: VideoSource, rules: list, per_track: bool, max_f
         for _, result in pipe.stream_video(reader):
             builder.add(result)
             bar.update(1)
-    timeline = builder.finish()
-    timeline.frames_announced, timeline.warnings = reader.frame_count, list(reader.warnings)
-    return timeline
+    return builder.finish(frames_announced=reader.frame_count, warnings=reader.warnings)
 
 
 __all__ = ["emotion_timeline", "AlertRule", "Timeline"]

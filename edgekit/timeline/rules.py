@@ -75,7 +75,7 @@ class AlertRule:
                 "min_prob": self.min_prob}
 
 
-@dataclass
+@dataclass(frozen=True)
 class AlertEvent:
     """One sustained segment that satisfied a rule for longer than its duration."""
 

@@ -6,7 +6,7 @@ summaries, alert segments, and, only when asked (``per_track=True``), one series
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -54,7 +54,7 @@ class _SummaryAccumulator:
                               dominant)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrackSeries:
     """Emotion probabilities of one face track, frame by frame (``probs``: ``(N, labels)``)."""
 
@@ -70,7 +70,7 @@ class TrackSeries:
                 "summary": self.summary.to_dict()}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Timeline:
     """Emotion timeline of one video (see :func:`edgekit.timeline.emotion_timeline`).
 
@@ -208,7 +208,8 @@ class TimelineBuilder:
         self._means.append(np.mean(rows, axis=0).astype(np.float32) if rows
                            else np.full(len(self.labels), np.nan, np.float32))
 
-    def finish(self) -> Timeline:
+    def finish(self, frames_announced: Optional[int] = None, warnings: Sequence[str] = ()) -> Timeline:
+        """The timeline of every frame added; ``frames_announced`` and ``warnings`` come from the video reader."""
         tracks = None
         if self.per_track:
             tracks = [TrackSeries(tid, np.asarray(buf.frames), np.asarray(buf.times), np.stack(buf.probs),
@@ -216,15 +217,15 @@ class TimelineBuilder:
                       for tid, buf in sorted(self._tracks.items())]
         events = self._monitor.finish()
         if not self.per_track:  # aggregate-only: events say when, not who
-            for event in events:
-                event.track_id = None
+            events = [replace(event, track_id=None) for event in events]
         width = len(self.labels)
         return Timeline(
             source=self.source, labels=self.labels, fps=self.fps, frame_ms=self.frame_ms,
             timestamps_ms=np.asarray(self._times, np.float64), face_counts=np.asarray(self._counts, np.int32),
             mean_probs=np.stack(self._means) if self._means else np.zeros((0, width), np.float32),
             summary=self._summary.result(), rules=self.rules, events=events, tracks=tracks,
-            au_names=self._au_names, mean_aus=self._au_series(), frame_indices=np.asarray(self._frames, np.int64))
+            au_names=self._au_names, mean_aus=self._au_series(), frame_indices=np.asarray(self._frames, np.int64),
+            frames_announced=frames_announced, warnings=list(warnings))
 
     def _au_series(self) -> Optional[np.ndarray]:
         """Per-frame mean AUs; all NaN when AUs were asked for but no frame had readable ones."""

@@ -40,7 +40,7 @@ MOUTH_OPEN_AREA = 0.01
 _MARGIN = 4
 
 
-@dataclass
+@dataclass(frozen=True)
 class TransferResult:
     """Output of :class:`ExpressionTransfer`.
 

@@ -48,3 +48,38 @@ def test_equality_compares_labels_and_values():
 def test_one_probability_per_label(probs):
     with pytest.raises(InputError, match=f"{probs.size} probabilities for 8 labels"):
         EmotionResult.from_probs(EMOTIONS, probs)
+
+
+def test_every_result_dataclass_is_frozen():
+    """Results are built once, after the last stage: nothing (pipeline, CLI, batch worker, server)
+    patches one afterwards; ``dataclasses.replace`` gives a changed copy."""
+    import dataclasses
+
+    from edgekit import results
+
+    kinds = [k for k in vars(results).values()
+             if isinstance(k, type) and dataclasses.is_dataclass(k) and k.__module__ == results.__name__]
+    assert {k.__name__ for k in kinds} >= {"FrameResult", "FaceResult", "StageTimings", "Detection", "EmotionResult"}
+    assert all(k.__dataclass_params__.frozen for k in kinds), [k.__name__ for k in kinds]
+    box = results.BoundingBox(1.0, 2.0, 3.0, 4.0)
+    face = results.FaceResult(results.Detection(box, ((0.0, 0.0),) * 6, 0.9), EmotionResult.from_probs(EMOTIONS, PROBS))
+    frame = results.FrameResult([face], results.StageTimings(detect_ms=1.0), source="a.jpg", image_size=(8, 6))
+    for obj, name in ((frame, "source"), (frame.timings, "detect_ms"), (face, "track_id")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, None)
+    moved = dataclasses.replace(frame, source="b.jpg")
+    assert (moved.source, frame.source) == ("b.jpg", "a.jpg")
+    assert moved.to_dict() == {**frame.to_dict(), "source": "b.jpg"}
+
+
+@pytest.mark.parametrize("module, name", [
+    ("edgekit.meme.maker", "Meme"), ("edgekit.meme.animate", "AnimatedMeme"), ("edgekit.meme.batch", "BatchItem"),
+    ("edgekit.meme.batch", "BatchResult"), ("edgekit.batch", "BatchRun"), ("edgekit.transfer.api", "TransferResult"),
+    ("edgekit.personalize.store", "ResetResult"), ("edgekit.timeline.series", "Timeline"),
+    ("edgekit.timeline.series", "TrackSeries"), ("edgekit.timeline.rules", "AlertEvent")])
+def test_the_feature_results_are_frozen_too(module, name):
+    import dataclasses
+    import importlib
+
+    kind = getattr(importlib.import_module(module), name)
+    assert dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen
