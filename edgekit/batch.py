@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .errors import ConfigError, EdgekitError, ImageReadError, InputError
+from .faces import FACE
+from .validate import check, integer, optional
 
 PathArg = Union[str, "os.PathLike[str]"]
 
@@ -180,20 +182,19 @@ class BatchWorker:
         if c["animated"] is not None and c["animated"] not in ANIMATIONS:
             raise ConfigError("unknown animation format", f"animated={c['animated']!r}", "use 'gif' or 'webp'")
         styles = c["styles"]
-        if styles is not None and (isinstance(styles, bool) or not isinstance(styles, int)
-                                   or not 1 <= styles <= len(STYLES)):
-            raise ConfigError(f"must be between 1 and {len(STYLES)} (one meme per style)", f"styles={styles!r}")
+        check("styles", styles, optional(integer(1, len(STYLES), hint=f"one meme per style, at most {len(STYLES)}"),
+                                         "one meme per photo"))
         if styles is not None and c["text"] is not None:
             raise ConfigError("styles makes one generated caption per style", f"styles={styles}", "drop text")
-        seed = c["seed"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ConfigError("seed must be an integer", f"seed={seed!r}")
-        limit = c.get("max_pixels")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ConfigError("max_pixels must be an integer >= 1", f"max_pixels={limit!r}")
-        if c["face"] is not None and (isinstance(c["face"], bool) or not isinstance(c["face"], int) or c["face"] < 0):
-            raise ConfigError("face must be an integer >= 0 (faces counted left to right from 0)",
-                              f"face={c['face']!r}")
+        check("seed", c["seed"], optional(integer(hint="pass e.g. seed=42 for reproducible captions"),
+                                          "fresh randomness"))
+        check("max_pixels", c.get("max_pixels"),
+              optional(integer(1, hint="the most pixels (width x height) a photo may have, e.g. max_pixels=25_000_000"),
+                       "only the library's own cap"))
+        check("face", c["face"], FACE)
+        for name in ("styles", "seed", "max_pixels", "face"):  # numpy integers too; the config stays JSON
+            if c.get(name) is not None:
+                c[name] = int(c[name])
         if c["style"] is not None:
             resolve_style(c["style"])
         if c["scene"] is not None:

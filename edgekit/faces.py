@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, TypeVar
 
-import numpy as np
-
-from .errors import ConfigError, InputError
+from .errors import InputError
 from .results import BoundingBox
+from .validate import check, integer, optional
 
 T = TypeVar("T")
+
+#: A face number: an integer >= 0 (numpy integers too).
+FACE_NUMBER = integer(0, hint="faces are numbered left to right from 0; leave it out to use the largest face")
+#: The ``face=`` argument of every command: a face number, or None for the largest face.
+FACE = optional(FACE_NUMBER, "the largest face")
 
 
 def left_to_right(items: Sequence[T], box_of: Callable[[T], BoundingBox]) -> List[T]:
@@ -32,9 +36,7 @@ def pick_face(items: Sequence[T], face: Optional[int], box_of: Callable[[T], Bou
     """
     if face is None:
         return max(range(len(items)), key=lambda i: box_of(items[i]).area) if items else None
-    if isinstance(face, bool) or not isinstance(face, (int, np.integer)) or face < 0:
-        raise ConfigError("must be a face number >= 0 (faces are numbered left to right from 0)", f"face={face!r}",
-                          "or leave it out to use the largest face")
+    check("face", face, FACE_NUMBER)
     if face >= len(items):
         valid = f"0..{len(items) - 1}" if items else "none"
         where = f"{subject}: " if subject is not None else ""
@@ -43,4 +45,4 @@ def pick_face(items: Sequence[T], face: Optional[int], box_of: Callable[[T], Bou
     return int(face)
 
 
-__all__ = ["left_to_right", "pick_face"]
+__all__ = ["FACE", "FACE_NUMBER", "left_to_right", "pick_face"]

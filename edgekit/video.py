@@ -29,6 +29,7 @@ import numpy as np
 from .errors import ConfigError, InputError, VideoReadError
 from .paths import fsync_path, regular_file, temporary_output, unwritable
 from .tracking import DEFAULT_FRAME_INTERVAL_MS
+from .validate import check, integer, number, optional
 
 #: File extensions treated as videos (everything else is read as an image).
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"})
@@ -39,6 +40,10 @@ WRITER_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 SANE_FPS = (1.0, 240.0)
 #: Frame rate assumed when a file's frame rate and timestamps are both implausible (30 fps).
 DEFAULT_FPS = 1000.0 / DEFAULT_FRAME_INTERVAL_MS
+#: A frame rate a video writer takes (frames per second).
+FPS = number(*SANE_FPS, hint=f"pass frames per second, e.g. fps={DEFAULT_FPS:g}")
+#: How many frames a reader yields at most.
+MAX_FRAMES = optional(integer(1, hint="e.g. max_frames=100, or leave it out to read the whole video"), "all frames")
 #: Container timestamps are trusted while each frame comes 1/240 s to 1 s after the previous one
 #: (1 % slack for rounding); the first frame must be within 1 s of the start.
 _FRAME_MS_RANGE = (1000.0 / SANE_FPS[1] * 0.99, 1000.0 / SANE_FPS[0] * 1.01)
@@ -97,8 +102,7 @@ class VideoReader:
     """
 
     def __init__(self, source: VideoSource, *, max_frames: Optional[int] = None) -> None:
-        if max_frames is not None and max_frames < 1:
-            raise ConfigError("must be >= 1", f"max_frames={max_frames!r}")
+        check("max_frames", max_frames, MAX_FRAMES)
         self.is_camera = isinstance(source, int) and not isinstance(source, bool)
         self.name = f"camera:{source}" if self.is_camera else os.fspath(source)
         self.max_frames = max_frames
@@ -230,9 +234,7 @@ class VideoWriter:
         if fourcc is None:
             raise ConfigError(f"unsupported video extension {self.path.suffix!r}", self.path,
                               f"use one of {', '.join(sorted(WRITER_FOURCC))}")
-        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not SANE_FPS[0] <= fps <= SANE_FPS[1]:
-            raise ConfigError(f"must be a frame rate in [{SANE_FPS[0]:g}, {SANE_FPS[1]:g}]", f"fps={fps!r}",
-                              f"e.g. {DEFAULT_FPS:g}")
+        check("fps", fps, FPS)
         from .imageio import MAX_SIDE
 
         if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and 1 <= v <= MAX_SIDE for v in size):

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError, InputError
+from ..validate import check, integer, number
 from .canvas import Box, as_box, resized, scale_box, union
 from .compose import Composition, check_caption, chain_for, compose_around_faces
 from .maker import Meme, _check_options, choose_face, make_meme, no_face_error, write_file
@@ -208,11 +209,18 @@ def merge_repeats(frames: List[Image.Image], durations: List[int]) -> Tuple[List
     return out_frames, out_durations
 
 
+#: The caps an animation takes: longest frame side in pixels, frames, and for clips frame rate and
+#: seconds (each at most 60), and where the clip starts (seconds).
+SIDE_CAP = integer(64, 1280, hint=f"the longest side of a frame in pixels, e.g. max_side={MAX_SIDE}")
+FRAMES_CAP = integer(2, 300, hint=f"at most this many frames, e.g. max_frames={MAX_FRAMES}")
+CLIP_FPS = number(0, 60, lo_open=True, hint=f"frames per second of the animation, e.g. fps={DEFAULT_FPS:g}")
+CLIP_SECONDS = number(0, 60, lo_open=True, hint=f"seconds of the clip to animate, e.g. max_seconds={DEFAULT_SECONDS:g}")
+CLIP_START = number(0, 1e6, hi_open=True, hint="seconds into the video where the clip starts, e.g. start_s=0")
+
+
 def _check_caps(max_side: int, max_frames: int) -> None:
-    if isinstance(max_side, bool) or not isinstance(max_side, int) or not 64 <= max_side <= 1280:
-        raise ConfigError("must be an integer in 64..1280", f"max_side={max_side!r}")
-    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or not 2 <= max_frames <= 300:
-        raise ConfigError("must be an integer in 2..300", f"max_frames={max_frames!r}")
+    check("max_side", max_side, SIDE_CAP)
+    check("max_frames", max_frames, FRAMES_CAP)
 
 
 # ------------------------------------------------------------------------------ clips
@@ -288,11 +296,9 @@ def clip_to_gif(path: Any, *, text: Optional[str] = None, style: Optional[str] =
     """Animated meme from a video clip (see the module docstring)."""
     lang = _check_options(lang, style, scene, placement)
     _check_caps(max_side, max_frames)
-    for name, value in (("fps", fps), ("max_seconds", max_seconds)):
-        if not isinstance(value, (int, float)) or not 0 < value <= 60:
-            raise ConfigError("must be a number in (0, 60]", f"{name}={value!r}")
-    if not isinstance(start_s, (int, float)) or not 0 <= start_s < 1e6:
-        raise ConfigError("must be a number >= 0", f"start_s={start_s!r}")
+    check("fps", fps, CLIP_FPS)
+    check("max_seconds", max_seconds, CLIP_SECONDS)
+    check("start_s", start_s, CLIP_START)
     frames, scale, frame_ms = _read_clip(path, options, fps, max_seconds, start_s, max_frames, max_side, progress)
     track = _track_of(frames, face)
     tracked = [next((r for r in f.faces if (r.track_id or 0) == track), None) if track is not None else None

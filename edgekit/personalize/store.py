@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ContextManager, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from ..userdata import Signature, StoreFile, atomic_write_json, data_dir, load_export
+from ..validate import check, integer, number
 from .events import ACTIONS, FeedbackEvent, make_event
 from .preferences import DEFAULT_HALF_LIFE_DAYS, Preferences, Score, accumulate, fold
 
@@ -42,6 +43,11 @@ MAX_FILE_BYTES = 16 * 2**20
 #: Most events a feedback file may hold (the store or an import); also the largest ``max_events``.
 MAX_FILE_EVENTS = 20_000
 Folded = Optional[Tuple[float, Preferences]]
+#: ``half_life_days``: days after which feedback weighs half as much.
+HALF_LIFE = number(0, lo_open=True,
+                   hint=f"feedback weighs half after this many days, e.g. half_life_days={DEFAULT_HALF_LIFE_DAYS:g}")
+#: ``max_events``: events kept verbatim.
+KEPT_EVENTS = integer(1, MAX_FILE_EVENTS, hint=f"e.g. max_events={MAX_EVENTS}; older events are folded into tallies")
 
 
 class FeedbackWarning(UserWarning):
@@ -148,10 +154,8 @@ class FeedbackStore:
 
     def __init__(self, path: Optional[PathLike] = None, *, half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
                  max_events: int = MAX_EVENTS) -> None:
-        if not (isinstance(half_life_days, (int, float)) and math.isfinite(half_life_days) and half_life_days > 0):
-            raise ConfigError("half_life_days must be a positive number", subject=repr(half_life_days))
-        if isinstance(max_events, bool) or not isinstance(max_events, int) or not 1 <= max_events <= MAX_FILE_EVENTS:
-            raise ConfigError(f"max_events must be an integer in 1..{MAX_FILE_EVENTS}", subject=repr(max_events))
+        check("half_life_days", half_life_days, HALF_LIFE)
+        check("max_events", max_events, KEPT_EVENTS)
         self.path = Path(path) if path is not None else data_dir(create=False) / FILE_NAME
         self._file = StoreFile(self.path, KIND, VERSION, MAX_FILE_BYTES, "feedback file")
         self.half_life_s = float(half_life_days) * 86400.0

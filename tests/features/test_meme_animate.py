@@ -108,6 +108,24 @@ def test_clip_bad_input(clip, tmp_path):
             make_gif(clip, text="x", **kwargs)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"fps": 0}, "fps=0: must be a number in (0, 60]. frames per second of the animation, e.g. fps=10"),
+    ({"fps": True}, "fps=True: must be a number in (0, 60]"),
+    ({"max_seconds": 61}, "max_seconds=61: must be a number in (0, 60]. seconds of the clip to animate, "
+                          "e.g. max_seconds=6"),
+    ({"start_s": -1}, "start_s=-1: must be a number in [0, 1e+06). seconds into the video where the clip starts"),
+    ({"max_frames": 1}, "max_frames=1: must be an integer in [2, 300]. at most this many frames, e.g. max_frames=60"),
+    ({"max_side": 10}, "max_side=10: must be an integer in [64, 1280]. the longest side of a frame in pixels, "
+                       "e.g. max_side=400"),
+    ({"max_side": 400.0}, "max_side=400.0: must be an integer in [64, 1280]"),
+])
+def test_bad_animation_caps_name_the_parameter_the_value_and_what_to_pass(kwargs, message):
+    """Checked (edgekit.validate) before the video is opened: the path need not exist."""
+    with pytest.raises(ConfigError) as err:
+        make_gif("no-such-clip.mp4", text="x", **kwargs)
+    assert str(err.value).startswith(message)
+
+
 def test_clip_without_faces(tmp_path):
     path = tmp_path / "gray.avi"
     with VideoWriter(path, 10.0, (160, 120)) as writer:

@@ -96,9 +96,9 @@ def test_several_faces_largest_by_default_or_chosen_left_to_right(two_faces):
         assert not intersects(chosen.to_meme_pixels(box), chosen.text_box) or box is not chosen.face
     with pytest.raises(InputError, match="no face 2: 2 face"):
         make_meme(two_faces, text="x", face=2)
-    with pytest.raises(ConfigError, match="face number >= 0"):
+    with pytest.raises(ConfigError, match=r"face=-1: must be an integer >= 0\. faces are numbered left to right"):
         make_meme(two_faces, text="x", face=-1)
-    with pytest.raises(ConfigError, match="face number"):
+    with pytest.raises(ConfigError, match="face='1': must be an integer >= 0"):
         make_meme(two_faces, text="x", face="1")
 
 

@@ -252,3 +252,18 @@ def test_writer_killed_mid_stream_loses_no_acknowledged_event(data_dir):
     assert not [w for w in caught if issubclass(w.category, FeedbackWarning)]  # the file is never torn
     store.record("used", "after the crash")
     assert not list(path.parent.glob(".feedback.json.*.tmp*"))  # a killed writer's temp file is cleaned up
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"half_life_days": 0}, "half_life_days=0: must be a finite number > 0. feedback weighs half after this many "
+                            "days, e.g. half_life_days=30"),
+    ({"half_life_days": float("nan")}, "half_life_days=nan: must be a finite number > 0"),
+    ({"half_life_days": True}, "half_life_days=True: must be a finite number > 0"),
+    ({"max_events": 0}, "max_events=0: must be an integer in [1, 20000]. e.g. max_events=2000; older events are "
+                        "folded into tallies"),
+    ({"max_events": 2000.0}, "max_events=2000.0: must be an integer in [1, 20000]"),
+])
+def test_bad_store_options_name_the_parameter_the_value_and_what_to_pass(kwargs, message):
+    with pytest.raises(ConfigError) as err:
+        FeedbackStore(**kwargs)
+    assert str(err.value).startswith(message)

@@ -160,7 +160,7 @@ def test_faceless_source_or_target_raise_no_face_error(engine, astronaut, tmp_pa
 def test_bad_options_raise_config_error(engine, astronaut):
     with pytest.raises(InputError, match="no face 3: 1 face"):
         engine.transfer(astronaut, astronaut, target_face=3)
-    with pytest.raises(ConfigError, match="face number"):
+    with pytest.raises(ConfigError, match="must be an integer >= 0. faces are numbered left to right from 0"):
         engine.transfer(astronaut, astronaut, target_face=-1)
     for bad in (-0.5, 3.5, float("nan"), "2"):
         with pytest.raises(ConfigError, match="strength"):

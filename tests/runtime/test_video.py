@@ -95,3 +95,22 @@ def test_annotation_draws_boxes_and_captions(astronaut_path, tiny_emotion_model,
     assert cv2.imread(str(written)).shape == image.shape
     with pytest.raises(ConfigError, match=".gifx"):
         save_image(tmp_path / "a.gifx", out)
+
+
+@pytest.mark.parametrize("fps, message", [
+    (0.5, "fps=0.5: must be a number in [1, 240]. pass frames per second, e.g. fps=30"),
+    (True, "fps=True: must be a number in [1, 240]"), (float("nan"), "fps=nan: must be a number in [1, 240]"),
+    ("30", "fps='30': must be a number in [1, 240]")])
+def test_a_bad_writer_frame_rate_names_the_value_and_what_to_pass(tmp_path, fps, message):
+    with pytest.raises(ConfigError) as err:
+        VideoWriter(tmp_path / "out.mp4", fps, (64, 48))
+    assert str(err.value).startswith(message)
+    assert not list(tmp_path.iterdir())  # refused before any file is made
+
+
+@pytest.mark.parametrize("max_frames", [0, 2.5, "3"])
+def test_a_bad_frame_cap_names_the_value_and_what_to_pass(clip, max_frames):
+    with pytest.raises(ConfigError) as err:
+        VideoReader(clip, max_frames=max_frames)
+    assert str(err.value) == (f"max_frames={max_frames!r}: must be None (all frames) or an integer >= 1. "
+                              "e.g. max_frames=100, or leave it out to read the whole video")
