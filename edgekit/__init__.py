@@ -80,6 +80,7 @@ _LAZY: Dict[str, str] = {
     "FaceMeshOptions": "task_options",
     "CaptionerOptions": "task_options",
     "ExplainerOptions": "task_options",
+    "ActionUnitReaderOptions": "task_options",
 }
 
 __all__ = [
@@ -109,7 +110,8 @@ if TYPE_CHECKING:  # static tools see the real names (re-exports: F401 does not 
     from .emotion import EmotionClassifier  # noqa: F401
     from .imageio import load_image  # noqa: F401
     from .pipeline import Pipeline, analyze  # noqa: F401
-    from .task_options import CaptionerOptions, EmotionClassifierOptions, ExplainerOptions  # noqa: F401
+    from .task_options import ActionUnitReaderOptions, CaptionerOptions, EmotionClassifierOptions  # noqa: F401
+    from .task_options import ExplainerOptions  # noqa: F401
     from .task_options import FaceDetectorOptions, FaceIdentifierOptions, FaceMeshOptions, PipelineOptions  # noqa: F401
     from .results import BoundingBox, Detection, EmotionResult, FaceResult, FrameResult, StageTimings  # noqa: F401
     from .identity import FaceIdentifier  # noqa: F401

@@ -47,6 +47,8 @@ import numpy as np
 
 from .errors import ConfigError, ModelError, NoFaceError
 from .facemesh import EYE_CORNERS, MIN_PRESENCE, NUM_LANDMARKS
+from .options import CreateFromOptions, options_from
+from .task_options import ActionUnitReaderOptions
 
 #: Largest head yaw (left/right turn) at which AUs are reported (degrees). Beyond it one half of
 #: the face is hidden and the mesh model guesses it: activations None, flag "profile".
@@ -529,30 +531,31 @@ class StreamBaseline:
             self._tracks.clear()
 
 
-class ActionUnitReader:
+class ActionUnitReader(CreateFromOptions):
     """Face mesh + action units for faces already found by a detector (what the pipeline uses),
     or for whole photos (:meth:`process`).
 
-    Args:
-        num_threads: LiteRT threads of the mesh model.
-        neutral: a person's neutral photo (path or BGR array; its largest face is used): every
-            face is measured against it instead of the population neutral.
-        stream: a :class:`StreamBaseline` for videos (per-track running medians; opt-in in the
-            pipeline, ``PipelineOptions.au_stream_neutral``); with a neutral photo as well the
-            photo always wins (the stream is neither used nor fed).
+    ``ActionUnitReader(options)``, ``ActionUnitReader(**fields)``, ``ActionUnitReader(options,
+    **overrides)`` or ``ActionUnitReader.create_from_options(options)``; the fields (``num_threads``,
+    ``neutral``: a person's neutral photo, ``stream``: a :class:`StreamBaseline` for videos,
+    ``detector``, ``min_confidence``, ``min_presence``) are :class:`ActionUnitReaderOptions`'.
+    ``num_threads``, ``neutral``, ``stream`` and ``detector`` may also be given positionally, in
+    that order (``ActionUnitReader(2)``).
     """
 
-    def __init__(self, num_threads: int = 1, neutral: Any = None, stream: Optional[StreamBaseline] = None,
-                 detector_model: str = "short_range") -> None:
+    OPTIONS = ActionUnitReaderOptions
+
+    def __init__(self, options: Optional[ActionUnitReaderOptions] = None, *positional: Any, **kwargs: Any) -> None:
         from .facemesh import FaceMesh
 
+        self.options = opts = options_from(ActionUnitReaderOptions, options, kwargs, positional)
         population_calibration()  # a missing calibration fails now, not on the first face
-        self.mesh = FaceMesh(num_threads=num_threads, detector_model=detector_model)
-        self.stream = stream
+        self.mesh = FaceMesh(opts.mesh_options)
+        self.stream: Optional[StreamBaseline] = opts.stream
         self.neutral: Optional[np.ndarray] = None
-        if neutral is not None:
+        if opts.neutral is not None:
             try:
-                self.neutral = self.neutral_baseline(neutral)
+                self.neutral = self.neutral_baseline(opts.neutral)
             except BaseException:
                 self.mesh.close()
                 raise
@@ -633,6 +636,7 @@ def definitions_table() -> List[Mapping[str, Any]]:
              "span": round(float(span[d.name]), 4) if d.name in span else None} for d in AU_DEFINITIONS]
 
 
-__all__ = ["ActionUnits", "ActionUnitReader", "AUDefinition", "AU_DEFINITIONS", "AU_NAMES", "LOW_CONFIDENCE",
-           "FEATURE_NAMES", "MAX_YAW_DEG", "MAX_PITCH_DEG", "MIN_EYE_DISTANCE_PX", "Pose", "StreamBaseline",
-           "action_units", "activations_from_raw", "describe", "measure", "population_calibration", "raw_features"]
+__all__ = ["ActionUnits", "ActionUnitReader", "ActionUnitReaderOptions", "AUDefinition", "AU_DEFINITIONS", "AU_NAMES",
+           "LOW_CONFIDENCE", "FEATURE_NAMES", "MAX_YAW_DEG", "MAX_PITCH_DEG", "MIN_EYE_DISTANCE_PX", "Pose",
+           "StreamBaseline", "action_units", "activations_from_raw", "describe", "measure", "population_calibration",
+           "raw_features"]

@@ -92,8 +92,8 @@ class Pipeline(CreateFromOptions):
             stream = (StreamBaseline() if opts.au_stream_neutral and opts.running_mode != "image"
                       and opts.au_neutral is None else None)
             try:
-                self.au_reader = ActionUnitReader(opts.num_threads, neutral=opts.au_neutral, stream=stream,
-                                                  detector_model=opts.detector)
+                self.au_reader = ActionUnitReader(num_threads=opts.num_threads, neutral=opts.au_neutral, stream=stream,
+                                                  detector=opts.detector)
             except BaseException:
                 self._close_models()
                 raise

@@ -184,6 +184,63 @@ class FaceMeshOptions(_DetectsFaces, Options):
 
 
 
+def _photo(value: Any) -> bool:
+    """A path, or an image array (anything with a shape and a dtype: checked when it is read)."""
+    if isinstance(value, (str, os.PathLike)):
+        return bool(os.fspath(value))
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _stream_baseline(value: Any) -> bool:
+    """What :class:`edgekit.aus.StreamBaseline` does: ``baseline(track)`` and ``add(track, raw)``."""
+    return callable(getattr(value, "baseline", None)) and callable(getattr(value, "add", None))
+
+
+#: A person's neutral photo: a path or a BGR image array.
+NEUTRAL_PHOTO = Check("a photo path or a BGR image array", _photo,
+                      "pass the path (or the image) of a frontal photo of the person with a relaxed face")
+#: A per-track running-median neutral (:class:`edgekit.aus.StreamBaseline`).
+STREAM_BASELINE = Check("a StreamBaseline", _stream_baseline, "pass edgekit.aus.StreamBaseline()", parse=None)
+
+
+@renamed(detector_model="detector")
+@dataclass(frozen=True)
+class ActionUnitReaderOptions(_DetectsFaces, Options):
+    """Options of :class:`edgekit.aus.ActionUnitReader`.
+
+    Attributes:
+        num_threads: LiteRT CPU threads of the face mesh (and its detector); the one field, with
+            ``neutral``, ``stream`` and ``detector`` after it, a constructor also takes positionally
+            (``ActionUnitReader(2)``).
+        neutral: a person's neutral photo (path or BGR array; its largest face is used): every face
+            is measured against it instead of the population neutral.
+        stream: a :class:`edgekit.aus.StreamBaseline` for videos (per-track running medians; opt-in
+            in the pipeline, ``PipelineOptions.au_stream_neutral``); with a neutral photo as well
+            the photo always wins (the stream is neither used nor fed).
+        detector: BlazeFace variant that finds the faces of whole photos (``detector_model`` is its
+            old name).
+        min_confidence: minimum face detection score in [0, 1].
+        min_presence: minimum face-presence score of the landmark model (MediaPipe: 0.5).
+    """
+
+    POSITIONAL = ("num_threads", "neutral", "stream", "detector")
+
+    num_threads: int = num_threads_option()
+    neutral: Optional[Any] = option(None, optional(NEUTRAL_PHOTO, "the population neutral"), metavar="PHOTO",
+                                    help="a neutral photo of the person: action units are measured against it")
+    stream: Optional[Any] = option(None, optional(STREAM_BASELINE, "no per-track neutral"),
+                                   help="videos: a StreamBaseline (each face track's running median as its neutral)")
+    detector: str = like(FaceDetectorOptions, "model")
+    min_confidence: float = like(FaceDetectorOptions, "min_confidence")
+    min_presence: float = like(FaceMeshOptions, "min_presence")
+
+    @property
+    def mesh_options(self) -> FaceMeshOptions:
+        """The face mesh's options (all faces: the reader asks for the ones it needs)."""
+        return FaceMeshOptions(detector=self.detector, min_confidence=self.min_confidence,
+                               min_presence=self.min_presence, num_threads=self.num_threads)
+
+
 @renamed(detector_model="detector")
 @dataclass(frozen=True)
 class ExplainerOptions(ModelOptions):
@@ -400,7 +457,7 @@ class CaptionerOptions(Options):
                                self.no_repeat_ngram)
 
 
-__all__ = ["CaptionerOptions", "DETECTOR_MODELS", "EmotionClassifierOptions", "ExplainerOptions", "FaceDetectorOptions",
-           "FaceEmbedderOptions", "FaceIdentifierOptions", "FaceMeshOptions", "MARGIN", "MIN_PRESENCE", "NMS_METHODS",
-           "PipelineOptions", "RUNNING_MODES", "SEED", "SIMILARITY", "SMOOTHING_MS", "SamplingOptions",
-           "TrackerOptions"]
+__all__ = ["ActionUnitReaderOptions", "CaptionerOptions", "DETECTOR_MODELS", "EmotionClassifierOptions",
+           "ExplainerOptions", "FaceDetectorOptions", "FaceEmbedderOptions", "FaceIdentifierOptions", "FaceMeshOptions",
+           "MARGIN", "MIN_PRESENCE", "NEUTRAL_PHOTO", "NMS_METHODS", "PipelineOptions", "RUNNING_MODES", "SEED",
+           "SIMILARITY", "SMOOTHING_MS", "STREAM_BASELINE", "SamplingOptions", "TrackerOptions"]

@@ -14,8 +14,9 @@ import edgekit
 from edgekit import task_options
 from edgekit.errors import ConfigError
 from edgekit.options import Options, field_names, options_from
-from edgekit.task_options import (CaptionerOptions, EmotionClassifierOptions, FaceDetectorOptions,
-                                  FaceIdentifierOptions, PipelineOptions, TrackerOptions)
+from edgekit.task_options import (ActionUnitReaderOptions, CaptionerOptions, EmotionClassifierOptions,
+                                  FaceDetectorOptions, FaceIdentifierOptions, FaceMeshOptions, PipelineOptions,
+                                  TrackerOptions)
 
 OPTIONS_CLASSES = [getattr(task_options, n) for n in task_options.__all__
                    if isinstance(getattr(task_options, n), type) and issubclass(getattr(task_options, n), Options)]
@@ -32,7 +33,7 @@ def test_every_task_has_an_options_class():
     assert {k.__name__ for k in OPTIONS_CLASSES} == {
         "FaceDetectorOptions", "TrackerOptions", "EmotionClassifierOptions", "FaceEmbedderOptions",
         "FaceIdentifierOptions", "FaceMeshOptions", "ExplainerOptions", "PipelineOptions", "SamplingOptions",
-        "CaptionerOptions"}
+        "CaptionerOptions", "ActionUnitReaderOptions"}
 
 
 @pytest.mark.parametrize("kind", OPTIONS_CLASSES, ids=lambda k: k.__name__)
@@ -82,7 +83,7 @@ def test_options_and_kwargs_give_the_same_options(kind):
     with pytest.raises(ConfigError, match=f"unknown {kind.__name__[:-len('Options')]} option"):
         options_from(kind, None, {"num_thread": 2})
     with pytest.raises(ConfigError, match=f"options must be a {kind.__name__}|must be "):
-        options_from(kind, 42)
+        options_from(kind, Bad())  # neither options nor a value of the first positional field
 
 
 def test_unknown_option_suggests_the_closest_name():
@@ -136,13 +137,14 @@ def test_detector_models_are_blazeface_configs():
 # ------------------------------------------------------------------------------ constructors
 
 def _public_classes():
+    from edgekit.aus import ActionUnitReader
     from edgekit.captioning import Captioner
     from edgekit.explain import Explainer
     from edgekit.identity import FaceEmbedder, FaceIdentifier
     from edgekit.tracking import IouTracker
 
     return [edgekit.Pipeline, edgekit.FaceDetector, edgekit.EmotionClassifier, FaceEmbedder, FaceIdentifier,
-            edgekit.FaceMesh, Captioner, IouTracker, Explainer]
+            edgekit.FaceMesh, Captioner, IouTracker, Explainer, ActionUnitReader]
 
 
 @pytest.mark.parametrize("cls", _public_classes(), ids=lambda c: c.__name__)
@@ -169,6 +171,31 @@ def test_constructors_give_the_same_object_from_options_and_kwargs():
         assert a.detector.options == opts.detector_options
     with edgekit.FaceDetector("full_range") as det:
         assert det.options == FaceDetectorOptions(model="full_range")
+
+
+def test_action_unit_reader_takes_options_kwargs_and_its_old_positional_arguments():
+    from edgekit.aus import ActionUnitReader, StreamBaseline
+
+    stream = StreamBaseline()
+    opts = ActionUnitReaderOptions(num_threads=2, stream=stream, detector="full_range")
+    with ActionUnitReader(opts) as a, ActionUnitReader(num_threads=2, stream=stream, detector="full_range") as b, \
+            ActionUnitReader.create_from_options(opts) as c, ActionUnitReader(ActionUnitReaderOptions(), **{
+                "num_threads": 2, "stream": stream, "detector": "full_range"}) as d, \
+            ActionUnitReader(2, None, stream, detector_model="full_range") as e:  # the old signature
+        assert a.options == b.options == c.options == d.options == e.options == opts
+        assert a.mesh.options == FaceMeshOptions(detector="full_range", num_threads=2) and a.stream is stream
+    assert ActionUnitReaderOptions(detector_model="full_range").detector == "full_range"
+    assert options_from(ActionUnitReaderOptions, 3) == ActionUnitReaderOptions(num_threads=3)
+    for bad, message in [({"neutral": 3}, "neutral=3: must be None (the population neutral) or a photo path or a BGR "
+                                          "image array. pass the path"),
+                         ({"stream": "median"}, "stream='median': must be None (no per-track neutral) or a "
+                                                "StreamBaseline. pass edgekit.aus.StreamBaseline()"),
+                         ({"min_presence": 2}, "min_presence=2: must be a number in [0, 1]")]:
+        with pytest.raises(ConfigError) as err:
+            ActionUnitReader(**bad)
+        assert str(err.value).startswith(message)
+    with pytest.raises(ConfigError, match="unknown ActionUnitReader option"):
+        ActionUnitReader(threads=2)
 
 
 # ------------------------------------------------------------------------------ the CLI
