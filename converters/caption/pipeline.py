@@ -38,9 +38,11 @@ def corpus() -> None:
     from .tokenizer_train import train_tokenizer
 
     captions = authored.load()
-    problems = authored.validate(captions, read_blocklist(paths.BLOCKLIST_PATH)) + authored.coverage(captions).problems()
+    problems = authored.validate(captions, read_blocklist(paths.BLOCKLIST_PATH))
+    problems += authored.coverage(captions).problems()
     if problems:
-        raise SystemExit("authored caption corpus invalid (python -m converters.caption.authored):\n" + "\n".join(problems[:50]))
+        raise SystemExit("authored caption corpus invalid (python -m converters.caption.authored):\n"
+                         + "\n".join(problems[:50]))
     entries = authored.to_library(captions, seed=SEED)
     write_library(paths.LIBRARY_PATH, entries)
     tok = train_tokenizer([e.text for e in entries if e.split == "train"])
@@ -65,7 +67,8 @@ def train(threads: int = 1) -> None:
     history = fit(model, rows, conditions(tr), seed=SEED, log=log.info, eval_rows=held_rows, best=best,
                   **CONFIG.train.to_dict())
     save_checkpoint(paths.FLOAT_CKPT, cfg, model.numpy_weights())
-    _write_json("train.json", {"config": cfg.to_dict(), "train": CONFIG.train.to_dict(), "params": n_params(model.numpy_weights()),
+    _write_json("train.json", {"config": cfg.to_dict(), "train": CONFIG.train.to_dict(),
+                               "params": n_params(model.numpy_weights()),
                                "history": history, "wall_s": time.time() - t0, "restored": best.record(),
                                "heldout_ppl": perplexity(model, *held_rows)})
     log.info("float checkpoint saved")
@@ -102,7 +105,8 @@ def prune(threads: int = 1) -> None:
     save_checkpoint(paths.PRUNED_CKPT, new_cfg, model.numpy_weights())
     block = lambda w: sum(v.size for k, v in w.items() if k.startswith("h"))  # noqa: E731
     _write_json("prune.json", {
-        "fraction": CONFIG.prune_fraction, "finetune": CONFIG.finetune.to_dict(), "history": history, "restored": best.record(),
+        "fraction": CONFIG.prune_fraction, "finetune": CONFIG.finetune.to_dict(), "history": history,
+        "restored": best.record(),
         "head_importance": [d.tolist() for d in importance], "kept_heads": [h.tolist() for h in keep_heads],
         "config_before": cfg.to_dict(), "config_after": new_cfg.to_dict(),
         "heads_before": sum(cfg.heads), "heads_after": sum(new_cfg.heads),
@@ -180,7 +184,8 @@ def evaluate(threads: int = 1) -> None:
         "produced_by": "python -m converters.caption all",
         "host": rp.host_info(paths.ROOT),
         "train": train, "pruning": prune, "perplexity": ppl, "generation": gen, "per_cell": per_cell,
-        "sampling": dataclasses.asdict(shipped.sampling), "integrity": checks, "style_batches": styles, "restyle": restyle,
+        "sampling": dataclasses.asdict(shipped.sampling), "integrity": checks, "style_batches": styles,
+        "restyle": restyle,
         "latency": lat,
         "scorer": {**scorer_info, "description": "character 1-4-gram multinomial naive Bayes trained on "
                    "captions the generator never saw: " + scorer_info["trained_on"]},

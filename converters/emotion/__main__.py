@@ -29,13 +29,16 @@ def _all(args: argparse.Namespace) -> None:
     from converters.emotion.config import PipelineConfig, TrainConfig
     from converters.emotion.pipeline import run_all
 
-    raw = read_json(args.config, "pass a pipeline JSON (see reports/emotion/configs/pipeline.json)") if args.config else {}
+    hint = "pass a pipeline JSON (see reports/emotion/configs/pipeline.json)"
+    raw = read_json(args.config, hint) if args.config else {}
     reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, args.config or "command line")
     train = TrainConfig.from_dict({**raw.pop("train", {}), **({"data": args.data} if args.data else {}),
-                                   **({"budget_minutes": args.train_minutes} if args.train_minutes is not None else {})},
+                                   **({"budget_minutes": args.train_minutes}
+                                      if args.train_minutes is not None else {})},
                                   source=f"{args.config or 'command line'} [train]")
-    flags = {k: v for k, v in {"out": args.out, "finetune_minutes": args.finetune_minutes, "qat_minutes": args.qat_minutes,
-                               "prune_fraction": args.prune_fraction, "report_dir": args.report_dir}.items() if v is not None}
+    given = {"out": args.out, "finetune_minutes": args.finetune_minutes, "qat_minutes": args.qat_minutes,
+             "prune_fraction": args.prune_fraction, "report_dir": args.report_dir}
+    flags = {k: v for k, v in given.items() if v is not None}
     if args.no_ship:
         flags["ship"] = False
     cfg = PipelineConfig(**{**raw, **flags, "train": train})
