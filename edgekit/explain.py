@@ -20,10 +20,14 @@ averaging (129 invokes).
 
 Method ``"cam"`` (fast, coarse): the class logit decomposed over the cells of the model's last
 feature map (:class:`CamHead`: Grad-CAM's weights times the map; the cells' mean plus a
-constant gives the INT8 model's class logit within 0.15 logit), read from the INT8 model itself without a
-re-export; cells of 32 px (4 x 4 on the shipped model's 128-px crop, 3 x 3 on ``emotion-fast``'s 96 px).
-It runs on LiteRT's built-in kernels (XNNPACK cannot keep intermediate tensors); an export
-that adds the feature map as a second output would let XNNPACK run it.
+constant gives the INT8 model's class logit within 0.15 logit). For ``emotion`` the map comes
+from the manifest's ``"cam"`` companion file, the same INT8 graph exported with the feature map
+as a second output (``python -m converters.emotion.cam_model``; its probabilities equal the
+shipped model's on all 3,417 FER2013Valid faces), so XNNPACK runs it and its two invokes (crop
+and mirror) give both the probabilities and the map. Models without a companion
+(``emotion-fast``, a ``.tflite`` path) are read through LiteRT's built-in kernels, which keep
+intermediate tensors (about 3x slower). How coarse: cells of 32 px, 4 x 4 on the shipped model's
+128-px crop (3 x 3 on ``emotion-fast``'s 96 px), each with a receptive field spanning most of the face.
 """
 from __future__ import annotations
 
@@ -243,8 +247,18 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, matrix: np.ndarray, *, alp
     return np.clip(image * (1 - weight) + colours * weight, 0, 255).astype(np.uint8)
 
 
+@dataclass
+class CamRun:
+    """One crop through :class:`CamHead`: the feature map ``(h, w, c)``, the hidden layer's
+    pre-activation, and (companion model only) the model's probabilities for the crop."""
+
+    feature: np.ndarray
+    pre: np.ndarray
+    probs: Optional[np.ndarray] = None
+
+
 class CamHead:
-    """Class activation maps from the shipped model as it is, without a re-export.
+    """Class activation maps from the emotion model's last feature map.
 
     The emotion model ends in global average pooling -> fully connected + ReLU -> fully connected ->
     softmax. Given the hidden layer's ReLU pattern the class logit is linear in the pooled
@@ -255,28 +269,37 @@ class CamHead:
     in the dequantized arithmetic; each cell's term is its contribution to the logit (what Grad-CAM
     computes for this piecewise-linear head: its gradient weights times the feature map). Against
     the INT8 model's own logit (its hidden layer is rounded to INT8) the sum agrees within 0.15
-    logit (``tests/features/test_explain.py``), not exactly. The feature map, the
-    hidden layer and the weights are read from the INT8 model itself (dequantized) through an
-    interpreter that keeps intermediate tensors, which XNNPACK cannot do: this path runs LiteRT's
-    built-in kernels. The map has the last feature map's resolution (cells of 32 px: 4 x 4 on a
-    128-px crop). An export that adds the feature map as a second output would let XNNPACK
-    run it instead.
+    logit (``tests/features/test_explain.py``), not exactly. The map has the last feature map's
+    resolution (cells of 32 px: 4 x 4 on a 128-px crop, 3 x 3 on a 96-px one).
+
+    Two ways to read the feature map:
+
+    - ``feature_model`` given (the manifest's ``"cam"`` companion of the model, written by
+      ``python -m converters.emotion.cam_model``): the same INT8 graph with the feature map as a
+      second output, so **XNNPACK** runs it and its first output is the model's probabilities
+      (checked equal to the one-output model's on every FER2013Valid face, and here on a probe
+      crop: :attr:`probs_exact`). The weights are read once from its graph.
+    - otherwise: the one-output model through an interpreter that keeps intermediate tensors,
+      which XNNPACK cannot do, so LiteRT's **built-in kernels** run it (about 3x slower).
+
+    :attr:`xnnpack` says which one runs.
 
     Raises:
         ConfigError: the model's graph does not end in that head (CAM unavailable for it).
     """
 
-    def __init__(self, model: Any, num_threads: int = 1) -> None:
+    def __init__(self, model: Any, num_threads: int = 1, feature_model: Any = None) -> None:
         from . import litert
 
         module = litert.interpreter_module()
-        content = getattr(model, "content", None)
+        inspected = model if feature_model is None else feature_model
+        content = inspected if isinstance(inspected, (bytes, bytearray)) else getattr(inspected, "content", None)
         if content is None:
-            content = litert.read_tflite(model)
+            content = litert.read_tflite(inspected)
         subject = getattr(model, "path", model)
         try:
             self._it = module.Interpreter(
-                model_content=content, num_threads=num_threads, experimental_preserve_all_tensors=True,
+                model_content=bytes(content), num_threads=num_threads, experimental_preserve_all_tensors=True,
                 experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
             self._it.allocate_tensors()
             ops = self._it._get_ops_details()  # LiteRT's op list (name, input and output tensors)
@@ -298,11 +321,59 @@ class CamHead:
                               subject, "use method='occlusion'")
         self._feature, self._pooled, fc1, fc2 = head
         self._hidden, self._logits = fc1["outputs"][0], fc2["outputs"][0]
-        self.w1, self.b1 = self._read(fc1["inputs"][1]), self._read(fc1["inputs"][2])
-        self.w2, self.b2 = self._read(fc2["inputs"][1]), self._read(fc2["inputs"][2])
+        self.w1, self.w2 = self._read(fc1["inputs"][1]), self._read(fc2["inputs"][1])
+        # a bias the converter dropped (all zero) is the optional tensor -1
+        self.b1, self.b2 = (self._read(op["inputs"][2]) if op["inputs"][2] >= 0 else np.zeros(w.shape[0])
+                            for op, w in ((fc1, self.w1), (fc2, self.w2)))
         self._input = self._it.get_input_details()[0]
         _, self.height, self.width, _ = (int(v) for v in self._input["shape"])
+        self._last: Optional[CamRun] = None
+        #: True when XNNPACK runs the CAM (the two-output companion model).
+        self.xnnpack = False
         self.relu = self._probe_relu()
+        #: (companion only) its probabilities equal the one-output model's on a probe crop.
+        self.probs_exact = False
+        if feature_model is not None:
+            self._use_companion(model, content, num_threads, subject)
+
+    def _use_companion(self, model: Any, content: bytes, num_threads: int, subject: Any) -> None:
+        """Run the two-output companion on XNNPACK from now on (the inspector is dropped)."""
+        from . import litert
+
+        pooled, hidden = self._details[self._pooled], self._details[self._hidden]
+        self._pooled_q = (float(pooled["quantization"][0]), int(pooled["quantization"][1]), pooled["dtype"])
+        self._hidden_q = (float(hidden["quantization"][0]), int(hidden["quantization"][1]), hidden["dtype"])
+        feature_shape = tuple(int(v) for v in self._details[self._feature]["shape"])
+        runner = litert.allocate(content, num_threads, delegates=True)
+        outputs = litert.output_specs(runner)
+        maps = [o for o in outputs if tuple(o.shape) == feature_shape]
+        probs = [o for o in outputs if len(o.shape) == 2 and o.shape[1] == self.w2.shape[0]]
+        if len(outputs) != 2 or not maps or not probs:
+            raise ConfigError(f"the CAM model's outputs {[list(o.shape) for o in outputs]} are not "
+                              f"[1, classes] and the feature map {list(feature_shape)}", subject,
+                              "re-export it with python -m converters.emotion.cam_model")
+        self._it, self._details = runner, {}
+        self._input_spec = litert.input_specs(runner)[0]
+        self._map_out, self._probs_out = maps[0], probs[0]
+        # float32 copies for the per-crop arithmetic (float64 gains nothing over INT8 inputs)
+        self._w1t32 = np.ascontiguousarray(self.w1.T, np.float32)
+        self._b1_32 = self.b1.astype(np.float32)
+        self.xnnpack = True
+        self.probs_exact = self._probe_probs(model)
+
+    def _probe_probs(self, model: Any) -> bool:
+        """Whether the companion's probabilities are the one-output model's, on a probe crop."""
+        from . import litert
+
+        one = litert.allocate(bytes(model.content) if hasattr(model, "content") else litert.read_tflite(model), 1)
+        spec_in, spec_out = litert.input_specs(one)[0], litert.output_specs(one)[0]
+        crop = np.random.default_rng(1).integers(0, 256, (self.height, self.width, 3), dtype=np.uint8)
+        if spec_in.dtype != np.uint8 or self._input_spec.dtype != np.uint8:
+            return False
+        one.set_tensor(spec_in.index, crop[None])
+        one.invoke()
+        expected = litert.dequantize(one.get_tensor(spec_out.index), spec_out).reshape(-1)
+        return bool(np.array_equal(self.run(crop).probs, expected))
 
     def _read(self, index: int) -> np.ndarray:
         """A tensor of the last run (or a constant), dequantized with its own (per-channel) parameters."""
@@ -317,18 +388,44 @@ class CamHead:
             shape[int(q.get("quantized_dimension", 0))] = scales.size
         return (values - zeros.reshape(shape)) * scales.reshape(shape)
 
-    def _run(self, crop: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """(feature map ``(h, w, c)``, hidden pre-activation ``(units,)``) of one crop."""
-        x = crop[None]
-        if self._input["dtype"] != np.uint8:
-            from . import litert
+    @staticmethod
+    def _requantize(values: np.ndarray, q: Tuple[float, int, Any]) -> np.ndarray:
+        """``values`` rounded to a tensor's INT8 grid (what the INT8 graph holds there), dequantized."""
+        scale, zero, dtype = q
+        if not scale:
+            return values
+        info = np.iinfo(dtype)
+        return (np.clip(np.rint(values / scale) + zero, info.min, info.max) - zero) * scale
 
+    def run(self, crop: np.ndarray) -> CamRun:
+        """Feature map, hidden pre-activation (and with the companion the probabilities) of one crop."""
+        from . import litert
+
+        x = crop[None]
+        if self.xnnpack:
+            if self._input_spec.dtype != np.uint8:
+                x = litert.quantize(x.astype(np.float32), self._input_spec)
+            self._it.set_tensor(self._input_spec.index, np.ascontiguousarray(x))
+            self._it.invoke()
+            feature = litert.dequantize(self._it.get_tensor(self._map_out.index), self._map_out)[0]
+            probs = litert.dequantize(self._it.get_tensor(self._probs_out.index), self._probs_out).reshape(-1)
+            # the pooled vector as the INT8 graph holds it (its MEAN output is rounded to INT8)
+            pooled = self._requantize(feature.mean(axis=(0, 1)), self._pooled_q).astype(np.float32)
+            self._last = CamRun(feature, pooled @ self._w1t32 + self._b1_32, probs)
+            return self._last
+        if self._input["dtype"] != np.uint8:
             x = litert.quantize(x.astype(np.float32), litert.TensorSpec.from_detail(self._input))
         self._it.set_tensor(self._input["index"], np.ascontiguousarray(x))
         self._it.invoke()
         feature = self._read(self._feature)[0]
         pooled = self._read(self._pooled).reshape(-1)
-        return feature, pooled @ self.w1.T + self.b1
+        self._last = CamRun(feature, pooled @ self.w1.T + self.b1)
+        return self._last
+
+    def _run(self, crop: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(feature map ``(h, w, c)``, hidden pre-activation ``(units,)``) of one crop."""
+        r = self.run(crop)
+        return r.feature, r.pre
 
     def _probe_relu(self) -> bool:
         """Whether the hidden layer has a fused ReLU: compare the stored hidden tensor with both readings."""
@@ -339,20 +436,43 @@ class CamHead:
         pre = pooled @ self.w1.T + self.b1
         return float(np.abs(np.maximum(pre, 0) - stored).max()) <= float(np.abs(pre - stored).max())
 
-    def contributions(self, crop: np.ndarray, k: int) -> Tuple[np.ndarray, float]:
-        """(per-cell contribution to class ``k``'s logit ``(h, w)``, the rest of the logit): the cells'
-        mean plus the rest is the logit."""
-        feature, pre = self._run(crop)
-        h, w, c = feature.shape
-        mask = (pre > 0) if self.relu else np.ones_like(pre, bool)
+    def cells(self, run: CamRun, k: int) -> Tuple[np.ndarray, float]:
+        """(per-cell contribution to class ``k``'s logit ``(h, w)``, the rest of the logit) of a
+        :meth:`run`: the cells' mean plus the rest is the logit."""
+        h, w, c = run.feature.shape
+        mask = (run.pre > 0) if self.relu else np.ones_like(run.pre, bool)
         weights = (self.w2[k] * mask) @ self.w1  # (c,): the gradient of logit k w.r.t. the pooled feature
-        cells = feature.reshape(-1, c) @ weights
+        cells = run.feature.reshape(-1, c) @ weights
         rest = float((self.w2[k] * mask) @ self.b1 + self.b2[k])
         return cells.reshape(h, w), rest
 
+    def contributions(self, crop: np.ndarray, k: int) -> Tuple[np.ndarray, float]:
+        """:meth:`cells` of class ``k`` for ``crop`` (one invoke)."""
+        return self.cells(self.run(crop), k)
+
     def logits(self) -> np.ndarray:
-        """The class logits of the last :meth:`contributions` run (dequantized from the model)."""
-        return self._read(self._logits).reshape(-1)
+        """The class logits of the last run: read from the model on the built-in kernels; with the
+        companion, computed from its feature map as the INT8 head computes them (pooled and hidden
+        layers rounded to their INT8 grids)."""
+        if not self.xnnpack:
+            return self._read(self._logits).reshape(-1)
+        if self._last is None:
+            raise ConfigError("no crop has run through the CAM head yet", hint="call run() or contributions() first")
+        hidden = np.maximum(self._last.pre, 0) if self.relu else self._last.pre
+        return self._requantize(hidden, self._hidden_q) @ self.w2.T + self.b2
+
+    @classmethod
+    def for_model(cls, model: Union[str, "os.PathLike[str]"], num_threads: int = 1,
+                  companion: bool = True) -> "CamHead":
+        """The CAM head of an emotion model name or path: with ``companion`` and a ``"cam"`` file in
+        its manifest entry, the XNNPACK path; otherwise the built-in-kernel path."""
+        from . import registry
+
+        loaded = registry.load_model(model)
+        feature = None
+        if companion and loaded.info is not None and "cam" in registry.companion_files(loaded.info.name):
+            feature = registry.load_companion(loaded.info.name, "cam")[1]
+        return cls(loaded, num_threads, feature_model=feature)
 
     def close(self) -> None:
         self._it = None
@@ -415,13 +535,18 @@ class Explainer(CreateFromOptions):
         aligned = self.aligner._align_checked(bgr, det)
         crop = aligned.image
         t1 = time.perf_counter()
-        probs = self.classifier.predict_probs(crop)
+        runs: List[CamRun] = []
+        if method == "cam":  # CPU time from here: the CAM's own invokes give the probabilities too
+            c1 = time.thread_time()
+            probs, runs = self._cam_runs(crop)
+        else:
+            probs = self.classifier.predict_probs(crop)
+            c1 = time.thread_time()
         predicted = labels[int(np.argmax(probs))]
         target = emotion or predicted
         k = labels.index(target)
-        c1 = time.thread_time()
         if method == "cam":
-            heat, evaluations, patch = self._cam(crop, k)
+            heat, evaluations, patch = self._cam(runs, crop.shape[:2], k)
             stride = patch
         else:
             size = min(crop.shape[:2])
@@ -447,25 +572,42 @@ class Explainer(CreateFromOptions):
                            box, index, regions, aus, overlay, patch, stride, evaluations, self.classifier.flip_average,
                            source_of_points, timings, source)
 
-    def _cam(self, crop: np.ndarray, k: int) -> Tuple[np.ndarray, int, int]:
-        """(heat in logit units per crop pixel, invokes, cell size in px) of the CAM method."""
+    def cam_head(self) -> CamHead:
+        """The CAM head, loaded on first use: XNNPACK on the model's ``"cam"`` companion when its
+        manifest entry has one, else the built-in-kernel path (:class:`CamHead`)."""
         if self._cam_head is None:
-            from . import registry
+            self._cam_head = CamHead.for_model(self._model, self._threads)
+        return self._cam_head
 
-            self._cam_head = CamHead(registry.load_model(self._model), self._threads)
-        head = self._cam_head
-        cells, _ = head.contributions(crop, k)
-        invokes = 1
+    def _cam_runs(self, crop: np.ndarray) -> Tuple[np.ndarray, List[CamRun]]:
+        """(the probabilities the pipeline reports for ``crop``, the CAM runs: the crop, then with
+        flip averaging the mirrored crop). With the companion model, whose probabilities are the
+        shipped model's (:attr:`CamHead.probs_exact`), its two invokes give both; otherwise the
+        classifier runs too."""
+        head = self.cam_head()
+        runs = [head.run(crop)]
+        if self.classifier.flip_average:
+            runs.append(head.run(np.ascontiguousarray(crop[:, ::-1])))
+        if head.xnnpack and head.probs_exact:
+            if len(runs) == 2:  # the classifier's arithmetic: (a + b) * 0.5 in float32
+                return (runs[0].probs + runs[1].probs) * np.float32(0.5), runs
+            return runs[0].probs, runs
+        return self.classifier.predict_probs(crop), runs
+
+    def _cam(self, runs: List[CamRun], size: Tuple[int, int], k: int) -> Tuple[np.ndarray, int, int]:
+        """(heat in logit units per crop pixel, invokes, cell size in px) of the CAM method."""
+        head = self.cam_head()
+        cells, _ = head.cells(runs[0], k)
         # with flip averaging the pipeline reports the mean of the two views' *probabilities*; the
         # CAM explains the mean of the two views' logit contributions (the mirrored view's map
         # flipped back), an approximation of that: close when both views agree
-        if self.classifier.flip_average:
-            mirrored, _ = head.contributions(np.ascontiguousarray(crop[:, ::-1]), k)
-            cells, invokes = (cells + mirrored[:, ::-1]) / 2.0, 2
-        h, w = crop.shape[:2]
+        if len(runs) == 2:
+            mirrored, _ = head.cells(runs[1], k)
+            cells = (cells + mirrored[:, ::-1]) / 2.0
+        h, w = size
         per_cell = (cells / cells.size).astype(np.float32)  # each cell's share of the logit
         heat = cv2.resize(per_cell, (w, h), interpolation=cv2.INTER_NEAREST)
-        return heat, invokes, int(round(h / cells.shape[0]))
+        return heat, len(runs), int(round(h / cells.shape[0]))
 
     def close(self) -> None:
         self.classifier.close()
@@ -537,5 +679,5 @@ def explain(image: ImageSource, *, out_dir: Optional[Union[str, "os.PathLike[str
     return result
 
 
-__all__ = ["CamHead", "Explainer", "ExplainerOptions", "Explanation", "METHODS", "REGIONS", "explain", "occlusion_map",
-           "rank_regions", "region_map"]
+__all__ = ["CamHead", "CamRun", "Explainer", "ExplainerOptions", "Explanation", "METHODS", "REGIONS", "explain",
+           "occlusion_map", "rank_regions", "region_map"]

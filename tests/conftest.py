@@ -24,7 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 TOOLCHAIN_MODULES = frozenset({
     "test_android_demo.py", "test_caption_corpus.py", "test_caption_model.py", "test_caption_runtime.py",
     "test_converters_emotion_aligned.py", "test_converters_emotion_data.py", "test_converters_emotion_dead_gates.py",
-    "test_converters_emotion_evaluate.py", "test_converters_emotion_history.py",
+    "test_converters_emotion_cam_model.py", "test_converters_emotion_evaluate.py", "test_converters_emotion_gradcam.py",
+    "test_converters_emotion_history.py",
     "test_converters_emotion_latency_probe.py", "test_converters_emotion_pipeline.py",
     "test_converters_emotion_pruning.py", "test_converters_emotion_shipped.py",
     "test_converters_emotion_teacher.py", "test_detection.py", "test_emotion_classifier.py", "test_facemesh.py",

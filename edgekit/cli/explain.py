@@ -5,7 +5,7 @@ part of the face lowers the emotion's probability most) and <photo name>_explain
 probabilities, the face regions ranked by that drop, the action units and their plain-language
 cues) into the -o folder, and prints the JSON summary line. The map is computed by occlusion
 through the shipped INT8 model itself (8 x 8 occluder positions), or with --method cam from the
-model's last feature map (3 x 3 cells: fast and coarse).
+model's last feature map (4 x 4 cells on the 128-px model: fast and coarse).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--emotion", default=None, metavar="LABEL", help="emotion to explain (default: the predicted one)")
     p.add_argument("--method", default="occlusion", metavar="METHOD",
                    help="occlusion (default: 8x8 occluder positions through the shipped model) or cam (fast, "
-                        "3x3 cells of the last feature map)")
+                        "4x4 cells of the last feature map on the 128-px model)")
     add_fields(p.add_argument_group("explainer options"), ExplainerOptions, EXPLAINER_FLAGS)
     p.set_defaults(func=run, parser=p)
 

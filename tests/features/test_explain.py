@@ -112,6 +112,38 @@ def test_cam_decomposes_the_logit_within_int8_rounding(explainer, astronaut_path
     assert int(np.argmax(head.logits())) == happy
 
 
+def test_cam_companion_runs_on_xnnpack_and_matches_the_built_in_path(explainer, astronaut_path):
+    """The manifest's "cam" companion of emotion: XNNPACK runs it, its probabilities are the shipped
+    model's, and its cell contributions are those of the built-in-kernel path up to the two kernels'
+    INT8 rounding; emotion-fast has no companion and keeps the built-in path."""
+    from edgekit import EmotionClassifier
+    from edgekit.explain import CamHead
+
+    fast, slow = CamHead.for_model("emotion"), CamHead.for_model("emotion", companion=False)
+    assert fast.xnnpack and fast.probs_exact and fast.relu and not slow.xnnpack
+    image = cv2.imread(str(astronaut_path))
+    crop = explainer.aligner.align(image, explainer.detector.detect(image)[0]).image
+    single = EmotionClassifier("emotion", flip_average=False)
+    run = fast.run(crop)
+    assert np.array_equal(run.probs, single.predict_probs(crop))  # bit for bit the shipped model's output
+    logits = fast.logits()
+    softmax = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    assert np.abs(softmax - run.probs).max() <= 3 / 256  # the INT8 head's logits, as the output's rounding allows
+    for k in range(len(explainer.classifier.labels)):
+        a, rest_a = fast.cells(run, k)
+        b, rest_b = slow.contributions(crop, k)
+        assert a.shape == b.shape == (4, 4)
+        assert a.mean() + rest_a == pytest.approx(logits[k], abs=0.15)
+        assert abs(a.mean() - b.mean()) < 0.25 and np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
+    assert not CamHead.for_model("emotion-fast").xnnpack
+
+
+def test_cam_probabilities_are_the_pipelines(explainer, astronaut_path):
+    cam = explainer.explain(astronaut_path, method="cam")
+    occlusion = explainer.explain(astronaut_path)
+    assert cam.probs == occlusion.probs  # the companion's two invokes give the flip-averaged probabilities
+
+
 def test_explain_with_cam(explainer, astronaut_path):
     result = explainer.explain(astronaut_path, method="cam")
     assert result.method == "cam" and result.patch_px == 32 and result.evaluations == 2
