@@ -185,7 +185,8 @@ def caption_characters() -> Set[int]:
     for key in ("atoms", "words", "chars"):
         text.extend(tok.get(key, []))
     text.extend(p.read_text(encoding="utf-8") for p in sorted((assets / "captions").glob("*.tsv")))  # library, voices
-    text.extend(p.read_text(encoding="utf-8") for p in sorted((ROOT / "converters" / "caption" / "corpus" / "authored").glob("*.tsv")))
+    text.extend(p.read_text(encoding="utf-8")
+                for p in sorted((ROOT / "converters" / "caption" / "corpus" / "authored").glob("*.tsv")))
     text.extend(p.read_text(encoding="utf-8") for p in sorted((assets / "suggest").glob("*.tsv")))
     return {ord(c) for c in "".join(text) if c.isprintable() and not c.isspace()}
 
@@ -296,7 +297,8 @@ def build_fonts() -> Dict[str, object]:
         lic_name = next(n for n in zipfile.ZipFile(wheel(requirement)).namelist()
                         if n.rsplit("/", 1)[-1] in ("LICENSE", "LICENSE.txt") and "dist-info" in n)
         licences[requirement] = member(wheel(requirement), lic_name)
-        log(f"{key}: {len(got):,} characters -> {out.name} ({out.stat().st_size:,} bytes, {time.monotonic() - t0:.0f} s)")
+        log(f"{key}: {len(got):,} characters -> {out.name} "
+            f"({out.stat().st_size:,} bytes, {time.monotonic() - t0:.0f} s)")
     missing = sorted(must - covered_total)
     notice = ["Fonts in this folder are subsets built by `python -m converters.thirdparty` from the",
               "packages below and renamed (SIL OFL 1.1 section 3: modified fonts do not keep reserved names).", ""]

@@ -27,7 +27,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from converters.core.paths import ROOT
 from edgekit import glyphs
-from edgekit.captioning.library import BLOCKLIST_PATH, MAX_CHARS, Entry, blocked_term, read_blocklist, unbalanced_bracket
+from edgekit.captioning.library import (BLOCKLIST_PATH, MAX_CHARS, Entry, blocked_term, read_blocklist,
+                                        unbalanced_bracket)
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, NO_SCENE, SCENES, STYLES, resolve_scene
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.errors import ConfigError
@@ -159,7 +160,8 @@ class Coverage:
     thin_cells: List[Tuple[str, str, str, int]]  # (lang, emotion, style, count) below MIN_PER_CELL
 
     def problems(self) -> List[str]:
-        out = [f"{lang}: {n} captions, fewer than {MIN_PER_LANG}" for lang, n in self.per_lang.items() if n < MIN_PER_LANG]
+        out = [f"{lang}: {n} captions, fewer than {MIN_PER_LANG}"
+               for lang, n in self.per_lang.items() if n < MIN_PER_LANG]
         out += [f"{lang}: {share:.0%} of captions have scene 'none', fewer than {MIN_NONE_SHARE:.0%}"
                 for lang, share in self.none_share.items() if share < MIN_NONE_SHARE]
         out += [f"{lang}/{emotion}/{style}: {n} captions, fewer than {MIN_PER_CELL}" for lang, emotion, style,
@@ -169,9 +171,11 @@ class Coverage:
 
 def coverage(captions: Sequence[Caption]) -> Coverage:
     per_lang = {lang: sum(c.lang == lang for c in captions) for lang in LANGS}
-    none_share = {lang: sum(c.lang == lang and c.scene == NO_SCENE for c in captions) / max(n, 1) for lang, n in per_lang.items()}
+    none_share = {lang: sum(c.lang == lang and c.scene == NO_SCENE for c in captions) / max(n, 1)
+                  for lang, n in per_lang.items()}
     cells = Counter((c.lang, c.emotion, c.style) for c in captions)
-    thin = [(la, em, st, cells[(la, em, st)]) for la in LANGS for em in EMOTIONS for st in STYLES if cells[(la, em, st)] < MIN_PER_CELL]
+    thin = [(la, em, st, cells[(la, em, st)]) for la in LANGS for em in EMOTIONS for st in STYLES
+            if cells[(la, em, st)] < MIN_PER_CELL]
     return Coverage(per_lang, none_share, thin)
 
 

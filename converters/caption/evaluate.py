@@ -66,7 +66,8 @@ def generation_metrics(cap: Captioner, scorer: NaiveBayesScorer, train_texts: fr
         "emotion_consistency_model_outputs": float(np.mean([scorer.predict(c.text) == c.emotion for c in model_rows])),
         "emotion_consistency_all_outputs": float(np.mean([scorer.predict(c.text) == c.emotion for c in rows])),
         "copies_of_training_lines": float(np.mean([c.text in train_texts for c in model_rows])),
-        "distinct_2": {lang: distinct_2([c.text for c in model_rows if c.lang == lang], cap.tokenizer) for lang in LANGS},
+        "distinct_2": {lang: distinct_2([c.text for c in model_rows if c.lang == lang], cap.tokenizer)
+                       for lang in LANGS},
         "examples": [c.to_dict() for c in rows[:: max(1, len(rows) // 24)]],
     }
 
@@ -153,6 +154,7 @@ def train_scorer(held: Sequence[Entry], train: Sequence[Entry], seed: int, per_c
     library = {e.text for e in list(held) + list(train)}
     fresh = [e for e in generate(per_cell=per_cell, seed=seed) if e.text not in library]
     scorer = NaiveBayesScorer().fit([(e.text, e.emotion) for e in list(held) + fresh])
-    return {"scorer": scorer, "trained_on": f"held-out split ({len(held)} captions) + {len(fresh)} fresh grammar captions "
-            f"(seed {seed}) not in the library",
+    return {"scorer": scorer,
+            "trained_on": f"held-out split ({len(held)} captions) + {len(fresh)} fresh grammar captions "
+                          f"(seed {seed}) not in the library",
             "accuracy_on_training_split": scorer.accuracy([(e.text, e.emotion) for e in train])}

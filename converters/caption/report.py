@@ -73,12 +73,15 @@ def markdown(r: Dict) -> str:
         "| target | measured | pass |",
         "|---|---|---|",
         f"| INT8 model <= 6 MB | {sizes['caption_pruned_int8.tflite'] / 1e6:.2f} MB | {t['int8_size_ok']} |",
-        f"| caption p50 <= 20 ms, 1 thread (<= {lat['max_new_tokens']} tokens) | {lat['caption_ms_p50']:.2f} ms | {t['latency_ok']} |",
+        f"| caption p50 <= 20 ms, 1 thread (<= {lat['max_new_tokens']} tokens) | {lat['caption_ms_p50']:.2f} ms "
+        f"| {t['latency_ok']} |",
         f"| damaged doubled words 0 in {r['integrity']['captions']} captions | {r['integrity']['damaged_doubles']} "
         f"(of {r['integrity']['zh_captions']} zh) | {t['damaged_doubles_ok']} |",
-        f"| scene words when no scene asked: 0 | {r['integrity']['unasked_scene']} of {r['integrity']['no_scene_requests']} "
+        f"| scene words when no scene asked: 0 | {r['integrity']['unasked_scene']} of "
+        f"{r['integrity']['no_scene_requests']} "
         f"| {t['unasked_scene_ok']} |",
-        f"| 5-style batch always 5 distinct | {_pct(r['style_batches']['all_distinct_share'])} of {r['style_batches']['trials']} | {t['style_batch_ok']} |",
+        f"| 5-style batch always 5 distinct | {_pct(r['style_batches']['all_distinct_share'])} of "
+        f"{r['style_batches']['trials']} | {t['style_batch_ok']} |",
         "",
         "Whether people would post the captions (would post >= 3.5, fluent >= 97%, fits emotion >= 92%, fits style "
         ">= 90%, invented scenes 0, restyle keeps content and emotion >= 80%) is judged by blind reviewers, not by "
@@ -89,18 +92,23 @@ def markdown(r: Dict) -> str:
         "",
         f"GPT-2 architecture (pre-LayerNorm, learned positions, GELU, tied embeddings), trained from scratch: "
         f"{len(r['train']['config']['heads'])} layers, d_model {r['train']['config']['d_model']}, "
-        f"{r['train']['config']['heads'][0]} heads x {r['train']['config']['head_dim']}, MLP {r['train']['config']['mlp'][0]}, "
+        f"{r['train']['config']['heads'][0]} heads x {r['train']['config']['head_dim']}, "
+        f"MLP {r['train']['config']['mlp'][0]}, "
         f"context {r['train']['config']['n_ctx']}, vocabulary {r['train']['config']['vocab_size']} "
-        f"({r['tokenizer']['atoms']} kaomoji atoms, {r['tokenizer']['words']} Latin words, {r['tokenizer']['chars']} characters, "
+        f"({r['tokenizer']['atoms']} kaomoji atoms, {r['tokenizer']['words']} Latin words, "
+        f"{r['tokenizer']['chars']} characters, "
         f"{r['tokenizer']['controls']} special/control tokens). Conditioning: control tokens "
         "`<lang> <emo> <sty> <scn>` then `<bos>`, plus a condition vector (emotion probabilities, style, scene and "
         "language one-hots; `edgekit/captioning/conditioning.py`) projected and added to every position, so an "
-        "`EmotionClassifier` probability dict conditions the model directly. Scene `none` is learnt only from the corpus's "
+        "`EmotionClassifier` probability dict conditions the model directly. Scene `none` is learnt only from the "
+        "corpus's "
         "scene-less captions, so `scene=None` asks for a caption without scene words. Training augmentation: in 50% of "
-        f"rows the one-hot emotion becomes a classifier-like probability vector (>= 55% on the label). {r['train']['params']:,} parameters; trained {r['train']['history'][-1]['step']} steps "
+        "rows the one-hot emotion becomes a classifier-like probability vector (>= 55% on the label). "
+        f"{r['train']['params']:,} parameters; trained {r['train']['history'][-1]['step']} steps "
         f"(batch {r['train']['train']['batch']}) in {r['train']['wall_s'] / 60:.1f} min on 2 TF threads"
         f"{_restored(r['train'])}. "
-        f"Held-out split: {r['corpus']['heldout']} captions (10% of every emotion/style/language cell), never trained on.",
+        f"Held-out split: {r['corpus']['heldout']} captions (10% of every emotion/style/language cell), "
+        "never trained on.",
         "",
         "## Pruning, INT8 and perplexity",
         "",
@@ -112,13 +120,15 @@ def markdown(r: Dict) -> str:
         f"then fine-tuned {pr['history'][-1]['step']} steps{_restored(pr)}. INT8: **dynamic-range** quantization "
         "(int8 weights, float activations; TFLite `Optimize.DEFAULT` without a representative dataset).",
         "",
-        "| model | held-out perplexity (LiteRT, KV cache) | delta vs float | consistency (proxy) | copies of training lines | fallback |",
+        "| model | held-out perplexity (LiteRT, KV cache) | delta vs float | consistency (proxy) "
+        "| copies of training lines | fallback |",
         "|---|---|---|---|---|---|",
     ]
     for key, name in (("float", "float, dense"), ("pruned_float", "pruned 30% + fine-tune, float"),
                       ("pruned_int8", "pruned + INT8 (shipped)")):
         g = gen[key]
-        lines.append(f"| {name} | {ppl[key]:.4f} | {ppl[key] - ppl['float']:+.4f} | {_pct(g['emotion_consistency_model_outputs'])} | "
+        lines.append(f"| {name} | {ppl[key]:.4f} | {ppl[key] - ppl['float']:+.4f} | "
+                     f"{_pct(g['emotion_consistency_model_outputs'])} | "
                      f"{_pct(g['copies_of_training_lines'])} | {_pct(g['fallback_rate'])} |")
     lines += [
         "",
@@ -129,26 +139,35 @@ def markdown(r: Dict) -> str:
         "",
         "## Generation quality (shipped model)",
         "",
-        f"{ship['captions']} captions ({r['per_cell']} per emotion x style x language, a third without a scene, default sampling: "
+        f"{ship['captions']} captions ({r['per_cell']} per emotion x style x language, a third without a scene, "
+        "default sampling: "
         f"temperature {r['sampling']['temperature']}, top-k {r['sampling']['top_k']}, top-p {r['sampling']['top_p']}, "
-        f"repetition penalty {r['sampling']['repetition_penalty']}, no repeated {r['sampling']['no_repeat_ngram']}-grams).",
+        f"repetition penalty {r['sampling']['repetition_penalty']}, "
+        f"no repeated {r['sampling']['no_repeat_ngram']}-grams).",
         "",
         f"- Emotion consistency: {_pct(ship['emotion_consistency_model_outputs'])} of model outputs "
-        f"({_pct(ship['emotion_consistency_all_outputs'])} counting library fallbacks). Scorer: {r['scorer']['description']}; "
-        f"its accuracy on the training split (which it never saw) is {_pct(r['scorer']['accuracy_on_training_split'])}.",
+        f"({_pct(ship['emotion_consistency_all_outputs'])} counting library fallbacks). "
+        f"Scorer: {r['scorer']['description']}; "
+        "its accuracy on the training split (which it never saw) is "
+        f"{_pct(r['scorer']['accuracy_on_training_split'])}.",
         f"- Copies: {_pct(ship['copies_of_training_lines'])} of model outputs are verbatim lines of the training split "
         f"(the model learnt {r['corpus']['train']:,} authored lines; the rest are its own recombinations).",
         f"- Distinct-2 (token bigrams): zh {ship['distinct_2']['zh']:.3f}, en {ship['distinct_2']['en']:.3f}.",
         f"- Fallback to the library: {_pct(ship['fallback_rate'])} (reasons: {ship['fallback_reasons'] or 'none'}).",
-        f"- `caption_styles`: {_pct(r['style_batches']['all_distinct_share'])} of {r['style_batches']['trials']} batches had 5 distinct captions in 5 styles.",
-        f"- `restyle` ({r['restyle']['sources']} human-written sentences, `converters/caption/corpus/restyle_sources.tsv`, x 8 "
+        f"- `caption_styles`: {_pct(r['style_batches']['all_distinct_share'])} of {r['style_batches']['trials']} "
+        "batches had 5 distinct captions in 5 styles.",
+        f"- `restyle` ({r['restyle']['sources']} human-written sentences, "
+        "`converters/caption/corpus/restyle_sources.tsv`, x 8 "
         f"styles): {_pct(r['restyle']['all_distinct_share'])} with 8 distinct results, the sentence kept in "
         f"{_pct(r['restyle']['sentence_kept_share'])} of results; the emotion inferred from the text (which picks the "
-        f"voices) is the sentence's labelled one for {_pct(r['restyle']['inferred_emotion_accuracy'])} (pass `emotion=` "
+        f"voices) is the sentence's labelled one for {_pct(r['restyle']['inferred_emotion_accuracy'])} "
+        "(pass `emotion=` "
         "when the face's emotion is known).",
         "",
-        f"Latency (`Captioner.generate`, <= {lat['max_new_tokens']} new tokens, 1 thread, {lat['calls']} calls, incl. prompt prefill, checks and retries): "
-        f"p50 {lat['caption_ms_p50']:.2f} ms, p95 {lat['caption_ms_p95']:.2f} ms; one decode invoke p50 {lat['invoke_ms_p50']:.3f} ms. "
+        f"Latency (`Captioner.generate`, <= {lat['max_new_tokens']} new tokens, 1 thread, {lat['calls']} calls, "
+        "incl. prompt prefill, checks and retries): "
+        f"p50 {lat['caption_ms_p50']:.2f} ms, p95 {lat['caption_ms_p95']:.2f} ms; "
+        f"one decode invoke p50 {lat['invoke_ms_p50']:.3f} ms. "
         "Measured while other training jobs shared the 2 cores.",
         "",
         "### Examples (shipped model, from the runs above)",
@@ -157,7 +176,8 @@ def markdown(r: Dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for c in ship["examples"]:
-        lines.append(f"| {c['lang']} | {c['emotion']} | {c['style']} | {c['scene']} | {c['source']} | {c['text'].replace('|', '&#124;')} |")
+        lines.append(f"| {c['lang']} | {c['emotion']} | {c['style']} | {c['scene']} | {c['source']} | "
+                     f"{c['text'].replace('|', '&#124;')} |")
     lines += ["", "Restyle:", ""]
     for ex in r["restyle"]["examples"]:
         lines.append(f"- source: {ex['source']}")
@@ -167,7 +187,8 @@ def markdown(r: Dict) -> str:
         lines.append(f"| {name} | {size:,} | {r['sha256'].get(name, '')} |")
     lines += [
         "",
-        f"Shipped: `edgekit/models/caption_gpt2_int8.tflite` (= caption_pruned_int8.tflite), `edgekit/models/caption_tokenizer.json`, "
+        "Shipped: `edgekit/models/caption_gpt2_int8.tflite` (= caption_pruned_int8.tflite), "
+        "`edgekit/models/caption_tokenizer.json`, "
         f"`edgekit/assets/captions/library.tsv`. Reproduce everything with `{r['produced_by']}` (about an hour on 2 "
         "shared cores). The library, tokenizer and scorer are bit-exact; training and fine-tuning run for a wall-clock "
         "budget (45 min and 2.5 min, step count re-planned from the measured step time), so a rebuild on a machine "
@@ -175,9 +196,11 @@ def markdown(r: Dict) -> str:
         "",
         "## Caption library",
         "",
-        f"{r['corpus']['total']} captions of the authored corpus (`converters/caption/corpus/authored/`, written by the "
+        f"{r['corpus']['total']} captions of the authored corpus (`converters/caption/corpus/authored/`, "
+        "written by the "
         "project; the template grammars remain only as the review's baseline), validated by "
-        "`python -m converters.caption.authored` (tags, exact and near duplicates, length, blocklist, brackets, doubled "
+        "`python -m converters.caption.authored` (tags, exact and near duplicates, length, blocklist, brackets, "
+        "doubled "
         f"words, scene words, glyphs): {r['corpus']['problems']} problems. Scenes: {', '.join(r['corpus']['scenes'])}.",
         "",
         "Captions per (emotion, style, language) cell (train + held-out):",
@@ -186,7 +209,8 @@ def markdown(r: Dict) -> str:
         "|---|" + "---|" * (len(STYLES) * len(LANGS)),
     ]
     for e in EMOTIONS:
-        lines.append(f"| {e} | " + " | ".join(str(r["corpus"]["cells"][f"{e}/{s}/{l}"]) for s in STYLES for l in LANGS) + " |")
+        lines.append(f"| {e} | " + " | ".join(str(r["corpus"]["cells"][f"{e}/{s}/{l}"]) for s in STYLES for l in LANGS)
+                     + " |")
     return "\n".join(lines) + "\n"
 
 

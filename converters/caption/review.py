@@ -20,7 +20,8 @@ content and emotion.
 system) and a separate key; ``report`` joins the reviewers' ratings with the key::
 
     python -m converters.caption.review sheet --out /tmp/review      # sheet.jsonl + key.json
-    python -m converters.caption.review report --key reports/caption_review/data/key.json --ratings reports/caption_review/data/ratings_*.jsonl
+    python -m converters.caption.review report --key reports/caption_review/data/key.json \\
+        --ratings reports/caption_review/data/ratings_*.jsonl
 
 Rubric, per caption: ``fluent`` (yes/no), ``fits_emotion``, ``fits_style`` (when a style was
 asked), ``fits_scene`` (when a scene was asked), ``invented_scene`` (a scene appears although none
@@ -50,8 +51,8 @@ PANEL_SIZE = 208
 RUBRIC = ("fluent", "fits_emotion", "fits_style", "fits_scene", "invented_scene", "keeps_content", "keeps_emotion")
 CORPUS = ROOT / "converters" / "caption" / "corpus"
 #: Scenes as people type them: (lang, text).
-FREE_SCENES = (("zh", "我家猫"), ("en", "my dog"), ("zh", "周一早高峰"), ("en", "my sister's wedding"), ("zh", "周末去看展"),
-               ("en", "grandma's kitchen"), ("zh", "火锅店"), ("en", "the night bus home"))
+FREE_SCENES = (("zh", "我家猫"), ("en", "my dog"), ("zh", "周一早高峰"), ("en", "my sister's wedding"),
+               ("zh", "周末去看展"), ("en", "grandma's kitchen"), ("zh", "火锅店"), ("en", "the night bus home"))
 
 
 def panel(size: int = PANEL_SIZE, seed: int = 20261207) -> List[dict]:
@@ -124,7 +125,8 @@ def captions_for(requests: Sequence[dict], seed: int = 0) -> List[dict]:
         key = scene_request(r["scene"]).key
         made = {name: cap.generate(r["probs"] or r["emotion"], style=r["style"], scene=r["scene"], lang=r["lang"])[0]
                 for name, cap in captioners.items()}
-        corpus_line = (_pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, key or authored.NO_SCENE)]], rng)
+        corpus_line = (_pick([t for s in styles
+                              for t in heldout[(r["lang"], r["emotion"], s, key or authored.NO_SCENE)]], rng)
                        or _pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, authored.NO_SCENE)]],
                                 rng))
         scenes = [key] if key else list(SCENES)
@@ -237,14 +239,16 @@ def agreement(ratings: Sequence[dict]) -> Dict[str, float]:
 
 def markdown(summary: Dict[str, Dict[str, dict]], meta: dict) -> str:
     lines = ["# Blind caption review: model vs. authored corpus vs. template filler, and restyle", "",
-             f"{meta['requests']} requests (both languages, every emotion, as labels and as classifier-like probability "
-             f"dicts, with and without style and scene, derived from chat messages, free-text scenes, and restyles of "
-             f"human-written sentences; `converters/caption/review.py`), {meta['items']} captions shuffled "
-             f"into one blind sheet; {meta['reviewers']} reviewers who wrote none of them, each rating {meta['per_reviewer']}."
-             + (f" Left out: requests {meta['left_out_requests']}, whose probability dict's top label was not the requested "
-                "emotion (a panel bug fixed after this sheet was built)." if meta.get("left_out_requests") else ""), "",
-             "| system | scope | ratings | would post (1-5) | would post >= 4 | fluent | fits emotion | fits style | fits scene "
-             "| invented scene | keeps content | keeps emotion |",
+             f"{meta['requests']} requests (both languages, every emotion, as labels and as classifier-like "
+             f"probability dicts, with and without style and scene, derived from chat messages, free-text scenes, "
+             f"and restyles of human-written sentences; `converters/caption/review.py`), {meta['items']} captions "
+             f"shuffled into one blind sheet; {meta['reviewers']} reviewers who wrote none of them, "
+             f"each rating {meta['per_reviewer']}."
+             + (f" Left out: requests {meta['left_out_requests']}, whose probability dict's top label was not the "
+                "requested emotion (a panel bug fixed after this sheet was built)."
+                if meta.get("left_out_requests") else ""), "",
+             "| system | scope | ratings | would post (1-5) | would post >= 4 | fluent | fits emotion | fits style "
+             "| fits scene | invented scene | keeps content | keeps emotion |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
     for system in SYSTEMS:
@@ -252,24 +256,26 @@ def markdown(summary: Dict[str, Dict[str, dict]], meta: dict) -> str:
             s = summary.get(system, {}).get(scope)
             if not s:
                 continue
-            lines.append(f"| {system} | {scope} | {s['ratings']} | {s['would_post']:.2f} | {pct(s['would_post_4plus'])} | "
+            lines.append(f"| {system} | {scope} | {s['ratings']} | {s['would_post']:.2f} | "
+                         f"{pct(s['would_post_4plus'])} | "
                          + " | ".join(pct(s[f]) for f in RUBRIC) + " |")
     if meta.get("agreement"):
         lines += ["", "Agreement between reviewers who rated the same captions (Pearson r of would post): "
                   + ", ".join(f"{pair} {r:.2f}" for pair, r in meta["agreement"].items()) + "."]
-    lines += ["", "Systems: `model` and `model_t07` are the shipped caption model at temperature 0.9 (the default) and 0.7, "
-              "its library fallback included as users get it; `corpus` is a held-out line of the authored corpus (never "
-              "trained on) for the same cell, a scene-less line when the cell has none for the scene; `template` is the "
-              "slot-grammar filler the first caption library was made of (any scene when none is asked); `voice` is "
-              "`restyle` of a human-written sentence (rated for keeping its content and emotion).", "",
+    lines += ["", "Systems: `model` and `model_t07` are the shipped caption model at temperature 0.9 (the default) "
+              "and 0.7, its library fallback included as users get it; `corpus` is a held-out line of the authored "
+              "corpus (never trained on) for the same cell, a scene-less line when the cell has none for the scene; "
+              "`template` is the slot-grammar filler the first caption library was made of (any scene when none is "
+              "asked); `voice` is `restyle` of a human-written sentence (rated for keeping its content and "
+              "emotion).", "",
               "How to read it: the reviewers and the corpus writers are separate AI writing/review sessions of "
-              "the project; each reviewer got only their part of the sheet and the rubric (`data/BRIEF.md`), never the key; "
-              "neighbouring parts share 40 items (the agreement above). A shared taste between writers and reviewers cannot "
-              "be ruled out, so native speakers rating the same sheet (`data/part_*.jsonl`; join with `data/key.json` by "
-              "`python -m converters.caption.review report`) is the stronger test."]
+              "the project; each reviewer got only their part of the sheet and the rubric (`data/BRIEF.md`), never "
+              "the key; neighbouring parts share 40 items (the agreement above). A shared taste between writers and "
+              "reviewers cannot be ruled out, so native speakers rating the same sheet (`data/part_*.jsonl`; join "
+              "with `data/key.json` by `python -m converters.caption.review report`) is the stronger test."]
     lines += ["", "Targets (issue #25, for the model): would post >= 3.5 in both languages and at least the corpus's "
-              "score minus 0.3; fluent >= 97%, fits emotion >= 92%, fits style >= 90%, invented scenes 0; restyle keeps content "
-              "and emotion >= 80%."]
+              "score minus 0.3; fluent >= 97%, fits emotion >= 92%, fits style >= 90%, invented scenes 0; restyle "
+              "keeps content and emotion >= 80%."]
     return "\n".join(lines) + "\n"
 
 
@@ -292,7 +298,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         write_sheet(requests, items, args.out)
         if args.parts > 1:
             split_sheet(args.out, args.parts, args.overlap)
-        print(f"{len(requests)} requests, {len(items)} captions -> {args.out / 'sheet.jsonl'} (key: {args.out / 'key.json'})")
+        print(f"{len(requests)} requests, {len(items)} captions -> {args.out / 'sheet.jsonl'} "
+              f"(key: {args.out / 'key.json'})")
         return 0
     key = json.loads(args.key.read_text(encoding="utf-8"))
     ratings = _read_ratings(args.ratings)
@@ -301,8 +308,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     left_out = [r["id"] for r in key["requests"] if not consistent(r)]
     meta = {"requests": len(key["requests"]) - len(left_out), "left_out_requests": left_out, "items": len(key["items"]),
             "reviewers": len(reviewers), "agreement": agreement(ratings),
-            "per_reviewer": f"{min(sum(x['reviewer'] == v for x in ratings) for v in reviewers)}–"
-                            f"{max(sum(x['reviewer'] == v for x in ratings) for v in reviewers)} captions" if reviewers else "0"}
+            "per_reviewer": (f"{min(sum(x['reviewer'] == v for x in ratings) for v in reviewers)}–"
+                             f"{max(sum(x['reviewer'] == v for x in ratings) for v in reviewers)} captions"
+                             if reviewers else "0")}
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / "report.json").write_text(json.dumps({"meta": meta, "summary": summary}, indent=1) + "\n")
     (args.report_dir / "README.md").write_text(markdown(summary, meta))

@@ -117,11 +117,14 @@ def markdown(report: dict) -> str:
     lines = [
         "# Alignment calibration: BlazeFace eyes in FER+ training crops",
         "",
-        f"Written by `{report['environment']['command']}` (git {report['environment']['git_sha']}, {report['environment']['date_utc']}).",
+        f"Written by `{report['environment']['command']}` (git {report['environment']['git_sha']}, "
+        f"{report['environment']['date_utc']}).",
         "",
-        f"- split: `{report['split']}`, {report['images']} face images ({report['dropped_not_face']} dropped: majority 'not a face')",
+        f"- split: `{report['split']}`, {report['images']} face images "
+        f"({report['dropped_not_face']} dropped: majority 'not a face')",
         f"- detector: BlazeFace `{report['detector']['model']}`, min_confidence {report['detector']['min_confidence']}",
-        f"- chosen preparation: upscale x{s['scale']}, pad {s['pad']} of the crop per side, `{s['border']}` border (highest detection rate in the sweep)",
+        f"- chosen preparation: upscale x{s['scale']}, pad {s['pad']} of the crop per side, `{s['border']}` border "
+        "(highest detection rate in the sweep)",
         f"- detection rate: **{report['detection_rate']:.4f}** ({report['detected']} / {report['images']})",
         "",
         "## Template (fractions of crop width / height, pixel-edge convention)",
@@ -147,7 +150,8 @@ def markdown(report: dict) -> str:
               "| scale | pad | border | detection rate | eye midpoint mean | eye distance mean |",
               "|---|---|---|---|---|---|"]
     for row in report["sweep"]:
-        lines.append(f"| {row['scale']} | {row['pad']} | {row['border']} | {row['detection_rate']:.4f} | {row['eye_midpoint_mean']} | {row['eye_distance_mean']} |")
+        lines.append(f"| {row['scale']} | {row['pad']} | {row['border']} | {row['detection_rate']:.4f} | "
+                     f"{row['eye_midpoint_mean']} | {row['eye_distance_mean']} |")
     lines += ["", "![eyes](eyes.png)", "",
               f"Host: {report['environment']['host']}; versions: {report['environment']['versions']}.", ""]
     return "\n".join(lines)

@@ -4,8 +4,8 @@
 
 Runs ``mediapipe.solutions.face_mesh`` (static image mode, no iris refinement) and
 :class:`edgekit.facemesh.FaceMesh` on the astronaut photo, LFW photos and upscaled FER+ crops
-and reports, for each MediaPipe face and the nearest edgekit face, the landmark error in pixels and as a fraction of the outer
-eye-corner distance, and the faces edgekit missed. Writes ``validation.json`` and
+and reports, for each MediaPipe face and the nearest edgekit face, the landmark error in pixels and as a fraction of
+the outer eye-corner distance, and the faces edgekit missed. Writes ``validation.json`` and
 ``validation.md`` under ``--out``. Imports mediapipe (toolchain only).
 """
 from __future__ import annotations
@@ -61,9 +61,11 @@ def markdown(report: dict) -> str:
     lines = ["# FaceMesh validation against MediaPipe", "",
              f"Written by `{env['command']}` (git {env['git_sha']}, {env['date_utc']}). Reference: "
              f"`mediapipe.solutions.face_mesh` {env['versions'].get('mediapipe')} (static image mode, "
-             "`refine_landmarks=False`, one face per image: the first detection) on the same BGR->RGB pixels; edgekit runs "
+             "`refine_landmarks=False`, one face per image: the first detection) on the same BGR->RGB pixels; "
+             "edgekit runs "
              "`face_landmark.tflite` from the same wheel through LiteRT.", "",
-             "| set | images | faces compared | MediaPipe faces edgekit missed | max landmark err (px) | mean per-face max err (px) "
+             "| set | images | faces compared | MediaPipe faces edgekit missed | max landmark err (px) "
+             "| mean per-face max err (px) "
              "| max err / eye distance | max z err (px) |", "|---|---|---|---|---|---|---|---|"]
     for name, r in report["sets"].items():
         lines.append(f"| {name} | {r['images']} | {r['faces_compared']} | {r['mediapipe_faces_missed']} | "

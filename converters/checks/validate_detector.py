@@ -133,28 +133,34 @@ def markdown(report: dict) -> str:
         "",
         "## Agreement (per matched MediaPipe face)",
         "",
-        "| model | nms | set | images | same face count | IoU mean | IoU min | keypoint err max (px) | keypoint err max / box width | score diff max |",
+        "| model | nms | set | images | same face count | IoU mean | IoU min | keypoint err max (px) "
+        "| keypoint err max / box width | score diff max |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["agreement"]:
         lines.append(
-            f"| {row['model']} | {row['nms']} | {row['set']} | {row['images']} | {row['same_face_count_rate']} | {row['iou_mean']} | "
-            f"{row['iou_min']} | {row['keypoint_max_err_px_max']} | {row['keypoint_max_err_rel_max']} | {row['score_abs_diff_max']} |"
+            f"| {row['model']} | {row['nms']} | {row['set']} | {row['images']} | {row['same_face_count_rate']} | "
+            f"{row['iou_mean']} | {row['iou_min']} | {row['keypoint_max_err_px_max']} | "
+            f"{row['keypoint_max_err_rel_max']} | {row['score_abs_diff_max']} |"
         )
     lines += ["", "## Box jitter under 1-px shifts (std of shift-compensated centre, px; lower is steadier)", "",
               "| model | weighted NMS | hard NMS (cv2.dnn.NMSBoxes) |", "|---|---|---|"]
     for model, row in report["jitter_px"].items():
         lines.append(f"| {model} | {row['weighted']} | {row['hard']} |")
     lines += ["", f"## Latency at 640x480, 1 thread ({report['latency_image']})", "",
-              "| model | load (ms, median of 5) | detect p50 (ms) | p90 (ms) | min (ms) | mediapipe solution p50 (ms) |", "|---|---|---|---|---|---|"]
+              "| model | load (ms, median of 5) | detect p50 (ms) | p90 (ms) | min (ms) "
+              "| mediapipe solution p50 (ms) |",
+              "|---|---|---|---|---|---|"]
     for model, row in report["latency"].items():
-        lines.append(f"| {model} | {row['load_ms']} | {row['detect']['p50_ms']} | {row['detect']['p90_ms']} | {row['detect']['min_ms']} | {row['mediapipe_p50_ms']} |")
+        lines.append(f"| {model} | {row['load_ms']} | {row['detect']['p50_ms']} | {row['detect']['p90_ms']} | "
+                     f"{row['detect']['min_ms']} | {row['mediapipe_p50_ms']} |")
     lines += ["", f"Decision: {report['decision']}", "", f"Host: {env['host']}; versions: {env['versions']}.", ""]
     return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.checks.validate_detector", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m converters.checks.validate_detector",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--lfw", type=int, default=300, help="LFW photos to compare")
     parser.add_argument("--fer", type=int, default=200, help="FER+ valid crops to compare (upscaled x4, padded)")
     parser.add_argument("--jitter-images", type=int, default=40)
@@ -200,7 +206,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     jitter_text = ", ".join(f"{m} {j['weighted']} (weighted) vs {j['hard']} (hard) px" for m, j in jitters.items())
     decision = (
         f"FaceDetector defaults to nms='weighted' (MediaPipe's algorithm): mean IoU with MediaPipe "
-        f"{np.mean(weighted_iou):.4f} (weighted) vs {np.mean(hard_iou):.4f} (hard, cv2.dnn.NMSBoxes); jitter {jitter_text}."
+        f"{np.mean(weighted_iou):.4f} (weighted) vs {np.mean(hard_iou):.4f} (hard, cv2.dnn.NMSBoxes); "
+        f"jitter {jitter_text}."
         if weighted_iou and hard_iou else "no agreement data (shared data missing)"
     )
     report = {

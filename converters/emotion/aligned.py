@@ -66,7 +66,8 @@ def runtime_crops(images: np.ndarray, size: int, progress: bool = True,
                   cache: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """``[N, 48, 48]`` gray faces -> (``[N, size, size]`` aligned gray crops, detected mask)."""
     images = np.ascontiguousarray(images, np.uint8)
-    key = hashlib.sha256(images.tobytes() + repr((size, PREPARE, DEFAULT_TEMPLATE, _detector_sha())).encode()).hexdigest()[:16]
+    key = hashlib.sha256(images.tobytes()
+                         + repr((size, PREPARE, DEFAULT_TEMPLATE, _detector_sha())).encode()).hexdigest()[:16]
     path = CACHE_DIR / f"aligned_{size}_{key}.npz"
     if cache and path.is_file():
         with np.load(path) as cached:

@@ -151,7 +151,8 @@ def load_ferplus_split(folder: Path, image_size: int = 48, progress: bool = True
     missing = [name for name, _ in rows if not (folder / name).is_file()]
     if missing:
         raise InputError(
-            f"{len(missing)} of {len(rows)} rows name images that are not in the folder (first: {', '.join(missing[:5])})",
+            f"{len(missing)} of {len(rows)} rows name images that are not in the folder "
+            f"(first: {', '.join(missing[:5])})",
             label_file, "label.csv rows must match the PNG files beside it",
         )
     images, votes, names, skipped = [], [], [], []

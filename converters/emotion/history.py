@@ -132,7 +132,8 @@ def render(runs: List[Run]) -> List[str]:
     """Markdown: one row per run, oldest first, with what changed since the run before."""
     if not runs:
         return []
-    lines = ["| run | what changed | training (float / fine-tune / QAT) | float acc | shipped | shipped acc | INT8 drop "
+    lines = ["| run | what changed | training (float / fine-tune / QAT) | float acc | shipped | shipped acc "
+             "| INT8 drop "
              "| pruned drop | file | latency | pruned/unpruned INT8 latency | targets met |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     before = None
@@ -151,6 +152,7 @@ def render(runs: List[Run]) -> List[str]:
             f"{100 * run.float_acc:.2f}% | {run.shipped} | {_cell(run, 'accuracy', '{:.2%}')} | "
             f"{_cell(run, 'int8_drop_points', '{:.2f} pt')} | {_cell(run, 'pruned_drop_points', '{:.2f} pt')} | "
             f"{_cell(run, 'file_bytes', '{:,.0f} B')} | {_cell(run, 'latency_ms_1thread', '{:.3f} ms')} | "
-            f"{_cell(run, 'pruned_vs_unpruned_int8_latency_ratio', '{:.3f}')} | {len(run.met)} of {len(run.measured)} |")
+            f"{_cell(run, 'pruned_vs_unpruned_int8_latency_ratio', '{:.3f}')} | "
+            f"{len(run.met)} of {len(run.measured)} |")
         before = run
     return lines

@@ -104,7 +104,8 @@ def _main(args: argparse.Namespace) -> None:
     command = "python -m converters.emotion.latency_probe " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "latency_by_input.json").write_text(json.dumps({"host": host, "command": command, "rows": rows}, indent=1) + "\n")
+    (out / "latency_by_input.json").write_text(
+        json.dumps({"host": host, "command": command, "rows": rows}, indent=1) + "\n")
     (out / "latency_by_input.md").write_text(markdown(rows, host, command, probe_accuracies(out)))
     print((out / "latency_by_input.md").read_text())
 

@@ -47,7 +47,8 @@ def stage_prune(cfg: PipelineConfig, data, float_path: Path) -> Tuple[Path, dict
     from converters.core.mobilenet import custom_objects
     from converters.emotion.train import train
 
-    distill = {"distill_from": str(float_path), "distill_weight": cfg.finetune_distill} if cfg.finetune_distill > 0 else {}
+    distill = ({"distill_from": str(float_path), "distill_weight": cfg.finetune_distill}
+               if cfg.finetune_distill > 0 else {})
     tcfg = _stage_train_config(cfg, "pruned", lr=cfg.finetune_lr, epochs=cfg.finetune_epochs,
                                budget_minutes=cfg.finetune_minutes, warmup_epochs=0.2, **distill)
     out = Path(tcfg.out)

@@ -164,10 +164,11 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
                           report_dir / f"confusion_{key}.png")
     targets = check_targets(results, shipped_name)
     configs = _copy_configs(cfg, report_dir)
-    report = {"host": host_info(), "dataset": {"validation": val.source, "n_majority": int(keep.sum()),
-                                                "n_dropped_no_majority": int((~keep).sum()),
-                                                "note": "FER2013Test is not available here: all numbers are on FER2013Valid, "
-                                                        "which was also used to choose the shipped INT8 variant"},
+    report = {"host": host_info(),
+              "dataset": {"validation": val.source, "n_majority": int(keep.sum()),
+                          "n_dropped_no_majority": int((~keep).sum()),
+                          "note": "FER2013Test is not available here: all numbers are on FER2013Valid, "
+                                  "which was also used to choose the shipped INT8 variant"},
               "pruning": plan, "folded_gates": _folded_gates(cfg), "results": results, "shipped": shipped,
               "targets": targets, "configs": configs,
               "training": _training_summaries(cfg), "reproduce": cfg.produced_by,
@@ -222,7 +223,8 @@ def _rel(path: Path) -> str:
 def _description(variant: str, results: dict, train) -> str:
     r = results[variant]
     return (f"MobileNetV3-{train.variant.capitalize()} {train.input_size} px, 30% channels pruned, full-integer INT8 "
-            f"({variant.rsplit('_', 1)[-1].upper()}), FER+ 8 classes; FER2013Valid majority accuracy {r['accuracy']:.3f}, "
+            f"({variant.rsplit('_', 1)[-1].upper()}), FER+ 8 classes; "
+            f"FER2013Valid majority accuracy {r['accuracy']:.3f}, "
             f"macro-F1 {r['macro_f1']:.3f}")
 
 

@@ -19,9 +19,9 @@ def _teacher_lines(t: Optional[dict], report_dir: Path) -> List[str]:
         link = os.path.relpath(ROOT / t["report"], ROOT / report_dir)
         own = f" (the teacher: {_pct(t['val_accuracy'])} on FER2013Valid, [its report]({link}))"
     return [f"- fine-tune and QAT targets: {t['weight']:g} x a teacher's out-of-fold probabilities "
-            f"(`{t['labels']}`, sha256 `{t['sha256'][:16]}…`){own} + {1 - t['weight']:g} x the FER+ vote distribution. "
-            "The float model learned from the votes alone, so the pruned drop compares a distilled pruned model with an "
-            "undistilled float one."]
+            f"(`{t['labels']}`, sha256 `{t['sha256'][:16]}…`){own} + {1 - t['weight']:g} x the FER+ vote "
+            "distribution. The float model learned from the votes alone, so the pruned drop compares a distilled "
+            "pruned model with an undistilled float one."]
 
 
 def _latency_notes(res: dict, shipped: str) -> List[str]:
@@ -31,28 +31,31 @@ def _latency_notes(res: dict, shipped: str) -> List[str]:
     if unpruned.get("xnnpack_partitions") == 0:
         ratio = res["pruned_fp32"]["latency_1thread"]["median_ms"] / res["float_fp32"]["latency_1thread"]["median_ms"]
         lines += ["", "Note: XNNPACK refused to prepare the unpruned INT8 graph (`float_int8_ptq`), so it ran on the "
-                  "built-in kernels; the pruned/unpruned latency ratio target above is therefore measured on the float32 "
-                  f"models (both fully in XNNPACK): {ratio:.3f}."]
+                  "built-in kernels; the pruned/unpruned latency ratio target above is therefore measured on the "
+                  f"float32 models (both fully in XNNPACK): {ratio:.3f}."]
         refused = unpruned.get("xnnpack_refused_ops") or []
         if refused:
-            ops = ", ".join(f"`{o['output']}` ({o['requant_scale']:,.0f}; output range {o['output_range']:.2g})" for o in refused)
+            ops = ", ".join(f"`{o['output']}` ({o['requant_scale']:,.0f}; output range {o['output_range']:.2g})"
+                            for o in refused)
             lines += ["", f"Why XNNPACK refuses it: {len(refused)} quantized ops have a requantization scale "
-                      f"(input x weight / output scale) above XNNPACK's limit of {ev.XNNPACK_MAX_REQUANT_SCALE:.0f}: {ops}."]
+                      "(input x weight / output scale) above XNNPACK's limit of "
+                      f"{ev.XNNPACK_MAX_REQUANT_SCALE:.0f}: {ops}."]
             if all(o["output_range"] < 1e-5 for o in refused):
-                lines[-1] += (" An output range this small is the converter's minimum: these outputs were zero on every "
-                              "calibration face (ReLUs that did not fire on them).")
+                lines[-1] += (" An output range this small is the converter's minimum: these outputs were zero on "
+                              "every calibration face (ReLUs that did not fire on them).")
             pruned_int8 = [r for name, r in res.items() if name.startswith("pruned_int8")]
             if pruned_int8 and all(r.get("xnnpack_partitions") == 1 for r in pruned_int8):
                 lines += ["", "The pruned (and fine-tuned) INT8 graphs have no such op: they run fully in XNNPACK."]
     elif all(res.get(n, {}).get("latency_1thread") for n in ("pruned_fp32", "float_fp32")):
         fp32 = res["pruned_fp32"]["latency_1thread"]["median_ms"], res["float_fp32"]["latency_1thread"]["median_ms"]
-        lines += ["", f"The same pair in float32 (both in XNNPACK): pruned {fp32[0]:.3f} ms vs unpruned {fp32[1]:.3f} ms "
-                  f"median, ratio {fp32[0] / fp32[1]:.3f}. INT8 gains less from pruning than float32 here: its per-op "
-                  "costs (requantization, the RGB->gray and stem convolutions, which pruning leaves as they are) "
-                  "weigh more against its cheaper multiply-adds."]
+        lines += ["", f"The same pair in float32 (both in XNNPACK): pruned {fp32[0]:.3f} ms vs "
+                  f"unpruned {fp32[1]:.3f} ms median, ratio {fp32[0] / fp32[1]:.3f}. INT8 gains less from pruning "
+                  "than float32 here: its per-op costs (requantization, the RGB->gray and stem convolutions, which "
+                  "pruning leaves as they are) weigh more against its cheaper multiply-adds."]
     a, b = res.get(shipped, {}).get("latency_1thread_builtin"), unpruned.get("latency_1thread_builtin")
     if a and b:
-        lines += ["", f"INT8 on LiteRT's built-in kernels (no XNNPACK) for both graphs: pruned {a['median_ms']:.3f} ms vs "
+        lines += ["", "INT8 on LiteRT's built-in kernels (no XNNPACK) for both graphs: "
+                  f"pruned {a['median_ms']:.3f} ms vs "
                   f"unpruned {b['median_ms']:.3f} ms median, ratio {a['median_ms'] / b['median_ms']:.3f}."]
     return lines
 
@@ -80,8 +83,9 @@ def _history_lines(runs: List[dict]) -> List[str]:
         return []
     return ["", "## What was tried", "",
             "Every earlier run of this pipeline whose report was committed (`git log -- reports/emotion/report.json`), "
-            "oldest first, each measured by the code of its commit, then this report. \"what changed\" lists the settings "
-            "that differ from the row above (training effort has its own column); ✗ marks a missed target.", "",
+            "oldest first, each measured by the code of its commit, then this report. \"what changed\" lists the "
+            "settings that differ from the row above (training effort has its own column); ✗ marks a missed "
+            "target.", "",
             *history.render([history.Run(**run) for run in runs])]
 
 
@@ -115,7 +119,8 @@ def render_markdown(r: dict, report_dir: Path) -> str:
         "\"±1 flips\" is the share of faces whose top-1 changes when each input pixel moves by a random "
         "-1/0/+1, the size of a rounding difference between two resize implementations.",
         "",
-        "| variant | majority acc | macro-F1 | params | MACs | file | LiteRT 1-thread median (p90) | XNNPACK partitions | ±1 flips |",
+        "| variant | majority acc | macro-F1 | params | MACs | file | LiteRT 1-thread median (p90) "
+        "| XNNPACK partitions | ±1 flips |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in order:
@@ -131,7 +136,8 @@ def render_markdown(r: dict, report_dir: Path) -> str:
     timing = next((m["latency_1thread"] for m in res.values() if "latency_1thread" in m), {})
     if "rounds" in timing:
         lines += ["", f"Latency: every model (and the INT8 ones again on the built-in kernels) timed in the same run, "
-                  f"{timing['rounds']} interleaved rounds of {timing['runs'] // timing['rounds']} invokes each, pooled; "
+                  f"{timing['rounds']} interleaved rounds of {timing['runs'] // timing['rounds']} invokes each, "
+                  "pooled; "
                   "so a drift in this shared VM's speed hits all models alike and the ratios compare like with like."]
     lines += ["", "XNNPACK partitions = delegated subgraphs; more than one means some ops (e.g. int8 HARD_SWISH) run "
               "outside XNNPACK, which is why INT8 can be slower than float32 here; 0 means XNNPACK refused to "
@@ -139,7 +145,8 @@ def render_markdown(r: dict, report_dir: Path) -> str:
               "| variant | " + " | ".join(EMOTIONS) + " |", "|---" * (len(EMOTIONS) + 1) + "|"]
     for name in order:
         if name in res:
-            lines.append(f"| {name} | " + " | ".join(f"{res[name]['per_class_recall'][e]:.2f}" for e in EMOTIONS) + " |")
+            lines.append(f"| {name} | " + " | ".join(f"{res[name]['per_class_recall'][e]:.2f}" for e in EMOTIONS)
+                         + " |")
     support = res["float_keras"]["support"]
     lines += ["| support | " + " | ".join(str(support[e]) for e in EMOTIONS) + " |", ""]
     lines += ["Confusion matrices: " + ", ".join(f"[{p.name}]({p.name})" for p in
@@ -147,7 +154,8 @@ def render_markdown(r: dict, report_dir: Path) -> str:
     p = r["pruning"]
     lines += ["## Structured pruning", "",
               f"{p['removed_channels']} of {p['prunable_channels']} prunable channels removed "
-              f"({_pct(p['removed_fraction'])}) across {p['prunable_groups']} channel groups (expansion, squeeze-excite, "
+              f"({_pct(p['removed_fraction'])}) across {p['prunable_groups']} channel groups "
+              "(expansion, squeeze-excite, "
               "residual chains, head); params "
               f"{p['params_before']:,} -> {p['params_after']:,}, MACs {p['macs_before']:,} -> {p['macs_after']:,}. "
               "Channels ranked by BN scale |gamma|/sqrt(var+eps) (filter L2 norm where no BN follows), then the thin "
@@ -159,7 +167,8 @@ def render_markdown(r: dict, report_dir: Path) -> str:
         lines += [f"- file: `{sh['path']}`, {sh['bytes']:,} bytes, sha256 `{sh['sha256']}`"]
         rp = sh["runtime_path"]
         lines += [f"- through the runtime (`edgekit.EmotionClassifier.predict` on the validation PNGs): accuracy "
-                  f"{_pct(rp['accuracy'])}, top-1 agreement with the toolchain evaluation {_pct(rp['top1_agreement_with_toolchain'])}"]
+                  f"{_pct(rp['accuracy'])}, top-1 agreement with the toolchain evaluation "
+                  f"{_pct(rp['top1_agreement_with_toolchain'])}"]
         mp = sh["mediapipe_image_classifier"]
         lines += [f"- MediaPipe Tasks `ImageClassifier` loads it as is; on {mp['n']} validation images (pre-resized "
                   f"to the model input) its top-1 agrees with edgekit on {_pct(mp['top1_agreement'])}, largest "

@@ -151,7 +151,8 @@ def photo_checks(rt: Runtime, photos: Sequence[np.ndarray], seed: int) -> Dict[s
 
 
 def macro_f1(pred: np.ndarray, labels: np.ndarray, classes: int = len(data_mod.EMOTIONS)) -> float:
-    scores = [2 * ((pred == c) & (labels == c)).sum() / max(1, (pred == c).sum() + (labels == c).sum()) for c in range(classes)]
+    scores = [2 * ((pred == c) & (labels == c)).sum() / max(1, (pred == c).sum() + (labels == c).sum())
+              for c in range(classes)]
     return float(np.mean(scores))
 
 
@@ -182,15 +183,19 @@ def run(models: Sequence[str], ferplus: Path, lfw: Path, faces: int, photos: int
 
 def markdown(report: dict, command: str) -> str:
     lines = ["# Emotion robustness: framing, colour, box jitter, accuracy through the pipeline", "",
-             f"Produced by `{command}` (seed {report['seed']}): {report['faces']} FER2013Valid faces (majority labels), "
+             f"Produced by `{command}` (seed {report['seed']}): {report['faces']} FER2013Valid faces "
+             "(majority labels), "
              f"{report['photos']} LFW photos (unlabelled). See `converters/emotion/robustness.py` for the checks.", "",
-             "| model | flip avg | crop acc | acc in 4x canvas | gap (pt) | detected | framing stability | colour/gray | ±10% jitter | crop macro-F1 |",
+             "| model | flip avg | crop acc | acc in 4x canvas | gap (pt) | detected | framing stability "
+             "| colour/gray | ±10% jitter | crop macro-F1 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
-        lines.append(f"| {r['model']} | {'yes' if r['flip_average'] else 'no'} | {r['crop_accuracy']:.2%} | {r['canvas_accuracy']:.2%} | "
+        lines.append(f"| {r['model']} | {'yes' if r['flip_average'] else 'no'} | {r['crop_accuracy']:.2%} | "
+                     f"{r['canvas_accuracy']:.2%} | "
                      f"{r['canvas_accuracy_gap_points']:.1f} | {r['detected']:.1%} | {r['framing_stability']:.1%} | "
                      f"{r['colour_gray_agreement']:.1%} | {r['jitter_agreement']:.1%} | {r['crop_macro_f1']:.3f} |")
-    lines += ["", "crop acc: `EmotionClassifier.predict` on the 48-px crop resized to the model input, with no detector "
+    lines += ["", "crop acc: `EmotionClassifier.predict` on the 48-px crop resized to the model input, "
+              "with no detector "
               "or aligner. A model trained on the runtime's aligned crops (the default `emotion` since #26) never saw "
               "that plain resize, so its crop accuracy understates it and the gap can be negative; its own report "
               "scores it on the detector + aligner path.", "",

@@ -23,7 +23,8 @@ def _all(args: argparse.Namespace) -> None:
     raw = read_json(args.config, "pass a JSON file of IdentityConfig fields") if args.config else {}
     flags = {k: v for k, v in {"data": args.data, "out": args.out, "report_dir": args.report_dir,
                                "input_size": args.input_size, "people_limit": args.people_limit,
-                               "teacher": args.teacher_cache, "teacher_views": args.teacher_views}.items() if v is not None}
+                               "teacher": args.teacher_cache, "teacher_views": args.teacher_views}.items()
+             if v is not None}
     for stage, minutes in (("train", args.train_minutes), ("finetune", args.finetune_minutes),
                            ("qat", args.qat_minutes)):
         if minutes is not None:
@@ -85,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--qat-minutes", dest="qat_minutes", type=float, help="quantization-aware training (0: PTQ only)")
     a.add_argument("--report-dir", dest="report_dir", help="report folder (default reports/identity)")
     a.add_argument("--teacher-cache", dest="teacher_cache",
-                   help="distil from this teacher cache (a .npz, or the folder of `teacher --out`, e.g. runs/identity_teacher)")
+                   help="distil from this teacher cache (a .npz, or the folder of `teacher --out`, "
+                        "e.g. runs/identity_teacher)")
     a.add_argument("--teacher-views", dest="teacher_views", type=int,
                    help="how many of the cache's augmented views to train on (-1: all, 0: none)")
     a.add_argument("--no-ship", dest="no_ship", action="store_true", help="do not copy into edgekit/models/")

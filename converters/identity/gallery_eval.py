@@ -3,9 +3,9 @@
 The held-out people (never trained on) are split in two seeded halves:
 
 - **calibration** (half A): thresholds whose false-accept rate on A's mismatched pairs is at most
-  ``far`` (1%; that threshold and stricter ones, :data:`THRESHOLD_STEPS`) and identify margins (:data:`MARGINS`) are tried in
-  gallery simulations on A; the pair that recognises the most enrolled people while naming at most
-  :data:`STRANGER_TARGET` of strangers is shipped;
+  ``far`` (1%; that threshold and stricter ones, :data:`THRESHOLD_STEPS`) and identify margins
+  (:data:`MARGINS`) are tried in gallery simulations on A; the pair that recognises the most enrolled
+  people while naming at most :data:`STRANGER_TARGET` of strangers is shipped;
 - **report** (half B): the same simulation with that threshold and margin, never seen while
   choosing them: galleries of :data:`GALLERY_SIZE` people with two or more photos, enrolled from
   their first photo and probed with their other photos; everyone not enrolled is a stranger to

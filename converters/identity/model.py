@@ -105,7 +105,8 @@ def training_model(embedder: keras.Model, num_classes: int, scale: float, margin
             x = keras.layers.Dense(int(teacher_dim), use_bias=False, name="distill_projection")(x)
         outputs["distill"] = keras.layers.Lambda(lambda e: tf.math.l2_normalize(e, axis=1), name="distill")(x)
     if relational:
-        outputs["relational"] = keras.layers.Lambda(lambda e: tf.math.l2_normalize(e, axis=1), name="relational")(embedding)
+        outputs["relational"] = keras.layers.Lambda(lambda e: tf.math.l2_normalize(e, axis=1),
+                                                    name="relational")(embedding)
     return keras.Model([image, label], outputs, name="cosface_distill_training")
 
 

@@ -43,9 +43,11 @@ class IdentityConfig:
     depth: int = 0  # > 0: only the first backbone blocks (tiny test models)
     heldout_fraction: float = 0.18
     heldout_pairs: int = 1500  # matched pairs among held-out people (and as many mismatched)
-    teacher: str = ""  # teacher cache (.npz, or the folder of `python -m converters.identity teacher`); "" = no distillation
+    # teacher cache (.npz, or the folder of `python -m converters.identity teacher`); "" = no distillation
+    teacher: str = ""
     teacher_views: int = -1  # augmented teacher views to add as training samples (-1: every one in the cache)
-    threshold_far: float = 0.0  # > 0: ship the threshold with this false-accept rate on held-out pairs (else max accuracy)
+    # > 0: ship the threshold with this false-accept rate on held-out pairs (else max accuracy)
+    threshold_far: float = 0.0
     seed: int = 0
     train: FitSettings = field(default_factory=FitSettings)
     prune_fraction: float = 0.3

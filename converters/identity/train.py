@@ -90,7 +90,8 @@ def loss_terms(settings: FitSettings, distill: bool) -> Tuple[Dict[str, object],
     if distill and settings.relational_weight > 0:
         losses["relational"], weights["relational"] = relational_distance, float(settings.relational_weight)
     if not any(w > 0 for w in weights.values()):
-        raise ValueError("every loss weight is 0: nothing to train (set cosface_weight, or distill_weight with a teacher)")
+        raise ValueError("every loss weight is 0: nothing to train "
+                         "(set cosface_weight, or distill_weight with a teacher)")
     return losses, weights
 
 
@@ -138,7 +139,8 @@ def fit(embedder: keras.Model, images: np.ndarray, labels: np.ndarray, num_class
         model.compile(optimizer=optimizer, loss=losses["cosface"], loss_weights=weights["cosface"],
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
     if state["epoch"] > 0 and ckpt_dir is not None:
-        tf.train.Checkpoint(model=model, optimizer=model.optimizer).restore(tf.train.latest_checkpoint(str(ckpt_dir))).expect_partial()
+        tf.train.Checkpoint(model=model, optimizer=model.optimizer).restore(
+            tf.train.latest_checkpoint(str(ckpt_dir))).expect_partial()
         log.info("resumed from %s at epoch %d (%.0f s spent)", ckpt_dir, state["epoch"], state["elapsed_s"])
     schedule = WallClockCosine(settings.lr, settings.epochs * steps, int(settings.warmup_epochs * steps),
                                settings.budget_minutes * 60.0, start_step=state["step"],

@@ -31,7 +31,8 @@ def _pack(args: argparse.Namespace) -> None:
 def _config(args: argparse.Namespace):
     from converters.emotion.teacher.train_torch import TeacherConfig
 
-    return TeacherConfig(**{f.name: getattr(args, f.name) for f in fields(TeacherConfig) if getattr(args, f.name, None) is not None})
+    return TeacherConfig(**{f.name: getattr(args, f.name) for f in fields(TeacherConfig)
+                            if getattr(args, f.name, None) is not None})
 
 
 def _fold(args: argparse.Namespace) -> None:

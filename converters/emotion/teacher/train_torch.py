@@ -202,7 +202,8 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
                      "elapsed_s": time.monotonic() - t0}
             if (epoch + 1) % 10 == 0 or done or epoch + 1 == cfg.max_epochs:
                 keep = val_major >= 0
-                entry["val_acc"] = float((predict(net, x_val, cfg.input_size).argmax(1)[keep] == val_major[keep]).mean())
+                entry["val_acc"] = float((predict(net, x_val, cfg.input_size).argmax(1)[keep]
+                                          == val_major[keep]).mean())
             history.append(entry)
             log.info("fold %d %s", fold, entry)
         if done:
