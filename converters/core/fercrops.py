@@ -1,0 +1,51 @@
+"""FER+ crops (48x48 gray, tightly framed) made into images the face detector and mesh find faces in.
+
+BlazeFace is trained on faces with context, so a crop is upscaled and given a border first: the
+alignment calibration sweeps :class:`Setting`, the aligned emotion training uses the one it picked,
+and the mesh checks and the action-unit calibration use :func:`upscaled_crop`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+FER_SIZE = 48
+BORDERS = {"gray": (cv2.BORDER_CONSTANT, 128), "replicate": (cv2.BORDER_REPLICATE, 0)}
+UPSCALE, BORDER = 4, 48
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How a 48x48 crop is prepared for the detector."""
+
+    scale: int
+    pad: float  # padding on each side, as a fraction of the crop size
+    border: str
+
+    @property
+    def pad_px(self) -> int:
+        return int(round(self.pad * FER_SIZE * self.scale))
+
+    def prepare(self, gray48: np.ndarray) -> np.ndarray:
+        big = cv2.resize(gray48, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_LINEAR)
+        mode, value = BORDERS[self.border]
+        p = self.pad_px
+        big = cv2.copyMakeBorder(big, p, p, p, p, mode, value=value)
+        return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Detector pixels -> fractions of the original crop (pixel-edge convention)."""
+        return (points - self.pad_px) / (self.scale * FER_SIZE)
+
+
+def upscaled_crop(path: Path) -> np.ndarray:
+    """A 48x48 FER+ gray crop as a BGR image the detector finds faces in (x4, gray border)."""
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise OSError(f"{path}: unreadable image")
+    big = cv2.resize(gray, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_CUBIC)
+    big = cv2.copyMakeBorder(big, BORDER, BORDER, BORDER, BORDER, cv2.BORDER_CONSTANT, value=128)
+    return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
