@@ -49,6 +49,7 @@ from .errors import ConfigError, ModelError, NoFaceError
 from .facemesh import EYE_CORNERS, MIN_PRESENCE, NUM_LANDMARKS
 from .options import CreateFromOptions, options_from
 from .task_options import ActionUnitReaderOptions
+from .validate import check, integer
 
 #: Largest head yaw (left/right turn) at which AUs are reported (degrees). Beyond it one half of
 #: the face is hidden and the mesh model guesses it: activations None, flag "profile".
@@ -484,6 +485,10 @@ def usable_for_baseline(aus: ActionUnits) -> bool:
     return aus.ok and aus.raw is not None and not ({"turned", "small_face"} & set(aus.flags))
 
 
+#: ``StreamBaseline(window=)``: most recent readings kept per face track.
+STREAM_WINDOW = integer(1, hint="readings kept per track, e.g. window=900 (30 s at 30 fps)")
+
+
 class StreamBaseline:
     """Per-person neutral from a stream: the running median of a face track's raw measures
     (OpenFace subtracts each person's median the same way; it assumes the person is neutral
@@ -495,11 +500,9 @@ class StreamBaseline:
     """
 
     def __init__(self, window: int = 900, min_samples: int = 30) -> None:
-        for name, value in (("window", window), ("min_samples", min_samples)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        if min_samples > window:
-            raise ConfigError(f"min_samples ({min_samples}) must not exceed window ({window})")
+        check("window", window, STREAM_WINDOW)
+        check("min_samples", min_samples,
+              integer(1, window, hint=f"readings before a track's median is used, at most window={window}"))
         self.window, self.min_samples = window, min_samples
         self._tracks: Dict[Any, Deque[np.ndarray]] = {}
         self._lock = threading.Lock()

@@ -29,7 +29,7 @@ import numpy as np
 from .errors import ConfigError, InputError, VideoReadError
 from .paths import fsync_path, regular_file, temporary_output, unwritable
 from .tracking import DEFAULT_FRAME_INTERVAL_MS
-from .validate import check, integer, number, optional
+from .validate import Check, check, integer, number, optional
 
 #: File extensions treated as videos (everything else is read as an image).
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"})
@@ -216,6 +216,16 @@ class VideoReader:
         self.close()
 
 
+def _frame_size() -> Check:
+    """A video writer's ``size``: two integers (bools not) in ``[1, MAX_SIDE]``, the frame's (width, height)."""
+    from .imageio import MAX_SIDE  # imported here: reading a video needs no PIL
+
+    side = integer(1, MAX_SIDE)
+    return Check(f"two integers (width, height) in [1, {MAX_SIDE}]",
+                 lambda v: len(v) == 2 and all(side.accept(x) for x in v),
+                 "pass the frame (width, height), e.g. size=(640, 480)")
+
+
 class VideoWriter:
     """Write BGR uint8 frames to ``path`` (``.mp4``/``.m4v``/``.mov``: MPEG-4 Part 2, ``.avi``: MJPEG).
 
@@ -235,11 +245,7 @@ class VideoWriter:
             raise ConfigError(f"unsupported video extension {self.path.suffix!r}", self.path,
                               f"use one of {', '.join(sorted(WRITER_FOURCC))}")
         check("fps", fps, FPS)
-        from .imageio import MAX_SIDE
-
-        if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and 1 <= v <= MAX_SIDE for v in size):
-            raise ConfigError(f"must be two integers in [1, {MAX_SIDE}]", f"size={size!r}",
-                              "pass the frame (width, height)")
+        check("size", size, _frame_size())
         self.size = (int(size[0]), int(size[1]))
         self.frames_written = 0
         self._writer: Optional[cv2.VideoWriter] = None

@@ -252,9 +252,21 @@ def test_stream_baseline_is_a_running_median_per_track():
     stream.add("b", np.zeros(4))
     stream.forget(["b"])
     assert stream.samples("a") == 0 and stream.samples("b") == 1
-    for bad in ({"window": 0}, {"min_samples": 10, "window": 5}, {"window": 2.5}):
-        with pytest.raises(ConfigError):
-            StreamBaseline(**bad)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"window": 0}, "window=0: must be an integer >= 1. readings kept per track, e.g. window=900 (30 s at 30 fps)"),
+    ({"window": 2.5}, "window=2.5: must be an integer >= 1."),
+    ({"window": True}, "window=True: must be an integer >= 1."),
+    ({"min_samples": 10, "window": 5}, "min_samples=10: must be an integer in [1, 5]. readings before a track's "
+                                       "median is used, at most window=5"),
+    ({"min_samples": 0}, "min_samples=0: must be an integer in [1, 900]."),
+    ({"min_samples": "30"}, "min_samples='30': must be an integer in [1, 900]."),
+])
+def test_bad_stream_baseline_options_name_the_value_and_what_to_pass(kwargs, message):
+    with pytest.raises(ConfigError) as err:
+        StreamBaseline(**kwargs)
+    assert str(err.value).startswith(message)
 
 
 def test_activations_from_raw_clip_to_unit_range():

@@ -108,6 +108,21 @@ def test_a_bad_writer_frame_rate_names_the_value_and_what_to_pass(tmp_path, fps,
     assert not list(tmp_path.iterdir())  # refused before any file is made
 
 
+@pytest.mark.parametrize("size", [(64, 0), (64,), (True, 48), (64.0, 48), 64, "64x48", (64, 32767), None])
+def test_a_bad_writer_size_names_the_value_and_what_to_pass(tmp_path, size):
+    with pytest.raises(ConfigError) as err:
+        VideoWriter(tmp_path / "out.mp4", 10, size)
+    assert str(err.value) == (f"size={size!r}: must be two integers (width, height) in [1, 32766]. "
+                              "pass the frame (width, height), e.g. size=(640, 480)")
+    assert not list(tmp_path.iterdir())  # refused before any file is made
+
+
+def test_a_writer_takes_numpy_integer_sizes(tmp_path):
+    with VideoWriter(tmp_path / "out.avi", 10, (np.int64(64), np.int32(48))) as writer:
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    assert writer.size == (64, 48) and type(writer.size[0]) is int
+
+
 @pytest.mark.parametrize("max_frames", [0, 2.5, "3"])
 def test_a_bad_frame_cap_names_the_value_and_what_to_pass(clip, max_frames):
     with pytest.raises(ConfigError) as err:
