@@ -22,7 +22,7 @@ Method ``"cam"`` (fast, coarse): the class logit decomposed over the cells of th
 feature map (:class:`CamHead`: Grad-CAM's weights times the map; the cells' mean plus a
 constant gives the INT8 model's class logit within 0.15 logit). For ``emotion`` the map comes
 from the manifest's ``"cam"`` companion file, the same INT8 graph exported with the feature map
-as a second output (``python -m converters.emotion.cam_model``; its probabilities equal the
+(and the hidden layer) as extra outputs (``python -m converters.emotion.cam_model``; its probabilities equal the
 shipped model's on all 3,417 FER2013Valid faces), so XNNPACK runs it and its two invokes (crop
 and mirror) give both the probabilities and the map. Models without a companion
 (``emotion-fast``, a ``.tflite`` path) are read through LiteRT's built-in kernels, which keep
@@ -250,7 +250,8 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, matrix: np.ndarray, *, alp
 @dataclass
 class CamRun:
     """One crop through :class:`CamHead`: the feature map ``(h, w, c)``, the hidden layer's
-    pre-activation, and (companion model only) the model's probabilities for the crop."""
+    pre-activation (from a companion that outputs the hidden layer: its value after the ReLU, which
+    has the same sign pattern), and (companion model only) the model's probabilities for the crop."""
 
     feature: np.ndarray
     pre: np.ndarray
@@ -276,7 +277,8 @@ class CamHead:
 
     - ``feature_model`` given (the manifest's ``"cam"`` companion of the model, written by
       ``python -m converters.emotion.cam_model``): the same INT8 graph with the feature map as a
-      second output, so **XNNPACK** runs it and its first output is the model's probabilities
+      second output (and the hidden layer after its ReLU as a third: its zeros give the mask without a
+      matrix product), so **XNNPACK** runs it and its first output is the model's probabilities
       (checked equal to the one-output model's on every FER2013Valid face, and here on a probe
       crop: :attr:`probs_exact`). The weights are read once from its graph.
     - otherwise: the one-output model through an interpreter that keeps intermediate tensors,
@@ -348,15 +350,23 @@ class CamHead:
         outputs = litert.output_specs(runner)
         maps = [o for o in outputs if tuple(o.shape) == feature_shape]
         probs = [o for o in outputs if len(o.shape) == 2 and o.shape[1] == self.w2.shape[0]]
-        if len(outputs) != 2 or not maps or not probs:
+        hidden_out = [o for o in outputs if len(o.shape) == 2 and o.shape[1] == self.w1.shape[0]]
+        if len(outputs) != 2 + len(hidden_out[:1]) or not maps or not probs:
             raise ConfigError(f"the CAM model's outputs {[list(o.shape) for o in outputs]} are not "
-                              f"[1, classes] and the feature map {list(feature_shape)}", subject,
-                              "re-export it with python -m converters.emotion.cam_model")
+                              f"[1, classes], the feature map {list(feature_shape)} and optionally the hidden layer",
+                              subject, "re-export it with python -m converters.emotion.cam_model")
         self._it, self._details = runner, {}
         self._input_spec = litert.input_specs(runner)[0]
         self._map_out, self._probs_out = maps[0], probs[0]
+        #: the hidden layer after its ReLU, when the companion outputs it: its zeros are the mask,
+        #: exactly as the INT8 graph has them, and no matrix-vector product is needed to find them
+        self._hidden_out = hidden_out[0] if hidden_out else None
         # float32 copies for the per-crop arithmetic (float64 gains nothing over INT8 inputs)
-        self._w1t32 = np.ascontiguousarray(self.w1.T, np.float32)
+        self._w1_32 = np.ascontiguousarray(self.w1, np.float32)
+        scale, zero, dtype = self._pooled_q
+        bounds = np.iinfo(dtype) if scale else None
+        self._pooled_grid = (scale, zero, bounds.min if bounds else 0, bounds.max if bounds else 0)
+        self._cells = int(np.prod(feature_shape[1:3]))
         self._b1_32 = self.b1.astype(np.float32)
         self.xnnpack = True
         self.probs_exact = self._probe_probs(model)
@@ -409,9 +419,18 @@ class CamHead:
             self._it.invoke()
             feature = litert.dequantize(self._it.get_tensor(self._map_out.index), self._map_out)[0]
             probs = litert.dequantize(self._it.get_tensor(self._probs_out.index), self._probs_out).reshape(-1)
-            # the pooled vector as the INT8 graph holds it (its MEAN output is rounded to INT8)
-            pooled = self._requantize(feature.mean(axis=(0, 1)), self._pooled_q).astype(np.float32)
-            self._last = CamRun(feature, pooled @ self._w1t32 + self._b1_32, probs)
+            if self._hidden_out is not None:  # the INT8 graph's own hidden layer (after the ReLU)
+                hidden = litert.dequantize(self._it.get_tensor(self._hidden_out.index), self._hidden_out).reshape(-1)
+                self._last = CamRun(feature, hidden, probs)
+                return self._last
+            # the pooled vector as the INT8 graph holds it (its MEAN output is rounded to INT8); matrix-
+            # vector products only, on one float32 copy of W1 (a matrix product would start BLAS threads)
+            scale, zero, lo, hi = self._pooled_grid
+            pooled = np.add.reduce(feature.reshape(-1, feature.shape[-1]), axis=0) * np.float32(1.0 / self._cells)
+            if scale:
+                pooled = (np.clip(np.rint(pooled * np.float32(1.0 / scale)), lo - zero, hi - zero)
+                          * np.float32(scale))
+            self._last = CamRun(feature, self._w1_32 @ pooled + self._b1_32, probs)
             return self._last
         if self._input["dtype"] != np.uint8:
             x = litert.quantize(x.astype(np.float32), litert.TensorSpec.from_detail(self._input))
@@ -441,7 +460,8 @@ class CamHead:
         :meth:`run`: the cells' mean plus the rest is the logit."""
         h, w, c = run.feature.shape
         mask = (run.pre > 0) if self.relu else np.ones_like(run.pre, bool)
-        weights = (self.w2[k] * mask) @ self.w1  # (c,): the gradient of logit k w.r.t. the pooled feature
+        w1 = self._w1_32 if self.xnnpack else self.w1
+        weights = (self.w2[k] * mask).astype(w1.dtype) @ w1  # (c,): the gradient of logit k w.r.t. the pooled feature
         cells = run.feature.reshape(-1, c) @ weights
         rest = float((self.w2[k] * mask) @ self.b1 + self.b2[k])
         return cells.reshape(h, w), rest

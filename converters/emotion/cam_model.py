@@ -4,8 +4,9 @@
 map (the input of the global average pooling). Read from the single-output shipped model, that map
 is an intermediate tensor, which only LiteRT's built-in kernels can keep (XNNPACK fuses it away).
 This module converts the same checkpoint, with the same squeeze-excite folding and the same
-calibration faces, into a model whose outputs are ``[probabilities, feature map]``, so that XNNPACK
-runs the whole graph and the CAM reads the map as an output.
+calibration faces, into a model whose outputs are ``[probabilities, feature map, hidden layer]``
+(the hidden layer after its ReLU: its zeros are the CAM's mask), so that XNNPACK runs the whole
+graph and the CAM reads the map as an output.
 
 It ships as a *companion* of the ``emotion`` manifest entry (``"cam"``), not as a replacement:
 ``edgekit.EmotionClassifier``, the Android demo and MediaPipe's ImageClassifier all take a model
@@ -73,14 +74,26 @@ def feature_map_tensor(model: Any) -> Any:
     return pools[-1].input
 
 
-def with_feature_output(model: Any) -> Any:
-    """``model`` (Keras) with outputs ``[probabilities, feature map]``, the probabilities first."""
+def hidden_tensor(model: Any) -> Any:
+    """The input of the last dense layer (the hidden layer after its ReLU, the head's only nonlinearity)."""
+    dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
+    if not dense:
+        raise ValueError("the model has no dense layer")
+    return dense[-1].input
+
+
+def with_feature_output(model: Any, hidden: bool = True) -> Any:
+    """``model`` (Keras) with outputs ``[probabilities, feature map]`` (and with ``hidden`` the
+    hidden layer after its ReLU, whose zeros are the CAM's mask: the runtime then needs no matrix
+    product to find them), the probabilities first."""
     keras = _keras()
     # the converter orders a Keras model's outputs by name: these keep the probabilities at index 0
     # (identity activations: no op in the graph)
-    probs = keras.layers.Activation("linear", name="output_0_probabilities")(model.output)
-    feature = keras.layers.Activation("linear", name="output_1_feature_map")(feature_map_tensor(model))
-    return keras.Model(model.inputs, [probs, feature], name=f"{model.name}_cam")
+    outputs = [keras.layers.Activation("linear", name="output_0_probabilities")(model.output),
+               keras.layers.Activation("linear", name="output_1_feature_map")(feature_map_tensor(model))]
+    if hidden:
+        outputs.append(keras.layers.Activation("linear", name="output_2_hidden")(hidden_tensor(model)))
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_cam")
 
 
 def _load_pipeline(run: Path, data: Optional[Path]) -> Any:
@@ -135,8 +148,8 @@ def _deq(it: Any, index: int) -> np.ndarray:
 
 
 def _prob_output(it: Any) -> Dict[str, Any]:
-    """The output that is ``[1, classes]`` (found by shape, not index)."""
-    return next(o for o in it.get_output_details() if len(o["shape"]) == 2)
+    """The output that is ``[1, classes]`` (found by shape, not index: the narrowest 2-D output)."""
+    return min((o for o in it.get_output_details() if len(o["shape"]) == 2), key=lambda o: int(o["shape"][1]))
 
 
 def _logit_tensor(it: Any) -> int:
@@ -231,12 +244,17 @@ BEGIN, END = "<!-- cam_model:begin -->", "<!-- cam_model:end -->"
 def markdown(report: Dict[str, Any], shipped_as: str) -> str:
     """The report README's section on the CAM companion model."""
     cam, fer, same = report["cam_model"], report["fer2013valid"], report["single_output_same_tensors_as_shipped"]
-    outs = ", ".join(f"{o['index']}: `{k}` {o['shape']}" for o, k in
-                     zip(cam["outputs"], next(iter(cam["signature_outputs"].values()))))
+    classes = min(o["shape"][1] for o in cam["outputs"] if len(o["shape"]) == 2)
+
+    def role(shape: list) -> str:
+        return "feature map" if len(shape) == 4 else "probabilities" if shape[1] == classes else "hidden layer"
+
+    outs = ", ".join(f"{o['index']}: {role(o['shape'])} {o['shape']}" for o in cam["outputs"])
     return "\n".join([
-        "## CAM companion model (feature map as a second output, #22)", "",
+        "## CAM companion model (feature map and hidden layer as extra outputs, #22)", "",
         f"`{shipped_as}` (sha256 `{cam['sha256']}`, {cam['bytes']:,} B), written by `{report['command']}` from "
-        f"`{report['checkpoint']}` with the run's folded gates and its calibration faces. Outputs {outs}; "
+        f"`{report['checkpoint']}` with the run's folded gates and its calibration faces. Outputs {outs} "
+        "(the hidden layer after its ReLU: its zeros are the CAM's mask, read instead of recomputed); "
         f"XNNPACK runs the whole graph ({cam['xnnpack_partitions']} partition). `edgekit.explain`'s CAM reads it "
         "(manifest: the `emotion` entry's `cam` file); everything else keeps the one-output model, because "
         "`EmotionClassifier`, the Android demo and MediaPipe's ImageClassifier take exactly one output.", "",
@@ -302,12 +320,17 @@ def main(argv: Optional[list] = None) -> int:
     labels = val.majority()
     keep = labels >= 0
     pixels = runtime_inputs(val.images[keep], cfg.train.input_size)
+    differing = [i for i, (a, b) in enumerate(zip(reproduced, shipped)) if a != b]
+    note = (f"the one-output conversion with metadata differs from the shipped file in {len(differing)} bytes "
+            f"(offsets {differing[:8]})" + (", the DOS time/date of labels.txt in the metadata's zip"
+                                            if len(reproduced) == len(shipped) and len(differing) <= 4 else ""))
     report = {
         "command": "python -m converters.emotion.cam_model " + " ".join(argv if argv is not None else sys.argv[1:]),
         "checkpoint": str(args.run / args.stage / "model.h5"),
         "reproduces_shipped": {"single_output_with_metadata_sha256": _sha(reproduced),
                                "run_tflite_sha256": _sha(reference), "shipped_sha256": _sha(shipped),
-                               "equal": _sha(reproduced) == _sha(shipped)},
+                               "equal": _sha(reproduced) == _sha(shipped),
+                               "bytes_differing_from_shipped": len(differing), "note": note},
         "single_output_without_metadata_sha256": _sha(models["single"]),
         "single_output_same_tensors_as_shipped": same_tensors(reproduced, shipped),
         "cam_model": describe(models["cam"]),
