@@ -23,25 +23,22 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _all(args: argparse.Namespace) -> None:
-    from dataclasses import fields
-
-    from converters.core.config import read_json, reject_unknown
-    from converters.emotion.config import PipelineConfig, TrainConfig
+    from converters.core.config import read_json
+    from converters.emotion.config import PipelineConfig
     from converters.emotion.pipeline import run_all
 
     hint = "pass a pipeline JSON (see reports/emotion/configs/pipeline.json)"
     raw = read_json(args.config, hint) if args.config else {}
-    reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, args.config or "command line")
-    train = TrainConfig.from_dict({**raw.pop("train", {}), **({"data": args.data} if args.data else {}),
-                                   **({"budget_minutes": args.train_minutes}
-                                      if args.train_minutes is not None else {})},
-                                  source=f"{args.config or 'command line'} [train]")
+    train_flags = {**({"data": args.data} if args.data else {}),
+                   **({"budget_minutes": args.train_minutes} if args.train_minutes is not None else {})}
+    if train_flags and isinstance(raw.get("train", {}), dict):
+        raw["train"] = {**raw.get("train", {}), **train_flags}
     given = {"out": args.out, "finetune_minutes": args.finetune_minutes, "qat_minutes": args.qat_minutes,
              "prune_fraction": args.prune_fraction, "report_dir": args.report_dir}
     flags = {k: v for k, v in given.items() if v is not None}
     if args.no_ship:
         flags["ship"] = False
-    cfg = PipelineConfig(**{**raw, **flags, "train": train})
+    cfg = PipelineConfig.from_dict({**raw, **flags}, source=args.config or "command line")
     if not cfg.train.data:
         raise ConfigError("no data set given", "--data", "pass a FER+ root, fer2013.csv or a class-folder tree")
     cfg.produced_by = "python -m converters.emotion " + " ".join(sys.argv[1:] if args.argv is None else args.argv)

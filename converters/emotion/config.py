@@ -78,6 +78,7 @@ class TrainConfig:
         reject_unknown(data, {f.name for f in fields(cls)}, source)
         aug = data.pop("augment", None) or {}
         if isinstance(aug, dict):
+            aug = dict(aug)  # the caller's dict stays as it was
             reject_unknown(aug, {f.name for f in fields(AugmentConfig)}, f"{source} [augment]")
             if "erase_area" in aug:
                 aug["erase_area"] = tuple(aug["erase_area"])
@@ -119,6 +120,23 @@ class PipelineConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "PipelineConfig":
+        """The config a pipeline JSON describes (its ``train`` object holds TrainConfig fields).
+
+        Unknown keys, at the top, in ``train`` or in ``train.augment``, are refused with the
+        closest known key (ConfigError naming ``source``).
+        """
+        data = dict(data)
+        reject_unknown(data, {f.name for f in fields(cls)}, source)
+        train = data.pop("train", None)
+        if train is None or isinstance(train, dict):
+            train = TrainConfig.from_dict(train or {}, f"{source} [train]")
+        elif not isinstance(train, TrainConfig):
+            raise ConfigError(f"must be an object of TrainConfig fields, got {type(train).__name__}",
+                              f"{source} [train]", "see converters/emotion/config.py TrainConfig")
+        return cls(**data, train=train)
 
 
 def folded_gates_record(cfg: PipelineConfig, stage: str) -> Path:

@@ -113,6 +113,51 @@ def test_config_typos_and_bad_values(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         TrainConfig.load(path)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"prune_fractoin": 0.3}, "p.json: unknown key 'prune_fractoin'. did you mean 'prune_fraction'?"),
+    ({"train": {"epoch": 3}}, "p.json [train]: unknown key 'epoch'. did you mean 'epochs'?"),
+    ({"train": {"augment": {"rotaton": 5}}}, "p.json [train] [augment]: unknown key 'rotaton'. did you mean "),
+    ({"train": [1]}, "p.json [train]: must be an object of TrainConfig fields, got list"),
+])
+def test_pipeline_config_from_dict_refuses_unknown_keys_at_every_level(raw, message):
+    from converters.emotion.config import PipelineConfig
+
+    with pytest.raises(ConfigError) as err:
+        PipelineConfig.from_dict(raw, "p.json")
+    assert str(err.value).startswith(message)
+
+
+def test_pipeline_config_from_dict_reads_the_json_shape():
+    from converters.emotion.config import PipelineConfig
+
+    raw = {"train": {"activation": "relu", "augment": {"erase_area": [0.02, 0.2]}}, "prune_divisor": 8, "ship": False}
+    cfg = PipelineConfig.from_dict(raw)
+    assert cfg.train.activation == "relu" and cfg.train.augment.erase_area == (0.02, 0.2)
+    assert cfg.prune_divisor == 8 and cfg.ship is False and cfg.qat_epochs == PipelineConfig.qat_epochs
+    assert raw["train"]["augment"]["erase_area"] == [0.02, 0.2]  # the caller's dict is left as it was
+    assert PipelineConfig.from_dict(cfg.to_dict()) == cfg  # to_dict round-trips
+    assert PipelineConfig.from_dict({}) == PipelineConfig()
+
+
+def test_emotion_all_command_builds_its_config_with_from_dict(tmp_path, monkeypatch, capsys):
+    """``python -m converters.emotion all``: the JSON through PipelineConfig.from_dict, flags on top."""
+    from converters.emotion import __main__ as cli
+    from converters.emotion import pipeline
+
+    seen = []
+    monkeypatch.setattr(pipeline, "run_all", seen.append)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"train": {"activation": "relu", "budget_minutes": 5}, "qat_epochs": 2}))
+    assert cli.main(["all", "--config", str(path), "--data", "fer", "--train-minutes", "9", "--no-ship"]) == 0
+    cfg = seen[0]
+    assert (cfg.train.data, cfg.train.activation, cfg.train.budget_minutes) == ("fer", "relu", 9.0)
+    assert cfg.qat_epochs == 2 and cfg.ship is False
+    path.write_text(json.dumps({"train": {"data": "fer"}, "qat_epoch": 2}))
+    assert cli.main(["all", "--config", str(path)]) == 2
+    assert f"error: {path}: unknown key 'qat_epoch'. did you mean 'qat_epochs'?" in capsys.readouterr().err
+    assert len(seen) == 1
     cfg = TrainConfig(data="x", epochs=2)
     cfg.save(path)
     assert TrainConfig.load(path) == cfg
@@ -127,17 +172,14 @@ def test_class_weights_upweight_rare_classes():
 
 @pytest.mark.parametrize("name", ["input64.json", "input96.json", "input128.json"])
 def test_committed_pipeline_configs_load_and_name_existing_teacher_labels(name):
-    from dataclasses import fields
     from pathlib import Path
 
-    from converters.core.config import read_json, reject_unknown
+    from converters.core.config import read_json
     from converters.emotion.config import PipelineConfig
 
     root = Path(__file__).resolve().parents[2]
     path = root / "converters" / "emotion" / "configs" / name
-    raw = read_json(path, "")
-    reject_unknown(raw, {f.name for f in fields(PipelineConfig)}, str(path))
-    cfg = PipelineConfig(**{**raw, "train": TrainConfig.from_dict(raw.get("train", {}), str(path))})
+    cfg = PipelineConfig.from_dict(read_json(path, ""), str(path))
     assert cfg.prune_fraction == 0.3
     if cfg.teacher_labels:
         assert (root / cfg.teacher_labels).is_file()
