@@ -55,6 +55,12 @@ class FaceDetectorOptions(ModelOptions):
             model misses when the frame is scaled down whole). Up to 9 more detector runs, only on
             frames (at least 256 px a side) where nothing was found; ``reports/emotion_robustness``
             measures it.
+        close_up: run the detector once more on a square crop twice the size of each face that
+            fills under 40% of the frame's longer side, and take that face's keypoints from the
+            close-up (the box and score stay those of the whole-frame pass). The whole-frame pass
+            sees a small face at a few dozen model pixels, so its eye points are coarse and the
+            aligned crop moves with framing; ``reports/emotion_robustness`` measures the effect.
+            One more detector run per small face.
     """
 
     model: str = option("short_range", choice(DETECTOR_MODELS, "use short_range or full_range"), metavar="MODEL",
@@ -68,6 +74,8 @@ class FaceDetectorOptions(ModelOptions):
                       help="non-maximum suppression")
     small_faces: bool = option(True, boolean("use small_faces=False to skip the second look"),
                                help="look again for small faces in windows of a frame without a face")
+    close_up: bool = option(True, boolean("use close_up=False to keep the whole-frame keypoints"),
+                            help="re-detect each small face in a close-up crop for precise keypoints")
 
 
 class _DetectsFaces:

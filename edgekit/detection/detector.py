@@ -26,6 +26,11 @@ from .anchors import generate_anchors
 from .blazeface import CONFIGS, BlazeFaceConfig
 from .decoding import RawDetections, decode, hard_nms, weighted_nms
 
+#: Close-up pass (``FaceDetectorOptions.close_up``): the crop's side over the face box's longer
+#: side, and the largest face (box side over the frame's longer side) that gets one.
+CLOSE_UP_CROP = 2.0
+CLOSE_UP_MAX_FACE = 0.4
+
 
 @dataclass(frozen=True)
 class Letterbox:
@@ -139,7 +144,28 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
         found = self._detect_whole(image_bgr)
         if not found and self.options.small_faces and min(image_bgr.shape[:2]) >= 2 * min(self.input_size):
             found = self._detect_windows(image_bgr)
-        return found if self.options.max_faces is None else found[: self.options.max_faces]
+        found = found if self.options.max_faces is None else found[: self.options.max_faces]
+        return [self._close_up(image_bgr, det) for det in found] if self.options.close_up else found
+
+    def _close_up(self, image_bgr: np.ndarray, det: Detection) -> Detection:
+        """``det`` with the keypoints of the same face detected again in a square crop
+        :data:`CLOSE_UP_CROP` times its box (zero-padded past the frame), if the face is small
+        (box under :data:`CLOSE_UP_MAX_FACE` of the frame's longer side) and found again there
+        (IoU > 0.3 with ``det``); otherwise ``det`` unchanged."""
+        side = max(det.box.width, det.box.height)
+        if side >= CLOSE_UP_MAX_FACE * max(image_bgr.shape[:2]) or side < 1:
+            return det
+        size = int(round(CLOSE_UP_CROP * side))
+        cx, cy = det.box.x + det.box.width / 2.0, det.box.y + det.box.height / 2.0
+        x0, y0 = int(round(cx - size / 2.0)), int(round(cy - size / 2.0))
+        h, w = image_bgr.shape[:2]
+        pad = max(0, -x0, -y0, x0 + size - w, y0 + size - h)
+        source = cv2.copyMakeBorder(image_bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0) if pad else image_bgr
+        crop = np.ascontiguousarray(source[y0 + pad:y0 + pad + size, x0 + pad:x0 + pad + size])
+        again = max(self._detect_whole(crop, (x0, y0)), key=lambda d: d.box.iou(det.box), default=None)
+        if again is None or again.box.iou(det.box) <= 0.3:
+            return det
+        return Detection(box=det.box, keypoints=again.keypoints, score=det.score)
 
     def _detect_whole(self, image_bgr: np.ndarray, offset: Tuple[float, float] = (0.0, 0.0)) -> List[Detection]:
         """Detections in the whole of ``image_bgr`` (frame pixels, shifted by ``offset``), best first."""

@@ -23,14 +23,15 @@ GRAPHS = {"short_range": "face_detection_short_range_cpu.binarypb",
 
 @pytest.fixture(scope="module")
 def detectors():
-    return {m: FaceDetector(model=m) for m in MODELS}
+    """MediaPipe's pipeline: no close-up pass (``close_up=False``), so keypoints compare with its own."""
+    return {m: FaceDetector(model=m, close_up=False) for m in MODELS}
 
 
 @pytest.fixture(scope="module")
 def mediapipe_matched():
     """Detectors with MediaPipe's graph thresholds (0.5 short range, 0.6 full range): mediapipe
     0.10.21's Python solution ignores its min_detection_confidence and always uses those."""
-    return {m: FaceDetector(model=m, min_confidence=CONFIGS[m].default_min_score) for m in MODELS}
+    return {m: FaceDetector(model=m, min_confidence=CONFIGS[m].default_min_score, close_up=False) for m in MODELS}
 
 
 @pytest.fixture(scope="module")

@@ -231,7 +231,8 @@ def test_the_stages_still_validate_when_called_directly(validations, astronaut_p
         crop = aligner.align(str(astronaut_path), det).image
         with pytest.raises(ImageReadError):
             aligner.align(np.zeros((0, 4, 3), np.uint8), det)
-        assert classifier.predict(crop) == classifier.predict_aligned(crop)
+        # predict takes BGR (and converts); the aligned crop is already in the model's RGB order
+        assert classifier.predict(cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)) == classifier.predict_aligned(crop)
     assert validations == {"detection.detector": 2, "alignment": 2, "emotion": 1}
 
 
