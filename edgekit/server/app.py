@@ -26,6 +26,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 from .._version import __version__
 from ..errors import (ConcurrentUseError, ConfigError, EdgekitError, FontError, ImageReadError, ModelError,
                       NoFaceError)
+from ..validate import check, integer
 from .config import ServerConfig
 from .metrics import Metrics, resident_bytes
 
@@ -699,9 +700,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         body = await read_json(request, CAPTION_FIELDS)
         if "emotion" not in body:
             raise ConfigError("needs 'emotion' (a label or a {label: probability} object)", "request body")
-        n = body.get("n", 1)
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CAPTIONS:
-            raise ConfigError(f"must be an integer from 1 to {MAX_CAPTIONS}", f"n={n!r}")
+        n = check("n", body.get("n", 1), integer(1, MAX_CAPTIONS), f"ask for 1 to {MAX_CAPTIONS} captions per request")
         for field in ("style", "scene", "lang"):
             if field in body and body[field] is not None and not isinstance(body[field], str):
                 raise ConfigError("must be a string", f"{field}={body[field]!r}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from ..errors import ConfigError, InputError
+from ..validate import check, integer
 
 #: Environment variable holding the API token (``--token`` wins).
 TOKEN_ENV = "EDGEKIT_SERVER_TOKEN"
@@ -25,6 +26,14 @@ MIN_TOKEN_CHARS = 16
 SERVER_BASE_MB = 206.0
 POOL_PROCESS_BASE_MB = 115.0
 BYTES_PER_DECODED_PIXEL = 7.0
+
+
+#: The integer limits :meth:`ServerConfig.check` checks, with the least valid value of each.
+COUNTS = {"max_body_bytes": 1, "max_batch_body_bytes": 1, "max_pixels": 1, "max_batch_images": 1, "max_active_jobs": 1,
+          "max_concurrent": 1, "max_queued": 0, "batch_workers": 1, "num_threads": 1}
+#: ``edgekit serve`` flags of the fields whose flag is not ``--<field name> N``.
+FLAGS = {"max_body_bytes": "--max-body-mb MB", "max_batch_body_bytes": "--max-batch-mb MB",
+         "max_active_jobs": "--max-jobs N", "num_threads": "--threads N"}
 
 
 def is_loopback(host: str) -> bool:
@@ -114,12 +123,9 @@ class ServerConfig:
                               "--token", "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         if not 0 <= int(self.port) <= 65535:
             raise ConfigError("port must be in 0..65535", f"--port {self.port}")
-        for name in ("max_body_bytes", "max_batch_body_bytes", "max_pixels", "max_batch_images", "max_active_jobs",
-                     "max_concurrent", "max_queued", "batch_workers", "num_threads"):
-            value = getattr(self, name)
-            least = 0 if name == "max_queued" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"{name} must be an integer >= {least}", f"--{name.replace('_', '-')} {value!r}")
+        for name, least in COUNTS.items():
+            flag = FLAGS.get(name, f"--{name.replace('_', '-')} N")
+            check(name, getattr(self, name), integer(lo=least), f"set {name} to {least} or more (edgekit serve {flag})")
         roots = []
         for root in self.roots:
             if not root.is_dir():

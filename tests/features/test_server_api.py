@@ -251,6 +251,9 @@ def test_bad_requests_are_one_line_4xx(client, photo, tmp_path):
     assert_error(client.post("/v1/captions", content=b"{", headers={"Content-Type": "application/json"}), 400,
                  "ConfigError")
     assert_error(client.post("/v1/captions", json={"emotion": "joy", "n": 0}), 400, "ConfigError")
+    for n in (0, 21, True, "3", 2.0):  # edgekit.validate's wording: the parameter, the value, what to do
+        message = assert_error(client.post("/v1/captions", json={"emotion": "happiness", "n": n}), 400, "ConfigError")
+        assert message == f"n={n!r}: must be an integer in [1, 20]. ask for 1 to 20 captions per request", message
     assert_error(client.post("/v1/captions", json={"emotion": "happiness", "colour": 1}), 400, "ConfigError")
     assert_error(client.post("/v1/suggest", json={"n": 2}), 400, "ConfigError")
     assert_error(client.get("/v1/nothing-here"), 404)
@@ -295,6 +298,23 @@ def test_token_required_off_loopback_and_enforced(tmp_path, photo):
         assert_error(c.post("/v1/analyze", content=photo, headers={"Authorization": "Bearer " + "x" * 24}), 401)
         assert c.post("/v1/analyze", content=photo, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
         assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200  # probes stay open
+
+
+def test_config_limits_name_the_field_the_value_and_the_flag(tmp_path):
+    """ServerConfig.check's integer limits use edgekit.validate: the field and its value, what a valid
+    value is, and the edgekit serve flag that sets it."""
+    cases = {"max_concurrent": (0, "an integer >= 1", "--max-concurrent N"),
+             "max_queued": (-1, "an integer >= 0", "--max-queued N"),
+             "max_body_bytes": (True, "an integer >= 1", "--max-body-mb MB"),
+             "num_threads": (1.5, "an integer >= 1", "--threads N"),
+             "max_active_jobs": ("4", "an integer >= 1", "--max-jobs N")}
+    for name, (value, expected, flag) in cases.items():
+        with pytest.raises(ConfigError) as info:
+            ServerConfig(data_dir=tmp_path / "d", **{name: value}).check()
+        least = 0 if name == "max_queued" else 1
+        assert str(info.value) == (f"{name}={value!r}: must be {expected}. "
+                                   f"set {name} to {least} or more (edgekit serve {flag})"), str(info.value)
+    assert ServerConfig(data_dir=tmp_path / "d", max_queued=0).check().max_queued == 0
 
 
 # ---------------------------------------------------------------------------------- batches
