@@ -3,6 +3,7 @@
     python -m benchmarks.server_load                       # everything, 10-minute memory run last
     python -m benchmarks.server_load --soak-seconds 60     # shorter memory run
     python -m benchmarks.server_load --quick               # smoke run (few requests, 100-photo batch, no soak)
+    python -m benchmarks.server_load --memory-only         # the 10-minute memory run alone -> server_memory.*
 
 Measures, against a real ``edgekit serve`` subprocess (one process, one batch worker):
 
@@ -15,9 +16,12 @@ Measures, against a real ``edgekit serve`` subprocess (one process, one batch wo
 4. a batch of N photos (default 1,000) from a ``--root`` folder: the server is ``kill -9``-ed
    mid-way, restarted, and the job must complete with every photo exactly once, no temp file;
 5. last, the memory run: concurrency 4, analyze and meme requests mixed, for ``--soak-seconds``;
-   the server's RSS is sampled every 5 s.
+   the server's RSS is sampled every 5 s. The baseline is the RSS when ``/readyz`` first answers
+   200, i.e. after the server's warm-up (``edgekit.server.app.warm_up_requests``), before any load.
 
-Results: ``benchmarks/results/server.json`` and ``server.md``. Test photos are the bundled
+Results: ``benchmarks/results/server.json`` and ``server.md``; ``--memory-only`` runs step 5 alone
+and writes ``server_memory.json`` and ``server_memory.md`` (RSS curve, load average), leaving the
+latency results alone. Test photos are the bundled
 astronaut, scaled, cropped and flipped (``tests/server_support.py``); nothing from ../shared.
 """
 from __future__ import annotations
@@ -59,6 +63,17 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def memory_mb(pid: int) -> Dict[str, float]:
+    """RSS split into anonymous and file-backed pages, and PSS (a page mapped several times, such as
+    a font file opened at several sizes, counts once), in MB."""
+    status = {line.split(":")[0]: line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+              if line.startswith(("VmRSS", "RssAnon", "RssFile"))}
+    pss = next((int(line.split()[1]) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+                if line.startswith("Pss:")), 0)
+    return {"rss": round(int(status["VmRSS"]) / 1024, 2), "anon": round(int(status["RssAnon"]) / 1024, 2),
+            "file": round(int(status["RssFile"]) / 1024, 2), "pss": round(pss / 1024, 2)}
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -334,8 +349,13 @@ def kill9_batch(work: Path, n: int, kill_fraction: float) -> Dict[str, Any]:
 
 
 def soak(port: int, pid: int, photos: List[bytes], seconds: float, concurrency: int = 4) -> Dict[str, Any]:
+    """The memory run. Call it as soon as the server is ready: the RSS then, before any request,
+    is the baseline (``rss_mb_ready``); ``growth_mb_from_ready`` is the target's number."""
+    ready = memory_mb(pid)
+    load_ready = os.getloadavg()
     stop = time.monotonic() + seconds
     samples: List[Tuple[float, float, float]] = []
+    detail: List[Dict[str, float]] = []
     counts = {"requests": 0, "errors": 0}
     lock = threading.Lock()
 
@@ -358,17 +378,31 @@ def soak(port: int, pid: int, photos: List[bytes], seconds: float, concurrency: 
     started = time.monotonic()
     for t in threads:
         t.start()
+    def sample() -> None:
+        t = round(time.monotonic() - started, 1)
+        samples.append((t, round(rss_mb(pid), 2), round(tree_rss_mb(pid), 2)))
+        detail.append({"t": t, **memory_mb(pid), "load1": round(os.getloadavg()[0], 2)})
+
     while time.monotonic() < stop:
-        samples.append((round(time.monotonic() - started, 1), round(rss_mb(pid), 2), round(tree_rss_mb(pid), 2)))
+        sample()
         time.sleep(5)
     for t in threads:
         t.join()
-    samples.append((round(time.monotonic() - started, 1), round(rss_mb(pid), 2), round(tree_rss_mb(pid), 2)))
+    sample()
     warm = [s for s in samples if s[0] >= 60] or samples
-    return {"seconds": seconds, "concurrency": concurrency, **counts, "rss_mb_start": samples[0][1],
-            "rss_mb_after_60s": warm[0][1], "rss_mb_end": samples[-1][1], "rss_mb_max": max(s[1] for s in samples),
+    loads = [d["load1"] for d in detail]
+    return {"seconds": seconds, "concurrency": concurrency, **counts, "rss_mb_ready": ready["rss"],
+            "memory_mb_ready": ready, "memory_mb_end": {k: v for k, v in detail[-1].items() if k not in ("t", "load1")},
+            "rss_mb_start": samples[0][1], "rss_mb_after_60s": warm[0][1], "rss_mb_end": samples[-1][1],
+            "rss_mb_max": max(s[1] for s in samples),
+            "growth_mb_from_ready": round(samples[-1][1] - ready["rss"], 2),
+            "max_growth_mb_from_ready": round(max(s[1] for s in samples) - ready["rss"], 2),
             "growth_mb_whole_run": round(samples[-1][1] - samples[0][1], 2),
-            "growth_mb_after_60s": round(samples[-1][1] - warm[0][1], 2), "samples": samples}
+            "growth_mb_after_60s": round(samples[-1][1] - warm[0][1], 2),
+            "loadavg_at_ready": [round(x, 2) for x in load_ready],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+            "load1_median": round(statistics.median(loads), 2), "load1_max": max(loads),
+            "samples": samples, "memory_samples": detail}
 
 
 def write_markdown(result: Dict[str, Any], path: Path) -> None:
@@ -436,6 +470,65 @@ def write_markdown(result: Dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def memory_only(args: argparse.Namespace, argv: List[str]) -> int:
+    """The memory run alone, on a fresh server (``--cache-mb 0``), measured from its ready state."""
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    result: Dict[str, Any] = {"command": "python -m benchmarks.server_load " + " ".join(argv), "machine": machine,
+                              "nice": os.nice(0), "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
+    with tempfile.TemporaryDirectory(prefix="edgekit-mem-") as tmp:
+        work = Path(tmp)
+        photos = [p.read_bytes() for p in make_photos(work / "photos", 200, size=512, fmt="jpg")]
+        port = free_port()
+        proc = start_server(port, work / "data", extra=["--cache-mb", "0"])
+        try:
+            result["ready_s"] = round(wait_ready(port, proc), 2)
+            result["readyz"] = get_json(port, "/readyz")
+            result["soak"] = soak(port, proc.pid, photos, args.soak_seconds)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    s = result["soak"]
+    result["target"] = {"errors": s["errors"], "growth_mb_from_ready": s["growth_mb_from_ready"],
+                        "met": s["errors"] == 0 and s["growth_mb_from_ready"] <= 20}
+    (out_dir / "server_memory.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_memory_markdown(result, out_dir / "server_memory.md")
+    print(json.dumps(result["target"]), flush=True)
+    return 0
+
+
+def write_memory_markdown(result: Dict[str, Any], path: Path) -> None:
+    s = result["soak"]
+    r, e = s["memory_mb_ready"], s["memory_mb_end"]
+    lines = ["# edgekit serve: the memory run", "",
+             f"Machine: {result['machine']}, shared (load average {result['loadavg_before'][0]} before the run, "
+             f"{s['loadavg_at_ready'][0]} at ready, 1-minute load median {s['load1_median']}, max {s['load1_max']} "
+             f"during it; the benchmark at nice {result['nice']}). Latency on a loaded machine is not comparable "
+             "with server.md, so this run records memory only.", "",
+             f"Command: `{result['command']}`", "",
+             f"One server (`--cache-mb 0`, defaults otherwise), ready in {result['ready_s']} s (`/readyz`: "
+             f"{result['readyz']}). Concurrency {s['concurrency']}, 3 analyze : 1 meme (`lang=en`), 200 distinct "
+             f"512-544 px JPEGs, {s['requests']} requests in {s['seconds']:.0f} s, **{s['errors']} errors**.", "",
+             "The baseline is the RSS at ready: after the warm-up "
+             "(`edgekit.server.app.warm_up_requests`), before the first request.", "",
+             "| | RSS MB | anon MB | file MB | PSS MB |", "|---|---|---|---|---|",
+             f"| ready | {r['rss']} | {r['anon']} | {r['file']} | {r['pss']} |",
+             f"| end | {e['rss']} | {e['anon']} | {e['file']} | {e['pss']} |",
+             f"| growth | **{round(e['rss'] - r['rss'], 2):+}** | {round(e['anon'] - r['anon'], 2):+} | "
+             f"{round(e['file'] - r['file'], 2):+} | {round(e['pss'] - r['pss'], 2):+} |", "",
+             f"Target: 0 errors and RSS growth ≤ 20 MB from ready over the run: {s['errors']} errors, "
+             f"{s['growth_mb_from_ready']:+} MB at the end (max {s['max_growth_mb_from_ready']:+} MB) → "
+             f"**{'met' if result['target']['met'] else 'missed'}**.", "",
+             "## RSS curve (every 30 s; every 5 s in server_memory.json)", "",
+             "| s | RSS MB | from ready | anon | file | PSS | load 1 min |", "|---|---|---|---|---|---|---|"]
+    shown = [d for i, d in enumerate(s["memory_samples"]) if i % 6 == 0 or i == len(s["memory_samples"]) - 1]
+    for d in shown:
+        lines.append(f"| {d['t']:.0f} | {d['rss']} | {round(d['rss'] - r['rss'], 2):+} | {d['anon']} | {d['file']} | "
+                     f"{d['pss']} | {d['load1']} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=200, help="requests per endpoint and concurrency level")
@@ -443,8 +536,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--batch-photos", type=int, default=1000)
     p.add_argument("--soak-seconds", type=float, default=600.0, help="memory run length; 0 skips it")
     p.add_argument("--quick", action="store_true", help="40 requests per level, a 100-photo batch, no memory run")
+    p.add_argument("--memory-only", action="store_true",
+                   help="the memory run alone (--soak-seconds): server_memory.json/.md, the latency results untouched")
     p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     args = p.parse_args(argv)
+    if args.memory_only:
+        return memory_only(args, list(argv) if argv is not None else sys.argv[1:])
     if args.quick:
         args.requests, args.batch_photos, args.soak_seconds = 40, 100, 0
     levels = [int(x) for x in args.concurrency.split(",")]
@@ -519,7 +616,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     if result.get("soak"):
         s = result["soak"]
-        result["targets"]["soak_met"] = s["errors"] == 0 and s["growth_mb_after_60s"] <= 20
+        result["targets"]["soak_met"] = s["errors"] == 0 and s["growth_mb_from_ready"] <= 20
     (out_dir / "server.json").write_text(json.dumps(result, indent=1) + "\n")
     write_markdown(result, out_dir / "server.md")
     print(json.dumps(result["targets"]), flush=True)

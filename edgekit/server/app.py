@@ -10,7 +10,9 @@ else is a 500 with a request id and no traceback (the traceback goes to the serv
 # no "from __future__ import annotations": FastAPI reads the endpoint annotations (Request) at run time
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import hashlib
 import hmac
 import json
@@ -61,6 +63,18 @@ MAX_CAPTIONS = 20
 #: analysis (10-20 ms at 1 MP); larger images and any concurrency use the thread pool.
 INLINE_MAX_PIXELS = 1_000_000
 MAX_CHAT_CHARS = 10_000
+#: Photo sizes (width, height) of the warm-up rounds (:func:`warm_up_requests`), one round each:
+#: images of varied sizes, as traffic sends, so that each thread's malloc arena is shaped by
+#: varied buffer sizes before ``/readyz`` turns ready, and the caption font is loaded at the sizes
+#: such photos use. Measured on the 2-core machine (docs/server.md, "Start-up and memory"): one
+#: size repeated left most of the first minute's RSS step after ready.
+WARMUP_SIZES = tuple((s, s * 3 // 4) if i % 2 else (s * 3 // 4, s) for i, s in enumerate(range(384, 672, 32)))
+#: The requests sent at once in each warm-up round: JPEG analyses and memes mixed, more at once
+#: than ``--max-concurrent`` (default 2), as under load, so every pool thread computes both.
+WARMUP_MIX = ("/v1/analyze?name=warm-up", "/v1/meme?lang=en", "/v1/analyze?name=warm-up", "/v1/meme?lang=zh")
+#: True inside the warm-up's own requests: they may run before ``/readyz`` turns ready and are
+#: left out of the metrics and the result cache.
+WARMING: "contextvars.ContextVar[bool]" = contextvars.ContextVar("edgekit_server_warming", default=False)
 
 
 # ------------------------------------------------------------------------------------- errors
@@ -242,6 +256,9 @@ class ServerState:
         self.shutdown_deadline: Optional[float] = None
         self.warmup_s: Optional[float] = None
         self.warmup_error: Optional[str] = None
+        #: resident memory when the warm-up ended: the steady-state baseline (``/readyz``, the log)
+        self.ready_rss_bytes: Optional[float] = None
+        self.warmup_future: Optional["concurrent.futures.Future[int]"] = None
         self.inflight = 0
         self.started = time.time()
         self.slots = asyncio.Semaphore(config.max_concurrent)  # requests decoding/inferring at once; the rest wait
@@ -298,8 +315,12 @@ class ServerState:
         self.metrics.inc("edgekit_batch_items_total", (("result", "ok" if ok else "failed"),))
         self.metrics.observe("edgekit_batch_item_duration_seconds", seconds)
 
-    def warm(self) -> None:
-        """Load the models and run one analysis and one generated meme (the readiness condition)."""
+    def warm(self, requests: Optional[Callable[[], Any]] = None,
+             loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
+        """The readiness condition (run in its own thread): load the models with one analysis and one
+        generated meme, then run the coroutine ``requests()`` on the serving ``loop`` (the synthetic
+        requests of :func:`warm_up_requests`) and only then turn ready, so that ``/readyz`` passes at
+        the process's steady-state footprint; :attr:`ready_rss_bytes` records it."""
         try:
             from ..assets import demo_photo
             from ..meme import make_meme
@@ -309,12 +330,93 @@ class ServerState:
             if self.config.warmup:
                 analyze(str(demo_photo()), num_threads=self.config.num_threads)
                 make_meme(str(demo_photo()), seed=0, options=PipelineOptions(num_threads=self.config.num_threads))
+                if requests is not None and loop is not None and not self.draining:
+                    self.warmup_future = asyncio.run_coroutine_threadsafe(requests(), loop)
+                    self.warmup_future.result()
             self.warmup_s = time.perf_counter() - started
+            self.ready_rss_bytes = resident_bytes()
             self.ready = True
-            log.info("edgekit server ready (warm-up %.2f s)", self.warmup_s)
+            log.info("edgekit server ready (warm-up %.2f s, RSS %.1f MB)", self.warmup_s, self.ready_rss_bytes / 2**20)
+        except concurrent.futures.CancelledError:  # stopped while warming up
+            log.info("warm-up cancelled: the server is stopping")
         except Exception as exc:  # noqa: BLE001 - reported by /readyz
             self.warmup_error = f"{type(exc).__name__}: {exc}"
             log.exception("warm-up failed; the server stays unready")
+
+
+async def asgi_request(app: Callable, method: str, target: str, body: bytes = b"",
+                       headers: Optional[Dict[str, str]] = None) -> Tuple[int, bytes]:
+    """One HTTP request to the ASGI ``app`` in this process, without a socket: (status, body)."""
+    path, _, query = target.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": query.encode(), "root_path": "", "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0),
+             "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]}
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> Dict[str, Any]:
+        await asyncio.sleep(0)  # requests gathered together all enter before any computes
+        if pending:
+            return pending.pop()
+        await asyncio.get_running_loop().create_future()  # the client stays connected
+        raise AssertionError("unreachable")
+
+    status, chunks = [0], []
+
+    async def send(message: Dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status[0] = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status[0], b"".join(chunks)
+
+
+async def warm_up_requests(app: Callable, config: ServerConfig) -> int:
+    """Synthetic requests through the whole request path of ``app`` (the :class:`Guard`), before
+    the server turns ready: the work a first request would otherwise do lazily happens at
+    start-up (measured piece by piece in docs/server.md, "Start-up and memory": each thread's
+    first analyses and memes grow its malloc arena; the JPEG/PNG decoders and encoders, the caption
+    font at each size, the caption and action-unit models, the caption caches). Per size of :data:`WARMUP_SIZES`: one
+    lone ``/v1/analyze?aus=true`` of a PNG (run on the event loop, as a lone small request is), then
+    the requests of :data:`WARMUP_MIX` at once (JPEG analyses and English and Chinese memes, more
+    than the compute turns, so every thread of the pool computes both); then one
+    ``/v1/captions`` and one ``/v1/suggest``. The requests skip the readiness check, the metrics
+    and the result cache (:data:`WARMING`). Returns the number of requests; one answered other
+    than 200 raises RuntimeError (the warm-up fails and ``/readyz`` says why)."""
+    import cv2
+    import numpy as np
+
+    from ..assets import demo_photo
+    from ..imageio import load_image
+
+    headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
+    token = WARMING.set(True)
+    count = 0
+
+    async def one(target: str, body: bytes, ctype: str) -> None:
+        nonlocal count
+        status, data = await asgi_request(app, "POST", target, body, {**headers, "Content-Type": ctype})
+        count += 1
+        if status != 200:
+            raise RuntimeError(f"warm-up request POST {target} answered {status}: {data[:300]!r}")
+
+    try:
+        base = load_image(demo_photo())
+        for r, size in enumerate(WARMUP_SIZES):
+            image = cv2.resize(base, size, interpolation=cv2.INTER_AREA)
+            png = cv2.imencode(".png", image)[1].tobytes()
+            jpeg = cv2.imencode(".jpg", np.ascontiguousarray(image[:, ::-1]))[1].tobytes()
+            await one("/v1/analyze?name=warm-up&aus=true", png, "image/png")  # alone: on the event loop
+            await asyncio.gather(*(one(f"{target}&seed={r}" if "meme" in target else target, jpeg, "image/jpeg")
+                                   for target in WARMUP_MIX))
+        for target, body in (("/v1/captions", {"emotion": "happiness", "lang": "en", "n": 2}),
+                             ("/v1/suggest", {"chat": "warm-up: see you tomorrow!", "n": 2})):
+            await one(target, json.dumps(body).encode(), "application/json")
+        return count
+    finally:
+        WARMING.reset(token)
 
 
 # ------------------------------------------------------------------------------------- ASGI guard
@@ -384,12 +486,13 @@ class Guard:
         finally:
             state.inflight -= 1
             state.sync_requests -= admitted
-            route = scope.get("route")
-            label = getattr(route, "path", None) or "unmatched"
-            state.metrics.inc("edgekit_http_requests_total",
-                              (("route", label), ("method", method), ("status", str(status_box[0]))))
-            state.metrics.observe("edgekit_http_request_duration_seconds", time.perf_counter() - started,
-                                  (("route", label),))
+            if not WARMING.get():  # the warm-up's own requests are not traffic
+                route = scope.get("route")
+                label = getattr(route, "path", None) or "unmatched"
+                state.metrics.inc("edgekit_http_requests_total",
+                                  (("route", label), ("method", method), ("status", str(status_box[0]))))
+                state.metrics.observe("edgekit_http_request_duration_seconds", time.perf_counter() - started,
+                                      (("route", label),))
 
 
 async def _send_json(send: Callable, status: int, body: Dict[str, Any],
@@ -416,6 +519,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
 
     state = ServerState(config)
     threads = config.num_threads
+    guard: Any = None  # the app returned (set at the end); the warm-up sends its requests through it
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -424,12 +528,16 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
             redo = state.runner.start()
             if redo:
                 log.info("resuming: %d batch item(s) interrupted by the last stop will be redone", redo)
-        warm = threading.Thread(target=state.warm, name="edgekit-warmup", daemon=True)
+        warm = threading.Thread(target=state.warm, args=(lambda: warm_up_requests(guard, config),
+                                                         asyncio.get_running_loop()),
+                                name="edgekit-warmup", daemon=True)
         warm.start()
         try:
             yield
         finally:
             state.begin_shutdown()  # no-op after a signal: its deadline stands
+            if state.warmup_future is not None:
+                state.warmup_future.cancel()
             if start_runner:
                 result = await run_in_threadpool(state.runner.stop, state.shutdown_left())
                 log.info("batch runner stopped; %d running item(s) checkpointed for the next start", result["released"])
@@ -556,12 +664,13 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         headers = {**headers, "Content-Location": f"/v1/results/{key}.{ext}"}
         if weak:  # not byte-for-byte reproducible (timings): the cache and /v1/results say so too
             headers["ETag"] = etag_of(key, True)
-        state.cache.put(key, data, media_type, headers)
+        if not WARMING.get():
+            state.cache.put(key, data, media_type, headers)
         return Response(data, media_type=media_type,
                         headers={"ETag": etag_of(key, False), **headers, "X-Edgekit-Cache": "miss"})
 
     def require_ready() -> None:
-        if not state.ready or state.draining:
+        if (not state.ready or state.draining) and not WARMING.get():
             raise HTTPError(503, "the server is starting (models loading) or stopping; retry shortly", "NotReady",
                             {"Retry-After": "2"})
 
@@ -571,10 +680,11 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
     async def healthz() -> Dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: models loaded and one warm-up inference done")
+    @app.get("/readyz", tags=["ops"], summary="Readiness: models loaded and the warm-up requests done")
     async def readyz() -> Any:
         if state.ready and not state.draining:
-            return {"status": "ready", "warmup_s": round(state.warmup_s or 0.0, 3)}
+            return {"status": "ready", "warmup_s": round(state.warmup_s or 0.0, 3),
+                    "rss_mb_at_ready": round((state.ready_rss_bytes or 0.0) / 2 ** 20, 1)}
         status = "draining" if state.draining else "failed" if state.warmup_error else "starting"
         body = {"status": status, **({"error": state.warmup_error} if state.warmup_error else {})}
         return JSONResponse(body, status_code=503)
@@ -785,7 +895,9 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
     add_batch_routes(app, state, HTTPError, read_json, FileResponse, JSONResponse, StreamingResponse, UploadFile,
                      run_in_threadpool)
 
-    return Guard(app, state)
+    guard = Guard(app, state)
+    return guard
 
 
-__all__ = ["create_app", "ServerState", "HTTPError", "status_of", "content_key", "parse_fields"]
+__all__ = ["create_app", "ServerState", "HTTPError", "status_of", "content_key", "parse_fields", "asgi_request",
+           "warm_up_requests", "WARMUP_SIZES"]

@@ -317,6 +317,40 @@ def test_config_limits_name_the_field_the_value_and_the_flag(tmp_path):
     assert ServerConfig(data_dir=tmp_path / "d", max_queued=0).check().max_queued == 0
 
 
+def test_warm_up_runs_the_request_path_before_ready(tmp_path, photo):
+    """The warm-up sends its synthetic requests through the app (token check included) before
+    /readyz turns ready, records the RSS then, and leaves the metrics and the result cache alone."""
+    from edgekit.server.app import WARMUP_MIX, WARMUP_SIZES
+
+    config = ServerConfig(token=TOKEN, data_dir=tmp_path / "w").check()
+    app = create_app(config, start_runner=False)
+    with TestClient(app) as c:
+        wait_until_ready(c)
+        ready = c.get("/readyz").json()
+        assert ready["status"] == "ready" and ready["rss_mb_at_ready"] > 50 and ready["warmup_s"] > 0
+        text = c.get("/metrics").text
+        assert 'route="/v1/analyze"' not in text and 'route="/v1/meme"' not in text, "warm-up counted as traffic"
+        assert app.state.cache.bytes == 0
+        assert len(WARMUP_SIZES) * (1 + len(WARMUP_MIX)) >= 20
+        assert c.post("/v1/analyze", content=photo, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+def test_a_failed_warm_up_request_keeps_the_server_unready(tmp_path, monkeypatch):
+    import edgekit.server.app as server_app
+
+    monkeypatch.setattr(server_app, "WARMUP_SIZES", ((256, 256),))
+    monkeypatch.setattr(server_app, "WARMUP_MIX", ("/v1/meme?colour=red",))
+    config = ServerConfig(data_dir=tmp_path / "f").check()
+    with TestClient(create_app(config, start_runner=False), raise_server_exceptions=False) as c:
+        for _ in range(600):
+            body = c.get("/readyz").json()
+            if body["status"] != "starting":
+                break
+            time.sleep(0.1)
+        assert body["status"] == "failed" and "/v1/meme?colour=red" in body["error"] and "400" in body["error"], body
+        assert_error(c.post("/v1/captions", json={"emotion": "happiness"}), 503, "NotReady")
+
+
 # ---------------------------------------------------------------------------------- batches
 
 def test_batch_folder_matches_the_cli_manifest(client, roots, tmp_path):
