@@ -19,11 +19,13 @@ BATCH_VIDEOS_ENV = "EDGEKIT_SERVER_BATCH_VIDEOS"
 MIN_TOKEN_CHARS = 16
 
 #: Memory model of one server process and its batch pool (MB), measured on the project machine
-#: (benchmarks/results/server.md): the server after the load runs (models, warm caches), one batch
-#: pool process after 30 memes, and the peak over a warm process of decoding and analysing (or
-#: making a meme of) a 40 MP JPEG: 268 MB = 7.0 bytes per pixel (Pillow's RGB(A) image + the BGR
-#: array), the same for analyze and meme. See :meth:`ServerConfig.memory_peak_mb`.
-SERVER_BASE_MB = 206.0
+#: (benchmarks/results/server.md, server_memory.md): the server after the load runs (models, warm
+#: caches; 219.2 MB with the warm-up that loads every model and font before ready, 209.8 MB at
+#: ready, 217.4 MB after the 10-minute memory run), one batch pool process after 30 memes, and
+#: the peak over a warm process of decoding and analysing (or making a meme of) a 40 MP JPEG:
+#: 268 MB = 7.0 bytes per pixel (Pillow's RGB(A) image + the BGR array), the same for analyze and
+#: meme. See :meth:`ServerConfig.memory_peak_mb`.
+SERVER_BASE_MB = 220.0
 POOL_PROCESS_BASE_MB = 115.0
 BYTES_PER_DECODED_PIXEL = 7.0
 
