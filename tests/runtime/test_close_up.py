@@ -1,6 +1,6 @@
-"""The detector's close-up pass (FaceDetectorOptions.close_up): a small face's eye points come from
-a second detection in a crop twice its size, so they no longer move with the framing; large faces
-and ``close_up=False`` pay nothing, and the box and score stay those of the whole-frame pass."""
+"""The detector's close-up pass (FaceDetectorOptions.close_up, opt-in): a small face's eye points come
+from a second detection in a crop twice its size, so they no longer move with the framing; large
+faces and the default (off) pay nothing, and the box and score stay those of the whole-frame pass."""
 from __future__ import annotations
 
 import cv2
@@ -33,8 +33,8 @@ def eye_error(found, truth: np.ndarray, face_width: float) -> float:
 
 
 def test_small_faces_keep_their_eye_points_wherever_they_are_framed(astronaut):
-    reference = FaceDetector().detect(astronaut)[0]
-    on, off = FaceDetector(), FaceDetector(close_up=False)
+    reference = FaceDetector(close_up=True).detect(astronaut)[0]
+    on, off = FaceDetector(close_up=True), FaceDetector()
     errors = {True: [], False: []}
     for scale in (0.5, 0.6):
         for at in [(x, y) for x in (0, 60, 130, 180) for y in (0, 70, 150)]:
@@ -49,14 +49,14 @@ def test_small_faces_keep_their_eye_points_wherever_they_are_framed(astronaut):
 
 def test_the_close_up_changes_keypoints_only(astronaut):
     board = framed(astronaut, 0.5, (130, 150))
-    on, off = FaceDetector().detect(board), FaceDetector(close_up=False).detect(board)
+    on, off = FaceDetector(close_up=True).detect(board), FaceDetector().detect(board)
     assert len(on) == len(off) == 1
     assert on[0].box == off[0].box and on[0].score == off[0].score
     assert on[0].keypoints != off[0].keypoints
 
 
 def test_one_more_run_per_small_face_and_none_for_large_ones(astronaut, monkeypatch):
-    detector = FaceDetector()
+    detector = FaceDetector(close_up=True)
     runs = count_runs(detector, monkeypatch)
     face = detector.detect(astronaut)[0]
     assert max(face.box.width, face.box.height) < CLOSE_UP_MAX_FACE * 512 and len(runs) == 2
@@ -65,7 +65,7 @@ def test_one_more_run_per_small_face_and_none_for_large_ones(astronaut, monkeypa
     tight = np.ascontiguousarray(astronaut[max(0, y - w // 4):y + w + w // 4, max(0, x - w // 4):x + w + w // 4])
     assert len(detector.detect(tight)) == 1 and len(runs) == 1  # the face fills the frame: no close-up
     runs.clear()
-    off = FaceDetector(close_up=False)
+    off = FaceDetector()
     runs_off = count_runs(off, monkeypatch)
     assert len(off.detect(astronaut)) == 1 and len(runs_off) == 1
 
@@ -73,3 +73,12 @@ def test_one_more_run_per_small_face_and_none_for_large_ones(astronaut, monkeypa
 def test_close_up_must_be_a_bool():
     with pytest.raises(ConfigError, match="close_up"):
         FaceDetector(close_up="yes")
+
+
+def test_the_pipeline_passes_close_up_to_its_detector():
+    import edgekit
+
+    assert edgekit.PipelineOptions().detector_options.close_up is False
+    assert edgekit.PipelineOptions(close_up=True).detector_options.close_up is True
+    with edgekit.Pipeline(close_up=True, emotion_model=None) as pipe:
+        assert pipe.detector.options.close_up is True
