@@ -3,6 +3,8 @@ from a second detection in a crop twice its size, so they no longer move with th
 faces and the default (off) pay nothing, and the box and score stay those of the whole-frame pass."""
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -82,3 +84,17 @@ def test_the_pipeline_passes_close_up_to_its_detector():
     assert edgekit.PipelineOptions(close_up=True).detector_options.close_up is True
     with edgekit.Pipeline(close_up=True, emotion_model=None) as pipe:
         assert pipe.detector.options.close_up is True
+
+
+def test_the_cli_flag_turns_it_on(astronaut_path, tmp_path):
+    from edgekit.cli import main
+
+    keypoints = {}
+    for flags in ((), ("--close-up",)):
+        out = tmp_path / f"{len(flags)}.jsonl"
+        assert main(["analyze", str(astronaut_path), "--out", str(out), *flags]) == 0
+        keypoints[bool(flags)] = json.loads(out.read_text().splitlines()[0])["faces"][0]["keypoints"]
+    with FaceDetector(close_up=True) as detector:
+        close = detector.detect(str(astronaut_path))[0]
+    assert keypoints[True]["right_eye"] == pytest.approx(list(close.keypoint("right_eye")))
+    assert keypoints[True] != keypoints[False]
