@@ -25,7 +25,6 @@ import json
 import logging
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
@@ -97,13 +96,10 @@ def with_feature_output(model: Any, hidden: bool = True) -> Any:
 
 
 def _load_pipeline(run: Path, data: Optional[Path]) -> Any:
-    from converters.emotion.config import TrainConfig
-    from converters.emotion.pipeline import PipelineConfig
+    from converters.emotion.config import PipelineConfig
 
-    raw = json.loads((run / "pipeline_config.json").read_text())
-    train = TrainConfig.from_dict(raw.pop("train"), str(run / "pipeline_config.json"))
-    known = {f.name for f in fields(PipelineConfig)}
-    cfg = PipelineConfig(train=train, **{k: v for k, v in raw.items() if k in known})
+    path = run / "pipeline_config.json"
+    cfg = PipelineConfig.from_dict(json.loads(path.read_text()), str(path))
     cfg.out = str(run)
     if data is not None:
         cfg.train.data = str(data)
