@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+from pathlib import Path
 from importlib.metadata import version
 
 import numpy as np
@@ -28,3 +29,16 @@ def host_info() -> dict:
                      "mediapipe": version("mediapipe"), "ai_edge_litert": version("ai-edge-litert"),
                      "numpy": np.__version__, "opencv": cv2.__version__},
     }
+
+
+def replace_marked_section(readme: Path, name: str, section: str) -> None:
+    """Write ``section`` between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``readme``
+    (replacing what was there, or appended with its markers), leaving the rest of the file alone."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    block = f"{begin}\n{section.rstrip()}\n{end}"
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    readme.write_text(text, encoding="utf-8")

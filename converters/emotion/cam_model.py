@@ -30,6 +30,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from converters.core.report import replace_marked_section
+
 log = logging.getLogger(__name__)
 
 #: Output tensor names of the companion model (the probabilities keep index 0).
@@ -234,7 +236,6 @@ def same_tensors(a: bytes, b: bytes) -> Dict[str, Any]:
             "differing": [x[0] for x, y in zip(ta, tb) if x != y][:10]}
 
 
-BEGIN, END = "<!-- cam_model:begin -->", "<!-- cam_model:end -->"
 
 
 def markdown(report: Dict[str, Any], shipped_as: str) -> str:
@@ -275,14 +276,6 @@ def markdown(report: Dict[str, Any], shipped_as: str) -> str:
     ])
 
 
-def update_readme(readme: Path, section: str) -> None:
-    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    readme.write_text(text, encoding="utf-8")
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -344,7 +337,7 @@ def _write_report(report: Dict[str, Any], report_dir: Optional[Path], ship_as: s
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "cam_model.json").write_text(json.dumps(report, indent=1) + "\n")
-        update_readme(report_dir / "README.md", markdown(report, ship_as))
+        replace_marked_section(report_dir / "README.md", "cam_model", markdown(report, ship_as))
     return 0
 
 

@@ -32,9 +32,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from converters.core.report import replace_marked_section
+
 EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 #: Markers of the section this module writes into the report's README.md.
-BEGIN, END = "<!-- gradcam:begin -->", "<!-- gradcam:end -->"
 
 
 def _keras() -> Any:
@@ -188,15 +189,6 @@ def plot_page(mean_faces: np.ndarray, rows: Dict[str, np.ndarray], counts: Seque
     fig.savefig(str(path), format="png")
 
 
-def update_readme(readme: Path, section: str) -> None:
-    """Replace (or append) the marked Grad-CAM section of a report README."""
-    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    readme.write_text(text, encoding="utf-8")
 
 
 def markdown(report: Dict[str, Any]) -> str:
@@ -313,7 +305,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"(each face scaled to its max), over the class's mean aligned face; {h} x {w} cells")
     report["seconds"] = round(time.time() - t0, 1)
     (args.report_dir / "gradcam.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    update_readme(args.report_dir / "README.md", markdown(report))
+    replace_marked_section(args.report_dir / "README.md", "gradcam", markdown(report))
     shown = {k: v for k, v in report.items() if k != "classes"}
     if "runtime_cam" in shown:
         shown["runtime_cam"] = {k: v for k, v in shown["runtime_cam"].items() if k != "classes"}

@@ -76,7 +76,10 @@ def test_gradcam_model_needs_pooling():
 def test_readme_section_is_replaced_not_repeated(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Report\n\ntext\n")
-    gradcam.update_readme(readme, "## Grad-CAM\none")
-    gradcam.update_readme(readme, "## Grad-CAM\ntwo")
+    from converters.core.report import replace_marked_section
+
+    replace_marked_section(readme, "gradcam", "## Grad-CAM\none")
+    replace_marked_section(readme, "gradcam", "## Grad-CAM\ntwo")
     text = readme.read_text()
-    assert text.count(gradcam.BEGIN) == 1 and "two" in text and "one" not in text and text.startswith("# Report")
+    assert text.count("<!-- gradcam:begin -->") == 1 and text.count("<!-- gradcam:end -->") == 1
+    assert "two" in text and "one" not in text and text.startswith("# Report\n\ntext\n")
