@@ -25,6 +25,7 @@ from ..errors import NoFaceError
 from ..faces import left_to_right, pick_face
 from ..facemesh import FACE_OVAL, LIPS_INNER, FaceLandmarks, FaceMesh, FaceMeshOptions
 from ..imageio import ImageSource, load_image
+from ..options import CreateFromOptions
 from ..results import BoundingBox
 from ..validate import check, number
 from .color import lab_stats, match_colors
@@ -76,15 +77,19 @@ def inner_mouth_area(face: FaceLandmarks) -> float:
     return area / max(face.eye_distance, 1e-6) ** 2
 
 
-class ExpressionTransfer:
+class ExpressionTransfer(CreateFromOptions):
     """Expression transfer and exaggeration on photos (see the module docstring).
 
-    Faces are numbered left to right from 0; ``None`` (the default) is the largest face
-    (:mod:`edgekit.faces`). Not thread-safe.
+    Built from the face mesh's options: ``ExpressionTransfer(options)``, ``ExpressionTransfer(**fields)``
+    or ``ExpressionTransfer.create_from_options(FaceMeshOptions(...))``. Faces are numbered left to
+    right from 0; ``None`` (the default) is the largest face (:mod:`edgekit.faces`). Not thread-safe.
     """
+
+    OPTIONS = FaceMeshOptions
 
     def __init__(self, options: Optional[FaceMeshOptions] = None, **mesh_options: Any) -> None:
         self.mesh = FaceMesh(options, **mesh_options)
+        self.options: FaceMeshOptions = self.mesh.options
         self.reference = load_neutral_mesh()
         self.weights = expression_weights()
         self.follow = jaw_follow_weights()

@@ -144,7 +144,7 @@ def _public_classes():
     from edgekit.tracking import IouTracker
 
     return [edgekit.Pipeline, edgekit.FaceDetector, edgekit.EmotionClassifier, FaceEmbedder, FaceIdentifier,
-            edgekit.FaceMesh, Captioner, IouTracker, Explainer, ActionUnitReader]
+            edgekit.FaceMesh, Captioner, IouTracker, Explainer, ActionUnitReader, edgekit.ExpressionTransfer]
 
 
 @pytest.mark.parametrize("cls", _public_classes(), ids=lambda c: c.__name__)
@@ -171,6 +171,9 @@ def test_constructors_give_the_same_object_from_options_and_kwargs():
         assert a.detector.options == opts.detector_options
     with edgekit.FaceDetector("full_range") as det:
         assert det.options == FaceDetectorOptions(model="full_range")
+    mesh = edgekit.FaceMeshOptions(num_threads=2, max_faces=1)
+    assert edgekit.ExpressionTransfer.create_from_options(mesh).options == edgekit.ExpressionTransfer(
+        num_threads=2, max_faces=1).options == mesh
 
 
 def test_action_unit_reader_takes_options_kwargs_and_its_old_positional_arguments():
