@@ -207,7 +207,8 @@ def markdown(report: dict, command: str) -> str:
               "accuracy in 4x canvases within 2 points of the crop accuracy.", "",
               "close-up: the detector's opt-in close-up pass (`FaceDetectorOptions.close_up`, "
               "`PipelineOptions(close_up=True)`) re-detects each face under 40% of the frame in a crop twice its "
-              "size and takes its keypoints from there; the 'yes' row runs the default model with it.", ""]
+              "size and takes its keypoints from there; the 'yes' row runs the first model measured, "
+              "with flip averaging, with it.", ""]
     for r in report["rows"]:
         met = [("framing stability", r["framing_stability"] >= TARGETS["framing_stability"]),
                ("colour/gray", r["colour_gray_agreement"] >= TARGETS["colour_gray_agreement"]),
