@@ -24,7 +24,9 @@ constant gives the INT8 model's class logit within 0.15 logit). For ``emotion`` 
 from the manifest's ``"cam"`` companion file, the same INT8 graph exported with the feature map
 (and the hidden layer) as extra outputs (``python -m converters.emotion.cam_model``; its probabilities equal the
 shipped model's on all 3,417 FER2013Valid faces), so XNNPACK runs it and its two invokes (crop
-and mirror) give both the probabilities and the map. Models without a companion
+and mirror) give both the probabilities and the map. A companion that does not fit its model
+(built for other model bytes, another input shape or labels, probabilities not the model's) is
+refused with a :class:`CamCompanionWarning` and the built-in path runs. Models without a companion
 (``emotion-fast``, a ``.tflite`` path) are read through LiteRT's built-in kernels, which keep
 intermediate tensors (about 3x slower). How coarse: cells of 32 px, 4 x 4 on the shipped model's
 128-px crop (3 x 3 on ``emotion-fast``'s 96 px), each with a receptive field spanning most of the face.
@@ -378,8 +380,10 @@ class CamHead:
         one = litert.allocate(bytes(model.content) if hasattr(model, "content") else litert.read_tflite(model), 1)
         spec_in, spec_out = litert.input_specs(one)[0], litert.output_specs(one)[0]
         crop = np.random.default_rng(1).integers(0, 256, (self.height, self.width, 3), dtype=np.uint8)
-        if spec_in.dtype != np.uint8 or self._input_spec.dtype != np.uint8:
-            return False
+        if (spec_in.dtype != np.uint8 or self._input_spec.dtype != np.uint8
+                or tuple(spec_in.shape) != tuple(self._input_spec.shape)
+                or tuple(spec_out.shape[-1:]) != tuple(self._probs_out.shape[-1:])):
+            return False  # another input or class count: not this model's companion
         one.set_tensor(spec_in.index, crop[None])
         one.invoke()
         expected = litert.dequantize(one.get_tensor(spec_out.index), spec_out).reshape(-1)
@@ -483,19 +487,94 @@ class CamHead:
 
     @classmethod
     def for_model(cls, model: Union[str, "os.PathLike[str]"], num_threads: int = 1,
-                  companion: bool = True) -> "CamHead":
+                  companion: bool = True, manifest_path: Optional[Union[str, "os.PathLike[str]"]] = None) -> "CamHead":
         """The CAM head of an emotion model name or path: with ``companion`` and a ``"cam"`` file in
-        its manifest entry, the XNNPACK path; otherwise the built-in-kernel path."""
+        its manifest entry that fits the model (:func:`companion_problem`: same input shape and
+        labels, built for these model bytes, probabilities equal to the model's on a probe crop:
+        :attr:`probs_exact`), the XNNPACK path; otherwise the built-in-kernel path. A companion
+        that does not fit is refused with a :class:`CamCompanionWarning` (once per companion file
+        and model) rather than explaining another model's feature map."""
         from . import registry
 
-        loaded = registry.load_model(model)
-        feature = None
-        if companion and loaded.info is not None and "cam" in registry.companion_files(loaded.info.name):
-            feature = registry.load_companion(loaded.info.name, "cam")[1]
-        return cls(loaded, num_threads, feature_model=feature)
+        loaded = registry.load_model(model, manifest_path)
+        if not (companion and loaded.info is not None
+                and "cam" in registry.companion_files(loaded.info.name, manifest_path)):
+            return cls(loaded, num_threads)
+        name = loaded.info.name
+        entry = registry.companion_files(name, manifest_path)["cam"]
+        problem = None
+        if entry.get("model_sha256") not in (None, loaded.sha256):
+            problem = f"it was built for the model with sha256 {entry['model_sha256']}, not {loaded.sha256}"
+        else:
+            feature = registry.load_companion(name, "cam", manifest_path)[1]
+            problem = companion_problem(loaded, feature)
+            if problem is None:
+                try:
+                    head = cls(loaded, num_threads, feature_model=feature)
+                except (ConfigError, ValueError, RuntimeError) as exc:
+                    problem = f"CamHead cannot read it ({exc})"
+                else:
+                    if head.probs_exact:
+                        return head
+                    head.close()
+                    problem = "its probabilities differ from the model's on a probe crop (probs_exact is False)"
+        _warn_companion_once((name, loaded.sha256, str(entry.get("sha256"))),
+                             f"{name}: the manifest's \"cam\" companion ({entry.get('file')}) does not fit the "
+                             f"model: {problem}; the CAM runs on LiteRT's built-in kernels instead (about 3x slower). "
+                             "Rebuild it: python -m converters.emotion.cam_model ... --ship")
+        return cls(loaded, num_threads)
 
     def close(self) -> None:
         self._it = None
+
+
+class CamCompanionWarning(RuntimeWarning):
+    """The manifest's ``"cam"`` companion does not fit its model, so the CAM runs on the built-in kernels."""
+
+
+_COMPANION_WARNED: set = set()
+_COMPANION_WARNED_LOCK = threading.Lock()
+
+
+def _warn_companion_once(key: Tuple[str, str, str], message: str) -> None:
+    """Warn about a refused companion once per (model name, model sha256, companion sha256) and process."""
+    import warnings
+
+    with _COMPANION_WARNED_LOCK:
+        if key in _COMPANION_WARNED:
+            return
+        _COMPANION_WARNED.add(key)
+    warnings.warn(message, CamCompanionWarning, stacklevel=3)
+
+
+def companion_problem(model: Any, feature: bytes) -> Optional[str]:
+    """Why the CAM companion ``feature`` (bytes) cannot stand in for the one-output ``model`` (a
+    :class:`edgekit.registry.ModelFile`), or None: its input tensor must have the model's shape and
+    dtype, it must output ``[1, classes]`` for the model's classes, and labels in its metadata (when
+    it has any) must be the model's."""
+    from types import SimpleNamespace
+
+    from . import litert
+
+    try:
+        one, cam = litert.allocate(bytes(model.content), 1, False), litert.allocate(bytes(feature), 1, False)
+    except (ValueError, RuntimeError) as exc:
+        return f"LiteRT cannot load it ({litert.first_line(exc)})"
+    (one_in, *_), (cam_in, *_) = litert.input_specs(one), litert.input_specs(cam)
+    if (one_in.shape, one_in.dtype) != (cam_in.shape, cam_in.dtype):
+        return (f"its input is {list(cam_in.shape)} {cam_in.dtype.name}, the model's "
+                f"{list(one_in.shape)} {one_in.dtype.name}")
+    classes = int(litert.output_specs(one)[0].shape[-1])
+    info = getattr(model, "info", None)
+    labels = list(info.labels) if info is not None and info.labels else litert.find_labels(model, classes)
+    if labels and len(labels) != classes:
+        return f"the model has {classes} outputs but {len(labels)} labels"
+    if not any(len(o.shape) == 2 and o.shape[-1] == classes for o in litert.output_specs(cam)):
+        return f"it has no [1, {classes}] probabilities output"
+    cam_labels = litert.find_labels(SimpleNamespace(content=bytes(feature), path="cam"), classes)
+    if cam_labels and labels and list(cam_labels) != list(labels):
+        return f"its labels {cam_labels} are not the model's {list(labels)}"
+    return None
 
 
 class Explainer(CreateFromOptions):
@@ -699,5 +778,6 @@ def explain(image: ImageSource, *, out_dir: Optional[Union[str, "os.PathLike[str
     return result
 
 
-__all__ = ["CamHead", "CamRun", "Explainer", "ExplainerOptions", "Explanation", "METHODS", "REGIONS", "explain",
+__all__ = ["CamCompanionWarning", "CamHead", "CamRun", "Explainer", "ExplainerOptions", "Explanation", "METHODS",
+           "REGIONS", "companion_problem", "explain",
            "occlusion_map", "rank_regions", "region_map"]

@@ -2,7 +2,8 @@
 
 - ``"models"``: files bundled in ``edgekit/models/`` (the emotion classifier). Every load checks the
   file's sha256 against its entry. Entries are written only by :func:`register_model` (the
-  training toolchain calls it after exporting), so there is one writer of the format.
+  training toolchain calls it after exporting) and their companion files by
+  :func:`register_companion`, so there is one writer of the format.
 - ``"external"``: MediaPipe's BlazeFace / face-mesh ``.tflite`` files (Apache-2.0), packaged in
   ``edgekit/models/third_party/`` from the pinned ``mediapipe==0.10.21`` wheel archive at build
   time (``python -m converters.thirdparty``; never committed), and sha256-checked like the rest.
@@ -301,7 +302,10 @@ def register_model(name: str, tflite_path: PathLike, *, manifest_path: Optional[
     ``tflite_path`` must already lie in the manifest's directory (``edgekit/models/``) so it
     ships in the wheel. ``sha256``, ``bytes`` and ``file`` are computed here; other ``fields``
     (``task``, ``input`` as a dict or :class:`InputSpec`, ``labels``, ``produced_by``, ``report``,
-    ``description``, ...) replace the entry's previous values. The manifest is rewritten
+    ``description``, ...) replace the entry's previous values. When the model's bytes change, its
+    companion files (sub-entries with ``file`` and ``sha256``, such as the emotion model's ``cam``)
+    are dropped unless ``fields`` passes them again: they were built from the old model, and a new
+    one must be built and registered (:func:`register_companion`). The manifest is rewritten
     atomically (temporary file + ``os.replace``).
     """
     manifest_file = Path(manifest_path) if manifest_path else MANIFEST_PATH
@@ -328,11 +332,58 @@ def register_model(name: str, tflite_path: PathLike, *, manifest_path: Optional[
     with _write_lock:
         manifest = load_manifest(manifest_file)
         entry = dict(manifest["models"].get(name, {}))
-        entry.update(file=model_file.name, sha256=sha256_file(model_file), bytes=model_file.stat().st_size)
+        digest = sha256_file(model_file)
+        if entry.get("sha256") != digest:  # a new model: companions built from the old one no longer fit
+            entry = {key: value for key, value in entry.items() if not _is_companion(value)}
+        entry.update(file=model_file.name, sha256=digest, bytes=model_file.stat().st_size)
         entry.update(fields)
         manifest["models"][name] = entry
         write_manifest(manifest, manifest_file)
     return _entry_info(name, entry, base)
+
+
+def _is_companion(value: Any) -> bool:
+    return isinstance(value, dict) and "file" in value and "sha256" in value
+
+
+def register_companion(name: str, key: str, path: PathLike, *, manifest_path: Optional[PathLike] = None,
+                       **fields: Any) -> Dict[str, Any]:
+    """Write companion file ``key`` (e.g. ``"cam"``) of the registered model ``name``: the sub-entry
+    ``{"file", "sha256", "bytes", "model_sha256", **fields}`` (``produced_by``, ``description``, ...),
+    replacing the previous one; the model's own fields are left alone. ``model_sha256`` is the model
+    entry's sha256 now: the model the companion was built for (:func:`register_model` drops the
+    companion when the model changes). ``path`` must already lie in the manifest's directory.
+    Returns the sub-entry written.
+
+    Raises:
+        ConfigError: ``path`` is outside the manifest directory, ``key`` names one of the entry's
+            own fields, or ``fields`` passes a computed one.
+        ModelError: ``name`` has no manifest entry yet (register the model first).
+    """
+    manifest_file = Path(manifest_path) if manifest_path else MANIFEST_PATH
+    companion = Path(path).resolve()
+    base = manifest_file.parent.resolve()
+    if companion.parent != base:
+        raise ConfigError(f"companion file is not in the manifest directory {base}", subject=path,
+                          hint="copy it into edgekit/models/ first, then register it")
+    if key in {f.name for f in ModelInfo.__dataclass_fields__.values()} | {"bytes", "input"}:
+        raise ConfigError(f"{key!r} is a field of the model entry, not a companion name", subject=key,
+                          hint="pick another key (e.g. 'cam')")
+    for computed in ("sha256", "bytes", "file", "model_sha256"):
+        if computed in fields:
+            raise ConfigError(f"register_companion computes {computed!r} itself", subject=computed,
+                              hint="do not pass it")
+    with _write_lock:
+        manifest = load_manifest(manifest_file)
+        entry = manifest["models"].get(name)
+        if entry is None:
+            raise ModelError(f"no manifest entry named {name!r} to add a {key!r} file to", subject=manifest_file,
+                             hint="register the model first (register_model)")
+        sub = {"file": companion.name, "sha256": sha256_file(companion), "bytes": companion.stat().st_size,
+               "model_sha256": entry["sha256"], **fields}
+        manifest["models"][name] = {**entry, key: sub}
+        write_manifest(manifest, manifest_file)
+    return sub
 
 
 def inspect_model(tflite_path: PathLike) -> Tuple[InputSpec, List[str]]:

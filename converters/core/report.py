@@ -4,8 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-from pathlib import Path
+import re
 from importlib.metadata import version
+from pathlib import Path
+from typing import Dict, List
 
 import numpy as np
 
@@ -42,3 +44,26 @@ def replace_marked_section(readme: Path, name: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     readme.write_text(text, encoding="utf-8")
+
+
+#: ``<!-- NAME:begin -->`` ... ``<!-- NAME:end -->`` (the same NAME), markers included.
+MARKED_SECTION = re.compile(r"<!-- ([\w.-]+):begin -->.*?<!-- \1:end -->", re.DOTALL)
+
+
+def marked_sections(text: str) -> Dict[str, str]:
+    """The marked sections of a README's ``text``: name -> block (markers included), in file order."""
+    return {m.group(1): m.group(0) for m in MARKED_SECTION.finditer(text)}
+
+
+def write_keeping_marked_sections(readme: Path, text: str) -> List[str]:
+    """Write ``text`` to ``readme`` as its whole new content, but keep every marked section of the
+    old file (written there by other scripts through :func:`replace_marked_section`) that ``text``
+    does not have: each is appended, in its old order. Returns the names carried over."""
+    old = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    new = marked_sections(text)
+    kept = {name: block for name, block in marked_sections(old).items()
+            if name not in new and f"<!-- {name}:begin -->" not in text}
+    if kept:
+        text = text.rstrip("\n") + "\n\n" + "\n\n".join(kept.values()) + "\n"
+    readme.write_text(text, encoding="utf-8")
+    return list(kept)

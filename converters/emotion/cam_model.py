@@ -15,7 +15,12 @@ one-output file users run stays byte for byte what it was. :func:`compare` prove
 probabilities (and pre-softmax logits) are the shipped model's on FER2013Valid.
 
     python -m converters.emotion.cam_model --run runs/emotion128 --out runs/emotion128_cam \\
-        --data ../shared/data/ferplus --shipped edgekit/models/emotion_mnv3s128_int8.tflite
+        --data ../shared/data/ferplus --shipped edgekit/models/emotion_mnv3s128_int8.tflite --ship
+
+``--ship`` copies the companion into ``edgekit/models/`` and records it as the ``emotion`` entry's
+``cam`` file through :func:`edgekit.registry.register_companion` (refused unless it was built from
+the registered model); shipping a new ``emotion`` model drops the old companion, so this runs again
+after every re-ship.
 """
 from __future__ import annotations
 
@@ -30,37 +35,18 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from converters.core import quantize
+from converters.core.keras_io import load_model
+from converters.core.paths import ROOT
 from converters.core.report import replace_marked_section
+from converters.core.tfenv import keras
 
 log = logging.getLogger(__name__)
 
 #: Output tensor names of the companion model (the probabilities keep index 0).
 PROBS_NAME, FEATURE_NAME = "probabilities", "feature_map"
-
-
-def _first(attr: str, *modules: str) -> Any:
-    """``attr`` of the first of ``modules`` that imports (the toolchain is moving into converters/core)."""
-    import importlib
-
-    for name in modules:
-        try:
-            return getattr(importlib.import_module(name), attr) if attr else importlib.import_module(name)
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError(f"none of {modules} provides {attr or 'the module'}")
-
-
-def _keras() -> Any:
-    return _first("keras", "converters.core.tfenv", "converters" + ".tfenv")
-
-
-def _quantize() -> Any:
-    return _first("", "converters.core.quantize", "converters.emotion" + ".quantize")
-
-
-def load_model(path: Path) -> Any:
-    """A model saved by the emotion training (float, pruned or QAT)."""
-    return _first("load_model", "converters.core.keras_io", "converters.emotion.train")(path)
+#: The manifest entry the companion belongs to and its sub-entry key (``edgekit.explain.CamHead`` reads it).
+MODEL_NAME, COMPANION_KEY = "emotion", "cam"
 
 
 def _sha(data: bytes) -> str:
@@ -87,7 +73,6 @@ def with_feature_output(model: Any, hidden: bool = True) -> Any:
     """``model`` (Keras) with outputs ``[probabilities, feature map]`` (and with ``hidden`` the
     hidden layer after its ReLU, whose zeros are the CAM's mask: the runtime then needs no matrix
     product to find them), the probabilities first."""
-    keras = _keras()
     # the converter orders a Keras model's outputs by name: these keep the probabilities at index 0
     # (identity activations: no op in the graph)
     outputs = [keras.layers.Activation("linear", name="output_0_probabilities")(model.output),
@@ -114,7 +99,6 @@ def convert(run: Path, data: Optional[Path] = None, stage: str = "pruned") -> Tu
     gates and its calibration faces."""
     from converters.emotion import pipeline
 
-    quantize = _quantize()
     cfg = _load_pipeline(run, data)
     faces = pipeline.load_data(cfg)
     rep = quantize.representative_dataset(faces[0].images, cfg.train.input_size, cfg.calibration_count,
@@ -278,6 +262,64 @@ def markdown(report: Dict[str, Any], shipped_as: str) -> str:
 
 
 
+def companion_description(report: Dict[str, Any], shipped_file: str) -> str:
+    """The manifest description of the companion, from its report (outputs and the FER2013Valid comparison)."""
+    cam, fer = report["cam_model"], report["fer2013valid"]
+    classes = min(o["shape"][1] for o in cam["outputs"] if len(o["shape"]) == 2)
+    roles = []
+    for o in cam["outputs"]:
+        shape = o["shape"]
+        role = "feature map" if len(shape) == 4 else "probabilities" if shape[1] == classes else "hidden"
+        roles.append(f"{role} {shape}" + (f" at index {o['index']}" if role == "probabilities" else ""))
+    hidden = any(r.startswith("hidden") for r in roles)
+    return ("the same INT8 model with its last feature map"
+            + (" and its hidden layer (after the ReLU)" if hidden else "")
+            + f" as extra outputs ({', '.join(roles)}; found by shape), so XNNPACK runs edgekit.explain's CAM; "
+            f"probabilities equal to {shipped_file}'s on all {fer['faces']:,} FER2013Valid faces "
+            f"(max abs difference {fer['max_abs_prob_diff']:g}). Used only by the CAM: EmotionClassifier, the "
+            "Android demo and MediaPipe take the one-output file")
+
+
+def ship_command(command: str) -> str:
+    """The conversion command of a report as it reproduces the shipped companion: with ``--ship``."""
+    return command if "--ship" in command.split() else f"{command} --ship"
+
+
+def ship(report: Dict[str, Any], cam_file: Path, shipped: Path, ship_as: Path,
+         model_name: str = MODEL_NAME) -> Dict[str, Any]:
+    """Copy ``cam_file`` (the two-output model ``report`` describes) to ``ship_as`` in
+    ``edgekit/models/`` and record it as the ``cam`` companion of ``model_name`` through
+    :func:`edgekit.registry.register_companion` (file, sha256, ``produced_by``: the report's
+    conversion command with ``--ship``). Returns the manifest sub-entry.
+
+    Refuses (ValueError) a companion that does not belong to the registered model: ``shipped``
+    must be the manifest entry's file, the report must have been made against it, ``cam_file``
+    must be the file the report describes and its probabilities must equal the model's on every
+    face compared (``edgekit.explain.CamHead`` refuses any other)."""
+    from edgekit import registry
+
+    ship_as = ship_as if ship_as.is_absolute() else ROOT / ship_as
+    manifest = ship_as.parent / "manifest.json"
+    info = registry.model_info(model_name, manifest)
+    content = cam_file.read_bytes()
+    problems = []
+    if registry.sha256_file(shipped) != info.sha256:
+        problems.append(f"--shipped {shipped} is not the registered {model_name!r} model ({info.file})")
+    if report["reproduces_shipped"]["shipped_sha256"] != info.sha256:
+        problems.append(f"the report was made against another model than the registered {model_name!r}")
+    if _sha(content) != report["cam_model"]["sha256"]:
+        problems.append(f"{cam_file} is not the companion the report describes (sha256 differs)")
+    if not report["fer2013valid"]["identical_outputs"]:
+        problems.append("its probabilities differ from the shipped model's on FER2013Valid")
+    if problems:
+        raise ValueError("not shipping the CAM companion: " + "; ".join(problems))
+    if not (ship_as.is_file() and ship_as.read_bytes() == content):
+        ship_as.write_bytes(content)
+    return registry.register_companion(model_name, COMPANION_KEY, ship_as, manifest_path=manifest,
+                                       produced_by=ship_command(report["command"]),
+                                       description=companion_description(report, info.file))
+
+
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, default=Path("runs/emotion128"))
@@ -289,18 +331,24 @@ def main(argv: Optional[list] = None) -> int:
                         help="copy cam_model.json there and write its section into README.md")
     parser.add_argument("--ship-as", default="edgekit/models/emotion_mnv3s128_cam_int8.tflite",
                         help="the path the companion ships at (named in the report section)")
+    parser.add_argument("--ship", action="store_true",
+                        help="copy the companion to --ship-as and record it as the manifest's 'cam' file of "
+                             "--model-name (refused unless it matches the registered model)")
+    parser.add_argument("--model-name", default=MODEL_NAME, help="the manifest entry the companion belongs to")
     parser.add_argument("--from-json", type=Path, default=None,
-                        help="only write the report section from an earlier run's cam_model.json")
+                        help="no conversion: write the report section (and with --ship ship <out>/<stage>"
+                             "_int8_ptq_cam.tflite) from an earlier run's cam_model.json")
     args = parser.parse_args(argv)
-    if args.from_json is not None:
-        return _write_report(json.loads(args.from_json.read_text()), args.report_dir, args.ship_as)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    if args.from_json is not None:
+        return _write_report(json.loads(args.from_json.read_text()), args)
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     models, cfg, val = convert(args.run, args.data, args.stage)
     shipped = args.shipped.read_bytes()
     reference = (args.run / "tflite" / f"{args.stage}_int8_ptq.tflite").read_bytes()
-    add_metadata = _first("add_metadata", "converters.emotion.export", "converters.core.export")
+    from converters.emotion.export import add_metadata
+
     reproduced, _ = add_metadata(models["single"])
     for name, content in models.items():
         (args.out / f"{args.stage}_int8_ptq_{name}.tflite").write_bytes(content)
@@ -330,14 +378,19 @@ def main(argv: Optional[list] = None) -> int:
     report["input_size"] = cfg.train.input_size
     (args.out / "cam_model.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
-    return _write_report(report, args.report_dir, args.ship_as)
+    return _write_report(report, args)
 
 
-def _write_report(report: Dict[str, Any], report_dir: Optional[Path], ship_as: str) -> int:
-    if report_dir is not None:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        (report_dir / "cam_model.json").write_text(json.dumps(report, indent=1) + "\n")
-        replace_marked_section(report_dir / "README.md", "cam_model", markdown(report, ship_as))
+def _write_report(report: Dict[str, Any], args: argparse.Namespace) -> int:
+    if args.ship:
+        entry = ship(report, args.out / f"{args.stage}_int8_ptq_cam.tflite", args.shipped, Path(args.ship_as),
+                     args.model_name)
+        log.info("shipped %s as the %r companion of %r (sha256 %s)", entry["file"], COMPANION_KEY,
+                 args.model_name, entry["sha256"])
+    if args.report_dir is not None:
+        args.report_dir.mkdir(parents=True, exist_ok=True)
+        (args.report_dir / "cam_model.json").write_text(json.dumps(report, indent=1) + "\n")
+        replace_marked_section(args.report_dir / "README.md", "cam_model", markdown(report, args.ship_as))
     return 0
 
 

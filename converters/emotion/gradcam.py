@@ -32,21 +32,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from converters.core.keras_io import load_model
 from converters.core.report import replace_marked_section
+from converters.core.tfenv import keras, tf
 
 EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
-#: Markers of the section this module writes into the report's README.md.
-
-
-def _keras() -> Any:
-    import importlib
-
-    for name in ("converters.core.tfenv", "converters" + ".tfenv"):
-        try:
-            return importlib.import_module(name).keras
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError("no converters tfenv")
 
 
 def gradcam_model(model: Any) -> Any:
@@ -55,7 +45,6 @@ def gradcam_model(model: Any) -> Any:
     The feature map is the input of the last ``GlobalAveragePooling2D``; the logits are the input
     of a final ``Softmax`` layer, or the output of the last layer when it has no softmax.
     """
-    keras = _keras()
     pools = [layer for layer in model.layers if type(layer).__name__ == "GlobalAveragePooling2D"]
     if not pools:
         raise ValueError("the model has no GlobalAveragePooling2D layer: Grad-CAM has no feature map to read")
@@ -73,8 +62,6 @@ def grad_cam(grad_model: Any, x: np.ndarray, classes: Sequence[int],
              batch_size: int = 64) -> Tuple[np.ndarray, np.ndarray]:
     """Grad-CAM maps ``(N, h, w)`` (ReLU'd, in logit units) of class ``classes[i]`` for image ``x[i]``,
     and the logits ``(N, K)``."""
-    import tensorflow as tf
-
     classes = np.asarray(classes, np.int64)
     maps, logits_all = [], []
     for i in range(0, len(x), batch_size):
@@ -249,16 +236,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from converters.emotion.data import load_ferplus_split
     from converters.emotion.evaluate import classification_metrics, runtime_inputs
 
-    keras_io = None
-    import importlib
-
-    for name in ("converters.core.keras_io", "converters.emotion.train"):
-        try:
-            keras_io = importlib.import_module(name)
-            break
-        except ImportError:
-            continue
-    model = keras_io.load_model(args.model)
+    model = load_model(args.model)
     val = aligned_set(load_ferplus_split(args.data / "FER2013Valid", progress=False), args.input_size, progress=False)
     labels = val.majority()
     keep = np.flatnonzero(labels >= 0)

@@ -14,7 +14,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from converters.core.paths import ROOT
-from converters.core.report import host_info
+from converters.core.report import host_info, write_keeping_marked_sections
 from converters.emotion import evaluate as ev
 from converters.emotion.config import folded_gates_record
 from converters.emotion.data import EMOTIONS
@@ -44,15 +44,26 @@ def _sha(path: Path) -> str:
 
 
 def ship(cfg, source: Path, description: str) -> Path:
-    """Copy the chosen ``.tflite`` into ``edgekit/models/`` and register it in the manifest."""
-    from edgekit.registry import register_model
+    """Copy the chosen ``.tflite`` into ``edgekit/models/`` and register it in the manifest.
+
+    A new model drops the entry's ``cam`` companion (:func:`edgekit.registry.register_model`): it
+    was built from the old model, so ``python -m converters.emotion.cam_model ... --ship`` must
+    build and register a new one."""
+    from edgekit.registry import companion_files, register_model
 
     models_dir = Path(cfg.models_dir) if Path(cfg.models_dir).is_absolute() else ROOT / cfg.models_dir
+    manifest = models_dir / "manifest.json"
     dest = models_dir / cfg.ship_file
+    before = companion_files(cfg.ship_name, manifest)
     shutil.copyfile(source, dest)
-    register_model(cfg.ship_name, dest, manifest_path=models_dir / "manifest.json", task="emotion",
+    register_model(cfg.ship_name, dest, manifest_path=manifest, task="emotion",
                    labels=list(EMOTIONS),
                    produced_by=cfg.produced_by, report=f"{cfg.report_dir}/README.md", description=description)
+    dropped = sorted(set(before) - set(companion_files(cfg.ship_name, manifest)))
+    if dropped:
+        log.warning("%s: the new model dropped its companion file(s) %s, built from the old model; rebuild "
+                    "the CAM companion with python -m converters.emotion.cam_model ... --ship",
+                    cfg.ship_name, ", ".join(dropped))
     return dest
 
 
@@ -177,7 +188,10 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
         report["teacher"] = teacher_summary(cfg.teacher_labels, cfg.teacher_weight)
     report["history"] = _history(cfg, report, report_dir)
     (report_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-    (report_dir / "README.md").write_text(render_markdown(report, report_dir))
+    # keep the sections other scripts wrote into the README (cam_model, gradcam, ...)
+    kept = write_keeping_marked_sections(report_dir / "README.md", render_markdown(report, report_dir))
+    if kept:
+        log.info("README.md: kept the marked sections %s", ", ".join(kept))
     return report
 
 

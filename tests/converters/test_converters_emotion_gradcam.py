@@ -7,9 +7,8 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="the toolchain needs the [train] extra")
 
+from converters.core.tfenv import keras  # noqa: E402
 from converters.emotion import gradcam  # noqa: E402
-
-keras = gradcam._keras()
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +82,44 @@ def test_readme_section_is_replaced_not_repeated(tmp_path):
     text = readme.read_text()
     assert text.count("<!-- gradcam:begin -->") == 1 and text.count("<!-- gradcam:end -->") == 1
     assert "two" in text and "one" not in text and text.startswith("# Report\n\ntext\n")
+
+
+def test_rewriting_the_readme_keeps_the_other_scripts_sections(tmp_path):
+    """The emotion report rewrites README.md whole (converters.emotion.report) but keeps the
+    cam_model and gradcam sections that cam_model.py and gradcam.py wrote into it."""
+    from converters.core.report import marked_sections, replace_marked_section, write_keeping_marked_sections
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# Report\n\nold numbers\n")
+    replace_marked_section(readme, "cam_model", "## CAM companion\ncam text")
+    replace_marked_section(readme, "gradcam", "## Grad-CAM\n<!-- not a marker -->\nmaps")
+    old = marked_sections(readme.read_text())
+    assert list(old) == ["cam_model", "gradcam"]
+    kept = write_keeping_marked_sections(readme, "# Report\n\nnew numbers\n")
+    text = readme.read_text()
+    assert kept == ["cam_model", "gradcam"] and text.startswith("# Report\n\nnew numbers\n\n")
+    assert "old numbers" not in text and marked_sections(text) == old
+    assert text.index("cam text") < text.index("maps") and text.endswith("<!-- gradcam:end -->\n")
+    # a rewrite that writes a section itself keeps its own version; a second rewrite repeats nothing
+    kept = write_keeping_marked_sections(readme, "# R\n\n<!-- gradcam:begin -->\nnew maps\n<!-- gradcam:end -->\n")
+    text = readme.read_text()
+    assert kept == ["cam_model"] and "new maps" in text and "\nmaps" not in text and text.count("cam text") == 1
+    write_keeping_marked_sections(readme, "# R\n")
+    assert readme.read_text().count(":begin -->") == 2 and readme.read_text().count("cam text") == 1
+    replace_marked_section(readme, "gradcam", "## Grad-CAM\nthird")  # still replaced in place afterwards
+    assert readme.read_text().count("gradcam:begin") == 1 and "third" in readme.read_text()
+    missing = tmp_path / "new" / "README.md"
+    missing.parent.mkdir()
+    assert write_keeping_marked_sections(missing, "# Fresh\n") == [] and missing.read_text() == "# Fresh\n"
+
+
+def test_no_import_fallbacks_left():
+    """cam_model and gradcam import the toolchain from converters.core directly (no fallbacks that
+    hide the real ImportError, no TensorFlow imported around converters.core.tfenv)."""
+    import inspect
+
+    from converters.emotion import cam_model
+
+    for module in (cam_model, gradcam):
+        source = inspect.getsource(module)
+        assert "importlib" not in source and "_first(" not in source and "import tensorflow" not in source

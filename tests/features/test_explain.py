@@ -2,7 +2,10 @@
 regions, JSON, CLI, bad input."""
 from __future__ import annotations
 
+import io
 import json
+import re
+import zipfile
 
 import cv2
 import numpy as np
@@ -183,3 +186,100 @@ def test_cli_explain(astronaut_path, tmp_path, capsys):
     cv2.imwrite(str(blank), np.full((200, 200, 3), 200, np.uint8))
     assert main(["explain", str(blank), "-o", str(tmp_path)]) == 1
     assert "no face" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- CamHead.for_model and the "cam" companion
+
+
+@pytest.fixture
+def cam_manifest(tmp_path, monkeypatch):
+    """A temp models folder: ``emo`` = the shipped 128-px emotion model with the shipped CAM companion
+    (registered through the registry helpers), and the 96-px emotion-fast file beside it."""
+    import shutil
+
+    from edgekit import explain, registry
+
+    monkeypatch.setattr(explain, "_COMPANION_WARNED", set())
+    models = tmp_path / "models"
+    models.mkdir()
+    shipped = registry.load_manifest()["models"]
+    for name in ("emotion", "emotion-fast"):
+        shutil.copyfile(registry.MODELS_DIR / shipped[name]["file"], models / shipped[name]["file"])
+    shutil.copyfile(registry.MODELS_DIR / shipped["emotion"]["cam"]["file"], models / "cam.tflite")
+    manifest = models / "manifest.json"
+    registry.register_model("emo", models / shipped["emotion"]["file"], manifest_path=manifest, task="emotion")
+    registry.register_companion("emo", "cam", models / "cam.tflite", manifest_path=manifest)
+    return models, manifest, shipped
+
+
+def _cam_head(manifest, **kw):
+    import warnings
+
+    from edgekit.explain import CamCompanionWarning, CamHead
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        head = CamHead.for_model("emo", manifest_path=manifest, **kw)
+    return head, [str(w.message) for w in caught if issubclass(w.category, CamCompanionWarning)]
+
+
+def test_cam_companion_that_fits_runs_on_xnnpack(cam_manifest):
+    _, manifest, _ = cam_manifest
+    head, warned = _cam_head(manifest)
+    assert head.xnnpack and head.probs_exact and not warned
+    head, warned = _cam_head(manifest, companion=False)
+    assert not head.xnnpack and not warned
+
+
+def test_reshipping_the_model_drops_the_stale_cam_companion(cam_manifest):
+    """The #22 bug: re-shipping ``emo`` kept the old ``cam`` entry. Now the new model has none, and
+    the CAM runs on the built-in kernels of the new model, without a warning."""
+    from edgekit import registry
+
+    models, manifest, shipped = cam_manifest
+    registry.register_model("emo", models / shipped["emotion-fast"]["file"], manifest_path=manifest, task="emotion")
+    assert "cam" not in registry.companion_files("emo", manifest)
+    head, warned = _cam_head(manifest)
+    assert not head.xnnpack and (head.height, head.width) == (96, 96) and not warned
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("input shape", "its input is \\[1, 128, 128, 3\\] uint8, the model's \\[1, 96, 96, 3\\]"),
+    ("labels", "its labels \\['contempt', 'fear'.* are not the model's \\['neutral'"),
+    ("model sha256", "built for the model with sha256"),
+    ("probs not exact", "probs_exact is False"),
+])
+def test_cam_companion_that_does_not_fit_is_refused_once(cam_manifest, monkeypatch, case, reason):
+    """A companion left over from another model (hand-edited manifest, other input size or labels,
+    probabilities that differ) is refused: the built-in-kernel path with one CamCompanionWarning,
+    never a raw LiteRT error and never another model's map with this model's probabilities."""
+    from edgekit import registry
+    from edgekit.explain import CamHead
+
+    models, manifest, shipped = cam_manifest
+    if case == "labels":  # a companion whose metadata lists the classes in another order
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as z:
+            z.writestr("labels.txt", "\n".join(registry.model_info("emo", manifest).labels[::-1]) + "\n")
+        (models / "cam.tflite").write_bytes((models / "cam.tflite").read_bytes() + archive.getvalue())
+        registry.register_companion("emo", "cam", models / "cam.tflite", manifest_path=manifest)
+    data = registry.load_manifest(manifest)
+    entry = data["models"]["emo"]
+    if case == "input shape":  # the old entry edited by hand to the 96-px model, the 128-px companion kept
+        fast = registry.register_model("fast", models / shipped["emotion-fast"]["file"], manifest_path=manifest)
+        entry.update(file=fast.file, sha256=fast.sha256, bytes=fast.bytes, input=fast.input.to_dict())
+        entry["cam"]["model_sha256"] = fast.sha256
+    elif case == "model sha256":
+        entry["cam"]["model_sha256"] = "0" * 64
+    else:
+        monkeypatch.setattr(CamHead, "_probe_probs", lambda self, model: False)
+    registry.write_manifest(data, manifest)
+    head, warned = _cam_head(manifest)
+    assert not head.xnnpack and not head.probs_exact
+    assert len(warned) == 1 and "does not fit" in warned[0] and "built-in kernels" in warned[0]
+    assert re.search(reason, warned[0])
+    crop = np.random.default_rng(0).integers(0, 256, (head.height, head.width, 3), dtype=np.uint8)
+    cells, _ = head.contributions(crop, 0)
+    assert cells.shape == (head.height // 32, head.width // 32)
+    head, warned = _cam_head(manifest)  # logged once per companion and model
+    assert not head.xnnpack and warned == []

@@ -64,6 +64,79 @@ def test_register_model_updates_in_place_and_keeps_other_sections(models_dir):
     assert data["models"]["tiny"]["description"] == "first" and info.labels == tuple("abcdefgh")
 
 
+def _companion(models_dir: Path, content: bytes = b"companion bytes", **fields):
+    (models_dir / "tiny_cam.tflite").write_bytes(content)
+    return registry.register_companion("tiny", "cam", models_dir / "tiny_cam.tflite",
+                                       manifest_path=models_dir / "manifest.json", **fields)
+
+
+def test_register_companion_writes_the_sub_entry_and_leaves_the_model_alone(models_dir):
+    manifest = models_dir / "manifest.json"
+    info = _register(models_dir, task="emotion", produced_by="make tiny")
+    before = json.loads(manifest.read_text())["models"]["tiny"]
+    command = "python -m converters.emotion.cam_model --shipped tiny.tflite --ship"
+    sub = _companion(models_dir, produced_by=command, description="two outputs")
+    data = json.loads(manifest.read_text())
+    assert data["models"]["tiny"] == {**before, "cam": sub}
+    assert sub == {"file": "tiny_cam.tflite", "sha256": registry.sha256_file(models_dir / "tiny_cam.tflite"),
+                   "bytes": len(b"companion bytes"), "model_sha256": info.sha256, "produced_by": command,
+                   "description": "two outputs"}
+    assert registry.load_companion("tiny", "cam", manifest) == (models_dir / "tiny_cam.tflite", b"companion bytes")
+    assert manifest.read_text() == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # replaced, not merged, on the next registration
+    sub = _companion(models_dir, b"new bytes")
+    assert json.loads(manifest.read_text())["models"]["tiny"]["cam"] == sub and "produced_by" not in sub
+
+
+def test_register_companion_refusals(models_dir, tmp_path):
+    with pytest.raises(ModelError, match="register the model first|no manifest entry"):
+        _companion(models_dir)
+    _register(models_dir)
+    (tmp_path / "elsewhere.tflite").write_bytes(b"x")
+    with pytest.raises(ConfigError, match="manifest directory"):
+        registry.register_companion("tiny", "cam", tmp_path / "elsewhere.tflite",
+                                    manifest_path=models_dir / "manifest.json")
+    for bad in ({"sha256": "0" * 64}, {"model_sha256": "0" * 64}, {"file": "x"}):
+        with pytest.raises(ConfigError, match="computes"):
+            _companion(models_dir, **bad)
+    with pytest.raises(ConfigError, match="field of the model entry"):
+        registry.register_companion("tiny", "labels", models_dir / "tiny.tflite",
+                                    manifest_path=models_dir / "manifest.json")
+    assert "cam" not in json.loads((models_dir / "manifest.json").read_text())["models"]["tiny"]
+
+
+def test_shipping_a_new_model_drops_its_cam_companion(models_dir, tiny_bytes):
+    """A re-shipped model keeps no companion built from the old one (the stale ``cam`` of #22);
+    companions passed again (the caption model's tokenizer) and plain sub-entries stay."""
+    manifest = models_dir / "manifest.json"
+    _register(models_dir, identity={"threshold": 0.5})
+    _companion(models_dir)
+    _register(models_dir, description="same bytes again")  # the same model: its companion still fits
+    assert set(registry.companion_files("tiny", manifest)) == {"cam"}
+    _, plain = tinymodels.int8_model()  # another model file: no label metadata, other bytes
+    assert plain != tiny_bytes
+    (models_dir / "tiny.tflite").write_bytes(plain)
+    tokenizer = {"file": "tok.json", "sha256": "2" * 64, "bytes": 3}
+    info = _register(models_dir, labels=list(tinymodels.LABELS), tokenizer=tokenizer)
+    entry = json.loads(manifest.read_text())["models"]["tiny"]
+    assert "cam" not in entry and entry["tokenizer"] == tokenizer and entry["identity"] == {"threshold": 0.5}
+    assert entry["description"] == "same bytes again"
+    assert info.sha256 == registry.sha256_file(models_dir / "tiny.tflite")
+    with pytest.raises(ModelError, match="no 'cam' file"):
+        registry.load_companion("tiny", "cam", manifest)
+
+
+def test_shipped_cam_companion_is_registered_for_the_shipped_model():
+    """The manifest's ``cam`` entry was written by ``cam_model --ship`` (registry.register_companion):
+    built for the emotion model's current bytes, and ``produced_by`` is that command."""
+    entry = registry.load_manifest()["models"]["emotion"]
+    cam = entry["cam"]
+    assert cam["model_sha256"] == entry["sha256"]
+    assert cam["produced_by"].startswith("python -m converters.emotion.cam_model ")
+    assert "--ship" in cam["produced_by"].split() and "--from-json" not in cam["produced_by"]
+    assert registry.sha256_file(registry.MODELS_DIR / cam["file"]) == cam["sha256"]
+
+
 @pytest.mark.parametrize("field", ["sha256", "bytes", "file"])
 def test_register_model_refuses_computed_fields(models_dir, field):
     with pytest.raises(ConfigError, match="computes"):
