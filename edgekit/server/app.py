@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -69,12 +70,37 @@ MAX_CHAT_CHARS = 10_000
 #: such photos use. Measured on the 2-core machine (docs/server.md, "Start-up and memory"): one
 #: size repeated left most of the first minute's RSS step after ready.
 WARMUP_SIZES = tuple((s, s * 3 // 4) if i % 2 else (s * 3 // 4, s) for i, s in enumerate(range(384, 672, 32)))
+#: Shortest side of a warm-up photo when ``--max-pixels`` is small (:func:`warmup_sizes`): the
+#: astronaut's face is still found at 64x48, so the memes of the warm-up have a face to caption.
+WARMUP_MIN_SIDE = 64
 #: The requests sent at once in each warm-up round: JPEG analyses and memes mixed, more at once
-#: than ``--max-concurrent`` (default 2), as under load, so every pool thread computes both.
+#: than ``--max-concurrent`` (default 2), as under load, so every pool thread computes both. They
+#: wait for compute turns like traffic but bypass the admission count (``--max-queued``).
 WARMUP_MIX = ("/v1/analyze?name=warm-up", "/v1/meme?lang=en", "/v1/analyze?name=warm-up", "/v1/meme?lang=zh")
-#: True inside the warm-up's own requests: they may run before ``/readyz`` turns ready and are
-#: left out of the metrics and the result cache.
+#: True inside the warm-up's own requests: they may run before ``/readyz`` turns ready, are not
+#: counted against the admission limit (``--max-concurrent`` + ``--max-queued``), the body limits
+#: or ``--max-pixels`` (their photos are sized within it where they can be: :func:`warmup_sizes`),
+#: and are left out of the metrics and the result cache.
 WARMING: "contextvars.ContextVar[bool]" = contextvars.ContextVar("edgekit_server_warming", default=False)
+#: The answer to a synchronous request before ``/readyz`` turns ready or while draining (503).
+NOT_READY_MESSAGE = "the server is starting (models loading) or stopping; retry shortly"
+
+
+def warmup_sizes(max_pixels: int) -> Tuple[Tuple[int, int], ...]:
+    """The photo sizes of the warm-up rounds for a server accepting ``max_pixels``: the
+    :data:`WARMUP_SIZES` scaled down together (aspect ratios and variety kept) until the largest
+    fits ``max_pixels``, traffic's own limit; never below :data:`WARMUP_MIN_SIDE` on the short side
+    (a server with an even smaller cap gets those photos anyway: the cap is not applied to the
+    warm-up's own requests, :data:`WARMING`)."""
+    largest = max(w * h for w, h in WARMUP_SIZES)
+    scale = min(1.0, math.sqrt(max_pixels / largest))
+    if scale == 1.0:
+        return tuple(WARMUP_SIZES)
+    out = []
+    for w, h in WARMUP_SIZES:
+        f = max(scale, WARMUP_MIN_SIDE / min(w, h))
+        out.append((max(WARMUP_MIN_SIDE, math.floor(w * f)), max(WARMUP_MIN_SIDE, math.floor(h * f))))
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------------- errors
@@ -378,13 +404,16 @@ async def warm_up_requests(app: Callable, config: ServerConfig) -> int:
     the server turns ready: the work a first request would otherwise do lazily happens at
     start-up (measured piece by piece in docs/server.md, "Start-up and memory": each thread's
     first analyses and memes grow its malloc arena; the JPEG/PNG decoders and encoders, the caption
-    font at each size, the caption and action-unit models, the caption caches). Per size of :data:`WARMUP_SIZES`: one
-    lone ``/v1/analyze?aus=true`` of a PNG (run on the event loop, as a lone small request is), then
+    font at each size, the caption and action-unit models, the caption caches). Per size of
+    :func:`warmup_sizes` (:data:`WARMUP_SIZES` within ``config.max_pixels``): one lone
+    ``/v1/analyze?aus=true`` of a PNG (run on the event loop, as a lone small request is), then
     the requests of :data:`WARMUP_MIX` at once (JPEG analyses and English and Chinese memes, more
     than the compute turns, so every thread of the pool computes both); then one
-    ``/v1/captions`` and one ``/v1/suggest``. The requests skip the readiness check, the metrics
-    and the result cache (:data:`WARMING`). Returns the number of requests; one answered other
-    than 200 raises RuntimeError (the warm-up fails and ``/readyz`` says why)."""
+    ``/v1/captions`` and one ``/v1/suggest``. The requests skip the readiness check, the admission
+    count, the body and pixel limits, the metrics and the result cache (:data:`WARMING`): the
+    limits are traffic's, and a refused warm-up would leave the server unready for good. Returns
+    the number of requests; one answered other than 200 raises RuntimeError (the warm-up fails
+    and ``/readyz`` says why)."""
     import cv2
     import numpy as np
 
@@ -404,7 +433,7 @@ async def warm_up_requests(app: Callable, config: ServerConfig) -> int:
 
     try:
         base = load_image(demo_photo())
-        for r, size in enumerate(WARMUP_SIZES):
+        for r, size in enumerate(warmup_sizes(config.max_pixels)):
             image = cv2.resize(base, size, interpolation=cv2.INTER_AREA)
             png = cv2.imencode(".png", image)[1].tobytes()
             jpeg = cv2.imencode(".jpg", np.ascontiguousarray(image[:, ::-1]))[1].tobytes()
@@ -422,8 +451,11 @@ async def warm_up_requests(app: Callable, config: ServerConfig) -> int:
 # ------------------------------------------------------------------------------------- ASGI guard
 
 class Guard:
-    """Outermost ASGI layer: token check on ``/v1/``, body size limits, admission of synchronous
-    requests (at most ``max_concurrent + max_queued`` hold a body at once), request metrics."""
+    """Outermost ASGI layer: token check on ``/v1/``, body size limits, readiness and admission of
+    synchronous requests (before ``/readyz`` turns ready or while draining: 503 NotReady, without
+    taking a place; then at most ``max_concurrent + max_queued`` hold a body at once), request
+    metrics. The warm-up's own requests (:data:`WARMING`) skip the body limits, the readiness
+    check and the admission count."""
 
     def __init__(self, app: Callable, state: ServerState) -> None:
         self.app, self.state = app, state
@@ -443,6 +475,7 @@ class Guard:
 
         state.inflight += 1
         admitted = False
+        warming = WARMING.get()
         try:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             token = state.config.token
@@ -456,6 +489,8 @@ class Guard:
                     return
             batches = path.rstrip("/") == "/v1/batches"
             limit = state.config.max_batch_body_bytes if batches else state.config.max_body_bytes
+            if warming:
+                limit = 2 ** 62  # the warm-up's own photos: not traffic's limit to apply
             length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > limit):
                 await _send_json(send_wrapper, 413 if length.isdigit() else 400,
@@ -464,7 +499,11 @@ class Guard:
                                             f"accepts ({limit:,})"
                                             if length.isdigit() else "request body: bad Content-Length"))
                 return
-            if method == "POST" and path.startswith("/v1/") and not path.startswith("/v1/batches"):
+            if method == "POST" and path.startswith("/v1/") and not path.startswith("/v1/batches") and not warming:
+                if not state.ready or state.draining:  # refused before it takes a place (or reads its body)
+                    await _send_json(send_wrapper, 503, error_body("NotReady", NOT_READY_MESSAGE),
+                                     {"retry-after": "2"})
+                    return
                 room = state.config.max_concurrent + state.config.max_queued
                 if state.sync_requests >= room:  # refused before its body is read: memory stays bounded
                     message = f"this server is computing or queueing {room} requests, its limit; retry shortly"
@@ -486,7 +525,7 @@ class Guard:
         finally:
             state.inflight -= 1
             state.sync_requests -= admitted
-            if not WARMING.get():  # the warm-up's own requests are not traffic
+            if not warming:  # the warm-up's own requests are not traffic
                 route = scope.get("route")
                 label = getattr(route, "path", None) or "unmatched"
                 state.metrics.inc("edgekit_http_requests_total",
@@ -669,10 +708,13 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         return Response(data, media_type=media_type,
                         headers={"ETag": etag_of(key, False), **headers, "X-Edgekit-Cache": "miss"})
 
+    def pixel_cap() -> int:
+        """``--max-pixels``, or no cap for the warm-up's own photos (:func:`warmup_sizes`)."""
+        return 2 ** 62 if WARMING.get() else config.max_pixels
+
     def require_ready() -> None:
         if (not state.ready or state.draining) and not WARMING.get():
-            raise HTTPError(503, "the server is starting (models loading) or stopping; retry shortly", "NotReady",
-                            {"Retry-After": "2"})
+            raise HTTPError(503, NOT_READY_MESSAGE, "NotReady", {"Retry-After": "2"})
 
     # ---------------------------------------------------------------- probes, metrics
 
@@ -722,13 +764,14 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         from .media import image_size
 
         size = image_size(data)
+        cap = pixel_cap()
 
         def work() -> bytes:
             from ..pipeline import analyze
             from .media import decode
 
             started = time.perf_counter()
-            bgr = decode(data, name, config.max_pixels, size)
+            bgr = decode(data, name, cap, size)
             decode_ms = (time.perf_counter() - started) * 1e3
             faces = analyze(bgr, **kwargs)
             body = {"source": name, "image_size": [int(bgr.shape[1]), int(bgr.shape[0])],
@@ -756,6 +799,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         seed = options.get("seed", seed_from(key))
         _, media_type, animated = FORMATS[fmt]
         ext = "webp" if fmt == "webp-animated" else fmt
+        cap = pixel_cap()
 
         def work() -> Tuple[bytes, Dict[str, str]]:
             from ..meme import animate, make_meme, meme_styles
@@ -764,7 +808,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
 
             from ..batch import fresh_captions
 
-            bgr = decode(data, name, config.max_pixels)
+            bgr = decode(data, name, cap)
             meme_options = {k: v for k, v in options.items() if k != "seed"}
             meme_options.update(seed=seed, options=PipelineOptions(**kwargs))
             if styles is not None:
@@ -874,12 +918,13 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         if hit is not None:
             return hit
         options.setdefault("seed", seed_from(key))
+        cap = pixel_cap()
 
         def work() -> bytes:
             from ..suggestions import suggest
             from .media import decode
 
-            photo = decode(data, name, config.max_pixels) if data else None
+            photo = decode(data, name, cap) if data else None
             from ..batch import fresh_captions
 
             with fresh_captions():
@@ -900,4 +945,4 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
 
 
 __all__ = ["create_app", "ServerState", "HTTPError", "status_of", "content_key", "parse_fields", "asgi_request",
-           "warm_up_requests", "WARMUP_SIZES"]
+           "warm_up_requests", "warmup_sizes", "WARMUP_SIZES"]

@@ -16,7 +16,8 @@ BUSY = json.dumps({"error": {"type": "Busy", "message": "retry shortly"}}).encod
 
 class Stub(BaseHTTPRequestHandler):
     """Answers by body: ``once`` Busy on its first try then ok, ``always`` Busy, ``bad`` a 200 without
-    ``faces``, ``down`` 503 NotReady, ``slow`` a Busy with Retry-After 3600; anything else ok."""
+    ``faces``, ``down`` 503 NotReady, ``slow`` a Busy with Retry-After 3600, ``short`` a body shorter than
+    its Content-Length (IncompleteRead), ``garbled`` no HTTP status line (BadStatusLine); anything else ok."""
     protocol_version = "HTTP/1.1"
     seen: dict = {}
     lock = threading.Lock()
@@ -42,6 +43,15 @@ class Stub(BaseHTTPRequestHandler):
             self.answer(503, BUSY, [("Retry-After", "3600")])
         elif kind == "down":
             self.answer(503, json.dumps({"error": {"type": "NotReady", "message": "starting"}}).encode())
+        elif kind == "short":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b'{"faces": [')
+            self.close_connection = True
+        elif kind == "garbled":
+            self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+            self.close_connection = True
         elif kind == "bad":
             self.answer(200, b'{"oops": 1}')
         else:
@@ -69,6 +79,20 @@ def test_busy_is_retried_then_counted_apart_from_errors(stub):
     assert r["busy_answers"] == 2 + 4 + 1
     assert r["statuses"] == {200: 4, 503: 3}  # final answers: the bad body is a 200 counted as an error
     assert r["load1_start"] >= 0 and r["p50_ms"] > 0
+
+
+def test_truncated_and_garbled_answers_are_errors_not_lost_requests(stub):
+    """http.client raises IncompleteRead / BadStatusLine (HTTPException, not OSError) for these: the
+    worker thread lives on and the request counts as an error (status 0), so every request is
+    counted once."""
+    import http.client
+
+    assert not issubclass(http.client.IncompleteRead, OSError) and not issubclass(http.client.BadStatusLine, OSError)
+    photos = [b"short", b"ok", b"garbled", b"ok-2"]
+    r = load(stub, "/v1/analyze", photos, concurrency=1, requests=len(photos), busy_retries=1)
+    assert (r["ok"], r["errors"], r["rejected_busy"]) == (2, 2, 0), r
+    assert r["statuses"] == {0: 2, 200: 2}
+    assert Stub.seen["short"] == 2 and Stub.seen["garbled"] == 2  # Client.exchange reconnects once, then gives up
 
 
 def test_busy_detection_and_retry_after():

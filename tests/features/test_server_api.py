@@ -351,6 +351,103 @@ def test_a_failed_warm_up_request_keeps_the_server_unready(tmp_path, monkeypatch
         assert_error(c.post("/v1/captions", json={"emotion": "happiness"}), 503, "NotReady")
 
 
+def wait_settled(client: TestClient) -> dict:
+    """/readyz once it is no longer ``starting`` (ready or failed)."""
+    for _ in range(1200):
+        body = client.get("/readyz").json()
+        if body["status"] != "starting":
+            return body
+        time.sleep(0.1)
+    raise AssertionError(body)
+
+
+@pytest.mark.parametrize("limits", [{"max_queued": 0}, {"max_concurrent": 1, "max_queued": 0},
+                                    {"max_concurrent": 1, "max_queued": 2}])
+def test_the_warm_up_is_not_refused_by_the_admission_limit(tmp_path, monkeypatch, photo, limits):
+    """The warm-up sends len(WARMUP_MIX) = 4 requests at once, more than --max-concurrent +
+    --max-queued here: they bypass the admission count (a refusal would leave /readyz failed and
+    the pod restarting for ever); traffic after ready is admitted as before."""
+    import edgekit.server.app as server_app
+
+    monkeypatch.setattr(server_app, "WARMUP_SIZES", ((384, 288),))  # one round: the gather of 4 is what counts
+    assert len(server_app.WARMUP_MIX) > limits.get("max_concurrent", 2) + limits["max_queued"]
+    config = ServerConfig(data_dir=tmp_path / "q", **limits).check()
+    app = create_app(config, start_runner=False)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert wait_settled(c)["status"] == "ready"
+        state = app.state
+        assert state.sync_requests == 0
+        assert c.post("/v1/analyze", content=photo).status_code == 200
+
+
+@pytest.mark.parametrize("max_pixels", [100_000, 2_000])
+def test_the_warm_up_photos_fit_a_small_max_pixels(tmp_path, monkeypatch, photo, max_pixels):
+    """Warm-up photos are scaled to fit --max-pixels (down to WARMUP_MIN_SIDE, below which the
+    cap, which the warm-up does not control, is not applied to its own requests); traffic over
+    the cap still gets 413."""
+    import edgekit.server.app as server_app
+
+    monkeypatch.setattr(server_app, "WARMUP_SIZES", ((480, 640), (384, 288)))
+    sizes = server_app.warmup_sizes(max_pixels)
+    assert len(sizes) == 2 and all(min(w, h) >= server_app.WARMUP_MIN_SIDE for w, h in sizes)
+    if max_pixels >= 64 * 85:
+        assert all(w * h <= max_pixels for w, h in sizes), sizes
+    config = ServerConfig(data_dir=tmp_path / "p", max_pixels=max_pixels).check()
+    with TestClient(create_app(config, start_runner=False), raise_server_exceptions=False) as c:
+        assert wait_settled(c)["status"] == "ready"
+        assert_error(c.post("/v1/analyze", content=photo), 413, "TooLarge")
+
+
+def test_warmup_sizes_keep_their_variety_and_aspect():
+    from edgekit.server.app import WARMUP_SIZES, warmup_sizes
+
+    assert warmup_sizes(40_000_000) == WARMUP_SIZES
+    assert max(w * h for w, h in WARMUP_SIZES) == 480 * 640
+    small = warmup_sizes(480 * 640 // 4)
+    assert len(set(small)) == len(WARMUP_SIZES) and all(w * h <= 480 * 640 // 4 for w, h in small)
+    assert all(abs(w / h - w0 / h0) < 0.02 for (w, h), (w0, h0) in zip(small, WARMUP_SIZES))
+
+
+def test_a_request_during_the_warm_up_is_not_ready_before_taking_a_slot(tmp_path, monkeypatch, photo):
+    """While the warm-up runs, an outside POST gets 503 NotReady before admission: with every
+    slot taken it is still NotReady (not Busy) and it takes none; the warm-up's own requests
+    are admitted regardless."""
+    import asyncio
+    import threading
+
+    import edgekit.server.app as server_app
+
+    monkeypatch.setattr(server_app, "WARMUP_SIZES", ((384, 288),))
+    real = server_app.warm_up_requests
+    started, release = threading.Event(), threading.Event()
+
+    async def gated(app, config):
+        started.set()
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+        return await real(app, config)
+
+    monkeypatch.setattr(server_app, "warm_up_requests", gated)
+    config = ServerConfig(data_dir=tmp_path / "n", max_concurrent=1, max_queued=0).check()
+    app = create_app(config, start_runner=False)
+    state = app.state
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert started.wait(300)
+        assert c.get("/readyz").json()["status"] == "starting"
+        r = c.post("/v1/analyze", content=photo)
+        assert "starting" in assert_error(r, 503, "NotReady") and r.headers["retry-after"] == "2"
+        assert state.sync_requests == 0  # refused before admission
+        state.sync_requests = 1  # every slot taken (max_concurrent 1 + max_queued 0)
+        try:
+            assert_error(c.post("/v1/meme", content=photo), 503, "NotReady")
+            assert state.sync_requests == 1
+            release.set()
+            assert wait_settled(c)["status"] == "ready"  # the warm-up was admitted though the room is full
+        finally:
+            state.sync_requests = 0
+        assert c.post("/v1/analyze", content=photo).status_code == 200
+
+
 # ---------------------------------------------------------------------------------- batches
 
 def test_batch_folder_matches_the_cli_manifest(client, roots, tmp_path):
