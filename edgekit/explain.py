@@ -154,7 +154,7 @@ def occlusion_map(crop: np.ndarray, score: Callable[[np.ndarray], float], *, pat
     return (total / np.maximum(count, 1)).astype(np.float32), n
 
 
-@dataclass
+@dataclass(frozen=True)
 class Explanation:
     """What :func:`explain` found for one face (see the module docstring).
 
