@@ -107,6 +107,14 @@ def astronaut_path() -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def astronaut(astronaut_path):
+    """The astronaut photo as a BGR uint8 array, one per test module (tests read it, never draw on it)."""
+    import cv2
+
+    return cv2.imread(str(astronaut_path))
+
+
 @pytest.fixture(scope="session")
 def tiny_emotion_model(tmp_path_factory) -> Path:
     """A small real INT8 emotion .tflite with label metadata (``tests/tinymodels.py``), built once

@@ -298,11 +298,6 @@ def test_json_schema():
 # ------------------------------------------------------------------ wiring on a real photo
 
 
-@pytest.fixture(scope="module")
-def astronaut(astronaut_path):
-    return cv2.imread(str(astronaut_path))
-
-
 def test_pipeline_option_off_by_default_and_on_when_asked(astronaut):
     from edgekit.pipeline import Pipeline, PipelineOptions
 

@@ -25,11 +25,6 @@ def engine():
         yield e
 
 
-@pytest.fixture(scope="module")
-def astronaut(astronaut_path) -> np.ndarray:
-    return cv2.imread(str(astronaut_path))
-
-
 def lip_offsets(points: np.ndarray) -> np.ndarray:
     """Expression offsets of the lips (pose and scale removed, anchored at the upper-lip centre)."""
     return expression_offsets(points, load_neutral_mesh()).offsets[LIPS, :2]  # a 2-D warp cannot change depth

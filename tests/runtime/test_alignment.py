@@ -163,8 +163,3 @@ def test_real_faces_come_out_upright_on_the_template(astronaut, lfw_dir):
     errors = [np.abs(eyes - target).max() for eyes in aligned if eyes is not None]
     assert len(errors) >= len(photos) - 1
     assert np.median(errors) < 0.03 and max(errors) < 0.08
-
-
-@pytest.fixture
-def astronaut(astronaut_path) -> np.ndarray:
-    return cv2.imread(str(astronaut_path))

@@ -15,11 +15,6 @@ from edgekit.errors import ConfigError
 from runtime.test_small_faces import count_runs
 
 
-@pytest.fixture(scope="module")
-def astronaut(astronaut_path) -> np.ndarray:
-    return cv2.imread(str(astronaut_path))
-
-
 def framed(photo: np.ndarray, scale: float, at, size: int = 700) -> np.ndarray:
     """``photo`` scaled by ``scale`` and pasted at ``at`` on a plain ``size`` x ``size`` board."""
     small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)

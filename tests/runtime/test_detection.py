@@ -34,11 +34,6 @@ def mediapipe_matched():
     return {m: FaceDetector(model=m, min_confidence=CONFIGS[m].default_min_score, close_up=False) for m in MODELS}
 
 
-@pytest.fixture(scope="module")
-def astronaut(astronaut_path) -> np.ndarray:
-    return cv2.imread(str(astronaut_path))
-
-
 # --------------------------------------------------------------- MediaPipe's graph, as shipped
 
 

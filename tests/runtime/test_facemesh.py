@@ -23,11 +23,6 @@ def mesh():
 
 
 @pytest.fixture(scope="module")
-def astronaut(astronaut_path) -> np.ndarray:
-    return cv2.imread(str(astronaut_path))
-
-
-@pytest.fixture(scope="module")
 def astronaut_face(mesh, astronaut):
     faces = mesh.process(astronaut)
     assert len(faces) == 1

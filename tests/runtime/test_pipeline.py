@@ -23,11 +23,6 @@ def image_pipe(tiny_emotion_model):
         yield pipe
 
 
-@pytest.fixture(scope="module")
-def astronaut(astronaut_path) -> np.ndarray:
-    return edgekit.load_image(astronaut_path)
-
-
 def shifted(image: np.ndarray, dx: int, dy: int = 0) -> np.ndarray:
     """A 400x320 window of ``image`` moved by (dx, dy): the face moves the other way."""
     return np.ascontiguousarray(image[40 + dy:360 + dy, 20 + dx:420 + dx])
