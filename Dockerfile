@@ -1,17 +1,20 @@
 # edgekit serve: the runtime wheel + the 'server' extra on a slim Python, run as a non-root user.
 #   docker build -t edgekit-server .
 #   docker run -p 8080:8080 -e EDGEKIT_SERVER_TOKEN=$(python -c 'import secrets;print(secrets.token_urlsafe(32))') edgekit-server
-# See docs/server.md (capacity, Kubernetes manifests in deploy/k8s/).
+# See docs/server.md (capacity, Kubernetes manifests in deploy/k8s/). Without a registry:
+#   deploy/container/build.sh   (buildah; a debootstrapped stand-in for the base, --build-arg BASE=...)
+
+ARG BASE=python:3.11-slim
 
 # --- build: the wheel (its build step takes the pinned MediaPipe face models and builds the caption fonts)
-FROM python:3.11-slim AS build
+FROM ${BASE} AS build
 WORKDIR /src
 COPY . .
 RUN pip install --no-cache-dir --disable-pip-version-check build \
  && python -m build --wheel --outdir /wheels .
 
 # --- runtime: no compiler, no toolchain, no TensorFlow; only edgekit[server]
-FROM python:3.11-slim
+FROM ${BASE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     EDGEKIT_SERVER_DATA=/var/lib/edgekit/server \

@@ -1,10 +1,13 @@
-"""deploy/k8s manifests and the Dockerfile, checked offline: every manifest validates against the
-Kubernetes JSON schemas (kubernetes-validate, strict), and they agree with each other and with the
-server (labels, ports, probe paths, the token's environment variable, the grace period)."""
+"""deploy/k8s manifests, the Dockerfile and deploy/container's scripts, checked offline: every manifest
+validates against the Kubernetes JSON schemas (kubernetes-validate, strict), and they agree with each
+other and with the server (labels, ports, probe paths, the token's environment variable, the grace
+period). The image itself is built by ``deploy/container/build.sh``, never here (minutes)."""
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -127,7 +130,8 @@ def test_dockerfile_is_slim_non_root_and_checks_the_models():
     known = {"FROM", "RUN", "COPY", "ENV", "WORKDIR", "USER", "EXPOSE", "HEALTHCHECK", "ENTRYPOINT", "CMD", "ARG",
              "LABEL"}
     assert {w for w, _ in steps} <= known, {w for w, _ in steps} - known
-    froms = [rest for w, rest in steps if w == "FROM"]
+    args = dict(rest.split("=", 1) for w, rest in steps if w == "ARG" and "=" in rest)  # defaults: docker build
+    froms = [re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], rest) for w, rest in steps if w == "FROM"]
     assert all(re.match(r"python:3\.\d+-slim\b", f) for f in froms), froms
     final = steps[max(i for i, (w, _) in enumerate(steps) if w == "FROM"):]  # the runtime stage
     runs = " ".join(rest for w, rest in final if w == "RUN")
@@ -144,3 +148,17 @@ def test_dockerfile_is_slim_non_root_and_checks_the_models():
     assert int(port) == dep["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert ".git" in ignore and ".venv*" in ignore and "runs" in ignore  # no venvs, data or history in the context
+
+
+def test_container_scripts_parse():
+    """deploy/container's scripts: bash syntax (and shellcheck where installed); build.sh builds the
+    Dockerfile with its base as a build argument, so the Dockerfile stays a plain docker build."""
+    scripts = sorted((ROOT / "deploy" / "container").glob("*.sh"))
+    assert {p.name for p in scripts} >= {"base-image.sh", "build.sh"}
+    for script in scripts:
+        assert script.read_text().startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in script.read_text()
+        subprocess.run(["bash", "-n", str(script)], check=True)
+    if shutil.which("shellcheck"):
+        subprocess.run(["shellcheck", *map(str, scripts)], check=True)
+    assert '--build-arg "BASE=$BASE"' in (ROOT / "deploy" / "container" / "build.sh").read_text()
+    assert "ARG BASE=python:3.11-slim" in (ROOT / "Dockerfile").read_text()
