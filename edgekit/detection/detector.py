@@ -110,13 +110,17 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
         return self.config.input_width, self.config.input_height
 
     def preprocess(self, image_bgr: np.ndarray) -> Tuple[np.ndarray, Letterbox]:
-        """Letterboxed ``[1, H, W, 3]`` float32 RGB tensor in [-1, 1] and the letterbox used."""
+        """Letterboxed ``[1, H, W, 3]`` float32 RGB tensor in [-1, 1] and the letterbox used. With
+        ``options.input_color == "luma"`` the frame is made gray before resampling, so a colour
+        frame and its gray version (3 equal channels) give the same tensor, bit for bit."""
         w, h = self.input_size
         box = Letterbox.fit(image_bgr.shape[1], image_bgr.shape[0], w, h)
+        luma = self.options.input_color == "luma"
+        source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY) if luma else image_bgr
         # cv2.warpPerspective, as MediaPipe's OpenCV ImageToTensor converter: identical input pixels.
-        warped = cv2.warpPerspective(image_bgr, box.matrix(w, h), (w, h), flags=cv2.INTER_LINEAR,
+        warped = cv2.warpPerspective(source, box.matrix(w, h), (w, h), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        rgb = cv2.cvtColor(warped, cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(warped, cv2.COLOR_GRAY2RGB if luma else cv2.COLOR_BGR2RGB)
         lo, hi = self.config.float_range
         tensor = rgb.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
         return tensor[None], box
