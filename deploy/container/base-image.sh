@@ -10,7 +10,6 @@ set -euo pipefail
 IMAGE=${1:-localhost/edgekit-base:bookworm}
 WORK=${EDGEKIT_CONTAINER_WORK:-/var/tmp/edgekit-container}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}  # buildah's storage; vfs works without overlay support
 ROOTFS=$WORK/rootfs
 
 for tool in debootstrap buildah; do

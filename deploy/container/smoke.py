@@ -54,6 +54,11 @@ def models(container: str) -> List[Dict[str, str]]:
             for m in found]
 
 
+def ca_sha256(container: str) -> str:
+    return str(buildah("run", "--isolation", "chroot", container, "--", "sha256sum",
+                       "/etc/ssl/certs/ca-certificates.crt")).split()[0]
+
+
 def http(path: str, body: Optional[bytes] = None, token: Optional[str] = None) -> Tuple[int, bytes]:
     request = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", data=body, method="POST" if body else "GET")
     if body:
@@ -160,6 +165,7 @@ Debian's Python {results['python']} in a venv at `/opt/python` first on PATH: a 
 | what | value |
 |---|---|
 | image | `{image['image']}`, id `{image['id'][:12]}`, digest `{image['digest']}` |
+| user; HEALTHCHECK (`--format docker`) | `{image['user']}`; `{' '.join(image['healthcheck'] or ['none'])[:50]}…` |
 | size | {image['size_buildah']} (`buildah images`); {image['layers_bytes']:,} bytes, {image['layers']} layers |
 | build time (both stages, no layer cache, `nice -n 10`) | {results['build_s']} s |
 | time to ready (`buildah run` → `/readyz` 200) | {run['ready_s']} s (`warmup_s` {ready.get('warmup_s')} s) |
@@ -201,10 +207,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         python = str(buildah("run", "--isolation", "chroot", container, "--", "python", "-c",
                              "import platform; print(platform.python_version())"))
         verified = models(container)
+        ca_bundle = {"image": ca_sha256(container)}
     finally:
         buildah("rm", container)
+    base = str(buildah("from", args.base))
+    try:
+        ca_bundle["base"] = ca_sha256(base)
+    finally:
+        buildah("rm", base)
     run = serve_and_check(args.image, facts, photo)
     checks = {"every model's sha256 ok": all(m["status"] == "ok" for m in verified),
+              "the image's CA bundle is the base's (the build's CA mount left nothing)":
+                  ca_bundle["image"] == ca_bundle["base"],
               "ready within the timeout": "ready_s" in run,
               "server runs as uid 10001 (not root)": run["server_uid"] == 10001,
               "0.0.0.0 bind refuses a request without the token (401)": run["analyze_without_token"] == 401,
@@ -213,9 +227,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     results = {"command": "deploy/container/build.sh", "built_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "commit": args.commit, "context": args.context,
                "machine": f"{os.uname().machine}, {os.cpu_count()} CPUs",
-               "buildah": str(buildah("--version")).split()[2], "storage_driver": os.environ.get("STORAGE_DRIVER", ""),
+               "buildah": str(buildah("--version")).split()[2],
+               "storage_driver": str(buildah("info", "--format", "{{.store.GraphDriverName}}")),
                "base": args.base, "base_digest": image_facts(args.base)["digest"], "python": python,
                "base_build_s": args.base_s, "build_s": args.build_s, "image": facts, "models": verified, "run": run,
+               "ca_bundle_sha256": ca_bundle,
                "checks": checks}
     write(results)
     failed = [name for name, ok in checks.items() if not ok]
