@@ -9,7 +9,9 @@ On a 640x480 frame with one real face (the embedded astronaut photo), measures:
   variants): one ``invoke()`` p50/p95 with 1/2/4 threads, XNNPACK on and off, load time, size;
 - **cold start** in fresh processes: pipeline (import + load + first frame, peak RSS) and each
   model (import LiteRT + load + first invoke, peak RSS and the model's share of it);
-- **captions**: one ``Captioner.generate`` call per caption model variant;
+- **captions**: one ``Captioner.generate`` call per caption model variant (``source="model"``,
+  measurement ``caption.generate`` with ``source: model``), and the same calls with the default
+  ``source="library"`` (authored lines, no model loaded; ``source: library``);
 - **ratios** measured in the same run: pruned/unpruned and INT8/float (latency, size, pipeline).
 
 Writes ``benchmarks/results/<stem>.{json,md,png}`` (schema: :mod:`benchmarks.report`) with the
@@ -109,11 +111,8 @@ def steady_state(emotion: model_files.ModelFile, frame: np.ndarray, threads: int
     return out
 
 
-def caption_generation(model: model_files.ModelFile, runs: int, threads: int = 1) -> List[Measurement]:
-    """Wall time of ``Captioner.generate(n=1)`` (sampling + checks, library fallback included)."""
-    from edgekit.captioning.captioner import Captioner, bundled_paths
-
-    captioner = Captioner(model.path, bundled_paths()[1], num_threads=threads, seed=0)
+def _caption_calls(captioner: Any, runs: int) -> Tuple[List[float], int]:
+    """Wall times (ms) of ``runs`` ``generate(n=1)`` calls and how many fell back to the library."""
     times, fallbacks = [], 0
     emotions = ("happiness", "sadness", "surprise", "anger")
     for i in range(runs):
@@ -121,9 +120,32 @@ def caption_generation(model: model_files.ModelFile, runs: int, threads: int = 1
         caption = captioner.generate(emotions[i % len(emotions)], lang="zh" if i % 2 else "en", n=1, seed=i)[0]
         times.append((time.perf_counter() - start) * 1e3)
         fallbacks += caption.fallback_reason is not None
-    params = {"model": model.key, "threads": threads}
+    return times, fallbacks
+
+
+def caption_generation(model: model_files.ModelFile, runs: int, threads: int = 1) -> List[Measurement]:
+    """Wall time of ``Captioner.generate(n=1)`` with ``source="model"`` (sampling + checks,
+    library fallback included)."""
+    from edgekit.captioning.captioner import Captioner, bundled_paths
+
+    captioner = Captioner(model.path, bundled_paths()[1], num_threads=threads, seed=0, source="model")
+    times, fallbacks = _caption_calls(captioner, runs)
+    params = {"model": model.key, "threads": threads, "source": "model"}
     return [Measurement.from_samples("caption.generate", "ms", times, **params),
             Measurement.single("caption.library_fallback_share", "fraction", fallbacks / runs, **params)]
+
+
+def caption_library(runs: int) -> List[Measurement]:
+    """Wall time of ``Captioner.generate(n=1)`` with the default ``source="library"`` (a library
+    line picked; no model loaded), and of creating that Captioner."""
+    from edgekit.captioning.captioner import Captioner
+
+    start = time.perf_counter()
+    captioner = Captioner(seed=0)
+    created_ms = (time.perf_counter() - start) * 1e3
+    times, _ = _caption_calls(captioner, runs)
+    return [Measurement.from_samples("caption.generate", "ms", times, source="library"),
+            Measurement.single("caption.captioner_created", "ms", created_ms, source="library")]
 
 
 def _same_file_notes(config_models: Dict[str, Any]) -> List[str]:
@@ -155,7 +177,7 @@ def run_benchmarks(cfg: HostConfig, collector: Collector, progress: bool = True)
     collector.notes += _same_file_notes(config["models"])
     emotions = found.family("emotion")
     steps = (len(found.models) * len(cfg.threads) * len(cfg.xnnpack) + len(emotions) * (len(cfg.threads) + 1)
-             + len(found.models) + len(found.family("caption")))
+             + len(found.models) + len(found.family("caption")) + ("caption" in cfg.families))
     bar = tqdm(total=steps, desc="benchmarks.host", unit="step", file=sys.stderr, disable=not progress)
     maker = invoke.InputMaker(frame)
     try:
@@ -191,6 +213,10 @@ def run_benchmarks(cfg: HostConfig, collector: Collector, progress: bool = True)
         for model in found.family("caption"):
             with collector.step(f"{model.key} caption generation"):
                 collector.add(caption_generation(model, cfg.caption_runs))
+            bar.update(1)
+        if "caption" in cfg.families:
+            with collector.step("library caption source"):
+                collector.add(caption_library(cfg.caption_runs))
             bar.update(1)
     finally:
         bar.close()

@@ -107,7 +107,7 @@ class _PlannedNames:
 def fresh_captions() -> Iterator[None]:
     """Generated captions that depend only on their own inputs and seed.
 
-    The shared captioner never repeats one of its recent captions, so a caption would otherwise
+    The shared captioners never repeat one of their recent captions, so a caption would otherwise
     depend on what was captioned before in the same process (another photo, another client).
     Inside this block that memory is empty and no other thread captions: a photo gives the same
     meme in any process, any order, and again when a crashed item is redone. (``edgekit meme
@@ -115,7 +115,7 @@ def fresh_captions() -> Iterator[None]:
     from .captioning import api
 
     with api._lock:  # the lock the module-level caption helpers hold (re-entrant)
-        api.default_captioner().reset_recent()
+        api.reset_recent()
         yield
 
 
@@ -258,7 +258,7 @@ class BatchWorker:
 
             options = self._meme_options()
             if options["text"] is None:
-                options.update(style=None, seed=0)  # a generated caption: loads the caption model too
+                options.update(style=None, seed=0)  # a generated caption: loads the caption library too
             make_meme(demo_photo(), **options)
         seconds = _WARM[key] = time.perf_counter() - started
         while len(_WARM) > MAX_WARM:

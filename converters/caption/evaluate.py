@@ -129,7 +129,7 @@ def restyle_check(cap: Captioner, sources: Sequence[Dict[str, str]]) -> Dict:
 
 def latency(model_path: Path, tokenizer_path: Path, calls: int, seed: int) -> Dict:
     """Wall time of ``Captioner.generate`` (default sampling, 1 thread) and of one decode invoke."""
-    cap = Captioner(model_path, tokenizer_path, num_threads=1, seed=seed)
+    cap = Captioner(model_path, tokenizer_path, num_threads=1, seed=seed, source="model")
     rng = np.random.default_rng(seed)
     calls_made = itertools.count()
 

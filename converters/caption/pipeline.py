@@ -166,11 +166,11 @@ def evaluate(threads: int = 1) -> None:
     train_texts = frozenset(e.text for e in tr)
     for key, path in models.items():
         ppl[key] = ev.heldout_perplexity(path, tok, held)
-        cap = Captioner(path, paths.TOKENIZER, seed=SEED, num_threads=1)
+        cap = Captioner(path, paths.TOKENIZER, seed=SEED, num_threads=1, source="model")
         gen[key] = ev.generation_metrics(cap, scorer, train_texts, per_cell, seed=SEED)
         log.info(f"{key}: ppl {ppl[key]:.3f}, consistency {gen[key]['emotion_consistency_model_outputs']:.3f}, "
             f"copies {gen[key]['copies_of_training_lines']:.3f}, fallback {gen[key]['fallback_rate']:.3f}")
-    shipped = Captioner(paths.SHIPPED_MODEL, paths.TOKENIZER, seed=SEED, num_threads=1)
+    shipped = Captioner(paths.SHIPPED_MODEL, paths.TOKENIZER, seed=SEED, num_threads=1, source="model")
     checks = ev.integrity(shipped, 2000, SEED)
     log.info(f"integrity: {checks['damaged_doubles']} damaged doubled words, {checks['unasked_scene']} unasked scenes")
     styles = ev.style_batches(shipped, 60, SEED)

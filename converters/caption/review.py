@@ -2,8 +2,9 @@
 
 For every request of the panel, three captions are made:
 
-- ``model``: the shipped caption model through :class:`edgekit.captioning.Captioner` (its
-  library fallback included, as users get it);
+- ``model``: the shipped caption model through :class:`edgekit.captioning.Captioner` with
+  ``source="model"`` (its library fallback included, as users of that source get it; the
+  runtime's default source is the library itself);
 - ``corpus``: a line of the authored corpus written for the same language, emotion, style and
   scene (``none`` when no scene is asked);
 - ``template``: a line of today's template library for the same cell (any scene when none is
@@ -114,7 +115,7 @@ def captions_for(requests: Sequence[dict], seed: int = 0) -> List[dict]:
     templates = defaultdict(list)
     for e in generate(per_cell=2, seed=seed):
         templates[(e.lang, e.emotion, e.style, e.scene)].append(e.text)
-    captioners = {name: Captioner(seed=seed, temperature=t) for name, t in MODEL_VARIANTS.items()}
+    captioners = {name: Captioner(seed=seed, temperature=t, source="model") for name, t in MODEL_VARIANTS.items()}
     items = []
     for r in requests:
         if r["kind"] == "restyle":

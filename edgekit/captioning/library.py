@@ -91,7 +91,7 @@ def blocked_term(text: str, blocklist: Sequence[str]) -> Optional[str]:
 
 
 class Library:
-    """Tagged captions indexed for fallback lookups."""
+    """Tagged captions indexed for lookups: the default caption source and the model's fallback."""
 
     def __init__(self, entries: Sequence[Entry]) -> None:
         self.entries = list(entries)
@@ -120,12 +120,17 @@ class Library:
         return next(self._pools(lang, emotion, style, scene), [])
 
     def pick(self, rng: np.random.Generator, lang: str, emotion: str, style: Optional[str], scene: Optional[str],
-             exclude: Iterable[str] = (), accept: Callable[[str], bool] = lambda text: True) -> Optional[str]:
+             exclude: Iterable[str] = (), accept: Callable[[str], bool] = lambda text: True,
+             prefer: Optional[Callable[[str], bool]] = None) -> Optional[str]:
         """A random caption for the tags that is not in ``exclude`` and that ``accept`` accepts, from
-        the most specific tag combination that still has one (None when there is none)."""
+        the most specific tag combination that still has one (None when there is none). Within that
+        combination, captions ``prefer`` accepts are drawn when there are any (``prefer`` never
+        moves the pick to a less specific combination)."""
         excluded = set(exclude)
         for pool in self._pools(lang, emotion, style, scene):
             unused = [t for t in pool if t not in excluded and accept(t)]
             if unused:
-                return unused[int(rng.integers(len(unused)))]
+                preferred = [t for t in unused if prefer(t)] if prefer is not None else []
+                chosen = preferred or unused
+                return chosen[int(rng.integers(len(chosen)))]
         return None

@@ -1,12 +1,15 @@
-"""``edgekit caption``: meme captions for an emotion, on device (tiny GPT-2 INT8 on LiteRT).
+"""``edgekit caption``: meme captions for an emotion, on device.
 
 Examples:
   edgekit caption --emotion happiness --style anime --scene party --lang zh -n 5
   edgekit caption --emotion '{"happiness": 0.8, "surprise": 0.2}' --styles --lang en
+  edgekit caption --emotion sadness --source model
   edgekit caption --restyle "终于吃上了心心念念的火锅" --style dramatic
 
-Prints one caption per line (``--json``: a JSON list with tags, source and latency). Captions
-the model cannot produce acceptably come from the bundled caption library (source "library").
+Prints one caption per line (``--json``: a JSON list with tags, source and latency). By default
+captions are authored lines of the bundled caption library (source "library"); ``--source model``
+generates them with the tiny GPT-2 (INT8, LiteRT), with a library line when no sample passes the
+checks (source "library" with a fallback_reason).
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ from ..task_options import CaptionerOptions
 from ._common import add_fields, positive_int
 
 #: The CaptionerOptions fields the command has flags for (``--top-k`` is ``top_k``).
-CAPTIONER_FLAGS = ("seed", "temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram", "max_new_tokens",
-                   "num_threads")
+CAPTIONER_FLAGS = ("source", "seed", "temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram",
+                   "max_new_tokens", "num_threads")
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:

@@ -54,6 +54,8 @@ def test_quick_host_run_end_to_end(tmp_path, variants_dir, capsys):
                                                                                                   key),
                 ("model.cold_start", key), ("pipeline.peak_rss", key), ("cold_start.in_process", key)} <= names
     assert ("caption.generate", "caption/shipped") in names
+    sources = {(m["name"], m["params"].get("source")) for m in report["measurements"]}
+    assert {("caption.generate", "model"), ("caption.generate", "library")} <= sources  # both caption sources timed
     budget = [t for t in report["targets"] if t["measurement"] == "pipeline.process"]
     assert len(budget) == 2
     assert all(t["limit"] == FRAME_BUDGET_MS and t["passed"] == (t["value"] <= FRAME_BUDGET_MS) for t in budget)

@@ -90,7 +90,7 @@ def test_mean_nll_on_length_sorted_trimmed_batches_equals_the_padded_rows(tiny):
 
 def test_kv_cache_runtime_matches_full_prefix_tf(tiny):
     cap = Captioner(tiny["float"], tiny["dir"] / "tok.json", temperature=0.0, repetition_penalty=1.0, max_new_tokens=20,
-                    no_repeat_ngram=0)  # the plain greedy decode the TF reference does
+                    no_repeat_ngram=0, source="model")  # the plain greedy decode the TF reference does
     for lang, emotion, style, scene in (("zh", "happiness", "anime", "party"), ("en", "fear", "retro", None)):
         prompt, cond = cap.tokenizer.prompt(lang, emotion, style, scene), condition(lang, emotion, style, scene)
         runtime, _ = cap._sample(np.random.default_rng(0), prompt, cond)

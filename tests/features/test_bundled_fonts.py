@@ -51,7 +51,7 @@ def test_every_generated_caption_character_is_drawable():
     from edgekit.captioning.captioner import Captioner
 
     missing = set(json.loads(glyphs.DESCRIPTOR.read_text(encoding="utf-8"))["caption_characters_missing"])
-    captioner = Captioner()
+    captioner = Captioner(source="model")
     tok = captioner.tokenizer
     for token in range(tok.n_controls, tok.vocab_size):
         text = tok.decode([token])

@@ -1,4 +1,5 @@
-"""Runtime captioning with the bundled model: API, sampling, fallback, bad input, CLI (no TensorFlow)."""
+"""Runtime captioning: the default library source, the bundled model (source="model"), its fallback,
+bad input, CLI (no TensorFlow)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from edgekit.captioning import MAX_N, Captioner, caption, caption_styles, restyle
-from edgekit.captioning.library import MAX_CHARS, Library
+from edgekit.captioning.library import MAX_CHARS, Library, read_library
 from edgekit.captioning.taxonomy import EMOTIONS, SCENES, STYLES, has_cjk, match_scene, resolve_scene, scene_request
 from edgekit.captioning.voices import attach, plain, read_voices
 from edgekit.cli import main
@@ -17,9 +18,26 @@ from edgekit.errors import ConfigError, InputError
 PROBS = {"neutral": 0.05, "happiness": 0.8, "surprise": 0.1, "sadness": 0.05}
 
 
+SOURCES = ("library", "model")
+#: Library text -> the tags of its lines.
+TAGS = {}
+for _e in read_library():
+    TAGS.setdefault(_e.text, set()).add((_e.lang, _e.emotion, _e.style, _e.scene))
+
+
 @pytest.fixture(scope="module")
 def cap():
-    return Captioner(seed=0)
+    return Captioner(seed=0)  # the default source: the library
+
+
+@pytest.fixture(scope="module")
+def model_cap():
+    return Captioner(seed=0, source="model")
+
+
+@pytest.fixture(scope="module", params=SOURCES)
+def any_cap(request, cap, model_cap):
+    return cap if request.param == "library" else model_cap
 
 
 def _check(c, lang, emotion, style):
@@ -27,34 +45,137 @@ def _check(c, lang, emotion, style):
     assert 2 <= len(c.text) <= MAX_CHARS[lang] and has_cjk(c.text) == (lang == "zh")
 
 
+def _sourced(c):
+    """A library caption of the default source, or the model's (or its fallback, with the reason)."""
+    assert (c.source, c.fallback_reason is None) in (("library", True), ("model", True), ("library", False))
+
+
+# ------------------------------------------------------------------ sources
+def test_the_default_source_is_the_library(cap):
+    assert cap.source == "library" and cap.options.source == "library"
+    for lang in ("zh", "en"):
+        for emotion, style in zip(EMOTIONS, STYLES):
+            for c in cap.generate(emotion, style=style, lang=lang, n=2, seed=3):
+                _check(c, lang, emotion, style)
+                assert c.source == "library" and c.fallback_reason is None and c.scene is None
+                assert (lang, emotion, style, "none") in TAGS[c.text], c.text  # a scene-less line of the cell
+                assert match_scene(c.text) is None
+    assert {c.source for c in caption_styles("fear", lang="en", seed=2)} == {"library"}
+    assert caption("fear", lang="en", seed=2)[0].source == "library"
+
+
+def test_library_source_does_not_load_the_model(monkeypatch):
+    from edgekit.captioning import captioner as module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the caption model was loaded")
+
+    monkeypatch.setattr(module, "KVCacheDecoder", refuse)
+    monkeypatch.setattr(module, "_bundled", refuse)
+    lib = Captioner(seed=1)
+    assert lib.decoder is None and lib.tokenizer is None and lib.fluency is None
+    assert lib.generate(PROBS, scene="我家猫", lang="zh", n=3)[0].source == "library"
+    assert len(lib.caption_styles("sadness", lang="en")) == 5 and len(lib.restyle("好累啊")) == 8
+    lib.close()  # nothing to release
+    with pytest.raises(AssertionError, match="model was loaded"):
+        Captioner(source="model")
+
+
+def test_library_probability_dict_takes_the_top_label(cap):
+    for lang in ("zh", "en"):
+        out = cap.generate({"sadness": 0.55, "fear": 0.3, "neutral": 0.15}, style="poetic", lang=lang, n=3, seed=4)
+        assert all(c.emotion == "sadness" and (lang, "sadness", "poetic", "none") in TAGS[c.text] for c in out)
+
+
+def test_library_specific_scene_prefers_lines_naming_it():
+    cap = Captioner(seed=0)
+    """"我家猫" gets a cat line whenever the cell has one, and never a dog line."""
+    cat, dog = ("猫", "cat", "kitten"), ("狗", "dog", "puppy")
+    lines = read_library()
+    named = 0
+    for lang, scene in (("zh", "我家猫"), ("en", "my cat")):
+        for emotion in EMOTIONS:
+            cell = [e.text for e in lines if (e.lang, e.emotion, e.style, e.scene) == (lang, emotion, "plain", "pet")]
+            has_cat = any(any(w in t.lower() for w in cat) for t in cell)
+            cap.reset_recent()
+            c = cap.generate(emotion, scene=scene, lang=lang, seed=EMOTIONS.index(emotion))[0]
+            assert c.source == "library" and c.scene == "pet" and not any(w in c.text.lower() for w in dog)
+            if has_cat:
+                assert any(w in c.text.lower() for w in cat), (lang, emotion, c.text)
+                named += 1
+    assert named > 0  # the check above ran
+
+
+def test_library_respects_the_blocklist(tmp_path):
+    block = tmp_path / "block.txt"
+    block.write_text("，\n", encoding="utf-8")
+    out = Captioner(seed=0, blocklist_path=block).generate("happiness", lang="zh", n=6)
+    assert len(out) == 6 and not [c.text for c in out if "，" in c.text]
+
+
+def test_model_source_still_generates(model_cap):
+    assert model_cap.source == "model" and model_cap.decoder is not None
+    out = model_cap.generate("happiness", style="anime", lang="zh", n=4, seed=1)
+    for c in out:
+        _check(c, "zh", "happiness", "anime")
+        _sourced(c)
+    assert any(c.source == "model" for c in out)
+    via_api = caption("sadness", lang="en", n=2, seed=1, source="model")
+    assert len(via_api) == 2 and all(c.source in ("model", "library") for c in via_api)
+    assert any(c.source == "model" for c in caption_styles("anger", lang="zh", seed=1, source="model"))
+
+
+@pytest.mark.parametrize("make", [lambda: Captioner(source="gpt"), lambda: caption("happiness", source="gpt"),
+                                  lambda: caption_styles("happiness", source="gpt")])
+def test_a_bad_source_is_refused_naming_it(make):
+    with pytest.raises(ConfigError) as err:
+        make()
+    assert "source='gpt'" in str(err.value) and "library, model" in str(err.value)
+
+
+def test_model_paths_need_the_model_source(tmp_path):
+    with pytest.raises(ConfigError, match="source='model'"):
+        Captioner(tmp_path / "m.tflite", tmp_path / "t.json")
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_generate_returns_n_distinct_tagged_captions(cap, lang):
-    out = cap.generate("happiness", style="anime", scene="friends' party", lang=lang, n=5)
+def test_generate_returns_n_distinct_tagged_captions(any_cap, lang):
+    out = any_cap.generate("happiness", style="anime", scene="friends' party", lang=lang, n=5)
     assert len(out) == 5 and len({c.text for c in out}) == 5
     for c in out:
         _check(c, lang, "happiness", "anime")
-        assert c.scene == "party" and c.source in ("model", "library")
+        _sourced(c)
+        assert c.scene == "party"
 
 
-def test_probability_dict_uses_top_emotion(cap):
-    assert cap.generate(PROBS, lang="en")[0].emotion == "happiness"
+def test_probability_dict_uses_top_emotion(any_cap):
+    assert any_cap.generate(PROBS, lang="en")[0].emotion == "happiness"
 
 
-def test_same_seed_same_captions():
-    a = Captioner(seed=7).generate("sadness", style="poetic", scene="rain", n=3)
-    b = Captioner(seed=7).generate("sadness", style="poetic", scene="rain", n=3)
-    c = Captioner(seed=8).generate("sadness", style="poetic", scene="rain", n=3)
+@pytest.mark.parametrize("source", SOURCES)
+def test_same_seed_same_captions(source):
+    a = Captioner(seed=7, source=source).generate("sadness", style="poetic", scene="rain", n=3)
+    b = Captioner(seed=7, source=source).generate("sadness", style="poetic", scene="rain", n=3)
+    c = Captioner(seed=8, source=source).generate("sadness", style="poetic", scene="rain", n=3)
     assert [x.text for x in a] == [x.text for x in b]
     assert [x.text for x in a] != [x.text for x in c]
 
 
-def test_per_call_seed_is_deterministic():
-    texts = [Captioner().generate("anger", lang="en", seed=3)[0].text for _ in range(2)]
+@pytest.mark.parametrize("source", SOURCES)
+def test_per_call_seed_is_deterministic(source):
+    texts = [Captioner(source=source).generate("anger", lang="en", seed=3)[0].text for _ in range(2)]
     assert texts[0] == texts[1]
 
 
-def test_recent_outputs_are_not_repeated():
-    cap = Captioner(seed=1, temperature=0.0)  # greedy: the model alone would repeat itself
+@pytest.mark.parametrize("source", SOURCES)
+def test_recent_outputs_are_never_repeated(source):
+    cap = Captioner(seed=1, source=source, recent=64)
+    out = [c.text for _ in range(4) for c in cap.generate("fear", style="plain", lang="en", n=5)]
+    assert len(set(out)) == 20
+
+
+def test_recent_model_outputs_fall_back_to_the_library():
+    cap = Captioner(seed=1, temperature=0.0, source="model")  # greedy: the model alone would repeat itself
     out = cap.generate("fear", style="plain", scene="exam", n=4)
     assert len({c.text for c in out}) == 4
     # greedy decoding gives the same sample every time: after the first caption every later one
@@ -63,7 +184,7 @@ def test_recent_outputs_are_not_repeated():
 
 
 def test_fallback_when_output_is_too_long():
-    cap = Captioner(seed=0, max_new_tokens=1)  # no caption ends within one token
+    cap = Captioner(seed=0, max_new_tokens=1, source="model")  # no caption ends within one token
     c = cap.generate("disgust", style="slang", scene="food", lang="zh")[0]
     assert c.source == "library" and c.fallback_reason == "too long"
     assert c.text in Library.load().candidates("zh", "disgust", "slang", "food")
@@ -74,16 +195,18 @@ def test_fallback_when_output_is_blocked(tmp_path):
     terms = ["，", "。", "！", ".", "!", ",", ":"]
     block.write_text("# everything with a comma, full stop or exclamation mark\n" + "\n".join(terms) + "\n",
                      encoding="utf-8")
-    cap = Captioner(seed=0, blocklist_path=block)
+    cap = Captioner(seed=0, blocklist_path=block, source="model")
     out = cap.generate("happiness", lang="zh", n=6)
     assert len(out) == 6 and not [c.text for c in out if c.source == "model" and any(t in c.text for t in terms)]
 
 
-def test_style_batch_is_five_distinct_captions_in_five_styles(cap):
+def test_style_batch_is_five_distinct_captions_in_five_styles(any_cap):
     for lang in ("zh", "en"):
-        out = cap.caption_styles(PROBS, scene="生日派对", lang=lang)
-        assert len(out) == 5 and len({c.text for c in out}) == 5 and len({c.style for c in out}) == 5
-    out = cap.caption_styles("anger", styles=["二次元", "毒舌", "poetic"])
+        for scene in ("生日派对", None):
+            out = any_cap.caption_styles(PROBS, scene=scene, lang=lang)
+            assert len(out) == 5 and len({c.text for c in out}) == 5 and len({c.style for c in out}) == 5
+            assert all(c.emotion == "happiness" for c in out)
+    out = any_cap.caption_styles("anger", styles=["二次元", "毒舌", "poetic"])
     assert [c.style for c in out] == ["anime", "sarcastic", "poetic"]
 
 
@@ -127,8 +250,8 @@ def test_tags_of_infers_emotion_and_names_only_scenes_the_text_names(cap):
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_no_scene_asked_means_no_scene_words(cap, lang):
-    out = [c for e in EMOTIONS for c in cap.generate(e, style=STYLES[EMOTIONS.index(e)], lang=lang, n=3, seed=1)]
+def test_no_scene_asked_means_no_scene_words(any_cap, lang):
+    out = [c for e in EMOTIONS for c in any_cap.generate(e, style=STYLES[EMOTIONS.index(e)], lang=lang, n=3, seed=1)]
     assert all(c.scene is None for c in out)
     assert [c.text for c in out if match_scene(c.text)] == []
 
@@ -136,32 +259,33 @@ def test_no_scene_asked_means_no_scene_words(cap, lang):
 @pytest.mark.parametrize("scene, key", [("on the moon", None), ("周末去看展", "weekend"),
                                         ("my sister's wedding", "party"), ("周一早高峰", "commute"),
                                         ("🌕" * 10000, None)])
-def test_any_free_text_scene_gets_captions(cap, scene, key):
-    out = cap.generate("happiness", scene=scene, lang="zh", n=2, seed=2)
+def test_any_free_text_scene_gets_captions(any_cap, scene, key):
+    out = any_cap.generate("happiness", scene=scene, lang="zh", n=2, seed=2)
     assert len(out) == 2 and all(c.scene == key for c in out)
     if key is None:
         assert [c.text for c in out if match_scene(c.text)] == []
 
 
-def test_a_specific_pet_stays_that_pet(cap):
+def test_a_specific_pet_stays_that_pet(any_cap):
     assert scene_request("我家猫").group == ("cat", "cats", "kitten", "猫")
     for lang, scene in (("zh", "我家猫"), ("en", "my cat")):
-        out = [c for e in ("happiness", "sadness", "anger") for c in cap.generate(e, scene=scene, lang=lang, n=3,
+        out = [c for e in ("happiness", "sadness", "anger") for c in any_cap.generate(e, scene=scene, lang=lang, n=3,
                                                                                   seed=5)]
         assert all(c.scene == "pet" for c in out)
         assert [c.text for c in out if any(w in c.text.lower() for w in ("狗", "dog", "puppy"))] == []
 
 
 def test_the_library_fallback_keeps_the_specific_too():
-    cap = Captioner(seed=0, max_new_tokens=1)  # no sample ends: every caption is a library line
+    cap = Captioner(seed=0, max_new_tokens=1, source="model")  # no sample ends: every caption is a library line
     out = [c for e in EMOTIONS for c in cap.generate(e, scene="my dog", lang="en", n=2, seed=1)]
-    assert all(c.source == "library" for c in out)
+    assert all(c.source == "library" and c.fallback_reason for c in out)
     assert [c.text for c in out if any(w in c.text.lower() for w in ("cat", "kitten", "猫"))] == []
 
 
 def test_module_functions():
     assert len(caption("surprise", n=2, seed=1)) == 2
     assert len(caption_styles("neutral", lang="en", seed=1)) == 5
+    assert len(caption("surprise", n=2, seed=1, source="model")) == 2
     assert len(restyle("周末，心情平平无奇。", style="slang", seed=1)) == 1
 
 
@@ -234,6 +358,16 @@ def test_cli_caption(capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 8
 
 
+@pytest.mark.parametrize("argv, sources", [([], {"library"}), (["--source", "library"], {"library"}),
+                                           (["--source", "model"], {"model", "library"})])
+def test_cli_caption_source(capsys, argv, sources):
+    assert main(["caption", "--emotion", "sadness", "--lang", "en", "-n", "3", "--seed", "2", "--json", *argv]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data) == 3 and {d["source"] for d in data} <= sources
+    if argv == []:
+        assert all(d["fallback_reason"] is None and ("en", "sadness", "plain", "none") in TAGS[d["text"]] for d in data)
+
+
 def test_cli_caption_errors(capsys):
     assert main(["caption", "--emotion", "joyful"]) == 2
     assert "Valid emotions: neutral" in capsys.readouterr().err
@@ -241,10 +375,13 @@ def test_cli_caption_errors(capsys):
     assert "sum to" in capsys.readouterr().err
     assert main(["caption", "--emotion", "happiness", "-n", "50"]) == 2
     assert main(["caption"]) == 2
+    assert main(["caption", "--emotion", "happiness", "--source", "gpt"]) == 2
+    assert "source='gpt'" in capsys.readouterr().err
 
 
 def test_runtime_does_not_import_tensorflow():
-    code = ("import sys; from edgekit.captioning import Captioner; Captioner(seed=0).generate('fear', lang='en'); "
+    code = ("import sys; from edgekit.captioning import Captioner; "
+            "Captioner(seed=0, source='model').generate('fear', lang='en'); "
             "bad = [m for m in ('tensorflow', 'tf_keras', 'mediapipe', 'converters') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -91,6 +91,6 @@ def test_the_captioner_rejects_a_sample_with_a_damaged_word():
     from edgekit.captioning import Captioner
     from edgekit.captioning.taxonomy import SceneRequest
 
-    captioner = Captioner(seed=0)
+    captioner = Captioner(seed=0, source="model")
     assert captioner._problem("今天心情平无奇。", True, "zh", set(), SceneRequest(None)) == "damaged doubled word"
     assert captioner._problem("今天心情平平无奇。", True, "zh", set(), SceneRequest(None)) != "damaged doubled word"

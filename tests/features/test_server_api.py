@@ -211,9 +211,16 @@ def test_captions_and_suggest(client):
     assert r.status_code == 200, r.text
     caps = r.json()["captions"]
     assert len(caps) == 3 and all(c["lang"] == "en" and c["text"] for c in caps)
+    assert all(c["source"] == "library" and c["fallback_reason"] is None for c in caps)  # the default source
     probs = {"happiness": 0.1, "sadness": 0.8, "neutral": 0.1}
     r = client.post("/v1/captions", json={"emotion": probs, "styles": ["anime", "retro"], "lang": "zh"})
     assert [c["style"] for c in r.json()["captions"]] == ["anime", "retro"]
+    r = client.post("/v1/captions", json={"emotion": "happiness", "lang": "en", "n": 3, "seed": 1, "source": "model"})
+    assert r.status_code == 200, r.text
+    assert {c["source"] for c in r.json()["captions"]} <= {"model", "library"}
+    message = assert_error(client.post("/v1/captions", json={"emotion": "happiness", "source": "gpt"}), 400,
+                           "ConfigError")
+    assert message.startswith("source='gpt': must be one of library, model"), message
     r = client.post("/v1/suggest", json={"chat": "明天考试，完全没复习", "n": 3})
     assert r.status_code == 200, r.text
     assert len(r.json()["suggestions"]) == 3 and r.json()["scene"] == "exam"

@@ -68,7 +68,7 @@ def models(tmp_path, monkeypatch) -> Path:
     shutil.copytree(registry.MODELS_DIR, copy)
     monkeypatch.setattr(registry, "MODELS_DIR", copy)
     monkeypatch.setattr(registry, "MANIFEST_PATH", copy / "manifest.json")
-    monkeypatch.setattr(caption_api, "_default", None)
+    monkeypatch.setattr(caption_api, "_defaults", {})
     clear_cache()
     yield copy
     clear_cache()
@@ -128,10 +128,11 @@ EMOTION_ENTRY_POINTS = {
     "Pipeline()": lambda: edgekit.Pipeline(),
     "analyze()": lambda: edgekit.analyze(FACE),
 }
+#: Entry points that load the caption model (the default source, the library, never does).
 CAPTION_ENTRY_POINTS = {
-    "Captioner()": lambda: Captioner(),
-    "caption()": lambda: edgekit.caption("happiness"),
-    "restyle()": lambda: edgekit.restyle("hello", style="anime"),
+    "Captioner()": lambda: Captioner(source="model"),
+    "caption()": lambda: edgekit.caption("happiness", source="model"),
+    "caption_styles()": lambda: edgekit.caption_styles("happiness", source="model"),
 }
 
 
@@ -159,6 +160,17 @@ def test_tampered_caption_model_or_tokenizer_is_refused(entry, models, loads):
     _flip_byte(models / "caption_tokenizer.json")
     with pytest.raises(ModelError, match="tokenizer"):
         CAPTION_ENTRY_POINTS[entry]()
+
+
+def test_the_default_library_source_never_reads_the_caption_model(models, loads):
+    """source="library" (the default) needs no model: a tampered one is neither read nor refused."""
+    model = _bundled(models, "caption")
+    _flip_byte(model)
+    _flip_byte(models / "caption_tokenizer.json")
+    assert Captioner().decoder is None
+    assert edgekit.caption("happiness")[0].source == "library"
+    assert edgekit.restyle("hello", style="anime")[0].source == "voice"
+    assert model.resolve() not in loads
 
 
 @pytest.mark.parametrize("entry", ["FaceDetector()", "Pipeline(emotion_model=None)"])
@@ -229,7 +241,7 @@ def test_a_model_of_another_task_is_refused(loads):
         edgekit.EmotionClassifier("caption")
     emotion = registry.model_path("emotion")
     with pytest.raises(ModelError, match="signature"):
-        Captioner(model_path=emotion, tokenizer_path=registry.MODELS_DIR / "caption_tokenizer.json")
+        Captioner(model_path=emotion, tokenizer_path=registry.MODELS_DIR / "caption_tokenizer.json", source="model")
 
 
 def test_models_command_reports_the_tampered_file(models, capsys):
@@ -303,7 +315,7 @@ def test_litert_gets_the_bytes_that_were_hashed_not_the_path(models, monkeypatch
     monkeypatch.setattr(litert_interpreter, "Interpreter", spy)
     edgekit.EmotionClassifier()
     FaceDetector()
-    Captioner()
+    Captioner(source="model")
     assert len(calls) >= 3
     assert all(not args and "model_content" in kw and "model_path" not in kw for args, kw in calls)
 
@@ -317,4 +329,4 @@ def test_models_command_checks_the_caption_tokenizer(models, capsys):
     row = next(line for line in out.splitlines() if line.startswith("caption/tokenizer"))
     assert "sha256 mismatch" in row
     with pytest.raises(ModelIntegrityError):
-        Captioner()
+        Captioner(source="model")

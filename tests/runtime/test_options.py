@@ -94,8 +94,8 @@ def test_unknown_option_suggests_the_closest_name():
 def test_model_in_place_of_options():
     assert options_from(EmotionClassifierOptions, "my.tflite", {"num_threads": 2}) == \
         EmotionClassifierOptions(model="my.tflite", num_threads=2)
-    assert options_from(CaptionerOptions, "m.tflite", {}, ("t.json",)) == \
-        CaptionerOptions(model_path="m.tflite", tokenizer_path="t.json")
+    assert options_from(CaptionerOptions, "m.tflite", {"source": "model"}, ("t.json",)) == \
+        CaptionerOptions(model_path="m.tflite", tokenizer_path="t.json", source="model")
     with pytest.raises(ConfigError, match="given twice"):
         options_from(EmotionClassifierOptions, "a.tflite", {"model": "b.tflite"})
     with pytest.raises(ConfigError, match="options must be a PipelineOptions"):
