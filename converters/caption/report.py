@@ -10,6 +10,8 @@ from typing import Dict
 from converters.core.provenance import cpu_model, git_sha, package_versions
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES
 
+from .default_source import section_lines as default_source_lines
+
 
 def host_info(root: Path) -> Dict:
     versions = package_versions(("numpy", "tensorflow", "tf-keras", "ai-edge-litert", "edgekit"))
@@ -87,6 +89,8 @@ def markdown(r: Dict) -> str:
         ">= 90%, invented scenes 0, restyle keeps content and emotion >= 80%) is judged by blind reviewers, not by "
         "this report: see [`reports/caption_review/`](../caption_review/README.md). The automatic emotion-consistency "
         "number below is a proxy only (a template filler scores as high on it).",
+        "",
+        *default_source_lines(),
         "",
         "## Model",
         "",

@@ -63,3 +63,19 @@ def test_split_sheet_gives_every_item_to_a_reviewer_and_overlaps_neighbours(tmp_
     assert parts[0] == ["c0000", "c0001", "c0002", "c0003", "c0004", "c0005"]
     assert parts[2] == ["c0008", "c0009", "c0000", "c0001"]
     assert {i for p in parts for i in p} == {f"c{i:04d}" for i in range(10)}
+
+
+def test_the_default_source_section_is_read_from_the_review_reports():
+    """reports/caption/README.md's "Default source" section: numbers from the rounds' report.json,
+    committed up to date, and rewritten in place."""
+    from converters.caption import default_source as ds
+
+    lines = ds.section_lines()
+    text = "\n".join(lines)
+    for r in ds.ROUNDS:
+        summary = json.loads((r.report / "report.json").read_text(encoding="utf-8"))["summary"]
+        assert all(f"{summary[s]['all']['would_post']:.2f}" in text for s in ("corpus", "model", "template"))
+    readme = ds.README.read_text(encoding="utf-8")
+    assert text in readme and ds.splice(readme, lines) == readme
+    fresh = ds.splice("# Report\n\n## Targets\n\nx\n\n## Model\n\ny\n", lines)
+    assert fresh.index("## Targets") < fresh.index(ds.TITLE) < fresh.index("## Model") and fresh.endswith("y\n")
