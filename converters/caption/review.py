@@ -1,12 +1,13 @@
-"""Blind review of captions (issue #25): a fixed panel of requests, three systems, one rubric.
+"""Blind review of captions (issue #25): a fixed panel of requests, four systems, one rubric.
 
-For every request of the panel, three captions are made:
+For every request of the panel, four captions are made:
 
-- ``model``: the shipped caption model through :class:`edgekit.captioning.Captioner` with
-  ``source="model"`` (its library fallback included, as users of that source get it; the
-  runtime's default source is the library itself);
-- ``corpus``: a line of the authored corpus written for the same language, emotion, style and
-  scene (``none`` when no scene is asked);
+- ``library``: what users get by default, :class:`edgekit.captioning.Captioner` with
+  ``source="library"`` (an authored line the Captioner picks for the request);
+- ``model``: the shipped caption model through the Captioner with ``source="model"`` (its
+  library fallback included, as users of that source get it);
+- ``corpus``: a held-out line of the authored corpus written for the same language, emotion, style
+  and scene (``none`` when no scene is asked), never the line the library system picked;
 - ``template``: a line of today's template library for the same cell (any scene when none is
   asked, since the library has no scene-less lines: what the runtime fallback shows).
 
@@ -45,9 +46,11 @@ from edgekit.captioning.taxonomy import EMOTIONS, SCENES, STYLES
 from converters.caption import authored
 from converters.caption.templates import generate
 
-#: The caption model at each sampling temperature under review (the default is tuned on this panel).
-MODEL_VARIANTS = {"model": 0.9, "model_t07": 0.7}
-SYSTEMS = tuple(MODEL_VARIANTS) + ("corpus", "template", "voice")
+#: Captioners under review: the default (``library``: an authored line picked by the Captioner for the
+#: request) and the caption model (its library fallback included, as users get it).
+CAPTIONERS = {"library": {"source": "library"}, "model": {"source": "model", "temperature": 0.9}}
+#: Every system a sheet may hold (``model_t07``: round 3's model at temperature 0.7).
+SYSTEMS = ("library", "model", "model_t07", "corpus", "template", "voice")
 PANEL_SIZE = 208
 RUBRIC = ("fluent", "fits_emotion", "fits_style", "fits_scene", "invented_scene", "keeps_content", "keeps_emotion")
 CORPUS = ROOT / "converters" / "caption" / "corpus"
@@ -102,8 +105,8 @@ def _pick(pool: Sequence, rng: random.Random):
 
 
 def captions_for(requests: Sequence[dict], seed: int = 0) -> List[dict]:
-    """Every request's captions (system, text): model, a held-out corpus line (never trained on)
-    and a template fill; restyle requests get the restyled sentence only."""
+    """Every request's captions (system, text): the default Captioner (library), the model, a held-out
+    corpus line (never trained on) and a template fill; restyle requests get the restyled sentence only."""
     from edgekit.captioning import Captioner
     from edgekit.captioning.taxonomy import scene_request
 
@@ -115,7 +118,7 @@ def captions_for(requests: Sequence[dict], seed: int = 0) -> List[dict]:
     templates = defaultdict(list)
     for e in generate(per_cell=2, seed=seed):
         templates[(e.lang, e.emotion, e.style, e.scene)].append(e.text)
-    captioners = {name: Captioner(seed=seed, temperature=t, source="model") for name, t in MODEL_VARIANTS.items()}
+    captioners = {name: Captioner(seed=seed, **options) for name, options in CAPTIONERS.items()}
     items = []
     for r in requests:
         if r["kind"] == "restyle":
@@ -126,10 +129,11 @@ def captions_for(requests: Sequence[dict], seed: int = 0) -> List[dict]:
         key = scene_request(r["scene"]).key
         made = {name: cap.generate(r["probs"] or r["emotion"], style=r["style"], scene=r["scene"], lang=r["lang"])[0]
                 for name, cap in captioners.items()}
-        corpus_line = (_pick([t for s in styles
-                              for t in heldout[(r["lang"], r["emotion"], s, key or authored.NO_SCENE)]], rng)
-                       or _pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, authored.NO_SCENE)]],
-                                rng))
+        made_texts = {c.text for c in made.values()}  # a held-out line the library system also picked is skipped
+        corpus_line = (_pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, key or authored.NO_SCENE)]
+                              if t not in made_texts], rng)
+                       or _pick([t for s in styles for t in heldout[(r["lang"], r["emotion"], s, authored.NO_SCENE)]
+                                 if t not in made_texts], rng))
         scenes = [key] if key else list(SCENES)
         template_line = _pick([t for s in styles for sc in scenes for t in templates[(r["lang"], r["emotion"], s, sc)]],
                               rng)

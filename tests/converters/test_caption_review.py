@@ -1,4 +1,4 @@
-"""The blind caption review (converters/caption/review.py): a fixed panel, three systems per
+"""The blind caption review (converters/caption/review.py): a fixed panel, four systems per
 request, a sheet that never names the system, and the report's aggregation."""
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ def test_the_sheet_is_blind_and_the_key_complete(tmp_path):
     full = review.panel(size=6)
     requests = full[:6] + [next(r for r in full if r["kind"] == k) for k in ("chat", "free_scene", "restyle")]
     items = review.captions_for(requests)
-    assert {i["system"] for i in items} == set(review.SYSTEMS)
+    assert {i["system"] for i in items} == set(review.CAPTIONERS) | {"corpus", "template", "voice"}
+    for r in requests[:-1]:  # the held-out corpus line is never the line the library system picked
+        texts = {i["system"]: i["text"] for i in items if i["request"] == r["id"]}
+        assert texts.get("corpus") != texts["library"]
     assert [i["system"] for i in items if i["request"] == requests[-1]["id"]] == ["voice"]
     review.write_sheet(requests, items, tmp_path)
     sheet = [json.loads(line) for line in (tmp_path / "sheet.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -33,7 +36,7 @@ def test_the_sheet_is_blind_and_the_key_complete(tmp_path):
     base = {"item", "lang", "emotion", "style", "scene", "caption"}
     assert sorted(frozenset(row) - base for row in sheet).count(frozenset({"task", "source"})) == 1
     assert all(set(row) - base in ({"task", "source"}, {"chat"}, set()) for row in sheet)
-    assert not any(system in json.dumps(row) for row in sheet for system in ('"model"', '"model_t07"', '"corpus"',
+    assert not any(system in json.dumps(row) for row in sheet for system in ('"library"', '"model"', '"corpus"',
                                                                              '"template"', '"voice"'))
 
 
