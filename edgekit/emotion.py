@@ -70,6 +70,8 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
         self.labels: Tuple[str, ...] = _labels(loaded, info, num_classes)
         _, height, width, channels = self._input.shape
         _check_manifest_input(info, (height, width, channels), self.model_path)
+        if self.flip_average:  # the crop and its mirror image in one invoke (batch 2)
+            litert.resize_batch(self._interpreter, self._input, 2)
         color = "gray" if channels == 1 else (
             info.input.color if info and info.input and info.input.channels == 3 else "rgb")
         value_range = info.input.range if info and info.input else (0.0, 255.0)
@@ -115,7 +117,8 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
         x = pixels.reshape(1, spec.height, spec.width, spec.channels)
         with self._use:  # both views in one exclusive section
             if self.flip_average:
-                return (self._invoke(x) + self._invoke(x[:, :, ::-1])) * np.float32(0.5)
+                both = self._invoke(np.concatenate([x, x[:, :, ::-1]])).reshape(2, -1)
+                return (both[0] + both[1]) * np.float32(0.5)
             return self._invoke(x)
 
     def _invoke(self, x: np.ndarray) -> np.ndarray:

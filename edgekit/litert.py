@@ -253,6 +253,13 @@ class TensorSpec:
         return self.scale != 0.0 and self.dtype.kind in "iu"
 
 
+def resize_batch(interpreter: Any, spec: TensorSpec, batch: int) -> None:
+    """Give the input ``spec`` a batch of ``batch`` and re-allocate, so that one invoke runs several
+    views of a crop (a crop and its mirror image: the same numbers as two invokes, less time)."""
+    interpreter.resize_tensor_input(spec.index, [batch, *spec.shape[1:]])
+    interpreter.allocate_tensors()
+
+
 def input_specs(interpreter: Any) -> List[TensorSpec]:
     return [TensorSpec.from_detail(d) for d in interpreter.get_input_details()]
 

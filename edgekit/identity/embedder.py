@@ -63,6 +63,8 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
         self.input_spec = InputSpec(height, width, channels, "rgb" if channels == 3 else "gray", self._input.dtype.name)
         self.dim = int(self._output.shape[-1])
         self.flip_average = bool(settings.get("flip_average", False))
+        if self.flip_average:  # the crop and its mirror image in one invoke (batch 2)
+            litert.resize_batch(self._interpreter, self._input, 2)
         chosen = threshold if threshold is not None else settings.get("threshold")
         if chosen is None:
             raise ConfigError("this model has no verification threshold in the manifest", f"model {os.fspath(model)}",
@@ -80,10 +82,11 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
                              "align it with FaceAligner(identifier.input_spec, IDENTITY_TEMPLATE), "
                              "or call FaceIdentifier.embed()")
         crop = crop.reshape(expected)
-        vector = self._unit(self._run(crop))
-        if self.flip_average:  # mean direction of the crop's and its mirror image's embeddings
-            vector = self._unit(vector + self._unit(self._run(crop[:, ::-1])))
-        return vector.astype(np.float32)
+        if not self.flip_average:
+            return self._unit(self._run(crop[None])).astype(np.float32)
+        # mean direction of the crop's and its mirror image's embeddings (one batch-2 invoke)
+        views = self._run(np.stack([crop, crop[:, ::-1]])).reshape(2, -1)
+        return self._unit(self._unit(views[0]) + self._unit(views[1])).astype(np.float32)
 
     def _unit(self, vector: np.ndarray) -> np.ndarray:
         norm = float(np.linalg.norm(vector))
@@ -91,8 +94,8 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
             raise ModelError("the model returned a zero or non-finite embedding", self.model_path, PRODUCE_HINT)
         return vector / norm
 
-    def _run(self, crop: np.ndarray) -> np.ndarray:
-        x = crop[None]
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """The model's raw output for a batch of crops ``x`` (as many as the input takes), flattened."""
         if self._input.dtype != np.uint8 or self._input.scale not in (0.0, 1.0) or self._input.zero_point != 0:
             x = litert.quantize(x.astype(np.float32), self._input)
         with self._use:
