@@ -41,5 +41,8 @@ nice -n 10 buildah bud --format docker --isolation chroot --network host "${moun
 build_s=$(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$start" "$(date +%s.%N)")
 echo "build.sh: built $IMAGE in ${build_s} s" >&2
 
-python3 deploy/container/smoke.py --image "$IMAGE" --base "$BASE" --build-s "$build_s" --base-s "$base_s" \
+command=deploy/container/build.sh
+[ -n "${EDGEKIT_REBUILD_BASE:-}" ] && command="EDGEKIT_REBUILD_BASE=1 $command"
+[ -n "${EDGEKIT_CONTEXT:-}" ] && command="EDGEKIT_CONTEXT=$EDGEKIT_CONTEXT $command"
+python3 deploy/container/smoke.py --command "$command" --image "$IMAGE" --base "$BASE" --build-s "$build_s" --base-s "$base_s" \
   --commit "$COMMIT" --context "${EDGEKIT_CONTEXT:-git archive HEAD}"

@@ -154,8 +154,9 @@ def write(results: dict) -> None:
     text = f"""# edgekit-server container image: built and run with buildah
 
 Command: `{results['command']}` (as root; `deploy/container/base-image.sh` makes the base when it is
-missing). Built {results['built_at']} from commit `{results['commit'][:12]}` ({results['context']}), on
-{results['machine']}, buildah {results['buildah']}, storage driver `{results['storage_driver']}`.
+missing, or always with `EDGEKIT_REBUILD_BASE=1`). Built {results['built_at']} from commit
+`{results['commit'][:12]}` ({results['context']}), on {results['machine']}, buildah {results['buildah']},
+storage driver `{results['storage_driver']}`.
 
 Base: `{results['base']}` (digest `{results['base_digest']}`), Debian bookworm minbase with
 Debian's Python {results['python']} in a venv at `/opt/python` first on PATH: a local stand-in for
@@ -193,6 +194,7 @@ sha256 matches the manifest):
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--command", default="deploy/container/build.sh", help="what to name in the results")
     parser.add_argument("--image", required=True)
     parser.add_argument("--base", required=True)
     parser.add_argument("--build-s", type=float, required=True)
@@ -224,7 +226,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               "0.0.0.0 bind refuses a request without the token (401)": run["analyze_without_token"] == 401,
               "demo photo: 200 with exactly one face": run["analyze"] == {**run["analyze"], "status": 200, "faces": 1},
               "SIGTERM: graceful shutdown (uvicorn's 'Finished server process')": run["shutdown_logged"]}
-    results = {"command": "deploy/container/build.sh", "built_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    results = {"command": args.command, "built_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "commit": args.commit, "context": args.context,
                "machine": f"{os.uname().machine}, {os.cpu_count()} CPUs",
                "buildah": str(buildah("--version")).split()[2],
