@@ -41,6 +41,8 @@ ROUNDS: Tuple[Round, ...] = (
           "model: the earlier template-trained model"),
     Round("2", REVIEWS, REVIEWS / "data", "model: the shipped model (what `source=\"model\"` gives)"),
     Round("3", REVIEWS / "round3", REVIEWS / "round3", "model: a retrained model, not shipped"),
+    Round("4", REVIEWS / "round4", REVIEWS / "round4",
+          "default Captioner rated as users get it; model: the shipped model"),
 )
 
 
@@ -64,7 +66,9 @@ def corpus_in_library(r: Round, library: frozenset) -> Tuple[int, int]:
 
 
 def _post(summary: Dict[str, Dict[str, dict]], system: str) -> str:
-    s = summary[system]
+    s = summary.get(system)
+    if s is None:
+        return "-"
     return f"{s['all']['would_post']:.2f} (zh {s['zh']['would_post']:.2f}, en {s['en']['would_post']:.2f})"
 
 
@@ -77,7 +81,8 @@ def section_lines(rounds: Sequence[Round] = ROUNDS, library_path: Path = LIBRARY
         summary = _summary(r)
         inside, total = corpus_in_library(r, library)
         shares.append(f"round {r.name}: {inside} of {total}")
-        rows.append(f"| {r.name} | {_post(summary, 'corpus')} | {_post(summary, 'model')} | "
+        rows.append(f"| {r.name} | {_post(summary, 'library')} | {_post(summary, 'corpus')} | "
+                    f"{_post(summary, 'model')} | "
                     f"{_post(summary, 'template')} | {r.note} |")
     return [
         TITLE,
@@ -92,17 +97,21 @@ def section_lines(rounds: Sequence[Round] = ROUNDS, library_path: Path = LIBRARY
         "`\"source\": \"model\"` in `POST /v1/captions` (library fallback with the reason), and the review panel "
         "(`converters/caption/review.py`) and this report keep measuring it.",
         "",
-        "Why: in every blind review round, reviewers rated authored corpus lines far above the model "
-        "(would post, 1-5; the `all (zh, en)` rows of each round's report):",
+        "Why: in every blind review round, reviewers rated authored corpus lines far above the model, and in round "
+        "4 they rated the default Captioner's own picks for the panel's requests (labels, probability dicts, chat "
+        "messages, free-text scenes) as high as the corpus (would post, 1-5; the `all (zh, en)` rows of each "
+        "round's report):",
         "",
-        "| round | authored corpus lines | caption model (`model`, default sampling) | template filler | note |",
-        "|---|---|---|---|---|",
+        "| round | default Captioner (`library`) | authored corpus lines (held out) | caption model (`model`) "
+        "| template filler | note |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
         "Sources: [round 1](../caption_review/data/round1/README.md), [round 2](../caption_review/README.md), "
-        "[round 3](../caption_review/round3/README.md), [findings](../caption_review/FINDINGS.md) (each round's "
-        "`report.json`, written by `python -m converters.caption.review report`). Corpus items of each sheet that are "
-        f"lines of the shipped library: {'; '.join(shares)} (round 3 drew them from the merged corpus of both "
+        "[round 3](../caption_review/round3/README.md), [round 4](../caption_review/round4/README.md), "
+        "[findings](../caption_review/FINDINGS.md) (each round's `report.json`, written by "
+        "`python -m converters.caption.review report`). Corpus items of each sheet that are lines of the shipped "
+        f"library: {'; '.join(shares)} (round 3 drew them from the merged corpus of both "
         "writing rounds, which was not shipped). This section: `python -m converters.caption.default_source --write`.",
     ]
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from collections import defaultdict
@@ -51,6 +52,15 @@ from converters.caption.templates import generate
 CAPTIONERS = {"library": {"source": "library"}, "model": {"source": "model", "temperature": 0.9}}
 #: Every system a sheet may hold (``model_t07``: round 3's model at temperature 0.7).
 SYSTEMS = ("library", "model", "model_t07", "corpus", "template", "voice")
+#: What each system is, for the report.
+SYSTEM_NOTES = {
+    "library": "the default `Captioner()` (`source=\"library\"`): the authored library line it picks for the request",
+    "model": "the shipped caption model at temperature 0.9 (`source=\"model\"`), its library fallback included",
+    "model_t07": "the same model at temperature 0.7",
+    "corpus": "a held-out line of the authored corpus (never trained on) for the same cell, a scene-less line when "
+              "the cell has none for the scene",
+    "template": "the slot-grammar filler the first caption library was made of (any scene when none is asked)",
+    "voice": "`restyle` of a human-written sentence (rated for keeping its content and emotion)"}
 PANEL_SIZE = 208
 RUBRIC = ("fluent", "fits_emotion", "fits_style", "fits_scene", "invented_scene", "keeps_content", "keeps_emotion")
 CORPUS = ROOT / "converters" / "caption" / "corpus"
@@ -243,7 +253,8 @@ def agreement(ratings: Sequence[dict]) -> Dict[str, float]:
 
 
 def markdown(summary: Dict[str, Dict[str, dict]], meta: dict) -> str:
-    lines = ["# Blind caption review: model vs. authored corpus vs. template filler, and restyle", "",
+    lines = ["# Blind caption review: " + " vs. ".join(s for s in SYSTEMS if s in summary and s != "voice")
+             + (", and restyle" if "voice" in summary else ""), "",
              f"{meta['requests']} requests (both languages, every emotion, as labels and as classifier-like "
              f"probability dicts, with and without style and scene, derived from chat messages, free-text scenes, "
              f"and restyles of human-written sentences; `converters/caption/review.py`), {meta['items']} captions "
@@ -267,17 +278,14 @@ def markdown(summary: Dict[str, Dict[str, dict]], meta: dict) -> str:
     if meta.get("agreement"):
         lines += ["", "Agreement between reviewers who rated the same captions (Pearson r of would post): "
                   + ", ".join(f"{pair} {r:.2f}" for pair, r in meta["agreement"].items()) + "."]
-    lines += ["", "Systems: `model` and `model_t07` are the shipped caption model at temperature 0.9 (the default) "
-              "and 0.7, its library fallback included as users get it; `corpus` is a held-out line of the authored "
-              "corpus (never trained on) for the same cell, a scene-less line when the cell has none for the scene; "
-              "`template` is the slot-grammar filler the first caption library was made of (any scene when none is "
-              "asked); `voice` is `restyle` of a human-written sentence (rated for keeping its content and "
-              "emotion).", "",
+    present = [system for system in SYSTEMS if system in summary]
+    data = "" if meta.get("data", ".") == "." else meta["data"] + "/"  # the sheet's folder, relative to the report
+    lines += ["", "Systems: " + "; ".join(f"`{system}` is {SYSTEM_NOTES[system]}" for system in present) + ".", "",
               "How to read it: the reviewers and the corpus writers are separate AI writing/review sessions of "
-              "the project; each reviewer got only their part of the sheet and the rubric (`data/BRIEF.md`), never "
+              f"the project; each reviewer got only their part of the sheet and the rubric (`{data}BRIEF.md`), never "
               "the key; neighbouring parts share 40 items (the agreement above). A shared taste between writers and "
-              "reviewers cannot be ruled out, so native speakers rating the same sheet (`data/part_*.jsonl`; join "
-              "with `data/key.json` by `python -m converters.caption.review report`) is the stronger test."]
+              f"reviewers cannot be ruled out, so native speakers rating the same sheet (`{data}part_*.jsonl`; join "
+              f"with `{data}key.json` by `python -m converters.caption.review report`) is the stronger test."]
     lines += ["", "Targets (issue #25, for the model): would post >= 3.5 in both languages and at least the corpus's "
               "score minus 0.3; fluent >= 97%, fits emotion >= 92%, fits style >= 90%, invented scenes 0; restyle "
               "keeps content and emotion >= 80%."]
@@ -312,6 +320,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     reviewers = sorted({x["reviewer"] for x in ratings})
     left_out = [r["id"] for r in key["requests"] if not consistent(r)]
     meta = {"requests": len(key["requests"]) - len(left_out), "left_out_requests": left_out, "items": len(key["items"]),
+            "data": os.path.relpath(args.key.resolve().parent, args.report_dir.resolve()),
             "reviewers": len(reviewers), "agreement": agreement(ratings),
             "per_reviewer": (f"{min(sum(x['reviewer'] == v for x in ratings) for v in reviewers)}–"
                              f"{max(sum(x['reviewer'] == v for x in ratings) for v in reviewers)} captions"
