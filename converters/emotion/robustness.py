@@ -11,7 +11,10 @@
    unjittered label (no emotion labels needed).
 4. **Accuracy through analyze** (check 1's canvases) next to the crop accuracy.
 
-Each model is measured with and without test-time flip averaging. No check needs labels beyond
+Each model is measured with and without test-time flip averaging; the first model with flip averaging
+also with the detector's opt-in close-up pass and with its luma input (``FaceDetectorOptions``
+``close_up``, ``input_color``). Checks 2 and 3 are also split by the classifier's own margin (top-1
+minus top-2 probability on the colour photo's crop). No check needs labels beyond
 FER+'s; LFW photos are used unlabelled. Deterministic for a given ``--seed``::
 
     python -m converters.emotion.robustness --data ../shared/data/ferplus --lfw ../shared/data/lfw \\
@@ -31,6 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from converters.core.paths import ROOT
+from converters.core.report import write_keeping_marked_sections
 from converters.emotion import data as data_mod
 from edgekit import EmotionClassifier, FaceAligner, FaceDetector
 from edgekit.emotion import fit_to_input
@@ -42,6 +46,8 @@ FACE_SIDES = (96, 192)  # pasted face side in pixels (FER's 48 px upscaled 2-4x)
 JITTER = 0.10
 #: Targets of issue #26 for the shipped default model.
 TARGETS = {"framing_stability": 0.95, "colour_gray_agreement": 0.97, "canvas_accuracy_gap_points": 2.0}
+#: Bins of the classifier's margin (top-1 minus top-2 probability) for checks 2 and 3.
+MARGIN_EDGES = (0.1, 0.3)
 
 
 @dataclass
@@ -54,10 +60,12 @@ class Runtime:
     aligner: FaceAligner
 
     @classmethod
-    def build(cls, model: str, flip: bool, close_up: bool = False) -> "Runtime":
+    def build(cls, model: str, flip: bool, close_up: bool = False, input_color: str = "rgb") -> "Runtime":
         clf = EmotionClassifier(model, flip_average=flip)
         name = f"{model}{' + flip' if flip else ''}{' + close-up' if close_up else ''}"
-        return cls(name, clf, FaceDetector(close_up=close_up), FaceAligner.for_classifier(clf))
+        name += " + luma detector" if input_color == "luma" else ""
+        detector = FaceDetector(close_up=close_up, input_color=input_color)
+        return cls(name, clf, detector, FaceAligner.for_classifier(clf))
 
     def crop_label(self, gray48: np.ndarray) -> int:
         """The label ``EmotionClassifier.predict`` gives the plain crop (its own resize and colour)."""
@@ -69,12 +77,15 @@ class Runtime:
         found = self.detector.detect(bgr)
         return max(found, key=lambda d: d.box.width * d.box.height) if found else None
 
-    def label(self, bgr: np.ndarray, detection: Detection, eyes: Optional[np.ndarray] = None) -> int:
+    def probs(self, bgr: np.ndarray, detection: Detection, eyes: Optional[np.ndarray] = None) -> np.ndarray:
         if eyes is None:
             crop = self.aligner.align(bgr, detection).image
         else:
             crop = self.aligner.align_eyes(bgr, tuple(eyes[0]), tuple(eyes[1])).image
-        return int(self.classifier.predict_probs(crop).argmax())
+        return self.classifier.predict_probs(crop)
+
+    def label(self, bgr: np.ndarray, detection: Detection, eyes: Optional[np.ndarray] = None) -> int:
+        return int(self.probs(bgr, detection, eyes).argmax())
 
 
 def _eyes(d: Detection) -> np.ndarray:
@@ -125,30 +136,51 @@ def framing_check(rt: Runtime, faces: np.ndarray, labels: np.ndarray, seed: int)
             "crop_macro_f1": macro_f1(crop_pred, labels), "canvas_macro_f1": macro_f1(canvas_pred, labels)}
 
 
-def photo_checks(rt: Runtime, photos: Sequence[np.ndarray], seed: int) -> Dict[str, float]:
-    """Checks 2 and 3 on unlabelled colour photos."""
+def photo_checks(rt: Runtime, photos: Sequence[np.ndarray], seed: int) -> Dict[str, object]:
+    """Checks 2 and 3 on unlabelled colour photos, overall and by the classifier's margin."""
     rng = np.random.default_rng(seed)
-    agree_gray, agree_jitter, used_gray, used_jitter = 0, 0, 0, 0
+    margins, gray_agree, jitter_agree = [], [], []  # per face; gray_agree is None without a gray face
+    labels = []  # per photo, -1 without a face
     for bgr in tqdm(photos, desc=f"photos {rt.name}", file=sys.stderr, leave=False):
         det = rt.largest(bgr)
         if det is None:
+            labels.append(-1)
             continue
-        label = rt.label(bgr, det)
+        probs = rt.probs(bgr, det)
+        label = int(probs.argmax())
+        labels.append(label)
+        top = np.sort(probs)[::-1]
+        margins.append(float(top[0] - top[1]))
         gray = cv2.cvtColor(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
         det_gray = rt.largest(gray)
-        if det_gray is not None:
-            used_gray += 1
-            agree_gray += rt.label(gray, det_gray) == label
+        gray_agree.append(None if det_gray is None else rt.label(gray, det_gray) == label)
         eyes = _eyes(det)
         centre = eyes.mean(axis=0)
         shift = rng.uniform(-JITTER, JITTER, 2) * det.box.width
         scale = 1.0 + rng.uniform(-JITTER, JITTER)
         jittered = centre + shift + (eyes - centre) * scale
-        used_jitter += 1
-        agree_jitter += rt.label(bgr, det, jittered) == label
-    return {"photos": len(photos), "colour_gray_faces": used_gray,
-            "colour_gray_agreement": agree_gray / max(used_gray, 1),
-            "jitter_faces": used_jitter, "jitter_agreement": agree_jitter / max(used_jitter, 1)}
+        jitter_agree.append(rt.label(bgr, det, jittered) == label)
+    return {"photos": len(photos), **_agreement(gray_agree, jitter_agree),
+            "by_margin": margin_bins(np.array(margins), gray_agree, jitter_agree), "colour_labels": labels}
+
+
+def _agreement(gray_agree: Sequence[Optional[bool]], jitter_agree: Sequence[bool]) -> Dict[str, float]:
+    gray = [g for g in gray_agree if g is not None]
+    return {"colour_gray_faces": len(gray), "colour_gray_agreement": sum(gray) / max(len(gray), 1),
+            "jitter_faces": len(jitter_agree), "jitter_agreement": sum(jitter_agree) / max(len(jitter_agree), 1)}
+
+
+def margin_bins(margins: np.ndarray, gray_agree: Sequence[Optional[bool]],
+                jitter_agree: Sequence[bool]) -> List[Dict[str, object]]:
+    """Checks 2 and 3 for faces whose colour-crop margin (top-1 minus top-2) falls in each bin of
+    :data:`MARGIN_EDGES`."""
+    edges = (0.0, *MARGIN_EDGES, 1.0 + 1e-9)
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        idx = [i for i, m in enumerate(margins) if lo <= m < hi]
+        out.append({"margin": [lo, min(hi, 1.0)], "faces": len(idx),
+                    **_agreement([gray_agree[i] for i in idx], [jitter_agree[i] for i in idx])})
+    return out
 
 
 def macro_f1(pred: np.ndarray, labels: np.ndarray, classes: int = len(data_mod.EMOTIONS)) -> float:
@@ -172,16 +204,23 @@ def run(models: Sequence[str], ferplus: Path, lfw: Path, faces: int, photos: int
     keep = np.sort(np.random.default_rng(seed).permutation(keep)[:faces])
     pictures = lfw_photos(lfw, photos, seed)
     rows = []
-    # every model as the Pipeline runs it (no close-up pass) with and without flip averaging, and the
-    # first model with flip averaging and the detector's opt-in close-up pass, to show what the pass changes
-    runs = [(model, flip, False) for model in models for flip in (False, True)] + [(models[0], True, True)]
-    for model, flip, close_up in runs:
-        rt = Runtime.build(model, flip, close_up)
-        rows.append({"model": model, "flip_average": flip, "close_up": close_up,
+    # every model as the Pipeline runs it (no close-up pass, RGB detector input) with and without flip
+    # averaging, and the first model with flip averaging and each of the detector's opt-in options
+    # (close-up pass, luma input), to show what each changes
+    runs = [(model, flip, False, "rgb") for model in models for flip in (False, True)]
+    runs += [(models[0], True, True, "rgb"), (models[0], True, False, "luma")]
+    for model, flip, close_up, input_color in runs:
+        rt = Runtime.build(model, flip, close_up, input_color)
+        rows.append({"model": model, "flip_average": flip, "close_up": close_up, "input_color": input_color,
                      **framing_check(rt, val.images[keep], labels[keep], seed),
                      **photo_checks(rt, pictures, seed + 1)})
     return {"seed": seed, "faces": int(len(keep)), "photos": len(pictures), "canvas_factor": CANVAS_FACTOR,
             "face_sides": list(FACE_SIDES), "jitter": JITTER, "targets": TARGETS, "rows": rows}
+
+
+def _row_name(r: dict) -> str:
+    return (f"{r['model']}{' + flip' if r['flip_average'] else ''}{' + close-up' if r.get('close_up', False) else ''}"
+            f"{' + luma detector' if r.get('input_color', 'rgb') == 'luma' else ''}")
 
 
 def markdown(report: dict, command: str) -> str:
@@ -189,12 +228,13 @@ def markdown(report: dict, command: str) -> str:
              f"Produced by `{command}` (seed {report['seed']}): {report['faces']} FER2013Valid faces "
              "(majority labels), "
              f"{report['photos']} LFW photos (unlabelled). See `converters/emotion/robustness.py` for the checks.", "",
-             "| model | flip avg | close-up | crop acc | acc in 4x canvas | gap (pt) | detected | framing stability "
-             "| colour/gray | ±10% jitter | crop macro-F1 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | flip avg | close-up | detector input | crop acc | acc in 4x canvas | gap (pt) | detected "
+             "| framing stability | colour/gray | ±10% jitter | crop macro-F1 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         lines.append(f"| {r['model']} | {'yes' if r['flip_average'] else 'no'} | "
-                     f"{'yes' if r.get('close_up', False) else 'no'} | {r['crop_accuracy']:.2%} | "
+                     f"{'yes' if r.get('close_up', False) else 'no'} | {r.get('input_color', 'rgb')} | "
+                     f"{r['crop_accuracy']:.2%} | "
                      f"{r['canvas_accuracy']:.2%} | "
                      f"{r['canvas_accuracy_gap_points']:.1f} | {r['detected']:.1%} | {r['framing_stability']:.1%} | "
                      f"{r['colour_gray_agreement']:.1%} | {r['jitter_agreement']:.1%} | {r['crop_macro_f1']:.3f} |")
@@ -208,15 +248,42 @@ def markdown(report: dict, command: str) -> str:
               "close-up: the detector's opt-in close-up pass (`FaceDetectorOptions.close_up`, "
               "`PipelineOptions(close_up=True)`) re-detects each face under 40% of the frame in a crop twice its "
               "size and takes its keypoints from there; the 'yes' row runs the first model measured, "
-              "with flip averaging, with it.", ""]
+              "with flip averaging, with it.", "",
+              "detector input: `FaceDetectorOptions.input_color` (`PipelineOptions(input_color=...)`, "
+              "`--input-color`): `rgb` (default) feeds BlazeFace the RGB pixels, `luma` their gray in all 3 "
+              "channels, so a colour photo and its gray version get the same detection; the `luma` row runs the "
+              "first model measured, with flip averaging, with it. Its effect on detection itself: "
+              "`reports/detection/luma_vs_rgb.md`.", ""]
+    reference = next((r for r in report["rows"] if r["flip_average"] and not r.get("close_up", False)
+                      and r.get("input_color", "rgb") == "rgb" and "colour_labels" in r), None)
+    others = [r for r in report["rows"] if reference is not None and r is not reference and "colour_labels" in r
+              and r["model"] == reference["model"] and r["flip_average"]]
+    if others:
+        lines += [f"Same label on the colour photos as `{_row_name(reference)}` (each configuration's own "
+                  "detection of the same photo): "
+                  + ", ".join(f"`{_row_name(r)}` {_same(reference['colour_labels'], r['colour_labels'])}"
+                              for r in others) + ".", ""]
+    if any("by_margin" in r for r in report["rows"]):
+        lines += ["Checks 2 and 3 by the classifier's margin on the colour photo's crop (top-1 minus top-2 "
+                  "probability): are the label flips ambiguous faces?", "",
+                  "| configuration | margin | faces | colour/gray | ±10% jitter |", "|---|---|---|---|---|"]
+        for r in report["rows"]:
+            for b in r.get("by_margin", []):
+                lo, hi = b["margin"]
+                lines.append(f"| {_row_name(r)} | {lo:.1f}-{hi:.1f} | {b['faces']} | "
+                             f"{b['colour_gray_agreement']:.1%} | {b['jitter_agreement']:.1%} |")
+        lines.append("")
     for r in report["rows"]:
         met = [("framing stability", r["framing_stability"] >= TARGETS["framing_stability"]),
                ("colour/gray", r["colour_gray_agreement"] >= TARGETS["colour_gray_agreement"]),
                ("canvas gap", r["canvas_accuracy_gap_points"] <= TARGETS["canvas_accuracy_gap_points"])]
-        lines.append(f"- {r['model']}{' + flip' if r['flip_average'] else ''}"
-                     f"{' + close-up' if r.get('close_up', False) else ''}: "
-                     + ", ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in met))
+        lines.append(f"- {_row_name(r)}: " + ", ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in met))
     return "\n".join(lines) + "\n"
+
+
+def _same(a: Sequence[int], b: Sequence[int]) -> str:
+    both = [(x, y) for x, y in zip(a, b) if x >= 0 and y >= 0]
+    return f"{sum(x == y for x, y in both) / max(len(both), 1):.1%} of {len(both)}"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -237,7 +304,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     report["command"] = command
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-    (args.out / "README.md").write_text(markdown(report, command))
+    write_keeping_marked_sections(args.out / "README.md", markdown(report, command))
     print(markdown(report, command))
     return 0
 
