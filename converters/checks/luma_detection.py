@@ -28,6 +28,7 @@ look at whether those faces are real. Runtime venv, no TensorFlow.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from converters.core.fercrops import canvas
 from converters.core.paths import ROOT, shared_dir
 from converters.core.provenance import environment
 from edgekit import FaceDetector
@@ -259,15 +261,16 @@ def mesh_check(faces: list, count: int, seed: int) -> dict:
 
 def fer_check(detectors: Dict[str, FaceDetector], count: int, seed: int) -> dict:
     """Check 4: gray canvases give identical detections with both inputs."""
-    from converters.emotion import data as data_mod
-    from converters.emotion.robustness import canvas
-
-    val = data_mod.load_ferplus_split(shared_dir() / "data" / "ferplus" / data_mod.FERPLUS_SPLITS["valid"],
-                                      progress=False)
+    folder = shared_dir() / "data" / "ferplus" / "FER2013Valid"
+    with (folder / "label.csv").open(newline="") as fh:
+        names = [row[0] for row in csv.reader(fh) if row]
     rng = np.random.default_rng(seed)
-    keep = np.sort(rng.permutation(len(val.images))[:count])
+    keep = np.sort(rng.permutation(len(names))[:count])
     identical, detected = 0, {k: 0 for k in INPUTS}
-    for face in tqdm(val.images[keep], desc="fer canvases", file=sys.stderr, mininterval=5.0):
+    for i in tqdm(keep, desc="fer canvases", file=sys.stderr, mininterval=5.0):
+        face = cv2.imread(str(folder / names[i]), cv2.IMREAD_GRAYSCALE)
+        if face is None:
+            continue
         image = canvas(face, rng)
         found = {k: detectors[k].detect(image) for k in INPUTS}
         identical += found["rgb"] == found["luma"]

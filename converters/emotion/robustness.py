@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from converters.core.fercrops import CANVAS_FACTOR, FACE_SIDES, canvas
 from converters.core.paths import ROOT
 from converters.core.report import write_keeping_marked_sections
 from converters.emotion import data as data_mod
@@ -41,8 +42,6 @@ from edgekit.emotion import fit_to_input
 from edgekit.errors import ConfigError
 from edgekit.results import Detection
 
-CANVAS_FACTOR = 4
-FACE_SIDES = (96, 192)  # pasted face side in pixels (FER's 48 px upscaled 2-4x)
 JITTER = 0.10
 #: Targets of issue #26 for the shipped default model.
 TARGETS = {"framing_stability": 0.95, "colour_gray_agreement": 0.97, "canvas_accuracy_gap_points": 2.0}
@@ -90,31 +89,6 @@ class Runtime:
 
 def _eyes(d: Detection) -> np.ndarray:
     return np.array([d.keypoint("right_eye"), d.keypoint("left_eye")], dtype=np.float64)
-
-
-def canvas(face48: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A FER face upscaled, JPEG re-encoded and pasted at a random place in a 4x canvas (BGR) of
-    plain gray, smooth noise or random shapes (backgrounds without faces: a photo background could
-    hold a larger face than the pasted one)."""
-    side = int(rng.integers(FACE_SIDES[0], FACE_SIDES[1] + 1))
-    face = cv2.resize(face48, (side, side), interpolation=cv2.INTER_CUBIC)
-    ok, buf = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 96))])
-    face = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else face
-    size = side * CANVAS_FACTOR
-    kind = int(rng.integers(0, 3))
-    if kind == 0:
-        board = np.full((size, size), int(rng.integers(40, 216)), np.uint8)
-    elif kind == 1:
-        noise = rng.integers(0, 256, (8, 8)).astype(np.uint8)
-        board = cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC)
-    else:
-        board = np.full((size, size), int(rng.integers(0, 256)), np.uint8)
-        for _ in range(12):
-            x0, y0, w, h = (int(v) for v in rng.integers(0, size, 4))
-            cv2.rectangle(board, (x0, y0), (x0 + w // 3, y0 + h // 3), int(rng.integers(0, 256)), -1)
-    x, y = (int(v) for v in rng.integers(0, size - side + 1, 2))
-    board[y:y + side, x:x + side] = face
-    return cv2.cvtColor(board, cv2.COLOR_GRAY2BGR)
 
 
 def framing_check(rt: Runtime, faces: np.ndarray, labels: np.ndarray, seed: int) -> Dict[str, float]:
