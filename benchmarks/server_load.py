@@ -9,13 +9,17 @@
 Measures, against a real ``edgekit serve`` subprocess (one process, one batch worker):
 
 1. the in-process baseline: the same decode + ``edgekit.analyze`` the endpoint runs, one call at a
-   time, and ``edgekit analyze FOLDER`` (the CLI) throughput on the same photos;
+   time;
 2. ``POST /v1/analyze`` and ``POST /v1/meme`` at concurrency 1/4/16 (threads, one keep-alive
    connection each, every request a different photo so the result cache never answers), against
    the server's default limits (``--max-concurrent 2``, ``--max-queued 8``): p50/p95 latency,
    throughput, errors, and ``503 Busy`` answers apart: a Busy request is sent again after its
    ``Retry-After``, at most ``--busy-retries`` times, then counts as rejected (see :func:`load`);
-   overhead = median of paired (in-process, server) differences at concurrency 1;
+   overhead = median of paired (in-process, server) differences at concurrency 1; throughput at
+   concurrency 4 against the CLI in paired rounds of the same photos (:func:`paired_throughput`):
+   the real ``edgekit analyze ROUND_FOLDER --out FILE`` subprocess (its start-up measured in the
+   same round), ``/v1/analyze``, and the CLI's loop in-process; the target is judged on the
+   stricter CLI reading (with or without its start-up);
 3. malformed and oversized requests: each must get its 4xx and the server must stay healthy;
 4. a batch of N photos (default 1,000) from a ``--root`` folder: the server is ``kill -9``-ed
    mid-way, restarted, and the job must complete with every photo exactly once, no temp file;
@@ -287,50 +291,63 @@ def paired_overhead(port: int, photos: List[bytes], n: int) -> Dict[str, Any]:
             "overhead_ms_p25_p75": [round(percentile(diffs, 0.25) * 1e3, 2), round(percentile(diffs, 0.75) * 1e3, 2)]}
 
 
-def paired_throughput(port: int, paths: List[Path], photos: List[bytes], rounds: int, per_round: int,
+def cli_run(inputs: Path, out: Path) -> float:
+    """Seconds of ``python -m edgekit analyze INPUTS --out OUT`` as a user runs it (a new process)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "edgekit", "analyze", str(inputs), "--out", str(out)], check=True,
+                   capture_output=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def paired_throughput(port: int, paths: List[Path], photos: List[bytes], work: Path, rounds: int, per_round: int,
                       concurrency: int = 4) -> Dict[str, Any]:
-    """Rounds alternating the CLI's loop in-process (``load_image`` + ``Pipeline.process`` on each
-    file, one at a time, as ``edgekit analyze FOLDER`` does) and ``/v1/analyze`` at ``concurrency``
-    on the same number of photos, so both see the same background load."""
+    """Rounds of the same ``per_round`` photos three ways, in an order that rotates each round, so all
+    three see the same background load: the real CLI (``python -m edgekit analyze ROUND_FOLDER --out
+    FILE``, a subprocess, and just before it the same command on one photo: its start-up), the
+    server (``/v1/analyze`` at ``concurrency``) and the CLI's loop in this process (``load_image`` +
+    ``Pipeline.process`` + JSON, one at a time: no start-up, no output file). The CLI's steady rate
+    excludes its start-up: (n - 1) photos in (folder run - one-photo run) seconds."""
     from edgekit.imageio import load_image
     from edgekit.pipeline import Pipeline
 
     pipe = Pipeline()
     for p in paths[:3]:
         pipe.process(load_image(p))
-    local_s = served_s = 0.0
-    per = []
+    secs: Dict[str, List[float]] = {"cli": [], "cli_startup": [], "server": [], "loop": []}
     for r in range(rounds):
         chosen = [(r * per_round + i) % len(paths) for i in range(per_round)]
-        started = time.perf_counter()
+        folder = work / f"round_{r}"
+        folder.mkdir()
         for i in chosen:
-            json.dumps(pipe.process(load_image(paths[i])).to_dict())
-        a = time.perf_counter() - started
-        res = load(port, "/v1/analyze", [photos[i] for i in chosen], concurrency, per_round)
-        assert res["ok"] == per_round, res
-        local_s += a
-        served_s += res["wall_s"]
-        per.append(round((per_round / res["wall_s"]) / (per_round / a) * 100, 1))
+            os.link(paths[i], folder / paths[i].name)
+        for step in ("cli", "server", "loop")[r % 3:] + ("cli", "server", "loop")[:r % 3]:
+            if step == "cli":
+                secs["cli_startup"].append(cli_run(sorted(folder.iterdir())[0], work / f"round_{r}_one.jsonl"))
+                secs["cli"].append(cli_run(folder, work / f"round_{r}.jsonl"))
+                assert len((work / f"round_{r}.jsonl").read_text().splitlines()) == per_round
+            elif step == "server":
+                res = load(port, "/v1/analyze", [photos[i] for i in chosen], concurrency, per_round)
+                assert res["ok"] == per_round, res
+                secs["server"].append(res["wall_s"])
+            else:
+                started = time.perf_counter()
+                for i in chosen:
+                    json.dumps(pipe.process(load_image(paths[i])).to_dict())
+                secs["loop"].append(time.perf_counter() - started)
     pipe.close()
+    steady = [c - s for c, s in zip(secs["cli"], secs["cli_startup"])]
+    rate = {"server": rounds * per_round / sum(secs["server"]), "cli": rounds * per_round / sum(secs["cli"]),
+            "cli_steady": rounds * (per_round - 1) / sum(steady), "loop": rounds * per_round / sum(secs["loop"])}
+    per = {"cli": [c / s for c, s in zip(secs["cli"], secs["server"])],
+           "cli_steady": [c / s * per_round / (per_round - 1) for c, s in zip(steady, secs["server"])],
+           "loop": [c / s for c, s in zip(secs["loop"], secs["server"])]}
     return {"rounds": rounds, "photos_per_round": per_round, "concurrency": concurrency,
-            "cli_loop_photos_s": round(rounds * per_round / local_s, 2),
-            "server_rps": round(rounds * per_round / served_s, 2),
-            "ratio_pct": round(100 * local_s / served_s, 1), "ratio_pct_per_round": per}
-
-
-def cli_throughput(folder: Path) -> Dict[str, Any]:
-    """``edgekit analyze FOLDER`` wall clock, and its start-up alone (``--version`` + one photo)."""
-    n = len(list(folder.glob("*.jpg")))
-    one = folder / "photo_0000.jpg"
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "edgekit", "analyze", str(one)], check=True, capture_output=True, cwd=ROOT)
-    startup = time.perf_counter() - started
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "edgekit", "analyze", str(folder)], check=True, capture_output=True, cwd=ROOT)
-    wall = time.perf_counter() - started
-    return {"photos": n, "wall_s": round(wall, 2), "startup_s": round(startup, 2),
-            "throughput_photos_s": round(n / wall, 2),
-            "throughput_excl_startup_photos_s": round(n / max(wall - startup, 1e-6), 2)}
+            "server_rps": round(rate["server"], 2), "cli_photos_s": round(rate["cli"], 2),
+            "cli_steady_photos_s": round(rate["cli_steady"], 2), "cli_loop_photos_s": round(rate["loop"], 2),
+            "cli_startup_s_median": round(statistics.median(secs["cli_startup"]), 3),
+            **{f"ratio_vs_{k}_pct": round(100 * rate["server"] / rate[k], 1) for k in ("cli", "cli_steady", "loop")},
+            **{f"ratio_vs_{k}_pct_per_round": [round(100 * x, 1) for x in v] for k, v in per.items()},
+            "seconds": {k: [round(x, 3) for x in v] for k, v in secs.items()}}
 
 
 def bad_requests(port: int, max_body: int) -> List[Dict[str, Any]]:
@@ -506,14 +523,14 @@ def memory_target(soak_result: Dict[str, Any]) -> Dict[str, Any]:
 
 def latency_targets(result: Dict[str, Any]) -> Dict[str, Any]:
     """The latency run's targets: overhead at c1, throughput at c4 against the CLI, errors."""
-    c1 = next(r for r in result["load"] if r["path"] == "/v1/analyze" and r["concurrency"] == 1)
-    c4 = next((r for r in result["load"] if r["path"] == "/v1/analyze" and r["concurrency"] == 4), c1)
+    pt = result["paired_throughput"]
     overhead = result["paired_overhead"]["overhead_p50_ms"]
     errors = sum(r["errors"] for r in result["load"])
+    strict = min(pt["ratio_vs_cli_pct"], pt["ratio_vs_cli_steady_pct"])  # the stricter CLI reading judges
     return {"analyze_overhead_p50_ms": overhead, "overhead_met": overhead <= 3.0,
-            "c4_vs_cli_pct": result["paired_throughput"]["ratio_pct"],
-            "c4_vs_cli_wall_pct": round(100 * c4["throughput_rps"] / result["cli"]["throughput_photos_s"], 1),
-            "throughput_met": result["paired_throughput"]["ratio_pct"] >= 80.0,
+            "c4_vs_cli_pct": strict, "c4_vs_cli_wall_pct": pt["ratio_vs_cli_pct"],
+            "c4_vs_cli_steady_pct": pt["ratio_vs_cli_steady_pct"], "c4_vs_cli_loop_pct": pt["ratio_vs_loop_pct"],
+            "throughput_met": strict >= 80.0,
             "load_errors": errors, "load_rejected_busy": sum(r["rejected_busy"] for r in result["load"]),
             "errors_met": errors == 0}
 
@@ -537,9 +554,27 @@ def finish_latency_only(result: Dict[str, Any], out_dir: Path) -> int:
     return 0
 
 
+def throughput_text(pt: Dict[str, Any], t: Dict[str, Any]) -> Tuple[str, str]:
+    """The throughput target's row (Markdown) and the sentence on the paired rounds."""
+    row = (f"| throughput at concurrency 4 ≥ 80% of the CLI's (judged on the stricter CLI reading) "
+           f"| {t['c4_vs_cli_pct']}%: server {pt['server_rps']} photos/s vs the CLI's "
+           f"{pt['cli_steady_photos_s']} photos/s without its start-up (per round "
+           f"{pt['ratio_vs_cli_steady_pct_per_round']}); with start-up {t['c4_vs_cli_wall_pct']}% "
+           f"(CLI {pt['cli_photos_s']} photos/s); the CLI's loop in-process {t['c4_vs_cli_loop_pct']}% "
+           f"({pt['cli_loop_photos_s']} photos/s) | {t['throughput_met']} |")
+    text = (f"Throughput, paired: {pt['rounds']} rounds of the same {pt['photos_per_round']} photos three ways, the "
+            "order rotating each round: the CLI as a user runs it (`python -m edgekit analyze ROUND_FOLDER --out "
+            "FILE`, a new process each round; its start-up measured in the same round as the same command on one "
+            f"photo: median {pt['cli_startup_s_median']} s), `/v1/analyze` at concurrency {pt['concurrency']}, and "
+            "the CLI's loop in the benchmark process (`load_image` + `Pipeline.process` + JSON: no start-up, no "
+            "output file). Server vs CLI with start-up, per round: "
+            f"{pt['ratio_vs_cli_pct_per_round']}; vs the loop: {pt['ratio_vs_loop_pct_per_round']}.")
+    return row, text
+
+
 def write_latency_markdown(result: Dict[str, Any], path: Path) -> None:
-    b, cli, o, pt, t = (result["in_process"], result["cli"], result["paired_overhead"], result["paired_throughput"],
-                        result["targets"])
+    b, o, pt, t = result["in_process"], result["paired_overhead"], result["paired_throughput"], result["targets"]
+    row, text = throughput_text(pt, t)
     loads = [x for r in result["load"] for x in (r["load1_start"], r["load1_end"])]
     lines = ["# edgekit serve: latency and throughput at the default limits", "",
              f"Machine: {result['machine']}, shared (load average {result['loadavg_before'][0]} before the run, "
@@ -556,19 +591,13 @@ def write_latency_markdown(result: Dict[str, Any], path: Path) -> None:
              "after the last retry.", "",
              *LOAD_HEADER, *load_rows(result["load"]), "",
              f"In-process (decode + `edgekit.analyze` + JSON, one at a time): p50 {b['p50_ms']} ms, "
-             f"p95 {b['p95_ms']} ms, {b['throughput_rps']} photos/s. CLI `edgekit analyze FOLDER` on "
-             f"{cli['photos']} photos: {cli['wall_s']} s wall ({cli['throughput_photos_s']} photos/s; "
-             f"{cli['throughput_excl_startup_photos_s']} photos/s without its {cli['startup_s']} s start-up).", "",
+             f"p95 {b['p95_ms']} ms, {b['throughput_rps']} photos/s.", "", text, "",
              "## Targets", "", "| target | measured | met |", "|---|---|---|",
              "| `/v1/analyze` p50 overhead over in-process at concurrency 1 ≤ 3 ms "
              f"| {t['analyze_overhead_p50_ms']} ms (median of {o['requests']} paired differences; "
              f"p25-p75 {o['overhead_ms_p25_p75']}; in-process p50 "
              f"{o['in_process_p50_ms']} ms, server {o['server_p50_ms']} ms) | {t['overhead_met']} |",
-             f"| throughput at concurrency 4 ≥ 80% of the CLI's | {t['c4_vs_cli_pct']}% of the CLI's loop run "
-             f"in-process ({pt['rounds']} alternating rounds of {pt['photos_per_round']}: {pt['server_rps']} vs "
-             f"{pt['cli_loop_photos_s']} photos/s; per round {pt['ratio_pct_per_round']}); "
-             f"{t['c4_vs_cli_wall_pct']}% of one `edgekit analyze FOLDER` wall clock measured separately "
-             f"| {t['throughput_met']} |",
+             row,
              f"| 0 errors in the latency run | {t['load_errors']} errors of "
              f"{sum(r['requests'] for r in result['load'])} requests ({t['load_rejected_busy']} rejected busy, "
              f"counted apart) | {t['errors_met']} |", ""]
@@ -576,30 +605,22 @@ def write_latency_markdown(result: Dict[str, Any], path: Path) -> None:
 
 
 def write_markdown(result: Dict[str, Any], path: Path) -> None:
-    b, cli, o, pt = result["in_process"], result["cli"], result["paired_overhead"], result["paired_throughput"]
+    b, o, pt = result["in_process"], result["paired_overhead"], result["paired_throughput"]
     lines = ["# edgekit serve: load and fault tests", "",
              f"Machine: {result['machine']}. {result['note']}", "",
              f"Command: `{result['command']}`", "",
              "## Latency and throughput (127.0.0.1, one server process, `--cache-mb 0`: every request computed)", "",
              *LOAD_HEADER, *load_rows(result["load"])]
     t = result["targets"]
+    row, text = throughput_text(pt, t)
     lines += ["", f"In-process (decode + `edgekit.analyze` + JSON, one at a time): p50 {b['p50_ms']} ms, "
-              f"p95 {b['p95_ms']} ms, {b['throughput_rps']} photos/s. CLI `edgekit analyze FOLDER` on "
-              f"{cli['photos']} photos: {cli['wall_s']} s wall "
-              f"({cli['throughput_photos_s']} photos/s; {cli['throughput_excl_startup_photos_s']} photos/s "
-              f"without its "
-              f"{cli['startup_s']} s start-up).", "",
+              f"p95 {b['p95_ms']} ms, {b['throughput_rps']} photos/s.", "", text, "",
               "## Targets", "", "| target | measured | met |", "|---|---|---|",
               f"| `/v1/analyze` p50 overhead over in-process at concurrency 1 ≤ 3 ms "
               f"| {t['analyze_overhead_p50_ms']} ms "
               f"(median of {o['requests']} paired differences; p25-p75 {o['overhead_ms_p25_p75']}; in-process p50 "
               f"{o['in_process_p50_ms']} ms, server {o['server_p50_ms']} ms) | {t['overhead_met']} |",
-              f"| throughput at concurrency 4 ≥ 80% of the CLI's "
-              f"| {t['c4_vs_cli_pct']}% of the CLI's loop run in-process "
-              f"(5 alternating rounds: {pt['server_rps']} vs {pt['cli_loop_photos_s']} photos/s; per round "
-              f"{pt['ratio_pct_per_round']}); {t['c4_vs_cli_wall_pct']}% of one `edgekit analyze FOLDER` "
-              f"wall clock "
-              f"measured separately | {t['throughput_met']} |"]
+              row]
     if result.get("soak"):
         s = result["soak"]
         lines.append(f"| 0 errors, RSS growth ≤ {MEMORY_GROWTH_LIMIT_MB:.0f} MB from ready over the memory run "
@@ -733,8 +754,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{len(photos)} test photos, {statistics.mean(map(len, photos)) / 1024:.0f} KB each", flush=True)
         result["in_process"] = in_process_baseline(photos, args.requests)
         print("in-process", result["in_process"], flush=True)
-        result["cli"] = cli_throughput(work / "photos")
-        print("cli", result["cli"], flush=True)
 
         port = free_port()
         max_body = 20 * 1024 * 1024
@@ -750,7 +769,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     r = load(port, path, photos, level, args.requests, args.busy_retries, seed=level)
                     result["load"].append(r)
                     print(r, flush=True)
-            result["paired_throughput"] = paired_throughput(port, paths, photos, 5, max(20, args.requests // 5))
+            result["paired_throughput"] = paired_throughput(port, paths, photos, work, 5, max(100, args.requests))
             print("paired throughput", result["paired_throughput"], flush=True)
             result["paired_overhead"] = paired_overhead(port, photos, args.requests)
             print("paired", result["paired_overhead"], flush=True)

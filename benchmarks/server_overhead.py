@@ -2,6 +2,7 @@
 
     python -m benchmarks.server_overhead                          # 200 rounds, about a minute
     python -m benchmarks.server_overhead --tree /tmp/old --tree .  # A/B: servers from two source trees
+    python -m benchmarks.server_overhead --tree /tmp/old --tree . --c4-rounds 6   # and throughput at c4
 
 Each round, one after the other on the same photo (so all see the same background load):
 
@@ -10,6 +11,9 @@ Each round, one after the other on the same photo (so all see the same backgroun
   off), and the ``total_ms`` the server reports (decode + analysis in its worker thread), so
   ``analyze - total_ms`` is everything around the work: HTTP, routing, threadpool hops, JSON;
 - ``healthz``: ``GET /healthz`` (an HTTP round trip with no work: the floor of any request).
+
+With ``--c4-rounds N``, then N rounds of 200 ``/v1/analyze`` requests at concurrency 4 to each
+server (``benchmarks.server_load.load``), the server order rotating each round: photos/s per server.
 
 Prints medians, the median of the paired differences and p25-p75, as JSON. The machine's load
 matters: quote the numbers with it (``uptime``) and compare only rows of one run.
@@ -32,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from server_support import free_port, make_photos, wait_ready  # noqa: E402
 
-from benchmarks.server_load import Client, percentile  # noqa: E402
+from benchmarks.server_load import Client, load, percentile  # noqa: E402
 
 
 def start(tree: Path, port: int, data: Path) -> subprocess.Popen:
@@ -50,7 +54,7 @@ def summary(values: List[float]) -> Dict[str, float]:
             "p75": round(percentile(ms, 0.75), 3)}
 
 
-def run(trees: Sequence[Path], rounds: int, memes: int = 0) -> Dict[str, object]:
+def run(trees: Sequence[Path], rounds: int, memes: int = 0, c4_rounds: int = 0) -> Dict[str, object]:
     import edgekit
     from edgekit.server.media import decode
 
@@ -95,6 +99,12 @@ def run(trees: Sequence[Path], rounds: int, memes: int = 0) -> Dict[str, object]
                     row["healthz"].append(time.perf_counter() - started)
             for c in clients:
                 c.close()
+            walls: List[List[float]] = [[] for _ in servers]
+            for r in range(c4_rounds):
+                for k in [(r + j) % len(servers) for j in range(len(servers))]:
+                    res = load(servers[k][1], "/v1/analyze", photos, 4, 200)
+                    assert res["ok"] == 200, res
+                    walls[k].append(res["wall_s"])
         finally:
             for _, _, proc in servers:
                 if proc.poll() is None:
@@ -110,6 +120,9 @@ def run(trees: Sequence[Path], rounds: int, memes: int = 0) -> Dict[str, object]
                                           "overhead_over_in_process_ms": summary(row["diff"]),
                                           "around_the_work_ms": summary(row["inside"]),
                                           "healthz_ms": summary(row["healthz"])}
+        if c4_rounds:
+            out[f"server {i + 1}: {tree}"]["c4_photos_s"] = round(200 * c4_rounds / sum(walls[i]), 2)
+            out[f"server {i + 1}: {tree}"]["c4_photos_s_per_round"] = [round(200 / w, 1) for w in walls[i]]
     return out
 
 
@@ -119,9 +132,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--tree", action="append", default=[],
                    help="source tree to serve from (repeatable; default: this one)")
     p.add_argument("--memes", type=int, default=0, help="memes each server makes before the rounds")
+    p.add_argument("--c4-rounds", type=int, default=0, help="rounds of 200 requests at concurrency 4 per server")
     args = p.parse_args(argv)
     trees = [Path(t).resolve() for t in args.tree] or [ROOT]
-    print(json.dumps(run(trees, args.rounds, args.memes), indent=1))
+    print(json.dumps(run(trees, args.rounds, args.memes, args.c4_rounds), indent=1))
     return 0
 
 

@@ -61,10 +61,14 @@ MAX_CAPTIONS = 20
 #: ``/v1/captions`` without ``source``: the library's default (authored lines).
 CAPTION_SOURCE_DEFAULT: str = CaptionerOptions.source
 #: ``/v1/analyze`` of an image up to this many pixels runs on the event loop itself when it is the
-#: only request in flight: no hand-off to a worker thread and back, which cost 1.2 ms at the median
-#: (3.5 ms at p75) on the loaded 2-core test machine, against 0.45 ms for the rest of the request
-#: (benchmarks/results/server.md, addendum). A request arriving meanwhile waits for at most that one
-#: analysis (10-20 ms at 1 MP); larger images and any concurrency use the thread pool.
+#: only request in flight and its connection the only one open: no hand-off to a worker thread and
+#: back, which cost 1.2 ms at the median (3.5 ms at p75) on the loaded 2-core test machine, against
+#: 0.45 ms for the rest of the request (benchmarks/results/server.md, addendum). A request arriving
+#: meanwhile waits for at most that one analysis (10-20 ms at 1 MP); larger images and any
+#: concurrency use the thread pool. "Only one connection" matters: while the loop computes it reads
+#: no socket, so the other clients' requests are not in flight yet, and without that check every
+#: request ran inline at concurrency 4 too, one at a time on one core
+#: (benchmarks/results/server_latency.md).
 INLINE_MAX_PIXELS = 1_000_000
 MAX_CHAT_CHARS = 10_000
 #: Photo sizes (width, height) of the warm-up rounds (:func:`warm_up_requests`), one round each:
@@ -289,6 +293,8 @@ class ServerState:
         self.ready_rss_bytes: Optional[float] = None
         self.warmup_future: Optional["concurrent.futures.Future[int]"] = None
         self.inflight = 0
+        #: open client connections (uvicorn's count, set by :func:`edgekit.server.run.serve`; 1 without it)
+        self.open_connections: Callable[[], int] = lambda: 1
         self.started = time.time()
         self.slots = asyncio.Semaphore(config.max_concurrent)  # requests decoding/inferring at once; the rest wait
         self.sync_requests = 0  # synchronous /v1/ requests admitted (computing, waiting, or reading their body)
@@ -695,8 +701,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
 
     async def compute(fn: Callable[[], Any], inline: bool = False) -> Any:
         """``fn()`` in a compute turn (``--max-concurrent``), in the thread pool; ``inline``: on the
-        event loop instead when nothing else is in flight (see :data:`INLINE_MAX_PIXELS`)."""
-        if inline and state.inflight == 1 and not state.slots.locked():
+        event loop instead when nothing else is in flight or connected (see :data:`INLINE_MAX_PIXELS`)."""
+        if inline and state.inflight == 1 and not state.slots.locked() and state.open_connections() <= 1:
             async with state.slots:  # free: taken at once, and nothing else runs until fn returns
                 return fn()
         async with state.slots:

@@ -63,6 +63,7 @@ def serve(config: ServerConfig, log_level: str = "info", access_log: bool = Fals
     server = Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_level=log_level, access_log=access_log, lifespan="on",
         timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)), proxy_headers=False, server_header=False))
+    state.open_connections = lambda: len(server.server_state.connections)  # inline analysis only when alone
     server.run()
 
 

@@ -641,3 +641,27 @@ def test_a_lone_small_analysis_runs_on_the_event_loop_others_in_the_pool(client,
         assert r.status_code == 200 and r.json()["faces"], r.text
     assert len(threads) == 2
     assert "worker" not in threads[0].lower() and "worker" in threads[1].lower(), threads
+    # another client connected (uvicorn's count): its request may be waiting unread, so the pool
+    monkeypatch.setattr(client.app.state, "open_connections", lambda: 2)
+    r = client.post("/v1/analyze?name=inline-test-2", content=png_bytes(astronaut_bgr()))
+    assert r.status_code == 200 and "worker" in threads[2].lower(), threads
+
+
+def test_serve_gives_the_app_uvicorns_connection_count(monkeypatch, tmp_path):
+    """edgekit serve wires ServerState.open_connections to uvicorn's own set of connections."""
+    import uvicorn
+
+    from edgekit.server.config import ServerConfig
+    from edgekit.server.run import serve
+
+    seen = {}
+
+    def run(self):
+        state = self.config.app.state
+        seen["none"] = state.open_connections()
+        self.server_state.connections.update({object(), object()})
+        seen["two"] = state.open_connections()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    serve(ServerConfig(data_dir=tmp_path, port=0))
+    assert seen == {"none": 0, "two": 2}
