@@ -743,8 +743,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result: Dict[str, Any] = {
         "command": command,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "note": "The 2 cores are shared with a background training job and the load client runs on "
-                "the same cores, so absolute numbers are pessimistic; compare the rows with each other.",
+        "note": "The load client runs on the server's cores, and the machine may run other work (see the load "
+                "average), so absolute numbers are pessimistic; compare the rows with each other.",
         "nice": os.nice(0), "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         "busy_retries": args.busy_retries}
     with tempfile.TemporaryDirectory(prefix="edgekit-load-") as tmp:
