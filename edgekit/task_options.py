@@ -137,9 +137,10 @@ class EmotionClassifierOptions(ModelOptions):
         model: a manifest name (default ``"emotion"``, sha256-checked) or a ``.tflite`` path.
         num_threads: LiteRT CPU threads.
         flip_average: test-time augmentation: the mean of the probabilities of the crop and of its
-            mirror image (twice the invoke time). Off here, so the classifier returns the model's
-            own output; :class:`PipelineOptions` turns it on by default (+1.1 points on
-            FER2013Valid, ``reports/emotion_robustness``).
+            mirror image (one batch-2 invoke: 0.9x the time of two invokes in an interleaved
+            micro-benchmark here, no measurable change in a whole frame). Off here, so the
+            classifier returns the model's own output; :class:`PipelineOptions` turns it on by
+            default (+1.1 points on FER2013Valid, ``reports/emotion_robustness``).
     """
 
     model: PathLike = like(ModelOptions, "model", default="emotion")
@@ -315,7 +316,7 @@ class PipelineOptions(Options):
         emotion_model: bundled model name or ``.tflite`` path; None skips emotion
             classification (faces are returned with ``emotion=None``).
         flip_average: emotion probabilities are the mean of the aligned crop's and its mirror
-            image's (one more classifier invoke per face; +1.1 points on FER2013Valid and fewer
+            image's (both views in one batch-2 classifier invoke; +1.1 points on FER2013Valid and fewer
             label flips between near-identical crops, ``reports/emotion_robustness``); False: one
             view, the model's own output (what ``EmotionClassifier`` returns by default).
         smoothing_ms: time constant of the probability smoothing in video/live-stream mode,
