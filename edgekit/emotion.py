@@ -57,8 +57,6 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
     def __init__(self, options: Union[EmotionClassifierOptions, str, "os.PathLike[str]", None] = None,
                  **kwargs: Any) -> None:
         self.options = opts = options_from(EmotionClassifierOptions, options, kwargs)
-        #: Average the probabilities of the crop and its mirror image (two invokes per face).
-        self.flip_average = opts.flip_average
         start = time.perf_counter()
         loaded = registry.load_model(opts.model, produce_hint=PRODUCE_HINT)
         self.model_path, info = loaded.path, loaded.info
@@ -70,8 +68,9 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
         self.labels: Tuple[str, ...] = _labels(loaded, info, num_classes)
         _, height, width, channels = self._input.shape
         _check_manifest_input(info, (height, width, channels), self.model_path)
-        if self.flip_average:  # the crop and its mirror image in one invoke (batch 2)
-            litert.resize_batch(self._interpreter, self._input, 2)
+        self._flip_average = opts.flip_average
+        # the crop and its mirror image in one batch-2 invoke where the model allows it, else two invokes
+        self._views_batched = self._flip_average and litert.resize_batch(self._interpreter, self._input, 2)
         color = "gray" if channels == 1 else (
             info.input.color if info and info.input and info.input.channels == 3 else "rgb")
         value_range = info.input.range if info and info.input else (0.0, 255.0)
@@ -82,6 +81,11 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
                                  and self._input.zero_point == 0 and self._input.scale in (0.0, 1.0))
         #: Seconds spent verifying and loading the model.
         self.load_seconds = time.perf_counter() - start
+
+    @property
+    def flip_average(self) -> bool:
+        """Whether probabilities are the mean of the crop's and its mirror image's (set at construction)."""
+        return self._flip_average
 
     @property
     def input_size(self) -> Tuple[int, int]:
@@ -116,10 +120,12 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
             )
         x = pixels.reshape(1, spec.height, spec.width, spec.channels)
         with self._use:  # both views in one exclusive section
-            if self.flip_average:
+            if not self._flip_average:
+                return self._invoke(x)
+            if self._views_batched:
                 both = self._invoke(np.concatenate([x, x[:, :, ::-1]])).reshape(2, -1)
                 return (both[0] + both[1]) * np.float32(0.5)
-            return self._invoke(x)
+            return (self._invoke(x) + self._invoke(x[:, :, ::-1])) * np.float32(0.5)
 
     def _invoke(self, x: np.ndarray) -> np.ndarray:
         spec = self.input_spec

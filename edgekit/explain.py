@@ -15,8 +15,8 @@ position is classified by the shipped INT8 model exactly as the pipeline runs it
 averaging included), so the map explains the model users run, not a float stand-in. A pixel's
 value is the mean drop of the emotion's log-odds ``log(p / (1 - p))`` over the occluder
 positions covering it (log-odds, because a confident face sits at p = 255/256 where a
-probability hardly moves). 8 x 8 positions on the model's crop, two invokes each with flip
-averaging (129 invokes).
+probability hardly moves). 8 x 8 positions on the model's crop plus the whole crop: 65
+evaluations (with flip averaging, each one batch-2 invoke of the crop and its mirror image).
 
 Method ``"cam"`` (fast, coarse): the class logit decomposed over the cells of the model's last
 feature map (:class:`CamHead`: Grad-CAM's weights times the map; the cells' mean plus a

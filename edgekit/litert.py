@@ -253,11 +253,21 @@ class TensorSpec:
         return self.scale != 0.0 and self.dtype.kind in "iu"
 
 
-def resize_batch(interpreter: Any, spec: TensorSpec, batch: int) -> None:
+def resize_batch(interpreter: Any, spec: TensorSpec, batch: int) -> bool:
     """Give the input ``spec`` a batch of ``batch`` and re-allocate, so that one invoke runs several
-    views of a crop (a crop and its mirror image: the same numbers as two invokes, less time)."""
-    interpreter.resize_tensor_input(spec.index, [batch, *spec.shape[1:]])
+    views of a crop (a crop and its mirror image: the same numbers as two invokes, less time).
+    True when every output now has that batch too; otherwise (a model with a fixed batch of 1,
+    a delegate that cannot re-prepare) the input is put back to batch 1 and False is returned."""
+    try:
+        interpreter.resize_tensor_input(spec.index, [batch, *spec.shape[1:]])
+        interpreter.allocate_tensors()
+        if all(int(o["shape"][0]) == batch for o in interpreter.get_output_details()):
+            return True
+    except (ValueError, RuntimeError):
+        pass
+    interpreter.resize_tensor_input(spec.index, list(spec.shape))
     interpreter.allocate_tensors()
+    return False
 
 
 def input_specs(interpreter: Any) -> List[TensorSpec]:

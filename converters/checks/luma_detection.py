@@ -18,7 +18,7 @@ them by default; photos whose 3 channels are nearly equal are counted and left o
 3. **Face-mesh agreement** (a second proxy) on ``--mesh`` photos: the eye points of each input
    against the eye-contour centres of :class:`edgekit.FaceMesh` run on the colour photo from the
    mean of both detections (so neither input sets the mesh's crop).
-4. **FER2013Valid faces in 4x canvases** (``converters.emotion.robustness.canvas``): gray
+4. **FER2013Valid faces in 4x canvases** (``converters.core.fercrops.canvas``): gray
    images, so both inputs must give identical detections; counted.
 
 Writes ``luma_vs_rgb.json`` and ``luma_vs_rgb.md`` under ``--out`` and, with ``--montage``, one
@@ -125,7 +125,7 @@ def paired(rgb: Sequence[float], luma: Sequence[float], seed: int) -> Dict[str, 
             "luma_higher_share": float((diff > 0).mean()) if len(diff) else float("nan")}
 
 
-def agreement(detectors: Dict[str, FaceDetector], photos: List[Path], seed: int) -> Tuple[dict, dict, list]:
+def agreement(detectors: Dict[str, FaceDetector], photos: List[Path], seed: int) -> Tuple[dict, dict, list, list]:
     """Checks 1 and 2 on ``photos``; also returns each colour photo's largest faces (for check 3)."""
     rng = np.random.default_rng(seed)
     counts = {k: [] for k in INPUTS}

@@ -29,10 +29,8 @@ def runtime_embeddings(path: Path, images: np.ndarray) -> Tuple[np.ndarray, np.n
     from edgekit.identity.embedder import FaceEmbedder
 
     embedder = FaceEmbedder(path, threshold=0.0)
-    embedder.flip_average = False  # a shipped copy's manifest entry may say True; both views are computed here
-    plain = np.stack([embedder.embed_aligned(np.ascontiguousarray(img)) for img in images])
-    mirrored = np.stack([embedder.embed_aligned(np.ascontiguousarray(img[:, ::-1])) for img in images])
-    return plain, mirrored
+    views = [embedder.embed_views(np.ascontiguousarray(img)) for img in images]  # whatever the manifest says
+    return (np.stack([v[0] for v in views]).astype(np.float32), np.stack([v[1] for v in views]).astype(np.float32))
 
 
 def combine(plain: np.ndarray, mirrored: np.ndarray, flip: bool) -> np.ndarray:
@@ -44,11 +42,19 @@ def combine(plain: np.ndarray, mirrored: np.ndarray, flip: bool) -> np.ndarray:
 
 def latency_ms(path: Path, size: int, runs: int) -> Dict[str, float]:
     """Median / p90 of one model invocation with 1 LiteRT thread (after 20 warm-up runs)."""
-    from edgekit.identity.embedder import FaceEmbedder
+    from edgekit import litert
 
-    embedder = FaceEmbedder(path, num_threads=1, threshold=0.0)
-    crop = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    times = time_calls(lambda: embedder._run(crop), runs, warmup=20)
+    interpreter = litert.make_interpreter(path, 1)  # one crop per invoke, whatever the manifest's flip setting
+    spec = litert.input_specs(interpreter)[0]
+    crop = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
+    raw = spec.dtype == np.uint8 and spec.scale in (0.0, 1.0) and spec.zero_point == 0  # as FaceEmbedder feeds it
+    x = crop if raw else litert.quantize(crop.astype(np.float32), spec)
+
+    def invoke() -> None:
+        interpreter.set_tensor(spec.index, x)
+        interpreter.invoke()
+
+    times = time_calls(invoke, runs, warmup=20)
     return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90)), "runs": runs}
 
 

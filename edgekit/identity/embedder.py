@@ -62,9 +62,9 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
         _, height, width, channels = self._input.shape
         self.input_spec = InputSpec(height, width, channels, "rgb" if channels == 3 else "gray", self._input.dtype.name)
         self.dim = int(self._output.shape[-1])
-        self.flip_average = bool(settings.get("flip_average", False))
-        if self.flip_average:  # the crop and its mirror image in one invoke (batch 2)
-            litert.resize_batch(self._interpreter, self._input, 2)
+        self._flip_average = bool(settings.get("flip_average", False))
+        # with flip averaging, the crop and its mirror image in one batch-2 invoke where the model allows it
+        self._views_batched = self._flip_average and litert.resize_batch(self._interpreter, self._input, 2)
         chosen = threshold if threshold is not None else settings.get("threshold")
         if chosen is None:
             raise ConfigError("this model has no verification threshold in the manifest", f"model {os.fspath(model)}",
@@ -74,6 +74,25 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
 
     def embed_aligned(self, crop: np.ndarray) -> np.ndarray:
         """Unit-length float32 embedding of a crop in the model's format (``input_spec``)."""
+        crop = self._checked(crop)
+        if not self._flip_average:
+            return self._unit(self._run(crop[None])).astype(np.float32)
+        plain, mirrored = self._views(crop)  # the mean direction of the two views
+        return self._unit(plain + mirrored).astype(np.float32)
+
+    @property
+    def flip_average(self) -> bool:
+        """Whether an embedding is the mean direction of the crop's and its mirror image's (the
+        manifest's ``identity.flip_average``, as the threshold was measured)."""
+        return self._flip_average
+
+    def embed_views(self, crop: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Unit embeddings (float64) of an aligned crop in the model's format and of its mirror
+        image, whatever :attr:`flip_average` says (one batch-2 invoke when flip averaging is on)."""
+        return self._views(self._checked(crop))
+
+    def _checked(self, crop: np.ndarray) -> np.ndarray:
+        """``crop`` as ``(H, W, C)``, or InputError when it is not an aligned crop in the model's format."""
         spec = self.input_spec
         expected = (spec.height, spec.width, spec.channels)
         if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8 or not (
@@ -81,12 +100,13 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
             raise InputError(f"aligned crop must be uint8 with shape {expected} ({spec.color})", describe(crop),
                              "align it with FaceAligner(identifier.input_spec, IDENTITY_TEMPLATE), "
                              "or call FaceIdentifier.embed()")
-        crop = crop.reshape(expected)
-        if not self.flip_average:
-            return self._unit(self._run(crop[None])).astype(np.float32)
-        # mean direction of the crop's and its mirror image's embeddings (one batch-2 invoke)
-        views = self._run(np.stack([crop, crop[:, ::-1]])).reshape(2, -1)
-        return self._unit(self._unit(views[0]) + self._unit(views[1])).astype(np.float32)
+        return crop.reshape(expected)
+
+    def _views(self, crop: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        if self._views_batched:
+            views = self._run(np.stack([crop, crop[:, ::-1]])).reshape(2, -1)
+            return self._unit(views[0]), self._unit(views[1])
+        return self._unit(self._run(crop[None])), self._unit(self._run(crop[None, :, ::-1]))
 
     def _unit(self, vector: np.ndarray) -> np.ndarray:
         norm = float(np.linalg.norm(vector))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pytest
 
 from edgekit import litert
 from edgekit.emotion import EmotionClassifier
@@ -54,3 +55,42 @@ def test_identity_flip_average_is_the_mean_direction_of_two_single_invokes():
     for x in crops((spec.height, spec.width, spec.channels), 3, seed=5):
         expected = unit(unit(single(x)) + unit(single(x[:, ::-1]))).astype(np.float32)
         assert np.array_equal(embedder.embed_aligned(x), expected)
+
+
+def test_embed_views_are_the_two_single_invokes_and_flip_average_is_read_only():
+    embedder = FaceEmbedder()
+    single, spec = single_view(embedder.model_path), embedder.input_spec
+    x = crops((spec.height, spec.width, spec.channels), 1, seed=7)[0]
+    plain, mirrored = embedder.embed_views(x)
+    for got, view in ((plain, x), (mirrored, x[:, ::-1])):
+        v = single(view).astype(np.float64)
+        assert np.array_equal(got, v / np.linalg.norm(v))
+    with pytest.raises(AttributeError):
+        embedder.flip_average = False  # set at construction (the manifest's): a later change would mis-shape calls
+    with pytest.raises(AttributeError):
+        EmotionClassifier("emotion", flip_average=True).flip_average = False
+
+
+def test_a_model_that_cannot_take_a_batch_of_two_falls_back_to_two_invokes(monkeypatch):
+    """A model with a fixed batch of 1 (resize refused) still flip-averages, with two invokes."""
+    real = litert.make_interpreter
+
+    def fixed_batch(*args, **kwargs):
+        interpreter = real(*args, **kwargs)
+        resize = interpreter.resize_tensor_input
+
+        def refuse(index, shape, *rest, **kw):
+            if shape[0] != 1:
+                raise ValueError("this model's batch is fixed at 1")
+            return resize(index, shape, *rest, **kw)
+
+        interpreter.resize_tensor_input = refuse
+        return interpreter
+
+    monkeypatch.setattr(litert, "make_interpreter", fixed_batch)
+    clf = EmotionClassifier("emotion", flip_average=True)
+    monkeypatch.undo()
+    assert not clf._views_batched  # the fallback path is the one under test
+    single, spec = single_view(clf.model_path), clf.input_spec
+    x = crops((spec.height, spec.width, spec.channels), 1, seed=9)[0]
+    assert np.array_equal(clf.predict_probs(x), (single(x) + single(x[:, ::-1])) * np.float32(0.5))
