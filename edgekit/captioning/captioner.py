@@ -8,6 +8,7 @@ blind reviews its lines were rated 3.51-3.93 "would post" (1-5) and the caption 
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import deque
@@ -26,11 +27,12 @@ from .conditioning import condition
 from .decoder import KVCacheDecoder
 from .fluency import Fluency
 from .inputs import check_count, check_seed, check_text, emotion_of
-from .library import BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Library, blocked_term, read_blocklist, unbalanced_bracket
+from .library import (BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Entry, Library, blocked_term, read_blocklist,
+                      unbalanced_bracket)
 from .sampling import next_token
 from .wholewords import damaged_doubles
-from .taxonomy import (SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang, resolve_style,
-                       scene_request)
+from .taxonomy import (NO_SCENE, SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang,
+                       resolve_style, scene_request)
 from .textemotion import TextEmotion
 from .tokenizer import EOS, CaptionTokenizer
 from .voices import VOICES_PATH, Voices
@@ -48,8 +50,10 @@ class Caption:
     """One caption. ``source`` is ``"library"`` (an authored library line: the default source, with
     ``fallback_reason`` None; or the model's fallback, with the reason the last sample was
     rejected), ``"model"`` (generated) or ``"voice"`` (:meth:`Captioner.restyle`: the given
-    sentence in a style's voice). ``scene`` is the taxonomy scene the caption was made for (None:
-    it names no scene)."""
+    sentence in a style's voice). ``style`` and ``scene`` are the caption's own: the asked ones for
+    a generated caption, the line's tags for a library line (another style when every line of the
+    asked one is recent or in the same batch; scene None: the line names no scene, e.g. when the
+    asked scene's lines ran out)."""
 
     text: str
     emotion: str
@@ -207,35 +211,46 @@ class Captioner(CreateFromOptions):
         return None, reason
 
     def _library_line(self, rng: np.random.Generator, lang: str, emotion: str, style: str, scene: SceneRequest,
-                      exclude: Set[str]) -> str:
-        """A library line for the tags (:meth:`Library.pick`'s hierarchy: the scene's lines, else
-        scene-less ones; the style's, else any style's) that is not in ``exclude``, holds no
-        blocklisted term and never names another specific of the scene than the one asked for;
-        lines naming the asked specific ("我家猫": a cat) are preferred. ``scene.key`` None (no
-        scene, or text naming none) draws only scene-less lines. Both sources use it."""
+                      recent: Set[str], taken: Set[str]) -> Entry:
+        """A library entry for the tags (:meth:`Library.pick`'s hierarchy: the scene's lines, else
+        scene-less ones) that holds no blocklisted term and never names another specific of the
+        scene than the one asked for; lines naming the asked specific ("我家猫": a cat) are
+        preferred. ``scene.key`` None (no scene, or text naming none) draws only scene-less lines.
+        Lines in ``taken`` (this batch) are never used, lines in ``recent`` only when every line
+        for the tags is recent; the asked style's lines come first, then any style's (the entry's
+        tags say which). Both sources use it."""
         siblings = [kw for g in _siblings(scene) for kw in g] if scene.group else []
         group = scene.group
-        text = self.library.pick(rng, lang, emotion, style, scene.key, exclude,
-                                 accept=lambda t: not _names_any(t, siblings) and not blocked_term(t, self.blocklist),
-                                 prefer=(lambda t: _names_any(t, group)) if group else None)
-        if text is None:
+        pick = functools.partial(
+            self.library.pick, rng, lang, emotion, style, scene.key,
+            accept=lambda t: not _names_any(t, siblings) and not blocked_term(t, self.blocklist),
+            prefer=(lambda t: _names_any(t, group)) if group else None)
+        entry = (pick(recent | taken, relax_style=False) or pick(recent | taken, relax_style=True)
+                 or pick(taken, relax_style=False) or pick(taken, relax_style=True))
+        if entry is None:
             raise ModelError(f"no unused library caption left for {lang}/{emotion}/{style}", subject="library.tsv",
-                             hint="lower n, call reset_recent(), or check the blocklist")
-        return text
+                             hint="lower n, or check the blocklist")
+        return entry
 
     def _one(self, rng: np.random.Generator, lang: str, emotion: Union[str, Mapping[str, float]], style: str,
-             scene: SceneRequest, exclude: Set[str]) -> Caption:
-        """One caption from :attr:`source`; ``emotion`` is a label or a probability dict (its top
-        label is the caption's emotion; the model is conditioned on the whole dict)."""
+             scene: SceneRequest, taken: Set[str]) -> Caption:
+        """One caption from :attr:`source`, never one of ``taken`` (this batch's) nor, for the model,
+        a recent one; ``emotion`` is a label or a probability dict (its top label is the caption's
+        emotion; the model is conditioned on the whole dict). A library line carries its own style
+        and scene (scene None for a scene-less line), which the fallbacks may make differ from
+        the asked ones."""
         t0 = time.perf_counter()
         label = max(emotion, key=emotion.get) if isinstance(emotion, Mapping) else emotion
-        text, reason = None, None
+        recent = set(self._recent)
         if self.decoder is not None:
-            text, reason = self._generated(rng, lang, emotion, label, style, scene, exclude)
-        source = "model" if text is not None else "library"
-        if text is None:
-            text = self._library_line(rng, lang, label, style, scene, exclude)
-        return Caption(text, label, style, scene.key, lang, source, reason, (time.perf_counter() - t0) * 1e3)
+            text, reason = self._generated(rng, lang, emotion, label, style, scene, recent | taken)
+            if text is not None:
+                return Caption(text, label, style, scene.key, lang, "model", None, (time.perf_counter() - t0) * 1e3)
+        else:
+            reason = None
+        entry = self._library_line(rng, lang, label, style, scene, recent, taken)
+        return Caption(entry.text, label, entry.style, None if entry.scene == NO_SCENE else entry.scene, lang,
+                       "library", reason, (time.perf_counter() - t0) * 1e3)
 
     def _remember(self, captions: Sequence[Caption]) -> List[Caption]:
         self._recent.extend(c.text for c in captions)
@@ -282,7 +297,7 @@ class Captioner(CreateFromOptions):
         lang, n, rng = resolve_lang(lang), check_count(n), self._rng(seed)
         batch: List[Caption] = []
         for _ in range(n):
-            batch.append(self._one(rng, lang, emo, style_key, request, set(self._recent) | {c.text for c in batch}))
+            batch.append(self._one(rng, lang, emo, style_key, request, {c.text for c in batch}))
         return self._remember(batch)
 
     @exclusive
@@ -303,7 +318,7 @@ class Captioner(CreateFromOptions):
                                   hint=f"Valid styles: {', '.join(STYLES)}")
         batch: List[Caption] = []
         for style in chosen:
-            batch.append(self._one(rng, lang, emo, style, request, set(self._recent) | {c.text for c in batch}))
+            batch.append(self._one(rng, lang, emo, style, request, {c.text for c in batch}))
         return self._remember(batch)
 
     def tags_of(self, text: str, lang: str) -> Tuple[str, Optional[str]]:

@@ -96,10 +96,10 @@ class Library:
     def __init__(self, entries: Sequence[Entry]) -> None:
         self.entries = list(entries)
         self.texts = frozenset(e.text for e in self.entries)
-        self._index: Dict[Tuple[str, str, str, str], List[str]] = {}
+        self._index: Dict[Tuple[str, str, str, str], List[Entry]] = {}
         for e in self.entries:
             for key in ((e.lang, e.emotion, e.style, e.scene), (e.lang, e.emotion, "*", e.scene)):
-                self._index.setdefault(key, []).append(e.text)
+                self._index.setdefault(key, []).append(e)
 
     @classmethod
     def load(cls, path: Path = LIBRARY_PATH) -> "Library":
@@ -108,29 +108,32 @@ class Library:
         bad = glyphs.undrawable("".join(e.text for e in entries))  # a few characters at most: check those only
         return cls([e for e in entries if not bad.intersection(e.text)] if bad else entries)
 
-    def _pools(self, lang: str, emotion: str, style: Optional[str], scene: Optional[str]) -> Iterator[List[str]]:
+    def _pools(self, lang: str, emotion: str, style: Optional[str], scene: Optional[str],
+               relax_style: bool = True) -> Iterator[List[Entry]]:
         scenes = (scene, NO_SCENE) if scene and scene != NO_SCENE else (NO_SCENE,)
-        for key in [(lang, emotion, st, sc) for st in (style or "*", "*") for sc in scenes]:
+        styles = (style or "*", "*") if relax_style else (style or "*",)
+        for key in [(lang, emotion, st, sc) for st in styles for sc in scenes]:
             if self._index.get(key):
                 yield self._index[key]
 
     def candidates(self, lang: str, emotion: str, style: Optional[str], scene: Optional[str]) -> List[str]:
         """Captions for the most specific tag combination that has any. A missing scene is relaxed to
         scene-less captions (never to another scene), then the style to any style."""
-        return next(self._pools(lang, emotion, style, scene), [])
+        return [e.text for e in next(self._pools(lang, emotion, style, scene), [])]
 
     def pick(self, rng: np.random.Generator, lang: str, emotion: str, style: Optional[str], scene: Optional[str],
              exclude: Iterable[str] = (), accept: Callable[[str], bool] = lambda text: True,
-             prefer: Optional[Callable[[str], bool]] = None) -> Optional[str]:
-        """A random caption for the tags that is not in ``exclude`` and that ``accept`` accepts, from
-        the most specific tag combination that still has one (None when there is none). Within that
-        combination, captions ``prefer`` accepts are drawn when there are any (``prefer`` never
-        moves the pick to a less specific combination)."""
+             prefer: Optional[Callable[[str], bool]] = None, relax_style: bool = True) -> Optional[Entry]:
+        """A random library entry for the tags whose text is not in ``exclude`` and that ``accept``
+        accepts, from the most specific tag combination that still has one (None when there is
+        none); ``relax_style=False`` never leaves the asked style. Within that combination, texts
+        ``prefer`` accepts are drawn when there are any (``prefer`` never moves the pick to a less
+        specific combination). The entry's own tags say which combination it came from."""
         excluded = set(exclude)
-        for pool in self._pools(lang, emotion, style, scene):
-            unused = [t for t in pool if t not in excluded and accept(t)]
+        for pool in self._pools(lang, emotion, style, scene, relax_style):
+            unused = [e for e in pool if e.text not in excluded and accept(e.text)]
             if unused:
-                preferred = [t for t in unused if prefer(t)] if prefer is not None else []
+                preferred = [e for e in unused if prefer(e.text)] if prefer is not None else []
                 chosen = preferred or unused
                 return chosen[int(rng.integers(len(chosen)))]
         return None

@@ -46,8 +46,11 @@ def _check(c, lang, emotion, style):
 
 
 def _sourced(c):
-    """A library caption of the default source, or the model's (or its fallback, with the reason)."""
+    """A library caption of the default source, or the model's (or its fallback, with the reason).
+    A library caption's style and scene are its line's own tags."""
     assert (c.source, c.fallback_reason is None) in (("library", True), ("model", True), ("library", False))
+    if c.source == "library":
+        assert (c.lang, c.emotion, c.style, c.scene or "none") in TAGS[c.text], (c, TAGS[c.text])
 
 
 # ------------------------------------------------------------------ sources
@@ -133,6 +136,21 @@ def test_a_bad_source_is_refused_naming_it(make):
     assert "source='gpt'" in str(err.value) and "library, model" in str(err.value)
 
 
+def test_library_lines_say_their_own_style_and_scene():
+    """Once the asked cell's lines are all recent, other lines are used and labelled with their own
+    tags: another style's, or scene None for a scene-less line (it names no scene)."""
+    cap = Captioner(seed=2)
+    cell = Library.load().candidates("en", "happiness", "anime", None)  # the cell's scene-less lines
+    out = [c for _ in range(len(cell) + 6) for c in cap.generate("happiness", style="anime", lang="en")]
+    first = out[:len(cell)]
+    assert [c.style for c in first] == ["anime"] * len(cell) and {c.text for c in first} == set(cell)
+    assert all(c.style != "anime" and c.scene is None for c in out[len(cell):])
+    work = cap.generate("anger", style="plain", scene="work", lang="en", n=20)
+    assert {c.scene for c in work} == {"work", None}
+    for c in out + work:
+        _sourced(c)
+
+
 def test_model_paths_need_the_model_source(tmp_path):
     with pytest.raises(ConfigError, match="source='model'"):
         Captioner(tmp_path / "m.tflite", tmp_path / "t.json")
@@ -140,12 +158,16 @@ def test_model_paths_need_the_model_source(tmp_path):
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_generate_returns_n_distinct_tagged_captions(any_cap, lang):
+    any_cap.reset_recent()
     out = any_cap.generate("happiness", style="anime", scene="friends' party", lang=lang, n=5)
     assert len(out) == 5 and len({c.text for c in out}) == 5
+    party_lines = len(Library.load().candidates(lang, "happiness", "anime", "party"))
     for c in out:
         _check(c, lang, "happiness", "anime")
-        _sourced(c)
-        assert c.scene == "party"
+        _sourced(c)  # a library line carries its own scene: the cell's party lines first, then scene-less ones
+        assert c.scene in ("party", None) and (c.scene == "party" or c.source == "library")
+    if any_cap.source == "library":
+        assert sum(c.scene == "party" for c in out) == min(5, party_lines)
 
 
 def test_probability_dict_uses_top_emotion(any_cap):
@@ -170,8 +192,10 @@ def test_per_call_seed_is_deterministic(source):
 @pytest.mark.parametrize("source", SOURCES)
 def test_recent_outputs_are_never_repeated(source):
     cap = Captioner(seed=1, source=source, recent=64)
-    out = [c.text for _ in range(4) for c in cap.generate("fear", style="plain", lang="en", n=5)]
-    assert len(set(out)) == 20
+    out = [c for _ in range(4) for c in cap.generate("fear", style="plain", lang="en", n=5)]
+    assert len({c.text for c in out}) == 20
+    for c in out:
+        _sourced(c)
 
 
 def test_recent_model_outputs_fall_back_to_the_library():
@@ -271,7 +295,9 @@ def test_a_specific_pet_stays_that_pet(any_cap):
     for lang, scene in (("zh", "我家猫"), ("en", "my cat")):
         out = [c for e in ("happiness", "sadness", "anger") for c in any_cap.generate(e, scene=scene, lang=lang, n=3,
                                                                                   seed=5)]
-        assert all(c.scene == "pet" for c in out)
+        assert all(c.scene == "pet" or (c.source == "library" and c.scene is None) for c in out)  # pet lines first
+        assert sum(c.scene == "pet" for c in out) >= 3
+        assert [c.text for c in out if c.scene is None and match_scene(c.text)] == []
         assert [c.text for c in out if any(w in c.text.lower() for w in ("狗", "dog", "puppy"))] == []
 
 
