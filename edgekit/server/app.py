@@ -293,8 +293,10 @@ class ServerState:
         self.ready_rss_bytes: Optional[float] = None
         self.warmup_future: Optional["concurrent.futures.Future[int]"] = None
         self.inflight = 0
-        #: open client connections (uvicorn's count, set by :func:`edgekit.server.run.serve`; 1 without it)
-        self.open_connections: Callable[[], int] = lambda: 1
+        #: open client connections (uvicorn's count, set by :func:`edgekit.server.run.serve`); unknown
+        #: (another ASGI server) counts as "not alone", so a request is never computed on the event loop
+        #: while other clients may be waiting to be read
+        self.open_connections: Callable[[], int] = lambda: 2
         self.started = time.time()
         self.slots = asyncio.Semaphore(config.max_concurrent)  # requests decoding/inferring at once; the rest wait
         self.sync_requests = 0  # synchronous /v1/ requests admitted (computing, waiting, or reading their body)
@@ -417,8 +419,9 @@ async def warm_up_requests(app: Callable, config: ServerConfig) -> int:
     :func:`warmup_sizes` (:data:`WARMUP_SIZES` within ``config.max_pixels``): one lone
     ``/v1/analyze?aus=true`` of a PNG (run on the event loop, as a lone small request is), then
     the requests of :data:`WARMUP_MIX` at once (JPEG analyses and English and Chinese memes, more
-    than the compute turns, so every thread of the pool computes both); then one
-    ``/v1/captions`` and one ``/v1/suggest``. The requests skip the readiness check, the admission
+    than the compute turns, so every thread of the pool computes both); then ``/v1/captions``
+    from each source (the default library and the caption model, so the model is loaded before
+    ready too) and one ``/v1/suggest``. The requests skip the readiness check, the admission
     count, the body and pixel limits, the metrics and the result cache (:data:`WARMING`): the
     limits are traffic's, and a refused warm-up would leave the server unready for good. Returns
     the number of requests; one answered other than 200 raises RuntimeError (the warm-up fails
@@ -450,6 +453,7 @@ async def warm_up_requests(app: Callable, config: ServerConfig) -> int:
             await asyncio.gather(*(one(f"{target}&seed={r}" if "meme" in target else target, jpeg, "image/jpeg")
                                    for target in WARMUP_MIX))
         for target, body in (("/v1/captions", {"emotion": "happiness", "lang": "en", "n": 2}),
+                             ("/v1/captions", {"emotion": "happiness", "lang": "en", "n": 1, "source": "model"}),
                              ("/v1/suggest", {"chat": "warm-up: see you tomorrow!", "n": 2})):
             await one(target, json.dumps(body).encode(), "application/json")
         return count
@@ -864,7 +868,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         if "emotion" not in body:
             raise ConfigError("needs 'emotion' (a label or a {label: probability} object)", "request body")
         n = check("n", body.get("n", 1), integer(1, MAX_CAPTIONS), f"ask for 1 to {MAX_CAPTIONS} captions per request")
-        source = check("source", body.get("source", CAPTION_SOURCE_DEFAULT), CAPTION_SOURCE)
+        source = check("source", body.get("source") or CAPTION_SOURCE_DEFAULT, CAPTION_SOURCE)  # null: default
         for field in ("style", "scene", "lang"):
             if field in body and body[field] is not None and not isinstance(body[field], str):
                 raise ConfigError("must be a string", f"{field}={body[field]!r}")

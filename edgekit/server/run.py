@@ -63,7 +63,9 @@ def serve(config: ServerConfig, log_level: str = "info", access_log: bool = Fals
     server = Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_level=log_level, access_log=access_log, lifespan="on",
         timeout_graceful_shutdown=max(1, int(config.shutdown_grace_s)), proxy_headers=False, server_header=False))
-    state.open_connections = lambda: len(server.server_state.connections)  # inline analysis only when alone
+    server_state = getattr(server, "server_state", None)  # uvicorn's (not public API): "not alone" without it
+    if server_state is not None and hasattr(server_state, "connections"):
+        state.open_connections = lambda: len(server_state.connections)  # inline analysis only when alone
     server.run()
 
 

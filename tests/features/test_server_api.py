@@ -218,6 +218,8 @@ def test_captions_and_suggest(client):
     r = client.post("/v1/captions", json={"emotion": "happiness", "lang": "en", "n": 3, "seed": 1, "source": "model"})
     assert r.status_code == 200, r.text
     assert {c["source"] for c in r.json()["captions"]} <= {"model", "library"}
+    r = client.post("/v1/captions", json={"emotion": "happiness", "lang": "en", "source": None})  # null: the default
+    assert r.status_code == 200 and r.json()["captions"][0]["source"] == "library", r.text
     message = assert_error(client.post("/v1/captions", json={"emotion": "happiness", "source": "gpt"}), 400,
                            "ConfigError")
     assert message.startswith("source='gpt': must be one of library, model"), message
@@ -636,6 +638,11 @@ def test_a_lone_small_analysis_runs_on_the_event_loop_others_in_the_pool(client,
     monkeypatch.setattr(edgekit.pipeline, "analyze", analyze)
     big = cv2.resize(astronaut_bgr(), (1200, 1000))
     assert 1200 * 1000 > INLINE_MAX_PIXELS >= 512 * 512
+    # an app not wired to uvicorn's count (another ASGI server) never computes on the event loop
+    assert client.app.state.open_connections() > 1
+    r = client.post("/v1/analyze?name=inline-test-0", content=png_bytes(astronaut_bgr()))
+    assert r.status_code == 200 and "worker" in threads.pop().lower()
+    monkeypatch.setattr(client.app.state, "open_connections", lambda: 1)  # as uvicorn counts one lone client
     for image in (astronaut_bgr(), big):
         r = client.post("/v1/analyze?name=inline-test", content=png_bytes(image))
         assert r.status_code == 200 and r.json()["faces"], r.text
