@@ -35,7 +35,7 @@ fi
 mounts=()
 [ -f "$CA" ] && mounts=(-v "$CA:/etc/ssl/certs/ca-certificates.crt:ro")
 start=$(date +%s.%N)
-nice -n 10 buildah bud --format docker --isolation chroot --network host "${mounts[@]}" \
+nice -n 10 buildah bud --format docker --isolation chroot --network host ${mounts[@]+"${mounts[@]}"} \
   --build-arg "BASE=$BASE" -t "$IMAGE" "$context" > "$WORK/build.log" 2>&1 \
   || { tail -n 30 "$WORK/build.log" >&2; echo "build.sh: build failed, log in $WORK/build.log" >&2; exit 1; }
 build_s=$(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$start" "$(date +%s.%N)")
