@@ -61,8 +61,7 @@ class Runtime:
     @classmethod
     def build(cls, model: str, flip: bool, close_up: bool = False, input_color: str = "rgb") -> "Runtime":
         clf = EmotionClassifier(model, flip_average=flip)
-        name = f"{model}{' + flip' if flip else ''}{' + close-up' if close_up else ''}"
-        name += " + luma detector" if input_color == "luma" else ""
+        name = row_name(model, flip, close_up, input_color)
         detector = FaceDetector(close_up=close_up, input_color=input_color)
         return cls(name, clf, detector, FaceAligner.for_classifier(clf))
 
@@ -192,9 +191,14 @@ def run(models: Sequence[str], ferplus: Path, lfw: Path, faces: int, photos: int
             "face_sides": list(FACE_SIDES), "jitter": JITTER, "targets": TARGETS, "rows": rows}
 
 
+def row_name(model: str, flip: bool, close_up: bool = False, input_color: str = "rgb") -> str:
+    """A configuration's name in the report: ``emotion + flip + close-up + luma detector``."""
+    return (f"{model}{' + flip' if flip else ''}{' + close-up' if close_up else ''}"
+            f"{' + luma detector' if input_color == 'luma' else ''}")
+
+
 def _row_name(r: dict) -> str:
-    return (f"{r['model']}{' + flip' if r['flip_average'] else ''}{' + close-up' if r.get('close_up', False) else ''}"
-            f"{' + luma detector' if r.get('input_color', 'rgb') == 'luma' else ''}")
+    return row_name(r["model"], r["flip_average"], r.get("close_up", False), r.get("input_color", "rgb"))
 
 
 def markdown(report: dict, command: str) -> str:
