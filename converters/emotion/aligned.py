@@ -9,7 +9,8 @@ run time. Here each 48 px face is prepared as a photo the way the alignment cali
 largest face is detected and aligned at the model's input size, exactly as
 ``edgekit.analyze`` would crop it; faces the detector misses keep their plainly resized crop
 (counted). Crops are cached under ``runs/emotion_aligned/`` keyed by the faces, the size and the
-detector/aligner settings.
+detector/aligner settings. :func:`photo_crops` crops real photos (LFW) the same way, without the
+FER preparation, for the PyTorch teacher to label (``python -m converters.emotion.teacher crops``).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -54,12 +55,17 @@ class RuntimeCropper:
         self.size = size
 
     def crop(self, gray48: np.ndarray) -> Tuple[np.ndarray, bool]:
-        photo = as_photo(gray48)
-        found = self.detector.detect(photo)
-        if not found:
+        crop = self.photo_crop(as_photo(gray48))
+        if crop is None:
             return fit_to_input(gray48, self.size, self.size), False
-        largest = max(found, key=lambda d: d.box.width * d.box.height)
-        return self.aligner.align(photo, largest).image, True
+        return crop, True
+
+    def photo_crop(self, bgr: np.ndarray) -> Optional[np.ndarray]:
+        """The aligned gray crop of the largest face in a BGR photo, None without a face."""
+        found = self.detector.detect(bgr)
+        if not found:
+            return None
+        return self.aligner.align(bgr, max(found, key=lambda d: d.box.width * d.box.height)).image
 
 
 def runtime_crops(images: np.ndarray, size: int, progress: bool = True,
@@ -84,6 +90,21 @@ def runtime_crops(images: np.ndarray, size: int, progress: bool = True,
         np.savez(tmp, crops=crops, detected=detected)
         tmp.replace(path)
     return crops, detected
+
+
+def photo_crops(paths: Sequence[Path], size: int, progress: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """Photos (e.g. LFW's) -> (``[M, size, size]`` aligned gray crops of each one's largest face,
+    the indices into ``paths`` of the ``M`` photos that had a readable image and a face)."""
+    cropper = RuntimeCropper(size)
+    crops, kept = [], []
+    for i, path in enumerate(tqdm(paths, desc=f"aligning photos at {size} px", unit="photo", file=sys.stderr,
+                                  disable=not progress, mininterval=2.0)):
+        bgr = cv2.imread(str(path))
+        crop = None if bgr is None else cropper.photo_crop(bgr)
+        if crop is not None:
+            crops.append(crop)
+            kept.append(i)
+    return (np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)), np.array(kept, np.int64)
 
 
 def aligned_set(faces: FaceSet, size: int, progress: bool = True) -> FaceSet:
@@ -127,4 +148,5 @@ def _detector_sha() -> str:
     return str(load_manifest()["external"]["face_short_range"]["sha256"])
 
 
-__all__ = ["PREPARE", "RuntimeCropper", "aligned_set", "as_photo", "runtime_crops", "runtime_predict"]
+__all__ = ["PREPARE", "RuntimeCropper", "aligned_set", "as_photo", "photo_crops", "runtime_crops",
+           "runtime_predict"]

@@ -1,11 +1,13 @@
-"""The teacher's report: JSON, Markdown and a learning-curve plot, with the labels' sha256."""
+"""The teacher's report: JSON, Markdown and a learning-curve plot, with the labels' sha256 and the
+kept weights' descriptor (``teacher_weights.json``, see :mod:`.ensemble`)."""
 from __future__ import annotations
 
 import hashlib
 import json
 import platform
+import shutil
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Optional
 
 
 def host() -> Dict[str, str]:
@@ -54,15 +56,45 @@ def markdown(result: Dict) -> str:
     for f in result["folds"]:
         lines.append(f"| {f['fold']} | {f['train_rows']} | {f['epochs']} | {f['steps']} | {f['elapsed_s'] / 60:.1f} | "
                      f"{100 * f['val_acc']:.2f}% |")
-    lines += ["", "![learning curves](curves.png)", "", "Settings: " + ", ".join(f"{k} {v}" for k, v in cfg.items()),
-              ""]
+    lines += ["", *weights_lines(result), "", "![learning curves](curves.png)", "",
+              "Settings: " + ", ".join(f"{k} {v}" for k, v in cfg.items()), ""]
     return "\n".join(lines)
 
 
-def write(result: Dict, out: Path) -> None:
-    """``report.json``, ``report.md`` and ``curves.png`` under ``out`` (beside ``teacher_labels.npz``)."""
+def weights_lines(result: Dict) -> List[str]:
+    """Where the fold teachers' weights are and how to label new faces with them, or that this run
+    kept none and what to run instead."""
+    crops = ("`python -m converters.emotion.teacher crops --lfw ../shared/data/lfw --out CROPS.npz` (LFW photos "
+             "through the runtime's detector + aligner)")
+    w = result.get("weights")
+    if not w:
+        return [f"- Weights: **not kept** (this run predates `train` keeping them): nothing can label new faces with "
+                "this teacher. Retrain with the command above (a new teacher: training stops on a wall-clock "
+                "budget, so its labels and their sha256 will differ); it keeps each fold's `fold_<k>.pt` and "
+                "their descriptor `teacher_weights.json` in its `--work` folder's `folds/` "
+                f"(`runs/emotion_teacher/folds/` by default). Then {crops} and `python -m converters.emotion.teacher "
+                "label --weights runs/emotion_teacher/folds --images CROPS.npz --out LABELS.npz`."]
+    return [f"- Weights: {w['folds']} fold teachers (`fold_<k>.pt`, {w['bytes'] / 1e6:.1f} MB together) kept outside "
+            f"git in `{w['folder']}` where this ran; their sizes and sha256 are in "
+            f"[teacher_weights.json](teacher_weights.json) (sha256 `{w['descriptor_sha256']}`). Label new faces "
+            f"(the mean of the folds, each averaged with its mirror): {crops}, then `python -m "
+            f"converters.emotion.teacher label --weights {w['folder']} --descriptor <this folder>/teacher_weights.json "
+            "--images CROPS.npz --out LABELS.npz`; a weight file whose sha256 differs is refused."]
+
+
+def write(result: Dict, out: Path, descriptor: Optional[Path] = None) -> None:
+    """``report.json``, ``report.md`` and ``curves.png`` under ``out`` (beside ``teacher_labels.npz``),
+    and a copy of the kept weights' ``descriptor`` when there is one."""
     result["labels_sha256"] = hashlib.sha256((out / "teacher_labels.npz").read_bytes()).hexdigest()
     result["host"] = host()
+    if descriptor is not None:
+        descriptor = Path(descriptor)
+        kept = json.loads(descriptor.read_text())
+        result["weights"] = {"folder": str(descriptor.parent), "folds": len(kept["files"]),
+                             "bytes": sum(f["bytes"] for f in kept["files"]),
+                             "descriptor_sha256": hashlib.sha256(descriptor.read_bytes()).hexdigest()}
+        if descriptor.resolve() != (out / descriptor.name).resolve():
+            shutil.copyfile(descriptor, out / descriptor.name)
     plot(result, out / "curves.png")
     (out / "report.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "report.md").write_text(markdown(result))

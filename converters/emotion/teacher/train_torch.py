@@ -4,7 +4,8 @@ Fold ``k`` trains on the other folds' faces and predicts fold ``k``'s, so every 
 gets the probabilities of a teacher that never saw it (no memorised labels to copy), and each
 fold's teacher also predicts the validation faces; their mean is the ensemble the report
 scores. Folds run as parallel processes on one GPU, each on a wall-clock budget (a cosine
-schedule that ends when the budget is spent, as the TensorFlow trainer does).
+schedule that ends when the budget is spent, as the TensorFlow trainer does). Each fold keeps
+its final weights (``fold_<k>.pt``) beside its records, for :mod:`.ensemble` to label new faces.
 
 The network is ResNet-18 (torchvision) with a 3x3 stride-1 stem and no max-pool, for 48x48
 faces, trained on the FER+ vote distributions with GPU-side augmentation (flip, rotation,
@@ -142,7 +143,8 @@ def predict(net, images, size: int = 48, batch: int = 1024) -> np.ndarray:
 
 def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device: str = "cuda") -> Path:
     """Train fold ``fold``'s teacher; writes ``fold_<k>.npz`` (oof rows and probabilities, val
-    probabilities) and ``fold_<k>.json`` (history) under ``out``."""
+    probabilities), ``fold_<k>.json`` (history) and ``fold_<k>.pt`` (the final weights, a CPU
+    ``state_dict`` for :func:`build_net`) under ``out``."""
     import torch
 
     torch.manual_seed(cfg.seed + fold)
@@ -212,7 +214,9 @@ def train_fold(pack_path: Path, fold: int, cfg: TeacherConfig, out: Path, device
     np.savez(out / f"fold_{fold}.npz", held=held,
              held_probs=predict(net, x_all[torch.from_numpy(held).to(device)], cfg.input_size),
              val_probs=predict(net, x_val, cfg.input_size))
+    torch.save({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, out / f"fold_{fold}.pt")
     (out / f"fold_{fold}.json").write_text(json.dumps({"fold": fold, "train_rows": int(len(rows)), "steps": step,
+                                                       "image_size": int(x_all.shape[-1]),
                                                        "params": sum(p.numel() for p in net.parameters()),
                                                        "elapsed_s": time.monotonic() - t0, "history": history},
                                                       indent=1))
