@@ -122,10 +122,8 @@ class EmotionClassifier(CreateFromOptions, litert.LiteRTModel):
         with self._use:  # both views in one exclusive section
             if not self._flip_average:
                 return self._invoke(x)
-            if self._views_batched:
-                both = self._invoke(np.concatenate([x, x[:, :, ::-1]])).reshape(2, -1)
-                return (both[0] + both[1]) * np.float32(0.5)
-            return (self._invoke(x) + self._invoke(x[:, :, ::-1])) * np.float32(0.5)
+            plain, mirrored = litert.mirror_views(self._invoke, x, self._views_batched)
+            return (plain + mirrored) * np.float32(0.5)
 
     def _invoke(self, x: np.ndarray) -> np.ndarray:
         spec = self.input_spec

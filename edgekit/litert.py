@@ -14,7 +14,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -268,6 +268,18 @@ def resize_batch(interpreter: Any, spec: TensorSpec, batch: int) -> bool:
     interpreter.resize_tensor_input(spec.index, list(spec.shape))
     interpreter.allocate_tensors()
     return False
+
+
+def mirror_views(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                 batched: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """``run``'s flat outputs for the ``[1, H, W, C]`` batch ``x`` and for its mirror image: one
+    call on both stacked when the interpreter takes a batch of 2 (``batched``, see
+    :func:`resize_batch`), else two calls."""
+    mirrored = x[:, :, ::-1]
+    if batched:
+        both = run(np.concatenate([x, mirrored])).reshape(2, -1)
+        return both[0], both[1]
+    return run(x), run(mirrored)
 
 
 def input_specs(interpreter: Any) -> List[TensorSpec]:

@@ -103,10 +103,8 @@ class FaceEmbedder(CreateFromOptions, litert.LiteRTModel):
         return crop.reshape(expected)
 
     def _views(self, crop: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        if self._views_batched:
-            views = self._run(np.stack([crop, crop[:, ::-1]])).reshape(2, -1)
-            return self._unit(views[0]), self._unit(views[1])
-        return self._unit(self._run(crop[None])), self._unit(self._run(crop[None, :, ::-1]))
+        plain, mirrored = litert.mirror_views(self._run, crop[None], self._views_batched)
+        return self._unit(plain), self._unit(mirrored)
 
     def _unit(self, vector: np.ndarray) -> np.ndarray:
         norm = float(np.linalg.norm(vector))
