@@ -242,12 +242,10 @@ class Captioner(CreateFromOptions):
         t0 = time.perf_counter()
         label = max(emotion, key=emotion.get) if isinstance(emotion, Mapping) else emotion
         recent = set(self._recent)
-        if self.decoder is not None:
-            text, reason = self._generated(rng, lang, emotion, label, style, scene, recent | taken)
-            if text is not None:
-                return Caption(text, label, style, scene.key, lang, "model", None, (time.perf_counter() - t0) * 1e3)
-        else:
-            reason = None
+        text, reason = (self._generated(rng, lang, emotion, label, style, scene, recent | taken)
+                        if self.decoder is not None else (None, None))
+        if text is not None:
+            return Caption(text, label, style, scene.key, lang, "model", None, (time.perf_counter() - t0) * 1e3)
         entry = self._library_line(rng, lang, label, style, scene, recent, taken)
         return Caption(entry.text, label, entry.style, None if entry.scene == NO_SCENE else entry.scene, lang,
                        "library", reason, (time.perf_counter() - t0) * 1e3)
