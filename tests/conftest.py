@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,14 @@ def tiny_emotion_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "tiny_emotion.tflite"
     path.write_bytes(tinymodels.with_label_metadata(tflite, tinymodels.LABELS))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_captions():
+    """Every test starts with empty recent-caption memories in the shared captioners
+    (``edgekit.caption()``, ``suggest()``, ``make_meme()``): they skip recent lines, so otherwise a
+    test's captions would depend on which tests ran before it in the process."""
+    api = sys.modules.get("edgekit.captioning.api")  # never imported here just for this
+    if api is not None:
+        api.reset_recent()
+    yield

@@ -170,11 +170,6 @@ def test_fusion_limits():
 # ---------------------------------------------------------------- suggest()
 @pytest.mark.parametrize("chat,lang", [(EXAM_ZH, "zh"), (EXAM_EN, "en")])
 def test_suggest_returns_n_distinct_captions_for_the_scene(chat, lang):
-    from edgekit.captioning import api
-
-    # the shared captioner skips its recent lines: after earlier tests took the cell's exam lines,
-    # scene-less ones (scene None) would follow, so this test starts from an empty memory
-    api.reset_recent()
     result = suggest(chat, n=5, seed=3)
     assert result.emotion == "fear" and result.scene == "exam" and result.lang == lang
     texts = [s.text for s in result.suggestions]
