@@ -28,7 +28,6 @@ look at whether those faces are real. Runtime venv, no TensorFlow.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -261,14 +260,14 @@ def mesh_check(faces: list, count: int, seed: int) -> dict:
 
 def fer_check(detectors: Dict[str, FaceDetector], count: int, seed: int) -> dict:
     """Check 4: gray canvases give identical detections with both inputs."""
-    folder = shared_dir() / "data" / "ferplus" / "FER2013Valid"
-    with (folder / "label.csv").open(newline="") as fh:
-        names = [row[0] for row in csv.reader(fh) if row]
+    from converters.checks.evaluate_transfer import ferplus_rows
+
+    paths = [path for path, _ in ferplus_rows(shared_dir() / "data" / "ferplus" / "FER2013Valid")]
     rng = np.random.default_rng(seed)
-    keep = np.sort(rng.permutation(len(names))[:count])
+    keep = np.sort(rng.permutation(len(paths))[:count])
     identical, detected = 0, {k: 0 for k in INPUTS}
     for i in tqdm(keep, desc="fer canvases", file=sys.stderr, mininterval=5.0):
-        face = cv2.imread(str(folder / names[i]), cv2.IMREAD_GRAYSCALE)
+        face = cv2.imread(str(paths[i]), cv2.IMREAD_GRAYSCALE)
         if face is None:
             continue
         image = canvas(face, rng)
