@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from converters.core.fercrops import upscaled_crop
-from edgekit.aus import FEATURE_NAMES, MAX_PITCH_DEG, MAX_RIGID_RESIDUAL, MAX_YAW_DEG, measure
+from edgekit.aus import AU_NAMES, FEATURE_NAMES, MAX_PITCH_DEG, MAX_RIGID_RESIDUAL, MAX_YAW_DEG, measure
 from edgekit.facemesh import FaceMesh
 
 EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
@@ -57,3 +57,10 @@ def mesh_raw(paths: Sequence[Path], desc: str, mesh: Optional[FaceMesh] = None) 
         if own:
             mesh.close()
     return {"raw": raw, "ok": ok, "found": found, "yaw": yaw, "residual": residual}
+
+
+def raw_change(before: np.ndarray, after: np.ndarray, au: str) -> float:
+    """Change of an AU's raw measure (mean of the two sides, reference units): "rises" is > 0,
+    free of the activation's noise floor and clipping."""
+    k = AU_NAMES.index(au)
+    return float(np.mean(after[2 * k:2 * k + 2] - before[2 * k:2 * k + 2]))

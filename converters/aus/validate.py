@@ -5,8 +5,9 @@
 1. FER2013Valid class means of every AU (population neutral; 48x48 crops upscaled x4 on a gray
    border, as everywhere in this repo) against the EMFACS prototypes; how often the mesh reads
    a 48-px face at all.
-2. Transfer: a FER2013Valid smile transferred onto neutral faces (FER+ and LFW) must raise AU12
-   and AU6 of the result.
+2. Transfer: a FER2013Valid smile transferred onto neutral faces (FER+ faces by their votes, LFW
+   photos the classifier reads as neutral) must raise AU12 and AU6 of the result
+   (``converters/aus/transfer_check.py``; ``--only-transfer`` re-measures it alone).
 3. Real people: LFW people with a photo the classifier reads as neutral and one it reads as
    happy: does AU12 (and AU6) rise from the one to the other?
 4. Per-person temporal calibration: videos built from each of several LFW people's photos run
@@ -38,7 +39,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from converters.aus.common import EMOTIONS, ferplus_rows, majority
+from converters.aus.common import EMOTIONS, ferplus_rows, majority, raw_change
+from converters.aus.transfer_check import markdown as transfer_markdown
+from converters.aus.transfer_check import transfer_check
 from converters.core.fercrops import upscaled_crop
 from converters.core.paths import ROOT, shared_dir
 from converters.core.provenance import environment
@@ -147,62 +150,17 @@ def plot_class_means(result: Dict[str, Any], path: Path) -> None:
 # ------------------------------------------------------------------------------ 2. transfer
 
 
-def raw_change(before: np.ndarray, after: np.ndarray, au: str) -> float:
-    """Change of an AU's raw measure (mean of the two sides, reference units): "rises" is > 0,
-    free of the activation's noise floor and clipping."""
-    k = AU_NAMES.index(au)
-    return float(np.mean(after[2 * k:2 * k + 2] - before[2 * k:2 * k + 2]))
-
-
-def transfer_check(data: Path, pairs: int) -> Dict[str, Any]:
-    from edgekit.errors import NoFaceError
-    from edgekit.transfer import ExpressionTransfer
-
-    rows = ferplus_rows(data / "ferplus" / "FER2013Valid")
-    smiles = [p for p, v in rows if v[1] >= 8 and v[8] == 0 and v[9] == 0][:pairs]
-    neutrals = [p for p, v in rows if v[0] >= 9 and v[8] == 0 and v[9] == 0][:pairs]
-    lfw = sorted((data / "lfw" / "images").glob("*/*.jpg"))
-    rng = random.Random(0)
-    lfw = rng.sample(lfw, min(len(lfw), pairs))
-    out: Dict[str, Any] = {}
-    with ExpressionTransfer() as engine:
-        for kind, targets in (("ferplus", [upscaled_crop(p) for p in neutrals]),
-                              ("lfw", [cv2.imread(str(p)) for p in lfw])):
-            d12, d6, rise12, rise6, moved12, moved6, both_up, used = [], [], [], [], [], [], 0, 0
-            for src_path, target in zip(smiles, targets):
-                try:
-                    result = engine.transfer(upscaled_crop(src_path), target)
-                except NoFaceError:
-                    continue
-                after = engine.mesh.process(result.image)
-                if not after:
-                    continue
-                before_aus = action_units(result.target.points, presence=result.target.presence)
-                after_aus = action_units(after[0].points, presence=after[0].presence)
-                if not (before_aus.ok and after_aus.ok):
-                    continue
-                personal = action_units(after[0].points, baseline=before_aus.raw)  # against the target's own face
-                used += 1
-                moved_aus = action_units(result.landmarks)
-                if moved_aus.ok:
-                    moved12.append(raw_change(before_aus.raw, moved_aus.raw, "AU12"))
-                    moved6.append(raw_change(before_aus.raw, moved_aus.raw, "AU6"))
-                rise12.append(raw_change(before_aus.raw, after_aus.raw, "AU12"))
-                rise6.append(raw_change(before_aus.raw, after_aus.raw, "AU6"))
-                d12.append(after_aus.activations["AU12"] - before_aus.activations["AU12"])
-                d6.append(after_aus.activations["AU6"] - before_aus.activations["AU6"])
-                both_up += personal.activations["AU12"] > 0 and personal.activations["AU6"] > 0
-            d12a, d6a = np.array(d12), np.array(d6)
-            out[kind] = {"pairs": used, "au12_rises": round(float((np.array(rise12) > 0).mean()), 4) if used else None,
-                         "au6_rises": round(float((np.array(rise6) > 0).mean()), 4) if used else None,
-                         "au12_mean_change": round(float(d12a.mean()), 3) if used else None,
-                         "au6_mean_change": round(float(d6a.mean()), 3) if used else None,
-                         "both_active_against_own_neutral": round(both_up / used, 4) if used else None,
-                         "au12_rises_on_transferred_landmarks":
-                             round(float((np.array(moved12) > 0).mean()), 4) if moved12 else None,
-                         "au6_rises_on_transferred_landmarks":
-                             round(float((np.array(moved6) > 0).mean()), 4) if moved6 else None}
-    return out
+def rerun_transfer(data: Path, out: Path, pairs: int) -> int:
+    """Re-measure only section 2 (the transfer) into an existing report."""
+    path = out / "report.json"
+    report = json.loads(path.read_text(encoding="utf-8"))
+    report["transfer"], report["transfer_diagnosis"] = transfer_check(data, pairs, out)
+    report["transfer_diagnosis"]["rerun"] = environment("python -m converters.aus.validate")
+    report["targets"] = targets(report)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=float) + "\n", encoding="utf-8")
+    write_markdown(report, out / "README.md")
+    print(json.dumps(report["transfer"], indent=1))
+    return 0
 
 
 # ------------------------------------------------------------------------------ 3./4. LFW people
@@ -729,21 +687,7 @@ def write_markdown(report: Dict[str, Any], path: Path) -> None:
             lines.append(f"- {e}: " + ", ".join(f"{a} rank {v['rank_among_classes']} "
                                                 f"({v['minus_neutral']:+.2f} vs neutral)" for a, v in aus.items()))
     if tr:
-        lines += ["", "## 2. Neutral -> smile through the transfer path", "",
-                  "| targets | pairs | AU12 measure rises | AU6 measure rises | mean AU12 change | mean AU6 change | "
-                  "AU12 and AU6 active against the target's own neutral | "
-                  "AU12 / AU6 rise on the transferred landmarks |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for kind, v in tr.items():
-            lines.append(f"| {kind} | {v['pairs']} | {v['au12_rises']:.1%} | {v['au6_rises']:.1%} | "
-                         f"{v['au12_mean_change']:+.3f} | {v['au6_mean_change']:+.3f} | "
-                         f"{v['both_active_against_own_neutral']:.1%} | "
-                         f"{v['au12_rises_on_transferred_landmarks']:.1%} / "
-                         f"{v['au6_rises_on_transferred_landmarks']:.1%} |")
-        lines += ["", "Measured by meshing the edited photo again, as a user re-analysing it would; the last column "
-                      "reads the landmarks the transfer moved (its geometric intent). The transfer moves lips, eyes "
-                      "and brows only, never the cheeks, so AU6 comes only from what the mesh model infers from the "
-                      "new mouth."]
+        lines += transfer_markdown(tr, report.get("transfer_diagnosis"))
     if real:
         lines += ["", "## 3. Real people: neutral photo -> smiling photo (LFW)", "",
                   f"{real['people']} people ({real['selection']}). The AU12 measure rises on "
@@ -941,16 +885,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--timing-note", default="", help="a sentence on the machine's load during the timing")
     parser.add_argument("--only-timing", action="store_true",
                         help="re-measure only section 6 (timing, explain included) into the existing report")
+    parser.add_argument("--only-transfer", action="store_true",
+                        help="re-measure only section 2 (the transfer) into the existing report")
     args = parser.parse_args(argv)
     if args.only_timing:
         return rerun_timing(args.out, args.timing_note)
+    if args.only_transfer:
+        return rerun_transfer(args.data, args.out, args.transfer_pairs)
     RUNS.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     report: Dict[str, Any] = {"environment": environment("python -m converters.aus.validate")}
     report["ferplus"] = ferplus_valid(args.data, args.limit)
     plot_class_means(report["ferplus"], args.out / "class_means.png")
     report["fusion"] = fusion_check()
-    report["transfer"] = transfer_check(args.data, args.transfer_pairs)
+    report["transfer"], report["transfer_diagnosis"] = transfer_check(args.data, args.transfer_pairs, args.out)
     readings = lfw_readings(args.data, args.lfw_people)
     report["real_pairs"] = real_pairs(readings)
     report["stream"] = stream_check(args.data, readings, args.stream_people)

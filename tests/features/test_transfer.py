@@ -48,6 +48,52 @@ def test_reference_mesh_and_weights_are_sane():
     assert 0.0 <= weights.min() and weights.max() <= 1.0
 
 
+def _posed(ref_frame: np.ndarray, yaw: float, pitch: float, roll: float, scale: float = 55.0) -> np.ndarray:
+    """A reference-frame mesh placed in an image: rotated (degrees), scaled, moved."""
+    y, p, r = np.radians([yaw, pitch, roll])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return scale * ref_frame @ (rz @ rx @ ry).T + np.array([300.0, 260.0, 10.0])
+
+
+def _smile(ref_frame: np.ndarray, amount: float) -> np.ndarray:
+    """Lip corners (AU12's landmarks) moved up and out by ``amount`` reference units."""
+    from edgekit.aus import LIP_CORNER
+
+    out = ref_frame.copy()
+    for side, outward in zip(LIP_CORNER, (-1.0, 1.0)):  # subject's right is the image left
+        out[list(side)] += amount * np.array([0.6 * outward, -0.8, 0.0])
+    return out
+
+
+@pytest.mark.parametrize("yaw,pitch,roll", [(0, 0, 0), (28, 0, 0), (-20, 15, 8), (5, -18, -12)])
+def test_a_smile_delta_raises_au12_on_the_moved_landmarks_whatever_the_pose_and_shape(yaw, pitch, roll):
+    """Geometry only (#22): a neutral target of another shape and any pose, given a smiling source's
+    offsets, reads AU12 higher by the smile's corner move; a target that already smiles more than the
+    source reads lower (the transfer sets the mouth's shape, it does not add to it)."""
+    from edgekit.aus import AU_NAMES, action_units
+    from edgekit.transfer.geometry import jaw_follow_weights, retarget
+
+    reference = load_neutral_mesh()
+    rng = np.random.default_rng(3)
+    shape = reference + rng.normal(0.0, 0.01, reference.shape) * expression_weights()[:, None]  # another person
+    source = _posed(_smile(reference, 0.12), -10, 5, 0, scale=80.0)
+    wanted = expression_offsets(source, reference).offsets
+    k = AU_NAMES.index("AU12")
+
+    def au12(points: np.ndarray) -> float:
+        return float(np.mean(action_units(points).raw[2 * k:2 * k + 2]))
+
+    for own_smile, rises in ((0.0, True), (0.2, False)):
+        target = _posed(_smile(shape, own_smile), yaw, pitch, roll)
+        moved = retarget(target, expression_offsets(target, reference), wanted, expression_weights(),
+                         jaw_follow_weights())
+        change = au12(moved) - au12(target)
+        assert (change > 0) == rises, (own_smile, change)
+        assert change == pytest.approx(0.12 - own_smile, abs=0.03)  # the corners' move, in reference units
+
+
 def test_piecewise_affine_maps_every_vertex_onto_its_target():
     """Bright 1-pixel markers at the source vertices land exactly on the moved vertices."""
     rng = np.random.default_rng(0)
