@@ -202,6 +202,15 @@ def _abs_yaw(rows: List[Dict[str, Any]]) -> Optional[float]:
     return round(float(np.median(yaws)), 1) if yaws else None
 
 
+def remaining_failures(rows: List[Dict[str, Any]], ref_corners: float) -> Dict[str, Any]:
+    """Pairs whose AU12 does not rise on the transferred landmarks: how many, from how many sources,
+    and how far each source's lip corners sit from the reference's relative to the upper-lip centre
+    (the only part of its smile the transfer copies)."""
+    fails = [r for r in rows if "skipped" not in r and not (r["moved_au12_change"] or 0.0) > 0]
+    return {"pairs": len(fails), "sources": len({r["source"] for r in fails}),
+            "source_corners_minus_reference": sorted(round(r["source_corners_au12"] - ref_corners, 3) for r in fails)}
+
+
 def real_smile_anchor_split(data: Path, people: int) -> Dict[str, Any]:
     """Same person, neutral photo -> smiling photo (section 3's pairing, on the first ``people`` LFW
     people with >= 2 photos): how much of the AU12 rise is the whole mouth rising (its anchor, which
@@ -269,6 +278,9 @@ def transfer_check(data: Path, pairs: int, out: Path,
             "neutral_targets_mouth_anchor_sd": round(float(np.std([r["target_mouth_anchor_au12"]
                                                                    for r in measured])), 4) if measured else None},
         "real_smile_split": real_smile_anchor_split(data, anchor_people),
+        "remaining_failures": {kind: remaining_failures(rows[kind], ref_corners) for kind in ("ferplus", "lfw")},
+        "source_corners_minus_reference_median": round(float(np.median(
+            [r["source_corners_au12"] - ref_corners for r in measured])), 4) if measured else None,
     }
     plot_pairs(rows, out / "transfer_pairs.png")
     return result, diagnosis
@@ -332,8 +344,9 @@ def markdown(tr: Dict[str, Any], diagnosis: Optional[Dict[str, Any]]) -> List[st
     split = diagnosis["source_au12_split_minus_reference"]
     moved, remesh = rnd["au12_rises_on_transferred_landmarks"], rnd["au12_rises_remeshed"]
     lines += ["", "![transfer pairs](transfer_pairs.png)", "",
-              f"Why LFW failed before: earlier runs drew {rnd['pairs']} LFW targets at random, and the classifier "
-              f"reads only {rnd['targets_read_neutral']} of them as neutral (LFW people smile a lot, see section 4). "
+              "Why LFW failed before: earlier runs drew their LFW targets at random, and of the "
+              f"{rnd['pairs']} measured pairs the classifier reads only {rnd['targets_read_neutral']} targets as "
+              "neutral (LFW people smile a lot, see section 4). "
               "The transfer sets the target's mouth shape to the source's, so a target that already smiles as much "
               "as the source cannot rise. On that sample AU12 rises on the transferred landmarks of "
               f"{moved['neutral_targets']:.1%} of the neutral-read targets and {moved['other_targets']:.1%} of the "
@@ -357,6 +370,14 @@ def markdown(tr: Dict[str, Any], diagnosis: Optional[Dict[str, Any]]) -> List[st
               f"targets its AU12 part has an SD of {split['neutral_targets_mouth_anchor_sd']:.3f} (a smile raises it "
               f"by {real['mouth_anchor_part_mean']:+.3f} on average), so copying it would carry part of the source's "
               "face along with the smile; the transfer keeps it, and this section does not change that."]
+    rest = diagnosis.get("remaining_failures")
+    if rest:
+        lines += ["", "The failures left on the transferred landmarks: " +
+                  "; ".join(f"{kind}: {v['pairs']} pairs from {v['sources']} sources, whose corners sit "
+                            f"{', '.join(f'{x:+.3f}' for x in v['source_corners_minus_reference'])} from the "
+                            "reference's" for kind, v in rest.items()) +
+                  f" (median over all sources: {diagnosis['source_corners_minus_reference_median']:+.3f}). Near 0 "
+                  "means the source's smile shows as the whole mouth rising, which the transfer does not carry."]
     if "rerun" in diagnosis:
         env = diagnosis["rerun"]
         lines += ["", f"Section 2 re-measured alone by `{env['command']}` (git {env['git_sha']}, {env['date_utc']}); "

@@ -95,7 +95,7 @@ def test_lfw_targets_are_the_photos_read_as_neutral_in_seeded_order(tmp_path):
 
 
 def test_transfer_summary_and_diagnosis_of_per_pair_rows():
-    from converters.aus.transfer_check import diagnose_random_sample, summary
+    from converters.aus.transfer_check import diagnose_random_sample, remaining_failures, summary
 
     def row(p_neutral, target12, source12, moved12, remesh12=0.05, yaw=0.0):
         return {"target_p_neutral": p_neutral, "target_au12_vs_population": target12,
@@ -115,3 +115,6 @@ def test_transfer_summary_and_diagnosis_of_per_pair_rows():
     assert d["fails_on_transferred_landmarks"] == 1 and d["fails_with_target_not_read_neutral"] == 1
     assert d["fails_with_target_au12_at_least_the_source"] == 1
     assert d["target_abs_yaw_median"] == {"fails": 12.0, "rises": 0.0}
+    for r in rows[:4]:
+        r["source"], r["source_corners_au12"] = "smile.png", 0.25
+    assert remaining_failures(rows, 0.2) == {"pairs": 1, "sources": 1, "source_corners_minus_reference": [0.05]}
