@@ -77,6 +77,11 @@ class FaceDetectorOptions(ModelOptions):
             colour photos luma finds 3% fewer faces (mostly low-scored background faces), scores
             0.017 lower (median) and eye points slightly less steady under small shifts
             (``reports/detection/luma_vs_rgb.md``); emotion effects in ``reports/emotion_robustness``.
+        luma_keypoints: find faces on ``input_color`` but take each face's keypoints (and centre its
+            close-up crop) from a second pass on the frame's gray version, matched by box overlap;
+            the box and score stay the first pass's. A colour photo and its gray copy are then aligned
+            alike, while faces are found as well as in colour. One more detector run per colour frame
+            with a face (none on gray frames, whose gray is themselves).
     """
 
     model: str = option("short_range", choice(DETECTOR_MODELS, "use short_range or full_range"), metavar="MODEL",
@@ -95,6 +100,8 @@ class FaceDetectorOptions(ModelOptions):
     input_color: str = option("rgb", choice(INPUT_COLORS, "use rgb (the model's own input) or luma (gray pixels)"),
                               metavar="COLOR",
                               help="detector input: rgb, or luma (gray: colour and gray photos detect alike)")
+    luma_keypoints: bool = option(False, boolean("use luma_keypoints=True to align colour and gray photos alike"),
+                                  help="take each face's keypoints from a second pass on the frame's gray version")
 
 
 class _DetectsFaces:
@@ -312,6 +319,8 @@ class PipelineOptions(Options):
             (``FaceDetectorOptions.close_up``; off by default, see there for its measured cost and gain).
         input_color: what the detector sees, ``"rgb"`` (default) or ``"luma"``
             (``FaceDetectorOptions.input_color``).
+        luma_keypoints: keypoints from a second detector pass on the frame's gray version
+            (``FaceDetectorOptions.luma_keypoints``): colour and gray photos aligned alike.
         num_threads: LiteRT CPU threads of each model.
         emotion_model: bundled model name or ``.tflite`` path; None skips emotion
             classification (faces are returned with ``emotion=None``).
@@ -353,6 +362,7 @@ class PipelineOptions(Options):
                                     help="analyse at most N faces per image, best first")
     close_up: bool = like(FaceDetectorOptions, "close_up")
     input_color: str = like(FaceDetectorOptions, "input_color")
+    luma_keypoints: bool = like(FaceDetectorOptions, "luma_keypoints")
     num_threads: int = num_threads_option()
     emotion_model: Optional[PathLike] = option(
         "emotion", optional(model_ref(), "no emotion classification"), metavar="NAME|PATH",
@@ -397,7 +407,8 @@ class PipelineOptions(Options):
         bounded cost per frame."""
         return FaceDetectorOptions(model=self.detector, min_confidence=self.min_confidence, max_faces=self.max_faces,
                                    num_threads=self.num_threads, small_faces=self.running_mode == "image",
-                                   close_up=self.close_up, input_color=self.input_color)
+                                   close_up=self.close_up, input_color=self.input_color,
+                                   luma_keypoints=self.luma_keypoints)
 
     @property
     def tracker_options(self) -> TrackerOptions:

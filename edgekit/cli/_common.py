@@ -48,7 +48,8 @@ FLAG_ALIASES: Dict[str, Tuple[str, ...]] = {
     "action_units": ("--aus",), "max_new_tokens": ("--max-tokens",),
 }
 #: The PipelineOptions fields each option group exposes.
-PIPELINE_FLAGS = ("detector", "min_confidence", "max_faces", "close_up", "input_color", "num_threads", "emotion_model")
+PIPELINE_FLAGS = ("detector", "min_confidence", "max_faces", "close_up", "input_color", "luma_keypoints",
+                  "num_threads", "emotion_model")
 VIDEO_FLAGS = ("smoothing_ms",)
 IDENTITY_FLAGS = ("gallery_path", "identity_model")
 AU_FLAGS = ("action_units", "au_stream_neutral", "au_neutral")

@@ -149,7 +149,16 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
         if not found and self.options.small_faces and min(image_bgr.shape[:2]) >= 2 * min(self.input_size):
             found = self._detect_windows(image_bgr)
         found = found if self.options.max_faces is None else found[: self.options.max_faces]
-        return [self._close_up(image_bgr, det) for det in found] if self.options.close_up else found
+        if not found or not (self.options.close_up or self.options.luma_keypoints):
+            return found
+        source, refs = image_bgr, found
+        if self.options.luma_keypoints and self.options.input_color == "rgb" and not _is_gray(image_bgr):
+            source = cv2.cvtColor(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+            luma = self._detect_whole(source)
+            refs = [_same_face(det, luma) or det for det in found]
+        if self.options.close_up:
+            refs = [self._close_up(source, ref) for ref in refs]
+        return [Detection(box=det.box, keypoints=ref.keypoints, score=det.score) for det, ref in zip(found, refs)]
 
     def _close_up(self, image_bgr: np.ndarray, det: Detection) -> Detection:
         """``det`` with the keypoints of the same face detected again in a square crop
@@ -166,10 +175,8 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
         pad = max(0, -x0, -y0, x0 + size - w, y0 + size - h)
         source = cv2.copyMakeBorder(image_bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0) if pad else image_bgr
         crop = np.ascontiguousarray(source[y0 + pad:y0 + pad + size, x0 + pad:x0 + pad + size])
-        again = max(self._detect_whole(crop, (x0, y0)), key=lambda d: d.box.iou(det.box), default=None)
-        if again is None or again.box.iou(det.box) <= 0.3:
-            return det
-        return Detection(box=det.box, keypoints=again.keypoints, score=det.score)
+        again = _same_face(det, self._detect_whole(crop, (x0, y0)))
+        return det if again is None else Detection(box=det.box, keypoints=again.keypoints, score=det.score)
 
     def _detect_whole(self, image_bgr: np.ndarray, offset: Tuple[float, float] = (0.0, 0.0)) -> List[Detection]:
         """Detections in the whole of ``image_bgr`` (frame pixels, shifted by ``offset``), best first."""
@@ -206,3 +213,14 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
                 kept.append(det)
         return kept
 
+
+def _same_face(det: Detection, candidates: List[Detection]) -> Optional[Detection]:
+    """The candidate that overlaps ``det`` most, if their IoU is above 0.3 (the same face found again)."""
+    best = max(candidates, key=lambda d: d.box.iou(det.box), default=None)
+    return best if best is not None and best.box.iou(det.box) > 0.3 else None
+
+
+def _is_gray(image_bgr: np.ndarray) -> bool:
+    """True when the frame's three channels are equal (a gray photo): its luma is itself."""
+    return image_bgr.ndim == 3 and bool(np.array_equal(image_bgr[..., 0], image_bgr[..., 1])
+                                        and np.array_equal(image_bgr[..., 1], image_bgr[..., 2]))

@@ -1,0 +1,72 @@
+"""The detector's luma keypoints (FaceDetectorOptions.luma_keypoints, opt-in): faces are found on the RGB
+pixels, but each face's keypoints come from a second pass on the frame's gray version, so a colour photo
+and its gray copy are aligned alike; the box and score stay the RGB pass's, gray frames need no second
+pass, and the close-up crop is centred on the gray pass's box."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import edgekit
+from edgekit import FaceDetector
+from edgekit.errors import ConfigError
+from runtime.test_luma_input import gray3
+from runtime.test_small_faces import count_runs
+
+
+def test_a_colour_photo_and_its_gray_copy_get_the_same_keypoints(astronaut):
+    detector = FaceDetector(luma_keypoints=True)
+    colour, gray = detector.detect(astronaut), detector.detect(gray3(astronaut))
+    assert len(colour) == len(gray) == 1
+    assert colour[0].keypoints == gray[0].keypoints
+    rgb = FaceDetector().detect(astronaut)[0]
+    assert colour[0].box == rgb.box and colour[0].score == rgb.score  # found in colour
+    assert colour[0].keypoints != rgb.keypoints  # the RGB pass's own points differ from the gray pass's
+
+
+def test_with_the_close_up_the_crop_is_the_gray_pass_s_too(astronaut):
+    detector = FaceDetector(luma_keypoints=True, close_up=True)  # the astronaut's face: under 40% of the frame
+    colour, gray = detector.detect(astronaut), detector.detect(gray3(astronaut))
+    assert len(colour) == len(gray) == 1 and colour[0].keypoints == gray[0].keypoints
+    assert colour[0].keypoints != FaceDetector(luma_keypoints=True).detect(astronaut)[0].keypoints  # refined
+    assert colour[0].keypoints != FaceDetector(close_up=True).detect(astronaut)[0].keypoints  # from the gray crop
+
+
+def test_one_more_run_on_colour_frames_none_on_gray_ones(astronaut, monkeypatch):
+    detector = FaceDetector(luma_keypoints=True)
+    runs = count_runs(detector, monkeypatch)
+    detector.detect(astronaut)
+    assert len(runs) == 2
+    runs.clear()
+    assert detector.detect(gray3(astronaut)) == FaceDetector().detect(gray3(astronaut))
+    assert len(runs) == 1
+    runs.clear()
+    assert detector.detect(np.full((200, 200, 3), 128, np.uint8)) == [] and len(runs) == 1  # no face: no second pass
+
+
+def test_the_default_is_off_and_unchanged(astronaut):
+    assert not FaceDetector().options.luma_keypoints and not edgekit.PipelineOptions().detector_options.luma_keypoints
+    assert FaceDetector().detect(astronaut) == FaceDetector(luma_keypoints=False).detect(astronaut)
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None])
+def test_luma_keypoints_must_be_a_bool(bad):
+    with pytest.raises(ConfigError, match="luma_keypoints"):
+        FaceDetector(luma_keypoints=bad)
+    with pytest.raises(ConfigError, match="luma_keypoints"):
+        edgekit.PipelineOptions(luma_keypoints=bad)
+
+
+def test_the_pipeline_and_the_cli_pass_it_to_the_detector(astronaut_path, tmp_path):
+    from edgekit.cli import main
+
+    with edgekit.Pipeline(luma_keypoints=True, emotion_model=None) as pipe:
+        assert pipe.detector.options.luma_keypoints
+    out = tmp_path / "luma.jsonl"
+    assert main(["analyze", str(astronaut_path), "--out", str(out), "--luma-keypoints"]) == 0
+    keypoints = json.loads(out.read_text().splitlines()[0])["faces"][0]["keypoints"]
+    with FaceDetector(luma_keypoints=True) as detector:
+        expected = detector.detect(str(astronaut_path))[0]
+    assert keypoints["right_eye"] == pytest.approx(list(expected.keypoint("right_eye")))
