@@ -8,6 +8,7 @@ import argparse
 import logging
 
 from converters.core.cli import run
+from edgekit.errors import ConfigError
 
 STAGES = ("corpus", "train", "prune", "export", "evaluate")
 #: Stages that run TensorFlow and take ``--threads``.
@@ -18,16 +19,25 @@ log = logging.getLogger("converters.caption")
 def _run(args: argparse.Namespace) -> None:
     from converters.caption import pipeline
 
+    if args.library_only and args.stage != "corpus":
+        raise ConfigError("applies to the corpus stage only", f"--library-only with stage {args.stage!r}",
+                          "run `python -m converters.caption corpus --library-only`")
     for stage in STAGES if args.stage == "all" else (args.stage,):
         log.info("stage %s", stage)
         fn = getattr(pipeline, stage)
-        fn(threads=args.threads) if stage in THREADED else fn()
+        if stage == "corpus":
+            fn(tokenizer=not args.library_only)
+        else:
+            fn(threads=args.threads) if stage in THREADED else fn()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m converters.caption", description=__doc__)
     parser.add_argument("stage", choices=STAGES + ("all",))
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra/inter-op threads (default 1)")
+    parser.add_argument("--library-only", action="store_true",
+                        help="corpus stage only: write the library and keep the shipped tokenizer (a corpus edit "
+                             "shipped without a retrain; the shipped model and tokenizer must stay a pair)")
     parser.set_defaults(func=_run)
     return parser
 

@@ -31,9 +31,10 @@ def load_split() -> Tuple[CaptionTokenizer, List[Entry], List[Entry]]:
     return tok, [e for e in entries if e.split == "train"], [e for e in entries if e.split == "heldout"]
 
 
-def corpus() -> None:
+def corpus(tokenizer: bool = True) -> None:
     """Validate the authored corpus, write it as the library (10% held out), and train the
-    tokenizer on its training split."""
+    tokenizer on its training split (``tokenizer=False``: keep the shipped tokenizer, for a corpus
+    edit that ships without a retrain; the shipped model and tokenizer must stay a pair)."""
     from . import authored
     from .tokenizer_train import train_tokenizer
 
@@ -45,6 +46,9 @@ def corpus() -> None:
                          + "\n".join(problems[:50]))
     entries = authored.to_library(captions, seed=SEED)
     write_library(paths.LIBRARY_PATH, entries)
+    if not tokenizer:
+        log.info(f"library: {len(entries)} captions -> {paths.LIBRARY_PATH}; tokenizer kept: {paths.TOKENIZER}")
+        return
     tok = train_tokenizer([e.text for e in entries if e.split == "train"])
     tok.save(paths.TOKENIZER)
     log.info(f"library: {len(entries)} captions -> {paths.LIBRARY_PATH}; tokenizer: {tok.vocab_size} pieces")

@@ -82,3 +82,25 @@ def test_the_default_source_section_is_read_from_the_review_reports():
     assert text in readme and ds.splice(readme, lines) == readme
     fresh = ds.splice("# Report\n\n## Targets\n\nx\n\n## Model\n\ny\n", lines)
     assert fresh.index("## Targets") < fresh.index(ds.TITLE) < fresh.index("## Model") and fresh.endswith("y\n")
+
+
+def test_the_scene_audit_report_is_up_to_date_and_its_log_matches_the_corpus():
+    """reports/caption_review/scene_audit: the README is what the module writes; every retag and
+    rewrite of the authored corpus is in the corpus now and no deleted line is; every line round 4
+    flagged has a decision."""
+    from converters.caption import authored, scene_audit
+
+    assert (scene_audit.FOLDER / "README.md").read_text(encoding="utf-8") == scene_audit.build()
+    rows = [r for r in scene_audit.audit_rows() if r["corpus"] == "authored"]
+    now = {(c.lang, c.emotion, c.style, c.scene, c.text) for c in authored.load()}
+    for r in rows:
+        cell = (r["lang"], r["emotion"], r["style"])
+        if r["action"] == "retag":
+            assert cell + (r["new"], r["text"]) in now, r
+        elif r["action"] == "rewrite":
+            assert cell + ("none", r["new"]) in now and cell + ("none", r["text"]) not in now, r
+        else:
+            assert r["action"] == "delete" and cell + ("none", r["text"]) not in now, r
+    decided = {(r["lang"], r["text"]) for r in rows}
+    flags = scene_audit.flagged()
+    assert flags and all((f["lang"], f["caption"]) in decided for f in flags)
