@@ -9,7 +9,10 @@ per emotion: ``lang, emotion, style, scene, text`` with ``scene`` one of the tax
 - exact duplicates and near duplicates (character 3-gram Jaccard >= 0.8, within a language);
 - damaged Chinese reduplications and idioms (平平无奇 written 平无奇, 瑟瑟发抖 as 瑟发抖 ...);
 - scene words in ``none`` rows, and rows whose words name another scene than their tag;
-- coverage: captions per language, share of ``none`` rows, captions per (emotion, style, lang).
+- situation words in ``none`` rows (a place, event, activity, object or time outside the taxonomy,
+  :mod:`converters.caption.situation_words`);
+- coverage: captions per language, share of ``none`` rows (per language and per cell), captions per
+  (emotion, style, lang).
 
 ``python -m converters.caption.authored [--folder DIR]`` prints the problems and a summary and
 exits 1 when there are any.
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from converters.caption.situation_words import situation_word
 from converters.core.paths import ROOT
 from edgekit import glyphs
 from edgekit.captioning.library import (BLOCKLIST_PATH, MAX_CHARS, Entry, blocked_term, read_blocklist,
@@ -123,6 +127,11 @@ def scene_problem(caption: Caption) -> Optional[str]:
     return None
 
 
+def situation_problem(caption: Caption) -> Optional[str]:
+    """The situation word a ``none`` caption names (it invents a scene), or None."""
+    return situation_word(caption.lang, caption.text) if caption.scene == NO_SCENE else None
+
+
 def validate(captions: Sequence[Caption], blocklist: Sequence[str]) -> List[str]:
     """Every problem found, as ``"file:line: ..."`` lines (empty = valid)."""
     problems: List[str] = []
@@ -142,6 +151,8 @@ def validate(captions: Sequence[Caption], blocklist: Sequence[str]) -> List[str]
                   ("unbalanced brackets", unbalanced_bracket(c.text)),
                   ("damaged doubled word, expected", damaged_doubles(c.text) if c.lang == "zh" else None),
                   ("scene words:", scene_problem(c)),
+                  ("scene 'none' but the text names a situation (retag it to its scene or rewrite it):",
+                   situation_problem(c)),
                   ("characters no bundled font draws:", "".join(sorted(glyphs.undrawable(c.text))) or None))
         problems.extend(f"{c.where}: {what} {found!r} in {c.text!r}" for what, found in checks if found)
         key = (c.lang, c.text)
@@ -158,6 +169,8 @@ class Coverage:
     per_lang: Dict[str, int]
     none_share: Dict[str, float]
     thin_cells: List[Tuple[str, str, str, int]]  # (lang, emotion, style, count) below MIN_PER_CELL
+    #: (lang, emotion, style, none rows, rows) of cells whose share of ``none`` rows is below MIN_NONE_SHARE
+    few_none_cells: List[Tuple[str, str, str, int, int]]
 
     def problems(self) -> List[str]:
         out = [f"{lang}: {n} captions, fewer than {MIN_PER_LANG}"
@@ -166,6 +179,8 @@ class Coverage:
                 for lang, share in self.none_share.items() if share < MIN_NONE_SHARE]
         out += [f"{lang}/{emotion}/{style}: {n} captions, fewer than {MIN_PER_CELL}" for lang, emotion, style,
                 n in self.thin_cells]
+        out += [f"{lang}/{emotion}/{style}: {k} of {n} captions have scene 'none', fewer than {MIN_NONE_SHARE:.0%}"
+                for lang, emotion, style, k, n in self.few_none_cells]
         return out
 
 
@@ -176,7 +191,9 @@ def coverage(captions: Sequence[Caption]) -> Coverage:
     cells = Counter((c.lang, c.emotion, c.style) for c in captions)
     thin = [(la, em, st, cells[(la, em, st)]) for la in LANGS for em in EMOTIONS for st in STYLES
             if cells[(la, em, st)] < MIN_PER_CELL]
-    return Coverage(per_lang, none_share, thin)
+    nones = Counter((c.lang, c.emotion, c.style) for c in captions if c.scene == NO_SCENE)
+    few_none = [key + (nones[key], n) for key, n in sorted(cells.items()) if nones[key] < MIN_NONE_SHARE * n - 1e-9]
+    return Coverage(per_lang, none_share, thin, few_none)
 
 
 HELDOUT_FRACTION = 0.10

@@ -39,6 +39,9 @@ def test_valid_rows_pass(tmp_path):
     ("en\thappiness\tslang\twork\tThis hotpot slaps so hard", "tagged scene 'work' but the text names 'food'"),
     ("zh\thappiness\tslang\tnone\t开心（但没完全开心", "unbalanced brackets"),
     ("zh\thappiness\tanime\tnone\t开心到飞起ꈊ", "characters no bundled font draws: 'ꈊ'"),
+    ("zh\thappiness\tplain\tnone\t收到礼物的那一刻，笑出了声", "scene 'none' but the text names a situation"),
+    ("en\thappiness\tplain\tnone\tSmiling at the dentist, somehow", "names a situation (retag it to its scene or "
+     "rewrite it): 'dentist'"),
 ])
 def test_each_problem_is_reported_with_file_and_line(tmp_path, row, fragment):
     folder = write(tmp_path, "zh\thappiness\tplain\tnone\t今天的快乐刚刚好\n" + row + "\n")
@@ -81,6 +84,8 @@ def test_coverage_targets(tmp_path):
     text = "\n".join(cov.problems())
     assert "zh: 1 captions, fewer than 3000" in text and "zh: 0% of captions have scene 'none'" in text
     assert "en/neutral/plain: 0 captions" in text
+    assert "zh/happiness/plain: 0 of 1 captions have scene 'none', fewer than 30%" in text
+    assert "en/neutral/plain: 0 of" not in text  # empty cells are reported as thin, not as lacking 'none' rows
 
 
 def test_the_committed_corpus_and_its_round_2_drafts_are_valid():
@@ -92,3 +97,42 @@ def test_the_committed_corpus_and_its_round_2_drafts_are_valid():
     problems = authored.validate(corpus + drafts, read_blocklist()) + authored.coverage(corpus).problems()
     assert problems == [], "\n".join(problems[:30])
     assert len(drafts) >= 4800
+
+
+def test_situation_words_only_in_none_rows_and_latin_as_whole_words(tmp_path):
+    from converters.caption.situation_words import SITUATION_WORDS, situation_word
+
+    folder = write(tmp_path, "zh\thappiness\tplain\tfamily\t谁把我的充电器拿走了？算了，今天心情好\n"
+                             "en\thappiness\tplain\tfamily\tWho left hair in the sink? Still smiling\n"
+                             "en\thappiness\tpoetic\tnone\tMy worries are sinking like stones\n"
+                             "zh\thappiness\tplain\tnone\t楼上说得对，今天真的很开心\n")
+    assert problems_of(folder) == []
+    assert situation_word("en", "Alone in the ELEVATOR, grinning") == "elevator"
+    assert situation_word("en", "Elevator music energy") == "elevator"  # whole words, any case
+    assert situation_word("zh", "半夜三点，凌晨的风") == "凌晨" and situation_word("fr", "dentist") is None
+    for lang, words in SITUATION_WORDS.items():
+        assert len(set(words)) == len(words) and all(w == w.lower().strip() for w in words), lang
+
+
+def test_situation_word_problems_name_file_and_line(tmp_path):
+    folder = write(tmp_path, "zh\tfear\tplain\tnone\t有点慌，但问题不大\n"
+                             "zh\tfear\tplain\tnone\t听见牙医的电钻声，腿先软了\n"
+                             "en\tfear\tplain\tnone\tUnknown number calling for the third time\n", name="fear.tsv")
+    problems = problems_of(folder)
+    assert [p.split(": ")[0] for p in problems] == ["fear.tsv:3", "fear.tsv:4"], problems
+    assert "'牙医'" in problems[0] and "'unknown number'" in problems[1]
+
+
+def test_library_only_rebuild_keeps_the_shipped_tokenizer(tmp_path, monkeypatch, capsys):
+    """``python -m converters.caption corpus --library-only``: the library of a corpus edit shipped
+    without a retrain; the tokenizer (a pair with the shipped model) is not rewritten."""
+    from converters.caption import __main__ as cli, paths, pipeline
+    from edgekit.captioning.library import read_library
+
+    monkeypatch.setattr(paths, "LIBRARY_PATH", tmp_path / "library.tsv")
+    monkeypatch.setattr(paths, "TOKENIZER", tmp_path / "tokenizer.json")
+    pipeline.corpus(tokenizer=False)
+    assert read_library(tmp_path / "library.tsv") == authored.to_library(authored.load())
+    assert not (tmp_path / "tokenizer.json").exists()
+    assert cli.main(["train", "--library-only"]) == 2
+    assert "--library-only with stage 'train': applies to the corpus stage only" in capsys.readouterr().err
