@@ -62,6 +62,9 @@ SYSTEM_NOTES = {
     "template": "the slot-grammar filler the first caption library was made of (any scene when none is asked)",
     "voice": "`restyle` of a human-written sentence (rated for keeping its content and emotion)"}
 PANEL_SIZE = 208
+#: Seed of the panel rounds 1-4 used; round 5 passed its own (``sheet --seed``: new draws and, with a
+#: seed of the other parity, the other half of the chat messages and restyle sources).
+PANEL_SEED = 20261207
 RUBRIC = ("fluent", "fits_emotion", "fits_style", "fits_scene", "invented_scene", "keeps_content", "keeps_emotion")
 CORPUS = ROOT / "converters" / "caption" / "corpus"
 #: Scenes as people type them: (lang, text).
@@ -69,7 +72,7 @@ FREE_SCENES = (("zh", "我家猫"), ("en", "my dog"), ("zh", "周一早高峰"),
                ("zh", "周末去看展"), ("en", "grandma's kitchen"), ("zh", "火锅店"), ("en", "the night bus home"))
 
 
-def panel(size: int = PANEL_SIZE, seed: int = 20261207) -> List[dict]:
+def panel(size: int = PANEL_SIZE, seed: int = PANEL_SEED) -> List[dict]:
     """The fixed request panel: both languages, every emotion (as a label, or as a probability dict
     like the classifier's), with and without style and scene."""
     rng = random.Random(seed)
@@ -86,16 +89,17 @@ def panel(size: int = PANEL_SIZE, seed: int = 20261207) -> List[dict]:
                          "probs": probs,
                          "style": None if rng.random() < 0.25 else rng.choice(STYLES),
                          "scene": None if rng.random() < 0.45 else rng.choice(SCENES)})
-    return requests + extra_requests(len(requests), rng)
+    return requests + extra_requests(len(requests), rng, half=(seed - PANEL_SEED) % 2)
 
 
-def extra_requests(start: int, rng: random.Random) -> List[dict]:
-    """Chat-derived requests (every 2nd chat message), free-text scenes, and restyle requests
-    (every 2nd human-written sentence, a random style other than plain)."""
+def extra_requests(start: int, rng: random.Random, half: int = 0) -> List[dict]:
+    """Chat-derived requests (every 2nd chat message, from the ``half``-th), free-text scenes, and
+    restyle requests (every 2nd human-written sentence, from the ``half``-th; a random style other
+    than plain). Rounds 1-4 used half 0; a panel seed of the other parity takes the other half."""
     from edgekit.suggestions.text import analyze_text
 
     out: List[dict] = []
-    for row in authored.read_tsv(CORPUS / "chat_messages.tsv")[::2]:
+    for row in authored.read_tsv(CORPUS / "chat_messages.tsv")[half::2]:
         a = analyze_text(row["text"], row["lang"])
         probs = {k: round(v, 3) for k, v in a.probs.items() if v >= 0.005}
         out.append({"kind": "chat", "chat": row["text"], "lang": row["lang"], "emotion": max(probs, key=probs.get),
@@ -103,7 +107,7 @@ def extra_requests(start: int, rng: random.Random) -> List[dict]:
     for k, (lang, scene) in enumerate(FREE_SCENES * 2):
         out.append({"kind": "free_scene", "lang": lang, "emotion": EMOTIONS[(3 * k) % len(EMOTIONS)], "probs": None,
                     "style": rng.choice(STYLES), "scene": scene})
-    for row in authored.read_tsv(CORPUS / "restyle_sources.tsv")[::2]:
+    for row in authored.read_tsv(CORPUS / "restyle_sources.tsv")[half::2]:
         out.append({"kind": "restyle", "source": row["text"], "lang": row["lang"], "emotion": row["emotion"],
                     "probs": None,
                     "style": rng.choice(STYLES[1:]), "scene": None})
@@ -300,13 +304,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     s.add_argument("--size", type=int, default=PANEL_SIZE)
     s.add_argument("--parts", type=int, default=1, help="also cut the sheet into this many reviewer parts")
     s.add_argument("--overlap", type=int, default=40, help="items each part shares with the next (agreement)")
+    s.add_argument("--seed", type=int, default=PANEL_SEED,
+                   help="panel seed: a new seed gives requests no earlier round has seen (default: %(default)s)")
     r = sub.add_parser("report", help="join ratings with the key into reports/caption_review/")
     r.add_argument("--key", type=Path, required=True)
     r.add_argument("--ratings", type=Path, nargs="+", required=True)
     r.add_argument("--report-dir", type=Path, default=ROOT / "reports" / "caption_review")
     args = parser.parse_args(argv)
     if args.command == "sheet":
-        requests = panel(args.size)
+        requests = panel(args.size, args.seed)
         items = captions_for(requests)
         write_sheet(requests, items, args.out)
         if args.parts > 1:

@@ -104,3 +104,13 @@ def test_the_scene_audit_report_is_up_to_date_and_its_log_matches_the_corpus():
     decided = {(r["lang"], r["text"]) for r in rows}
     flags = scene_audit.flagged()
     assert flags and all((f["lang"], f["caption"]) in decided for f in flags)
+
+
+def test_a_new_panel_seed_gives_unseen_chat_and_restyle_requests():
+    old, new = review.panel(), review.panel(seed=review.PANEL_SEED + 1)
+    assert old == review.panel(seed=review.PANEL_SEED)  # rounds 1-4 unchanged
+    for kind, field in (("chat", "chat"), ("restyle", "source")):
+        before = {r[field] for r in old if r["kind"] == kind}
+        after = {r[field] for r in new if r["kind"] == kind}
+        assert before and after and not before & after
+    assert [r["style"] for r in old if r["kind"] == "generate"] != [r["style"] for r in new if r["kind"] == "generate"]
