@@ -31,7 +31,8 @@ TOOLCHAIN_MODULES = frozenset({
     "test_converters_emotion_pruning.py", "test_converters_emotion_shipped.py",
     "test_converters_emotion_teacher.py", "test_converters_emotion_teacher_weights.py",
     "test_detection.py", "test_emotion_classifier.py", "test_facemesh.py",
-    "test_identity_cli.py", "test_identity_converters.py", "test_identity_runtime.py", "test_registry.py",
+    "test_identity_cli.py", "test_identity_converters.py", "test_identity_ferplus.py", "test_identity_runtime.py",
+    "test_registry.py",
     "test_runtime_imports.py",
 })
 TOOLCHAIN_FIXTURES = frozenset({"tiny_emotion_model"})

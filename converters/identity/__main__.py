@@ -39,6 +39,20 @@ def _all(args: argparse.Namespace) -> None:
     run_all(cfg)
 
 
+def _compare(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from converters.core.config import read_json
+    from converters.identity.compare import compare
+    from converters.identity.pipeline import IdentityConfig
+
+    raw = read_json(args.config, "pass the candidate's JSON of IdentityConfig fields")
+    cfg = IdentityConfig.from_dict({**raw, "data": args.data}, source=args.config)
+    command = "python -m converters.identity " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+    doc = compare(cfg, Path(args.candidate), Path(args.baseline), Path(args.report_dir), command)
+    print(json.dumps(doc["decision"]))
+
+
 def _sizes(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -58,6 +72,9 @@ def _teacher(args: argparse.Namespace) -> None:
 
     single_core()  # before anything loads a BLAS
     root = Path(args.data)
+    if args.source == "ferplus":
+        _teacher_ferplus(args)
+        return
     descriptor = extract(root, Path(args.out), Path(args.out) / "cache", args.limit, args.views, args.augment)
     pairs_file = root / "pairsDevTrain.txt"
     if pairs_file.is_file() and not args.limit:
@@ -67,6 +84,34 @@ def _teacher(args: argparse.Namespace) -> None:
     report = Path(args.report_dir)
     report.mkdir(parents=True, exist_ok=True)
     (report / "teacher_cache.json").write_text(json.dumps(descriptor, indent=2) + "\n")
+    print(json.dumps(descriptor))
+
+
+def _teacher_ferplus(args: argparse.Namespace) -> None:
+    """FER+ faces (unlabelled; a seeded subset with ``--subset``): the teacher's embeddings of the
+    photos the student's crops come from (:mod:`converters.identity.ferplus`)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from converters.identity.ferplus import detected_faces
+    from converters.identity.teacher import extract_source
+
+    if args.augment or args.limit:
+        raise ConfigError("--augment and --limit are for LFW; FER+ takes --subset N --seed S", "--source ferplus")
+    out = Path(args.out)
+    index, eyes, missed = detected_faces(Path(args.data), args.subset, args.seed, out / "cache")
+    command = (f"python -m converters.identity teacher --source ferplus --data {args.data} --out {args.out} "
+               f"--views {' '.join(args.views)} --subset {args.subset} --seed {args.seed}")
+    descriptor = extract_source(index, eyes, np.ones(len(index), bool), out, args.views, 0, None, str(args.data),
+                                command)
+    descriptor["ferplus"] = {"subset": args.subset, "seed": args.seed, "listed": len(index) + missed,
+                             "blazeface_missed": missed, "photo": "converters.emotion.aligned.as_photo",
+                             "note": "faces BlazeFace missed are left out; box_from_eyes counts the faces "
+                                     "dlib's HOG detector could not find (their box comes from the eyes)"}
+    report = Path(args.report_dir)
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "teacher_cache_ferplus.json").write_text(json.dumps(descriptor, indent=2) + "\n")
     print(json.dumps(descriptor))
 
 
@@ -92,13 +137,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many of the cache's augmented views to train on (-1: all, 0: none)")
     a.add_argument("--no-ship", dest="no_ship", action="store_true", help="do not copy into edgekit/models/")
     a.set_defaults(func=_all)
+    c = sub.add_parser("compare", help="a candidate .tflite next to the shipped one: held-out verification, "
+                                       "gallery test, size, interleaved latency")
+    c.add_argument("--config", required=True, help="the candidate's JSON of IdentityConfig fields (split, pairs)")
+    c.add_argument("--data", required=True, help="LFW root")
+    c.add_argument("--candidate", required=True, help="candidate .tflite")
+    c.add_argument("--baseline", default="edgekit/models/identity_mnv3s_int8.tflite", help="shipped .tflite")
+    c.add_argument("--report-dir", dest="report_dir", required=True, help="the candidate's report folder")
+    c.set_defaults(func=_compare)
     z = sub.add_parser("sizes", help="training and INT8 inference cost of the embedder at several input sizes")
     z.add_argument("--sizes", type=int, nargs="+", default=[64, 96])
     z.add_argument("--report-dir", dest="report_dir", default="reports/identity")
     z.set_defaults(func=_sizes)
     t = sub.add_parser("teacher",
                        help="dlib teacher embeddings of every LFW face (long, resumable; needs the [teacher] extra)")
-    t.add_argument("--data", required=True, help="LFW root (images/, pairsDevTrain.txt)")
+    t.add_argument("--data", required=True,
+                   help="LFW root (images/, pairsDevTrain.txt), or with --source ferplus a FER+ folder")
+    t.add_argument("--source", choices=["lfw", "ferplus"], default="lfw",
+                   help="lfw (labelled people) or ferplus (48 px faces, unlabelled: distillation-only samples)")
+    t.add_argument("--subset", type=int, default=0, help="ferplus: a seeded subset of N faces (0: all)")
+    t.add_argument("--seed", type=int, default=0, help="ferplus: the subset's seed")
     t.add_argument("--out", default="runs/identity_teacher", help="cache folder, outside git")
     t.add_argument("--limit", type=int, help="only the first N images (smoke tests)")
     t.add_argument("--views", nargs="+", default=["photo", "mirror"], help="photo [mirror] (mirror doubles the time)")

@@ -39,6 +39,12 @@ class LfwIndex:
         name = str(self.names[i])
         return self.root / "images" / name / f"{name}_{int(self.numbers[i]):04d}.jpg"
 
+    def image(self, i: int) -> np.ndarray:
+        """The BGR photo of row ``i``."""
+        from edgekit import load_image
+
+        return load_image(self.path(i))
+
     def lookup(self) -> Dict[Tuple[str, int], int]:
         return {(str(n), int(k)): i for i, (n, k) in enumerate(zip(self.names, self.numbers))}
 

@@ -46,6 +46,15 @@ class IdentityConfig:
     # teacher cache (.npz, or the folder of `python -m converters.identity teacher`); "" = no distillation
     teacher: str = ""
     teacher_views: int = -1  # augmented teacher views to add as training samples (-1: every one in the cache)
+    # which of the photo and mirror views the teacher target averages (those the cache holds)
+    teacher_base_views: List[str] = field(default_factory=lambda: ["photo", "mirror"])
+    # unlabelled extra faces for distillation only (no CosFace term): a FER+ teacher cache (.npz or the folder of
+    # `teacher --source ferplus`), the FER+ folder it was made from and its --subset/--seed; "" = none
+    extra_teacher: str = ""
+    extra_data: str = ""
+    extra_subset: int = 0
+    extra_seed: int = 0
+    extra_weight: float = 1.0  # distillation weight of an extra face relative to a labelled LFW face
     # > 0: ship the threshold with this false-accept rate on held-out pairs (else max accuracy)
     threshold_far: float = 0.0
     seed: int = 0
@@ -106,10 +115,15 @@ class Prepared:
     view_labels: Optional[np.ndarray] = None  # [M] their training labels
     view_teacher: Optional[np.ndarray] = None  # [M, D] the teacher's targets of those views
     teacher_info: Optional[dict] = None  # which cache and views were used
+    teacher_mean: Optional[np.ndarray] = None  # [D] mean raw teacher embedding of the training faces
+    extra_gray: Optional[np.ndarray] = None  # [E, S, S] runtime crops of unlabelled extra faces (FER+)
+    extra_teacher: Optional[np.ndarray] = None  # [E, D] their teacher targets (distillation only)
+    extra_info: Optional[dict] = None
 
     def training_set(self):
-        """``(gray crops, labels, teacher targets or None)`` the training stages fit: the training
-        faces' crops, then the augmented views' crops with their own teacher targets."""
+        """``(gray crops, labels, teacher targets or None, labelled flags)`` the training stages
+        fit: the training faces' crops, the augmented views' crops with their own teacher targets,
+        then the unlabelled extra faces (label 0, flag False: distillation only)."""
         gray = self.faces.gray()[self.train_idx]
         labels = self.train_labels
         teacher = self.teacher[self.train_idx] if self.teacher is not None else None
@@ -117,7 +131,13 @@ class Prepared:
             gray = np.concatenate([gray, self.view_gray])
             labels = np.concatenate([labels, self.view_labels])
             teacher = np.concatenate([teacher, self.view_teacher])
-        return gray, labels, teacher
+        labelled = np.ones(len(gray), bool)
+        if self.extra_gray is not None and len(self.extra_gray):
+            gray = np.concatenate([gray, self.extra_gray])
+            labels = np.concatenate([labels, np.zeros(len(self.extra_gray), labels.dtype)])
+            teacher = np.concatenate([teacher, self.extra_teacher])
+            labelled = np.concatenate([labelled, np.zeros(len(self.extra_gray), bool)])
+        return gray, labels, teacher, labelled
 
     def summary(self) -> dict:
         names = self.faces.names
@@ -129,7 +149,7 @@ class Prepared:
                 "heldout_pairs": _pair_counts(self.heldout_pairs), "lfw_pairs": _pair_counts(self.lfw_pairs),
                 "lfw_pairs_missing": self.lfw_pairs_missing, "lfw_pair_people_in_training": len(overlap),
                 "augmented_view_samples": int(len(self.view_gray)) if self.view_gray is not None else 0,
-                "teacher": self.teacher_info}
+                "teacher": self.teacher_info, "extra_faces": self.extra_info}
 
 
 def _pair_counts(pairs: np.ndarray) -> dict:
@@ -158,6 +178,8 @@ def prepare(cfg: IdentityConfig) -> Prepared:
     prep = Prepared(faces, split, train_idx, labels, len(train_people), held, lfw, missing)
     if cfg.teacher:
         add_teacher(cfg, prep)
+    if cfg.extra_teacher:
+        add_extra(cfg, prep)
     return prep
 
 
@@ -169,8 +191,10 @@ def add_teacher(cfg: IdentityConfig, prep: Prepared) -> None:
 
     index = prep.faces.index
     path = teacher_mod.resolve_cache(Path(cfg.teacher), index.names, index.numbers)
-    found = teacher_mod.load_teacher(path, index.names, index.numbers, data_mod.image_hashes(index))
+    found = teacher_mod.load_teacher(path, index.names, index.numbers, data_mod.image_hashes(index),
+                                     cfg.teacher_base_views)
     mean = found.base[prep.train_idx].mean(axis=0)
+    prep.teacher_mean = mean
     prep.teacher = teacher_mod.centred_targets(found.base, prep.train_idx, mean)
     views = sorted(found.augmented, key=lambda v: int(v[3:]))
     if cfg.teacher_views >= 0:
@@ -188,7 +212,46 @@ def add_teacher(cfg: IdentityConfig, prep: Prepared) -> None:
         prep.view_labels = np.tile(prep.train_labels, len(views))
         prep.view_teacher = np.concatenate(targets)
     prep.teacher_info = {"cache": str(path), "cache_sha256": _sha256(path), "views_in_cache": found.views,
+                         "base_views": [v for v in cfg.teacher_base_views if v in found.views],
                          "augmented_views_used": views}
+
+
+def add_extra(cfg: IdentityConfig, prep: Prepared) -> None:
+    """Unlabelled FER+ faces for distillation only: the list ``cfg.extra_data`` /
+    ``extra_subset`` / ``extra_seed`` gives (the faces BlazeFace finds, as
+    :func:`converters.identity.ferplus.detected_faces` lists them for the teacher), their runtime
+    crops, and the teacher targets of ``cfg.extra_teacher`` centred on the LFW training faces' mean.
+    A cache whose faces differ from that list in count, order or file sha256 is refused."""
+    from converters.identity import ferplus
+    from converters.identity import teacher as teacher_mod
+    from edgekit.errors import ConfigError
+
+    if prep.teacher_mean is None:
+        raise ConfigError("extra faces need the LFW teacher cache too (their targets are centred on its "
+                          "training faces' mean)", "extra_teacher", "set teacher as well")
+    if not cfg.extra_data:
+        raise ConfigError("no FER+ folder for the extra teacher cache", "extra_data",
+                          "set extra_data to the folder the cache was made from "
+                          "(e.g. ../shared/data/ferplus/FER2013Train)")
+    index, eyes, missed = ferplus.detected_faces(Path(cfg.extra_data), cfg.extra_subset, cfg.extra_seed,
+                                                 Path(cfg.cache_dir))
+    path = teacher_mod.resolve_cache(Path(cfg.extra_teacher), index.names, index.numbers)
+    with np.load(path) as cache:
+        teacher_mod.check_matches(dict(cache), index.names, index.numbers)
+    hashes = teacher_mod.image_sha256([index.path(i) for i in range(len(index))])
+    found = teacher_mod.load_teacher(path, index.names, index.numbers, hashes, cfg.teacher_base_views)
+    key = teacher_mod.images_digest(hashes)[:16]
+    crops_file = Path(cfg.cache_dir) / f"fer_crops_gray{cfg.input_size}_{key}.npy"
+    if crops_file.is_file():
+        prep.extra_gray = np.load(crops_file)
+    else:
+        prep.extra_gray = ferplus.aligned_gray(index, eyes, cfg.input_size)
+        crops_file.parent.mkdir(parents=True, exist_ok=True)
+        np.save(crops_file, prep.extra_gray)
+    prep.extra_teacher = teacher_mod.centred_targets(found.base, np.arange(len(index)), prep.teacher_mean)
+    prep.extra_info = {"cache": str(path), "cache_sha256": _sha256(path), "data": cfg.extra_data,
+                       "subset": cfg.extra_subset, "seed": cfg.extra_seed, "faces": int(len(index)),
+                       "blazeface_missed": missed, "views_in_cache": found.views, "weight": cfg.extra_weight}
 
 
 def _sha256(path: Path) -> str:
@@ -228,10 +291,10 @@ def _train_stage(cfg: IdentityConfig, prep: Prepared, stage: str, settings: FitS
         head = CosFaceLogits(centres.shape[1], settings.scale, settings.margin, name="cosface")
         head.build([(None, centres.shape[0]), (None,)])
         head.set_weights([centres])
-    gray, labels, teacher = prep.training_set()
+    gray, labels, teacher, labelled = prep.training_set()
     head = fit(embedder, gray, labels, prep.num_classes, settings, head=head,
                evaluate=heldout_evaluator(prep), history_path=out / "history.json", ckpt_dir=out / "ckpt",
-               teacher=teacher)
+               teacher=teacher, labelled=labelled, unlabelled_weight=cfg.extra_weight)
     np.save(out / "centres.npy", head.get_weights()[0])
     save_model(embedder, path)
     return path

@@ -351,7 +351,15 @@ def render_markdown(r: dict) -> str:
         + (f", plus {d['augmented_view_samples']} augmented views of them "
            f"({len(d['teacher']['augmented_views_used'])} per face, the same views the teacher embedded, aligned "
            "by the runtime's code path)."
-           if d.get("augmented_view_samples") else "."),
+           if d.get("augmented_view_samples") else ".")
+        + (f" Plus {d['extra_faces']['faces']} unlabelled FER+ faces for distillation only (no identity labels, "
+           f"so no CosFace term; weight {d['extra_faces']['weight']} x a labelled face's distillation term; shuffled "
+           f"into the same batches): a seeded subset of {d['extra_faces']['subset'] or 'all'} faces of "
+           f"`{d['extra_faces']['data']}` (seed {d['extra_faces']['seed']}) of which BlazeFace missed "
+           f"{d['extra_faces']['blazeface_missed']}, each 48-px face made into the emotion toolchain's photo "
+           "(`converters.emotion.aligned.as_photo`) and cropped by the runtime's detector + aligner; the teacher "
+           "embedded the same photo (`reports/identity_teacher/teacher_cache_ferplus.json`)."
+           if d.get("extra_faces") else ""),
         f"- Held out (never used in training, {int(cfg['heldout_fraction'] * 100)}% of the identities, seeded): "
         f"{d['heldout_people']} people, {d['heldout_images']} images; pairs: {d['heldout_pairs']['matched']} matched "
         f"(at most 10 per person) + {d['heldout_pairs']['mismatched']} mismatched.",
@@ -441,7 +449,8 @@ def render_markdown(r: dict) -> str:
                   "targets (`--views photo mirror`, about 20 more CPU minutes); a relational (pairwise-similarity) "
                   "term; a larger, colour input (96 px costs about 1.4 ms here, over the 1 ms target).",
                   "- More faces for distillation need no labels: any face photo the teacher can embed adds training "
-                  "signal (the FER+ faces are 48-px gray and were not tried)."]
+                  + ("signal (this run adds FER+ faces; see the data section)." if r["data"].get("extra_faces")
+                     else "signal (the FER+ faces are 48-px gray and were not tried).")]
     else:
         lines += ["- More identities and images: LFW dev-train has 4,038 people but only 1,184 with two or more "
                   "images; face models reach >99% on LFW after training on 0.5-5 M images of 10-100 k people. "

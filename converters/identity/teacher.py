@@ -260,19 +260,31 @@ def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None,
     """Teacher embeddings of every LFW image under ``root`` (resumable); returns the descriptor.
     ``views``: the photo, or the photo and its mirror image; ``augment``: how many augmented views
     (:mod:`converters.identity.views`) on top. ``teacher``: a loaded teacher (tests pass a stand-in)."""
-    from tqdm import tqdm
-
-    from converters.identity import views as views_mod
     from converters.identity.data import detect_eyes, index_lfw
-    from edgekit import load_image
 
-    wanted = _parse_views(views, augment)
     index = index_lfw(root)
     if limit:
         index.names, index.numbers = index.names[:limit], index.numbers[:limit]
+    eyes, detected = detect_eyes(index, cache_dir)
+    return extract_source(index, eyes, detected, out, views, augment, teacher, str(root))
+
+
+def extract_source(index, eyes: np.ndarray, detected: np.ndarray, out: Path, views: Sequence[str] = BASE_VIEWS,
+                   augment: int = 0, teacher: Optional[Teacher] = None, data: str = "",
+                   produced_by: str = "") -> Dict[str, object]:
+    """Teacher embeddings of the faces of any image source (resumable); returns the descriptor.
+
+    ``index`` has ``names``, ``numbers`` (the row ids), ``path(i)`` (the file whose bytes are
+    hashed) and ``image(i)`` (the BGR photo both teacher and student start from):
+    :class:`converters.identity.data.LfwIndex` or :class:`converters.identity.ferplus.FerIndex`.
+    ``eyes`` [N, 4] are BlazeFace's eye keypoints of the face the student learns from."""
+    from tqdm import tqdm
+
+    from converters.identity import views as views_mod
+
+    wanted = _parse_views(views, augment)
     n = len(index)
     hashes = image_sha256([index.path(i) for i in range(n)])
-    eyes, detected = detect_eyes(index, cache_dir)
     key = listing_sha256(index.names, index.numbers)
     out.mkdir(parents=True, exist_ok=True)
     final = out / f"teacher_{key[:16]}.npz"
@@ -307,7 +319,7 @@ def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None,
     todo = [i for i in range(n) if source[i] == 0]
     clock = time.process_time()
     for k, i in enumerate(tqdm(todo, desc="teacher boxes", unit="img", mininterval=5)):
-        box = pick_hog_box(teacher.hog_boxes(load_image(index.path(i))[:, :, ::-1].copy()), eyes[i])
+        box = pick_hog_box(teacher.hog_boxes(index.image(i)[:, :, ::-1].copy()), eyes[i])
         if box is not None:
             boxes[i], source[i] = box, 1
         else:
@@ -322,7 +334,7 @@ def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None,
         found = ~missing
         if not found.any():
             raise ModelError(f"dlib's HOG detector found none of the {n} faces, so no box can be derived from the eyes",
-                             root, "check the data folder: LFW photos, one centred face each")
+                             data, "check the data folder: LFW photos, one centred face each")
         relation = eye_box_relation(eyes[found], boxes[found])
         for i in np.flatnonzero(missing):
             boxes[i], source[i] = box_from_eyes(eyes[i], relation), 2
@@ -332,7 +344,7 @@ def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None,
         todo = [i for i in range(n) if not np.isfinite(emb[v, i]).all()]
         clock = time.process_time()
         for k, i in enumerate(tqdm(todo, desc=f"teacher {view}", unit="face", mininterval=5)):
-            rgb, box = view_input(load_image(index.path(i)), boxes[i], view, str(index.names[i]), int(index.numbers[i]))
+            rgb, box = view_input(index.image(i), boxes[i], view, str(index.names[i]), int(index.numbers[i]))
             emb[v, i] = teacher.embed(rgb, box)
             if (k + 1) % CHECKPOINT_EVERY == 0:
                 cpu[v] += time.process_time() - clock
@@ -346,7 +358,7 @@ def extract(root: Path, out: Path, cache_dir: Path, limit: Optional[int] = None,
         partial.unlink(missing_ok=True)
     else:
         save(partial)  # the other views can still be computed later
-    return describe(final, root, detected, source, teacher.version, teacher.files)
+    return describe(final, data, detected, source, teacher.version, teacher.files, produced_by)
 
 
 def view_input(bgr: np.ndarray, box: np.ndarray, view: str, name: str, number: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -365,7 +377,7 @@ def view_input(bgr: np.ndarray, box: np.ndarray, view: str, name: str, number: i
 
 
 def describe(path: Path, root: Path, detected: np.ndarray, source: np.ndarray, dlib_version: str,
-             files: Optional[Dict[str, str]] = None) -> Dict[str, object]:
+             files: Optional[Dict[str, str]] = None, produced_by: str = "") -> Dict[str, object]:
     """The committed descriptor of a teacher cache: what it holds and how to make it again."""
     data = np.load(path)
     emb = data["embeddings"]
@@ -400,8 +412,8 @@ def describe(path: Path, root: Path, detected: np.ndarray, source: np.ndarray, d
                     "never_used": "shape_predictor_68_face_landmarks.dat "
                                   "(iBUG 300-W, not licensed for commercial use)"},
         "data": str(root),
-        "produced_by": "python -m converters.identity teacher --data " + str(root) + " --views " + " ".join(base)
-                       + (f" --augment {augment}" if augment else ""),
+        "produced_by": produced_by or ("python -m converters.identity teacher --data " + str(root) + " --views "
+                                       + " ".join(base) + (f" --augment {augment}" if augment else "")),
     }
 
 
@@ -449,11 +461,12 @@ class TeacherTargets:
 
 
 def load_teacher(path: Path, names: np.ndarray, numbers: np.ndarray,
-                 hashes: Optional[np.ndarray] = None) -> TeacherTargets:
+                 hashes: Optional[np.ndarray] = None, base_views: Sequence[str] = BASE_VIEWS) -> TeacherTargets:
     """Teacher embeddings of the faces ``(names, numbers)``, looked up by name and number in the
     cache at ``path``. Refused (ConfigError, with what to do) when the cache lacks any of them,
     holds unfinished rows, or, given ``hashes`` (each image file's sha256), was made from other image
-    files; the faces' count, order and bytes must match."""
+    files; the faces' count, order and bytes must match. ``base_views``: which of the photo and
+    its mirror image the base target averages (those the cache holds)."""
     from converters.identity import views as views_mod
 
     path = Path(path)
@@ -484,7 +497,10 @@ def load_teacher(path: Path, names: np.ndarray, numbers: np.ndarray,
     if not np.isfinite(picked).all():
         raise ConfigError("teacher cache holds unfinished rows", path,
                           "let `python -m converters.identity teacher` finish")
-    base = np.mean([picked[view_list.index(v)] for v in BASE_VIEWS if v in view_list], axis=0)
+    if not set(base_views) <= set(BASE_VIEWS) or not any(v in view_list for v in base_views):
+        raise ConfigError(f"base views {list(base_views)} are not among the cache's {view_list} "
+                          f"(choose from {list(BASE_VIEWS)})", path, "set teacher_base_views to views the cache holds")
+    base = np.mean([picked[view_list.index(v)] for v in base_views if v in view_list], axis=0)
     augmented = {v: picked[k].astype(np.float32) for k, v in enumerate(view_list) if v.startswith("aug")}
     return TeacherTargets(base.astype(np.float32), augmented, view_list, path)
 

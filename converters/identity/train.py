@@ -95,17 +95,39 @@ def loss_terms(settings: FitSettings, distill: bool) -> Tuple[Dict[str, object],
     return losses, weights
 
 
+def mixed_targets(keys: List[str], unlabelled_weight: float) -> Callable:
+    """Batch map for mixed labelled / distillation-only rows: targets ``[label, teacher..., flag]``
+    become ``((image, label), targets per output, sample weights per output)``; a row with flag 0
+    weighs 0 in the CosFace loss (and its accuracy) and ``unlabelled_weight`` in the ``keys``
+    (distillation) terms, a labelled row 1 in every term."""
+    extra = float(unlabelled_weight)
+
+    def split(x, y, w):
+        label, flag = tf.cast(y[:, 0], tf.int32), y[:, -1]
+        distill_w = flag + (1.0 - flag) * extra
+        return ((x, label), {"cosface": label, **{k: y[:, 1:-1] for k in keys}},
+                {"cosface": flag, **{k: distill_w for k in keys}})
+
+    return split
+
+
 def fit(embedder: keras.Model, images: np.ndarray, labels: np.ndarray, num_classes: int, settings: FitSettings,
         head: Optional[CosFaceLogits] = None, evaluate: Optional[Callable[[keras.Model], dict]] = None,
         history_path: Optional[Path] = None, verbose: Optional[int] = None, ckpt_dir: Optional[Path] = None,
-        teacher: Optional[np.ndarray] = None) -> CosFaceLogits:
+        teacher: Optional[np.ndarray] = None, labelled: Optional[np.ndarray] = None,
+        unlabelled_weight: float = 1.0) -> CosFaceLogits:
     """Train ``embedder`` in place on gray ``images`` [N, S, S] with integer ``labels``; returns the
     margin head (its class centres carry over to fine-tuning). With ``ckpt_dir``, every epoch is
     checkpointed there and a later call resumes from the last one (same epoch, step and clock).
 
     ``teacher`` ([N, D] teacher embeddings of the same faces; D may differ from the embedding's
     size, a learned projection then maps the student to it) adds the distillation terms of
-    :func:`loss_terms` to the margin loss (weighted by ``settings.cosface_weight``)."""
+    :func:`loss_terms` to the margin loss (weighted by ``settings.cosface_weight``).
+
+    ``labelled`` ([N] bool; needs ``teacher``): rows marked False are distillation-only samples
+    (faces without an identity label, e.g. FER+): their sample weight is 0 in the CosFace loss and
+    its accuracy and ``unlabelled_weight`` in the distillation terms (labelled rows: 1 in both).
+    They are shuffled into the same batches; every term stays a mean over the whole batch."""
     keras.utils.set_random_seed(settings.seed)
     size = int(embedder.input_shape[1])
     batch = min(settings.batch_size, len(images))
@@ -118,17 +140,27 @@ def fit(embedder: keras.Model, images: np.ndarray, labels: np.ndarray, num_class
         raise ValueError(f"teacher embeddings {teacher.shape} do not match {len(images)} images")
     if len(labels) != len(images):
         raise ValueError(f"{len(labels)} labels do not match {len(images)} images")
+    mixed = labelled is not None and not np.all(labelled)
+    if mixed and (not distill or len(labelled) != len(images)):
+        raise ValueError("unlabelled (distillation-only) samples need teacher embeddings and a distillation weight, "
+                         f"and one flag per image ({len(labelled)} flags, {len(images)} images)")
     losses, weights = loss_terms(settings, distill)
     targets = labels.astype(np.float32)[:, None]
     if distill:
         targets = np.concatenate([targets, teacher.astype(np.float32)], axis=1)
+    if mixed:
+        targets = np.concatenate([targets, np.asarray(labelled, np.float32)[:, None]], axis=1)
     base = make_dataset(images, targets, None, size, batch, training=True,
                         seed=settings.seed, augment=settings.augment, start_batch=state["step"])
     model = training_model(embedder, num_classes, settings.scale, settings.margin, head,
                            distill="distill" in losses, teacher_dim=teacher.shape[1] if distill else None,
                            relational="relational" in losses)
     optimizer = keras.optimizers.AdamW(learning_rate=settings.lr, weight_decay=settings.weight_decay)
-    if distill:
+    if mixed:
+        dataset = base.map(mixed_targets([k for k in losses if k != "cosface"], unlabelled_weight))
+        model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
+                      weighted_metrics={"cosface": [keras.metrics.SparseCategoricalAccuracy(name="acc")]})
+    elif distill:
         keys = [k for k in losses if k != "cosface"]
         dataset = base.map(lambda x, y, w: ((x, tf.cast(y[:, 0], tf.int32)),
                                             {"cosface": tf.cast(y[:, 0], tf.int32), **{k: y[:, 1:] for k in keys}}))
