@@ -43,6 +43,16 @@ class Setting:
         return (points - self.pad_px) / (self.scale * FER_SIZE)
 
 
+#: How a 48 px crop is made into a photo for the detector: the alignment calibration's setting, which
+#: the aligned emotion training, the emotion report and the identity toolchain's FER+ faces share.
+PHOTO = Setting(scale=4, pad=0.25, border="gray")
+
+
+def as_photo(gray48: np.ndarray) -> np.ndarray:
+    """The BGR "photo" the detector sees for one FER crop (:data:`PHOTO`)."""
+    return PHOTO.prepare(gray48)
+
+
 def upscaled_crop(path: Path) -> np.ndarray:
     """A 48x48 FER+ gray crop as a BGR image the detector finds faces in (x4, gray border)."""
     gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from converters.core.paths import ROOT
-from converters.core.fercrops import Setting
+from converters.core.fercrops import PHOTO as PREPARE, as_photo
 from converters.emotion.data import FaceSet
 from edgekit import FaceAligner, FaceDetector
 from edgekit.alignment import DEFAULT_TEMPLATE
@@ -35,14 +35,7 @@ from edgekit.registry import InputSpec
 
 log = logging.getLogger(__name__)
 
-#: How a 48 px crop is made into a photo for the detector (the alignment calibration's setting).
-PREPARE = Setting(scale=4, pad=0.25, border="gray")
 CACHE_DIR = ROOT / "runs" / "emotion_aligned"
-
-
-def as_photo(gray48: np.ndarray) -> np.ndarray:
-    """The BGR "photo" the detector sees for one FER crop."""
-    return PREPARE.prepare(gray48)
 
 
 class RuntimeCropper:

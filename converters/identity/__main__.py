@@ -106,7 +106,7 @@ def _teacher_ferplus(args: argparse.Namespace) -> None:
     descriptor = extract_source(index, eyes, np.ones(len(index), bool), out, args.views, 0, None, str(args.data),
                                 command)
     descriptor["ferplus"] = {"subset": args.subset, "seed": args.seed, "listed": len(index) + missed,
-                             "blazeface_missed": missed, "photo": "converters.emotion.aligned.as_photo",
+                             "blazeface_missed": missed, "photo": "converters.core.fercrops.as_photo",
                              "note": "faces BlazeFace missed are left out; box_from_eyes counts the faces "
                                      "dlib's HOG detector could not find (their box comes from the eyes)"}
     report = Path(args.report_dir)

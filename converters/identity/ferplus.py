@@ -2,7 +2,7 @@
 
 FER+ train (``FER2013Train/fer0000000.png``, 48 px gray, no identity labels) holds tens of
 thousands of faces of people not in LFW. Neither model sees a raw 48 px crop: each face is made into
-the photo the emotion toolchain already uses (:func:`converters.emotion.aligned.as_photo`: upscaled
+the photo the emotion toolchain already uses (:func:`converters.core.fercrops.as_photo`: upscaled
 4x, gray border), BlazeFace finds its largest face there, and
 
 - the student gets the runtime's crop of that photo: :class:`edgekit.FaceAligner` on the eye
@@ -40,10 +40,10 @@ class FerIndex:
         return self.root / f"fer{int(self.numbers[i]):07d}.png"
 
     def image(self, i: int) -> np.ndarray:
-        """The BGR photo both models start from (:func:`converters.emotion.aligned.as_photo`)."""
+        """The BGR photo both models start from (:func:`converters.core.fercrops.as_photo`)."""
         import cv2
 
-        from converters.emotion.aligned import as_photo
+        from converters.core.fercrops import as_photo
         from edgekit.errors import ImageReadError
 
         gray = cv2.imread(str(self.path(i)), cv2.IMREAD_GRAYSCALE)

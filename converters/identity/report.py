@@ -357,7 +357,7 @@ def render_markdown(r: dict) -> str:
            f"into the same batches): a seeded subset of {d['extra_faces']['subset'] or 'all'} faces of "
            f"`{d['extra_faces']['data']}` (seed {d['extra_faces']['seed']}) of which BlazeFace missed "
            f"{d['extra_faces']['blazeface_missed']}, each 48-px face made into the emotion toolchain's photo "
-           "(`converters.emotion.aligned.as_photo`) and cropped by the runtime's detector + aligner; the teacher "
+           "(`converters.core.fercrops.as_photo`) and cropped by the runtime's detector + aligner; the teacher "
            "embedded the same photo (`reports/identity_teacher/teacher_cache_ferplus.json`)."
            if d.get("extra_faces") else ""),
         f"- Held out (never used in training, {int(cfg['heldout_fraction'] * 100)}% of the identities, seeded): "
