@@ -40,6 +40,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from .errors import ConfigError, EdgekitError, ImageReadError, InputError
 from .faces import FACE
+from .task_options import CAPTION_SOURCE, CaptionerOptions
 from .validate import check, integer, optional
 
 PathArg = Union[str, "os.PathLike[str]"]
@@ -135,7 +136,8 @@ class BatchWorker:
         task: ``"meme"`` or ``"analyze"`` (:data:`TASKS`).
         styles: memes per photo, one per caption style (as ``edgekit meme --styles N``).
         animated: ``"gif"``/``"webp"``: animated memes for photos too.
-        text, style, scene, lang, face, seed, font, placement: meme options (:func:`edgekit.make_meme`).
+        text, style, scene, lang, face, seed, font, placement, caption_source: meme options
+            (:func:`edgekit.make_meme`; ``caption_source="model"``: captions from the caption model).
         max_pixels: refuse photos larger than this (width x height, read from the header before
             decoding) with a failed record; None: only the library's own cap (the REST server
             passes its ``--max-pixels``).
@@ -155,13 +157,15 @@ class BatchWorker:
                  text: Optional[str] = None, style: Optional[str] = None, scene: Optional[str] = None, lang: str = "zh",
                  face: Optional[int] = None, seed: Optional[int] = None, font: Optional[str] = None,
                  placement: str = "auto", max_pixels: Optional[int] = None, videos: bool = True, durable: bool = False,
-                 **pipeline: Any) -> None:
+                 caption_source: str = CaptionerOptions.source, **pipeline: Any) -> None:
         self.config: Dict[str, Any] = {"task": task, "styles": styles, "animated": animated, "text": text,
                                        "style": style,
                                        "scene": scene, "lang": lang, "face": face, "seed": seed, "font": font,
                                        "placement": placement, "pipeline": dict(pipeline)}
         if max_pixels is not None:  # only when set: other workers' configs stay as they were
             self.config["max_pixels"] = max_pixels
+        if caption_source != CaptionerOptions.source:  # likewise (stored jobs, warm-up keys)
+            self.config["caption_source"] = caption_source
         if not videos:
             self.config["videos"] = False
         if durable:
@@ -192,6 +196,7 @@ class BatchWorker:
               optional(integer(1, hint="the most pixels (width x height) a photo may have, e.g. max_pixels=25_000_000"),
                        "only the library's own cap"))
         check("face", c["face"], FACE)
+        check("caption_source", c.get("caption_source", CaptionerOptions.source), CAPTION_SOURCE)
         for name in ("styles", "seed", "max_pixels", "face"):  # numpy integers too; the config stays JSON
             if c.get(name) is not None:
                 c[name] = int(c[name])
@@ -235,6 +240,7 @@ class BatchWorker:
 
     def _meme_options(self) -> Dict[str, Any]:
         options = {k: self.config[k] for k in MEME_OPTIONS}
+        options["caption_source"] = self.config.get("caption_source", CaptionerOptions.source)
         options["options"] = self.pipeline_options()
         return options
 

@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import EdgekitError
 from ..options import field_names
@@ -60,12 +60,15 @@ def option_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_fields(group: Any, kind: type, names: Sequence[str]) -> None:
+def add_fields(group: Any, kind: type, names: Sequence[str], rename: Optional[Mapping[str, str]] = None) -> None:
     """One flag per field of the options dataclass ``kind`` in ``names``: ``--field-name`` (and its
     :data:`FLAG_ALIASES`), with the field's default, help text and value type (on/off flags for
-    bools). Values are checked when the options object is built (ConfigError, exit status 2)."""
-    for name in names:
-        spec = kind.__dataclass_fields__[name]
+    bools). Values are checked when the options object is built (ConfigError, exit status 2).
+    ``rename``: field -> the name its flag and ``args`` attribute take instead (a field declared
+    once, offered under another name: ``{"source": "caption_source"}`` -> ``--caption-source``)."""
+    for field_name in names:
+        spec = kind.__dataclass_fields__[field_name]
+        name = (rename or {}).get(field_name, field_name)
         rule, default = spec.metadata["check"], spec.default
         text = (spec.metadata.get("help") or name.replace("_", " ")).replace("%", "%%")
         flags = (option_flag(name), *FLAG_ALIASES.get(name, ()))

@@ -27,9 +27,11 @@ from ..errors import ConfigError, InputError
 from ..validate import check, integer, number
 from .canvas import Box, as_box, resized, scale_box, union
 from .compose import Composition, check_caption, chain_for, compose_around_faces
-from .maker import Meme, _check_options, choose_face, make_meme, no_face_error, write_file
+from .maker import (DEFAULT_CAPTION_SOURCE, USER_SOURCE, Meme, _check_options, choose_face, make_meme, no_face_error,
+                    write_file)
 
 if TYPE_CHECKING:
+    from ..captioning import Caption
     from ..pipeline import PipelineOptions
     from ..results import FaceResult
 
@@ -59,7 +61,9 @@ ANIMATED_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
 class AnimatedMeme:
     """An animated meme: RGB ``frames`` with per-frame ``durations_ms``.
 
-    ``text_box`` is in frame pixels; ``meme`` is the still it was made from (None for clips).
+    ``text_box`` is in frame pixels; ``meme`` is the still it was made from (None for clips);
+    ``caption_info``: a clip's generated :class:`~edgekit.captioning.Caption` (None for your own
+    text; a photo's is ``meme.caption_info``).
     """
 
     frames: List[Image.Image]
@@ -72,6 +76,14 @@ class AnimatedMeme:
     source: Optional[str] = None
     meme: Optional[Meme] = None
     face_boxes: Optional[List[Optional[Box]]] = None
+    caption_info: Optional["Caption"] = None
+
+    @property
+    def caption_source(self) -> str:
+        """Who wrote the caption: ``"library"``, ``"model"`` or ``"user"`` (see :attr:`Meme.caption_source`)."""
+        if self.meme is not None:
+            return self.meme.caption_source
+        return self.caption_info.source if self.caption_info is not None else USER_SOURCE
 
     @property
     def total_ms(self) -> int:
@@ -100,9 +112,11 @@ class AnimatedMeme:
 
     def to_dict(self) -> dict:
         """JSON-friendly summary; boxes are in frame pixels (the still's own boxes are left out)."""
-        info = self.meme.to_dict() if self.meme is not None else {"source": self.source, "caption": self.caption,
-                                                                  "emotion": self.emotion,
-                                                                  "face_index": self.face_index}
+        clip = self.caption_info
+        info = self.meme.to_dict() if self.meme is not None else {
+            "source": self.source, "caption": self.caption, "caption_source": self.caption_source,
+            "caption_fallback_reason": clip.fallback_reason if clip is not None else None,
+            "emotion": self.emotion, "face_index": self.face_index}
         for key in ("face_box", "font_size"):
             info.pop(key, None)
         return {**info, "text_box": list(self.text_box), "size": list(self.size), "frames": len(self.frames),
@@ -292,9 +306,11 @@ def clip_to_gif(path: Any, *, text: Optional[str] = None, style: Optional[str] =
                 lang: str = "zh", face: Optional[int] = None, seed: Optional[int] = None, font: Any = None,
                 placement: str = "auto", fps: float = DEFAULT_FPS, max_seconds: float = DEFAULT_SECONDS,
                 start_s: float = 0.0, max_frames: int = MAX_FRAMES, max_side: int = MAX_SIDE, loop: Optional[int] = 0,
-                options: Optional["PipelineOptions"] = None, progress: bool = False) -> AnimatedMeme:
-    """Animated meme from a video clip (see the module docstring)."""
-    lang = _check_options(lang, style, scene, placement)
+                options: Optional["PipelineOptions"] = None, progress: bool = False,
+                caption_source: str = DEFAULT_CAPTION_SOURCE) -> AnimatedMeme:
+    """Animated meme from a video clip (see the module docstring); ``caption_source`` as in
+    :func:`~edgekit.make_meme` (checked before the clip is read)."""
+    lang = _check_options(lang, style, scene, placement, caption_source)
     _check_caps(max_side, max_frames)
     check("fps", fps, CLIP_FPS)
     check("max_seconds", max_seconds, CLIP_SECONDS)
@@ -304,12 +320,15 @@ def clip_to_gif(path: Any, *, text: Optional[str] = None, style: Optional[str] =
     tracked = [next((r for r in f.faces if (r.track_id or 0) == track), None) if track is not None else None
                for f in frames]
     label, emotion = _mean_emotion([r for r in tracked if r is not None])
+    info = None
     if text is None:
         if track is None:
             raise no_face_error(os.fspath(path))
         from .maker import drawable_caption
 
-        text = drawable_caption(emotion, style=style, scene=scene, lang=lang, seed=seed, font=font).text
+        info = drawable_caption(emotion, style=style, scene=scene, lang=lang, seed=seed, font=font,
+                                caption_source=caption_source)
+        text = info.text
     text = check_caption(text)
     per_track: Dict[int, List[Box]] = {}
     for f in frames:
@@ -326,7 +345,7 @@ def clip_to_gif(path: Any, *, text: Optional[str] = None, style: Optional[str] =
     images, durations = merge_repeats(images, [frame_ms] * len(images))
     boxes = [scale_box(as_box(r), scale, *at) if r is not None else None for r in tracked]
     return AnimatedMeme(images, durations, text, label, _index_in_first_frame(frames, track), comp.text_box, loop,
-                        os.fspath(path), None, boxes)
+                        os.fspath(path), None, boxes, info)
 
 
 def _index_in_first_frame(frames: Sequence[_ClipFrame], track: Optional[int]) -> Optional[int]:
@@ -343,13 +362,15 @@ def make_gif(source: Any, *, text: Optional[str] = None, style: Optional[str] = 
              lang: str = "zh", face: Optional[int] = None, seed: Optional[int] = None, font: Any = None,
              placement: str = "auto", max_side: int = MAX_SIDE, max_frames: int = MAX_FRAMES, loop: Optional[int] = 0,
              fps: float = DEFAULT_FPS, max_seconds: float = DEFAULT_SECONDS, start_s: float = 0.0,
-             options: Optional["PipelineOptions"] = None, progress: bool = False) -> AnimatedMeme:
+             options: Optional["PipelineOptions"] = None, progress: bool = False,
+             caption_source: str = DEFAULT_CAPTION_SOURCE) -> AnimatedMeme:
     """Animated meme (save it as ``.gif`` or ``.webp``) from a :class:`Meme`, a photo or a video.
 
     A video path (by extension, see :data:`edgekit.video.VIDEO_EXTENSIONS`) gives a clip GIF;
     a photo (path or BGR array) is made into a meme with :func:`make_meme` (same options) and
     animated with a zoom punch and a caption reveal. ``fps``, ``max_seconds`` and ``start_s``
-    apply to videos only.
+    apply to videos only; ``caption_source`` (``"library"`` or ``"model"``) as in
+    :func:`make_meme` (ignored for a :class:`Meme` and with ``text``).
     """
     from ..video import is_video_path
 
@@ -358,10 +379,11 @@ def make_gif(source: Any, *, text: Optional[str] = None, style: Optional[str] = 
     if isinstance(source, (str, os.PathLike)) and is_video_path(source):
         return clip_to_gif(source, text=text, style=style, scene=scene, lang=lang, face=face, seed=seed, font=font,
                            placement=placement, fps=fps, max_seconds=max_seconds, start_s=start_s,
-                           max_frames=max_frames, max_side=max_side, loop=loop, options=options, progress=progress)
+                           max_frames=max_frames, max_side=max_side, loop=loop, options=options, progress=progress,
+                           caption_source=caption_source)
     _check_caps(max_side, max_frames)
     meme = make_meme(source, text=text, style=style, scene=scene, lang=lang, face=face, seed=seed, font=font,
-                     placement=placement, options=options)
+                     placement=placement, options=options, caption_source=caption_source)
     return animate(meme, max_side=max_side, loop=loop, max_frames=max_frames)
 
 

@@ -5,7 +5,8 @@ its error and the batch goes on.
 Outputs mirror the input tree under ``out_dir``: ``photos/a/b.jpg`` -> ``out/a/b.jpg`` (JPEG
 inputs stay JPEG, other photos become PNG; ``animated="gif"``/``"webp"`` and every video give
 animations). ``out_dir/manifest.jsonl`` holds one line per output or failure, written as the
-batch runs, so an interrupted batch keeps what it made.
+batch runs, so an interrupted batch keeps what it made. ``caption_source="model"`` captions with
+the caption model instead of the library (each record's ``caption_source`` says who wrote it).
 """
 from __future__ import annotations
 
@@ -155,9 +156,10 @@ def make_memes(folder: Union[str, "os.PathLike[str]"], out_dir: Union[str, "os.P
         progress: show a progress bar on stderr (default: when stderr is a terminal).
         on_item: called after each file with its :class:`BatchItem` (e.g. to report errors).
         options: passed to :func:`make_meme` / :func:`make_gif` (text, style, scene, lang, face,
-            seed, font, placement, options).
+            seed, font, placement, options, caption_source).
 
     Raises:
+        ConfigError: a bad ``animated`` or ``caption_source`` (before any file is read).
         InputError: ``folder`` is not a folder or holds no photos/videos. Errors of single
         files do not raise: they are recorded in the manifest and in the result.
     """
@@ -168,6 +170,10 @@ def make_memes(folder: Union[str, "os.PathLike[str]"], out_dir: Union[str, "os.P
         raise InputError("is not a folder", src, "pass a folder of photos (or a single photo/video path)")
     if animated is not None and animated not in ANIMATIONS:
         raise ConfigError("unknown animation format", f"animated={animated!r}", "use 'gif' or 'webp'")
+    if "caption_source" in options:
+        from .maker import check_caption_source
+
+        check_caption_source(options["caption_source"])
     if out.exists() and out.resolve() == src.resolve():
         raise ConfigError("the output folder is the input folder", out, "pass another output folder with -o")
     files = find_media(src, skip=out)

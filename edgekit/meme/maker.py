@@ -5,7 +5,9 @@
 
 Faces are numbered left to right (``face=0`` is the leftmost); by default the largest face is
 used. A photo without a face needs ``text``: with it the caption is still rendered, without it
-:class:`~edgekit.errors.NoFaceError` says so.
+:class:`~edgekit.errors.NoFaceError` says so. ``caption_source`` picks where a generated caption
+comes from: ``"library"`` (the default, :attr:`~edgekit.CaptionerOptions.source`: authored lines)
+or ``"model"`` (the caption model).
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from PIL import Image
 from ..errors import ConfigError, FontError, NoFaceError
 from ..faces import left_to_right, pick_face
 from ..paths import write_output
+from ..task_options import CAPTION_SOURCE, CaptionerOptions
+from ..validate import check
 from .canvas import Box, as_box, normalized, scale_box
 from .compose import Composition, check_caption, check_placement, chain_for, compose_around_faces
 
@@ -31,6 +35,10 @@ if TYPE_CHECKING:
 
 #: Still formats :meth:`Meme.save` writes, by file suffix.
 STILL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+#: Where a generated caption comes from unless asked (the captioning default, ``CaptionerOptions.source``).
+DEFAULT_CAPTION_SOURCE: str = CaptionerOptions.source
+#: :attr:`Meme.caption_source` of a caption the user typed (``text=``).
+USER_SOURCE = "user"
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,8 @@ class Meme:
         text_box: (x0, y0, x1, y1) of the caption's pixels (text, outline, shadow, bubble) in ``image``.
         faces: every face found, left to right, in source-photo pixels.
         caption_info: the generated :class:`~edgekit.captioning.Caption` (style, source...);
-            None when the caption was given as ``text``.
+            None when the caption was given as ``text``. :attr:`caption_source` says where the
+            caption came from.
         lang: caption language; placement: where the caption went (``bottom``, ``top``,
             ``left``, ``right``, ``bubble-*``, ``band-*``); font_size: its size in pixels.
         scale: source-photo pixels -> ``image`` pixels; photo_box: (x, y, w, h) of the photo in
@@ -74,6 +83,13 @@ class Meme:
     def style(self) -> Optional[str]:
         return self.caption_info.style if self.caption_info is not None else None
 
+    @property
+    def caption_source(self) -> str:
+        """Who wrote the caption: ``"library"`` (an authored line: the library source, or the model
+        source's fallback, see ``caption_info.fallback_reason``), ``"model"`` (generated) or
+        ``"user"`` (``text=``)."""
+        return self.caption_info.source if self.caption_info is not None else USER_SOURCE
+
     def to_meme_pixels(self, box: Any) -> Box:
         """A source-photo box (tuple, BoundingBox or FaceResult) in ``image`` pixels."""
         return scale_box(as_box(box), self.scale, self.photo_box[0], self.photo_box[1])
@@ -96,7 +112,8 @@ class Meme:
         return {
             "source": self.source, "caption": self.caption, "lang": self.lang, "style": self.style,
             "scene": info.scene if info is not None else None,
-            "caption_source": info.source if info is not None else "user",
+            "caption_source": self.caption_source,
+            "caption_fallback_reason": info.fallback_reason if info is not None else None,
             "emotion": self.emotion,
             "emotion_score": self.face.emotion.score if self.face and self.face.emotion else None,
             "face_index": self.face_index, "faces": len(self.faces),
@@ -194,9 +211,17 @@ def render_meme(prepared: PreparedPhoto, text: str, *, lang: str = "zh", font: A
 CAPTION_ATTEMPTS = 4
 
 
+def check_caption_source(caption_source: Any) -> str:
+    """``caption_source`` if it is a caption source (``CaptionerOptions.source``'s check), else
+    ConfigError naming the value and the choices."""
+    return check("caption_source", caption_source, CAPTION_SOURCE)
+
+
 def drawable_caption(emotion: Any, *, style: Optional[str], scene: Optional[str], lang: str, seed: Optional[int],
-                     font: Any = None, first: Optional["Caption"] = None) -> "Caption":
-    """A generated caption whose every character an installed font can draw.
+                     font: Any = None, first: Optional["Caption"] = None,
+                     caption_source: str = DEFAULT_CAPTION_SOURCE) -> "Caption":
+    """A generated caption whose every character an installed font can draw, from
+    ``caption_source`` (``"library"`` or ``"model"``, see :func:`edgekit.caption`'s ``source``).
 
     The caption model can emit a rare glyph (a kaomoji's ``๑``) that no installed font covers; a
     generated caption is then replaced by another one (seed ``seed + attempt`` when seeded), up to
@@ -215,7 +240,7 @@ def drawable_caption(emotion: Any, *, style: Optional[str], scene: Optional[str]
             info = first
         else:
             info = caption(emotion, style=style, scene=scene, lang=lang, n=1,
-                           seed=None if seed is None else seed + attempt)[0]
+                           seed=None if seed is None else seed + attempt, source=caption_source)[0]
         try:
             chain_for(info.text, lang, font).check(info.text)
             return info
@@ -225,9 +250,12 @@ def drawable_caption(emotion: Any, *, style: Optional[str], scene: Optional[str]
     raise error
 
 
-def _check_options(lang: str, style: Optional[str], scene: Optional[str], placement: str) -> str:
+def _check_options(lang: str, style: Optional[str], scene: Optional[str], placement: str,
+                   caption_source: str = DEFAULT_CAPTION_SOURCE) -> str:
+    """Check the meme options (before any detection work); returns the resolved ``lang``."""
     from ..captioning.taxonomy import resolve_lang, resolve_style, scene_request
 
+    check_caption_source(caption_source)
     if style is not None:
         resolve_style(style)
     scene_request(scene)
@@ -238,7 +266,7 @@ def _check_options(lang: str, style: Optional[str], scene: Optional[str], placem
 def make_meme(photo: Any, *, text: Optional[str] = None, style: Optional[str] = None, scene: Optional[str] = None,
               lang: str = "zh", face: Optional[int] = None, seed: Optional[int] = None, font: Any = None,
               placement: str = "auto", faces: Optional[Sequence["FaceResult"]] = None,
-              options: Optional["PipelineOptions"] = None) -> Meme:
+              options: Optional["PipelineOptions"] = None, caption_source: str = DEFAULT_CAPTION_SOURCE) -> Meme:
     """Make a captioned meme from a photo.
 
     Args:
@@ -250,20 +278,24 @@ def make_meme(photo: Any, *, text: Optional[str] = None, style: Optional[str] = 
         placement: ``auto``, ``top``, ``bottom`` or ``bubble``.
         faces: faces already found in ``photo`` (skips detection).
         options: :class:`~edgekit.PipelineOptions` for face detection / emotion (default model).
+        caption_source: where a generated caption comes from: ``"library"`` (default: authored
+            lines) or ``"model"`` (the caption model; a library line when no sample passes). Ignored
+            with ``text`` (still checked). :attr:`Meme.caption_source` says who wrote the caption.
 
     Raises:
         NoFaceError: no face and no ``text``. InputError: unreadable photo, bad ``face`` index,
         empty/over-long text. FontError: no installed font covers your ``text`` (a generated
         caption with an uncovered glyph is replaced, see :func:`drawable_caption`). ConfigError: bad
-        style, scene, lang or placement.
+        style, scene, lang, placement or caption_source (before any detection).
     """
-    lang = _check_options(lang, style, scene, placement)
+    lang = _check_options(lang, style, scene, placement, caption_source)
     prepared = prepare_photo(photo, face=face, faces=faces, options=options)
     info = None
     if text is None:
         if prepared.face is None:
             raise no_face_error(prepared.source)
-        info = drawable_caption(emotion_of(prepared.face), style=style, scene=scene, lang=lang, seed=seed, font=font)
+        info = drawable_caption(emotion_of(prepared.face), style=style, scene=scene, lang=lang, seed=seed, font=font,
+                                caption_source=caption_source)
         text = info.text
     return render_meme(prepared, text, lang=lang, font=font, placement=placement, caption_info=info)
 
@@ -271,13 +303,15 @@ def make_meme(photo: Any, *, text: Optional[str] = None, style: Optional[str] = 
 def meme_styles(photo: Any, n: int = 5, *, scene: Optional[str] = None, lang: str = "zh", face: Optional[int] = None,
                 seed: Optional[int] = None, font: Any = None, placement: str = "auto",
                 styles: Optional[Sequence[str]] = None, faces: Optional[Sequence["FaceResult"]] = None,
-                options: Optional["PipelineOptions"] = None) -> List[Meme]:
+                options: Optional["PipelineOptions"] = None,
+                caption_source: str = DEFAULT_CAPTION_SOURCE) -> List[Meme]:
     """``n`` memes of one photo, each captioned in a different style (``styles``, or ``n``
-    distinct styles drawn with ``seed``). Faces are detected once."""
+    distinct styles drawn with ``seed``) from ``caption_source`` (as :func:`make_meme`). Faces
+    are detected once."""
     from ..captioning import caption_styles
     from ..captioning.taxonomy import STYLES
 
-    lang = _check_options(lang, None, scene, placement)
+    lang = _check_options(lang, None, scene, placement, caption_source)
     if styles is None:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(STYLES):
             raise ConfigError(f"must be between 1 and {len(STYLES)} (one meme per style)", f"n={n!r}")
@@ -286,12 +320,15 @@ def meme_styles(photo: Any, n: int = 5, *, scene: Optional[str] = None, lang: st
     if prepared.face is None:
         raise no_face_error(prepared.source)
     emotion = emotion_of(prepared.face)
-    infos = [drawable_caption(emotion, style=info.style, scene=scene, lang=lang, seed=seed, font=font, first=info)
-             for info in caption_styles(emotion, scene=scene, lang=lang, styles=list(styles), seed=seed)]
+    infos = [drawable_caption(emotion, style=info.style, scene=scene, lang=lang, seed=seed, font=font, first=info,
+                              caption_source=caption_source)
+             for info in caption_styles(emotion, scene=scene, lang=lang, styles=list(styles), seed=seed,
+                                        source=caption_source)]
     return [render_meme(prepared, info.text, lang=lang, font=font, placement=placement, caption_info=info)
             for info in infos]
 
 
-__all__ = ["Meme", "make_meme", "meme_styles", "drawable_caption", "prepare_photo", "render_meme", "choose_face",
+__all__ = ["Meme", "make_meme", "meme_styles", "drawable_caption", "check_caption_source", "DEFAULT_CAPTION_SOURCE",
+           "prepare_photo", "render_meme", "choose_face",
            "detect_faces",
            "PreparedPhoto", "STILL_FORMATS", "write_file"]

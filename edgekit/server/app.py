@@ -40,13 +40,15 @@ log = logging.getLogger("edgekit.server")
 PIPELINE_FIELDS: Dict[str, type] = {"detector": str, "min_confidence": float, "max_faces": int}
 ANALYZE_FIELDS: Dict[str, type] = {**PIPELINE_FIELDS, "name": str, "aus": bool}
 MEME_FIELDS: Dict[str, type] = {**PIPELINE_FIELDS, "name": str, "text": str, "style": str, "scene": str, "lang": str,
-                                "face": int, "seed": int, "placement": str, "format": str, "styles": int}
+                                "face": int, "seed": int, "placement": str, "format": str, "styles": int,
+                                "caption_source": str}
 CAPTION_FIELDS = ("emotion", "style", "scene", "lang", "n", "seed", "styles", "source")
 SUGGEST_FIELDS: Dict[str, type] = {"chat": str, "n": int, "lang": str, "scene": str, "seed": int, "face": int,
                                    "name": str}
 BATCH_FIELDS = ("task", "folder", "paths", "options")
 BATCH_OPTIONS: Dict[str, type] = {**PIPELINE_FIELDS, "text": str, "style": str, "scene": str, "lang": str, "face": int,
-                                  "seed": int, "placement": str, "styles": int, "animated": str, "aus": bool}
+                                  "seed": int, "placement": str, "styles": int, "animated": str, "aus": bool,
+                                  "caption_source": str}
 #: What the options of the image endpoints mean (OpenAPI parameter descriptions); the rest are
 #: the library's keyword arguments of the same name.
 FIELD_HELP: Dict[str, str] = {
@@ -54,6 +56,9 @@ FIELD_HELP: Dict[str, str] = {
            "flags, head pose, cues; the record `edgekit analyze --aus` writes). About 2 ms per face; default false",
     "name": "how the answer and errors name the photo (default: `request body`)",
     "detector": "short_range (default) or full_range",
+    "caption_source": "where generated captions come from: library (default, authored lines) or model (the caption "
+                      "model), as `source` in /v1/captions; ignored with `text`. The answer's `caption_source` says "
+                      "who wrote the caption (library, model or user)",
 }
 #: Spellings of a boolean option in a query string or form field.
 TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
@@ -801,6 +806,8 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
         from .media import FORMATS, check_format
 
         fmt = check_format(options.pop("format", "png"))
+        if "caption_source" in options:  # checked as /v1/captions checks "source", before any work
+            check("caption_source", options["caption_source"], CAPTION_SOURCE)
         styles = options.pop("styles", None)
         kwargs = pipeline_kwargs(options, threads)
         key = content_key("meme", {**options, **kwargs, "format": fmt, "styles": styles}, data)

@@ -206,6 +206,33 @@ def test_meme_styles_returns_content_addressed_urls(client, photo):
         assert "immutable" in got.headers["cache-control"]
 
 
+def test_meme_caption_source(client, photo):
+    """``caption_source`` as ``/v1/captions`` takes ``source`` (issue #25): the answer says who wrote
+    the caption; a bad value is a 400 naming it; ignored with ``text``; batch jobs take it too."""
+    r = client.post("/v1/meme?lang=en&seed=1&caption_source=model", content=photo)
+    assert r.status_code == 200, r.text
+    info = json.loads(r.headers["x-edgekit-meme"])
+    assert (info["caption_source"], info["caption_fallback_reason"] is None) in (("model", True), ("library", False))
+    default = json.loads(client.post("/v1/meme?lang=en&seed=1", content=photo).headers["x-edgekit-meme"])
+    assert default["caption_source"] == "library" and default["caption_fallback_reason"] is None
+    own = client.post("/v1/meme?text=mine&caption_source=model", content=photo)
+    assert json.loads(own.headers["x-edgekit-meme"])["caption_source"] == "user"
+    r = client.post("/v1/meme?styles=2&lang=en&seed=1&caption_source=model", content=photo)
+    assert r.status_code == 200 and {m["caption_source"] for m in r.json()["memes"]} <= {"model", "library"}
+    message = assert_error(client.post("/v1/meme?caption_source=gpt", content=photo), 400, "ConfigError")
+    assert message.startswith("caption_source='gpt': must be one of library, model"), message
+    bad = client.post("/v1/batches", json={"task": "meme", "paths": ["photos/photo_0000.png"],
+                                           "options": {"caption_source": "gpt"}})
+    assert assert_error(bad, 400, "ConfigError").startswith("caption_source='gpt'")
+    r = client.post("/v1/batches", json={"task": "meme", "paths": ["photos/photo_0000.png"],
+                                         "options": {"caption_source": "model", "seed": 1, "lang": "en"}})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    assert job["options"]["caption_source"] == "model"
+    (record,) = [json.loads(x) for x in client.get(f"/v1/batches/{job['id']}/manifest").text.splitlines()]
+    assert record["ok"] and record["caption_source"] in ("model", "library"), record
+
+
 def test_captions_and_suggest(client):
     r = client.post("/v1/captions", json={"emotion": "happiness", "lang": "en", "n": 3, "seed": 1})
     assert r.status_code == 200, r.text
