@@ -1,8 +1,8 @@
 """PNG chart of a benchmark report (matplotlib, Agg backend; benchmarks only, never the runtime).
 
-:func:`write_chart`: left, whole-pipeline latency per emotion model and thread count (p50 bar, p95 whisker) against
-the 15 ms/frame budget. Right: one ``invoke()`` per model (p50) for each CPU configuration
-(XNNPACK on/off on the host, delegates over ADB). :func:`write_energy_chart`: latency vs energy
+:func:`write_chart`: left, whole-pipeline latency per emotion model (and running mode) and thread count
+(p50 bar, p95 whisker) against the 15 ms/frame budget. Right: one ``invoke()`` per model (p50) for each
+CPU configuration (XNNPACK on/off on the host, delegates over ADB). :func:`write_energy_chart`: latency vs energy
 per configuration (Jetson power-mode sweep, ADB battery sampling).
 """
 from __future__ import annotations
@@ -45,16 +45,22 @@ def write_chart(report: Dict[str, Any], path: Path) -> Optional[Path]:
     return _save(fig, path)
 
 
+def _pipeline_group(m: Dict[str, Any]) -> str:
+    """A pipeline bar group: the emotion model, and the running mode when the row has one."""
+    mode = m["params"].get("mode")
+    return m["params"].get("emotion", "?") + (f" ({mode})" if mode else "")
+
+
 def _pipeline_panel(ax: Any, rows: List[Dict[str, Any]]) -> None:
     ax.set_title("whole pipeline per frame (p50 bar, p95 whisker)", fontsize=9)
     if not rows:
         ax.text(0.5, 0.5, "no pipeline measurement", ha="center", va="center", transform=ax.transAxes)
         return
-    emotions = list(dict.fromkeys(m["params"].get("emotion", "?") for m in rows))
+    emotions = list(dict.fromkeys(_pipeline_group(m) for m in rows))
     threads = sorted({m["params"].get("threads", 1) for m in rows})
     width = 0.8 / len(threads)
     for j, n in enumerate(threads):
-        sel = {m["params"].get("emotion", "?"): m["stats"] for m in rows if m["params"].get("threads", 1) == n}
+        sel = {_pipeline_group(m): m["stats"] for m in rows if m["params"].get("threads", 1) == n}
         xs = [i + j * width for i, e in enumerate(emotions) if e in sel]
         p50 = [sel[e]["p50"] for e in emotions if e in sel]
         err = [[0] * len(p50), [sel[e]["p95"] - sel[e]["p50"] for e in emotions if e in sel]]

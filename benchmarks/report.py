@@ -33,8 +33,9 @@ A report is one JSON document per machine/device::
 Measurement names used by all harnesses: ``model.latency`` (one invoke, ms; params ``model``,
 ``threads``, and ``xnnpack`` or ``delegate``), ``model.init`` / ``model.cold_start``,
 ``model.peak_rss`` / ``model.memory_*`` (MB), ``pipeline.<stage>`` (ms), ``pipeline.throughput``
-(frames/s); Jetson adds ``tegrastats.*``, ``trtexec.*``. Stats keys: ``p5 p50 p95 p99 mean std
-min max first n`` (samples) or ``value`` (one number).
+(frames/s; params ``emotion``, ``threads`` and, from the host harness, ``mode``: the pipeline's
+running mode, ``image`` or ``video``); Jetson adds ``tegrastats.*``, ``trtexec.*``. Stats keys:
+``p5 p50 p95 p99 mean std min max first n`` (samples) or ``value`` (one number).
 
 Energy (Jetson ``--sweep-nvpmodel``, ADB battery sampling; :mod:`benchmarks.energy`), with the
 same params as the latency they belong to: ``power.total`` / ``power.rail`` (mW; ``phase`` idle or
@@ -262,14 +263,33 @@ def _summary_rows(report: Dict[str, Any], name: str) -> List[Dict[str, Any]]:
     return [m for m in report["measurements"] if m["name"] == name and m["params"].get("repeat", "all") == "all"]
 
 
+def _modes_line(report: Dict[str, Any]) -> str:
+    """What the ``mode`` param of ``pipeline.*`` means, with the detector options each mode turned on
+    (``config["pipeline_modes"]``, recorded by the harness from ``edgekit.PipelineOptions``)."""
+    modes = report["config"].get("pipeline_modes")
+
+    def on(mode: str) -> str:
+        if not isinstance(modes, dict) or mode not in modes:
+            return "not recorded"
+        return ", ".join(f"`{name}`" for name in modes[mode]) or "none"
+
+    return ("Running modes (`mode`): `image` is photos (`Pipeline.process(frame)`, as `edgekit.analyze`, memes and "
+            f"the server; detector options on: {on('image')}); `video` is streams (`process(frame, timestamp_ms)` "
+            f"at 30 fps, as video files and live streams; detector options on: {on('video')}; tracking and "
+            "smoothing included). Why photos get the close-up and luma-keypoint refinements, and what they buy: "
+            "`reports/emotion_robustness/README.md`.")
+
+
 def _budget_table(report: Dict[str, Any]) -> List[str]:
     rows = [m for m in _summary_rows(report, "pipeline.process") if "p95" in m["stats"]]
     if not rows:
         return []
     fps = {json.dumps(m["params"], sort_keys=True): m["stats"].get("value")
            for m in _summary_rows(report, "pipeline.throughput")}
-    lines = [f"## Frame budget ({FRAME_BUDGET_MS:g} ms per frame, whole pipeline)", "",
-             "| configuration | p50 ms | p95 ms | frames/s | p95 within budget |", "|---|---|---|---|---|"]
+    lines = [f"## Frame budget ({FRAME_BUDGET_MS:g} ms per frame, whole pipeline)", ""]
+    if any("mode" in m["params"] for m in rows):
+        lines += [_modes_line(report), ""]
+    lines += ["| configuration | p50 ms | p95 ms | frames/s | p95 within budget |", "|---|---|---|---|---|"]
     for m in rows:
         ok = m["stats"]["p95"] <= FRAME_BUDGET_MS
         lines.append(f"| {_params(m['params'])} | {_fmt(m['stats']['p50'])} | {_fmt(m['stats']['p95'])} | "

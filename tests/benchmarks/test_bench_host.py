@@ -16,6 +16,7 @@ from benchmarks.machine import ContentionMonitor
 from benchmarks.ratios import keep_computable, model_ratios
 from benchmarks.report import (FRAME_BUDGET_MS, Measurement, Ratio, Target, build_report, to_markdown, validate_report,
                                write_report)
+from edgekit.errors import ConfigError
 from edgekit.registry import model_path
 
 QUICK = ["--quick", "--no-progress", "--xnnpack", "on"]
@@ -57,8 +58,23 @@ def test_quick_host_run_end_to_end(tmp_path, variants_dir, capsys):
     sources = {(m["name"], m["params"].get("source")) for m in report["measurements"]}
     assert {("caption.generate", "model"), ("caption.generate", "library")} <= sources  # both caption sources timed
     budget = [t for t in report["targets"] if t["measurement"] == "pipeline.process"]
-    assert len(budget) == 2
+    assert len(budget) == 4  # 2 emotion models x 1 thread x 2 running modes
     assert all(t["limit"] == FRAME_BUDGET_MS and t["passed"] == (t["value"] <= FRAME_BUDGET_MS) for t in budget)
+    assert {t["params"]["mode"] for t in budget} == {"image", "video"}
+    modes = {(m["name"], m["params"].get("mode")) for m in report["measurements"]
+             if m["params"].get("emotion") == "emotion/shipped" and m["name"].startswith("pipeline.")
+             and m["name"] != "pipeline.peak_rss"}
+    assert {("pipeline.detect_align_classify", "image"), ("pipeline.detect_align_classify", "video"),
+            ("pipeline.throughput", "image"), ("pipeline.track", "video")} <= modes
+    assert ("pipeline.track", "image") not in modes
+    assert report["config"]["pipeline_modes"] == {m: host.mode_refinements(m) for m in host.MODES}
+    per_mode = {t["params"]["mode"]: t for t in report["targets"]
+                if t["measurement"] == "pipeline.detect_align_classify"}
+    assert set(per_mode) == {"image", "video"} and all(t["value"] is not None for t in per_mode.values())
+    assert per_mode["image"]["description"].endswith(host.mode_label("image"))
+    assert per_mode["video"]["description"].endswith("streams (video mode)")
+    mode_ratio = next(r for r in report["ratios"] if r["description"].startswith("image / video mode"))
+    assert mode_ratio["value"] == round(per_mode["image"]["value"] / per_mode["video"]["value"], 3)
     forbidden = next(t for t in report["targets"] if t["measurement"] == "cold_start.forbidden_modules_imported")
     assert forbidden["passed"] is True
     ratio = next(r for r in report["ratios"] if r["description"] == "emotion: INT8 QAT / FP32, pruned")
@@ -68,6 +84,8 @@ def test_quick_host_run_end_to_end(tmp_path, variants_dir, capsys):
     assert qat["numerator_value"] is not None and qat["value"] is None
     text = (out / "host_quick.md").read_text()
     assert "## Frame budget (15 ms per frame" in text and "## Skipped" in text and "## Errors" in text
+    assert "Running modes (`mode`)" in text and "reports/emotion_robustness/README.md" in text
+    assert "| emotion=emotion/shipped, threads=1, mode=video |" in text
     assert "status: partial" in capsys.readouterr().out
 
 
@@ -89,6 +107,10 @@ def test_interrupted_host_run_keeps_partial_results(tmp_path, monkeypatch):
 def test_bad_arguments():
     with pytest.raises(SystemExit, match="--model: expected KEY=PATH"):
         host.main([*QUICK, "--model", "nokey"])
+    with pytest.raises(SystemExit):
+        host.main([*QUICK, "--running-modes", "live_stream"])
+    with pytest.raises(ConfigError, match="mode='photo'.*use one of image, video"):
+        host.steady_state(None, host.make_frame(), 1, 1, 0, mode="photo")
     with pytest.raises(SystemExit, match="must be >= 1"):
         host.main([*QUICK, "--threads", "0"])
     with pytest.raises(ValueError, match="family"):
@@ -122,6 +144,39 @@ def test_default_emotion_variants_are_the_shipped_models_siblings(tmp_path, prod
     assert models.shipped_emotion_run_dir(tmp_path / "manifest.json") == models.ROOT / out / "tflite"
 
 
+def test_targets_and_ratio_per_running_mode():
+    """Image and video rows of the same model and threads are judged apart (a target or ratio
+    without the mode would take whichever row came first)."""
+    def rows(mode, dac, total):
+        params = dict(emotion=host.SHIPPED_EMOTION, threads=1, mode=mode)
+        return [Measurement.from_samples("pipeline.detect_align_classify", "ms", [dac], **params),
+                Measurement.from_samples("pipeline.process", "ms", [total], **params)]
+
+    ms = rows("image", 6.0, 20.0) + rows("video", 2.5, 3.0)
+    tgts = {t["description"]: t for t in (t.evaluate(ms) for t in host.targets(ms))}
+    budget = [t for t in tgts.values() if t["measurement"] == "pipeline.process"]
+    assert [(t["params"]["mode"], t["passed"]) for t in budget] == [("image", False), ("video", True)]
+    assert all(t["description"].endswith(f"{t['params']['mode']} mode") for t in budget)
+    photos = tgts[f"detect+align+classify p50 <= 3 ms, 1 thread, shipped emotion model: {host.mode_label('image')}"]
+    streams = tgts["detect+align+classify p50 <= 3 ms, 1 thread, shipped emotion model: streams (video mode)"]
+    assert (photos["value"], photos["passed"], streams["value"], streams["passed"]) == (6.0, False, 2.5, True)
+    only_video = [t.params.get("mode") for t in host.targets(ms, ["video"]) if t.measurement.endswith("classify")]
+    assert only_video == ["video"]
+    ratio = next(r.evaluate(ms) for r in host.ratios([1]) if r.description.startswith("image / video mode"))
+    assert ratio["value"] == 2.4
+    assert host.mode_label("video") == "streams (video mode)"
+    on = host.mode_refinements("image")  # read from edgekit.PipelineOptions: whatever image mode turns on
+    assert host.mode_label("image").startswith("photos (image mode") and host.mode_refinements("video") == []
+    assert ("close-up" in host.mode_label("image")) == ("close_up" in on)
+
+
+def test_chart_groups_pipeline_rows_by_mode(tmp_path):
+    from benchmarks.chart import _pipeline_group
+
+    assert _pipeline_group({"params": {"emotion": "emotion/a", "mode": "video"}}) == "emotion/a (video)"
+    assert _pipeline_group({"params": {"emotion": "emotion/a"}}) == "emotion/a"  # sweep rows: no mode
+
+
 def _report(measurements, **kwargs):
     return build_report("host", {"kind": "host", "name": "t"}, {}, {}, measurements, kwargs.pop("targets", []),
                         **kwargs)
@@ -145,6 +200,13 @@ def test_schema_validation_and_markdown():
     assert "> **PARTIAL RUN**" in md and "> **Busy machine.** The machine was busy" in md
     assert "| emotion=emotion/a, threads=1 | 12.000 | 28.200 | 60.000 | **FAIL** |" in md
     assert "| emotion/b | 3.000 |" in md and "- emotion/c: not found" in md
+    assert "Running modes" not in md  # no mode param: no line explaining it
+    moded = _report([Measurement.from_samples("pipeline.process", "ms", [3], emotion="emotion/a", threads=1,
+                                              mode="video")])
+    moded["config"]["pipeline_modes"] = {"image": ["close_up", "luma_keypoints"], "video": []}
+    line = next(x for x in to_markdown(moded).splitlines() if x.startswith("Running modes"))
+    assert "detector options on: `close_up`, `luma_keypoints`)" in line and "detector options on: none;" in line
+    assert "reports/emotion_robustness/README.md" in line
     bad = json.loads(json.dumps(report))
     bad["measurements"][0]["stats"]["p50"] = float("nan")
     bad["harness"] = "phone"
