@@ -67,10 +67,10 @@ class FaceDetectorOptions(ModelOptions):
             fills under 40% of the frame's longer side, and take that face's keypoints from the
             close-up (the box and score stay those of the whole-frame pass). The whole-frame pass
             sees a small face at a few dozen model pixels, so its eye points are coarse (4-6x
-            steadier with the close-up). Off by default: on FER2013Valid faces in 4x canvases it
-            gains 0.6 points of emotion accuracy and 0.3 of framing stability
-            (``reports/emotion_robustness``) for one more detector run per small face (about
-            +50% pipeline time per frame here).
+            steadier with the close-up). Off for the detector alone; :class:`PipelineOptions` turns
+            it on for photos (image mode): on FER2013Valid faces in 4x canvases it gains 0.6 points
+            of emotion accuracy and 1.8 of framing stability (``reports/emotion_robustness``) for
+            one more detector run per small face (about +50% detect + align + classify time here).
         input_color: ``"rgb"`` feeds BlazeFace the RGB pixels (MediaPipe's input); ``"luma"``
             feeds it their gray (BT.601 luma, as ``cv2.COLOR_BGR2GRAY``) in all 3 channels, so a
             colour photo and its gray version give identical detections. Off by default: on LFW
@@ -81,7 +81,8 @@ class FaceDetectorOptions(ModelOptions):
             close-up crop) from a second pass on the frame's gray version, matched by box overlap;
             the box and score stay the first pass's. A colour photo and its gray copy are then aligned
             alike, while faces are found as well as in colour. One more detector run per colour frame
-            with a face (none on gray frames, whose gray is themselves).
+            with a face (none on gray frames, whose gray is themselves). Off for the detector alone;
+            :class:`PipelineOptions` turns it on for photos.
     """
 
     model: str = option("short_range", choice(DETECTOR_MODELS, "use short_range or full_range"), metavar="MODEL",
@@ -316,11 +317,19 @@ class PipelineOptions(Options):
         min_confidence: minimum face detection score in [0, 1].
         max_faces: analyse at most this many faces per frame (best scores first); None: all.
         close_up: keypoints of small faces from a second, close-up detection
-            (``FaceDetectorOptions.close_up``; off by default, see there for its measured cost and gain).
+            (``FaceDetectorOptions.close_up``). None (default): on in image mode, off in video and
+            live-stream modes (as the small-face second look). On FER2013Valid faces in 4x canvases
+            it raises framing stability from 89.5% to 91.3% and canvas accuracy from 82.6% to 83.2%,
+            for one more detector run per small face (``reports/emotion_robustness``).
         input_color: what the detector sees, ``"rgb"`` (default) or ``"luma"``
             (``FaceDetectorOptions.input_color``).
         luma_keypoints: keypoints from a second detector pass on the frame's gray version
-            (``FaceDetectorOptions.luma_keypoints``): colour and gray photos aligned alike.
+            (``FaceDetectorOptions.luma_keypoints``). None (default): on in image mode, off in
+            video and live-stream modes. A colour photo and its gray copy then get the same label
+            on 98.9% of LFW photos instead of 95.7%, for one more detector run per colour frame.
+            Photos get both refinements because accuracy matters more than a few milliseconds
+            there; a stream keeps its cost per frame (both on: about 2.2x the detect + align +
+            classify time of both off, ``benchmarks/results/host.md``).
         num_threads: LiteRT CPU threads of each model.
         emotion_model: bundled model name or ``.tflite`` path; None skips emotion
             classification (faces are returned with ``emotion=None``).
@@ -360,9 +369,11 @@ class PipelineOptions(Options):
     min_confidence: float = like(FaceDetectorOptions, "min_confidence")
     max_faces: Optional[int] = like(FaceDetectorOptions, "max_faces",
                                     help="analyse at most N faces per image, best first")
-    close_up: bool = like(FaceDetectorOptions, "close_up")
+    close_up: Optional[bool] = option(None, optional(boolean(), "on for photos, off for streams"),
+                                      help="re-detect each small face in a close-up crop for precise keypoints")
     input_color: str = like(FaceDetectorOptions, "input_color")
-    luma_keypoints: bool = like(FaceDetectorOptions, "luma_keypoints")
+    luma_keypoints: Optional[bool] = option(None, optional(boolean(), "on for photos, off for streams"),
+                                            help="take each face's keypoints from a second pass on the gray frame")
     num_threads: int = num_threads_option()
     emotion_model: Optional[PathLike] = option(
         "emotion", optional(model_ref(), "no emotion classification"), metavar="NAME|PATH",
@@ -403,12 +414,15 @@ class PipelineOptions(Options):
 
     @property
     def detector_options(self) -> FaceDetectorOptions:
-        """The detector's options: photos get the small-face second look, a stream keeps a
-        bounded cost per frame."""
+        """The detector's options: photos get the small-face second look and the keypoint
+        refinements (close-up, luma keypoints) unless told otherwise, a stream keeps a bounded cost
+        per frame."""
+        photo = self.running_mode == "image"
         return FaceDetectorOptions(model=self.detector, min_confidence=self.min_confidence, max_faces=self.max_faces,
-                                   num_threads=self.num_threads, small_faces=self.running_mode == "image",
-                                   close_up=self.close_up, input_color=self.input_color,
-                                   luma_keypoints=self.luma_keypoints)
+                                   num_threads=self.num_threads, small_faces=photo,
+                                   close_up=photo if self.close_up is None else self.close_up,
+                                   input_color=self.input_color,
+                                   luma_keypoints=photo if self.luma_keypoints is None else self.luma_keypoints)
 
     @property
     def tracker_options(self) -> TrackerOptions:

@@ -72,10 +72,10 @@ def add_fields(group: Any, kind: type, names: Sequence[str], rename: Optional[Ma
         rule, default = spec.metadata["check"], spec.default
         text = (spec.metadata.get("help") or name.replace("_", " ")).replace("%", "%%")
         flags = (option_flag(name), *FLAG_ALIASES.get(name, ()))
-        if rule.parse is None:  # a bool: an on/off flag
-            action = argparse.BooleanOptionalAction if default else "store_true"
-            group.add_argument(*flags, dest=name, action=action, default=default,
-                               help=f"{text} (default: {'on' if default else 'off'})")
+        if rule.parse is None:  # a bool: an on/off flag (--x/--no-x unless off by default)
+            action = "store_true" if default is False else argparse.BooleanOptionalAction
+            shown = rule.none_means if default is None else "on" if default else "off"
+            group.add_argument(*flags, dest=name, action=action, default=default, help=f"{text} (default: {shown})")
         else:
             shown = default if default is not None else rule.none_means or "none"
             parse = None if rule.parse is str else rule.parse  # argparse reads text as it is

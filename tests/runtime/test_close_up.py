@@ -72,24 +72,28 @@ def test_close_up_must_be_a_bool():
         FaceDetector(close_up="yes")
 
 
-def test_the_pipeline_passes_close_up_to_its_detector():
+def test_the_pipeline_turns_it_on_for_photos_and_off_for_streams():
     import edgekit
 
-    assert edgekit.PipelineOptions().detector_options.close_up is False
-    assert edgekit.PipelineOptions(close_up=True).detector_options.close_up is True
-    with edgekit.Pipeline(close_up=True, emotion_model=None) as pipe:
-        assert pipe.detector.options.close_up is True
+    assert edgekit.PipelineOptions().detector_options.close_up is True  # image mode
+    for mode, extra in (("video", {}), ("live_stream", {"result_callback": print})):
+        assert edgekit.PipelineOptions(running_mode=mode, **extra).detector_options.close_up is False
+        assert edgekit.PipelineOptions(running_mode=mode, close_up=True, **extra).detector_options.close_up is True
+    assert edgekit.PipelineOptions(close_up=False).detector_options.close_up is False
+    with edgekit.Pipeline(close_up=False, emotion_model=None) as pipe:
+        assert pipe.detector.options.close_up is False
 
 
-def test_the_cli_flag_turns_it_on(astronaut_path, tmp_path):
+def test_the_cli_flags_turn_it_off_and_on(astronaut_path, tmp_path):
     from edgekit.cli import main
 
     keypoints = {}
-    for flags in ((), ("--close-up",)):
+    for flags in (("--no-luma-keypoints",), ("--no-luma-keypoints", "--no-close-up")):
         out = tmp_path / f"{len(flags)}.jsonl"
         assert main(["analyze", str(astronaut_path), "--out", str(out), *flags]) == 0
-        keypoints[bool(flags)] = json.loads(out.read_text().splitlines()[0])["faces"][0]["keypoints"]
-    with FaceDetector(close_up=True) as detector:
-        close = detector.detect(str(astronaut_path))[0]
-    assert keypoints[True]["right_eye"] == pytest.approx(list(close.keypoint("right_eye")))
+        keypoints[len(flags) == 1] = json.loads(out.read_text().splitlines()[0])["faces"][0]["keypoints"]
+    with FaceDetector(close_up=True) as on, FaceDetector() as off:
+        expected = {True: on.detect(str(astronaut_path))[0], False: off.detect(str(astronaut_path))[0]}
+    for close_up in (True, False):
+        assert keypoints[close_up]["right_eye"] == pytest.approx(list(expected[close_up].keypoint("right_eye")))
     assert keypoints[True] != keypoints[False]

@@ -49,6 +49,6 @@ def test_the_pipeline_and_the_cli_pass_it_to_the_detector(astronaut_path, tmp_pa
     out = tmp_path / "luma.jsonl"
     assert main(["analyze", str(astronaut_path), "--out", str(out), "--input-color", "luma"]) == 0
     keypoints = json.loads(out.read_text().splitlines()[0])["faces"][0]["keypoints"]
-    with FaceDetector(input_color="luma") as detector:
+    with FaceDetector(input_color="luma", close_up=True) as detector:  # a photo: the pipeline's close-up too
         expected = detector.detect(str(astronaut_path))[0]
     assert keypoints["right_eye"] == pytest.approx(list(expected.keypoint("right_eye")))

@@ -46,27 +46,36 @@ def test_one_more_run_on_colour_frames_none_on_gray_ones(astronaut, monkeypatch)
     assert detector.detect(np.full((200, 200, 3), 128, np.uint8)) == [] and len(runs) == 1  # no face: no second pass
 
 
-def test_the_default_is_off_and_unchanged(astronaut):
-    assert not FaceDetector().options.luma_keypoints and not edgekit.PipelineOptions().detector_options.luma_keypoints
+def test_off_for_the_detector_alone_and_for_streams_on_for_photos(astronaut):
+    assert not FaceDetector().options.luma_keypoints
     assert FaceDetector().detect(astronaut) == FaceDetector(luma_keypoints=False).detect(astronaut)
+    assert edgekit.PipelineOptions().detector_options.luma_keypoints is True  # image mode
+    for mode, extra in (("video", {}), ("live_stream", {"result_callback": print})):
+        assert edgekit.PipelineOptions(running_mode=mode, **extra).detector_options.luma_keypoints is False
+    assert edgekit.PipelineOptions(luma_keypoints=False).detector_options.luma_keypoints is False
 
 
-@pytest.mark.parametrize("bad", ["yes", 1, None])
+@pytest.mark.parametrize("bad", ["yes", 1])
 def test_luma_keypoints_must_be_a_bool(bad):
     with pytest.raises(ConfigError, match="luma_keypoints"):
         FaceDetector(luma_keypoints=bad)
     with pytest.raises(ConfigError, match="luma_keypoints"):
         edgekit.PipelineOptions(luma_keypoints=bad)
+    with pytest.raises(ConfigError, match="luma_keypoints"):
+        FaceDetector(luma_keypoints=None)  # None (automatic) is the pipeline's, not the detector's
 
 
 def test_the_pipeline_and_the_cli_pass_it_to_the_detector(astronaut_path, tmp_path):
     from edgekit.cli import main
 
-    with edgekit.Pipeline(luma_keypoints=True, emotion_model=None) as pipe:
+    with edgekit.Pipeline(luma_keypoints=True, running_mode="video", emotion_model=None) as pipe:
         assert pipe.detector.options.luma_keypoints
-    out = tmp_path / "luma.jsonl"
-    assert main(["analyze", str(astronaut_path), "--out", str(out), "--luma-keypoints"]) == 0
-    keypoints = json.loads(out.read_text().splitlines()[0])["faces"][0]["keypoints"]
-    with FaceDetector(luma_keypoints=True) as detector:
-        expected = detector.detect(str(astronaut_path))[0]
-    assert keypoints["right_eye"] == pytest.approx(list(expected.keypoint("right_eye")))
+    records = {}
+    for flags in ((), ("--no-luma-keypoints",)):
+        out = tmp_path / f"{len(flags)}.jsonl"
+        assert main(["analyze", str(astronaut_path), "--out", str(out), *flags]) == 0
+        records[not flags] = json.loads(out.read_text().splitlines()[0])["faces"][0]["keypoints"]
+    for luma in (True, False):
+        with FaceDetector(luma_keypoints=luma, close_up=True) as detector:
+            expected = detector.detect(str(astronaut_path))[0]
+        assert records[luma]["right_eye"] == pytest.approx(list(expected.keypoint("right_eye")))
