@@ -145,17 +145,20 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
 
     def _detect_checked(self, image_bgr: np.ndarray) -> List[Detection]:
         """:meth:`detect` on a frame :func:`~edgekit.imageio.load_image` already returned (not checked again)."""
-        found = self._detect_whole(image_bgr)
+        search = self._detect_whole
+        found = search(image_bgr)
         if not found and self.options.small_faces and min(image_bgr.shape[:2]) >= 2 * min(self.input_size):
-            found = self._detect_windows(image_bgr)
+            search = self._detect_windows
+            found = search(image_bgr)
         found = found if self.options.max_faces is None else found[: self.options.max_faces]
         if not found or not (self.options.close_up or self.options.luma_keypoints):
             return found
         source, refs = image_bgr, found
         if self.options.luma_keypoints and self.options.input_color == "rgb" and not _is_gray(image_bgr):
+            # the gray frame is searched the way the faces were found (whole, or in windows), so a colour
+            # photo and its gray copy get the same keypoints
             source = cv2.cvtColor(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-            luma = self._detect_whole(source)
-            refs = [_same_face(det, luma) or det for det in found]
+            refs = _match_faces(found, search(source))
         if self.options.close_up:
             refs = [self._close_up(source, ref) for ref in refs]
         return [Detection(box=det.box, keypoints=ref.keypoints, score=det.score) for det, ref in zip(found, refs)]
@@ -220,7 +223,25 @@ def _same_face(det: Detection, candidates: List[Detection]) -> Optional[Detectio
     return best if best is not None and best.box.iou(det.box) > 0.3 else None
 
 
+def _match_faces(found: List[Detection], again: List[Detection]) -> List[Detection]:
+    """For each face of ``found`` (best first), the face of ``again`` it overlaps most (IoU above 0.3)
+    that no better face took; the face itself when none is left."""
+    left, out = list(again), []
+    for det in found:
+        match = _same_face(det, left)
+        if match is not None:
+            left.remove(match)
+        out.append(match or det)
+    return out
+
+
 def _is_gray(image_bgr: np.ndarray) -> bool:
-    """True when the frame's three channels are equal (a gray photo): its luma is itself."""
-    return image_bgr.ndim == 3 and bool(np.array_equal(image_bgr[..., 0], image_bgr[..., 1])
-                                        and np.array_equal(image_bgr[..., 1], image_bgr[..., 2]))
+    """True when the frame's three channels are equal (a gray photo): its luma is itself. A sparse
+    sample answers most colour frames before the whole frame is compared."""
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+        return False
+    sample = image_bgr[::16, ::16]
+    if not (np.array_equal(sample[..., 0], sample[..., 1]) and np.array_equal(sample[..., 1], sample[..., 2])):
+        return False
+    return bool(np.array_equal(image_bgr[..., 0], image_bgr[..., 1])
+                and np.array_equal(image_bgr[..., 1], image_bgr[..., 2]))

@@ -34,6 +34,29 @@ def test_with_the_close_up_the_crop_is_the_gray_pass_s_too(astronaut):
     assert colour[0].keypoints != FaceDetector(close_up=True).detect(astronaut)[0].keypoints  # from the gray crop
 
 
+def test_a_face_found_in_windows_is_searched_in_windows_on_the_gray_frame_too(astronaut):
+    canvas = np.full((1000, 1000, 3), (40, 120, 200), np.uint8)  # a face too small for the whole-frame look
+    canvas[50:562, 50:562] = astronaut
+    assert FaceDetector()._detect_whole(canvas) == []
+    for close_up in (False, True):
+        detector = FaceDetector(luma_keypoints=True, close_up=close_up)
+        colour, gray = detector.detect(canvas), detector.detect(gray3(canvas))
+        assert len(colour) == len(gray) == 1 and colour[0].keypoints == gray[0].keypoints
+
+
+def test_each_gray_face_lends_its_keypoints_to_one_face_only():
+    from edgekit.detection.detector import _match_faces
+    from edgekit.results import BoundingBox, Detection
+
+    def face(x: float, score: float) -> Detection:
+        return Detection(box=BoundingBox(x, 0.0, 100.0, 100.0), keypoints=((x, 0.0),) * 6, score=score)
+
+    a, b = face(0.0, 0.9), face(20.0, 0.8)  # two overlapping faces; the gray pass found one of them
+    gray = face(5.0, 0.9)
+    assert _match_faces([a, b], [gray]) == [gray, b]
+    assert _match_faces([a, b], []) == [a, b]
+
+
 def test_one_more_run_on_colour_frames_none_on_gray_ones(astronaut, monkeypatch):
     detector = FaceDetector(luma_keypoints=True)
     runs = count_runs(detector, monkeypatch)
@@ -46,9 +69,8 @@ def test_one_more_run_on_colour_frames_none_on_gray_ones(astronaut, monkeypatch)
     assert detector.detect(np.full((200, 200, 3), 128, np.uint8)) == [] and len(runs) == 1  # no face: no second pass
 
 
-def test_off_for_the_detector_alone_and_for_streams_on_for_photos(astronaut):
+def test_off_for_the_detector_alone_and_for_streams_on_for_photos():
     assert not FaceDetector().options.luma_keypoints
-    assert FaceDetector().detect(astronaut) == FaceDetector(luma_keypoints=False).detect(astronaut)
     assert edgekit.PipelineOptions().detector_options.luma_keypoints is True  # image mode
     for mode, extra in (("video", {}), ("live_stream", {"result_callback": print})):
         assert edgekit.PipelineOptions(running_mode=mode, **extra).detector_options.luma_keypoints is False
