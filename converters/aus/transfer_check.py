@@ -30,6 +30,7 @@ from tqdm import tqdm
 from converters.aus.common import ferplus_rows, raw_change
 from converters.core.fercrops import upscaled_crop
 from converters.core.paths import ROOT
+from converters.core.detection import UNREFINED
 from edgekit.aus import AU_NAMES, action_units, feature_matrix, fit_pose, population_calibration
 from edgekit.pipeline import Pipeline
 from edgekit.transfer.geometry import anchor_matrix
@@ -220,7 +221,7 @@ def real_smile_anchor_split(data: Path, people: int) -> Dict[str, Any]:
     folder = data / "lfw" / "images"
     chosen = sorted(p for p in folder.iterdir() if p.is_dir() and len(list(p.glob("*.jpg"))) >= 2)[:people]
     changes = []
-    with Pipeline() as pipe, FaceMesh(max_faces=1) as mesh:
+    with Pipeline(**UNREFINED) as pipe, FaceMesh(max_faces=1) as mesh:
         for person in tqdm(chosen, desc="smile anchor split", file=sys.stderr, mininterval=10):
             items = []
             for path in sorted(person.glob("*.jpg"))[:12]:
@@ -255,7 +256,7 @@ def transfer_check(data: Path, pairs: int, out: Path,
 
     sources = smile_sources(data, pairs)
     image = lambda p: (str(p.relative_to(data)), lambda: cv2.imread(str(p)))  # noqa: E731 (p bound per call)
-    with ExpressionTransfer() as engine, Pipeline() as pipe:
+    with ExpressionTransfer() as engine, Pipeline(**UNREFINED) as pipe:
         lfw, looked = lfw_neutral_targets(data, pairs, pipe)
         fer = [(str(p.relative_to(data)), lambda p=p: upscaled_crop(p)) for p in ferplus_neutrals(data, pairs)]
         rows = {

@@ -45,6 +45,7 @@ from converters.aus.transfer_check import transfer_check
 from converters.core.fercrops import upscaled_crop
 from converters.core.paths import ROOT, shared_dir
 from converters.core.provenance import environment
+from converters.core.detection import UNREFINED
 from edgekit.aus import AU_NAMES, LOW_CONFIDENCE, action_units, activations_from_raw
 from edgekit.facemesh import FaceMesh
 from edgekit.pipeline import Pipeline
@@ -78,7 +79,7 @@ def ferplus_valid(data: Path, limit: Optional[int]) -> Dict[str, Any]:
     found = np.zeros(n, bool)
     labels = np.array([majority(v) for _, v in rows])
     reasons: Dict[str, int] = {}
-    with Pipeline(action_units=True, max_faces=1) as pipe:
+    with Pipeline(action_units=True, max_faces=1, **UNREFINED) as pipe:
         for i, (path, _) in enumerate(tqdm(rows, desc="FER2013Valid", file=sys.stderr, mininterval=10)):
             faces = pipe.process(upscaled_crop(path)).faces
             if not faces:
@@ -173,7 +174,7 @@ def lfw_readings(data: Path, max_people: Optional[int]) -> List[Dict[str, Any]]:
     if max_people:
         people = people[:max_people]
     readings = []
-    with Pipeline(action_units=True, max_faces=1) as pipe:
+    with Pipeline(action_units=True, max_faces=1, **UNREFINED) as pipe:
         for person in tqdm(people, desc="LFW people", file=sys.stderr, mininterval=10):
             for path in sorted(person.glob("*.jpg"))[:12]:
                 faces = pipe.process(str(path)).faces

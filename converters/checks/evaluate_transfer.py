@@ -37,6 +37,7 @@ from tqdm import tqdm
 from converters.core.paths import ROOT, shared_dir
 from converters.core.fercrops import upscaled_crop
 from converters.core.provenance import git_info, host_device, package_versions
+from converters.core.detection import UNREFINED
 from edgekit.assets import demo_photo
 from edgekit.errors import NoFaceError
 from edgekit.pipeline import Pipeline
@@ -303,7 +304,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     import datetime as dt
 
-    with Pipeline() as pipe, ExpressionTransfer() as engine:
+    with Pipeline(**UNREFINED) as pipe, ExpressionTransfer() as engine:
         pairs = make_pairs(args.data, pipe, args.per_emotion, args.min_votes, args.seed)
         records = evaluate(pairs, engine, pipe)
         summary = summarize(records)
