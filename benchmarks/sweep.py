@@ -442,16 +442,18 @@ def sweep_targets(measurements: Sequence[Measurement]) -> List[Target]:
 
 # ---------------------------------------------------------------------- real workloads
 def pipeline_workload(emotion_key: str, emotion_path: Path, frame: np.ndarray, threads: int) -> Workload:
-    """A sustained stream of frames (video mode, 30 fps timestamps): the per-frame cost a power mode is
+    """A sustained stream of frames (video mode, ``host.STREAM_FPS`` timestamps): the per-frame cost a power mode is
     judged on. Photos (image mode) add the keypoint refinements, see ``benchmarks/host.py``."""
     def open_() -> Tuple[Callable[[], float], Callable[[], None]]:
         import itertools
 
         import edgekit
 
+        from .host import STREAM_FPS
+
         pipe = edgekit.Pipeline(emotion_model=str(emotion_path), num_threads=threads, running_mode="video")
         clock = itertools.count()
-        return (lambda: pipe.process(frame, next(clock) * 1000.0 / 30.0).timings.total_ms), pipe.close
+        return (lambda: pipe.process(frame, next(clock) * 1e3 / STREAM_FPS).timings.total_ms), pipe.close
 
     return Workload(f"pipeline with {emotion_key}", "frame", "pipeline.process", "pipeline.throughput",
                     {"emotion": emotion_key, "threads": threads, "mode": "video"}, open_)

@@ -305,7 +305,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     s.add_argument("--parts", type=int, default=1, help="also cut the sheet into this many reviewer parts")
     s.add_argument("--overlap", type=int, default=40, help="items each part shares with the next (agreement)")
     s.add_argument("--seed", type=int, default=PANEL_SEED,
-                   help="panel seed: a new seed gives requests no earlier round has seen (default: %(default)s)")
+                   help="panel seed: new draws of styles, scenes and probability dicts; a seed of the other "
+                        "parity also takes the other half of the chat and restyle sources (the free-text scenes "
+                        "repeat) (default: %(default)s)")
     r = sub.add_parser("report", help="join ratings with the key into reports/caption_review/")
     r.add_argument("--key", type=Path, required=True)
     r.add_argument("--ratings", type=Path, nargs="+", required=True)

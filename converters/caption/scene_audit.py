@@ -123,7 +123,8 @@ def readme(rows: Sequence[Dict[str, str]], flags: Sequence[Dict[str, str]], deno
     lines += ["", "Retagged to: " + ", ".join(f"{s} {n}" for s, n in sorted(scenes.items())) + ".", "",
               "## `none` share per (language, emotion, style) cell after the audit", ""]
     lines += _cell_table(captions)
-    lines += ["", "Not done here: a blind review of the edited library (a separate round, separate reviewers).", ""]
+    lines += ["", "The blind review of the edited library, with separate reviewers and requests no earlier round "
+              "used: [round 5](../round5/README.md).", ""]
     return "\n".join(lines)
 
 

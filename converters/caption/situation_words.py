@@ -14,7 +14,9 @@ already; these are the situation words outside the taxonomy that the 2026-12-07 
 ``none`` row found (blind review round 4 flagged the dentist, the stranger's call, the gift,
 living alone and the sink). A word here is one that sets a situation wherever it appears; words
 that also serve as comparisons (radio, newspaper, cassette, 厕所) are left to the editor. Latin words
-match whole words, CJK ones as substrings (``taxonomy.mentions``).
+match whole words, CJK ones as substrings (``taxonomy.mentions``). The list is partial: a code review
+after the audit still found times of day in ``none`` rows (深夜 fear.tsv:110, 半夜 fear.tsv:154, 早上九点
+sadness.tsv:168) and English clock times ("3 a.m.") are not listed; an editor's read remains the check.
 """
 from __future__ import annotations
 
