@@ -1,8 +1,8 @@
 """Does the emotion reading survive what real photos do to a face? Four checks through the runtime.
 
 1. **Framing**: FER2013Valid faces upscaled, JPEG re-encoded and pasted at a random place into a
-   canvas 4x their size (plain gray, smooth noise or random shapes) and run
-   through :class:`edgekit.Pipeline` (the same path as ``edgekit.analyze``): detection rate, label
+   canvas 4x their size (plain gray, smooth noise or random shapes) and run through the runtime's
+   detector + aligner + classifier, built per configuration (as ``edgekit.analyze`` runs them): detection rate, label
    agreement with the same runtime on the face alone ("framing stability"; the face alone is the
    48-px crop made into a photo the face fills, :func:`converters.core.fercrops.as_photo`, the
    path the emotion report scores), and accuracy next to the face-alone accuracy. The plain crop
@@ -261,7 +261,7 @@ def markdown(report: dict, command: str) -> str:
               "`emotion + flip + close-up + luma keypoints`; video and live streams run `emotion + flip`.", "",
               "close-up: the detector's close-up pass (`FaceDetectorOptions.close_up`, "
               "`PipelineOptions(close_up=...)`) re-detects each face under 40% of the frame in a crop twice its "
-              "size and takes its keypoints from there; the 'yes' row runs the first model measured, "
+              "size and takes its keypoints from there; the 'yes' rows run the first model measured, "
               "with flip averaging, with it.", "",
               "detector input: `FaceDetectorOptions.input_color` (`PipelineOptions(input_color=...)`, "
               "`--input-color`): `rgb` (default) feeds BlazeFace the RGB pixels, `luma` their gray in all 3 "
