@@ -597,7 +597,9 @@ class Explainer(CreateFromOptions):
         self.options = opts = options_from(ExplainerOptions, options, kwargs)
         self.classifier = EmotionClassifier(opts.model, num_threads=opts.num_threads, flip_average=opts.flip_average)
         self.aligner = FaceAligner.for_classifier(self.classifier)
-        self.detector = FaceDetector(model=opts.detector, num_threads=opts.num_threads, small_faces=True)
+        # a photo, as edgekit.analyze sees it: its keypoint refinements for the emotion crop
+        self.detector = FaceDetector(model=opts.detector, num_threads=opts.num_threads, small_faces=True,
+                                     close_up=True, luma_keypoints=True)
         self.aus = ActionUnitReader(opts.num_threads, detector_model=opts.detector)
         self._model, self._threads = opts.model, opts.num_threads
         self._cam_head: Optional[CamHead] = None
@@ -625,12 +627,12 @@ class Explainer(CreateFromOptions):
         t0 = time.perf_counter()
         bgr = load_image(image)
         source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else None
-        detections = left_to_right(self.detector._detect_checked(bgr), lambda d: d.box)
-        if not detections:
+        pairs = left_to_right(self.detector._detect_pairs(bgr), lambda p: p[1].box)
+        if not pairs:
             raise NoFaceError("no face found", source or "photo", "use a photo with a clearly visible face")
-        index = pick_face(detections, face, lambda d: d.box, source)
+        index = pick_face(pairs, face, lambda p: p[1].box, source)
         assert index is not None
-        det = detections[index]
+        first_pass, det = pairs[index]  # the mesh and AUs on the first pass's keypoints, as the pipeline
         aligned = self.aligner._align_checked(bgr, det)
         crop = aligned.image
         t1 = time.perf_counter()
@@ -654,7 +656,7 @@ class Explainer(CreateFromOptions):
             heat, evaluations = occlusion_map(crop, lambda x: log_odds(float(self.classifier.predict_probs(x)[k])),
                                               patch=patch, stride=stride)
         c2, t2 = time.thread_time(), time.perf_counter()
-        landmarks = self.aus.mesh.landmarks(bgr, det)
+        landmarks = self.aus.mesh.landmarks(bgr, first_pass)
         aus = self.aus.from_landmarks(landmarks.points, landmarks.presence)
         points, source_of_points = landmarks.xy, "face mesh"
         if landmarks.presence < self.aus.mesh.options.min_presence:

@@ -258,7 +258,9 @@ class Pipeline(CreateFromOptions):
         """Every stage on a validated frame; the results are built once, at the end."""
         bgr, ts = frame.image, frame.timestamp_ms
         stages = _Stopwatch()
-        detections = stages.run("detect", self.detector._detect_checked, bgr)
+        pairs = stages.run("detect", self.detector._detect_pairs, bgr)
+        detections = [refined for _, refined in pairs]  # reported, and what emotion is classified on
+        first_pass = [found for found, _ in pairs]  # identity and AUs: the keypoints they were calibrated on
         raw, align_ms, classify_ms = self._classify(bgr, detections)
         track_ids: List[Optional[int]] = [None] * len(detections)
         emotions = raw
@@ -266,8 +268,8 @@ class Pipeline(CreateFromOptions):
             track_ids, emotions = stages.run("track", self._track, detections, raw, tracker, ts)
         none: List[Any] = [None] * len(detections)
         identities = none if self.identifier is None else stages.run(
-            "identify", self._identify, bgr, detections, track_ids, tracker, ts)
-        aus = none if self.au_reader is None else stages.run("aus", self._read_aus, bgr, detections, track_ids, tracker)
+            "identify", self._identify, bgr, first_pass, track_ids, tracker, ts)
+        aus = none if self.au_reader is None else stages.run("aus", self._read_aus, bgr, first_pass, track_ids, tracker)
         faces = [FaceResult(det, emotion, track_id=track_id, raw_emotion=raw_emotion, identity=identity, aus=au)
                  for det, emotion, track_id, raw_emotion, identity, au in zip(detections, emotions, track_ids, raw,
                                                                               identities, aus)]

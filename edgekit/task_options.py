@@ -329,7 +329,8 @@ class PipelineOptions(Options):
             on 98.9% of LFW photos instead of 95.7%, for one more detector run per colour frame.
             Photos get both refinements because accuracy matters more than a few milliseconds
             there; a stream keeps its cost per frame (both on: about 2.2x the detect + align +
-            classify time of both off, ``benchmarks/results/host.md``).
+            classify time of both off, ``benchmarks/results/host.md``). Identity and action units
+            keep the first pass's keypoints, which their thresholds were measured with.
         num_threads: LiteRT CPU threads of each model.
         emotion_model: bundled model name or ``.tflite`` path; None skips emotion
             classification (faces are returned with ``emotion=None``).

@@ -145,6 +145,13 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
 
     def _detect_checked(self, image_bgr: np.ndarray) -> List[Detection]:
         """:meth:`detect` on a frame :func:`~edgekit.imageio.load_image` already returned (not checked again)."""
+        return [refined for _, refined in self._detect_pairs(image_bgr)]
+
+    def _detect_pairs(self, image_bgr: np.ndarray) -> List[Tuple[Detection, Detection]]:
+        """Each face twice: as the first pass found it (whole frame, or windows) and with the keypoints
+        of ``close_up`` / ``luma_keypoints`` (the same detection when both are off). The Pipeline
+        classifies emotion on the second and embeds identity and reads action units on the first,
+        whose keypoints their thresholds and calibrations were measured with."""
         search = self._detect_whole
         found = search(image_bgr)
         if not found and self.options.small_faces and min(image_bgr.shape[:2]) >= 2 * min(self.input_size):
@@ -152,7 +159,7 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
             found = search(image_bgr)
         found = found if self.options.max_faces is None else found[: self.options.max_faces]
         if not found or not (self.options.close_up or self.options.luma_keypoints):
-            return found
+            return [(det, det) for det in found]
         source, refs = image_bgr, found
         if self.options.luma_keypoints and self.options.input_color == "rgb" and not _is_gray(image_bgr):
             # the gray frame is searched the way the faces were found (whole, or in windows), so a colour
@@ -161,7 +168,8 @@ class FaceDetector(CreateFromOptions, litert.LiteRTModel):
             refs = _match_faces(found, search(source))
         if self.options.close_up:
             refs = [self._close_up(source, ref) for ref in refs]
-        return [Detection(box=det.box, keypoints=ref.keypoints, score=det.score) for det, ref in zip(found, refs)]
+        return [(det, Detection(box=det.box, keypoints=ref.keypoints, score=det.score))
+                for det, ref in zip(found, refs)]
 
     def _close_up(self, image_bgr: np.ndarray, det: Detection) -> Detection:
         """``det`` with the keypoints of the same face detected again in a square crop

@@ -101,3 +101,18 @@ def test_the_pipeline_and_the_cli_pass_it_to_the_detector(astronaut_path, tmp_pa
         with FaceDetector(luma_keypoints=luma, close_up=True) as detector:
             expected = detector.detect(str(astronaut_path))[0]
         assert records[luma]["right_eye"] == pytest.approx(list(expected.keypoint("right_eye")))
+
+
+def test_identity_and_action_units_keep_the_first_pass_keypoints(astronaut, monkeypatch):
+    refined = FaceDetector(close_up=True, luma_keypoints=True)
+    (first, fine), = refined._detect_pairs(astronaut)
+    assert first == FaceDetector().detect(astronaut)[0] and fine == refined.detect(astronaut)[0] != first
+    with edgekit.Pipeline(identify=True, action_units=True) as pipe:  # a photo: refinements on
+        seen = {"identify": [], "aus": []}
+        embed, read = pipe.identifier._embed_checked, pipe.au_reader.read
+        monkeypatch.setattr(pipe.identifier, "_embed_checked", lambda bgr, det: seen["identify"].append(det) or
+                            embed(bgr, det))
+        monkeypatch.setattr(pipe.au_reader, "read", lambda bgr, det, *a: seen["aus"].append(det) or read(bgr, det, *a))
+        face = pipe.process(astronaut).faces[0]
+    assert face.detection == fine  # reported and classified with the refined keypoints
+    assert seen == {"identify": [first], "aus": [first]}
