@@ -145,7 +145,9 @@ def render(doc: dict) -> str:
               "(FAR " + f"{doc['data']['far_asked']:g}" + "), galleries of 10 people tested on the other half, "
               "mean ± spread over five halvings. Latency: median of "
               f"{len(m['candidate']['latency_1_thread']['round_medians_ms'])} alternating rounds of "
-              f"{m['candidate']['latency_1_thread']['runs']} calls each.", "",
+              f"{m['candidate']['latency_1_thread']['runs']} calls each. The shipped model was trained in an earlier "
+              "run (its own report); no repeat run measured run-to-run noise, so a difference within the fold "
+              "spread is not evidence either way.", "",
               f"Decision (mirror-averaged rows): better on held-out verification: "
               f"**{'yes' if d['better_heldout_verification'] else 'no'}**; better on the gallery test (more enrolled "
               f"people recognised, no more strangers named): **{'yes' if d['better_gallery_test'] else 'no'}**; "
