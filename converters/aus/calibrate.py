@@ -29,7 +29,8 @@ import numpy as np
 
 from converters.core.paths import ROOT, shared_dir
 from converters.core.provenance import environment
-from converters.aus.common import EMOTIONS, ferplus_rows, majority, mesh_raw
+from converters.aus.common import EMOTIONS, majority, mesh_raw
+from converters.core.fercrops import ferplus_rows
 from edgekit.aus import AU_NAMES, FEATURE_NAMES, SIDES, feature_matrix
 
 OUT = ROOT / "edgekit" / "_au_calibration.py"

@@ -1,33 +1,24 @@
-"""Shared by the AU converters: FER+ rows, meshing upscaled crops, raw AU features."""
+"""Shared by the AU converters: the FER+ majority rule they sample by, meshing upscaled crops, raw AU features."""
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
-from converters.core.fercrops import upscaled_crop
+from converters.core.fercrops import majority_labels, upscaled_crop
 from edgekit.aus import AU_NAMES, FEATURE_NAMES, MAX_PITCH_DEG, MAX_RIGID_RESIDUAL, MAX_YAW_DEG, measure
 from edgekit.facemesh import FaceMesh
 
 EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 
 
-def ferplus_rows(split_dir: Path) -> List[Tuple[Path, np.ndarray]]:
-    """``(image path, votes[10])`` of a FER+ split folder."""
-    with (split_dir / "label.csv").open(newline="") as fh:
-        return [(split_dir / row[0], np.array([int(v) for v in row[2:12]])) for row in csv.reader(fh)]
-
-
 def majority(votes: np.ndarray) -> int:
-    """FER+ majority label (index into EMOTIONS), -1 when unknown/not-a-face wins or the top ties."""
-    top = votes.max()
-    if top == 0 or votes[8] >= top or votes[9] >= top or (votes[:8] == top).sum() > 1:
-        return -1
-    return int(votes[:8].argmax())
+    """FER+ majority label of one row of votes (index into EMOTIONS), -1 when unknown/not-a-face
+    reaches the top or the top ties (:func:`~converters.core.fercrops.majority_labels`)."""
+    return int(majority_labels(np.asarray(votes)[None], emotion_wins_ties=False)[0])
 
 
 def mesh_raw(paths: Sequence[Path], desc: str, mesh: Optional[FaceMesh] = None) -> Dict[str, np.ndarray]:

@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from converters.aus.common import ferplus_rows, raw_change
-from converters.core.fercrops import upscaled_crop
+from converters.aus.common import raw_change
+from converters.core.fercrops import ferplus_rows, upscaled_crop
 from converters.core.paths import ROOT
 from converters.core.detection import UNREFINED
 from edgekit.aus import AU_NAMES, action_units, feature_matrix, fit_pose, population_calibration

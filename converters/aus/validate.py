@@ -39,10 +39,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from converters.aus.common import EMOTIONS, ferplus_rows, majority, raw_change
+from converters.aus.common import EMOTIONS, majority, raw_change
 from converters.aus.transfer_check import markdown as transfer_markdown
 from converters.aus.transfer_check import transfer_check
-from converters.core.fercrops import upscaled_crop
+from converters.core.fercrops import ferplus_rows, upscaled_crop
 from converters.core.paths import ROOT, shared_dir
 from converters.core.provenance import environment
 from converters.core.detection import UNREFINED

@@ -12,7 +12,6 @@ unit RMS radius), to ``edgekit/assets/neutral_face_mesh.npy``, plus
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import io
 import json
@@ -23,7 +22,7 @@ from typing import List, Optional
 import numpy as np
 from tqdm import tqdm
 
-from converters.core.fercrops import upscaled_crop
+from converters.core.fercrops import ferplus_rows, upscaled_crop
 from converters.core.paths import ROOT, shared_dir
 from converters.core.provenance import environment
 from edgekit.facemesh import FaceMesh
@@ -31,12 +30,7 @@ from edgekit.transfer.geometry import NEUTRAL_MESH_PATH, RIGID, fit_similarity, 
 
 def neutral_faces(split_dir: Path, min_votes: int, limit: int) -> List[Path]:
     """FER+ images with at least ``min_votes`` neutral votes and no unknown / not-a-face vote."""
-    out = []
-    with (split_dir / "label.csv").open(newline="") as fh:
-        for row in csv.reader(fh):
-            votes = [int(v) for v in row[2:12]]
-            if votes[0] >= min_votes and votes[8] == 0 and votes[9] == 0:
-                out.append(split_dir / row[0])
+    out = [path for path, votes in ferplus_rows(split_dir) if votes[0] >= min_votes and votes[8] == 0 and votes[9] == 0]
     return sorted(out)[:limit]
 
 

@@ -13,7 +13,6 @@ entry of the JSON is what ``edgekit/alignment.py``'s ``DEFAULT_TEMPLATE`` must h
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -24,7 +23,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from converters.core.fercrops import BORDERS, FER_SIZE, Setting
+from converters.core.fercrops import BORDERS, FER_SIZE, Setting, ferplus_rows
 from converters.core.paths import ROOT, shared_dir
 from converters.core.provenance import environment
 from edgekit.detection import FaceDetector, FaceDetectorOptions
@@ -37,15 +36,9 @@ def face_images(split_dir: Path) -> tuple:
     if not label_csv.is_file():
         raise ConfigError("FER+ label.csv not found", subject=label_csv,
                           hint="pass --data <ferplus root> or set EDGEKIT_SHARED")
-    paths, dropped = [], 0
-    with label_csv.open(newline="") as fh:
-        for row in csv.reader(fh):
-            votes = [int(v) for v in row[2:12]]
-            if int(np.argmax(votes)) == 9:  # NF (not a face) is the majority
-                dropped += 1
-                continue
-            paths.append(split_dir / row[0])
-    return paths, dropped
+    rows = ferplus_rows(split_dir)
+    paths = [path for path, votes in rows if int(np.argmax(votes)) != 9]  # 9: NF (not a face) is the majority
+    return paths, len(rows) - len(paths)
 
 
 def run(detector: FaceDetector, setting: Setting, paths: Sequence[Path], desc: str) -> Dict[str, np.ndarray]:

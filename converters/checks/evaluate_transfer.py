@@ -35,7 +35,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from converters.core.paths import ROOT, shared_dir
-from converters.core.fercrops import upscaled_crop
+from converters.core.fercrops import ferplus_rows, upscaled_crop
 from converters.core.provenance import git_info, host_device, package_versions
 from converters.core.detection import UNREFINED
 from edgekit.assets import demo_photo
@@ -58,12 +58,7 @@ class Pair:
     target_kind: str  # "ferplus" or "lfw"
 
 
-def ferplus_rows(split_dir: Path) -> List[Tuple[Path, List[int]]]:
-    with (split_dir / "label.csv").open(newline="") as fh:
-        return [(split_dir / row[0], [int(v) for v in row[2:12]]) for row in csv.reader(fh)]
-
-
-def strong_faces(rows: Sequence[Tuple[Path, List[int]]], emotion: str, min_votes: int) -> List[Path]:
+def strong_faces(rows: Sequence[Tuple[Path, np.ndarray]], emotion: str, min_votes: int) -> List[Path]:
     col = EMOTIONS.index(emotion)
     return [path for path, votes in rows if votes[col] >= min_votes and votes[8] == 0 and votes[9] == 0]
 

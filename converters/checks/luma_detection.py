@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from converters.core.fercrops import canvas
+from converters.core.fercrops import canvas, ferplus_rows
 from converters.core.paths import ROOT, shared_dir
 from converters.core.provenance import environment
 from edgekit import FaceDetector
@@ -260,8 +260,6 @@ def mesh_check(faces: list, count: int, seed: int) -> dict:
 
 def fer_check(detectors: Dict[str, FaceDetector], count: int, seed: int) -> dict:
     """Check 4: gray canvases give identical detections with both inputs."""
-    from converters.checks.evaluate_transfer import ferplus_rows
-
     paths = [path for path, _ in ferplus_rows(shared_dir() / "data" / "ferplus" / "FER2013Valid")]
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.permutation(len(paths))[:count])

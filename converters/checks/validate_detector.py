@@ -11,7 +11,6 @@ error and score difference against ``mediapipe.solutions.face_detection``; box j
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -22,6 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from converters.core.fercrops import ferplus_rows
 from converters.core.paths import ROOT, shared_dir
 from converters.core.provenance import environment
 from converters.core.timing import time_calls
@@ -41,11 +41,10 @@ def lfw_images(root: Path, count: int) -> List[Path]:
 
 def fer_images(root: Path, count: int) -> List[np.ndarray]:
     out = []
-    with (root / "FER2013Valid" / "label.csv").open(newline="") as fh:
-        for row in list(csv.reader(fh))[:count]:
-            gray = cv2.imread(str(root / "FER2013Valid" / row[0]), cv2.IMREAD_GRAYSCALE)
-            big = cv2.copyMakeBorder(cv2.resize(gray, None, fx=4, fy=4), 48, 48, 48, 48, cv2.BORDER_CONSTANT, value=128)
-            out.append(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
+    for path, _ in ferplus_rows(root / "FER2013Valid")[:count]:
+        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        big = cv2.copyMakeBorder(cv2.resize(gray, None, fx=4, fy=4), 48, 48, 48, 48, cv2.BORDER_CONSTANT, value=128)
+        out.append(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
     return out
 
 

@@ -1,22 +1,85 @@
-"""FER+ crops (48x48 gray, tightly framed) made into images the face detector and mesh find faces in.
+"""FER+ crops (48x48 gray, tightly framed): their ``label.csv`` votes, and the crops made into images
+the face detector and mesh find faces in.
 
+:func:`ferplus_rows` is the one reader of a split's ``label.csv`` and :func:`majority_labels` the one
+votes -> label rule (the emotion data loader, the action-unit toolchain and the checks use them).
 BlazeFace is trained on faces with context, so a crop is upscaled and given a border first: the
 alignment calibration sweeps :class:`Setting`, the aligned emotion training uses the one it picked,
 and the mesh checks and the action-unit calibration use :func:`upscaled_crop`.
 """
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import List, Tuple
 
 import cv2
 import numpy as np
+
+from edgekit.errors import InputError
+from edgekit.labels import EMOTIONS
 
 FER_SIZE = 48
 BORDERS = {"gray": (cv2.BORDER_CONSTANT, 128), "replicate": (cv2.BORDER_REPLICATE, 0)}
 UPSCALE, BORDER = 4, 48
 CANVAS_FACTOR = 4  # canvas side over the pasted face's side (:func:`canvas`)
 FACE_SIDES = (96, 192)  # pasted face side in pixels (FER's 48 px upscaled 2-4x)
+
+#: Columns of a ``label.csv`` row: image name, face box, then the 10 vote counts.
+LABEL_COLUMNS = 12
+
+
+def ferplus_rows(split_dir: Path) -> List[Tuple[Path, np.ndarray]]:
+    """``(image path, votes)`` per row of a FER+ split folder's ``label.csv``, in file order.
+
+    ``votes`` is float32 ``[10]`` in FER+ column order (the 8 :data:`~edgekit.labels.EMOTIONS`,
+    unknown, not-a-face). Blank lines are skipped.
+
+    Raises:
+        InputError: no ``label.csv``, a row without 12 columns or with a non-numeric vote, or no rows.
+    """
+    label_file = Path(split_dir) / "label.csv"
+    if not label_file.is_file():
+        raise InputError("no label.csv", split_dir, "a FER+ split folder holds label.csv (name, box, 10 vote columns)")
+    rows: List[Tuple[Path, np.ndarray]] = []
+    with open(label_file, newline="") as handle:
+        for line_no, row in enumerate(csv.reader(handle), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) != LABEL_COLUMNS:
+                raise InputError(
+                    f"line {line_no} has {len(row)} columns", label_file,
+                    "expected 12: name, \"(x, y, w, h)\", then 10 vote counts (8 emotions, unknown, NF)",
+                )
+            try:
+                votes = np.array([float(v) for v in row[2:]], np.float32)
+            except ValueError:
+                raise InputError(f"line {line_no} has a non-numeric vote count: {row[2:]}", label_file,
+                                 "the last 10 columns must be vote counts") from None
+            rows.append((Path(split_dir) / row[0].strip(), votes))
+    if not rows:
+        raise InputError("has no rows", label_file, "expected one row per image")
+    return rows
+
+
+def majority_labels(votes: np.ndarray, emotion_wins_ties: bool = True) -> np.ndarray:
+    """FER+ majority label per row of ``[N, 10]`` votes (index into EMOTIONS), -1 where the row has
+    none: the top emotion is tied with another emotion, unknown / not-a-face has more votes, or no
+    emotion has a vote.
+
+    ``emotion_wins_ties``: an emotion tied with unknown / not-a-face counts as that emotion (the
+    emotion toolchain's protocol; NumPy's argmax over the 10 columns picks the first maximum);
+    False makes such a row -1 too (the rule the action-unit calibration sampled its faces by).
+    """
+    votes = np.asarray(votes, dtype=np.float32)
+    emo = votes[:, : len(EMOTIONS)]
+    top = emo.max(axis=1)
+    other = votes[:, len(EMOTIONS):].max(axis=1)
+    tied = (emo == top[:, None]).sum(axis=1) > 1
+    not_emotion = other > top if emotion_wins_ties else other >= top
+    bad = tied | not_emotion | (top <= 0)
+    return np.where(bad, -1, emo.argmax(axis=1)).astype(np.int64)
 
 
 @dataclass(frozen=True)

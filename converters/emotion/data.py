@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from converters.core.fercrops import ferplus_rows, majority_labels
 from edgekit.labels import EMOTIONS
 from edgekit.errors import InputError
 
@@ -81,20 +82,6 @@ def soft_label_rows(votes: np.ndarray) -> np.ndarray:
     return (votes.argmax(axis=1) < len(EMOTIONS)) & (votes[:, : len(EMOTIONS)].sum(axis=1) > 0)
 
 
-def majority_labels(votes: np.ndarray) -> np.ndarray:
-    """Majority label per row of ``[N, 10]`` votes, -1 where the row is unusable (see FaceSet.majority)."""
-    votes = np.asarray(votes, dtype=np.float32)
-    emo = votes[:, : len(EMOTIONS)]
-    top = emo.max(axis=1)
-    label = emo.argmax(axis=1)
-    tied = (emo == top[:, None]).sum(axis=1) > 1
-    not_emotion = votes.argmax(axis=1) >= len(EMOTIONS)
-    # argmax over 10 picks the first maximum; an emotion tied with unknown/NF counts as an emotion.
-    not_emotion &= votes[:, len(EMOTIONS):].max(axis=1) > top
-    bad = tied | not_emotion | (top <= 0)
-    return np.where(bad, -1, label).astype(np.int64)
-
-
 def _read_gray(path: Path, size: int) -> Optional[np.ndarray]:
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None or image.size == 0:
@@ -128,42 +115,23 @@ def _require_dir(path: Path, what: str) -> Path:
 def load_ferplus_split(folder: Path, image_size: int = 48, progress: bool = True) -> FaceSet:
     """Load one FER+ split folder (``FER2013Train`` etc.: PNGs + ``label.csv``)."""
     folder = _require_dir(folder, "a FER+ split folder holding ferNNNNNNN.png files and label.csv")
-    label_file = folder / "label.csv"
-    if not label_file.is_file():
-        raise InputError("no label.csv", folder, "a FER+ split folder holds label.csv (name, box, 10 vote columns)")
-    rows: List[Tuple[str, List[float]]] = []
-    with open(label_file, newline="") as handle:
-        for line_no, row in enumerate(csv.reader(handle), start=1):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) != 12:
-                raise InputError(
-                    f"line {line_no} has {len(row)} columns", label_file,
-                    "expected 12: name, \"(x, y, w, h)\", then 10 vote counts (8 emotions, unknown, NF)",
-                )
-            try:
-                rows.append((row[0].strip(), [float(v) for v in row[2:]]))
-            except ValueError:
-                raise InputError(f"line {line_no} has a non-numeric vote count: {row[2:]}", label_file,
-                                 "the last 10 columns must be vote counts") from None
-    if not rows:
-        raise InputError("has no rows", label_file, "expected one row per image")
-    missing = [name for name, _ in rows if not (folder / name).is_file()]
+    rows = ferplus_rows(folder)
+    missing = [path.name for path, _ in rows if not path.is_file()]
     if missing:
         raise InputError(
             f"{len(missing)} of {len(rows)} rows name images that are not in the folder "
             f"(first: {', '.join(missing[:5])})",
-            label_file, "label.csv rows must match the PNG files beside it",
+            folder / "label.csv", "label.csv rows must match the PNG files beside it",
         )
     images, votes, names, skipped = [], [], [], []
-    for name, vote in tqdm(rows, desc=f"read {folder.name}", disable=not progress, leave=False):
-        image = _read_gray(folder / name, image_size)
+    for path, vote in tqdm(rows, desc=f"read {folder.name}", disable=not progress, leave=False):
+        image = _read_gray(path, image_size)
         if image is None:
-            skipped.append(name)
+            skipped.append(path.name)
             continue
         images.append(image)
         votes.append(vote)
-        names.append(name)
+        names.append(path.name)
     _check_corrupt(skipped, len(rows), folder)
     return FaceSet(np.stack(images), np.asarray(votes, np.float32), names, str(folder), skipped)
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from converters.aus.calibrate import FLOOR_PERCENTILE, PERCENTILE, constants
-from converters.aus.common import EMOTIONS, ferplus_rows, majority, mesh_raw
+from converters.aus.common import EMOTIONS, majority, mesh_raw
+from converters.core.fercrops import ferplus_rows
 from converters.aus.validate import fit_logistic, macro_f1, softmax
 from edgekit.aus import AU_NAMES, FEATURE_NAMES, activations_from_raw
 

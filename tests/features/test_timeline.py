@@ -27,11 +27,12 @@ A, GAP, B = range(0, 25), range(25, 35), range(35, 60)
 
 def _second_face(astronaut: np.ndarray) -> np.ndarray:
     """A FER+ face (upscaled) when the data is there, else the astronaut mirrored."""
-    label_csv = FERPLUS / "FER2013Valid" / "label.csv"
-    if label_csv.is_file():
-        with label_csv.open(newline="") as fh:
-            name = next(row[0] for row in csv.reader(fh) if int(row[5]) >= 9)  # strong sadness votes
-        gray = cv2.imread(str(label_csv.parent / name), cv2.IMREAD_GRAYSCALE)
+    if (FERPLUS / "FER2013Valid" / "label.csv").is_file():
+        from converters.core.fercrops import ferplus_rows
+
+        sad = EMOTIONS.index("sadness")
+        path = next(path for path, votes in ferplus_rows(FERPLUS / "FER2013Valid") if votes[sad] >= 9)  # strong votes
+        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         big = cv2.copyMakeBorder(cv2.resize(gray, (160, 160), interpolation=cv2.INTER_CUBIC), 40, 40, 40, 40,
                                  cv2.BORDER_CONSTANT, value=90)
         return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)

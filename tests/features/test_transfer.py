@@ -1,7 +1,6 @@
 """Expression transfer: geometry on real faces, identity, exaggeration, bad input, CLI."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import cv2
@@ -156,13 +155,11 @@ def _yaw_degrees(points: np.ndarray) -> float:
 
 def _ferplus_faces(ferplus_dir: Path, column: int, min_votes: int, count: int):
     """Upscaled (x4, gray border) FER2013Valid crops with >= min_votes for one emotion column."""
-    folder = ferplus_dir / "FER2013Valid"
-    with (folder / "label.csv").open(newline="") as fh:
-        names = [row[0] for row in csv.reader(fh) if int(row[2 + column]) >= min_votes]
-    for name in sorted(names)[:count]:
-        gray = cv2.resize(cv2.imread(str(folder / name), cv2.IMREAD_GRAYSCALE), None, fx=4, fy=4,
-                          interpolation=cv2.INTER_CUBIC)
-        yield cv2.cvtColor(cv2.copyMakeBorder(gray, 48, 48, 48, 48, cv2.BORDER_CONSTANT, value=128), cv2.COLOR_GRAY2BGR)
+    from converters.core.fercrops import ferplus_rows, upscaled_crop
+
+    rows = ferplus_rows(ferplus_dir / "FER2013Valid")
+    for path in sorted(path for path, votes in rows if votes[column] >= min_votes)[:count]:
+        yield upscaled_crop(path)
 
 
 def _first(images, engine, accept):

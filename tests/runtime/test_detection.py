@@ -1,7 +1,6 @@
 """FaceDetector: MediaPipe's graph options, anchors, decoding, NMS, and agreement with MediaPipe."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import List, Tuple
 
@@ -289,12 +288,13 @@ def _agreement_images(astronaut, lfw: Path = None, fer: Path = None):
         for name, i, _ in rows:
             images[f"lfw_{name}_{i}"] = cv2.imread(str(lfw / "images" / name / f"{name}_{int(i):04d}.jpg"))
     if fer is not None:
-        with (fer / "FER2013Valid" / "label.csv").open() as fh:
-            for row in list(csv.reader(fh))[:8]:
-                gray = cv2.imread(str(fer / "FER2013Valid" / row[0]), cv2.IMREAD_GRAYSCALE)
-                big = cv2.copyMakeBorder(cv2.resize(gray, None, fx=4, fy=4), 48, 48, 48, 48, cv2.BORDER_CONSTANT,
-                                         value=128)
-                images[f"fer_{row[0]}"] = cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
+        from converters.core.fercrops import ferplus_rows
+
+        for path, _ in ferplus_rows(fer / "FER2013Valid")[:8]:
+            gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            big = cv2.copyMakeBorder(cv2.resize(gray, None, fx=4, fy=4), 48, 48, 48, 48, cv2.BORDER_CONSTANT,
+                                     value=128)
+            images[f"fer_{path.name}"] = cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
     return images
 
 
