@@ -40,7 +40,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from .errors import ConfigError, EdgekitError, ImageReadError, InputError
 from .faces import FACE
-from .task_options import CAPTION_SOURCE, CaptionerOptions
+from .task_options import CaptionerOptions, check_caption_source
 from .validate import check, integer, optional
 
 PathArg = Union[str, "os.PathLike[str]"]
@@ -196,7 +196,7 @@ class BatchWorker:
               optional(integer(1, hint="the most pixels (width x height) a photo may have, e.g. max_pixels=25_000_000"),
                        "only the library's own cap"))
         check("face", c["face"], FACE)
-        check("caption_source", c.get("caption_source", CaptionerOptions.source), CAPTION_SOURCE)
+        check_caption_source(c.get("caption_source", CaptionerOptions.source))
         for name in ("styles", "seed", "max_pixels", "face"):  # numpy integers too; the config stays JSON
             if c.get(name) is not None:
                 c[name] = int(c[name])

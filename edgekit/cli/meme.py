@@ -88,7 +88,7 @@ def _target(source: Path, out: Optional[Path], folder: bool, animated: Optional[
 
 
 def _meme_options(args: argparse.Namespace) -> Dict[str, Any]:
-    from ..meme.maker import check_caption_source
+    from ..task_options import check_caption_source
 
     return {"caption_source": check_caption_source(args.caption_source), "text": args.text, "style": args.style,
             "scene": args.scene, "lang": args.lang, "face": args.face,

@@ -171,7 +171,7 @@ def make_memes(folder: Union[str, "os.PathLike[str]"], out_dir: Union[str, "os.P
     if animated is not None and animated not in ANIMATIONS:
         raise ConfigError("unknown animation format", f"animated={animated!r}", "use 'gif' or 'webp'")
     if "caption_source" in options:
-        from .maker import check_caption_source
+        from ..task_options import check_caption_source
 
         check_caption_source(options["caption_source"])
     if out.exists() and out.resolve() == src.resolve():

@@ -23,8 +23,7 @@ from PIL import Image
 from ..errors import ConfigError, FontError, NoFaceError
 from ..faces import left_to_right, pick_face
 from ..paths import write_output
-from ..task_options import CAPTION_SOURCE, CaptionerOptions
-from ..validate import check
+from ..task_options import CaptionerOptions, check_caption_source
 from .canvas import Box, as_box, normalized, scale_box
 from .compose import Composition, check_caption, check_placement, chain_for, compose_around_faces
 
@@ -209,12 +208,6 @@ def render_meme(prepared: PreparedPhoto, text: str, *, lang: str = "zh", font: A
 
 #: Generated captions tried for one meme before a missing glyph becomes a FontError.
 CAPTION_ATTEMPTS = 4
-
-
-def check_caption_source(caption_source: Any) -> str:
-    """``caption_source`` if it is a caption source (``CaptionerOptions.source``'s check), else
-    ConfigError naming the value and the choices."""
-    return check("caption_source", caption_source, CAPTION_SOURCE)
 
 
 def drawable_caption(emotion: Any, *, style: Optional[str], scene: Optional[str], lang: str, seed: Optional[int],

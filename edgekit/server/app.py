@@ -29,7 +29,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 from .._version import __version__
 from ..errors import (ConcurrentUseError, ConfigError, EdgekitError, FontError, ImageReadError, ModelError,
                       NoFaceError)
-from ..task_options import CAPTION_SOURCE, CaptionerOptions
+from ..task_options import CAPTION_SOURCE, CaptionerOptions, check_caption_source
 from ..validate import check, integer
 from .config import ServerConfig
 from .metrics import Metrics, resident_bytes
@@ -807,7 +807,7 @@ def create_app(config: ServerConfig, *, start_runner: bool = True) -> Any:
 
         fmt = check_format(options.pop("format", "png"))
         if "caption_source" in options:  # checked as /v1/captions checks "source", before any work
-            check("caption_source", options["caption_source"], CAPTION_SOURCE)
+            check_caption_source(options["caption_source"])
         styles = options.pop("styles", None)
         kwargs = pipeline_kwargs(options, threads)
         key = content_key("meme", {**options, **kwargs, "format": fmt, "styles": styles}, data)
