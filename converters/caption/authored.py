@@ -9,8 +9,8 @@ per emotion: ``lang, emotion, style, scene, text`` with ``scene`` one of the tax
 - exact duplicates and near duplicates (character 3-gram Jaccard >= 0.8, within a language);
 - damaged Chinese reduplications and idioms (平平无奇 written 平无奇, 瑟瑟发抖 as 瑟发抖 ...);
 - scene words in ``none`` rows, and rows whose words name another scene than their tag;
-- situation words in ``none`` rows (a place, event, activity, object or time outside the taxonomy,
-  :mod:`converters.caption.situation_words`);
+- situation words and patterns in ``none`` rows (a place, event, activity, object, message story,
+  clock time or part of the day outside the taxonomy, :mod:`converters.caption.situation_words`);
 - coverage: captions per language, share of ``none`` rows (per language and per cell), captions per
   (emotion, style, lang).
 

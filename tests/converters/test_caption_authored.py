@@ -123,6 +123,57 @@ def test_situation_word_problems_name_file_and_line(tmp_path):
     assert "'牙医'" in problems[0] and "'unknown number'" in problems[1]
 
 
+@pytest.mark.parametrize("lang,text,found", [
+    # clock times and the small hours
+    ("zh", "读者来信：深夜总听见怪声", "深夜"), ("zh", "坏消息：现在才早上九点。", "早上九点"),
+    ("zh", "下午3点开始心慌", "下午3点"), ("zh", "三点了，还是睡不着", "三点"), ("zh", "十点半，我还在发呆", "十点"),
+    ("zh", "星期三的我，平平无奇", "星期三"),
+    ("en", "Wide awake at 3 a.m. again", "3 a.m."), ("en", "Heated at 9am, somehow", "9am"),
+    ("en", "See you at 2, or never", "at 2"), ("en", "Ten o'clock and still shaking", "o'clock"),
+    ("en", "Tonight at eight, we ride", "tonight at"), ("en", "Lump in my throat since this morning.", "this morning"),
+    ("en", "You've disgusted me before noon", "before noon"), ("en", "Don't google it late at night", "late at night"),
+    # message and phone stories
+    ("zh", "“对方正在输入”整整五分钟", "正在输入"), ("zh", "消息发出去，一直没回。", "消息发出去"),
+    ("zh", "消息发错人了，撤回时间刚好过了", "发错人"),
+    ("en", "That text never got a reply.", "text"), ("en", "Not me grinning at my phone like a fool", "my phone"),
+    ("en", "Got a voice note that says hi", "voice note"), ("en", "Left on read again", "on read"),
+    ("en", "Waiting by the rotary phone.", "by the rotary phone"),
+])
+def test_situation_patterns_catch_clock_times_the_small_hours_and_message_stories(lang, text, found):
+    from converters.caption.situation_words import situation_word
+
+    assert situation_word(lang, text) == found
+
+
+@pytest.mark.parametrize("lang,text", [
+    # days relative to the post, durations, percentages, "a little"
+    ("zh", "今晚可以开着灯睡吗？"), ("zh", "这一刻，什么都刚刚好"), ("zh", "慢一点，好一点，一点点"),
+    ("zh", "寻人启事：本人的胆子，昨夜走失"),
+    ("en", "Can I sleep with the lights on? Just tonight?"), ("en", "Today just went right"),
+    ("en", "My anger meter is at 100%!"), ("en", "Social battery at 3%, don't @ me."),
+    ("en", "Heart rate at 180. Who needs coffee."), ("en", "I'll check. In the morning. With backup."),
+    # the meme answering the chat it is posted in, offers, comparisons
+    ("zh", "已读，但不知道回什么。"), ("zh", "好消息！本人今天特别高兴"), ("zh", "我还没回过神来"),
+    ("zh", "不敢一个人待着的时候，就给我打电话吧"),
+    ("en", "Read your message. Still thinking about it."), ("en", "My courage has left the chat"),
+    ("en", "About as clever as a rotary phone."), ("en", "If you're scared to be alone, call me. Any time."),
+    ("en", "Ah yes, my favorite texture: mystery goo"),
+])
+def test_situation_patterns_leave_relative_days_and_the_chat_itself(lang, text):
+    from converters.caption.situation_words import situation_word
+
+    assert situation_word(lang, text) is None
+
+
+def test_situation_pattern_problems_name_file_and_line(tmp_path):
+    folder = write(tmp_path, "en\tsadness\tplain\tnone\tThat text never got a reply.\n"
+                             "en\tsadness\tplain\tnone\tStill waiting on an answer that isn't coming.\n"
+                             "zh\tsadness\tsarcastic\twork\t开会到晚上九点，不想说话\n", name="sadness.tsv")
+    problems = problems_of(folder)
+    assert [p.split(": ")[0] for p in problems] == ["sadness.tsv:2"], problems
+    assert "names a situation" in problems[0] and "'text'" in problems[0]
+
+
 def test_library_only_rebuild_keeps_the_shipped_tokenizer(tmp_path, monkeypatch, capsys):
     """``python -m converters.caption corpus --library-only``: the library of a corpus edit shipped
     without a retrain; the tokenizer (a pair with the shipped model) is not rewritten."""

@@ -85,25 +85,34 @@ def test_the_default_source_section_is_read_from_the_review_reports():
 
 
 def test_the_scene_audit_report_is_up_to_date_and_its_log_matches_the_corpus():
-    """reports/caption_review/scene_audit: the README is what the module writes; every retag and
-    rewrite of the authored corpus is in the corpus now and no deleted line is; every line round 4
-    flagged has a decision."""
+    """reports/caption_review/scene_audit: the README is what the module writes; for both audits every
+    retag and rewrite (authored corpus and drafts) is in the corpus now and no deleted line is; every
+    line round 4 (first audit) and round 5 (second audit) flagged has a decision."""
     from converters.caption import authored, scene_audit
 
     assert (scene_audit.FOLDER / "README.md").read_text(encoding="utf-8") == scene_audit.build()
-    rows = [r for r in scene_audit.audit_rows() if r["corpus"] == "authored"]
-    now = {(c.lang, c.emotion, c.style, c.scene, c.text) for c in authored.load()}
-    for r in rows:
-        cell = (r["lang"], r["emotion"], r["style"])
-        if r["action"] == "retag":
-            assert cell + (r["new"], r["text"]) in now, r
-        elif r["action"] == "rewrite":
-            assert cell + ("none", r["new"]) in now and cell + ("none", r["text"]) not in now, r
-        else:
-            assert r["action"] == "delete" and cell + ("none", r["text"]) not in now, r
-    decided = {(r["lang"], r["text"]) for r in rows}
-    flags = scene_audit.flagged()
-    assert flags and all((f["lang"], f["caption"]) in decided for f in flags)
+    corpora = {"authored": authored.load(), "drafts": authored.load(authored.FOLDER.parent / "drafts")}
+    now = {name: {(c.lang, c.emotion, c.style, c.scene, c.text) for c in captions}
+           for name, captions in corpora.items()}
+    logs = ((scene_audit.AUDIT, scene_audit.ROUND4), (scene_audit.AUDIT2, scene_audit.ROUND5))
+    later = {}  # (corpus, lang, text) -> text now, for a line a later audit rewrote again
+    for log, _ in reversed(logs):
+        later.update({(r["corpus"], r["lang"], r["text"]): later.get((r["corpus"], r["lang"], r["new"]), r["new"])
+                      for r in scene_audit.audit_rows(log) if r["action"] == "rewrite"})
+    for log, round_dir in logs:
+        rows = scene_audit.audit_rows(log)
+        for r in rows:
+            cell, lines = (r["lang"], r["emotion"], r["style"]), now[r["corpus"]]
+            if r["action"] == "retag":
+                assert cell + (r["new"], r["text"]) in lines, r
+            elif r["action"] == "rewrite":
+                text_now = later[(r["corpus"], r["lang"], r["text"])]
+                assert cell + ("none", text_now) in lines and cell + ("none", r["text"]) not in lines, r
+            else:
+                assert r["action"] == "delete" and cell + ("none", r["text"]) not in lines, r
+        decided = {(r["lang"], r["text"]) for r in rows if r["corpus"] == "authored"}
+        flags = scene_audit.flagged(round_dir)
+        assert flags and all((f["lang"], f["caption"]) in decided for f in flags), log
 
 
 def test_a_new_panel_seed_gives_unseen_chat_and_restyle_requests():
