@@ -33,7 +33,7 @@ from .sampling import next_token
 from .wholewords import damaged_doubles
 from .taxonomy import (NO_SCENE, SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang,
                        resolve_style, scene_request)
-from .textemotion import TextEmotion
+from .textemotion import TextEmotion, sentence_emotion
 from .tokenizer import EOS, CaptionTokenizer
 from .voices import VOICES_PATH, Voices
 
@@ -320,14 +320,15 @@ class Captioner(CreateFromOptions):
         return self._remember(batch)
 
     def tags_of(self, text: str, lang: str) -> Tuple[str, Optional[str]]:
-        """(emotion, scene) of a sentence: the emotion from a character n-gram naive Bayes fitted on
-        the library (:class:`~edgekit.captioning.textemotion.TextEmotion`, fitted on first use, about a
-        second); the scene the text names, else None (never guessed). ``lang`` is accepted for
-        symmetry with the other calls; the model reads both languages."""
+        """(emotion, scene) of a sentence: the emotion from its cue words
+        (:mod:`~edgekit.captioning.emotioncues`: "awful", "好难受", negation ...) and a character
+        n-gram naive Bayes fitted on the library (:func:`~edgekit.captioning.textemotion.sentence_emotion`;
+        fitted on first use, about a second); the scene the text names, else None (never guessed).
+        ``lang`` is accepted for symmetry with the other calls; both read both languages."""
         if self._text_emotion is None:
             self._text_emotion = TextEmotion().fit([(e.text, e.emotion) for e in self.library.entries])
         named = match_scene(text)
-        return self._text_emotion.predict(text), named[0] if named else None
+        return sentence_emotion(self._text_emotion, text), named[0] if named else None
 
     @exclusive
     def restyle(self, text: str, style: Optional[str] = None, lang: Optional[str] = None,

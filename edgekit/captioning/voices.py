@@ -26,13 +26,15 @@ VOICES_PATH = ASSET_DIR / "voices.tsv"
 HEADER = ("lang", "style", "emotion", "position", "text")
 POSITIONS = ("prefix", "suffix")
 MAX_VOICES_BYTES = 4 * 2**20
-#: Sentence-final punctuation a suffix that brings its own replaces.
+#: Sentence-final punctuation and commas a suffix replaces (it opens its own sentence).
 _TRAILING = "。.，,、；;：:~～ "
-_OPENING = "，,。.！!？?、；;：:—…~～ "
-#: Opening punctuation dropped from a suffix when the sentence already ends with "!" or "?".
-_WEAK = "，,。.、；;：:"
+#: How a suffix may open: the bundled ones open their own sentence (``converters.caption.voices_check``
+#: rejects commas, colons and dashes); the others are still joined sensibly for a user's voices file.
+_OPENERS = ("……", "...", "——", "。", ".", "！", "!", "？", "?", "～", "~", "，", ",", "、", "；", ";", "：", ":")
+#: Endings after which a sentence needs no opener of the suffix's own.
+_ENDED = ("!", "?", "！", "？", "…", "...", "~", "～")
 #: Kaomoji-like runs and decorative brackets the plain voice drops.
-_DECORATION = re.compile(r"[(（][^()（）\w]{0,3}[^()（）]{0,12}?[)）][ノ丿ﾉ✧☆♪]*|【[^】]{0,12}】|[✧☆♪]+")
+DECORATION = re.compile(r"[(（][^()（）\w]{0,3}[^()（）]{0,12}?[)）][ノ丿ﾉ✧☆♪]*|【[^】]{0,12}】|[✧☆♪]+")
 
 
 class Voice(NamedTuple):
@@ -61,23 +63,34 @@ def read_voices(path: Path = VOICES_PATH) -> Dict[Tuple[str, str, str], List[Voi
 
 def plain(text: str) -> str:
     """The sentence without kaomoji, decorative brackets and doubled spaces."""
-    return " ".join(_DECORATION.sub(" ", text).split()) or text.strip()
+    return " ".join(DECORATION.sub(" ", text).split()) or text.strip()
+
+
+def ends_decorated(text: str) -> bool:
+    """Whether ``text`` ends with a kaomoji or a decoration (:data:`DECORATION`)."""
+    return any(m.end() == len(text) for m in DECORATION.finditer(text))
 
 
 def attach(source: str, voice: Voice, lang: str) -> str:
-    """``source`` with ``voice`` attached. A suffix opening with punctuation replaces the sentence's
-    trailing comma or full stop (after "!" or "?" the suffix's own comma/full stop is dropped); an
-    English prefix lower-cases a capital that only started the sentence (not "I" or an acronym)."""
+    """``source`` with ``voice`` attached.
+
+    A suffix opens its own sentence (``。X`` / ``. X``): it replaces the sentence's trailing comma
+    or full stop, and after a sentence that already ends with "!", "?", "…", "~" or a kaomoji its
+    opener is dropped (one space kept in English and after a kaomoji). A prefix is a label; after an
+    English label ending with a colon a capital that only started the sentence is lower-cased (not
+    "I" or an acronym)."""
     text = voice.text
     if voice.position == "suffix":
-        if text[:1] not in _OPENING:
+        opener = next((o for o in _OPENERS if text.startswith(o)), None)
+        if opener is None:  # a fragment that joins without punctuation of its own
             return source + (" " if lang == "en" else "") + text
-        body = source.rstrip(_TRAILING) or source
-        if body[-1:] in "!?！？…" and text[:1] in _WEAK:
-            text = text[1:]
-            text = " " + text.lstrip() if lang == "en" else text
-        return body + text
-    if lang == "en" and re.match(r"[A-Z][a-z]", source) and not re.match(r"I\b", source):
+        stripped = source.rstrip()
+        if stripped.endswith(_ENDED) or ends_decorated(stripped):
+            rest = text[len(opener):].lstrip()
+            return stripped + (" " if lang == "en" or ends_decorated(stripped) else "") + rest
+        return (source.rstrip(_TRAILING) or stripped) + text
+    if (lang == "en" and text.rstrip().endswith(":") and re.match(r"[A-Z][a-z]", source)
+            and not re.match(r"I\b", source)):
         source = source[0].lower() + source[1:]
     return text + source
 

@@ -34,18 +34,26 @@ def test_fragments_name_no_scene_and_render_with_the_bundled_fonts(voices):
 
 
 @pytest.mark.parametrize("source, voice, lang, expected", [
-    ("终于吃上了心心念念的火锅。", Voice("suffix", "，这波快乐直接拉满！"), "zh",
-     "终于吃上了心心念念的火锅，这波快乐直接拉满！"),
-    ("终于吃上了心心念念的火锅！", Voice("suffix", "，这波快乐直接拉满！"), "zh",
-     "终于吃上了心心念念的火锅！这波快乐直接拉满！"),
-    ("终于吃上了心心念念的火锅", Voice("prefix", "【吾之宿命】"), "zh", "【吾之宿命】终于吃上了心心念念的火锅"),
-    ("Exam week: my knees are shaking.", Voice("suffix", " and honestly? iconic."), "en",
-     "Exam week: my knees are shaking and honestly? iconic."),
-    ("My knees are shaking!", Voice("suffix", ". Peak cinema, no notes."), "en",
-     "My knees are shaking! Peak cinema, no notes."),
+    # a suffix opens its own sentence; the sentence's trailing comma or full stop makes way for it
+    ("终于吃上火锅。", Voice("suffix", "。快乐直接拉满！"), "zh", "终于吃上火锅。快乐直接拉满！"),
+    ("终于吃上火锅", Voice("suffix", "。快乐直接拉满！"), "zh", "终于吃上火锅。快乐直接拉满！"),
+    ("终于吃上火锅，", Voice("suffix", "～开心到转圈圈！"), "zh", "终于吃上火锅～开心到转圈圈！"),
+    # after "!", "?", "…" or a kaomoji the suffix's opener is dropped
+    ("终于吃上火锅！", Voice("suffix", "。快乐直接拉满！"), "zh", "终于吃上火锅！快乐直接拉满！"),
+    ("差两分没过……", Voice("suffix", "！心态崩了。"), "zh", "差两分没过……心态崩了。"),
+    ("这波快乐直接拉满！(≧∇≦)ノ", Voice("suffix", "。yyds！"), "zh", "这波快乐直接拉满！(≧∇≦)ノ yyds！"),
+    ("Bombed my exam, ugh", Voice("suffix", ". Big L, ngl."), "en", "Bombed my exam, ugh. Big L, ngl."),
+    ("Got stood up. Again.", Voice("suffix", "! Big mad."), "en", "Got stood up. Again! Big mad."),
+    ("My knees are shaking!", Voice("suffix", ". Big yikes."), "en", "My knees are shaking! Big yikes."),
+    ("Wait...", Voice("suffix", "! Nani?!"), "en", "Wait... Nani?!"),
+    # a user's voices file may still glue with a comma: joined without doubled punctuation
+    ("终于吃上火锅。", Voice("suffix", "，这波快乐直接拉满！"), "zh", "终于吃上火锅，这波快乐直接拉满！"),
+    # a prefix is a label; after an English colon label a sentence-initial capital is lower-cased
+    ("终于吃上火锅", Voice("prefix", "【吾之宿命】"), "zh", "【吾之宿命】终于吃上火锅"),
     ("My cat ate my homework", Voice("prefix", "Plot twist: "), "en", "Plot twist: my cat ate my homework"),
     ("I can't even", Voice("prefix", "Plot twist: "), "en", "Plot twist: I can't even"),
     ("NASA called", Voice("prefix", "Plot twist: "), "en", "Plot twist: NASA called"),
+    ("Bombed my exam", Voice("prefix", "*sobs in anime* "), "en", "*sobs in anime* Bombed my exam"),
 ])
 def test_attach_keeps_the_sentence_and_joins_punctuation(source, voice, lang, expected):
     assert attach(source, voice, lang) == expected

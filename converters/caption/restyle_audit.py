@@ -1,0 +1,156 @@
+"""Audit ``restyle`` on the human-written sources: failure classes per style, text-emotion accuracy.
+
+Every sentence of ``corpus/restyle_sources.tsv`` (the review's restyle inputs, each with the emotion
+its writer meant) is restyled, with the emotion :meth:`Captioner.tags_of` infers as ``restyle``
+does, into every style but plain with *every* fragment of the voices cell, so the counts do not
+depend on a seed. Each output is put in the failure classes of blind review round 5:
+
+- ``a_glued``: a comma/colon/dash-glued fragment or a simile (``voices_check`` rules ``glued``, ``simile``);
+- ``b_emotion``: the inferred emotion is not the sentence's labelled one;
+- ``c_second_person``: a "you"/"你" line (the poster talking to themselves);
+- ``d_exclamation_prefix``: an exclamation, question or interjection before the sentence;
+- ``e_other``: the fragment's other ``voices_check`` problems (casing, ending, length, cue words of
+  another emotion, ...) and joins that add what the sentence did not have: doubled punctuation
+  ("！。", "!,"), an English lower-case letter after ". ", output over the caption length limit.
+
+Text-emotion accuracy is reported on the restyle sources (both halves: review rounds 1-4 used the
+even rows, round 5 the odd ones) and on ``corpus/chat_messages.tsv`` (80 chat messages with the
+emotion their writer meant; not used to write the cue words).
+
+``python -m converters.caption.restyle_audit`` audits the working tree. To compare with another
+commit, dump its outputs there and report both here::
+
+    python -m converters.caption.restyle_audit dump --out /tmp/old.jsonl   # in the old checkout
+    python -m converters.caption.restyle_audit report /tmp/old.jsonl /tmp/new.jsonl
+
+``dump`` needs only ``Captioner.tags_of``, ``Captioner.voices`` and ``voices.attach``, so it runs
+on commits older than this module (copy the file there).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional
+
+from converters.caption import authored
+from converters.core.paths import ROOT
+from edgekit.captioning import Captioner
+from edgekit.captioning.library import MAX_CHARS
+from edgekit.captioning.taxonomy import STYLES
+from edgekit.captioning.voices import Voice, attach
+
+CORPUS = ROOT / "converters" / "caption" / "corpus"
+CLASSES = ("a_glued", "b_emotion", "c_second_person", "d_exclamation_prefix", "e_other")
+_RULE_CLASS = {"glued": "a_glued", "simile": "a_glued", "second-person": "c_second_person",
+               "exclamation-prefix": "d_exclamation_prefix"}
+_DOUBLED = re.compile(r"[。！？!?…~～][，,。.、；;]|[，,][。.！!？?]")
+_LOWER_AFTER_STOP = re.compile(r"(?<![.])[.!?] [a-z]")
+
+
+def dump(sources: Iterable[Dict[str, str]], chats: Iterable[Dict[str, str]]) -> List[dict]:
+    """One record per (source, style, fragment) of the inferred emotion's cell, and one per chat message."""
+    cap = Captioner()
+    out: List[dict] = []
+    for i, row in enumerate(sources):
+        inferred = cap.tags_of(row["text"], row["lang"])[0]
+        for style in STYLES[1:]:
+            for voice in cap.voices.voices.get((row["lang"], style, inferred), ()):
+                out.append({"kind": "restyle", "row": i, "lang": row["lang"], "label": row["emotion"],
+                            "inferred": inferred, "source": row["text"], "style": style,
+                            "position": voice.position, "fragment": voice.text,
+                            "output": attach(row["text"], voice, row["lang"])})
+    for i, row in enumerate(chats):
+        out.append({"kind": "chat", "row": i, "lang": row["lang"], "label": row["emotion"], "source": row["text"],
+                    "inferred": cap.tags_of(row["text"], row["lang"])[0]})
+    return out
+
+
+def classes(record: dict) -> List[str]:
+    """The failure classes of one restyled output (see the module docstring)."""
+    from converters.caption.voices_check import fragment_problems
+
+    found = {"b_emotion"} if record["inferred"] != record["label"] else set()
+    voice = Voice(record["position"], record["fragment"])
+    for rule, _ in fragment_problems(record["lang"], record["style"], record["inferred"], voice):
+        found.add(_RULE_CLASS.get(rule, "e_other"))
+    source, output = record["source"], record["output"]
+    added = len(_DOUBLED.findall(output)) > len(_DOUBLED.findall(source))
+    if record["lang"] == "en":
+        added |= len(_LOWER_AFTER_STOP.findall(output)) > len(_LOWER_AFTER_STOP.findall(source))
+    if added or len(output) > MAX_CHARS[record["lang"]]:
+        found.add("e_other")
+    return sorted(found)
+
+
+def summary(records: List[dict]) -> dict:
+    """Counts per failure class (per style and overall) and text-emotion accuracies."""
+    restyled = [r for r in records if r["kind"] == "restyle"]
+    per_style: Dict[str, Counter] = defaultdict(Counter)
+    for r in restyled:
+        found = classes(r)
+        for key in (r["style"], "all"):
+            per_style[key].update(found)
+            per_style[key]["outputs"] += 1
+            per_style[key]["any"] += bool(found)
+            per_style[key]["any_but_emotion"] += bool(set(found) - {"b_emotion"})
+    first = {r["row"]: r for r in restyled}  # one record per source row (tags_of is per sentence)
+
+    def accuracy(rows: List[dict]) -> dict:
+        return {"right": sum(r["inferred"] == r["label"] for r in rows), "of": len(rows)}
+
+    chats = [r for r in records if r["kind"] == "chat"]
+    return {"per_style": {k: dict(v) for k, v in per_style.items()},
+            "emotion_accuracy": {"restyle_sources": accuracy(list(first.values())),
+                                 "restyle_sources_even_rows": accuracy([r for i, r in first.items() if i % 2 == 0]),
+                                 "restyle_sources_odd_rows_round5": accuracy([r for i, r in first.items()
+                                                                              if i % 2 == 1]),
+                                 "chat_messages": accuracy(chats)}}
+
+
+def markdown(name: str, s: dict) -> str:
+    """One audit summary as markdown."""
+    head = "| style | outputs | " + " | ".join(CLASSES) + " | any | any but emotion |"
+    lines = [f"### {name}", "", head, "|" + "---|" * (len(CLASSES) + 4)]
+    for style in list(STYLES[1:]) + ["all"]:
+        c = s["per_style"].get(style, {})
+        n = c.get("outputs", 0)
+        cells = [f"{c.get(k, 0)} ({c.get(k, 0) / max(n, 1):.0%})" for k in CLASSES + ("any", "any_but_emotion")]
+        lines.append(f"| {style} | {n} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for key, a in s["emotion_accuracy"].items():
+        lines.append(f"- text emotion, {key}: {a['right']}/{a['of']} ({a['right'] / max(a['of'], 1):.1%})")
+    return "\n".join(lines) + "\n"
+
+
+def _read(path: Path) -> List[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m converters.caption.restyle_audit",
+                                     description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    d = sub.add_parser("dump", help="restyle every source with every fragment; write JSON lines")
+    d.add_argument("--out", type=Path, required=True)
+    r = sub.add_parser("report", help="summarise dumps (e.g. an old commit's and this tree's)")
+    r.add_argument("dumps", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+    if args.command == "report":
+        for path in args.dumps:
+            print(markdown(str(path), summary(_read(path))))
+        return 0
+    records = dump(authored.read_tsv(CORPUS / "restyle_sources.tsv"), authored.read_tsv(CORPUS / "chat_messages.tsv"))
+    if args.command == "dump":
+        args.out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in records), encoding="utf-8")
+        print(f"{len(records)} records -> {args.out}")
+        return 0
+    print(markdown("working tree", summary(records)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The restyle voices validator (converters/caption/voices_check.py) and the restyle audit."""
+from __future__ import annotations
+
+import pytest
+
+from converters.caption import restyle_audit, voices_check
+from edgekit.captioning.voices import Voice
+
+HEADER = "lang\tstyle\temotion\tposition\ttext\n"
+
+
+def rules(lang: str, style: str, emotion: str, position: str, text: str) -> set:
+    return {rule for rule, _ in voices_check.fragment_problems(lang, style, emotion, Voice(position, text))}
+
+
+def test_the_bundled_voices_pass():
+    assert voices_check.validate() == []
+    assert voices_check.main([]) == 0
+
+
+@pytest.mark.parametrize("lang, style, emotion, position, text", [
+    ("zh", "slang", "sadness", "suffix", "。破防了家人们。"),
+    ("zh", "anime", "sadness", "suffix", "……呜呜，要抱抱 (╥﹏╥)"),
+    ("zh", "retro", "happiness", "prefix", "【喜讯播报】"),
+    ("zh", "retro", "anger", "suffix", "。搁以前连录像带都不配录。"),  # 录像 is no simile
+    ("en", "slang", "sadness", "suffix", ". Big L, ngl."),
+    ("en", "anime", "sadness", "suffix", "... *sniffle* (╥﹏╥)"),
+    ("en", "sarcastic", "sadness", "suffix", ". Love that for me."),  # sarcasm may say the opposite
+    ("en", "anime", "anger", "prefix", "*stomps foot* "),
+    ("en", "slang", "happiness", "prefix", "POV: "),
+])
+def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text):
+    assert rules(lang, style, emotion, position, text) == set()
+
+
+@pytest.mark.parametrize("lang, style, emotion, position, text, expected", [
+    # round-5 failures
+    ("en", "poetic", "surprise", "suffix", ", like a flower in winter.", {"glued", "simile"}),
+    ("zh", "poetic", "surprise", "suffix", "，措手不及，却很美。", {"glued"}),
+    ("zh", "poetic", "surprise", "suffix", "。像冬天忽然开了花。", {"simile"}),
+    ("en", "poetic", "happiness", "prefix", "Like petals opening, ", {"glued", "simile"}),
+    ("en", "wholesome", "anger", "suffix", ". Your feelings are valid.", {"second-person"}),
+    ("zh", "wholesome", "sadness", "suffix", "。你已经很努力了。", {"second-person"}),
+    ("zh", "dramatic", "disgust", "prefix", "退下！", {"exclamation-prefix"}),
+    ("zh", "dramatic", "fear", "prefix", "不好！", {"exclamation-prefix"}),
+    ("en", "retro", "happiness", "suffix", ". Ghastly, simply gross.", {"emotion"}),
+    # the other rules
+    ("zh", "anime", "surprise", "suffix", "？！诶诶诶？！", {"glued"}),
+    ("en", "slang", "sadness", "suffix", ". big L.", {"casing"}),
+    ("en", "slang", "sadness", "prefix", "lowkey sad: ", {"casing"}),
+    ("zh", "slang", "neutral", "suffix", "。平平无奇一天+1", {"ending"}),
+    ("zh", "slang", "happiness", "suffix", "。火锅自由了，快乐直接拉满到顶了！", {"scene", "length"}),
+    ("zh", "slang", "neutral", "suffix", "。平无奇。", {"doubled"}),
+    ("en", "anime", "neutral", "suffix", ". Okay! (￣ω￣", {"brackets", "ending"}),
+])
+def test_each_rule_names_the_fragments_that_break_it(lang, style, emotion, position, text, expected):
+    assert rules(lang, style, emotion, position, text) == expected
+
+
+def test_a_voices_file_reports_lines_duplicates_and_coverage(tmp_path):
+    path = tmp_path / "voices.tsv"
+    path.write_text(HEADER + "zh\tslang\tsadness\tsuffix\t。破防了家人们。\n"
+                             "zh\tslang\tsadness\tsuffix\t，emo了。\n"
+                             "zh\tslang\tsadness\tsuffix\t。破防了家人们。\n", encoding="utf-8")
+    problems = voices_check.validate(path)
+    assert f"{path}:3: glued: " in "\n".join(problems)
+    assert any(p.startswith(f"{path}:4: duplicate: same text as line 2") for p in problems)
+    assert f"{path}: coverage: zh/slang/sadness needs >= 6" in "\n".join(problems)
+    assert voices_check.main(["--path", str(path)]) == 1
+    assert voices_check.main(["--path", str(tmp_path / "missing.tsv")]) == 2
+
+
+def record(**kw) -> dict:
+    base = {"kind": "restyle", "row": 0, "lang": "en", "label": "anger", "inferred": "anger", "style": "poetic",
+            "source": "Got elbowed on purpose playing basketball", "position": "suffix",
+            "fragment": ". A storm rose in my chest.", "output": "Got elbowed on purpose playing basketball. "
+                                                                  "A storm rose in my chest."}
+    return {**base, **kw}
+
+
+def test_audit_classes_of_round5_failures():
+    assert restyle_audit.classes(record()) == []
+    assert restyle_audit.classes(record(inferred="surprise", fragment=", like a flower in winter.",
+                                        output="Got elbowed on purpose playing basketball, like a flower in "
+                                               "winter.")) == ["a_glued", "b_emotion"]
+    assert restyle_audit.classes(record(lang="zh", style="dramatic", label="happiness", inferred="disgust",
+                                        source="楼下新开的奶茶店真好喝", position="prefix", fragment="退下！",
+                                        output="退下！楼下新开的奶茶店真好喝")) == ["b_emotion",
+                                                                                  "d_exclamation_prefix"]
+    # a join that adds what the sentence did not have
+    assert restyle_audit.classes(record(output="Got elbowed on purpose playing basketball!. A storm rose in my "
+                                               "chest.")) == ["e_other"]
+
+
+def test_audit_runs_on_sources_and_counts(tmp_path):
+    sources = [{"lang": "zh", "emotion": "sadness", "text": "期末考砸了，心里好难受"},
+               {"lang": "en", "emotion": "neutral", "text": "Had leftovers for lunch again"}]
+    records = restyle_audit.dump(sources, [{"lang": "en", "emotion": "sadness", "text": "I feel awful"}])
+    summary = restyle_audit.summary(records)
+    assert summary["per_style"]["all"]["outputs"] == len(records) - 1 == 2 * 7 * 9
+    assert summary["emotion_accuracy"]["chat_messages"] == {"right": 1, "of": 1}
+    assert summary["emotion_accuracy"]["restyle_sources"]["of"] == 2
+    assert "| all | 126 |" in restyle_audit.markdown("test", summary)
