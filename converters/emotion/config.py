@@ -103,6 +103,7 @@ class PipelineConfig:
     finetune_epochs: int = 12
     finetune_lr: float = 1e-3
     finetune_distill: float = 0.0  # > 0: the fine-tune distils from the float model (its share of the target)
+    continue_from: str = ""  # an earlier run's folder: reuse its float model, fine-tune its pruned model further
     teacher_labels: str = ""  # teacher_labels.npz: the fine-tune and QAT targets mix in its probabilities
     teacher_weight: float = 0.5  # the teacher's share of those targets
     qat_minutes: float = 8.0
@@ -137,6 +138,14 @@ class PipelineConfig:
             raise ConfigError(f"must be an object of TrainConfig fields, got {type(train).__name__}",
                               f"{source} [train]", "see converters/emotion/config.py TrainConfig")
         return cls(**data, train=train)
+
+
+def stage_dir(cfg: PipelineConfig, stage: str) -> Path:
+    """Where ``stage``'s model, config and history live: the earlier run's float stage when
+    ``cfg.continue_from`` is set, otherwise ``<out>/<stage>``."""
+    if stage == "float" and cfg.continue_from:
+        return Path(cfg.continue_from) / "float"
+    return Path(cfg.out) / stage
 
 
 def folded_gates_record(cfg: PipelineConfig, stage: str) -> Path:

@@ -14,6 +14,7 @@ from typing import Dict, Tuple
 
 from converters.emotion import data as data_mod
 from converters.emotion.config import PipelineConfig, TrainConfig, folded_gates_record
+from edgekit.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,21 @@ def load_data(cfg: PipelineConfig) -> Tuple[data_mod.FaceSet, data_mod.FaceSet]:
     return load_training_data(cfg.train)
 
 
+def _earlier_run_file(cfg: PipelineConfig, relative: str) -> Path:
+    """``relative`` inside ``cfg.continue_from``; ConfigError when that run does not have it."""
+    path = Path(cfg.continue_from) / relative
+    if not path.is_file():
+        raise ConfigError(f"{path} not found", "continue_from",
+                          "name the folder of a finished `python -m converters.emotion all` run (e.g. runs/emotion128)")
+    return path
+
+
 def stage_train(cfg: PipelineConfig, data) -> Path:
+    """The float model: trained here, or the earlier run's with ``cfg.continue_from``."""
     from converters.emotion.train import train
 
+    if cfg.continue_from:
+        return _earlier_run_file(cfg, "float/model.h5")
     tcfg = _stage_train_config(cfg, "float")
     path = Path(tcfg.out) / "model.h5"
     if not path.is_file():
@@ -41,7 +54,9 @@ def stage_train(cfg: PipelineConfig, data) -> Path:
 
 
 def stage_prune(cfg: PipelineConfig, data, float_path: Path) -> Tuple[Path, dict]:
-    """Structured pruning of ``cfg.prune_fraction`` of the channels, then fine-tuning."""
+    """Structured pruning of ``cfg.prune_fraction`` of the channels, then fine-tuning. With
+    ``cfg.continue_from`` the earlier run's pruned (already fine-tuned) model is fine-tuned again,
+    on a fresh cosine schedule, and its pruning plan is kept."""
     from converters.core import pruning
     from converters.core.keras_io import load_model
     from converters.core.mobilenet import custom_objects
@@ -59,6 +74,10 @@ def stage_prune(cfg: PipelineConfig, data, float_path: Path) -> Tuple[Path, dict
     summary: dict = {}
 
     def make_thin():
+        if cfg.continue_from:
+            earlier_plan = _earlier_run_file(cfg, "pruned/pruning_plan.json")
+            plan_file.write_text(earlier_plan.read_text())
+            return load_model(_earlier_run_file(cfg, "pruned/model.h5"))
         original = load_model(float_path)
         thin, plan = pruning.prune(original, cfg.prune_fraction, cfg.prune_divisor, custom_objects=custom_objects())
         summary.update(plan.summary(), params_before=pruning.count_params(original),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -16,7 +17,7 @@ import numpy as np
 from converters.core.paths import ROOT
 from converters.core.report import host_info, write_keeping_marked_sections
 from converters.emotion import evaluate as ev
-from converters.emotion.config import folded_gates_record
+from converters.emotion.config import folded_gates_record, stage_dir
 from converters.emotion.data import EMOTIONS
 from converters.emotion.report_markdown import render_markdown
 
@@ -186,6 +187,10 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
               "eval_inputs": EVAL_INPUTS}
     if cfg.teacher_labels:
         report["teacher"] = teacher_summary(cfg.teacher_labels, cfg.teacher_weight)
+        report["teacher"]["float_weight"] = cfg.train.teacher_weight if cfg.train.teacher_labels else None
+    if cfg.continue_from:
+        report["continued_from"] = {"run": cfg.continue_from,
+                                    "training": _training_summaries(replace(cfg, out=cfg.continue_from))}
     report["history"] = _history(cfg, report, report_dir)
     (report_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     # keep the sections other scripts wrote into the README (cam_model, gradcam, ...)
@@ -272,7 +277,7 @@ def _copy_configs(cfg, report_dir: Path) -> dict:
     out_dir.mkdir(exist_ok=True)
     copied = {}
     for stage in ("float", "pruned", "qat"):
-        src = Path(cfg.out) / stage / "config.json"
+        src = stage_dir(cfg, stage) / "config.json"
         if src.is_file():
             shutil.copyfile(src, out_dir / f"{stage}.json")
             copied[stage] = f"configs/{stage}.json"
@@ -284,7 +289,7 @@ def _copy_configs(cfg, report_dir: Path) -> dict:
 def _training_summaries(cfg) -> dict:
     out = {}
     for stage in ("float", "pruned", "qat"):
-        f = Path(cfg.out) / stage / "history.json"
+        f = stage_dir(cfg, stage) / "history.json"
         if f.is_file():
             h = json.loads(f.read_text())
             hist = h.get("history", [])

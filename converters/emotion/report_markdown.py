@@ -18,10 +18,26 @@ def _teacher_lines(t: Optional[dict], report_dir: Path) -> List[str]:
     if t.get("val_accuracy") is not None:
         link = os.path.relpath(ROOT / t["report"], ROOT / report_dir)
         own = f" (the teacher: {_pct(t['val_accuracy'])} on FER2013Valid, [its report]({link}))"
+    if "float_weight" not in t:  # reports written before the float stage's share was recorded
+        float_note = ""
+    elif t["float_weight"] is None:
+        float_note = (" The float model learned from the votes alone, so the pruned drop compares a distilled "
+                      "pruned model with an undistilled float one.")
+    else:
+        float_note = f" The float model learned from the same kind of mix, the teacher's share {t['float_weight']:g}."
     return [f"- fine-tune and QAT targets: {t['weight']:g} x a teacher's out-of-fold probabilities "
             f"(`{t['labels']}`, sha256 `{t['sha256'][:16]}…`){own} + {1 - t['weight']:g} x the FER+ vote "
-            "distribution. The float model learned from the votes alone, so the pruned drop compares a distilled "
-            "pruned model with an undistilled float one."]
+            f"distribution.{float_note}"]
+
+
+def _continued_lines(c: Optional[dict]) -> List[str]:
+    """The earlier run this one continued (its float model reused, its pruned model fine-tuned again)."""
+    if not c:
+        return []
+    done = "; ".join(f"{stage} {s['epochs']} epochs in {s['wall_clock_s'] / 60:.0f} min"
+                     for stage, s in c["training"].items() if s.get("wall_clock_s"))
+    return [f"- continued from `{c['run']}` ({done}): its float model is this report's float model, and its "
+            "pruned, fine-tuned model was fine-tuned again on a fresh cosine schedule (the pruned line above)."]
 
 
 def _latency_notes(res: dict, shipped: str) -> List[str]:
@@ -184,6 +200,7 @@ def render_markdown(r: dict, report_dir: Path) -> str:
         fin = s["final"] or {}
         lines.append(f"- {stage}: {s['epochs']} epochs, {s['wall_clock_s'] / 60:.1f} min wall clock; last epoch "
                      f"val acc {fin.get('val_acc', float('nan')):.4f}")
+    lines += _continued_lines(r.get("continued_from"))
     lines += _teacher_lines(r.get("teacher"), report_dir)
     lines += ["", "Configs: " + ", ".join(f"[{k}]({v})" for k, v in r["configs"].items()), "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in host["versions"].items()), ""]

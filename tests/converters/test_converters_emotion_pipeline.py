@@ -76,6 +76,44 @@ def test_end_to_end_report_and_ship(ferplus_run):
     assert json.loads((report_dir / "report.json").read_text())["targets"]["file_bytes"]["met"] is True
 
 
+@pytest.mark.train
+def test_a_run_continues_an_earlier_runs_pruned_model(ferplus_run, tmp_path):
+    """continue_from: the earlier float model is reused, its pruned model is fine-tuned again with
+    the same pruning plan, and the report names the earlier run."""
+    from dataclasses import replace
+
+    from converters.core.keras_io import load_model
+
+    earlier, _ = ferplus_run
+    assert "learned from the votes alone" in (Path(earlier.report_dir) / "README.md").read_text()
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "manifest.json").write_text(json.dumps({"schema": 1, "models": {}, "external": {}}))
+    cfg = replace(earlier, out=str(tmp_path / "runs"), continue_from=earlier.out, models_dir=str(models),
+                  report_dir=str(tmp_path / "report"))
+    report = run_all(cfg)
+    assert not (tmp_path / "runs" / "float").exists()
+    before = load_model(Path(earlier.out) / "pruned" / "model.h5")
+    after = load_model(tmp_path / "runs" / "pruned" / "model.h5")
+    assert [w.shape for w in before.get_weights()] == [w.shape for w in after.get_weights()]
+    assert any(not np.array_equal(a, b) for a, b in zip(before.get_weights(), after.get_weights()))
+    assert report["pruning"] == json.loads((Path(earlier.out) / "pruned" / "pruning_plan.json").read_text())
+    assert report["continued_from"]["run"] == earlier.out
+    assert report["continued_from"]["training"]["pruned"]["epochs"] == earlier.finetune_epochs
+    assert report["training"]["float"]["epochs"] == earlier.train.epochs
+    assert f"continued from `{earlier.out}`" in (tmp_path / "report" / "README.md").read_text()
+
+
+@pytest.mark.train
+def test_continuing_a_missing_run_names_the_folder(tmp_path):
+    from converters.emotion.pipeline import stage_train
+    from edgekit.errors import ConfigError
+
+    cfg = PipelineConfig(out=str(tmp_path / "new"), continue_from=str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match="nowhere"):
+        stage_train(cfg, data=None)
+
+
 @pytest.mark.slow
 def test_int8_agrees_with_float_on_same_inputs():
     """PTQ INT8 vs float32 .tflite of the same (non-trivial) network on the same faces."""
