@@ -227,6 +227,17 @@ def _row_name(r: dict) -> str:
                     r.get("luma_keypoints", False))
 
 
+def default_configuration(mode: str) -> str:
+    """The row name of what ``edgekit.PipelineOptions(running_mode=mode)`` runs by default
+    (``emotion + flip + close-up + luma keypoints`` for photos), read from the options themselves."""
+    from edgekit import PipelineOptions
+
+    opts = PipelineOptions(running_mode=mode)
+    detector = opts.detector_options
+    return row_name("emotion", opts.emotion_options.flip_average, detector.close_up, detector.input_color,
+                    detector.luma_keypoints)
+
+
 def markdown(report: dict, command: str) -> str:
     lines = ["# Emotion robustness: framing, colour, box jitter, accuracy through the pipeline", "",
              f"Produced by `{command}` (seed {report['seed']}): {report['faces']} FER2013Valid faces "
@@ -258,7 +269,8 @@ def markdown(report: dict, command: str) -> str:
               "Targets (issue #26, shipped default): framing stability >= 95%, colour/gray agreement >= 97%, "
               "accuracy in 4x canvases within 2 points of the face-alone accuracy. The Pipeline's defaults "
               "(`PipelineOptions`): photos (image mode: `edgekit.analyze`, memes, the server) run "
-              "`emotion + flip + close-up + luma keypoints`; video and live streams run `emotion + flip`.", "",
+              f"`{default_configuration('image')}`; video and live streams run `{default_configuration('video')}` "
+              "(a stream smooths its probabilities over frames instead).", "",
               "close-up: the detector's close-up pass (`FaceDetectorOptions.close_up`, "
               "`PipelineOptions(close_up=...)`) re-detects each face under 40% of the frame in a crop twice its "
               "size and takes its keypoints from there; the 'yes' rows run the first model measured, "

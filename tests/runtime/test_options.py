@@ -117,7 +117,10 @@ def test_pipeline_options_compose_detector_and_tracker_options():
                                                         num_threads=2, small_faces=False)
     assert PipelineOptions().detector_options.small_faces is True  # photos get the second look
     assert opts.tracker_options == TrackerOptions(iou_threshold=0.4, max_missed_frames=3, time_constant_ms=100.0)
-    assert opts.emotion_options == EmotionClassifierOptions(num_threads=2, flip_average=True)
+    assert opts.emotion_options == EmotionClassifierOptions(num_threads=2, flip_average=False)  # a stream: one view
+    assert PipelineOptions().emotion_options.flip_average is True  # photos: the crop and its mirror image
+    assert PipelineOptions(running_mode="video", flip_average=True).emotion_options.flip_average is True
+    assert PipelineOptions(flip_average=False).emotion_options.flip_average is False
     assert PipelineOptions(emotion_model=None).emotion_options is None
     shared = {"detector": (FaceDetectorOptions, "model"), "min_confidence": (FaceDetectorOptions, "min_confidence"),
               "max_faces": (FaceDetectorOptions, "max_faces"), "smoothing_ms": (TrackerOptions, "time_constant_ms"),
