@@ -195,7 +195,8 @@ def split_sheet(out: Path, parts: int, overlap: int) -> List[Path]:
     return paths
 
 
-def _read_ratings(paths: Sequence[Path]) -> List[dict]:
+def read_ratings(paths: Sequence[Path]) -> List[dict]:
+    """Every rating of the files, each with ``reviewer``: its file's stem (``ratings_r1``)."""
     rows = []
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
@@ -228,13 +229,19 @@ def summarize(key: dict, ratings: Sequence[dict]) -> Dict[str, Dict[str, dict]]:
             groups[(meta["system"], scope)].append(rating)
     out: Dict[str, Dict[str, dict]] = defaultdict(dict)
     for (system, scope), rows in groups.items():
-        stats = {"ratings": len(rows), "would_post": round(sum(float(r["would_post"]) for r in rows) / len(rows), 2),
-                 "would_post_4plus": round(sum(float(r["would_post"]) >= 4 for r in rows) / len(rows), 3)}
-        for field in RUBRIC:
-            answered = [r[field] for r in rows if r.get(field) in ("yes", "no")]
-            stats[field] = round(sum(a == "yes" for a in answered) / len(answered), 3) if answered else None
-        out[system][scope] = stats
+        out[system][scope] = rating_stats(rows, RUBRIC)
     return out
+
+
+def rating_stats(rows: Sequence[dict], fields: Sequence[str]) -> dict:
+    """Ratings, mean ``would_post``, share >= 4, and per rubric item the share of yes among the
+    yes/no answers (None when no rating answered it)."""
+    stats = {"ratings": len(rows), "would_post": round(sum(float(r["would_post"]) for r in rows) / len(rows), 2),
+             "would_post_4plus": round(sum(float(r["would_post"]) >= 4 for r in rows) / len(rows), 3)}
+    for field in fields:
+        answered = [r[field] for r in rows if r.get(field) in ("yes", "no")]
+        stats[field] = round(sum(a == "yes" for a in answered) / len(answered), 3) if answered else None
+    return stats
 
 
 def agreement(ratings: Sequence[dict]) -> Dict[str, float]:
@@ -323,7 +330,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"(key: {args.out / 'key.json'})")
         return 0
     key = json.loads(args.key.read_text(encoding="utf-8"))
-    ratings = _read_ratings(args.ratings)
+    ratings = read_ratings(args.ratings)
     summary = summarize(key, ratings)
     reviewers = sorted({x["reviewer"] for x in ratings})
     left_out = [r["id"] for r in key["requests"] if not consistent(r)]
