@@ -10,7 +10,7 @@ per emotion: ``lang, emotion, style, scene, text`` with ``scene`` one of the tax
 - damaged Chinese reduplications and idioms (平平无奇 written 平无奇, 瑟瑟发抖 as 瑟发抖 ...);
 - scene words in ``none`` rows, and rows whose words name another scene than their tag;
 - situation words and patterns in ``none`` rows (a place, event, activity, object, message story,
-  clock time or part of the day outside the taxonomy, :mod:`converters.caption.situation_words`);
+  clock time or part of the day outside the taxonomy, :mod:`edgekit.captioning.situation`);
 - coverage: captions per language, share of ``none`` rows (per language and per cell), captions per
   (emotion, style, lang).
 
@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from converters.caption.situation_words import situation_word
 from converters.core.paths import ROOT
 from edgekit import glyphs
 from edgekit.captioning.library import (BLOCKLIST_PATH, MAX_CHARS, Entry, blocked_term, read_blocklist,
                                         unbalanced_bracket)
+from edgekit.captioning.situation import situation_word
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, NO_SCENE, SCENES, STYLES, resolve_scene
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.errors import ConfigError

@@ -12,7 +12,8 @@ from edgekit.captioning import Captioner
 from edgekit.captioning.conditioning import condition
 from edgekit.captioning.decoder import KVCacheDecoder
 from edgekit.captioning.library import Entry
-from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES, match_scene
+from edgekit.captioning.situation import unasked_scene
+from edgekit.captioning.taxonomy import EMOTIONS, LANGS, SCENES, STYLES
 from edgekit.captioning.voices import plain
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.captioning.tokenizer import EOS, CaptionTokenizer
@@ -74,7 +75,9 @@ def generation_metrics(cap: Captioner, scorer: NaiveBayesScorer, train_texts: fr
 
 def integrity(cap: Captioner, n: int, seed: int) -> Dict:
     """``n`` captions (half zh, half en; every emotion and style; a third without a scene): damaged
-    Chinese doubled words and idioms (:func:`damaged_doubles`) and scene words nobody asked for."""
+    Chinese doubled words and idioms (:func:`damaged_doubles`) and scenes nobody asked for (the
+    runtime's check, :func:`~edgekit.captioning.situation.unasked_scene`: taxonomy scene words,
+    situation words and patterns)."""
     rng = np.random.default_rng(seed)
     damaged, unasked, no_scene, zh = [], [], 0, 0
     for i in range(n):
@@ -86,7 +89,7 @@ def integrity(cap: Captioner, n: int, seed: int) -> Dict:
             damaged.append(c.text)
         if scene is None:
             no_scene += 1
-            if match_scene(c.text):
+            if unasked_scene(lang, c.text):
                 unasked.append(c.text)
     return {"captions": n, "zh_captions": zh, "damaged_doubles": len(damaged), "damaged_examples": damaged[:10],
             "no_scene_requests": no_scene, "unasked_scene": len(unasked), "unasked_examples": unasked[:10]}

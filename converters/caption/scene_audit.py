@@ -2,7 +2,7 @@
 
 Blind review round 4 flagged library captions that put a scene-less request in a situation anyway.
 Every ``none`` row of ``converters/caption/corpus/authored`` was then read against the rule in
-:mod:`converters.caption.situation_words`; each decision (retag to the scene it names, rewrite
+:mod:`edgekit.captioning.situation`; each decision (retag to the scene it names, rewrite
 without the situation, delete) is a row of ``reports/caption_review/scene_audit/audit.tsv``. Round 5
 flagged one more (a text message); the second audit added the situation patterns (clock times, the
 small hours, message stories) and logged its decisions in ``audit2.tsv``. This module writes that
@@ -139,7 +139,7 @@ def readme(rows: Sequence[Dict[str, str]], flags: Sequence[Dict[str, str]], deno
         "(the dentist's chair, a home one lives alone in, a sink), an event (a stranger's third call, an "
         "unexpected gift). No taxonomy keyword is in them, so the validator's scene-word check passed them.", "",
         "## The rule, and how every line was read", "",
-        "The rule is stated in `converters/caption/situation_words.py` and the corpus README: a `none` line names "
+        "The rule is stated in `edgekit/captioning/situation.py` and the corpus README: a `none` line names "
         "a scene when it sets a place or room, an event or occasion, an activity, an object or creature that "
         "sets up what is happening, or a clock time; feelings, body reactions, the face, the person answered, "
         "generic triggers, today, the chat the meme is posted in, and comparisons or images do not. Every "
@@ -175,7 +175,7 @@ def _second_audit(rows: Sequence[Dict[str, str]], flags: Sequence[Dict[str, str]
         "", "The first audit had let this line through as \"the chat the meme is posted in\", an exception worded "
         "too loosely: a story about a text is a situation of its own (the face on its phone, waiting). A code "
         "review had also found times of day the word list missed (深夜, 半夜, 早上九点).", "",
-        "What changed: the rule in `converters/caption/situation_words.py` now says, by class, what stays allowed "
+        "What changed: the rule in `edgekit/captioning/situation.py` now says, by class, what stays allowed "
         "and what does not. Times: days relative to the post (today, tonight, last night, 今晚, 昨夜), durations "
         "and, in poetic lines, images of light and sky (moonlight, dusk, blue hour, first snow, 夜色, 黄昏) stay; "
         "clock times, the small hours, \"this morning\", \"before noon\" and weekdays go. Messages and phones: "

@@ -30,6 +30,7 @@ from .inputs import check_count, check_seed, check_text, emotion_of
 from .library import (BLOCKLIST_PATH, LIBRARY_PATH, MAX_CHARS, Entry, Library, blocked_term, read_blocklist,
                       unbalanced_bracket)
 from .sampling import next_token
+from .situation import unasked_scene
 from .wholewords import damaged_doubles
 from .taxonomy import (NO_SCENE, SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang,
                        resolve_style, scene_request)
@@ -180,9 +181,9 @@ class Captioner(CreateFromOptions):
             return f"unknown word {unknown!r}"
         if text in exclude:
             return "duplicate"
-        named = match_scene(text)
-        if named and scene.key is None:
-            return f"names a scene ({named[0]}) nobody asked for"
+        named = unasked_scene(lang, text) if scene.key is None else None
+        if named:
+            return f"names a scene ({named}) nobody asked for"
         if scene.group and _names_any(text, [kw for g in _siblings(scene) for kw in g]):
             return f"names another {scene.key} than asked"
         return None

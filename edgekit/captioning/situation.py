@@ -1,4 +1,10 @@
-"""Situation words: what a scene-less (``none``) caption may not name (issue #25, "invented scenes 0").
+"""What a scene-less caption may not name (issue #25, "invented scenes 0"): one check for every source.
+
+:func:`unasked_scene` is the check: a taxonomy scene word (:data:`~edgekit.captioning.taxonomy.SCENE_KEYWORDS`)
+or a situation word or pattern below. The corpus validator applies the situation half to every
+``none`` row (``converters/caption/authored.py``; the scene half it reports as a tag mismatch), the
+``source="model"`` Captioner rejects samples that fail it when no scene was asked, and the caption
+evaluation (``converters/caption/evaluate.py integrity``) counts the model's captions that fail it.
 
 A ``none`` caption must fit a face in any situation. It names a scene when it puts the face in a
 specific situation: a place or room, an event or occasion, an activity the person is doing, an
@@ -24,8 +30,8 @@ is only a comparison or an image ("老式锅炉", "like an old record", "the moo
   on its phone in a situation of its own ("that text never got a reply", "typing..." for five
   minutes, sent to the wrong person, 撤回, a voice note, grinning at my phone, waiting by the phone).
 
-The taxonomy's scene keywords (``edgekit.captioning.taxonomy.SCENE_KEYWORDS``) are checked
-already. :data:`SITUATION_WORDS` are the situation words outside the taxonomy that the 2026-12-07
+The taxonomy's scene keywords are the first half of :func:`unasked_scene`.
+:data:`SITUATION_WORDS` are the situation words outside the taxonomy that the 2026-12-07
 audit of every ``none`` row found (blind review round 4 flagged the dentist, the stranger's call,
 the gift, living alone and the sink): a word here sets a situation wherever it appears; words that
 also serve as comparisons (radio, newspaper, cassette, 厕所) are left to the editor. Latin words
@@ -40,7 +46,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional, Pattern, Tuple
 
-from edgekit.captioning.taxonomy import mentions
+from .taxonomy import match_scene, mentions
 
 SITUATION_WORDS: Dict[str, Tuple[str, ...]] = {
     "zh": (
@@ -114,3 +120,10 @@ def situation_word(lang: str, text: str) -> Optional[str]:
     if word is not None:
         return word
     return next((m.group(0) for p in _COMPILED.get(lang, ()) for m in [p.search(low)] if m), None)
+
+
+def unasked_scene(lang: str, text: str) -> Optional[str]:
+    """The scene a caption asked for without one names, or None: the taxonomy scene whose keyword
+    ``text`` mentions (its key), else :func:`situation_word`."""
+    named = match_scene(text)
+    return named[0] if named else situation_word(lang, text)
