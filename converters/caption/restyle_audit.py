@@ -1,21 +1,29 @@
 """Audit ``restyle`` on the human-written sources: failure classes per style, text-emotion accuracy.
 
 Every sentence of ``corpus/restyle_sources.tsv`` (the review's restyle inputs, each with the emotion
-its writer meant) is restyled, with the emotion :meth:`Captioner.tags_of` infers as ``restyle``
-does, into every style but plain with *every* fragment of the voices cell, so the counts do not
-depend on a seed. Each output is put in the failure classes of blind review round 5:
+its writer meant) is restyled, with the voices cell ``restyle`` picks (the emotion
+:meth:`Captioner.tags_of` infers, or the mood-neutral cell ``any`` when that reading is uncertain:
+:func:`~edgekit.captioning.textemotion.emotion_reading`), into every style but plain with *every*
+fragment of the cell, so the counts do not depend on a seed. Each output is put in the failure
+classes of blind reviews rounds 5 and 6 (today's ``voices_check`` rules, applied to old dumps too):
 
 - ``a_glued``: a comma/colon/dash-glued fragment or a simile (``voices_check`` rules ``glued``, ``simile``);
-- ``b_emotion``: the inferred emotion is not the sentence's labelled one;
+- ``b_emotion``: an emotion's cell other than the sentence's labelled emotion (a mood clash: "so
+  happy I could fly!" on "feeling down"); the mood-neutral cell is counted apart (``any_cell``);
 - ``c_second_person``: a "you"/"你" line (the poster talking to themselves);
 - ``d_exclamation_prefix``: an exclamation, question or interjection before the sentence;
-- ``e_other``: the fragment's other ``voices_check`` problems (casing, ending, length, cue words of
-  another emotion, ...) and joins that add what the sentence did not have: doubled punctuation
-  ("！。", "!,"), an English lower-case letter after ". ", output over the caption length limit.
+- ``e_other``: the fragment's other ``voices_check`` problems (casing, ending, length, ...) and joins
+  that add what the sentence did not have: doubled punctuation ("！。", "!,"), an English lower-case
+  letter after ". ", output over the caption length limit;
+- ``f_mood_rule``: a fragment that breaks a mood rule of its cell (``emotion``: cue words of another
+  emotion, sarcasm mocking sincere good or sad news; ``denies-surprise``; ``mood-neutral``);
+- ``g_weak_prefix``: a prefix without the style's voice (rule ``weak-prefix``: "Gently:", "【今日无事】");
+- ``h_comparison``: a comparison with a thing ("比老式电梯还吓人").
 
 Text-emotion accuracy is reported on the restyle sources (both halves: review rounds 1-4 used the
 even rows, round 5 the odd ones) and on ``corpus/chat_messages.tsv`` (80 chat messages with the
-emotion their writer meant; not used to write the cue words).
+emotion their writer meant; not used to write the cue words), overall and for the readings
+certain enough for an emotion's voice.
 
 ``python -m converters.caption.restyle_audit`` audits the working tree. To compare with another
 commit, dump its outputs there and report both here::
@@ -23,8 +31,9 @@ commit, dump its outputs there and report both here::
     python -m converters.caption.restyle_audit dump --out /tmp/old.jsonl   # in the old checkout
     python -m converters.caption.restyle_audit report /tmp/old.jsonl /tmp/new.jsonl
 
-``dump`` needs only ``Captioner.tags_of``, ``Captioner.voices`` and ``voices.attach``, so it runs
-on commits older than this module (copy the file there).
+``dump`` needs only ``Captioner.tags_of``, ``Captioner.voices`` and ``voices.attach`` (and
+``textemotion.emotion_reading`` where it exists; without it every reading counts as certain), so it
+runs on commits older than this module (copy the file there).
 
 ``review`` reports a blind review of two restyle versions (round 6: ``reports/caption_review/round6``)
 from the round's folder: ``sheet.jsonl`` (item, lang, style, source, caption: what reviewers saw),
@@ -44,20 +53,24 @@ import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from converters.caption import authored, review
 from converters.core.paths import ROOT
-from edgekit.captioning import Captioner
+from edgekit.captioning import Captioner, textemotion
 from edgekit.captioning.library import MAX_CHARS
 from edgekit.captioning.taxonomy import STYLES
 from edgekit.captioning.voices import Voice, attach
 from edgekit.errors import ConfigError
 
 CORPUS = ROOT / "converters" / "caption" / "corpus"
-CLASSES = ("a_glued", "b_emotion", "c_second_person", "d_exclamation_prefix", "e_other")
+ANY = "any"  # the mood-neutral cell (edgekit.captioning.voices.ANY_MOOD; older commits lack the name)
+CLASSES = ("a_glued", "b_emotion", "c_second_person", "d_exclamation_prefix", "e_other", "f_mood_rule",
+           "g_weak_prefix", "h_comparison")
 _RULE_CLASS = {"glued": "a_glued", "simile": "a_glued", "second-person": "c_second_person",
-               "exclamation-prefix": "d_exclamation_prefix"}
+               "exclamation-prefix": "d_exclamation_prefix", "emotion": "f_mood_rule",
+               "denies-surprise": "f_mood_rule", "mood-neutral": "f_mood_rule", "weak-prefix": "g_weak_prefix",
+               "comparison": "h_comparison"}
 #: Rubric of a restyle review besides ``would_post`` (1-5): yes/no items.
 REVIEW_FIELDS = ("fluent", "fits_style", "keeps_content", "keeps_emotion")
 #: Issue #25 targets a restyle review is held to: rubric item -> least share of yes.
@@ -67,21 +80,31 @@ _DOUBLED = re.compile(r"[。！？!?…~～][，,。.、；;]|[，,][。.！!？
 _LOWER_AFTER_STOP = re.compile(r"(?<![.])[.!?] [a-z]")
 
 
+def reading(cap: Captioner, text: str, lang: str) -> Tuple[str, bool]:
+    """(inferred emotion, certain) as ``restyle`` reads ``text``."""
+    inferred = cap.tags_of(text, lang)[0]
+    certain = getattr(textemotion, "emotion_reading", None)
+    return inferred, certain is None or certain(cap._text_emotion, text)[1]
+
+
 def dump(sources: Iterable[Dict[str, str]], chats: Iterable[Dict[str, str]]) -> List[dict]:
-    """One record per (source, style, fragment) of the inferred emotion's cell, and one per chat message."""
+    """One record per (source, style, fragment) of the cell ``restyle`` uses, and one per chat message."""
     cap = Captioner()
     out: List[dict] = []
     for i, row in enumerate(sources):
-        inferred = cap.tags_of(row["text"], row["lang"])[0]
+        inferred, certain = reading(cap, row["text"], row["lang"])
+        cell = inferred if certain else ANY
         for style in STYLES[1:]:
-            for voice in cap.voices.voices.get((row["lang"], style, inferred), ()):
+            voices = cap.voices.voices
+            for voice in voices.get((row["lang"], style, cell)) or voices.get((row["lang"], style, "neutral"), ()):
                 out.append({"kind": "restyle", "row": i, "lang": row["lang"], "label": row["emotion"],
-                            "inferred": inferred, "source": row["text"], "style": style,
-                            "position": voice.position, "fragment": voice.text,
+                            "inferred": inferred, "certain": certain, "cell": cell, "source": row["text"],
+                            "style": style, "position": voice.position, "fragment": voice.text,
                             "output": attach(row["text"], voice, row["lang"])})
     for i, row in enumerate(chats):
+        inferred, certain = reading(cap, row["text"], row["lang"])
         out.append({"kind": "chat", "row": i, "lang": row["lang"], "label": row["emotion"], "source": row["text"],
-                    "inferred": cap.tags_of(row["text"], row["lang"])[0]})
+                    "inferred": inferred, "certain": certain})
     return out
 
 
@@ -89,9 +112,10 @@ def classes(record: dict) -> List[str]:
     """The failure classes of one restyled output (see the module docstring)."""
     from converters.caption.voices_check import fragment_problems
 
-    found = {"b_emotion"} if record["inferred"] != record["label"] else set()
+    cell = record.get("cell", record["inferred"])
+    found = {"b_emotion"} if cell not in (record["label"], ANY) else set()
     voice = Voice(record["position"], record["fragment"])
-    for rule, _ in fragment_problems(record["lang"], record["style"], record["inferred"], voice):
+    for rule, _ in fragment_problems(record["lang"], record["style"], cell, voice):
         found.add(_RULE_CLASS.get(rule, "e_other"))
     source, output = record["source"], record["output"]
     added = len(_DOUBLED.findall(output)) > len(_DOUBLED.findall(source))
@@ -113,10 +137,13 @@ def summary(records: List[dict]) -> dict:
             per_style[key]["outputs"] += 1
             per_style[key]["any"] += bool(found)
             per_style[key]["any_but_emotion"] += bool(set(found) - {"b_emotion"})
+            per_style[key]["any_cell"] += r.get("cell") == ANY
     first = {r["row"]: r for r in restyled}  # one record per source row (tags_of is per sentence)
 
     def accuracy(rows: List[dict]) -> dict:
-        return {"right": sum(r["inferred"] == r["label"] for r in rows), "of": len(rows)}
+        sure = [r for r in rows if r.get("certain", True)]
+        return {"right": sum(r["inferred"] == r["label"] for r in rows), "of": len(rows),
+                "certain_right": sum(r["inferred"] == r["label"] for r in sure), "certain": len(sure)}
 
     chats = [r for r in records if r["kind"] == "chat"]
     return {"per_style": {k: dict(v) for k, v in per_style.items()},
@@ -129,16 +156,19 @@ def summary(records: List[dict]) -> dict:
 
 def markdown(name: str, s: dict) -> str:
     """One audit summary as markdown."""
-    head = "| style | outputs | " + " | ".join(CLASSES) + " | any | any but emotion |"
-    lines = [f"### {name}", "", head, "|" + "---|" * (len(CLASSES) + 4)]
+    extra = ("any", "any_but_emotion", "any_cell")
+    head = "| style | outputs | " + " | ".join(CLASSES) + " | any problem | any but emotion | mood-neutral cell |"
+    lines = [f"### {name}", "", head, "|" + "---|" * (len(CLASSES) + len(extra) + 2)]
     for style in list(STYLES[1:]) + ["all"]:
         c = s["per_style"].get(style, {})
         n = c.get("outputs", 0)
-        cells = [f"{c.get(k, 0)} ({c.get(k, 0) / max(n, 1):.0%})" for k in CLASSES + ("any", "any_but_emotion")]
+        cells = [f"{c.get(k, 0)} ({c.get(k, 0) / max(n, 1):.0%})" for k in CLASSES + extra]
         lines.append(f"| {style} | {n} | " + " | ".join(cells) + " |")
     lines.append("")
     for key, a in s["emotion_accuracy"].items():
-        lines.append(f"- text emotion, {key}: {a['right']}/{a['of']} ({a['right'] / max(a['of'], 1):.1%})")
+        sure, right = a.get("certain", a["of"]), a.get("certain_right", a["right"])
+        lines.append(f"- text emotion, {key}: {a['right']}/{a['of']} ({a['right'] / max(a['of'], 1):.1%}); "
+                     f"read as certain {sure}/{a['of']}, of them right {right}/{sure} ({right / max(sure, 1):.1%})")
     return "\n".join(lines) + "\n"
 
 

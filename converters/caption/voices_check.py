@@ -5,20 +5,36 @@ Rules (issue #25, blind review round 5), each problem named with its line:
 
 - ``glued``: a suffix opens a new sentence (zh ``。！？～……``, en ``". " "! " "? " "... " "~ "``), never a
   comma, colon or dash clause glued to someone else's sentence; a prefix is a label that ends with a
-  colon (zh ``：``, en ``": "``) or a tag (zh ``【…】``, en ``*…* ``), never a comma-ended adverbial;
-- ``simile``: no comparison ("像…", "仿佛", "like a …", "as if"): a simile attached to an unrelated
+  colon (zh ``：``, en ``": "``) or a tag (zh ``【…】`` ``（…）``, en ``*…* ``), never a comma-ended adverbial;
+- ``simile``: no simile ("像…", "仿佛", "like a …", "as if"): a simile attached to an unrelated
   sentence reads as nonsense;
+- ``comparison``: no comparison with a thing ("比老式电梯还吓人", "火气比煤炉子还旺", "happier than a kid
+  with a new VHS tape"; blind review round 6): the same nonsense;
+- ``weak-prefix``: a prefix carries the style's voice: an action tag (zh ``（小声）``, en ``*sniffles* ``),
+  a kaomoji, or a label with one of the style's voice markers (:data:`VOICE_MARKERS`: 本喵, 吾, 家人们,
+  本台, nya, POV, Alas ...). Round 6's bare labels ("Gently:", "At long last:", "【今日无事】",
+  "写给不堪的一幕：", "In the fading light:") carry no voice or presuppose a mood; the poetic,
+  sarcastic and wholesome voices live in imagery and tone, not in marker words, so their labels
+  are never enough (their prefixes are action tags or none);
 - ``second-person``: no "you"/"你": a comfort line reads as the poster comforting themselves;
 - ``exclamation-prefix``: no exclamation, question or interjection before the sentence ("退下！",
   "不好！"): it sets a tone the sentence may not have;
 - ``casing``: an English suffix's sentence (after its opener) and an English prefix start with a capital;
 - ``ending``: a suffix ends as a sentence (terminal punctuation, a kaomoji after it, or ``.jpg``);
 - ``emotion``: a fragment's cue words (:mod:`edgekit.captioning.emotioncues`) name another emotion
-  than its cell (the sarcastic style says the opposite on purpose and is exempt);
+  than its cell. The sarcastic style may say the opposite on purpose ("Great. Fantastic.") only
+  where mocking the event is the poster's mood (:data:`SARCASM_MOCKS`: neutral, anger, disgust,
+  fear, contempt); on sincere good or sad news (happiness, surprise, sadness) its irony is aimed
+  at the poster, and cue words of another emotion are a mood clash as in any style;
+- ``denies-surprise``: a surprise fragment does not say it was expected ("Of course it did.",
+  "谁能想到呢（所有人）", "意料之中"): that turns the surprise into a shrug;
+- ``mood-neutral``: a fragment of a mood-neutral cell (emotion ``any``, for sentences whose emotion
+  is uncertain) has no cue word of any emotion and no exclamation mark, and a suffix opens with a
+  full stop or an ellipsis: it must read after a happy, sad, angry or plain sentence alike;
 - the library's checks: length (zh <= 16, en <= 48 characters), scene words, blocklisted terms,
   unbalanced brackets, damaged reduplications, glyphs the bundled fonts cannot draw, duplicates;
-- coverage: every (lang, style, emotion) cell but ``plain`` has >= 6 distinct fragments, prefixes
-  and suffixes both.
+- coverage: every (lang, style, emotion or ``any``) cell but ``plain`` has >= 6 distinct suffixes
+  (prefixes are optional: round 6 preferred short suffix tags that react to the sentence).
 
 ``python -m converters.caption.voices_check [--path FILE]`` prints the problems and exits 1 when
 there are any. :func:`fragment_problems` is what :mod:`converters.caption.restyle_audit` applies
@@ -39,16 +55,44 @@ from edgekit import glyphs
 from edgekit.captioning.emotioncues import cue_counts
 from edgekit.captioning.library import BLOCKLIST_PATH, blocked_term, read_blocklist, unbalanced_bracket
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES, match_scene
-from edgekit.captioning.voices import VOICES_PATH, Voice, ends_decorated, read_voices
+from edgekit.captioning.voices import ANY_MOOD, MOODS, VOICES_PATH, Voice, ends_decorated, read_voices
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.errors import ModelError
 
 MAX_FRAGMENT_CHARS = {"zh": 16, "en": 48}
-MIN_PER_CELL = 6
+MIN_SUFFIXES = 6
 #: How a suffix may open: a new sentence.
 SUFFIX_OPENERS = {"zh": ("……", "。", "！", "？", "～"), "en": ("... ", ". ", "! ", "? ", "~ ")}
+#: How a mood-neutral suffix may open: no exclamation, no cheerful tilde.
+NEUTRAL_OPENERS = {"zh": ("……", "。"), "en": ("... ", ". ")}
 #: How a prefix may end: a label (colon) or a tag.
-PREFIX_ENDINGS = {"zh": ("：", "】"), "en": (": ", "* ")}
+PREFIX_ENDINGS = {"zh": ("：", "】", "）"), "en": (": ", "* ")}
+#: Emotions whose sarcastic fragments may mock the event (say the opposite with another emotion's cue words).
+SARCASM_MOCKS = ("neutral", "anger", "disgust", "fear", "contempt")
+#: Words that mark a style's voice in a label prefix (lower case; whole words in English). Poetic,
+#: sarcastic and wholesome have none: their voice is imagery and tone, so a label of theirs is bare.
+VOICE_MARKERS: Dict[Tuple[str, str], Tuple[str, ...]] = {
+    ("zh", "anime"): ("本喵", "本宝宝", "人家", "本大人", "呜", "喵", "嘤"),
+    ("zh", "retro"): ("本台", "号外", "bb机", "磁带", "广播", "电报", "收音机", "老同志", "供销社"),
+    ("zh", "dramatic"): ("吾", "命运", "宿命", "深渊", "众神", "苍天", "天命", "封印"),
+    ("zh", "slang"): ("家人们", "谁懂", "绝绝子", "栓q", "破大防", "蚌埠住", "emo", "yue", "下头", "笑死", "离大谱",
+                      "无语子", "救命", "好家伙", "瞳孔地震", "就这"),
+    ("en", "anime"): ("nya", "desu", "uwu", "kyaa", "nani", "kowai", "yatta", "ano ne", "mou", "fufu", "senpai"),
+    ("en", "retro"): ("extra, extra", "bulletin", "wireless", "golly", "gee", "jeepers", "heavens", "hot diggity",
+                      "consarn", "confound", "daddy-o", "groovy"),
+    ("en", "dramatic"): ("behold", "lo", "alas", "prophecy", "fate", "destiny", "doom", "o cruel", "mortal"),
+    ("en", "slang"): ("pov", "ngl", "fr", "lowkey", "bro", "bruh", "nah", "no cap", "rn", "it's giving", "bestie",
+                      "hot take"),
+}
+#: A kaomoji: a short bracketed run of symbols and letters with no Chinese characters and not a plain
+#: English word ("(ﾟДﾟ)", "(๑•̀ㅂ•́)"; not "（小声）" or "(lol)").
+_KAOMOJI = re.compile(r"[(（]+(?![A-Za-z ]+[)）])[^()（）\u4e00-\u9fff]{1,12}[)）]+")
+_ACTION_TAG = {"zh": re.compile(r"^（[\u4e00-\u9fff]{1,8}）$"), "en": re.compile(r"^\*[a-z][a-z' -]{1,30}\* $")}
+_COMPARISON = {"zh": re.compile(r"比[^，。！？,.!?]{1,10}?(?:还|更)|没(?:这么|那么)"),
+               "en": re.compile(r"\b\w+er than\b|\b(?:more|less) \w+ than\b|\bthan (?:a|an|the|my|any)\b", re.I)}
+_DENIES_SURPRISE = {"zh": re.compile(r"果然|意料之中|不出所料|早就知道|早就猜到|不意外|所有人"),
+                    "en": re.compile(r"\bof course\b|\bas expected\b|\b(?:saw|seen) (?:that|this|it) coming\b|"
+                                     r"\bpredictable\b|\bobviously\b|\(everyone\.?\)", re.I)}
 _GLUE = "，,、；;：:—-"
 _SIMILE = {"zh": re.compile(r"(?<![录图影画偶肖想])像|仿佛|如同|好似|宛如|似的|一样|犹如|恰似"),
            "en": re.compile(r"^\W*like\b|\blike (?:a|an|the|my|some|\w+ing)\b|\bas (?:if|though)\b|\bas \w+ as\b",
@@ -79,15 +123,19 @@ def fragment_problems(lang: str, style: str, emotion: str, voice: Voice) -> List
             out.append((rule, f"prefix must be a label ending with one of {PREFIX_ENDINGS[lang]}"))
         if lang == "en" and re.match(r"[a-z]", text):
             out.append(("casing", "an English prefix starts with a capital"))
+        if not voiced_prefix(lang, style, text):
+            out.append(("weak-prefix", "a prefix is an action tag, a kaomoji or a label with a voice marker of "
+                                       "the style (VOICE_MARKERS); else make it a suffix reacting to the sentence"))
     if _SIMILE[lang].search(text):
-        out.append(("simile", f"no comparison ({_SIMILE[lang].search(text).group(0)!r}): it reads as nonsense after "
+        out.append(("simile", f"no simile ({_SIMILE[lang].search(text).group(0)!r}): it reads as nonsense after "
                               "an unrelated sentence"))
+    if _COMPARISON[lang].search(text):
+        out.append(("comparison", f"no comparison ({_COMPARISON[lang].search(text).group(0)!r}): it reads as "
+                                  "nonsense after an unrelated sentence"))
     if _SECOND_PERSON[lang].search(text):
         out.append(("second-person", f"no second person ({_SECOND_PERSON[lang].search(text).group(0)!r}): the "
                                      "poster would be talking to themselves"))
-    cues = cue_counts(text)
-    if style != "sarcastic" and cues.any() and cues[EMOTIONS.index(emotion)] == 0:
-        out.append(("emotion", f"reads as {EMOTIONS[int(np.argmax(cues))]}, not {emotion}"))
+    out += _mood_problems(lang, style, emotion, voice)
     if len(text.strip()) > MAX_FRAGMENT_CHARS[lang]:
         out.append(("length", f"longer than {MAX_FRAGMENT_CHARS[lang]} characters"))
     scene = match_scene(text)
@@ -97,6 +145,37 @@ def fragment_problems(lang: str, style: str, emotion: str, voice: Voice) -> List
                         ("glyphs", "".join(sorted(glyphs.undrawable(text))))):
         if found:
             out.append((rule, f"{rule}: {found!r}"))
+    return out
+
+
+def voiced_prefix(lang: str, style: str, text: str) -> bool:
+    """Whether a prefix carries ``style``'s voice: an action tag, a kaomoji, or a voice marker."""
+    if _ACTION_TAG[lang].match(text) or _KAOMOJI.match(text):
+        return True
+    low = text.lower()
+    return any(re.search(r"(?<![a-z])" + re.escape(m) + r"(?![a-z])", low) if lang == "en" else m in low
+               for m in VOICE_MARKERS.get((lang, style), ()))
+
+
+def _mood_problems(lang: str, style: str, emotion: str, voice: Voice) -> List[Tuple[str, str]]:
+    """The rules ``emotion``, ``denies-surprise`` and ``mood-neutral`` (module docstring)."""
+    text, out = voice.text, []
+    cues = cue_counts(text)
+    if emotion == ANY_MOOD:
+        if cues.any():
+            out.append(("mood-neutral", f"reads as {EMOTIONS[int(np.argmax(cues))]}: a mood-neutral fragment names "
+                                        "no emotion"))
+        if re.search(r"[!！]", text):
+            out.append(("mood-neutral", "no exclamation mark in a mood-neutral fragment"))
+        if voice.position == "suffix" and not text.startswith(NEUTRAL_OPENERS[lang]):
+            out.append(("mood-neutral", f"a mood-neutral suffix opens with one of {NEUTRAL_OPENERS[lang]}"))
+        return out
+    mocks = style == "sarcastic" and emotion in SARCASM_MOCKS
+    if not mocks and cues.any() and cues[EMOTIONS.index(emotion)] == 0:
+        out.append(("emotion", f"reads as {EMOTIONS[int(np.argmax(cues))]}, not {emotion}"
+                               + (" (sarcasm on sincere news keeps its emotion)" if style == "sarcastic" else "")))
+    if emotion == "surprise" and _DENIES_SURPRISE[lang].search(text):
+        out.append(("denies-surprise", f"{_DENIES_SURPRISE[lang].search(text).group(0)!r} says it was expected"))
     return out
 
 
@@ -126,11 +205,11 @@ def validate(path: Path = VOICES_PATH, blocklist: Optional[Sequence[str]] = None
         cells[(lang, style, emotion)].append(voice)
     for lang in LANGS:
         for style in STYLES[1:]:
-            for emotion in EMOTIONS:
+            for emotion in MOODS:
                 cell = cells.get((lang, style, emotion), [])
-                if len({v.text for v in cell}) < MIN_PER_CELL or {v.position for v in cell} != {"prefix", "suffix"}:
-                    problems.append(f"{path}: coverage: {lang}/{style}/{emotion} needs >= {MIN_PER_CELL} distinct "
-                                    "fragments, prefixes and suffixes both")
+                if len({v.text for v in cell if v.position == "suffix"}) < MIN_SUFFIXES:
+                    problems.append(f"{path}: coverage: {lang}/{style}/{emotion} needs >= {MIN_SUFFIXES} distinct "
+                                    "suffixes")
     problems += [f"{path}: coverage: style plain has fragments (it is the sentence itself)"
                  for key in cells if key[1] == "plain"][:1]
     return problems

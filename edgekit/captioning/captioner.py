@@ -34,9 +34,9 @@ from .situation import unasked_scene
 from .wholewords import damaged_doubles
 from .taxonomy import (NO_SCENE, SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang,
                        resolve_style, scene_request)
-from .textemotion import TextEmotion, sentence_emotion
+from .textemotion import TextEmotion, emotion_reading, sentence_emotion
 from .tokenizer import EOS, CaptionTokenizer
-from .voices import VOICES_PATH, Voices
+from .voices import ANY_MOOD, VOICES_PATH, Voices
 
 PathLike = Union[str, "os.PathLike[str]"]
 MODEL_NAME = "caption"
@@ -340,22 +340,24 @@ class Captioner(CreateFromOptions):
         emotion is attached (:mod:`~edgekit.captioning.voices`), so content and emotion carry over;
         ``plain`` is the sentence without kaomoji and decorations. ``emotion`` (a label or a
         probability dict, e.g. the face's) picks the voices' emotion; without it the emotion is
-        inferred from the text (:meth:`tags_of`).
+        inferred from the text (:meth:`tags_of`), and a sentence whose emotion is uncertain gets the
+        style's mood-neutral voice (:func:`~edgekit.captioning.textemotion.emotion_reading`).
         """
         source = check_text(text)
         lang = resolve_lang(lang) if lang is not None else language_of(source)
         styles = [resolve_style(style)] if style is not None else list(STYLES)
         inferred, scene = self.tags_of(source, lang)
         label = emotion_of(emotion)[0] if emotion is not None else inferred
+        mood = label if emotion is not None or emotion_reading(self._text_emotion, source)[1] else ANY_MOOD
         rng, batch = self._rng(seed), []
         for s in styles:
             t0 = time.perf_counter()
             taken = {c.text for c in batch}
             # a recent result may come back once every fragment of the cell was used recently
-            out = self.voices.restyle(rng, source, lang, s, label, set(self._recent) | taken) \
-                or self.voices.restyle(rng, source, lang, s, label, taken)
+            out = self.voices.restyle(rng, source, lang, s, mood, set(self._recent) | taken) \
+                or self.voices.restyle(rng, source, lang, s, mood, taken)
             if out is None:
-                raise ModelError(f"no unused {s} voice left for {lang}/{label}", subject="voices.tsv",
+                raise ModelError(f"no unused {s} voice left for {lang}/{mood}", subject="voices.tsv",
                                  hint="call reset_recent() or reinstall edgekit")
             batch.append(Caption(out, label, s, scene, lang, "voice", None, (time.perf_counter() - t0) * 1e3))
         return self._remember(batch)

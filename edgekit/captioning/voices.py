@@ -5,7 +5,10 @@ fragments per language, style and emotion, each a ``prefix`` or a ``suffix``
 (``converters/caption/corpus/VOICES.md``). Restyling keeps the source sentence word for word and
 attaches one fragment of the target style and the sentence's emotion, so content and emotion
 survive by construction and the voice changes; the ``plain`` voice is the sentence itself with
-kaomoji and decorative brackets removed. This is the documented hybrid of issue #25 item 5: the
+kaomoji and decorative brackets removed. A sentence whose emotion is uncertain (no cue word and an
+unsure text model: :func:`~edgekit.captioning.textemotion.emotion_reading`) gets a fragment of the
+style's mood-neutral cell (emotion column :data:`ANY_MOOD`), which reads after a sentence of any
+mood, instead of a strongly emotional one that may clash with it. This is the documented hybrid of issue #25 item 5: the
 caption model writes captions, it does not rewrite them.
 """
 from __future__ import annotations
@@ -23,6 +26,9 @@ from .library import ASSET_DIR, MAX_CHARS
 from .taxonomy import EMOTIONS, LANGS, STYLES
 
 VOICES_PATH = ASSET_DIR / "voices.tsv"
+#: The emotion column of the mood-neutral cells: fragments for a sentence of uncertain emotion.
+ANY_MOOD = "any"
+MOODS = tuple(EMOTIONS) + (ANY_MOOD,)
 HEADER = ("lang", "style", "emotion", "position", "text")
 POSITIONS = ("prefix", "suffix")
 MAX_VOICES_BYTES = 4 * 2**20
@@ -53,10 +59,10 @@ def read_voices(path: Path = VOICES_PATH) -> Dict[Tuple[str, str, str], List[Voi
     voices: Dict[Tuple[str, str, str], List[Voice]] = defaultdict(list)
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split("\t")
-        if (len(parts) != len(HEADER) or parts[0] not in LANGS or parts[1] not in STYLES or parts[2] not in EMOTIONS
+        if (len(parts) != len(HEADER) or parts[0] not in LANGS or parts[1] not in STYLES or parts[2] not in MOODS
                 or parts[3] not in POSITIONS or not parts[4].strip()):
-            raise ModelError(f"line {number} is not 'lang style emotion prefix|suffix text' with known tags",
-                             subject=path)
+            raise ModelError(f"line {number} is not 'lang style emotion|{ANY_MOOD} prefix|suffix text' with known "
+                             "tags", subject=path)
         voices[(parts[0], parts[1], parts[2])].append(Voice(parts[3], parts[4]))
     return dict(voices)
 
@@ -107,13 +113,17 @@ class Voices:
 
     def restyle(self, rng: np.random.Generator, source: str, lang: str, style: str, emotion: str,
                 exclude: Iterable[str] = ()) -> Optional[str]:
-        """``source`` in ``style``'s voice for ``emotion`` (not in ``exclude``; fragments that keep the
-        result within the caption length limit first); None when the cell has no unused fragment.
-        ``plain`` always gives the sentence itself (:func:`plain`)."""
+        """``source`` in ``style``'s voice for ``emotion`` (an emotion or :data:`ANY_MOOD`; a voices
+        file without mood-neutral cells answers :data:`ANY_MOOD` from the neutral cell), not in
+        ``exclude`` (fragments that keep the result within the caption length limit first); None
+        when the cell has no unused fragment. ``plain`` always gives the sentence itself (:func:`plain`)."""
         if style == "plain":  # the sentence itself: never "used up" by earlier calls
             return plain(source)
         excluded = set(exclude)
-        made = [attach(source, v, lang) for v in self.voices.get((lang, style, emotion), ())]
+        cell = self.voices.get((lang, style, emotion))
+        if cell is None and emotion == ANY_MOOD:
+            cell = self.voices.get((lang, style, "neutral"))
+        made = [attach(source, v, lang) for v in cell or ()]
         made = [t for t in made if t not in excluded and t != source]
         if not made:
             return None

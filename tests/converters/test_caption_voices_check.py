@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from converters.caption import restyle_audit, voices_check
-from edgekit.captioning.voices import Voice
+from edgekit.captioning.taxonomy import STYLES
+from edgekit.captioning.voices import Voice, read_voices
 
 HEADER = "lang\tstyle\temotion\tposition\ttext\n"
 
@@ -21,13 +22,22 @@ def test_the_bundled_voices_pass():
 @pytest.mark.parametrize("lang, style, emotion, position, text", [
     ("zh", "slang", "sadness", "suffix", "。破防了家人们。"),
     ("zh", "anime", "sadness", "suffix", "……呜呜，要抱抱 (╥﹏╥)"),
-    ("zh", "retro", "happiness", "prefix", "【喜讯播报】"),
     ("zh", "retro", "anger", "suffix", "。搁以前连录像带都不配录。"),  # 录像 is no simile
     ("en", "slang", "sadness", "suffix", ". Big L, ngl."),
     ("en", "anime", "sadness", "suffix", "... *sniffle* (╥﹏╥)"),
-    ("en", "sarcastic", "sadness", "suffix", ". Love that for me."),  # sarcasm may say the opposite
+    # sarcasm may say the opposite where mocking the event is the mood; on sad news it mocks the poster
+    ("en", "sarcastic", "anger", "suffix", ". Thanks, love it."),
+    ("en", "sarcastic", "sadness", "suffix", ". I'm fine. (I'm not.)"),
+    # prefixes with the style's voice: action tags, kaomoji, labels with a voice marker
     ("en", "anime", "anger", "prefix", "*stomps foot* "),
+    ("zh", "wholesome", "anger", "prefix", "（深呼吸）"),
+    ("zh", "anime", "surprise", "prefix", "(ﾟДﾟ)诶——汇报："),
+    ("zh", "retro", "happiness", "prefix", "本台喜讯："),
+    ("zh", "slang", "anger", "prefix", "我真的栓Q："),
     ("en", "slang", "happiness", "prefix", "POV: "),
+    # the mood-neutral cell: no emotion, no exclamation
+    ("en", "sarcastic", "any", "suffix", ". Anyway."),
+    ("zh", "retro", "any", "suffix", "。特此记录，存档备查。"),
 ])
 def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text):
     assert rules(lang, style, emotion, position, text) == set()
@@ -38,12 +48,24 @@ def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text
     ("en", "poetic", "surprise", "suffix", ", like a flower in winter.", {"glued", "simile"}),
     ("zh", "poetic", "surprise", "suffix", "，措手不及，却很美。", {"glued"}),
     ("zh", "poetic", "surprise", "suffix", "。像冬天忽然开了花。", {"simile"}),
-    ("en", "poetic", "happiness", "prefix", "Like petals opening, ", {"glued", "simile"}),
+    ("en", "poetic", "happiness", "prefix", "Like petals opening, ", {"glued", "simile", "weak-prefix"}),
     ("en", "wholesome", "anger", "suffix", ". Your feelings are valid.", {"second-person"}),
     ("zh", "wholesome", "sadness", "suffix", "。你已经很努力了。", {"second-person"}),
-    ("zh", "dramatic", "disgust", "prefix", "退下！", {"exclamation-prefix"}),
-    ("zh", "dramatic", "fear", "prefix", "不好！", {"exclamation-prefix"}),
+    ("zh", "dramatic", "disgust", "prefix", "退下！", {"exclamation-prefix", "weak-prefix"}),
+    ("zh", "dramatic", "fear", "prefix", "吾觉不妙！", {"exclamation-prefix"}),
     ("en", "retro", "happiness", "suffix", ". Ghastly, simply gross.", {"emotion"}),
+    # round-6 failures
+    ("zh", "retro", "fear", "suffix", "。这可比老式电梯还吓人。", {"comparison"}),
+    ("en", "retro", "happiness", "suffix", ". Happier than a kid with a new VHS tape.", {"comparison"}),
+    ("en", "wholesome", "disgust", "prefix", "Gently: ", {"weak-prefix"}),
+    ("en", "dramatic", "happiness", "prefix", "At long last: ", {"weak-prefix"}),
+    ("zh", "slang", "neutral", "prefix", "【今日无事】", {"weak-prefix"}),
+    ("zh", "poetic", "disgust", "prefix", "写给不堪的一幕：", {"weak-prefix"}),
+    ("en", "sarcastic", "surprise", "suffix", ". Of course it did.", {"denies-surprise"}),
+    ("zh", "sarcastic", "surprise", "suffix", "。谁能想到呢（所有人）。", {"denies-surprise"}),
+    ("en", "sarcastic", "sadness", "suffix", ". Great. Fantastic. Thrilled.", {"emotion"}),
+    ("zh", "slang", "any", "suffix", "。快乐直接拉满！", {"mood-neutral"}),
+    ("en", "poetic", "any", "suffix", "~ The page turns.", {"mood-neutral"}),
     # the other rules
     ("zh", "anime", "surprise", "suffix", "？！诶诶诶？！", {"glued"}),
     ("en", "slang", "sadness", "suffix", ". big L.", {"casing"}),
@@ -65,7 +87,8 @@ def test_a_voices_file_reports_lines_duplicates_and_coverage(tmp_path):
     problems = voices_check.validate(path)
     assert f"{path}:3: glued: " in "\n".join(problems)
     assert any(p.startswith(f"{path}:4: duplicate: same text as line 2") for p in problems)
-    assert f"{path}: coverage: zh/slang/sadness needs >= 6" in "\n".join(problems)
+    assert f"{path}: coverage: zh/slang/sadness needs >= 6 distinct suffixes" in "\n".join(problems)
+    assert f"{path}: coverage: zh/slang/any needs >= 6" in "\n".join(problems)
     assert voices_check.main(["--path", str(path)]) == 1
     assert voices_check.main(["--path", str(tmp_path / "missing.tsv")]) == 2
 
@@ -86,18 +109,41 @@ def test_audit_classes_of_round5_failures():
     assert restyle_audit.classes(record(lang="zh", style="dramatic", label="happiness", inferred="disgust",
                                         source="楼下新开的奶茶店真好喝", position="prefix", fragment="退下！",
                                         output="退下！楼下新开的奶茶店真好喝")) == ["b_emotion",
-                                                                                  "d_exclamation_prefix"]
+                                                                                  "d_exclamation_prefix",
+                                                                                  "g_weak_prefix"]
     # a join that adds what the sentence did not have
     assert restyle_audit.classes(record(output="Got elbowed on purpose playing basketball!. A storm rose in my "
                                                "chest.")) == ["e_other"]
+
+
+def test_audit_classes_of_round6_failures():
+    # a mood-neutral fragment on an uncertain sentence is no mood clash; an emotion's cell of another emotion is
+    assert restyle_audit.classes(record(inferred="happiness", cell="any", fragment=". Anyway.",
+                                        output="Got elbowed on purpose playing basketball. Anyway.")) == []
+    assert restyle_audit.classes(record(style="sarcastic", label="surprise", inferred="surprise",
+                                        fragment=". Of course it did.", output="x. Of course it did.")) == [
+        "f_mood_rule"]
+    assert restyle_audit.classes(record(style="wholesome", label="disgust", inferred="disgust", position="prefix",
+                                        fragment="Gently: ", output="Gently: the smell")) == ["g_weak_prefix"]
+    assert restyle_audit.classes(record(lang="zh", style="retro", label="fear", inferred="fear",
+                                        fragment="。这可比老式电梯还吓人。", output="x。这可比老式电梯还吓人。")) == [
+        "h_comparison"]
 
 
 def test_audit_runs_on_sources_and_counts(tmp_path):
     sources = [{"lang": "zh", "emotion": "sadness", "text": "期末考砸了，心里好难受"},
                {"lang": "en", "emotion": "neutral", "text": "Had leftovers for lunch again"}]
     records = restyle_audit.dump(sources, [{"lang": "en", "emotion": "sadness", "text": "I feel awful"}])
+    voices = read_voices()
+    # the sentence with cue words gets its emotion's cells; the plain one (no cue, an unsure naive Bayes) the
+    # mood-neutral cells
+    sizes = [len(voices[("zh", s, "sadness")]) + len(voices[("en", s, "any")]) for s in STYLES[1:]]
     summary = restyle_audit.summary(records)
-    assert summary["per_style"]["all"]["outputs"] == len(records) - 1 == 2 * 7 * 9
-    assert summary["emotion_accuracy"]["chat_messages"] == {"right": 1, "of": 1}
+    assert summary["per_style"]["all"]["outputs"] == len(records) - 1 == sum(sizes)
+    assert {r["cell"] for r in records if r["kind"] == "restyle"} == {"sadness", "any"}
+    assert summary["per_style"]["all"]["any_cell"] == sum(len(voices[("en", s, "any")]) for s in STYLES[1:])
+    assert summary["per_style"]["all"].get("b_emotion", 0) == 0
+    assert summary["emotion_accuracy"]["chat_messages"] == {"right": 1, "of": 1, "certain_right": 1, "certain": 1}
     assert summary["emotion_accuracy"]["restyle_sources"]["of"] == 2
-    assert "| all | 126 |" in restyle_audit.markdown("test", summary)
+    assert summary["emotion_accuracy"]["restyle_sources"]["certain"] == 1
+    assert f"| all | {sum(sizes)} |" in restyle_audit.markdown("test", summary)

@@ -5,7 +5,7 @@ import pytest
 
 from edgekit.captioning import Captioner
 from edgekit.captioning.emotioncues import cue_counts
-from edgekit.captioning.textemotion import TextEmotion, sentence_emotion
+from edgekit.captioning.textemotion import CONFIDENT_MARGIN, TextEmotion, emotion_reading, features, sentence_emotion
 from edgekit.labels import EMOTIONS
 
 
@@ -47,6 +47,20 @@ def test_cues_pick_among_emotions_and_the_naive_bayes_breaks_ties():
     best = max(("happiness", "sadness"), key=lambda e: scores[EMOTIONS.index(e)])
     assert sentence_emotion(model, tie) == best
     assert sentence_emotion(model, "what a day") == model.predict("what a day")  # no cue: the model decides
+
+
+def test_a_reading_is_certain_with_a_cue_word_or_a_clear_naive_bayes_margin():
+    model = TextEmotion().fit([("so gross", "disgust"), ("how quaint", "contempt"), ("an ordinary day", "neutral"),
+                               ("so angry", "anger"), ("what a surprise", "surprise"), ("so happy", "happiness"),
+                               ("so sad", "sadness"), ("so scary", "fear")])
+    assert emotion_reading(model, "I feel awful") == ("sadness", True)  # a cue word
+    for text in ("how quaint", "what a", "zzz"):  # no cue word: the margin per n-gram decides
+        assert not cue_counts(text).any()
+        top, second = sorted(model.scores(text))[-1:-3:-1]
+        certain = (top - second) / len(features(text)) >= CONFIDENT_MARGIN
+        assert emotion_reading(model, text) == (model.predict(text), certain)
+    assert emotion_reading(model, "how quaint") == ("contempt", True)  # words the model learned
+    assert emotion_reading(model, "zzz")[1] is False  # nothing the model knows
 
 
 @pytest.mark.parametrize("text, lang, emotion", [

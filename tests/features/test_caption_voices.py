@@ -7,7 +7,8 @@ import pytest
 from edgekit import glyphs
 from edgekit.captioning.library import MAX_CHARS
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES, match_scene
-from edgekit.captioning.voices import Voice, Voices, attach, plain, read_voices
+from edgekit.captioning import Captioner
+from edgekit.captioning.voices import ANY_MOOD, MOODS, Voice, Voices, attach, plain, read_voices
 from edgekit.errors import ModelError
 
 
@@ -16,15 +17,14 @@ def voices():
     return read_voices()
 
 
-def test_every_style_emotion_and_language_has_prefixes_and_suffixes(voices):
+def test_every_style_emotion_and_language_has_suffixes_and_a_mood_neutral_cell(voices):
     for lang in LANGS:
         for style in STYLES[1:]:  # plain is the sentence itself
-            for emotion in EMOTIONS:
+            for emotion in MOODS:  # the emotions and ANY_MOOD
                 cell = voices[(lang, style, emotion)]
-                assert {v.position for v in cell} == {"prefix", "suffix"} and len({v.text for v in cell}) >= 6, (lang,
-                                                                                                                 style,
-                                                                                                                 emotion)
+                assert len({v.text for v in cell if v.position == "suffix"}) >= 6, (lang, style, emotion)
     assert not any(key[1] == "plain" for key in voices)
+    assert ANY_MOOD not in EMOTIONS
 
 
 def test_fragments_name_no_scene_and_render_with_the_bundled_fonts(voices):
@@ -69,11 +69,42 @@ def test_restyle_picks_an_unused_fragment_of_the_cell_and_keeps_the_sentence(voi
     v = Voices(voices)
     rng = np.random.default_rng(0)
     seen = set()
-    for _ in range(9):
+    for _ in range(len(voices[("zh", "dramatic", "fear")])):
         out = v.restyle(rng, "考试周，腿都软了", "zh", "dramatic", "fear", seen)
         assert out is not None and "考试周，腿都软了" in out and out not in seen and len(out) <= MAX_CHARS["zh"]
         seen.add(out)
     assert v.restyle(rng, "考试周，腿都软了", "zh", "dramatic", "fear", seen) is None  # the cell is used up
+
+
+def test_a_voices_file_without_mood_neutral_cells_answers_them_from_the_neutral_cell():
+    v = Voices({("en", "slang", "neutral"): [Voice("suffix", ". It is what it is.")]})
+    rng = np.random.default_rng(0)
+    assert v.restyle(rng, "Rain all day", "en", "slang", ANY_MOOD) == "Rain all day. It is what it is."
+    assert v.restyle(rng, "Rain all day", "en", "slang", "sadness") is None
+
+
+def _cell_of(voices, text: str, lang: str, style: str, out: str) -> set:
+    """The cells whose fragments, attached to ``text``, give ``out``."""
+    return {emotion for emotion in MOODS for v in voices.get((lang, style, emotion), ())
+            if attach(text, v, lang) == out}
+
+
+@pytest.mark.parametrize("text, lang, cell", [
+    # cue words: the emotion's voice
+    ("期末考砸了，心里好难受", "zh", "sadness"),
+    ("Bombed my exam and I feel awful", "en", "sadness"),
+    # no cue word and an unsure naive Bayes (round 6: a seat on the subway came back "我笑了，气笑的",
+    # a sarcastic line "Spring arrived all at once"): the mood-neutral voice
+    ("地铁上人不多，找到位置坐了", "zh", ANY_MOOD),
+    ("My boss promising raises again, sure", "en", ANY_MOOD),
+])
+def test_restyle_uses_the_mood_neutral_voice_when_the_emotion_is_uncertain(voices, text, lang, cell):
+    cap = Captioner(seed=0)
+    for c in cap.restyle(text, lang=lang)[1:]:  # every style but plain
+        assert _cell_of(voices, text, lang, c.style, c.text) == {cell}, (c.style, c.text)
+    # an emotion the caller gives is certain
+    given = cap.restyle(text, style="slang", lang=lang, emotion="anger")[0]
+    assert given.emotion == "anger" and _cell_of(voices, text, lang, "slang", given.text) == {"anger"}
 
 
 @pytest.mark.parametrize("content, message", [
