@@ -1,5 +1,6 @@
-"""The restyle review report (converters/caption/restyle_audit.py ``review``) on a tiny fake round:
-two requests, each restyled by two systems, one giving the same caption, rated by two reviewers."""
+"""The restyle review rounds (converters/caption/review.py ``restyle-report``, ``restyle-sheet``): the
+report on a tiny fake round (two requests, each restyled by two systems, one giving the same caption,
+rated by two reviewers) and the sheet builder's request draw and shuffle."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from converters.caption import restyle_audit
+from converters.caption import restyle_sheet, review
 from edgekit.errors import ConfigError
 
 SHEET = [("i0", "zh", "今天好累", "poetic", "今天好累。"),
@@ -20,13 +21,15 @@ RATINGS = {"r1": {"i0": ("yes", "yes", 3), "i1": ("no", "no", 1), "i2": ("yes", 
            "r2": {"i0": ("yes", "yes", 2), "i1": ("yes", "no", 2), "i2": ("yes", "yes", 2), "i3": ("yes", "yes", 4)}}
 
 
-def fake_round(folder: Path, ratings=RATINGS) -> Path:
+def fake_round(folder: Path, ratings=RATINGS, cells=None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sheet.jsonl").write_text("".join(
         json.dumps({"item": i, "lang": lang, "style": style, "source": source, "caption": caption},
                    ensure_ascii=False) + "\n" for i, lang, source, style, caption in SHEET), encoding="utf-8")
     items = {i: {"system": s, "source_emotion": "happiness", "inferred_emotion": "happiness" if s == "new" else "anger"}
              for i, s in SYSTEMS.items()}
+    for i, cell in (cells or {}).items():
+        items[i]["voice_cell"] = cell
     (folder / "key.json").write_text(json.dumps({"seed": 7, "code": {"old": "aaa", "new": "bbb"}, "items": items}))
     for reviewer, rated in ratings.items():
         (folder / f"ratings_{reviewer}.jsonl").write_text("".join(
@@ -37,7 +40,7 @@ def fake_round(folder: Path, ratings=RATINGS) -> Path:
 
 
 def test_review_of_a_tiny_round(tmp_path):
-    report = restyle_audit.write_review(fake_round(tmp_path / "round"))
+    report = review.write_restyle_review(fake_round(tmp_path / "round"))
     old, new = report["summary"]["all"]["old"], report["summary"]["all"]["new"]
     assert (old["all"]["would_post"], old["all"]["fluent"], old["all"]["keeps_emotion"]) == (2.0, 0.75, 0.5)
     assert (new["all"]["would_post"], new["all"]["fluent"], new["all"]["would_post_4plus"]) == (3.5, 1.0, 0.5)
@@ -59,7 +62,7 @@ def test_review_of_a_tiny_round(tmp_path):
 def test_a_reviewer_who_skipped_an_item_is_named(tmp_path):
     skipped = {**RATINGS, "r2": {k: v for k, v in RATINGS["r2"].items() if k != "i3"}}
     with pytest.raises(ConfigError, match="ratings_r2.jsonl") as err:
-        restyle_audit.review_round(fake_round(tmp_path, skipped))
+        review.restyle_round(fake_round(tmp_path, skipped))
     assert "i3" in str(err.value)
 
 
@@ -69,4 +72,68 @@ def test_a_request_without_every_system_is_refused(tmp_path):
     key["items"]["i3"]["system"] = "old"
     (folder / "key.json").write_text(json.dumps(key))
     with pytest.raises(ConfigError, match="two old captions"):
-        restyle_audit.review_round(folder)
+        review.restyle_round(folder)
+
+
+def test_a_round_with_voice_cells_is_split_by_the_new_systems_cell(tmp_path):
+    # new took the zh request's fragment from the mood-neutral cell, the en request's from happiness
+    folder = fake_round(tmp_path / "round", cells={"i0": "anger", "i1": "anger", "i2": "any", "i3": "happiness"})
+    (folder / "made.json").write_text(json.dumps({"sheet": "python -m converters.caption.review restyle-sheet X"}))
+    report = review.write_restyle_review(folder)
+    neutral, emotional = report["summary"]["voice_cell_any"], report["summary"]["voice_cell_emotion"]
+    assert neutral["new"]["all"]["would_post"] == 2.5 and neutral["old"]["all"]["would_post"] == 2.5  # i2 / i0
+    assert emotional["new"]["all"]["would_post"] == 4.5 and emotional["old"]["all"]["would_post"] == 1.5  # i3 / i1
+    assert set(neutral["new"]) == {"zh", "all"} and set(emotional["old"]) == {"en", "all"}
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert "## By new's voice cell" in readme and "| any | new | all | 1 | 2 | 2.50 |" in readme
+    assert "| an emotion's | old | en | 1 | 2 | 1.50 |" in readme
+    assert "`python -m converters.caption.review restyle-sheet X` rebuilds" in readme
+
+
+def test_a_round_without_voice_cells_has_no_cell_table(tmp_path):
+    report = review.write_restyle_review(fake_round(tmp_path / "round"))
+    assert set(report["summary"]) == {"all", "differing"} and report["meta"]["sheet_command"] is None
+    assert "voice cell" not in (tmp_path / "round" / "README.md").read_text(encoding="utf-8")
+
+
+SOURCES = "lang\temotion\tscene\ttext\n" + "".join(
+    f"{lang}\t{emotion}\tnone\t{lang} {emotion} {k}\n" for lang in ("zh", "en")
+    for emotion in ("anger", "fear", "sadness") for k in range(3))
+
+
+def test_a_sheet_draws_unused_sentences_and_shuffles_both_systems(tmp_path):
+    (tmp_path / "sources.tsv").write_text(SOURCES, encoding="utf-8")
+    earlier = tmp_path / "earlier.jsonl"
+    earlier.write_text(json.dumps({"item": "r000", "lang": "en", "source": "en fear 0", "style": "retro",
+                                   "caption": "x"}) + "\n", encoding="utf-8")
+    rows = restyle_sheet.requests(5, [earlier], tmp_path / "sources.tsv")
+    assert rows == restyle_sheet.requests(5, [earlier], tmp_path / "sources.tsv")  # the seed fixes the draw
+    sentences = {(r["lang"], r["source"]) for r in rows}
+    assert ("en", "en fear 0") not in sentences
+    for lang in ("zh", "en"):  # 2 sentences per emotion, one emotion drawn to give 1
+        per_emotion = sorted(sum(s[0] == lang and s[1].split()[1] == e for s in sentences)
+                             for e in ("anger", "fear", "sadness"))
+        assert per_emotion == [1, 2, 2]
+    assert len(rows) == 2 * len(sentences) and all(r["style"] in restyle_sheet.STYLES for r in rows)
+    assert all(len({r["style"] for r in rows if r["source"] == s}) == 2 for _, s in sentences)
+    made = {system: [{**r, "caption": f"{r['source']} ({system})", "inferred_emotion": r["source_emotion"],
+                      "voice_cell": "any"} for r in rows] for system in restyle_sheet.SYSTEMS}
+    restyle_sheet.assemble(made, {"old": "aaa", "new": "bbb"}, 5, tmp_path / "round")
+    sheet = [json.loads(line) for line in (tmp_path / "round" / "sheet.jsonl").read_text(encoding="utf-8").splitlines()]
+    key = json.loads((tmp_path / "round" / "key.json").read_text(encoding="utf-8"))
+    assert len(sheet) == 2 * len(rows) and key["code"] == {"old": "aaa", "new": "bbb"} and key["seed"] == 5
+    assert all(row["caption"].endswith(f"({key['items'][row['item']]['system']})") for row in sheet)
+    assert [key["items"][row["item"]]["system"] for row in sheet[:len(rows)]] != ["old"] * len(rows)  # shuffled
+    assert set(sheet[0]) == {"item", "lang", "style", "source", "caption"}  # no system on the sheet
+
+
+def test_an_unknown_commit_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="no-such-commit"):
+        restyle_sheet.captions_at("no-such-commit", [])
+
+
+def test_captions_record_the_voice_cell():
+    made = restyle_sheet.captions([{"lang": "en", "source": "I feel awful", "source_emotion": "sadness",
+                                    "style": "poetic", "seed": 3}])[0]
+    assert made["caption"].startswith("I feel awful") and made["caption"] != "I feel awful"
+    assert (made["inferred_emotion"], made["voice_cell"]) == ("sadness", "sadness")  # a cue word: certain
