@@ -114,8 +114,9 @@ _ENDINGS = "。.！!？?…~～，,、；;：: "
 
 def restyle_check(cap: Captioner, sources: Sequence[Dict[str, str]]) -> Dict:
     """``restyle`` human-written sentences (``lang``, ``emotion``, ``text``) into all 8 styles:
-    every output distinct, the sentence kept, and how often the inferred emotion (which picks the
-    voices) is the sentence's labelled one."""
+    every output distinct, the sentence kept, and how often the inferred emotion (``Caption.emotion``;
+    the voices come from its cell when the reading is certain, else from the style's mood-neutral
+    cell) is the sentence's labelled one."""
     distinct, kept, total, emotion_ok, examples = 0, 0, 0, 0, []
     for row in sources:
         out = cap.restyle(row["text"], lang=row["lang"])

@@ -34,7 +34,7 @@ from .situation import unasked_scene
 from .wholewords import damaged_doubles
 from .taxonomy import (NO_SCENE, SPECIFICS, STYLES, SceneRequest, language_of, match_scene, mentions, resolve_lang,
                        resolve_style, scene_request)
-from .textemotion import TextEmotion, emotion_reading, sentence_emotion
+from .textemotion import TextEmotion, emotion_reading
 from .tokenizer import EOS, CaptionTokenizer
 from .voices import ANY_MOOD, VOICES_PATH, Voices
 
@@ -321,15 +321,20 @@ class Captioner(CreateFromOptions):
         return self._remember(batch)
 
     def tags_of(self, text: str, lang: str) -> Tuple[str, Optional[str]]:
-        """(emotion, scene) of a sentence: the emotion from its cue words
+        """(emotion, scene) of a sentence: the emotion of :meth:`emotion_reading`; the scene the
+        text names, else None (never guessed). ``lang`` is accepted for symmetry with the other
+        calls; both read both languages."""
+        return self.emotion_reading(text)[0], _named_scene(text)
+
+    def emotion_reading(self, text: str) -> Tuple[str, bool]:
+        """(emotion, certain) of a sentence: the emotion from its cue words
         (:mod:`~edgekit.captioning.emotioncues`: "awful", "好难受", negation ...) and a character
-        n-gram naive Bayes fitted on the library (:func:`~edgekit.captioning.textemotion.sentence_emotion`;
-        fitted on first use, about a second); the scene the text names, else None (never guessed).
-        ``lang`` is accepted for symmetry with the other calls; both read both languages."""
+        n-gram naive Bayes fitted on the library (fitted on first use, about a second); certain when
+        a cue word fired or the naive Bayes is clearly sure
+        (:func:`~edgekit.captioning.textemotion.emotion_reading`)."""
         if self._text_emotion is None:
             self._text_emotion = TextEmotion().fit([(e.text, e.emotion) for e in self.library.entries])
-        named = match_scene(text)
-        return sentence_emotion(self._text_emotion, text), named[0] if named else None
+        return emotion_reading(self._text_emotion, text)
 
     @exclusive
     def restyle(self, text: str, style: Optional[str] = None, lang: Optional[str] = None,
@@ -340,15 +345,15 @@ class Captioner(CreateFromOptions):
         emotion is attached (:mod:`~edgekit.captioning.voices`), so content and emotion carry over;
         ``plain`` is the sentence without kaomoji and decorations. ``emotion`` (a label or a
         probability dict, e.g. the face's) picks the voices' emotion; without it the emotion is
-        inferred from the text (:meth:`tags_of`), and a sentence whose emotion is uncertain gets the
-        style's mood-neutral voice (:func:`~edgekit.captioning.textemotion.emotion_reading`).
+        inferred from the text (:meth:`emotion_reading`, read once), and a sentence whose emotion is
+        uncertain gets the style's mood-neutral voice.
         """
         source = check_text(text)
         lang = resolve_lang(lang) if lang is not None else language_of(source)
         styles = [resolve_style(style)] if style is not None else list(STYLES)
-        inferred, scene = self.tags_of(source, lang)
+        (inferred, certain), scene = self.emotion_reading(source), _named_scene(source)
         label = emotion_of(emotion)[0] if emotion is not None else inferred
-        mood = label if emotion is not None or emotion_reading(self._text_emotion, source)[1] else ANY_MOOD
+        mood = label if emotion is not None or certain else ANY_MOOD
         rng, batch = self._rng(seed), []
         for s in styles:
             t0 = time.perf_counter()
@@ -361,6 +366,12 @@ class Captioner(CreateFromOptions):
                                  hint="call reset_recent() or reinstall edgekit")
             batch.append(Caption(out, label, s, scene, lang, "voice", None, (time.perf_counter() - t0) * 1e3))
         return self._remember(batch)
+
+
+def _named_scene(text: str) -> Optional[str]:
+    """The scene key ``text`` names (:func:`~edgekit.captioning.taxonomy.match_scene`), else None."""
+    named = match_scene(text)
+    return named[0] if named else None
 
 
 def _names_any(text: str, keywords: Sequence[str]) -> bool:

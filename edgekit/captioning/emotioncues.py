@@ -6,9 +6,13 @@ The naive Bayes learns from meme captions, so plain sentences people write fool 
 disgusted. Cue words are the common words and phrases that carry an emotion in a personal post, in
 both languages. Matching is longest first, so a phrase owns the words inside it ("不开心" is
 sadness, not the "开心" in it); a cue right after a negator ("not", "never", "n't" within three
-words; "不", "没", "别" ... adjacent) is not counted, and :data:`NEGATED` lists the words whose
-negation carries an emotion of its own ("wasn't clean": disgust, "不公平": anger). English cues
-are whole words (a trailing ``*`` allows any ending); Chinese cues are substrings.
+words of the same clause; "不", "没", "别" ... adjacent) is not counted, and :data:`NEGATED` lists
+the words whose negation carries an emotion of its own ("wasn't clean": disgust, "不公平": anger).
+A negation's scope ends at punctuation ("No cap, best day ever", "No joke, I passed!"), and
+intensified forms negate nothing (:data:`INTENSIFIED`: "never been so happy", "could not stop
+laughing", "no cap"; Chinese "不要太开心" and "无比开心" are not negations either, since only the
+negator or one of its softeners may stand right before the cue). English cues are whole words (a
+trailing ``*`` allows any ending); Chinese cues are substrings.
 """
 from __future__ import annotations
 
@@ -100,7 +104,15 @@ NEGATED: Dict[str, str] = {
     "高兴": "sadness", "好吃": "disgust", "好喝": "disgust",
 }
 
-_EN_NEGATOR = re.compile(r"(?:\b(?:not|no|never|without|hardly|barely|nobody|nothing)\b|n't|n’t)(?:\W+\w+){0,2}\W*$")
+#: The words of an English negator's scope up to the cue: up to two words, spaces only (punctuation
+#: ends the scope).
+_EN_NEGATOR = re.compile(r"(?:\b(?:not|no|never|without|hardly|barely|nobody|nothing)\b|n't|n’t)"
+                         r"((?:\s+[\w'’]+){0,2})\s+$")
+#: Words after a negator that make an intensifier of it, not a negation of the cue: "could not stop
+#: laughing", "can't help smiling", "no cap", "no joke", "never been so happy", "never felt this
+#: excited", "not been this excited".
+INTENSIFIED = re.compile(r"\s+(?:stop|help|cap|joke|kidding|lie|doubt)\b"
+                         r"|\s+(?:been|felt|be)\s+(?:so|this|that|more)\s*$")
 _ZH_NEGATOR = re.compile(r"(?:不|没有?|别|未|无)(?:太|怎么|那么|很|是很|是太|有|再|在)?$")
 _LATIN = re.compile(r"[a-z]")
 
@@ -125,9 +137,13 @@ def _table() -> List[Tuple[re.Pattern, int, bool]]:
 
 
 def negated(text: str, start: int) -> bool:
-    """Whether the word at ``start`` follows a negator (English: within 3 words; Chinese: adjacent)."""
+    """Whether the word at ``start`` follows a negator (English: within 3 words of the same clause,
+    not an :data:`INTENSIFIED` form; Chinese: adjacent)."""
     before = text[max(0, start - 30):start]
-    return bool(_ZH_NEGATOR.search(before) if not _LATIN.search(text[start:start + 1]) else _EN_NEGATOR.search(before))
+    if not _LATIN.search(text[start:start + 1]):
+        return bool(_ZH_NEGATOR.search(before))
+    m = _EN_NEGATOR.search(before)
+    return bool(m) and not INTENSIFIED.match(m.group(1))
 
 
 def cue_counts(text: str) -> np.ndarray:

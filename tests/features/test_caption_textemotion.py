@@ -5,7 +5,7 @@ import pytest
 
 from edgekit.captioning import Captioner
 from edgekit.captioning.emotioncues import cue_counts
-from edgekit.captioning.textemotion import CONFIDENT_MARGIN, TextEmotion, emotion_reading, features, sentence_emotion
+from edgekit.captioning.textemotion import CONFIDENT_MARGIN, TextEmotion, emotion_reading, sentence_emotion
 from edgekit.labels import EMOTIONS
 
 
@@ -26,6 +26,16 @@ def cued(text: str) -> dict:
     ("I'm not happy about it", {"sadness": 1}),
     ("The sheets definitely weren't clean", {"disgust": 1}),
     ("这也太不公平了", {"anger": 1}),
+    # a negation ends at punctuation, and intensified forms negate nothing
+    ("Never been so happy", {"happiness": 1}),
+    ("No cap, best day ever", {"happiness": 1}),
+    ("No joke, I passed!", {"happiness": 1}),
+    ("I could not stop laughing", {"happiness": 1}),
+    ("I can't stop crying", {"sadness": 1}),
+    ("Not happy, sad", {"sadness": 2}),
+    ("不要太开心", {"happiness": 1}),
+    ("无比开心", {"happiness": 1}),
+    ("不是很开心", {"sadness": 1}),
     # whole words in English: "won't" is not "won", "funeral" is not "fun"
     ("He won't answer", {}),
     ("Back from the funeral", {"sadness": 1}),
@@ -54,13 +64,28 @@ def test_a_reading_is_certain_with_a_cue_word_or_a_clear_naive_bayes_margin():
                                ("so angry", "anger"), ("what a surprise", "surprise"), ("so happy", "happiness"),
                                ("so sad", "sadness"), ("so scary", "fear")])
     assert emotion_reading(model, "I feel awful") == ("sadness", True)  # a cue word
-    for text in ("how quaint", "what a", "zzz"):  # no cue word: the margin per n-gram decides
-        assert not cue_counts(text).any()
-        top, second = sorted(model.scores(text))[-1:-3:-1]
-        certain = (top - second) / len(features(text)) >= CONFIDENT_MARGIN
-        assert emotion_reading(model, text) == (model.predict(text), certain)
-    assert emotion_reading(model, "how quaint") == ("contempt", True)  # words the model learned
+    assert emotion_reading(model, "how quaint") == ("contempt", True)  # no cue word, words the model learned
     assert emotion_reading(model, "zzz")[1] is False  # nothing the model knows
+
+
+@pytest.mark.parametrize("text, reading", [
+    # restyle sources without a cue word, read by the library's naive Bayes (as restyle reads them);
+    # its margin per n-gram is above CONFIDENT_MARGIN = 0.4 for these (about 0.52 and 0.50) ...
+    ("Coworker clipped his nails during the meeting", ("disgust", True)),
+    ("过年亲戚又开始比谁家孩子赚得多", ("contempt", True)),
+    # ... and below it for these (about 0.32 and 0.35): the first is read wrong, the second right
+    ("Spent the weekend cleaning my room", ("disgust", False)),
+    ("明天就考试了我一个字都没看", ("fear", False)),
+])
+def test_the_margin_separates_certain_from_uncertain_cue_less_sentences(cap, text, reading):
+    assert CONFIDENT_MARGIN == 0.4 and not cue_counts(text).any()
+    assert cap.emotion_reading(text) == reading
+    assert cap.tags_of(text, "en")[0] == reading[0]
+
+
+@pytest.fixture(scope="module")
+def cap():
+    return Captioner(seed=0)
 
 
 @pytest.mark.parametrize("text, lang, emotion", [
@@ -71,3 +96,16 @@ def test_a_reading_is_certain_with_a_cue_word_or_a_clear_naive_bayes_margin():
 ])
 def test_tags_of_reads_everyday_sentences(text, lang, emotion):
     assert Captioner(seed=0).tags_of(text, lang)[0] == emotion
+
+
+def test_restyle_reads_the_sentence_once(cap, monkeypatch):
+    from edgekit.captioning import captioner
+    from edgekit.captioning.voices import ANY_MOOD, attach
+
+    calls = []
+    real = captioner.emotion_reading
+    monkeypatch.setattr(captioner, "emotion_reading", lambda model, text: calls.append(text) or real(model, text))
+    out = cap.restyle("Spent the weekend cleaning my room", style="poetic", seed=1)[0]
+    assert calls == ["Spent the weekend cleaning my room"]
+    neutral = [attach(calls[0], v, "en") for v in cap.voices.voices[("en", "poetic", ANY_MOOD)]]
+    assert out.emotion == "disgust" and out.text in neutral  # read as disgust, uncertain: the mood-neutral cell

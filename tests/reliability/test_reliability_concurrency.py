@@ -130,7 +130,7 @@ def test_module_level_caption_functions_from_many_threads():
     def work(index: int) -> List[Tuple[int, object]]:
         got = [(index, c) for c in edgekit.caption("surprise", lang="en", n=3)]
         got += [(index, c) for c in edgekit.caption_styles("anger", lang="zh")]
-        # each thread restyles its own sentence: a style voice has 9 fragments per emotion, so one
+        # each thread restyles its own sentence: a style voice has 6-8 fragments per emotion, so one
         # sentence restyled by many threads would run out of distinct results by design
         got += [(index, c) for c in edgekit.restyle(f"Monday number {index + 1} again, send coffee", style="dramatic")]
         return got
