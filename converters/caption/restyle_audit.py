@@ -16,7 +16,8 @@ classes of blind reviews rounds 5 and 6 (today's ``voices_check`` rules, applied
   that add what the sentence did not have: doubled punctuation ("！。", "!,"), an English lower-case
   letter after ". ", output over the caption length limit;
 - ``f_mood_rule``: a fragment that breaks a mood rule of its cell (``emotion``: cue words of another
-  emotion, sarcasm mocking sincere good or sad news; ``denies-surprise``; ``mood-neutral``);
+  emotion, sarcasm mocking sincere good or sad news; ``denies-surprise``; ``mood-neutral``;
+  ``presupposes``);
 - ``g_weak_prefix``: a prefix without the style's voice (rule ``weak-prefix``: "Gently:", "【今日无事】");
 - ``h_comparison``: a comparison with a thing ("比老式电梯还吓人").
 
@@ -61,7 +62,8 @@ CLASSES = ("a_glued", "b_emotion", "c_second_person", "d_exclamation_prefix", "e
            "g_weak_prefix", "h_comparison")
 _RULE_CLASS = {"glued": "a_glued", "simile": "a_glued", "second-person": "c_second_person",
                "exclamation-prefix": "d_exclamation_prefix", "emotion": "f_mood_rule",
-               "denies-surprise": "f_mood_rule", "mood-neutral": "f_mood_rule", "weak-prefix": "g_weak_prefix",
+               "denies-surprise": "f_mood_rule", "mood-neutral": "f_mood_rule",
+               "presupposes": "f_mood_rule", "weak-prefix": "g_weak_prefix",
                "comparison": "h_comparison"}
 _DOUBLED = re.compile(r"[。！？!?…~～][，,。.、；;]|[，,][。.！!？?]")
 _LOWER_AFTER_STOP = re.compile(r"(?<![.])[.!?] [a-z]")

@@ -31,10 +31,17 @@ Rules (issue #25, blind review round 5), each problem named with its line:
 - ``mood-neutral``: a fragment of a mood-neutral cell (emotion ``any``, for sentences whose emotion
   is uncertain) has no cue word of any emotion and no exclamation mark, and a suffix opens with a
   full stop or an ellipsis: it must read after a happy, sad, angry or plain sentence alike;
-- the library's checks: length (zh <= 16, en <= 48 characters), scene words, blocklisted terms,
+- ``presupposes``: nor does a mood-neutral fragment comfort or console ("今天也辛苦了", "好好照顾自己",
+  "抱抱今天的自己", "Holding space for this one", "One day at a time": a hard day the sentence may not
+  have had; blind review round 7) or treasure the moment ("压在枕头下", "存进时光胶囊", "Saving this
+  one for the scrapbook": a moment worth keeping) (:data:`PRESUPPOSES`);
+- the library's checks: length (zh <= 16, en <= 48 characters), scene and situation words
+  (:func:`edgekit.captioning.situation.unasked_scene`, as for a scene-less caption), blocklisted terms,
   unbalanced brackets, damaged reduplications, glyphs the bundled fonts cannot draw, duplicates;
 - coverage: every (lang, style, emotion or ``any``) cell but ``plain`` has >= 6 distinct suffixes
-  (prefixes are optional: round 6 preferred short suffix tags that react to the sentence).
+  (prefixes are optional: round 6 preferred short suffix tags that react to the sentence);
+- ``prefixes``: a cell has at most 2 prefixes (:data:`MAX_PREFIXES`), so most results end with a
+  suffix that reacts to the sentence.
 
 ``python -m converters.caption.voices_check [--path FILE]`` prints the problems and exits 1 when
 there are any. :func:`fragment_problems` is what :mod:`converters.caption.restyle_audit` applies
@@ -54,13 +61,16 @@ import numpy as np
 from edgekit import glyphs
 from edgekit.captioning.emotioncues import cue_counts
 from edgekit.captioning.library import BLOCKLIST_PATH, blocked_term, read_blocklist, unbalanced_bracket
-from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES, match_scene
+from edgekit.captioning.situation import unasked_scene
+from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES
 from edgekit.captioning.voices import ANY_MOOD, MOODS, VOICES_PATH, Voice, ends_decorated, read_voices
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.errors import ModelError
+from edgekit.textunits import KAOMOJI
 
 MAX_FRAGMENT_CHARS = {"zh": 16, "en": 48}
 MIN_SUFFIXES = 6
+MAX_PREFIXES = 2
 #: How a suffix may open: a new sentence.
 SUFFIX_OPENERS = {"zh": ("……", "。", "！", "？", "～"), "en": ("... ", ". ", "! ", "? ", "~ ")}
 #: How a mood-neutral suffix may open: no exclamation, no cheerful tilde.
@@ -84,15 +94,19 @@ VOICE_MARKERS: Dict[Tuple[str, str], Tuple[str, ...]] = {
     ("en", "slang"): ("pov", "ngl", "fr", "lowkey", "bro", "bruh", "nah", "no cap", "rn", "it's giving", "bestie",
                       "hot take"),
 }
-#: A kaomoji: a short bracketed run of symbols and letters with no Chinese characters and not a plain
-#: English word ("(ﾟДﾟ)", "(๑•̀ㅂ•́)"; not "（小声）" or "(lol)").
-_KAOMOJI = re.compile(r"[(（]+(?![A-Za-z ]+[)）])[^()（）\u4e00-\u9fff]{1,12}[)）]+")
 _ACTION_TAG = {"zh": re.compile(r"^（[\u4e00-\u9fff]{1,8}）$"), "en": re.compile(r"^\*[a-z][a-z' -]{1,30}\* $")}
 _COMPARISON = {"zh": re.compile(r"比[^，。！？,.!?]{1,10}?(?:还|更)|没(?:这么|那么)"),
                "en": re.compile(r"\b\w+er than\b|\b(?:more|less) \w+ than\b|\bthan (?:a|an|the|my|any)\b", re.I)}
 _DENIES_SURPRISE = {"zh": re.compile(r"果然|意料之中|不出所料|早就知道|早就猜到|不意外|所有人"),
                     "en": re.compile(r"\bof course\b|\bas expected\b|\b(?:saw|seen) (?:that|this|it) coming\b|"
                                      r"\bpredictable\b|\bobviously\b|\(everyone\.?\)", re.I)}
+#: What a mood-neutral fragment may not say: comfort for a hard day, or keeping a treasured moment.
+PRESUPPOSES = {"zh": re.compile(r"辛苦|照顾(?:好)?自己|抱抱|慢慢来|没关系|会好的|会过去|别怕|别难过|加油|撑住|"
+                                r"熬过|挺过|接住|心疼|放过自己|允许自己|珍藏|收好|枕头下|时光胶囊"),
+               "en": re.compile(r"\bhold(?:ing)? space\b|\btak(?:e|ing) care\b|\bbe gentle\b|\bhang in\b|"
+                                r"\bit(?:'|’)?s (?:okay|ok|alright|fine)\b|\bhugs?\b|\bget(?:ting)? through\b|"
+                                r"\bone day at a time\b|\bheal\w*|\bbreathe\b|\btough\b|\bsurviv\w*|\bcomfort\w*|"
+                                r"\bscrapbook\b|\btreasur\w*|\bcherish\w*|\bkeepsake\b", re.I)}
 _GLUE = "，,、；;：:—-"
 _SIMILE = {"zh": re.compile(r"(?<![录图影画偶肖想])像|仿佛|如同|好似|宛如|似的|一样|犹如|恰似"),
            "en": re.compile(r"^\W*like\b|\blike (?:a|an|the|my|some|\w+ing)\b|\bas (?:if|though)\b|\bas \w+ as\b",
@@ -138,9 +152,9 @@ def fragment_problems(lang: str, style: str, emotion: str, voice: Voice) -> List
     out += _mood_problems(lang, style, emotion, voice)
     if len(text.strip()) > MAX_FRAGMENT_CHARS[lang]:
         out.append(("length", f"longer than {MAX_FRAGMENT_CHARS[lang]} characters"))
-    scene = match_scene(text)
+    scene = unasked_scene(lang, text)
     if scene:
-        out.append(("scene", f"names scene {scene[0]} ({scene[1]!r})"))
+        out.append(("scene", f"names a scene or situation ({scene!r}): a fragment must fit a sentence set anywhere"))
     for rule, found in (("brackets", unbalanced_bracket(text)), ("doubled", damaged_doubles(text)),
                         ("glyphs", "".join(sorted(glyphs.undrawable(text))))):
         if found:
@@ -150,7 +164,7 @@ def fragment_problems(lang: str, style: str, emotion: str, voice: Voice) -> List
 
 def voiced_prefix(lang: str, style: str, text: str) -> bool:
     """Whether a prefix carries ``style``'s voice: an action tag, a kaomoji, or a voice marker."""
-    if _ACTION_TAG[lang].match(text) or _KAOMOJI.match(text):
+    if _ACTION_TAG[lang].match(text) or KAOMOJI.match(text):
         return True
     low = text.lower()
     return any(re.search(r"(?<![a-z])" + re.escape(m) + r"(?![a-z])", low) if lang == "en" else m in low
@@ -169,6 +183,10 @@ def _mood_problems(lang: str, style: str, emotion: str, voice: Voice) -> List[Tu
             out.append(("mood-neutral", "no exclamation mark in a mood-neutral fragment"))
         if voice.position == "suffix" and not text.startswith(NEUTRAL_OPENERS[lang]):
             out.append(("mood-neutral", f"a mood-neutral suffix opens with one of {NEUTRAL_OPENERS[lang]}"))
+        found = PRESUPPOSES[lang].search(text)
+        if found:
+            out.append(("presupposes", f"{found.group(0)!r} comforts or treasures: a mood-neutral fragment must "
+                                       "fit a plain, an annoying and a pleasant sentence alike"))
         return out
     mocks = style == "sarcastic" and emotion in SARCASM_MOCKS
     if not mocks and cues.any() and cues[EMOTIONS.index(emotion)] == 0:
@@ -210,6 +228,10 @@ def validate(path: Path = VOICES_PATH, blocklist: Optional[Sequence[str]] = None
                 if len({v.text for v in cell if v.position == "suffix"}) < MIN_SUFFIXES:
                     problems.append(f"{path}: coverage: {lang}/{style}/{emotion} needs >= {MIN_SUFFIXES} distinct "
                                     "suffixes")
+                prefixes = sum(v.position == "prefix" for v in cell)
+                if prefixes > MAX_PREFIXES:
+                    problems.append(f"{path}: prefixes: {lang}/{style}/{emotion} has {prefixes} prefixes, at most "
+                                    f"{MAX_PREFIXES} (make the others suffixes)")
     problems += [f"{path}: coverage: style plain has fragments (it is the sentence itself)"
                  for key in cells if key[1] == "plain"][:1]
     return problems

@@ -63,14 +63,14 @@ SITUATION_WORDS: Dict[str, Tuple[str, ...]] = {
     ),
     "en": (
         # places and rooms
-        "dentist", "doctor", "hospital", "clinic", "elevator", "hallway", "sink", "bathroom", "in the shower", "toilet",
+        "dentist", "doctor", "hospital", "clinic", "elevator", "hallway", "bathroom", "in the shower", "toilet",
         "kitchen", "bedroom", "porch", "dorm", "supermarket", "grocery store", "mall", "live alone", "upstairs",
         "neighbor", "neighbors", "roommate",
         # events, occasions, activities
         "check-up", "unknown number", "unwrap", "unwrapped", "power cut", "horror movie", "walking home", "mailman",
         "telegram", "photo album", "morning paper",
         # objects and creatures that set the situation
-        "trash can", "garbage can", "garbage truck", "charger", "stove", "curtain", "smoke alarm", "cockroach",
+        "trash can", "garbage can", "garbage truck", "charger", "stove", "smoke alarm", "cockroach",
         "spider", "rocking chair",
         # times that set the scene (clock times and the small hours: SITUATION_PATTERNS)
         "midnight", "tuesday", "wednesday", "thursday", "friday", "last train",
@@ -106,6 +106,10 @@ SITUATION_PATTERNS: Dict[str, Tuple[str, ...]] = {
         r"\bmy phone\b|\bby the (?:\w+ )?phone\b|\bphone (?:rang|rings|buzz\w*|lit up)\b|\bwon't ring\b",
         r"\b(?:no|a|any) repl(?:y|ies)\b|\breplied\b|\b(?:sent|send|new) messages?\b|\bmessages? from\b",
         r"\bsent (?:it|that|this) to\b|\bwrong person\b",
+        # things of a room as nouns, not the verb or the stage ("let it sink in", "the curtain falls")
+        r"\b(?:the|a|my|our|kitchen|bathroom|office) sinks?\b",
+        r"\bcurtains\b|\b(?:shower|window|bedroom) curtain\b"
+        r"|\b(?:the|a|that|this|my) curtain\b(?! (?:falls|fell|rises|rose|closes|closed|comes|came|call)\b)",
     ),
 }
 _COMPILED: Dict[str, Tuple[Pattern[str], ...]] = {

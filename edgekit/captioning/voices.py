@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..paths import read_regular
+from ..textunits import KAOMOJI
 from .library import ASSET_DIR, MAX_CHARS
 from .taxonomy import EMOTIONS, LANGS, STYLES
 
@@ -39,8 +40,10 @@ _TRAILING = "。.，,、；;：:~～ "
 _OPENERS = ("……", "...", "——", "。", ".", "！", "!", "？", "?", "～", "~", "，", ",", "、", "；", ";", "：", ":")
 #: Endings after which a sentence needs no opener of the suffix's own.
 _ENDED = ("!", "?", "！", "？", "…", "...", "~", "～")
-#: Kaomoji-like runs and decorative brackets the plain voice drops.
-DECORATION = re.compile(r"[(（][^()（）\w]{0,3}[^()（）]{0,12}?[)）][ノ丿ﾉ✧☆♪]*|【[^】]{0,12}】|[✧☆♪]+")
+#: Kaomoji (:data:`edgekit.textunits.KAOMOJI`, with a trailing arm or sparkle), decorative
+#: 【labels】 and sparkles: what the plain voice drops. A bracketed word ("(maybe)", "（大概）") is
+#: part of the sentence, not a decoration.
+DECORATION = re.compile(rf"(?:{KAOMOJI.pattern})[ノ丿ﾉ✧☆♪]*|【[^】]{{0,12}}】|[✧☆♪]+")
 
 
 class Voice(NamedTuple):

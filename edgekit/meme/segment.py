@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import List
 
+from ..textunits import KAOMOJI
+
 ZWJ = "\u200d"
 #: Characters that may not start a line (glued to the previous token).
 NO_LINE_START = frozenset(
@@ -29,7 +31,8 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 #: Characters a kaomoji's "arms" may not contain: spaces, Han, ASCII letters/digits, sentence
 #: punctuation and parentheses.
 _NOT_ARM = rf"\s{_HAN}A-Za-z0-9，。！？、；：,.!?;:\"'“”‘’()（）"
-_KAOMOJI = re.compile(rf"[^{_NOT_ARM}]{{0,3}}[(（][^()（）\n]{{1,16}}[)）][^{_NOT_ARM}]{{0,3}}")
+#: A kaomoji (:data:`edgekit.textunits.KAOMOJI`) with up to 3 characters of arms on either side.
+_KAOMOJI = re.compile(rf"[^{_NOT_ARM}]{{0,3}}(?:{KAOMOJI.pattern})[^{_NOT_ARM}]{{0,3}}")
 
 
 @dataclass(frozen=True)
@@ -103,13 +106,6 @@ def is_han(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff" for ch in text)
 
 
-def _is_kaomoji(span: str) -> bool:
-    """A bracketed span is a kaomoji when it has no Han and its inside is not just letters/spaces."""
-    inner = re.split(r"[(（]", span, maxsplit=1)[1]
-    inner = inner[:max(inner.rfind(")"), inner.rfind("）"))]
-    return not is_han(span) and any(not ch.isspace() and not unicodedata.category(ch).startswith("L") for ch in inner)
-
-
 # ------------------------------------------------------------------------------- tokens
 
 
@@ -153,8 +149,6 @@ def tokenize(text: str) -> List[Token]:
     tokens: List[Token] = []
     pos = 0
     for match in _KAOMOJI.finditer(text):
-        if not _is_kaomoji(match.group()):
-            continue
         tokens += _raw_tokens(text[pos:match.start()])
         tokens.append(Token(match.group(), "kaomoji"))
         pos = match.end()

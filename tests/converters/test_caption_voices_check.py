@@ -32,12 +32,17 @@ def test_the_bundled_voices_pass():
     ("en", "anime", "anger", "prefix", "*stomps foot* "),
     ("zh", "wholesome", "anger", "prefix", "（深呼吸）"),
     ("zh", "anime", "surprise", "prefix", "(ﾟДﾟ)诶——汇报："),
+    ("zh", "anime", "fear", "prefix", "(((ﾟДﾟ)))小声报告："),
     ("zh", "retro", "happiness", "prefix", "本台喜讯："),
     ("zh", "slang", "anger", "prefix", "我真的栓Q："),
     ("en", "slang", "happiness", "prefix", "POV: "),
     # the mood-neutral cell: no emotion, no exclamation
     ("en", "sarcastic", "any", "suffix", ". Anyway."),
-    ("zh", "retro", "any", "suffix", "。特此记录，存档备查。"),
+    ("zh", "retro", "any", "suffix", "。以上，今日简讯。"),
+    ("en", "dramatic", "any", "suffix", ". And so the saga continues."),
+    # situation words as nouns only: the verb and the stage are no scene
+    ("en", "wholesome", "surprise", "suffix", ". Taking a moment to let it sink in."),
+    ("en", "dramatic", "sadness", "suffix", ". The curtain falls in silence."),
 ])
 def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text):
     assert rules(lang, style, emotion, position, text) == set()
@@ -55,17 +60,27 @@ def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text
     ("zh", "dramatic", "fear", "prefix", "吾觉不妙！", {"exclamation-prefix"}),
     ("en", "retro", "happiness", "suffix", ". Ghastly, simply gross.", {"emotion"}),
     # round-6 failures
-    ("zh", "retro", "fear", "suffix", "。这可比老式电梯还吓人。", {"comparison"}),
+    ("zh", "retro", "fear", "suffix", "。这可比老式电梯还吓人。", {"comparison", "scene"}),
     ("en", "retro", "happiness", "suffix", ". Happier than a kid with a new VHS tape.", {"comparison"}),
     ("en", "wholesome", "disgust", "prefix", "Gently: ", {"weak-prefix"}),
     ("en", "dramatic", "happiness", "prefix", "At long last: ", {"weak-prefix"}),
     ("zh", "slang", "neutral", "prefix", "【今日无事】", {"weak-prefix"}),
     ("zh", "poetic", "disgust", "prefix", "写给不堪的一幕：", {"weak-prefix"}),
+    ("en", "anime", "happiness", "prefix", "(yay): ", {"weak-prefix"}),  # a word in brackets is no kaomoji
     ("en", "sarcastic", "surprise", "suffix", ". Of course it did.", {"denies-surprise"}),
     ("zh", "sarcastic", "surprise", "suffix", "。谁能想到呢（所有人）。", {"denies-surprise"}),
     ("en", "sarcastic", "sadness", "suffix", ". Great. Fantastic. Thrilled.", {"emotion"}),
     ("zh", "slang", "any", "suffix", "。快乐直接拉满！", {"mood-neutral"}),
     ("en", "poetic", "any", "suffix", "~ The page turns.", {"mood-neutral"}),
+    # round-7 failures: a mood-neutral line that comforts presupposes a hard day, one that treasures a good one
+    ("zh", "wholesome", "any", "suffix", "。今天也辛苦了。", {"presupposes"}),
+    ("zh", "wholesome", "any", "suffix", "。抱抱今天的自己。", {"presupposes"}),
+    ("en", "wholesome", "any", "suffix", ". Holding space for this one.", {"presupposes"}),
+    ("en", "retro", "any", "suffix", ". Saving this one for the scrapbook.", {"presupposes"}),
+    ("zh", "wholesome", "sadness", "suffix", "。抱抱今天的自己。", set()),  # fine where the sentence is sad
+    # a situation the sentence did not set: taxonomy scene words and situation words alike
+    ("zh", "retro", "any", "suffix", "。夹进旧相册里。", {"scene"}),
+    ("en", "poetic", "disgust", "suffix", ". Hair in the sink again.", {"scene"}),
     # the other rules
     ("zh", "anime", "surprise", "suffix", "？！诶诶诶？！", {"glued"}),
     ("en", "slang", "sadness", "suffix", ". big L.", {"casing"}),
@@ -90,6 +105,16 @@ def test_a_voices_file_reports_lines_duplicates_and_coverage(tmp_path):
     assert f"{path}: coverage: zh/slang/sadness needs >= 6 distinct suffixes" in "\n".join(problems)
     assert f"{path}: coverage: zh/slang/any needs >= 6" in "\n".join(problems)
     assert voices_check.main(["--path", str(path)]) == 1
+
+
+def test_a_cell_with_more_than_two_prefixes_is_named(tmp_path):
+    path = tmp_path / "voices.tsv"
+    rows = [f"en\tslang\tanger\tsuffix\t. Big mad, ngl {k}.\n" for k in range(6)]
+    rows += [f"en\tslang\tanger\tprefix\t{p}\n" for p in ("POV: ", "Bro: ")]
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    assert not [p for p in voices_check.validate(path) if "prefixes:" in p]
+    path.write_text(HEADER + "".join(rows) + "en\tslang\tanger\tprefix\tNgl: \n", encoding="utf-8")
+    assert f"{path}: prefixes: en/slang/anger has 3 prefixes, at most 2" in "\n".join(voices_check.validate(path))
     assert voices_check.main(["--path", str(tmp_path / "missing.tsv")]) == 2
 
 
@@ -127,7 +152,7 @@ def test_audit_classes_of_round6_failures():
                                         fragment="Gently: ", output="Gently: the smell")) == ["g_weak_prefix"]
     assert restyle_audit.classes(record(lang="zh", style="retro", label="fear", inferred="fear",
                                         fragment="。这可比老式电梯还吓人。", output="x。这可比老式电梯还吓人。")) == [
-        "h_comparison"]
+        "e_other", "h_comparison"]  # 电梯 is a situation word too (rule scene)
 
 
 def test_audit_runs_on_sources_and_counts(tmp_path):

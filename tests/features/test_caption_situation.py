@@ -34,6 +34,12 @@ def test_situation_words_match_latin_as_whole_words_in_any_case():
     ("en", "That text never got a reply.", "text"), ("en", "Not me grinning at my phone like a fool", "my phone"),
     ("en", "Got a voice note that says hi", "voice note"), ("en", "Left on read again", "on read"),
     ("en", "Waiting by the rotary phone.", "by the rotary phone"),
+    # things of a room as nouns; the verb and the stage are no situation
+    ("en", "Who left hair in the sink? Again?", "the sink"), ("en", "Did that curtain just move on its own?",
+                                                              "that curtain"),
+    ("en", "Sunlight through the curtains", "curtains"), ("en", "Taking a moment to let it sink in.", None),
+    ("en", "Let that sink in.", None), ("en", "The curtain falls in silence.", None),
+    ("en", "Final curtain call, folks", None),
 ])
 def test_situation_patterns_catch_clock_times_the_small_hours_and_message_stories(lang, text, found):
     assert situation_word(lang, text) == found

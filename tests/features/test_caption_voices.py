@@ -46,6 +46,11 @@ def test_fragments_name_no_scene_and_render_with_the_bundled_fonts(voices):
     ("Got stood up. Again.", Voice("suffix", "! Big mad."), "en", "Got stood up. Again! Big mad."),
     ("My knees are shaking!", Voice("suffix", ". Big yikes."), "en", "My knees are shaking! Big yikes."),
     ("Wait...", Voice("suffix", "! Nani?!"), "en", "Wait... Nani?!"),
+    # a bracketed word is part of the sentence, not a kaomoji: the suffix keeps its opener, no stray space
+    ("I will be there (maybe)", Voice("suffix", ". The page turns."), "en", "I will be there (maybe). The page turns."),
+    ("明天见（大概）", Voice("suffix", "。风知道。"), "zh", "明天见（大概）。风知道。"),
+    ("So tired (T_T)", Voice("suffix", ". The page turns."), "en", "So tired (T_T) The page turns."),
+    ("吓死我了(((ﾟДﾟ)))", Voice("suffix", "。风知道。"), "zh", "吓死我了(((ﾟДﾟ))) 风知道。"),
     # a user's voices file may still glue with a comma: joined without doubled punctuation
     ("终于吃上火锅。", Voice("suffix", "，这波快乐直接拉满！"), "zh", "终于吃上火锅，这波快乐直接拉满！"),
     # a prefix is a label; after an English colon label a sentence-initial capital is lower-cased
@@ -63,6 +68,8 @@ def test_plain_voice_drops_kaomoji_and_decorations():
     assert plain("这波快乐直接拉满！(≧∇≦)ノ") == "这波快乐直接拉满！"
     assert plain("【今日份快乐】吃火锅 (＾▽＾)") == "吃火锅"
     assert plain("Just a normal sentence.") == "Just a normal sentence."
+    assert plain("I will be there (maybe) (｀皿´)") == "I will be there (maybe)"  # words in brackets stay
+    assert plain("明天见（大概）✧") == "明天见（大概）"
 
 
 def test_restyle_picks_an_unused_fragment_of_the_cell_and_keeps_the_sentence(voices):
