@@ -4,8 +4,8 @@ On a 640x480 frame with one real face (the embedded astronaut photo), measures:
 
 - **whole pipeline** (detect + align + classify, ``Pipeline.process``) for every emotion model
   found (shipped + the toolchain's float/pruned/INT8 variants), 1/2/4 threads and both running
-  modes (``mode`` param): ``image`` (photos, ``process(frame)``: the detector refinements of
-  image mode on) and ``video`` (streams, ``process(frame, timestamp_ms)`` at 30 fps: off);
+  modes (``mode`` param): ``image`` (photos, ``process(frame)``: flip averaging and the detector
+  refinements of image mode on) and ``video`` (streams, ``process(frame, timestamp_ms)`` at 30 fps: off);
   per-stage p50/p95, frames/s; PASS/FAIL against the 15 ms/frame budget (p95);
 - **each model separately** (BlazeFace short/full range, emotion variants, caption decoder
   variants): one ``invoke()`` p50/p95 with 1/2/4 threads, XNNPACK on and off, load time, size;
@@ -57,7 +57,7 @@ MODES = ("image", "video")
 #: Frame rate of the video-mode timestamps.
 STREAM_FPS = 30.0
 #: Detector options that differ between running modes, in ``PipelineOptions.detector_options``.
-MODE_REFINEMENTS = ("close_up", "luma_keypoints", "small_faces")
+MODE_REFINEMENTS = ("flip_average", "close_up", "luma_keypoints", "small_faces")
 VERSIONS = ("edgekit", "numpy", "opencv-contrib-python", "ai-edge-litert", "tflite-runtime", "Pillow", "matplotlib")
 
 
@@ -100,16 +100,19 @@ def make_frame() -> np.ndarray:
 
 
 def mode_refinements(mode: str) -> List[str]:
-    """The detector options on in ``mode`` among :data:`MODE_REFINEMENTS`, read from
-    ``edgekit.PipelineOptions`` (what the pipeline does, not what this file assumes)."""
-    detector = edgekit.PipelineOptions(running_mode=mode).detector_options
-    return [name for name in MODE_REFINEMENTS if getattr(detector, name)]
+    """The per-face options on in ``mode`` among :data:`MODE_REFINEMENTS` (the classifier's flip
+    averaging, the detector's refinements), read from ``edgekit.PipelineOptions`` (what the
+    pipeline does, not what this file assumes)."""
+    opts = edgekit.PipelineOptions(running_mode=mode)
+    parts = {"flip_average": opts.emotion_options}
+    return [name for name in MODE_REFINEMENTS if getattr(parts.get(name, opts.detector_options), name)]
 
 
 def mode_label(mode: str) -> str:
-    """``photos (image mode: close-up + luma keypoints)`` / ``streams (video mode)``: the kind of
+    """``photos (image mode: flip averaging + close-up + luma keypoints)`` / ``streams (video mode)``: the kind of
     input a mode is for and the per-face refinements it turns on."""
-    on = [name.replace("_", " ").replace("close up", "close-up") for name in mode_refinements(mode)
+    on = [name.replace("_", " ").replace("close up", "close-up").replace("flip average", "flip averaging")
+          for name in mode_refinements(mode)
           if name != "small_faces"]  # small_faces only acts when the whole frame finds no face
     kind = "photos" if mode == "image" else "streams"
     return f"{kind} ({mode} mode{': ' + ' + '.join(on) if on else ''})"

@@ -274,9 +274,10 @@ def _modes_line(report: Dict[str, Any]) -> str:
         return ", ".join(f"`{name}`" for name in modes[mode]) or "none"
 
     return ("Running modes (`mode`): `image` is photos (`Pipeline.process(frame)`, as `edgekit.analyze`, memes and "
-            f"the server; detector options on: {on('image')}); `video` is streams (`process(frame, timestamp_ms)` "
-            f"at 30 fps, as video files and live streams; detector options on: {on('video')}; tracking and "
-            "smoothing included). Why photos get the close-up and luma-keypoint refinements, and what they buy: "
+            f"the server; per-face options on: {on('image')}); `video` is streams (`process(frame, timestamp_ms)` "
+            f"at 30 fps, as video files and live streams; per-face options on: {on('video')}; tracking and "
+            "smoothing included). Why photos get flip averaging and the close-up and luma-keypoint refinements, and what "
+            "they buy: "
             "`reports/emotion_robustness/README.md`.")
 
 

@@ -11,8 +11,7 @@ from tqdm import tqdm
 from converters.core.fercrops import majority_labels, upscaled_crop
 from edgekit.aus import AU_NAMES, FEATURE_NAMES, MAX_PITCH_DEG, MAX_RIGID_RESIDUAL, MAX_YAW_DEG, measure
 from edgekit.facemesh import FaceMesh
-
-EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+from edgekit.labels import EMOTIONS  # noqa: F401  (FER+ order; the AU converters import it from here)
 
 
 def majority(votes: np.ndarray) -> int:

@@ -141,11 +141,20 @@ class PipelineConfig:
 
 
 def stage_dir(cfg: PipelineConfig, stage: str) -> Path:
-    """Where ``stage``'s model, config and history live: the earlier run's float stage when
-    ``cfg.continue_from`` is set, otherwise ``<out>/<stage>``."""
-    if stage == "float" and cfg.continue_from:
-        return Path(cfg.continue_from) / "float"
-    return Path(cfg.out) / stage
+    """Where ``stage``'s model, config and history live: ``<out>/<stage>``, except the float stage
+    of a run with ``cfg.continue_from``: the earlier run's, followed back through runs that
+    continued others (their ``pipeline_config.json``) to the one that trained it."""
+    if stage != "float" or not cfg.continue_from:
+        return Path(cfg.out) / stage
+    run, seen = Path(cfg.continue_from), set()
+    while not (run / "float").is_dir() and run.resolve() not in seen:
+        seen.add(run.resolve())
+        record = run / "pipeline_config.json"
+        earlier = json.loads(record.read_text()).get("continue_from") if record.is_file() else None
+        if not earlier:
+            break
+        run = Path(earlier)
+    return run / "float"
 
 
 def folded_gates_record(cfg: PipelineConfig, stage: str) -> Path:

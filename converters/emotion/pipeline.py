@@ -2,7 +2,9 @@
 
 Every stage writes into ``<out>/<stage>/`` with its config, and is skipped when its result
 exists, so an interrupted run resumes where it stopped (training stages resume mid-way from
-their checkpoints). ``python -m converters.emotion all`` runs :func:`run_all`.
+their checkpoints). A run with ``continue_from`` has no float stage of its own: it reads the
+earlier run's (:func:`~converters.emotion.config.stage_dir`). ``python -m converters.emotion all``
+runs :func:`run_all`.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 from converters.emotion import data as data_mod
-from converters.emotion.config import PipelineConfig, TrainConfig, folded_gates_record
+from converters.emotion.config import PipelineConfig, TrainConfig, folded_gates_record, stage_dir
 from edgekit.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -40,12 +42,44 @@ def _earlier_run_file(cfg: PipelineConfig, relative: str) -> Path:
     return path
 
 
+#: Settings a continued run must share with the run it continues (the models' shape and inputs).
+CONTINUE_SHARED = ("train.variant", "train.alpha", "train.activation", "train.depth", "train.input_size",
+                   "train.aligned", "prune_fraction", "prune_divisor")
+
+
+def check_continuable(cfg: PipelineConfig) -> None:
+    """ConfigError unless ``cfg.continue_from`` is another run whose :data:`CONTINUE_SHARED`
+    settings (its ``pipeline_config.json``) equal this config's."""
+    earlier, out = Path(cfg.continue_from), Path(cfg.out)
+    if earlier.resolve() == out.resolve():
+        raise ConfigError(f"continue_from and out are the same folder ({out})", "continue_from",
+                          "write the continued run to a new --out folder")
+    record = _earlier_run_file(cfg, "pipeline_config.json")
+    before, now = json.loads(record.read_text()), cfg.to_dict()
+
+    def value(d: dict, key: str):
+        for part in key.split("."):
+            d = d.get(part, {}) if isinstance(d, dict) else {}
+        return d
+
+    differ = [f"{k} {value(before, k)!r} there, {value(now, k)!r} here" for k in CONTINUE_SHARED
+              if value(before, k) != value(now, k)]
+    if differ:
+        raise ConfigError(f"{earlier} was made with other settings: " + "; ".join(differ), "continue_from",
+                          "continue with the config the earlier run used (its pipeline_config.json)")
+
+
 def stage_train(cfg: PipelineConfig, data) -> Path:
     """The float model: trained here, or the earlier run's with ``cfg.continue_from``."""
     from converters.emotion.train import train
 
     if cfg.continue_from:
-        return _earlier_run_file(cfg, "float/model.h5")
+        check_continuable(cfg)
+        path = stage_dir(cfg, "float") / "model.h5"
+        if not path.is_file():
+            raise ConfigError(f"{path} not found", "continue_from",
+                              "name the folder of a finished `python -m converters.emotion all` run")
+        return path
     tcfg = _stage_train_config(cfg, "float")
     path = Path(tcfg.out) / "model.h5"
     if not path.is_file():

@@ -187,7 +187,9 @@ def evaluate_and_report(cfg, data, models: Dict[str, Path], tflites: Dict[str, P
               "eval_inputs": EVAL_INPUTS}
     if cfg.teacher_labels:
         report["teacher"] = teacher_summary(cfg.teacher_labels, cfg.teacher_weight)
-        report["teacher"]["float_weight"] = cfg.train.teacher_weight if cfg.train.teacher_labels else None
+        float_config = stage_dir(cfg, "float") / "config.json"  # what the float model was trained with
+        trained = json.loads(float_config.read_text()) if float_config.is_file() else cfg.train.to_dict()
+        report["teacher"]["float_weight"] = trained.get("teacher_weight") if trained.get("teacher_labels") else None
     if cfg.continue_from:
         report["continued_from"] = {"run": cfg.continue_from,
                                     "training": _training_summaries(replace(cfg, out=cfg.continue_from))}

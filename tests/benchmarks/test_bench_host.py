@@ -168,6 +168,7 @@ def test_targets_and_ratio_per_running_mode():
     on = host.mode_refinements("image")  # read from edgekit.PipelineOptions: whatever image mode turns on
     assert host.mode_label("image").startswith("photos (image mode") and host.mode_refinements("video") == []
     assert ("close-up" in host.mode_label("image")) == ("close_up" in on)
+    assert ("flip averaging" in host.mode_label("image")) == ("flip_average" in on)
 
 
 def test_chart_groups_pipeline_rows_by_mode(tmp_path):
@@ -203,9 +204,10 @@ def test_schema_validation_and_markdown():
     assert "Running modes" not in md  # no mode param: no line explaining it
     moded = _report([Measurement.from_samples("pipeline.process", "ms", [3], emotion="emotion/a", threads=1,
                                               mode="video")])
-    moded["config"]["pipeline_modes"] = {"image": ["close_up", "luma_keypoints"], "video": []}
+    moded["config"]["pipeline_modes"] = {"image": ["flip_average", "close_up", "luma_keypoints"], "video": []}
     line = next(x for x in to_markdown(moded).splitlines() if x.startswith("Running modes"))
-    assert "detector options on: `close_up`, `luma_keypoints`)" in line and "detector options on: none;" in line
+    assert "per-face options on: `flip_average`, `close_up`, `luma_keypoints`)" in line
+    assert "per-face options on: none;" in line
     assert "reports/emotion_robustness/README.md" in line
     bad = json.loads(json.dumps(report))
     bad["measurements"][0]["stats"]["p50"] = float("nan")

@@ -102,6 +102,29 @@ def test_a_run_continues_an_earlier_runs_pruned_model(ferplus_run, tmp_path):
     assert report["continued_from"]["training"]["pruned"]["epochs"] == earlier.finetune_epochs
     assert report["training"]["float"]["epochs"] == earlier.train.epochs
     assert f"continued from `{earlier.out}`" in (tmp_path / "report" / "README.md").read_text()
+    # a run that continues the continued run still finds the float model two runs back
+    again = replace(cfg, out=str(tmp_path / "runs2"), continue_from=cfg.out)
+    from converters.emotion.config import stage_dir
+    from converters.emotion.pipeline import stage_train
+
+    assert stage_train(again, data=None) == Path(earlier.out) / "float" / "model.h5"
+    assert stage_dir(again, "float") == Path(earlier.out) / "float"
+
+
+@pytest.mark.train
+def test_a_continued_run_must_match_the_earlier_runs_shape_and_folder(ferplus_run, tmp_path):
+    from dataclasses import replace
+
+    from converters.emotion.pipeline import stage_train
+    from edgekit.errors import ConfigError
+
+    earlier, _ = ferplus_run
+    with pytest.raises(ConfigError, match="same folder"):
+        stage_train(replace(earlier, continue_from=earlier.out), data=None)
+    wider = replace(earlier, out=str(tmp_path / "wider"), continue_from=earlier.out,
+                    train=replace(earlier.train, input_size=64))
+    with pytest.raises(ConfigError, match="train.input_size 32 there, 64 here"):
+        stage_train(wider, data=None)
 
 
 @pytest.mark.train
