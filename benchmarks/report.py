@@ -276,9 +276,8 @@ def _modes_line(report: Dict[str, Any]) -> str:
     return ("Running modes (`mode`): `image` is photos (`Pipeline.process(frame)`, as `edgekit.analyze`, memes and "
             f"the server; per-face options on: {on('image')}); `video` is streams (`process(frame, timestamp_ms)` "
             f"at 30 fps, as video files and live streams; per-face options on: {on('video')}; tracking and "
-            "smoothing included). Why photos get flip averaging and the close-up and luma-keypoint refinements, and what "
-            "they buy: "
-            "`reports/emotion_robustness/README.md`.")
+            "smoothing included). Why photos get flip averaging and the close-up and luma-keypoint refinements, "
+            "and what they buy: `reports/emotion_robustness/README.md`.")
 
 
 def _budget_table(report: Dict[str, Any]) -> List[str]:
