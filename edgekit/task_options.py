@@ -337,8 +337,9 @@ class PipelineOptions(Options):
             video and live-stream modes. A colour photo and its gray copy then get the same label
             on 98.9% of LFW photos instead of 95.7%, for one more detector run per colour frame.
             Photos get both refinements because accuracy matters more than a few milliseconds
-            there; a stream keeps its cost per frame (photos' defaults, flip averaging included, take
-            about 2.1-2.3x the detect + align + classify time of a stream's, ``benchmarks/results/host.md``). Identity and action units
+            there; a stream keeps its cost per frame (photos' defaults, flip averaging included,
+            take about 2.1-2.3x the detect + align + classify time of a stream's,
+            ``benchmarks/results/host.md``). Identity and action units
             keep the first pass's keypoints, which their thresholds were measured with.
         num_threads: LiteRT CPU threads of each model.
         emotion_model: bundled model name or ``.tflite`` path; None skips emotion
