@@ -94,9 +94,10 @@ def attach(source: str, voice: Voice, lang: str) -> str:
         if opener is None:  # a fragment that joins without punctuation of its own
             return source + (" " if lang == "en" else "") + text
         stripped = source.rstrip()
-        if stripped.endswith(_ENDED) or ends_decorated(stripped):
+        decorated = ends_decorated(stripped)
+        if decorated or stripped.endswith(_ENDED):
             rest = text[len(opener):].lstrip()
-            return stripped + (" " if lang == "en" or ends_decorated(stripped) else "") + rest
+            return stripped + (" " if lang == "en" or decorated else "") + rest
         return (source.rstrip(_TRAILING) or stripped) + text
     if (lang == "en" and text.rstrip().endswith(":") and re.match(r"[A-Z][a-z]", source)
             and not re.match(r"I\b", source)):
