@@ -783,9 +783,10 @@ def write_markdown(report: Dict[str, Any], path: Path) -> None:
     if maps:
         lines += ["", "## 8. What the emotion model looks at, per class (occlusion maps on FER2013Valid)", "",
                   f"Up to {maps['per_class']} faces per majority class, each explained for its true class through the "
-                  "shipped INT8 model (the issue asks for Grad-CAM on the Keras float model here; that needs the "
-                  "TensorFlow toolchain and the float model, which is being retrained: the occlusion maps explain the "
-                  f"model users run instead). Median {maps['occlusion_ms_median']:.0f} ms per face.", "",
+                  "shipped INT8 model, the model users run. Grad-CAM of the Keras float model, which the issue asks "
+                  "for, is the toolchain's page: [reports/emotion, Grad-CAM section](../emotion/README.md) (written by "
+                  "`python -m converters.emotion.gradcam`, with the runtime CAM beside it). "
+                  f"Median {maps['occlusion_ms_median']:.0f} ms per face.", "",
                   "![per-class maps](class_heatmaps.png)", "",
                   "| class | faces (predicted right) | top regions (mean share of the drop) |",
                   "|---|---|---|"]
