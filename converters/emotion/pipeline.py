@@ -33,9 +33,8 @@ def load_data(cfg: PipelineConfig) -> Tuple[data_mod.FaceSet, data_mod.FaceSet]:
     return load_training_data(cfg.train)
 
 
-def _earlier_run_file(cfg: PipelineConfig, relative: str) -> Path:
-    """``relative`` inside ``cfg.continue_from``; ConfigError when that run does not have it."""
-    path = Path(cfg.continue_from) / relative
+def _earlier_run_file(path: Path) -> Path:
+    """``path`` (a file of the run named by ``continue_from``); ConfigError when it does not exist."""
     if not path.is_file():
         raise ConfigError(f"{path} not found", "continue_from",
                           "name the folder of a finished `python -m converters.emotion all` run (e.g. runs/emotion128)")
@@ -54,7 +53,7 @@ def check_continuable(cfg: PipelineConfig) -> None:
     if earlier.resolve() == out.resolve():
         raise ConfigError(f"continue_from and out are the same folder ({out})", "continue_from",
                           "write the continued run to a new --out folder")
-    record = _earlier_run_file(cfg, "pipeline_config.json")
+    record = _earlier_run_file(earlier / "pipeline_config.json")
     before, now = json.loads(record.read_text()), cfg.to_dict()
 
     def value(d: dict, key: str):
@@ -75,11 +74,7 @@ def stage_train(cfg: PipelineConfig, data) -> Path:
 
     if cfg.continue_from:
         check_continuable(cfg)
-        path = stage_dir(cfg, "float") / "model.h5"
-        if not path.is_file():
-            raise ConfigError(f"{path} not found", "continue_from",
-                              "name the folder of a finished `python -m converters.emotion all` run")
-        return path
+        return _earlier_run_file(stage_dir(cfg, "float") / "model.h5")
     tcfg = _stage_train_config(cfg, "float")
     path = Path(tcfg.out) / "model.h5"
     if not path.is_file():
@@ -109,9 +104,9 @@ def stage_prune(cfg: PipelineConfig, data, float_path: Path) -> Tuple[Path, dict
 
     def make_thin():
         if cfg.continue_from:
-            earlier_plan = _earlier_run_file(cfg, "pruned/pruning_plan.json")
+            earlier_plan = _earlier_run_file(Path(cfg.continue_from) / "pruned" / "pruning_plan.json")
             plan_file.write_text(earlier_plan.read_text())
-            return load_model(_earlier_run_file(cfg, "pruned/model.h5"))
+            return load_model(_earlier_run_file(Path(cfg.continue_from) / "pruned" / "model.h5"))
         original = load_model(float_path)
         thin, plan = pruning.prune(original, cfg.prune_fraction, cfg.prune_divisor, custom_objects=custom_objects())
         summary.update(plan.summary(), params_before=pruning.count_params(original),

@@ -135,6 +135,13 @@ def test_continuing_a_missing_run_names_the_folder(tmp_path):
     cfg = PipelineConfig(out=str(tmp_path / "new"), continue_from=str(tmp_path / "nowhere"))
     with pytest.raises(ConfigError, match="nowhere"):
         stage_train(cfg, data=None)
+    # a run that was started but never wrote its float model
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "pipeline_config.json").write_text(json.dumps(PipelineConfig(out=str(partial)).to_dict()))
+    cfg = PipelineConfig(out=str(tmp_path / "new2"), continue_from=str(partial))
+    with pytest.raises(ConfigError, match=r"partial/float/model\.h5 not found"):
+        stage_train(cfg, data=None)
 
 
 @pytest.mark.slow
