@@ -1,161 +1,297 @@
-"""Emotion cue words of everyday sentences, with negation: the evidence :meth:`Captioner.tags_of`
-adds to the caption-trained naive Bayes (:mod:`~edgekit.captioning.textemotion`).
+"""The emotion lexicon of text, with negation: the one source of "which words carry which emotion"
+for both readers of text, restyle (:meth:`Captioner.tags_of`, :func:`cue_counts`, with the
+caption-trained naive Bayes of :mod:`~edgekit.captioning.textemotion`) and the chat analyzer of
+:mod:`edgekit.suggestions` (weighted evidence, :func:`edgekit.suggestions.text.analyze_text`).
 
-The naive Bayes learns from meme captions, so plain sentences people write fool it: "期末考砸了，
-心里好难受" came out happy, "Bombed my exam and I feel awful" happy, "it was so good"
-disgusted. Cue words are the common words and phrases that carry an emotion in a personal post, in
-both languages. Matching is longest first, so a phrase owns the words inside it ("不开心" is
-sadness, not the "开心" in it); a cue right after a negator ("not", "never", "n't" within three
-words of the same clause; "不", "没", "别" ... adjacent) is not counted, and :data:`NEGATED` lists
-the words whose negation carries an emotion of its own ("wasn't clean": disgust, "不公平": anger).
-A negation's scope ends at punctuation ("No cap, best day ever", "No joke, I passed!"), and
-intensified forms negate nothing (:data:`INTENSIFIED`: "never been so happy", "could not stop
-laughing", "no cap"; Chinese "不要太开心" and "无比开心" are not negations either, since only the
-negator or one of its softeners may stand right before the cue). English cues are whole words (a
-trailing ``*`` allows any ending); Chinese cues are substrings.
+The words live in reviewable TSV files (``edgekit/assets/suggest/``): ``emotions.tsv`` (term,
+emotion, weight; a term may carry several emotions, one row each, the highest weight first in
+meaning) and ``modifiers.tsv`` (negators, intensifiers, diminishers, boosters). Every table has the
+columns ``lang, term, label, weight`` (a ``#`` starts a comment line); :func:`load_table` rejects,
+naming ``file:line``: a wrong header or column count, an unknown language or label, a weight that
+is not a positive number, a term without units, a ``*`` that is not at the end of a Latin term, and
+a duplicate ``(term, label)`` row.
+
+Matching (:func:`scan`) works on text units (:mod:`edgekit.textunits`: one CJK character, one Latin
+word, one symbol): the longest term at each position wins, so a phrase owns the words inside it
+("不开心" is sadness, not the "开心" in it; "can't wait" is not the negator "can't"). A Latin term
+ending in ``*`` matches any word starting with it; English terms are whole words ("won't" is not
+"won", "funeral" is not "fun").
+
+Negation (:func:`negation`): an English cue is negated by a negator up to two words before it in the
+same clause ("not", "never", "hardly", any "...n't"; punctuation ends the scope: "No cap, best day
+ever"), except intensified forms (:data:`INTENSIFIED`: "never been so happy", "could not stop
+laughing", "no joke"); a Chinese cue only by a negator right before it or before one of its
+softeners (:data:`ZH_SOFTENERS`: "不是很开心", "没那么难过"), so "不要太开心" and "无比开心" are not
+negations. :data:`NEGATED` lists the words whose negation carries an emotion of its own ("wasn't
+clean": disgust, "不公平": anger, "not happy": sadness); what any other negated cue counts as is the
+reader's choice (restyle drops it; the chat analyzer turns it into weaker sadness or neutral evidence).
 """
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, List, Tuple
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..assets import ASSETS_DIR
+from ..errors import ConfigError
 from ..labels import EMOTIONS
+from ..textunits import CLAUSE_BREAKS, is_word, units
 
-CUES: Dict[str, Tuple[str, ...]] = {
-    "neutral": (
-        "as usual", "nothing special", "nothing much", "just another", "ordinary",
-        "normal day", "same as always", "same old", "routine", "okay i guess", "not much", "meh",
-        "普通", "平常", "照常", "日常", "老样子", "没什么特别", "没啥特别", "没啥事", "没什么事", "还行", "就这样",
-        "一般般", "平平淡淡", "随便",
-    ),
-    "happiness": (
-        "happy", "glad", "yay", "love it", "loved it", "love this", "i love", "so good", "so great", "great day",
-        "amazing", "awesome", "best day", "made my day", "finally", "can't wait", "cant wait", "excited",
-        "delicious", "tasty", "yummy", "proud", "celebrat*", "passed", "nailed", "won", "thank you", "thanks",
-        "grateful", "fun", "enjoy*", "perfect", "wonderful", "lovely", "nice", "blessed", "thrilled", "woohoo",
-        "best", "cozy", "smil*", "laugh*", "hooray", "so much fun", "i feel great", "开心", "高兴", "快乐", "幸福",
-        "太好了", "好耶", "终于", "好吃", "好喝", "好看", "好玩", "喜欢", "爱了", "满足", "舒服", "美滋滋", "哈哈",
-        "太棒", "真棒", "赢了", "通过了", "考上", "升职", "加薪", "放假", "庆祝", "谢谢", "感谢", "期待", "嘴角",
-        "真香", "值了", "治愈", "心心念念", "成功", "得意", "甜", "满意", "惬意", "嘿嘿",
-    ),
-    "surprise": (
-        "wow", "whoa", "omg", "no way", "can't believe", "cant believe", "couldn't believe", "didn't expect",
-        "did not expect", "out of nowhere", "suddenly", "surprise*", "shocked", "speechless", "who knew",
-        "plot twist", "unexpected*", "turns out", "just found out", "out of the blue", "wait what", "stunned",
-        "astonish*", "jaw dropped", "居然", "竟然", "突然", "没想到", "想不到", "猜不到", "震惊", "惊呆",
-        "不敢相信", "不信", "天哪", "天呐", "我的天", "愣住", "意外", "惊喜", "怎么回事", "什么情况", "惊讶",
-        "吃惊",
-    ),
-    "sadness": (
-        "sad", "feeling down", "feel down", "so down", "down today", "cry", "crying", "cried", "tears", "miss",
-        "missing", "lonely", "alone", "heartbroken", "broke up", "breakup", "passed away", "died", "lost",
-        "feel awful", "feel terrible", "felt awful", "rough day", "bad day", "hurts", "depressed", "exhausted",
-        "failed", "bombed", "didn't make it", "didn't work", "still didn't", "nobody remembered",
-        "no one remembered", "nobody cares", "no one cares", "gave up", "sigh", "disappointed", "regret",
-        "never got to", "heavy heart", "sucks", "gone", "heartbreak*", "grief", "funeral", "miserable", "upset",
-        "devastated", "unhappy", "难过", "伤心", "难受", "想哭", "哭", "心酸", "失落", "遗憾", "孤单", "孤独",
-        "一个人", "没人记得", "没人理", "没人陪", "分手", "分开了", "去世", "走了", "挂科", "考砸", "砸了", "失败",
-        "没成", "白费", "心累", "丧", "emo", "破防", "委屈", "不开心", "唉", "可惜", "想家", "失眠", "没过",
-        "没通过", "差一点", "没赶上", "错过", "心碎", "眼泪", "悲伤", "郁闷", "沮丧", "绝望",
-    ),
-    "anger": (
-        "angry", "mad", "furious", "pissed", "annoying", "annoyed", "hate", "can't stand", "on purpose",
-        "cut in line", "cut in front", "rude", "ridiculous", "how dare", "won't stop", "keeps", "ignored", "yelled",
-        "ripped off", "scam*", "fed up", "sick of", "ruined", "unfair", "seriously", "wtf", "so annoying",
-        "irritat*", "outrageous", "livid", "rage", "infuriat*", "unacceptable", "disrespect*", "生气", "气死",
-        "气炸", "火大", "烦死", "好烦", "真烦", "讨厌", "凭什么", "故意", "插队", "又被", "无语", "受够", "过分",
-        "骂", "吵", "放鸽子", "鸽了", "坑", "送人头", "甩锅", "抢功", "血压", "可恶", "岂有此理", "愤怒", "恼火",
-        "忍无可忍", "欺负",
-    ),
-    "disgust": (
-        "gross", "disgusting", "ew", "eww", "yuck", "nasty", "smell*", "stink*", "sticky", "dirty", "filthy",
-        "hair in", "rotten", "spit", "threw up", "vomit*", "puke*", "mold*", "greasy", "slimy", "poop*",
-        "cringe", "ick", "sweaty", "unwashed", "revolting", "vile", "sickening", "grimy", "cockroach*", "maggot*",
-        "恶心", "呕", "吐了", "好脏", "太脏", "真脏", "脏兮兮", "脏死", "臭", "难闻", "吃出", "虫子", "发霉", "馊",
-        "油腻", "黏", "吐痰", "辣眼睛", "下头", "yue", "拉屎", "便便", "呕吐", "口水", "异味", "反胃", "嫌弃",
-        "蟑螂", "老鼠", "邋遢",
-    ),
-    "fear": (
-        "scared", "afraid", "terrified", "nervous", "anxious", "worried", "worry", "panic*", "freaking out",
-        "creepy", "spooky", "thunder", "shaking", "sweating", "heart racing", "nightmare", "what if",
-        "dread*", "scary", "makes me jump", "haven't opened", "haven't studied", "alone at night", "footsteps",
-        "frighten*", "horror", "spooked", "uneasy", "shiver*", "trembl*", "怕", "吓", "紧张", "慌", "担心", "焦虑",
-        "不敢", "发抖", "腿软", "手心出汗", "噩梦", "黑漆漆", "打雷", "闪电", "没复习", "完蛋", "救命",
-        "毛骨悚然", "恐怖", "阴森", "瘆人", "不安", "吓人",
-    ),
-    "contempt": (
-        "some people", "acting like", "act like", "pretend*", "show off", "showing off", "brag*", "talks big",
-        "big talk", "who asked", "yeah right", "clown", "so-called",
-        "try-hard", "typical", "pathetic", "lame", "amateur*", "overrated", "eye roll", "pfft", "so basic",
-        "有的人", "有些人", "装懂", "假装", "装作", "吹牛", "炫耀", "画饼", "谁信", "就这", "呵呵", "得了吧",
-        "说得好听", "摆拍", "凡尔赛", "还好意思", "自以为", "不过如此", "也就那样", "攀比", "显摆", "不屑", "鄙视",
-        "可笑", "装模作样", "小丑",
-    ),
-}
+LEXICON_DIR = ASSETS_DIR / "suggest"
+#: ``any``: emoji and punctuation shared by both languages.
+TABLE_LANGS = ("zh", "en", "any")
+MODIFIER_KINDS = ("negator", "intensifier", "diminisher", "booster")
+WILDCARD = "*"
+Key = Tuple[str, ...]
 
-#: Words whose negation carries an emotion ("wasn't clean": disgust; "不公平": anger).
+#: The weight from which a term is a cue word of a sentence's reading (:func:`cue_counts`, restyle,
+#: the voices validator). Lighter rows are hedged chat evidence that adds to the chat analyzer's
+#: probabilities only: acknowledgements ("sure", "fine", "嗯", "没事", "好的"), words as often meant
+#: otherwise ("good", "cool", "lmao", "笑") and short substrings that sit inside other words ("行" in
+#: 自行, "到了" in 听到了).
+CUE_MIN_WEIGHT = 1.0
+#: Words whose negation carries an emotion ("wasn't clean": disgust; "不公平": anger). They are
+#: matched like terms but count only when negated.
 NEGATED: Dict[str, str] = {
     "clean": "disgust", "fresh": "disgust", "fair": "anger", "happy": "sadness", "okay": "sadness",
     "ok": "sadness", "good": "sadness",
     "干净": "disgust", "新鲜": "disgust", "公平": "anger", "成功": "sadness", "开心": "sadness",
     "高兴": "sadness", "好吃": "disgust", "好喝": "disgust",
 }
-
-#: The words of an English negator's scope up to the cue: up to two words, spaces only (punctuation
-#: ends the scope).
-_EN_NEGATOR = re.compile(r"(?:\b(?:not|no|never|without|hardly|barely|nobody|nothing)\b|n't|n’t)"
-                         r"((?:\s+[\w'’]+){0,2})\s+$")
-#: Words after a negator that make an intensifier of it, not a negation of the cue: "could not stop
-#: laughing", "can't help smiling", "no cap", "no joke", "never been so happy", "never felt this
+#: Words right after an English negator that make an intensifier of it, not a negation of the cue:
+#: "could not stop laughing", "can't help smiling", "no cap", "no joke", "no kidding".
+INTENSIFIED_WORDS = frozenset(("stop", "help", "cap", "joke", "kidding", "lie", "doubt"))
+#: ... and the two words between negator and cue that do: "never been so happy", "never felt this
 #: excited", "not been this excited".
-INTENSIFIED = re.compile(r"\s+(?:stop|help|cap|joke|kidding|lie|doubt)\b"
-                         r"|\s+(?:been|felt|be)\s+(?:so|this|that|more)\s*$")
-_ZH_NEGATOR = re.compile(r"(?:不|没有?|别|未|无)(?:太|怎么|那么|很|是很|是太|有|再|在)?$")
-_LATIN = re.compile(r"[a-z]")
+INTENSIFIED = (frozenset(("been", "felt", "be")), frozenset(("so", "this", "that", "more")))
+#: Words an English negator reaches over (at most this many between it and the cue).
+EN_SCOPE = 2
+#: What may stand between a Chinese negator and its cue ("不是很开心", "没那么难过", "不再害怕").
+ZH_SOFTENERS = ("是很", "是太", "太", "怎么", "那么", "很", "有", "再", "在")
 
 
-def _pattern(cue: str) -> re.Pattern:
-    """A cue as a regex: English cues are whole words (``*`` = any ending), Chinese ones substrings."""
-    if not _LATIN.search(cue):
-        return re.compile(re.escape(cue))
-    body = re.escape(cue[:-1]) + r"[a-z'’]*" if cue.endswith("*") else re.escape(cue)
-    start = r"(?<![a-z'’])" if cue[:1].isalpha() else ""
-    end = r"(?![a-z'’])" if cue[-1:].isalpha() or cue.endswith("*") else ""
-    return re.compile(start + body + end)
+@dataclass(frozen=True)
+class Entry:
+    """One lexicon row. ``key`` holds the term's units (the last one ending in ``*`` for a prefix);
+    ``negated_only``: a :data:`NEGATED` word, evidence only when negated."""
+
+    lang: str
+    term: str
+    label: str
+    weight: float
+    line: int
+    key: Key
+    negated_only: bool = False
 
 
-@lru_cache(maxsize=1)
-def _table() -> List[Tuple[re.Pattern, int, bool]]:
-    """(pattern, emotion index, negation-emotion cue) sorted longest cue first."""
-    rows = [(cue, EMOTIONS.index(emotion), False) for emotion, cues in CUES.items() for cue in cues]
-    rows += [(word, EMOTIONS.index(emotion), True) for word, emotion in NEGATED.items()]
-    rows.sort(key=lambda r: -len(r[0].rstrip("*")))
-    return [(_pattern(cue), k, negation) for cue, k, negation in rows]
+def term_key(term: str) -> Key:
+    """Units of a lexicon term; a trailing ``*`` stays on the last (Latin) unit."""
+    wildcard = term.endswith(WILDCARD)
+    if WILDCARD in term[:-1]:
+        raise ValueError(f"'{WILDCARD}' may only end a Latin term")
+    key = units(term[:-1] if wildcard else term)
+    if wildcard:
+        if not key or not is_word(key[-1]):
+            raise ValueError(f"'{WILDCARD}' must end a Latin word")
+        key[-1] += WILDCARD
+    if not key:
+        raise ValueError("term has no letters or symbols")
+    return tuple(key)
 
 
-def negated(text: str, start: int) -> bool:
-    """Whether the word at ``start`` follows a negator (English: within 3 words of the same clause,
-    not an :data:`INTENSIFIED` form; Chinese: adjacent)."""
-    before = text[max(0, start - 30):start]
-    if not _LATIN.search(text[start:start + 1]):
-        return bool(_ZH_NEGATOR.search(before))
-    m = _EN_NEGATOR.search(before)
-    return bool(m) and not INTENSIFIED.match(m.group(1))
+def load_table(path: Path, labels: Sequence[str], label_column: str) -> List[Entry]:
+    """Rows of one lexicon table, validated (ConfigError naming ``path:line`` otherwise)."""
+    header = ("lang", "term", label_column, "factor" if label_column == "kind" else "weight")
+    entries: List[Entry] = []
+    seen: Dict[Tuple[Key, str], int] = {}
+    rows = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+            if line.strip() and not line.startswith("#")]
+    if not rows or tuple(rows[0][1].split("\t")) != header:
+        raise ConfigError(f"first row must be the header {'<TAB>'.join(header)}", subject=path)
+    for n, line in rows[1:]:
+        where = f"{path}:{n}"
+        fields = line.split("\t")
+        if len(fields) != 4:
+            raise ConfigError(f"expected 4 tab-separated columns, found {len(fields)}", subject=where)
+        lang, term, label, weight_text = fields
+        if lang not in TABLE_LANGS:
+            raise ConfigError(f"unknown language {lang!r}", subject=where, hint=f"use one of {', '.join(TABLE_LANGS)}")
+        if label not in labels:
+            raise ConfigError(f"unknown {label_column} {label!r}", subject=where,
+                              hint=f"use one of {', '.join(labels)}")
+        try:
+            weight = float(weight_text)
+            key = term_key(term)
+        except ValueError as exc:
+            raise ConfigError(f"bad row ({exc})", subject=where) from None
+        if not (math.isfinite(weight) and weight > 0):
+            raise ConfigError(f"weight must be a positive number, got {weight_text!r}", subject=where)
+        if (key, label) in seen:
+            raise ConfigError(f"duplicate of line {seen[key, label]} ({term!r}, {label})", subject=where)
+        seen[key, label] = n
+        entries.append(Entry(lang, term, label, weight, n, key))
+    return entries
+
+
+def emotion_tables(folder: Path = LEXICON_DIR) -> Tuple[List[Entry], List[Entry]]:
+    """``emotions.tsv`` and ``modifiers.tsv`` of ``folder``, validated; no term may be in both."""
+    emotions = load_table(folder / "emotions.tsv", EMOTIONS, "emotion")
+    modifiers = load_table(folder / "modifiers.tsv", MODIFIER_KINDS, "kind")
+    overlap = sorted({e.term for e in emotions} & {m.term for m in modifiers})
+    if overlap:
+        raise ConfigError(f"terms both emotion terms and modifiers: {', '.join(overlap)}", subject=folder,
+                          hint="a term is matched as one or the other; keep it in one table")
+    return emotions, modifiers
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Units ``[start, end)`` matched by ``entries`` (all rows of one term)."""
+
+    start: int
+    end: int
+    entries: Tuple[Entry, ...]
+
+
+class Matcher:
+    """Greedy longest-first matching of lexicon terms over a unit sequence."""
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self.table: Dict[Key, List[Entry]] = {}
+        for e in entries:
+            self.table.setdefault(e.key, []).append(e)
+        self.max_len = max((len(k) for k in self.table), default=0)
+
+    def _lookup(self, us: Sequence[str], start: int, length: int) -> Tuple[Entry, ...]:
+        head = tuple(us[start:start + length])
+        found = self.table.get(head)
+        if found:
+            return tuple(found)
+        last = head[-1]
+        if is_word(last):
+            for cut in range(len(last), 0, -1):  # longest prefix first
+                found = self.table.get(head[:-1] + (last[:cut] + WILDCARD,))
+                if found:
+                    return tuple(found)
+        return ()
+
+    def scan(self, us: Sequence[str]) -> Iterator[Hit]:
+        """Non-overlapping hits, left to right, the longest term winning at each position."""
+        i = 0
+        while i < len(us):
+            for length in range(min(self.max_len, len(us) - i), 0, -1):
+                entries = self._lookup(us, i, length)
+                if entries:
+                    yield Hit(i, i + length, entries)
+                    i += length
+                    break
+            else:
+                i += 1
+
+
+class EmotionLexicon:
+    """Emotion terms, modifiers and :data:`NEGATED` words matched together, with the negators'
+    strengths (``modifiers.tsv`` factors) for :func:`negation`."""
+
+    def __init__(self, emotions: Sequence[Entry], modifiers: Sequence[Entry]) -> None:
+        self.emotions, self.modifiers = tuple(emotions), tuple(modifiers)
+        negated = [Entry("any", word, emotion, 1.0, 0, term_key(word), True) for word, emotion in NEGATED.items()]
+        self.matcher = Matcher(list(self.emotions) + list(self.modifiers) + negated)
+        negators = {m.key: m.weight for m in self.modifiers if m.label == "negator"}
+        self.en_negators = {k: w for k, w in negators.items() if is_word(k[0])}
+        self.en_negator_len = max((len(k) for k in self.en_negators), default=1)
+        zh = {"".join(k): w for k, w in negators.items() if not is_word(k[0])}
+        self.zh_negators = zh
+        alternatives = "|".join(re.escape(t) for t in sorted(zh, key=len, reverse=True)) or "(?!)"
+        softeners = "|".join(re.escape(s) for s in ZH_SOFTENERS)
+        self.zh_negator = re.compile(rf"(?P<neg>{alternatives})(?:{softeners})?$")
+
+    def negation(self, us: Sequence[str], start: int) -> Optional[float]:
+        """The strength of the negator that negates the cue at unit ``start`` of ``us`` (the
+        negator's ``modifiers.tsv`` factor), or None when the cue is not negated."""
+        clause = start
+        while clause > 0 and us[clause - 1] not in CLAUSE_BREAKS:
+            clause -= 1
+        if not is_word(us[start]):
+            m = self.zh_negator.search("".join(us[max(clause, start - 5):start]))
+            return self.zh_negators[m.group("neg")] if m else None
+        for j in range(start - 1, max(clause, start - EN_SCOPE - self.en_negator_len) - 1, -1):
+            for length in range(min(self.en_negator_len, start - j), 0, -1):
+                key = tuple(us[j:j + length])
+                strength = self.en_negators.get(key, 1.0 if length == 1 and key[0].endswith("n't") else None)
+                if strength is None:
+                    continue
+                between = us[j + length:start]
+                if len(between) > EN_SCOPE:
+                    return None
+                if between and (between[0] in INTENSIFIED_WORDS or (
+                        len(between) == 2 and between[0] in INTENSIFIED[0] and between[1] in INTENSIFIED[1])):
+                    return None
+                return strength
+        return None
+
+
+@lru_cache(maxsize=8)
+def load_lexicon(folder: Path = LEXICON_DIR) -> EmotionLexicon:
+    """The emotion lexicon of ``folder`` (the bundled one by default), read once."""
+    return EmotionLexicon(*emotion_tables(folder))
+
+
+@dataclass(frozen=True)
+class CueHit:
+    """An emotion term (or :data:`NEGATED` word) at units ``[start, end)``; ``negation``: the
+    negator's strength when the term is negated, else None."""
+
+    start: int
+    end: int
+    entries: Tuple[Entry, ...]
+    negation: Optional[float]
+
+    @property
+    def negated_emotion(self) -> Optional[str]:
+        """What the negated term counts as by :data:`NEGATED` (None: nothing of its own)."""
+        return next((e.label for e in self.entries if e.negated_only), None)
+
+
+def scan(us: Sequence[str], lexicon: Optional[EmotionLexicon] = None) -> Iterator[Tuple[Hit, Optional[float]]]:
+    """Every hit of ``us`` (modifiers included, for readers that scale evidence) with the negation
+    strength of emotion terms (None: not negated; always None for modifiers)."""
+    lex = lexicon or load_lexicon()
+    for hit in lex.matcher.scan(us):
+        if hit.entries[0].label in MODIFIER_KINDS:
+            yield hit, None
+        else:
+            yield hit, lex.negation(us, hit.start)
+
+
+def cue_hits(text: str, lexicon: Optional[EmotionLexicon] = None) -> List[CueHit]:
+    """The emotion terms of ``text`` (no modifiers), each with its negation."""
+    return [CueHit(h.start, h.end, h.entries, neg) for h, neg in scan(units(text), lexicon)
+            if h.entries[0].label not in MODIFIER_KINDS]
+
+
+def cue_emotion(hit: CueHit) -> Optional[str]:
+    """What one term counts as for a sentence's reading: its main emotion (the highest-weight row,
+    at least :data:`CUE_MIN_WEIGHT`), or when negated the emotion :data:`NEGATED` gives it (None:
+    nothing)."""
+    if hit.negation is not None:
+        return hit.negated_emotion
+    rows = [e for e in hit.entries if not e.negated_only and e.weight >= CUE_MIN_WEIGHT]
+    return max(rows, key=lambda e: e.weight).label if rows else None
 
 
 def cue_counts(text: str) -> np.ndarray:
-    """Cue hits per emotion (:data:`~edgekit.labels.EMOTIONS` order) in ``text``: longest match first,
-    each character counted once; a negated cue counts only when :data:`NEGATED` gives its emotion."""
-    low = text.lower()
-    taken = np.zeros(len(low) + 1, bool)
+    """Cue words per emotion (:data:`~edgekit.labels.EMOTIONS` order) in ``text``: each term of weight
+    :data:`CUE_MIN_WEIGHT` or more counts once, for its main emotion; a negated one counts only when
+    :data:`NEGATED` gives its emotion."""
     counts = np.zeros(len(EMOTIONS))
-    for pattern, k, negation in _table():
-        for m in pattern.finditer(low):
-            if taken[m.start():m.end()].any() or negated(low, m.start()) != negation:
-                continue
-            taken[m.start():m.end()] = True
-            counts[k] += 1
+    for hit in cue_hits(text):
+        emotion = cue_emotion(hit)
+        if emotion is not None:
+            counts[EMOTIONS.index(emotion)] += 1
     return counts

@@ -5,8 +5,9 @@ toolchain's evaluation scorer). Character n-grams need no word segmentation, so 
 Chinese and English. On 128 human-written sentences outside the library
 (``converters/caption/corpus/restyle_sources.tsv``) it names the labelled emotion for 65% (the 5
 nearest library captions voted 42%); :func:`sentence_emotion`, which lets the sentence's cue words
-(:mod:`~edgekit.captioning.emotioncues`) choose first, for 80% (103 of 128); on 80 chat messages
-(``corpus/chat_messages.tsv``, not used to write the cue words) 79% against 69%
+(:mod:`~edgekit.captioning.emotioncues`, the emotion lexicon shared with the chat analyzer) choose
+first, for 79% (101 of 128); on 80 chat messages (``corpus/chat_messages.tsv``, not used to write the
+cue words) 79% against 69%
 (``python -m converters.caption.restyle_audit``). :func:`emotion_reading` also says whether the
 reading is certain enough for an emotion's voice.
 """

@@ -3,10 +3,14 @@
 How a chat becomes probabilities (all constants below are the documented defaults):
 
 1. The text is split into lines (messages); each line is split into units and scanned for
-   emotion terms and modifiers (longest term first). A negator (不, 没, not, never, ...) within
-   :data:`MODIFIER_WINDOW` units before an emotion term, in the same clause, flips it through
-   :data:`NEGATED` (``不开心``-like: happiness -> sadness); intensifiers (很, 太, so, very, ...) and
-   diminishers (有点, a bit, ...) multiply it; boosters (死了, af, ...) multiply the term before.
+   emotion terms and modifiers (longest term first) with the emotion lexicon restyle reads too
+   (:mod:`edgekit.captioning.emotioncues`: the same terms and the same negation rule). A negated
+   term (not, never, ...n't up to two words before it, 不/没/别 ... right before it or before 很/太/那么,
+   in the same clause) counts through :data:`NEGATED` (``不开心``-like: happiness -> sadness), or as
+   the emotion of its own that ``emotioncues.NEGATED`` gives it ("not clean": disgust) times
+   :data:`NEGATED_WORD_FACTOR`; intensifiers (很, 太, so, very, ...) and diminishers (有点, a bit,
+   ...) within :data:`MODIFIER_WINDOW` units before the term multiply it; boosters (死了, af, ...)
+   multiply the term before.
 2. The same term repeated in a line adds geometrically less (:data:`REPEAT_DECAY`); ``!`` and
    SHOUTED words raise the line's evidence; older lines count less (:data:`RECENCY_DECAY` per line
    before the last).
@@ -29,7 +33,8 @@ from typing import Dict, List, Optional, Tuple
 from ..captioning.taxonomy import EMOTIONS, language_of, resolve_lang
 from ..errors import InputError
 from ..textunits import CLAUSE_BREAKS, units
-from .lexicon import Hit, Lexicon, default_lexicon
+from ..captioning.emotioncues import EmotionLexicon, scan
+from .lexicon import Lexicon, default_lexicon
 
 #: Longest chat text read; longer input keeps its end (the most recent messages).
 MAX_CHAT_CHARS = 2000
@@ -41,6 +46,9 @@ NEGATED: Dict[str, Tuple[str, float]] = {
     "surprise": ("neutral", 0.5), "anger": ("neutral", 0.5), "disgust": ("neutral", 0.5),
     "fear": ("neutral", 0.5), "contempt": ("neutral", 0.5),
 }
+#: What a negated word with an emotion of its own counts as (its emotion by
+#: :data:`~edgekit.captioning.emotioncues.NEGATED`: "not clean" disgust, "不公平" anger) times its weight.
+NEGATED_WORD_FACTOR = 0.7
 REPEAT_DECAY = 0.5
 #: Evidence factor per "!" in a line (at most 3 count) and for a SHOUTED word (>= 3 capitals).
 EXCLAMATION_BOOST = 0.15
@@ -93,13 +101,14 @@ def check_chat(chat: object) -> str:
     return chat[-MAX_CHAT_CHARS:]
 
 
-def _line_evidence(us: List[str], hits: List[Hit]) -> List[Evidence]:
-    """Evidence of one line's emotion hits, with negation / intensity / boosters applied."""
+def _line_evidence(us: List[str], lex: EmotionLexicon) -> List[Evidence]:
+    """Evidence of one line's emotion terms, with negation (the shared rule of
+    :meth:`~edgekit.captioning.emotioncues.EmotionLexicon.negation`), intensity and boosters applied."""
     out: List[Evidence] = []
     pending: List[Tuple[int, str, float]] = []  # (end, kind, factor) of modifiers waiting for a term
     last: Optional[Tuple[int, int]] = None      # (end, index in out) of the last emotion term
     prev_end = 0
-    for hit in hits:
+    for hit, negation in scan(us, lex):
         if any(u in CLAUSE_BREAKS for u in us[prev_end:hit.start]):
             pending, last = [], None
         prev_end = hit.end
@@ -109,20 +118,29 @@ def _line_evidence(us: List[str], hits: List[Hit]) -> List[Evidence]:
                 out[last[1]:] = [Evidence(e.term, e.emotion, e.weight * first.weight, e.negated) for e in out[last[1]:]]
             continue
         if first.label in ("negator", "intensifier", "diminisher"):
-            pending.append((hit.end, first.label, first.weight))
+            if first.label != "negator":
+                pending.append((hit.end, first.label, first.weight))
             continue
-        active = [p for p in pending if hit.start - p[0] <= MODIFIER_WINDOW]
-        negators = [f for _, kind, f in active if kind == "negator"]
-        negated = len(negators) % 2 == 1
         scale = 1.0
-        for _, kind, factor in active:
-            if kind != "negator" or negated:
+        for end, _, factor in pending:
+            if hit.start - end <= MODIFIER_WINDOW:
                 scale *= factor
-        last = (hit.end, len(out))
-        for entry in hit.entries:
-            emotion, factor = NEGATED[entry.label] if negated else (entry.label, 1.0)
-            out.append(Evidence(entry.term, emotion, entry.weight * scale * factor, negated))
         pending = []
+        rows = [e for e in hit.entries if not e.negated_only]
+        if negation is None:
+            if rows:
+                last = (hit.end, len(out))
+                out.extend(Evidence(e.term, e.label, e.weight * scale) for e in rows)
+            continue
+        last = (hit.end, len(out))
+        own = next((e for e in hit.entries if e.negated_only), None)
+        if own is not None:  # a word whose negation has an emotion of its own ("not clean": disgust)
+            weight = max((e.weight for e in rows), default=own.weight)
+            out.append(Evidence(own.term, own.label, weight * scale * negation * NEGATED_WORD_FACTOR, True))
+            continue
+        for entry in rows:
+            emotion, factor = NEGATED[entry.label]
+            out.append(Evidence(entry.term, emotion, entry.weight * scale * negation * factor, True))
     return out
 
 
@@ -146,7 +164,7 @@ def analyze_text(chat: str, lang: Optional[str] = None, lexicon: Optional[Lexico
     the last one most recent). ``lang`` is the reply language (default: the chat's own)."""
     text = check_chat(chat)
     lex = lexicon or default_lexicon()
-    emo_matcher, scene_matcher = lex.emotion_matcher, lex.scene_matcher
+    emotions, scene_matcher = lex.emotion_lexicon, lex.scene_matcher
     lines = [ln for ln in text.splitlines() if ln.strip()]
     evidence: List[Evidence] = []
     scene_scores: Dict[str, float] = {}
@@ -154,7 +172,7 @@ def analyze_text(chat: str, lang: Optional[str] = None, lexicon: Optional[Lexico
         us = units(line)
         recency = RECENCY_DECAY ** age
         boost = _line_boost(line, us) * recency
-        found = _damped(_line_evidence(us, list(emo_matcher.scan(us))))
+        found = _damped(_line_evidence(us, emotions))
         evidence[:0] = [Evidence(e.term, e.emotion, round(e.weight * boost, 4), e.negated) for e in found]
         seen: Counter = Counter()
         for hit in scene_matcher.scan(us):
