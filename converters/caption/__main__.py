@@ -22,11 +22,16 @@ def _run(args: argparse.Namespace) -> None:
     if args.library_only and args.stage != "corpus":
         raise ConfigError("applies to the corpus stage only", f"--library-only with stage {args.stage!r}",
                           "run `python -m converters.caption corpus --library-only`")
+    if args.shipped_only and args.stage != "evaluate":
+        raise ConfigError("applies to the evaluate stage only", f"--shipped-only with stage {args.stage!r}",
+                          "run `python -m converters.caption evaluate --shipped-only`")
     for stage in STAGES if args.stage == "all" else (args.stage,):
         log.info("stage %s", stage)
         fn = getattr(pipeline, stage)
         if stage == "corpus":
             fn(tokenizer=not args.library_only)
+        elif stage == "evaluate":
+            fn(threads=args.threads, shipped_only=args.shipped_only)
         else:
             fn(threads=args.threads) if stage in THREADED else fn()
 
@@ -38,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--library-only", action="store_true",
                         help="corpus stage only: write the library and keep the shipped tokenizer (a corpus edit "
                              "shipped without a retrain; the shipped model and tokenizer must stay a pair)")
+    parser.add_argument("--shipped-only", action="store_true",
+                        help="evaluate stage only: measure again what depends on the shipped model, tokenizer and "
+                             "library (integrity, style batches, restyle, latency, sizes, the library) and keep the "
+                             "full run's model rows from reports/caption/report.json (no build folder needed)")
     parser.set_defaults(func=_run)
     return parser
 

@@ -43,6 +43,8 @@ ROUNDS: Tuple[Round, ...] = (
     Round("3", REVIEWS / "round3", REVIEWS / "round3", "model: a retrained model, not shipped"),
     Round("4", REVIEWS / "round4", REVIEWS / "round4",
           "default Captioner rated as users get it; model: the shipped model"),
+    Round("5", REVIEWS / "round5", REVIEWS / "round5",
+          "new panel seed and unseen chat/restyle requests; library after the scene audit; model: the shipped model"),
 )
 
 
@@ -70,6 +72,11 @@ def _post(summary: Dict[str, Dict[str, dict]], system: str) -> str:
     if s is None:
         return "-"
     return f"{s['all']['would_post']:.2f} (zh {s['zh']['would_post']:.2f}, en {s['en']['would_post']:.2f})"
+
+
+def _readme(r: Round) -> str:
+    """The round's README, relative to reports/caption_review/."""
+    return (r.report / "README.md").relative_to(REVIEWS).as_posix()
 
 
 def section_lines(rounds: Sequence[Round] = ROUNDS, library_path: Path = LIBRARY_PATH) -> List[str]:
@@ -107,8 +114,7 @@ def section_lines(rounds: Sequence[Round] = ROUNDS, library_path: Path = LIBRARY
         "|---|---|---|---|---|---|",
         *rows,
         "",
-        "Sources: [round 1](../caption_review/data/round1/README.md), [round 2](../caption_review/README.md), "
-        "[round 3](../caption_review/round3/README.md), [round 4](../caption_review/round4/README.md), "
+        "Sources: " + ", ".join(f"[round {r.name}](../caption_review/{_readme(r)})" for r in rounds) + ", "
         "[findings](../caption_review/FINDINGS.md) (each round's `report.json`, written by "
         "`python -m converters.caption.review report`). Corpus items of each sheet that are lines of the shipped "
         f"library: {'; '.join(shares)} (round 3 drew them from the merged corpus of both "

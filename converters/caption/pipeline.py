@@ -151,8 +151,18 @@ def register() -> None:
                     "with a fixed-size KV cache; tokenizer caption_tokenizer.json")
 
 
-def evaluate(threads: int = 1) -> None:
-    """Measure perplexity, generation quality, latency and sizes; write reports/caption/."""
+#: What ``evaluate(shipped_only=True)`` measures again; the rest of the report is the full run's.
+SHIPPED_ONLY_SECTIONS = ("targets", "integrity", "style batches", "restyle", "latency",
+                         "sizes and sha256 of the shipped model, tokenizer and library", "caption library")
+
+
+def evaluate(threads: int = 1, shipped_only: bool = False) -> None:
+    """Measure perplexity, generation quality, latency and sizes; write reports/caption/.
+
+    ``shipped_only``: measure again only what depends on the shipped files and the library
+    (:data:`SHIPPED_ONLY_SECTIONS`), keeping the model rows (perplexity, generation of the
+    float/pruned/INT8 builds, training and pruning) of the full run in ``reports/caption/report.json``:
+    for a library or decoding change without a retrain, when the build folder is gone."""
     from edgekit import registry
     from edgekit.captioning import Captioner
 
@@ -162,39 +172,33 @@ def evaluate(threads: int = 1) -> None:
 
     tok, tr, held = load_split()
     entries = tr + held
-    scorer_info = ev.train_scorer(held, tr, seed=SEED + 1000)
-    scorer = scorer_info.pop("scorer")
-    models = {key: paths.WORK / name for key, name in TFLITE.items()}
-    ppl, gen = {}, {}
-    per_cell = 3
-    train_texts = frozenset(e.text for e in tr)
-    for key, path in models.items():
-        ppl[key] = ev.heldout_perplexity(path, tok, held)
-        cap = Captioner(path, paths.TOKENIZER, seed=SEED, num_threads=1, source="model")
-        gen[key] = ev.generation_metrics(cap, scorer, train_texts, per_cell, seed=SEED)
-        log.info(f"{key}: ppl {ppl[key]:.3f}, consistency {gen[key]['emotion_consistency_model_outputs']:.3f}, "
-            f"copies {gen[key]['copies_of_training_lines']:.3f}, fallback {gen[key]['fallback_rate']:.3f}")
+    if shipped_only:
+        previous = json.loads((paths.REPORT_DIR / "report.json").read_text())
+        model_part = {k: previous[k] for k in ("produced_by", "host", "train", "pruning", "perplexity", "generation",
+                                               "per_cell", "scorer")}
+        model_part["corpus_at_training"] = previous.get("corpus_at_training") or {
+            k: previous["corpus"][k] for k in ("total", "train", "heldout")}
+        files = {}
+        kept_sizes, kept_sha = previous["files"], previous["sha256"]  # the build's files; shipped ones replaced below
+    else:
+        model_part = _model_rows(tok, tr, held, ev, rp)
+        files = {name: paths.WORK / name for name in TFLITE.values()}
+        kept_sizes, kept_sha = {}, {}
     shipped = Captioner(paths.SHIPPED_MODEL, paths.TOKENIZER, seed=SEED, num_threads=1, source="model")
     checks = ev.integrity(shipped, 2000, SEED)
     log.info(f"integrity: {checks['damaged_doubles']} damaged doubled words, {checks['unasked_scene']} unasked scenes")
     styles = ev.style_batches(shipped, 60, SEED)
     restyle = ev.restyle_check(shipped, read_tsv(paths.CORPUS / "restyle_sources.tsv"))
     lat = ev.latency(paths.SHIPPED_MODEL, paths.TOKENIZER, 200, SEED)
-    files = {**{p.name: p for p in models.values()}, paths.SHIPPED_MODEL.name: paths.SHIPPED_MODEL,
-             paths.TOKENIZER.name: paths.TOKENIZER, paths.LIBRARY_PATH.name: paths.LIBRARY_PATH}
-    train = json.loads((paths.WORK / "train.json").read_text())
-    prune = json.loads((paths.WORK / "prune.json").read_text())
+    files.update({paths.SHIPPED_MODEL.name: paths.SHIPPED_MODEL, paths.TOKENIZER.name: paths.TOKENIZER,
+                  paths.LIBRARY_PATH.name: paths.LIBRARY_PATH})
     report = {
-        "produced_by": "python -m converters.caption all",
-        "host": rp.host_info(paths.ROOT),
-        "train": train, "pruning": prune, "perplexity": ppl, "generation": gen, "per_cell": per_cell,
+        **model_part,
         "sampling": dataclasses.asdict(shipped.sampling), "integrity": checks, "style_batches": styles,
         "restyle": restyle,
         "latency": lat,
-        "scorer": {**scorer_info, "description": "character 1-4-gram multinomial naive Bayes trained on "
-                   "captions the generator never saw: " + scorer_info["trained_on"]},
-        "files": {name: p.stat().st_size for name, p in files.items()},
-        "sha256": {name: registry.sha256_file(p) for name, p in files.items()},
+        "files": {**kept_sizes, **{name: p.stat().st_size for name, p in files.items()}},
+        "sha256": {**kept_sha, **{name: registry.sha256_file(p) for name, p in files.items()}},
         "tokenizer": {"atoms": len(tok.atoms), "words": len(tok.words), "chars": len(tok.chars),
                       "controls": tok.n_controls},
         "corpus": {"total": len(entries), "train": len(tr), "heldout": len(held),
@@ -202,6 +206,11 @@ def evaluate(threads: int = 1) -> None:
                    "scenes": sorted({e.scene for e in entries}),
                    "cells": {f"{e}/{s}/{l}": n for (e, s, l), n in cell_counts(entries).items()}},
     }
+    if shipped_only:
+        report["remeasured"] = {"produced_by": "python -m converters.caption evaluate --shipped-only",
+                                "host": rp.host_info(paths.ROOT), "date": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                                         time.gmtime()),
+                                "sections": list(SHIPPED_ONLY_SECTIONS)}
     report["targets"] = {
         "int8_size_ok": report["files"][paths.SHIPPED_MODEL.name] <= 6e6,
         "latency_ok": lat["caption_ms_p50"] <= 20.0,
@@ -209,6 +218,33 @@ def evaluate(threads: int = 1) -> None:
         "unasked_scene_ok": checks["unasked_scene"] == 0,
         "style_batch_ok": styles["all_distinct_share"] == 1.0,
     }
-    rp.plot_training(train, prune, paths.REPORT_DIR / "training.png")
+    if not shipped_only:
+        rp.plot_training(report["train"], report["pruning"], paths.REPORT_DIR / "training.png")
     rp.write(report, paths.REPORT_DIR)
     log.info(f"report written: {paths.REPORT_DIR / 'README.md'}; targets {report['targets']}")
+
+
+def _model_rows(tok: CaptionTokenizer, tr: List[Entry], held: List[Entry], ev, rp) -> dict:
+    """Perplexity and generation quality of every build in ``paths.WORK``, with the scorer, training
+    and pruning records: the part of the report that needs the full run's build folder."""
+    from edgekit.captioning import Captioner
+
+    scorer_info = ev.train_scorer(held, tr, seed=SEED + 1000)
+    scorer = scorer_info.pop("scorer")
+    ppl, gen = {}, {}
+    per_cell = 3
+    train_texts = frozenset(e.text for e in tr)
+    for key, name in TFLITE.items():
+        path = paths.WORK / name
+        ppl[key] = ev.heldout_perplexity(path, tok, held)
+        cap = Captioner(path, paths.TOKENIZER, seed=SEED, num_threads=1, source="model")
+        gen[key] = ev.generation_metrics(cap, scorer, train_texts, per_cell, seed=SEED)
+        log.info(f"{key}: ppl {ppl[key]:.3f}, consistency {gen[key]['emotion_consistency_model_outputs']:.3f}, "
+            f"copies {gen[key]['copies_of_training_lines']:.3f}, fallback {gen[key]['fallback_rate']:.3f}")
+    return {"produced_by": "python -m converters.caption all", "host": rp.host_info(paths.ROOT),
+            "train": json.loads((paths.WORK / "train.json").read_text()),
+            "pruning": json.loads((paths.WORK / "prune.json").read_text()),
+            "perplexity": ppl, "generation": gen, "per_cell": per_cell,
+            "corpus_at_training": {"total": len(tr) + len(held), "train": len(tr), "heldout": len(held)},
+            "scorer": {**scorer_info, "description": "character 1-4-gram multinomial naive Bayes trained on "
+                       "captions the generator never saw: " + scorer_info["trained_on"]}}

@@ -5,7 +5,7 @@ import json
 import os
 import platform
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 from converters.core.provenance import cpu_model, git_sha, package_versions
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES
@@ -59,9 +59,27 @@ def _restored(run: Dict) -> str:
             f"the lowest evaluated; {last:.2f} at the last step)")
 
 
+def _load(host: Dict) -> str:
+    load = host.get("load_avg_at_report")
+    return " / ".join(f"{x:.2f}" for x in load) if load else "unknown"
+
+
+def _remeasured_lines(r: Dict) -> List[str]:
+    """The paragraph saying which parts a ``--shipped-only`` evaluation measured again, or nothing."""
+    again = r.get("remeasured")
+    if not again:
+        return []
+    return ["", f"Measured again by `{again['produced_by']}` (git {again['host']['git_sha']}, {again['date']}, "
+            f"{again['host']['cpu']}, load "
+            f"average {_load(again['host'])}): {', '.join(again['sections'])}. The model sections (training, pruning, "
+            "perplexity, and the generation-quality figures and examples of the builds) are the full run's above "
+            f"(git {r['host']['git_sha']}); the build files they measured are not kept in the repository."]
+
+
 def markdown(r: Dict) -> str:
     ppl, gen, sizes, lat, pr = r["perplexity"], r["generation"], r["files"], r["latency"], r["pruning"]
     ship = gen["pruned_int8"]
+    trained_on = r.get("corpus_at_training") or r["corpus"]  # the library split the model was trained on
     t = r["targets"]
     lines = [
         "# Caption generator: evaluation report",
@@ -69,6 +87,7 @@ def markdown(r: Dict) -> str:
         f"Written by `{r['produced_by']}` (git {r['host']['git_sha']}, {r['host']['cpu']}, "
         f"{r['host']['cpu_count']} cores, load average {r['host']['load_avg_at_report']}). Every number below is "
         "measured by `converters/caption/evaluate.py` through the runtime (`edgekit.captioning`, LiteRT only).",
+        *_remeasured_lines(r),
         "",
         "## Targets",
         "",
@@ -111,7 +130,7 @@ def markdown(r: Dict) -> str:
         f"{r['train']['params']:,} parameters; trained {r['train']['history'][-1]['step']} steps "
         f"(batch {r['train']['train']['batch']}) in {r['train']['wall_s'] / 60:.1f} min on 2 TF threads"
         f"{_restored(r['train'])}. "
-        f"Held-out split: {r['corpus']['heldout']} captions (10% of every emotion/style/language cell), "
+        f"Held-out split: {trained_on['heldout']} captions (10% of every emotion/style/language cell), "
         "never trained on.",
         "",
         "## Pruning, INT8 and perplexity",
@@ -155,7 +174,7 @@ def markdown(r: Dict) -> str:
         "its accuracy on the training split (which it never saw) is "
         f"{_pct(r['scorer']['accuracy_on_training_split'])}.",
         f"- Copies: {_pct(ship['copies_of_training_lines'])} of model outputs are verbatim lines of the training split "
-        f"(the model learnt {r['corpus']['train']:,} authored lines; the rest are its own recombinations).",
+        f"(the model learnt {trained_on['train']:,} authored lines; the rest are its own recombinations).",
         f"- Distinct-2 (token bigrams): zh {ship['distinct_2']['zh']:.3f}, en {ship['distinct_2']['en']:.3f}.",
         f"- Fallback to the library: {_pct(ship['fallback_rate'])} (reasons: {ship['fallback_reasons'] or 'none'}).",
         f"- `caption_styles`: {_pct(r['style_batches']['all_distinct_share'])} of {r['style_batches']['trials']} "
@@ -172,7 +191,8 @@ def markdown(r: Dict) -> str:
         "incl. prompt prefill, checks and retries): "
         f"p50 {lat['caption_ms_p50']:.2f} ms, p95 {lat['caption_ms_p95']:.2f} ms; "
         f"one decode invoke p50 {lat['invoke_ms_p50']:.3f} ms. "
-        "Measured while other training jobs shared the 2 cores.",
+        f"Load average when measured: {_load((r.get('remeasured') or r)['host'])} on 2 cores "
+        "(`make bench` measures the caption path on an idle machine: `benchmarks/results/host.md`).",
         "",
         "### Examples (shipped model, from the runs above)",
         "",

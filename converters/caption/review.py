@@ -552,8 +552,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     rs.add_argument("--old", required=True, help="commit of the old system")
     rs.add_argument("--new", required=True, help="commit of the new system")
     rs.add_argument("--seed", type=int, required=True)
-    rs.add_argument("--exclude", type=Path, nargs="*", default=[], help="earlier rounds' sheet.jsonl: their "
-                                                                        "sentences are not drawn again")
+    rs.add_argument("--exclude", type=Path, nargs="+", action="extend", default=[],
+                    help="earlier rounds' sheet.jsonl: their sentences are not drawn again (several paths, or the "
+                         "option repeated)")
     rs.add_argument("--out", type=Path, required=True)
     rr = sub.add_parser("restyle-report", help="README.md and report.json of a restyle round folder")
     rr.add_argument("folder", type=Path)

@@ -137,3 +137,13 @@ def test_captions_record_the_voice_cell():
                                     "style": "poetic", "seed": 3}])[0]
     assert made["caption"].startswith("I feel awful") and made["caption"] != "I feel awful"
     assert (made["inferred_emotion"], made["voice_cell"]) == ("sadness", "sadness")  # a cue word: certain
+
+
+def test_restyle_sheet_takes_every_excluded_sheet_however_they_are_written(tmp_path, monkeypatch):
+    """The rebuild command a round's README prints (``--exclude A --exclude B``) excludes both sheets."""
+    seen = []
+    monkeypatch.setattr(restyle_sheet, "build", lambda old, new, seed, exclude, out: seen.append(list(exclude)))
+    base = ["restyle-sheet", "--old", "a", "--new", "b", "--seed", "1", "--out", str(tmp_path)]
+    review.main(base + ["--exclude", "r6.jsonl", "--exclude", "r7.jsonl"])
+    review.main(base + ["--exclude", "r6.jsonl", "r7.jsonl"])
+    assert seen == [[Path("r6.jsonl"), Path("r7.jsonl")]] * 2
