@@ -133,16 +133,8 @@ def _history(report: Dict[str, Any]) -> Tuple[List[str], List[str]]:
     table = [
         "## First scoring", "",
         f"Both sets as first scored (git {git}, {first['created'][:10]}), before the changes above:", "",
-        "| set | lines | emotion (8 classes) | valence (pos/neg/neutral) | scene (incl. none) "
-        "| scene, labelled lines |",
-        "|---|---|---|---|---|---|",
+        *_score_table(first["sets"], counts=report["sets"]),
     ]
-    for name, res in first["sets"].items():
-        for lang in ("all", "zh", "en"):
-            r = res[lang]
-            n = report["sets"][name][lang]["n"] if name in report["sets"] else "?"
-            table.append(f"| {name} / {lang} | {n} | {r['emotion_accuracy']:.3f} | {r['valence_accuracy']:.3f} | "
-                         f"{r['scene_accuracy']:.3f} | {r['scene_accuracy_when_labelled']:.3f} |")
     table.append("")
     for name in first["sets"]:
         fixed, new = first.get(f"{name}_misses_fixed", []), first.get(f"{name}_misses_new", [])
@@ -150,6 +142,25 @@ def _history(report: Dict[str, Any]) -> Tuple[List[str], List[str]]:
                   + (f"{len(fixed)} ({'; '.join(fixed)})" if fixed else "none")
                   + "; right then, missed now: " + (f"{len(new)} ({'; '.join(new)})" if new else "none") + "."]
     return paragraph, table + [""]
+
+
+def _score_table(sets: Dict[str, Any], counts: Dict[str, Any], baselines: bool = False) -> List[str]:
+    """Markdown table of each set's accuracies per language (``counts``: the sets whose ``n`` to show)."""
+    head = ("| set | lines | emotion (8 classes) | valence (pos/neg/neutral) | scene (incl. none) "
+            "| scene, labelled lines |")
+    rows = [head + (" majority-emotion baseline | keyword-scene baseline |" if baselines else ""),
+            "|---" * (8 if baselines else 6) + "|"]
+    for name, res in sets.items():
+        for lang in ("all", "zh", "en"):
+            r = res[lang]
+            n = counts[name][lang]["n"] if name in counts else "?"
+            row = (f"| {name} / {lang} | {n} | {r['emotion_accuracy']:.3f} | {r['valence_accuracy']:.3f} | "
+                   f"{r['scene_accuracy']:.3f} | {r['scene_accuracy_when_labelled']:.3f} |")
+            if baselines:
+                row += (f" {r['baseline_majority_emotion_accuracy']:.3f} ({r['baseline_majority_emotion']}) | "
+                        f"{r['baseline_keyword_scene_accuracy']:.3f} |")
+            rows.append(row)
+    return rows
 
 
 def to_markdown(report: Dict[str, Any]) -> str:
@@ -166,17 +177,8 @@ def to_markdown(report: Dict[str, Any]) -> str:
         "but its author then wrote the lexicon (phrases peculiar to it were deliberately left out; ordinary "
         "vocabulary naturally overlaps), so even the held-out accuracy is optimistic for real chats.", "",
         *paragraph,
-        "| set | lines | emotion (8 classes) | valence (pos/neg/neutral) | scene (incl. none) | scene, labelled lines "
-        "| majority-emotion baseline | keyword-scene baseline |",
-        "|---|---|---|---|---|---|---|---|",
+        *_score_table(report["sets"], counts=report["sets"], baselines=True),
     ]
-    for name, res in report["sets"].items():
-        for lang in ("all", "zh", "en"):
-            r = res[lang]
-            lines.append(f"| {name} / {lang} | {r['n']} | {r['emotion_accuracy']:.3f} | {r['valence_accuracy']:.3f} | "
-                         f"{r['scene_accuracy']:.3f} | {r['scene_accuracy_when_labelled']:.3f} | "
-                         f"{r['baseline_majority_emotion_accuracy']:.3f} ({r['baseline_majority_emotion']}) | "
-                         f"{r['baseline_keyword_scene_accuracy']:.3f} |")
     held = report["sets"]["heldout"]
     lines += ["", "Keyword-scene baseline: the captioner's own scene keywords (`taxonomy.resolve_scene`), "
               "the first scene with a keyword in the text.", "",
