@@ -17,9 +17,18 @@ classes of blind reviews rounds 5 and 6 (today's ``voices_check`` rules, applied
   letter after ". ", output over the caption length limit;
 - ``f_mood_rule``: a fragment that breaks a mood rule of its cell (``emotion``: cue words of another
   emotion, sarcasm mocking sincere good or sad news; ``denies-surprise``; ``mood-neutral``;
-  ``presupposes``);
+  ``presupposes``; ``calm-mood``: a calming line in a happiness, surprise, anger, disgust or fear cell);
 - ``g_weak_prefix``: a prefix without the style's voice (rule ``weak-prefix``: "Gently:", "【今日无事】");
-- ``h_comparison``: a comparison with a thing ("比老式电梯还吓人").
+- ``h_comparison``: a comparison with a thing ("比老式电梯还吓人");
+- ``i_presupposition``: a fragment whose presupposition the sentence contradicts (blind review round 8:
+  "Roll the end credits" on a trip not yet begun, 看不惯的就不看啦 on a smell, a calming line on an
+  excited or annoyed sentence): the fragment's tags in today's voices file (for a fragment no longer
+  there, the tags its words imply: ``voices_check.TAG_CUES``) against the sentence's features
+  (:func:`edgekit.captioning.presuppose.clashes`).
+
+Since the voices carry tags, ``dump`` writes only the fragments ``restyle`` may pick for the sentence
+(:meth:`~edgekit.captioning.voices.Voices.candidates`: none whose tags the sentence contradicts while
+the cell has another); on older commits, every fragment of the cell.
 
 Text-emotion accuracy is reported on the restyle sources (both halves: review rounds 1-4 used the
 even rows, round 5 the odd ones) and on ``corpus/chat_messages.tsv`` (80 chat messages with the
@@ -46,6 +55,7 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -54,13 +64,14 @@ from converters.core.paths import ROOT
 from edgekit.captioning import Captioner, textemotion
 from edgekit.captioning.library import MAX_CHARS
 from edgekit.captioning.taxonomy import STYLES
-from edgekit.captioning.voices import Voice, attach
+from edgekit.captioning.presuppose import clashes, sentence_features
+from edgekit.captioning.voices import Voice, attach, read_voices
 
 CORPUS = ROOT / "converters" / "caption" / "corpus"
 ANY = "any"  # the mood-neutral cell (edgekit.captioning.voices.ANY_MOOD; older commits lack the name)
 CLASSES = ("a_glued", "b_emotion", "c_second_person", "d_exclamation_prefix", "e_other", "f_mood_rule",
-           "g_weak_prefix", "h_comparison")
-_RULE_CLASS = {"glued": "a_glued", "simile": "a_glued", "second-person": "c_second_person",
+           "g_weak_prefix", "h_comparison", "i_presupposition")
+_RULE_CLASS = {"calm-mood": "f_mood_rule", "glued": "a_glued", "simile": "a_glued", "second-person": "c_second_person",
                "exclamation-prefix": "d_exclamation_prefix", "emotion": "f_mood_rule",
                "denies-surprise": "f_mood_rule", "mood-neutral": "f_mood_rule",
                "presupposes": "f_mood_rule", "weak-prefix": "g_weak_prefix",
@@ -85,7 +96,10 @@ def dump(sources: Iterable[Dict[str, str]], chats: Iterable[Dict[str, str]]) -> 
         cell = inferred if certain else ANY
         for style in STYLES[1:]:
             voices = cap.voices.voices
-            for voice in voices.get((row["lang"], style, cell)) or voices.get((row["lang"], style, "neutral"), ()):
+            picks = getattr(cap.voices, "candidates", None)
+            cell_voices = (picks(row["text"], row["lang"], style, cell) if picks else
+                           voices.get((row["lang"], style, cell)) or voices.get((row["lang"], style, "neutral"), ()))
+            for voice in cell_voices:
                 out.append({"kind": "restyle", "row": i, "lang": row["lang"], "label": row["emotion"],
                             "inferred": inferred, "certain": certain, "cell": cell, "source": row["text"],
                             "style": style, "position": voice.position, "fragment": voice.text,
@@ -97,15 +111,33 @@ def dump(sources: Iterable[Dict[str, str]], chats: Iterable[Dict[str, str]]) -> 
     return out
 
 
+@lru_cache(maxsize=1)
+def _bundled_tags() -> Dict[Tuple[str, str], frozenset]:
+    return {(lang, v.text): v.tags for (lang, _, _), cell in read_voices().items() for v in cell}
+
+
+def fragment_tags(lang: str, text: str) -> frozenset:
+    """The tags of a fragment: today's voices file's, else those its words imply (``TAG_CUES``)."""
+    from converters.caption.voices_check import TAG_CUES
+
+    known = _bundled_tags().get((lang, text))
+    if known is not None:
+        return known
+    return frozenset(tag for tag, cues in TAG_CUES.items() if cues[lang].search(text))
+
+
 def classes(record: dict) -> List[str]:
     """The failure classes of one restyled output (see the module docstring)."""
     from converters.caption.voices_check import fragment_problems
 
     cell = record.get("cell", record["inferred"])
     found = {"b_emotion"} if cell not in (record["label"], ANY) else set()
-    voice = Voice(record["position"], record["fragment"])
+    tags = fragment_tags(record["lang"], record["fragment"])
+    voice = Voice(record["position"], record["fragment"], tags)
     for rule, _ in fragment_problems(record["lang"], record["style"], cell, voice):
         found.add(_RULE_CLASS.get(rule, "e_other"))
+    if clashes(tags, sentence_features(record["source"], record["lang"])):
+        found.add("i_presupposition")
     source, output = record["source"], record["output"]
     added = len(_DOUBLED.findall(output)) > len(_DOUBLED.findall(source))
     if record["lang"] == "en":

@@ -35,11 +35,24 @@ Rules (issue #25, blind review round 5), each problem named with its line:
   "抱抱今天的自己", "Holding space for this one", "One day at a time": a hard day the sentence may not
   have had; blind review round 7) or treasure the moment ("压在枕头下", "存进时光胶囊", "Saving this
   one for the scrapbook": a moment worth keeping) (:data:`PRESUPPOSES`);
+- ``tags`` (blind review round 8: stock lines that clash with the sentence's situation): a fragment's
+  optional ``tags`` (:data:`~edgekit.captioning.presuppose.TAGS`) say what it presupposes about the
+  sentence, and restyle never attaches it to a sentence that contradicts that
+  (:mod:`edgekit.captioning.presuppose`). A fragment whose words plainly presuppose one (:data:`TAG_CUES`:
+  "end credits", 日记, 回不去 -> ``past``; "my eyes", 辣眼睛 -> ``sight``; 听到 -> ``sound``; "deep breath",
+  "one day at a time", 都是日子的一部分 -> ``calm``) must carry the tag (rule ``tags``);
+- ``calm-mood``: no ``calm`` fragment in a cell of a high-arousal emotion
+  (:data:`~edgekit.captioning.presuppose.AROUSED_EMOTIONS`: happiness, surprise, anger, disgust, fear):
+  it would calm the feeling away instead of voicing it (round 8: annoyance, disgust or excitement
+  turned into calm acceptance);
 - the library's checks: length (zh <= 16, en <= 48 characters), scene and situation words
   (:func:`edgekit.captioning.situation.unasked_scene`, as for a scene-less caption), blocklisted terms,
   unbalanced brackets, damaged reduplications, glyphs the bundled fonts cannot draw, duplicates;
 - coverage: every (lang, style, emotion or ``any``) cell but ``plain`` has >= 6 distinct suffixes
   (prefixes are optional: round 6 preferred short suffix tags that react to the sentence);
+- coverage of tags: for every tag, a cell keeps >= 3 suffixes without it (:data:`MIN_UNTAGGED`), so a
+  sentence that contradicts the tag still has a choice (restyle falls back to the cell's
+  least-clashing fragments only where none is left);
 - ``prefixes``: a cell has at most 2 prefixes (:data:`MAX_PREFIXES`), so most results end with a
   suffix that reacts to the sentence.
 
@@ -60,6 +73,7 @@ import numpy as np
 
 from edgekit import glyphs
 from edgekit.captioning.emotioncues import cue_counts
+from edgekit.captioning.presuppose import AROUSED_EMOTIONS, TAGS
 from edgekit.captioning.library import BLOCKLIST_PATH, blocked_term, read_blocklist, unbalanced_bracket
 from edgekit.captioning.situation import unasked_scene
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES
@@ -70,6 +84,8 @@ from edgekit.textunits import KAOMOJI
 
 MAX_FRAGMENT_CHARS = {"zh": 16, "en": 48}
 MIN_SUFFIXES = 6
+#: For every tag, the suffixes of a cell without it: what a sentence contradicting the tag chooses from.
+MIN_UNTAGGED = 3
 MAX_PREFIXES = 2
 #: How a suffix may open: a new sentence.
 SUFFIX_OPENERS = {"zh": ("……", "。", "！", "？", "～"), "en": ("... ", ". ", "! ", "? ", "~ ")}
@@ -107,6 +123,25 @@ PRESUPPOSES = {"zh": re.compile(r"辛苦|照顾(?:好)?自己|抱抱|慢慢来|�
                                 r"\bit(?:'|’)?s (?:okay|ok|alright|fine)\b|\bhugs?\b|\bget(?:ting)? through\b|"
                                 r"\bone day at a time\b|\bheal\w*|\bbreathe\b|\btough\b|\bsurviv\w*|\bcomfort\w*|"
                                 r"\bscrapbook\b|\btreasur\w*|\bcherish\w*|\bkeepsake\b", re.I)}
+#: Words that plainly presuppose a tag's condition: a fragment with them must carry the tag (rule ``tags``).
+TAG_CUES = {
+    "past": {"zh": re.compile(r"日记|回不去|那些年|冲洗|相册|照片|写到这里|剧终|谢幕|落幕|"
+                              r"好好记住|值得记下|多年后|口袋里|史书"),
+             "en": re.compile(r"\bend credits\b|\bmemories\b|\bdiary\b|\bscrapbook\b|\bkeepsake\b|"
+                              r"\bthat happened\b|\bfiled under\b|\bin the books\b|\bforever\b|\bremember this\b|"
+                              r"\brewind\w*|\blogged\b", re.I)},
+    "sight": {"zh": re.compile(r"(?<!揉)眼睛(?!出汗)|双眼|之眼|辣眼|开了眼|大开眼界|"
+                               r"不看|看不惯|看点好|老花镜|看在眼里"),
+              "en": re.compile(r"\beyes?\b|\bat the sight\b|\blook(?:ing)? at\b", re.I)},
+    "sound": {"zh": re.compile(r"听到|听见|耳朵"), "en": re.compile(r"\bheard\b|\bears?\b", re.I)},
+    "smell": {"zh": re.compile(r"闻到|臭味|气味"), "en": re.compile(r"\bsmell\w*|\bstink\w*|\bstench\b", re.I)},
+    "calm": {"zh": re.compile(r"深呼吸|消消气|放过自己|慢慢来|一步一步|会过去|随它去|刚刚好|"
+                              r"都是日子|都是生活|节奏|慢慢消化|皆是命运|不紧不慢|笑笑就过去"),
+             "en": re.compile(r"\bdeep breath\b|\bbreathe\b|\bstep at a time\b|\bday at a time\b|\bpeace\b|"
+                              r"\b(?:it|that)(?:'|’)?s okay\b(?! to be \w)|\bit is what it is\b|\bsuch is\b|"
+                              r"\bgoes on\b|\bdrifts on\b|"
+                              r"\bit'll pass\b|\bsink in\b|\bunbothered\b|\bshrug it off\b|\bit was written\b", re.I)},
+}
 _GLUE = "，,、；;：:—-"
 _SIMILE = {"zh": re.compile(r"(?<![录图影画偶肖想])像|仿佛|如同|好似|宛如|似的|一样|犹如|恰似"),
            "en": re.compile(r"^\W*like\b|\blike (?:a|an|the|my|some|\w+ing)\b|\bas (?:if|though)\b|\bas \w+ as\b",
@@ -150,6 +185,7 @@ def fragment_problems(lang: str, style: str, emotion: str, voice: Voice) -> List
         out.append(("second-person", f"no second person ({_SECOND_PERSON[lang].search(text).group(0)!r}): the "
                                      "poster would be talking to themselves"))
     out += _mood_problems(lang, style, emotion, voice)
+    out += tag_problems(lang, emotion, voice)
     if len(text.strip()) > MAX_FRAGMENT_CHARS[lang]:
         out.append(("length", f"longer than {MAX_FRAGMENT_CHARS[lang]} characters"))
     scene = unasked_scene(lang, text)
@@ -159,6 +195,22 @@ def fragment_problems(lang: str, style: str, emotion: str, voice: Voice) -> List
                         ("glyphs", "".join(sorted(glyphs.undrawable(text))))):
         if found:
             out.append((rule, f"{rule}: {found!r}"))
+    return out
+
+
+def tag_problems(lang: str, emotion: str, voice: Voice) -> List[Tuple[str, str]]:
+    """The rules ``tags`` and ``calm-mood`` (module docstring)."""
+    out = []
+    unknown = sorted(set(voice.tags) - set(TAGS))
+    if unknown:
+        out.append(("tags", f"unknown tag(s) {', '.join(unknown)} (known: {', '.join(TAGS)})"))
+    for tag, cues in TAG_CUES.items():
+        found = cues[lang].search(voice.text)
+        if found and tag not in voice.tags:
+            out.append(("tags", f"{found.group(0)!r} presupposes {tag}: tag the fragment '{tag}' so restyle keeps it "
+                                "off sentences that contradict it"))
+    if "calm" in voice.tags and emotion in AROUSED_EMOTIONS:
+        out.append(("calm-mood", f"a calming line in a {emotion} cell calms the feeling away: voice it instead"))
     return out
 
 
@@ -201,7 +253,12 @@ def read_rows(path: Path) -> List[Tuple[int, str, str, str, Voice]]:
     """(line, lang, style, emotion, voice) of every row (the runtime's reader checks the format first)."""
     read_voices(path)
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    return [(n, *line.split("\t")[:3], Voice(*line.split("\t")[3:5])) for n, line in enumerate(lines, start=2)]
+    rows = []
+    for n, line in enumerate(lines, start=2):
+        parts = line.split("\t")
+        tags = frozenset(t.strip() for t in parts[5].split(",") if t.strip()) if len(parts) > 5 else frozenset()
+        rows.append((n, *parts[:3], Voice(parts[3], parts[4], tags)))
+    return rows
 
 
 def validate(path: Path = VOICES_PATH, blocklist: Optional[Sequence[str]] = None) -> List[str]:
@@ -228,6 +285,11 @@ def validate(path: Path = VOICES_PATH, blocklist: Optional[Sequence[str]] = None
                 if len({v.text for v in cell if v.position == "suffix"}) < MIN_SUFFIXES:
                     problems.append(f"{path}: coverage: {lang}/{style}/{emotion} needs >= {MIN_SUFFIXES} distinct "
                                     "suffixes")
+                for tag in sorted({t for v in cell for t in v.tags}):
+                    free = len({v.text for v in cell if v.position == "suffix" and tag not in v.tags})
+                    if free < MIN_UNTAGGED:
+                        problems.append(f"{path}: coverage: {lang}/{style}/{emotion} has {free} suffixes without tag "
+                                        f"{tag}, needs >= {MIN_UNTAGGED} for sentences that contradict it")
                 prefixes = sum(v.position == "prefix" for v in cell)
                 if prefixes > MAX_PREFIXES:
                     problems.append(f"{path}: prefixes: {lang}/{style}/{emotion} has {prefixes} prefixes, at most "

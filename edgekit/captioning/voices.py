@@ -1,8 +1,11 @@
 """Style voices for :meth:`Captioner.restyle`: the person's sentence kept, the style's voice added.
 
-``voices.tsv`` (header ``lang style emotion position text``) holds authored, content-free
-fragments per language, style and emotion, each a ``prefix`` or a ``suffix``
-(``converters/caption/corpus/VOICES.md``). Restyling keeps the source sentence word for word and
+``voices.tsv`` (header ``lang style emotion position text`` and an optional ``tags`` column) holds
+authored, content-free fragments per language, style and emotion, each a ``prefix`` or a ``suffix``
+(``converters/caption/corpus/VOICES.md``). A fragment's tags (comma-separated,
+:data:`~edgekit.captioning.presuppose.TAGS`) say what it presupposes about the sentence (``past``,
+``sight``, ``calm`` ...): restyle never picks one the sentence contradicts while the cell has another
+(:meth:`Voices.candidates`). Restyling keeps the source sentence word for word and
 attaches one fragment of the target style and the sentence's emotion, so content and emotion
 survive by construction and the voice changes; the ``plain`` voice is the sentence itself with
 kaomoji and decorative brackets removed. A sentence whose emotion is uncertain (no cue word and an
@@ -16,7 +19,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -24,6 +27,7 @@ from ..errors import ModelError
 from ..paths import read_regular
 from ..textunits import KAOMOJI
 from .library import ASSET_DIR, MAX_CHARS
+from .presuppose import TAGS, clashes, sentence_features
 from .taxonomy import EMOTIONS, LANGS, STYLES
 
 VOICES_PATH = ASSET_DIR / "voices.tsv"
@@ -31,6 +35,8 @@ VOICES_PATH = ASSET_DIR / "voices.tsv"
 ANY_MOOD = "any"
 MOODS = tuple(EMOTIONS) + (ANY_MOOD,)
 HEADER = ("lang", "style", "emotion", "position", "text")
+#: The optional last column: what a fragment presupposes (:data:`~edgekit.captioning.presuppose.TAGS`).
+TAGS_COLUMN = "tags"
 POSITIONS = ("prefix", "suffix")
 MAX_VOICES_BYTES = 4 * 2**20
 #: Sentence-final punctuation and commas a suffix replaces (it opens its own sentence).
@@ -49,6 +55,13 @@ DECORATION = re.compile(rf"(?:{KAOMOJI.pattern})[ノ丿ﾉ✧☆♪]*|【[^】]{
 class Voice(NamedTuple):
     position: str
     text: str
+    tags: FrozenSet[str] = frozenset()
+
+
+def parse_tags(field: str) -> Optional[FrozenSet[str]]:
+    """The tags of a ``tags`` field ("past,calm"; empty: none), or None when one is unknown."""
+    tags = frozenset(t.strip() for t in field.split(",") if t.strip())
+    return tags if tags <= set(TAGS) else None
 
 
 def read_voices(path: Path = VOICES_PATH) -> Dict[Tuple[str, str, str], List[Voice]]:
@@ -57,16 +70,19 @@ def read_voices(path: Path = VOICES_PATH) -> Dict[Tuple[str, str, str], List[Voi
         lines = read_regular(path, MAX_VOICES_BYTES, "style voices", ModelError).decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"cannot read the style voices ({exc})", subject=path, hint="reinstall edgekit") from None
-    if not lines or tuple(lines[0].split("\t")) != HEADER:
-        raise ModelError(f"bad header, expected {'|'.join(HEADER)}", subject=path)
+    header = tuple(lines[0].split("\t")) if lines else ()
+    if header not in (HEADER, HEADER + (TAGS_COLUMN,)):
+        raise ModelError(f"bad header, expected {'|'.join(HEADER)}[|{TAGS_COLUMN}]", subject=path)
     voices: Dict[Tuple[str, str, str], List[Voice]] = defaultdict(list)
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split("\t")
-        if (len(parts) != len(HEADER) or parts[0] not in LANGS or parts[1] not in STYLES or parts[2] not in MOODS
-                or parts[3] not in POSITIONS or not parts[4].strip()):
-            raise ModelError(f"line {number} is not 'lang style emotion|{ANY_MOOD} prefix|suffix text' with known "
-                             "tags", subject=path)
-        voices[(parts[0], parts[1], parts[2])].append(Voice(parts[3], parts[4]))
+        tags = parse_tags(parts[5]) if len(header) > len(HEADER) and len(parts) == len(header) else frozenset()
+        if (len(parts) != len(header) or parts[0] not in LANGS or parts[1] not in STYLES or parts[2] not in MOODS
+                or parts[3] not in POSITIONS or not parts[4].strip() or tags is None):
+            raise ModelError(f"line {number} is not 'lang style emotion|{ANY_MOOD} prefix|suffix text"
+                             + (f" {'|'.join(TAGS)},..." if len(header) > len(HEADER) else "")
+                             + "' with known tags", subject=path)
+        voices[(parts[0], parts[1], parts[2])].append(Voice(parts[3], parts[4], tags))
     return dict(voices)
 
 
@@ -115,19 +131,34 @@ class Voices:
     def load(cls, path: Path = VOICES_PATH) -> "Voices":
         return cls(read_voices(Path(path)))
 
-    def restyle(self, rng: np.random.Generator, source: str, lang: str, style: str, emotion: str,
-                exclude: Iterable[str] = ()) -> Optional[str]:
-        """``source`` in ``style``'s voice for ``emotion`` (an emotion or :data:`ANY_MOOD`; a voices
-        file without mood-neutral cells answers :data:`ANY_MOOD` from the neutral cell), not in
-        ``exclude`` (fragments that keep the result within the caption length limit first); None
-        when the cell has no unused fragment. ``plain`` always gives the sentence itself (:func:`plain`)."""
-        if style == "plain":  # the sentence itself: never "used up" by earlier calls
-            return plain(source)
-        excluded = set(exclude)
+    def candidates(self, source: str, lang: str, style: str, emotion: str) -> List[Voice]:
+        """The fragments of the (``lang``, ``style``, ``emotion``) cell that ``restyle`` may attach to
+        ``source``: those whose tags the sentence contradicts in nothing
+        (:func:`~edgekit.captioning.presuppose.clashes` on its
+        :func:`~edgekit.captioning.presuppose.sentence_features`); when every fragment of the cell
+        clashes, those that clash in the fewest tags, so the result still carries the style and the
+        cell's mood. A voices file without mood-neutral cells answers :data:`ANY_MOOD` from the
+        neutral cell."""
         cell = self.voices.get((lang, style, emotion))
         if cell is None and emotion == ANY_MOOD:
             cell = self.voices.get((lang, style, "neutral"))
-        made = [attach(source, v, lang) for v in cell or ()]
+        if not cell:
+            return []
+        features = sentence_features(source, lang)
+        counts = [len(clashes(v.tags, features)) for v in cell]
+        least = min(counts)
+        return [v for v, n in zip(cell, counts) if n == least]
+
+    def restyle(self, rng: np.random.Generator, source: str, lang: str, style: str, emotion: str,
+                exclude: Iterable[str] = ()) -> Optional[str]:
+        """``source`` in ``style``'s voice for ``emotion`` (an emotion or :data:`ANY_MOOD`): one of
+        :meth:`candidates`, not in ``exclude`` (fragments that keep the result within the caption
+        length limit first); None when no candidate is unused. ``plain`` always gives the sentence
+        itself (:func:`plain`)."""
+        if style == "plain":  # the sentence itself: never "used up" by earlier calls
+            return plain(source)
+        excluded = set(exclude)
+        made = [attach(source, v, lang) for v in self.candidates(source, lang, style, emotion)]
         made = [t for t in made if t not in excluded and t != source]
         if not made:
             return None

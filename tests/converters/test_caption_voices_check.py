@@ -10,8 +10,9 @@ from edgekit.captioning.voices import Voice, read_voices
 HEADER = "lang\tstyle\temotion\tposition\ttext\n"
 
 
-def rules(lang: str, style: str, emotion: str, position: str, text: str) -> set:
-    return {rule for rule, _ in voices_check.fragment_problems(lang, style, emotion, Voice(position, text))}
+def rules(lang: str, style: str, emotion: str, position: str, text: str, tags: str = "") -> set:
+    voice = Voice(position, text, frozenset(t for t in tags.split(",") if t))
+    return {rule for rule, _ in voices_check.fragment_problems(lang, style, emotion, voice)}
 
 
 def test_the_bundled_voices_pass():
@@ -30,7 +31,7 @@ def test_the_bundled_voices_pass():
     ("en", "sarcastic", "sadness", "suffix", ". I'm fine. (I'm not.)"),
     # prefixes with the style's voice: action tags, kaomoji, labels with a voice marker
     ("en", "anime", "anger", "prefix", "*stomps foot* "),
-    ("zh", "wholesome", "anger", "prefix", "（深呼吸）"),
+    ("zh", "wholesome", "anger", "prefix", "（小声抗议）"),
     ("zh", "anime", "surprise", "prefix", "(ﾟДﾟ)诶——汇报："),
     ("zh", "anime", "fear", "prefix", "(((ﾟДﾟ)))小声报告："),
     ("zh", "retro", "happiness", "prefix", "本台喜讯："),
@@ -41,7 +42,7 @@ def test_the_bundled_voices_pass():
     ("zh", "retro", "any", "suffix", "。以上，今日简讯。"),
     ("en", "dramatic", "any", "suffix", ". And so the saga continues."),
     # situation words as nouns only: the verb and the stage are no scene
-    ("en", "wholesome", "surprise", "suffix", ". Taking a moment to let it sink in."),
+    ("en", "wholesome", "surprise", "suffix", ". Still blinking at this, honestly."),
     ("en", "dramatic", "sadness", "suffix", ". The curtain falls in silence."),
 ])
 def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text):
@@ -76,10 +77,10 @@ def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text
     ("zh", "wholesome", "any", "suffix", "。今天也辛苦了。", {"presupposes"}),
     ("zh", "wholesome", "any", "suffix", "。抱抱今天的自己。", {"presupposes"}),
     ("en", "wholesome", "any", "suffix", ". Holding space for this one.", {"presupposes"}),
-    ("en", "retro", "any", "suffix", ". Saving this one for the scrapbook.", {"presupposes"}),
+    ("en", "retro", "any", "suffix", ". Saving this one for the scrapbook.", {"presupposes", "tags"}),
     ("zh", "wholesome", "sadness", "suffix", "。抱抱今天的自己。", set()),  # fine where the sentence is sad
     # a situation the sentence did not set: taxonomy scene words and situation words alike
-    ("zh", "retro", "any", "suffix", "。夹进旧相册里。", {"scene"}),
+    ("zh", "retro", "any", "suffix", "。夹进旧相册里。", {"scene", "tags"}),
     ("en", "poetic", "disgust", "suffix", ". Hair in the sink again.", {"scene"}),
     # the other rules
     ("zh", "anime", "surprise", "suffix", "？！诶诶诶？！", {"glued"}),
@@ -92,6 +93,49 @@ def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text
 ])
 def test_each_rule_names_the_fragments_that_break_it(lang, style, emotion, position, text, expected):
     assert rules(lang, style, emotion, position, text) == expected
+
+
+@pytest.mark.parametrize("lang, style, emotion, position, text, tags, expected", [
+    # round 8: words that presuppose the sentence's situation need their tag, so restyle can keep them off
+    ("en", "retro", "any", "suffix", ". Roll the end credits.", "", {"tags"}),
+    ("en", "retro", "any", "suffix", ". Roll the end credits.", "past", set()),
+    ("en", "retro", "any", "suffix", ". Filed under memories.", "", {"tags"}),
+    ("zh", "retro", "sadness", "suffix", "……那些年啊，回不去了。", "", {"tags"}),
+    ("zh", "retro", "sadness", "suffix", "……那些年啊，回不去了。", "past", set()),
+    ("zh", "slang", "disgust", "suffix", "。辣眼睛。", "", {"tags"}),
+    ("zh", "slang", "disgust", "suffix", "。辣眼睛。", "sight", set()),
+    ("en", "sarcastic", "disgust", "suffix", ". Mmm, love that for my eyes.", "", {"tags"}),
+    ("zh", "anime", "any", "suffix", "。本宝宝都听到了 (・ω・)", "", {"tags"}),
+    ("zh", "anime", "surprise", "prefix", "（揉眼睛）", "", set()),  # the poster's own eyes: no sight presupposed
+    ("en", "slang", "any", "suffix", ". Core memory status: pending.", "", set()),
+    ("en", "wholesome", "any", "suffix", ". One day at a time.", "", {"tags", "presupposes"}),
+    ("zh", "wholesome", "any", "suffix", "。记下来，都是日子的一部分。", "", {"tags"}),
+    ("zh", "wholesome", "any", "suffix", "。记下来，都是日子的一部分。", "calm", set()),
+    ("en", "wholesome", "anger", "suffix", ". It's okay to be mad.", "", set()),  # validates the anger
+    # a calming line calms an aroused emotion away, tagged or not
+    ("en", "wholesome", "disgust", "suffix", ". Protecting my peace.", "", {"tags"}),
+    ("en", "wholesome", "disgust", "suffix", ". Protecting my peace.", "calm", {"calm-mood"}),
+    ("zh", "wholesome", "anger", "prefix", "（深呼吸）", "calm", {"calm-mood"}),
+    ("zh", "wholesome", "surprise", "suffix", "。慢慢消化一下。", "calm", {"calm-mood"}),
+    ("en", "wholesome", "sadness", "suffix", ". It's okay to not be okay.", "calm", set()),  # comfort suits sadness
+    ("en", "slang", "neutral", "suffix", ". It is what it is.", "calm", set()),
+    ("en", "slang", "neutral", "suffix", ". It is what it is.", "wistful", {"tags"}),  # unknown tag
+])
+def test_tag_rules(lang, style, emotion, position, text, tags, expected):
+    assert rules(lang, style, emotion, position, text, tags) == expected
+
+
+def test_a_voices_file_with_tags_checks_them_and_their_coverage(tmp_path):
+    path = tmp_path / "voices.tsv"
+    rows = [f"en\tslang\tneutral\tsuffix\t. It is what it is {k}.\tcalm\n" for k in range(4)]
+    rows += [f"en\tslang\tneutral\tsuffix\t. Vibes {k}.\t\n" for k in range(2)]
+    path.write_text(HEADER.rstrip("\n") + "\ttags\n" + "".join(rows), encoding="utf-8")
+    problems = "\n".join(voices_check.validate(path))
+    assert f"{path}: coverage: en/slang/neutral has 2 suffixes without tag calm, needs >= 3" in problems
+    assert "needs >= 6 distinct suffixes" not in problems.split("en/slang/neutral")[1].split("\n")[0]
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(HEADER.rstrip("\n") + "\ttags\nen\tslang\tneutral\tsuffix\t. Vibes.\twistful\n", encoding="utf-8")
+    assert voices_check.main(["--path", str(bad)]) == 2  # the runtime's reader refuses an unknown tag
 
 
 def test_a_voices_file_reports_lines_duplicates_and_coverage(tmp_path):
@@ -153,6 +197,21 @@ def test_audit_classes_of_round6_failures():
     assert restyle_audit.classes(record(lang="zh", style="retro", label="fear", inferred="fear",
                                         fragment="。这可比老式电梯还吓人。", output="x。这可比老式电梯还吓人。")) == [
         "e_other", "h_comparison"]  # 电梯 is a situation word too (rule scene)
+
+
+def test_audit_counts_fragments_the_sentence_contradicts():
+    # round 8: a retrospective line on a trip not yet begun; a sight line on a smell; calm on excitement
+    trip = record(label="happiness", inferred="happiness", cell="any", style="retro", source="Flying out tomorrow",
+                  fragment=". Roll the end credits.", output="Flying out tomorrow. Roll the end credits.")
+    assert restyle_audit.classes(trip) == ["i_presupposition"]
+    assert restyle_audit.classes({**trip, "source": "Flew back yesterday",
+                                  "output": "Flew back yesterday. Roll the end credits."}) == []
+    smell = record(lang="zh", label="disgust", inferred="disgust", style="wholesome", source="车厢里的味道太冲了",
+                   fragment="。看不惯的就不看啦。", output="车厢里的味道太冲了。看不惯的就不看啦。")
+    assert restyle_audit.classes(smell) == ["i_presupposition"]  # a fragment no longer bundled: tags from its words
+    calm = record(label="happiness", inferred="happiness", cell="any", style="wholesome", source="We won the cup!",
+                  fragment=". One day at a time.", output="We won the cup! One day at a time.")
+    assert "i_presupposition" in restyle_audit.classes(calm)
 
 
 def test_audit_runs_on_sources_and_counts(tmp_path):
