@@ -115,11 +115,13 @@ def assemble(made: Dict[str, List[dict]], code: Dict[str, str], seed: int, out: 
         json.dump({"seed": seed, "code": code, "items": items}, f, ensure_ascii=False, indent=1)
 
 
-def build(old: str, new: str, seed: int, exclude: Sequence[Path], out: Path) -> None:
+def build(old: str, new: str, seed: int, exclude: Sequence[Path], out: Path, sources: Path = SOURCES) -> None:
     """A whole round's sheet: :func:`requests`, each commit's :func:`captions`, :func:`assemble`."""
-    rows = requests(seed, exclude)
+    rows = requests(seed, exclude, sources)
     assemble({"old": captions_at(old, rows), "new": captions_at(new, rows)}, {"old": old, "new": new}, seed, out)
     shown = " ".join(f"--exclude {_shown(Path(p))}" for p in exclude)
+    if Path(sources).resolve() != SOURCES.resolve():
+        shown = (shown + " " if shown else "") + f"--sources {_shown(Path(sources))}"
     command = (f"python -m converters.caption.review restyle-sheet --old {old} --new {new} --seed {seed} "
                + (shown + " " if shown else "") + f"--out {_shown(out)}")
     (out / "made.json").write_text(json.dumps({"sheet": command}, indent=1) + "\n", encoding="utf-8")

@@ -420,9 +420,7 @@ def restyle_round(folder: Path) -> dict:
     meta = {"systems": systems, "code": key.get("code", {}), "seed": key.get("seed"), "captions": len(sheet),
             "pairs": len(pairs), "differing_pairs": len(differing),
             "sources": len({(sheet[i]["lang"], sheet[i]["source"]) for i in sheet}),
-            "sources_in_restyle_sources": len({(sheet[i]["lang"], sheet[i]["source"]) for i in sheet}
-                                              & {(r["lang"], r["text"]) for r in
-                                                 authored.read_tsv(CORPUS / "restyle_sources.tsv")}),
+            "sources_in_files": _sources_in_files({(sheet[i]["lang"], sheet[i]["source"]) for i in sheet}),
             "langs": dict(Counter(sheet[i]["lang"] for i in sheet)),
             "reviewers": sorted(same), "ratings": len(ratings),
             "sheet_command": (json.loads(made_path.read_text(encoding="utf-8"))["sheet"] if made_path.is_file()
@@ -494,8 +492,9 @@ def restyle_markdown(report: dict) -> str:
                      + " | ".join(f"{pct(t['value'])} ({'met' if t['met'] else 'not met'})" for t in cells) + " |")
     lines += ["", "(all requests, both languages)", "", "## How it was made", "",
               "- What was rated: `restyle` of sentences people post "
-              f"({m['sources_in_restyle_sources']} of the {m['sources']} sentences are lines of "
-              "`converters/caption/corpus/restyle_sources.tsv`), the emotion inferred from the text as `restyle` does "
+              "(" + "; ".join(f"{n} of the {m['sources']} sentences are lines of `converters/caption/corpus/{name}`"
+                              for name, n in m["sources_in_files"].items()) + "), "
+              "the emotion inferred from the text as `restyle` does "
               "(`key.json`: `source_emotion` is the sentence's label, `inferred_emotion` what the system inferred). "
               + "; ".join(f"`{s}` is `Captioner.restyle` at commit {m['code'][s]}" for s in systems if s in m["code"])
               + ".",
@@ -516,6 +515,13 @@ def restyle_markdown(report: dict) -> str:
                   "relayed by the session that ran the round, `remarks.json`):", ""]
         lines += [f"- {name}: {text}" for name, text in report["remarks"].items()] + [""]
     return "\n".join(lines)
+
+
+def _sources_in_files(sentences: set) -> Dict[str, int]:
+    """How many of ``sentences`` ((lang, text)) each restyle source file holds (files holding none left out)."""
+    counts = {path.name: len(sentences & {(r["lang"], r["text"]) for r in authored.read_tsv(path)})
+              for path in sorted(CORPUS.glob("restyle_sources*.tsv"))}
+    return {name: n for name, n in counts.items() if n}
 
 
 def write_restyle_review(folder: Path) -> dict:
@@ -555,6 +561,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     rs.add_argument("--exclude", type=Path, nargs="+", action="extend", default=[],
                     help="earlier rounds' sheet.jsonl: their sentences are not drawn again (several paths, or the "
                          "option repeated)")
+    rs.add_argument("--sources", type=Path, default=None,
+                    help="the sentences to draw from (default: converters/caption/corpus/restyle_sources.tsv; "
+                         "restyle_sources_b.tsv is a held-out set for blind rounds only)")
     rs.add_argument("--out", type=Path, required=True)
     rr = sub.add_parser("restyle-report", help="README.md and report.json of a restyle round folder")
     rr.add_argument("folder", type=Path)
@@ -562,7 +571,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "restyle-sheet":
         from converters.caption import restyle_sheet
 
-        restyle_sheet.build(args.old, args.new, args.seed, args.exclude, args.out)
+        restyle_sheet.build(args.old, args.new, args.seed, args.exclude, args.out,
+                            **({"sources": args.sources} if args.sources else {}))
         print(f"{args.out / 'sheet.jsonl'}, {args.out / 'key.json'}")
         return 0
     if args.command == "restyle-report":

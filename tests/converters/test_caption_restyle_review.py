@@ -142,8 +142,31 @@ def test_captions_record_the_voice_cell():
 def test_restyle_sheet_takes_every_excluded_sheet_however_they_are_written(tmp_path, monkeypatch):
     """The rebuild command a round's README prints (``--exclude A --exclude B``) excludes both sheets."""
     seen = []
-    monkeypatch.setattr(restyle_sheet, "build", lambda old, new, seed, exclude, out: seen.append(list(exclude)))
+    monkeypatch.setattr(restyle_sheet, "build", lambda old, new, seed, exclude, out, **kw: seen.append(list(exclude)))
     base = ["restyle-sheet", "--old", "a", "--new", "b", "--seed", "1", "--out", str(tmp_path)]
     review.main(base + ["--exclude", "r6.jsonl", "--exclude", "r7.jsonl"])
     review.main(base + ["--exclude", "r6.jsonl", "r7.jsonl"])
     assert seen == [[Path("r6.jsonl"), Path("r7.jsonl")]] * 2
+
+
+def test_a_round_can_draw_from_another_sources_file(tmp_path):
+    """``--sources``: the held-out sentences of a later round; the report says which file they are from."""
+    sources = tmp_path / "restyle_sources_x.tsv"
+    rows = ["lang\temotion\tscene\ttext"] + [f"{lang}\t{emotion}\tnone\t{lang} {emotion} sentence {i}"
+                                          for lang in ("zh", "en") for emotion in ("neutral", "anger")
+                                          for i in range(3)]
+    sources.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    drawn = restyle_sheet.requests(7, (), sources)
+    assert drawn and {r["source"] for r in drawn} <= {line.split("\t")[3] for line in rows[1:]}
+
+
+def test_the_rebuild_command_names_a_sources_file_other_than_the_default(tmp_path, monkeypatch):
+    sources = tmp_path / "restyle_sources_x.tsv"
+    sources.write_text("lang\temotion\tscene\ttext\nzh\tneutral\tnone\t今天下雨\nen\tneutral\tnone\tIt rains\n",
+                       encoding="utf-8")
+    monkeypatch.setattr(restyle_sheet, "captions_at", lambda commit, rows: [])
+    monkeypatch.setattr(restyle_sheet, "assemble", lambda *a, **k: (tmp_path / "out").mkdir(exist_ok=True))
+    restyle_sheet.build("a", "b", 1, (), tmp_path / "out", sources)
+    assert f"--sources {sources}" in json.loads((tmp_path / "out" / "made.json").read_text())["sheet"]
+    restyle_sheet.build("a", "b", 1, (), tmp_path / "out")
+    assert "--sources" not in json.loads((tmp_path / "out" / "made.json").read_text())["sheet"]
