@@ -394,6 +394,11 @@ def config_from_args(args: argparse.Namespace) -> HostConfig:
         raise SystemExit("error: --threads, --frames, --model-runs and --cold-runs must be >= 1")
     cfg.running_modes = list(dict.fromkeys(cfg.running_modes))
     cfg.xnnpack = {"on": [True], "off": [False], "both": [True, False]}[args.xnnpack]
+    named = ([args.models_dir] if args.models_dir != model_files.DEFAULT_EMOTION_DIR else []) + (args.caption_dir or [])
+    missing = [str(d) for d in named if not Path(d).is_dir()]
+    if missing:  # the default folders may be absent (their variants are listed as skipped); a named one is a mistake
+        raise SystemExit(f"error: --models-dir/--caption-dir: no such folder: {', '.join(missing)} "
+                         "(name a folder holding the toolchain's .tflite files, or leave the option out)")
     cfg.emotion_dir, cfg.extra_models, cfg.toolchain_variants = args.models_dir, extra, not args.no_variants
     cfg.families = tuple(args.families)
     if args.caption_dir:

@@ -34,6 +34,7 @@ def variants_dir(tmp_path) -> Path:
 
 def test_quick_host_run_end_to_end(tmp_path, variants_dir, capsys):
     out = tmp_path / "results"
+    (tmp_path / "no_captions").mkdir()  # a caption folder without the toolchain's files: its variants are skipped
     code = host.main([*QUICK, "--families", "emotion", "caption", "--models-dir", str(variants_dir),
                       "--caption-dir", str(tmp_path / "no_captions"), "--out-dir", str(out)])
     assert code == 1  # the broken float_fp32 is an error
@@ -275,3 +276,19 @@ def test_a_graph_xnnpack_refuses_is_a_skipped_configuration_not_an_error(monkeyp
     with pytest.raises(invoke.XnnpackRefused, match="XNNPACK refused this graph"):
         invoke.open_interpreter(model_path("emotion"), 1, xnnpack=True)
     assert invoke.open_interpreter(model_path("emotion"), 1, xnnpack=False).get_input_details()
+
+
+def test_a_named_models_folder_that_does_not_exist_is_an_error(tmp_path):
+    import argparse
+
+    import pytest
+
+    from benchmarks import host
+
+    parser = argparse.ArgumentParser()
+    host.add_arguments(parser)
+    for option in ("--models-dir", "--caption-dir"):
+        with pytest.raises(SystemExit, match="no such folder"):
+            host.config_from_args(parser.parse_args([option, str(tmp_path / "nowhere")]))
+    assert host.config_from_args(parser.parse_args(["--models-dir", str(tmp_path)])).emotion_dir == tmp_path
+    assert host.config_from_args(parser.parse_args([])).emotion_dir == host.model_files.DEFAULT_EMOTION_DIR
