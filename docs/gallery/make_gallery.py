@@ -2,7 +2,7 @@
 
 Uses the bundled demo photo (NASA astronaut portrait, public domain) and scikit-image's
 ``chelsea.png`` (a cat, CC0; the ``[test]`` extra installs scikit-image). Captions come from the
-bundled caption model with fixed seeds; docs/gallery/gallery.json lists what each file shows.
+caption library (the default source) with fixed seeds; docs/gallery/gallery.json lists what each file shows.
 """
 from __future__ import annotations
 
