@@ -24,7 +24,10 @@ classes of blind reviews rounds 5 and 6 (today's ``voices_check`` rules, applied
   "Roll the end credits" on a trip not yet begun, 看不惯的就不看啦 on a smell, a calming line on an
   excited or annoyed sentence): the fragment's tags in today's voices file (for a fragment no longer
   there, the tags its words imply: ``voices_check.TAG_CUES``) against the sentence's features
-  (:func:`edgekit.captioning.presuppose.clashes`).
+  (:func:`edgekit.captioning.presuppose.clashes`);
+- ``j_remark``: a fragment of the mood-neutral cell that is a remark, not a style marker (rule
+  ``marker``, blind reviews rounds 7-9: "A little piece of today" on gym mockery, 已阅，不予置评 on a
+  happy moment): a remark after a sentence whose mood restyle could not read may clash with it.
 
 Since the voices carry tags, ``dump`` writes only the fragments ``restyle`` may pick for the sentence
 (:meth:`~edgekit.captioning.voices.Voices.candidates`: none whose tags the sentence contradicts while
@@ -70,12 +73,12 @@ from edgekit.captioning.voices import Voice, attach, read_voices
 CORPUS = ROOT / "converters" / "caption" / "corpus"
 ANY = "any"  # the mood-neutral cell (edgekit.captioning.voices.ANY_MOOD; older commits lack the name)
 CLASSES = ("a_glued", "b_emotion", "c_second_person", "d_exclamation_prefix", "e_other", "f_mood_rule",
-           "g_weak_prefix", "h_comparison", "i_presupposition")
+           "g_weak_prefix", "h_comparison", "i_presupposition", "j_remark")
 _RULE_CLASS = {"calm-mood": "f_mood_rule", "glued": "a_glued", "simile": "a_glued", "second-person": "c_second_person",
                "exclamation-prefix": "d_exclamation_prefix", "emotion": "f_mood_rule",
                "denies-surprise": "f_mood_rule", "mood-neutral": "f_mood_rule",
                "presupposes": "f_mood_rule", "weak-prefix": "g_weak_prefix",
-               "comparison": "h_comparison"}
+               "comparison": "h_comparison", "marker": "j_remark"}
 _DOUBLED = re.compile(r"[。！？!?…~～][，,。.、；;]|[，,][。.！!？?]")
 _LOWER_AFTER_STOP = re.compile(r"(?<![.])[.!?] [a-z]")
 

@@ -346,7 +346,8 @@ class Captioner(CreateFromOptions):
         ``plain`` is the sentence without kaomoji and decorations. ``emotion`` (a label or a
         probability dict, e.g. the face's) picks the voices' emotion; without it the emotion is
         inferred from the text (:meth:`emotion_reading`, read once), and a sentence whose emotion is
-        uncertain gets the style's mood-neutral voice.
+        uncertain gets the style's mood-neutral cell: a style marker only (a kaomoji, an ellipsis, a
+        short tag or label), which says nothing about the event or its mood.
         """
         source = check_text(text)
         lang = resolve_lang(lang) if lang is not None else language_of(source)

@@ -10,9 +10,12 @@ attaches one fragment of the target style and the sentence's emotion, so content
 survive by construction and the voice changes; the ``plain`` voice is the sentence itself with
 kaomoji and decorative brackets removed. A sentence whose emotion is uncertain (no cue word and an
 unsure text model: :func:`~edgekit.captioning.textemotion.emotion_reading`) gets a fragment of the
-style's mood-neutral cell (emotion column :data:`ANY_MOOD`), which reads after a sentence of any
-mood, instead of a strongly emotional one that may clash with it. This is the documented hybrid of issue #25 item 5: the
-caption model writes captions, it does not rewrite them.
+style's mood-neutral cell (emotion column :data:`ANY_MOOD`). In the bundled file that cell holds
+*style markers*, not remarks (blind reviews rounds 7-9: a remark stuck on the end of a sentence
+whose mood was misread clashed with it): a kaomoji or an ellipsis after the sentence, or a short
+tag or label before it (（旁白）, 本台消息：, 家人们，, "*deadpan* ", "Chat, "), which say nothing
+about the event or its mood. This is the documented hybrid of issue #25 item 5: the caption model
+writes captions, it does not rewrite them.
 """
 from __future__ import annotations
 
@@ -50,6 +53,7 @@ _ENDED = ("!", "?", "！", "？", "…", "...", "~", "～")
 #: 【labels】 and sparkles: what the plain voice drops. A bracketed word ("(maybe)", "（大概）") is
 #: part of the sentence, not a decoration.
 DECORATION = re.compile(rf"(?:{KAOMOJI.pattern})[ノ丿ﾉ✧☆♪]*|【[^】]{{0,12}}】|[✧☆♪]+")
+_KAOMOJI_ONLY = re.compile(rf"(?:{KAOMOJI.pattern})[ノ丿ﾉ✧☆♪]*")
 
 
 class Voice(NamedTuple):
@@ -96,26 +100,35 @@ def ends_decorated(text: str) -> bool:
     return any(m.end() == len(text) for m in DECORATION.finditer(text))
 
 
+def is_kaomoji(text: str) -> bool:
+    """Whether ``text`` is one kaomoji and nothing else (a style marker of the mood-neutral cell)."""
+    return _KAOMOJI_ONLY.fullmatch(text.strip()) is not None
+
+
 def attach(source: str, voice: Voice, lang: str) -> str:
     """``source`` with ``voice`` attached.
 
     A suffix opens its own sentence (``。X`` / ``. X``): it replaces the sentence's trailing comma
     or full stop, and after a sentence that already ends with "!", "?", "…", "~" or a kaomoji its
-    opener is dropped (one space kept in English and after a kaomoji). A prefix is a label; after an
-    English label ending with a colon a capital that only started the sentence is lower-cased (not
-    "I" or an acronym)."""
+    opener is dropped (one space kept in English and after a kaomoji). A suffix that is only a
+    kaomoji follows the sentence after one space, in place of its comma or full stop; one that is
+    only an ellipsis ("……", "...") replaces them and adds nothing after "!", "?" or "…". A prefix is
+    a label; after an English label ending with a colon or a comma ("Chat, ") a capital that only
+    started the sentence is lower-cased (not "I" or an acronym)."""
     text = voice.text
     if voice.position == "suffix":
+        stripped = source.rstrip()
+        if is_kaomoji(text):  # a trailing mark: after the sentence, in place of its comma or full stop
+            return (source.rstrip(_TRAILING) or stripped) + " " + text.strip()
         opener = next((o for o in _OPENERS if text.startswith(o)), None)
         if opener is None:  # a fragment that joins without punctuation of its own
             return source + (" " if lang == "en" else "") + text
-        stripped = source.rstrip()
         decorated = ends_decorated(stripped)
         if decorated or stripped.endswith(_ENDED):
             rest = text[len(opener):].lstrip()
-            return stripped + (" " if lang == "en" or decorated else "") + rest
+            return stripped + (" " if rest and (lang == "en" or decorated) else "") + rest
         return (source.rstrip(_TRAILING) or stripped) + text
-    if (lang == "en" and text.rstrip().endswith(":") and re.match(r"[A-Z][a-z]", source)
+    if (lang == "en" and text.rstrip().endswith((":", ",")) and re.match(r"[A-Z][a-z]", source)
             and not re.match(r"I\b", source)):
         source = source[0].lower() + source[1:]
     return text + source

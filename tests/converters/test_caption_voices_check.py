@@ -37,10 +37,16 @@ def test_the_bundled_voices_pass():
     ("zh", "retro", "happiness", "prefix", "本台喜讯："),
     ("zh", "slang", "anger", "prefix", "我真的栓Q："),
     ("en", "slang", "happiness", "prefix", "POV: "),
-    # the mood-neutral cell: no emotion, no exclamation
-    ("en", "sarcastic", "any", "suffix", ". Anyway."),
-    ("zh", "retro", "any", "suffix", "。以上，今日简讯。"),
-    ("en", "dramatic", "any", "suffix", ". And so the saga continues."),
+    # the mood-neutral cell: style markers that say nothing about the event or its mood
+    ("zh", "anime", "any", "suffix", "(・ω・)"),
+    ("en", "poetic", "any", "suffix", "..."),
+    ("zh", "poetic", "any", "suffix", "……"),
+    ("zh", "dramatic", "any", "prefix", "（旁白）"),
+    ("en", "sarcastic", "any", "prefix", "*deadpan* "),
+    ("zh", "retro", "any", "prefix", "本台消息："),
+    ("en", "dramatic", "any", "prefix", "Narrator: "),
+    ("zh", "slang", "any", "prefix", "家人们，"),
+    ("en", "slang", "any", "prefix", "Chat, "),
     # situation words as nouns only: the verb and the stage are no scene
     ("en", "wholesome", "surprise", "suffix", ". Still blinking at this, honestly."),
     ("en", "dramatic", "sadness", "suffix", ". The curtain falls in silence."),
@@ -71,16 +77,28 @@ def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text
     ("en", "sarcastic", "surprise", "suffix", ". Of course it did.", {"denies-surprise"}),
     ("zh", "sarcastic", "surprise", "suffix", "。谁能想到呢（所有人）。", {"denies-surprise"}),
     ("en", "sarcastic", "sadness", "suffix", ". Great. Fantastic. Thrilled.", {"emotion"}),
-    ("zh", "slang", "any", "suffix", "。快乐直接拉满！", {"mood-neutral"}),
-    ("en", "poetic", "any", "suffix", "~ The page turns.", {"mood-neutral"}),
+    ("zh", "slang", "any", "suffix", "。快乐直接拉满！", {"mood-neutral", "marker"}),
+    ("en", "poetic", "any", "suffix", "~ The page turns.", {"marker"}),
     # round-7 failures: a mood-neutral line that comforts presupposes a hard day, one that treasures a good one
-    ("zh", "wholesome", "any", "suffix", "。今天也辛苦了。", {"presupposes"}),
-    ("zh", "wholesome", "any", "suffix", "。抱抱今天的自己。", {"presupposes"}),
-    ("en", "wholesome", "any", "suffix", ". Holding space for this one.", {"presupposes"}),
-    ("en", "retro", "any", "suffix", ". Saving this one for the scrapbook.", {"presupposes", "tags"}),
+    ("zh", "wholesome", "any", "suffix", "。今天也辛苦了。", {"presupposes", "marker"}),
+    ("zh", "wholesome", "any", "suffix", "。抱抱今天的自己。", {"presupposes", "marker"}),
+    ("en", "wholesome", "any", "suffix", ". Holding space for this one.", {"presupposes", "marker"}),
+    ("en", "retro", "any", "suffix", ". Saving this one for the scrapbook.", {"presupposes", "tags", "marker"}),
+    # rounds 7-9: on an uncertain reading a remark, however neutral it looks, misses or flips the sentence's mood;
+    # the mood-neutral cell holds style markers only
+    ("en", "wholesome", "any", "suffix", ". A little piece of today.", {"marker"}),
+    ("zh", "sarcastic", "any", "suffix", "。已阅，不予置评。", {"marker"}),
+    ("zh", "anime", "any", "suffix", "。(・ω・)", {"marker"}),  # a kaomoji alone, without an opener of its own
+    ("en", "poetic", "any", "suffix", "... And on it goes...", {"marker"}),
+    ("zh", "dramatic", "any", "prefix", "【吾之命运又添一笔】", {"marker"}),  # a label, but a remark
+    ("en", "retro", "any", "prefix", "Bulletin from the desk of fate: ", {"marker"}),
+    # an address is one voice marker of the style and nothing more; a comma ends no other prefix
+    ("zh", "slang", "any", "prefix", "家人们都懂，", {"marker"}),
+    ("en", "slang", "any", "prefix", "Honestly, ", {"marker", "weak-prefix"}),
+    ("en", "slang", "neutral", "prefix", "Chat, ", {"glued"}),
     ("zh", "wholesome", "sadness", "suffix", "。抱抱今天的自己。", set()),  # fine where the sentence is sad
     # a situation the sentence did not set: taxonomy scene words and situation words alike
-    ("zh", "retro", "any", "suffix", "。夹进旧相册里。", {"scene", "tags"}),
+    ("zh", "retro", "any", "suffix", "。夹进旧相册里。", {"scene", "tags", "marker"}),
     ("en", "poetic", "disgust", "suffix", ". Hair in the sink again.", {"scene"}),
     # the other rules
     ("zh", "anime", "surprise", "suffix", "？！诶诶诶？！", {"glued"}),
@@ -97,20 +115,20 @@ def test_each_rule_names_the_fragments_that_break_it(lang, style, emotion, posit
 
 @pytest.mark.parametrize("lang, style, emotion, position, text, tags, expected", [
     # round 8: words that presuppose the sentence's situation need their tag, so restyle can keep them off
-    ("en", "retro", "any", "suffix", ". Roll the end credits.", "", {"tags"}),
-    ("en", "retro", "any", "suffix", ". Roll the end credits.", "past", set()),
-    ("en", "retro", "any", "suffix", ". Filed under memories.", "", {"tags"}),
+    ("en", "retro", "neutral", "suffix", ". Roll the end credits.", "", {"tags"}),
+    ("en", "retro", "neutral", "suffix", ". Roll the end credits.", "past", set()),
+    ("en", "retro", "neutral", "suffix", ". Filed under memories.", "", {"tags"}),
     ("zh", "retro", "sadness", "suffix", "……那些年啊，回不去了。", "", {"tags"}),
     ("zh", "retro", "sadness", "suffix", "……那些年啊，回不去了。", "past", set()),
     ("zh", "slang", "disgust", "suffix", "。辣眼睛。", "", {"tags"}),
     ("zh", "slang", "disgust", "suffix", "。辣眼睛。", "sight", set()),
     ("en", "sarcastic", "disgust", "suffix", ". Mmm, love that for my eyes.", "", {"tags"}),
-    ("zh", "anime", "any", "suffix", "。本宝宝都听到了 (・ω・)", "", {"tags"}),
+    ("zh", "anime", "neutral", "suffix", "。本宝宝都听到了 (・ω・)", "", {"tags"}),
     ("zh", "anime", "surprise", "prefix", "（揉眼睛）", "", set()),  # the poster's own eyes: no sight presupposed
-    ("en", "slang", "any", "suffix", ". Core memory status: pending.", "", set()),
-    ("en", "wholesome", "any", "suffix", ". One day at a time.", "", {"tags", "presupposes"}),
-    ("zh", "wholesome", "any", "suffix", "。记下来，都是日子的一部分。", "", {"tags"}),
-    ("zh", "wholesome", "any", "suffix", "。记下来，都是日子的一部分。", "calm", set()),
+    ("en", "slang", "neutral", "suffix", ". Core memory status: pending.", "", set()),
+    ("en", "wholesome", "any", "suffix", ". One day at a time.", "", {"tags", "presupposes", "marker"}),
+    ("zh", "wholesome", "neutral", "suffix", "。记下来，都是日子的一部分。", "", {"tags"}),
+    ("zh", "wholesome", "neutral", "suffix", "。记下来，都是日子的一部分。", "calm", set()),
     ("en", "wholesome", "anger", "suffix", ". It's okay to be mad.", "", set()),  # validates the anger
     # a calming line calms an aroused emotion away, tagged or not
     ("en", "wholesome", "disgust", "suffix", ". Protecting my peace.", "", {"tags"}),
@@ -147,8 +165,16 @@ def test_a_voices_file_reports_lines_duplicates_and_coverage(tmp_path):
     assert f"{path}:3: glued: " in "\n".join(problems)
     assert any(p.startswith(f"{path}:4: duplicate: same text as line 2") for p in problems)
     assert f"{path}: coverage: zh/slang/sadness needs >= 6 distinct suffixes" in "\n".join(problems)
-    assert f"{path}: coverage: zh/slang/any needs >= 6" in "\n".join(problems)
+    assert f"{path}: coverage: zh/slang/any needs >= 2 distinct markers" in "\n".join(problems)
     assert voices_check.main(["--path", str(path)]) == 1
+
+
+def test_a_mood_neutral_cell_needs_two_markers_one_more_than_an_ellipsis(tmp_path):
+    path = tmp_path / "voices.tsv"
+    path.write_text(HEADER + "en\tpoetic\tany\tsuffix\t...\n", encoding="utf-8")
+    assert f"{path}: coverage: en/poetic/any needs >= 2 distinct markers" in "\n".join(voices_check.validate(path))
+    path.write_text(HEADER + "en\tpoetic\tany\tsuffix\t...\nen\tpoetic\tany\tprefix\t*softly* \n", encoding="utf-8")
+    assert not [p for p in voices_check.validate(path) if "en/poetic/any" in p]
 
 
 def test_a_cell_with_more_than_two_prefixes_is_named(tmp_path):
@@ -187,8 +213,11 @@ def test_audit_classes_of_round5_failures():
 
 def test_audit_classes_of_round6_failures():
     # a mood-neutral fragment on an uncertain sentence is no mood clash; an emotion's cell of another emotion is
+    assert restyle_audit.classes(record(inferred="happiness", cell="any", position="prefix", fragment="*softly* ",
+                                        output="*softly* Got elbowed on purpose playing basketball")) == []
+    # rounds 7-9: a remark in the mood-neutral cell, not a style marker
     assert restyle_audit.classes(record(inferred="happiness", cell="any", fragment=". Anyway.",
-                                        output="Got elbowed on purpose playing basketball. Anyway.")) == []
+                                        output="Got elbowed on purpose playing basketball. Anyway.")) == ["j_remark"]
     assert restyle_audit.classes(record(style="sarcastic", label="surprise", inferred="surprise",
                                         fragment=". Of course it did.", output="x. Of course it did.")) == [
         "f_mood_rule"]
@@ -203,9 +232,9 @@ def test_audit_counts_fragments_the_sentence_contradicts():
     # round 8: a retrospective line on a trip not yet begun; a sight line on a smell; calm on excitement
     trip = record(label="happiness", inferred="happiness", cell="any", style="retro", source="Flying out tomorrow",
                   fragment=". Roll the end credits.", output="Flying out tomorrow. Roll the end credits.")
-    assert restyle_audit.classes(trip) == ["i_presupposition"]
+    assert restyle_audit.classes(trip) == ["i_presupposition", "j_remark"]
     assert restyle_audit.classes({**trip, "source": "Flew back yesterday",
-                                  "output": "Flew back yesterday. Roll the end credits."}) == []
+                                  "output": "Flew back yesterday. Roll the end credits."}) == ["j_remark"]
     smell = record(lang="zh", label="disgust", inferred="disgust", style="wholesome", source="车厢里的味道太冲了",
                    fragment="。看不惯的就不看啦。", output="车厢里的味道太冲了。看不惯的就不看啦。")
     assert restyle_audit.classes(smell) == ["i_presupposition"]  # a fragment no longer bundled: tags from its words

@@ -102,7 +102,7 @@ def test_bundled_cells_never_answer_a_prospective_sentence_with_a_past_fragment(
     voices = read_voices()
     v = Voices(voices)
     tagged = {(lang, x.text): x.tags for (lang, _, _), cell in voices.items() for x in cell}
-    assert sum(bool(t) for t in tagged.values()) >= 60
+    assert sum(bool(t) for t in tagged.values()) >= 40  # the emotion cells; the mood-neutral markers carry none
     for text, lang in (("明天就要出发旅行啦！", "zh"), ("Leaving for the mountains tomorrow, can't wait!", "en"),
                        ("车厢里一股汗味，太难闻了", "zh"), ("The smell in the hallway is unreal", "en")):
         feats = sentence_features(text, lang)

@@ -256,8 +256,12 @@ def test_restyle_keeps_the_sentence_verbatim_full_width_punctuation_included(cap
 
 def test_restyling_one_sentence_again_and_again_never_runs_out():
     cap = Captioner(seed=2)
-    outs = [cap.restyle("好累啊", style="dramatic")[0].text for _ in range(30)]  # >= 6 suffixes per cell
-    assert all("好累啊" in t for t in outs) and len(set(outs)) >= 6
+    outs = [cap.restyle("好累啊，心里难受", style="dramatic")[0].text for _ in range(30)]  # >= 6 suffixes per cell
+    assert all("好累啊，心里难受" in t for t in outs) and len(set(outs)) >= 6
+    # an uncertain reading: the style's markers (2 or more per cell) come back in turn
+    outs = [cap.restyle("好累啊", style="dramatic")[0].text for _ in range(30)]
+    markers = read_voices()[("zh", "dramatic", "any")]
+    assert set(outs) == {attach("好累啊", v, "zh") for v in markers}
 
 
 def test_restyle_takes_the_emotion_it_is_given(cap):

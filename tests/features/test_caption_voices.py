@@ -8,7 +8,7 @@ from edgekit import glyphs
 from edgekit.captioning.library import MAX_CHARS
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES, match_scene
 from edgekit.captioning import Captioner
-from edgekit.captioning.voices import ANY_MOOD, MOODS, Voice, Voices, attach, plain, read_voices
+from edgekit.captioning.voices import ANY_MOOD, MOODS, Voice, Voices, attach, is_kaomoji, plain, read_voices
 from edgekit.errors import ModelError
 
 
@@ -20,9 +20,14 @@ def voices():
 def test_every_style_emotion_and_language_has_suffixes_and_a_mood_neutral_cell(voices):
     for lang in LANGS:
         for style in STYLES[1:]:  # plain is the sentence itself
-            for emotion in MOODS:  # the emotions and ANY_MOOD
+            for emotion in EMOTIONS:
                 cell = voices[(lang, style, emotion)]
                 assert len({v.text for v in cell if v.position == "suffix"}) >= 6, (lang, style, emotion)
+            # the mood-neutral cell: style markers, a kaomoji or an ellipsis alone after the sentence or a
+            # short tag or label before it
+            markers = voices[(lang, style, ANY_MOOD)]
+            assert len({v.text for v in markers}) >= 2 and all(
+                v.position == "prefix" or is_kaomoji(v.text) or v.text in ("……", "...") for v in markers), markers
     assert not any(key[1] == "plain" for key in voices)
     assert ANY_MOOD not in EMOTIONS
 
@@ -59,6 +64,19 @@ def test_fragments_name_no_scene_and_render_with_the_bundled_fonts(voices):
     ("I can't even", Voice("prefix", "Plot twist: "), "en", "Plot twist: I can't even"),
     ("NASA called", Voice("prefix", "Plot twist: "), "en", "Plot twist: NASA called"),
     ("Bombed my exam", Voice("prefix", "*sobs in anime* "), "en", "*sobs in anime* Bombed my exam"),
+    # style markers of the mood-neutral cells: a kaomoji alone follows after a space, in place of a full stop
+    ("下雨了，在家待着。", Voice("suffix", "(・ω・)"), "zh", "下雨了，在家待着 (・ω・)"),
+    ("Rain all day.", Voice("suffix", "(・_・)"), "en", "Rain all day (・_・)"),
+    ("Rain all day?!", Voice("suffix", "(・_・)"), "en", "Rain all day?! (・_・)"),
+    # an ellipsis alone replaces a full stop or comma and adds nothing after "!", "?" or "…"
+    ("下雨了，在家待着。", Voice("suffix", "……"), "zh", "下雨了，在家待着……"),
+    ("下雨了！", Voice("suffix", "……"), "zh", "下雨了！"),
+    ("Rain all day,", Voice("suffix", "..."), "en", "Rain all day..."),
+    ("Rain all day!", Voice("suffix", "..."), "en", "Rain all day!"),
+    # an address ending with a comma: a capital that only started the sentence is lower-cased
+    ("下雨了，在家待着", Voice("prefix", "家人们，"), "zh", "家人们，下雨了，在家待着"),
+    ("Rain all day", Voice("prefix", "Chat, "), "en", "Chat, rain all day"),
+    ("I stayed in", Voice("prefix", "Chat, "), "en", "Chat, I stayed in"),
 ])
 def test_attach_keeps_the_sentence_and_joins_punctuation(source, voice, lang, expected):
     assert attach(source, voice, lang) == expected
@@ -112,6 +130,30 @@ def test_restyle_uses_the_mood_neutral_voice_when_the_emotion_is_uncertain(voice
     # an emotion the caller gives is certain
     given = cap.restyle(text, style="slang", lang=lang, emotion="anger")[0]
     assert given.emotion == "anger" and _cell_of(voices, text, lang, "slang", given.text) == {"anger"}
+
+
+@pytest.mark.parametrize("text, lang", [
+    # no cue word and an unsure naive Bayes: whatever the sentence's mood, restyle adds a style marker only
+    ("地铁上人不多，找到位置坐了", "zh"),
+    ("下午去邮局寄了个包裹。", "zh"),
+    ("My boss promising raises again, sure", "en"),
+    ("Picked up a parcel on the way home.", "en"),
+])
+def test_an_uncertain_reading_adds_a_style_marker_not_a_remark(voices, text, lang):
+    cap = Captioner(seed=3)
+    assert cap.emotion_reading(text)[1] is False
+    for _ in range(3):
+        for c in cap.restyle(text, lang=lang)[1:]:  # every style but plain
+            used = [v for v in voices[(lang, c.style, ANY_MOOD)] if attach(text, v, lang) == c.text]
+            assert used, (c.style, c.text)
+            # the sentence kept (its full stop may make way, an address lower-cases its first letter); what is
+            # added is a kaomoji, an ellipsis or a tag or label of a few words
+            core = text.rstrip("。.")
+            at = c.text.lower().find(core.lower())
+            rest = c.text[at + len(core):]
+            added = c.text[:at] + (rest[len(text) - len(core):] if rest.startswith(text[len(core):]) else rest)
+            assert at >= 0 and len(added.split()) <= 4, (c.style, c.text)
+            assert not any(p in added for p in "。！？!?"), (c.style, c.text)
 
 
 @pytest.mark.parametrize("content, message", [
