@@ -12,6 +12,7 @@ import numpy as np
 
 from edgekit.captioning.library import Entry, read_blocklist, read_library, write_library
 from edgekit.captioning.tokenizer import CaptionTokenizer
+from edgekit.errors import ConfigError
 
 from . import paths
 from .config import CONFIG
@@ -173,7 +174,7 @@ def evaluate(threads: int = 1, shipped_only: bool = False) -> None:
     tok, tr, held = load_split()
     entries = tr + held
     if shipped_only:
-        previous = json.loads((paths.REPORT_DIR / "report.json").read_text())
+        previous = _full_run_report(paths.REPORT_DIR / "report.json")
         model_part = {k: previous[k] for k in ("produced_by", "host", "train", "pruning", "perplexity", "generation",
                                                "per_cell", "scorer")}
         model_part["corpus_at_training"] = previous.get("corpus_at_training") or {
@@ -222,6 +223,22 @@ def evaluate(threads: int = 1, shipped_only: bool = False) -> None:
         rp.plot_training(report["train"], report["pruning"], paths.REPORT_DIR / "training.png")
     rp.write(report, paths.REPORT_DIR)
     log.info(f"report written: {paths.REPORT_DIR / 'README.md'}; targets {report['targets']}")
+
+
+def _full_run_report(path) -> dict:
+    """The report of a full ``converters.caption all`` run, whose model rows ``--shipped-only`` keeps."""
+    needed = ("produced_by", "host", "train", "pruning", "perplexity", "generation", "per_cell", "scorer", "files",
+              "sha256", "corpus")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the full run's report ({exc.__class__.__name__})", str(path),
+                          "run `python -m converters.caption all` first") from None
+    missing = [k for k in needed if k not in report]
+    if missing:
+        raise ConfigError(f"the report lacks {', '.join(missing)} (not written by a full run)", str(path),
+                          "run `python -m converters.caption all` first")
+    return report
 
 
 def _model_rows(tok: CaptionTokenizer, tr: List[Entry], held: List[Entry], ev, rp) -> dict:

@@ -191,7 +191,8 @@ def markdown(r: Dict) -> str:
         "incl. prompt prefill, checks and retries): "
         f"p50 {lat['caption_ms_p50']:.2f} ms, p95 {lat['caption_ms_p95']:.2f} ms; "
         f"one decode invoke p50 {lat['invoke_ms_p50']:.3f} ms. "
-        f"Load average when measured: {_load((r.get('remeasured') or r)['host'])} on 2 cores "
+        f"Load average when measured: {_load((r.get('remeasured') or r)['host'])} on "
+        f"{(r.get('remeasured') or r)['host']['cpu_count']} cores "
         "(`make bench` measures the caption path on an idle machine: `benchmarks/results/host.md`).",
         "",
         "### Examples (shipped model, from the runs above)",

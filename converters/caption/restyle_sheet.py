@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 from converters.core.paths import ROOT
+from edgekit.errors import ConfigError
 
 #: Styles a round asks for: every style but plain (the sentence itself).
 STYLES = ("anime", "retro", "sarcastic", "wholesome", "dramatic", "slang", "poetic")
@@ -53,9 +54,17 @@ def requests(seed: int, exclude: Sequence[Path] = (), sources: Path = SOURCES) -
             if r["lang"] == lang:
                 by_emotion[r["emotion"]].append(r)
         emotions = sorted(by_emotion)
+        if not emotions:
+            raise ConfigError(f"no unused {lang} sentences left", str(sources),
+                              "write more held-out sentences, or name another --sources file")
         single = rng.choice(emotions)
         for emotion in emotions:
-            for r in rng.sample(by_emotion[emotion], 1 if emotion == single else 2):
+            need = 1 if emotion == single else 2
+            if len(by_emotion[emotion]) < need:
+                raise ConfigError(f"{len(by_emotion[emotion])} unused {lang} {emotion} sentence(s) left, the round "
+                                  f"needs {need}", str(sources),
+                                  "write more held-out sentences, or name another --sources file")
+            for r in rng.sample(by_emotion[emotion], need):
                 for style in rng.sample(STYLES, 2):
                     out.append({"lang": lang, "source": r["text"], "source_emotion": emotion, "style": style,
                                 "seed": rng.randrange(2**31)})

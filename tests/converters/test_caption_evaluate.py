@@ -65,3 +65,17 @@ def test_shipped_only_applies_to_the_evaluate_stage_only(capsys):
 
     assert main(["train", "--shipped-only"]) != 0
     assert "evaluate stage only" in capsys.readouterr().err
+
+
+def test_shipped_only_without_a_full_runs_report_names_it(tmp_path, monkeypatch):
+    import pytest
+
+    from converters.caption import paths, pipeline
+    from edgekit.errors import ConfigError
+
+    monkeypatch.setattr(paths, "REPORT_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="converters.caption all"):
+        pipeline.evaluate(shipped_only=True)
+    (tmp_path / "report.json").write_text('{"produced_by": "x"}')
+    with pytest.raises(ConfigError, match="lacks host"):
+        pipeline.evaluate(shipped_only=True)

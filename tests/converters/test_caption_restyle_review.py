@@ -170,3 +170,22 @@ def test_the_rebuild_command_names_a_sources_file_other_than_the_default(tmp_pat
     assert f"--sources {sources}" in json.loads((tmp_path / "out" / "made.json").read_text())["sheet"]
     restyle_sheet.build("a", "b", 1, (), tmp_path / "out")
     assert "--sources" not in json.loads((tmp_path / "out" / "made.json").read_text())["sheet"]
+
+
+def test_a_sources_file_that_runs_out_of_sentences_says_which(tmp_path):
+    sources = tmp_path / "restyle_sources_x.tsv"
+    sources.write_text("lang\temotion\tscene\ttext\n" + "".join(
+        f"{lang}\t{emotion}\tnone\t{lang} {emotion} only\n" for lang in ("zh", "en") for emotion in ("anger", "fear")),
+        encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"1 unused zh (anger|fear) sentence\(s\) left, the round needs 2"):
+        restyle_sheet.requests(3, (), sources)
+    with pytest.raises(ConfigError, match="no unused zh sentences"):
+        restyle_sheet.requests(3, (), _only_en(sources, tmp_path))
+
+
+def _only_en(sources: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "restyle_sources_en.tsv"
+    lines = sources.read_text(encoding="utf-8").splitlines()
+    out.write_text("\n".join([lines[0]] + [line for line in lines[1:] if line.startswith("en")]) + "\n",
+                   encoding="utf-8")
+    return out
