@@ -17,19 +17,23 @@ word, one symbol): the longest term at each position wins, so a phrase owns the 
 ending in ``*`` matches any word starting with it; English terms are whole words ("won't" is not
 "won", "funeral" is not "fun").
 
-Negation (:func:`negation`): an English cue is negated by a negator up to two words before it in the
-same clause ("not", "never", "hardly", any "...n't"; punctuation ends the scope: "No cap, best day
-ever"), except intensified forms (:data:`INTENSIFIED`: "never been so happy", "could not stop
-laughing", "no joke"); a Chinese cue only by a negator right before it or before one of its
-softeners (:data:`ZH_SOFTENERS`: "不是很开心", "没那么难过"), so "不要太开心" and "无比开心" are not
-negations. :data:`NEGATED` lists the words whose negation carries an emotion of its own ("wasn't
+Negation (:meth:`EmotionLexicon.negation`) goes through the scan's hits: only a negator the scan
+matched negates, so one inside a longer term does not (别 in the intensifier 特别, "can't" in the
+term "can't believe"), and an emotion term between a negator and a cue ends the negator's reach
+("can't wait, so happy"). An English cue is negated by a negator up to two words before it in the
+same clause ("not", "never", "hardly", any "...n't"; punctuation and "but" end the scope: "No cap,
+best day ever", "Nothing but love"), except intensified forms (:data:`INTENSIFIED`: "never been so
+happy", "could not stop laughing", "no joke") and a comparative after "be" or "never"/"nothing"/
+"nobody" ("could not be happier", "nothing makes me happier"); a Chinese cue only by a negator right
+before it or before one of its softeners (:data:`ZH_SOFTENERS`: "不是很开心", "没那么难过"), so
+"不要太开心" and "无比开心" are not negations, nor is the 别 that ends a word (:data:`ZH_NOT_NEGATORS`:
+告别, 区别). :data:`NEGATED` lists the words whose negation carries an emotion of its own ("wasn't
 clean": disgust, "不公平": anger, "not happy": sadness); what any other negated cue counts as is the
 reader's choice (restyle drops it; the chat analyzer turns it into weaker sadness or neutral evidence).
 """
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -194,6 +198,32 @@ class Matcher:
                 i += 1
 
 
+def _comparative_bases(word: str) -> Tuple[str, ...]:
+    """The words ``word`` would be the comparative of (happier: happy; sadder: sad; nicer: nice)."""
+    if not word.endswith("er") or len(word) < 5:
+        return ()
+    stem = word[:-2]
+    out = [stem, stem + "e"]
+    if stem.endswith("i"):
+        out.append(stem[:-1] + "y")
+    if len(stem) > 2 and stem[-1] == stem[-2]:
+        out.append(stem[:-1])
+    return tuple(out)
+
+
+#: A one-unit negator (modifiers.tsv) that closes these words is none: 区别, 告别 (特别 is an
+#: intensifier of modifiers.tsv, so the scan owns it already).
+ZH_NOT_NEGATORS = frozenset(("区别", "告别", "分别", "差别", "离别", "道别", "送别", "识别", "辨别", "鉴别", "个别",
+                             "级别", "类别", "性别", "派别", "永别", "诀别", "惜别"))
+#: Words that end an English negator's reach: "Nothing but love for this", "No but I'm happy".
+NEGATION_BREAKS = frozenset(("but",))
+#: English negators before a comparative that make a superlative of it: "never happier", "nothing makes me
+#: happier", "nobody is happier" (any negator does before "be": "could not be happier").
+COMPARATIVE_NEGATORS = frozenset(("never", "nothing", "nobody"))
+#: The negator an English word ending in n't that no term covers counts as ("needn't").
+_NT = Entry("en", "n't", "negator", 1.0, 0, ("n't",))
+
+
 class EmotionLexicon:
     """Emotion terms, modifiers and :data:`NEGATED` words matched together, with the negators'
     strengths (``modifiers.tsv`` factors) for :func:`negation`."""
@@ -202,43 +232,69 @@ class EmotionLexicon:
         self.emotions, self.modifiers = tuple(emotions), tuple(modifiers)
         negated = [Entry("any", word, emotion, 1.0, 0, term_key(word), True) for word, emotion in NEGATED.items()]
         self.matcher = Matcher(list(self.emotions) + list(self.modifiers) + negated)
-        negators = {m.key: m.weight for m in self.modifiers if m.label == "negator"}
-        self.en_negators = {k: w for k, w in negators.items() if is_word(k[0])}
-        self.en_negator_len = max((len(k) for k in self.en_negators), default=1)
-        zh = {"".join(k): w for k, w in negators.items() if not is_word(k[0])}
-        self.zh_negators = zh
-        alternatives = "|".join(re.escape(t) for t in sorted(zh, key=len, reverse=True)) or "(?!)"
-        softeners = "|".join(re.escape(s) for s in ZH_SOFTENERS)
-        self.zh_negator = re.compile(rf"(?P<neg>{alternatives})(?:{softeners})?$")
+        en = {e.key[0] for e in self.emotions if e.lang == "en" and len(e.key) == 1}
+        #: one-word English terms that are the comparative of another ("happier", "sadder"): :meth:`is_comparative`
+        self.comparatives = frozenset((w,) for w in en if any(base in en for base in _comparative_bases(w)))
 
-    def negation(self, us: Sequence[str], start: int) -> Optional[float]:
+    def negation(self, us: Sequence[str], start: int, hits: Optional[Sequence[Hit]] = None) -> Optional[float]:
         """The strength of the negator that negates the cue at unit ``start`` of ``us`` (the
-        negator's ``modifiers.tsv`` factor), or None when the cue is not negated."""
+        negator's ``modifiers.tsv`` factor), or None when the cue is not negated.
+
+        Only a negator *hit* of the scan negates (``hits``: the scan's hits of ``us``, scanned here
+        when not given), so a negator inside a longer term is none: 别 in 特别, "can't" in "can't
+        believe"; an emotion term between the negator and the cue ends its reach ("can't wait, so
+        happy"). An English word ending in n't that no hit covers is a negator too."""
+        if hits is None:
+            hits = list(self.matcher.scan(us))
         clause = start
         while clause > 0 and us[clause - 1] not in CLAUSE_BREAKS:
             clause -= 1
-        if not is_word(us[start]):
-            m = self.zh_negator.search("".join(us[max(clause, start - 5):start]))
-            return self.zh_negators[m.group("neg")] if m else None
-        for j in range(start - 1, max(clause, start - EN_SCOPE - self.en_negator_len) - 1, -1):
-            for length in range(min(self.en_negator_len, start - j), 0, -1):
-                key = tuple(us[j:j + length])
-                strength = self.en_negators.get(key, 1.0 if length == 1 and key[0].endswith("n't") else None)
-                if strength is None:
-                    continue
-                between = us[j + length:start]
-                if len(between) > EN_SCOPE:
+        before = [h for h in hits if clause <= h.start and h.end <= start]
+        cue = next((h for h in hits if h.start == start), None)
+        if is_word(us[start]):
+            covered = {i for h in before for i in range(h.start, h.end)}
+            before += [Hit(i, i + 1, (_NT,)) for i in range(clause, start)
+                       if i not in covered and us[i].endswith("n't")]
+            before.sort(key=lambda h: h.start)
+        for hit in reversed(before):
+            label = hit.entries[0].label
+            if label not in MODIFIER_KINDS:
+                return None  # an earlier emotion term: the negator before it is its own
+            if label != "negator":
+                continue
+            between = us[hit.end:start]
+            if not is_word(us[start]):
+                if "".join(between) not in ("",) + ZH_SOFTENERS or (
+                        hit.end - hit.start == 1 and "".join(us[max(0, hit.start - 1):hit.end]) in ZH_NOT_NEGATORS):
                     return None
-                if between and (between[0] in INTENSIFIED_WORDS or (
-                        len(between) == 2 and between[0] in INTENSIFIED[0] and between[1] in INTENSIFIED[1])):
-                    return None
-                return strength
+                return hit.entries[0].weight
+            if len(between) > EN_SCOPE or any(w in NEGATION_BREAKS for w in between):
+                return None
+            if between and (between[0] in INTENSIFIED_WORDS or (
+                    len(between) == 2 and between[0] in INTENSIFIED[0] and between[1] in INTENSIFIED[1])):
+                return None
+            if cue is not None and self.is_comparative(cue) and (
+                    hit.entries[0].term in COMPARATIVE_NEGATORS or between[-1:] in (["be"], ["been"])):
+                return None  # "could not be happier", "never happier", "nothing makes me happier"
+            return hit.entries[0].weight
         return None
+
+    def is_comparative(self, hit: Hit) -> bool:
+        """Whether an English hit is the comparative of another English term ("happier" of "happy",
+        "sadder" of "sad"): after "be" or one of :data:`COMPARATIVE_NEGATORS` a negator says "as ...
+        as can be" ("could not be happier", "nothing makes me happier"), not the opposite ("I don't
+        feel happier" stays negated)."""
+        return hit.end - hit.start == 1 and any(e.key in self.comparatives for e in hit.entries)
+
+
+def load_lexicon(folder: Path = LEXICON_DIR) -> EmotionLexicon:
+    """The emotion lexicon of ``folder`` (the bundled one by default), read once per folder: restyle and
+    the chat analyzer (:class:`edgekit.suggestions.lexicon.Lexicon`) share it."""
+    return _load_lexicon(Path(folder).resolve())
 
 
 @lru_cache(maxsize=8)
-def load_lexicon(folder: Path = LEXICON_DIR) -> EmotionLexicon:
-    """The emotion lexicon of ``folder`` (the bundled one by default), read once."""
+def _load_lexicon(folder: Path) -> EmotionLexicon:
     return EmotionLexicon(*emotion_tables(folder))
 
 
@@ -262,11 +318,12 @@ def scan(us: Sequence[str], lexicon: Optional[EmotionLexicon] = None) -> Iterato
     """Every hit of ``us`` (modifiers included, for readers that scale evidence) with the negation
     strength of emotion terms (None: not negated; always None for modifiers)."""
     lex = lexicon or load_lexicon()
-    for hit in lex.matcher.scan(us):
+    hits = list(lex.matcher.scan(us))
+    for hit in hits:
         if hit.entries[0].label in MODIFIER_KINDS:
             yield hit, None
         else:
-            yield hit, lex.negation(us, hit.start)
+            yield hit, lex.negation(us, hit.start, hits)
 
 
 def cue_hits(text: str, lexicon: Optional[EmotionLexicon] = None) -> List[CueHit]:

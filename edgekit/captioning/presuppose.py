@@ -6,8 +6,10 @@ A fragment of ``voices.tsv`` may carry tags (:data:`TAGS`, the optional ``tags``
 
 - ``past``: it looks back on something over and done ("Roll the end credits", "Filed under memories",
   写进日记本, 那些年啊，回不去了); contradicted by a *prospective* sentence, one that names a time or
-  plan ahead (明天, 下周, 要去, 准备, 打算, 等不及; tomorrow, next week, going to, will, can't wait) and no
-  time gone by (昨天, 刚才, 上周; yesterday, last night, ago);
+  plan ahead (明天, 下周, 要去, 准备, 打算, 等不及; tomorrow, next week, going to, will, I'll, can't wait) and no
+  time gone by (昨天, 刚才, 上周, 三天前/之前 after a time amount or opening a clause, not 出发之前;
+  yesterday, last night, ago); "will" counts after a pronoun or before a verb of :data:`_WILL_VERBS`
+  (not "Will called me", "free will");
 - ``sight``, ``sound``, ``smell``: it is about seeing, hearing or smelling (辣眼睛, "my eyes",
   本宝宝都听到了); contradicted by a sentence that names another of the senses (sight, sound, smell,
   taste) and not this one: a smell gets no "don't look at it";
@@ -38,13 +40,18 @@ SENSES = ("sight", "sound", "smell", "taste")
 #: Emotions whose cue words make a sentence aroused (a calming fragment flattens them).
 AROUSED_EMOTIONS = ("happiness", "surprise", "anger", "disgust", "fear")
 
+#: "will" is a time ahead only after a pronoun ("I will go again") or before one of these words ("will be
+#: there"), so the name and the noun are not ("Will called me", "free will"); a plain rule, not a parser.
+_WILL_VERBS = ("be|have|go|come|get|see|meet|make|take|try|start|leave|fly|visit|finally|never|always|not|"
+               "probably|definitely|still|soon|need|do|keep|call|tell|find|bring|stay|move|join|head")
 _FUTURE = {
     "zh": re.compile(r"明天|明早|明晚|后天|下周|下星期|下个月|下个星期|明年|周末[要去就]|过几天|改天|回头[再要]|"
                      r"准备[去要出开]|打算|计划[去要着]|即将|马上就?要|快要|就要|将要|等不及|迫不及待|期待|倒计时|"
                      r"要去|要出发|要开始|要考|要见|要做|要当|要上|要飞|还没(?:开始|出发)"),
     "en": re.compile(r"\btomorrow\b|\bnext (?:week|month|year|time|weekend|monday|tuesday|wednesday|"
                      r"thursday|friday|saturday|sunday)\b|\bthis (?:weekend|coming)\b|\bgoing to\b|\bgonna\b|"
-                     r"\bwill\b|\b\w+'ll\b|\babout to\b|\bcan(?:'|’)?t wait\b|\bcannot wait\b|\blooking forward\b|"
+                     r"\b(?:i|you|we|they|he|she|it|this|that|there|who)\s+will\b|\bwill\s+(?:" + _WILL_VERBS + r")\b|"
+                     r"\b\w+(?:'|’)ll\b|\babout to\b|\bcan(?:'|’)?t wait\b|\bcannot wait\b|\blooking forward\b|"
                      r"\bupcoming\b|\bplan(?:ning)? to\b|\bin \w+ (?:days|hours|weeks)\b|\bcountdown\b|"
                      r"\bsoon\b|\bleaving for\b|\bheading (?:to|out)\b|\bgetting ready\b|"
                      r"\b(?:leaving|flying|heading|moving|starting)\b[^.!?]*\b(?:this|next|on) "
@@ -52,7 +59,9 @@ _FUTURE = {
                      r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I),
 }
 _PAST_TIME = {
-    "zh": re.compile(r"昨天|昨晚|昨儿|前天|刚才|刚刚|上周|上星期|上个月|去年|那天|当时|那时|以前|之前"),
+    "zh": re.compile(r"昨天|昨晚|昨儿|前天|刚才|刚刚|上周|上星期|上个月|去年|那天|当时|那时|"
+                     r"(?:(?:^|[，。！？；：,.!?;:\s])|(?:[一二三四五六七八九十百两几半多\d]+个?(?:秒钟?|分钟|小时|天|日|周|"
+                     r"星期|礼拜|月|年|辈子)|很久|好久|不久|多年))(?:以前|之前)"),
     "en": re.compile(r"\byesterday\b|\blast (?:night|week|month|year|time|weekend)\b|\bago\b|\bearlier today\b|"
                      r"\bthis morning\b|\bback then\b|\bused to\b", re.I),
 }

@@ -10,13 +10,13 @@ is not at the end of a Latin term, and a duplicate ``(term, label)`` row.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Tuple
 
 from ..captioning.emotioncues import (LEXICON_DIR, MODIFIER_KINDS, TABLE_LANGS, WILDCARD, EmotionLexicon, Entry, Hit,
-                                      Key, Matcher, emotion_tables, load_table, term_key)
+                                      Key, Matcher, load_lexicon, load_table, term_key)
 from ..captioning.taxonomy import SCENES
 
 __all__ = ["LEXICON_DIR", "MODIFIER_KINDS", "TABLE_LANGS", "WILDCARD", "Entry", "Hit", "Key", "Lexicon", "Matcher",
@@ -25,36 +25,30 @@ __all__ = ["LEXICON_DIR", "MODIFIER_KINDS", "TABLE_LANGS", "WILDCARD", "Entry", 
 
 @dataclass(frozen=True)
 class Lexicon:
-    """The three tables: emotion terms + modifiers (the shared emotion lexicon) and scene keywords."""
+    """The three tables: emotion terms + modifiers (the shared emotion lexicon, the one
+    :func:`~edgekit.captioning.emotioncues.load_lexicon` read for restyle too) and scene keywords,
+    matchers built once."""
 
-    emotions: Tuple[Entry, ...]
-    modifiers: Tuple[Entry, ...]
+    emotion_lexicon: EmotionLexicon
     scenes: Tuple[Entry, ...]
+    scene_matcher: Matcher = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scene_matcher", Matcher(self.scenes))
 
     @classmethod
     def load(cls, folder: Path = LEXICON_DIR) -> "Lexicon":
-        """Read and validate ``emotions.tsv``, ``modifiers.tsv`` and ``scenes.tsv`` in ``folder``."""
-        emotions, modifiers = emotion_tables(folder)
-        return cls(tuple(emotions), tuple(modifiers), tuple(load_table(folder / "scenes.tsv", SCENES, "scene")))
+        """Read and validate ``emotions.tsv``, ``modifiers.tsv`` (through the cached
+        :func:`~edgekit.captioning.emotioncues.load_lexicon`: once per folder) and ``scenes.tsv`` in ``folder``."""
+        return cls(load_lexicon(folder), tuple(load_table(folder / "scenes.tsv", SCENES, "scene")))
 
     @property
-    def emotion_lexicon(self) -> EmotionLexicon:
-        """Emotion terms, modifiers and negation (:mod:`edgekit.captioning.emotioncues`)."""
-        return _emotion_lexicon(self.emotions, self.modifiers)
+    def emotions(self) -> Tuple[Entry, ...]:
+        return self.emotion_lexicon.emotions
 
     @property
-    def scene_matcher(self) -> Matcher:
-        return _matcher(self.scenes)
-
-
-@lru_cache(maxsize=8)
-def _emotion_lexicon(emotions: Tuple[Entry, ...], modifiers: Tuple[Entry, ...]) -> EmotionLexicon:
-    return EmotionLexicon(emotions, modifiers)
-
-
-@lru_cache(maxsize=8)
-def _matcher(entries: Tuple[Entry, ...]) -> Matcher:
-    return Matcher(entries)
+    def modifiers(self) -> Tuple[Entry, ...]:
+        return self.emotion_lexicon.modifiers
 
 
 @lru_cache(maxsize=1)

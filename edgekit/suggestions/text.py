@@ -6,7 +6,7 @@ How a chat becomes probabilities (all constants below are the documented default
    emotion terms and modifiers (longest term first) with the emotion lexicon restyle reads too
    (:mod:`edgekit.captioning.emotioncues`: the same terms and the same negation rule). A negated
    term (not, never, ...n't up to two words before it, 不/没/别 ... right before it or before 很/太/那么,
-   in the same clause) counts through :data:`NEGATED` (``不开心``-like: happiness -> sadness), or as
+   in the same clause) counts through :data:`NEGATION_SHIFT` (``不开心``-like: happiness -> sadness), or as
    the emotion of its own that ``emotioncues.NEGATED`` gives it ("not clean": disgust) times
    :data:`NEGATED_WORD_FACTOR`; intensifiers (很, 太, so, very, ...) and diminishers (有点, a bit,
    ...) within :data:`MODIFIER_WINDOW` units before the term multiply it; boosters (死了, af, ...)
@@ -40,8 +40,9 @@ from .lexicon import Lexicon, default_lexicon
 MAX_CHAT_CHARS = 2000
 #: Units allowed between a modifier and the emotion term it applies to.
 MODIFIER_WINDOW = 3
-#: What a negated emotion term counts as: (emotion, factor on its weight).
-NEGATED: Dict[str, Tuple[str, float]] = {
+#: What a negated emotion term counts as: (emotion, factor on its weight). (Not to be confused with
+#: :data:`edgekit.captioning.emotioncues.NEGATED`, the words whose negation has an emotion of its own.)
+NEGATION_SHIFT: Dict[str, Tuple[str, float]] = {
     "happiness": ("sadness", 0.7), "neutral": ("sadness", 0.5), "sadness": ("neutral", 0.5),
     "surprise": ("neutral", 0.5), "anger": ("neutral", 0.5), "disgust": ("neutral", 0.5),
     "fear": ("neutral", 0.5), "contempt": ("neutral", 0.5),
@@ -62,7 +63,7 @@ _SHOUT = re.compile(r"\b[A-Z]{3,}\b")
 
 @dataclass(frozen=True)
 class Evidence:
-    """One matched term and what it added (``negated``: counted through :data:`NEGATED`)."""
+    """One matched term and what it added (``negated``: counted through :data:`NEGATION_SHIFT`)."""
 
     term: str
     emotion: str
@@ -139,7 +140,7 @@ def _line_evidence(us: List[str], lex: EmotionLexicon) -> List[Evidence]:
             out.append(Evidence(own.term, own.label, weight * scale * negation * NEGATED_WORD_FACTOR, True))
             continue
         for entry in rows:
-            emotion, factor = NEGATED[entry.label]
+            emotion, factor = NEGATION_SHIFT[entry.label]
             out.append(Evidence(entry.term, emotion, entry.weight * scale * negation * factor, True))
     return out
 

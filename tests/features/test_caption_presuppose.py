@@ -22,7 +22,17 @@ from edgekit.errors import ModelError
     ("Can't wait for the concert", "en", {"prospective", "aroused"}, set()),
     ("Booked the hotel, leaving Friday", "en", {"prospective"}, set()),
     ("Went out on Friday", "en", set(), {"prospective"}),
+    ("I’ll finally meet my niece next week", "en", {"prospective"}, set()),  # typographic apostrophe
+    ("I’ll be there", "en", {"prospective"}, set()),
+    ("明天出发之前收拾一下", "zh", {"prospective"}, {"retrospective"}),  # 之前 of a plan: no time gone by
+    ("回家以前买点菜", "zh", set(), {"retrospective"}),
+    # "will" the name or the noun is no plan
+    ("Will called me", "en", set(), {"prospective"}),
+    ("Believe in free will", "en", set(), {"prospective"}),
     # time gone by wins over a plan word: the event is told afterwards
+    ("三天之前就收拾好了，明天出发", "zh", {"retrospective"}, {"prospective"}),
+    ("很久以前的照片", "zh", {"retrospective"}, set()),
+    ("以前的我很胆小", "zh", {"retrospective"}, set()),
     ("昨天准备了很久的面试终于结束了", "zh", {"retrospective"}, {"prospective"}),
     ("Went to the lake yesterday, I will go again", "en", {"retrospective"}, {"prospective"}),
     # neither: 了 and -ed alone say nothing about a plan

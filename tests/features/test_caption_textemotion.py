@@ -36,6 +36,22 @@ def cued(text: str) -> dict:
     ("不要太开心", {"happiness": 1}),
     ("无比开心", {"happiness": 1}),
     ("不是很开心", {"sadness": 1}),
+    # only a negator the scan matched negates (review of 554e405): 别 in the intensifier 特别, the n't of a
+    # term ("can't believe", "can't wait", "didn't expect") negate nothing, and an earlier term ends the reach
+    ("今天特别开心", {"happiness": 1}),
+    ("特别难过", {"sadness": 1}),
+    ("告别伤心", {"sadness": 1}),
+    ("I can't believe how happy I am", {"surprise": 1, "happiness": 1}),
+    ("can't wait so happy", {"happiness": 2}),
+    ("didn't expect such good news, so happy", {"surprise": 1, "happiness": 1}),
+    ("一点都不开心", {"sadness": 1}),
+    ("I have nothing to be scared of", {}),
+    # "but" ends a negator's reach, and a comparative after be/never/nothing is a superlative
+    ("Nothing but love for this", {"happiness": 1}),
+    ("Nothing makes me happier", {"happiness": 1}),
+    ("I could not be happier", {"happiness": 1}),
+    ("Never happier", {"happiness": 1}),
+    ("I don't feel happier", {}),
     # whole words in English: "won't" is not "won", "funeral" is not "fun"
     ("He won't answer", {}),
     ("Back from the funeral", {"sadness": 1}),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edgekit.captioning.emotioncues import load_lexicon
 from edgekit.captioning.taxonomy import EMOTIONS, SCENES
 from edgekit.cli import main
 from edgekit.errors import ConfigError, InputError
@@ -93,6 +94,27 @@ def test_exam_stress_is_negative_with_exam_scene(chat):
 ])
 def test_negation_and_lexicon(chat, emotion):
     assert analyze_text(chat).emotion == emotion
+
+
+@pytest.mark.parametrize("chat,emotion", [
+    # review of 554e405: a negator inside a longer term (特别, can't believe, can't wait, didn't expect) negates nothing
+    ("今天特别开心", "happiness"), ("特别难过", "sadness"), ("I can't believe how happy I am", "happiness"),
+    ("can't wait so happy", "happiness"), ("didn't expect such good news, so happy", "happiness"),
+    ("Nothing but love for this", "happiness"), ("Nothing makes me happier", "happiness"),
+    ("could not be happier", "happiness"), ("never happier", "happiness"),
+    # ... while the plain negations still negate
+    ("一点都不开心", "sadness"), ("not happy", "sadness"), ("我不太开心", "sadness"),
+])
+def test_negation_goes_through_the_scans_negator_hits(chat, emotion):
+    a = analyze_text(chat)
+    assert a.emotion == emotion, a.evidence
+    if emotion == "happiness":
+        assert not any(e.negated for e in a.evidence), a.evidence
+
+
+def test_the_chat_analyzer_reads_the_one_cached_emotion_lexicon():
+    assert default_lexicon().emotion_lexicon is load_lexicon()
+    assert Lexicon.load().emotion_lexicon is load_lexicon()
 
 
 def test_intensifiers_and_diminishers_scale_the_evidence():
