@@ -40,6 +40,10 @@ CHANGES_SINCE_FIRST_SCORED: List[Dict[str, str]] = [
              "modifiers.tsv), now read through edgekit/captioning/emotioncues.py with restyle's negation rule; "
              "the words were chosen by the merge rules in the commit message, not by looking at the held-out "
              "or dev set"},
+    {"git": "30c2786",
+     "what": "fixes the negation scan regression of 554e405 (a negator inside a longer term, 别 in 特别 or the n't of "
+             "\"can't believe\", negated the next cue; 'but' and comparatives after never/nothing/be no longer "
+             "negate), from a code review's examples; not tuned on the held-out set"},
 ]
 
 
