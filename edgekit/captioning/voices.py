@@ -49,6 +49,12 @@ _TRAILING = "。.，,、；;：:~～ "
 #: How a suffix may open: the bundled ones open their own sentence (``converters.caption.voices_check``
 #: rejects commas, colons and dashes); the others are still joined sensibly for a user's voices file.
 _OPENERS = ("……", "...", "——", "。", ".", "！", "!", "？", "?", "～", "~", "，", ",", "、", "；", ";", "：", ":")
+#: Sentence-initial English words that are capitalised only because they start the sentence: after a
+#: label ending with a colon ("Plot twist: ") they are lower-cased; any other word (a name) keeps its capital.
+_FUNCTION_WORDS = frozenset(
+    "a an the my our your his her their its this that these those it it's there here we they he she you "
+    "just so and but or then now today tonight still finally also not no nothing someone somebody everyone "
+    "when what why how who where if after before every all some".split())
 #: Endings after which a sentence needs no opener of the suffix's own.
 _ENDED = ("!", "?", "！", "？", "…", "...", "~", "～")
 #: Kaomoji (:data:`edgekit.textunits.KAOMOJI`, with a trailing arm or sparkle), decorative
@@ -92,6 +98,8 @@ def read_voices(path: Path = VOICES_PATH) -> Dict[Tuple[str, str, str], List[Voi
     voices: Dict[Tuple[str, str, str], List[Voice]] = defaultdict(list)
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split("\t")
+        if len(header) > len(HEADER) and len(parts) == len(HEADER):
+            parts.append("")  # the tags column is optional on each row too (an editor may trim its tab)
         tags = parse_tags(parts[5]) if len(header) > len(HEADER) and len(parts) == len(header) else frozenset()
         if (len(parts) != len(header) or parts[0] not in LANGS or parts[1] not in STYLES or parts[2] not in MOODS
                 or parts[3] not in POSITIONS or not parts[4].strip() or tags is None):
@@ -164,8 +172,12 @@ def attach(source: str, voice: Voice, lang: str) -> str:
     opening with a comma and without closing punctuation: "，喵", ", daddy-o") goes before the sentence's
     closing punctuation and any kaomoji that ends it. The form :data:`VERSE` sets the sentence as verse
     (:func:`verse`). A prefix is
-    a label; after an English label ending with a colon or a comma ("Chat, ") a capital that only
-    started the sentence is lower-cased (not "I" or an acronym)."""
+    a label; after an English address ending with a comma ("Chat, ") the sentence's first capital is
+    lower-cased, as people type after an address ("Chat, rain all day"; not "I" or an acronym; a name
+    that starts the sentence is lower-cased too, the casual register's habit); after a label ending
+    with a colon only a function word is ("Plot twist: my cat...", "Narrator: Tokyo..."). A kaomoji
+    suffix after a sentence that already ends in one gives the sentence unchanged (restyle then picks
+    another marker)."""
     text = voice.text
     if voice.position == "suffix":
         stripped = source.rstrip()
@@ -174,7 +186,10 @@ def attach(source: str, voice: Voice, lang: str) -> str:
         if is_tail(text):
             return _attach_tail(source, text)
         if is_kaomoji(text):  # a trailing mark: after the sentence, in place of its comma or full stop
-            return (source.rstrip(_TRAILING) or stripped) + " " + text.strip()
+            if ends_decorated(stripped):  # one kaomoji is enough: the same sentence, which restyle skips
+                return source
+            base = stripped if stripped.endswith(_ENDED) else (stripped.rstrip("。.，,") or stripped)
+            return base + " " + text.strip()
         opener = next((o for o in _OPENERS if text.startswith(o)), None)
         if opener is None:  # a fragment that joins without punctuation of its own
             return source + (" " if lang == "en" else "") + text
@@ -183,9 +198,10 @@ def attach(source: str, voice: Voice, lang: str) -> str:
             rest = text[len(opener):].lstrip()
             return stripped + (" " if rest and (lang == "en" or decorated) else "") + rest
         return (source.rstrip(_TRAILING) or stripped) + text
-    if (lang == "en" and text.rstrip().endswith((":", ",")) and re.match(r"[A-Z][a-z]", source)
-            and not re.match(r"I\b", source)):
-        source = source[0].lower() + source[1:]
+    first = re.match(r"[A-Z][a-z']*\b", source)
+    if lang == "en" and first and first.group() != "I" and (
+            text.rstrip().endswith(",") or (text.rstrip().endswith(":") and first.group().lower() in _FUNCTION_WORDS)):
+        source = source[0].lower() + source[1:]  # "Chat, rain all day", "Plot twist: my cat" but "Narrator: Tokyo"
     return text + source
 
 

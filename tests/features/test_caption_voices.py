@@ -188,3 +188,35 @@ def test_bad_voices_file_names_the_problem(tmp_path, content, message):
         read_voices(path)
     with pytest.raises(ModelError, match="no such file"):
         read_voices(tmp_path / "missing.tsv")
+
+
+@pytest.mark.parametrize("source, lang, expected", [
+    ("I guess...", "en", "I guess... (・ω・)"),  # an ellipsis or a tilde is part of the sentence: kept
+    ("好吧～", "zh", "好吧～ (・ω・)"),
+    ("下雨了。", "zh", "下雨了 (・ω・)"),  # a full stop gives way to the kaomoji
+    ("Rain all day,", "en", "Rain all day (・ω・)"),
+    ("Sad (T_T)", "en", "Sad (T_T)"),  # one kaomoji is enough: unchanged, so restyle picks another marker
+])
+def test_a_kaomoji_marker_replaces_only_a_full_stop_or_comma(source, lang, expected):
+    assert attach(source, Voice("suffix", "(・ω・)"), lang) == expected
+
+
+@pytest.mark.parametrize("label, source, expected", [
+    ("Chat, ", "Rain all day", "Chat, rain all day"),
+    ("Chat, ", "I missed it", "Chat, I missed it"),
+    ("Chat, ", "NASA called", "Chat, NASA called"),
+    ("Narrator: ", "Tokyo was fine", "Narrator: Tokyo was fine"),  # a name after a colon label keeps its capital
+    ("Narrator: ", "The bus was late", "Narrator: the bus was late"),
+])
+def test_capitals_after_an_english_label(label, source, expected):
+    assert attach(source, Voice("prefix", label), "en") == expected
+
+
+def test_a_voices_row_without_its_tags_field_has_no_tags(tmp_path):
+    path = tmp_path / "voices.tsv"
+    path.write_text("lang\tstyle\temotion\tposition\ttext\ttags\n"
+                    "en\tanime\tany\tsuffix\t(・ω・)\n"  # the trailing tab trimmed by an editor
+                    "en\tretro\tany\tprefix\tDig this: \tpast\n", encoding="utf-8")
+    voices = read_voices(path)
+    assert voices[("en", "anime", ANY_MOOD)] == [Voice("suffix", "(・ω・)", frozenset())]
+    assert voices[("en", "retro", ANY_MOOD)][0].tags == frozenset({"past"})
