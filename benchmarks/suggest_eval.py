@@ -120,10 +120,14 @@ def _history(report: Dict[str, Any]) -> Tuple[List[str], List[str]]:
     """The paragraph on when the held-out set was scored, and the first scoring's table (empty if none)."""
     first = report.get("first_scored")
     changes = report.get("changes_since_first_scored") or []
-    if not first or not changes:
+    if not changes:
         return ["The held-out numbers are from the first time that set was scored; neither the lexicon nor the "
                 "inference code was changed afterwards to fix its misses (listed below). The dev set was used "
                 "while tuning.", ""], []
+    if not first:
+        return ["**These are not first-time scores**, and the first scoring was not kept. The lexicon or the "
+                "inference code changed after the held-out set was first scored (not to fix its misses):", "",
+                *[f"- {c['git']}: {c['what']}." for c in changes], ""], []
     git = (first["git"].get("sha") or "no commit") + (" + local changes" if first["git"].get("dirty") else "")
     paragraph = [
         f"**These are not first-time scores.** The held-out set was first scored at git {git} "

@@ -94,7 +94,7 @@ from edgekit.captioning.library import BLOCKLIST_PATH, blocked_term, read_blockl
 from edgekit.captioning.situation import unasked_scene
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES
 from edgekit.captioning.voices import (ANY_MOOD, MOODS, VERSE, VOICES_PATH, Voice, ends_decorated, is_kaomoji,
-                                       is_tail, read_voices)
+                                       is_tail, parse_tags, read_voices)
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.errors import ModelError
 from edgekit.textunits import KAOMOJI
@@ -333,7 +333,7 @@ def read_rows(path: Path) -> List[Tuple[int, str, str, str, Voice]]:
     rows = []
     for n, line in enumerate(lines, start=2):
         parts = line.split("\t")
-        tags = frozenset(t.strip() for t in parts[5].split(",") if t.strip()) if len(parts) > 5 else frozenset()
+        tags = (parse_tags(parts[5]) or frozenset()) if len(parts) > 5 else frozenset()  # read_voices checked them
         rows.append((n, *parts[:3], Voice(parts[3], parts[4], tags)))
     return rows
 
@@ -361,7 +361,7 @@ def validate(path: Path = VOICES_PATH, blocklist: Optional[Sequence[str]] = None
                 cell = cells.get((lang, style, emotion), [])
                 if emotion == ANY_MOOD:
                     markers = {v.text for v in cell}
-                    if len(markers) < MIN_MARKERS or markers <= {ELLIPSES[lang]}:
+                    if len(markers) < MIN_MARKERS:  # distinct, so at least one is more than the ellipsis
                         problems.append(f"{path}: coverage: {lang}/{style}/{emotion} needs >= {MIN_MARKERS} "
                                         "distinct markers, one of them more than an ellipsis")
                 elif len({v.text for v in cell if v.position == "suffix"}) < MIN_SUFFIXES:

@@ -28,6 +28,11 @@ def test_readme_says_rescore_and_keeps_first_scoring():
     untouched["changes_since_first_scored"] = []
     plain = suggest_eval.to_markdown(untouched)
     assert "from the first time that set was scored" in plain and "## First scoring" not in plain
+    lost = copy.deepcopy(report)
+    lost.pop("first_scored")  # changed since, but the first scoring was not kept: never claim first-time scores
+    text = suggest_eval.to_markdown(lost)
+    assert "not first-time scores" in text and "first scoring was not kept" in text
+    assert "from the first time that set was scored" not in text
 
 
 def test_first_scored_diff(tmp_path):

@@ -192,7 +192,7 @@ def test_a_voices_file_reports_lines_duplicates_and_coverage(tmp_path):
     assert voices_check.main(["--path", str(path)]) == 1
 
 
-def test_a_mood_neutral_cell_needs_two_markers_one_more_than_an_ellipsis(tmp_path):
+def test_a_mood_neutral_cell_needs_two_distinct_markers(tmp_path):
     path = tmp_path / "voices.tsv"
     path.write_text(HEADER + "en\tpoetic\tany\tsuffix\t...\n", encoding="utf-8")
     assert f"{path}: coverage: en/poetic/any needs >= 2 distinct markers" in "\n".join(voices_check.validate(path))
