@@ -27,8 +27,7 @@ classes of blind reviews rounds 5 and 6 (today's ``voices_check`` rules, applied
   (:func:`edgekit.captioning.presuppose.clashes`);
 - ``j_remark``: a fragment of the mood-neutral cell that is a remark, not a style marker (rule
   ``marker``, blind reviews rounds 7-9: "A little piece of today" on gym mockery, 已阅，不予置评 on a
-  happy moment): a remark after a sentence whose mood restyle could not read may clash with it; and
-  (round 10) a stage direction there ("*softly*", （低吟）), which labels the style without writing in it.
+  happy moment): a remark after a sentence whose mood restyle could not read may clash with it.
 
 Since the voices carry tags, ``dump`` writes only the fragments ``restyle`` may pick for the sentence
 (:meth:`~edgekit.captioning.voices.Voices.candidates`: none whose tags the sentence contradicts while

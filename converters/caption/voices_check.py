@@ -34,17 +34,11 @@ Rules (issue #25, blind review round 5), each problem named with its line:
 - ``marker`` (blind reviews rounds 7-9: on uncertain readings, right 17-46% of the time, a remark
   stuck on the end, "A little piece of today", 已阅，不予置评, "Such is the way of fate", flipped
   or missed the sentence's mood; fluent 90% / 72% / 50%): a mood-neutral fragment is a *style
-  marker* that says nothing about the event or its mood, never a remark; and (round 10: "This just
-  in:"/本台消息 read as a newscast, not retro; stage directions, "*softly*", （低吟）, "*deadpan*", label
-  a style without writing in it: fits style 80% -> 60%) it speaks in the style's voice, so every
-  marker but a kaomoji, an ellipsis and a form carries one of the style's :data:`VOICE_MARKERS`. A
-  suffix is a kaomoji alone ("(・ω・)"), an ellipsis alone ("……", "..."), a form of the style
-  (:data:`STYLE_FORMS`: poetic ``{verse}``, :func:`edgekit.captioning.voices.verse`), a *tail* that is
-  one voice marker after a comma, set before the sentence's closing punctuation ("，喵", ", daddy-o"), or
-  a short sentence with a voice marker ("。命运开始落笔。", ". Thoughts, chat?"); a prefix is a kaomoji, a
-  label with a voice marker ("旁白：", "Dig this: ") or one voice marker as an address ending with a
-  comma ("家人们，", "Chat, "), never an action tag; all of at most :data:`MARKER_MAX_WORDS` (zh 6
-  characters, en 4 words);
+  marker* that says nothing about the event or its mood, never a remark. A suffix is a kaomoji
+  alone ("(・ω・)") or an ellipsis alone ("……", "..."); a prefix is an action tag ("（旁白）",
+  "*deadpan* "), a kaomoji, a label with the style's voice marker ("本台消息：", "Narrator: "), or one
+  voice marker as an address ending with a comma ("家人们，", "Chat, "), of at most
+  :data:`MARKER_MAX_WORDS` (zh 6 characters, en 3 words);
 - ``presupposes``: nor does a mood-neutral fragment comfort or console ("今天也辛苦了", "好好照顾自己",
   "抱抱今天的自己", "Holding space for this one", "One day at a time": a hard day the sentence may not
   have had; blind review round 7) or treasure the moment ("压在枕头下", "存进时光胶囊", "Saving this
@@ -93,8 +87,8 @@ from edgekit.captioning.presuppose import AROUSED_EMOTIONS, TAGS
 from edgekit.captioning.library import BLOCKLIST_PATH, blocked_term, read_blocklist, unbalanced_bracket
 from edgekit.captioning.situation import unasked_scene
 from edgekit.captioning.taxonomy import EMOTIONS, LANGS, STYLES
-from edgekit.captioning.voices import (ANY_MOOD, MOODS, VERSE, VOICES_PATH, Voice, ends_decorated, is_kaomoji,
-                                       is_tail, parse_tags, read_voices)
+from edgekit.captioning.voices import (ANY_MOOD, MOODS, VOICES_PATH, Voice, ends_decorated, is_kaomoji, parse_tags,
+                                       read_voices)
 from edgekit.captioning.wholewords import damaged_doubles
 from edgekit.errors import ModelError
 from edgekit.textunits import KAOMOJI
@@ -106,9 +100,7 @@ MIN_UNTAGGED = 3
 MAX_PREFIXES = 2
 #: Markers per mood-neutral cell, and the most words of one (zh: characters, en: words).
 MIN_MARKERS = 2
-MARKER_MAX_WORDS = {"zh": 6, "en": 4}
-#: Suffixes of a mood-neutral cell that are a form, not words (:data:`edgekit.captioning.voices.FORMS`).
-STYLE_FORMS: Dict[str, Tuple[str, ...]] = {"poetic": (VERSE,)}
+MARKER_MAX_WORDS = {"zh": 6, "en": 3}
 #: A suffix of a mood-neutral cell that is only an ellipsis (with a kaomoji alone, the marker suffixes).
 ELLIPSES = {"zh": "……", "en": "..."}
 #: How a suffix may open: a new sentence.
@@ -118,25 +110,17 @@ PREFIX_ENDINGS = {"zh": ("：", "】", "）"), "en": (": ", "* ")}
 ADDRESS_ENDINGS = {"zh": ("，",), "en": (", ",)}
 #: Emotions whose sarcastic fragments may mock the event (say the opposite with another emotion's cue words).
 SARCASM_MOCKS = ("neutral", "anger", "disgust", "fear", "contempt")
-#: Words that mark a style's voice in a label prefix or a mood-neutral marker (lower case; whole words in
-#: English). Poetic has none: its voice is imagery and form, so a label of its is bare. Sarcastic and
-#: wholesome have only the few frames of the mood-neutral markers (round 10): a dry mock-official label
-#: (郑重声明, "For the record") and a warm address (小伙伴们, "Dear internet"), which carry the tone without a
-#: claim about the sentence.
+#: Words that mark a style's voice in a label prefix (lower case; whole words in English). Poetic,
+#: sarcastic and wholesome have none: their voice is imagery and tone, so a label of theirs is bare.
 VOICE_MARKERS: Dict[Tuple[str, str], Tuple[str, ...]] = {
     ("zh", "anime"): ("本喵", "本宝宝", "人家", "本大人", "呜", "喵", "嘤"),
-    ("zh", "retro"): ("本台", "号外", "bb机", "磁带", "广播", "电报", "收音机", "老同志", "供销社", "同志们",
-                      "各位看官", "此致"),
-    ("zh", "dramatic"): ("吾", "命运", "宿命", "深渊", "众神", "苍天", "天命", "封印", "旁白"),
-    ("zh", "sarcastic"): ("郑重声明", "虽然没人问"),
-    ("zh", "wholesome"): ("亲爱的大家", "小伙伴们", "和大家说"),
-    ("zh", "slang"): ("家人们", "宝子们", "谁懂啊", "谁懂", "绝绝子", "栓q", "破大防", "蚌埠住", "emo", "yue", "下头",
-                      "笑死", "离大谱", "无语子", "救命", "好家伙", "瞳孔地震", "就这"),
+    ("zh", "retro"): ("本台", "号外", "bb机", "磁带", "广播", "电报", "收音机", "老同志", "供销社"),
+    ("zh", "dramatic"): ("吾", "命运", "宿命", "深渊", "众神", "苍天", "天命", "封印"),
+    ("zh", "slang"): ("家人们", "宝子们", "谁懂", "绝绝子", "栓q", "破大防", "蚌埠住", "emo", "yue", "下头", "笑死",
+                      "离大谱", "无语子", "救命", "好家伙", "瞳孔地震", "就这"),
     ("en", "anime"): ("nya", "desu", "uwu", "kyaa", "nani", "kowai", "yatta", "ano ne", "mou", "fufu", "senpai"),
     ("en", "retro"): ("extra, extra", "bulletin", "wireless", "golly", "gee", "jeepers", "heavens", "hot diggity",
-                      "consarn", "confound", "daddy-o", "groovy", "this just in", "dig this", "hep cats"),
-    ("en", "sarcastic"): ("for the record", "not that anyone asked"),
-    ("en", "wholesome"): ("dear internet", "dear readers", "letting everyone know"),
+                      "consarn", "confound", "daddy-o", "groovy", "this just in"),
     ("en", "dramatic"): ("behold", "lo", "alas", "prophecy", "fate", "destiny", "doom", "o cruel", "mortal",
                          "narrator"),
     ("en", "slang"): ("pov", "ngl", "fr", "lowkey", "bro", "bruh", "nah", "no cap", "rn", "it's giving", "bestie",
@@ -187,9 +171,8 @@ def fragment_problems(lang: str, style: str, emotion: str, voice: Voice) -> List
     text, out = voice.text, []
     if emotion == ANY_MOOD:
         out += marker_problems(lang, style, voice)
-    if voice.position == "suffix" and emotion == ANY_MOOD and (is_marker_suffix(lang, text)
-                                                               or text in STYLE_FORMS.get(style, ()) or is_tail(text)):
-        pass  # a kaomoji, an ellipsis, a form or a tail: no sentence of its own (rule marker)
+    if voice.position == "suffix" and emotion == ANY_MOOD and is_marker_suffix(lang, text):
+        pass  # a kaomoji or an ellipsis alone: no sentence of its own (rule marker)
     elif voice.position == "suffix":
         opener = next((o for o in SUFFIX_OPENERS[lang] if text.startswith(o)), None)
         if opener is None:
@@ -244,41 +227,21 @@ def is_marker_suffix(lang: str, text: str) -> bool:
 def marker_problems(lang: str, style: str, voice: Voice) -> List[Tuple[str, str]]:
     """The rule ``marker`` (module docstring) for a fragment of a mood-neutral cell."""
     text = voice.text.strip()
-    markers = VOICE_MARKERS.get((lang, style), ())
     if voice.position == "suffix":
-        if is_marker_suffix(lang, text) or text in STYLE_FORMS.get(style, ()):
+        if is_marker_suffix(lang, text):
             return []
-        if is_tail(voice.text):
-            if voice.text[1:].strip().lower() in markers:
-                return []
-            return [("marker", "a mood-neutral tail is one voice marker of the style after a comma "
-                               "(，喵, ', daddy-o')")]
-        opener = next((o for o in SUFFIX_OPENERS[lang] if voice.text.startswith(o)), None)
-        if opener is None or not has_voice_marker(lang, style, text):
-            return [("marker", f"a mood-neutral suffix is a kaomoji or {ELLIPSES[lang]!r} alone, a form of the "
-                               "style, a tail, or a short sentence with a voice marker of the style: a remark after "
-                               "a sentence whose mood is unknown may clash with it")]
-        out = []
-    else:
-        out = []
-        if _ACTION_TAG[lang].match(text + (" " if lang == "en" else "")):
-            out.append(("marker", "a stage direction labels a style without writing in it (round 10): use a label or "
-                                  "an address with a voice marker of the style"))
-        if text.endswith(ADDRESS_ENDINGS[lang][0].strip()) and text[:-1].strip().lower() not in markers:
-            out.append(("marker", "a mood-neutral prefix ending with a comma is one voice marker of the style used "
-                                  "as an address (家人们，, 'Chat, '), nothing more"))
-    words = len(re.findall(r"[一-鿿]", text)) if lang == "zh" else len(re.findall(r"[A-Za-z'-]+", text))
+        return [("marker", f"a mood-neutral suffix is a kaomoji or {ELLIPSES[lang]!r} alone: a remark after a "
+                           "sentence whose mood is unknown may clash with it (put the style in a prefix tag)")]
+    out = []
+    if text.endswith(ADDRESS_ENDINGS[lang][0].strip()) and (
+            text[:-1].strip().lower() not in VOICE_MARKERS.get((lang, style), ())):
+        out.append(("marker", "a mood-neutral prefix ending with a comma is one voice marker of the style used as "
+                              "an address (家人们，, 'Chat, '), nothing more"))
+    words = len(re.findall(r"[一-鿿]", text)) if lang == "zh" else len(re.findall(r"[A-Za-z']+", text))
     if not KAOMOJI.match(text) and words > MARKER_MAX_WORDS[lang]:
-        out.append(("marker", f"a mood-neutral marker is short (at most {MARKER_MAX_WORDS[lang]} "
+        out.append(("marker", f"a mood-neutral prefix is a short tag or label (at most {MARKER_MAX_WORDS[lang]} "
                               f"{'characters' if lang == 'zh' else 'words'}), not a remark"))
     return out
-
-
-def has_voice_marker(lang: str, style: str, text: str) -> bool:
-    """Whether ``text`` has one of ``style``'s :data:`VOICE_MARKERS` (whole words in English)."""
-    low = text.lower()
-    return any(re.search(r"(?<![a-z])" + re.escape(m) + r"(?![a-z])", low) if lang == "en" else m in low
-               for m in VOICE_MARKERS.get((lang, style), ()))
 
 
 def tag_problems(lang: str, emotion: str, voice: Voice) -> List[Tuple[str, str]]:
@@ -299,7 +262,11 @@ def tag_problems(lang: str, emotion: str, voice: Voice) -> List[Tuple[str, str]]
 
 def voiced_prefix(lang: str, style: str, text: str) -> bool:
     """Whether a prefix carries ``style``'s voice: an action tag, a kaomoji, or a voice marker."""
-    return bool(_ACTION_TAG[lang].match(text) or KAOMOJI.match(text)) or has_voice_marker(lang, style, text)
+    if _ACTION_TAG[lang].match(text) or KAOMOJI.match(text):
+        return True
+    low = text.lower()
+    return any(re.search(r"(?<![a-z])" + re.escape(m) + r"(?![a-z])", low) if lang == "en" else m in low
+               for m in VOICE_MARKERS.get((lang, style), ()))
 
 
 def _mood_problems(lang: str, style: str, emotion: str, voice: Voice) -> List[Tuple[str, str]]:

@@ -12,12 +12,10 @@ kaomoji and decorative brackets removed. A sentence whose emotion is uncertain (
 unsure text model: :func:`~edgekit.captioning.textemotion.emotion_reading`) gets a fragment of the
 style's mood-neutral cell (emotion column :data:`ANY_MOOD`). In the bundled file that cell holds
 *style markers*, not remarks (blind reviews rounds 7-9: a remark stuck on the end of a sentence
-whose mood was misread clashed with it), in the style's voice (round 10: a news frame or a stage
-direction only labels a style): a kaomoji, an ellipsis, a voice word before the closing
-punctuation (a *tail*: "，喵", ", daddy-o"), the sentence set as verse (:data:`VERSE`), a short
-voiced line (。命运开始落笔。), or a label or address before it (同志们，, "For the record: ",
-"Chat, "), which say nothing about the event or its mood. This is the documented hybrid of issue
-#25 item 5: the caption model writes captions, it does not rewrite them.
+whose mood was misread clashed with it): a kaomoji or an ellipsis after the sentence, or a short
+tag or label before it (（旁白）, 本台消息：, 家人们，, "*deadpan* ", "Chat, "), which say nothing
+about the event or its mood. This is the documented hybrid of issue #25 item 5: the caption model
+writes captions, it does not rewrite them.
 """
 from __future__ import annotations
 
@@ -62,16 +60,6 @@ _ENDED = ("!", "?", "！", "？", "…", "...", "~", "～")
 #: part of the sentence, not a decoration.
 DECORATION = re.compile(rf"(?:{KAOMOJI.pattern})[ノ丿ﾉ✧☆♪]*|【[^】]{{0,12}}】|[✧☆♪]+")
 _KAOMOJI_ONLY = re.compile(rf"(?:{KAOMOJI.pattern})[ノ丿ﾉ✧☆♪]*")
-#: A suffix that is a *form*, not words: ``{verse}`` sets the sentence as verse (:func:`verse`).
-VERSE = "{verse}"
-FORMS = (VERSE,)
-#: How a *tail* opens (a voice word after the sentence, before its closing punctuation: ``，喵``, ``, daddy-o``).
-_TAIL_OPENERS = ("，", ", ")
-#: A sentence's closing punctuation, which a tail goes before.
-_CLOSING = "。.!！?？…~～"
-#: Where verse breaks a line: the sentence's commas and semicolons.
-_VERSE_BREAK = {"zh": re.compile(r"\s*[，,；;]\s*"), "en": re.compile(r"\s*[,;]\s+")}
-_LINE_SEP = {"zh": "\u3000", "en": " / "}
 
 
 class Voice(NamedTuple):
@@ -125,42 +113,6 @@ def is_kaomoji(text: str) -> bool:
     return _KAOMOJI_ONLY.fullmatch(text.strip()) is not None
 
 
-def is_tail(text: str) -> bool:
-    """Whether a suffix is a *tail*: a comma and a word or two, no closing punctuation (``，喵``, ``, daddy-o``)."""
-    return text.startswith(_TAIL_OPENERS) and not re.search(rf"[{_CLOSING}]", text) and len(text.strip()) > 1
-
-
-def verse(source: str, lang: str) -> str:
-    """``source`` set as a short poem on one line (the mood-neutral poetic form, blind review round 10: a form
-    change, not a stage direction): its clauses become lines, separated by a full-width space in Chinese and
-    " / " in English, the full stop dropped ("!", "?" and "…" kept); in English the words that are only
-    capitalised are lower-cased (not "I", not acronyms). A sentence of one clause comes back as it is: one
-    line is no verse, and restyle then picks another marker."""
-    text = source.strip()
-    lines = [p for p in _VERSE_BREAK[lang].split(text.rstrip("。.，,；;、 ")) if p.strip()]
-    if len(lines) < 2:
-        return source
-    if lang == "en":
-        lines = [re.sub(r"\b(?!I\b)([A-Z])(?=[a-z']*\b)(?![A-Za-z']*[A-Z])", lambda m: m.group(1).lower(), ln)
-                 for ln in lines]
-    return _LINE_SEP[lang].join(lines)
-
-
-def _attach_tail(source: str, tail: str) -> str:
-    """``source`` with ``tail`` before its closing punctuation (and before a kaomoji that ends it)."""
-    stripped = source.rstrip()
-    deco = ""
-    if ends_decorated(stripped):
-        last = [m for m in DECORATION.finditer(stripped) if m.end() == len(stripped)][-1]
-        before = stripped[:last.start()].rstrip()
-        stripped, deco = before, stripped[len(before):]
-    core = stripped.rstrip(_CLOSING + "，,、；;：: ")
-    closing = stripped[len(core):].strip().lstrip("，,、；;：:")
-    if not core:
-        return source
-    return core + tail + closing + deco
-
-
 def attach(source: str, voice: Voice, lang: str) -> str:
     """``source`` with ``voice`` attached.
 
@@ -168,10 +120,7 @@ def attach(source: str, voice: Voice, lang: str) -> str:
     or full stop, and after a sentence that already ends with "!", "?", "…", "~" or a kaomoji its
     opener is dropped (one space kept in English and after a kaomoji). A suffix that is only a
     kaomoji follows the sentence after one space, in place of its comma or full stop; one that is
-    only an ellipsis ("……", "...") replaces them and adds nothing after "!", "?" or "…". A *tail* (a suffix
-    opening with a comma and without closing punctuation: "，喵", ", daddy-o") goes before the sentence's
-    closing punctuation and any kaomoji that ends it. The form :data:`VERSE` sets the sentence as verse
-    (:func:`verse`). A prefix is
+    only an ellipsis ("……", "...") replaces them and adds nothing after "!", "?" or "…". A prefix is
     a label; after an English address ending with a comma ("Chat, ") the sentence's first capital is
     lower-cased, as people type after an address ("Chat, rain all day"; not "I" or an acronym; a name
     that starts the sentence is lower-cased too, the casual register's habit); after a label ending
@@ -181,10 +130,6 @@ def attach(source: str, voice: Voice, lang: str) -> str:
     text = voice.text
     if voice.position == "suffix":
         stripped = source.rstrip()
-        if text == VERSE:
-            return verse(source, lang)
-        if is_tail(text):
-            return _attach_tail(source, text)
         if is_kaomoji(text):  # a trailing mark: after the sentence, in place of its comma or full stop
             if ends_decorated(stripped):  # one kaomoji is enough: the same sentence, which restyle skips
                 return source

@@ -41,23 +41,12 @@ def test_the_bundled_voices_pass():
     ("zh", "anime", "any", "suffix", "(・ω・)"),
     ("en", "poetic", "any", "suffix", "..."),
     ("zh", "poetic", "any", "suffix", "……"),
+    ("zh", "dramatic", "any", "prefix", "（旁白）"),
+    ("en", "sarcastic", "any", "prefix", "*deadpan* "),
+    ("zh", "retro", "any", "prefix", "本台消息："),
     ("en", "dramatic", "any", "prefix", "Narrator: "),
     ("zh", "slang", "any", "prefix", "家人们，"),
     ("en", "slang", "any", "prefix", "Chat, "),
-    # round 10: in the style's voice; a form of the style, a tail, a short voiced sentence, a voiced label
-    ("zh", "poetic", "any", "suffix", "{verse}"),
-    ("en", "poetic", "any", "suffix", "{verse}"),
-    ("zh", "anime", "any", "suffix", "，喵"),
-    ("en", "retro", "any", "suffix", ", daddy-o"),
-    ("zh", "retro", "any", "suffix", "。此致，敬礼。"),
-    ("zh", "dramatic", "any", "suffix", "。命运开始落笔。"),
-    ("en", "slang", "any", "suffix", ". Thoughts, chat?"),
-    ("zh", "retro", "any", "prefix", "各位看官，"),
-    ("en", "retro", "any", "prefix", "Dig this: "),
-    ("zh", "sarcastic", "any", "prefix", "郑重声明："),
-    ("en", "sarcastic", "any", "prefix", "Not that anyone asked: "),
-    ("zh", "wholesome", "any", "prefix", "小伙伴们，"),
-    ("en", "wholesome", "any", "prefix", "Dear internet, "),
     # situation words as nouns only: the verb and the stage are no scene
     ("en", "wholesome", "surprise", "suffix", ". Still blinking at this, honestly."),
     ("en", "dramatic", "sadness", "suffix", ". The curtain falls in silence."),
@@ -107,18 +96,6 @@ def test_fragments_that_read_naturally_pass(lang, style, emotion, position, text
     ("zh", "slang", "any", "prefix", "家人们都懂，", {"marker"}),
     ("en", "slang", "any", "prefix", "Honestly, ", {"marker", "weak-prefix"}),
     ("en", "slang", "neutral", "prefix", "Chat, ", {"glued"}),
-    # round 10: a stage direction labels a style without writing in it; a tail is one voice marker; a form
-    # belongs to its style; a mood-neutral sentence carries a voice marker
-    ("zh", "dramatic", "any", "prefix", "（旁白）", {"marker"}),
-    ("en", "sarcastic", "any", "prefix", "*deadpan* ", {"marker"}),
-    ("zh", "poetic", "any", "prefix", "（低吟）", {"marker"}),
-    ("en", "wholesome", "any", "prefix", "*gently* ", {"marker"}),
-    ("zh", "anime", "any", "suffix", "，汪", {"marker"}),
-    ("en", "retro", "any", "suffix", ", daddy-o, groovy", {"marker"}),
-    ("en", "retro", "any", "suffix", "{verse}", {"marker", "glued", "ending"}),
-    ("zh", "dramatic", "any", "suffix", "。一切才刚开始。", {"marker"}),
-    ("en", "dramatic", "any", "suffix", ". The destiny of all mortals unfolds.", {"marker"}),
-    ("zh", "retro", "neutral", "suffix", "，同志们", {"glued", "ending"}),
     ("zh", "wholesome", "sadness", "suffix", "。抱抱今天的自己。", set()),  # fine where the sentence is sad
     # a situation the sentence did not set: taxonomy scene words and situation words alike
     ("zh", "retro", "any", "suffix", "。夹进旧相册里。", {"scene", "tags", "marker"}),
@@ -236,11 +213,8 @@ def test_audit_classes_of_round5_failures():
 
 def test_audit_classes_of_round6_failures():
     # a mood-neutral fragment on an uncertain sentence is no mood clash; an emotion's cell of another emotion is
-    assert restyle_audit.classes(record(inferred="happiness", cell="any", position="suffix", fragment="{verse}",
-                                        output="got elbowed / on purpose")) == []
-    # round 10: a stage direction in the mood-neutral cell labels the style without writing in it
     assert restyle_audit.classes(record(inferred="happiness", cell="any", position="prefix", fragment="*softly* ",
-                                        output="*softly* Got elbowed on purpose playing basketball")) == ["j_remark"]
+                                        output="*softly* Got elbowed on purpose playing basketball")) == []
     # rounds 7-9: a remark in the mood-neutral cell, not a style marker
     assert restyle_audit.classes(record(inferred="happiness", cell="any", fragment=". Anyway.",
                                         output="Got elbowed on purpose playing basketball. Anyway.")) == ["j_remark"]
