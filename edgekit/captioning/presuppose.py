@@ -1,20 +1,20 @@
 """What a voice fragment presupposes about the sentence, and what a sentence says: so restyle never
-attaches a fragment the sentence contradicts (blind review round 8: "Roll the end credits" on a trip
-not yet begun, 看不惯的就不看啦 on a smell, "One day at a time" on excitement).
+attaches a fragment the sentence contradicts (blind review round 8: a look-back line on a trip not yet
+begun, a don't-look line on a smell, a calming line on excitement).
 
 A fragment of ``voices.tsv`` may carry tags (:data:`TAGS`, the optional ``tags`` column):
 
-- ``past``: it looks back on something over and done ("Roll the end credits", "Filed under memories",
-  写进日记本, 那些年啊，回不去了); contradicted by a *prospective* sentence, one that names a time or
+- ``past``: it looks back on something over and done ("Saving this moment forever.", "The curtain falls in
+  silence.", 写进日记本, 那些年啊，回不去了); contradicted by a *prospective* sentence, one that names a time or
   plan ahead (明天, 下周, 要去, 准备, 打算, 等不及; tomorrow, next week, going to, will, I'll, can't wait) and no
   time gone by (昨天, 刚才, 上周, 三天前/之前 after a time amount or opening a clause, not 出发之前;
   yesterday, last night, ago); "will" counts after a pronoun or before a verb of :data:`_WILL_VERBS`
   (not "Will called me", "free will");
 - ``sight``, ``sound``, ``smell``: it is about seeing, hearing or smelling (辣眼睛, "my eyes",
-  本宝宝都听到了); contradicted by a sentence that names another of the senses (sight, sound, smell,
+  看得老花镜都歪了); contradicted by a sentence that names another of the senses (sight, sound, smell,
   taste) and not this one: a smell gets no "don't look at it";
-- ``calm``: it calms the feeling down or accepts the event as it is (深呼吸, 都是日子的一部分, "One day
-  at a time", "Such is the way of fate"); contradicted by an *aroused* sentence: an exclamation mark,
+- ``calm``: it calms the feeling down or accepts the event as it is (慢慢来，一切刚刚好, 笑笑就过去了,
+  "It is what it is", "Alas, such is my cursed fate"); contradicted by an *aroused* sentence: an exclamation mark,
   a word in capitals, a stretched word ("sooo", 啊啊啊), a booster of the emotion lexicon (死了, 爆了,
   "af"), an urgent word (can't wait, 等不及, 受不了, 居然) or a cue word of a high-arousal emotion
   (:data:`AROUSED_EMOTIONS`, any weight: the reading may still be uncertain).
