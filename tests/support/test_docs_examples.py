@@ -26,7 +26,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-PHOTO = ROOT / "edgekit" / "assets" / "astronaut.png"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 COMMAND = re.compile(r"^(pbpaste \| )?(edgekit( [a-z]|$)|python -m )")
 PHOTO_NAMES = ("photo.jpg", "me.jpg", "a.jpg", "b.jpg", "party.jpg", "smiling.jpg", "surprised.jpg", "mum1.jpg",
@@ -122,25 +121,16 @@ def skip_reason(command: str) -> Optional[str]:
 def workdir(tmp_path_factory) -> Path:
     import cv2
 
-    from edgekit.imageio import load_image
+    from example_files import write_example_files
 
     work = tmp_path_factory.mktemp("docs")
-    bgr = load_image(PHOTO)
-    for name in PHOTO_NAMES:
-        cv2.imwrite(str(work / name), bgr)
+    bgr = write_example_files(work, PHOTO_NAMES)
     small = cv2.resize(bgr, (256, 256))
     cv2.imwrite(str(work / "group.jpg"), np.hstack([small] * 3))  # three faces: face 2 exists
     cv2.imwrite(str(work / "family.jpg"), np.hstack([small] * 2))
     cv2.imwrite(str(work / "cat.jpg"), bgr[380:])  # no face
-    (work / "photos").mkdir()
-    for name in ("one.jpg", "two.jpg"):
-        cv2.imwrite(str(work / "photos" / name), bgr)
     (work / "fonts").mkdir()
     shutil.copy(ROOT / "edgekit" / "assets" / "fonts" / "edgekit-caption-latin.ttf", work / "fonts" / "MyFont.ttf")
-    writer = cv2.VideoWriter(str(work / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (256, 256))
-    for k in range(20):
-        writer.write(np.roll(small, k, axis=1))
-    writer.release()
     return work
 
 

@@ -18,12 +18,10 @@ import sys
 from pathlib import Path
 from typing import List, Tuple
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-PHOTO = ROOT / "edgekit" / "assets" / "astronaut.png"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 PHOTO_NAMES = ("photo.jpg", "me.jpg", "a.jpg", "b.jpg", "party.jpg", "smiling.jpg", "mum1.jpg", "mum2.jpg")
 
@@ -46,22 +44,10 @@ def commands() -> List[Tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    import cv2
-
-    from edgekit.imageio import load_image
+    from example_files import write_example_files
 
     work = tmp_path_factory.mktemp("readme")
-    bgr = load_image(PHOTO)
-    for name in PHOTO_NAMES:
-        cv2.imwrite(str(work / name), bgr)
-    (work / "photos").mkdir()
-    for name in ("one.jpg", "two.jpg"):
-        cv2.imwrite(str(work / "photos" / name), bgr)
-    small = cv2.resize(bgr, (256, 256))
-    writer = cv2.VideoWriter(str(work / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (256, 256))
-    for k in range(20):
-        writer.write(np.roll(small, k, axis=1))
-    writer.release()
+    write_example_files(work, PHOTO_NAMES)
     return work
 
 
