@@ -70,8 +70,8 @@ _LAZY: Dict[str, str] = {
     "FeedbackStore": "personalize",
     "FaceIdentifier": "identity",
     "IdentityResult": "results",
-    "explain": "explain",
-    "Explainer": "explain",
+    "explain": "explaining",
+    "Explainer": "explaining",
     "ActionUnits": "aus",
     "ActionUnitReader": "aus",
     # the options of each task (light: importing them loads no numpy, OpenCV or LiteRT)
@@ -116,7 +116,7 @@ if TYPE_CHECKING:  # static tools see the real names (re-exports: F401 does not 
     from .results import BoundingBox, Detection, EmotionResult, FaceResult, FrameResult, StageTimings  # noqa: F401
     from .identity import FaceIdentifier  # noqa: F401
     from .results import IdentityResult  # noqa: F401
-    from .explain import Explainer, explain  # noqa: F401
+    from .explaining import Explainer, explain  # noqa: F401
     from .aus import ActionUnitReader, ActionUnits  # noqa: F401
 
 

@@ -289,7 +289,7 @@ class ActionUnitReaderOptions(_DetectsFaces, Options):
 @renamed(detector_model="detector")
 @dataclass(frozen=True)
 class ExplainerOptions(ModelOptions):
-    """Options of :class:`edgekit.explain.Explainer`.
+    """Options of :class:`edgekit.explaining.Explainer`.
 
     Attributes:
         model: emotion model name or ``.tflite`` path (default: the shipped INT8 model).

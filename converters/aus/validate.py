@@ -380,7 +380,7 @@ def timing(image_path: Path, repeats: int = 300) -> Dict[str, Any]:
             both_times.append(t3 - t1)
             aus_cpu.append(c1 - c0)
             both_cpu.append(c3 - c1)
-    from edgekit.explain import Explainer
+    from edgekit.explaining import Explainer
 
     explain_ms: Dict[str, List[float]] = {}
     for flip in (True, False):
@@ -407,7 +407,7 @@ def cam_paths(image: np.ndarray, rounds: int = 150) -> Dict[str, Any]:
     models without a companion), interleaved call by call so that the load of the shared machine
     falls on both alike; medians of the explain's ``cam`` (wall) and ``cam_cpu`` (thread CPU) times,
     both including the probabilities."""
-    from edgekit.explain import CamHead, Explainer
+    from edgekit.explaining import CamHead, Explainer
 
     out: Dict[str, Any] = {"rounds": rounds, "photo": "edgekit/assets/astronaut.png", "threads": 1}
     for flip in (True, False):
@@ -554,7 +554,7 @@ def class_heatmaps(data: Path, per_class: int, path: Path) -> Dict[str, Any]:
 
     from edgekit.alignment import DEFAULT_TEMPLATE
     from edgekit.errors import NoFaceError
-    from edgekit.explain import OUTSIDE, REGIONS, Explainer
+    from edgekit.explaining import OUTSIDE, REGIONS, Explainer
     from edgekit.facemesh import FACE_OVAL, LEFT_EYE, LIPS_OUTER, RIGHT_EYE
     from edgekit.transfer.geometry import load_neutral_mesh
 
@@ -633,7 +633,7 @@ def cam_grid(model: Optional[str] = None) -> Dict[str, Any]:
     """The CAM's cells on an emotion model's crop, read from the model (default: the shipped one,
     which :func:`class_heatmaps` explains through): ``cam_cells`` (rows and columns of its last
     feature map) and ``cam_cell_px``, as :func:`class_heatmaps` records them."""
-    from edgekit.explain import CamHead
+    from edgekit.explaining import CamHead
     from edgekit.task_options import ExplainerOptions
 
     head = CamHead.for_model(model or ExplainerOptions().model)
@@ -649,7 +649,7 @@ def cam_grid(model: Optional[str] = None) -> Dict[str, Any]:
 
 def explain_picture(path: Path) -> Dict[str, Any]:
     from edgekit.assets import demo_photo
-    from edgekit.explain import Explainer
+    from edgekit.explaining import Explainer
 
     with Explainer() as explainer:
         result = explainer.explain(demo_photo())

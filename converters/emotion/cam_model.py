@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 #: Output tensor names of the companion model (the probabilities keep index 0).
 PROBS_NAME, FEATURE_NAME = "probabilities", "feature_map"
-#: The manifest entry the companion belongs to and its sub-entry key (``edgekit.explain.CamHead`` reads it).
+#: The manifest entry the companion belongs to and its sub-entry key (``edgekit.explaining.CamHead`` reads it).
 MODEL_NAME, COMPANION_KEY = "emotion", "cam"
 
 
@@ -295,7 +295,7 @@ def ship(report: Dict[str, Any], cam_file: Path, shipped: Path, ship_as: Path,
     Refuses (ValueError) a companion that does not belong to the registered model: ``shipped``
     must be the manifest entry's file, the report must have been made against it, ``cam_file``
     must be the file the report describes and its probabilities must equal the model's on every
-    face compared (``edgekit.explain.CamHead`` refuses any other)."""
+    face compared (``edgekit.explaining.CamHead`` refuses any other)."""
     from edgekit import registry
 
     ship_as = ship_as if ship_as.is_absolute() else ROOT / ship_as

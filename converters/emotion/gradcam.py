@@ -11,7 +11,7 @@ Keras model (:func:`converters.emotion.evaluate.runtime_inputs`).
 Each face's map is divided by its own maximum (a face whose map is all zero adds zeros), then
 averaged per true class. The page shows, per class, the mean map (upsampled bilinearly from the
 feature map's cells) over the class's mean aligned face; with ``--runtime-cam`` a second row shows
-the same average of ``edgekit.explain.CamHead`` (the shipped INT8 model's logit decomposition, ReLU
+the same average of ``edgekit.explaining.CamHead`` (the shipped INT8 model's logit decomposition, ReLU
 and per-face max normalisation as here) and the JSON compares the two.
 
 For this head (pooling -> dense + ReLU -> dense) Grad-CAM's weights are the same at every cell, so
@@ -93,9 +93,9 @@ def class_means(maps: np.ndarray, labels: np.ndarray, classes: int = len(EMOTION
 
 
 def runtime_cam_maps(model: str, pixels: np.ndarray, classes: Sequence[int]) -> Tuple[np.ndarray, Dict[str, Any]]:
-    """``edgekit.explain.CamHead`` cell contributions of ``classes[i]`` on ``pixels[i]`` (one view,
+    """``edgekit.explaining.CamHead`` cell contributions of ``classes[i]`` on ``pixels[i]`` (one view,
     no flip), ReLU'd, and how the head ran."""
-    from edgekit.explain import CamHead
+    from edgekit.explaining import CamHead
 
     head = CamHead.for_model(model, 1)
     out = []
@@ -119,7 +119,7 @@ def template_regions(size: int) -> np.ndarray:
     """Face region index per pixel of a ``size`` crop: the reference mesh placed on the alignment
     template's eyes (what every aligned crop is registered to)."""
     from edgekit.alignment import DEFAULT_TEMPLATE
-    from edgekit.explain import region_map
+    from edgekit.explaining import region_map
     from edgekit.facemesh import LEFT_EYE, RIGHT_EYE
     from edgekit.transfer.geometry import load_neutral_mesh
 
@@ -133,7 +133,7 @@ def template_regions(size: int) -> np.ndarray:
 
 
 def top_regions(mean_map: np.ndarray, regions: np.ndarray, n: int = 3) -> List[Dict[str, Any]]:
-    from edgekit.explain import OUTSIDE, rank_regions
+    from edgekit.explaining import OUTSIDE, rank_regions
 
     ranked = [r for r in rank_regions(upsample(np.nan_to_num(mean_map), regions.shape[0]), regions)
               if r["region"] != OUTSIDE]
@@ -201,8 +201,9 @@ def markdown(report: Dict[str, Any]) -> str:
         lines.append(row)
     if "runtime_cam" in report:
         rc = report["runtime_cam"]
-        lines += ["", f"Second row: the runtime CAM (`edgekit.explain.CamHead` on `{rc['model']}`, the shipped pruned "
-                  f"INT8 model, {'XNNPACK' if rc['xnnpack'] else 'built-in kernels'}, one view), ReLU'd and averaged "
+        lines += ["", "Second row: the runtime CAM (`edgekit.explaining.CamHead` on "
+                  f"`{rc['model']}`, the shipped pruned INT8 model, "
+                  f"{'XNNPACK' if rc['xnnpack'] else 'built-in kernels'}, one view), ReLU'd and averaged "
                   f"the same way. Per-class mean maps correlate with Grad-CAM's at r = {rc['r_mean']:.2f} on average "
                   f"over the {report['feature_map']} cells; per face the top cell is the same on "
                   f"{rc['same_top_cell_per_face']:.1%} of faces. For this head Grad-CAM's weights are equal at every "

@@ -38,7 +38,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..explain import explain
+    from ..explaining import explain
 
     result = explain(args.photo, out_dir=None, face=args.face, emotion=args.emotion, method=args.method,
                      model=args.model, num_threads=args.num_threads)

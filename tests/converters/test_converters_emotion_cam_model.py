@@ -43,7 +43,7 @@ def test_probabilities_stay_at_index_0_and_equal_the_one_output_model(converted)
 
 
 def test_camhead_reads_the_companion_on_xnnpack(converted):
-    from edgekit.explain import CamHead
+    from edgekit.explaining import CamHead
     from edgekit.registry import ModelFile
 
     single, cam = converted[:2]

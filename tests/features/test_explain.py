@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgekit.errors import ConfigError, InputError, NoFaceError
-from edgekit.explain import OUTSIDE, REGIONS, landmark_regions, occluder_positions, occlusion_map, rank_regions
+from edgekit.explaining import OUTSIDE, REGIONS, landmark_regions, occluder_positions, occlusion_map, rank_regions
 
 
 def test_occluder_positions_cover_every_pixel():
@@ -65,7 +65,7 @@ def test_every_landmark_has_a_region_and_ranking_is_by_mean_heat():
 
 @pytest.fixture(scope="module")
 def explainer():
-    from edgekit.explain import Explainer
+    from edgekit.explaining import Explainer
 
     with Explainer() as e:
         yield e
@@ -98,7 +98,7 @@ def test_explain_json_schema_and_files(explainer, astronaut_path, tmp_path):
 
 def test_cam_decomposes_the_logit_within_int8_rounding(explainer, astronaut_path):
     """The cells' contributions plus the constant part give the model's own class logits within 0.15 logit."""
-    from edgekit.explain import CamHead
+    from edgekit.explaining import CamHead
     from edgekit.registry import load_model
 
     head = CamHead(load_model("emotion"))
@@ -120,7 +120,7 @@ def test_cam_companion_runs_on_xnnpack_and_matches_the_built_in_path(explainer, 
     model's, and its cell contributions are those of the built-in-kernel path up to the two kernels'
     INT8 rounding; emotion-fast has no companion and keeps the built-in path."""
     from edgekit import EmotionClassifier
-    from edgekit.explain import CamHead
+    from edgekit.explaining import CamHead
 
     fast, slow = CamHead.for_model("emotion"), CamHead.for_model("emotion", companion=False)
     assert fast.xnnpack and fast.probs_exact and fast.relu and not slow.xnnpack
@@ -197,9 +197,9 @@ def cam_manifest(tmp_path, monkeypatch):
     (registered through the registry helpers), and the 96-px emotion-fast file beside it."""
     import shutil
 
-    from edgekit import explain, registry
+    from edgekit import explaining, registry
 
-    monkeypatch.setattr(explain, "_COMPANION_WARNED", set())
+    monkeypatch.setattr(explaining, "_COMPANION_WARNED", set())
     models = tmp_path / "models"
     models.mkdir()
     shipped = registry.load_manifest()["models"]
@@ -215,7 +215,7 @@ def cam_manifest(tmp_path, monkeypatch):
 def _cam_head(manifest, **kw):
     import warnings
 
-    from edgekit.explain import CamCompanionWarning, CamHead
+    from edgekit.explaining import CamCompanionWarning, CamHead
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -254,7 +254,7 @@ def test_cam_companion_that_does_not_fit_is_refused_once(cam_manifest, monkeypat
     probabilities that differ) is refused: the built-in-kernel path with one CamCompanionWarning,
     never a raw LiteRT error and never another model's map with this model's probabilities."""
     from edgekit import registry
-    from edgekit.explain import CamHead
+    from edgekit.explaining import CamHead
 
     models, manifest, shipped = cam_manifest
     if case == "labels":  # a companion whose metadata lists the classes in another order

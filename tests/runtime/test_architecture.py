@@ -24,7 +24,7 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
      "_au_calibration"),  # files, models, images, results
     ("detection", "alignment", "emotion", "facemesh", "identity", "aus", "transfer"),  # perception
     ("pipeline",),  # the frame pipeline
-    ("captioning", "meme", "suggestions", "personalize", "timeline", "batch", "explain"),  # features
+    ("captioning", "meme", "suggestions", "personalize", "timeline", "batch", "explaining"),  # features
     ("cli", "server", "__init__", "__main__"),  # front ends
 )
 LAYER_OF: Dict[str, int] = {name: i for i, names in enumerate(LAYERS) for name in names}
@@ -182,3 +182,24 @@ def test_one_root_definition_for_the_toolchain():
     defined = [str(p.relative_to(ROOT)) for p in sorted(TOOLCHAIN.rglob("*.py"))
                for text in p.read_text(encoding="utf-8").splitlines() if text.startswith("ROOT =")]
     assert defined == ["converters/core/paths.py"]
+
+
+def test_no_public_name_is_shadowed_by_a_submodule():
+    """``edgekit.explain`` (a lazy function) was replaced by the submodule ``edgekit/explain.py`` as soon as
+    anything imported that submodule (Python sets the package attribute), so ``edgekit.explain(...)`` raised
+    "'module' object is not callable" depending on import order. No lazy name may be a submodule's name."""
+    import pkgutil
+
+    import edgekit
+
+    submodules = {m.name for m in pkgutil.iter_modules(edgekit.__path__)}
+    assert not submodules & set(edgekit._LAZY), submodules & set(edgekit._LAZY)
+
+
+def test_explain_stays_the_function_after_its_module_is_imported():
+    import importlib
+
+    import edgekit
+
+    importlib.import_module("edgekit.explaining")
+    assert callable(edgekit.explain) and edgekit.explain.__name__ == "explain"

@@ -142,7 +142,7 @@ def test_detector_models_are_blazeface_configs():
 def _public_classes():
     from edgekit.aus import ActionUnitReader
     from edgekit.captioning import Captioner
-    from edgekit.explain import Explainer
+    from edgekit.explaining import Explainer
     from edgekit.identity import FaceEmbedder, FaceIdentifier
     from edgekit.tracking import IouTracker
 
