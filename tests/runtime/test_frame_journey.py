@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -141,8 +142,18 @@ def records(astronaut: Path, work: Path) -> Dict[str, Record]:
     return out
 
 
+#: Numbers read off the INT8 models (emotion probabilities, identity similarity, AU activations): XNNPACK
+#: picks its INT8 kernels by CPU (AVX2, AVX512-VNNI ...), so these move by a few quantization steps from one
+#: machine to another (measured: up to 3 steps of 1/256 for emotion, 0.024 for identity similarity, between
+#: the AMD EPYC that wrote the fixture and an Intel Xeon); labels, names, boxes and keypoints stay exact.
+MODEL_OUTPUT = re.compile(r"(?:\.(?:emotion|raw_emotion)\.(?:score|probs\.\w+)|\.identity\.similarity"
+                          r"|\.aus\.(?:activations|sides|asymmetry)\.\w+(?:\[\d+\])?)$")
+MODEL_OUTPUT_TOLERANCE = 0.03
+
+
 def assert_same(got: Record, want: Record, where: str = "") -> None:
-    """Same structure (key order included), equal strings/None/bools, numbers within 1e-6."""
+    """Same structure (key order included), equal strings/None/bools, numbers within 1e-6 (model outputs
+    within :data:`MODEL_OUTPUT_TOLERANCE`)."""
     if isinstance(want, dict):
         assert isinstance(got, dict) and list(got) == list(want), f"{where}: keys {list(got)} != {list(want)}"
         for key in want:
@@ -153,9 +164,23 @@ def assert_same(got: Record, want: Record, where: str = "") -> None:
             assert_same(g, w, f"{where}[{i}]")
     elif isinstance(want, float) or (isinstance(want, int) and isinstance(got, float)):
         assert isinstance(got, (int, float)) and not isinstance(got, bool), f"{where}: {got!r} != {want!r}"
-        assert got == pytest.approx(want, rel=1e-6, abs=1e-6), f"{where}: {got!r} != {want!r}"
+        tolerance = MODEL_OUTPUT_TOLERANCE if MODEL_OUTPUT.search(where) else 1e-6
+        assert got == pytest.approx(want, rel=1e-6, abs=tolerance), f"{where}: {got!r} != {want!r}"
     else:
         assert type(got) is type(want) and got == want, f"{where}: {got!r} != {want!r}"
+
+
+def test_only_model_outputs_get_the_cross_cpu_tolerance():
+    face = {"box": [1.0, 2.0], "emotion": {"label": "happiness", "score": 0.90, "probs": {"happiness": 0.90}},
+            "identity": {"name": "A", "similarity": 0.67}}
+    moved = json.loads(json.dumps(face))
+    moved["emotion"]["score"] = moved["emotion"]["probs"]["happiness"] = 0.91
+    moved["identity"]["similarity"] = 0.69
+    assert_same(moved, face, "f")
+    for change in ({"box": [1.01, 2.0]}, {"emotion": {**face["emotion"], "label": "neutral"}},
+                   {"identity": {"name": "A", "similarity": 0.75}}):
+        with pytest.raises(AssertionError):
+            assert_same({**face, **change}, face, "f")
 
 
 @pytest.fixture(scope="module")
