@@ -83,16 +83,17 @@ def read_voices(path: Path = VOICES_PATH) -> Dict[Tuple[str, str, str], List[Voi
     header = tuple(lines[0].split("\t")) if lines else ()
     if header not in (HEADER, HEADER + (TAGS_COLUMN,)):
         raise ModelError(f"bad header, expected {'|'.join(HEADER)}[|{TAGS_COLUMN}]", subject=path)
+    tagged = len(header) > len(HEADER)
     voices: Dict[Tuple[str, str, str], List[Voice]] = defaultdict(list)
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split("\t")
-        if len(header) > len(HEADER) and len(parts) == len(HEADER):
+        if tagged and len(parts) == len(HEADER):
             parts.append("")  # the tags column is optional on each row too (an editor may trim its tab)
-        tags = parse_tags(parts[5]) if len(header) > len(HEADER) and len(parts) == len(header) else frozenset()
+        tags = parse_tags(parts[5]) if tagged and len(parts) == len(header) else frozenset()
         if (len(parts) != len(header) or parts[0] not in LANGS or parts[1] not in STYLES or parts[2] not in MOODS
                 or parts[3] not in POSITIONS or not parts[4].strip() or tags is None):
             raise ModelError(f"line {number} is not 'lang style emotion|{ANY_MOOD} prefix|suffix text"
-                             + (f" {'|'.join(TAGS)},..." if len(header) > len(HEADER) else "")
+                             + (f" {'|'.join(TAGS)},..." if tagged else "")
                              + "' with known tags", subject=path)
         voices[(parts[0], parts[1], parts[2])].append(Voice(parts[3], parts[4], tags))
     return dict(voices)
